@@ -1,0 +1,54 @@
+"""storyreel: turn stills, narration and text into an upload-ready MP4.
+
+>>> import storyreel
+>>> project = storyreel.load_project("story.json")      # doctest: +SKIP
+>>> result = storyreel.render(project, "story.mp4")     # doctest: +SKIP
+"""
+
+from storyreel.errors import (
+    DiskFullError,
+    EncoderError,
+    ManifestError,
+    MediaError,
+    OutputError,
+    Problem,
+    ProjectError,
+    RenderCancelled,
+    RenderError,
+    StoryreelError,
+    ValidationFailed,
+    VerificationError,
+)
+from storyreel.model import KenBurns, Project, RenderSettings, Segment, load_project
+from storyreel.render import EXPORT_MESSAGE, CancelToken, Progress, RenderResult, render
+from storyreel.validate import Analysis, analyse_project
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EXPORT_MESSAGE",
+    "Analysis",
+    "CancelToken",
+    "DiskFullError",
+    "EncoderError",
+    "KenBurns",
+    "ManifestError",
+    "MediaError",
+    "OutputError",
+    "Problem",
+    "Progress",
+    "Project",
+    "ProjectError",
+    "RenderCancelled",
+    "RenderError",
+    "RenderResult",
+    "RenderSettings",
+    "Segment",
+    "StoryreelError",
+    "ValidationFailed",
+    "VerificationError",
+    "__version__",
+    "analyse_project",
+    "load_project",
+    "render",
+]

@@ -1,0 +1,1 @@
+"""The sound track: narration placement, gaps, fades, music and loudness."""

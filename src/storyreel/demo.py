@@ -1,0 +1,101 @@
+"""A sample project that storyreel builds itself: painted stills and voice-like narration."""
+
+from __future__ import annotations
+
+import json
+import math
+import wave
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+__all__ = ["DEMO_STORY", "make_demo_project", "write_speechlike_wav"]
+
+DEMO_STORY: tuple[tuple[str, str], ...] = (
+    ("Dawn over the valley",
+     "Deep in the heart of the valley, the first light touched the ancient stones."),
+    ("The river",
+     "A river wound through the hills, carrying stories older than any map."),
+    ("The ruins",
+     "Half-buried beneath the vines, the walls of a forgotten city waited."),
+    ("The keeper",
+     "Only the old keeper remembered the songs, and he sang them every night."),
+    ("Nightfall",
+     "When the stars came out, the city seemed to breathe again, just for a moment."),
+)
+
+
+def write_speechlike_wav(
+    path: Path, seconds: float, *, rate: int = 22_050, seed: int = 0, channels: int = 1
+) -> None:
+    """Write a 16-bit WAV of voiced syllables and pauses that behaves like narration."""
+    rng = np.random.default_rng(seed)
+    n = max(1, int(seconds * rate))
+    t = np.arange(n) / rate
+    pitch = 120 + 25 * np.sin(2 * math.pi * 0.7 * t + seed)
+    phase = 2 * math.pi * np.cumsum(pitch) / rate
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
+    envelope = np.zeros(n)
+    pos = int(0.12 * rate)
+    while pos < n - int(0.12 * rate):
+        length = int(rng.uniform(0.12, 0.28) * rate)
+        end = min(pos + length, n)
+        envelope[pos:end] = np.hanning(end - pos)
+        pos = end + int(rng.choice([0.03, 0.05, 0.08, 0.35]) * rate)
+    signal = 0.35 * voice * envelope + 0.002 * rng.standard_normal(n)
+    pcm = (np.clip(signal, -1, 1) * 32767).astype("<i2")
+    frames = np.repeat(pcm[:, None], channels, axis=1)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames.tobytes())
+
+
+def _paint(path: Path, size: tuple[int, int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    width, height = size
+    y = np.linspace(0, 1, height)[:, None, None]
+    top = rng.uniform(40, 200, 3)
+    bottom = rng.uniform(10, 120, 3)
+    sky = (top * (1 - y) + bottom * y) * np.ones((1, width, 1))
+    image = Image.fromarray(sky.astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(14):
+        x0, y0 = rng.uniform(0, width), rng.uniform(height * 0.2, height)
+        radius = rng.uniform(0.05, 0.25) * width
+        colour = tuple(int(c) for c in rng.uniform(30, 240, 3))
+        draw.ellipse((x0 - radius, y0 - radius, x0 + radius, y0 + radius), fill=colour)
+    for _ in range(40):
+        x0 = rng.uniform(0, width)
+        draw.rectangle((x0, height * rng.uniform(0.5, 0.8), x0 + rng.uniform(4, 30), height),
+                       fill=tuple(int(c) for c in rng.uniform(0, 90, 3)))
+    image = image.filter(ImageFilter.GaussianBlur(2))
+    noise = rng.normal(0, 6, (height, width, 1))
+    grain = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+    Image.fromarray(grain, "RGB").save(path, quality=90)
+
+
+def make_demo_project(folder: Path, *, seconds: float = 4.0) -> Path:
+    """Create the demo's stills, narration and manifest in ``folder``.
+
+    Returns:
+        The manifest path.
+    """
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "audio").mkdir(parents=True, exist_ok=True)
+    sizes = [(1600, 1000), (1200, 1600), (2000, 900), (1024, 1024), (1800, 1200)]
+    segments = []
+    for i, (chapter, text) in enumerate(DEMO_STORY):
+        image = f"images/{i + 1:02d}.jpg"
+        audio = f"audio/{i + 1:02d}.wav"
+        _paint(folder / image, sizes[i % len(sizes)], seed=i)
+        write_speechlike_wav(folder / audio, seconds + 0.4 * (i % 3), seed=i)
+        segments.append({"image": image, "audio": audio, "text": text, "chapter": chapter})
+    manifest = folder / "story.json"
+    manifest.write_text(json.dumps({
+        "title": "The Lost City of Aurelia", "width": 1280, "height": 720, "fps": 30,
+        "segments": segments,
+    }, indent=2, ensure_ascii=False), encoding="utf-8")
+    return manifest

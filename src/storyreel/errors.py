@@ -1,0 +1,153 @@
+"""The storyreel exception tree.
+
+Every error the library raises derives from :class:`StoryreelError`. Classes also
+inherit the matching builtin, so ``except ValueError`` keeps working for callers
+that do not know storyreel::
+
+    StoryreelError
+    ├── ProjectError (ValueError)            the input is wrong: exit code 2
+    │   ├── ManifestError                    unreadable or malformed manifest file
+    │   ├── ValidationFailed                 one or more problems, each with segment and path
+    │   └── MediaError                       a media file failed to decode during the render
+    ├── RenderError (RuntimeError)           the render itself failed: exit code 1
+    │   ├── EncoderError                     libx264/AAC/muxer refused or failed
+    │   ├── OutputError (OSError)            the output folder or file cannot be written
+    │   │   └── DiskFullError                no space left on the output device
+    │   └── VerificationError                the finished file did not read back as expected
+    └── RenderCancelled                      cancel token set, Ctrl-C or SIGTERM: exit code 130
+
+Foreign exceptions (PyAV, Pillow, the OS) are translated once, where they are
+caught, with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "DiskFullError",
+    "EncoderError",
+    "ManifestError",
+    "MediaError",
+    "OutputError",
+    "Problem",
+    "ProjectError",
+    "RenderCancelled",
+    "RenderError",
+    "StoryreelError",
+    "ValidationFailed",
+    "VerificationError",
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a project.
+
+    Attributes:
+        message: What is wrong, in words a creator understands.
+        segment: 1-based segment number, or ``None`` for project-wide problems.
+        path: The file concerned, if any.
+        field: The manifest field concerned (e.g. ``"audio"``), if any.
+    """
+
+    message: str
+    segment: int | None = None
+    path: Path | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f"segment {self.segment}" if self.segment is not None else "project"
+        if self.field:
+            where += f" {self.field}"
+        if self.path is not None:
+            where += f" ({self.path})"
+        return f"{where}: {self.message}"
+
+
+class StoryreelError(Exception):
+    """Root of every error raised by storyreel."""
+
+
+class ProjectError(StoryreelError, ValueError):
+    """The project (manifest or its media) is not usable as given."""
+
+
+class ManifestError(ProjectError):
+    """The manifest file cannot be read or is not a valid JSON object."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class ValidationFailed(ProjectError):
+    """The project has one or more problems; :attr:`problems` lists all of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = str(self.problems[0]) if self.problems else "invalid project"
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        super().__init__(head + more)
+
+
+class MediaError(ProjectError):
+    """A segment's media file could not be decoded."""
+
+    def __init__(self, message: str, *, path: Path, segment: int | None = None) -> None:
+        self.path = path
+        self.segment = segment
+        self.problem = Problem(message, segment=segment, path=path)
+        super().__init__(str(self.problem))
+
+
+class RenderError(StoryreelError, RuntimeError):
+    """The render failed after the project was accepted."""
+
+
+class EncoderError(RenderError):
+    """The encoder or muxer failed; :attr:`detail` holds its own message."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        self.detail = detail
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class OutputError(RenderError, OSError):
+    """The output cannot be written (folder missing, not writable, ...)."""
+
+    def __init__(self, message: str, path: Path, errno_: int | None = None) -> None:
+        self.path = path
+        RuntimeError.__init__(self, f"{message}: {path}")
+        self.errno = errno_
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DiskFullError(OutputError):
+    """No space is left on the device that holds the output."""
+
+
+class VerificationError(RenderError):
+    """The rendered file did not read back as a complete, correct MP4."""
+
+
+class RenderCancelled(StoryreelError):
+    """The render was cancelled (cancel token, Ctrl-C or SIGTERM); nothing was published."""
+
+
+def output_error(exc: OSError, path: Path) -> OutputError:
+    """Translate an OS error about the output into the matching :class:`OutputError`."""
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError("disk full: no space left to write the video", path, code)
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError("output folder is not writable", path, code)
+    if code == errno.ENOENT:
+        return OutputError("output folder does not exist", path, code)
+    reason = exc.strerror or str(exc)
+    return OutputError(f"cannot write output ({reason})", path, code)

@@ -1,0 +1,1 @@
+"""Pixels only: Ken Burns motion, blending, overlays, text raster."""

@@ -1,0 +1,166 @@
+"""Still images: probing, decoding once, and conversion to the encoder's YUV planes."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from storyreel.errors import MediaError
+
+__all__ = ["MAX_IMAGE_PIXELS", "Planes", "load_cover_planes", "probe_image", "rgb_to_yuv420"]
+
+#: Largest still accepted (width x height); larger files are treated as decompression bombs.
+MAX_IMAGE_PIXELS = 80_000_000
+_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO"}
+
+Plane = NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Planes:
+    """A picture in 8-bit YUV 4:2:0 (BT.709, limited range): full-size Y, half-size U and V."""
+
+    y: Plane
+    u: Plane
+    v: Plane
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height of the luma plane."""
+        return self.y.shape[1], self.y.shape[0]
+
+
+def probe_image(path: Path, segment: int | None = None) -> tuple[int, int]:
+    """Check that ``path`` is a supported, sane image without decoding its pixels.
+
+    Returns:
+        The image's width and height (after EXIF orientation).
+
+    Raises:
+        MediaError: Missing, unreadable, unsupported, too large or corrupt.
+    """
+    with _open(path, segment) as im:
+        width, height = im.size
+        orientation = im.getexif().get(0x0112, 1)
+        return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _open(path: Path, segment: int | None) -> Image.Image:
+    if not path.is_file():
+        raise MediaError("image file not found", path=path, segment=segment)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MediaError(
+            f"image is too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)",
+            path=path, segment=segment,
+        ) from None
+    except UnidentifiedImageError:
+        raise MediaError("not a supported image (use JPEG, PNG or WebP)", path=path,
+                         segment=segment) from None
+    except OSError as exc:
+        raise MediaError(f"cannot read image ({exc.strerror or exc})", path=path,
+                         segment=segment) from None
+    if im.format not in _FORMATS:
+        im.close()
+        raise MediaError(f"unsupported image format {im.format}", path=path, segment=segment)
+    if im.width * im.height > MAX_IMAGE_PIXELS:
+        im.close()
+        raise MediaError(
+            f"image is too large ({im.width}x{im.height}, over "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels)", path=path, segment=segment,
+        )
+    return im
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def load_cover_planes(
+    path: Path, width: int, height: int, segment: int | None = None
+) -> Planes:
+    """Decode ``path`` once and fit it to *cover* a ``width`` x ``height`` frame.
+
+    The image is centre-cropped to the output aspect and resampled (Lanczos) to
+    exactly ``width`` x ``height`` (both even), then converted to YUV 4:2:0.
+
+    Raises:
+        MediaError: The file is missing, unsupported, too large or corrupt.
+    """
+    try:
+        with _open(path, segment) as im:
+            side = max(width, height)  # the EXIF rotation is not applied yet
+            im.draft(None, (side, side))  # JPEG: decode at a reduced scale when large
+            upright = ImageOps.exif_transpose(im)
+            rgb = _to_rgb(upright)
+    except MediaError:
+        raise
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise MediaError(f"image is corrupt or truncated ({exc})", path=path,
+                         segment=segment) from None
+    box = _cover_box(rgb.width, rgb.height, width, height)
+    fitted = rgb.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+    return rgb_to_yuv420(np.asarray(fitted))
+
+
+def _cover_box(
+    src_w: int, src_h: int, width: int, height: int
+) -> tuple[float, float, float, float]:
+    target = width / height
+    if src_w / src_h > target:
+        crop_w = src_h * target
+        left = (src_w - crop_w) / 2
+        return (left, 0.0, left + crop_w, float(src_h))
+    crop_h = src_w / target
+    top = (src_h - crop_h) / 2
+    return (0.0, top, float(src_w), top + crop_h)
+
+
+# BT.709 RGB (0-255) -> limited-range Y'CbCr, as a 3x4 affine matrix for cv2.transform.
+_KR, _KB = 0.2126, 0.0722
+_KG = 1.0 - _KR - _KB
+_Y = np.array([_KR, _KG, _KB]) * 219.0 / 255.0
+_CB = (np.array([0.0, 0.0, 1.0]) - np.array([_KR, _KG, _KB])) / (2 * (1 - _KB)) * 224.0 / 255.0
+_CR = (np.array([1.0, 0.0, 0.0]) - np.array([_KR, _KG, _KB])) / (2 * (1 - _KR)) * 224.0 / 255.0
+_RGB_TO_YUV = np.array(
+    [[*_Y, 16.0], [*_CB, 128.0], [*_CR, 128.0]], dtype=np.float32
+)
+
+
+def rgb_to_yuv420(rgb: NDArray[np.uint8]) -> Planes:
+    """Convert an ``(h, w, 3)`` RGB array (even ``w`` and ``h``) to BT.709 YUV 4:2:0 planes."""
+    height, width = rgb.shape[:2]
+    if width % 2 or height % 2:
+        raise ValueError("YUV 4:2:0 needs an even width and height")
+    yuv: NDArray[np.uint8] = cv2.transform(np.ascontiguousarray(rgb), _RGB_TO_YUV)
+    y = np.ascontiguousarray(yuv[:, :, 0])
+    half = (width // 2, height // 2)
+    u: Plane = cv2.resize(yuv[:, :, 1], half, interpolation=cv2.INTER_AREA)
+    v: Plane = cv2.resize(yuv[:, :, 2], half, interpolation=cv2.INTER_AREA)
+    return Planes(y, u, v)
+
+
+def even_ceil(value: float) -> int:
+    """Smallest even integer not below ``value``."""
+    return 2 * math.ceil(value / 2 - 1e-9)

@@ -1,0 +1,79 @@
+"""Progress as data: phase, done, total, rate and ETA, throttled for the callback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["EXPORT_MESSAGE", "Progress", "ProgressCallback", "ProgressReporter"]
+
+#: The phase message sent just before encoding starts.
+EXPORT_MESSAGE = "Exporting final MP4..."
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress update.
+
+    Attributes:
+        phase: ``analyse``, ``export``, ``verify`` or ``done``.
+        done: Units finished in this phase (segments, frames, ...).
+        total: Units in this phase.
+        rate: Units per second over the phase so far, once known.
+        eta: Seconds left in this phase, once known.
+        message: A short human-readable line.
+    """
+
+    phase: str
+    done: int
+    total: int
+    rate: float | None = None
+    eta: float | None = None
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        """``done / total`` in [0, 1] (1 when the phase has nothing to do)."""
+        return min(1.0, self.done / self.total) if self.total > 0 else 1.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class ProgressReporter:
+    """Sends :class:`Progress` to a callback at most every ``interval`` seconds.
+
+    The first and last update of each phase are always sent.
+    """
+
+    def __init__(self, callback: ProgressCallback | None, interval: float = 0.1) -> None:
+        self._callback = callback
+        self._interval = interval
+        self._phase = ""
+        self._total = 0
+        self._message = ""
+        self._started = 0.0
+        self._last_sent = 0.0
+
+    def phase(self, phase: str, total: int, message: str) -> None:
+        """Start a phase; its first update (done = 0) is sent at once."""
+        self._phase, self._total, self._message = phase, total, message
+        self._started = time.monotonic()
+        self._send(Progress(phase, 0, total, None, None, message))
+
+    def update(self, done: int, *, force: bool = False) -> None:
+        """Report ``done`` units of the current phase (throttled unless ``force`` or finished)."""
+        now = time.monotonic()
+        last = done >= self._total
+        if not (force or last) and now - self._last_sent < self._interval:
+            return
+        elapsed = now - self._started
+        rate = done / elapsed if elapsed > 0 and done > 0 else None
+        eta = (self._total - done) / rate if rate else None
+        self._send(Progress(self._phase, done, self._total, rate, eta, self._message))
+
+    def _send(self, progress: Progress) -> None:
+        self._last_sent = time.monotonic()
+        if self._callback is not None:
+            self._callback(progress)

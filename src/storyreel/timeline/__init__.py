@@ -1,0 +1,1 @@
+"""Pure timing: exact clock (Fraction fps, integer frames and samples) and the plan."""
