@@ -95,7 +95,7 @@ def make_demo_project(folder: Path, *, seconds: float = 4.0) -> Path:
         segments.append({"image": image, "audio": audio, "text": text, "chapter": chapter})
     manifest = folder / "story.json"
     manifest.write_text(json.dumps({
-        "title": "The Lost City of Aurelia", "width": 1280, "height": 720, "fps": 30,
+        "title": "The Lost City of Aurelia", "width": 1920, "height": 1080, "fps": 30,
         "segments": segments,
     }, indent=2, ensure_ascii=False), encoding="utf-8")
     return manifest

@@ -72,7 +72,8 @@ def plane_views(frame: VideoFrame) -> PlaneViews:
     """Writable NumPy views of a yuv420p frame's planes (row padding excluded)."""
     views = []
     for plane in frame.planes:
-        rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)
+        flat = np.frombuffer(memoryview(plane), dtype=np.uint8)
+        rows = flat.reshape(plane.height, plane.line_size)
         views.append(rows[:, : plane.width])
     return views[0], views[1], views[2]
 

@@ -153,11 +153,11 @@ def rgb_to_yuv420(rgb: NDArray[np.uint8]) -> Planes:
     height, width = rgb.shape[:2]
     if width % 2 or height % 2:
         raise ValueError("YUV 4:2:0 needs an even width and height")
-    yuv: NDArray[np.uint8] = cv2.transform(np.ascontiguousarray(rgb), _RGB_TO_YUV)
+    yuv = np.asarray(cv2.transform(np.ascontiguousarray(rgb), _RGB_TO_YUV), dtype=np.uint8)
     y = np.ascontiguousarray(yuv[:, :, 0])
     half = (width // 2, height // 2)
-    u: Plane = cv2.resize(yuv[:, :, 1], half, interpolation=cv2.INTER_AREA)
-    v: Plane = cv2.resize(yuv[:, :, 2], half, interpolation=cv2.INTER_AREA)
+    u = np.asarray(cv2.resize(yuv[:, :, 1], half, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    v = np.asarray(cv2.resize(yuv[:, :, 2], half, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     return Planes(y, u, v)
 
 

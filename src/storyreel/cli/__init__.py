@@ -1,0 +1,5 @@
+"""The ``storyreel`` command line: parse -> run -> exit code. The only place that prints."""
+
+from storyreel.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,69 @@
+"""The console progress bar (rich): phase, percent, frames per second and ETA."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from storyreel.render.progress import Progress as RenderProgress
+
+__all__ = ["ProgressBar"]
+
+_UNITS = {"analyse": "seg/s", "export": "fps"}
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        rate = task.fields.get("rate")
+        unit = task.fields.get("unit", "")
+        if not rate or not unit:
+            return Text("")
+        return Text(f"{rate:6.1f} {unit}", style="progress.data.speed")
+
+
+class ProgressBar:
+    """Draws :class:`storyreel.Progress` updates; one bar per phase."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            _RateColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> ProgressBar:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def __call__(self, update: RenderProgress) -> None:
+        if update.phase == "done":
+            return
+        task = self._tasks.get(update.phase)
+        if task is None:
+            task = self._progress.add_task(update.message or update.phase, total=update.total,
+                                           unit=_UNITS.get(update.phase, ""), rate=None)
+            self._tasks[update.phase] = task
+        self._progress.update(task, completed=update.done, total=update.total, rate=update.rate)

@@ -1,0 +1,255 @@
+"""Argument parsing and the commands behind it.
+
+Exit codes: 0 success, 2 invalid input or usage, 1 render failure, 130 interrupted.
+Errors are one readable line each; ``STORYREEL_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+
+from storyreel import __version__
+from storyreel.errors import (
+    ProjectError,
+    RenderCancelled,
+    RenderError,
+    StoryreelError,
+    ValidationFailed,
+)
+from storyreel.model.fps import parse_fps
+from storyreel.model.project import PRESETS
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"size {text!r} is not WIDTHxHEIGHT, e.g. 1920x1080") from None
+    return width, height
+
+
+def _fps(text: str) -> str:
+    try:
+        parse_fps(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``storyreel`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="storyreel",
+        description="Turn stills, narration and text into an upload-ready MP4.",
+    )
+    parser.add_argument("--version", action="version", version=f"storyreel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    render = sub.add_parser("render", help="render a project manifest to MP4")
+    render.add_argument("manifest", type=Path, help="project manifest (JSON)")
+    _render_options(render)
+
+    validate = sub.add_parser("validate", help="check a manifest and its media, list every problem")
+    validate.add_argument("manifest", type=Path)
+
+    demo = sub.add_parser("demo", help="build a sample project and render it")
+    demo.add_argument("-o", "--output", type=Path, default=Path("storyreel-demo.mp4"),
+                      help="output MP4 (default: ./storyreel-demo.mp4)")
+    demo.add_argument("--project-dir", type=Path, default=Path("storyreel-demo"),
+                      help="where the sample media and manifest are written")
+    _render_options(demo, output=False)
+
+    schema = sub.add_parser("schema", help="print the manifest's JSON Schema")
+    schema.set_defaults(command="schema")
+
+    serve = sub.add_parser("serve", help="start the local studio (web page + HTTP API)")
+    serve.add_argument("--host", default=os.environ.get("STORYREEL_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("STORYREEL_PORT", "8000")))
+    serve.add_argument("--data-dir", type=Path, default=None,
+                       help="data folder (default: $STORYREEL_DATA_DIR or a per-user folder)")
+    serve.add_argument("--token", default=None,
+                       help="access token, required when binding beyond 127.0.0.1 "
+                            "(default: $STORYREEL_TOKEN)")
+    serve.add_argument("--max-jobs", type=int, default=1, help="renders run at once (default 1)")
+    return parser
+
+
+def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
+    if output:
+        parser.add_argument("-o", "--output", type=Path, default=None,
+                            help="output MP4 (default: output/<title>.mp4 beside the manifest)")
+    parser.add_argument("--preset", choices=PRESETS, default=None,
+                        help="libx264 preset (default: medium)")
+    parser.add_argument("--fps", type=_fps, default=None, help="frame rate, e.g. 30 or 29.97")
+    parser.add_argument("--size", type=_size, default=None, metavar="WxH",
+                        help="output size, e.g. 1920x1080 or 1080x1920")
+    parser.add_argument("--draft", action="store_true",
+                        help="quick 480p preview at the fastest preset")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage
+        return int(exc.code or 0)
+    console = Console(stderr=True, highlight=False)
+    debug = os.environ.get("STORYREEL_DEBUG", "") not in ("", "0")
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="storyreel: %(message)s")
+    try:
+        with _sigterm_as_interrupt():
+            return _COMMANDS[args.command](args, console)
+    except KeyboardInterrupt:
+        console.print("storyreel: interrupted; nothing was written", style="yellow")
+        return EXIT_INTERRUPTED
+    except RenderCancelled as exc:
+        console.print(f"storyreel: {exc}; nothing was written", style="yellow")
+        return EXIT_INTERRUPTED
+    except ValidationFailed as exc:
+        _debug(debug)
+        for problem in exc.problems:
+            console.print(f"storyreel: error: {problem}", style="red", markup=False)
+        return EXIT_INVALID
+    except (ProjectError, _UsageError) as exc:
+        _debug(debug)
+        console.print(f"storyreel: error: {exc}", style="red", markup=False)
+        return EXIT_INVALID
+    except (RenderError, StoryreelError) as exc:
+        _debug(debug)
+        console.print(f"storyreel: render failed: {exc}", style="red", markup=False)
+        return EXIT_FAILED
+
+
+def _debug(enabled: bool) -> None:
+    if enabled:
+        traceback.print_exc()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so the render cleans up the same way."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {"preset": args.preset, "fps": args.fps, "draft": args.draft}
+    if args.size:
+        overrides["width"], overrides["height"] = args.size
+    return overrides
+
+
+def _render_and_report(
+    project: Any, output: Path | None, args: argparse.Namespace, console: Console
+) -> int:
+    from storyreel.render import render
+
+    show_bar = console.is_terminal and not args.quiet
+    if show_bar:
+        from storyreel.cli.bar import ProgressBar
+
+        with ProgressBar(console) as bar:
+            result = render(project, output, on_progress=bar, **_overrides(args))
+    else:
+        result = render(project, output, **_overrides(args))
+    if not args.quiet:
+        minutes, seconds = divmod(result.duration, 60)
+        console.print(f"Rendered {result.path} ({result.size_mb:.1f} MB, "
+                      f"{int(minutes)}:{seconds:04.1f}, {result.frames} frames)", markup=False)
+        for warning in result.warnings:
+            console.print(f"storyreel: warning: {warning}", style="yellow", markup=False)
+    return EXIT_OK
+
+
+def _cmd_render(args: argparse.Namespace, console: Console) -> int:
+    from storyreel.model.load import load_project
+
+    return _render_and_report(load_project(args.manifest), args.output, args, console)
+
+
+def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from storyreel.model.load import load_project
+    from storyreel.validate import analyse_project
+
+    project = load_project(args.manifest)
+    analysis = analyse_project(project)
+    if analysis.problems:
+        raise ValidationFailed(analysis.problems)
+    seconds = sum(analysis.narration_samples) / 48_000
+    size = f"{project.width}x{project.height} @ {float(project.fps):g} fps"
+    print(f"{args.manifest}: OK, {len(project.segments)} segments, "
+          f"{seconds:.1f} s of narration, {size}")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from storyreel.demo import make_demo_project
+    from storyreel.model.load import load_project
+
+    if not args.quiet:
+        console.print(f"Building the sample project in {args.project_dir}/", markup=False)
+    manifest = make_demo_project(args.project_dir)
+    return _render_and_report(load_project(manifest), args.output, args, console)
+
+
+def _cmd_schema(args: argparse.Namespace, console: Console) -> int:
+    from storyreel.model.schema import manifest_schema
+
+    print(json.dumps(manifest_schema(), indent=2))
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    try:
+        from storyreel.service import run_server
+    except ImportError as exc:  # pragma: no cover - optional pieces missing
+        raise _UsageError(f"the studio is not available: {exc}") from None
+    try:
+        run_server(host=args.host, port=args.port, data_dir=args.data_dir, token=args.token,
+                   max_jobs=args.max_jobs)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
+    "render": _cmd_render,
+    "validate": _cmd_validate,
+    "demo": _cmd_demo,
+    "schema": _cmd_schema,
+    "serve": _cmd_serve,
+}
