@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from storyreel.media.image import Planes
 
-__all__ = ["Motion", "choose_motion", "warp_into"]
+__all__ = ["Motion", "StillPicture", "choose_motion", "warp_into"]
 
 _FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
 
@@ -122,3 +122,28 @@ def warp_into(
                              borderMode=cv2.BORDER_REPLICATE)
         if out is not plane_dst:  # OpenCV could not write in place (padded rows)
             np.copyto(plane_dst, out)
+
+
+class StillPicture:
+    """A prepared still and its motion, drawn frame by frame (static stills are cached)."""
+
+    def __init__(self, source: Planes, motion: Motion) -> None:
+        self._source = source
+        self._motion = motion
+        self._static: tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]] | None = None
+
+    def draw(self, dest: tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]],
+             index: int, t: float) -> None:
+        """Draw the frame at progress ``t`` (``index`` is the frame number in the segment)."""
+        if not self._motion.static:
+            warp_into(self._source, dest, self._motion, t)
+            return
+        if self._static is None:
+            warp_into(self._source, dest, self._motion, 0.0)
+            self._static = (dest[0].copy(), dest[1].copy(), dest[2].copy())
+            return
+        for plane, cached in zip(dest, self._static, strict=True):
+            np.copyto(plane, cached)
+
+    def close(self) -> None:
+        """Nothing to release: the planes are plain arrays."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from PIL import ImageColor
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,12 +29,19 @@ __all__ = [
     "MAX_DIMENSION",
     "MIN_DIMENSION",
     "PRESETS",
+    "Clip",
+    "Colour",
     "Direction",
     "KenBurns",
+    "Logo",
+    "Loudness",
+    "Music",
     "Preset",
     "Project",
     "RenderSettings",
     "Segment",
+    "Subtitles",
+    "Transitions",
 ]
 
 MIN_DIMENSION = 64
@@ -61,6 +70,14 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+def _colour(value: str) -> str:
+    try:
+        ImageColor.getrgb(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a colour (#RRGGBB or a name like 'white')") from None
+    return value
+
+
 class KenBurns(_Frozen):
     """Ken Burns motion: a slow, eased zoom combined with a pan.
 
@@ -77,6 +94,143 @@ class KenBurns(_Frozen):
     easing: Literal["ease-in-out", "linear"] = "ease-in-out"
 
 
+Colour = Annotated[str, AfterValidator(_colour)]
+Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+
+
+class Subtitles(_Frozen):
+    """Burned-in captions made from each segment's text, timed to the voice.
+
+    Attributes:
+        enabled: Burn captions into the video (on whenever segments have text).
+        sidecar: Also write ``.srt`` and ``.vtt`` files named like the MP4.
+        font: A TTF/OTF file; default is the bundled sans-serif.
+        size: Text height as a fraction of the frame height.
+        color: Text colour (``#RRGGBB`` or a CSS name).
+        outline: Outline width as a fraction of the text size (0 for none).
+        outline_color: Outline colour.
+        box: Draw a translucent box behind the text.
+        box_opacity: Opacity of that box.
+        position: ``bottom``, ``center``, ``top``, or the text's centre height (0 top .. 1 bottom).
+        min_words: Fewest words per caption chunk (where the text allows).
+        max_words: Most words per caption chunk.
+    """
+
+    enabled: bool = True
+    sidecar: bool = True
+    font: Path | None = None
+    size: float = Field(0.055, ge=0.02, le=0.2)
+    color: Colour = "#FFFFFF"
+    outline: float = Field(0.08, ge=0.0, le=0.3)
+    outline_color: Colour = "#000000"
+    box: bool = False
+    box_opacity: float = Field(0.5, ge=0.0, le=1.0)
+    position: Literal["bottom", "center", "top"] | Annotated[float, Field(ge=0.0, le=1.0)] = (
+        "bottom"
+    )
+    min_words: int = Field(3, ge=1, le=20)
+    max_words: int = Field(7, ge=1, le=30)
+
+    _font = field_validator("font", mode="before")(_resolve)
+
+    @model_validator(mode="after")
+    def _words(self) -> Subtitles:
+        if self.min_words > self.max_words:
+            raise ValueError("min_words must not exceed max_words")
+        return self
+
+
+class Transitions(_Frozen):
+    """Crossfades between segments and fades from/to black.
+
+    Transitions happen in the silence between narrations: the pause after a narration
+    is made at least as long as the crossfade, so two voices never overlap.
+
+    Attributes:
+        crossfade: Crossfade between neighbouring segments, in seconds (0 for cuts).
+        fade_in: Fade in from black at the start, in seconds (silence is added before the
+            first narration so the voice starts when the picture is up).
+        fade_out: Fade out to black at the end, in seconds (inside the final pause).
+    """
+
+    crossfade: float = Field(0.5, ge=0.0, le=5.0)
+    fade_in: float = Field(0.0, ge=0.0, le=10.0)
+    fade_out: float = Field(0.0, ge=0.0, le=10.0)
+
+
+class Music(_Frozen):
+    """Background music under the narration.
+
+    Attributes:
+        path: The music file (any common audio format).
+        volume: Music level in dB relative to the file (negative is quieter).
+        loop: Loop a track shorter than the video (otherwise it ends and silence follows).
+        fade_out: Fade the music out over the last seconds of the video.
+        duck: How many dB the music is lowered while the voice speaks (0 for none).
+    """
+
+    path: Path
+    volume: float = Field(-18.0, ge=-60.0, le=12.0)
+    loop: bool = True
+    fade_out: float = Field(3.0, ge=0.0, le=30.0)
+    duck: float = Field(10.0, ge=0.0, le=40.0)
+
+    _path = field_validator("path", mode="before")(_resolve)
+
+
+class Loudness(_Frozen):
+    """Normalisation of the final mix (ITU-R BS.1770 / EBU R128).
+
+    Attributes:
+        enabled: Normalise (measure the whole mix first, then apply gain and a limiter).
+        target: Integrated loudness target in LUFS (-14 is what YouTube plays at).
+        true_peak: Ceiling for the true peak in dBTP.
+    """
+
+    enabled: bool = True
+    target: float = Field(-14.0, ge=-40.0, le=-5.0)
+    true_peak: float = Field(-1.0, ge=-9.0, le=0.0)
+
+
+class Logo(_Frozen):
+    """A watermark image (PNG with alpha) in a corner.
+
+    Attributes:
+        path: The image.
+        corner: Which corner.
+        scale: Logo width as a fraction of the frame width.
+        opacity: 0 (invisible) to 1 (as drawn).
+        margin: Distance from the edges as a fraction of the frame height.
+    """
+
+    path: Path
+    corner: Corner = "top-right"
+    scale: float = Field(0.12, gt=0.0, le=1.0)
+    opacity: float = Field(0.8, ge=0.0, le=1.0)
+    margin: float = Field(0.04, ge=0.0, le=0.4)
+
+    _path = field_validator("path", mode="before")(_resolve)
+
+
+class Clip(_Frozen):
+    """An intro or outro video clip, fitted to the output size and frame rate.
+
+    Attributes:
+        path: The clip (any common video format, with or without sound).
+        volume: Level of its sound in dB.
+    """
+
+    path: Path
+    volume: float = Field(0.0, ge=-60.0, le=12.0)
+
+    _path = field_validator("path", mode="before")(_resolve)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_path(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str | Path) else data
+
+
 class RenderSettings(_Frozen):
     """How a project is rendered; every field has a sensible default.
 
@@ -86,6 +240,13 @@ class RenderSettings(_Frozen):
         audio_bitrate: AAC bitrate in bits per second.
         gap: Silence between two narrations, in seconds (also after the last one).
         ken_burns: Project-wide motion; segments may override zoom and direction.
+        subtitles: Burned-in captions and sidecar caption files.
+        transitions: Crossfades and fades from/to black.
+        music: Optional background music.
+        loudness: Loudness normalisation of the final mix.
+        logo: Optional watermark.
+        intro: Optional clip before the story.
+        outro: Optional clip after the story.
     """
 
     preset: Preset = "medium"
@@ -93,6 +254,13 @@ class RenderSettings(_Frozen):
     audio_bitrate: int = Field(192_000, ge=32_000, le=512_000)
     gap: float = Field(0.3, ge=0.0, le=10.0)
     ken_burns: KenBurns = KenBurns()
+    subtitles: Subtitles = Subtitles()
+    transitions: Transitions = Transitions()
+    music: Music | None = None
+    loudness: Loudness = Loudness()
+    logo: Logo | None = None
+    intro: Clip | None = None
+    outro: Clip | None = None
 
 
 class Segment(BaseModel):
@@ -109,6 +277,8 @@ class Segment(BaseModel):
     chapter: str | None = Field(None, max_length=200)
     zoom: float | None = Field(None, ge=1.0, le=2.0)
     direction: Direction | None = None
+    subtitles: bool = True
+    crossfade: float | None = Field(None, ge=0.0, le=5.0)
 
     @model_validator(mode="before")
     @classmethod

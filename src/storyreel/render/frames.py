@@ -1,40 +1,49 @@
 """The frame source: a producer thread that fills encoder frames, segment by segment.
 
-Stills are decoded one segment ahead by a single loader thread, so at most two
-prepared stills and a bounded queue of frames exist at any time, whatever the
-project's length. The producer stops when ``stop`` is set and hands its
-exceptions to the consumer through the queue.
+Pictures (prepared stills, or decoders of intro/outro clips) are opened one segment
+ahead by a single loader thread, so at most two pictures and a bounded queue of
+frames exist at any time, whatever the project's length. During a crossfade the
+incoming picture is drawn into a scratch frame and blended in. The producer stops
+when ``stop`` is set and hands its exceptions to the consumer through the queue.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from av.video.frame import VideoFrame
 
-from storyreel.frames.kenburns import Motion, warp_into
+from storyreel.frames.blend import crossfade, smooth
 from storyreel.media.encoder import PlaneViews
-from storyreel.media.image import Planes
-from storyreel.timeline.plan import Plan
+from storyreel.timeline.plan import Plan, SegmentSpan
 
-__all__ = ["FrameProducer", "SegmentLook", "StillLoader"]
+__all__ = ["Decorate", "FrameProducer", "Picture", "PictureLoader"]
 
-StillLoader = Callable[[int], Planes]
-"""Prepares the still of a segment (0-based) at its source size."""
+
+class Picture(Protocol):
+    """Something that draws a segment's frames into YUV planes."""
+
+    def draw(self, dest: PlaneViews, index: int, t: float) -> None:
+        """Draw frame ``index`` of the segment (``t`` = progress 0..1) into ``dest``."""
+        ...
+
+    def close(self) -> None:
+        """Release what the picture holds (decoders, buffers)."""
+        ...
+
+
+PictureLoader = Callable[[int], Picture]
+"""Opens the picture of a segment (0-based)."""
+
+Decorate = Callable[[int, PlaneViews], None]
+"""Draws over a finished frame (captions, logo, fades); gets the global frame index."""
 
 _END = object()
-
-
-@dataclass(frozen=True)
-class SegmentLook:
-    """How one segment is drawn: its motion."""
-
-    motion: Motion
 
 
 class FrameProducer:
@@ -43,19 +52,20 @@ class FrameProducer:
     def __init__(
         self,
         plan: Plan,
-        looks: Sequence[SegmentLook],
-        load_still: StillLoader,
+        load: PictureLoader,
         new_frame: Callable[[], tuple[VideoFrame, PlaneViews]],
+        decorate: Decorate | None = None,
         *,
         depth: int = 6,
     ) -> None:
         self._plan = plan
-        self._looks = looks
-        self._load = load_still
+        self._load = load
         self._new_frame = new_frame
+        self._decorate = decorate
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="storyreel-frames", daemon=True)
+        self._scratch: PlaneViews | None = None
 
     def __enter__(self) -> FrameProducer:
         self._thread.start()
@@ -70,6 +80,7 @@ class FrameProducer:
         while self._thread.is_alive():
             self._drain()
             self._thread.join(timeout=0.05)
+        self._drain()
 
     def _drain(self) -> None:
         try:
@@ -103,40 +114,56 @@ class FrameProducer:
         return False
 
     def _run(self) -> None:
-        loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storyreel-still")
+        loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storyreel-picture")
+        opened: dict[int, Future[Picture]] = {}
         try:
-            pending: Future[Planes] | None = loader.submit(self._load, 0)
             spans = self._plan.spans
+            opened[0] = loader.submit(self._load, 0)
             for span in spans:
-                assert pending is not None
-                still = pending.result()
-                pending = loader.submit(self._load, span.index + 1) if span.index + 1 < len(
-                    spans) else None
-                if not self._segment_frames(still, self._looks[span.index].motion, span.frames):
+                following = spans[span.index + 1] if span.index + 1 < len(spans) else None
+                if following is not None:
+                    opened[following.index] = loader.submit(self._load, following.index)
+                current = opened[span.index].result()
+                if not self._segment(span, current, following, opened):
                     return
-                del still
+                del opened[span.index]  # keep at most two pictures alive
+                current.close()
             self._put(_END)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._put(exc)
         finally:
             loader.shutdown(wait=True, cancel_futures=True)
+            for future in opened.values():
+                if future.done() and future.exception() is None:
+                    future.result().close()
 
-    def _segment_frames(self, still: Planes, motion: Motion, count: int) -> bool:
-        if motion.static:
-            frame, views = self._new_frame()
-            warp_into(still, views, motion, 0.0)
-            first = [np.array(v) for v in views]
-        for k in range(count):
+    def _segment(self, span: SegmentSpan, current: Picture, following: SegmentSpan | None,
+                 opened: dict[int, Future[Picture]]) -> bool:
+        for frame_index in range(span.first_frame, span.end_frame):
             if self._stop.is_set():
                 return False
-            if motion.static:
-                if k:
-                    frame, views = self._new_frame()
-                    for dst, src in zip(views, first, strict=True):
-                        np.copyto(dst, src)
-            else:
-                frame, views = self._new_frame()
-                warp_into(still, views, motion, k / (count - 1) if count > 1 else 0.0)
+            frame, views = self._new_frame()
+            current.draw(views, frame_index - span.visible_start, _progress(span, frame_index))
+            if following is not None and frame_index >= following.visible_start:
+                self._blend_incoming(views, following, opened[following.index].result(),
+                                     frame_index)
+            if self._decorate is not None:
+                self._decorate(frame_index, views)
             if not self._put(frame):
                 return False
         return True
+
+    def _blend_incoming(self, views: PlaneViews, span: SegmentSpan, picture: Picture,
+                        frame_index: int) -> None:
+        if self._scratch is None:
+            self._scratch = tuple(np.empty_like(v) for v in views)  # type: ignore[assignment]
+        scratch = self._scratch
+        assert scratch is not None
+        local = frame_index - span.visible_start
+        picture.draw(scratch, local, _progress(span, frame_index))
+        crossfade(views, scratch, smooth((local + 1) / (span.crossfade + 1)))
+
+
+def _progress(span: SegmentSpan, frame_index: int) -> float:
+    length = span.end_frame - span.visible_start
+    return (frame_index - span.visible_start) / (length - 1) if length > 1 else 0.0

@@ -15,13 +15,14 @@ from pydantic import ValidationError
 
 from storyreel.audio.track import NarrationTrack
 from storyreel.errors import RenderCancelled, ValidationFailed
-from storyreel.frames.kenburns import choose_motion
+from storyreel.frames.blend import fade_black, smooth
+from storyreel.frames.kenburns import Motion, StillPicture, choose_motion
 from storyreel.media.audio import SAMPLE_RATE, decode_audio
-from storyreel.media.encoder import EncoderSettings, Mp4Encoder
-from storyreel.media.image import Planes, even_ceil, load_cover_planes
+from storyreel.media.encoder import EncoderSettings, Mp4Encoder, PlaneViews
+from storyreel.media.image import even_ceil, load_cover_planes
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project, Segment
-from storyreel.render.frames import FrameProducer, SegmentLook
+from storyreel.render.frames import Decorate, FrameProducer, Picture
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
 from storyreel.render.progress import EXPORT_MESSAGE, ProgressCallback, ProgressReporter
 from storyreel.render.verify import Expected, verify_mp4
@@ -69,6 +70,10 @@ class RenderResult:
     def size_mb(self) -> float:
         """File size in megabytes (10^6 bytes)."""
         return self.size / 1_000_000
+
+
+def _frames(seconds: float, fps: Fraction) -> int:
+    return int(Fraction(seconds).limit_denominator(1000) * fps + Fraction(1, 2))
 
 
 def slugify(title: str) -> str:
@@ -200,30 +205,65 @@ class _Job:
         analysis = analyse_project(self.project, on_segment)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
-        gap = round(self.settings.gap * SAMPLE_RATE)
-        return plan_timeline(analysis.narration_samples, fps=self.project.fps,
-                             sample_rate=SAMPLE_RATE, gap=gap)
+        return self.plan(analysis.narration_samples)
+
+    def plan(self, narrations: list[int]) -> Plan:
+        """Timeline with the pauses stretched to hold the transitions."""
+        fps, settings = self.project.fps, self.settings
+        fades = settings.transitions
+        segments = self.project.segments
+        crossfades = [0] + [
+            _frames(seg.crossfade if seg.crossfade is not None else fades.crossfade, fps)
+            for seg in segments[:-1]
+        ]
+        gaps = [
+            max(settings.gap, float(crossfades[i + 1] / fps) if i + 1 < len(segments)
+                else fades.fade_out)
+            for i in range(len(segments))
+        ]
+        return plan_timeline(
+            narrations, fps=fps, sample_rate=SAMPLE_RATE,
+            gap=[round(g * SAMPLE_RATE) for g in gaps],
+            lead=round(fades.fade_in * SAMPLE_RATE), crossfade=crossfades,
+        )
 
     def _max_zoom(self, segment: Segment) -> float:
         kb = self.settings.ken_burns
         return segment.zoom if segment.zoom is not None else kb.zoom
 
-    def looks(self) -> list[SegmentLook]:
+    def motion(self, index: int) -> Motion:
         kb = self.settings.ken_burns
-        return [
-            SegmentLook(choose_motion(
-                i, zoom=self._max_zoom(seg), direction=seg.direction or kb.direction,
-                pan=kb.pan, eased=kb.easing == "ease-in-out",
-            ))
-            for i, seg in enumerate(self.project.segments)
-        ]
-
-    def load_still(self, looks: list[SegmentLook], index: int) -> Planes:
         segment = self.project.segments[index]
-        zoom = 1.0 if looks[index].motion.static else self._max_zoom(segment)
+        return choose_motion(
+            index, zoom=self._max_zoom(segment), direction=segment.direction or kb.direction,
+            pan=kb.pan, eased=kb.easing == "ease-in-out",
+        )
+
+    def load_picture(self, index: int) -> Picture:
+        segment = self.project.segments[index]
+        motion = self.motion(index)
+        zoom = 1.0 if motion.static else self._max_zoom(segment)
         width = even_ceil(self.project.width * zoom)
         height = even_ceil(self.project.height * zoom)
-        return load_cover_planes(segment.image, width, height, index + 1)
+        return StillPicture(load_cover_planes(segment.image, width, height, index + 1), motion)
+
+    def decorate(self, plan: Plan) -> Decorate | None:
+        fades = self.settings.transitions
+        fade_in = _frames(fades.fade_in, plan.fps)
+        fade_out = _frames(fades.fade_out, plan.fps)
+        total = plan.total_frames
+        if not fade_in and not fade_out:
+            return None
+
+        def draw(frame_index: int, views: PlaneViews) -> None:
+            level = 1.0
+            if frame_index < fade_in:
+                level = smooth((frame_index + 1) / (fade_in + 1))
+            if total - frame_index <= fade_out:
+                level = min(level, smooth((total - frame_index - 1) / (fade_out + 1)))
+            fade_black(views, level)
+
+        return draw
 
     def load_narration(self, index: int) -> Any:
         return decode_audio(self.project.segments[index].audio, index + 1)
@@ -234,11 +274,10 @@ class _Job:
             project.width, project.height, project.fps, settings.preset,
             settings.video_bitrate, settings.audio_bitrate, SAMPLE_RATE,
         )
-        looks = self.looks()
         track = NarrationTrack(plan, self.load_narration)
         self.reporter.phase("export", plan.total_frames, EXPORT_MESSAGE)
         with Mp4Encoder(temp, enc_settings) as encoder, FrameProducer(
-            plan, looks, lambda i: self.load_still(looks, i), encoder.new_frame
+            plan, self.load_picture, encoder.new_frame, self.decorate(plan)
         ) as producer:
             for frame in producer.frames(poll=self.check_cancel):
                 self.check_cancel()

@@ -33,10 +33,13 @@ class SegmentSpan:
 
     Attributes:
         index: 0-based position in the project.
-        first_frame: First video frame showing this segment.
-        frames: Number of frames it is shown for.
-        audio_start: Sample at which its narration starts (the sample of ``first_frame``).
+        first_frame: First frame where this segment is the main picture (its narration
+            starts on this frame).
+        frames: Frames it is the main picture for (the crossfade into the next included).
+        audio_start: Sample at which its narration starts (on the frame grid).
         narration: Length of its narration in samples.
+        crossfade: Frames before ``first_frame`` in which it fades in over the previous
+            segment (0 for a cut); they lie in the silence after the previous narration.
     """
 
     index: int
@@ -44,11 +47,22 @@ class SegmentSpan:
     frames: int
     audio_start: int
     narration: int
+    crossfade: int = 0
 
     @property
     def end_frame(self) -> int:
         """One past the last frame of this segment."""
         return self.first_frame + self.frames
+
+    @property
+    def visible_start(self) -> int:
+        """First frame in which this segment is visible (crossfade included)."""
+        return self.first_frame - self.crossfade
+
+    @property
+    def narration_end(self) -> int:
+        """Sample one past the end of its narration."""
+        return self.audio_start + self.narration
 
 
 @dataclass(frozen=True)
@@ -66,9 +80,19 @@ class Plan:
         """Exact video duration in seconds."""
         return self.total_frames / self.fps
 
+    def seconds(self, frame: int) -> Fraction:
+        """Exact time of the start of ``frame``."""
+        return frame / self.fps
+
 
 def plan_timeline(
-    narrations: Sequence[int], *, fps: Fraction, sample_rate: int, gap: int
+    narrations: Sequence[int],
+    *,
+    fps: Fraction,
+    sample_rate: int,
+    gap: int | Sequence[int],
+    lead: int = 0,
+    crossfade: int | Sequence[int] = 0,
 ) -> Plan:
     """Place segments on the frame grid.
 
@@ -76,26 +100,44 @@ def plan_timeline(
         narrations: Narration length of each segment, in samples at ``sample_rate``.
         fps: Exact frame rate.
         sample_rate: Audio sample rate.
-        gap: Silence after each narration, in samples.
+        gap: Silence after each narration, in samples (one value or one per segment).
+        lead: Silence before the first narration, in samples (for a fade in).
+        crossfade: Wanted crossfade into each segment, in frames (one value or one per
+            segment; the first segment's is ignored). It is shortened where the silence
+            after the previous narration is shorter.
 
     Returns:
         The plan; every segment gets at least one frame.
     """
-    if not narrations:
+    count = len(narrations)
+    if not count:
         raise ValueError("a timeline needs at least one segment")
+    gaps = [gap] * count if isinstance(gap, int) else list(gap)
+    fades = [crossfade] * count if isinstance(crossfade, int) else list(crossfade)
     spans: list[SegmentSpan] = []
-    ideal_end = 0
+    ideal_end = lead
     first = 0
-    last = len(narrations) - 1
+    audio_frame = sample_to_frame(lead, fps, sample_rate)
     for index, length in enumerate(narrations):
-        ideal_end += length + gap
+        audio_start = frame_to_sample(audio_frame, fps, sample_rate)
+        ideal_end += length + gaps[index]
         end = sample_to_frame(ideal_end, fps, sample_rate)
-        if index == last and frame_to_sample(end, fps, sample_rate) < ideal_end:
+        if index == count - 1 and frame_to_sample(end, fps, sample_rate) < ideal_end:
             end += 1  # never cut the end of the last narration
-        end = max(end, first + 1)
-        spans.append(
-            SegmentSpan(index, first, end - first, frame_to_sample(first, fps, sample_rate), length)
-        )
+        end = max(end, first + 1, audio_frame + 1)
+        fade = 0
+        if index and fades[index] > 0:
+            previous = spans[-1]
+            voice_end = _ceil_frame(previous.narration_end, fps, sample_rate)
+            room = min(first - voice_end, previous.frames)
+            fade = max(0, min(fades[index], room))
+        spans.append(SegmentSpan(index, first, end - first, audio_start, length, fade))
         first = end
+        audio_frame = end
     total_samples = frame_to_sample(first, fps, sample_rate)
     return Plan(tuple(spans), fps, sample_rate, first, total_samples)
+
+
+def _ceil_frame(sample: int, fps: Fraction, rate: int) -> int:
+    exact = Fraction(sample) * fps / rate
+    return -((-exact.numerator) // exact.denominator)
