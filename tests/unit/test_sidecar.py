@@ -1,0 +1,145 @@
+"""SRT / WebVTT sidecars and YouTube chapter lists."""
+
+from __future__ import annotations
+
+import errno
+import stat
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from storyreel.errors import DiskFullError, OutputError
+from storyreel.media.sidecar import (
+    format_srt,
+    format_vtt,
+    parse_srt,
+    parse_vtt,
+    sidecar_path,
+    write_srt,
+    write_text_atomic,
+    write_vtt,
+    youtube_chapters,
+)
+
+F = Fraction
+
+CUES = [
+    (F(0), F(1234, 1000), "Deep in the heart"),
+    (F(1234, 1000), F(5, 2), "of the valley, café — naïve"),
+    (F(3), F(3723, 1) + F(45, 1000), "二行目\nsecond line <b> & co"),
+]
+
+
+def test_srt_format_exact() -> None:
+    text = format_srt(CUES[:2])
+    assert text == (
+        "1\n00:00:00,000 --> 00:00:01,234\nDeep in the heart\n\n"
+        "2\n00:00:01,234 --> 00:00:02,500\nof the valley, café — naïve\n"
+    )
+
+
+def test_vtt_format_exact() -> None:
+    text = format_vtt(CUES[2:])
+    assert text == (
+        "WEBVTT\n\n00:00:03.000 --> 01:02:03.045\n二行目\nsecond line &lt;b&gt; &amp; co\n"
+    )
+
+
+def test_millisecond_rounding_and_minimum_length() -> None:
+    text = format_srt([(F(1, 3), F(2, 3), "a"), (F(1), F(1) + F(1, 10_000), "b")])
+    assert "00:00:00,333 --> 00:00:00,667" in text
+    assert "00:00:01,000 --> 00:00:01,001" in text
+
+
+def test_blank_cues_and_blank_lines_dropped() -> None:
+    cues = parse_srt(format_srt([(F(0), F(1), "  "), (F(1), F(2), "one\n\n  two  words")]))
+    assert cues == [(F(1), F(2), "one\ntwo words")]
+
+
+def test_negative_time_rejected() -> None:
+    with pytest.raises(ValueError):
+        format_srt([(F(-1), F(1), "x")])
+
+
+@pytest.mark.parametrize("suffix", [".srt", ".vtt"])
+def test_write_and_round_trip(tmp_path: Path, suffix: str) -> None:
+    path = sidecar_path(tmp_path / "story.mp4", suffix)
+    assert path == tmp_path / f"story{suffix}"
+    writer, parser = (write_srt, parse_srt) if suffix == ".srt" else (write_vtt, parse_vtt)
+    writer(path, CUES)
+    raw = path.read_bytes()
+    assert b"\r" not in raw
+    assert parser(raw.decode("utf-8")) == CUES
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp left behind
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode & 0o044  # readable by others, like any file the user creates
+
+
+def test_parse_accepts_crlf_bom_and_short_vtt_stamps() -> None:
+    srt = "\ufeff1\r\n00:00:01,000 --> 00:00:02,500\r\nHi\r\n\r\n"
+    assert parse_srt(srt) == [(F(1), F(5, 2), "Hi")]
+    vtt = "WEBVTT - title\n\nNOTE a comment\n\nid-1\n00:01.000 --> 00:02.000 line:80%\nYo\n"
+    assert parse_vtt(vtt) == [(F(1), F(2), "Yo")]
+    with pytest.raises(ValueError):
+        parse_vtt("1\n00:00:01,000 --> 00:00:02,500\nHi\n")
+
+
+def test_write_into_missing_folder_is_output_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError):
+        write_srt(tmp_path / "nope" / "story.srt", CUES)
+
+
+def test_atomic_write_keeps_old_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "story.chapters.txt"
+    write_text_atomic(path, "old\n")
+
+    def full_disk(src: str, dst: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("storyreel.media.sidecar.os.replace", full_disk)
+    with pytest.raises(DiskFullError):
+        write_text_atomic(path, "new\n")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_chapters_follow_youtube_format() -> None:
+    text, warnings = youtube_chapters(
+        [(F(0), "Dawn"), (F(125, 10), "The river"), (F(3725), "Late  night")], F(4000)
+    )
+    assert text == "00:00 Dawn\n00:12 The river\n1:02:05 Late night\n"
+    assert warnings == []
+
+
+def test_chapters_first_moved_to_zero_with_warning() -> None:
+    text, warnings = youtube_chapters(
+        [(F(4), "One"), (F(20), "Two"), (F(40), "Three")], F(60)
+    )
+    assert text.splitlines()[0] == "00:00 One"
+    assert len(warnings) == 1 and "00:00" in warnings[0]
+
+
+def test_chapters_rules_reported_but_still_written() -> None:
+    text, warnings = youtube_chapters([(F(0), "One"), (F(8), "Two")], F(30))
+    assert text == "00:00 One\n00:08 Two\n"
+    assert any("at least 3" in w for w in warnings)
+    assert any("'One'" in w and "8 s" in w for w in warnings)
+    assert not any("'Two'" in w for w in warnings)  # 22 s long
+
+
+def test_chapters_last_too_short_and_untitled() -> None:
+    text, warnings = youtube_chapters(
+        [(F(0), "A"), (F(10), "B"), (F(15), " "), (F(20), "C")], F(25)
+    )
+    assert text == "00:00 A\n00:10 B\n00:20 C\n"
+    assert any("no title" in w for w in warnings)
+    assert any("'C'" in w and "5 s" in w for w in warnings)
+
+
+def test_chapters_empty_and_unordered() -> None:
+    assert youtube_chapters([], F(10)) == ("", [])
+    with pytest.raises(ValueError):
+        youtube_chapters([(F(20), "B"), (F(0), "A")], F(30))
