@@ -60,7 +60,7 @@ def _paint(path: Path, size: tuple[int, int], seed: int) -> None:
     top = rng.uniform(40, 200, 3)
     bottom = rng.uniform(10, 120, 3)
     sky = (top * (1 - y) + bottom * y) * np.ones((1, width, 1))
-    image = Image.fromarray(sky.astype(np.uint8), "RGB")
+    image = Image.fromarray(sky.astype(np.uint8))
     draw = ImageDraw.Draw(image)
     for _ in range(14):
         x0, y0 = rng.uniform(0, width), rng.uniform(height * 0.2, height)
@@ -74,7 +74,7 @@ def _paint(path: Path, size: tuple[int, int], seed: int) -> None:
     image = image.filter(ImageFilter.GaussianBlur(2))
     noise = rng.normal(0, 6, (height, width, 1))
     grain = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
-    Image.fromarray(grain, "RGB").save(path, quality=90)
+    Image.fromarray(grain).save(path, quality=90)
 
 
 def make_demo_project(folder: Path, *, seconds: float = 4.0) -> Path:

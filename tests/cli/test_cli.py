@@ -1,0 +1,212 @@
+"""The command line as a user meets it: exit codes, messages, outputs, progress, signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image
+
+from storyreel.cli import main
+from storyreel.demo import write_speechlike_wav
+
+CLI = [sys.executable, "-m", "storyreel"]
+
+
+def make_project(folder: Path, *, segments: int = 2, seconds: float = 0.6, **extra: object) -> Path:
+    (folder / "media").mkdir(parents=True, exist_ok=True)
+    items = []
+    for i in range(segments):
+        Image.new("RGB", (200 + 10 * i, 150), (40 * i, 90, 160)).save(folder / f"media/{i}.png")
+        write_speechlike_wav(folder / f"media/{i}.wav", seconds, seed=i)
+        items.append({"image": f"media/{i}.png", "audio": f"media/{i}.wav", "text": f"Part {i}"})
+    manifest = folder / "story.json"
+    data: dict[str, object] = {"title": "Night Train to Zürich", "width": 160, "height": 96,
+                               "fps": 25, "segments": items,
+                               "settings": {"preset": "ultrafast"}}
+    data.update(extra)
+    manifest.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return manifest
+
+
+def test_render_default_output_beside_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                               ) -> None:
+    manifest = make_project(tmp_path)
+    assert main(["render", str(manifest)]) == 0
+    out = tmp_path / "output" / "night-train-to-zurich.mp4"
+    assert out.is_file()
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.width == 160
+    assert "Rendered" in capsys.readouterr().err
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_render_options_override_manifest(tmp_path: Path) -> None:
+    manifest = make_project(tmp_path)
+    out = tmp_path / "custom.mp4"
+    code = main(["render", str(manifest), "-o", str(out), "--size", "128x72", "--fps", "29.97",
+                 "--preset", "superfast", "-q"])
+    assert code == 0
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.width, video.codec_context.height) == (128, 72)
+        assert video.average_rate == Fraction(30000, 1001)
+
+
+def test_draft_renders_small_preview(tmp_path: Path) -> None:
+    manifest = make_project(tmp_path, width=1280, height=720)
+    out = tmp_path / "draft.mp4"
+    assert main(["render", str(manifest), "--draft", "-o", str(out), "-q"]) == 0
+    with av.open(str(out)) as container:
+        ctx = container.streams.video[0].codec_context
+        assert (ctx.width, ctx.height) == (854, 480)
+
+
+def test_validate_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = make_project(tmp_path, segments=3)
+    (tmp_path / "media/0.png").unlink()
+    (tmp_path / "media/2.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    assert main(["validate", str(manifest)]) == 2
+    err = capsys.readouterr().err
+    assert "segment 1 image" in err and "0.png" in err
+    assert "segment 3 audio" in err and "2.wav" in err
+    assert len([line for line in err.splitlines() if "error:" in line]) == 2
+
+
+def test_validate_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = make_project(tmp_path)
+    assert main(["validate", str(manifest)]) == 0
+    assert "OK, 2 segments" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [("{not json", "not valid JSON"), ("[1, 2]", "JSON object"),
+     ('{"segments": []}', "no segments")],
+)
+def test_bad_manifest_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         content: str, needle: str) -> None:
+    manifest = tmp_path / "bad.json"
+    manifest.write_text(content)
+    assert main(["render", str(manifest)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_missing_manifest_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(tmp_path / "nope.json")]) == 2
+    assert "manifest file not found" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render"]) == 2
+    assert main(["render", "x.json", "--size", "big"]) == 2
+    assert main(["render", "x.json", "--fps", "0"]) == 2
+    assert main(["render", "x.json", "--preset", "warp"]) == 2
+
+
+def test_odd_size_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = make_project(tmp_path)
+    assert main(["render", str(manifest), "--size", "161x96"]) == 2
+    assert "161 is odd" in capsys.readouterr().err
+
+
+def test_unwritable_output_is_render_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                             ) -> None:
+    manifest = make_project(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["render", str(manifest), "-o", str(blocker / "out.mp4")]) == 1
+    err = capsys.readouterr().err
+    assert "render failed" in err and str(blocker) in err
+
+
+def test_debug_env_shows_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "STORYREEL_DEBUG": "1"}
+    proc = subprocess.run([*CLI, "render", str(tmp_path / "nope.json")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr
+
+
+def test_schema_command_prints_shipped_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    from storyreel.model.schema import shipped_schema
+
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == shipped_schema()
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    manifest = make_project(tmp_path, segments=2, seconds=1.0)
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the CLI on a pseudo-terminal
+        os.execv(sys.executable, [*CLI, "render", str(manifest), "-o", str(tmp_path / "t.mp4")])
+    output = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    text = output.decode("utf-8", "replace")
+    assert "Exporting final MP4" in text
+    assert "100%" in text
+
+
+def test_piped_output_is_quiet_apart_from_summary(tmp_path: Path) -> None:
+    manifest = make_project(tmp_path)
+    proc = subprocess.run([*CLI, "render", str(manifest), "-o", str(tmp_path / "p.mp4")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("Rendered")
+
+
+def test_sigterm_mid_render_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
+    manifest = make_project(tmp_path, segments=3, seconds=3.0, width=640, height=360,
+                            settings={"preset": "medium"})
+    out = tmp_path / "out" / "story.mp4"
+    proc = subprocess.Popen([*CLI, "render", str(manifest), "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until the temp file exists: mid-export
+            if out.parent.exists() and any(out.parent.iterdir()):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert list(out.parent.iterdir()) == []
+
+
+def test_demo_command_renders(tmp_path: Path) -> None:
+    out = tmp_path / "demo.mp4"
+    code = main(["demo", "-o", str(out), "--project-dir", str(tmp_path / "demo"), "--draft", "-q"])
+    assert code == 0
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.height == 480
+        assert len(container.streams.audio) == 1
