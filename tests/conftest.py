@@ -1,0 +1,61 @@
+"""Shared fixtures: generated projects, and a guard that fails any test which logs an error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from media import ProjectFactory, SegmentSpec, write_project
+
+import storyreel
+from storyreel import Project
+
+
+@pytest.fixture(autouse=True)
+def no_error_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail the test if anything logged at ERROR or above while it ran.
+
+    Tests that expect an error log can clear ``caplog`` after checking it.
+    """
+    caplog.set_level(logging.INFO)
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, "logged at ERROR: " + "; ".join(
+        f"{r.name}: {r.getMessage()}" for r in errors
+    )
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    """An empty folder for a generated project (manifest, images/, audio/)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def make_project(project_dir: Path) -> ProjectFactory:
+    """Build a small project in ``project_dir`` and load it.
+
+    Call as ``make_project([0.5, 0.7], fps=25, settings={"gap": 0.1})``; items may be
+    :class:`media.SegmentSpec` for full control.
+    """
+
+    def build(specs: Sequence[SegmentSpec | float], *, settings: dict[str, Any] | None = None,
+              **fields: Any) -> Project:
+        manifest = write_project(project_dir, specs, settings=settings, **fields)
+        return storyreel.load_project(manifest)
+
+    return build
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    """An empty folder for render outputs (separate from the inputs, to spot leftovers)."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+

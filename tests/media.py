@@ -1,0 +1,397 @@
+"""Test media made on the spot: stills of every awkward kind, narrations of every format.
+
+Everything here writes small files into a folder the test owns (``tmp_path``), so the
+suite needs no fixtures on disk and no network. Stills are flat colours or gradients so
+a test can tell, from a decoded frame, which segment it shows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from storyreel import Project
+
+__all__ = [
+    "PALETTE",
+    "PLAIN_SETTINGS",
+    "ProjectFactory",
+    "SegmentSpec",
+    "all_files",
+    "frames_for",
+    "samples_at_48k",
+    "write_audio_av",
+    "write_bomb_png",
+    "write_cmyk_jpeg",
+    "write_corrupt_wav",
+    "write_exif_rotated_jpeg",
+    "write_gradient",
+    "write_image",
+    "write_manifest",
+    "write_project",
+    "write_solid",
+    "write_textured",
+    "write_tone_wav",
+    "write_wav",
+    "write_zero_length",
+]
+
+#: Distinct, saturated colours; segment ``i`` of a generated project uses ``PALETTE[i % n]``.
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (220, 40, 40),
+    (40, 200, 60),
+    (40, 70, 220),
+    (230, 210, 40),
+    (200, 50, 200),
+    (40, 200, 210),
+    (240, 140, 30),
+    (120, 120, 120),
+)
+
+
+ProjectFactory = Callable[..., Project]
+"""The ``make_project`` fixture: ``make_project([0.5, 0.7], fps=25, settings={...})``."""
+
+
+# --- stills -----------------------------------------------------------------------------
+
+
+def write_solid(path: Path, size: tuple[int, int], colour: Sequence[int], mode: str = "RGB",
+                **save: Any) -> Path:
+    """A flat image of ``colour`` in ``mode`` (``RGB``, ``RGBA``, ``L``, ``P``...)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGB", size, tuple(colour[:3]))
+    if mode == "RGBA":
+        alpha = colour[3] if len(colour) > 3 else 255
+        image = Image.new("RGBA", size, (*colour[:3], alpha))
+    elif mode != "RGB":
+        image = image.convert(mode)
+    image.save(path, **save)
+    return path
+
+
+def write_gradient(path: Path, size: tuple[int, int], seed: int = 0) -> Path:
+    """A smooth two-axis colour gradient with soft blobs (sharp enough to show motion)."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    rgb = np.empty((height, width, 3))
+    for c in range(3):
+        fx, fy = rng.uniform(1.5, 4.0, 2)
+        phase = rng.uniform(0, 2 * math.pi)
+        rgb[..., c] = 128 + 100 * np.sin(2 * math.pi * (fx * x / width + fy * y / height) + phase)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB").save(path)
+    return path
+
+
+def write_textured(path: Path, size: tuple[int, int], seed: int = 0) -> Path:
+    """Smoothed noise: detail at every scale, so any camera move changes the picture."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 255, (max(2, height // 6), max(2, width // 6), 3)).astype(np.uint8)
+    image = Image.fromarray(coarse, "RGB").resize((width, height), Image.Resampling.BICUBIC)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def write_image(path: Path, size: tuple[int, int], kind: str, colour: Sequence[int] = (200, 60, 40)
+                ) -> Path:
+    """A still of a given awkward kind.
+
+    Args:
+        path: Where to write (the suffix is chosen by the caller).
+        size: Width and height as stored in the file.
+        kind: ``rgb``, ``rgba``, ``la``, ``l``, ``p``, ``p-transparent``, ``cmyk``, ``gray16``,
+            ``rgb48``, ``exif6`` (stored rotated, EXIF orientation 6), ``webp``, ``bmp``, ``gif``,
+            ``tiff`` or ``progressive``.
+        colour: Its RGB colour.
+    """
+    r, g, b = colour[:3]
+    if kind == "rgb":
+        return write_solid(path, size, colour)
+    if kind == "rgba":
+        return write_solid(path, size, (r, g, b, 255), "RGBA")
+    if kind == "la":
+        return write_solid(path, size, colour, "LA")
+    if kind == "l":
+        return write_solid(path, size, colour, "L")
+    if kind == "p":
+        return write_solid(path, size, colour, "P")
+    if kind == "p-transparent":
+        return write_solid(path, size, colour, "P", transparency=1)
+    if kind == "cmyk":
+        return write_cmyk_jpeg(path, size, colour)
+    if kind == "gray16":
+        level = round((0.299 * r + 0.587 * g + 0.114 * b) / 255 * 65535)
+        data = np.full((size[1], size[0]), level, dtype=np.uint16)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(data).save(path)
+        return path
+    if kind == "rgb48":
+        return _write_png_rgb48(path, size, colour)
+    if kind == "exif6":
+        return write_exif_rotated_jpeg(path, size, colour, colour)
+    if kind in ("webp", "bmp", "gif", "tiff"):
+        return write_solid(path, size, colour)
+    if kind == "progressive":
+        return write_solid(path, size, colour, progressive=True, quality=95)
+    raise ValueError(f"unknown image kind {kind!r}")
+
+
+def write_cmyk_jpeg(path: Path, size: tuple[int, int], colour: Sequence[int]) -> Path:
+    """A CMYK JPEG (as print tools export) that shows ``colour`` once converted to RGB."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, tuple(colour[:3])).convert("CMYK").save(path, "JPEG", quality=95)
+    return path
+
+
+def write_exif_rotated_jpeg(path: Path, upright_size: tuple[int, int], top: Sequence[int],
+                            bottom: Sequence[int]) -> Path:
+    """A JPEG stored sideways with EXIF orientation 6 (as phones write them).
+
+    Shown upright it is ``upright_size`` with ``top`` colour over ``bottom`` colour.
+    """
+    width, height = upright_size
+    upright = Image.new("RGB", (width, height), tuple(top[:3]))
+    upright.paste(tuple(bottom[:3]), (0, height // 2, width, height))
+    # Orientation 6 means "rotate 90 degrees clockwise to display": store it turned back.
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored.save(path, "JPEG", quality=95, exif=exif)
+    return path
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def write_bomb_png(path: Path, width: int = 40_000, height: int = 40_000) -> Path:
+    """A tiny PNG whose header claims a huge picture (a decompression bomb)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * (width * 3 + 1) * 4)
+    data = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat)
+            + _png_chunk(b"IEND", b""))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _write_png_rgb48(path: Path, size: tuple[int, int], colour: Sequence[int]) -> Path:
+    """A 16-bit-per-channel RGB PNG (Pillow cannot write one, so it is built by hand)."""
+    width, height = size
+    pixel = b"".join(struct.pack(">H", c * 257) for c in colour[:3])
+    raw = b"".join(b"\x00" + pixel * width for _ in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+            + _png_chunk(b"IDAT", zlib.compress(raw)) + _png_chunk(b"IEND", b""))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+# --- narrations ---------------------------------------------------------------------------
+
+
+def _tone(n: int, rate: int, channels: int, freq: float, amplitude: float) -> NDArray[np.float64]:
+    t = np.arange(n) / rate
+    mono = amplitude * np.sin(2 * math.pi * freq * t)
+    return np.repeat(mono[:, None], channels, axis=1)
+
+
+def write_wav(path: Path, samples: NDArray[np.float64], rate: int, bits: int = 16,
+              *, float_format: bool = False) -> Path:
+    """Write ``(n, channels)`` samples in [-1, 1] as a PCM WAV of 16, 24 or 32 bits.
+
+    ``float_format`` writes 32-bit IEEE float (WAVE format 3) instead of integer PCM.
+    """
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    n, channels = samples.shape
+    clipped = np.clip(samples, -1.0, 1.0)
+    if float_format:
+        bits, fmt = 32, 3
+        payload = clipped.astype("<f4").tobytes()
+    elif bits == 16:
+        fmt = 1
+        payload = np.round(clipped * 32767).astype("<i2").tobytes()
+    elif bits == 24:
+        fmt = 1
+        ints = np.round(clipped * 8_388_607).astype("<i4")
+        payload = ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+    elif bits == 32:
+        fmt = 1
+        payload = np.round(clipped * 2_147_483_647).astype("<i4").tobytes()
+    else:
+        raise ValueError("bits must be 16, 24 or 32")
+    block = channels * bits // 8
+    header = struct.pack("<4sI4s", b"RIFF", 36 + len(payload), b"WAVE")
+    header += struct.pack("<4sIHHIIHH", b"fmt ", 16, fmt, channels, rate, rate * block, block,
+                          bits)
+    header += struct.pack("<4sI", b"data", len(payload))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + payload)
+    assert len(payload) == n * block
+    return path
+
+
+def write_tone_wav(path: Path, seconds: float | None = None, *, samples: int | None = None,
+                   rate: int = 48_000, bits: int = 16, channels: int = 1,
+                   freq: float = 440.0, amplitude: float = 0.5,
+                   float_format: bool = False) -> Path:
+    """A sine narration of exactly ``samples`` samples (or ``seconds`` rounded to samples)."""
+    if samples is None:
+        if seconds is None:
+            raise ValueError("give seconds or samples")
+        samples = round(seconds * rate)
+    return write_wav(path, _tone(samples, rate, channels, freq, amplitude), rate, bits,
+                     float_format=float_format)
+
+
+def write_audio_av(path: Path, seconds: float, *, codec: str, rate: int = 44_100,
+                   channels: int = 2, freq: float = 330.0, container: str | None = None) -> Path:
+    """Encode a sine narration with PyAV (``flac``, ``libmp3lame``, ``libopus``, ``aac``...)."""
+    layout = "stereo" if channels == 2 else "mono"
+    n = round(seconds * rate)
+    signal = _tone(n, rate, channels, freq, 0.4).T.astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout = layout
+        fmt = stream.codec_context.codec.audio_formats[0].name
+        stream.format = fmt
+        frame_size = stream.codec_context.frame_size or 1024
+        resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
+        pos = 0
+        while pos < n:
+            chunk = np.ascontiguousarray(signal[:, pos : pos + frame_size])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+            frame.sample_rate = rate
+            frame.pts = pos
+            frame.time_base = Fraction(1, rate)
+            for converted in resampler.resample(frame):
+                for packet in stream.encode(converted):
+                    out.mux(packet)
+            pos += frame_size
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def write_corrupt_wav(path: Path) -> Path:
+    """A file that starts like a WAV but whose format chunk is cut short."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF\x24\x08\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00")
+    return path
+
+
+def write_zero_length(path: Path) -> Path:
+    """An empty file (a failed download or an interrupted recording)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
+def samples_at_48k(samples: int, rate: int) -> int:
+    """The length of a narration of ``samples`` at ``rate`` once resampled to 48 kHz (rounded)."""
+    return round(Fraction(samples * 48_000, rate))
+
+
+def frames_for(seconds: Fraction, fps: Fraction) -> int:
+    """Frames needed to show ``seconds`` at ``fps`` (rounded up)."""
+    return math.ceil(seconds * fps)
+
+
+# --- manifests ----------------------------------------------------------------------------
+
+
+def write_manifest(folder: Path, segments: Sequence[dict[str, Any]], *,
+                   name: str = "story.json", **fields: Any) -> Path:
+    """Write a manifest of ``segments`` plus top-level ``fields`` into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    data = {**fields, "segments": list(segments)}
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@dataclass
+class SegmentSpec:
+    """One generated segment: a flat-coloured still and a tone narration."""
+
+    seconds: float = 0.5
+    rate: int = 48_000
+    colour: tuple[int, int, int] | None = None
+    image_size: tuple[int, int] = (192, 108)
+    text: str = "A narration."
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def write_project(folder: Path, specs: Sequence[SegmentSpec | float], *,
+                  settings: dict[str, Any] | None = None, **fields: Any) -> Path:
+    """Generate a small project (stills, tone narrations, manifest); return the manifest path.
+
+    Defaults keep renders tiny and exact: 128x72, 30 fps, preset ultrafast, plain cuts, no
+    burned-in captions or caption files, no loudness normalisation (so a narration keeps its
+    level). Pass ``fields`` (``width``, ``fps``, ``title``...) and ``settings`` (``gap``,
+    ``ken_burns``...; nested dicts are merged) to change them.
+    """
+    segments = []
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, SegmentSpec):
+            spec = SegmentSpec(seconds=float(spec))
+        colour = spec.colour or PALETTE[i % len(PALETTE)]
+        image = write_solid(folder / "images" / f"{i + 1:03d}.png", spec.image_size, colour)
+        audio = write_tone_wav(folder / "audio" / f"{i + 1:03d}.wav", spec.seconds,
+                               rate=spec.rate, freq=300.0 + 40 * (i % 7))
+        segments.append({"image": str(image.relative_to(folder)),
+                         "audio": str(audio.relative_to(folder)),
+                         "text": spec.text, **spec.extra})
+    top: dict[str, Any] = {"title": "Test story", "width": 128, "height": 72, "fps": 30}
+    top.update(fields)
+    top["settings"] = _merge(dict(PLAIN_SETTINGS), settings or {})
+    return write_manifest(folder, segments, **top)
+
+
+#: Render settings for exact, tiny test renders (see :func:`write_project`).
+PLAIN_SETTINGS: dict[str, Any] = {
+    "preset": "ultrafast",
+    "transitions": {"crossfade": 0.0},
+    "subtitles": {"enabled": False, "sidecar": False},
+    "loudness": {"enabled": False},
+}
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = _merge(dict(base[key]), value)
+        else:
+            base[key] = value
+    return base
+
+
+def all_files(folder: Path) -> set[str]:
+    """Every file under ``folder`` (hidden ones too), relative to it."""
+    found = set()
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            found.add(str(Path(root, name).relative_to(folder)))
+    return found
