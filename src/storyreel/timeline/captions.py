@@ -1,0 +1,396 @@
+"""Subtitle cues from narration text: readable chunks, timed to the voice.
+
+:func:`split_chunks` cuts a segment's text into chunks of about 3-7 words with a
+small dynamic programme: it prefers to break after sentence punctuation, then
+after commas, never after an article or preposition, keeps chunks balanced and
+never leaves a one-word chunk. Text without spaces (Chinese, Japanese) is cut
+between characters, one character weighing half a word.
+
+:func:`time_chunks` places the chunks on the narration. A first guess puts each
+chunk boundary where its share of the characters falls in the *speech* time
+(pauses excluded); then the boundaries are aligned, in order, to the detected
+pauses nearest their guesses (an alignment by dynamic programming, so two
+boundaries never share a pause). A boundary with no pause nearby keeps its guess.
+Cues never overlap, stay in order inside the speech, and last at least
+``min_duration`` when the speech is long enough for that.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from storyreel.audio.speech import pauses, speech_regions
+from storyreel.media.audio import SAMPLE_RATE, Samples
+
+__all__ = ["CueSpan", "narration_cues", "split_chunks", "time_chunks"]
+
+_SENTENCE_END = set(
+    ".!?\N{HORIZONTAL ELLIPSIS}\N{DOUBLE EXCLAMATION MARK}\N{DOUBLE QUESTION MARK}"
+    "\N{QUESTION EXCLAMATION MARK}\N{EXCLAMATION QUESTION MARK}\N{IDEOGRAPHIC FULL STOP}"
+    "\N{FULLWIDTH EXCLAMATION MARK}\N{FULLWIDTH QUESTION MARK}"
+    "\N{HALFWIDTH IDEOGRAPHIC FULL STOP}"
+)
+_CLAUSE_END = set(
+    ",;:\N{EM DASH}\N{EN DASH}\N{FULLWIDTH COMMA}\N{IDEOGRAPHIC COMMA}\N{FULLWIDTH SEMICOLON}"
+    "\N{FULLWIDTH COLON}\N{HALFWIDTH IDEOGRAPHIC COMMA}"
+)
+_CLOSERS = set(
+    "\"'\N{RIGHT DOUBLE QUOTATION MARK}\N{RIGHT SINGLE QUOTATION MARK}"
+    "\N{RIGHT-POINTING DOUBLE ANGLE QUOTATION MARK})]}\N{RIGHT CORNER BRACKET}"
+    "\N{RIGHT WHITE CORNER BRACKET}\N{FULLWIDTH RIGHT PARENTHESIS}"
+    "\N{RIGHT BLACK LENTICULAR BRACKET}\N{RIGHT TORTOISE SHELL BRACKET}\N{RIGHT ANGLE BRACKET}"
+    "\N{RIGHT DOUBLE ANGLE BRACKET}\N{RIGHT WHITE LENTICULAR BRACKET}"
+    "\N{RIGHT WHITE TORTOISE SHELL BRACKET}\N{RIGHT WHITE SQUARE BRACKET}"
+    "\N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}"
+)
+# Words a chunk should not end on: the reader would wait for what follows.
+_CLINGING = frozenset([
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "with", "by", "from", "into", "onto",
+    "than", "and", "or", "but", "nor", "as", "if", "my", "your", "his", "her", "its", "our",
+    "their", "this", "that", "these", "those", "no", "not", "very", "le", "la", "les", "un",
+    "une", "des", "du", "de", "au", "aux", "et", "ou", "el", "los", "las", "una", "y", "der",
+    "die", "das", "ein", "eine", "und",
+])
+_CHUNK_CHARS = 42  # one comfortable subtitle line
+_HOLD = 0.30  # seconds a cue stays up after its last word before a long pause
+_LEAD = 0.20  # seconds a cue appears before its first word after a long pause
+
+
+@dataclass(frozen=True)
+class CueSpan:
+    """One subtitle chunk on the narration's clock.
+
+    Attributes:
+        start: First sample, counted from the start of the segment's narration.
+        end: Sample after the last one (exclusive).
+        text: The chunk's text.
+    """
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str  # with its punctuation and the space that follows it
+    weight: float  # 1 for a word, 0.5 for a CJK character
+    brk: int  # break strength after it: 0 none, 1 likely phrase end, 2 clause, 3 sentence
+    clings: bool  # a function word that should not end a chunk
+
+
+def split_chunks(text: str, *, min_words: int = 3, max_words: int = 7) -> list[str]:
+    """Cut ``text`` into short readable chunks.
+
+    Args:
+        text: The narration text of one segment.
+        min_words: Fewest words a chunk should have (the whole text may have fewer).
+        max_words: Most words a chunk should have (a single longer word is kept whole).
+
+    Returns:
+        The chunks in order; empty for blank text. Joined with spaces (or nothing,
+        for CJK text) they give back the text with its whitespace normalised.
+    """
+    if not 1 <= min_words <= max_words:
+        raise ValueError("need 1 <= min_words <= max_words")
+    units = _units(text)
+    if not units:  # blank, or only symbols (emoji, dashes): nothing to cut
+        return [" ".join(text.split())] if text.strip() else []
+    total = sum(u.weight for u in units)
+    cuts = _best_cuts(units, min_words, max_words) if total >= 2 else [0, len(units)]
+    return ["".join(u.text for u in units[a:b]).strip() for a, b in pairwise(cuts)]
+
+
+def _units(text: str) -> list[_Unit]:
+    words = unicodedata.normalize("NFC", text).split()
+    pieces: list[str] = []
+    for word in words:
+        pieces.extend(_split_cjk(word) if any(_is_cjk(c) for c in word) else [word + " "])
+    units: list[_Unit] = []
+    pending = ""  # opening brackets / lone symbols waiting for the next unit
+    for piece in pieces:
+        if not any(c.isalnum() for c in piece):
+            if units and not _opens(piece):
+                last = units[-1]
+                joined = last.text + piece
+                units[-1] = _Unit(joined, last.weight, _strength(joined), False)
+            else:
+                pending += piece
+            continue
+        piece = pending + piece
+        pending = ""
+        letters = [c for c in piece if c.isalnum()]
+        weight = 0.5 if len(letters) == 1 and _is_cjk(letters[0]) else 1.0
+        clings = "".join(letters).lower() in _CLINGING and _strength(piece) == 0
+        units.append(_Unit(piece, weight, _strength(piece), clings))
+    if pending and units:
+        last = units[-1]
+        units[-1] = _Unit(last.text + pending, last.weight, last.brk, last.clings)
+    return _mark_kana_breaks(units)
+
+
+def _mark_kana_breaks(units: list[_Unit]) -> list[_Unit]:
+    """Japanese: hiragana followed by kanji or katakana usually starts a new phrase."""
+    out = list(units)
+    for i in range(len(out) - 1):
+        here = [c for c in out[i].text if c.isalnum()]
+        after = [c for c in out[i + 1].text if c.isalnum()]
+        if (out[i].brk == 0 and here and after and _hiragana(here[-1])
+                and not _hiragana(after[0]) and _is_cjk(after[0])):
+            out[i] = _Unit(out[i].text, out[i].weight, 1, False)
+    return out
+
+
+def _hiragana(char: str) -> bool:
+    return 0x3040 <= ord(char) <= 0x309F
+
+
+def _split_cjk(word: str) -> list[str]:
+    """A spaceless word cut into characters (CJK) and runs (other scripts), marks kept on."""
+    out: list[str] = []
+    for char in word:
+        if out and _joins(char, out[-1]):
+            out[-1] += char
+        else:
+            out.append(char)
+    out[-1] += " "
+    return out
+
+
+def _joins(char: str, before: str) -> bool:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return True
+    if 0xFE00 <= ord(char) <= 0xFE0F:  # variation selectors
+        return True
+    last = before[-1]
+    return char.isalnum() and last.isalnum() and not _is_cjk(char) and not _is_cjk(last)
+
+
+def _is_cjk(char: str) -> bool:
+    code = ord(char[0])
+    return (
+        0x3040 <= code <= 0x30FF  # kana
+        or 0x3400 <= code <= 0x4DBF  # CJK extension A
+        or 0x4E00 <= code <= 0x9FFF  # CJK unified ideographs
+        or 0xF900 <= code <= 0xFAFF  # compatibility ideographs
+        or 0x3000 <= code <= 0x303F  # CJK punctuation
+        or 0xFF00 <= code <= 0xFFEF  # full-width forms
+        or 0x20000 <= code <= 0x3134F  # extensions B-G
+    )
+
+
+def _opens(piece: str) -> bool:
+    return all(unicodedata.category(c) in ("Ps", "Pi") for c in piece.strip()) and bool(
+        piece.strip()
+    )
+
+
+def _strength(piece: str) -> int:
+    core = piece.strip().rstrip("".join(_CLOSERS))
+    if not core:
+        return 0
+    if core[-1] in _SENTENCE_END:
+        return 3
+    return 2 if core[-1] in _CLAUSE_END else 0
+
+
+def _best_cuts(units: list[_Unit], min_words: int, max_words: int) -> list[int]:
+    """Chunk boundaries (unit indices, 0 and len included) of least total cost."""
+    n = len(units)
+    cum = [0.0]
+    for unit in units:
+        cum.append(cum[-1] + unit.weight)
+    best = [0.0] + [math.inf] * n
+    back = [0] * (n + 1)
+    for end in range(1, n + 1):
+        start = end - 1
+        while start >= 0 and cum[end] - cum[start] <= 2 * max_words + 1:
+            if best[start] < math.inf:
+                cost = best[start] + _chunk_cost(units, start, end, cum, min_words, max_words)
+                if cost < best[end]:
+                    best[end], back[end] = cost, start
+            start -= 1
+    if best[n] == math.inf:
+        return [0, n]
+    cuts = [n]
+    while cuts[-1] > 0:
+        cuts.append(back[cuts[-1]])
+    return cuts[::-1]
+
+
+def _chunk_cost(
+    units: list[_Unit], start: int, end: int, cum: list[float], min_words: int, max_words: int
+) -> float:
+    words = cum[end] - cum[start]
+    whole = start == 0 and end == len(units)
+    if words < 2 and not whole:
+        return math.inf  # a one-word chunk: an orphan
+    cost = 0.0
+    if words > max_words:
+        cost += 50.0 * (words - max_words)
+    if words < min_words and not whole:
+        cost += 20.0 * (min_words - words)
+    chars = sum(len(u.text.strip()) * (2 if u.weight < 1 else 1) for u in units[start:end])
+    cost += max(0, chars + (end - start - 1) - _CHUNK_CHARS)
+    cost += 0.5 * (words - (min_words + max_words) / 2) ** 2
+    last = units[end - 1]
+    if end < len(units):
+        cost += {3: 0.0, 2: 2.0, 1: 3.5}.get(last.brk, 6.0) + (4.0 if last.clings else 0.0)
+    for unit in units[start : end - 1]:
+        cost += {3: 8.0, 2: 1.5}.get(unit.brk, 0.0)
+    return cost
+
+
+def time_chunks(
+    chunks: Sequence[str],
+    regions: Sequence[tuple[int, int]],
+    narration_samples: int,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    min_duration: float = 0.5,
+) -> list[CueSpan]:
+    """Time ``chunks`` on a narration so each shows while its words are spoken.
+
+    Args:
+        chunks: The chunks of the segment's text, in order (from :func:`split_chunks`).
+        regions: Speech regions of the narration (from
+            :func:`storyreel.audio.speech.speech_regions`); empty means "no clue",
+            and the chunks are spread over the whole narration.
+        narration_samples: Length of the narration in samples.
+        sample_rate: Samples per second.
+        min_duration: Shortest cue in seconds, honoured when the speech is long
+            enough (otherwise every cue gets an equal share).
+
+    Returns:
+        One cue per non-blank chunk, in order, not overlapping, inside the speech.
+    """
+    texts = [c.strip() for c in chunks if c.strip()]
+    spans = [(max(0, a), min(b, narration_samples)) for a, b in regions]
+    spans = [(a, b) for a, b in spans if b > a] or [(0, narration_samples)]
+    if not texts or narration_samples <= 0:
+        return []
+    weights = [max(1, sum(c.isalnum() for c in t)) for t in texts]
+    guesses = _guesses(weights, spans)
+    gaps = pauses(spans)
+    strong = [_strength(t) for t in texts[:-1]]
+    matched = _align(guesses, gaps, strong, sample_rate, sum(b - a for a, b in spans))
+    bounds = [spans[0][0]] + [
+        (gaps[p][0] + gaps[p][1]) // 2 if p is not None else g
+        for g, p in zip(guesses, matched, strict=True)
+    ] + [spans[-1][1]]
+    least = min(round(min_duration * sample_rate), (bounds[-1] - bounds[0]) // len(texts))
+    bounds = _spread(bounds, least)
+    return _cues(texts, bounds, [gaps[p] if p is not None else None for p in matched],
+                 least, sample_rate)
+
+
+def _guesses(weights: list[int], spans: list[tuple[int, int]]) -> list[int]:
+    """Where each boundary falls if speech ran at an even rate over the speech time."""
+    speech = sum(b - a for a, b in spans)
+    total = sum(weights)
+    out = []
+    done = 0
+    for weight in weights[:-1]:
+        done += weight
+        out.append(_speech_to_sample(done * speech // total, spans))
+    return out
+
+
+def _speech_to_sample(offset: int, spans: list[tuple[int, int]]) -> int:
+    for start, end in spans:
+        if offset <= end - start:
+            return start + offset
+        offset -= end - start
+    return spans[-1][1]
+
+
+def _align(
+    guesses: list[int], gaps: list[tuple[int, int]], strong: list[int], rate: int, speech: int
+) -> list[int | None]:
+    """For each boundary, the index of the pause it moves to (or None), in increasing order."""
+    nb, ng = len(guesses), len(gaps)
+    # The guess is rough: its error grows with the speech each chunk covers.
+    sigma = max(0.4 * rate, 0.25 * speech / (nb + 1))
+    skip = 0.5 * 2.5**2  # keeping a guess costs as much as a move of 2.5 sigma
+
+    def match(k: int, p: int) -> float:
+        start, end = gaps[p]
+        dist = max(start - guesses[k], guesses[k] - end, 0)
+        # Phrases end in longer pauses than words do, above all after punctuation.
+        longer = min(max(math.log((end - start) / (0.15 * rate)), 0.0), 2.0)
+        return 0.5 * (dist / sigma) ** 2 - (1.0 if strong[k] else 0.4) * longer
+
+    cost = [[math.inf] * (ng + 1) for _ in range(nb + 1)]
+    step: list[list[tuple[int, int]]] = [[(0, 0)] * (ng + 1) for _ in range(nb + 1)]
+    for p in range(ng + 1):
+        cost[0][p] = 0.0
+    for k in range(1, nb + 1):
+        for p in range(ng + 1):
+            options = [(cost[k - 1][p] + skip, (k - 1, p))]
+            if p:
+                options.append((cost[k][p - 1], (k, p - 1)))
+                options.append((cost[k - 1][p - 1] + match(k - 1, p - 1), (k - 1, p - 1)))
+            cost[k][p], step[k][p] = min(options, key=lambda o: o[0])
+    out: list[int | None] = [None] * nb
+    k, p = nb, ng
+    while k > 0:
+        pk, pp = step[k][p]
+        if pk == k - 1 and pp == p - 1:
+            out[k - 1] = p - 1
+        k, p = pk, pp
+    return out
+
+
+def _spread(bounds: list[int], least: int) -> list[int]:
+    """Boundaries moved as little as possible so every cue lasts at least ``least``."""
+    out = list(bounds)
+    last = len(out) - 1
+    for i in range(1, last):
+        out[i] = max(out[i], out[i - 1] + least)
+    for i in range(last - 1, 0, -1):
+        out[i] = min(out[i], out[i + 1] - least)
+    for i in range(1, last):  # a second forward pass settles ties from the first two
+        out[i] = max(out[i], out[i - 1] + least)
+    return out
+
+
+def _cues(
+    texts: list[str],
+    bounds: list[int],
+    gaps: list[tuple[int, int] | None],
+    least: int,
+    rate: int,
+) -> list[CueSpan]:
+    """Cues between ``bounds``, leaving the middle of long pauses without a caption."""
+    starts, ends = bounds[:-1], bounds[1:]
+    for i, gap in enumerate(gaps):
+        if gap is None:
+            continue
+        cut = bounds[i + 1]
+        ends[i] = min(cut, max(gap[0] + round(_HOLD * rate), starts[i] + least))
+        starts[i + 1] = max(cut, min(gap[1] - round(_LEAD * rate), ends[i + 1] - least))
+    return [CueSpan(a, b, t) for a, b, t in zip(starts, ends, texts, strict=True)]
+
+
+def narration_cues(
+    text: str,
+    samples: Samples,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    min_words: int = 3,
+    max_words: int = 7,
+) -> list[CueSpan]:
+    """Chunks of ``text`` timed to the speech found in ``samples`` (one segment).
+
+    Shorthand for :func:`split_chunks`, :func:`~storyreel.audio.speech.speech_regions`
+    and :func:`time_chunks`.
+    """
+    chunks = split_chunks(text, min_words=min_words, max_words=max_words)
+    if not chunks:
+        return []
+    regions = speech_regions(samples, sample_rate)
+    return time_chunks(chunks, regions, samples.shape[-1], sample_rate=sample_rate)
