@@ -1,0 +1,240 @@
+"""Streaming loudness and true-peak meter (ITU-R BS.1770-4, EBU R128).
+
+The meter is fed block by block and keeps only filter states, a partial 100 ms
+step and one mean-square value per 100 ms of audio (under 300 kB for an hour), so
+it measures an hour-long mix with flat memory. Every figure is independent of how
+the audio is cut into blocks.
+
+* Integrated loudness: K-weighting (the two biquads of BS.1770, recomputed for any
+  sample rate as libebur128 does), 400 ms gating blocks every 100 ms, an absolute
+  gate at -70 LUFS and a relative gate 10 LU under the ungated level.
+* True peak: 4x oversampling through a 129-tap polyphase FIR (flat to 0.01 dB up to
+  18 kHz, -0.25 dB at 20 kHz) carrying its history between blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+import scipy.signal
+from numpy.typing import NDArray
+
+__all__ = ["LoudnessMeter", "TruePeakDetector", "amplitude_to_db", "db_to_amplitude"]
+
+_BLOCK_S = 0.4
+_STEP_S = 0.1
+_ABSOLUTE_GATE_LUFS = -70.0
+_RELATIVE_GATE_LU = -10.0
+_OFFSET_DB = -0.691
+_OVERSAMPLE = 4
+# Odd length: a whole-sample delay puts every fourth output on an input sample.
+_FIR_TAPS = 129
+_HISTORY = -(-_FIR_TAPS // _OVERSAMPLE) - 1  # input samples the longest phase looks back
+
+
+def amplitude_to_db(value: float) -> float:
+    """``20 log10(value)``, ``-inf`` for 0."""
+    return 20.0 * math.log10(value) if value > 0 else -math.inf
+
+
+def db_to_amplitude(db: float) -> float:
+    """Linear amplitude of a level in dB."""
+    return float(10.0 ** (db / 20.0))
+
+
+@cache
+def k_weighting_sos(sample_rate: int) -> NDArray[np.float64]:
+    """Second-order sections of the BS.1770 K-weighting filter at ``sample_rate``.
+
+    At 48 kHz they equal the coefficients printed in BS.1770-4; other rates use
+    the same analogue prototypes through the bilinear transform.
+    """
+    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = math.tan(math.pi * f0 / sample_rate)
+    vh = 10.0 ** (gain_db / 20.0)
+    vb = vh**0.4996667741545416
+    a0 = 1.0 + k / q + k * k
+    shelf = [
+        (vh + vb * k / q + k * k) / a0,
+        2.0 * (k * k - vh) / a0,
+        (vh - vb * k / q + k * k) / a0,
+        1.0,
+        2.0 * (k * k - 1.0) / a0,
+        (1.0 - k / q + k * k) / a0,
+    ]
+    f0, q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * f0 / sample_rate)
+    a0 = 1.0 + k / q + k * k
+    highpass = [1.0, -2.0, 1.0, 1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    return np.array([shelf, highpass], dtype=np.float64)
+
+
+@cache
+def _interpolator(sample_rate: int) -> NDArray[np.float64]:
+    """Low-pass FIR for 4x interpolation (unity gain per phase), cut just above 22.5 kHz."""
+    cutoff = min(22_500.0, 0.47 * sample_rate)
+    fir = scipy.signal.firwin(
+        _FIR_TAPS, cutoff, window=("kaiser", 8.0), fs=_OVERSAMPLE * sample_rate
+    )
+    return np.asarray(fir * _OVERSAMPLE, dtype=np.float64)
+
+
+def _as_channels(block: NDArray[np.floating]) -> NDArray[np.float64]:
+    samples = np.asarray(block, dtype=np.float64)
+    if samples.ndim == 1:
+        return samples[np.newaxis, :]
+    if samples.ndim != 2:
+        raise ValueError(f"audio block must have shape (channels, n), not {samples.shape}")
+    return samples
+
+
+class TruePeakDetector:
+    """4x oversampled absolute peaks, streamed with the filter history carried over.
+
+    :attr:`delay` is the filter's delay in input samples (rounded up): the peak
+    returned for input sample ``j`` is the largest of sample ``j - delay`` itself and
+    the interpolated signal between it and sample ``j - delay + 1``. Counting the
+    sample itself keeps the true peak at or above the sample peak even for content
+    above the interpolator's 22.5 kHz cut-off.
+    """
+
+    def __init__(self, sample_rate: int = 48_000, channels: int = 2) -> None:
+        self._fir = _interpolator(sample_rate)
+        self._history = np.zeros((channels, _HISTORY), dtype=np.float64)
+        self.delay = math.ceil((_FIR_TAPS - 1) / 2 / _OVERSAMPLE)
+
+    def peaks(self, block: NDArray[np.floating]) -> NDArray[np.float64]:
+        """Per input sample, the largest absolute oversampled value over the channels.
+
+        Args:
+            block: Samples of shape ``(channels, n)``.
+
+        Returns:
+            An array of ``n`` peaks (linear amplitude).
+        """
+        samples = _as_channels(block)
+        n = samples.shape[1]
+        if n == 0:
+            return np.zeros(0, dtype=np.float64)
+        extended = np.concatenate([self._history, samples], axis=1)
+        self._history = extended[:, n:]
+        head = _OVERSAMPLE * _HISTORY
+        upsampled = scipy.signal.upfirdn(self._fir, extended, up=_OVERSAMPLE, axis=-1)
+        window = np.abs(upsampled[:, head : head + _OVERSAMPLE * n])
+        interpolated = window.reshape(-1, n, _OVERSAMPLE).max(axis=(0, 2))
+        first = _HISTORY - self.delay
+        sampled = np.abs(extended[:, first : first + n]).max(axis=0)
+        return np.asarray(np.maximum(interpolated, sampled), dtype=np.float64)
+
+
+class LoudnessMeter:
+    """Integrated loudness and true peak of a stream of audio blocks.
+
+    Example::
+
+        meter = LoudnessMeter()
+        for block in blocks:          # float arrays of shape (2, n), any n
+            meter.add(block)
+        lufs = meter.integrated_lufs()  # -inf for silence
+        peak = meter.true_peak_dbtp()
+    """
+
+    def __init__(self, sample_rate: int = 48_000, channels: int = 2) -> None:
+        """Create a meter.
+
+        Args:
+            sample_rate: Sample rate of the blocks in Hz.
+            channels: Channel count of the blocks (1 or 2; each weighs 1.0).
+        """
+        if sample_rate <= 0:
+            raise ValueError(f"sample rate must be positive, not {sample_rate}")
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self._sos = k_weighting_sos(sample_rate)
+        self._zi = np.zeros((self._sos.shape[0], channels, 2), dtype=np.float64)
+        self._step = round(_STEP_S * sample_rate)
+        self._steps_per_block = round(_BLOCK_S / _STEP_S)
+        self._step_energy = 0.0
+        self._step_fill = 0
+        self._recent: list[float] = []  # energies of the last steps, up to one block
+        self._blocks = np.zeros(1024, dtype=np.float64)
+        self._block_count = 0
+        self._peaks = TruePeakDetector(sample_rate, channels)
+        self._true_peak = 0.0
+        self._sample_peak = 0.0
+        self._samples = 0
+
+    @property
+    def samples(self) -> int:
+        """Samples (per channel) measured so far."""
+        return self._samples
+
+    def add(self, block: NDArray[np.floating]) -> None:
+        """Measure the next block.
+
+        Args:
+            block: Samples of shape ``(channels, n)`` (or ``(n,)`` for mono).
+        """
+        samples = _as_channels(block)
+        if samples.shape[0] != self.channels:
+            raise ValueError(f"meter expects {self.channels} channels, got {samples.shape[0]}")
+        n = samples.shape[1]
+        if n == 0:
+            return
+        self._samples += n
+        weighted, self._zi = scipy.signal.sosfilt(self._sos, samples, axis=-1, zi=self._zi)
+        self._add_energy(np.einsum("cn,cn->n", weighted, weighted))
+        self._true_peak = max(self._true_peak, float(self._peaks.peaks(samples).max()))
+        self._sample_peak = max(self._sample_peak, float(np.abs(samples).max()))
+
+    def _add_energy(self, power: NDArray[np.float64]) -> None:
+        room = self._step - self._step_fill
+        if power.size < room:
+            self._step_energy += float(power.sum())
+            self._step_fill += power.size
+            return
+        self._close_step(self._step_energy + float(power[:room].sum()))
+        rest = power[room:]
+        whole = rest.size // self._step
+        for energy in rest[: whole * self._step].reshape(whole, self._step).sum(axis=1):
+            self._close_step(float(energy))
+        tail = rest[whole * self._step :]
+        self._step_energy = float(tail.sum())
+        self._step_fill = tail.size
+
+    def _close_step(self, energy: float) -> None:
+        self._recent.append(energy)
+        if len(self._recent) < self._steps_per_block:
+            return
+        if len(self._recent) > self._steps_per_block:
+            del self._recent[0]
+        if self._block_count == self._blocks.size:
+            self._blocks = np.concatenate([self._blocks, np.zeros_like(self._blocks)])
+        mean_square = math.fsum(self._recent) / (self._step * self._steps_per_block)
+        self._blocks[self._block_count] = mean_square
+        self._block_count += 1
+
+    def integrated_lufs(self) -> float:
+        """Gated integrated loudness in LUFS so far; ``-inf`` for silence or under 400 ms."""
+        blocks = self._blocks[: self._block_count]
+        loud = blocks[_loudness(blocks) > _ABSOLUTE_GATE_LUFS]
+        if loud.size == 0:
+            return -math.inf
+        relative_gate = float(_loudness(np.array([loud.mean()]))[0]) + _RELATIVE_GATE_LU
+        gated = loud[_loudness(loud) > relative_gate]
+        return float(_loudness(np.array([gated.mean()]))[0])
+
+    def true_peak_dbtp(self) -> float:
+        """Highest 4x-oversampled peak so far in dBTP; ``-inf`` for silence."""
+        return amplitude_to_db(self._true_peak)
+
+    def sample_peak_dbfs(self) -> float:
+        """Highest sample magnitude so far in dBFS; ``-inf`` for silence."""
+        return amplitude_to_db(self._sample_peak)
+
+
+def _loudness(mean_squares: NDArray[np.float64]) -> NDArray[np.float64]:
+    with np.errstate(divide="ignore"):
+        return np.asarray(_OFFSET_DB + 10.0 * np.log10(mean_squares), dtype=np.float64)
