@@ -1,0 +1,240 @@
+"""``python -m bench``: storyreel side by side with MoviePy and with the encoder's floor.
+
+For the first segment count (10 by default) every preset is measured for
+storyreel and the floor, and at the MoviePy preset (medium by default) also the
+MoviePy way with and without Ken Burns and storyreel without motion. The other
+segment counts measure storyreel and the floor at the scaling preset. Runs of one
+segment count alternate between the renderers (the order rotates every round), so
+slow drifts of the machine hit all of them alike; each figure is the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+
+from bench.measure import Sample, run_measured
+from bench.project import BenchProject, make_project
+from bench.report import versions, write_report
+
+__all__ = ["Job", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+STORYREEL, STORYREEL_STATIC = "storyreel", "storyreel-static"
+MOVIEPY, MOVIEPY_STATIC = "moviepy", "moviepy-static"
+FLOOR = "floor"
+
+
+@dataclass
+class Job:
+    """One renderer on one project at one preset, and its measured runs."""
+
+    variant: str
+    segments: int
+    preset: str
+    runs: int
+    samples: list[Sample] = field(default_factory=list)
+    frames: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Human-readable name."""
+        return f"{self.variant} {self.preset} {self.segments} seg"
+
+    def summary(self) -> dict[str, object]:
+        """Medians and every run, JSON-ready."""
+        wall = statistics.median(s.wall for s in self.samples)
+        return {
+            "variant": self.variant, "segments": self.segments, "preset": self.preset,
+            "frames": self.frames, "runs": len(self.samples),
+            "wall": wall, "cpu": statistics.median(s.cpu for s in self.samples),
+            "peak_rss_mb": statistics.median(s.peak_rss_mb for s in self.samples),
+            "fps": self.frames / wall, "ms_per_frame": 1000 * wall / self.frames,
+            "samples": [vars(s) for s in self.samples], **self.extra,
+        }
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(part) for part in text.lower().split("x"))
+    if width % 2 or height % 2:
+        raise argparse.ArgumentTypeError("width and height must be even")
+    return width, height
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="a fast sanity run: 3 short segments at 640x360, ultrafast and "
+                             "veryfast, one run each")
+    parser.add_argument("--segments", type=_csv, default=None,
+                        help="segment counts, the first one fully compared (default 10,50,200)")
+    parser.add_argument("--presets", type=_csv, default=None,
+                        help="libx264 presets (default ultrafast,veryfast,medium)")
+    parser.add_argument("--moviepy-preset", default=None,
+                        help="preset of the MoviePy comparison (default medium, else the last)")
+    parser.add_argument("--scale-preset", default=None,
+                        help="preset of the larger segment counts (default veryfast)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="runs per measurement at the first segment count (default 3)")
+    parser.add_argument("--moviepy-runs", type=int, default=None,
+                        help="runs of each MoviePy measurement (default: --runs)")
+    parser.add_argument("--scale-runs", type=int, default=1,
+                        help="runs per measurement at the larger segment counts (default 1)")
+    parser.add_argument("--size", type=_size, default=None, help="output WxH (default 1920x1080)")
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="mean narration per segment (default about 7 s for 10 segments, "
+                             "shorter for more)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
+                        help="results folder (default bench/results/)")
+    parser.add_argument("--no-moviepy", action="store_true", help="skip the MoviePy way")
+    return parser
+
+
+def _defaults(args: argparse.Namespace) -> None:
+    quick = args.quick
+    args.segments = [int(n) for n in args.segments or (["3"] if quick else ["10", "50", "200"])]
+    args.presets = args.presets or (["ultrafast", "veryfast"] if quick else
+                                    ["ultrafast", "veryfast", "medium"])
+    args.runs = args.runs or (1 if quick else 3)
+    args.moviepy_runs = args.moviepy_runs or args.runs
+    args.size = args.size or ((640, 360) if quick else (1920, 1080))
+    if quick and args.seconds is None:
+        args.seconds = 2.0
+    if args.moviepy_preset is None:
+        args.moviepy_preset = "medium" if "medium" in args.presets else args.presets[-1]
+    if args.scale_preset is None:
+        args.scale_preset = "veryfast" if "veryfast" in args.presets else args.presets[0]
+
+
+def plan_jobs(args: argparse.Namespace) -> list[Job]:
+    """Every measurement of the run, in the order of the first round."""
+    main_count, *others = args.segments
+    jobs = []
+    for preset in args.presets:
+        jobs += [Job(STORYREEL, main_count, preset, args.runs),
+                 Job(FLOOR, main_count, preset, args.runs)]
+    if not args.no_moviepy:
+        preset = args.moviepy_preset
+        jobs += [Job(MOVIEPY, main_count, preset, args.moviepy_runs),
+                 Job(STORYREEL_STATIC, main_count, preset, args.runs),
+                 Job(MOVIEPY_STATIC, main_count, preset, args.moviepy_runs)]
+    for count in others:
+        jobs += [Job(STORYREEL, count, args.scale_preset, args.scale_runs),
+                 Job(FLOOR, count, args.scale_preset, args.scale_runs)]
+    return jobs
+
+
+def _count_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+class Runner:
+    """Runs jobs as child processes in a scratch folder and records their samples."""
+
+    def __init__(self, work: Path, projects: dict[int, BenchProject], main_count: int) -> None:
+        self.work = work
+        self.projects = projects
+        self.main_count = main_count
+        self.env = dict(os.environ)
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(ROOT), self.env.get("PYTHONPATH", "")) if p)
+
+    def command(self, job: Job, out: Path, result: Path, quality: bool) -> list[str]:
+        project = self.projects[job.segments]
+        py = sys.executable
+        if job.variant in (STORYREEL, STORYREEL_STATIC):
+            manifest = project.manifest if job.variant == STORYREEL else project.static_manifest
+            return [py, "-m", "storyreel", "render", str(manifest), "-o", str(out),
+                    "--preset", job.preset, "--quiet"]
+        if job.variant in (MOVIEPY, MOVIEPY_STATIC):
+            static = ["--static"] if job.variant == MOVIEPY_STATIC else []
+            return [py, "-m", "bench.moviepy_way", str(project.manifest), str(out),
+                    "--preset", job.preset, *static]
+        return [py, "-m", "bench.floor", str(project.manifest), "--preset", job.preset,
+                "--out", str(out), "--json", str(result), *(["--quality"] if quality else [])]
+
+    def run(self, job: Job) -> Sample:
+        out = self.work / f"{job.variant}-{job.preset}-{job.segments}.mp4"
+        result = out.with_suffix(".json")
+        quality = job.variant == FLOOR and not job.samples and job.segments == self.main_count
+        log = out.with_suffix(".log")
+        sample = run_measured(self.command(job, out, result, quality), env=self.env,
+                              cwd=self.work, log=log)
+        job.frames = _count_frames(out)
+        if job.variant == FLOOR:
+            data = json.loads(result.read_text(encoding="utf-8"))
+            sample = Sample(data["wall"], data["cpu"], data["peak_rss_mb"])
+            job.extra["pool_frames"] = data["pool_frames"]
+            job.extra.update({k: data[k] for k in ("psnr_y", "ssim_y", "ssim_frames") if k in data})
+            result.unlink()
+        out.unlink()
+        log.unlink()
+        job.samples.append(sample)
+        return sample
+
+
+def run_all(jobs: Sequence[Job], runner: Runner, partial: Path | None = None) -> None:
+    """Run every job its number of times, alternating within each segment count.
+
+    After each run the summaries so far are saved to ``partial`` (if given), so a long
+    run that fails late keeps what it measured.
+    """
+    done, total = 0, sum(job.runs for job in jobs)
+    for count in dict.fromkeys(job.segments for job in jobs):
+        group = [job for job in jobs if job.segments == count]
+        for round_ in range(max(job.runs for job in group)):
+            shift = round_ % len(group)
+            for job in group[shift:] + group[:shift]:
+                if round_ >= job.runs:
+                    continue
+                done += 1
+                sample = runner.run(job)
+                print(f"[{done}/{total}] {job.label}: {sample.wall:.1f} s wall "
+                      f"({job.frames / sample.wall:.1f} fps), {sample.cpu:.1f} s CPU, "
+                      f"peak {sample.peak_rss_mb:.0f} MB", flush=True)
+                if partial is not None:
+                    partial.write_text(json.dumps(
+                        [j.summary() for j in jobs if j.samples], indent=1), encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and write the report; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _defaults(args)
+    out: Path = args.out.resolve()
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    found_versions = versions()
+    width, height = args.size
+    print(f"Preparing projects in {out / 'projects'} ...", flush=True)
+    projects = {count: make_project(out / "projects", count, width, height, args.fps,
+                                    args.seconds) for count in args.segments}
+    jobs = plan_jobs(args)
+    partial = out / "results-partial.json"
+    run_all(jobs, Runner(work, projects, args.segments[0]), partial)
+    partial.unlink()
+    paths = write_report(out, [job.summary() for job in jobs], projects, args,
+                         time.time() - started, found_versions)
+    for path in paths:
+        print(f"Wrote {path}")
+    return 0

@@ -1,0 +1,380 @@
+"""The benchmark report: JSON with every run, a markdown summary and a chart."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import platform
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import av
+import psutil
+
+from bench.project import BenchProject
+
+__all__ = ["machine_info", "targets", "versions", "write_report"]
+
+Row = dict[str, Any]
+
+# Targets from the benchmark's requirements, on a 2-core machine.
+FLOOR_MEDIUM, FLOOR_VERYFAST = 1.05, 1.25
+MOVIEPY_KB, MOVIEPY_STATIC, VERYFAST_VS_MOVIEPY = 2.0, 10.0, 4.0
+MEMORY_LIMIT_MB, MEMORY_GROWTH, FRAME_TIME_GROWTH = 500.0, 1.10, 1.10
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core counts, memory and OS."""
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "logical_cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of storyreel, the libraries it and the references use, and FFmpeg's."""
+    found = {}
+    for name in ("storyreel", "av", "numpy", "opencv-python-headless", "pillow", "moviepy",
+                 "imageio-ffmpeg", "scikit-image", "psutil", "matplotlib"):
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    import storyreel
+
+    found["storyreel source"] = str(Path(storyreel.__file__).parent)
+    found["repository commit"] = _git_commit()
+    libav = av.library_versions.get("libavcodec")
+    if libav:
+        found["libavcodec (PyAV)"] = ".".join(str(part) for part in libav)
+    try:
+        import imageio_ffmpeg  # type: ignore[import-untyped]
+
+        found["ffmpeg (MoviePy)"] = imageio_ffmpeg.get_ffmpeg_version()
+    except ImportError:
+        pass
+    return found
+
+
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
+def _find(rows: Sequence[Row], variant: str, preset: str | None, segments: int) -> Row | None:
+    for row in rows:
+        if row["variant"] == variant and row["segments"] == segments and (
+            preset is None or row["preset"] == preset
+        ):
+            return row
+    return None
+
+
+def _ratio(a: Row | None, b: Row | None) -> float | None:
+    return a["wall"] / b["wall"] if a and b else None
+
+
+def ratios(rows: Sequence[Row], main: int, moviepy_preset: str) -> dict[str, float | None]:
+    """Headline wall-time ratios at the first segment count."""
+    def get(variant: str, preset: str) -> Row | None:
+        return _find(rows, variant, preset, main)
+
+    found: dict[str, float | None] = {}
+    for preset in sorted({r["preset"] for r in rows if r["segments"] == main}):
+        found[f"storyreel/floor {preset}"] = _ratio(get("storyreel", preset), get("floor", preset))
+    mp = moviepy_preset
+    found[f"storyreel/moviepy {mp}"] = _ratio(get("storyreel", mp), get("moviepy", mp))
+    found[f"storyreel-static/moviepy-static {mp}"] = _ratio(
+        get("storyreel-static", mp), get("moviepy-static", mp))
+    found[f"storyreel veryfast/moviepy {mp}"] = _ratio(
+        get("storyreel", "veryfast"), get("moviepy", mp))
+    found[f"floor/moviepy {mp}"] = _ratio(get("floor", mp), get("moviepy", mp))
+    return found
+
+
+def _target(name: str, required: str, measured: float | None, ok: bool | None, unit: str,
+            note: str = "") -> Row:
+    verdict = "NOT MEASURED" if measured is None or ok is None else ("PASS" if ok else "MISS")
+    return {"target": name, "required": required, "measured": measured, "unit": unit,
+            "verdict": verdict, "note": note}
+
+
+def targets(rows: Sequence[Row], main: int, moviepy_preset: str, scale_preset: str
+            ) -> list[Row]:
+    """The engine's targets with their measured values and PASS / MISS."""
+    found = ratios(rows, main, moviepy_preset)
+    mp = moviepy_preset
+
+    def faster(key: str) -> float | None:
+        value = found.get(key)
+        return 1 / value if value else None
+
+    def check(value: float | None, good: bool) -> bool | None:
+        return None if value is None else good
+
+    medium, veryfast = found.get("storyreel/floor medium"), found.get("storyreel/floor veryfast")
+    kb, static = faster(f"storyreel/moviepy {mp}"), faster(f"storyreel-static/moviepy-static {mp}")
+    vf = faster(f"storyreel veryfast/moviepy {mp}")
+    quality = {r["preset"]: r for r in rows if r["variant"] == "floor" and "psnr_y" in r}
+    cost = ""
+    if "veryfast" in quality and mp in quality:
+        cost = (f"quality cost: PSNR-Y {quality['veryfast']['psnr_y']:.2f} dB at veryfast vs "
+                f"{quality[mp]['psnr_y']:.2f} dB at {mp}; SSIM-Y "
+                f"{quality['veryfast']['ssim_y']:.4f} vs {quality[mp]['ssim_y']:.4f}")
+    result = [
+        _target("storyreel within 5 % of the encoder's floor at medium",
+                f"<= {FLOOR_MEDIUM:.2f}x floor", medium,
+                check(medium, (medium or 0) <= FLOOR_MEDIUM), "x floor"),
+        _target("storyreel within 25 % of the encoder's floor at veryfast",
+                f"<= {FLOOR_VERYFAST:.2f}x floor", veryfast,
+                check(veryfast, (veryfast or 0) <= FLOOR_VERYFAST), "x floor"),
+        _target(f"faster than the MoviePy way with Ken Burns ({mp})",
+                f">= {MOVIEPY_KB:g}x faster", kb, check(kb, (kb or 0) >= MOVIEPY_KB), "x faster"),
+        _target(f"faster than the MoviePy way with static images ({mp})",
+                f">= {MOVIEPY_STATIC:g}x faster", static,
+                check(static, (static or 0) >= MOVIEPY_STATIC), "x faster"),
+        _target(f"storyreel at veryfast vs the MoviePy way at {mp}",
+                f">= {VERYFAST_VS_MOVIEPY:g}x faster", vf,
+                check(vf, (vf or 0) >= VERYFAST_VS_MOVIEPY), "x faster", cost),
+    ]
+    return result + _scaling_targets(rows, scale_preset)
+
+
+def _scaling_targets(rows: Sequence[Row], preset: str) -> list[Row]:
+    scaled = sorted((r for r in rows if r["variant"] == "storyreel" and r["preset"] == preset),
+                    key=lambda r: r["segments"])
+    if len(scaled) < 2:
+        return [_target("peak memory flat and under 500 MB, time per frame flat",
+                        "two or more segment counts", None, None, "")]
+    low, high = scaled[0], scaled[-1]
+    peak = high["peak_rss_mb"]
+    growth = peak / low["peak_rss_mb"]
+    frame_growth = high["ms_per_frame"] / low["ms_per_frame"]
+    span = f"{low['segments']} -> {high['segments']} segments, {preset}"
+    return [
+        _target(f"peak memory at {high['segments']} segments", f"< {MEMORY_LIMIT_MB:g} MB",
+                peak, peak < MEMORY_LIMIT_MB, "MB"),
+        _target(f"peak memory does not grow ({span})", f"<= {MEMORY_GROWTH:.2f}x",
+                growth, growth <= MEMORY_GROWTH, "x"),
+        _target(f"time per frame stays flat ({span})", f"<= {FRAME_TIME_GROWTH:.2f}x",
+                frame_growth, frame_growth <= FRAME_TIME_GROWTH, "x"),
+    ]
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _markdown(data: dict[str, Any]) -> str:
+    rows: list[Row] = data["results"]
+    cfg = data["config"]
+    main = cfg["segments"][0]
+    lines = [
+        "# storyreel benchmark",
+        "",
+        f"Run {data['created']} with `{data['command']}` (took {data['elapsed_s'] / 60:.1f} min).",
+        "",
+        "## Machine",
+        "",
+        *(f"- {key.replace('_', ' ')}: {value}" for key, value in data["machine"].items()),
+        "",
+        "## Library versions",
+        "",
+        *(f"- {key}: {value}" for key, value in data["versions"].items()),
+        "",
+        "## Projects",
+        "",
+        "| segments | frames | video | size | narration | stills |",
+        "|---:|---:|---:|---|---:|---|",
+    ]
+    for proj in data["projects"]:
+        lines.append(f"| {proj['segments']} | {proj['frames']} | {proj['duration_s']:.1f} s | "
+                     f"{proj['width']}x{proj['height']} @ {proj['fps']} | "
+                     f"{proj['narration_s']:.1f} s | {proj['stills']} JPEG, assorted sizes |")
+    lines += ["", "## Targets", "", "| target | required | measured | verdict | note |",
+              "|---|---|---:|---|---|"]
+    for t in data["targets"]:
+        lines.append(f"| {t['target']} | {t['required']} | {_fmt(t['measured'])} {t['unit']} | "
+                     f"**{t['verdict']}** | {t['note']} |")
+    lines += ["", f"## Side by side ({main} segments)", "",
+              "Medians of alternating runs. Wall and CPU in seconds; peak memory is resident "
+              "memory of the whole process tree; the floor's figures cover only the encoding.",
+              "", "| renderer | preset | runs | wall s | CPU s | fps | ms/frame | peak MB |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted((r for r in rows if r["segments"] == main),
+                    key=lambda r: (r["preset"], r["variant"])):
+        lines.append(f"| {r['variant']} | {r['preset']} | {r['runs']} | {r['wall']:.1f} | "
+                     f"{r['cpu']:.1f} | {r['fps']:.1f} | {r['ms_per_frame']:.2f} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    lines += ["", "## Ratios (wall time)", "", "| ratio | value |", "|---|---:|"]
+    lines += [f"| {key} | {_fmt(value)} |" for key, value in data["ratios"].items()]
+    lines += _preset_table(rows, main)
+    lines += _scaling_table(rows, cfg["scale_preset"])
+    lines += ["", "## Method", "", *data["method"], ""]
+    return "\n".join(lines)
+
+
+def _preset_table(rows: Sequence[Row], main: int) -> list[str]:
+    lines = ["", f"## Presets ({main} segments)", "",
+             "Quality: the floor's frames encoded at the preset, decoded and compared with the "
+             "frames that went in (what a lossless qp 0 encode returns): PSNR of the Y plane "
+             "over every frame, SSIM of the Y plane over evenly spaced frames.", "",
+             "| preset | storyreel s | storyreel fps | floor s | storyreel/floor | PSNR-Y dB | "
+             "SSIM-Y |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for floor in (r for r in rows if r["variant"] == "floor" and r["segments"] == main):
+        ours = _find(rows, "storyreel", floor["preset"], main)
+        if ours is None:
+            continue
+        lines.append(
+            f"| {floor['preset']} | {ours['wall']:.1f} | {ours['fps']:.1f} | {floor['wall']:.1f}"
+            f" | {ours['wall'] / floor['wall']:.3f} | {_fmt(floor.get('psnr_y'))} | "
+            f"{_fmt(floor.get('ssim_y'), 4)} |")
+    return lines
+
+
+def _scaling_table(rows: Sequence[Row], preset: str) -> list[str]:
+    lines = ["", f"## Scaling ({preset})", "",
+             "| segments | frames | storyreel ms/frame | floor ms/frame | storyreel/floor | "
+             "storyreel peak MB | runs |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for ours in sorted((r for r in rows if r["variant"] == "storyreel" and r["preset"] == preset),
+                       key=lambda r: r["segments"]):
+        floor = _find(rows, "floor", preset, ours["segments"])
+        lines.append(
+            f"| {ours['segments']} | {ours['frames']} | {ours['ms_per_frame']:.2f} | "
+            f"{_fmt(floor['ms_per_frame'] if floor else None)} | "
+            f"{_fmt(_ratio(ours, floor), 3)} | {ours['peak_rss_mb']:.0f} | {ours['runs']} |")
+    return lines
+
+
+def _chart(rows: Sequence[Row], preset: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (speed, memory) = plt.subplots(1, 2, figsize=(10, 4))
+    try:
+        for variant, style in (("storyreel", "o-"), ("floor", "s--"), ("moviepy", "^:")):
+            series = sorted((r for r in rows if r["variant"] == variant and r["preset"] == preset),
+                            key=lambda r: r["segments"])
+            if not series:
+                continue
+            counts = [r["segments"] for r in series]
+            label = "encoder floor (libx264 alone)" if variant == "floor" else variant
+            speed.plot(counts, [r["ms_per_frame"] for r in series], style, label=label)
+            if variant != "floor":
+                memory.plot(counts, [r["peak_rss_mb"] for r in series], style, label=variant)
+        speed.set(title=f"Time per frame ({preset})", xlabel="segments", ylabel="ms per frame",
+                  xscale="log")
+        speed.set_ylim(bottom=0)
+        memory.axhline(MEMORY_LIMIT_MB, color="grey", linewidth=0.8, label="500 MB target")
+        memory.set(title="Peak memory", xlabel="segments", ylabel="MB (process tree)",
+                   xscale="log")
+        memory.set_ylim(bottom=0)
+        for axis in (speed, memory):
+            counts = sorted({r["segments"] for r in rows})
+            axis.set_xticks(counts, [str(c) for c in counts])
+            axis.minorticks_off()
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+_METHOD = [
+    "- storyreel: `python -m storyreel render MANIFEST -o OUT --preset P --quiet` as a child "
+    "process, timed from start to exit (start-up, media checks, audio, encoding and the "
+    "read-back verification included).",
+    "- MoviePy way (`bench/moviepy_way.py`): MoviePy 2.x, per segment an ImageClip of the "
+    "still fitted once, Ken Burns per frame by a `transform` (interpolated crop box, "
+    "OpenCV bilinear resize to the output), `concatenate_videoclips`, `write_videofile(codec="
+    "\"libx264\", audio_codec=\"aac\", bitrate=\"8000k\", fps, preset)`; the static variant "
+    "has no transform. Timed as a child process like storyreel (its ffmpeg child included).",
+    "- Encoder floor (`bench/floor.py`): the project's frames (same stills, Ken Burns zoom and "
+    "pan, same segment lengths) generated in memory as yuv420p frames before the clock "
+    "starts; the clock covers only libx264 (same preset, 8 Mbit/s, High profile) and muxing. "
+    "Its memory figure is dominated by the frames it holds on purpose. If the frames do not "
+    "fit in half the free memory, the first segments are cycled (same frame count).",
+    "- Peak memory: largest sum of resident memory of the process and its children, polled "
+    "every 50 ms, and at least the kernel's high-water mark (wait4). CPU: user + system time.",
+    "- Runs at one segment count alternate between renderers, the order rotating each round; "
+    "tables show medians.",
+]
+
+
+def write_report(out: Path, rows: list[Row], projects: dict[int, BenchProject],
+                 args: argparse.Namespace, elapsed: float, found_versions: dict[str, str]
+                 ) -> list[Path]:
+    """Write ``report.json``, ``report.md`` and ``time_per_frame.png`` into ``out``.
+
+    ``found_versions`` comes from :func:`versions`, taken when the run started.
+    """
+    main = args.segments[0]
+    config = {key: (str(value) if isinstance(value, Path) else value)
+              for key, value in vars(args).items()}
+    data: dict[str, Any] = {
+        "schema": 1,
+        "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python -m bench " + " ".join(_argv(args)),
+        "elapsed_s": elapsed,
+        "machine": machine_info(),
+        "versions": found_versions,
+        "config": config,
+        "projects": [_project_row(p, rows) for p in projects.values()],
+        "results": rows,
+        "ratios": ratios(rows, main, args.moviepy_preset),
+        "targets": targets(rows, main, args.moviepy_preset, args.scale_preset),
+        "method": _METHOD,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "report.json", out / "report.md", out / "time_per_frame.png"]
+    paths[0].write_text(json.dumps(data, indent=1), encoding="utf-8")
+    paths[1].write_text(_markdown(data), encoding="utf-8")
+    _chart(rows, args.scale_preset, paths[2])
+    return paths
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    parts = [f"--segments {','.join(str(n) for n in args.segments)}",
+             f"--presets {','.join(args.presets)}", f"--runs {args.runs}",
+             f"--moviepy-runs {args.moviepy_runs}", f"--scale-runs {args.scale_runs}",
+             f"--size {args.size[0]}x{args.size[1]}", f"--fps {args.fps}"]
+    if args.seconds is not None:
+        parts.append(f"--seconds {args.seconds:g}")
+    if args.no_moviepy:
+        parts.append("--no-moviepy")
+    return parts
+
+
+def _project_row(project: BenchProject, rows: Sequence[Row]) -> Row:
+    frames = max((r["frames"] for r in rows if r["segments"] == project.segments
+                  and r["variant"] == "storyreel"), default=0)
+    manifest = json.loads(project.manifest.read_text(encoding="utf-8"))
+    stills = len({s["image"] for s in manifest["segments"]})
+    return {"segments": project.segments, "frames": frames,
+            "duration_s": frames / project.fps, "width": project.width,
+            "height": project.height, "fps": project.fps, "narration_s": project.narration,
+            "stills": stills, "manifest": str(project.manifest)}

@@ -1,0 +1,77 @@
+"""Smoke test of the benchmark machinery: a tiny project, one run of every renderer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+for module in ("moviepy", "matplotlib", "psutil", "skimage"):
+    pytest.importorskip(module, reason="the bench extra is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+VARIANTS = {"storyreel", "floor", "moviepy", "storyreel-static", "moviepy-static"}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    out = tmp_path_factory.mktemp("bench")
+    command = [sys.executable, "-m", "bench", "--segments", "2,3", "--size", "160x90",
+               "--presets", "ultrafast,veryfast", "--runs", "1", "--seconds", "1",
+               "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out, json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def test_every_renderer_measured_with_sane_numbers(report: tuple[Path, dict]) -> None:
+    _, data = report
+    rows = data["results"]
+    assert {r["variant"] for r in rows} == VARIANTS
+    ours = {r["frames"] for r in rows if r["segments"] == 2 and "moviepy" not in r["variant"]}
+    assert len(ours) == 1, "storyreel and the floor must encode the same number of frames"
+    (count,) = ours
+    for r in rows:
+        if "moviepy" in r["variant"]:  # MoviePy rounds clip durations its own way
+            assert abs(r["frames"] - count) <= 2
+    assert 2 * 1.0 * 30 * 0.8 < count < 2 * (1.2 + 0.3) * 30 + 2
+    for r in rows:
+        assert r["runs"] == 1 and len(r["samples"]) == 1
+        assert 0 < r["wall"] < 120
+        assert r["cpu"] > 0
+        assert 10 < r["peak_rss_mb"] < 4000
+        assert r["fps"] == pytest.approx(r["frames"] / r["wall"])
+        assert r["ms_per_frame"] == pytest.approx(1000 * r["wall"] / r["frames"])
+    quality = [r for r in rows if r["variant"] == "floor" and r["segments"] == 2]
+    assert {r["preset"] for r in quality} == {"ultrafast", "veryfast"}
+    for r in quality:
+        assert 25 < r["psnr_y"] < 99 and 0.5 < r["ssim_y"] <= 1.0
+
+
+def test_scaling_targets_ratios_and_machine(report: tuple[Path, dict]) -> None:
+    _, data = report
+    scaled = {(r["variant"], r["segments"]) for r in data["results"] if r["segments"] == 3}
+    assert scaled == {("storyreel", 3), ("floor", 3)}
+    ratio = data["ratios"]["storyreel/floor veryfast"]
+    assert ratio is not None and ratio > 0
+    verdicts = {t["target"]: t["verdict"] for t in data["targets"]}
+    assert set(verdicts.values()) <= {"PASS", "MISS", "NOT MEASURED"}
+    assert verdicts["storyreel within 5 % of the encoder's floor at medium"] == "NOT MEASURED"
+    memory = next(t for t in data["targets"] if t["target"] == "peak memory at 3 segments")
+    assert memory["verdict"] in {"PASS", "MISS"} and memory["measured"] > 0
+    assert data["machine"]["logical_cores"] >= 1 and data["machine"]["cpu"]
+    assert data["versions"]["moviepy"] != "not installed"
+
+
+def test_markdown_and_chart_written(report: tuple[Path, dict]) -> None:
+    out, _ = report
+    text = (out / "report.md").read_text(encoding="utf-8")
+    for heading in ("## Machine", "## Targets", "## Presets", "## Scaling", "## Method"):
+        assert heading in text
+    assert "**MISS**" in text or "**PASS**" in text
+    assert (out / "time_per_frame.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list((out / "work").iterdir()), "scratch renders are removed"
