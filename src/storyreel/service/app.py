@@ -1,0 +1,195 @@
+"""The studio app factory: FastAPI app, lifespan (workers), access rules and error answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from storyreel.service.jobs import LocalDispatcher, RenderRunner
+from storyreel.service.routes import error_body, router
+from storyreel.service.schemas import ProblemOut
+from storyreel.service.store import Store
+from storyreel.service.studio import Studio, StudioError
+from storyreel.service.uploads import BodyLimitMiddleware, Limits
+
+__all__ = ["LOOPBACK_HOSTS", "TOKEN_COOKIE", "create_app"]
+
+log = logging.getLogger("storyreel.service")
+
+STATIC_DIR = Path(__file__).with_name("static")
+TOKEN_COOKIE = "storyreel_token"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
+               limits: Limits | None = None, runner: RenderRunner | None = None,
+               allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+    """Build the studio app for a data folder.
+
+    The lifespan re-queues (or fails) jobs left "processing" by a server that died,
+    then starts the render workers; it stops them and closes the database on exit.
+
+    Args:
+        data_dir: Holds ``studio.db`` and the project media; created when missing.
+        token: When set, every request must carry it (``Authorization: Bearer``, the
+            ``storyreel_token`` cookie or ``?token=``).
+        max_jobs: Renders that may run at the same time.
+        limits: Upload caps (default :class:`~storyreel.service.uploads.Limits`).
+        runner: Runs one render (default: a child process per render).
+        allowed_hosts: ``Host`` names accepted without a token (default: loopback names),
+            which stops DNS-rebinding pages from reaching the studio.
+    """
+    data_dir = Path(data_dir).expanduser().absolute()
+    (data_dir / "projects").mkdir(parents=True, exist_ok=True)
+    store = Store(data_dir / "studio.db")
+    dispatcher = LocalDispatcher(store, data_dir / "projects", runner=runner, max_jobs=max_jobs)
+    studio = Studio(data_dir, store, dispatcher, limits or Limits())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        retried, failed = store.recover_interrupted("The server stopped during the render")
+        if retried or failed:
+            log.warning("renders interrupted by a server stop: retrying %s, failed %s",
+                        retried, failed)
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(dispatcher.stop)
+            store.close()
+
+    app = FastAPI(
+        title="storyreel studio",
+        summary="Projects, uploads and background renders of the local storyreel studio.",
+        version=_version(), lifespan=lifespan,
+    )
+    app.state.studio = studio
+    app.include_router(router)
+    _add_error_handlers(app)
+    _add_page(app, token)
+    app.add_middleware(BodyLimitMiddleware, limits=studio.limits)
+    app.add_middleware(AccessMiddleware, token=token,
+                       allowed_hosts=frozenset(allowed_hosts or LOOPBACK_HOSTS))
+    return app
+
+
+def _version() -> str:
+    from storyreel import __version__
+
+    return __version__
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StudioError)
+    async def studio_error(request: Request, exc: StudioError) -> JSONResponse:
+        return error_body(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            loc = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+            message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+            if error.get("type") == "missing":
+                message = "is required"
+            problems.append(ProblemOut(message=message, field=".".join(loc) or None))
+        head = problems[0] if problems else ProblemOut(message="is not valid")
+        first = f"{head.field}: {head.message}" if head.field else head.message
+        return error_body(StudioError(400, f"The request is not valid: {first}.", problems))
+
+
+def _add_page(app: FastAPI, token: str | None) -> None:
+    @app.get("/", include_in_schema=False)
+    def index(request: Request) -> Response:
+        given = request.query_params.get("token")
+        if token is not None and given is not None:
+            response: Response = RedirectResponse("/", status_code=303)
+            response.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="strict")
+            return response
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html",
+                            headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+def _host_name(host: str) -> str:
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class AccessMiddleware:
+    """Who may talk to the studio.
+
+    * With a token: every request carries it (header, cookie or ``?token=``), else 401.
+    * Without one: only loopback ``Host`` names are served (no DNS rebinding).
+    * Always: a state-changing request from another origin is refused (no CSRF).
+    """
+
+    def __init__(self, app: ASGIApp, token: str | None, allowed_hosts: frozenset[str]) -> None:
+        self.app = app
+        self.token = token
+        self.allowed_hosts = allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        refusal = self.refusal(scope)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        status, detail = refusal
+        body = json.dumps({"detail": detail}).encode()
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(body)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def refusal(self, scope: Scope) -> tuple[int, str] | None:
+        """Why the request is refused (status and words), or ``None`` to serve it."""
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if self.token is None and _host_name(host).lower() not in self.allowed_hosts:
+            return 403, ("This studio only answers on http://127.0.0.1 or http://localhost; "
+                         "start it with a token to reach it by another name.")
+        origin = headers.get("origin")
+        if scope.get("method", "GET") not in _SAFE_METHODS and origin and origin != "null" \
+                and urlsplit(origin).netloc.lower() != host.lower():
+            return 403, "Requests from other websites are not allowed."
+        if self.token is not None and not self._has_token(scope, headers):
+            return 401, ("This studio needs its access token: open the link printed by "
+                         "'storyreel serve' or send 'Authorization: Bearer <token>'.")
+        return None
+
+    def _has_token(self, scope: Scope, headers: Headers) -> bool:
+        assert self.token is not None
+        given: list[str] = []
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            given.append(auth[7:].strip())
+        given.append(headers.get("x-storyreel-token", ""))
+        for part in headers.get("cookie", "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == TOKEN_COOKIE:
+                given.append(value)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        given.extend(query.get("token", []))
+        expected = self.token.encode()
+        return any(secrets.compare_digest(value.encode(), expected) for value in given if value)

@@ -1,0 +1,469 @@
+"""Render jobs: a dispatcher hands queued jobs to workers that run the engine.
+
+Two small seams keep this replaceable:
+
+* :class:`Dispatcher` (``start``/``stop``/``submitted``/``cancel``) is all the routes
+  know. :class:`LocalDispatcher` runs worker threads in this process; workers on other
+  machines can take jobs later through the same store calls (``claim_job``,
+  ``record_progress``, ``complete_job``...).
+* :class:`RenderRunner` runs one render. :class:`ProcessRunner` runs the engine in a
+  child process, so a render never competes with the web server for the GIL and a
+  cancel can always stop it (the child is killed if it does not stop in time).
+
+All state lives in the :class:`~storyreel.service.store.Store`; a page can close and a
+server can restart without losing a job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from storyreel.errors import RenderCancelled
+from storyreel.media.audio import SAMPLE_RATE
+from storyreel.render.progress import Progress
+from storyreel.service.captions import cues_from_plan, write_captions
+from storyreel.service.options import build_manifest, render_problems
+from storyreel.service.store import JobRow, SegmentRow, Store
+from storyreel.timeline.plan import plan_timeline
+
+__all__ = [
+    "Dispatcher",
+    "JobFailed",
+    "LocalDispatcher",
+    "ProcessRunner",
+    "RenderOutcome",
+    "RenderRunner",
+    "RenderSpec",
+    "describe_error",
+    "overall_percent",
+]
+
+log = logging.getLogger("storyreel.service")
+
+#: Seconds a cancelled render may take to stop before its process is killed.
+CANCEL_GRACE = 10.0
+#: Progress is written to the database at most this often (phase changes always).
+PROGRESS_INTERVAL = 0.25
+# Share of the progress bar each phase covers: (start, end) in percent.
+_PHASE_SPAN = {"starting": (0.0, 0.0), "analyse": (0.0, 5.0), "export": (5.0, 97.0),
+               "verify": (97.0, 100.0), "done": (100.0, 100.0)}
+
+
+def overall_percent(progress: Progress) -> float:
+    """Map a phase's progress onto one 0-100 bar."""
+    start, end = _PHASE_SPAN.get(progress.phase, (0.0, 100.0))
+    return round(start + (end - start) * progress.fraction, 2)
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """Everything a worker needs for one render, as plain data (JSON-able).
+
+    Attributes:
+        job_id: The job being rendered.
+        manifest: A storyreel manifest with media paths relative to ``base_dir``.
+        base_dir: The project's media folder.
+        output: Where the finished MP4 is published.
+    """
+
+    job_id: int
+    manifest: dict[str, Any]
+    base_dir: str
+    output: str
+
+
+@dataclass(frozen=True)
+class RenderOutcome:
+    """A finished render."""
+
+    path: str
+    size: int
+    duration: float
+    frames: int
+    fps: str
+    warnings: list[str] = field(default_factory=list)
+
+
+class JobFailed(Exception):
+    """A render failed; the message is for the creator, ``problems`` name segments."""
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        self.problems = problems
+        super().__init__(message)
+
+
+class RenderRunner(Protocol):
+    """Runs one render to the end, reporting progress and honouring ``cancel``."""
+
+    def __call__(self, spec: RenderSpec, on_progress: Callable[[Progress], None],
+                 cancel: threading.Event) -> RenderOutcome:
+        """Render ``spec``.
+
+        Raises:
+            JobFailed: The render failed.
+            RenderCancelled: ``cancel`` was set before the render finished.
+        """
+        ...
+
+
+class Dispatcher(Protocol):
+    """What the routes need from whatever executes jobs."""
+
+    def start(self) -> None:
+        """Start taking queued jobs."""
+        ...
+
+    def stop(self) -> None:
+        """Stop every worker; running jobs go back to the queue."""
+        ...
+
+    def submitted(self, job_id: int) -> None:
+        """A job was queued: wake a worker."""
+        ...
+
+    def cancel(self, job_id: int) -> None:
+        """Stop the job if one of this dispatcher's workers runs it."""
+        ...
+
+
+# -- the engine, in a child process -------------------------------------------------------
+
+
+def _problem_dicts(problems: list[Any]) -> list[dict[str, Any]]:
+    return [{"message": p.message, "segment": p.segment, "field": p.field} for p in problems]
+
+
+def describe_error(exc: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
+    """A creator-readable message (and the problems, if any) for a failed render."""
+    from storyreel.errors import (
+        DiskFullError,
+        EncoderError,
+        MediaError,
+        OutputError,
+        ValidationFailed,
+        VerificationError,
+    )
+
+    if isinstance(exc, ValidationFailed):
+        count = len(exc.problems)
+        return (f"The project cannot render yet: {count} problem{'s' if count != 1 else ''} "
+                "to fix.", _problem_dicts(exc.problems))
+    if isinstance(exc, MediaError):
+        return (f"A media file could not be read: {exc.problem.message}.",
+                _problem_dicts([exc.problem]))
+    if isinstance(exc, DiskFullError):
+        return "The disk is full: free some space, then render again.", None
+    if isinstance(exc, OutputError):
+        return f"The video could not be written: {exc}.", None
+    if isinstance(exc, EncoderError):
+        return f"The video encoder failed: {exc}.", None
+    if isinstance(exc, VerificationError):
+        return f"The finished video did not check out, so it was not kept: {exc}.", None
+    return f"The render failed unexpectedly ({type(exc).__name__}: {exc}).", None
+
+
+class ProcessRunner:
+    """Run each render in a fresh Python process (``python -m storyreel.service.worker``).
+
+    Args:
+        grace: Seconds a cancelled render may take before its process is killed.
+    """
+
+    def __init__(self, grace: float = CANCEL_GRACE) -> None:
+        self.grace = grace
+
+    def __call__(self, spec: RenderSpec, on_progress: Callable[[Progress], None],
+                 cancel: threading.Event) -> RenderOutcome:
+        """Render ``spec`` in a child process; see :class:`RenderRunner`."""
+        messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        with tempfile.TemporaryFile() as errors:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "storyreel.service.worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=errors, text=True, encoding="utf-8",
+            )
+            reader = threading.Thread(target=_read_messages, args=(process, messages),
+                                      name=f"storyreel-render-{spec.job_id}", daemon=True)
+            try:
+                reader.start()
+                assert process.stdin is not None
+                process.stdin.write(json.dumps(asdict(spec)) + "\n")
+                process.stdin.flush()
+                return self._follow(process, messages, on_progress, cancel, errors)
+            finally:
+                _stop(process)
+                reader.join()
+
+    def _follow(self, process: subprocess.Popen[str],
+                messages: queue.Queue[dict[str, Any] | None],
+                on_progress: Callable[[Progress], None], cancel: threading.Event,
+                errors: IO[bytes]) -> RenderOutcome:
+        deadline: float | None = None
+        while True:
+            if cancel.is_set() and deadline is None:
+                _tell(process, "cancel")
+                deadline = time.monotonic() + self.grace
+            if deadline is not None and time.monotonic() > deadline:
+                raise RenderCancelled("render cancelled (stopped by force)")
+            try:
+                message = messages.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if message is None:
+                process.wait()
+                raise JobFailed("The render process stopped unexpectedly (exit code "
+                                f"{process.returncode}). {_tail(errors)}".strip())
+            kind, payload = message["kind"], message["payload"]
+            if kind == "progress":
+                on_progress(Progress(**payload))
+            elif kind == "done":
+                return RenderOutcome(**payload)
+            elif kind == "cancelled":
+                raise RenderCancelled("render cancelled")
+            else:
+                raise JobFailed(payload["message"], payload["problems"])
+
+
+def _read_messages(process: subprocess.Popen[str],
+                   messages: queue.Queue[dict[str, Any] | None]) -> None:
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            try:
+                messages.put(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("render process wrote %r", line[:200])
+    finally:
+        messages.put(None)
+
+
+def _tell(process: subprocess.Popen[str], line: str) -> None:
+    try:
+        assert process.stdin is not None
+        process.stdin.write(line + "\n")
+        process.stdin.flush()
+    except (OSError, ValueError):
+        pass  # the process already ended; its final message says how
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Close the child's stdin (which cancels it), then kill it if it lingers."""
+    try:
+        if process.stdin is not None:
+            process.stdin.close()
+    except OSError:
+        pass
+    try:
+        process.wait(timeout=2.0)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    finally:
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _tail(errors: IO[bytes], limit: int = 600) -> str:
+    errors.seek(0, os.SEEK_END)
+    size = errors.tell()
+    errors.seek(max(0, size - limit))
+    return errors.read().decode("utf-8", "replace").strip()
+
+
+# -- the local dispatcher -----------------------------------------------------------------
+
+
+class _ProgressWriter:
+    """Stores a job's progress (throttled) and notices cancel requests made elsewhere."""
+
+    def __init__(self, store: Store, job_id: int, cancel: threading.Event) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.cancel = cancel
+        self._phase = ""
+        self._last = 0.0
+        self._last_cancel_check = time.monotonic()
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        final = progress.done >= progress.total
+        if progress.phase == self._phase and not final and now - self._last < PROGRESS_INTERVAL:
+            return
+        self._phase, self._last = progress.phase, now
+        frames = progress.phase == "export"
+        still_running = self.store.record_progress(
+            self.job_id, phase=progress.phase, done=progress.done, total=progress.total,
+            percent=overall_percent(progress), rate=progress.rate if frames else None,
+            eta=progress.eta, message=progress.message,
+        )
+        if not still_running:
+            self.cancel.set()
+        elif now - self._last_cancel_check > 1.0:
+            self._last_cancel_check = now
+            if self.store.cancel_requested(self.job_id):
+                self.cancel.set()
+
+
+class LocalDispatcher:
+    """Worker threads in this process take queued jobs from the store, one render each.
+
+    Args:
+        store: The studio database.
+        media_root: Folder holding one sub-folder per project.
+        runner: Runs one render (default: :class:`ProcessRunner`).
+        max_jobs: Renders that may run at the same time.
+        poll: Seconds between looks at the queue when nobody wakes the workers.
+    """
+
+    def __init__(self, store: Store, media_root: Path, *, runner: RenderRunner | None = None,
+                 max_jobs: int = 1, poll: float = 1.0) -> None:
+        if max_jobs < 1:
+            raise ValueError("max_jobs must be at least 1")
+        self.store = store
+        self.media_root = media_root
+        self.runner: RenderRunner = runner or ProcessRunner()
+        self.max_jobs = max_jobs
+        self.poll = poll
+        self._wake = threading.Condition()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._cancels: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._prefix = f"{socket.gethostname()}:{os.getpid()}"
+
+    def start(self) -> None:
+        """Start the worker threads."""
+        self._stopping.clear()
+        for number in range(self.max_jobs):
+            thread = threading.Thread(target=self._loop, args=(f"{self._prefix}:{number}",),
+                                      name=f"storyreel-worker-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the workers; a render in progress is stopped and queued again."""
+        self._stopping.set()
+        with self._lock:
+            for event in self._cancels.values():
+                event.set()
+        with self._wake:
+            self._wake.notify_all()
+        try:
+            for thread in self._threads:
+                thread.join(timeout)
+        finally:
+            self._threads.clear()
+
+    def submitted(self, job_id: int) -> None:
+        """Wake one idle worker."""
+        with self._wake:
+            self._wake.notify()
+
+    def cancel(self, job_id: int) -> None:
+        """Stop the job now if a worker of this process runs it."""
+        with self._lock:
+            event = self._cancels.get(job_id)
+        if event is not None:
+            event.set()
+
+    @property
+    def running(self) -> list[int]:
+        """Ids of the jobs being rendered by this dispatcher."""
+        with self._lock:
+            return sorted(self._cancels)
+
+    def _loop(self, worker: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = self.store.claim_job(worker)
+            except Exception:
+                log.exception("cannot read the render queue")
+                job = None
+            if job is None:
+                with self._wake:
+                    self._wake.wait(self.poll)
+                continue
+            self._run(job)
+
+    def _run(self, job: JobRow) -> None:
+        cancel = threading.Event()
+        with self._lock:
+            self._cancels[job.id] = cancel
+        try:
+            if self.store.cancel_requested(job.id) or self._stopping.is_set():
+                cancel.set()
+            self._execute(job, cancel)
+        except RenderCancelled:
+            if self._stopping.is_set() and not self.store.cancel_requested(job.id):
+                self.store.requeue(job.id, "Waiting: the server stopped during the render")
+            else:
+                self.store.finish_cancelled(job.id)
+        except JobFailed as exc:
+            self.store.fail_job(job.id, str(exc), exc.problems)
+        except Exception as exc:
+            log.exception("render job %d failed", job.id)
+            self.store.fail_job(job.id, f"The render failed unexpectedly ({exc}).")
+        finally:
+            with self._lock:
+                self._cancels.pop(job.id, None)
+
+    def _execute(self, job: JobRow, cancel: threading.Event) -> None:
+        project = self.store.get_project(job.project_id)
+        if project is None:
+            raise JobFailed("The project was deleted.")
+        folder = self.media_root / str(project.id)
+        segments = self.store.segments(project.id)
+        problems = render_problems(project.title, project.options, segments, folder)
+        if problems:
+            dicts = _problem_dicts(problems)
+            for item in dicts:
+                if item["segment"]:
+                    item["segment_id"] = segments[item["segment"] - 1].id
+            raise JobFailed(f"The project cannot render yet: {len(dicts)} problem"
+                            f"{'s' if len(dicts) != 1 else ''} to fix.", dicts)
+        spec = RenderSpec(job.id, build_manifest(project.title, project.options, segments),
+                          str(folder), str(folder / "output" / f"render-{job.id}.mp4"))
+        if cancel.is_set():
+            raise RenderCancelled("render cancelled")
+        outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)
+        if cancel.is_set() and self.store.cancel_requested(job.id):
+            Path(outcome.path).unlink(missing_ok=True)
+            raise RenderCancelled("render cancelled")
+        captions = self._captions(spec, segments, outcome)
+        self.store.complete_job(
+            job.id, output_file=os.path.relpath(outcome.path, folder), captions_file=captions,
+            size=outcome.size, duration=outcome.duration, frames=outcome.frames,
+            message=f"Done: {outcome.duration:.1f} s of video",
+        )
+
+    def _captions(self, spec: RenderSpec, segments: list[SegmentRow],
+                  outcome: RenderOutcome) -> str | None:
+        """Write SRT/VTT captions when the timeline can be rebuilt exactly; else none."""
+        from storyreel.model.load import project_from_dict
+
+        if not any(seg.text.strip() for seg in segments):
+            return None
+        samples = [seg.audio_samples or 0 for seg in segments]
+        project = project_from_dict(spec.manifest, base_dir=Path(spec.base_dir))
+        plan = plan_timeline(samples, fps=project.fps, sample_rate=SAMPLE_RATE,
+                             gap=round(project.settings.gap * SAMPLE_RATE))
+        if plan.total_frames != outcome.frames or Fraction(outcome.fps) != project.fps:
+            log.warning("captions skipped for job %d: timeline does not match the video",
+                        spec.job_id)
+            return None
+        srt, _ = write_captions(cues_from_plan(plan, [s.text for s in segments]),
+                                Path(spec.output).with_suffix(".srt"))
+        return os.path.relpath(srt, spec.base_dir)

@@ -1,0 +1,155 @@
+"""Render options and manifests: the studio's rows become the engine's validated Project.
+
+The engine's models hold every bound; nothing here restates them. Options are
+stored as the creator gave them (so engine defaults can improve later) and are
+validated through :class:`storyreel.Project` on every change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from storyreel.errors import Problem, ValidationFailed
+from storyreel.model.load import problems_from, project_from_dict
+from storyreel.model.project import Project
+from storyreel.service.store import SegmentRow
+
+__all__ = [
+    "OPTION_KEYS",
+    "build_manifest",
+    "effective_options",
+    "merge_options",
+    "missing_media",
+    "options_schema",
+]
+
+OPTION_KEYS = ("width", "height", "fps", "settings")
+# Stands in for real media while only the options are validated.
+_PLACEHOLDER = {"image": "placeholder.png", "audio": "placeholder.wav"}
+
+
+def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(options: dict[str, Any], project_dir: Path) -> Project:
+    data = {key: options[key] for key in OPTION_KEYS if options.get(key) is not None}
+    data["segments"] = [_PLACEHOLDER]
+    try:
+        project = Project.model_validate(data, context={"base_dir": project_dir})
+    except ValidationError as exc:
+        raise ValidationFailed(problems_from(exc)) from None
+    outside = [path for path in _paths(project.settings.model_dump())
+               if not path.resolve().is_relative_to(project_dir.resolve())]
+    if outside:
+        raise ValidationFailed([Problem("files used by the settings must be uploaded to the "
+                                        "project; other paths are not allowed",
+                                        field="settings")])
+    return project
+
+
+def _paths(value: Any) -> list[Path]:
+    if isinstance(value, Path):
+        return [value]
+    if isinstance(value, dict):
+        return [p for item in value.values() for p in _paths(item)]
+    if isinstance(value, list | tuple):
+        return [p for item in value for p in _paths(item)]
+    return []
+
+
+def merge_options(current: dict[str, Any], patch: dict[str, Any],
+                  project_dir: Path) -> dict[str, Any]:
+    """Apply a change to the stored options and validate the result.
+
+    ``settings`` is merged key by key (nested objects too); other keys are replaced,
+    and ``None`` removes a key (back to the engine default).
+
+    Raises:
+        ValidationFailed: The options are out of bounds (every problem is listed).
+    """
+    merged = dict(current)
+    for key in OPTION_KEYS:
+        if key not in patch:
+            continue
+        value = patch[key]
+        if value is None:
+            merged.pop(key, None)
+        elif key == "settings":
+            merged[key] = _deep_merge(merged.get(key) or {}, value)
+        else:
+            merged[key] = value
+    _validate(merged, project_dir)
+    return merged
+
+
+def effective_options(options: dict[str, Any], project_dir: Path) -> dict[str, Any]:
+    """The options in effect (stored values over engine defaults), as JSON."""
+    try:
+        project = _validate(options, project_dir)
+    except ValidationFailed:
+        project = _validate({}, project_dir)
+    dumped = project.model_dump(mode="json", include={"width", "height", "fps", "settings"})
+    return dumped
+
+
+def options_schema() -> dict[str, Any]:
+    """JSON Schema of the render options (for forms that build themselves from it)."""
+    schema = Project.model_json_schema()
+    properties = schema.get("properties", {})
+    return {
+        "type": "object",
+        "properties": {key: properties[key] for key in OPTION_KEYS if key in properties},
+        "$defs": schema.get("$defs", {}),
+    }
+
+
+def missing_media(segment: SegmentRow, project_dir: Path) -> list[str]:
+    """What a segment still lacks to render: ``image`` and/or ``audio``."""
+    missing = []
+    if not segment.image_file or not (project_dir / segment.image_file).is_file():
+        missing.append("image")
+    if not segment.audio_file or not (project_dir / segment.audio_file).is_file():
+        missing.append("audio")
+    return missing
+
+
+def build_manifest(title: str, options: dict[str, Any],
+                   segments: list[SegmentRow]) -> dict[str, Any]:
+    """The storyreel manifest of a project (media paths relative to its folder)."""
+    manifest: dict[str, Any] = {"title": title}
+    manifest.update({key: options[key] for key in OPTION_KEYS if options.get(key) is not None})
+    manifest["segments"] = [
+        {"image": seg.image_file or "", "audio": seg.audio_file or "", "text": seg.text,
+         **({"chapter": seg.chapter} if seg.chapter else {})}
+        for seg in segments
+    ]
+    return manifest
+
+
+def render_problems(title: str, options: dict[str, Any], segments: list[SegmentRow],
+                    project_dir: Path) -> list[Problem]:
+    """Everything that stops the project from rendering, naming each segment."""
+    if not segments:
+        return [Problem("the project has no segments yet; add at least one")]
+    problems = []
+    for number, segment in enumerate(segments, start=1):
+        for what in missing_media(segment, project_dir):
+            word = "an image" if what == "image" else "a narration recording"
+            problems.append(Problem(f"needs {word}", number, None, what))
+    if problems:
+        return problems
+    try:
+        project_from_dict(build_manifest(title, options, segments), base_dir=project_dir)
+    except ValidationFailed as exc:
+        return exc.problems
+    return []

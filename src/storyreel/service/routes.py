@@ -1,0 +1,353 @@
+"""HTTP routes of the studio API. Each route is a thin mapping onto :class:`Studio`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from storyreel.service.importers import ImportFailed, parse_json
+from storyreel.service.options import options_schema
+from storyreel.service.schemas import (
+    ErrorOut,
+    GalleryItem,
+    ProblemOut,
+    ProjectCreate,
+    ProjectDetail,
+    ProjectSummary,
+    ProjectUpdate,
+    RenderAccepted,
+    SegmentCreate,
+    SegmentOrder,
+    SegmentOut,
+    SegmentUpdate,
+    StatusOut,
+    UploadOut,
+)
+from storyreel.service.studio import Studio, StudioError
+
+__all__ = ["router"]
+
+#: How often the event stream looks for a change of status.
+EVENT_POLL = 0.3
+
+router = APIRouter(prefix="/api", responses={
+    400: {"model": ErrorOut, "description": "The request is not valid (problems listed)"},
+    404: {"model": ErrorOut, "description": "No such project, segment or render"},
+})
+
+
+def get_studio(request: Request) -> Studio:
+    """The studio of the running app."""
+    studio: Studio = request.app.state.studio
+    return studio
+
+
+StudioDep = Annotated[Studio, Depends(get_studio)]
+
+
+# -- projects -------------------------------------------------------------------------------
+
+@router.get("/projects/", response_model=list[ProjectSummary], tags=["projects"])
+def list_projects(studio: StudioDep) -> list[ProjectSummary]:
+    """Every project with its render status and thumbnail, most recently changed first."""
+    return studio.list_projects()
+
+
+_CREATE_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": ProjectCreate.model_json_schema(
+            ref_template="#/components/schemas/{model}")},
+        "multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary",
+                                    "description": "StoryFlow JSON, text blocks or a zip "
+                                                   "bundle (manifest + media)"}}}},
+        "text/plain": {"schema": {"type": "string", "description": "StoryFlow text blocks"}},
+        "application/zip": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@router.post("/projects/", status_code=201, response_model=ProjectDetail, tags=["projects"],
+             openapi_extra={"requestBody": _CREATE_BODY},
+             responses={413: {"model": ErrorOut, "description": "The import is too large"}})
+async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
+    """Create a project, or import one.
+
+    Send JSON (the studio's shape or a StoryFlow export with ``text_content`` and
+    ``image_prompt``), StoryFlow's plain-text blocks as ``text/plain``, or a file as
+    ``multipart/form-data`` field ``file`` (JSON, text or a zip bundle holding a storyreel
+    manifest and its media; the type is read from the content).
+    """
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=5)
+        upload = form.get("file")
+        try:
+            if not isinstance(upload, StarletteUpload):
+                raise StudioError(400, "Send the file to import in the form field 'file'.")
+            return await run_in_threadpool(studio.import_file, upload.file, upload.size)
+        finally:
+            await form.close()
+    if kind in ("", "application/json") or kind.endswith("+json"):
+        data = await _json_body(request)
+        return await run_in_threadpool(_create_from_json, studio, data)
+    if kind.startswith("text/"):
+        text = (await request.body()).decode("utf-8-sig", errors="replace")
+        return await run_in_threadpool(studio.import_text, text)
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        return await run_in_threadpool(studio.import_file, spool, None)
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    if not body.strip():
+        raise StudioError(400, "The request body is empty; send a JSON object.")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StudioError(400, f"The request body is not valid JSON ({exc}).") from None
+
+
+def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
+    try:
+        ProjectCreate.model_validate(data)
+        parsed = parse_json(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    except ImportFailed as exc:
+        raise StudioError(400, str(exc)) from None
+    return studio.create(parsed)
+
+
+def validation_error(exc: ValidationError) -> StudioError:
+    """A 400 listing what pydantic found wrong with a request body."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"] if part != "body")
+        problems.append(ProblemOut(message=str(error["msg"]).removeprefix("Value error, "),
+                                   field=where or None))
+    head = problems[0]
+    first = f"{head.field}: {head.message}" if head.field else head.message
+    return StudioError(400, f"The request is not valid: {first}.", problems)
+
+
+@router.get("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
+def read_project(project_id: int, studio: StudioDep) -> ProjectDetail:
+    """A project with its ordered segments, render options and render status."""
+    return studio.detail(project_id)
+
+
+@router.patch("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
+def update_project(project_id: int, body: ProjectUpdate, studio: StudioDep) -> ProjectDetail:
+    """Change the title or render options; ``settings`` merges into the current settings."""
+    patch = body.model_dump(exclude_unset=True, exclude={"title"})
+    return studio.update(project_id, body.title, patch)
+
+
+@router.delete("/projects/{project_id}/", status_code=204, tags=["projects"])
+def delete_project(project_id: int, studio: StudioDep) -> None:
+    """Delete a project with its segments, media and renders."""
+    studio.delete(project_id)
+
+
+@router.get("/schema/options/", tags=["projects"])
+def render_options_schema() -> dict[str, Any]:
+    """JSON Schema of the render options (width, height, fps, settings) and their bounds."""
+    return options_schema()
+
+
+# -- segments -------------------------------------------------------------------------------
+
+@router.post("/projects/{project_id}/segments/", status_code=201, response_model=SegmentOut,
+             tags=["segments"])
+def add_segment(project_id: int, body: SegmentCreate, studio: StudioDep) -> SegmentOut:
+    """Add a segment (at ``position``, 1-based; default at the end)."""
+    fields = body.model_dump(exclude={"position"})
+    return studio.add_segment(project_id, fields, body.position)
+
+
+@router.patch("/projects/{project_id}/segments/{segment_id}/", response_model=SegmentOut,
+              tags=["segments"])
+def edit_segment(project_id: int, segment_id: int, body: SegmentUpdate,
+                 studio: StudioDep) -> SegmentOut:
+    """Edit a segment's text, chapter or image prompt, or move it to another position."""
+    fields = body.model_dump(exclude_unset=True, exclude={"position"})
+    if fields.get("text") is None:
+        fields.pop("text", None)
+    return studio.edit_segment(project_id, segment_id, fields, body.position)
+
+
+@router.put("/projects/{project_id}/segments/order/", response_model=list[SegmentOut],
+            tags=["segments"])
+def reorder_segments(project_id: int, body: SegmentOrder, studio: StudioDep) -> list[SegmentOut]:
+    """Reorder the segments: send every segment id in the new order."""
+    return studio.reorder(project_id, body.order)
+
+
+@router.delete("/projects/{project_id}/segments/{segment_id}/", status_code=204,
+               tags=["segments"])
+def delete_segment(project_id: int, segment_id: int, studio: StudioDep) -> None:
+    """Delete a segment and its media."""
+    studio.delete_segment(project_id, segment_id)
+
+
+_UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "A render of the project is running"},
+    413: {"model": ErrorOut, "description": "The file is over the size cap"},
+}
+
+
+@router.post("/projects/{project_id}/segments/{segment_id}/image/", response_model=UploadOut,
+             tags=["segments"], responses=_UPLOAD_RESPONSES)
+def upload_image(project_id: int, segment_id: int, studio: StudioDep,
+                 file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")]) -> UploadOut:
+    """Upload or replace a segment's still; the answer gives its size in pixels."""
+    return studio.upload(project_id, segment_id, "image", file.file)
+
+
+@router.post("/projects/{project_id}/segments/{segment_id}/audio/", response_model=UploadOut,
+             tags=["segments"], responses=_UPLOAD_RESPONSES)
+def upload_audio(project_id: int, segment_id: int, studio: StudioDep,
+                 file: Annotated[UploadFile, File(description="WAV, MP3, FLAC, OGG or M4A")],
+                 ) -> UploadOut:
+    """Upload or replace a segment's narration; the answer gives its duration."""
+    return studio.upload(project_id, segment_id, "audio", file.file)
+
+
+def _media(path: Path) -> FileResponse:
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=kind, headers={"Cache-Control": "private, no-cache"})
+
+
+@router.get("/projects/{project_id}/segments/{segment_id}/image/", tags=["segments"],
+            response_class=FileResponse)
+def segment_image(project_id: int, segment_id: int, studio: StudioDep) -> FileResponse:
+    """The segment's still as uploaded."""
+    return _media(studio.media_file(project_id, segment_id, "image"))
+
+
+@router.get("/projects/{project_id}/segments/{segment_id}/thumbnail/", tags=["segments"],
+            response_class=FileResponse)
+def segment_thumbnail(project_id: int, segment_id: int, studio: StudioDep) -> FileResponse:
+    """A small JPEG of the segment's still."""
+    return _media(studio.media_file(project_id, segment_id, "thumbnail"))
+
+
+@router.get("/projects/{project_id}/segments/{segment_id}/audio/", tags=["segments"],
+            response_class=FileResponse)
+def segment_audio(project_id: int, segment_id: int, studio: StudioDep) -> FileResponse:
+    """The segment's narration (range requests supported)."""
+    return _media(studio.media_file(project_id, segment_id, "audio"))
+
+
+# -- renders --------------------------------------------------------------------------------
+
+@router.post("/projects/{project_id}/render/", status_code=202, response_model=RenderAccepted,
+             tags=["renders"], responses={
+                 409: {"model": ErrorOut, "description": "A render is already queued or running"},
+             })
+def start_render(project_id: int, studio: StudioDep) -> RenderAccepted:
+    """Queue a render. 400 lists every problem (which segment lacks what)."""
+    job = studio.render(project_id)
+    return RenderAccepted(job_id=job.id, status="queued",
+                          status_url=f"/api/projects/{project_id}/status/",
+                          events_url=f"/api/projects/{project_id}/events/")
+
+
+@router.get("/projects/{project_id}/status/", response_model=StatusOut, tags=["renders"])
+def render_status(project_id: int, studio: StudioDep) -> StatusOut:
+    """Status, phase, percent, frames, ETA, message, error and (when done) the video URL."""
+    return studio.status(project_id)
+
+
+@router.get("/projects/{project_id}/events/", response_class=EventSourceResponse,
+            tags=["renders"])
+async def render_events(project_id: int, request: Request,
+                        studio: StudioDep) -> AsyncIterator[ServerSentEvent]:
+    """Server-sent events: a ``status`` event (same body as the status route) on each change.
+
+    The stream stays open across renders; a ``deleted`` event ends it when the project is
+    deleted.
+    """
+    await run_in_threadpool(studio.project, project_id)
+    last: dict[str, Any] | None = None
+    while not await request.is_disconnected():
+        try:
+            status = await run_in_threadpool(studio.status, project_id)
+        except StudioError:
+            yield ServerSentEvent(event="deleted", data={"project_id": project_id})
+            return
+        current = status.model_dump(mode="json")
+        if current != last:
+            last = current
+            yield ServerSentEvent(event="status", data=current, retry=2000)
+        await asyncio.sleep(EVENT_POLL)
+
+
+@router.post("/projects/{project_id}/cancel/", response_model=StatusOut, tags=["renders"],
+             responses={409: {"model": ErrorOut, "description": "Nothing to cancel"}})
+def cancel_render(project_id: int, studio: StudioDep) -> StatusOut:
+    """Cancel a queued render at once, or stop a running one within seconds."""
+    return studio.cancel(project_id)
+
+
+@router.get("/renders/", response_model=list[GalleryItem], tags=["renders"])
+def gallery(studio: StudioDep) -> list[GalleryItem]:
+    """Every finished render, newest first."""
+    return studio.gallery()
+
+
+@router.get("/renders/{job_id}/video/", tags=["renders"], response_class=FileResponse)
+def render_video(job_id: int, studio: StudioDep) -> FileResponse:
+    """The finished MP4, streamed with range requests (seekable in a browser)."""
+    path, name = studio.render_file(job_id, "video")
+    return FileResponse(path, media_type="video/mp4", filename=name,
+                        content_disposition_type="inline")
+
+
+@router.get("/renders/{job_id}/download/", tags=["renders"], response_class=FileResponse)
+def render_download(job_id: int, studio: StudioDep) -> FileResponse:
+    """The finished MP4 as a download named after the project."""
+    path, name = studio.render_file(job_id, "video")
+    return FileResponse(path, media_type="video/mp4", filename=name)
+
+
+@router.get("/renders/{job_id}/captions.srt", tags=["renders"], response_class=FileResponse)
+def render_captions_srt(job_id: int, studio: StudioDep) -> FileResponse:
+    """Sidecar captions (SubRip) of the finished render, as a download."""
+    path, name = studio.render_file(job_id, "srt")
+    return FileResponse(path, media_type="application/x-subrip", filename=name)
+
+
+@router.get("/renders/{job_id}/captions.vtt", tags=["renders"], response_class=FileResponse)
+def render_captions_vtt(job_id: int, studio: StudioDep) -> FileResponse:
+    """Sidecar captions (WebVTT) of the finished render, for the browser's player."""
+    path, name = studio.render_file(job_id, "vtt")
+    return FileResponse(path, media_type="text/vtt", filename=name,
+                        content_disposition_type="inline")
+
+
+def error_body(exc: StudioError) -> JSONResponse:
+    """The JSON answer of a refused request."""
+    body: dict[str, Any] = {"detail": str(exc)}
+    if exc.problems:
+        body["problems"] = [p.model_dump() for p in exc.problems]
+    body.update(exc.extra)
+    return JSONResponse(body, status_code=exc.status)

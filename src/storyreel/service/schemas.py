@@ -1,0 +1,213 @@
+"""Request and response models of the studio API (the OpenAPI page at ``/docs`` shows them)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AudioOut",
+    "ErrorOut",
+    "GalleryItem",
+    "ImageOut",
+    "JobStatus",
+    "ProblemOut",
+    "ProjectCreate",
+    "ProjectDetail",
+    "ProjectSummary",
+    "ProjectUpdate",
+    "RenderAccepted",
+    "SegmentCreate",
+    "SegmentOrder",
+    "SegmentOut",
+    "SegmentUpdate",
+    "StatusOut",
+    "UploadOut",
+]
+
+JobStatus = Literal["draft", "queued", "processing", "completed", "failed", "cancelled"]
+
+_TEXT_MAX = 20_000
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class SegmentCreate(BaseModel):
+    """A new segment. StoryFlow's ``text_content`` is accepted for ``text``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field("", max_length=_TEXT_MAX,
+                      validation_alias=AliasChoices("text", "text_content"))
+    chapter: str | None = Field(None, max_length=200)
+    image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
+    position: int | None = Field(None, ge=1, description="1-based place; default: at the end")
+
+
+class SegmentUpdate(_Input):
+    """Fields of a segment to change; omitted fields stay as they are."""
+
+    text: str | None = Field(None, max_length=_TEXT_MAX)
+    chapter: str | None = Field(None, max_length=200)
+    image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
+    position: int | None = Field(None, ge=1, description="1-based place to move the segment to")
+
+
+class SegmentOrder(_Input):
+    """Every segment id of the project, in the new order."""
+
+    order: list[int] = Field(min_length=1)
+
+
+class ProjectCreate(BaseModel):
+    """A new project: the studio's own shape or StoryFlow's export (``text_content``...).
+
+    ``width``, ``height``, ``fps`` and ``settings`` are the render options of a storyreel
+    manifest; omitted ones take the engine's defaults.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field("Untitled story", max_length=300)
+    width: int | None = None
+    height: int | None = None
+    fps: float | str | None = None
+    settings: dict[str, Any] | None = None
+    segments: list[SegmentCreate] = Field(default_factory=list, max_length=2000)
+
+
+class ProjectUpdate(_Input):
+    """Title and render options to change; ``settings`` is merged into the current ones."""
+
+    title: str | None = Field(None, max_length=300)
+    width: int | None = None
+    height: int | None = None
+    fps: float | str | None = None
+    settings: dict[str, Any] | None = None
+
+
+class ProblemOut(BaseModel):
+    """One reason a project cannot render, in a creator's words."""
+
+    message: str
+    segment: int | None = Field(None, description="1-based segment number")
+    segment_id: int | None = None
+    field: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: a sentence, plus the list of problems when there are several."""
+
+    detail: str
+    problems: list[ProblemOut] | None = None
+
+
+class ImageOut(BaseModel):
+    """A segment's still."""
+
+    url: str
+    thumbnail_url: str
+    width: int
+    height: int
+
+
+class AudioOut(BaseModel):
+    """A segment's narration."""
+
+    url: str
+    duration: float = Field(description="seconds")
+
+
+class SegmentOut(BaseModel):
+    """A segment on the timeline."""
+
+    id: int
+    number: int = Field(description="1-based place in the story")
+    text: str
+    chapter: str | None
+    image_prompt: str | None
+    image: ImageOut | None
+    audio: AudioOut | None
+    missing: list[str] = Field(description="what the segment still needs to render")
+
+
+class StatusOut(BaseModel):
+    """Where the project's latest render stands."""
+
+    project_id: int
+    job_id: int | None
+    status: JobStatus
+    phase: str
+    percent: float
+    frames_done: int | None
+    frames_total: int | None
+    eta: float | None = Field(description="seconds left in the current phase, once known")
+    rate: float | None
+    message: str
+    error: str | None
+    problems: list[ProblemOut] | None
+    video_url: str | None
+    download_url: str | None
+    captions_url: str | None
+    updated_at: float | None
+
+
+class ProjectSummary(BaseModel):
+    """A project in the list."""
+
+    id: int
+    title: str
+    status: JobStatus
+    percent: float
+    segments: int
+    duration: float = Field(description="narration total in seconds")
+    thumbnail_url: str | None
+    video_url: str | None
+    created_at: float
+    updated_at: float
+
+
+class ProjectDetail(ProjectSummary):
+    """A project with its ordered segments, render options and render status."""
+
+    options: dict[str, Any] = Field(description="width, height, fps and settings in effect")
+    segment_list: list[SegmentOut]
+    render: StatusOut
+
+
+class UploadOut(BaseModel):
+    """The answer to an upload: what the file turned out to be."""
+
+    kind: Literal["image", "audio"]
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = Field(None, description="seconds")
+    format: str
+    segment: SegmentOut
+
+
+class RenderAccepted(BaseModel):
+    """A render was queued."""
+
+    job_id: int
+    status: JobStatus
+    status_url: str
+    events_url: str
+
+
+class GalleryItem(BaseModel):
+    """A finished render."""
+
+    job_id: int
+    project_id: int
+    title: str
+    video_url: str
+    download_url: str
+    captions_url: str | None
+    thumbnail_url: str | None
+    size: int
+    duration: float
+    finished_at: float

@@ -1,0 +1,81 @@
+"""Running the studio: data folder, address rules and the uvicorn server."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+from pathlib import Path
+
+from storyreel.errors import StoryreelError
+
+__all__ = ["StudioConfigError", "default_data_dir", "is_loopback", "run_server"]
+
+log = logging.getLogger("storyreel.service")
+
+
+class StudioConfigError(StoryreelError, ValueError):
+    """The studio cannot start as configured (e.g. a public address without a token)."""
+
+
+def default_data_dir() -> Path:
+    """``$STORYREEL_DATA_DIR``, else the per-user data folder of the platform."""
+    configured = os.environ.get("STORYREEL_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return base / "storyreel"
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None,
+               token: str | None = None, max_jobs: int = 1) -> None:
+    """Serve the studio until interrupted (blocking).
+
+    Args:
+        host: Address to bind. Anything but a loopback address needs a token.
+        port: TCP port.
+        data_dir: Data folder (default: :func:`default_data_dir`).
+        token: Access token every request must carry (default: ``$STORYREEL_TOKEN``).
+        max_jobs: Renders that may run at the same time.
+
+    Raises:
+        StudioConfigError: A non-loopback address without a token, a bad port or job count.
+    """
+    import uvicorn
+
+    from storyreel.service.app import create_app
+
+    token = token or os.environ.get("STORYREEL_TOKEN") or None
+    if not is_loopback(host) and not token:
+        raise StudioConfigError(
+            f"refusing to serve on {host} without an access token: anyone on the network "
+            "could use the studio. Pass --token (or set STORYREEL_TOKEN), or bind 127.0.0.1."
+        )
+    if not 0 <= port <= 65535:
+        raise StudioConfigError(f"port {port} is not between 0 and 65535")
+    if max_jobs < 1:
+        raise StudioConfigError("max jobs must be at least 1")
+    folder = (data_dir or default_data_dir()).expanduser()
+    app = create_app(folder, token=token, max_jobs=max_jobs,
+                     allowed_hosts=None if is_loopback(host) else {host})
+    log.info("storyreel studio: data in %s, serving http://%s:%d/", folder, host, port)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
+                timeout_graceful_shutdown=30)

@@ -1,0 +1,686 @@
+// storyreel studio page: plain JavaScript over the JSON API (no build step).
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+const PHASES = {
+  starting: "Starting", analyse: "Checking media", export: "Encoding video",
+  verify: "Verifying the file", done: "Done", "": "Waiting",
+};
+const STATUS_WORDS = {
+  draft: "Draft", queued: "Queued", processing: "Rendering", completed: "Ready",
+  failed: "Failed", cancelled: "Cancelled",
+};
+const LABELS = {
+  preset: "Encoding speed", video_bitrate: "Video bitrate", audio_bitrate: "Audio bitrate",
+  gap: "Pause between segments (s)", ken_burns: "Ken Burns motion", zoom: "Zoom",
+  direction: "Direction", pan: "Pan while zooming", easing: "Easing",
+};
+const PRESET_WORDS = {
+  ultrafast: "ultrafast (draft)", medium: "medium (balanced)", veryslow: "veryslow (smallest file)",
+};
+
+const state = { project: null, schema: null, events: null, videoJob: null, saving: 0 };
+
+// ---------------------------------------------------------------- API helpers
+
+class ApiError extends Error {
+  constructor(message, status, problems) {
+    super(message);
+    this.status = status;
+    this.problems = problems || [];
+  }
+}
+
+async function api(method, path, body) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError("The studio cannot be reached. Is `storyreel serve` still running?", 0);
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (err) { data = null; }
+  if (!response.ok) {
+    const detail = (data && data.detail) || `The studio answered ${response.status}.`;
+    throw new ApiError(typeof detail === "string" ? detail : JSON.stringify(detail),
+      response.status, data && data.problems);
+  }
+  return data;
+}
+
+function toast(message, kind = "info") {
+  const box = $("#toast");
+  box.textContent = message;
+  box.className = `toast ${kind}`;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 8000 : 2500);
+}
+
+function problemText(problem) {
+  const where = problem.segment ? `Segment ${problem.segment}` : "Project";
+  const field = problem.field && !problem.segment ? ` (${problem.field})` : "";
+  return `${where}${field}: ${problem.message}`;
+}
+
+function showError(err) {
+  const extra = err.problems && err.problems.length ? " " + err.problems.map(problemText).join("; ") : "";
+  toast(err.message + extra, "error");
+}
+
+function fmtSeconds(total) {
+  if (total == null || !isFinite(total)) return "";
+  total = Math.max(0, Math.round(total));
+  const m = Math.floor(total / 60), s = total % 60;
+  return m ? `${m} min ${String(s).padStart(2, "0")} s` : `${s} s`;
+}
+
+function fmtSize(bytes) {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+// ---------------------------------------------------------------- project list & gallery
+
+async function loadProjects() {
+  const projects = await api("GET", "/api/projects/");
+  const list = $("#project-list");
+  list.replaceChildren();
+  $("#no-projects").hidden = projects.length > 0;
+  for (const p of projects) {
+    const li = document.createElement("li");
+    li.className = "project-item" + (state.project && state.project.id === p.id ? " active" : "");
+    li.dataset.id = p.id;
+    const thumb = document.createElement("div");
+    thumb.className = "thumb";
+    if (p.thumbnail_url) {
+      const img = document.createElement("img");
+      img.src = p.thumbnail_url;
+      img.alt = "";
+      thumb.append(img);
+    }
+    const text = document.createElement("div");
+    const name = document.createElement("div");
+    name.className = "name";
+    name.textContent = p.title;
+    const meta = document.createElement("div");
+    meta.className = "muted small";
+    const pct = p.status === "processing" ? ` ${Math.floor(p.percent)} %` : "";
+    meta.textContent = `${p.segments} segment${p.segments === 1 ? "" : "s"} · ${fmtSeconds(p.duration) || "0 s"}`;
+    const badge = document.createElement("span");
+    badge.className = `badge ${p.status}`;
+    badge.textContent = STATUS_WORDS[p.status] + pct;
+    text.append(name, meta, badge);
+    li.append(thumb, text);
+    li.addEventListener("click", () => { location.hash = `#/project/${p.id}`; });
+    list.append(li);
+  }
+}
+
+async function loadGallery() {
+  const items = await api("GET", "/api/renders/");
+  const list = $("#gallery");
+  list.replaceChildren();
+  for (const item of items.slice(0, 20)) {
+    const li = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = item.download_url;
+    link.textContent = item.title;
+    link.setAttribute("download", "");
+    const meta = document.createElement("span");
+    meta.className = "muted small";
+    meta.textContent = ` ${fmtSeconds(item.duration)} · ${fmtSize(item.size)}`;
+    li.append(link, meta);
+    list.append(li);
+  }
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.className = "muted small";
+    li.textContent = "Rendered videos appear here.";
+    list.append(li);
+  }
+}
+
+function refreshLists() {
+  loadProjects().catch(showError);
+  loadGallery().catch(showError);
+}
+
+// ---------------------------------------------------------------- opening a project
+
+async function openProject(id) {
+  let project;
+  try {
+    project = await api("GET", `/api/projects/${id}/`);
+  } catch (err) {
+    if (err.status === 404) { location.hash = ""; }
+    showError(err);
+    return;
+  }
+  state.project = project;
+  $("#welcome").hidden = true;
+  $("#editor").hidden = false;
+  $("#title").value = project.title;
+  fillOptions(project.options);
+  renderTimeline(project.segment_list);
+  updateMeta(project);
+  updateStatus(project.render);
+  listen(project.id);
+  document.querySelectorAll(".project-item").forEach((el) => {
+    el.classList.toggle("active", Number(el.dataset.id) === project.id);
+  });
+}
+
+function closeProject() {
+  state.project = null;
+  if (state.events) { state.events.close(); state.events = null; }
+  $("#editor").hidden = true;
+  $("#welcome").hidden = false;
+}
+
+async function reloadProject() {
+  if (!state.project) return;
+  const project = await api("GET", `/api/projects/${state.project.id}/`);
+  state.project = project;
+  renderTimeline(project.segment_list);
+  updateMeta(project);
+}
+
+function updateMeta(project) {
+  const { width, height, fps } = project.options;
+  $("#project-meta").textContent =
+    `${project.segments} segment${project.segments === 1 ? "" : "s"} · ${fmtSeconds(project.duration) || "0 s"} of narration · ${width}×${height} @ ${fps} fps`;
+}
+
+function route() {
+  const match = location.hash.match(/^#\/project\/(\d+)/);
+  if (match) openProject(Number(match[1]));
+  else closeProject();
+}
+
+// ---------------------------------------------------------------- render options
+
+async function loadSchema() {
+  if (!state.schema) state.schema = await api("GET", "/api/schema/options/");
+  return state.schema;
+}
+
+function resolve(node, defs) {
+  if (node && node.$ref) return resolve(defs[node.$ref.split("/").pop()], defs);
+  if (node && node.allOf && node.allOf.length === 1) return resolve(node.allOf[0], defs);
+  return node || {};
+}
+
+function plainType(node, defs) {
+  node = resolve(node, defs);
+  if (node.anyOf) {
+    const options = node.anyOf.map((n) => resolve(n, defs)).filter((n) => n.type !== "null");
+    if (options.length === 1) return { ...options[0], nullable: true, title: node.title, default: node.default };
+  }
+  return node;
+}
+
+function buildSettingsFields(schema) {
+  const defs = schema.$defs || {};
+  const root = $("#settings-fields");
+  root.replaceChildren();
+  const settings = resolve(schema.properties.settings, defs);
+  addFields(root, settings, defs, ["settings"]);
+}
+
+function addFields(root, objectSchema, defs, path) {
+  for (const [name, raw] of Object.entries(objectSchema.properties || {})) {
+    const node = plainType(raw, defs);
+    const here = [...path, name];
+    if (node.type === "object" && node.properties) {
+      const set = document.createElement("fieldset");
+      const legend = document.createElement("legend");
+      legend.textContent = LABELS[name] || node.title || name;
+      set.append(legend);
+      addFields(set, node, defs, here);
+      root.append(set);
+      continue;
+    }
+    const input = makeInput(name, node);
+    if (!input) continue;
+    input.dataset.path = here.join(".");
+    input.addEventListener("change", () => saveOption(input));
+    const label = document.createElement("label");
+    if (input.type === "checkbox") label.className = "check";
+    label.append(document.createTextNode((LABELS[name] || node.title || name) + unitOf(name)));
+    if (input.type === "checkbox") label.prepend(input); else label.append(input);
+    if (node.description) label.title = node.description;
+    root.append(label);
+  }
+}
+
+function unitOf(name) {
+  return name.endsWith("_bitrate") ? " (kbit/s)" : "";
+}
+
+function makeInput(name, node) {
+  const choices = node.enum || (node.anyOf || []).map((n) => n.const).filter((v) => v !== undefined);
+  if (choices.length) {
+    const select = document.createElement("select");
+    if (node.nullable) select.append(new Option("(default)", ""));
+    for (const value of choices) select.append(new Option(PRESET_WORDS[value] || value, value));
+    return select;
+  }
+  if (node.type === "boolean") {
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    return box;
+  }
+  if (node.type === "integer" || node.type === "number") {
+    const input = document.createElement("input");
+    input.type = "number";
+    const scale = name.endsWith("_bitrate") ? 1000 : 1;
+    if (node.minimum !== undefined) input.min = node.minimum / scale;
+    if (node.maximum !== undefined) input.max = node.maximum / scale;
+    input.step = node.type === "integer" && scale === 1 ? "1" : (name.endsWith("_bitrate") ? "1" : "0.05");
+    input.dataset.scale = scale;
+    return input;
+  }
+  if (node.type === "string" && node.format !== "path" && !node.format) {
+    const input = document.createElement("input");
+    input.type = "text";
+    if (node.maxLength) input.maxLength = node.maxLength;
+    return input;
+  }
+  return null; // files and structured values are not edited here
+}
+
+function getPath(obj, path) {
+  return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
+
+function fillOptions(options) {
+  const size = `${options.width}x${options.height}`;
+  const sizeSelect = $("#opt-size");
+  const known = [...sizeSelect.options].some((o) => o.value === size);
+  sizeSelect.value = known ? size : "custom";
+  $("#custom-size").hidden = known;
+  $("#opt-width").value = options.width;
+  $("#opt-height").value = options.height;
+  const fps = String(options.fps);
+  const fpsSelect = $("#opt-fps");
+  if (![...fpsSelect.options].some((o) => o.value === fps)) fpsSelect.append(new Option(`${fps} fps`, fps));
+  fpsSelect.value = fps;
+  for (const input of document.querySelectorAll("#settings-fields [data-path]")) {
+    const value = getPath(options, input.dataset.path);
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else if (input.type === "number") input.value = value == null ? "" : value / Number(input.dataset.scale || 1);
+    else input.value = value == null ? "" : value;
+  }
+}
+
+function nested(path, value) {
+  const out = {};
+  let cursor = out;
+  const parts = path.split(".");
+  parts.slice(0, -1).forEach((k) => { cursor = cursor[k] = {}; });
+  cursor[parts[parts.length - 1]] = value;
+  return out;
+}
+
+async function patchProject(patch) {
+  if (!state.project) return;
+  try {
+    const project = await api("PATCH", `/api/projects/${state.project.id}/`, patch);
+    state.project = project;
+    fillOptions(project.options);
+    updateMeta(project);
+    toast("Saved");
+    loadProjects().catch(() => {});
+  } catch (err) {
+    showError(err);
+    fillOptions(state.project.options);
+  }
+}
+
+function saveOption(input) {
+  let value;
+  if (input.type === "checkbox") value = input.checked;
+  else if (input.type === "number") value = input.value === "" ? null : Number(input.value) * Number(input.dataset.scale || 1);
+  else value = input.value === "" ? null : input.value;
+  if (input.type === "number" && Number(input.dataset.scale) > 1 && value !== null) value = Math.round(value);
+  patchProject(nested(input.dataset.path, value));
+}
+
+function saveSize() {
+  const choice = $("#opt-size").value;
+  $("#custom-size").hidden = choice !== "custom";
+  if (choice === "custom") return;
+  const [width, height] = choice.split("x").map(Number);
+  patchProject({ width, height });
+}
+
+// ---------------------------------------------------------------- timeline
+
+function renderTimeline(segments) {
+  const list = $("#timeline");
+  list.replaceChildren();
+  const template = $("#segment-template");
+  for (const seg of segments) {
+    const li = template.content.firstElementChild.cloneNode(true);
+    li.dataset.id = seg.id;
+    li.id = `segment-${seg.id}`;
+    $(".seg-number", li).textContent = seg.number;
+    const img = $(".seg-image img", li);
+    if (seg.image) {
+      img.src = seg.image.thumbnail_url;
+      img.alt = `Segment ${seg.number} picture`;
+      img.title = `${seg.image.width}×${seg.image.height}`;
+      $(".seg-image", li).classList.add("filled");
+    }
+    const audio = $(".seg-audio audio", li);
+    if (seg.audio) {
+      audio.src = seg.audio.url;
+      $(".seg-audio", li).classList.add("filled");
+      $(".duration", li).textContent = `${seg.audio.duration.toFixed(1)} s`;
+    }
+    const chapter = $(".seg-chapter", li);
+    chapter.value = seg.chapter || "";
+    chapter.addEventListener("change", () => editSegment(seg.id, { chapter: chapter.value || null }));
+    const text = $(".seg-text", li);
+    text.value = seg.text;
+    text.addEventListener("change", () => editSegment(seg.id, { text: text.value }));
+    $(".seg-prompt", li).textContent = seg.image_prompt ? `Picture idea: ${seg.image_prompt}` : "";
+    const missing = $(".seg-missing", li);
+    missing.textContent = seg.missing.length ? `Needs ${seg.missing.map((m) => (m === "image" ? "a picture" : "a narration")).join(" and ")}` : "";
+    setupDrop(li, seg);
+    $(".up", li).disabled = seg.number === 1;
+    $(".down", li).disabled = seg.number === segments.length;
+    $(".up", li).addEventListener("click", () => moveSegment(seg.id, seg.number - 1));
+    $(".down", li).addEventListener("click", () => moveSegment(seg.id, seg.number + 1));
+    $(".remove", li).addEventListener("click", () => removeSegment(seg));
+    list.append(li);
+  }
+  if (!segments.length) {
+    const li = document.createElement("li");
+    li.className = "empty muted";
+    li.textContent = "No segments yet: press “+ Add segment”.";
+    list.append(li);
+  }
+}
+
+function setupDrop(li, seg) {
+  for (const zone of li.querySelectorAll(".dropzone")) {
+    const input = $("input[type=file]", zone);
+    zone.addEventListener("click", (event) => {
+      if (event.target.tagName !== "AUDIO") input.click();
+    });
+    input.addEventListener("change", () => {
+      if (input.files.length) upload(seg.id, zone.dataset.kind, input.files[0]);
+    });
+  }
+  li.addEventListener("dragover", (event) => { event.preventDefault(); li.classList.add("drag"); });
+  li.addEventListener("dragleave", () => li.classList.remove("drag"));
+  li.addEventListener("drop", (event) => {
+    event.preventDefault();
+    li.classList.remove("drag");
+    const zone = event.target.closest(".dropzone");
+    for (const file of event.dataTransfer.files) {
+      let kind = file.type.startsWith("image/") ? "image" : file.type.startsWith("audio/") ? "audio" : null;
+      kind = kind || (zone && zone.dataset.kind) || "image";
+      upload(seg.id, kind, file);
+    }
+  });
+}
+
+async function upload(segmentId, kind, file) {
+  const li = document.getElementById(`segment-${segmentId}`);
+  const zone = li && li.querySelector(`.dropzone[data-kind=${kind}]`);
+  if (zone) zone.classList.add("busy");
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    const result = await api("POST", `/api/projects/${state.project.id}/segments/${segmentId}/${kind}/`, form);
+    toast(kind === "image" ? `Picture added (${result.width}×${result.height})` : `Narration added (${result.duration.toFixed(1)} s)`);
+    await reloadProject();
+    loadProjects().catch(() => {});
+  } catch (err) {
+    showError(err);
+  } finally {
+    if (zone) zone.classList.remove("busy");
+  }
+}
+
+async function editSegment(segmentId, fields) {
+  try {
+    await api("PATCH", `/api/projects/${state.project.id}/segments/${segmentId}/`, fields);
+    toast("Saved");
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function moveSegment(segmentId, position) {
+  try {
+    await api("PATCH", `/api/projects/${state.project.id}/segments/${segmentId}/`, { position });
+    await reloadProject();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function removeSegment(seg) {
+  if (!confirm(`Delete segment ${seg.number} and its media?`)) return;
+  try {
+    await api("DELETE", `/api/projects/${state.project.id}/segments/${seg.id}/`);
+    await reloadProject();
+    loadProjects().catch(() => {});
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function addSegment() {
+  try {
+    const seg = await api("POST", `/api/projects/${state.project.id}/segments/`, { text: "" });
+    await reloadProject();
+    const text = document.querySelector(`#segment-${seg.id} .seg-text`);
+    if (text) text.focus();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// ---------------------------------------------------------------- rendering
+
+function listen(projectId) {
+  if (state.events) state.events.close();
+  const source = new EventSource(`/api/projects/${projectId}/events/`);
+  source.addEventListener("status", (event) => {
+    if (!state.project || state.project.id !== projectId) return;
+    const status = JSON.parse(event.data);
+    const previous = state.lastStatus;
+    updateStatus(status);
+    if (previous && previous.status !== status.status) refreshLists();
+  });
+  source.addEventListener("deleted", () => { source.close(); location.hash = ""; refreshLists(); });
+  state.events = source;
+}
+
+function updateStatus(s) {
+  state.lastStatus = s;
+  const running = s.status === "queued" || s.status === "processing";
+  $("#render").disabled = running;
+  $("#render").textContent = s.status === "completed" ? "Render again" : "Render";
+  $("#cancel").hidden = !running;
+  $("#progress").hidden = !(running || s.status === "completed");
+  const percent = Math.max(0, Math.min(100, s.percent || 0));
+  $("#progress-fill").style.width = `${percent}%`;
+  $(".bar").setAttribute("aria-valuenow", String(Math.round(percent)));
+  $("#progress-percent").textContent = `${Math.floor(percent)} %`;
+  $("#progress-phase").textContent = s.status === "queued" ? "Queued" : (PHASES[s.phase] || s.phase);
+  const parts = [];
+  if (s.message) parts.push(s.message);
+  if (s.phase === "export" && s.frames_total) parts.push(`frame ${s.frames_done} of ${s.frames_total}`);
+  if (running && s.rate) parts.push(`${s.rate.toFixed(0)} frames/s`);
+  if (running && s.eta != null && s.phase === "export") parts.push(`about ${fmtSeconds(s.eta)} left`);
+  $("#progress-detail").textContent = parts.join(" · ");
+
+  const errorBox = $("#render-error");
+  errorBox.replaceChildren();
+  errorBox.hidden = !(s.status === "failed" || s.status === "cancelled");
+  if (s.status === "failed") {
+    const head = document.createElement("p");
+    head.textContent = s.error || "The render failed.";
+    errorBox.append(head);
+    if (s.problems) {
+      const ul = document.createElement("ul");
+      for (const p of s.problems) {
+        const li = document.createElement("li");
+        li.textContent = problemText(p);
+        ul.append(li);
+      }
+      errorBox.append(ul);
+    }
+  } else if (s.status === "cancelled") {
+    errorBox.textContent = "The render was cancelled. Nothing was saved.";
+    errorBox.classList.add("soft");
+  }
+  if (s.status !== "cancelled") errorBox.classList.remove("soft");
+
+  const result = $("#result");
+  if (s.status === "completed" && s.video_url) {
+    result.hidden = false;
+    if (state.videoJob !== s.job_id) {
+      state.videoJob = s.job_id;
+      const video = $("#video");
+      video.replaceChildren();
+      video.src = s.video_url;
+      if (s.captions_url) {
+        const track = document.createElement("track");
+        track.kind = "captions";
+        track.label = "Captions";
+        track.srclang = "en";
+        track.src = s.captions_url.replace(/\.srt$/, ".vtt");
+        video.append(track);
+      }
+    }
+    $("#download").href = s.download_url;
+    $("#captions").hidden = !s.captions_url;
+    if (s.captions_url) $("#captions").href = s.captions_url;
+  } else if (!running) {
+    result.hidden = true;
+  }
+}
+
+async function startRender() {
+  try {
+    $("#render").disabled = true;
+    await api("POST", `/api/projects/${state.project.id}/render/`);
+    updateStatus({ ...state.lastStatus, status: "queued", phase: "", percent: 0, message: "Waiting for a free render slot…", error: null, problems: null });
+    loadProjects().catch(() => {});
+  } catch (err) {
+    $("#render").disabled = false;
+    if (err.status === 400 && err.problems.length) {
+      updateStatus({ ...state.lastStatus, status: "failed", error: err.message, problems: err.problems });
+      const first = err.problems.find((p) => p.segment_id);
+      if (first) document.getElementById(`segment-${first.segment_id}`)?.scrollIntoView({ behavior: "smooth", block: "center" });
+    } else {
+      showError(err);
+    }
+  }
+}
+
+async function cancelRender() {
+  try {
+    await api("POST", `/api/projects/${state.project.id}/cancel/`);
+    toast("Cancelling the render…");
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// ---------------------------------------------------------------- create, import, delete
+
+async function newProject() {
+  const title = prompt("Title of the new story:", "Untitled story");
+  if (title === null) return;
+  try {
+    const project = await api("POST", "/api/projects/", { title: title || "Untitled story", segments: [{ text: "" }] });
+    location.hash = `#/project/${project.id}`;
+    refreshLists();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function importFile(file) {
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    toast(`Importing ${file.name}…`);
+    const project = await api("POST", "/api/projects/", form);
+    toast(`Imported “${project.title}” with ${project.segments} segments`);
+    location.hash = `#/project/${project.id}`;
+    refreshLists();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function deleteProject() {
+  if (!state.project || !confirm(`Delete “${state.project.title}” with all its media and videos?`)) return;
+  try {
+    await api("DELETE", `/api/projects/${state.project.id}/`);
+    location.hash = "";
+    refreshLists();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function setupImportDrop(zone) {
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("drag"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("drag"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("drag");
+    if (event.dataTransfer.files.length) importFile(event.dataTransfer.files[0]);
+  });
+}
+
+// ---------------------------------------------------------------- start
+
+async function main() {
+  $("#new-project").addEventListener("click", newProject);
+  $("#import-file").addEventListener("change", (event) => {
+    if (event.target.files.length) importFile(event.target.files[0]);
+    event.target.value = "";
+  });
+  setupImportDrop($("#import-drop"));
+  setupImportDrop($(".sidebar"));
+  $("#title").addEventListener("change", () => patchProject({ title: $("#title").value }));
+  $("#opt-size").addEventListener("change", saveSize);
+  for (const id of ["#opt-width", "#opt-height"]) {
+    $(id).addEventListener("change", () => patchProject({ width: Number($("#opt-width").value), height: Number($("#opt-height").value) }));
+  }
+  $("#opt-fps").addEventListener("change", () => patchProject({ fps: $("#opt-fps").value }));
+  $("#add-segment").addEventListener("click", addSegment);
+  $("#render").addEventListener("click", startRender);
+  $("#cancel").addEventListener("click", cancelRender);
+  $("#delete-project").addEventListener("click", deleteProject);
+  window.addEventListener("hashchange", route);
+  try {
+    buildSettingsFields(await loadSchema());
+  } catch (err) {
+    showError(err);
+  }
+  refreshLists();
+  route();
+}
+
+main();

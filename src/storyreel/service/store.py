@@ -1,0 +1,608 @@
+"""The studio's database: projects, segments and render jobs in SQLite (WAL).
+
+This module owns every SQL statement of the service. Each thread gets its own
+connection (SQLite connections must not be shared across threads); all of them
+are closed by :meth:`Store.close`. Job state changes are single guarded
+``UPDATE`` statements, so two workers, a cancel request and a restart never race
+each other into an impossible state.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "JOB_STATUSES",
+    "MAX_ATTEMPTS",
+    "ActiveJobExists",
+    "JobRow",
+    "ProjectRow",
+    "SegmentRow",
+    "Store",
+]
+
+JOB_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
+ACTIVE_STATUSES = ("queued", "processing")
+#: How many times a job interrupted by a server stop is started before it is failed.
+MAX_ATTEMPTS = 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS segments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    chapter TEXT,
+    image_prompt TEXT,
+    image_file TEXT,
+    image_width INTEGER,
+    image_height INTEGER,
+    audio_file TEXT,
+    audio_samples INTEGER,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_by_project ON segments(project_id, position);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    status TEXT NOT NULL,
+    phase TEXT NOT NULL DEFAULT '',
+    done INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    percent REAL NOT NULL DEFAULT 0,
+    rate REAL,
+    eta REAL,
+    message TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    problems TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    worker TEXT,
+    output_file TEXT,
+    captions_file TEXT,
+    size INTEGER,
+    duration REAL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs(project_id, id);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, id);
+CREATE UNIQUE INDEX IF NOT EXISTS one_active_job_per_project
+    ON jobs(project_id) WHERE status IN ('queued', 'processing');
+"""
+
+
+class ActiveJobExists(Exception):
+    """A project already has a queued or running render."""
+
+    def __init__(self, job: JobRow) -> None:
+        self.job = job
+        super().__init__(f"project {job.project_id} already has render {job.id} ({job.status})")
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    """A project as stored: ``options`` holds width, height, fps and settings."""
+
+    id: int
+    title: str
+    options: dict[str, Any]
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """A segment as stored; media file names are relative to the project folder."""
+
+    id: int
+    project_id: int
+    position: int
+    text: str
+    chapter: str | None
+    image_prompt: str | None
+    image_file: str | None
+    image_width: int | None
+    image_height: int | None
+    audio_file: str | None
+    audio_samples: int | None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """A render job and its latest progress."""
+
+    id: int
+    project_id: int
+    status: str
+    phase: str
+    done: int
+    total: int
+    percent: float
+    rate: float | None
+    eta: float | None
+    message: str
+    error: str | None
+    problems: list[dict[str, Any]] | None
+    attempts: int
+    cancel_requested: bool
+    worker: str | None
+    output_file: str | None
+    captions_file: str | None
+    size: int | None
+    duration: float | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+
+
+def _project(row: sqlite3.Row) -> ProjectRow:
+    return ProjectRow(row["id"], row["title"], json.loads(row["options"]),
+                      row["created_at"], row["updated_at"])
+
+
+def _segment(row: sqlite3.Row) -> SegmentRow:
+    return SegmentRow(**{key: row[key] for key in row.keys()})  # noqa: SIM118
+
+
+def _job(row: sqlite3.Row) -> JobRow:
+    data = {key: row[key] for key in row.keys()}  # noqa: SIM118
+    data["problems"] = json.loads(data["problems"]) if data["problems"] else None
+    data["cancel_requested"] = bool(data["cancel_requested"])
+    return JobRow(**data)
+
+
+_SEGMENT_FIELDS = {"text", "chapter", "image_prompt", "image_file", "image_width",
+                   "image_height", "audio_file", "audio_samples"}
+
+
+class Store:
+    """All persistent state of the studio, in one SQLite file.
+
+    Args:
+        path: The database file; created with its tables when missing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+        self._connect().executescript(_SCHEMA)
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            return db
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the studio database is closed")
+            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                                 check_same_thread=False)
+            self._connections.append(db)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=10000")
+        self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` so writers queue instead of failing)."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection opened by any thread."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
+
+    # -- projects --------------------------------------------------------------------------
+
+    def create_project(self, title: str, options: dict[str, Any],
+                       segments: list[dict[str, Any]] | None = None) -> ProjectRow:
+        """Insert a project and, optionally, its segments in order (one transaction)."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO projects (title, options, created_at, updated_at) VALUES (?,?,?,?)",
+                (title, json.dumps(options), now, now),
+            )
+            project_id = int(cur.lastrowid or 0)
+            for position, fields in enumerate(segments or []):
+                self._insert_segment(db, project_id, position, fields, now)
+        project = self.get_project(project_id)
+        assert project is not None
+        return project
+
+    def get_project(self, project_id: int) -> ProjectRow | None:
+        """The project, or ``None``."""
+        row = self._connect().execute("SELECT * FROM projects WHERE id = ?",
+                                      (project_id,)).fetchone()
+        return _project(row) if row else None
+
+    def list_projects(self) -> list[ProjectRow]:
+        """Every project, most recently changed first."""
+        rows = self._connect().execute(
+            "SELECT * FROM projects ORDER BY updated_at DESC, id DESC").fetchall()
+        return [_project(row) for row in rows]
+
+    def update_project(self, project_id: int, *, title: str | None = None,
+                       options: dict[str, Any] | None = None) -> ProjectRow | None:
+        """Change the title and/or the options; ``None`` leaves a field as it is."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE projects SET title = COALESCE(?, title), "
+                "options = COALESCE(?, options), updated_at = ? WHERE id = ?",
+                (title, json.dumps(options) if options is not None else None, time.time(),
+                 project_id),
+            )
+        return self.get_project(project_id)
+
+    def delete_project(self, project_id: int) -> bool:
+        """Delete the project with its segments and jobs; False when it did not exist."""
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+        return cur.rowcount > 0
+
+    def touch_project(self, db: sqlite3.Connection, project_id: int) -> None:
+        """Mark the project as changed now (inside an open transaction)."""
+        db.execute("UPDATE projects SET updated_at = ? WHERE id = ?", (time.time(), project_id))
+
+    # -- segments --------------------------------------------------------------------------
+
+    def _insert_segment(self, db: sqlite3.Connection, project_id: int, position: int,
+                        fields: dict[str, Any], now: float) -> int:
+        unknown = set(fields) - _SEGMENT_FIELDS
+        if unknown:
+            raise ValueError(f"unknown segment fields {sorted(unknown)}")
+        columns = ["project_id", "position", "updated_at", *fields]
+        values = [project_id, position, now, *fields.values()]
+        marks = ",".join("?" * len(columns))
+        cur = db.execute(f"INSERT INTO segments ({','.join(columns)}) VALUES ({marks})", values)
+        return int(cur.lastrowid or 0)
+
+    def segments(self, project_id: int) -> list[SegmentRow]:
+        """The project's segments in order."""
+        rows = self._connect().execute(
+            "SELECT * FROM segments WHERE project_id = ? ORDER BY position, id",
+            (project_id,)).fetchall()
+        return [_segment(row) for row in rows]
+
+    def segment_stats(self) -> dict[int, tuple[int, int]]:
+        """Per project: number of segments and total narration in samples (48 kHz)."""
+        rows = self._connect().execute(
+            "SELECT project_id, COUNT(*) AS n, COALESCE(SUM(audio_samples), 0) AS samples "
+            "FROM segments GROUP BY project_id").fetchall()
+        return {row["project_id"]: (row["n"], row["samples"]) for row in rows}
+
+    def first_images(self) -> dict[int, tuple[int, str]]:
+        """Per project, the id and image file of its first segment that has an image."""
+        rows = self._connect().execute(
+            "SELECT project_id, id, image_file FROM segments WHERE image_file IS NOT NULL "
+            "ORDER BY project_id, position DESC, id DESC").fetchall()
+        return {row["project_id"]: (row["id"], row["image_file"]) for row in rows}
+
+    def get_segment(self, project_id: int, segment_id: int) -> SegmentRow | None:
+        """The segment if it belongs to the project, else ``None``."""
+        row = self._connect().execute(
+            "SELECT * FROM segments WHERE id = ? AND project_id = ?",
+            (segment_id, project_id)).fetchone()
+        return _segment(row) if row else None
+
+    def add_segment(self, project_id: int, fields: dict[str, Any],
+                    position: int | None = None) -> SegmentRow:
+        """Insert a segment at ``position`` (0-based; default: at the end)."""
+        now = time.time()
+        with self._tx() as db:
+            ids = self._ordered_ids(db, project_id)
+            index = len(ids) if position is None else max(0, min(position, len(ids)))
+            new_id = self._insert_segment(db, project_id, index, fields, now)
+            ids.insert(index, new_id)
+            self._renumber(db, ids)
+            self.touch_project(db, project_id)
+        segment = self.get_segment(project_id, new_id)
+        assert segment is not None
+        return segment
+
+    def update_segment(self, project_id: int, segment_id: int,
+                       fields: dict[str, Any]) -> SegmentRow | None:
+        """Change some fields of a segment; ``None`` when it does not exist."""
+        unknown = set(fields) - _SEGMENT_FIELDS
+        if unknown:
+            raise ValueError(f"unknown segment fields {sorted(unknown)}")
+        if fields:
+            assignments = ", ".join(f"{name} = ?" for name in fields)
+            with self._tx() as db:
+                db.execute(
+                    f"UPDATE segments SET {assignments}, updated_at = ? "
+                    "WHERE id = ? AND project_id = ?",
+                    (*fields.values(), time.time(), segment_id, project_id),
+                )
+                self.touch_project(db, project_id)
+        return self.get_segment(project_id, segment_id)
+
+    def move_segment(self, project_id: int, segment_id: int, position: int) -> bool:
+        """Move a segment to a 0-based position; False when it does not exist."""
+        with self._tx() as db:
+            ids = self._ordered_ids(db, project_id)
+            if segment_id not in ids:
+                return False
+            ids.remove(segment_id)
+            ids.insert(max(0, min(position, len(ids))), segment_id)
+            self._renumber(db, ids)
+            self.touch_project(db, project_id)
+        return True
+
+    def reorder_segments(self, project_id: int, order: list[int]) -> bool:
+        """Put the segments in the given order; False unless ``order`` lists each exactly once."""
+        with self._tx() as db:
+            ids = self._ordered_ids(db, project_id)
+            if sorted(order) != sorted(ids) or len(set(order)) != len(order):
+                return False
+            self._renumber(db, order)
+            self.touch_project(db, project_id)
+        return True
+
+    def delete_segment(self, project_id: int, segment_id: int) -> SegmentRow | None:
+        """Delete a segment and close the gap; returns the deleted row (for its files)."""
+        segment = self.get_segment(project_id, segment_id)
+        if segment is None:
+            return None
+        with self._tx() as db:
+            db.execute("DELETE FROM segments WHERE id = ?", (segment_id,))
+            self._renumber(db, self._ordered_ids(db, project_id))
+            self.touch_project(db, project_id)
+        return segment
+
+    @staticmethod
+    def _ordered_ids(db: sqlite3.Connection, project_id: int) -> list[int]:
+        rows = db.execute("SELECT id FROM segments WHERE project_id = ? ORDER BY position, id",
+                          (project_id,)).fetchall()
+        return [int(row["id"]) for row in rows]
+
+    @staticmethod
+    def _renumber(db: sqlite3.Connection, ids: list[int]) -> None:
+        db.executemany("UPDATE segments SET position = ? WHERE id = ?",
+                       [(position, segment_id) for position, segment_id in enumerate(ids)])
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def create_job(self, project_id: int) -> JobRow:
+        """Queue a render of the project.
+
+        Raises:
+            ActiveJobExists: The project already has a queued or running render.
+        """
+        now = time.time()
+        try:
+            with self._tx() as db:
+                cur = db.execute(
+                    "INSERT INTO jobs (project_id, status, message, created_at, updated_at) "
+                    "VALUES (?, 'queued', 'Waiting for a free render slot...', ?, ?)",
+                    (project_id, now, now),
+                )
+        except sqlite3.IntegrityError:
+            active = self.active_job(project_id)
+            if active is None:
+                raise
+            raise ActiveJobExists(active) from None
+        job = self.get_job(int(cur.lastrowid or 0))
+        assert job is not None
+        return job
+
+    def get_job(self, job_id: int) -> JobRow | None:
+        """The job, or ``None``."""
+        row = self._connect().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def active_job(self, project_id: int) -> JobRow | None:
+        """The project's queued or running job, if any."""
+        row = self._connect().execute(
+            "SELECT * FROM jobs WHERE project_id = ? AND status IN ('queued', 'processing')",
+            (project_id,)).fetchone()
+        return _job(row) if row else None
+
+    def latest_job(self, project_id: int) -> JobRow | None:
+        """The project's most recent job, if any."""
+        row = self._connect().execute(
+            "SELECT * FROM jobs WHERE project_id = ? ORDER BY id DESC LIMIT 1",
+            (project_id,)).fetchone()
+        return _job(row) if row else None
+
+    def latest_jobs(self) -> dict[int, JobRow]:
+        """Each project's most recent job."""
+        rows = self._connect().execute(
+            "SELECT * FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY project_id)"
+        ).fetchall()
+        return {row["project_id"]: _job(row) for row in rows}
+
+    def completed_jobs(self, project_id: int | None = None) -> list[JobRow]:
+        """Finished renders, newest first (optionally of one project)."""
+        sql = "SELECT * FROM jobs WHERE status = 'completed'"
+        params: tuple[Any, ...] = ()
+        if project_id is not None:
+            sql += " AND project_id = ?"
+            params = (project_id,)
+        rows = self._connect().execute(sql + " ORDER BY finished_at DESC, id DESC",
+                                       params).fetchall()
+        return [_job(row) for row in rows]
+
+    def claim_job(self, worker: str) -> JobRow | None:
+        """Atomically take the oldest queued job and mark it processing for ``worker``."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute(
+                "UPDATE jobs SET status = 'processing', worker = ?, attempts = attempts + 1, "
+                "started_at = ?, updated_at = ?, phase = 'starting', done = 0, total = 0, "
+                "percent = 0, rate = NULL, eta = NULL, message = 'Starting the render...' "
+                "WHERE id = (SELECT id FROM jobs WHERE status = 'queued' "
+                "AND cancel_requested = 0 ORDER BY id LIMIT 1) RETURNING *",
+                (worker, now, now),
+            ).fetchone()
+        return _job(row) if row else None
+
+    def record_progress(self, job_id: int, *, phase: str, done: int, total: int,
+                        percent: float, rate: float | None, eta: float | None,
+                        message: str) -> bool:
+        """Store a progress update; False once the job is no longer processing."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET phase = ?, done = ?, total = ?, percent = ?, rate = ?, eta = ?, "
+                "message = ?, updated_at = ? WHERE id = ? AND status = 'processing'",
+                (phase, done, total, percent, rate, eta, message, time.time(), job_id),
+            )
+        return cur.rowcount > 0
+
+    def complete_job(self, job_id: int, *, output_file: str, captions_file: str | None,
+                     size: int, duration: float, frames: int, message: str) -> bool:
+        """Mark a processing job completed with its output."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET status = 'completed', phase = 'done', percent = 100, "
+                "done = ?, total = ?, eta = 0, output_file = ?, captions_file = ?, size = ?, "
+                "duration = ?, message = ?, finished_at = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'processing'",
+                (frames, frames, output_file, captions_file, size, duration, message, now, now,
+                 job_id),
+            )
+        return cur.rowcount > 0
+
+    def fail_job(self, job_id: int, error: str,
+                 problems: list[dict[str, Any]] | None = None) -> bool:
+        """Mark a queued or processing job failed with a reason."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET status = 'failed', error = ?, problems = ?, eta = NULL, "
+                "message = 'Render failed', finished_at = ?, updated_at = ? "
+                "WHERE id = ? AND status IN ('queued', 'processing')",
+                (error, json.dumps(problems) if problems else None, now, now, job_id),
+            )
+        return cur.rowcount > 0
+
+    def finish_cancelled(self, job_id: int) -> bool:
+        """Mark a job cancelled (after its worker stopped, or while still queued)."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET status = 'cancelled', eta = NULL, message = 'Render cancelled', "
+                "finished_at = ?, updated_at = ? "
+                "WHERE id = ? AND status IN ('queued', 'processing')",
+                (now, now, job_id),
+            )
+        return cur.rowcount > 0
+
+    def request_cancel(self, project_id: int) -> JobRow | None:
+        """Cancel the project's active job: queued jobs at once, running ones via their worker.
+
+        Returns:
+            The job after the change, or ``None`` when nothing was queued or running.
+        """
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT id, status FROM jobs WHERE project_id = ? "
+                "AND status IN ('queued', 'processing')", (project_id,)).fetchone()
+            if row is None:
+                return None
+            if row["status"] == "queued":
+                db.execute(
+                    "UPDATE jobs SET status = 'cancelled', cancel_requested = 1, "
+                    "message = 'Render cancelled', finished_at = ?, updated_at = ? "
+                    "WHERE id = ?", (now, now, row["id"]))
+            else:
+                db.execute(
+                    "UPDATE jobs SET cancel_requested = 1, message = 'Cancelling...', "
+                    "updated_at = ? WHERE id = ?", (now, row["id"]))
+        return self.get_job(int(row["id"]))
+
+    def cancel_requested(self, job_id: int) -> bool:
+        """True once someone asked to cancel the job."""
+        row = self._connect().execute("SELECT cancel_requested FROM jobs WHERE id = ?",
+                                      (job_id,)).fetchone()
+        return bool(row and row["cancel_requested"])
+
+    def requeue(self, job_id: int, message: str) -> bool:
+        """Put a job stopped by a server shutdown back in the queue (the try is not counted)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET status = 'queued', phase = '', done = 0, total = 0, "
+                "percent = 0, rate = NULL, eta = NULL, worker = NULL, message = ?, "
+                "attempts = MAX(attempts - 1, 0), updated_at = ? "
+                "WHERE id = ? AND status = 'processing'", (message, time.time(), job_id))
+        return cur.rowcount > 0
+
+    def recover_interrupted(self, reason: str) -> tuple[list[int], list[int]]:
+        """Deal with jobs left 'processing' by a server that stopped mid-render.
+
+        Jobs with attempts left go back to the queue; the others fail with ``reason``.
+
+        Returns:
+            The ids of the re-queued jobs and of the failed ones.
+        """
+        now = time.time()
+        with self._tx() as db:
+            rows = db.execute("SELECT id, attempts, cancel_requested FROM jobs "
+                              "WHERE status = 'processing'").fetchall()
+            retried, failed = [], []
+            for row in rows:
+                if row["cancel_requested"]:
+                    db.execute("UPDATE jobs SET status = 'cancelled', message = "
+                               "'Render cancelled', finished_at = ?, updated_at = ? WHERE id = ?",
+                               (now, now, row["id"]))
+                elif row["attempts"] < MAX_ATTEMPTS:
+                    db.execute(
+                        "UPDATE jobs SET status = 'queued', phase = '', done = 0, total = 0, "
+                        "percent = 0, rate = NULL, eta = NULL, worker = NULL, "
+                        "message = 'Restarting: the server stopped during the render', "
+                        "updated_at = ? WHERE id = ?", (now, row["id"]))
+                    retried.append(int(row["id"]))
+                else:
+                    db.execute(
+                        "UPDATE jobs SET status = 'failed', error = ?, message = 'Render failed',"
+                        " eta = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
+                        (f"{reason} (tried {row['attempts']} times)", now, now, row["id"]))
+                    failed.append(int(row["id"]))
+        return retried, failed
+
+    def has_queued(self) -> bool:
+        """True when a job waits for a worker."""
+        row = self._connect().execute(
+            "SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1").fetchone()
+        return row is not None

@@ -1,0 +1,549 @@
+"""The studio's operations: what the routes do, independent of HTTP.
+
+:class:`Studio` ties the store, the media folders and the dispatcher together and
+turns rows into API models. Errors are raised as :class:`StudioError` with an HTTP
+status and a sentence for the creator; the app maps them to JSON answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import zipfile
+from pathlib import Path
+from typing import IO, Any
+
+from storyreel.errors import Problem, ValidationFailed
+from storyreel.media.audio import SAMPLE_RATE
+from storyreel.render.pipeline import slugify
+from storyreel.service import uploads
+from storyreel.service.importers import (
+    ImportFailed,
+    ParsedProject,
+    detect_kind,
+    parse_json,
+    parse_text_blocks,
+    read_bundle,
+    read_capped,
+)
+from storyreel.service.jobs import CANCEL_GRACE, Dispatcher
+from storyreel.service.options import (
+    effective_options,
+    merge_options,
+    missing_media,
+    render_problems,
+)
+from storyreel.service.schemas import (
+    AudioOut,
+    GalleryItem,
+    ImageOut,
+    ProblemOut,
+    ProjectDetail,
+    ProjectSummary,
+    SegmentOut,
+    StatusOut,
+    UploadOut,
+)
+from storyreel.service.store import ActiveJobExists, JobRow, ProjectRow, SegmentRow, Store
+
+__all__ = ["Studio", "StudioError"]
+
+log = logging.getLogger("storyreel.service")
+
+
+class StudioError(Exception):
+    """A request the studio refuses: ``status`` is the HTTP status, the message is for people."""
+
+    def __init__(self, status: int, message: str, problems: list[ProblemOut] | None = None,
+                 **extra: Any) -> None:
+        self.status = status
+        self.problems = problems
+        self.extra = extra
+        super().__init__(message)
+
+
+def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> ProblemOut:
+    segment_id = None
+    if segments and problem.segment is not None and 0 < problem.segment <= len(segments):
+        segment_id = segments[problem.segment - 1].id
+    return ProblemOut(message=problem.message, segment=problem.segment, segment_id=segment_id,
+                      field=problem.field)
+
+
+def _invalid(exc: ValidationFailed, message: str = "Some options are not valid.") -> StudioError:
+    return StudioError(400, message, [_problem_out(p) for p in exc.problems])
+
+
+class Studio:
+    """Projects, segments, uploads and renders of one data folder.
+
+    Args:
+        data_dir: Holds ``studio.db`` and ``projects/<id>/{images,audio,output}``.
+        store: The database.
+        dispatcher: Runs the render jobs.
+        limits: Upload caps.
+    """
+
+    def __init__(self, data_dir: Path, store: Store, dispatcher: Dispatcher,
+                 limits: uploads.Limits) -> None:
+        self.data_dir = data_dir
+        self.media_root = data_dir / "projects"
+        self.store = store
+        self.dispatcher = dispatcher
+        self.limits = limits
+
+    # -- folders and lookups ---------------------------------------------------------------
+
+    def folder(self, project_id: int) -> Path:
+        """The project's media folder (``images/``, ``audio/``, ``output/`` inside)."""
+        return self.media_root / str(project_id)
+
+    def _make_folders(self, project_id: int) -> None:
+        for name in ("images", "audio", "output"):
+            (self.folder(project_id) / name).mkdir(parents=True, exist_ok=True)
+
+    def project(self, project_id: int) -> ProjectRow:
+        """The project, or a 404."""
+        project = self.store.get_project(project_id)
+        if project is None:
+            raise StudioError(404, f"Project {project_id} does not exist.")
+        return project
+
+    def segment(self, project_id: int, segment_id: int) -> SegmentRow:
+        """The segment of that project, or a 404."""
+        self.project(project_id)
+        segment = self.store.get_segment(project_id, segment_id)
+        if segment is None:
+            raise StudioError(404, f"Segment {segment_id} is not part of project {project_id}.")
+        return segment
+
+    def _not_rendering(self, project_id: int, action: str) -> None:
+        job = self.store.active_job(project_id)
+        if job is not None and job.status == "processing":
+            raise StudioError(409, f"A render of this project is running; cancel it or wait "
+                                   f"for it to finish before you {action}.", job_id=job.id)
+
+    # -- views -----------------------------------------------------------------------------
+
+    def _media_url(self, project_id: int, segment: SegmentRow, what: str) -> str:
+        return (f"/api/projects/{project_id}/segments/{segment.id}/{what}/"
+                f"?v={int(segment.updated_at * 1000)}")
+
+    def segment_out(self, segment: SegmentRow, number: int) -> SegmentOut:
+        """A segment as the API shows it."""
+        folder = self.folder(segment.project_id)
+        image = audio = None
+        if segment.image_file and segment.image_width and segment.image_height:
+            image = ImageOut(url=self._media_url(segment.project_id, segment, "image"),
+                             thumbnail_url=self._media_url(segment.project_id, segment,
+                                                           "thumbnail"),
+                             width=segment.image_width, height=segment.image_height)
+        if segment.audio_file and segment.audio_samples:
+            audio = AudioOut(url=self._media_url(segment.project_id, segment, "audio"),
+                             duration=round(segment.audio_samples / SAMPLE_RATE, 3))
+        return SegmentOut(id=segment.id, number=number, text=segment.text,
+                          chapter=segment.chapter, image_prompt=segment.image_prompt,
+                          image=image, audio=audio, missing=missing_media(segment, folder))
+
+    def status(self, project_id: int) -> StatusOut:
+        """Where the project's latest render stands (``draft`` when never rendered)."""
+        self.project(project_id)
+        return self._status(project_id, self.store.latest_job(project_id))
+
+    def _status(self, project_id: int, job: JobRow | None) -> StatusOut:
+        if job is None:
+            return StatusOut(project_id=project_id, job_id=None, status="draft", phase="",
+                             percent=0, frames_done=None, frames_total=None, eta=None,
+                             rate=None, message="Not rendered yet", error=None, problems=None,
+                             video_url=None, download_url=None, captions_url=None,
+                             updated_at=None)
+        exporting = job.phase == "export" or job.status == "completed"
+        urls = self._render_urls(job)
+        return StatusOut(
+            project_id=project_id, job_id=job.id, status=job.status,
+            phase=job.phase, percent=job.percent,
+            frames_done=job.done if exporting else None,
+            frames_total=job.total if exporting else None,
+            eta=job.eta, rate=job.rate, message=job.message, error=job.error,
+            problems=[ProblemOut(**p) for p in job.problems] if job.problems else None,
+            video_url=urls[0], download_url=urls[1], captions_url=urls[2],
+            updated_at=job.updated_at,
+        )
+
+    def _render_urls(self, job: JobRow) -> tuple[str | None, str | None, str | None]:
+        if job.status != "completed" or not job.output_file:
+            return None, None, None
+        base = f"/api/renders/{job.id}"
+        captions = f"{base}/captions.srt" if job.captions_file else None
+        return f"{base}/video/", f"{base}/download/", captions
+
+    def _summaries(self) -> list[tuple[ProjectRow, ProjectSummary]]:
+        jobs = self.store.latest_jobs()
+        stats = self.store.segment_stats()
+        images = self.store.first_images()
+        out = []
+        for project in self.store.list_projects():
+            out.append((project, self._summary(project, jobs.get(project.id),
+                                               stats.get(project.id, (0, 0)),
+                                               images.get(project.id))))
+        return out
+
+    def _summary(self, project: ProjectRow, job: JobRow | None, stats: tuple[int, int],
+                 image: tuple[int, str] | None) -> ProjectSummary:
+        thumb = None
+        if image is not None:
+            thumb = f"/api/projects/{project.id}/segments/{image[0]}/thumbnail/"
+        return ProjectSummary(
+            id=project.id, title=project.title,
+            status=job.status if job else "draft",
+            percent=job.percent if job else 0.0, segments=stats[0],
+            duration=round(stats[1] / SAMPLE_RATE, 3), thumbnail_url=thumb,
+            video_url=self._render_urls(job)[0] if job else None,
+            created_at=project.created_at, updated_at=project.updated_at,
+        )
+
+    def list_projects(self) -> list[ProjectSummary]:
+        """Every project with its status and thumbnail, most recently changed first."""
+        return [summary for _, summary in self._summaries()]
+
+    def detail(self, project_id: int) -> ProjectDetail:
+        """A project with its ordered segments, options and render status."""
+        project = self.project(project_id)
+        segments = self.store.segments(project_id)
+        job = self.store.latest_job(project_id)
+        first = next(((s.id, s.image_file) for s in segments if s.image_file), None)
+        samples = sum(s.audio_samples or 0 for s in segments)
+        summary = self._summary(project, job, (len(segments), samples), first)
+        return ProjectDetail(
+            **summary.model_dump(),
+            options=effective_options(project.options, self.folder(project_id)),
+            segment_list=[self.segment_out(s, n) for n, s in enumerate(segments, start=1)],
+            render=self._status(project_id, job),
+        )
+
+    # -- projects --------------------------------------------------------------------------
+
+    def create(self, parsed: ParsedProject) -> ProjectDetail:
+        """Store a new project (options validated first); its folders are made at once."""
+        try:
+            merge_options({}, parsed.options, self.media_root / "new")
+        except ValidationFailed as exc:
+            raise _invalid(exc, "The project's render options are not valid.") from None
+        project = self.store.create_project(parsed.title, parsed.options, parsed.segments)
+        self._make_folders(project.id)
+        return self.detail(project.id)
+
+    def update(self, project_id: int, title: str | None, patch: dict[str, Any]) -> ProjectDetail:
+        """Change the title and/or render options (settings merge into the current ones)."""
+        project = self.project(project_id)
+        options = project.options
+        if patch:
+            try:
+                options = merge_options(project.options, patch, self.folder(project_id))
+            except ValidationFailed as exc:
+                raise _invalid(exc) from None
+        clean_title = title.strip() if title is not None else None
+        if title is not None and not clean_title:
+            raise StudioError(400, "The title cannot be empty.")
+        self.store.update_project(project_id, title=clean_title, options=options)
+        return self.detail(project_id)
+
+    def delete(self, project_id: int) -> None:
+        """Delete a project, its renders and its media (a running render is stopped first)."""
+        self.project(project_id)
+        job = self.store.request_cancel(project_id)
+        if job is not None and job.status == "processing":
+            self.dispatcher.cancel(job.id)
+            deadline = time.monotonic() + CANCEL_GRACE + 5
+            while time.monotonic() < deadline:
+                current = self.store.get_job(job.id)
+                if current is None or current.status != "processing":
+                    break
+                time.sleep(0.1)
+        self.store.delete_project(project_id)
+        uploads.remove_tree(self.folder(project_id))
+
+    def import_file(self, source: IO[bytes], declared: int | None) -> ProjectDetail:
+        """Create a project from an uploaded JSON, text or zip file (type read from content)."""
+        head = source.read(8)
+        source.seek(0)
+        kind = detect_kind(head)
+        try:
+            if kind == "zip":
+                return self._import_zip(source)
+            raw = read_capped(source, 20_000_000)
+            text = raw.decode("utf-8-sig")
+            parsed = parse_json(_json(text)) if kind == "json" else parse_text_blocks(text)
+        except UnicodeDecodeError:
+            raise StudioError(400, "The file is neither a zip bundle nor UTF-8 text "
+                                   "(StoryFlow JSON or text blocks).") from None
+        except ImportFailed as exc:
+            raise self._import_error(exc) from None
+        return self.create(parsed)
+
+    def import_text(self, text: str) -> ProjectDetail:
+        """Create a project from StoryFlow's plain-text block format."""
+        try:
+            return self.create(parse_text_blocks(text))
+        except ImportFailed as exc:
+            raise self._import_error(exc) from None
+
+    def _import_error(self, exc: ImportFailed) -> StudioError:
+        problems = [_problem_out(p) for p in exc.problems] or None
+        return StudioError(400, str(exc), problems)
+
+    def _import_zip(self, source: IO[bytes]) -> ProjectDetail:
+        try:
+            archive = zipfile.ZipFile(source)
+        except (zipfile.BadZipFile, OSError):
+            raise StudioError(400, "The zip file is damaged and cannot be opened.") from None
+        with archive:
+            try:
+                parsed = read_bundle(archive, self.limits.import_bytes)
+            except ImportFailed as exc:
+                raise self._import_error(exc) from None
+            detail = self.create(parsed)
+            try:
+                self._attach_bundle_media(detail.id, archive, parsed)
+            except BaseException:
+                self.store.delete_project(detail.id)
+                uploads.remove_tree(self.folder(detail.id))
+                raise
+        return self.detail(detail.id)
+
+    def _attach_bundle_media(self, project_id: int, archive: zipfile.ZipFile,
+                             parsed: ParsedProject) -> None:
+        segments = self.store.segments(project_id)
+        problems: list[ProblemOut] = []
+        for number, (segment, media) in enumerate(zip(segments, parsed.media, strict=True), 1):
+            for what, member in (("image", media.image), ("audio", media.audio)):
+                try:
+                    with archive.open(member) as handle:
+                        self._store_upload(segment, what, handle)
+                except StudioError as exc:
+                    problems.append(ProblemOut(message=str(exc), segment=number,
+                                               segment_id=segment.id, field=what))
+                except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+                    problems.append(ProblemOut(message=f"cannot be read from the zip ({exc})",
+                                               segment=number, segment_id=segment.id,
+                                               field=what))
+        if problems:
+            raise StudioError(400, "Some media in the bundle cannot be used.", problems)
+
+    # -- segments --------------------------------------------------------------------------
+
+    def add_segment(self, project_id: int, fields: dict[str, Any],
+                    position: int | None) -> SegmentOut:
+        """Add a segment (at a 1-based position, default at the end)."""
+        self.project(project_id)
+        segment = self.store.add_segment(project_id, fields,
+                                         None if position is None else position - 1)
+        return self._segment_view(project_id, segment.id)
+
+    def _segment_view(self, project_id: int, segment_id: int) -> SegmentOut:
+        segments = self.store.segments(project_id)
+        for number, segment in enumerate(segments, start=1):
+            if segment.id == segment_id:
+                return self.segment_out(segment, number)
+        raise StudioError(404, f"Segment {segment_id} is not part of project {project_id}.")
+
+    def edit_segment(self, project_id: int, segment_id: int, fields: dict[str, Any],
+                     position: int | None) -> SegmentOut:
+        """Change a segment's text fields and/or move it."""
+        self.segment(project_id, segment_id)
+        self.store.update_segment(project_id, segment_id, fields)
+        if position is not None:
+            self.store.move_segment(project_id, segment_id, position - 1)
+        return self._segment_view(project_id, segment_id)
+
+    def reorder(self, project_id: int, order: list[int]) -> list[SegmentOut]:
+        """Put every segment in a new order."""
+        self.project(project_id)
+        if not self.store.reorder_segments(project_id, order):
+            raise StudioError(400, "The new order must list every segment of the project "
+                                   "exactly once.")
+        segments = self.store.segments(project_id)
+        return [self.segment_out(s, n) for n, s in enumerate(segments, start=1)]
+
+    def delete_segment(self, project_id: int, segment_id: int) -> None:
+        """Delete a segment and its media."""
+        self.segment(project_id, segment_id)
+        self._not_rendering(project_id, "delete a segment")
+        deleted = self.store.delete_segment(project_id, segment_id)
+        if deleted is not None:
+            self._remove_media(deleted, "image", "audio")
+
+    def _remove_media(self, segment: SegmentRow, *what: str) -> None:
+        folder = self.folder(segment.project_id)
+        for kind in what:
+            name = segment.image_file if kind == "image" else segment.audio_file
+            if name:
+                uploads.remove_quietly(folder / name)
+                if kind == "image":
+                    uploads.remove_quietly(_thumb(folder / name))
+
+    def media_file(self, project_id: int, segment_id: int, what: str) -> Path:
+        """The file behind a segment's image, thumbnail or audio (404 when there is none)."""
+        segment = self.segment(project_id, segment_id)
+        name = segment.audio_file if what == "audio" else segment.image_file
+        if not name:
+            raise StudioError(404, f"Segment {segment_id} has no {what} yet.")
+        path = self.folder(project_id) / name
+        if what == "thumbnail":
+            thumb = _thumb(path)
+            path = thumb if thumb.is_file() else path
+        if not path.is_file():
+            raise StudioError(404, f"The {what} file of segment {segment_id} is missing.")
+        return path
+
+    # -- uploads ---------------------------------------------------------------------------
+
+    def upload(self, project_id: int, segment_id: int, what: str,
+               source: IO[bytes]) -> UploadOut:
+        """Check and store an image or narration for a segment, replacing the old one.
+
+        The old file stays in place unless the new one passes every check.
+        """
+        segment = self.segment(project_id, segment_id)
+        self._not_rendering(project_id, f"replace the {what}")
+        result = self._store_upload(segment, what, source)
+        view = self._segment_view(project_id, segment_id)
+        return UploadOut(segment=view, **result)
+
+    def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes]) -> dict[str, Any]:
+        folder = self.folder(segment.project_id) / ("images" if what == "image" else "audio")
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = uploads.temp_name(folder)
+        cap = self.limits.image_bytes if what == "image" else self.limits.audio_bytes
+        with uploads.removing(temp):
+            try:
+                uploads.spooled_copy(source, temp, cap)
+                if what == "image":
+                    return self._publish_image(segment, temp)
+                return self._publish_audio(segment, temp)
+            except uploads.UploadRejected as exc:
+                raise StudioError(exc.status, str(exc)) from None
+
+    def _final_name(self, segment: SegmentRow, kind: str, ext: str) -> str:
+        sub = "images" if kind == "image" else "audio"
+        return f"{sub}/seg-{segment.id}-{secrets.token_hex(4)}.{ext}"
+
+    def _publish_image(self, segment: SegmentRow, temp: Path) -> dict[str, Any]:
+        info = uploads.check_image(temp, self.limits)
+        name = self._final_name(segment, "image", info.ext)
+        target = self.folder(segment.project_id) / name
+        uploads.make_thumbnail(temp, _thumb(target))
+        uploads.publish(temp, target)
+        updated = self.store.update_segment(segment.project_id, segment.id, {
+            "image_file": name, "image_width": info.width, "image_height": info.height})
+        if updated is None:  # deleted meanwhile
+            uploads.remove_quietly(target, _thumb(target))
+            raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
+        self._remove_media(segment, "image")
+        return {"kind": "image", "width": info.width, "height": info.height,
+                "format": info.format}
+
+    def _publish_audio(self, segment: SegmentRow, temp: Path) -> dict[str, Any]:
+        info = uploads.check_audio(temp, self.limits)
+        name = self._final_name(segment, "audio", info.ext)
+        target = self.folder(segment.project_id) / name
+        uploads.publish(temp, target)
+        updated = self.store.update_segment(segment.project_id, segment.id, {
+            "audio_file": name, "audio_samples": info.samples})
+        if updated is None:
+            uploads.remove_quietly(target)
+            raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
+        self._remove_media(segment, "audio")
+        return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
+
+    # -- renders ---------------------------------------------------------------------------
+
+    def render(self, project_id: int) -> JobRow:
+        """Queue a render after checking that every segment is complete."""
+        project = self.project(project_id)
+        segments = self.store.segments(project_id)
+        active = self.store.active_job(project_id)
+        if active is not None:
+            raise StudioError(409, f"This project is already being rendered (render "
+                                   f"{active.id} is {active.status}).", job_id=active.id)
+        problems = render_problems(project.title, project.options, segments,
+                                   self.folder(project_id))
+        if problems:
+            count = len(problems)
+            raise StudioError(400, f"The project cannot render yet: {count} problem"
+                                   f"{'s' if count != 1 else ''} to fix.",
+                              [_problem_out(p, segments) for p in problems])
+        try:
+            job = self.store.create_job(project_id)
+        except ActiveJobExists as exc:
+            raise StudioError(409, "This project is already being rendered.",
+                              job_id=exc.job.id) from None
+        self.dispatcher.submitted(job.id)
+        return job
+
+    def cancel(self, project_id: int) -> StatusOut:
+        """Cancel a queued render at once, or stop a running one within seconds."""
+        self.project(project_id)
+        job = self.store.request_cancel(project_id)
+        if job is None:
+            raise StudioError(409, "There is no queued or running render to cancel.")
+        self.dispatcher.cancel(job.id)
+        return self.status(project_id)
+
+    def finished(self, job_id: int) -> tuple[JobRow, ProjectRow]:
+        """A completed render and its project (404 otherwise)."""
+        job = self.store.get_job(job_id)
+        project = self.store.get_project(job.project_id) if job else None
+        if job is None or project is None or job.status != "completed" or not job.output_file:
+            raise StudioError(404, f"Render {job_id} does not exist or has not finished.")
+        return job, project
+
+    def render_file(self, job_id: int, kind: str) -> tuple[Path, str]:
+        """The video or captions of a finished render and a sensible download name."""
+        job, project = self.finished(job_id)
+        folder = self.folder(project.id)
+        stem = f"{slugify(project.title)}-{job.id}"
+        if kind == "video":
+            assert job.output_file is not None
+            path, name = folder / job.output_file, f"{stem}.mp4"
+        else:
+            if not job.captions_file:
+                raise StudioError(404, "This render has no captions (the story has no text).")
+            path = (folder / job.captions_file).with_suffix(f".{kind}")
+            name = f"{stem}.{kind}"
+        if not path.is_file():
+            raise StudioError(404, "The file of this render is missing from the data folder.")
+        return path, name
+
+    def gallery(self) -> list[GalleryItem]:
+        """Every finished render whose file is still there, newest first."""
+        items = []
+        summaries = {project.id: summary for project, summary in self._summaries()}
+        for job in self.store.completed_jobs():
+            summary = summaries.get(job.project_id)
+            if summary is None or not job.output_file:
+                continue
+            if not (self.folder(job.project_id) / job.output_file).is_file():
+                continue
+            video, download, captions = self._render_urls(job)
+            assert video is not None and download is not None
+            items.append(GalleryItem(
+                job_id=job.id, project_id=job.project_id, title=summary.title, video_url=video,
+                download_url=download, captions_url=captions,
+                thumbnail_url=summary.thumbnail_url, size=job.size or 0,
+                duration=job.duration or 0.0, finished_at=job.finished_at or 0.0))
+        return items
+
+
+def _thumb(image: Path) -> Path:
+    return image.with_name(image.stem + ".thumb.jpg")
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(f"The file is not valid JSON (line {exc.lineno}, column "
+                           f"{exc.colno}: {exc.msg}).") from None

@@ -1,0 +1,334 @@
+"""Upload safety: size caps while streaming, type by content, server-made file names.
+
+No name, path or type sent by the client ever reaches the filesystem: files are
+written under a random hidden name inside the project's own folder, checked by
+decoding them, and only then published under a name the server makes
+(``images/seg-12-3f9a0c1d.png``) with ``os.replace``. A rejected upload leaves
+the previous file untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import av
+import av.error
+from PIL import Image, ImageOps, UnidentifiedImageError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from storyreel.errors import MediaError
+from storyreel.media.audio import SAMPLE_RATE
+from storyreel.media.image import MAX_IMAGE_PIXELS
+from storyreel.media.image import probe_image as _probe_image
+
+__all__ = [
+    "AudioInfo",
+    "BodyLimitMiddleware",
+    "ImageInfo",
+    "Limits",
+    "UploadRejected",
+    "check_audio",
+    "check_image",
+    "spooled_copy",
+    "temp_name",
+]
+
+MB = 1_000_000
+THUMB_SIZE = (480, 270)
+_IMAGE_EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp",
+              "TIFF": "tif", "GIF": "gif"}
+_AUDIO_EXT = {"wav": "wav", "mp3": "mp3", "flac": "flac", "ogg": "ogg", "mov": "m4a",
+              "mp4": "m4a", "m4a": "m4a", "aac": "aac", "matroska": "webm", "webm": "webm",
+              "aiff": "aiff", "caf": "caf", "opus": "opus"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upload caps. Bodies larger than these are refused with 413 while streaming.
+
+    Attributes:
+        image_bytes: Largest image upload.
+        audio_bytes: Largest narration upload.
+        import_bytes: Largest project import (JSON, text or zip bundle).
+        json_bytes: Largest body of any other request.
+        image_pixels: Largest still (width x height).
+        audio_seconds: Longest narration of one segment.
+        min_audio_seconds: Shortest narration accepted.
+    """
+
+    image_bytes: int = 50 * MB
+    audio_bytes: int = 500 * MB
+    import_bytes: int = 2000 * MB
+    json_bytes: int = 2 * MB
+    image_pixels: int = MAX_IMAGE_PIXELS
+    audio_seconds: float = 2 * 3600
+    min_audio_seconds: float = 0.05
+
+
+class UploadRejected(Exception):
+    """An upload is refused; ``status`` is the HTTP status, the message is for the creator."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+def _human(size: int) -> str:
+    return f"{size / MB:g} MB" if size >= MB else f"{size / 1000:g} kB"
+
+
+_UPLOAD_RE = re.compile(r"^/api/projects/\d+/segments/\d+/(image|audio)/?$")
+_IMPORT_RE = re.compile(r"^/api/projects/?$")
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over the route's cap with a JSON 413, before reading them whole.
+
+    A declared ``Content-Length`` over the cap is refused without reading any of the
+    body; a chunked body is counted as it arrives and cut off at the cap.
+    """
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    def cap_for(self, method: str, path: str) -> tuple[int, str]:
+        """The byte cap of a request and the words that describe it."""
+        match = _UPLOAD_RE.match(path)
+        if match and method in ("POST", "PUT"):
+            if match.group(1) == "image":
+                return self.limits.image_bytes, "images"
+            return self.limits.audio_bytes, "narration files"
+        if _IMPORT_RE.match(path) and method == "POST":
+            return self.limits.import_bytes, "project imports"
+        return self.limits.json_bytes, "requests"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cap, what = self.cap_for(scope["method"], scope["path"])
+        message = f"The upload is too large: {what} are limited to {_human(cap)}."
+        length = _content_length(scope)
+        if length is not None and length > cap:
+            await _send_json(send, 413, message)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            msg = await receive()
+            if msg["type"] == "http.request":
+                received += len(msg.get("body", b""))
+                if received > cap:
+                    raise _TooLarge
+            return msg
+
+        async def tracking_send(msg: Message) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, message)
+        except BaseExceptionGroup as group:
+            if group.subgroup(_TooLarge) is None or started:
+                raise
+            await _send_json(send, 413, message)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_json(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def temp_name(folder: Path) -> Path:
+    """A fresh hidden file name in ``folder`` for an upload being checked."""
+    return folder / f".upload-{secrets.token_hex(8)}.part"
+
+
+def spooled_copy(source: IO[bytes], target: Path, cap: int) -> int:
+    """Copy an uploaded file to ``target``, refusing more than ``cap`` bytes."""
+    written = 0
+    with target.open("xb") as out:
+        while chunk := source.read(1 << 20):
+            written += len(chunk)
+            if written > cap:
+                raise UploadRejected(f"The upload is too large (limit {_human(cap)}).", 413)
+            out.write(chunk)
+    if written == 0:
+        raise UploadRejected("The uploaded file is empty.")
+    return written
+
+
+@contextlib.contextmanager
+def removing(path: Path) -> Iterator[Path]:
+    """Yield ``path`` and delete it afterwards unless it was moved away."""
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """A checked still: its format, file extension and size after EXIF rotation."""
+
+    format: str
+    ext: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """A checked narration: container format, extension and length at 48 kHz."""
+
+    format: str
+    ext: str
+    samples: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.samples / SAMPLE_RATE
+
+
+def check_image(path: Path, limits: Limits) -> ImageInfo:
+    """Decide by content whether ``path`` is a usable still, decoding every pixel once.
+
+    Raises:
+        UploadRejected: Not an image the engine can use, corrupt, or over the pixel cap.
+    """
+    try:
+        width, height = _probe_image(path)
+    except MediaError as exc:
+        raise UploadRejected(_creator_words(exc.problem.message)) from None
+    if width * height > limits.image_pixels:
+        raise UploadRejected(f"The image is too large ({width}x{height}); the limit is "
+                             f"{limits.image_pixels / 1e6:g} megapixels.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                fmt = str(im.format)
+                im.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning, UnidentifiedImageError):
+        raise UploadRejected("The image file is damaged: it could not be decoded.") from None
+    return ImageInfo(fmt, _IMAGE_EXT.get(fmt, "img"), width, height)
+
+
+def make_thumbnail(image: Path, target: Path) -> None:
+    """Write a small JPEG preview of ``image`` (for the timeline and project list)."""
+    temp = temp_name(target.parent)
+    with removing(temp), Image.open(image) as im:
+        im.draft("RGB", (THUMB_SIZE[0] * 2, THUMB_SIZE[1] * 2))
+        rotated = ImageOps.exif_transpose(im)
+        rgb = rotated.convert("RGB")
+        rgb.thumbnail(THUMB_SIZE)
+        rgb.save(temp, "JPEG", quality=82)
+        os.replace(temp, target)
+
+
+def check_audio(path: Path, limits: Limits) -> AudioInfo:
+    """Decode ``path`` end to end to prove it is real audio of sane length.
+
+    Samples are counted through the engine's 48 kHz resampler and discarded, so a long
+    narration is checked in constant memory and its length matches the render exactly.
+
+    Raises:
+        UploadRejected: Not audio, corrupt, silent-empty, too short or too long.
+    """
+    try:
+        fmt, samples = _count_samples(path, limits.audio_seconds)
+    except UploadRejected:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, EOFError):
+        raise UploadRejected("This file is not a narration recording we can read "
+                             "(use WAV, MP3, FLAC, OGG or M4A), or it is damaged.") from None
+    if samples < limits.min_audio_seconds * SAMPLE_RATE:
+        raise UploadRejected(f"The recording is too short ({samples / SAMPLE_RATE:.2f} s); "
+                             f"narration must last at least {limits.min_audio_seconds:g} s.")
+    return AudioInfo(fmt, _AUDIO_EXT.get(fmt, "audio"), samples)
+
+
+def _count_samples(path: Path, max_seconds: float) -> tuple[str, int]:
+    from av.audio.resampler import AudioResampler
+
+    limit = int(max_seconds * SAMPLE_RATE)
+    total = 0
+    resampler = AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
+    with av.open(str(path), metadata_errors="ignore") as container:
+        fmt = container.format.name.split(",")[0]
+        if not container.streams.audio:
+            raise UploadRejected("This file has no sound in it: please upload a narration "
+                                 "recording (WAV, MP3, FLAC, OGG or M4A).")
+        stream = container.streams.audio[0]
+        for frame in container.decode(stream):
+            total += sum(out.samples for out in resampler.resample(frame))
+            if total > limit:
+                raise UploadRejected(f"The recording is longer than the {max_seconds / 60:g} "
+                                     "minute limit for one segment.")
+        total += sum(out.samples for out in resampler.resample(None))
+    if total == 0:
+        raise UploadRejected("The recording is empty: it holds no sound.")
+    return fmt, total
+
+
+def _creator_words(message: str) -> str:
+    if "not a supported image" in message or "unsupported image format" in message:
+        return "This file is not an image we can use: please upload a JPEG, PNG or WebP picture."
+    if "too large" in message:
+        return f"The image is too large: {message}."
+    return f"The image cannot be used: {message}."
+
+
+def publish(temp: Path, target: Path) -> None:
+    """Move a checked upload to its final name (atomic on the same filesystem)."""
+    os.replace(temp, target)
+
+
+def remove_quietly(*paths: Path) -> None:
+    """Delete files that are no longer referenced; missing ones are fine."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def remove_tree(folder: Path) -> None:
+    """Delete a project's media folder."""
+    shutil.rmtree(folder, ignore_errors=True)
