@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from media import ProjectFactory, SegmentSpec, write_project
 
 import storyreel
+from media import ProjectFactory, SegmentSpec, write_project
 from storyreel import Project
 
 

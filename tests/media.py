@@ -94,16 +94,17 @@ def write_gradient(path: Path, size: tuple[int, int], seed: int = 0) -> Path:
         phase = rng.uniform(0, 2 * math.pi)
         rgb[..., c] = 128 + 100 * np.sin(2 * math.pi * (fx * x / width + fy * y / height) + phase)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB").save(path)
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(path)
     return path
 
 
-def write_textured(path: Path, size: tuple[int, int], seed: int = 0) -> Path:
-    """Smoothed noise: detail at every scale, so any camera move changes the picture."""
+def write_textured(path: Path, size: tuple[int, int], seed: int = 0, cell: int = 6) -> Path:
+    """Smoothed noise with blobs about ``cell`` pixels wide, so a camera move shows."""
     width, height = size
     rng = np.random.default_rng(seed)
-    coarse = rng.uniform(0, 255, (max(2, height // 6), max(2, width // 6), 3)).astype(np.uint8)
-    image = Image.fromarray(coarse, "RGB").resize((width, height), Image.Resampling.BICUBIC)
+    grid = (max(2, height // cell), max(2, width // cell), 3)
+    coarse = rng.uniform(0, 255, grid).astype(np.uint8)
+    image = Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
@@ -132,8 +133,11 @@ def write_image(path: Path, size: tuple[int, int], kind: str, colour: Sequence[i
         return write_solid(path, size, colour, "L")
     if kind == "p":
         return write_solid(path, size, colour, "P")
-    if kind == "p-transparent":
-        return write_solid(path, size, colour, "P", transparency=1)
+    if kind == "p-transparent":  # a palette image whose only colour is the transparent one
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = Image.new("RGB", size, (r, g, b)).convert("P")
+        image.save(path, transparency=image.getpixel((0, 0)))
+        return path
     if kind == "cmyk":
         return write_cmyk_jpeg(path, size, colour)
     if kind == "gray16":
@@ -274,8 +278,11 @@ def write_audio_av(path: Path, seconds: float, *, codec: str, rate: int = 44_100
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=rate)
+        assert isinstance(stream, av.AudioStream)
         stream.layout = layout
-        fmt = stream.codec_context.codec.audio_formats[0].name
+        formats = stream.codec_context.codec.audio_formats
+        assert formats
+        fmt = formats[0].name
         stream.format = fmt
         frame_size = stream.codec_context.frame_size or 1024
         resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)

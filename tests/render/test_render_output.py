@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media import PALETTE, ProjectFactory, all_files
 from mp4probe import (
     audio_track,
     classify_frames,
@@ -19,6 +18,7 @@ from mp4probe import (
 )
 
 import storyreel
+from media import PALETTE, ProjectFactory, all_files
 
 RATE = 48_000
 

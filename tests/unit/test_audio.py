@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from media import (
     samples_at_48k,
     write_audio_av,
@@ -16,7 +17,6 @@ from media import (
     write_wav,
     write_zero_length,
 )
-
 from storyreel import MediaError
 from storyreel.audio.track import Placement, Track
 from storyreel.media.audio import decode_audio

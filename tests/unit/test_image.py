@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from media import (
     write_bomb_png,
     write_exif_rotated_jpeg,
@@ -13,8 +15,6 @@ from media import (
     write_solid,
     write_zero_length,
 )
-from PIL import Image
-
 from storyreel import MediaError
 from storyreel.media.image import load_cover_planes, probe_image, rgb_to_yuv420
 
@@ -85,7 +85,8 @@ def test_transparent_pixels_become_black(tmp_path: Path) -> None:
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     red, blue = (230, 20, 20), (20, 20, 230)
     path = write_exif_rotated_jpeg(tmp_path / "phone.jpg", (60, 120), red, blue)
-    assert Image.open(path).size == (120, 60), "stored sideways"
+    with Image.open(path) as stored:
+        assert stored.size == (120, 60), "stored sideways"
     assert probe_image(path) == (60, 120)
     planes = load_cover_planes(path, 64, 128, 1)
     top = planes.v[: planes.v.shape[0] // 2 - 4].mean()
@@ -175,6 +176,23 @@ def test_truncated_jpeg_fails_as_media_error(tmp_path: Path) -> None:
     with pytest.raises(MediaError) as info:
         load_cover_planes(cut, 64, 36, 5)
     assert info.value.segment == 5 and info.value.path == cut
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+def test_truncated_image_is_a_media_error_when_probed(tmp_path: Path, suffix: str) -> None:
+    # Validation must name a truncated still, not crash with a bare OSError from Pillow.
+    noise = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    whole = tmp_path / f"whole{suffix}"
+    Image.fromarray(noise).save(whole)
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
+    try:
+        probe_image(cut, 6)
+    except MediaError as exc:
+        assert exc.segment == 6 and exc.path == cut
+    else:  # a probe may pass a truncated file; the full decode must then name it
+        with pytest.raises(MediaError):
+            load_cover_planes(cut, 64, 36, 6)
 
 
 def test_unsupported_but_readable_format(tmp_path: Path) -> None:

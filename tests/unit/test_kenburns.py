@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -37,7 +39,7 @@ def auto(index: int, zoom: float = 1.15, pan: bool = True) -> Motion:
 
 def test_neighbours_never_move_alike_and_none_is_static() -> None:
     motions = [auto(i) for i in range(64)]
-    for a, b in zip(motions, motions[1:], strict=False):
+    for a, b in itertools.pairwise(motions):
         assert a != b
     assert not any(m.static for m in motions)
     assert {m.zoom_start < m.zoom_end for m in motions} == {True, False}, "zoom in and out"
@@ -45,7 +47,7 @@ def test_neighbours_never_move_alike_and_none_is_static() -> None:
 
 def test_neighbours_differ_without_pan_too() -> None:
     motions = [auto(i, pan=False) for i in range(10)]
-    for a, b in zip(motions, motions[1:], strict=False):
+    for a, b in itertools.pairwise(motions):
         assert a != b
 
 
@@ -71,7 +73,7 @@ def test_easing_starts_and_stops_gently() -> None:
     middle = motion.at(0.51)[0] - motion.at(0.5)[0]
     assert early < middle / 50
     zooms = [motion.at(t / 100)[0] for t in range(101)]
-    assert all(b >= a for a, b in zip(zooms, zooms[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(zooms))
 
 
 def test_linear_motion_is_linear() -> None:
@@ -91,24 +93,24 @@ def test_slow_zoom_moves_by_sub_pixel_steps_smoothly() -> None:
     # 1.0 -> 1.03 over 90 frames: the edges move about 0.03 px per frame.
     source = textured_planes(even_ceil(OUT_W * 1.03), even_ceil(OUT_H * 1.03))
     frames = render(source, Motion(1.0, 1.03, eased=False), 90)
-    steps = np.array([np.abs(b - a).mean() for a, b in zip(frames, frames[1:], strict=False)])
+    steps = np.array([np.abs(b - a).mean() for a, b in itertools.pairwise(frames)])
     assert steps.min() > 0, "a frame repeats its predecessor: the motion steps"
     assert steps.max() < 1.0, "consecutive frames jump"
     assert steps.max() / np.median(steps) < 2.0, "uneven steps: jitter"
     # Never steps back: the distance from the first frame keeps growing.
     drift = [np.abs(f - frames[0]).mean() for f in frames[1:]]
-    assert all(b > a for a, b in zip(drift, drift[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(drift))
 
 
 def test_slow_pan_moves_by_sub_pixel_steps() -> None:
     source = textured_planes(even_ceil(OUT_W * 1.1), even_ceil(OUT_H * 1.1))
     motion = Motion(1.1, 1.1, (0.45, 0.5), (0.55, 0.5), eased=False)  # 1.6 px in 60 frames
     frames = render(source, motion, 60)
-    steps = np.array([np.abs(b - a).mean() for a, b in zip(frames, frames[1:], strict=False)])
+    steps = np.array([np.abs(b - a).mean() for a, b in itertools.pairwise(frames)])
     assert steps.min() > 0
     assert steps.max() / np.median(steps) < 2.0
     drift = [np.abs(f - frames[0]).mean() for f in frames[1:]]
-    assert all(b > a for a, b in zip(drift, drift[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(drift))
 
 
 def test_chroma_planes_follow_luma() -> None:

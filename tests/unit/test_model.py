@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from media import write_manifest
 
 import storyreel
+from media import write_manifest
 from storyreel import ManifestError, Project, ValidationFailed
 from storyreel.model import parse_fps, project_from_dict
 
@@ -82,7 +82,7 @@ def test_bad_frame_rate_is_a_clear_problem(tmp_path: Path, bad: object) -> None:
 
 
 def test_storyflow_export_loads(tmp_path: Path) -> None:
-    segments = [
+    segments: list[dict[str, Any]] = [
         {"sequence_index": 2, "text_content": "Third", "image_file": "c.png",
          "audio_file": "c.wav", "image_prompt": "a city at dusk"},
         {"sequence_index": 0, "text_content": "First", "image_file": "a.png",
@@ -112,7 +112,8 @@ def test_storyflow_sequence_index_as_numeric_strings(tmp_path: Path) -> None:
 
 
 def test_every_manifest_problem_is_listed_with_1_based_segments(tmp_path: Path) -> None:
-    segments = [seg(1), {"audio": "x.wav"}, seg(3, zoom=7), {"image": "", "audio": "y.wav"}]
+    segments: list[dict[str, Any]] = [seg(1), {"audio": "x.wav"}, seg(3, zoom=7),
+                                      {"image": "", "audio": "y.wav"}]
     manifest = write_manifest(tmp_path, segments, width=1921, height=1080, fps="fast")
     with pytest.raises(ValidationFailed) as info:
         storyreel.load_project(manifest)

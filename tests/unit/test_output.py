@@ -13,7 +13,6 @@ import pytest
 
 from storyreel import DiskFullError, OutputError
 from storyreel.errors import output_error
-from storyreel.render import output
 from storyreel.render.output import TEMP_SUFFIX, check_output_dir, publish, sweep_stale, temp_output
 
 
@@ -71,7 +70,7 @@ def test_publish_failure_is_an_output_error(tmp_path: Path, monkeypatch: pytest.
     def refuse(src: object, dst: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(output.os, "replace", refuse)
+    monkeypatch.setattr(os, "replace", refuse)
     with temp_output(target) as temp:
         temp.write_bytes(b"x")
         with pytest.raises(OutputError, match="not writable"):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from storyreel import EXPORT_MESSAGE, Progress
-from storyreel.render import progress as progress_module
 from storyreel.render.progress import ProgressReporter
 
 
@@ -22,7 +23,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(progress_module.time, "monotonic", fake)
+    monkeypatch.setattr(time, "monotonic", fake)  # the module reads time.monotonic()
     return fake
 
 
