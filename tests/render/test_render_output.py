@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +20,8 @@ from mp4probe import (
 )
 
 import storyreel
-from media import PALETTE, ProjectFactory, all_files
+from media import PALETTE, ProjectFactory, all_files, write_project
+from storyreel.model import project_from_dict
 
 RATE = 48_000
 
@@ -220,3 +223,74 @@ def test_rerender_replaces_the_previous_file(make_project: ProjectFactory, out_d
     storyreel.render(project, target)
     assert probe(target).frames == expected_frames(round(0.6 * RATE), Fraction(30))
     assert all_files(out_dir) == {"story.mp4"}
+
+
+def test_long_file_name(make_project: ProjectFactory, out_dir: Path) -> None:
+    # Any name the file system accepts must work, although the temp name adds a suffix.
+    name = "a" * 240 + ".mp4"
+    result = storyreel.render(make_project([0.2]), out_dir / name)
+    assert result.path.name == name
+    assert all_files(out_dir) == {name}
+
+
+def test_relative_output_path(make_project: ProjectFactory, out_dir: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(out_dir)
+    result = storyreel.render(make_project([0.2]), "nested/story.mp4")
+    assert result.path == out_dir / "nested" / "story.mp4"
+    assert result.path.is_absolute() and result.path.is_file()
+
+
+def test_two_renders_to_the_same_target_at_once(make_project: ProjectFactory,
+                                                out_dir: Path) -> None:
+    project = make_project([0.5, 0.4])
+    target = out_dir / "story.mp4"
+    outcomes: list[object] = []
+
+    def run() -> None:
+        try:
+            outcomes.append(storyreel.render(project, target))
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(isinstance(o, storyreel.RenderResult) for o in outcomes), outcomes
+    assert probe(target).frames == outcomes[0].frames  # type: ignore[attr-defined]
+    assert all_files(out_dir) == {"story.mp4"}
+
+
+def test_any_object_with_is_set_cancels(make_project: ProjectFactory, out_dir: Path) -> None:
+    class Flag:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def is_set(self) -> bool:
+            self.calls += 1
+            return self.calls > 3
+
+    with pytest.raises(storyreel.RenderCancelled):
+        storyreel.render(make_project([2.0]), out_dir / "story.mp4", cancel=Flag())
+    assert all_files(out_dir) == set()
+
+
+@pytest.mark.parametrize(("preset", "marks"), [
+    (None, (b"subme=7", b"rc_lookahead=40", b"ref=3")),   # medium, the default
+    ("veryfast", (b"subme=2", b"rc_lookahead=10", b"ref=1")),
+])
+def test_encoder_preset(project_dir: Path, out_dir: Path, preset: str | None,
+                        marks: tuple[bytes, ...]) -> None:
+    settings: dict[str, Any] = {} if preset is None else {"preset": preset}
+    manifest = write_project(project_dir, [0.2], settings=settings)
+    data = storyreel.load_project(manifest).model_dump(mode="json")
+    if preset is None:
+        del data["settings"]["preset"]
+    project = project_from_dict(data, base_dir=project_dir)
+    assert project.settings.preset == (preset or "medium")
+    result = storyreel.render(project, out_dir / "p.mp4")
+    encoded = result.path.read_bytes()
+    for mark in marks:
+        assert mark in encoded, mark

@@ -139,3 +139,26 @@ def test_os_errors_are_translated_in_words(code: int, kind: type[OutputError], w
     assert words in str(error)
     assert "/x/story.mp4" in str(error)
     assert error.errno == code
+
+
+def test_temp_name_fits_the_file_system_for_long_targets(tmp_path: Path) -> None:
+    # A 250-byte target name is legal (NAME_MAX is 255); its temp name must be too.
+    for name in ("a" * 246 + ".mp4", "é" * 123 + ".mp4"):
+        target = tmp_path / name
+        with temp_output(target) as temp:
+            assert len(os.fsencode(temp.name)) <= 255
+            temp.write_bytes(b"x")
+            publish(temp, target)
+        assert target.read_bytes() == b"x"
+
+
+def test_cleanup_failure_does_not_hide_the_original_error(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    with pytest.raises(RuntimeError, match="the real failure"):  # noqa: SIM117
+        with temp_output(tmp_path / "story.mp4") as temp:
+            temp.write_bytes(b"partial")
+            monkeypatch.setattr(Path, "unlink", refuse)
+            raise RuntimeError("the real failure")
