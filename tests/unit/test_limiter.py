@@ -9,7 +9,7 @@ import pytest
 import scipy.signal
 from numpy.typing import NDArray
 
-from storyreel.audio.limiter import DEFAULT_MAX_GAIN_DB, Limiter, normalise_gain_db
+from storyreel.audio.limiter import DEFAULT_MAX_GAIN_DB, Limiter, Normaliser, normalise_gain_db
 from storyreel.audio.loudness import LoudnessMeter
 
 RATE = 48_000
@@ -132,3 +132,36 @@ def test_two_pass_normalisation_reaches_the_target() -> None:
     second.add(out)
     assert second.integrated_lufs() == pytest.approx(-14.0, abs=1.0)
     assert second.true_peak_dbtp() <= -1.0
+
+
+@pytest.mark.parametrize("block", [100, 1_600])
+def test_normaliser_keeps_every_sample_in_place(block: int) -> None:
+    rng = np.random.default_rng(8)
+    signal = (rng.standard_normal((2, 10_007)) * 0.02).astype(np.float32)
+    normaliser = Normaliser(6.0, -1.0)
+    pieces = [normaliser.process(signal[:, i : i + block]) for i in range(0, 10_007, block)]
+    out = np.concatenate([*pieces, normaliser.flush()], axis=1)
+    assert out.shape == signal.shape
+    np.testing.assert_array_equal(out, signal * np.float32(10 ** (6.0 / 20)))
+    assert normaliser.meter.samples == signal.shape[1]
+
+
+def test_normaliser_shorter_than_its_latency() -> None:
+    normaliser = Normaliser(0.0)
+    signal = np.full((2, 50), 0.1, dtype=np.float32)
+    first = normaliser.process(signal)
+    out = np.concatenate([first, normaliser.flush()], axis=1)
+    assert first.shape == (2, 0)
+    np.testing.assert_array_equal(out, signal)
+
+
+def test_normaliser_measures_its_output() -> None:
+    speech = _loud_speech(6.0, seed=9, gain_db=-20.0)
+    first = LoudnessMeter()
+    first.add(speech)
+    normaliser = Normaliser(normalise_gain_db(first.integrated_lufs(), -16.0), -1.5)
+    for i in range(0, speech.shape[1], 1_600):
+        normaliser.process(speech[:, i : i + 1_600])
+    normaliser.flush()
+    assert normaliser.meter.integrated_lufs() == pytest.approx(-16.0, abs=1.0)
+    assert normaliser.meter.true_peak_dbtp() <= -1.5

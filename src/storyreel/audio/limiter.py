@@ -18,9 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import minimum_filter1d
 
-from storyreel.audio.loudness import TruePeakDetector, db_to_amplitude
+from storyreel.audio.loudness import LoudnessMeter, TruePeakDetector, db_to_amplitude
 
-__all__ = ["DEFAULT_MAX_GAIN_DB", "Limiter", "normalise_gain_db"]
+__all__ = ["DEFAULT_MAX_GAIN_DB", "Limiter", "Normaliser", "normalise_gain_db"]
 
 #: Largest boost :func:`normalise_gain_db` applies, so a nearly silent mix is not
 #: raised into a wall of noise.
@@ -159,3 +159,62 @@ class Limiter:
         sums = np.concatenate([[0.0], np.cumsum(shortfall)])
         mean = (sums[self._ahead :] - sums[: gain.size]) / self._ahead
         return np.asarray(np.clip(1.0 - mean, 0.0, 1.0), dtype=np.float64)
+
+
+class Normaliser:
+    """The second pass of loudness normalisation: gain, limiter and output meter, in step.
+
+    Unlike :class:`Limiter`, the output is not delayed: the first :attr:`Limiter.latency`
+    samples are held back and come out of later calls and :meth:`flush`, so the
+    output, once flushed, has exactly as many samples as the input, each at the
+    same position.
+
+    Example::
+
+        normaliser = Normaliser(normalise_gain_db(first_pass.integrated_lufs(), -14.0))
+        for block in mix_blocks():
+            encoder.write_audio(normaliser.process(block))
+        encoder.write_audio(normaliser.flush())
+        measured = normaliser.meter.integrated_lufs()
+    """
+
+    def __init__(
+        self,
+        gain_db: float,
+        ceiling_dbtp: float = -1.0,
+        sample_rate: int = 48_000,
+        *,
+        channels: int = 2,
+    ) -> None:
+        """Create the second pass.
+
+        Args:
+            gain_db: Gain applied before limiting (see :func:`normalise_gain_db`).
+            ceiling_dbtp: True-peak ceiling of the output.
+            sample_rate: Sample rate in Hz.
+            channels: Channel count of the blocks.
+        """
+        self.gain_db = gain_db
+        self._gain = np.float32(db_to_amplitude(gain_db))
+        self._limiter = Limiter(ceiling_dbtp, sample_rate, channels=channels)
+        self._withheld = self._limiter.latency
+        self.meter = LoudnessMeter(sample_rate, channels)
+        """Measures the output: loudness and true peak after normalisation."""
+
+    def process(self, block: Samples) -> Samples:
+        """Normalise the next block; returns up to ``n`` samples (fewer at the very start)."""
+        out = self._limiter.process(block * self._gain)
+        skip = min(self._withheld, out.shape[1])
+        self._withheld -= skip
+        return self._measured(out[:, skip:])
+
+    def flush(self) -> Samples:
+        """The samples still held back; call once, after the last block."""
+        out = self._limiter.flush()
+        skip = min(self._withheld, out.shape[1])
+        self._withheld -= skip
+        return self._measured(out[:, skip:])
+
+    def _measured(self, out: Samples) -> Samples:
+        self.meter.add(out)
+        return out
