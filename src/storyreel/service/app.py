@@ -61,6 +61,7 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store.open()
         retried, failed = store.recover_interrupted("The server stopped during the render")
         if retried or failed:
             log.warning("renders interrupted by a server stop: retrying %s, failed %s",

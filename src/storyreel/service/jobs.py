@@ -28,17 +28,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from storyreel.errors import RenderCancelled
-from storyreel.media.audio import SAMPLE_RATE
 from storyreel.render.progress import Progress
-from storyreel.service.captions import cues_from_plan, write_captions
 from storyreel.service.options import build_manifest, render_problems
-from storyreel.service.store import JobRow, SegmentRow, Store
-from storyreel.timeline.plan import plan_timeline
+from storyreel.service.store import JobRow, Store
 
 __all__ = [
     "Dispatcher",
@@ -59,14 +55,20 @@ CANCEL_GRACE = 10.0
 #: Progress is written to the database at most this often (phase changes always).
 PROGRESS_INTERVAL = 0.25
 # Share of the progress bar each phase covers: (start, end) in percent.
-_PHASE_SPAN = {"starting": (0.0, 0.0), "analyse": (0.0, 5.0), "export": (5.0, 97.0),
-               "verify": (97.0, 100.0), "done": (100.0, 100.0)}
+_PHASE_SPAN = {"starting": (0.0, 0.0), "analyse": (0.0, 4.0), "loudness": (4.0, 10.0),
+               "export": (10.0, 97.0), "verify": (97.0, 100.0), "done": (100.0, 100.0)}
 
 
-def overall_percent(progress: Progress) -> float:
-    """Map a phase's progress onto one 0-100 bar."""
-    start, end = _PHASE_SPAN.get(progress.phase, (0.0, 100.0))
-    return round(start + (end - start) * progress.fraction, 2)
+def overall_percent(progress: Progress, previous: float = 0.0) -> float:
+    """Map a phase's progress onto one 0-100 bar that never moves backwards.
+
+    A phase this table does not know holds the bar where it is.
+    """
+    span = _PHASE_SPAN.get(progress.phase)
+    if span is None:
+        return previous
+    start, end = span
+    return max(previous, round(start + (end - start) * progress.fraction, 2))
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,7 @@ class _ProgressWriter:
         self.job_id = job_id
         self.cancel = cancel
         self._phase = ""
+        self._percent = 0.0
         self._last = 0.0
         self._last_cancel_check = time.monotonic()
 
@@ -304,9 +307,10 @@ class _ProgressWriter:
             return
         self._phase, self._last = progress.phase, now
         frames = progress.phase == "export"
+        self._percent = overall_percent(progress, self._percent)
         still_running = self.store.record_progress(
             self.job_id, phase=progress.phase, done=progress.done, total=progress.total,
-            percent=overall_percent(progress), rate=progress.rate if frames else None,
+            percent=self._percent, rate=progress.rate if frames else None,
             eta=progress.eta, message=progress.message,
         )
         if not still_running:
@@ -442,28 +446,15 @@ class LocalDispatcher:
         if cancel.is_set() and self.store.cancel_requested(job.id):
             Path(outcome.path).unlink(missing_ok=True)
             raise RenderCancelled("render cancelled")
-        captions = self._captions(spec, segments, outcome)
+        captions = self._captions(spec, outcome)
         self.store.complete_job(
             job.id, output_file=os.path.relpath(outcome.path, folder), captions_file=captions,
             size=outcome.size, duration=outcome.duration, frames=outcome.frames,
             message=f"Done: {outcome.duration:.1f} s of video",
         )
 
-    def _captions(self, spec: RenderSpec, segments: list[SegmentRow],
-                  outcome: RenderOutcome) -> str | None:
-        """Write SRT/VTT captions when the timeline can be rebuilt exactly; else none."""
-        from storyreel.model.load import project_from_dict
-
-        if not any(seg.text.strip() for seg in segments):
-            return None
-        samples = [seg.audio_samples or 0 for seg in segments]
-        project = project_from_dict(spec.manifest, base_dir=Path(spec.base_dir))
-        plan = plan_timeline(samples, fps=project.fps, sample_rate=SAMPLE_RATE,
-                             gap=round(project.settings.gap * SAMPLE_RATE))
-        if plan.total_frames != outcome.frames or Fraction(outcome.fps) != project.fps:
-            log.warning("captions skipped for job %d: timeline does not match the video",
-                        spec.job_id)
-            return None
-        srt, _ = write_captions(cues_from_plan(plan, [s.text for s in segments]),
-                                Path(spec.output).with_suffix(".srt"))
-        return os.path.relpath(srt, spec.base_dir)
+    @staticmethod
+    def _captions(spec: RenderSpec, outcome: RenderOutcome) -> str | None:
+        """The SRT the engine wrote beside the video (named like it), if any."""
+        srt = Path(outcome.path).with_suffix(".srt")
+        return os.path.relpath(srt, spec.base_dir) if srt.is_file() else None

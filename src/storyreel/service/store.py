@@ -189,14 +189,15 @@ class Store:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
+        self._generation = 0
         self._connect().executescript(_SCHEMA)
 
     # -- connections -----------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is not None:
-            return db
+        cached: tuple[int, sqlite3.Connection] | None = getattr(self._local, "db", None)
+        if cached is not None and cached[0] == self._generation:
+            return cached[1]
         with self._lock:
             if self._closed:
                 raise RuntimeError("the studio database is closed")
@@ -208,8 +209,13 @@ class Store:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=10000")
-        self._local.db = db
+        self._local.db = (self._generation, db)
         return db
+
+    def open(self) -> None:
+        """Allow connections again after :meth:`close` (an app served a second time)."""
+        with self._lock:
+            self._closed = False
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -227,6 +233,7 @@ class Store:
         """Close every connection opened by any thread."""
         with self._lock:
             self._closed = True
+            self._generation += 1
             connections, self._connections = self._connections, []
         for db in connections:
             db.close()

@@ -124,31 +124,39 @@ class BodyLimitMiddleware:
             await _send_json(send, 413, message)
             return
         received = 0
-        started = False
+        exceeded = False
+        answered = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
+            if exceeded:
+                raise _TooLarge
             msg = await receive()
             if msg["type"] == "http.request":
                 received += len(msg.get("body", b""))
                 if received > cap:
+                    exceeded = True
                     raise _TooLarge
             return msg
 
-        async def tracking_send(msg: Message) -> None:
-            nonlocal started
-            if msg["type"] == "http.response.start":
-                started = True
-            await send(msg)
+        async def guarded_send(msg: Message) -> None:
+            # Whatever the app answers to a cut-off body (often a parse error) is
+            # replaced by the 413 that explains it.
+            nonlocal answered
+            if not exceeded:
+                await send(msg)
+            elif not answered:
+                answered = True
+                await _send_json(send, 413, message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except _TooLarge:
-            if not started:
-                await _send_json(send, 413, message)
+            pass
         except BaseExceptionGroup as group:
-            if group.subgroup(_TooLarge) is None or started:
+            if group.subgroup(_TooLarge) is None:
                 raise
+        if exceeded and not answered:
             await _send_json(send, 413, message)
 
 
