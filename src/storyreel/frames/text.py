@@ -1,0 +1,635 @@
+"""Caption rendering: text to an overlay, with FreeType, at any output size.
+
+A caption is laid out at a size relative to the frame, wrapped to at most two
+balanced lines (shrunk when it does not fit), drawn as white text with an
+outline and/or on a translucent box, and placed inside the title-safe area. The
+bitmap always holds the full ink: descenders, accents above capitals and the
+outline are measured (``getbbox`` with the stroke) before anything is drawn.
+
+Fonts: the vendored DejaVu Sans Bold by default, or the user's TTF/OTF. A
+character the font lacks is drawn with the first font that has it: the vendored
+font, then the system's fonts (found with fontconfig's ``fc-list`` when present,
+else by scanning the usual font folders). A character no font has is left out
+and named in a warning, never drawn as an empty box.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import shutil
+import struct
+import subprocess
+import threading
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from fontTools.ttLib import TTFont, TTLibError  # type: ignore[import-untyped]
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw, ImageFont
+
+from storyreel.errors import MediaError
+from storyreel.frames.overlay import Overlay, overlay_from_rgba
+
+__all__ = [
+    "DEFAULT_FONT",
+    "CaptionImage",
+    "CaptionStyle",
+    "Position",
+    "caption_image",
+    "render_caption",
+]
+
+#: The font used when the style names none (DejaVu Sans Bold, vendored).
+DEFAULT_FONT = Path(__file__).resolve().parent.parent / "fonts" / "DejaVuSans-Bold.ttf"
+
+Colour = tuple[int, int, int]
+Position = Literal["bottom", "center", "top"] | float
+Font = ImageFont.FreeTypeFont
+FontKey = tuple[str, int]  # file, index in a collection
+
+# Fallback fonts found so far: later captions try them before asking the system again.
+_KNOWN_FALLBACKS: list[FontKey] = []
+# FreeType faces are cached and shared; Pillow does not promise they are thread-safe.
+_LOCK = threading.Lock()
+_MIN_SHRINK = 0.6  # below this share of the asked size, more lines beat smaller text
+_SMALLEST_PX = 6
+_FONT_DIRS = (
+    "/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts",
+    "/System/Library/Fonts", "/Library/Fonts", "~/Library/Fonts",
+    os.path.join(os.environ.get("WINDIR", "C:\\Windows"), "Fonts"),
+)
+_FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
+_MAX_SCANNED = 1500
+# What fontTools and FreeType raise on files that are not usable fonts.
+_FONT_ERRORS = (OSError, TTLibError, ValueError, KeyError, AssertionError, struct.error)
+
+
+@dataclass(frozen=True)
+class CaptionStyle:
+    """How captions look.
+
+    Attributes:
+        font: A TTF/OTF/TTC file, or ``None`` for the vendored DejaVu Sans Bold.
+        size: Text size as a share of the frame's shorter side (its height in
+            landscape), e.g. 0.05 is 54 px at 1080p and 108 px at 4K.
+        color: Text colour (RGB).
+        outline: Outline width as a share of the text size (0 for none).
+        outline_color: Outline colour (RGB).
+        box: Draw a translucent box behind the text.
+        box_color: Box colour (RGB).
+        box_opacity: Box opacity, 0..1.
+        box_padding: Space between text and box edge, as a share of the text size.
+        position: ``"bottom"``, ``"center"``, ``"top"``, or the height (0 = top,
+            1 = bottom) of the caption's middle as a share of the frame height.
+        max_lines: Most lines before the text is shrunk.
+        safe_area: Share of the frame's width and height the caption stays inside
+            (0.9: the title-safe area of SMPTE ST 2046-1).
+        opacity: Opacity of the whole caption, 0..1.
+    """
+
+    font: Path | None = None
+    size: float = 0.05
+    color: Colour = (255, 255, 255)
+    outline: float = 0.08
+    outline_color: Colour = (0, 0, 0)
+    box: bool = False
+    box_color: Colour = (0, 0, 0)
+    box_opacity: float = 0.6
+    box_padding: float = 0.3
+    position: Position = "bottom"
+    max_lines: int = 2
+    safe_area: float = 0.9
+    opacity: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "size": 0.005 <= self.size <= 0.3,
+            "outline": 0.0 <= self.outline <= 0.3,
+            "box_opacity": 0.0 <= self.box_opacity <= 1.0,
+            "box_padding": 0.0 <= self.box_padding <= 2.0,
+            "max_lines": self.max_lines >= 1,
+            "safe_area": 0.5 <= self.safe_area <= 1.0,
+            "opacity": 0.0 <= self.opacity <= 1.0,
+            "position": isinstance(self.position, str) or 0.0 <= self.position <= 1.0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"caption style {name} out of range: {getattr(self, name)!r}")
+        if isinstance(self.position, str) and self.position not in ("bottom", "center", "top"):
+            raise ValueError(f"caption position must be bottom, center, top or 0..1: "
+                             f"{self.position!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class CaptionImage:
+    """A rendered caption before conversion to YUV.
+
+    Attributes:
+        rgba: Straight RGBA bitmap, shape ``(h, w, 4)`` (``(0, 0, 4)`` when empty).
+        x: Left edge in the frame (even).
+        y: Top edge in the frame (even).
+        lines: The text of each drawn line.
+        font_px: The font size used, in pixels.
+        warnings: Problems worth telling the user (missing characters, shrunk text).
+    """
+
+    rgba: NDArray[np.uint8]
+    x: int
+    y: int
+    lines: tuple[str, ...] = ()
+    font_px: int = 0
+    warnings: tuple[str, ...] = field(default=())
+
+
+def render_caption(
+    text: str, style: CaptionStyle, frame_w: int, frame_h: int
+) -> tuple[Overlay, list[str]]:
+    """Render ``text`` as an overlay for ``frame_w`` x ``frame_h`` frames.
+
+    Returns:
+        The overlay (empty for blank text) and warnings for the user.
+
+    Raises:
+        MediaError: The style's font file is missing or not a font.
+    """
+    image = caption_image(text, style, frame_w, frame_h)
+    overlay = overlay_from_rgba(image.rgba, image.x, image.y, frame_w, frame_h, style.opacity)
+    return overlay, list(image.warnings)
+
+
+def caption_image(text: str, style: CaptionStyle, frame_w: int, frame_h: int) -> CaptionImage:
+    """Lay out and draw ``text``; see :func:`render_caption`.
+
+    Raises:
+        MediaError: The style's font file is missing or not a font.
+    """
+    with _LOCK:
+        return _caption_image(text, style, frame_w, frame_h)
+
+
+def _caption_image(text: str, style: CaptionStyle, frame_w: int, frame_h: int) -> CaptionImage:
+    chain = _FontChain(style.font)
+    clean = " ".join(unicodedata.normalize("NFC", text).split())
+    runs, missing = chain.runs(clean)
+    warnings = []
+    if missing:
+        names = ", ".join(f"'{c}' (U+{ord(c):04X})" for c in sorted(set(missing)))
+        warnings.append(f"no available font has these caption characters, left out: {names}")
+    layout = None
+    if any(run.strip() for run, _ in runs):
+        layout = _fit(runs, chain, style, frame_w, frame_h, warnings)
+    if layout is None:
+        return CaptionImage(np.zeros((0, 0, 4), np.uint8), 0, 0, warnings=tuple(warnings))
+    rgba = _draw(layout, chain, style)
+    x, y = _place(layout, style, frame_w, frame_h)
+    lines = tuple("".join(run for run, _ in line) for line in layout.lines)
+    return CaptionImage(rgba, x, y, lines, layout.px, tuple(warnings))
+
+
+# --- fonts ----------------------------------------------------------------------------------
+
+
+class _FontChain:
+    """The main font, then fallbacks, each known with the characters it has."""
+
+    def __init__(self, font: Path | None) -> None:
+        main = (str(font), 0) if font is not None else (str(DEFAULT_FONT), 0)
+        self.keys: list[FontKey] = [main]
+        if font is not None:
+            _check_font(font)
+            self.keys.append((str(DEFAULT_FONT), 0))
+
+    def runs(self, text: str) -> tuple[list[tuple[str, int]], list[str]]:
+        """``text`` cut into ``(run, font index)`` pieces, and the characters no font has."""
+        runs: list[tuple[str, int]] = []
+        missing: list[str] = []
+        for char in text:
+            index = self._font_for(char, runs[-1][1] if runs else 0)
+            if index is None:
+                if not _ignorable(char):
+                    missing.append(char)
+                continue
+            if runs and runs[-1][1] == index:
+                runs[-1] = (runs[-1][0] + char, index)
+            else:
+                runs.append((char, index))
+        return runs, missing
+
+    def _font_for(self, char: str, current: int) -> int | None:
+        code = ord(char)
+        if char == " " or _ignorable(char) or unicodedata.combining(char):
+            return current if code in _cmap(self.keys[current]) or char == " " else None
+        for index, key in enumerate(self.keys):
+            if code in _cmap(key):
+                return index
+        known = [key for key in _KNOWN_FALLBACKS if code in _cmap(key)]
+        for key in known or list(_system_fonts(code)):
+            if key not in _KNOWN_FALLBACKS:
+                _KNOWN_FALLBACKS.append(key)
+            if key not in self.keys:
+                self.keys.append(key)
+            return self.keys.index(key)
+        return None
+
+    def font(self, index: int, px: int) -> Font:
+        path, face = self.keys[index]
+        return _load(path, face, px)
+
+
+def _ignorable(char: str) -> bool:
+    return unicodedata.category(char) == "Cf" or 0xFE00 <= ord(char) <= 0xFE0F
+
+
+def _check_font(path: Path) -> None:
+    if not path.is_file():
+        raise MediaError("caption font file not found", path=path)
+    try:
+        _cmap((str(path), 0))
+        _load(str(path), 0, 12)
+    except _FONT_ERRORS as exc:
+        raise MediaError(f"not a usable TTF/OTF font ({exc})", path=path) from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _cmap(key: FontKey) -> frozenset[int]:
+    path, index = key
+    with TTFont(path, fontNumber=index, lazy=True) as font:
+        cmap = font.getBestCmap() or {}
+        return frozenset(cmap)
+
+
+@functools.lru_cache(maxsize=128)
+def _load(path: str, index: int, px: int) -> Font:
+    return ImageFont.truetype(path, size=px, index=index)
+
+
+@functools.lru_cache(maxsize=1024)
+def _system_fonts(code: int) -> tuple[FontKey, ...]:
+    """System fonts that have ``code`` and load at any size, best first (bold sans)."""
+    if shutil.which("fc-list"):
+        candidates = _fc_list(code)
+    else:
+        candidates = [(key, label) for key, label, codes in _font_index()
+                      if _has(codes, code)]
+    usable = []
+    for key, _ in sorted(candidates, key=lambda c: _rank(c[1])):
+        try:
+            if code in _cmap(key) and _load(*key, 24).getbbox(chr(code)) is not None:
+                usable.append(key)
+        except _FONT_ERRORS:
+            continue  # bitmap-only (colour emoji) or broken font
+        if len(usable) == 2:
+            break
+    return tuple(usable)
+
+
+def _fc_list(code: int) -> list[tuple[FontKey, str]]:
+    try:
+        done = subprocess.run(
+            ["fc-list", "--format", "%{file}\t%{index}\t%{family}\t%{style}\n",
+             f":charset={code:x}"],
+            capture_output=True, text=True, timeout=20, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    out = []
+    for line in done.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[0].lower().endswith(_FONT_SUFFIXES):
+            index = int(parts[1]) if parts[1].isdigit() else 0
+            out.append(((parts[0], index), f"{parts[2]} {parts[3]}"))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _font_index() -> tuple[tuple[FontKey, str, NDArray[np.int32]], ...]:
+    """Without fontconfig: every font in the usual folders with its sorted code points."""
+    out: list[tuple[FontKey, str, NDArray[np.int32]]] = []
+    for folder in _FONT_DIRS:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.suffix.lower() not in _FONT_SUFFIXES or len(out) >= _MAX_SCANNED:
+                continue
+            try:
+                with TTFont(str(path), fontNumber=0, lazy=True) as font:
+                    codes = np.array(sorted(font.getBestCmap() or {}), np.int32)
+            except _FONT_ERRORS:
+                continue
+            out.append(((str(path), 0), path.stem, codes))
+    return tuple(out)
+
+
+def _has(codes: NDArray[np.int32], code: int) -> bool:
+    at = int(np.searchsorted(codes, code))
+    return at < codes.size and int(codes[at]) == code
+
+
+def _rank(label: str) -> tuple[int, int, str]:
+    low = label.lower()
+    slanted = any(w in low for w in ("italic", "oblique", "light", "thin", "mono"))
+    weight = 0 if "bold" in low else 1
+    return (1 if slanted else 0, weight, low)
+
+
+# --- layout -----------------------------------------------------------------------------------
+
+Run = tuple[str, int]  # text, font index
+Rect = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Lines placed in layout space: the first baseline is at ``ascent``, lines centred."""
+
+    lines: list[list[Run]]
+    px: int
+    stroke: int
+    pad: int
+    origins: list[tuple[float, float]]  # (x, baseline) of each line
+    block: Rect  # the box (or the text with its outline): what placement aligns
+    canvas: Rect  # everything drawn: block and ink, with a clear 1 px border
+
+
+def _fit(
+    runs: list[Run], chain: _FontChain, style: CaptionStyle, frame_w: int, frame_h: int,
+    warnings: list[str],
+) -> _Layout | None:
+    """The largest size whose wrap fits the safe area; more lines only below 60 %."""
+    asked = max(_SMALLEST_PX, round(style.size * min(frame_w, frame_h)))
+    floor_px = max(_SMALLEST_PX, round(asked * _MIN_SHRINK))
+    safe = (frame_w * style.safe_area, frame_h * style.safe_area)
+    tokens = list(_tokens(runs))
+    text = _plain(runs)[:60]
+    for px in _sizes(asked, floor_px):
+        layout = _layout_at(tokens, chain, style, px, style.max_lines, safe)
+        if layout is not None:
+            return layout
+    for px in _sizes(floor_px, _SMALLEST_PX):
+        layout = _layout_at(tokens, chain, style, px, None, safe)
+        if layout is not None:
+            warnings.append(
+                f"caption too long for {style.max_lines} line(s) at a readable size, drawn on "
+                f"{len(layout.lines)} lines at {px} px: {text!r}"
+            )
+            return layout
+    warnings.append(f"caption does not fit in the frame at any size, left out: {text!r}")
+    return None
+
+
+def _sizes(start: int, stop: int) -> Iterator[int]:
+    px = start
+    while px > stop:
+        yield px
+        px = max(stop, min(px - 1, math.floor(px * 0.94)))
+    yield stop
+
+
+def _plain(runs: list[Run]) -> str:
+    return "".join(run for run, _ in runs)
+
+
+def _tokens(runs: list[Run]) -> Iterator[list[Run]]:
+    """Unbreakable pieces (words, single CJK characters), each keeping its trailing space."""
+    token: list[Run] = []
+    prev = ""
+    for run, index in runs:
+        for char in run:
+            if token and _break_before(prev, char):
+                yield token
+                token = []
+            if token and token[-1][1] == index:
+                token[-1] = (token[-1][0] + char, index)
+            else:
+                token.append((char, index))
+            prev = char
+    if token:
+        yield token
+
+
+def _break_before(prev: str, char: str) -> bool:
+    if prev == " ":
+        return char != " "
+    if char == " ":
+        return False
+    cat_prev, cat = unicodedata.category(prev), unicodedata.category(char)
+    if cat in ("Pe", "Pf", "Po", "Mn", "Mc", "Me", "Cf") or cat_prev in ("Ps", "Pi"):
+        return False  # no line may start with closing punctuation or end with an opening one
+    return _wide(prev) or _wide(char)
+
+
+def _wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def _layout_at(
+    tokens: list[list[Run]], chain: _FontChain, style: CaptionStyle, px: int,
+    max_lines: int | None, safe: tuple[float, float],
+) -> _Layout | None:
+    """The layout at ``px``, or None when it does not fit ``safe`` (width, height)."""
+    stroke = round(style.outline * px) if style.outline > 0 else 0
+    pad = round(style.box_padding * px) if style.box else 0
+    limit = safe[0] - 2 * (stroke + pad) - 2
+    full = [_width(token, chain, px) for token in tokens]
+    bare = [_width(_strip(token), chain, px) for token in tokens]
+    lines = _wrap(full, bare, [_after_punctuation(t) for t in tokens], limit, max_lines)
+    if lines is None:
+        return None
+    runs = [_strip(_join(tokens[a:b])) for a, b in lines]
+    layout = _geometry(runs, chain, px, stroke, pad)
+    left, top, right, bottom = layout.canvas
+    return layout if right - left <= safe[0] and bottom - top <= safe[1] else None
+
+
+def _width(token: list[Run], chain: _FontChain, px: int) -> float:
+    return sum(chain.font(index, px).getlength(run) for run, index in token if run)
+
+
+def _strip(runs: list[Run]) -> list[Run]:
+    out = list(runs)
+    while out and not out[-1][0].rstrip():
+        out.pop()
+    if out:
+        out[-1] = (out[-1][0].rstrip(), out[-1][1])
+    return out
+
+
+def _join(tokens: list[list[Run]]) -> list[Run]:
+    out: list[Run] = []
+    for token in tokens:
+        for run, index in token:
+            if out and out[-1][1] == index:
+                out[-1] = (out[-1][0] + run, index)
+            else:
+                out.append((run, index))
+    return out
+
+
+def _after_punctuation(token: list[Run]) -> bool:
+    text = "".join(run for run, _ in token).rstrip()
+    return bool(text) and unicodedata.category(text[-1]) in ("Po", "Pe", "Pf")
+
+
+def _wrap(
+    full: list[float], bare: list[float], punct: list[bool], limit: float,
+    max_lines: int | None,
+) -> list[tuple[int, int]] | None:
+    """Token ranges per line: one line, else the best two, else greedy lines.
+
+    Two lines are balanced, preferably broken after punctuation, and the lower
+    line is not the shorter one when that can be helped.
+    """
+    count = len(full)
+    if any(width > limit for width in bare):
+        return None
+    prefix = [0.0]
+    for width in full:
+        prefix.append(prefix[-1] + width)
+
+    def span(a: int, b: int) -> float:
+        return prefix[b - 1] - prefix[a] + bare[b - 1]
+
+    if span(0, count) <= limit:
+        return [(0, count)]
+    if max_lines is not None and max_lines <= 2:
+        if max_lines == 1:
+            return None
+        scored = [
+            (_two_line_cost(span(0, k), span(k, count), punct[k - 1]), k)
+            for k in range(1, count)
+            if span(0, k) <= limit and span(k, count) <= limit
+        ]
+        if not scored:
+            return None
+        best = min(scored)[1]
+        return [(0, best), (best, count)]
+    lines, start = [], 0
+    for end in range(1, count + 1):
+        if end < count and span(start, end + 1) > limit:
+            lines.append((start, end))
+            start = end
+    lines.append((start, count))
+    return lines if max_lines is None or len(lines) <= max_lines else None
+
+
+def _two_line_cost(upper: float, lower: float, punct: bool) -> float:
+    longest = max(upper, lower)
+    return longest * (1.0 if punct else 1.15) + (0.03 * longest if upper > lower else 0.0)
+
+
+def _geometry(
+    lines: list[list[Run]], chain: _FontChain, px: int, stroke: int, pad: int
+) -> _Layout:
+    used = {index for line in lines for _, index in line} or {0}
+    metrics = [chain.font(index, px).getmetrics() for index in used]
+    ascent = max(m[0] for m in metrics)
+    pitch = ascent + max(m[1] for m in metrics)
+    widths = [sum(chain.font(i, px).getlength(run) for run, i in line) for line in lines]
+    block_w = max(widths)
+    # Whole-pixel origins keep the hinted glyphs on the pixel grid: crisper edges.
+    origins = [(float(round((block_w - w) / 2)), float(ascent + n * pitch))
+               for n, w in enumerate(widths)]
+    grow = pad + stroke
+    block: Rect = (-grow, -grow, block_w + grow, pitch * len(lines) + grow)
+    ink: list[Rect] = [block]
+    for line, (x, base) in zip(lines, origins, strict=True):
+        for run, index in line:
+            font = chain.font(index, px)
+            left, top, right, bottom = font.getbbox(run, anchor="ls", stroke_width=stroke)
+            ink.append((x + left, base + top, x + right, base + bottom))
+            x += font.getlength(run)
+    canvas = (
+        math.floor(min(r[0] for r in ink)) - 1, math.floor(min(r[1] for r in ink)) - 1,
+        math.ceil(max(r[2] for r in ink)) + 1, math.ceil(max(r[3] for r in ink)) + 1,
+    )
+    return _Layout(lines, px, stroke, pad, origins, block, canvas)
+
+
+# --- drawing and placement -------------------------------------------------------------------
+
+
+def _draw(layout: _Layout, chain: _FontChain, style: CaptionStyle) -> NDArray[np.uint8]:
+    """The straight-alpha RGBA bitmap of ``layout`` (its canvas rectangle)."""
+    left, top, right, bottom = layout.canvas
+    size = (int(right - left), int(bottom - top))
+    fill = Image.new("L", size, 0)
+    outline = Image.new("L", size, 0) if layout.stroke else None
+    for line, (x, base) in zip(layout.lines, layout.origins, strict=True):
+        for run, index in line:
+            font = chain.font(index, layout.px)
+            at = (x - left, base - top)
+            ImageDraw.Draw(fill).text(at, run, fill=255, font=font, anchor="ls")
+            if outline is not None:
+                ImageDraw.Draw(outline).text(at, run, fill=255, font=font, anchor="ls",
+                                             stroke_width=layout.stroke, stroke_fill=255)
+            x += font.getlength(run)
+    f = np.asarray(fill, np.float32) / np.float32(255.0)
+    colour = np.broadcast_to(np.array(style.color, np.float32), (*f.shape, 3))
+    alpha = f
+    if outline is not None:
+        s = np.maximum(np.asarray(outline, np.float32) / np.float32(255.0), f)
+        alpha = f + s * (np.float32(1.0) - f)
+        colour = _mix(colour, f, np.array(style.outline_color, np.float32), s * (1 - f), alpha)
+    if style.box:
+        b = _box_mask(layout, size) * np.float32(style.box_opacity)
+        under = b * (np.float32(1.0) - alpha)
+        total = alpha + under
+        colour = _mix(colour, alpha, np.array(style.box_color, np.float32), under, total)
+        alpha = total
+    rgba = np.empty((size[1], size[0], 4), np.uint8)
+    rgba[:, :, :3] = np.clip(np.rint(colour), 0, 255)
+    rgba[:, :, 3] = np.clip(np.rint(alpha * 255.0), 0, 255)
+    return rgba
+
+
+def _mix(
+    top: NDArray[np.float32], top_a: NDArray[np.float32], under: NDArray[np.float32],
+    under_a: NDArray[np.float32], total: NDArray[np.float32],
+) -> NDArray[np.float32]:
+    """Colour of ``top`` over ``under`` with the given (already combined) weights."""
+    weight = np.maximum(total, np.float32(1e-6))[:, :, None]
+    mixed = (top * top_a[:, :, None] + under * under_a[:, :, None]) / weight
+    return mixed.astype(np.float32, copy=False)
+
+
+def _box_mask(layout: _Layout, size: tuple[int, int]) -> NDArray[np.float32]:
+    left, top, _, _ = layout.canvas
+    x0, y0, x1, y1 = layout.block
+    mask = Image.new("L", size, 0)
+    rect = (round(x0 - left), round(y0 - top), round(x1 - left) - 1, round(y1 - top) - 1)
+    ImageDraw.Draw(mask).rounded_rectangle(rect, radius=max(1, layout.pad // 2), fill=255)
+    return np.asarray(mask, np.float32) / 255.0
+
+
+def _place(layout: _Layout, style: CaptionStyle, frame_w: int, frame_h: int) -> tuple[int, int]:
+    """Even top-left corner of the canvas in the frame, inside the safe area."""
+    left, top, right, bottom = layout.canvas
+    x0, y0, x1, y1 = (v - o for v, o in zip(layout.block, (left, top, left, top), strict=True))
+    width, height = right - left, bottom - top
+    margin_x = frame_w * (1 - style.safe_area) / 2
+    margin_y = frame_h * (1 - style.safe_area) / 2
+    x = frame_w / 2 - (x0 + x1) / 2
+    if style.position == "bottom":
+        y = frame_h - margin_y - y1
+    elif style.position == "top":
+        y = margin_y - y0
+    else:
+        middle = 0.5 if style.position == "center" else float(style.position)
+        y = frame_h * middle - (y0 + y1) / 2
+    return (_even_within(x, margin_x, frame_w - margin_x - width, frame_w - width),
+            _even_within(y, margin_y, frame_h - margin_y - height, frame_h - height))
+
+
+def _even_within(value: float, low: float, high: float, frame_room: float) -> int:
+    """``value`` rounded to even and kept in [low, high] (or at least inside the frame)."""
+    lo, hi = 2 * math.ceil(low / 2), 2 * math.floor(high / 2)
+    if lo > hi:
+        lo, hi = 0, max(0, 2 * math.floor(frame_room / 2))
+    return min(max(2 * round(value / 2), lo), hi)
