@@ -428,3 +428,64 @@ def test_killed_render_leaves_a_temp_that_the_next_render_sweeps(project_dir: Pa
     assert any(name.endswith(TEMP_SUFFIX) for name in leftovers), "expected a killed temp"
     storyreel.render(storyreel.load_project(write_project(project_dir, [0.3])), target)
     assert all_files(out_dir) == {"story.mp4"}
+
+
+def test_ctrl_c_during_a_render_leaves_nothing(project_dir: Path, out_dir: Path) -> None:
+    import signal
+
+    manifest = write_project(project_dir, [SegmentSpec(seconds=120.0)], width=320, height=180)
+    script = (
+        "import sys, storyreel\n"
+        "p = storyreel.load_project(sys.argv[1])\n"
+        "def tick(progress):\n"
+        "    if progress.phase == 'export' and progress.done > 5:\n"
+        "        print('exporting', flush=True)\n"
+        "try:\n"
+        "    storyreel.render(p, sys.argv[2], on_progress=tick)\n"
+        "except (KeyboardInterrupt, storyreel.RenderCancelled) as exc:\n"
+        "    print('stopped', type(exc).__name__, flush=True)\n"
+        "    sys.exit(130)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, str(manifest),
+                              str(out_dir / "story.mp4")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "exporting"
+        child.send_signal(signal.SIGINT)
+        rest = child.stdout.read()
+        assert child.wait(timeout=10) == 130
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    assert "stopped" in rest
+    assert all_files(out_dir) == set(), "Ctrl-C left files behind"
+
+
+DEFAULTS = {"preset": "ultrafast", "transitions": {"crossfade": 0.5, "fade_out": 0.3},
+            "subtitles": {"enabled": True, "sidecar": True}, "loudness": {"enabled": True}}
+
+
+def test_failures_with_every_feature_on_leave_nothing(project_dir: Path, out_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Captions, caption files, crossfades and loudness on: a failed or cancelled render still
+    # leaves no video, no caption file and no temp.
+    specs = [SegmentSpec(seconds=0.8, text="The first part of a story told in words."),
+             SegmentSpec(seconds=0.6, text="And the second part, a little shorter.")]
+    manifest = write_project(project_dir, specs, settings=DEFAULTS)
+    project = storyreel.load_project(manifest)
+    cancel = threading.Event()
+
+    def on_progress(progress: Progress) -> None:
+        if progress.phase == "export" and progress.done > 0:
+            cancel.set()
+
+    with pytest.raises(RenderCancelled):
+        storyreel.render(project, out_dir / "story.mp4", on_progress=on_progress, cancel=cancel)
+    assert all_files(out_dir) == set()
+    patch_writer(monkeypatch, 8, lambda: av.error.InvalidDataError(errno.EINVAL, "boom"))
+    with pytest.raises(EncoderError):
+        storyreel.render(project, out_dir / "story.mp4")
+    assert all_files(out_dir) == set()

@@ -15,7 +15,7 @@ import pytest
 from mp4probe import classify_frames, expected_frames, probe
 
 import storyreel
-from media import PALETTE, ProjectFactory, all_files, write_project
+from media import PALETTE, ProjectFactory, SegmentSpec, all_files, write_project
 
 
 def open_fds() -> list[str]:
@@ -47,6 +47,21 @@ def test_no_leaked_threads_or_files_after_many_renders(make_project: ProjectFact
     assert len(open_fds()) == fds, "file descriptors leaked"
     assert native_threads() == tasks, "native (encoder) threads leaked"
     assert len(all_files(out_dir)) == 7
+
+
+def test_no_leaks_with_every_feature_on(project_dir: Path, out_dir: Path) -> None:
+    specs = [SegmentSpec(seconds=0.6, text="Words that become a caption on screen."),
+             SegmentSpec(seconds=0.5, text="More words for a second caption.")]
+    settings = {"transitions": {"crossfade": 0.3, "fade_in": 0.2, "fade_out": 0.2},
+                "subtitles": {"enabled": True, "sidecar": True}, "loudness": {"enabled": True}}
+    project = storyreel.load_project(write_project(project_dir, specs, settings=settings))
+    storyreel.render(project, out_dir / "warm-up.mp4")
+    thread_count, fds, tasks = threading.active_count(), len(open_fds()), native_threads()
+    for i in range(4):
+        storyreel.render(project, out_dir / f"run-{i}.mp4")
+    assert threading.active_count() == thread_count, threading.enumerate()
+    assert len(open_fds()) == fds, "file descriptors leaked"
+    assert native_threads() == tasks, "native threads leaked"
 
 
 def test_no_leaks_after_failed_and_cancelled_mid_renders(make_project: ProjectFactory,
