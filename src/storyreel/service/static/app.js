@@ -86,7 +86,8 @@ function fmtSeconds(total) {
 }
 
 function fmtSize(bytes) {
-  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} kB`;
 }
 
 // ---------------------------------------------------------------- project list & gallery
@@ -229,25 +230,61 @@ function plainType(node, defs) {
   return node;
 }
 
+// Settings shown at once; every other setting the engine offers goes under "More options".
+const MAIN_SETTINGS = new Set(["preset", "gap", "ken_burns", "transitions"]);
+
 function buildSettingsFields(schema) {
   const defs = schema.$defs || {};
   const root = $("#settings-fields");
   root.replaceChildren();
   const settings = resolve(schema.properties.settings, defs);
-  addFields(root, settings, defs, ["settings"]);
+  const more = document.createElement("details");
+  more.className = "more-options";
+  const summary = document.createElement("summary");
+  summary.textContent = "More options";
+  const moreBody = document.createElement("div");
+  moreBody.className = "more-body";
+  more.append(summary, moreBody);
+  addFields(root, settings, defs, ["settings"], (name) => (MAIN_SETTINGS.has(name) ? root : moreBody));
+  if (moreBody.children.length) root.append(more);
 }
 
-function addFields(root, objectSchema, defs, path) {
+// "Attributes:" sections of the engine's docstrings become the fields' help texts.
+function fieldHelp(description) {
+  const help = {};
+  const lines = (description || "").split("\n");
+  let current = null;
+  for (const line of lines) {
+    const match = line.match(/^\s{4}(\w+): (.*)$/);
+    if (match) { current = match[1]; help[current] = match[2]; }
+    else if (current && /^\s{8}\S/.test(line)) help[current] += " " + line.trim();
+    else current = null;
+  }
+  return help;
+}
+
+function needsFile(node, defs) {
+  return (node.required || []).some((key) => {
+    const field = plainType(node.properties[key], defs);
+    return field.format === "path";
+  });
+}
+
+function addFields(root, objectSchema, defs, path, placeFor = () => root) {
+  const help = fieldHelp(objectSchema.description);
   for (const [name, raw] of Object.entries(objectSchema.properties || {})) {
     const node = plainType(raw, defs);
     const here = [...path, name];
+    const target = placeFor(name);
     if (node.type === "object" && node.properties) {
+      if (needsFile(node, defs)) continue; // needs a file the studio cannot attach yet
       const set = document.createElement("fieldset");
       const legend = document.createElement("legend");
       legend.textContent = LABELS[name] || node.title || name;
+      if (help[name]) set.title = help[name];
       set.append(legend);
       addFields(set, node, defs, here);
-      root.append(set);
+      target.append(set);
       continue;
     }
     const input = makeInput(name, node);
@@ -258,8 +295,8 @@ function addFields(root, objectSchema, defs, path) {
     if (input.type === "checkbox") label.className = "check";
     label.append(document.createTextNode((LABELS[name] || node.title || name) + unitOf(name)));
     if (input.type === "checkbox") label.prepend(input); else label.append(input);
-    if (node.description) label.title = node.description;
-    root.append(label);
+    if (help[name]) label.title = help[name];
+    target.append(label);
   }
 }
 
@@ -290,9 +327,9 @@ function makeInput(name, node) {
     input.dataset.scale = scale;
     return input;
   }
-  if (node.type === "string" && node.format !== "path" && !node.format) {
+  if (node.type === "string" && !node.format) {
     const input = document.createElement("input");
-    input.type = "text";
+    input.type = /colou?r$/.test(name) && /^#[0-9a-f]{6}$/i.test(node.default || "") ? "color" : "text";
     if (node.maxLength) input.maxLength = node.maxLength;
     return input;
   }

@@ -1,0 +1,110 @@
+"""The studio page in a real browser: headless Chromium creates, uploads, renders and plays.
+
+Needs Debian's ``chromium`` and the ``playwright`` package (its driver only; the browser
+is never downloaded). Without them the test is skipped, except on CI (``CI=true``),
+where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import LiveServer, png_bytes, wav_bytes
+
+CHROMIUM = os.environ.get("STORYREEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--autoplay-policy=no-user-gesture-required"]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser test cannot run on CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    """A Chromium page (playwright over the system browser)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the 'playwright' package is not installed (pip install playwright)")
+    if not Path(CHROMIUM).is_file():
+        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                         headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1360, "height": 900})
+            yield context.new_page()
+            context.close()
+        finally:
+            browser.close()
+
+
+def test_create_upload_render_and_play(page: Any, live_server: Callable[..., LiveServer],
+                                       tmp_path: Path) -> None:
+    server = live_server()
+    image = tmp_path / "still.png"
+    image.write_bytes(png_bytes((640, 360), (30, 120, 200)))
+    audio = tmp_path / "voice.wav"
+    audio.write_bytes(wav_bytes(tmp_path, 1.5))
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda dialog: dialog.accept("Browser story"))
+
+    page.goto(server.url + "/")
+    page.click("#new-project")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    page.select_option("#opt-size", "320x180")
+    page.wait_for_function("document.querySelector('#project-meta').textContent"
+                           ".includes('320×180')")
+    page.select_option("[data-path='settings.preset']", "ultrafast")
+    page.wait_for_timeout(300)
+
+    segment = page.locator(".segment").first
+    segment.locator(".seg-text").fill("Hello from the browser. It renders.")
+    segment.locator(".seg-text").blur()
+    segment.locator(".seg-image input[type=file]").set_input_files(str(image))
+    page.wait_for_selector(".segment .seg-image.filled img")
+    page.locator(".segment").first.locator(".seg-audio input[type=file]").set_input_files(
+        str(audio))
+    page.wait_for_selector(".segment .seg-audio.filled")
+    assert page.locator(".segment .duration").first.inner_text() == "1.5 s"
+    assert page.locator(".segment .seg-missing").first.inner_text() == ""
+
+    page.click("#render")
+    page.wait_for_selector("#progress:not([hidden])")
+    page.wait_for_function("document.querySelector('#progress-percent').textContent === '100 %'",
+                           timeout=90_000)
+    page.wait_for_selector("#result:not([hidden]) video", timeout=30_000)
+    assert page.locator("#progress-phase").inner_text() == "Done"
+    page.eval_on_selector("#video", "v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        "(() => { const v = document.querySelector('#video');"
+        " return v.readyState >= 2 && v.currentTime > 0.2; })()", timeout=30_000)
+    assert page.get_attribute("#download", "href").startswith("/api/renders/")
+    assert "Browser story" in page.locator("#project-list").inner_text()
+    assert errors == []
+    if os.environ.get("STORYREEL_SCREENSHOT"):
+        page.screenshot(path=os.environ["STORYREEL_SCREENSHOT"], full_page=True)
+
+
+def test_render_problems_are_shown_in_words(page: Any, live_server: Callable[..., LiveServer],
+                                            ) -> None:
+    server = live_server()
+    page.on("dialog", lambda dialog: dialog.accept("Incomplete"))
+    page.goto(server.url + "/")
+    page.click("#new-project")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    page.click("#render")
+    page.wait_for_selector("#render-error:not([hidden])")
+    text = page.locator("#render-error").inner_text()
+    assert "cannot render yet" in text
+    assert "Segment 1: needs an image" in text and "Segment 1: needs a narration" in text
