@@ -76,7 +76,7 @@ def test_quiet_voice_and_mains_hum() -> None:
 
 
 def test_short_gaps_are_bridged_and_clicks_dropped() -> None:
-    bursts = [(0.2, 0.8), (0.85, 1.4), (2.0, 2.6)]  # 50 ms gap: inside one phrase
+    bursts = [(0.2, 0.8), (0.86, 1.4), (2.0, 2.6)]  # 60 ms gap: inside one phrase
     samples = _narration(bursts, 3.0, noise_db=-60.0)
     samples[:, int(1.7 * RATE) : int(1.7 * RATE) + 48] = 0.5  # a 1 ms click
     regions = speech_regions(samples, RATE)
@@ -122,3 +122,10 @@ def test_one_minute_is_fast() -> None:
     elapsed = time.perf_counter() - begin
     _check_pauses(regions, bursts)
     assert elapsed < 1.0, elapsed
+
+
+def test_block_edges_do_not_disturb_detection() -> None:
+    # The audio is filtered in 10 s blocks: pauses and speech across 10 s and 20 s stay exact.
+    bursts = [(9.5, 9.98), (10.1, 10.6), (19.2, 20.3), (20.45, 20.9)]
+    samples = _narration(bursts, 21.0, noise_db=-50.0)
+    _check_pauses(speech_regions(samples, RATE), bursts)
