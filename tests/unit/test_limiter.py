@@ -165,3 +165,13 @@ def test_normaliser_measures_its_output() -> None:
     normaliser.flush()
     assert normaliser.meter.integrated_lufs() == pytest.approx(-16.0, abs=1.0)
     assert normaliser.meter.true_peak_dbtp() <= -1.5
+
+
+def test_a_corrupt_sample_does_not_mute_what_follows() -> None:
+    signal = np.full((2, RATE // 2), 0.1, dtype=np.float32)
+    signal[:, 1_000] = np.inf
+    signal[:, 1_001] = np.nan
+    out = _limit(signal, 1_600)
+    assert np.isfinite(out).all()
+    assert np.abs(out).max() <= 0.1
+    np.testing.assert_array_equal(out[:, -2_000:], np.float32(0.1))

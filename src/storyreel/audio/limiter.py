@@ -29,6 +29,8 @@ DEFAULT_MAX_GAIN_DB = 30.0
 # Headroom under the ceiling for what the detector cannot see: the gain changing
 # between samples and the interpolator's own ripple.
 _SAFETY_DB = 0.1
+# Lowest gain the limiter applies (-120 dB).
+_FLOOR = 1e-6
 # The release rate is this many dB per ``release_ms``.
 _RELEASE_SPAN_DB = 10.0
 
@@ -115,6 +117,8 @@ class Limiter:
         n = block.shape[1]
         if n == 0:
             return np.zeros_like(self._delay[:, :0])
+        if not np.isfinite(block).all():  # a corrupt sample becomes silence, not a spike
+            block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
         gain = self._smooth(self._release_gain(self._hold_gain(self._wanted_gain(block))))
         delayed = np.concatenate([self._delay, block.astype(np.float32, copy=False)], axis=1)
         self._delay = delayed[:, n:]
@@ -125,9 +129,10 @@ class Limiter:
         return self.process(np.zeros((self._channels, self.latency), dtype=np.float32))
 
     def _wanted_gain(self, block: Samples) -> NDArray[np.float64]:
-        peaks = self._detector.peaks(block)
+        peaks = np.nan_to_num(self._detector.peaks(block), nan=np.inf)
         with np.errstate(divide="ignore"):
-            return np.minimum(1.0, self._threshold / peaks)
+            # The floor keeps the gain finite in dB, so a corrupt sample cannot mute the rest.
+            return np.clip(self._threshold / peaks, _FLOOR, 1.0)
 
     def _hold_gain(self, wanted: NDArray[np.float64]) -> NDArray[np.float64]:
         """Lowest wanted gain over the last ``hold`` samples."""
