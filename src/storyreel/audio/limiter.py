@@ -1,4 +1,8 @@
-"""Streaming look-ahead true-peak limiter and the loudness normalisation gain.
+"""Loudness normalisation, second pass: gain, look-ahead true-peak limiter, output meter.
+
+:func:`normalise_gain_db` turns the first pass's measurement into a gain;
+:class:`Normaliser` applies it, limits and meters the result without shifting a
+sample; :class:`Limiter` is the limiter on its own (its output is delayed).
 
 The limiter sees every peak before it plays it: the audio is delayed by a fixed
 :attr:`Limiter.latency` while a 4x oversampled detector (the same interpolator the
@@ -56,7 +60,7 @@ def normalise_gain_db(
 
 
 class Limiter:
-    """Look-ahead peak limiter with a fixed delay.
+    """Look-ahead peak limiter with a fixed delay (:class:`Normaliser` hides the delay).
 
     Example::
 
