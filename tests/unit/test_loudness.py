@@ -89,6 +89,7 @@ def test_reading_one_sample_at_a_time_gives_the_same_figures() -> None:
     whole = _measure(signal, signal.shape[1])
     single = _measure(signal, 1)
     assert single.integrated_lufs() == pytest.approx(whole.integrated_lufs(), abs=1e-9)
+    assert single.integrated_lufs() == pytest.approx(_pyloudnorm(signal), abs=0.1)
     assert single.true_peak_dbtp() == pytest.approx(whole.true_peak_dbtp(), abs=1e-4)
     assert single.samples == signal.shape[1]
 
