@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["DEMO_STORY", "make_demo_project", "write_speechlike_wav"]
+__all__ = ["DEMO_STORY", "make_demo_project", "write_music_wav", "write_speechlike_wav"]
 
 DEMO_STORY: tuple[tuple[str, str], ...] = (
     ("Dawn over the valley",
@@ -53,6 +53,39 @@ def write_speechlike_wav(
         out.writeframes(frames.tobytes())
 
 
+def write_music_wav(path: Path, seconds: float = 16.0, *, rate: int = 44_100) -> None:
+    """Write a soft stereo pad (a slow four-chord progression) to use as background music."""
+    chords = ((220.0, 277.18, 329.63), (196.0, 246.94, 293.66),
+              (174.61, 220.0, 261.63), (196.0, 246.94, 311.13))
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    per_chord = n // len(chords)
+    out = np.zeros((n, 2))
+    for k, chord in enumerate(chords):
+        lo, hi = k * per_chord, n if k == len(chords) - 1 else (k + 1) * per_chord
+        seg = t[lo:hi] - t[lo]
+        swell = np.sin(np.pi * seg / seg[-1]) ** 0.5 if seg.size > 1 else np.ones(1)
+        for j, freq in enumerate(chord):
+            phase = 2 * math.pi * freq * t[lo:hi]
+            tone = np.sin(phase) + 0.3 * np.sin(2 * phase)
+            out[lo:hi, j % 2] += 0.12 * tone * swell
+            out[lo:hi, (j + 1) % 2] += 0.06 * tone * swell
+    pcm = (np.clip(out, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm.tobytes())
+
+
+def _logo(path: Path) -> None:
+    image = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((8, 8, 248, 248), fill=(255, 255, 255, 200), outline=(20, 20, 20, 255), width=10)
+    draw.polygon(((100, 70), (100, 186), (196, 128)), fill=(200, 40, 40, 255))
+    image.save(path)
+
+
 def _paint(path: Path, size: tuple[int, int], seed: int) -> None:
     rng = np.random.default_rng(seed)
     width, height = size
@@ -93,9 +126,17 @@ def make_demo_project(folder: Path, *, seconds: float = 4.0) -> Path:
         _paint(folder / image, sizes[i % len(sizes)], seed=i)
         write_speechlike_wav(folder / audio, seconds + 0.4 * (i % 3), seed=i)
         segments.append({"image": image, "audio": audio, "text": text, "chapter": chapter})
+    write_music_wav(folder / "audio" / "music.wav")
+    _logo(folder / "images" / "logo.png")
     manifest = folder / "story.json"
     manifest.write_text(json.dumps({
         "title": "The Lost City of Aurelia", "width": 1920, "height": 1080, "fps": 30,
         "segments": segments,
+        "settings": {
+            "transitions": {"crossfade": 0.5, "fade_in": 0.5, "fade_out": 1.0},
+            "music": {"path": "audio/music.wav", "volume": -20},
+            "logo": {"path": "images/logo.png", "corner": "top-right", "scale": 0.06,
+                     "opacity": 0.7},
+        },
     }, indent=2, ensure_ascii=False), encoding="utf-8")
     return manifest

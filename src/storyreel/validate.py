@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from storyreel.audio.speech import speech_regions
 from storyreel.errors import MediaError, Problem
 from storyreel.media.audio import SAMPLE_RATE, decode_audio
+from storyreel.media.clip import ClipInfo, probe_clip
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project
 
 __all__ = ["Analysis", "analyse_project"]
+
+Regions = list[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -21,11 +26,17 @@ class Analysis:
         problems: Everything wrong, in segment order; empty when the project can render.
         narration_samples: Narration length of each segment at 48 kHz (0 where unusable).
         image_sizes: Width and height of each still ((0, 0) where unusable).
+        speech: Sample ranges where the voice speaks, per segment.
+        intro: The intro clip, when the project has a usable one.
+        outro: The outro clip, when the project has a usable one.
     """
 
     problems: list[Problem]
     narration_samples: list[int]
     image_sizes: list[tuple[int, int]]
+    speech: list[Regions] = field(default_factory=list)
+    intro: ClipInfo | None = None
+    outro: ClipInfo | None = None
 
     @property
     def ok(self) -> bool:
@@ -45,6 +56,7 @@ def analyse_project(
     problems: list[Problem] = []
     lengths: list[int] = []
     sizes: list[tuple[int, int]] = []
+    speech: list[Regions] = []
     for number, segment in enumerate(project.segments, start=1):
         try:
             sizes.append(probe_image(segment.image, number))
@@ -52,18 +64,53 @@ def analyse_project(
             problems.append(_named(exc.problem, "image"))
             sizes.append((0, 0))
         try:
-            lengths.append(decode_audio(segment.audio, number).shape[1])
+            narration = decode_audio(segment.audio, number)
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
+            speech.append([])
         else:
+            lengths.append(narration.shape[1])
+            speech.append(speech_regions(narration, SAMPLE_RATE))
             if lengths[-1] < SAMPLE_RATE // 100:
                 problems.append(Problem("narration is shorter than 10 ms", number,
                                         segment.audio, "audio"))
+            del narration
         if on_segment is not None:
             on_segment(number)
-    return Analysis(problems, lengths, sizes)
+    settings = project.settings
+    intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
+    outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
+    _check_files(project, problems)
+    return Analysis(problems, lengths, sizes, speech, intro, outro)
 
 
-def _named(problem: Problem, field: str) -> Problem:
-    return Problem(problem.message, problem.segment, problem.path, field)
+def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipInfo | None:
+    try:
+        return probe_clip(path)
+    except MediaError as exc:
+        problems.append(Problem(exc.problem.message, None, path, f"settings.{field_name}"))
+        return None
+
+
+def _check_files(project: Project, problems: list[Problem]) -> None:
+    settings = project.settings
+    if settings.music is not None:
+        try:
+            decode_audio(settings.music.path, max_seconds=3 * 3600)
+        except MediaError as exc:
+            problems.append(Problem(exc.problem.message, None, settings.music.path,
+                                    "settings.music"))
+    if settings.logo is not None:
+        try:
+            probe_image(settings.logo.path)
+        except MediaError as exc:
+            problems.append(Problem(exc.problem.message, None, settings.logo.path,
+                                    "settings.logo"))
+    font = settings.subtitles.font
+    if font is not None and not font.is_file():
+        problems.append(Problem("font file not found", None, font, "settings.subtitles.font"))
+
+
+def _named(problem: Problem, field_name: str) -> Problem:
+    return Problem(problem.message, problem.segment, problem.path, field_name)

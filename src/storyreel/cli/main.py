@@ -107,6 +107,25 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
     parser.add_argument("--draft", action="store_true",
                         help="quick 480p preview at the fastest preset")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    look = parser.add_argument_group("captions, transitions, sound and branding")
+    look.add_argument("--no-subtitles", action="store_true",
+                      help="do not burn in captions (sidecar .srt/.vtt are still written)")
+    look.add_argument("--no-sidecars", action="store_true", help="do not write .srt/.vtt files")
+    look.add_argument("--crossfade", type=float, metavar="SECONDS",
+                      help="crossfade between segments (0 for cuts)")
+    look.add_argument("--fade-in", type=float, metavar="SECONDS", help="fade in from black")
+    look.add_argument("--fade-out", type=float, metavar="SECONDS", help="fade out to black")
+    look.add_argument("--music", type=Path, metavar="FILE", help="background music")
+    look.add_argument("--music-volume", type=float, metavar="DB",
+                      help="music level in dB (default -18)")
+    look.add_argument("--loudness", type=float, metavar="LUFS",
+                      help="loudness target (default -14 LUFS)")
+    look.add_argument("--no-loudness", action="store_true", help="do not normalise loudness")
+    look.add_argument("--logo", type=Path, metavar="FILE", help="watermark image (PNG)")
+    look.add_argument("--logo-corner", choices=("top-left", "top-right", "bottom-left",
+                                                "bottom-right"), help="watermark corner")
+    look.add_argument("--intro", type=Path, metavar="FILE", help="clip played before the story")
+    look.add_argument("--outro", type=Path, metavar="FILE", help="clip played after the story")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,7 +189,30 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {"preset": args.preset, "fps": args.fps, "draft": args.draft}
     if args.size:
         overrides["width"], overrides["height"] = args.size
+    subtitles = _given(enabled=False if args.no_subtitles else None,
+                       sidecar=False if args.no_sidecars else None)
+    transitions = _given(crossfade=args.crossfade, fade_in=args.fade_in, fade_out=args.fade_out)
+    music = _given(path=_absolute(args.music), volume=args.music_volume)
+    loudness = _given(target=args.loudness, enabled=False if args.no_loudness else None)
+    logo = _given(path=_absolute(args.logo), corner=args.logo_corner)
+    for key, value in (("subtitles", subtitles), ("transitions", transitions),
+                       ("music", music), ("loudness", loudness), ("logo", logo)):
+        if value:
+            overrides[key] = value
+    if args.intro:
+        overrides["intro"] = {"path": _absolute(args.intro)}
+    if args.outro:
+        overrides["outro"] = {"path": _absolute(args.outro)}
     return overrides
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _absolute(path: Path | None) -> str | None:
+    """Paths on the command line are relative to the current folder, not the manifest's."""
+    return str(path.expanduser().absolute()) if path is not None else None
 
 
 def _render_and_report(

@@ -8,6 +8,7 @@ generator has written directly, so nothing is converted or copied on the way.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -144,6 +145,17 @@ class Mp4Encoder:
     def samples_written(self) -> int:
         """Audio samples handed to the encoder so far."""
         return self._samples
+
+    def set_chapters(self, chapters: Sequence[tuple[int, str]], total_frames: int) -> None:
+        """Write MP4 chapter markers; ``chapters`` are (first frame, title), in order."""
+        if not chapters:
+            return
+        ends = [start for start, _ in chapters[1:]] + [total_frames]
+        self._container.set_chapters([
+            {"id": number, "start": start, "end": end, "time_base": self._video_tb,
+             "metadata": {"title": title}}
+            for number, ((start, title), end) in enumerate(zip(chapters, ends, strict=True), 1)
+        ])
 
     def new_frame(self) -> tuple[VideoFrame, PlaneViews]:
         """A fresh frame and writable views of its Y, U and V planes."""

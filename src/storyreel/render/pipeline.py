@@ -1,10 +1,9 @@
-"""The render orchestrator: project -> plan -> frames + narration -> encoder -> verified file."""
+"""The public entry point: ``render(project, output, ...)`` and its result."""
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -13,21 +12,11 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from storyreel.audio.track import NarrationTrack
-from storyreel.errors import RenderCancelled, ValidationFailed
-from storyreel.frames.blend import fade_black, smooth
-from storyreel.frames.kenburns import Motion, StillPicture, choose_motion
-from storyreel.media.audio import SAMPLE_RATE, decode_audio
-from storyreel.media.encoder import EncoderSettings, Mp4Encoder, PlaneViews
-from storyreel.media.image import even_ceil, load_cover_planes
+from storyreel.errors import ValidationFailed
 from storyreel.model.load import problems_from
-from storyreel.model.project import Project, Segment
-from storyreel.render.frames import Decorate, FrameProducer, Picture
-from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
-from storyreel.render.progress import EXPORT_MESSAGE, ProgressCallback, ProgressReporter
-from storyreel.render.verify import Expected, verify_mp4
-from storyreel.timeline.plan import Plan, frame_to_sample, plan_timeline
-from storyreel.validate import analyse_project
+from storyreel.model.project import Project
+from storyreel.render.job import Job
+from storyreel.render.progress import ProgressCallback, ProgressReporter
 
 __all__ = ["CancelToken", "RenderResult", "apply_overrides", "default_output", "render", "slugify"]
 
@@ -57,6 +46,10 @@ class RenderResult:
         frames: Number of video frames.
         fps: Exact frame rate.
         warnings: Things the user may want to know (nothing fatal).
+        sidecars: Caption (``.srt``, ``.vtt``) and chapter files written beside the video.
+        loudness_before: Integrated loudness of the mix before normalisation, in LUFS.
+        loudness: Integrated loudness of the published sound track, in LUFS.
+        true_peak: True peak of the published sound track, in dBTP.
     """
 
     path: Path
@@ -65,15 +58,15 @@ class RenderResult:
     frames: int
     fps: Fraction
     warnings: list[str] = field(default_factory=list)
+    sidecars: list[Path] = field(default_factory=list)
+    loudness_before: float | None = None
+    loudness: float | None = None
+    true_peak: float | None = None
 
     @property
     def size_mb(self) -> float:
         """File size in megabytes (10^6 bytes)."""
         return self.size / 1_000_000
-
-
-def _frames(seconds: float, fps: Fraction) -> int:
-    return int(Fraction(seconds).limit_denominator(1000) * fps + Fraction(1, 2))
 
 
 def slugify(title: str) -> str:
@@ -94,6 +87,7 @@ _PROJECT_KEYS = {"width", "height", "fps", "title"}
 def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     """Return ``project`` with top-level or settings fields replaced, re-validated.
 
+    Nested settings given as dicts are merged (``subtitles={"enabled": False}``);
     ``draft=True`` selects a quick 480p preview at the fastest preset.
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -106,7 +100,10 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
         if key in _PROJECT_KEYS:
             data[key] = value
         elif key in settings:
-            settings[key] = value
+            current = settings[key]
+            # Nested options merge: subtitles={"enabled": False} keeps the other fields.
+            settings[key] = {**current, **value} if isinstance(current, dict) and isinstance(
+                value, dict) else value
         else:
             raise TypeError(f"unknown render option {key!r}")
     if draft:
@@ -154,136 +151,15 @@ def render(
     target = Path(output) if output is not None else default_output(project)
     target = target.expanduser().absolute()
     reporter = ProgressReporter(on_progress)
-    job = _Job(project, target, reporter, cancel)
-    return job.run()
-
-
-class _Job:
-    """One render's state; every resource it opens is closed in ``run``'s ``finally``."""
-
-    def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
-                 cancel: CancelToken | None) -> None:
-        self.project = project
-        self.target = target
-        self.reporter = reporter
-        self.cancel = cancel or threading.Event()
-        self.settings = project.settings
-
-    def check_cancel(self) -> None:
-        if self.cancel.is_set():
-            raise RenderCancelled("render cancelled")
-
-    def run(self) -> RenderResult:
-        plan = self.analyse()
-        check_output_dir(self.target)
-        sweep_stale(self.target.parent)
-        with temp_output(self.target) as temp:
-            self.export(plan, temp)
-            self.check_cancel()
-            self.reporter.phase("verify", 1, "Verifying output...")
-            verified = verify_mp4(temp, Expected(
-                self.project.width, self.project.height, self.project.fps,
-                plan.total_frames, plan.total_samples, SAMPLE_RATE,
-            ))
-            self.reporter.update(1)
-            self.check_cancel()
-            publish(temp, self.target)
-        result = RenderResult(self.target, verified.size, float(plan.duration),
-                              plan.total_frames, self.project.fps)
-        log.info("Rendered %s (%.1f MB, %.2f s)", result.path, result.size_mb, result.duration)
-        self.reporter.phase("done", 1, f"Done: {result.path.name}")
-        return result
-
-    def analyse(self) -> Plan:
-        segments = self.project.segments
-        self.reporter.phase("analyse", len(segments), "Checking media...")
-
-        def on_segment(done: int) -> None:
-            self.check_cancel()
-            self.reporter.update(done)
-
-        analysis = analyse_project(self.project, on_segment)
-        if analysis.problems:
-            raise ValidationFailed(analysis.problems)
-        return self.plan(analysis.narration_samples)
-
-    def plan(self, narrations: list[int]) -> Plan:
-        """Timeline with the pauses stretched to hold the transitions."""
-        fps, settings = self.project.fps, self.settings
-        fades = settings.transitions
-        segments = self.project.segments
-        crossfades = [0] + [
-            _frames(seg.crossfade if seg.crossfade is not None else fades.crossfade, fps)
-            for seg in segments[:-1]
-        ]
-        gaps = [
-            max(settings.gap, float(crossfades[i + 1] / fps) if i + 1 < len(segments)
-                else fades.fade_out)
-            for i in range(len(segments))
-        ]
-        return plan_timeline(
-            narrations, fps=fps, sample_rate=SAMPLE_RATE,
-            gap=[round(g * SAMPLE_RATE) for g in gaps],
-            lead=round(fades.fade_in * SAMPLE_RATE), crossfade=crossfades,
-        )
-
-    def _max_zoom(self, segment: Segment) -> float:
-        kb = self.settings.ken_burns
-        return segment.zoom if segment.zoom is not None else kb.zoom
-
-    def motion(self, index: int) -> Motion:
-        kb = self.settings.ken_burns
-        segment = self.project.segments[index]
-        return choose_motion(
-            index, zoom=self._max_zoom(segment), direction=segment.direction or kb.direction,
-            pan=kb.pan, eased=kb.easing == "ease-in-out",
-        )
-
-    def load_picture(self, index: int) -> Picture:
-        segment = self.project.segments[index]
-        motion = self.motion(index)
-        zoom = 1.0 if motion.static else self._max_zoom(segment)
-        width = even_ceil(self.project.width * zoom)
-        height = even_ceil(self.project.height * zoom)
-        return StillPicture(load_cover_planes(segment.image, width, height, index + 1), motion)
-
-    def decorate(self, plan: Plan) -> Decorate | None:
-        fades = self.settings.transitions
-        fade_in = _frames(fades.fade_in, plan.fps)
-        fade_out = _frames(fades.fade_out, plan.fps)
-        total = plan.total_frames
-        if not fade_in and not fade_out:
-            return None
-
-        def draw(frame_index: int, views: PlaneViews) -> None:
-            level = 1.0
-            if frame_index < fade_in:
-                level = smooth((frame_index + 1) / (fade_in + 1))
-            if total - frame_index <= fade_out:
-                level = min(level, smooth((total - frame_index - 1) / (fade_out + 1)))
-            fade_black(views, level)
-
-        return draw
-
-    def load_narration(self, index: int) -> Any:
-        return decode_audio(self.project.segments[index].audio, index + 1)
-
-    def export(self, plan: Plan, temp: Path) -> None:
-        project, settings = self.project, self.settings
-        enc_settings = EncoderSettings(
-            project.width, project.height, project.fps, settings.preset,
-            settings.video_bitrate, settings.audio_bitrate, SAMPLE_RATE,
-        )
-        track = NarrationTrack(plan, self.load_narration)
-        self.reporter.phase("export", plan.total_frames, EXPORT_MESSAGE)
-        with Mp4Encoder(temp, enc_settings) as encoder, FrameProducer(
-            plan, self.load_picture, encoder.new_frame, self.decorate(plan)
-        ) as producer:
-            for frame in producer.frames(poll=self.check_cancel):
-                self.check_cancel()
-                encoder.write_video(frame)
-                done = encoder.frames_written
-                encoder.write_audio(track.read_until(frame_to_sample(done, plan.fps, SAMPLE_RATE)))
-                self.reporter.update(done)
-            encoder.write_audio(track.read_until(plan.total_samples))
-            encoder.finish()
+    outcome = Job(project, target, reporter, cancel).run()
+    plan = outcome.story.plan
+    result = RenderResult(
+        target, outcome.verified.size, float(plan.duration), plan.total_frames, project.fps,
+        list(outcome.warnings), list(outcome.sidecars),
+        outcome.loudness[0] if outcome.loudness else None,
+        outcome.loudness_after[0] if outcome.loudness_after else None,
+        outcome.loudness_after[1] if outcome.loudness_after else None,
+    )
+    log.info("Rendered %s (%.1f MB, %.2f s)", result.path, result.size_mb, result.duration)
+    reporter.phase("done", 1, f"Done: {result.path.name}")
+    return result

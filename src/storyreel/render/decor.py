@@ -1,0 +1,113 @@
+"""What is drawn over the pictures: captions, the logo, fades from and to black.
+
+Called on the frame producer's thread, once per frame, in frame order. A caption is
+rasterised once when it first appears and blended only over its own rectangle.
+"""
+
+from __future__ import annotations
+
+from PIL import Image, ImageColor, ImageOps
+
+from storyreel.errors import MediaError
+from storyreel.frames.blend import fade_black, smooth
+from storyreel.frames.overlay import Overlay, blend_into, overlay_from_rgba
+from storyreel.frames.text import CaptionStyle, render_caption
+from storyreel.media.encoder import PlaneViews
+from storyreel.model.project import Logo, Project, Subtitles
+from storyreel.render.story import Caption, Story
+
+__all__ = ["Decorator", "caption_style", "fade_level", "logo_overlay"]
+
+
+def fade_level(frame: int, total: int, fade_in: int, fade_out: int) -> float:
+    """Brightness of ``frame`` under the fades (1 = unchanged, 0 = black)."""
+    level = 1.0
+    if frame < fade_in:
+        level = smooth((frame + 1) / (fade_in + 1))
+    if total - frame <= fade_out:
+        level = min(level, smooth((total - frame - 1) / (fade_out + 1)))
+    return level
+
+
+def caption_style(options: Subtitles) -> CaptionStyle:
+    """The text style the manifest's subtitle options describe."""
+    position = options.position
+    return CaptionStyle(
+        font=options.font,
+        size=options.size,
+        color=ImageColor.getrgb(options.color)[:3],
+        outline=options.outline,
+        outline_color=ImageColor.getrgb(options.outline_color)[:3],
+        box=options.box,
+        box_opacity=options.box_opacity,
+        position=position,
+    )
+
+
+def logo_overlay(logo: Logo, width: int, height: int) -> Overlay:
+    """The watermark, scaled to its share of the frame width and placed in its corner."""
+    try:
+        with Image.open(logo.path) as image:
+            rgba = ImageOps.exif_transpose(image).convert("RGBA")
+    except OSError as exc:
+        raise MediaError(f"cannot read logo ({exc})", path=logo.path) from None
+    logo_w = max(2, round(width * logo.scale))
+    logo_h = max(2, round(rgba.height * logo_w / rgba.width))
+    if logo_h > height:
+        logo_w, logo_h = max(2, round(logo_w * height / logo_h)), height
+    scaled = rgba.resize((logo_w, logo_h), Image.Resampling.LANCZOS)
+    margin = round(height * logo.margin)
+    x = margin if logo.corner.endswith("left") else width - logo_w - margin
+    y = margin if logo.corner.startswith("top") else height - logo_h - margin
+    import numpy as np
+
+    return overlay_from_rgba(np.asarray(scaled), x, y, width, height, logo.opacity)
+
+
+class Decorator:
+    """Draws captions, logo and fades over frame ``i`` of a story."""
+
+    def __init__(self, project: Project, story: Story, fade_in: int, fade_out: int) -> None:
+        self.warnings: list[str] = []
+        self._width, self._height = project.width, project.height
+        settings = project.settings
+        self._captions: tuple[Caption, ...] = (
+            story.captions if settings.subtitles.enabled else ()
+        )
+        self._style = caption_style(settings.subtitles)
+        self._next = 0
+        self._current: tuple[Caption, Overlay] | None = None
+        self._logo = (
+            logo_overlay(settings.logo, project.width, project.height)
+            if settings.logo is not None else None
+        )
+        self._total = story.plan.total_frames
+        self._fade_in, self._fade_out = fade_in, fade_out
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is drawn at all."""
+        return bool(self._captions or self._logo or self._fade_in or self._fade_out)
+
+    def __call__(self, frame: int, views: PlaneViews) -> None:
+        overlay = self._caption_at(frame)
+        if overlay is not None:
+            blend_into(views, overlay)
+        if self._logo is not None:
+            blend_into(views, self._logo)
+        level = fade_level(frame, self._total, self._fade_in, self._fade_out)
+        if level < 1.0:
+            fade_black(views, level)
+
+    def _caption_at(self, frame: int) -> Overlay | None:
+        if self._current is not None and self._current[0].end <= frame:
+            self._current = None
+        while self._next < len(self._captions) and self._captions[self._next].start <= frame:
+            caption = self._captions[self._next]
+            self._next += 1
+            if caption.end > frame:
+                overlay, notes = render_caption(caption.text, self._style, self._width,
+                                                self._height)
+                self.warnings += [f"segment {caption.segment + 1}: {n}" for n in notes]
+                self._current = (caption, overlay)
+        return self._current[1] if self._current is not None else None

@@ -1,0 +1,171 @@
+"""From a project and its analysis to the exact story timeline.
+
+The story is the list of *items* shown in order (an optional intro clip, the
+segments, an optional outro clip), their plan on the frame grid, and the caption
+cues and chapters placed on it. Everything here is pure arithmetic on integer
+frames and samples; nothing is decoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+from storyreel.media.audio import SAMPLE_RATE
+from storyreel.model.project import Project
+from storyreel.timeline.captions import split_chunks, time_chunks
+from storyreel.timeline.plan import Plan, plan_timeline, sample_to_frame
+from storyreel.validate import Analysis
+
+__all__ = ["Caption", "Chapter", "Item", "Story", "build_story", "seconds_to_frames"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing shown on the timeline.
+
+    Attributes:
+        kind: ``intro``, ``segment`` or ``outro``.
+        segment: 0-based segment index for segments, else ``None``.
+        clip: The clip file for intro/outro.
+        clip_gain: Level of the clip's sound in dB.
+    """
+
+    kind: Literal["intro", "segment", "outro"]
+    segment: int | None = None
+    clip: Path | None = None
+    clip_gain: float = 0.0
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A caption shown from ``start`` up to (not including) frame ``end``."""
+
+    start: int
+    end: int
+    text: str
+    segment: int
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter starting at frame ``start``."""
+
+    start: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Story:
+    """Items, their plan, captions and chapters."""
+
+    items: tuple[Item, ...]
+    plan: Plan
+    captions: tuple[Caption, ...]
+    chapters: tuple[Chapter, ...]
+
+    def item_span_of_segment(self, segment: int) -> int:
+        """Index in ``items`` (and ``plan.spans``) of a 0-based segment."""
+        return segment + (1 if self.items[0].kind == "intro" else 0)
+
+
+def seconds_to_frames(seconds: float, fps: Fraction) -> int:
+    """Seconds (as written in a manifest) to the nearest whole frame."""
+    return int(Fraction(seconds).limit_denominator(1000) * fps + Fraction(1, 2))
+
+
+def build_story(project: Project, analysis: Analysis) -> Story:
+    """Plan the timeline: pauses stretched to hold transitions, clips placed, cues timed."""
+    fps, settings = project.fps, project.settings
+    fades = settings.transitions
+    items: list[Item] = []
+    narrations: list[int] = []
+    gaps: list[int] = []
+    crossfades: list[int] = []
+
+    def crossfade_after(segment: int | None) -> int:
+        seg = project.segments[segment] if segment is not None else None
+        if seg is not None and seg.crossfade is not None:
+            return seconds_to_frames(seg.crossfade, fps)
+        return seconds_to_frames(fades.crossfade, fps)
+
+    if settings.intro is not None and analysis.intro is not None:
+        items.append(Item("intro", clip=settings.intro.path, clip_gain=settings.intro.volume))
+        narrations.append(0)
+        gaps.append(_samples(analysis.intro.duration))
+        crossfades.append(0)
+    for index in range(len(project.segments)):
+        items.append(Item("segment", segment=index))
+        narrations.append(analysis.narration_samples[index])
+        previous = index - 1 if index > 0 else None
+        crossfades.append(crossfade_after(previous) if len(items) > 1 else 0)
+        gaps.append(0)
+    has_outro = settings.outro is not None and analysis.outro is not None
+    for position, item in enumerate(items):
+        if item.kind != "segment":
+            continue
+        is_last = position == len(items) - 1
+        follow = crossfade_after(item.segment) if not is_last or has_outro else 0
+        tail = fades.fade_out if is_last and not has_outro else 0.0
+        pause = max(settings.gap, float(follow / fps), tail)
+        gaps[position] = round(pause * SAMPLE_RATE)
+    if has_outro:
+        assert settings.outro is not None and analysis.outro is not None
+        fade = crossfade_after(len(project.segments) - 1)
+        items.append(Item("outro", clip=settings.outro.path, clip_gain=settings.outro.volume))
+        narrations.append(0)
+        crossfades.append(fade)
+        gaps.append(max(1, _samples(analysis.outro.duration) - _samples(fade / fps)))
+    lead = 0 if items[0].kind == "intro" else round(fades.fade_in * SAMPLE_RATE)
+    plan = plan_timeline(narrations, fps=fps, sample_rate=SAMPLE_RATE, gap=gaps, lead=lead,
+                         crossfade=crossfades)
+    story = Story(tuple(items), plan, (), ())
+    return Story(story.items, plan, _captions(project, analysis, story), _chapters(project, story))
+
+
+def _samples(seconds: Fraction) -> int:
+    return int(seconds * SAMPLE_RATE + Fraction(1, 2))
+
+
+def _captions(project: Project, analysis: Analysis, story: Story) -> tuple[Caption, ...]:
+    options = project.settings.subtitles
+    if not (options.enabled or options.sidecar):
+        return ()
+    plan = story.plan
+    captions: list[Caption] = []
+    for index, segment in enumerate(project.segments):
+        if not segment.subtitles or not segment.text.strip():
+            continue
+        span = plan.spans[story.item_span_of_segment(index)]
+        chunks = split_chunks(segment.text, min_words=options.min_words,
+                              max_words=options.max_words)
+        cues = time_chunks(chunks, analysis.speech[index], span.narration)
+        for cue in cues:
+            start = sample_to_frame(span.audio_start + cue.start, plan.fps, SAMPLE_RATE)
+            end = sample_to_frame(span.audio_start + cue.end, plan.fps, SAMPLE_RATE)
+            end = min(max(end, start + 1), span.end_frame)
+            if start < end:
+                captions.append(Caption(start, end, cue.text, index))
+    return tuple(_no_overlap(captions))
+
+
+def _no_overlap(captions: list[Caption]) -> list[Caption]:
+    result: list[Caption] = []
+    for caption in captions:
+        if result and result[-1].end > caption.start:
+            last = result[-1]
+            result[-1] = Caption(last.start, max(last.start + 1, caption.start), last.text,
+                                 last.segment)
+        result.append(caption)
+    return [c for c in result if c.end > c.start]
+
+
+def _chapters(project: Project, story: Story) -> tuple[Chapter, ...]:
+    chapters: list[Chapter] = []
+    for index, segment in enumerate(project.segments):
+        if segment.chapter and segment.chapter.strip():
+            span = story.plan.spans[story.item_span_of_segment(index)]
+            chapters.append(Chapter(span.first_frame, segment.chapter.strip()))
+    return tuple(chapters)
