@@ -37,6 +37,13 @@ def test_no_orphan_after_short_sentence() -> None:
     assert all(len(c.split()) >= 2 for c in chunks)
 
 
+def test_abbreviations_and_initials_do_not_end_a_chunk() -> None:
+    text = "Then Mr. Smith and Dr. Jones met J. R. Tolkien at the old inn by the river."
+    for chunk in split_chunks(text):
+        assert not chunk.endswith(("Mr.", "Dr.", "J.", "R."))
+    assert " ".join(split_chunks(text)) == text
+
+
 def test_short_texts_stay_whole() -> None:
     assert split_chunks("One") == ["One"]
     assert split_chunks("Two words") == ["Two words"]

@@ -121,7 +121,7 @@ def test_one_minute_is_fast() -> None:
     regions = speech_regions(samples, RATE)
     elapsed = time.perf_counter() - begin
     _check_pauses(regions, bursts)
-    assert elapsed < 1.0, elapsed
+    assert elapsed < 2.0, elapsed  # about 0.2 s on an idle core
 
 
 def test_block_edges_do_not_disturb_detection() -> None:

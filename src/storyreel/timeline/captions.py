@@ -55,6 +55,10 @@ _CLINGING = frozenset([
     "une", "des", "du", "de", "au", "aux", "et", "ou", "el", "los", "las", "una", "y", "der",
     "die", "das", "ein", "eine", "und",
 ])
+_ABBREVIATIONS = frozenset([
+    "mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "mt.", "jr.", "sr.", "vs.", "e.g.", "i.e.",
+    "etc.", "no.", "fig.", "approx.",
+])
 _CHUNK_CHARS = 42  # one comfortable subtitle line
 _HOLD = 0.30  # seconds a cue stays up after its last word before a long pause
 _LEAD = 0.20  # seconds a cue appears before its first word after a long pause
@@ -125,8 +129,12 @@ def _units(text: str) -> list[_Unit]:
         pending = ""
         letters = [c for c in piece if c.isalnum()]
         weight = 0.5 if len(letters) == 1 and _is_cjk(letters[0]) else 1.0
-        clings = "".join(letters).lower() in _CLINGING and _strength(piece) == 0
-        units.append(_Unit(piece, weight, _strength(piece), clings))
+        strength = _strength(piece)
+        if _abbreviation(piece):
+            units.append(_Unit(piece, weight, 0, True))
+            continue
+        clings = "".join(letters).lower() in _CLINGING and strength == 0
+        units.append(_Unit(piece, weight, strength, clings))
     if pending and units:
         last = units[-1]
         units[-1] = _Unit(last.text + pending, last.weight, last.brk, last.clings)
@@ -187,6 +195,14 @@ def _opens(piece: str) -> bool:
     return all(unicodedata.category(c) in ("Ps", "Pi") for c in piece.strip()) and bool(
         piece.strip()
     )
+
+
+def _abbreviation(piece: str) -> bool:
+    """``Mr.``, ``Dr.``, ``e.g.``, an initial like ``J.``: a full stop that ends no sentence."""
+    word = piece.strip()
+    if word.lower() in _ABBREVIATIONS:
+        return True
+    return len(word) == 2 and word[0].isupper() and word[1] == "."
 
 
 def _strength(piece: str) -> int:
