@@ -198,3 +198,22 @@ def test_track_loads_sounds_lazily_once_each_and_releases_them() -> None:
     track.read_until(10**9)
     assert loaded == list(range(6))
     assert not track._live, "finished sounds must be released"
+
+
+def test_video_without_sound_is_not_a_narration(tmp_path: Path) -> None:
+    import av
+
+    path = tmp_path / "silent.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 40, np.uint8), "rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    with pytest.raises(MediaError, match="no audio") as info:
+        decode_audio(path, 4)
+    assert info.value.segment == 4
