@@ -8,14 +8,12 @@ error and cancel alike.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from storyreel.audio.fades import apply_fade
 from storyreel.audio.limiter import normalise_gain_db
-from storyreel.audio.loudness import LoudnessMeter
 from storyreel.audio.mix import Fades, Mix, MusicSpec, measure
 from storyreel.audio.track import Placement
 from storyreel.errors import RenderCancelled, ValidationFailed
@@ -31,13 +29,15 @@ from storyreel.render.output import check_output_dir, publish, sweep_stale, temp
 from storyreel.render.progress import EXPORT_MESSAGE, ProgressReporter
 from storyreel.render.sidecars import remove_sidecars, write_sidecars
 from storyreel.render.story import Story, build_story, seconds_to_frames
-from storyreel.render.verify import Expected, VerifiedFile, verify_mp4
+from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verify_mp4
 from storyreel.timeline.plan import frame_to_sample
 from storyreel.validate import analyse_project
 
 __all__ = ["Job", "JobOutcome"]
 
 log = logging.getLogger("storyreel")
+
+_AAC_HEADROOM_DB = 0.5
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class Job:
                 self.project.width, self.project.height, self.project.fps,
                 plan.total_frames, plan.total_samples, SAMPLE_RATE,
             ))
+            self.measure_output(temp)
             self.reporter.update(1)
             self.check_cancel()
             sidecars, notes = write_sidecars(self.project, story, self.target)
@@ -134,9 +135,10 @@ class Job:
             round(fades.fade_out * SAMPLE_RATE) if fades.fade_out else 0,
         )
         loudness = self.settings.loudness
+        # AAC can raise true peaks by ~0.4 dB on harsh material: limit below the ceiling.
         return Mix(placements, lambda key: self.sound(story, key), plan.total_samples,
                    fades=master, music=spec, gain_db=gain_db,
-                   ceiling_dbtp=loudness.true_peak if limit else None)
+                   ceiling_dbtp=loudness.true_peak - _AAC_HEADROOM_DB if limit else None)
 
     def sound(self, story: Story, position: int) -> Samples:
         """The samples of one item: a narration, or a clip's sound with its fades."""
@@ -228,7 +230,6 @@ class Job:
         decorator = Decorator(project, story, fade_in, fade_out)
         self.reporter.phase("export", plan.total_frames, EXPORT_MESSAGE)
         limit = settings.loudness.enabled
-        meter = LoudnessMeter()
         with self.mix(story, gain_db, limit=limit) as mix, \
                 Mp4Encoder(temp, encoder_settings) as encoder, \
                 FrameProducer(plan, lambda i: self.picture(story, i), encoder.new_frame,
@@ -238,15 +239,17 @@ class Job:
                 self.check_cancel()
                 encoder.write_video(frame)
                 done = encoder.frames_written
-                block = mix.read_until(frame_to_sample(done, plan.fps, SAMPLE_RATE))
-                meter.add(block)
-                encoder.write_audio(block)
+                encoder.write_audio(mix.read_until(frame_to_sample(done, plan.fps, SAMPLE_RATE)))
                 self.reporter.update(done)
-            block = mix.read_until(plan.total_samples)
-            meter.add(block)
-            encoder.write_audio(block)
+            encoder.write_audio(mix.read_until(plan.total_samples))
             encoder.finish()
         self.warnings += dict.fromkeys(decorator.warnings)  # once each, in order
-        lufs = meter.integrated_lufs()
-        self.measured_after = (lufs if lufs is not None else -math.inf, meter.true_peak_dbtp())
 
+    def measure_output(self, path: Path) -> None:
+        """Loudness and true peak of the encoded sound track, as a player will decode it."""
+        lufs, peak = measure_audio(path)
+        self.measured_after = (lufs, peak)
+        loudness = self.settings.loudness
+        if loudness.enabled and peak > loudness.true_peak + 0.05:
+            self.warnings.append(f"true peak {peak:.1f} dBTP is above the {loudness.true_peak:g} "
+                                 "dBTP ceiling after AAC encoding")

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import av
 import av.error
+import numpy as np
+from av.audio.resampler import AudioResampler
 
+from storyreel.audio.loudness import LoudnessMeter
 from storyreel.errors import VerificationError
 
-__all__ = ["Expected", "VerifiedFile", "top_level_boxes", "verify_mp4"]
+__all__ = ["Expected", "VerifiedFile", "measure_audio", "top_level_boxes", "verify_mp4"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +106,22 @@ def _verify(path: Path, want: Expected) -> VerifiedFile:
     if abs(a_dur - v_dur) > frame + 1e-6:
         raise VerificationError(f"audio ends at {a_dur:.3f} s but video at {v_dur:.3f} s")
     return VerifiedFile(frames, v_dur, a_dur, path.stat().st_size)
+
+
+def measure_audio(path: Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of the file's decoded sound track.
+
+    Decodes block by block, so memory stays flat however long the file is.
+    """
+    meter = LoudnessMeter()
+    resampler = AudioResampler(format="fltp", layout="stereo", rate=48_000)
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    meter.add(np.asarray(out.to_ndarray(), dtype=np.float32))
+            for out in resampler.resample(None):
+                meter.add(np.asarray(out.to_ndarray(), dtype=np.float32))
+    except av.error.FFmpegError as exc:
+        raise VerificationError(f"rendered sound track does not decode: {exc}") from exc
+    return meter.integrated_lufs(), meter.true_peak_dbtp()
