@@ -234,12 +234,16 @@ def _rule_warnings(items: list[tuple[int, str]], total: int) -> list[str]:
             f"at least {MIN_CHAPTERS}"
         )
     ends = [start for start, _ in items[1:]] + [total]
-    for (start, name), end in zip(items, ends, strict=True):
-        if end - start < MIN_CHAPTER_SECONDS:
-            warnings.append(
-                f"chapter '{name}' at {_clock(start)} lasts {max(0, end - start)} s: YouTube "
-                f"needs every chapter to last at least {MIN_CHAPTER_SECONDS} s"
-            )
+    short = [
+        f"'{name}' at {_clock(start)} ({max(0, end - start)} s)"
+        for (start, name), end in zip(items, ends, strict=True)
+        if end - start < MIN_CHAPTER_SECONDS
+    ]
+    if short:
+        warnings.append(
+            f"YouTube needs every chapter to last at least {MIN_CHAPTER_SECONDS} s; "
+            f"too short: {', '.join(short)}"
+        )
     return warnings
 
 
