@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from fontTools.ttLib import TTFont, TTLibError  # type: ignore[import-untyped]
+from fontTools.ttLib import TTFont, TTLibError
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
