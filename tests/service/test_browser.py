@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import LiveServer, png_bytes, wav_bytes
 
 CHROMIUM = os.environ.get("STORYREEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -48,7 +49,7 @@ def page(tmp_path: Path) -> Iterator[Any]:
             browser.close()
 
 
-def test_create_upload_render_and_play(page: Any, live_server: Callable[..., LiveServer],
+def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], page: Any,
                                        tmp_path: Path) -> None:
     server = live_server()
     image = tmp_path / "still.png"
@@ -64,7 +65,7 @@ def test_create_upload_render_and_play(page: Any, live_server: Callable[..., Liv
     page.wait_for_selector("#editor:not([hidden]) .segment")
     page.select_option("#opt-size", "320x180")
     page.wait_for_function("document.querySelector('#project-meta').textContent"
-                           ".includes('320×180')")
+                           ".includes('320\u00d7180')")
     page.select_option("[data-path='settings.preset']", "ultrafast")
     page.wait_for_timeout(300)
 
@@ -96,8 +97,8 @@ def test_create_upload_render_and_play(page: Any, live_server: Callable[..., Liv
         page.screenshot(path=os.environ["STORYREEL_SCREENSHOT"], full_page=True)
 
 
-def test_render_problems_are_shown_in_words(page: Any, live_server: Callable[..., LiveServer],
-                                            ) -> None:
+def test_render_problems_are_shown_in_words(live_server: Callable[..., LiveServer],
+                                            page: Any) -> None:
     server = live_server()
     page.on("dialog", lambda dialog: dialog.accept("Incomplete"))
     page.goto(server.url + "/")

@@ -99,7 +99,7 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
         try:
             if not isinstance(upload, StarletteUpload):
                 raise StudioError(400, "Send the file to import in the form field 'file'.")
-            return await run_in_threadpool(studio.import_file, upload.file, upload.size)
+            return await run_in_threadpool(studio.import_file, upload.file)
         finally:
             await form.close()
     if kind in ("", "application/json") or kind.endswith("+json"):
@@ -112,7 +112,7 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
         async for chunk in request.stream():
             spool.write(chunk)
         spool.seek(0)
-        return await run_in_threadpool(studio.import_file, spool, None)
+        return await run_in_threadpool(studio.import_file, spool)
 
 
 async def _json_body(request: Request) -> Any:

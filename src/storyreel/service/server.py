@@ -78,4 +78,4 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
                      allowed_hosts=None if is_loopback(host) else {host})
     log.info("storyreel studio: data in %s, serving http://%s:%d/", folder, host, port)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
-                timeout_graceful_shutdown=30)
+                timeout_graceful_shutdown=5)

@@ -265,7 +265,7 @@ class Studio:
         self.store.delete_project(project_id)
         uploads.remove_tree(self.folder(project_id))
 
-    def import_file(self, source: IO[bytes], declared: int | None) -> ProjectDetail:
+    def import_file(self, source: IO[bytes]) -> ProjectDetail:
         """Create a project from an uploaded JSON, text or zip file (type read from content)."""
         head = source.read(8)
         source.seek(0)

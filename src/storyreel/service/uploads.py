@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 MB = 1_000_000
+#: Largest JSON or text project sent as a request body (not as a file).
+MANIFEST_BYTES = 20 * MB
 THUMB_SIZE = (480, 270)
 _IMAGE_EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp",
               "TIFF": "tif", "GIF": "gif"}
@@ -102,7 +104,7 @@ class BodyLimitMiddleware:
         self.app = app
         self.limits = limits
 
-    def cap_for(self, method: str, path: str) -> tuple[int, str]:
+    def cap_for(self, method: str, path: str, content_type: str = "") -> tuple[int, str]:
         """The byte cap of a request and the words that describe it."""
         match = _UPLOAD_RE.match(path)
         if match and method in ("POST", "PUT"):
@@ -110,6 +112,8 @@ class BodyLimitMiddleware:
                 return self.limits.image_bytes, "images"
             return self.limits.audio_bytes, "narration files"
         if _IMPORT_RE.match(path) and method == "POST":
+            if content_type.startswith(("application/json", "text/")):
+                return min(self.limits.import_bytes, MANIFEST_BYTES), "project manifests"
             return self.limits.import_bytes, "project imports"
         return self.limits.json_bytes, "requests"
 
@@ -117,7 +121,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap, what = self.cap_for(scope["method"], scope["path"])
+        cap, what = self.cap_for(scope["method"], scope["path"], _header(scope, b"content-type"))
         message = f"The upload is too large: {what} are limited to {_human(cap)}."
         length = _content_length(scope)
         if length is not None and length > cap:
@@ -164,14 +168,18 @@ class _TooLarge(Exception):
     pass
 
 
-def _content_length(scope: Scope) -> int | None:
+def _header(scope: Scope, wanted: bytes) -> str:
     for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+        if name == wanted:
+            return bytes(value).decode("latin-1").strip().lower()
+    return ""
+
+
+def _content_length(scope: Scope) -> int | None:
+    try:
+        return int(_header(scope, b"content-length"))
+    except ValueError:
+        return None
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:

@@ -80,6 +80,7 @@ function showError(err) {
 
 function fmtSeconds(total) {
   if (total == null || !isFinite(total)) return "";
+  if (total > 0 && total < 10) return `${total.toFixed(1)} s`;
   total = Math.max(0, Math.round(total));
   const m = Math.floor(total / 60), s = total % 60;
   return m ? `${m} min ${String(s).padStart(2, "0")} s` : `${s} s`;
