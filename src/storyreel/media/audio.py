@@ -62,21 +62,30 @@ def _decode(path: Path, segment: int | None, max_seconds: float) -> list[Samples
     limit = int(max_seconds * SAMPLE_RATE)
     total = 0
     chunks: list[Samples] = []
-    resampler = AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
     with av.open(str(path), metadata_errors="ignore") as container:
         if not container.streams.audio:
             raise MediaError("file has no audio stream", path=path, segment=segment)
         stream = container.streams.audio[0]
+        # A mono voice goes to both speakers at its own level (FFmpeg's upmix would
+        # lower it by 3 dB); anything with more channels is downmixed to stereo.
+        mono = stream.codec_context.channels == 1
+        resampler = AudioResampler(format="fltp", layout="mono" if mono else "stereo",
+                                   rate=SAMPLE_RATE)
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+                chunks.append(_stereo(out.to_ndarray()))
                 total += out.samples
             if total > limit:
                 raise MediaError(f"audio is longer than {max_seconds / 3600:g} h", path=path,
                                  segment=segment)
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+            chunks.append(_stereo(out.to_ndarray()))
     return [c for c in chunks if c.shape[1]]
+
+
+def _stereo(block: np.ndarray) -> Samples:
+    data = block.astype(np.float32, copy=False)
+    return np.repeat(data, CHANNELS, axis=0) if data.shape[0] == 1 else data
 
 
 def _reason(exc: BaseException) -> str:

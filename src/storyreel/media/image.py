@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ __all__ = ["MAX_IMAGE_PIXELS", "Planes", "load_cover_planes", "probe_image", "rg
 #: Largest still accepted (width x height); larger files are treated as decompression bombs.
 MAX_IMAGE_PIXELS = 80_000_000
 _FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO"}
+_HEADER_EXIF = {"JPEG", "MPO", "WEBP", "TIFF"}
 
 Plane = NDArray[np.uint8]
 
@@ -48,7 +50,13 @@ def probe_image(path: Path, segment: int | None = None) -> tuple[int, int]:
     """
     with _open(path, segment) as im:
         width, height = im.size
-        orientation = im.getexif().get(0x0112, 1)
+        try:
+            # getexif() decodes a whole PNG to find trailing EXIF chunks; only ask formats
+            # that keep EXIF in their header.
+            orientation = im.getexif().get(0x0112, 1) if im.format in _HEADER_EXIF else 1
+        except (OSError, SyntaxError, ValueError, struct.error):
+            raise MediaError("image is corrupt or truncated", path=path,
+                             segment=segment) from None
         return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 

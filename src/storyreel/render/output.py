@@ -81,11 +81,13 @@ def sweep_stale(folder: Path) -> list[Path]:
 @contextlib.contextmanager
 def temp_output(target: Path) -> Iterator[Path]:
     """Yield a hidden temp path beside ``target``; it is removed on exit unless published."""
-    temp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    # Keep the temp name within the file system's 255-byte limit however long the target is.
+    stem = os.fsencode(target.name)[:180].decode("utf-8", errors="ignore")
+    temp = target.with_name(f".{stem}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
     try:
         yield temp
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # never hide the error that got us here
             temp.unlink()
 
 

@@ -162,4 +162,5 @@ def render(
     )
     log.info("Rendered %s (%.1f MB, %.2f s)", result.path, result.size_mb, result.duration)
     reporter.phase("done", 1, f"Done: {result.path.name}")
+    reporter.update(1, force=True)
     return result
