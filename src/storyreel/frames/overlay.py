@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel.media.image import _RGB_TO_YUV
+from storyreel.media.image import RGB_TO_YUV709
 
 __all__ = [
     "Corner",
@@ -142,7 +142,7 @@ def _visible_box(alpha: Plane) -> tuple[int, int, int, int] | None:
 
 def _prepare(rgba: NDArray[np.uint8], x: int, y: int, opacity: float) -> Overlay:
     rgb = np.ascontiguousarray(rgba[:, :, :3], dtype=np.float32)
-    yuv = np.asarray(cv2.transform(rgb, _RGB_TO_YUV), dtype=np.float32)
+    yuv = np.asarray(cv2.transform(rgb, RGB_TO_YUV709), dtype=np.float32)
     alpha = rgba[:, :, 3].astype(np.float32) * np.float32(opacity / 255.0)
     premult = yuv * alpha[:, :, None]
     half = (rgba.shape[1] // 2, rgba.shape[0] // 2)

@@ -15,7 +15,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from storyreel.errors import MediaError
 
-__all__ = ["MAX_IMAGE_PIXELS", "Planes", "load_cover_planes", "probe_image", "rgb_to_yuv420"]
+__all__ = [
+    "MAX_IMAGE_PIXELS",
+    "RGB_TO_YUV709",
+    "Planes",
+    "even_ceil",
+    "load_cover_planes",
+    "probe_image",
+    "rgb_to_yuv420",
+]
 
 #: Largest still accepted (width x height); larger files are treated as decompression bombs.
 MAX_IMAGE_PIXELS = 80_000_000
@@ -145,13 +153,13 @@ def _cover_box(
     return (0.0, top, float(src_w), top + crop_h)
 
 
-# BT.709 RGB (0-255) -> limited-range Y'CbCr, as a 3x4 affine matrix for cv2.transform.
+#: BT.709 RGB (0-255) -> limited-range Y'CbCr, as a 3x4 affine matrix for cv2.transform.
 _KR, _KB = 0.2126, 0.0722
 _KG = 1.0 - _KR - _KB
 _Y = np.array([_KR, _KG, _KB]) * 219.0 / 255.0
 _CB = (np.array([0.0, 0.0, 1.0]) - np.array([_KR, _KG, _KB])) / (2 * (1 - _KB)) * 224.0 / 255.0
 _CR = (np.array([1.0, 0.0, 0.0]) - np.array([_KR, _KG, _KB])) / (2 * (1 - _KR)) * 224.0 / 255.0
-_RGB_TO_YUV = np.array(
+RGB_TO_YUV709 = np.array(
     [[*_Y, 16.0], [*_CB, 128.0], [*_CR, 128.0]], dtype=np.float32
 )
 
@@ -161,7 +169,7 @@ def rgb_to_yuv420(rgb: NDArray[np.uint8]) -> Planes:
     height, width = rgb.shape[:2]
     if width % 2 or height % 2:
         raise ValueError("YUV 4:2:0 needs an even width and height")
-    yuv = np.asarray(cv2.transform(np.ascontiguousarray(rgb), _RGB_TO_YUV), dtype=np.uint8)
+    yuv = np.asarray(cv2.transform(np.ascontiguousarray(rgb), RGB_TO_YUV709), dtype=np.uint8)
     y = np.ascontiguousarray(yuv[:, :, 0])
     half = (width // 2, height // 2)
     u = np.asarray(cv2.resize(yuv[:, :, 1], half, interpolation=cv2.INTER_AREA), dtype=np.uint8)

@@ -105,7 +105,7 @@ class Subtitles(_Frozen):
         enabled: Burn captions into the video (on whenever segments have text).
         sidecar: Also write ``.srt`` and ``.vtt`` files named like the MP4.
         font: A TTF/OTF file; default is the bundled sans-serif.
-        size: Text height as a fraction of the frame height.
+        size: Text size as a fraction of the frame's shorter side (its height in landscape).
         color: Text colour (``#RRGGBB`` or a CSS name).
         outline: Outline width as a fraction of the text size (0 for none).
         outline_color: Outline colour.

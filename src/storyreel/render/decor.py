@@ -6,11 +6,12 @@ rasterised once when it first appears and blended only over its own rectangle.
 
 from __future__ import annotations
 
+import numpy as np
 from PIL import Image, ImageColor, ImageOps
 
 from storyreel.errors import MediaError
 from storyreel.frames.blend import fade_black, smooth
-from storyreel.frames.overlay import Overlay, blend_into, overlay_from_rgba
+from storyreel.frames.overlay import Overlay, blend_into, corner_position, overlay_from_rgba
 from storyreel.frames.text import CaptionStyle, render_caption
 from storyreel.media.encoder import PlaneViews
 from storyreel.model.project import Logo, Project, Subtitles
@@ -56,11 +57,8 @@ def logo_overlay(logo: Logo, width: int, height: int) -> Overlay:
     if logo_h > height:
         logo_w, logo_h = max(2, round(logo_w * height / logo_h)), height
     scaled = rgba.resize((logo_w, logo_h), Image.Resampling.LANCZOS)
-    margin = round(height * logo.margin)
-    x = margin if logo.corner.endswith("left") else width - logo_w - margin
-    y = margin if logo.corner.startswith("top") else height - logo_h - margin
-    import numpy as np
-
+    x, y = corner_position((logo_w, logo_h), logo.corner, round(height * logo.margin),
+                           width, height)
     return overlay_from_rgba(np.asarray(scaled), x, y, width, height, logo.opacity)
 
 
