@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -477,3 +479,79 @@ def test_default_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("STORYREEL_DATA_DIR")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert default_data_dir() == tmp_path / "xdg" / "storyreel"
+
+
+# -- file settings ----------------------------------------------------------------------------
+
+
+def _clip(path: Path, frames: int = 10) -> bytes:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((64, 64, 3), i * 20, dtype=np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path.read_bytes()
+
+
+def test_file_settings_are_uploaded_checked_and_removed(studio: Studio, tmp_path: Path) -> None:
+    client = studio.client
+    project = studio.create()
+    pid = project["id"]
+    schema = client.get("/api/schema/options/").json()
+    marks = {name: prop.get("x-storyreel-asset") for name, prop in
+             schema["$defs"]["RenderSettings"]["properties"].items()}
+    assert marks["music"] == "audio" and marks["logo"] == "image"
+
+    music = client.post(f"/api/projects/{pid}/assets/music/",
+                        files={"file": ("../song.wav", wav_bytes(tmp_path, 0.5))})
+    assert music.status_code == 200, music.text
+    path = music.json()["options"]["settings"]["music"]["path"]
+    assert path.startswith("assets/music-") and path.endswith(".wav")
+    louder = client.patch(f"/api/projects/{pid}/", json={"settings": {"music": {"volume": -6}}})
+    assert louder.json()["options"]["settings"]["music"] == {
+        **music.json()["options"]["settings"]["music"], "volume": -6.0}
+    assert client.get(f"/api/projects/{pid}/assets/music/").status_code == 200
+
+    wrong = client.post(f"/api/projects/{pid}/assets/music/",
+                        files={"file": ("a.wav", png_bytes())})
+    assert wrong.status_code == 400
+    assert client.get(f"/api/projects/{pid}/").json()["options"]["settings"]["music"]["path"] == \
+        path
+    logo = client.post(f"/api/projects/{pid}/assets/logo/", files={"file": ("l.png", png_bytes())})
+    assert logo.status_code == 200
+    intro = client.post(f"/api/projects/{pid}/assets/intro/",
+                        files={"file": ("i.mp4", _clip(tmp_path / "intro.mp4"))})
+    assert intro.status_code == 200 and intro.json()["options"]["settings"]["intro"]["path"]
+    not_clip = client.post(f"/api/projects/{pid}/assets/outro/",
+                           files={"file": ("o.mp4", wav_bytes(tmp_path, 0.5))})
+    assert not_clip.status_code == 400 and "video" in not_clip.json()["detail"]
+    assert client.post(f"/api/projects/{pid}/assets/wallpaper/",
+                       files={"file": ("x.png", png_bytes())}).status_code == 404
+    outside = client.patch(f"/api/projects/{pid}/",
+                           json={"settings": {"music": {"path": "/etc/hostname"}}})
+    assert outside.status_code == 400
+
+    removed = client.delete(f"/api/projects/{pid}/assets/music/")
+    assert removed.json()["options"]["settings"]["music"] is None
+    assert not (studio.data_dir / "projects" / str(pid) / path).exists()
+    assert client.get(f"/api/projects/{pid}/assets/music/").status_code == 404
+
+
+def test_zip_bundle_brings_its_music(studio: Studio, tmp_path: Path) -> None:
+    manifest = {"title": "With music", "settings": {"music": {"path": "bed.wav", "volume": -20}},
+                "segments": [{"image": "a.png", "audio": "a.wav"}]}
+    data = _bundle(tmp_path, manifest, {"story/a.png": png_bytes(),
+                                        "story/a.wav": wav_bytes(tmp_path, 0.5),
+                                        "story/bed.wav": wav_bytes(tmp_path, 2.0, seed=3)})
+    response = studio.client.post("/api/projects/", files={"file": ("b.zip", data)})
+    assert response.status_code == 201, response.text
+    music = response.json()["options"]["settings"]["music"]
+    assert music["volume"] == -20 and music["path"].startswith("assets/music-")
+    missing = _bundle(tmp_path, {**manifest, "settings": {"music": {"path": "gone.wav"}}},
+                      {"story/a.png": png_bytes(), "story/a.wav": wav_bytes(tmp_path, 0.5)})
+    refused = studio.client.post("/api/projects/", files={"file": ("b.zip", missing)})
+    assert refused.status_code == 400
+    assert refused.json()["problems"][0]["field"] == "settings.music"

@@ -13,7 +13,7 @@ import av
 import httpx
 import pytest
 
-from conftest import FakeRunner, LiveServer, Studio, wait_status
+from conftest import FakeRunner, LiveServer, Studio, wait_status, wav_bytes
 from storyreel.service.store import Store
 
 
@@ -290,3 +290,17 @@ def test_deleting_a_project_stops_its_render(make_studio: Callable[..., Studio],
     assert studio.client.get(f"/api/projects/{project['id']}/status/").status_code == 404
     assert not (studio.data_dir / "projects" / str(project["id"])).exists()
     runner.release.set()
+
+
+def test_render_with_background_music(studio: Studio, tmp_path: Path) -> None:
+    project = studio.ready(seconds=1.0)
+    pid = project["id"]
+    music = studio.client.post(f"/api/projects/{pid}/assets/music/",
+                               files={"file": ("bed.wav", wav_bytes(tmp_path, 3.0, seed=7))})
+    assert music.status_code == 200
+    _render(studio, pid)
+    status = wait_status(studio.client, pid, timeout=90)
+    assert status["status"] == "completed", status
+    path = studio.data_dir / "projects" / str(pid) / "output" / f"render-{status['job_id']}.mp4"
+    with av.open(str(path)) as container:
+        assert container.streams.audio[0].codec_context.sample_rate == 48_000

@@ -18,6 +18,8 @@ from typing import IO, Any
 
 from storyreel.errors import ManifestError, Problem, ValidationFailed
 from storyreel.model.load import project_from_dict
+from storyreel.model.project import Project
+from storyreel.service.options import asset_settings
 
 __all__ = [
     "BundleMedia",
@@ -53,12 +55,15 @@ class ParsedProject:
         options: Render options (width, height, fps, settings).
         segments: Segment fields (text, chapter, image_prompt) in order.
         media: Per segment, the archive members holding its image and audio (bundles only).
+        assets: File settings (music, logo...) whose files are archive members: the member
+            and the setting's other fields (bundles only; not in ``options``).
     """
 
     title: str
     options: dict[str, Any] = field(default_factory=dict)
     segments: list[dict[str, Any]] = field(default_factory=list)
     media: list[BundleMedia] = field(default_factory=list)
+    assets: dict[str, tuple[zipfile.ZipInfo, dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -224,9 +229,30 @@ def read_bundle(archive: zipfile.ZipFile, max_total: int) -> ParsedProject:
             found.append(member)
         if found[0] is not None and found[1] is not None:
             parsed.media.append(BundleMedia(found[0], found[1]))
+    problems += _bundle_assets(project, parsed, folder, by_name)
     if problems:
         raise ImportFailed("Some media of the bundle are missing.", problems)
     return parsed
+
+
+def _bundle_assets(project: Project, parsed: ParsedProject, folder: PurePosixPath,
+                   by_name: dict[str, zipfile.ZipInfo]) -> list[Problem]:
+    """Move file settings out of the options: their files are attached from the archive."""
+    problems = []
+    settings = parsed.options.get("settings")
+    for name in asset_settings():
+        path = getattr(getattr(project.settings, name, None), "path", None)
+        if not isinstance(path, Path) or not isinstance(settings, dict):
+            continue
+        raw = settings.pop(name)
+        member = _member(path, folder, by_name)
+        if member is None:
+            problems.append(Problem(f"the {name} file named in the manifest is not in the zip",
+                                    field=f"settings.{name}"))
+            continue
+        fields = {k: v for k, v in raw.items() if k != "path"} if isinstance(raw, dict) else {}
+        parsed.assets[name] = (member, fields)
+    return problems
 
 
 def _clean(name: str) -> str:

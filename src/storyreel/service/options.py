@@ -18,12 +18,15 @@ from storyreel.model.project import Project
 from storyreel.service.store import SegmentRow
 
 __all__ = [
+    "ASSET_KINDS",
     "OPTION_KEYS",
+    "asset_settings",
     "build_manifest",
     "effective_options",
     "merge_options",
     "missing_media",
     "options_schema",
+    "render_problems",
 ]
 
 OPTION_KEYS = ("width", "height", "fps", "settings")
@@ -99,17 +102,66 @@ def effective_options(options: dict[str, Any], project_dir: Path) -> dict[str, A
     except ValidationFailed:
         project = _validate({}, project_dir)
     dumped = project.model_dump(mode="json", include={"width", "height", "fps", "settings"})
-    return dumped
+    return dict(_relative(dumped, str(project_dir) + "/"))
+
+
+def _relative(value: Any, prefix: str) -> Any:
+    """File paths inside the project folder, shown relative to it (as they are stored)."""
+    if isinstance(value, dict):
+        return {key: _relative(item, prefix) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_relative(item, prefix) for item in value]
+    if isinstance(value, str) and value.startswith(prefix):
+        return value.removeprefix(prefix)
+    return value
+
+
+#: What kind of file each file setting of the engine takes (others: any media).
+ASSET_KINDS = {"music": "audio", "logo": "image", "intro": "video", "outro": "video",
+               "watermark": "image"}
+
+
+def _plain(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        return _plain(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    options = [n for n in node.get("anyOf", []) if n.get("type") != "null"]
+    return _plain(options[0], defs) if len(options) == 1 else node
+
+
+def asset_settings() -> dict[str, str]:
+    """Settings that hold a file (an object whose ``path`` is required), and the file kind.
+
+    Read from the engine's model, so file settings it adds later are picked up.
+    """
+    schema = Project.model_json_schema()
+    defs = schema.get("$defs", {})
+    settings = _plain(schema["properties"]["settings"], defs)
+    found = {}
+    for name, node in settings.get("properties", {}).items():
+        target = _plain(node, defs)
+        path = target.get("properties", {}).get("path", {})
+        if "path" in target.get("required", []) and _plain(path, defs).get("format") == "path":
+            found[name] = ASSET_KINDS.get(name, "media")
+    return found
 
 
 def options_schema() -> dict[str, Any]:
-    """JSON Schema of the render options (for forms that build themselves from it)."""
+    """JSON Schema of the render options (for forms that build themselves from it).
+
+    File settings are marked with ``x-storyreel-asset`` (their kind of file): they are set
+    by uploading to ``/api/projects/{id}/assets/{name}/``.
+    """
     schema = Project.model_json_schema()
     properties = schema.get("properties", {})
+    defs = schema.get("$defs", {})
+    settings = properties.get("settings", {})
+    settings_def = _plain(settings, defs)
+    for name, kind in asset_settings().items():
+        settings_def["properties"][name]["x-storyreel-asset"] = kind
     return {
         "type": "object",
         "properties": {key: properties[key] for key in OPTION_KEYS if key in properties},
-        "$defs": schema.get("$defs", {}),
+        "$defs": defs,
     }
 
 

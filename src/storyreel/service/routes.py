@@ -257,6 +257,32 @@ def segment_audio(project_id: int, segment_id: int, studio: StudioDep) -> FileRe
     return _media(studio.media_file(project_id, segment_id, "audio"))
 
 
+# -- file settings --------------------------------------------------------------------------
+
+@router.post("/projects/{project_id}/assets/{name}/", response_model=ProjectDetail,
+             tags=["projects"], responses=_UPLOAD_RESPONSES)
+def upload_asset(project_id: int, name: str, studio: StudioDep,
+                 file: Annotated[UploadFile, File(description="music, logo or clip")],
+                 ) -> ProjectDetail:
+    """Attach the file of a file setting: ``music`` (audio), ``logo`` (image), ``intro`` or
+    ``outro`` (video clip). Its other fields are set with PATCH ``settings``."""
+    return studio.upload_asset(project_id, name, file.file)
+
+
+@router.get("/projects/{project_id}/assets/{name}/", tags=["projects"],
+            response_class=FileResponse)
+def asset_file(project_id: int, name: str, studio: StudioDep) -> FileResponse:
+    """The attached file of a file setting."""
+    return _media(studio.asset_file(project_id, name))
+
+
+@router.delete("/projects/{project_id}/assets/{name}/", response_model=ProjectDetail,
+               tags=["projects"])
+def remove_asset(project_id: int, name: str, studio: StudioDep) -> ProjectDetail:
+    """Turn a file setting off (no music, no logo...) and delete its file."""
+    return studio.remove_asset(project_id, name)
+
+
 # -- renders --------------------------------------------------------------------------------
 
 @router.post("/projects/{project_id}/render/", status_code=202, response_model=RenderAccepted,

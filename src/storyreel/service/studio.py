@@ -30,6 +30,7 @@ from storyreel.service.importers import (
 )
 from storyreel.service.jobs import CANCEL_GRACE, Dispatcher
 from storyreel.service.options import (
+    asset_settings,
     effective_options,
     merge_options,
     missing_media,
@@ -307,6 +308,9 @@ class Studio:
             detail = self.create(parsed)
             try:
                 self._attach_bundle_media(detail.id, archive, parsed)
+                for name, (member, fields) in parsed.assets.items():
+                    with archive.open(member) as handle:
+                        self.upload_asset(detail.id, name, handle, fields)
             except BaseException:
                 self.store.delete_project(detail.id)
                 uploads.remove_tree(self.folder(detail.id))
@@ -457,6 +461,89 @@ class Studio:
             raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
         self._remove_media(segment, "audio")
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
+
+    # -- file settings (music, logo, intro, outro...) --------------------------------------
+
+    def _asset_kind(self, name: str) -> str:
+        kind = asset_settings().get(name)
+        if kind is None:
+            known = ", ".join(sorted(asset_settings())) or "none"
+            raise StudioError(404, f"'{name}' is not a setting that takes a file "
+                                   f"(those are: {known}).")
+        return kind
+
+    def _asset_path(self, project: ProjectRow, name: str) -> str | None:
+        value = (project.options.get("settings") or {}).get(name)
+        path = value.get("path") if isinstance(value, dict) else None
+        return path if isinstance(path, str) and path.startswith("assets/") else None
+
+    def upload_asset(self, project_id: int, name: str, source: IO[bytes],
+                     fields: dict[str, Any] | None = None) -> ProjectDetail:
+        """Check and attach a file setting (background music, logo, intro/outro clip).
+
+        Its other fields (volume, corner...) are kept, or set from ``fields``; the previous
+        file is replaced only once the new one passed every check.
+        """
+        kind = self._asset_kind(name)
+        project = self.project(project_id)
+        self._not_rendering(project_id, f"replace the {name}")
+        folder = self.folder(project_id) / "assets"
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = uploads.temp_name(folder)
+        with uploads.removing(temp):
+            try:
+                uploads.spooled_copy(source, temp, self.limits.audio_bytes)
+                ext = self._check_asset(temp, kind)
+            except uploads.UploadRejected as exc:
+                raise StudioError(exc.status, str(exc)) from None
+            relative = f"assets/{name}-{secrets.token_hex(4)}.{ext}"
+            uploads.publish(temp, self.folder(project_id) / relative)
+        try:
+            change = {**(fields or {}), "path": relative}
+            options = merge_options(project.options, {"settings": {name: change}},
+                                    self.folder(project_id))
+        except ValidationFailed as exc:
+            uploads.remove_quietly(self.folder(project_id) / relative)
+            raise _invalid(exc, f"The {name} cannot be used.") from None
+        self.store.update_project(project_id, options=options)
+        old = self._asset_path(project, name)
+        if old:
+            uploads.remove_quietly(self.folder(project_id) / old)
+        return self.detail(project_id)
+
+    def _check_asset(self, path: Path, kind: str) -> str:
+        if kind == "image":
+            return uploads.check_image(path, self.limits).ext
+        if kind == "audio":
+            return uploads.check_audio(path, self.limits).ext
+        if kind == "video":
+            return uploads.check_video(path).ext
+        try:
+            return uploads.check_image(path, self.limits).ext
+        except uploads.UploadRejected:
+            return uploads.check_audio(path, self.limits).ext
+
+    def remove_asset(self, project_id: int, name: str) -> ProjectDetail:
+        """Turn a file setting off and delete its file."""
+        self._asset_kind(name)
+        project = self.project(project_id)
+        self._not_rendering(project_id, f"remove the {name}")
+        options = merge_options(project.options, {"settings": {name: None}},
+                                self.folder(project_id))
+        self.store.update_project(project_id, options=options)
+        old = self._asset_path(project, name)
+        if old:
+            uploads.remove_quietly(self.folder(project_id) / old)
+        return self.detail(project_id)
+
+    def asset_file(self, project_id: int, name: str) -> Path:
+        """The file of a file setting (404 when none is attached)."""
+        self._asset_kind(name)
+        relative = self._asset_path(self.project(project_id), name)
+        path = self.folder(project_id) / relative if relative else None
+        if path is None or not path.is_file():
+            raise StudioError(404, f"No {name} file is attached to this project.")
+        return path
 
     # -- renders ---------------------------------------------------------------------------
 

@@ -37,8 +37,10 @@ __all__ = [
     "ImageInfo",
     "Limits",
     "UploadRejected",
+    "VideoInfo",
     "check_audio",
     "check_image",
+    "check_video",
     "spooled_copy",
     "temp_name",
 ]
@@ -90,6 +92,7 @@ def _human(size: int) -> str:
 
 
 _UPLOAD_RE = re.compile(r"^/api/projects/\d+/segments/\d+/(image|audio)/?$")
+_ASSET_RE = re.compile(r"^/api/projects/\d+/assets/[^/]+/?$")
 _IMPORT_RE = re.compile(r"^/api/projects/?$")
 
 
@@ -111,6 +114,8 @@ class BodyLimitMiddleware:
             if match.group(1) == "image":
                 return self.limits.image_bytes, "images"
             return self.limits.audio_bytes, "narration files"
+        if _ASSET_RE.match(path) and method in ("POST", "PUT"):
+            return self.limits.audio_bytes, "media files"
         if _IMPORT_RE.match(path) and method == "POST":
             if content_type.startswith(("application/json", "text/")):
                 return min(self.limits.import_bytes, MANIFEST_BYTES), "project manifests"
@@ -323,6 +328,53 @@ def _count_samples(path: Path, max_seconds: float) -> tuple[str, int]:
     if total == 0:
         raise UploadRejected("The recording is empty: it holds no sound.")
     return fmt, total
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """A checked clip: container format, extension, picture size and length."""
+
+    format: str
+    ext: str
+    width: int
+    height: int
+    duration: float
+
+
+_VIDEO_EXT = {"mov": "mp4", "mp4": "mp4", "matroska": "mkv", "webm": "webm", "avi": "avi",
+              "mpegts": "ts", "mpeg": "mpg", "gif": "gif"}
+
+
+def check_video(path: Path, max_seconds: float = 600.0) -> VideoInfo:
+    """Decode the start of ``path`` to prove it is a real video clip of sane length.
+
+    Raises:
+        UploadRejected: Not a video, damaged, or longer than ``max_seconds``.
+    """
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            fmt = container.format.name.split(",")[0]
+            if not container.streams.video:
+                raise UploadRejected("This file is not a video clip (it has no picture).")
+            stream = container.streams.video[0]
+            duration = _clip_seconds(container, stream)
+            first = next(container.decode(stream), None)
+    except UploadRejected:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, EOFError):
+        raise UploadRejected("This file is not a video clip we can read, or it is damaged."
+                             ) from None
+    if first is None:
+        raise UploadRejected("The video clip holds no pictures.")
+    if duration > max_seconds:
+        raise UploadRejected(f"The clip is longer than the {max_seconds / 60:g} minute limit.")
+    return VideoInfo(fmt, _VIDEO_EXT.get(fmt, "video"), first.width, first.height, duration)
+
+
+def _clip_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return (container.duration or 0) / 1_000_000
 
 
 def _creator_words(message: str) -> str:

@@ -14,6 +14,7 @@ const STATUS_WORDS = {
 const LABELS = {
   preset: "Encoding speed", video_bitrate: "Video bitrate", audio_bitrate: "Audio bitrate",
   gap: "Pause between segments (s)", ken_burns: "Ken Burns motion", zoom: "Zoom",
+  music: "Background music", logo: "Logo", intro: "Intro clip", outro: "Outro clip",
   direction: "Direction", pan: "Pan while zooming", easing: "Easing",
 };
 const PRESET_WORDS = {
@@ -232,7 +233,7 @@ function plainType(node, defs) {
 }
 
 // Settings shown at once; every other setting the engine offers goes under "More options".
-const MAIN_SETTINGS = new Set(["preset", "gap", "ken_burns", "transitions"]);
+const MAIN_SETTINGS = new Set(["preset", "gap", "ken_burns", "transitions", "music"]);
 
 function buildSettingsFields(schema) {
   const defs = schema.$defs || {};
@@ -277,8 +278,12 @@ function addFields(root, objectSchema, defs, path, placeFor = () => root) {
     const node = plainType(raw, defs);
     const here = [...path, name];
     const target = placeFor(name);
+    if (raw["x-storyreel-asset"] && node.properties) {
+      target.append(assetFieldset(name, raw["x-storyreel-asset"], node, defs, here));
+      continue;
+    }
     if (node.type === "object" && node.properties) {
-      if (needsFile(node, defs)) continue; // needs a file the studio cannot attach yet
+      if (needsFile(node, defs)) continue; // a file setting the studio does not know
       const set = document.createElement("fieldset");
       const legend = document.createElement("legend");
       legend.textContent = LABELS[name] || node.title || name;
@@ -298,6 +303,90 @@ function addFields(root, objectSchema, defs, path, placeFor = () => root) {
     if (input.type === "checkbox") label.prepend(input); else label.append(input);
     if (help[name]) label.title = help[name];
     target.append(label);
+  }
+}
+
+const ACCEPT = { audio: "audio/*,.wav,.mp3,.flac,.ogg,.m4a", image: "image/*", video: "video/*" };
+
+// A file setting (music, logo, intro...): choose or remove its file, then tune its fields.
+function assetFieldset(name, kind, node, defs, path) {
+  const set = document.createElement("fieldset");
+  set.className = "asset";
+  set.dataset.asset = name;
+  const legend = document.createElement("legend");
+  legend.textContent = LABELS[name] || node.title || name;
+  const row = document.createElement("div");
+  row.className = "asset-row";
+  const label = document.createElement("a");
+  label.className = "asset-file muted small";
+  label.target = "_blank";
+  const input = document.createElement("input");
+  input.type = "file";
+  input.hidden = true;
+  input.accept = ACCEPT[kind] || "";
+  const choose = document.createElement("button");
+  choose.type = "button";
+  choose.className = "choose";
+  choose.textContent = "Choose file…";
+  choose.addEventListener("click", () => input.click());
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "ghost danger remove-asset";
+  remove.textContent = "Remove";
+  remove.addEventListener("click", () => removeAsset(name));
+  input.addEventListener("change", () => {
+    if (input.files.length) uploadAsset(name, input.files[0], set);
+    input.value = "";
+  });
+  row.append(label, choose, remove, input);
+  set.append(legend, row);
+  const fields = { ...node, properties: { ...node.properties } };
+  delete fields.properties.path;
+  addFields(set, fields, defs, path);
+  const help = fieldHelp(node.description);
+  if (help.path) set.title = help.path;
+  return set;
+}
+
+async function uploadAsset(name, file, set) {
+  const form = new FormData();
+  form.append("file", file);
+  set.classList.add("busy");
+  try {
+    const project = await api("POST", `/api/projects/${state.project.id}/assets/${name}/`, form);
+    state.project = project;
+    fillOptions(project.options);
+    toast(`${LABELS[name] || name} added`);
+  } catch (err) {
+    showError(err);
+  } finally {
+    set.classList.remove("busy");
+  }
+}
+
+async function removeAsset(name) {
+  try {
+    const project = await api("DELETE", `/api/projects/${state.project.id}/assets/${name}/`);
+    state.project = project;
+    fillOptions(project.options);
+    toast(`${LABELS[name] || name} removed`);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function fillAssets(options) {
+  for (const set of document.querySelectorAll("fieldset.asset")) {
+    const name = set.dataset.asset;
+    const value = (options.settings || {})[name];
+    const attached = Boolean(value && value.path);
+    const label = $(".asset-file", set);
+    label.textContent = attached ? "File attached (open)" : "No file";
+    if (attached && state.project) label.href = `/api/projects/${state.project.id}/assets/${name}/`;
+    else label.removeAttribute("href");
+    $(".remove-asset", set).hidden = !attached;
+    $(".choose", set).textContent = attached ? "Replace…" : "Choose file…";
+    for (const input of set.querySelectorAll("[data-path]")) input.disabled = !attached;
   }
 }
 
@@ -326,6 +415,7 @@ function makeInput(name, node) {
     if (node.maximum !== undefined) input.max = node.maximum / scale;
     input.step = node.type === "integer" && scale === 1 ? "1" : (name.endsWith("_bitrate") ? "1" : "0.05");
     input.dataset.scale = scale;
+    if (typeof node.default === "number") input.placeholder = String(node.default / scale);
     return input;
   }
   if (node.type === "string" && !node.format) {
@@ -353,6 +443,7 @@ function fillOptions(options) {
   const fpsSelect = $("#opt-fps");
   if (![...fpsSelect.options].some((o) => o.value === fps)) fpsSelect.append(new Option(`${fps} fps`, fps));
   fpsSelect.value = fps;
+  fillAssets(options);
   for (const input of document.querySelectorAll("#settings-fields [data-path]")) {
     const value = getPath(options, input.dataset.path);
     if (input.type === "checkbox") input.checked = Boolean(value);
