@@ -386,3 +386,21 @@ def test_features_cost_little_next_to_a_plain_render(tmp_path: Path) -> None:
         v_end = float(video.duration * video.time_base)
         a_end = float(audio.duration * audio.time_base)
     assert abs(v_end - a_end) <= 1 / FPS
+
+
+def test_bad_music_logo_intro_and_font_are_all_reported(tmp_path: Path) -> None:
+    (tmp_path / "music.mp3").write_bytes(b"ID3 this is not audio at all")
+    (tmp_path / "logo.png").write_text("not a png")
+    manifest = write_project(tmp_path, [0.5], settings={
+        "music": {"path": str(tmp_path / "music.mp3")},
+        "logo": {"path": str(tmp_path / "logo.png")},
+        "intro": str(tmp_path / "missing-intro.mp4"),
+        "subtitles": {"font": str(tmp_path / "nope.ttf")},
+    })
+    with pytest.raises(storyreel.ValidationFailed) as caught:
+        storyreel.render(storyreel.load_project(manifest), tmp_path / "out" / "x.mp4")
+    fields = {problem.field for problem in caught.value.problems}
+    assert fields == {"settings.music", "settings.logo", "settings.intro",
+                      "settings.subtitles.font"}
+    assert all(problem.path is not None for problem in caught.value.problems)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
