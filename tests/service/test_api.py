@@ -16,8 +16,8 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from studiokit import BASE_URL, FakeRunner, Studio, png_bytes, wav_bytes
 
-from conftest import BASE_URL, FakeRunner, Studio, png_bytes, wav_bytes
 from media import write_bomb_png, write_corrupt_wav
 from storyreel.service import Limits, StudioConfigError, create_app, run_server
 from storyreel.service.server import default_data_dir, is_loopback

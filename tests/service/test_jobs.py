@@ -12,8 +12,8 @@ from typing import Any
 import av
 import httpx
 import pytest
+from studiokit import FakeRunner, LiveServer, Studio, wait_status, wav_bytes
 
-from conftest import FakeRunner, LiveServer, Studio, wait_status, wav_bytes
 from storyreel.service.store import Store
 
 

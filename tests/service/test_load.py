@@ -19,8 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-
-from conftest import LiveServer, png_bytes, wav_bytes
+from studiokit import LiveServer, png_bytes, wav_bytes
 
 CLIENTS = 20
 POLL_INTERVAL = 1.0  # each client, like a page polling once a second

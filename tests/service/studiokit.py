@@ -1,0 +1,164 @@
+"""Studio test kit: generated media, a test-client wrapper, a fake render runner, a live server."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from storyreel.demo import write_speechlike_wav
+from storyreel.render.progress import Progress
+from storyreel.service.jobs import JobFailed, RenderOutcome, RenderSpec
+
+BASE_URL = "http://127.0.0.1"
+FINAL = ("completed", "failed", "cancelled")
+TINY = {"width": 320, "height": 180, "fps": 25, "settings": {"preset": "ultrafast"}}
+
+
+def png_bytes(size: tuple[int, int] = (480, 270), colour: tuple[int, int, int] = (200, 80, 40),
+              fmt: str = "PNG") -> bytes:
+    """An encoded still."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def wav_bytes(tmp_path: Path, seconds: float = 1.0, seed: int = 0) -> bytes:
+    """A voice-like narration as WAV bytes."""
+    path = tmp_path / f"narration-{seconds}-{seed}.wav"
+    write_speechlike_wav(path, seconds, seed=seed)
+    return path.read_bytes()
+
+
+def wait_status(client: Any, project_id: int, wanted: tuple[str, ...] = FINAL,
+                timeout: float = 60.0, phase: str | None = None) -> dict[str, Any]:
+    """Poll the status route until the status (and phase, if given) is reached."""
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/projects/{project_id}/status/").json()
+        if status["status"] in wanted and (phase is None or status["phase"] == phase):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"status never reached {wanted}/{phase}: {status}")
+
+
+@dataclass
+class Studio:
+    """A test client on a studio app, plus helpers that build ready projects."""
+
+    client: TestClient
+    app: FastAPI
+    data_dir: Path
+    media: Path
+
+    def create(self, segments: int = 1, **fields: Any) -> dict[str, Any]:
+        body = {"title": "Test story", **TINY, **fields}
+        body.setdefault("segments", [{"text": f"Segment {i + 1} speaks. It ends here."}
+                                     for i in range(segments)])
+        response = self.client.post("/api/projects/", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def upload(self, project_id: int, segment_id: int, kind: str, data: bytes,
+               name: str = "file.bin") -> Any:
+        return self.client.post(f"/api/projects/{project_id}/segments/{segment_id}/{kind}/",
+                                files={"file": (name, data, "application/octet-stream")})
+
+    def ready(self, segments: int = 1, seconds: float = 1.0, **fields: Any) -> dict[str, Any]:
+        """A project whose segments all have a still and a narration."""
+        project = self.create(segments, **fields)
+        for number, segment in enumerate(project["segment_list"]):
+            image = png_bytes(colour=(40 * number % 255, 120, 200))
+            assert self.upload(project["id"], segment["id"], "image", image).status_code == 200
+            audio = wav_bytes(self.media, seconds, seed=number)
+            assert self.upload(project["id"], segment["id"], "audio", audio).status_code == 200
+        return dict(self.client.get(f"/api/projects/{project['id']}/").json())
+
+
+class FakeRunner:
+    """A render stand-in: reports progress, then waits until released, cancelled or failed.
+
+    Attributes:
+        started: Set once a render is running.
+        release: Set it to let running renders finish.
+        specs: The specs it was asked to render.
+    """
+
+    def __init__(self, *, fail: str | None = None, hold: bool = True) -> None:
+        self.fail = fail
+        self.started = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+        self.specs: list[RenderSpec] = []
+        self.running = 0
+        self.max_running = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, spec: RenderSpec, on_progress: Callable[[Progress], None],
+                 cancel: threading.Event) -> RenderOutcome:
+        from storyreel.errors import RenderCancelled
+
+        with self._lock:
+            self.specs.append(spec)
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+        try:
+            on_progress(Progress("export", 5, 100, 10.0, 9.5, "Exporting final MP4..."))
+            self.started.set()
+            while not self.release.wait(0.02):
+                if cancel.is_set():
+                    raise RenderCancelled("render cancelled")
+            if self.fail:
+                raise JobFailed(self.fail)
+            output = Path(spec.output)
+            output.write_bytes(b"not really a video")
+            return RenderOutcome(str(output), output.stat().st_size, 1.0, 25, "25")
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """Uvicorn serving an app in a thread on a free loopback port."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                timeout_graceful_shutdown=5)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="studio-server", daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the studio server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
