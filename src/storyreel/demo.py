@@ -12,17 +12,21 @@ from PIL import Image, ImageDraw, ImageFilter
 
 __all__ = ["DEMO_STORY", "make_demo_project", "write_music_wav", "write_speechlike_wav"]
 
-DEMO_STORY: tuple[tuple[str, str], ...] = (
-    ("Dawn over the valley",
+#: (chapter title or None, narration text) of each demo segment. Chapters span two
+#: segments each so they meet YouTube's rules (three or more, each at least 10 s).
+DEMO_STORY: tuple[tuple[str | None, str], ...] = (
+    ("The valley",
      "Deep in the heart of the valley, the first light touched the ancient stones."),
-    ("The river",
+    (None,
      "A river wound through the hills, carrying stories older than any map."),
     ("The ruins",
      "Half-buried beneath the vines, the walls of a forgotten city waited."),
-    ("The keeper",
+    (None,
      "Only the old keeper remembered the songs, and he sang them every night."),
     ("Nightfall",
      "When the stars came out, the city seemed to breathe again, just for a moment."),
+    (None,
+     "And somewhere below the stones, something that had slept for a thousand years woke."),
 )
 
 
@@ -110,7 +114,7 @@ def _paint(path: Path, size: tuple[int, int], seed: int) -> None:
     Image.fromarray(grain).save(path, quality=90)
 
 
-def make_demo_project(folder: Path, *, seconds: float = 4.0) -> Path:
+def make_demo_project(folder: Path, *, seconds: float = 4.6) -> Path:
     """Create the demo's stills, narration and manifest in ``folder``.
 
     Returns:
@@ -118,14 +122,17 @@ def make_demo_project(folder: Path, *, seconds: float = 4.0) -> Path:
     """
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "audio").mkdir(parents=True, exist_ok=True)
-    sizes = [(1600, 1000), (1200, 1600), (2000, 900), (1024, 1024), (1800, 1200)]
+    sizes = [(1600, 1000), (1200, 1600), (2000, 900), (1024, 1024), (1800, 1200), (1400, 1050)]
     segments = []
     for i, (chapter, text) in enumerate(DEMO_STORY):
         image = f"images/{i + 1:02d}.jpg"
         audio = f"audio/{i + 1:02d}.wav"
         _paint(folder / image, sizes[i % len(sizes)], seed=i)
         write_speechlike_wav(folder / audio, seconds + 0.4 * (i % 3), seed=i)
-        segments.append({"image": image, "audio": audio, "text": text, "chapter": chapter})
+        segment = {"image": image, "audio": audio, "text": text}
+        if chapter:
+            segment["chapter"] = chapter
+        segments.append(segment)
     write_music_wav(folder / "audio" / "music.wav")
     _logo(folder / "images" / "logo.png")
     manifest = folder / "story.json"
