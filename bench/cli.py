@@ -59,6 +59,7 @@ class Job:
             "frames": self.frames, "runs": len(self.samples),
             "wall": wall, "cpu": statistics.median(s.cpu for s in self.samples),
             "peak_rss_mb": statistics.median(s.peak_rss_mb for s in self.samples),
+            "others_load": statistics.median(s.others_load for s in self.samples),
             "fps": self.frames / wall, "ms_per_frame": 1000 * wall / self.frames,
             "samples": [vars(s) for s in self.samples], **self.extra,
         }
@@ -181,7 +182,7 @@ class Runner:
         job.frames = _count_frames(out)
         if job.variant == FLOOR:
             data = json.loads(result.read_text(encoding="utf-8"))
-            sample = Sample(data["wall"], data["cpu"], data["peak_rss_mb"])
+            sample = Sample(data["wall"], data["cpu"], data["peak_rss_mb"], sample.others_load)
             job.extra["pool_frames"] = data["pool_frames"]
             job.extra.update({k: data[k] for k in ("psnr_y", "ssim_y", "ssim_frames") if k in data})
             result.unlink()
@@ -209,7 +210,8 @@ def run_all(jobs: Sequence[Job], runner: Runner, partial: Path | None = None) ->
                 sample = runner.run(job)
                 print(f"[{done}/{total}] {job.label}: {sample.wall:.1f} s wall "
                       f"({job.frames / sample.wall:.1f} fps), {sample.cpu:.1f} s CPU, "
-                      f"peak {sample.peak_rss_mb:.0f} MB", flush=True)
+                      f"peak {sample.peak_rss_mb:.0f} MB, other processes used "
+                      f"{100 * sample.others_load:.0f} % of the CPU", flush=True)
                 if partial is not None:
                     partial.write_text(json.dumps(
                         [j.summary() for j in jobs if j.samples], indent=1), encoding="utf-8")

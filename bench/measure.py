@@ -36,11 +36,20 @@ class Sample:
         wall: Elapsed seconds from start to exit.
         cpu: User + system CPU seconds of the process tree.
         peak_rss_mb: Peak resident memory of the process tree, in MB (10^6 bytes).
+        others_load: Share of the machine's CPU capacity (0..1) used by other processes
+            during the run; anything above a few percent means the timing was disturbed.
     """
 
     wall: float
     cpu: float
     peak_rss_mb: float
+    others_load: float = 0.0
+
+
+def _busy() -> float:
+    """CPU seconds all cores have spent busy since boot."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 def high_water_mark(pid: int | str = "self") -> int:
@@ -90,6 +99,7 @@ def run_measured(
         BenchmarkFailed: The command exited with a non-zero status (its output's tail is shown).
     """
     log_file = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    busy = _busy()
     start = time.perf_counter()
     child = subprocess.Popen(list(command), env=env, cwd=cwd, stdout=log_file,
                              stderr=subprocess.STDOUT)
@@ -110,7 +120,10 @@ def run_measured(
             child.wait()
         if log_file is not subprocess.DEVNULL:
             log_file.close()  # type: ignore[union-attr]
+    busy = _busy() - busy
     if child.returncode != 0:
         tail = log.read_text(errors="replace")[-2000:] if log is not None else ""
         raise BenchmarkFailed(f"{' '.join(command)} exited with {child.returncode}\n{tail}")
-    return Sample(wall, usage.ru_utime + usage.ru_stime, peak / 1e6)
+    cpu = usage.ru_utime + usage.ru_stime
+    others = max(0.0, busy - cpu) / (wall * (psutil.cpu_count() or 1))
+    return Sample(wall, cpu, peak / 1e6, min(1.0, others))

@@ -5,19 +5,23 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.metadata
+import importlib.util
 import json
 import platform
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import psutil
 
-from bench.project import BenchProject
+if TYPE_CHECKING:
+    from bench.project import BenchProject
 
-__all__ = ["machine_info", "targets", "versions", "write_report"]
+__all__ = ["machine_info", "render_report", "targets", "versions", "write_report"]
+
+CHART = "time_per_frame.png"
 
 Row = dict[str, Any]
 
@@ -25,6 +29,7 @@ Row = dict[str, Any]
 FLOOR_MEDIUM, FLOOR_VERYFAST = 1.05, 1.25
 MOVIEPY_KB, MOVIEPY_STATIC, VERYFAST_VS_MOVIEPY = 2.0, 10.0, 4.0
 MEMORY_LIMIT_MB, MEMORY_GROWTH, FRAME_TIME_GROWTH = 500.0, 1.10, 1.10
+BUSY = 0.05  # other processes' CPU share above which a run is reported as disturbed
 
 
 def machine_info() -> dict[str, Any]:
@@ -56,9 +61,9 @@ def versions() -> dict[str, str]:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             found[name] = "not installed"
-    import storyreel
-
-    found["storyreel source"] = str(Path(storyreel.__file__).parent)
+    spec = importlib.util.find_spec("storyreel")
+    if spec is not None and spec.origin:
+        found["storyreel source"] = str(Path(spec.origin).parent)
     found["repository commit"] = _git_commit()
     libav = av.library_versions.get("libavcodec")
     if libav:
@@ -91,25 +96,29 @@ def _find(rows: Sequence[Row], variant: str, preset: str | None, segments: int) 
     return None
 
 
-def _ratio(a: Row | None, b: Row | None) -> float | None:
-    return a["wall"] / b["wall"] if a and b else None
+def _ratio(a: Row | None, b: Row | None, key: str = "wall") -> float | None:
+    return a[key] / b[key] if a and b else None
 
 
-def ratios(rows: Sequence[Row], main: int, moviepy_preset: str) -> dict[str, float | None]:
-    """Headline wall-time ratios at the first segment count."""
+def ratios(rows: Sequence[Row], main: int, moviepy_preset: str, key: str = "wall"
+           ) -> dict[str, float | None]:
+    """Headline ratios of ``key`` (``wall`` or ``cpu``) at the first segment count."""
     def get(variant: str, preset: str) -> Row | None:
         return _find(rows, variant, preset, main)
 
+    def ratio(a: Row | None, b: Row | None) -> float | None:
+        return _ratio(a, b, key)
+
     found: dict[str, float | None] = {}
     for preset in sorted({r["preset"] for r in rows if r["segments"] == main}):
-        found[f"storyreel/floor {preset}"] = _ratio(get("storyreel", preset), get("floor", preset))
+        found[f"storyreel/floor {preset}"] = ratio(get("storyreel", preset), get("floor", preset))
     mp = moviepy_preset
-    found[f"storyreel/moviepy {mp}"] = _ratio(get("storyreel", mp), get("moviepy", mp))
-    found[f"storyreel-static/moviepy-static {mp}"] = _ratio(
+    found[f"storyreel/moviepy {mp}"] = ratio(get("storyreel", mp), get("moviepy", mp))
+    found[f"storyreel-static/moviepy-static {mp}"] = ratio(
         get("storyreel-static", mp), get("moviepy-static", mp))
-    found[f"storyreel veryfast/moviepy {mp}"] = _ratio(
+    found[f"storyreel veryfast/moviepy {mp}"] = ratio(
         get("storyreel", "veryfast"), get("moviepy", mp))
-    found[f"floor/moviepy {mp}"] = _ratio(get("floor", mp), get("moviepy", mp))
+    found[f"floor/moviepy {mp}"] = ratio(get("floor", mp), get("moviepy", mp))
     return found
 
 
@@ -212,6 +221,12 @@ def _markdown(data: dict[str, Any]) -> str:
         lines.append(f"| {proj['segments']} | {proj['frames']} | {proj['duration_s']:.1f} s | "
                      f"{proj['width']}x{proj['height']} @ {proj['fps']} | "
                      f"{proj['narration_s']:.1f} s | {proj['stills']} JPEG, assorted sizes |")
+    busy = max((r.get("others_load", 0.0) for r in rows), default=0.0)
+    if busy > BUSY:
+        lines += ["", f"> **The machine was shared during this run**: other processes used up to "
+                  f"{100 * busy:.0f} % of its CPU during a measurement (column *others %*). "
+                  "Wall times, and the targets judged on them, are disturbed by that; CPU-time "
+                  "ratios are the steadier figure and are listed beside them."]
     lines += ["", "## Targets", "", "| target | required | measured | verdict | note |",
               "|---|---|---:|---|---|"]
     for t in data["targets"]:
@@ -220,17 +235,23 @@ def _markdown(data: dict[str, Any]) -> str:
     lines += ["", f"## Side by side ({main} segments)", "",
               "Medians of alternating runs. Wall and CPU in seconds; peak memory is resident "
               "memory of the whole process tree; the floor's figures cover only the encoding.",
-              "", "| renderer | preset | runs | wall s | CPU s | fps | ms/frame | peak MB |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]
+              "", "| renderer | preset | runs | wall s | CPU s | fps | ms/frame | peak MB | "
+              "others % |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted((r for r in rows if r["segments"] == main),
                     key=lambda r: (r["preset"], r["variant"])):
         lines.append(f"| {r['variant']} | {r['preset']} | {r['runs']} | {r['wall']:.1f} | "
                      f"{r['cpu']:.1f} | {r['fps']:.1f} | {r['ms_per_frame']:.2f} | "
-                     f"{r['peak_rss_mb']:.0f} |")
-    lines += ["", "## Ratios (wall time)", "", "| ratio | value |", "|---|---:|"]
-    lines += [f"| {key} | {_fmt(value)} |" for key, value in data["ratios"].items()]
+                     f"{r['peak_rss_mb']:.0f} | {100 * r.get('others_load', 0.0):.0f} |")
+    cpu = data.get("cpu_ratios", {})
+    lines += ["", "## Ratios", "", "Below 1: storyreel takes less; above 1: more.", "",
+              "| ratio | wall time | CPU time |", "|---|---:|---:|"]
+    lines += [f"| {key} | {_fmt(value)} | {_fmt(cpu.get(key))} |"
+              for key, value in data["ratios"].items()]
     lines += _preset_table(rows, main)
     lines += _scaling_table(rows, cfg["scale_preset"])
+    lines += ["", f"![Time per frame and peak memory by segment count]({CHART})"]
+    if data.get("notes"):
+        lines += ["", "## Findings", "", data["notes"]]
     lines += ["", "## Method", "", *data["method"], ""]
     return "\n".join(lines)
 
@@ -310,7 +331,8 @@ _METHOD = [
     "read-back verification included).",
     "- MoviePy way (`bench/moviepy_way.py`): MoviePy 2.x, per segment an ImageClip of the "
     "still fitted once, Ken Burns per frame by a `transform` (interpolated crop box, "
-    "OpenCV bilinear resize to the output), `concatenate_videoclips`, `write_videofile(codec="
+    "Pillow LANCZOS resize to the output, as MoviePy's own Resize effect), "
+    "`concatenate_videoclips`, `write_videofile(codec="
     "\"libx264\", audio_codec=\"aac\", bitrate=\"8000k\", fps, preset)`; the static variant "
     "has no transform. Timed as a child process like storyreel (its ffmpeg child included).",
     "- Encoder floor (`bench/floor.py`): the project's frames (same stills, Ken Burns zoom and "
@@ -318,6 +340,8 @@ _METHOD = [
     "starts; the clock covers only libx264 (same preset, 8 Mbit/s, High profile) and muxing. "
     "Its memory figure is dominated by the frames it holds on purpose. If the frames do not "
     "fit in half the free memory, the first segments are cycled (same frame count).",
+    "- Other processes' load: busy CPU time of the whole machine during the measurement "
+    "minus the measured process tree's, as a share of all cores (column *others %*).",
     "- Peak memory: largest sum of resident memory of the process and its children, polled "
     "every 50 ms, and at least the kernel's high-water mark (wait4). CPU: user + system time.",
     "- Runs at one segment count alternate between renderers, the order rotating each round; "
@@ -346,15 +370,37 @@ def write_report(out: Path, rows: list[Row], projects: dict[int, BenchProject],
         "projects": [_project_row(p, rows) for p in projects.values()],
         "results": rows,
         "ratios": ratios(rows, main, args.moviepy_preset),
+        "cpu_ratios": ratios(rows, main, args.moviepy_preset, "cpu"),
         "targets": targets(rows, main, args.moviepy_preset, args.scale_preset),
         "method": _METHOD,
     }
+    return render_report(data, out)
+
+
+def render_report(data: dict[str, Any], out: Path) -> list[Path]:
+    """Write ``data`` as ``report.json``, ``report.md`` and ``time_per_frame.png`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "report.json", out / "report.md", out / "time_per_frame.png"]
+    paths = [out / "report.json", out / "report.md", out / CHART]
     paths[0].write_text(json.dumps(data, indent=1), encoding="utf-8")
     paths[1].write_text(_markdown(data), encoding="utf-8")
-    _chart(rows, args.scale_preset, paths[2])
+    _chart(data["results"], data["config"]["scale_preset"], paths[2])
     return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.report REPORT.json``: redraw the markdown and chart from the JSON."""
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=main.__doc__)
+    parser.add_argument("report", type=Path, help="a report.json written by python -m bench")
+    parser.add_argument("--out", type=Path, help="folder to write to (default: the JSON's)")
+    parser.add_argument("--notes", type=Path,
+                        help="markdown appended to the report as its findings (kept in the JSON)")
+    args = parser.parse_args(argv)
+    data = json.loads(args.report.read_text(encoding="utf-8"))
+    if args.notes is not None:
+        data["notes"] = args.notes.read_text(encoding="utf-8").strip()
+    for path in render_report(data, args.out or args.report.parent):
+        print(f"Wrote {path}")
+    return 0
 
 
 def _argv(args: argparse.Namespace) -> list[str]:
@@ -378,3 +424,7 @@ def _project_row(project: BenchProject, rows: Sequence[Row]) -> Row:
             "duration_s": frames / project.fps, "width": project.width,
             "height": project.height, "fps": project.fps, "narration_s": project.narration,
             "stills": stills, "manifest": str(project.manifest)}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
