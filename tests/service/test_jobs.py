@@ -26,6 +26,9 @@ def _render(studio: Studio, project_id: int) -> int:
 def test_real_render_end_to_end(studio: Studio) -> None:
     project = studio.ready(segments=2, seconds=1.0, title="The Lost City!")
     pid = project["id"]
+    for segment, chapter in zip(project["segment_list"], ("Dawn", "Dusk"), strict=True):
+        studio.client.patch(f"/api/projects/{pid}/segments/{segment['id']}/",
+                            json={"chapter": chapter})
     job_id = _render(studio, pid)
     seen = []
     deadline = time.monotonic() + 90
@@ -59,6 +62,9 @@ def test_real_render_end_to_end(studio: Studio) -> None:
     assert "-->" in captions.text
     vtt = studio.client.get(f"/api/renders/{job_id}/captions.vtt")
     assert vtt.text.startswith("WEBVTT")
+    chapters = studio.client.get(status["chapters_url"]).text
+    assert chapters.startswith("00:00 Dawn") and "Dusk" in chapters
+    assert any("chapters" in warning for warning in status["warnings"])  # too few for YouTube
     gallery = studio.client.get("/api/renders/").json()
     assert [(g["job_id"], g["title"]) for g in gallery] == [(job_id, "The Lost City!")]
     listed = studio.client.get("/api/projects/").json()[0]

@@ -450,6 +450,7 @@ class LocalDispatcher:
         self.store.complete_job(
             job.id, output_file=os.path.relpath(outcome.path, folder), captions_file=captions,
             size=outcome.size, duration=outcome.duration, frames=outcome.frames,
+            warnings=outcome.warnings,
             message=f"Done: {outcome.duration:.1f} s of video",
         )
 

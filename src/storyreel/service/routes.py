@@ -370,6 +370,13 @@ def render_captions_vtt(job_id: int, studio: StudioDep) -> FileResponse:
                         content_disposition_type="inline")
 
 
+@router.get("/renders/{job_id}/chapters.txt", tags=["renders"], response_class=FileResponse)
+def render_chapters(job_id: int, studio: StudioDep) -> FileResponse:
+    """YouTube chapters of the finished render (paste into the video description)."""
+    path, name = studio.render_file(job_id, "chapters")
+    return FileResponse(path, media_type="text/plain; charset=utf-8", filename=name)
+
+
 def error_body(exc: StudioError) -> JSONResponse:
     """The JSON answer of a refused request."""
     body: dict[str, Any] = {"detail": str(exc)}

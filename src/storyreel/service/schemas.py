@@ -149,9 +149,12 @@ class StatusOut(BaseModel):
     message: str
     error: str | None
     problems: list[ProblemOut] | None
+    warnings: list[str] = Field(description="things worth knowing about a finished render")
     video_url: str | None
     download_url: str | None
     captions_url: str | None
+    chapters_url: str | None = Field(description="YouTube chapter list, when segments have "
+                                                  "chapters")
     updated_at: float | None
 
 

@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     message TEXT NOT NULL DEFAULT '',
     error TEXT,
     problems TEXT,
+    warnings TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     worker TEXT,
@@ -87,6 +88,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs(project_id, id);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, id);
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_job_per_project
     ON jobs(project_id) WHERE status IN ('queued', 'processing');
+PRAGMA user_version = 1;
 """
 
 
@@ -143,6 +145,7 @@ class JobRow:
     message: str
     error: str | None
     problems: list[dict[str, Any]] | None
+    warnings: list[str]
     attempts: int
     cancel_requested: bool
     worker: str | None
@@ -168,6 +171,7 @@ def _segment(row: sqlite3.Row) -> SegmentRow:
 def _job(row: sqlite3.Row) -> JobRow:
     data = {key: row[key] for key in row.keys()}  # noqa: SIM118
     data["problems"] = json.loads(data["problems"]) if data["problems"] else None
+    data["warnings"] = json.loads(data["warnings"]) if data["warnings"] else []
     data["cancel_requested"] = bool(data["cancel_requested"])
     return JobRow(**data)
 
@@ -496,17 +500,18 @@ class Store:
         return cur.rowcount > 0
 
     def complete_job(self, job_id: int, *, output_file: str, captions_file: str | None,
-                     size: int, duration: float, frames: int, message: str) -> bool:
+                     size: int, duration: float, frames: int, message: str,
+                     warnings: list[str] | None = None) -> bool:
         """Mark a processing job completed with its output."""
         now = time.time()
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE jobs SET status = 'completed', phase = 'done', percent = 100, "
                 "done = ?, total = ?, eta = 0, output_file = ?, captions_file = ?, size = ?, "
-                "duration = ?, message = ?, finished_at = ?, updated_at = ? "
+                "duration = ?, message = ?, warnings = ?, finished_at = ?, updated_at = ? "
                 "WHERE id = ? AND status = 'processing'",
-                (frames, frames, output_file, captions_file, size, duration, message, now, now,
-                 job_id),
+                (frames, frames, output_file, captions_file, size, duration, message,
+                 json.dumps(warnings) if warnings else None, now, now, job_id),
             )
         return cur.rowcount > 0
 

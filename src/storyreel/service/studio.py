@@ -158,7 +158,8 @@ class Studio:
             return StatusOut(project_id=project_id, job_id=None, status="draft", phase="",
                              percent=0, frames_done=None, frames_total=None, eta=None,
                              rate=None, message="Not rendered yet", error=None, problems=None,
-                             video_url=None, download_url=None, captions_url=None,
+                             warnings=[], video_url=None, download_url=None, captions_url=None,
+                             chapters_url=None,
                              updated_at=None)
         exporting = job.phase == "export" or job.status == "completed"
         urls = self._render_urls(job)
@@ -169,9 +170,19 @@ class Studio:
             frames_total=job.total if exporting else None,
             eta=job.eta, rate=job.rate, message=job.message, error=job.error,
             problems=[ProblemOut(**p) for p in job.problems] if job.problems else None,
+            warnings=job.warnings,
             video_url=urls[0], download_url=urls[1], captions_url=urls[2],
+            chapters_url=self._chapters_url(job),
             updated_at=job.updated_at,
         )
+
+    def _chapters_url(self, job: JobRow) -> str | None:
+        """YouTube chapters the engine wrote beside the video, when the story has chapters."""
+        if job.status != "completed" or not job.output_file:
+            return None
+        video = self.folder(job.project_id) / job.output_file
+        exists = video.with_suffix(".chapters.txt").is_file()
+        return f"/api/renders/{job.id}/chapters.txt" if exists else None
 
     def _render_urls(self, job: JobRow) -> tuple[str | None, str | None, str | None]:
         if job.status != "completed" or not job.output_file:
@@ -592,9 +603,12 @@ class Studio:
         job, project = self.finished(job_id)
         folder = self.folder(project.id)
         stem = f"{slugify(project.title)}-{job.id}"
+        assert job.output_file is not None
         if kind == "video":
-            assert job.output_file is not None
             path, name = folder / job.output_file, f"{stem}.mp4"
+        elif kind == "chapters":
+            path = (folder / job.output_file).with_suffix(".chapters.txt")
+            name = f"{stem}.chapters.txt"
         else:
             if not job.captions_file:
                 raise StudioError(404, "This render has no captions (the story has no text).")

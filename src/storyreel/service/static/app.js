@@ -657,6 +657,7 @@ function updateStatus(s) {
   if (s.phase === "export" && s.frames_total) parts.push(`frame ${s.frames_done} of ${s.frames_total}`);
   if (running && s.rate) parts.push(`${s.rate.toFixed(0)} frames/s`);
   if (running && s.eta != null && s.phase === "export") parts.push(`about ${fmtSeconds(s.eta)} left`);
+  if (s.status === "completed" && s.warnings && s.warnings.length) parts.push(`Note: ${s.warnings.join("; ")}`);
   $("#progress-detail").textContent = parts.join(" · ");
 
   const errorBox = $("#render-error");
@@ -701,6 +702,8 @@ function updateStatus(s) {
     $("#download").href = s.download_url;
     $("#captions").hidden = !s.captions_url;
     if (s.captions_url) $("#captions").href = s.captions_url;
+    $("#chapters").hidden = !s.chapters_url;
+    if (s.chapters_url) $("#chapters").href = s.chapters_url;
   } else if (!running) {
     result.hidden = true;
   }
