@@ -7,7 +7,7 @@ import io
 import json
 import socket
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,7 @@ def test_text_block_import(studio: Studio) -> None:
     assert empty.status_code == 400 and "No segments" in empty.json()["detail"]
 
 
-def _bundle(tmp_path: Path, manifest: dict[str, object], files: dict[str, bytes]) -> bytes:
+def _bundle(tmp_path: Path, manifest: Mapping[str, Any], files: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("story/story.json", json.dumps(manifest))

@@ -494,7 +494,8 @@ class Store:
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE jobs SET phase = ?, done = ?, total = ?, percent = ?, rate = ?, eta = ?, "
-                "message = ?, updated_at = ? WHERE id = ? AND status = 'processing'",
+                "message = CASE WHEN cancel_requested THEN 'Cancelling...' ELSE ? END, "
+                "updated_at = ? WHERE id = ? AND status = 'processing'",
                 (phase, done, total, percent, rate, eta, message, time.time(), job_id),
             )
         return cur.rowcount > 0
