@@ -235,11 +235,16 @@ class Job:
                 FrameProducer(plan, lambda i: self.picture(story, i), encoder.new_frame,
                               decorator if decorator.active else None) as producer:
             encoder.set_chapters([(c.start, c.title) for c in story.chapters], plan.total_frames)
+            # Sound is mixed and encoded in slices of a few frames: interleaved closely
+            # enough for the muxer, in blocks large enough to keep Python's share small.
+            audio_every = max(1, round(plan.fps / 8))
             for frame in producer.frames(poll=self.check_cancel):
                 self.check_cancel()
                 encoder.write_video(frame)
                 done = encoder.frames_written
-                encoder.write_audio(mix.read_until(frame_to_sample(done, plan.fps, SAMPLE_RATE)))
+                if done % audio_every == 0:
+                    end = frame_to_sample(done, plan.fps, SAMPLE_RATE)
+                    encoder.write_audio(mix.read_until(end))
                 self.reporter.update(done)
             encoder.write_audio(mix.read_until(plan.total_samples))
             encoder.finish()
