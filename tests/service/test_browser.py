@@ -7,13 +7,16 @@ where a missing browser is a failure.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from PIL import Image
 from studiokit import LiveServer, png_bytes, wav_bytes
 
 CHROMIUM = os.environ.get("STORYREEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -108,3 +111,33 @@ def test_render_problems_are_shown_in_words(live_server: Callable[..., LiveServe
     text = page.locator("#render-error").inner_text()
     assert "cannot render yet" in text
     assert "Segment 1: needs an image" in text and "Segment 1: needs a narration" in text
+
+
+def test_dropping_several_pictures_fills_segments_in_order(
+        live_server: Callable[..., LiveServer], page: Any) -> None:
+    server = live_server()
+    page.on("dialog", lambda dialog: dialog.accept("Dropped"))
+    page.goto(server.url + "/")
+    page.click("#new-project")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    page.evaluate("""async () => {
+        const transfer = new DataTransfer();
+        for (const [name, colour] of [["02.png", "#2080ff"], ["01.png", "#ff8020"]]) {
+            const canvas = document.createElement("canvas");
+            canvas.width = 320; canvas.height = 180;
+            const ctx = canvas.getContext("2d");
+            ctx.fillStyle = colour; ctx.fillRect(0, 0, 320, 180);
+            const blob = await new Promise((done) => canvas.toBlob(done, "image/png"));
+            transfer.items.add(new File([blob], name, { type: "image/png" }));
+        }
+        const target = document.querySelector(".segment .seg-image");
+        target.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
+    }""")
+    page.wait_for_function("document.querySelectorAll('.segment .seg-image.filled').length === 2")
+    sizes = [page.get_attribute(f".segment:nth-child({n}) .seg-image img", "title")
+             for n in (1, 2)]
+    assert sizes == ["320\u00d7180", "320\u00d7180"]
+    project = httpx.get(server.url + "/api/projects/").json()[0]
+    detail = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()
+    first = httpx.get(server.url + detail["segment_list"][0]["image"]["url"]).content
+    assert Image.open(io.BytesIO(first)).getpixel((5, 5))[:3] == (255, 128, 32)  # 01.png first

@@ -545,8 +545,13 @@ function renderTimeline(segments) {
 function setupDrop(li, seg) {
   for (const zone of li.querySelectorAll(".dropzone")) {
     const input = $("input[type=file]", zone);
+    zone.tabIndex = 0;
+    zone.setAttribute("role", "button");
     zone.addEventListener("click", (event) => {
       if (event.target.tagName !== "AUDIO") input.click();
+    });
+    zone.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); input.click(); }
     });
     input.addEventListener("change", () => {
       if (input.files.length) upload(seg.id, zone.dataset.kind, input.files[0]);
@@ -558,12 +563,36 @@ function setupDrop(li, seg) {
     event.preventDefault();
     li.classList.remove("drag");
     const zone = event.target.closest(".dropzone");
+    const groups = { image: [], audio: [] };
     for (const file of event.dataTransfer.files) {
       let kind = file.type.startsWith("image/") ? "image" : file.type.startsWith("audio/") ? "audio" : null;
       kind = kind || (zone && zone.dataset.kind) || "image";
-      upload(seg.id, kind, file);
+      groups[kind].push(file);
     }
+    spreadUploads(seg, groups);
   });
+}
+
+// Several files dropped on one segment fill it and the segments after it, in file-name
+// order; files beyond the last segment get new segments.
+async function spreadUploads(seg, groups) {
+  const count = Math.max(groups.image.length, groups.audio.length);
+  const ids = state.project.segment_list.map((s) => s.id);
+  const start = ids.indexOf(seg.id);
+  try {
+    while (ids.length < start + count) {
+      const added = await api("POST", `/api/projects/${state.project.id}/segments/`, { text: "" });
+      ids.push(added.id);
+    }
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  for (const kind of ["image", "audio"]) {
+    const files = groups[kind].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+    for (const [i, file] of files.entries()) await upload(ids[start + i], kind, file);
+  }
+  if (count > 1) toast(`${count} segments filled`);
 }
 
 async function upload(segmentId, kind, file) {
@@ -672,6 +701,12 @@ function updateStatus(s) {
       for (const p of s.problems) {
         const li = document.createElement("li");
         li.textContent = problemText(p);
+        if (p.segment_id) {
+          li.dataset.segment = p.segment_id;
+          li.title = "Show this segment";
+          li.addEventListener("click", () => document.getElementById(`segment-${p.segment_id}`)
+            ?.scrollIntoView({ behavior: "smooth", block: "center" }));
+        }
         ul.append(li);
       }
       errorBox.append(ul);
