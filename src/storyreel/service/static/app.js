@@ -59,6 +59,26 @@ async function api(method, path, body) {
   return data;
 }
 
+// A form upload with progress (fetch cannot report how much of the body was sent).
+function sendForm(path, form, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    xhr.onerror = () => reject(new ApiError("The upload failed: the studio cannot be reached.", 0));
+    xhr.onload = () => {
+      let data = null;
+      try { data = xhr.responseText ? JSON.parse(xhr.responseText) : null; } catch (err) { data = null; }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new ApiError((data && data.detail) || `The studio answered ${xhr.status}.`, xhr.status, data && data.problems));
+    };
+    xhr.send(form);
+  });
+}
+
 function toast(message, kind = "info") {
   const box = $("#toast");
   box.textContent = message;
@@ -601,15 +621,18 @@ async function upload(segmentId, kind, file) {
   if (zone) zone.classList.add("busy");
   const form = new FormData();
   form.append("file", file);
+  const progress = (done) => {
+    if (zone) zone.dataset.progress = done < 1 ? `Uploading ${Math.floor(done * 100)} %` : "Checking…";
+  };
   try {
-    const result = await api("POST", `/api/projects/${state.project.id}/segments/${segmentId}/${kind}/`, form);
+    const result = await sendForm(`/api/projects/${state.project.id}/segments/${segmentId}/${kind}/`, form, progress);
     toast(kind === "image" ? `Picture added (${result.width}×${result.height})` : `Narration added (${result.duration.toFixed(1)} s)`);
     await reloadProject();
     loadProjects().catch(() => {});
   } catch (err) {
     showError(err);
   } finally {
-    if (zone) zone.classList.remove("busy");
+    if (zone) { zone.classList.remove("busy"); delete zone.dataset.progress; }
   }
 }
 
