@@ -555,3 +555,23 @@ def test_zip_bundle_brings_its_music(studio: Studio, tmp_path: Path) -> None:
     refused = studio.client.post("/api/projects/", files={"file": ("b.zip", missing)})
     assert refused.status_code == 400
     assert refused.json()["problems"][0]["field"] == "settings.music"
+
+
+def test_one_server_per_data_folder(make_studio: Callable[..., Studio], tmp_path: Path) -> None:
+    first = make_studio(runner=FakeRunner(hold=False))
+    second = TestClient(create_app(first.data_dir), base_url=BASE_URL)
+    with pytest.raises(StudioConfigError, match="already using the data folder"):
+        second.__enter__()
+    with pytest.raises(StudioConfigError, match="already using"):
+        run_server(data_dir=first.data_dir, port=0)
+    first.client.__exit__(None, None, None)
+    with TestClient(create_app(first.data_dir), base_url=BASE_URL) as third:
+        assert third.get("/api/projects/").status_code == 200
+
+
+def test_public_names() -> None:
+    import storyreel.service as service
+
+    assert service.__all__ == sorted(service.__all__)
+    assert {"create_app", "run_server", "StudioConfigError"} <= set(service.__all__)
+    assert all(hasattr(service, name) for name in service.__all__)

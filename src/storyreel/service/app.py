@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from storyreel.service.jobs import LocalDispatcher, RenderRunner
 from storyreel.service.routes import error_body, router
 from storyreel.service.schemas import ProblemOut
+from storyreel.service.server import DataDirLock
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio, StudioError
 from storyreel.service.uploads import BodyLimitMiddleware, Limits
@@ -61,17 +62,22 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store.open()
-        retried, failed = store.recover_interrupted("The server stopped during the render")
-        if retried or failed:
-            log.warning("renders interrupted by a server stop: retrying %s, failed %s",
-                        retried, failed)
-        dispatcher.start()
+        lock = DataDirLock(data_dir)
+        lock.acquire()
         try:
-            yield
+            store.open()
+            retried, failed = store.recover_interrupted("The server stopped during the render")
+            if retried or failed:
+                log.warning("renders interrupted by a server stop: retrying %s, failed %s",
+                            retried, failed)
+            dispatcher.start()
+            try:
+                yield
+            finally:
+                await anyio.to_thread.run_sync(dispatcher.stop)
+                store.close()
         finally:
-            await anyio.to_thread.run_sync(dispatcher.stop)
-            store.close()
+            lock.release()
 
     app = FastAPI(
         title="storyreel studio",

@@ -7,16 +7,73 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import IO
 
 from storyreel.errors import StoryreelError
 
-__all__ = ["StudioConfigError", "default_data_dir", "is_loopback", "run_server"]
+__all__ = ["DataDirLock", "StudioConfigError", "default_data_dir", "is_loopback", "run_server"]
 
 log = logging.getLogger("storyreel.service")
 
 
 class StudioConfigError(StoryreelError, ValueError):
     """The studio cannot start as configured (e.g. a public address without a token)."""
+
+
+class DataDirLock:
+    """An exclusive lock on a data folder: one studio server per folder.
+
+    Two servers on one folder would both take the same jobs; the second one to start
+    is refused instead. The lock is released when the holder exits, even if it crashes.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "studio.lock"
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock.
+
+        Raises:
+            StudioConfigError: Another studio server uses the folder.
+        """
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            _lock(handle)
+        except OSError:
+            handle.close()
+            raise StudioConfigError(
+                f"another storyreel studio is already using the data folder {self.path.parent}; "
+                "stop it or choose another folder with --data-dir"
+            ) from None
+        self._file = handle
+
+    def release(self) -> None:
+        """Give the lock back."""
+        if self._file is not None:
+            try:
+                _unlock(self._file)
+            finally:
+                self._file.close()
+                self._file = None
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock(handle: IO[str]) -> None:
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock(handle: IO[str]) -> None:
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _lock(handle: IO[str]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(handle: IO[str]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def default_data_dir() -> Path:
@@ -74,6 +131,10 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
     if max_jobs < 1:
         raise StudioConfigError("max jobs must be at least 1")
     folder = (data_dir or default_data_dir()).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = DataDirLock(folder)
+    probe.acquire()  # a clear error now, rather than a failed start-up inside uvicorn
+    probe.release()
     app = create_app(folder, token=token, max_jobs=max_jobs,
                      allowed_hosts=None if is_loopback(host) else {host})
     log.info("storyreel studio: data in %s, serving http://%s:%d/", folder, host, port)
