@@ -46,18 +46,21 @@ class Analysis:
 
 
 def analyse_project(
-    project: Project, on_segment: Callable[[int], None] | None = None
+    project: Project, on_segment: Callable[[int], None] | None = None, *,
+    speech: bool = False,
 ) -> Analysis:
     """Open every still and decode every narration, collecting all problems.
 
     Args:
         project: The validated project model.
         on_segment: Called with the number of segments checked so far.
+        speech: Also find where the voice speaks in each narration that has text
+            (for caption timing).
     """
     problems: list[Problem] = []
     lengths: list[int] = []
     sizes: list[tuple[int, int]] = []
-    speech: list[Regions] = []
+    regions: list[Regions] = []
     for number, segment in enumerate(project.segments, start=1):
         try:
             sizes.append(probe_image(segment.image, number))
@@ -69,10 +72,11 @@ def analyse_project(
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
-            speech.append([])
+            regions.append([])
         else:
             lengths.append(narration.shape[1])
-            speech.append(speech_regions(narration, SAMPLE_RATE))
+            wanted = speech and bool(segment.text.strip()) and segment.subtitles
+            regions.append(speech_regions(narration, SAMPLE_RATE) if wanted else [])
             if lengths[-1] < SAMPLE_RATE // 100:
                 problems.append(Problem("narration is shorter than 10 ms", number,
                                         segment.audio, "audio"))
@@ -83,7 +87,7 @@ def analyse_project(
     intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
-    return Analysis(problems, lengths, sizes, speech, intro, outro)
+    return Analysis(problems, lengths, sizes, regions, intro, outro)
 
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipInfo | None:

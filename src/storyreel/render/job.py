@@ -109,7 +109,9 @@ class Job:
             self.check_cancel()
             self.reporter.update(done)
 
-        analysis = analyse_project(self.project, on_segment)
+        captions = self.settings.subtitles
+        analysis = analyse_project(self.project, on_segment,
+                                   speech=captions.enabled or captions.sidecar)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
         return build_story(self.project, analysis)
@@ -252,9 +254,11 @@ class Job:
 
     def measure_output(self, path: Path) -> None:
         """Loudness and true peak of the encoded sound track, as a player will decode it."""
+        loudness = self.settings.loudness
+        if not loudness.enabled:
+            return
         lufs, peak = measure_audio(path)
         self.measured_after = (lufs, peak)
-        loudness = self.settings.loudness
-        if loudness.enabled and peak > loudness.true_peak + 0.05:
+        if peak > loudness.true_peak + 0.05:
             self.warnings.append(f"true peak {peak:.1f} dBTP is above the {loudness.true_peak:g} "
                                  "dBTP ceiling after AAC encoding")

@@ -48,8 +48,9 @@ class RenderResult:
         warnings: Things the user may want to know (nothing fatal).
         sidecars: Caption (``.srt``, ``.vtt``) and chapter files written beside the video.
         loudness_before: Integrated loudness of the mix before normalisation, in LUFS.
-        loudness: Integrated loudness of the published sound track, in LUFS.
-        true_peak: True peak of the published sound track, in dBTP.
+        loudness: Integrated loudness of the published sound track, in LUFS, read back
+            from the file (``None`` when loudness normalisation is off).
+        true_peak: True peak of the published sound track, in dBTP (likewise).
     """
 
     path: Path
