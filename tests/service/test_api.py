@@ -575,3 +575,24 @@ def test_public_names() -> None:
     assert service.__all__ == sorted(service.__all__)
     assert {"create_app", "run_server", "StudioConfigError"} <= set(service.__all__)
     assert all(hasattr(service, name) for name in service.__all__)
+
+
+@pytest.mark.parametrize("name", ["../../evil.png", "/etc/cron.d/x.png", "a\u202egnp.exe",
+                                  "\uff0e\uff0e\uff0fdots.png", "CON.png", "x" * 300 + ".png"])
+def test_client_file_names_never_reach_the_disk(studio: Studio, name: str) -> None:
+    project = studio.create()
+    pid, sid = project["id"], project["segment_list"][0]["id"]
+    assert studio.upload(pid, sid, "image", png_bytes(), name=name).status_code == 200
+    stored = [p.name for p in (studio.data_dir / "projects" / str(pid)).rglob("*")
+              if p.is_file()]
+    assert len(stored) == 2
+    assert all(n.startswith(f"seg-{sid}-") and n.isascii() for n in stored)
+
+
+def test_image_pixel_cap(make_studio: Callable[..., Studio]) -> None:
+    studio = make_studio(limits=Limits(image_pixels=20_000))
+    project = studio.create()
+    pid, sid = project["id"], project["segment_list"][0]["id"]
+    refused = studio.upload(pid, sid, "image", png_bytes((200, 101)))
+    assert refused.status_code == 400 and "megapixels" in refused.json()["detail"]
+    assert studio.upload(pid, sid, "image", png_bytes((200, 100))).status_code == 200
