@@ -140,4 +140,5 @@ def test_dropping_several_pictures_fills_segments_in_order(
     project = httpx.get(server.url + "/api/projects/").json()[0]
     detail = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()
     first = httpx.get(server.url + detail["segment_list"][0]["image"]["url"]).content
-    assert Image.open(io.BytesIO(first)).getpixel((5, 5))[:3] == (255, 128, 32)  # 01.png first
+    pixel = Image.open(io.BytesIO(first)).convert("RGB").getpixel((5, 5))
+    assert pixel == (255, 128, 32)  # 01.png went to the first segment
