@@ -210,3 +210,47 @@ def test_demo_command_renders(tmp_path: Path) -> None:
     with av.open(str(out)) as container:
         assert container.streams.video[0].codec_context.height == 480
         assert len(container.streams.audio) == 1
+
+
+def test_serve_refuses_a_public_address_without_token(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    env_token = os.environ.pop("STORYREEL_TOKEN", None)
+    try:
+        code = main(["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "data")])
+    finally:
+        if env_token is not None:
+            os.environ["STORYREEL_TOKEN"] = env_token
+    assert code == 2
+    assert "without an access token" in capsys.readouterr().err
+
+
+def test_serve_starts_and_answers(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--data-dir",
+                             str(tmp_path / "data")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        body = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/projects/",
+                                            timeout=2) as response:
+                    body = response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert json.loads(body) is not None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert f"http://127.0.0.1:{port}/" in err

@@ -100,7 +100,12 @@ def test_options_schema_and_docs(studio: Studio) -> None:
     assert "RenderSettings" in schema["$defs"]
     openapi = studio.client.get("/openapi.json").json()
     assert "/api/projects/{project_id}/render/" in openapi["paths"]
-    assert studio.client.get("/docs").status_code == 200
+    docs = studio.client.get("/docs")
+    assert docs.status_code == 200
+    # The docs page works offline: its scripts and styles come from the studio itself.
+    assets = [part for part in docs.text.split('"') if part.endswith((".js", ".css"))]
+    assert assets and all(asset.startswith("/") for asset in assets)
+    assert all(studio.client.get(asset).status_code == 200 for asset in assets)
 
 
 def test_page_and_static_files_are_served(studio: Studio) -> None:

@@ -280,8 +280,12 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         from storyreel.service import run_server
     except ImportError as exc:  # pragma: no cover - optional pieces missing
         raise _UsageError(f"the studio is not available: {exc}") from None
+    token = args.token or os.environ.get("STORYREEL_TOKEN") or None
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
+    console.print(f"storyreel studio at {url} (Ctrl-C to stop)", markup=False)
     try:
-        run_server(host=args.host, port=args.port, data_dir=args.data_dir, token=args.token,
+        run_server(host=args.host, port=args.port, data_dir=args.data_dir, token=token,
                    max_jobs=args.max_jobs)
     except ValueError as exc:
         raise _UsageError(str(exc)) from None

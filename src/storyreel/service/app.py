@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -79,7 +80,9 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
         finally:
             lock.release()
 
-    app = FastAPI(
+    # FastAPIOffline serves the /docs page's Swagger UI from the package, not a CDN,
+    # so the API documentation works on a machine without internet.
+    app = FastAPIOffline(
         title="storyreel studio",
         summary="Projects, uploads and background renders of the local storyreel studio.",
         version=_version(), lifespan=lifespan,
