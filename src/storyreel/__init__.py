@@ -16,6 +16,7 @@ from storyreel.errors import (
     RenderCancelled,
     RenderError,
     StoryreelError,
+    StudioConfigError,
     ValidationFailed,
     VerificationError,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RenderSettings",
     "Segment",
     "StoryreelError",
+    "StudioConfigError",
     "ValidationFailed",
     "VerificationError",
     "__version__",

@@ -14,7 +14,8 @@ that do not know storyreel::
     │   ├── OutputError (OSError)            the output folder or file cannot be written
     │   │   └── DiskFullError                no space left on the output device
     │   └── VerificationError                the finished file did not read back as expected
-    └── RenderCancelled                      cancel token set, Ctrl-C or SIGTERM: exit code 130
+    ├── RenderCancelled                      cancel token set, Ctrl-C or SIGTERM: exit code 130
+    └── StudioConfigError (ValueError)       the studio cannot start as configured: exit code 2
 
 Foreign exceptions (PyAV, Pillow, the OS) are translated once, where they are
 caught, with ``raise ... from exc``.
@@ -37,6 +38,7 @@ __all__ = [
     "RenderCancelled",
     "RenderError",
     "StoryreelError",
+    "StudioConfigError",
     "ValidationFailed",
     "VerificationError",
 ]
@@ -138,6 +140,10 @@ class VerificationError(RenderError):
 
 class RenderCancelled(StoryreelError):
     """The render was cancelled (cancel token, Ctrl-C or SIGTERM); nothing was published."""
+
+
+class StudioConfigError(StoryreelError, ValueError):
+    """The studio cannot start as configured (e.g. a public address without a token)."""
 
 
 def output_error(exc: OSError, path: Path) -> OutputError:

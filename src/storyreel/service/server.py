@@ -9,15 +9,11 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from storyreel.errors import StoryreelError
+from storyreel.errors import StudioConfigError
 
 __all__ = ["DataDirLock", "StudioConfigError", "default_data_dir", "is_loopback", "run_server"]
 
 log = logging.getLogger("storyreel.service")
-
-
-class StudioConfigError(StoryreelError, ValueError):
-    """The studio cannot start as configured (e.g. a public address without a token)."""
 
 
 class DataDirLock:
