@@ -134,7 +134,7 @@ class FrameProducer:
         finally:
             loader.shutdown(wait=True, cancel_futures=True)
             for future in opened.values():
-                if future.done() and future.exception() is None:
+                if future.done() and not future.cancelled() and future.exception() is None:
                     future.result().close()
 
     def _segment(self, span: SegmentSpan, current: Picture, following: SegmentSpan | None,
