@@ -63,6 +63,11 @@ class FrameProducer:
         self._new_frame = new_frame
         self._decorate = decorate
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        # Frames come back after encoding and are filled again: fresh 3 MB buffers would
+        # cost a page fault per 4 KiB on every frame.
+        self._free: queue.Queue[tuple[VideoFrame, PlaneViews]] = queue.Queue()
+        self._pool: dict[int, tuple[VideoFrame, PlaneViews]] = {}  # keeps the frames alive
+        self._pool_limit = depth + 3
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="storyreel-frames", daemon=True)
         self._scratch: PlaneViews | None = None
@@ -104,6 +109,29 @@ class FrameProducer:
             assert isinstance(item, VideoFrame)
             yield item
 
+    def recycle(self, frame: VideoFrame) -> None:
+        """Give back a frame the encoder is done with (it has copied the pixels)."""
+        entry = self._pool.get(id(frame))
+        if entry is not None and entry[0] is frame:
+            self._free.put(entry)
+
+    def _take(self) -> tuple[VideoFrame, PlaneViews] | None:
+        """A frame to fill: a recycled one, a new one while the pool is small, else wait."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        if len(self._pool) < self._pool_limit:
+            frame, views = self._new_frame()
+            self._pool[id(frame)] = (frame, views)
+            return frame, views
+        while not self._stop.is_set():
+            try:
+                return self._free.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
+
     def _put(self, item: object) -> bool:
         while not self._stop.is_set():
             try:
@@ -142,7 +170,10 @@ class FrameProducer:
         for frame_index in range(span.first_frame, span.end_frame):
             if self._stop.is_set():
                 return False
-            frame, views = self._new_frame()
+            taken = self._take()
+            if taken is None:
+                return False
+            frame, views = taken
             current.draw(views, frame_index - span.visible_start, _progress(span, frame_index))
             if following is not None and frame_index >= following.visible_start:
                 self._blend_incoming(views, following, opened[following.index].result(),

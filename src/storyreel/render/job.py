@@ -243,6 +243,7 @@ class Job:
             for frame in producer.frames(poll=self.check_cancel):
                 self.check_cancel()
                 encoder.write_video(frame)
+                producer.recycle(frame)
                 done = encoder.frames_written
                 if done % audio_every == 0:
                     end = frame_to_sample(done, plan.fps, SAMPLE_RATE)
