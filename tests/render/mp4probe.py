@@ -163,7 +163,11 @@ def _sample_of(frame: int, fps: Fraction, rate: int) -> int:
 
 def expected_boundaries(narrations: list[int], gap: int, fps: Fraction,
                         rate: int = 48_000) -> list[int]:
-    """First frame of every segment plus the total: cumulative time, rounded half up once."""
+    """First frame of every segment plus the total: cumulative time, rounded half up once.
+
+    A segment also lasts until its narration is over (a pause shorter than a frame is
+    stretched rather than letting two narrations overlap).
+    """
     starts = [0]
     ideal = 0
     for i, length in enumerate(narrations):
@@ -172,7 +176,8 @@ def expected_boundaries(narrations: list[int], gap: int, fps: Fraction,
             end = expected_frames(ideal, fps, rate)
         else:
             end = int(Fraction(ideal) * fps / rate + Fraction(1, 2))
-        starts.append(max(end, starts[-1] + 1))
+        voice_end = math.ceil(Fraction(_sample_of(starts[-1], fps, rate) + length) * fps / rate)
+        starts.append(max(end, starts[-1] + 1, voice_end))
     return starts
 
 

@@ -24,22 +24,27 @@ def check_plan(plan: Plan, narrations: list[int], gap: int) -> None:
     for span, nxt in zip(plan.spans, plan.spans[1:], strict=False):
         assert span.end_frame == nxt.first_frame, "segments must tile the timeline"
     ideal = 0
+    # A pause shorter than a frame can be stretched to the next frame so that two
+    # narrations never overlap; from one frame up, nothing may drift.
+    slack = len(narrations) * frame if Fraction(gap, RATE) < frame else 0
     for i, (span, length) in enumerate(zip(plan.spans, narrations, strict=True)):
         assert span.index == i
         assert span.frames >= 1
         assert span.narration == length
         assert span.audio_start == frame_to_sample(span.first_frame, fps, RATE)
+        # The narration is over before the next segment's narration starts.
+        assert span.audio_start + length <= frame_to_sample(span.end_frame, fps, RATE)
         ideal += length + gap
         # Boundaries stay within a frame of the exact cumulative time: no drift.
         end_time = Fraction(span.end_frame) / fps
-        assert abs(end_time - Fraction(ideal, RATE)) <= frame, (i, end_time, ideal)
+        assert abs(end_time - Fraction(ideal, RATE)) <= frame + slack, (i, end_time, ideal)
     assert plan.total_frames == plan.spans[-1].end_frame
     assert plan.total_samples == frame_to_sample(plan.total_frames, fps, RATE)
     # Audio (narrations + gaps) and video end within one frame of each other ...
     assert abs(Fraction(plan.total_samples, RATE) - plan.duration) <= frame
     # ... and the video never cuts the last narration short.
     assert plan.total_samples >= ideal
-    assert plan.total_samples - ideal < RATE / fps + 1
+    assert plan.total_samples - ideal < RATE / fps + 1 + slack * RATE
     assert plan.duration == Fraction(plan.total_frames) / fps
 
 

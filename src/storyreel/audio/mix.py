@@ -73,8 +73,8 @@ class Mix:
                 loop=music.loop, duck_db=music.duck_db,
             )
         self._limiter = Limiter(ceiling_dbtp, sample_rate) if ceiling_dbtp is not None else None
-        self._pending = np.zeros((CHANNELS, 0), dtype=np.float32)
         self._primed = False
+        self._out = 0  # output position when a limiter delays the signal
 
     def __enter__(self) -> Mix:
         return self
@@ -109,8 +109,8 @@ class Mix:
             block = apply_fade(block, start, fade_out_start, self._fades.fade_out, "out")
         if self._gain != 1.0:
             block = block * self._gain
-        self._pos = start + n
         pad = max(0, end - max(start, self._total))
+        self._pos = max(start, end)  # silence past the end counts as read too
         if pad:
             block = np.concatenate([block, np.zeros((CHANNELS, pad), np.float32)], axis=1)
         return np.ascontiguousarray(block, dtype=np.float32)
@@ -126,6 +126,8 @@ class Mix:
             self._limiter.process(self._raw(latency))
             self._out = 0
         count = max(0, end - self._out)
+        if count == 0:
+            return np.zeros((CHANNELS, 0), dtype=np.float32)
         ahead = self._raw(self._out + latency + count)
         self._out += count
         return self._limiter.process(ahead)

@@ -103,8 +103,8 @@ def plan_timeline(
         gap: Silence after each narration, in samples (one value or one per segment).
         lead: Silence before the first narration, in samples (for a fade in).
         crossfade: Wanted crossfade into each segment, in frames (one value or one per
-            segment; the first segment's is ignored). It is shortened where the silence
-            after the previous narration is shorter.
+            segment; the first segment's is ignored). The pause before it is stretched to
+            hold it; it is shortened only where the previous segment is shorter.
 
     Returns:
         The plan; every segment gets at least one frame.
@@ -124,7 +124,11 @@ def plan_timeline(
         end = sample_to_frame(ideal_end, fps, sample_rate)
         if index == count - 1 and frame_to_sample(end, fps, sample_rate) < ideal_end:
             end += 1  # never cut the end of the last narration
-        end = max(end, first + 1, audio_frame + 1)
+        # A narration never runs into the next one, and the silence after it holds the
+        # crossfade that follows (grid rounding could otherwise steal a frame of either).
+        voice_end = _ceil_frame(audio_start + length, fps, sample_rate)
+        following = fades[index + 1] if index + 1 < count and length > 0 else 0
+        end = max(end, first + 1, audio_frame + 1, voice_end + following)
         fade = 0
         if index and fades[index] > 0:
             previous = spans[-1]
