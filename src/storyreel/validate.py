@@ -9,6 +9,7 @@ from pathlib import Path
 from storyreel.audio.music import MusicBed
 from storyreel.audio.speech import speech_regions
 from storyreel.errors import MediaError, Problem
+from storyreel.frames.text import check_font
 from storyreel.media.audio import SAMPLE_RATE, decode_audio
 from storyreel.media.clip import ClipInfo, probe_clip
 from storyreel.media.image import probe_image
@@ -113,8 +114,11 @@ def _check_files(project: Project, problems: list[Problem]) -> None:
             problems.append(Problem(exc.problem.message, None, settings.logo.path,
                                     "settings.logo"))
     font = settings.subtitles.font
-    if font is not None and not font.is_file():
-        problems.append(Problem("font file not found", None, font, "settings.subtitles.font"))
+    if font is not None:
+        try:
+            check_font(font)
+        except MediaError as exc:
+            problems.append(Problem(exc.problem.message, None, font, "settings.subtitles.font"))
 
 
 def _named(problem: Problem, field_name: str) -> Problem:

@@ -254,3 +254,37 @@ def test_serve_starts_and_answers(tmp_path: Path) -> None:
             proc.kill()
             _, err = proc.communicate()
     assert f"http://127.0.0.1:{port}/" in err
+
+
+def test_validate_finds_truncated_jpeg_and_broken_font(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.ttf").write_bytes(b"\x00\x01\x00\x00 definitely not a font")
+    manifest = make_project(tmp_path, settings={"subtitles": {"font": "bad.ttf"}})
+    jpeg = tmp_path / "media" / "1.jpg"
+    Image.new("RGB", (640, 480), (10, 200, 30)).save(jpeg, quality=95)
+    jpeg.write_bytes(jpeg.read_bytes()[: jpeg.stat().st_size // 2])
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["segments"][1]["image"] = "media/1.jpg"
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    assert main(["validate", str(manifest)]) == 2
+    err = capsys.readouterr().err
+    assert "segment 2 image" in err and "truncated" in err
+    assert "settings.subtitles.font" in err and "bad.ttf" in err
+
+
+def test_draft_does_not_overwrite_the_final_render(tmp_path: Path) -> None:
+    manifest = make_project(tmp_path)
+    assert main(["render", str(manifest), "-q"]) == 0
+    assert main(["render", str(manifest), "--draft", "-q"]) == 0
+    names = sorted(p.name for p in (tmp_path / "output").iterdir() if p.suffix == ".mp4")
+    assert names == ["night-train-to-zurich.draft.mp4", "night-train-to-zurich.mp4"]
+
+
+def test_demo_into_unwritable_folder_is_one_line(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["demo", "--project-dir", str(blocker / "demo"), "-o", str(tmp_path / "d.mp4")])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and str(blocker) in err

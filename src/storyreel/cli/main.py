@@ -13,11 +13,13 @@ import logging
 import os
 import signal
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from PIL import Image
 from rich.console import Console
 
 from storyreel import __version__
@@ -80,8 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where the sample media and manifest are written")
     _render_options(demo, output=False)
 
-    schema = sub.add_parser("schema", help="print the manifest's JSON Schema")
-    schema.set_defaults(command="schema")
+    sub.add_parser("schema", help="print the manifest's JSON Schema")
 
     serve = sub.add_parser("serve", help="start the local studio (web page + HTTP API)")
     serve.add_argument("--host", default=os.environ.get("STORYREEL_HOST", "127.0.0.1"))
@@ -139,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = os.environ.get("STORYREEL_DEBUG", "") not in ("", "0")
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="storyreel: %(message)s")
+    # Oversized stills get storyreel's own one-line error; Pillow's warning is noise here.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         with _sigterm_as_interrupt():
             return _COMMANDS[args.command](args, console)
@@ -160,6 +163,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RenderError, StoryreelError) as exc:
         _debug(debug)
         console.print(f"storyreel: render failed: {exc}", style="red", markup=False)
+        return EXIT_FAILED
+    except OSError as exc:  # e.g. the demo's project folder cannot be written
+        _debug(debug)
+        where = f": {exc.filename}" if exc.filename else ""
+        console.print(f"storyreel: error: {exc.strerror or exc}{where}", style="red",
+                      markup=False)
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: one line, the traceback with STORYREEL_DEBUG=1
+        _debug(debug)
+        console.print(f"storyreel: internal error: {type(exc).__name__}: {exc} "
+                      "(set STORYREEL_DEBUG=1 for the traceback)", style="red", markup=False)
         return EXIT_FAILED
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "CaptionStyle",
     "Position",
     "caption_image",
+    "check_font",
     "render_caption",
 ]
 
@@ -202,7 +203,7 @@ class _FontChain:
         main = (str(font), 0) if font is not None else (str(DEFAULT_FONT), 0)
         self.keys: list[FontKey] = [main]
         if font is not None:
-            _check_font(font)
+            check_font(font)
             self.keys.append((str(DEFAULT_FONT), 0))
 
     def runs(self, text: str) -> tuple[list[tuple[str, int]], list[str]]:
@@ -246,7 +247,8 @@ def _ignorable(char: str) -> bool:
     return unicodedata.category(char) == "Cf" or 0xFE00 <= ord(char) <= 0xFE0F
 
 
-def _check_font(path: Path) -> None:
+def check_font(path: Path) -> None:
+    """Raise :class:`MediaError` unless ``path`` is a font FreeType can use."""
     if not path.is_file():
         raise MediaError("caption font file not found", path=path)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import struct
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +47,10 @@ class Planes:
 
 
 def probe_image(path: Path, segment: int | None = None) -> tuple[int, int]:
-    """Check that ``path`` is a supported, sane image without decoding its pixels.
+    """Check that ``path`` is a supported, sane, complete image, cheaply.
+
+    JPEGs are decoded at 1/8 scale and PNGs have every chunk checked, so a truncated
+    or corrupt file is found here rather than in the middle of a render.
 
     Returns:
         The image's width and height (after EXIF orientation).
@@ -62,20 +64,32 @@ def probe_image(path: Path, segment: int | None = None) -> tuple[int, int]:
             # getexif() decodes a whole PNG to find trailing EXIF chunks; only ask formats
             # that keep EXIF in their header.
             orientation = im.getexif().get(0x0112, 1) if im.format in _HEADER_EXIF else 1
-        except (OSError, SyntaxError, ValueError, struct.error):
+            _check_pixels(im, path)
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError):
             raise MediaError("image is corrupt or truncated", path=path,
                              segment=segment) from None
         return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _check_pixels(im: Image.Image, path: Path) -> None:
+    """Decode enough of ``im`` to know its data is complete."""
+    if im.format in ("JPEG", "MPO"):
+        im.draft(None, (max(1, im.width // 8), max(1, im.height // 8)))
+        im.load()
+    elif im.format == "PNG":
+        with Image.open(path) as fresh:
+            fresh.verify()
+    else:
+        im.load()
 
 
 def _open(path: Path, segment: int | None) -> Image.Image:
     if not path.is_file():
         raise MediaError("image file not found", path=path, segment=segment)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow refuses bombs over twice its limit itself; our own, lower cap follows.
+        im = Image.open(path)
+    except Image.DecompressionBombError:
         raise MediaError(
             f"image is too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)",
             path=path, segment=segment,

@@ -77,9 +77,10 @@ def slugify(title: str) -> str:
     return slug[:80].strip("-") or "story"
 
 
-def default_output(project: Project) -> Path:
-    """``output/<title-slug>.mp4`` beside the manifest."""
-    return project.base_dir / "output" / f"{slugify(project.title)}.mp4"
+def default_output(project: Project, *, draft: bool = False) -> Path:
+    """``output/<title-slug>.mp4`` beside the manifest (``<slug>.draft.mp4`` for drafts)."""
+    suffix = ".draft.mp4" if draft else ".mp4"
+    return project.base_dir / "output" / f"{slugify(project.title)}{suffix}"
 
 
 _PROJECT_KEYS = {"width", "height", "fps", "title"}
@@ -148,8 +149,9 @@ def render(
         RenderError: Encoding, writing or verification failed; nothing was published.
         RenderCancelled: ``cancel`` was set; nothing was published.
     """
+    draft = bool(overrides.get("draft"))
     project = apply_overrides(project, overrides)
-    target = Path(output) if output is not None else default_output(project)
+    target = Path(output) if output is not None else default_output(project, draft=draft)
     target = target.expanduser().absolute()
     reporter = ProgressReporter(on_progress)
     outcome = Job(project, target, reporter, cancel).run()
