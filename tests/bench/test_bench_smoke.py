@@ -13,7 +13,8 @@ for module in ("moviepy", "matplotlib", "psutil", "skimage"):
     pytest.importorskip(module, reason="the bench extra is not installed")
 
 ROOT = Path(__file__).resolve().parents[2]
-VARIANTS = {"storyreel", "floor", "moviepy", "storyreel-static", "moviepy-static"}
+VARIANTS = {"storyreel", "floor", "moviepy", "moviepy-opencv", "storyreel-static",
+            "moviepy-static", "floor-static"}
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 from fractions import Fraction
@@ -404,3 +405,32 @@ def test_bad_music_logo_intro_and_font_are_all_reported(tmp_path: Path) -> None:
                       "settings.subtitles.font"}
     assert all(problem.path is not None for problem in caught.value.problems)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_sidecars_follow_the_published_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    specs = [SegmentSpec(seconds=0.6, text="Words for the captions, spoken here.",
+                         extra={"chapter": "One"})]
+    on = {"subtitles": {"enabled": False, "sidecar": True}}
+    result = render_features(tmp_path, specs, on)
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} == {"story.mp4", "story.srt", "story.vtt",
+                                               "story.chapters.txt"}
+    srt_before = (out / "story.srt").read_text(encoding="utf-8")
+    # A failed render leaves the previous video and its captions exactly as they were.
+    job_module = importlib.import_module("storyreel.render.job")
+
+    def broken_publish(temp: Path, target: Path) -> None:
+        raise storyreel.OutputError("simulated rename failure", target)
+
+    monkeypatch.setattr(job_module, "publish", broken_publish)
+    project = storyreel.load_project(tmp_path / "story.json")
+    with pytest.raises(storyreel.OutputError):
+        storyreel.render(project, result.path)
+    assert (out / "story.srt").read_text(encoding="utf-8") == srt_before
+    assert {p.name for p in out.iterdir()} == {"story.mp4", "story.srt", "story.vtt",
+                                               "story.chapters.txt"}
+    monkeypatch.undo()
+    # A new render without captions files removes the old ones: nothing stale beside it.
+    storyreel.render(project, result.path, subtitles={"sidecar": False})
+    assert {p.name for p in out.iterdir()} == {"story.mp4", "story.chapters.txt"}

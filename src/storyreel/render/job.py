@@ -27,7 +27,7 @@ from storyreel.render.decor import Decorator
 from storyreel.render.frames import FrameProducer, Picture
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
 from storyreel.render.progress import EXPORT_MESSAGE, ProgressReporter
-from storyreel.render.sidecars import remove_sidecars, write_sidecars
+from storyreel.render.sidecars import prepare_sidecars
 from storyreel.render.story import Story, build_story, seconds_to_frames
 from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verify_mp4
 from storyreel.timeline.plan import frame_to_sample
@@ -88,14 +88,15 @@ class Job:
             self.measure_output(temp)
             self.reporter.update(1)
             self.check_cancel()
-            sidecars, notes = write_sidecars(self.project, story, self.target)
-            self.warnings += notes
+            sidecars = prepare_sidecars(self.project, story, self.target)
+            self.warnings += sidecars.warnings
             try:
                 publish(temp, self.target)
             except BaseException:
-                remove_sidecars(sidecars)
+                sidecars.discard()
                 raise
-        return JobOutcome(verified, story, measured, self.measured_after, tuple(sidecars),
+            published = sidecars.publish()
+        return JobOutcome(verified, story, measured, self.measured_after, tuple(published),
                           tuple(self.warnings))
 
     # -- analysis ---------------------------------------------------------------------

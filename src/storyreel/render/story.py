@@ -152,14 +152,18 @@ def _captions(project: Project, analysis: Analysis, story: Story) -> tuple[Capti
 
 
 def _no_overlap(captions: list[Caption]) -> list[Caption]:
+    """Trim cues so none overlaps; a cue left without a frame of its own joins the previous."""
     result: list[Caption] = []
     for caption in captions:
         if result and result[-1].end > caption.start:
             last = result[-1]
-            result[-1] = Caption(last.start, max(last.start + 1, caption.start), last.text,
-                                 last.segment)
+            if caption.start <= last.start:  # no frame to show ``last`` alone: merge them
+                result[-1] = Caption(last.start, max(last.end, caption.end),
+                                     f"{last.text} {caption.text}", last.segment)
+                continue
+            result[-1] = Caption(last.start, caption.start, last.text, last.segment)
         result.append(caption)
-    return [c for c in result if c.end > c.start]
+    return result
 
 
 def _chapters(project: Project, story: Story) -> tuple[Chapter, ...]:

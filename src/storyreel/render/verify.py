@@ -66,7 +66,7 @@ def verify_mp4(path: Path, expected: Expected) -> VerifiedFile:
     """
     try:
         return _verify(path, expected)
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, OSError, struct.error) as exc:
         raise VerificationError(f"rendered file does not read back: {exc}") from exc
 
 
