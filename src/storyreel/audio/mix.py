@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 import numpy as np
@@ -38,7 +39,7 @@ class Fades:
 class MusicSpec:
     """Background music settings, in the units :class:`MusicBed` takes."""
 
-    path: object
+    path: Path
     volume_db: float
     loop: bool
     fade_out_s: float
@@ -68,7 +69,7 @@ class Mix:
         self._music: MusicBed | None = None
         if music is not None:
             self._music = MusicBed(
-                music.path,  # type: ignore[arg-type]
+                music.path,
                 total_samples=total, volume_db=music.volume_db, fade_out_s=music.fade_out_s,
                 loop=music.loop, duck_db=music.duck_db,
             )

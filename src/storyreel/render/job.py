@@ -26,7 +26,7 @@ from storyreel.model.project import Project
 from storyreel.render.decor import Decorator
 from storyreel.render.frames import FrameProducer, Picture
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
-from storyreel.render.progress import EXPORT_MESSAGE, ProgressReporter
+from storyreel.render.progress import EXPORT_MESSAGE, CancelToken, ProgressReporter
 from storyreel.render.sidecars import prepare_sidecars
 from storyreel.render.story import Story, build_story, seconds_to_frames
 from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verify_mp4
@@ -56,18 +56,18 @@ class Job:
     """One render's state."""
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
-                 cancel: object | None) -> None:
+                 cancel: CancelToken | None) -> None:
         self.project = project
         self.target = target
         self.reporter = reporter
-        self.cancel = cancel if cancel is not None else threading.Event()
+        self.cancel: CancelToken = cancel if cancel is not None else threading.Event()
         self.settings = project.settings
         self.warnings: list[str] = []
         self.measured_after: tuple[float, float] | None = None
 
     def check_cancel(self) -> None:
         """Raise :class:`RenderCancelled` once the token is set."""
-        if self.cancel.is_set():  # type: ignore[attr-defined]
+        if self.cancel.is_set():
             raise RenderCancelled("render cancelled")
 
     def run(self) -> JobOutcome:

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -16,7 +16,7 @@ from storyreel.errors import ValidationFailed
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project
 from storyreel.render.job import Job
-from storyreel.render.progress import ProgressCallback, ProgressReporter
+from storyreel.render.progress import CancelToken, ProgressCallback, ProgressReporter
 
 __all__ = ["CancelToken", "RenderResult", "apply_overrides", "default_output", "render", "slugify"]
 
@@ -25,14 +25,6 @@ log = logging.getLogger("storyreel")
 DRAFT_HEIGHT = 480
 DRAFT_PRESET = "ultrafast"
 DRAFT_BITRATE = 1_500_000
-
-
-class CancelToken(Protocol):
-    """Anything with ``is_set()``, such as :class:`threading.Event`."""
-
-    def is_set(self) -> bool:
-        """True once the render should stop."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["EXPORT_MESSAGE", "Progress", "ProgressCallback", "ProgressReporter"]
+__all__ = ["EXPORT_MESSAGE", "CancelToken", "Progress", "ProgressCallback", "ProgressReporter"]
 
 #: The phase message sent just before encoding starts.
 EXPORT_MESSAGE = "Exporting final MP4..."
@@ -17,7 +18,8 @@ class Progress:
     """One progress update.
 
     Attributes:
-        phase: ``analyse``, ``export``, ``verify`` or ``done``.
+        phase: ``analyse``, ``loudness`` (measuring the mix), ``export``, ``verify`` or
+            ``done``.
         done: Units finished in this phase (segments, frames, ...).
         total: Units in this phase.
         rate: Units per second over the phase so far, once known.
@@ -39,6 +41,14 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+class CancelToken(Protocol):
+    """Anything with ``is_set()``, such as :class:`threading.Event`."""
+
+    def is_set(self) -> bool:
+        """True once the render should stop."""
+        ...
 
 
 class ProgressReporter:

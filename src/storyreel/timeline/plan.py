@@ -33,10 +33,10 @@ class SegmentSpan:
 
     Attributes:
         index: 0-based position in the project.
-        first_frame: First frame where this segment is the main picture (its narration
-            starts on this frame).
+        first_frame: First frame where this segment is the main picture.
+        audio_start: Sample at which its narration starts: the sample of ``first_frame``,
+            or of the first frame after the lead-in silence for the first segment.
         frames: Frames it is the main picture for (the crossfade into the next included).
-        audio_start: Sample at which its narration starts (on the frame grid).
         narration: Length of its narration in samples.
         crossfade: Frames before ``first_frame`` in which it fades in over the previous
             segment (0 for a cut); they lie in the silence after the previous narration.
