@@ -31,7 +31,10 @@ __all__ = ["Job", "main"]
 ROOT = Path(__file__).resolve().parent.parent
 STORYREEL, STORYREEL_STATIC = "storyreel", "storyreel-static"
 MOVIEPY, MOVIEPY_STATIC = "moviepy", "moviepy-static"
-FLOOR = "floor"
+FLOOR, FLOOR_STATIC = "floor", "floor-static"
+MOVIEPY_OPENCV = "moviepy-opencv"
+VARIANTS = (STORYREEL, FLOOR, MOVIEPY, MOVIEPY_OPENCV, STORYREEL_STATIC, MOVIEPY_STATIC,
+            FLOOR_STATIC)
 
 
 @dataclass
@@ -104,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
                         help="results folder (default bench/results/)")
     parser.add_argument("--no-moviepy", action="store_true", help="skip the MoviePy way")
+    parser.add_argument("--only", type=_csv, default=None,
+                        help=f"measure only these renderers (of {', '.join(VARIANTS)})")
     return parser
 
 
@@ -133,11 +138,15 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
     if not args.no_moviepy:
         preset = args.moviepy_preset
         jobs += [Job(MOVIEPY, main_count, preset, args.moviepy_runs),
+                 Job(MOVIEPY_OPENCV, main_count, preset, args.moviepy_runs),
                  Job(STORYREEL_STATIC, main_count, preset, args.runs),
-                 Job(MOVIEPY_STATIC, main_count, preset, args.moviepy_runs)]
+                 Job(MOVIEPY_STATIC, main_count, preset, args.moviepy_runs),
+                 Job(FLOOR_STATIC, main_count, preset, args.runs)]
     for count in others:
         jobs += [Job(STORYREEL, count, args.scale_preset, args.scale_runs),
                  Job(FLOOR, count, args.scale_preset, args.scale_runs)]
+    if args.only:
+        jobs = [job for job in jobs if job.variant in args.only]
     return jobs
 
 
@@ -165,22 +174,25 @@ class Runner:
             manifest = project.manifest if job.variant == STORYREEL else project.static_manifest
             return [py, "-m", "storyreel", "render", str(manifest), "-o", str(out),
                     "--preset", job.preset, "--quiet"]
-        if job.variant in (MOVIEPY, MOVIEPY_STATIC):
-            static = ["--static"] if job.variant == MOVIEPY_STATIC else []
+        if job.variant in (MOVIEPY, MOVIEPY_STATIC, MOVIEPY_OPENCV):
+            flags = {MOVIEPY: [], MOVIEPY_STATIC: ["--static"],
+                     MOVIEPY_OPENCV: ["--fast-resize"]}[job.variant]
             return [py, "-m", "bench.moviepy_way", str(project.manifest), str(out),
-                    "--preset", job.preset, *static]
-        return [py, "-m", "bench.floor", str(project.manifest), "--preset", job.preset,
+                    "--preset", job.preset, *flags]
+        manifest = project.static_manifest if job.variant == FLOOR_STATIC else project.manifest
+        return [py, "-m", "bench.floor", str(manifest), "--preset", job.preset,
                 "--out", str(out), "--json", str(result), *(["--quality"] if quality else [])]
 
     def run(self, job: Job) -> Sample:
         out = self.work / f"{job.variant}-{job.preset}-{job.segments}.mp4"
         result = out.with_suffix(".json")
-        quality = job.variant == FLOOR and not job.samples and job.segments == self.main_count
+        quality = (job.variant in (FLOOR, FLOOR_STATIC) and not job.samples
+                   and job.segments == self.main_count)
         log = out.with_suffix(".log")
         sample = run_measured(self.command(job, out, result, quality), env=self.env,
                               cwd=self.work, log=log)
         job.frames = _count_frames(out)
-        if job.variant == FLOOR:
+        if job.variant in (FLOOR, FLOOR_STATIC):
             data = json.loads(result.read_text(encoding="utf-8"))
             sample = Sample(data["wall"], data["cpu"], data["peak_rss_mb"], sample.others_load)
             job.extra["pool_frames"] = data["pool_frames"]
@@ -222,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _defaults(args)
+    unknown = set(args.only or ()) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown renderer(s) for --only: {', '.join(sorted(unknown))}")
     out: Path = args.out.resolve()
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)

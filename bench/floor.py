@@ -3,10 +3,11 @@
 Run as ``python -m bench.floor MANIFEST --preset P --out OUT.mp4 --json RESULT.json``.
 Before the clock starts, the frames of the project are generated in the encoder's
 pixel format (yuv420p PyAV frames): each still fitted to the output and moved with
-a Ken Burns zoom and pan like storyreel's, one segment after another with the
-project's own segment lengths. The clock then covers only handing those frames to
-libx264 (same preset, 8 Mbit/s, High profile, as storyreel) and muxing the packets:
-the time no renderer using this encoder can beat.
+a Ken Burns zoom and pan like storyreel's (or still, if the manifest switches
+motion off), one segment after another with the project's own segment lengths.
+The clock then covers only handing those frames to libx264 (same preset,
+8 Mbit/s, High profile, as storyreel) and muxing the packets: the time no
+renderer using this encoder can beat.
 
 If the project's frames do not fit the memory budget, the first segments' frames
 are kept and the encoder cycles through them (whole segments, in order, with cuts
@@ -84,7 +85,14 @@ def _warp(still: list[Plane], dest: list[Plane], zoom: float, px: float, py: flo
 def _segment_frames(
     still: list[Plane], index: int, count: int, size: tuple[int, int], max_zoom: float
 ) -> list[VideoFrame]:
-    """Eased zoom (in on even segments, out on odd ones) combined with a pan."""
+    """Eased zoom (in on even segments, out on odd ones) combined with a pan.
+
+    Without zoom the segment is one picture, handed to the encoder ``count`` times.
+    """
+    if max_zoom <= 1.0:
+        frame = VideoFrame(size[0], size[1], "yuv420p")
+        _warp(still, _views(frame), 1.0, 0.5, 0.5)
+        return [frame] * count
     ends = ((0.5, 0.5), ((0.2, 0.8)[index % 2], (0.3, 0.7)[(index // 2) % 2]))
     start, end = ends if index % 2 == 0 else ends[::-1]
     frames = []
@@ -119,7 +127,8 @@ def build_pool(manifest_path: Path, budget: int) -> tuple[list[VideoFrame], int,
     width, height = int(manifest["width"]), int(manifest["height"])
     fps = Fraction(manifest["fps"])
     settings = manifest.get("settings", {})
-    zoom = float(settings.get("ken_burns", {}).get("zoom", 1.15))
+    motion = settings.get("ken_burns", {})
+    zoom = 1.0 if motion.get("direction") == "none" else float(motion.get("zoom", 1.15))
     lengths = _segment_lengths(manifest, base, fps, float(settings.get("gap", 0.3)))
     cap = max(1, budget // (width * height * 3 // 2))
     pool: list[VideoFrame] = []

@@ -8,6 +8,7 @@ import importlib.metadata
 import importlib.util
 import json
 import platform
+import statistics
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,9 @@ import psutil
 if TYPE_CHECKING:
     from bench.project import BenchProject
 
-__all__ = ["machine_info", "render_report", "targets", "versions", "write_report"]
+__all__ = [
+    "machine_info", "merge_results", "render_report", "targets", "versions", "write_report",
+]
 
 CHART = "time_per_frame.png"
 
@@ -119,6 +122,11 @@ def ratios(rows: Sequence[Row], main: int, moviepy_preset: str, key: str = "wall
     found[f"storyreel veryfast/moviepy {mp}"] = ratio(
         get("storyreel", "veryfast"), get("moviepy", mp))
     found[f"floor/moviepy {mp}"] = ratio(get("floor", mp), get("moviepy", mp))
+    found[f"storyreel/moviepy-opencv {mp}"] = ratio(get("storyreel", mp), get("moviepy-opencv", mp))
+    found[f"storyreel-static/floor-static {mp}"] = ratio(
+        get("storyreel-static", mp), get("floor-static", mp))
+    found[f"floor-static/moviepy-static {mp}"] = ratio(
+        get("floor-static", mp), get("moviepy-static", mp))
     return found
 
 
@@ -151,6 +159,15 @@ def targets(rows: Sequence[Row], main: int, moviepy_preset: str, scale_preset: s
         cost = (f"quality cost: PSNR-Y {quality['veryfast']['psnr_y']:.2f} dB at veryfast vs "
                 f"{quality[mp]['psnr_y']:.2f} dB at {mp}; SSIM-Y "
                 f"{quality['veryfast']['ssim_y']:.4f} vs {quality[mp]['ssim_y']:.4f}")
+    best_kb = faster(f"floor/moviepy {mp}")
+    best_static = faster(f"floor-static/moviepy-static {mp}")
+    opencv = faster(f"storyreel/moviepy-opencv {mp}")
+    kb_note = (f"libx264 alone is {best_kb:.2f}x faster than the MoviePy way: the most any "
+               "renderer can reach" if best_kb else "")
+    if opencv:
+        kb_note += f"; {opencv:.2f}x faster than MoviePy with OpenCV resizing"
+    static_note = (f"libx264 alone on the still frames is {best_static:.2f}x faster than the "
+                   "MoviePy way: the most any renderer can reach" if best_static else "")
     result = [
         _target("storyreel within 5 % of the encoder's floor at medium",
                 f"<= {FLOOR_MEDIUM:.2f}x floor", medium,
@@ -159,15 +176,34 @@ def targets(rows: Sequence[Row], main: int, moviepy_preset: str, scale_preset: s
                 f"<= {FLOOR_VERYFAST:.2f}x floor", veryfast,
                 check(veryfast, (veryfast or 0) <= FLOOR_VERYFAST), "x floor"),
         _target(f"faster than the MoviePy way with Ken Burns ({mp})",
-                f">= {MOVIEPY_KB:g}x faster", kb, check(kb, (kb or 0) >= MOVIEPY_KB), "x faster"),
+                f">= {MOVIEPY_KB:g}x faster", kb, check(kb, (kb or 0) >= MOVIEPY_KB), "x faster",
+                kb_note),
         _target(f"faster than the MoviePy way with static images ({mp})",
                 f">= {MOVIEPY_STATIC:g}x faster", static,
-                check(static, (static or 0) >= MOVIEPY_STATIC), "x faster"),
+                check(static, (static or 0) >= MOVIEPY_STATIC), "x faster", static_note),
         _target(f"storyreel at veryfast vs the MoviePy way at {mp}",
                 f">= {VERYFAST_VS_MOVIEPY:g}x faster", vf,
                 check(vf, (vf or 0) >= VERYFAST_VS_MOVIEPY), "x faster", cost),
     ]
+    involved = [
+        [("storyreel", "medium"), ("floor", "medium")],
+        [("storyreel", "veryfast"), ("floor", "veryfast")],
+        [("storyreel", mp), ("moviepy", mp)],
+        [("storyreel-static", mp), ("moviepy-static", mp)],
+        [("storyreel", "veryfast"), ("moviepy", mp)],
+    ]
+    for target, pairs in zip(result, involved, strict=True):
+        _flag_busy(target, [_find(rows, v, p, main) for v, p in pairs])
     return result + _scaling_targets(rows, scale_preset)
+
+
+def _flag_busy(target: Row, used: Sequence[Row | None]) -> None:
+    """Say so in the target's note when a wall time it rests on had no quiet run."""
+    busy = [f"{r['variant']} {r['preset']} {r['segments']} seg" for r in used
+            if r is not None and r.get("quiet_runs", 1) == 0]
+    if busy and target["measured"] is not None:
+        warning = f"DISTURBED: no quiet run of {', '.join(busy)}"
+        target["note"] = f"{warning}; {target['note']}" if target["note"] else warning
 
 
 def _scaling_targets(rows: Sequence[Row], preset: str) -> list[Row]:
@@ -181,13 +217,15 @@ def _scaling_targets(rows: Sequence[Row], preset: str) -> list[Row]:
     growth = peak / low["peak_rss_mb"]
     frame_growth = high["ms_per_frame"] / low["ms_per_frame"]
     span = f"{low['segments']} -> {high['segments']} segments, {preset}"
+    flat = _target(f"time per frame stays flat ({span})", f"<= {FRAME_TIME_GROWTH:.2f}x",
+                   frame_growth, frame_growth <= FRAME_TIME_GROWTH, "x")
+    _flag_busy(flat, [low, high])
     return [
         _target(f"peak memory at {high['segments']} segments", f"< {MEMORY_LIMIT_MB:g} MB",
                 peak, peak < MEMORY_LIMIT_MB, "MB"),
         _target(f"peak memory does not grow ({span})", f"<= {MEMORY_GROWTH:.2f}x",
                 growth, growth <= MEMORY_GROWTH, "x"),
-        _target(f"time per frame stays flat ({span})", f"<= {FRAME_TIME_GROWTH:.2f}x",
-                frame_growth, frame_growth <= FRAME_TIME_GROWTH, "x"),
+        flat,
     ]
 
 
@@ -202,7 +240,9 @@ def _markdown(data: dict[str, Any]) -> str:
     lines = [
         "# storyreel benchmark",
         "",
-        f"Run {data['created']} with `{data['command']}` (took {data['elapsed_s'] / 60:.1f} min).",
+        f"Run {data['created']} with `{data['command']}`"
+        + "".join(f" and `{command}`" for command in data.get("merged", []))
+        + f" (took {data['elapsed_s'] / 60:.1f} min).",
         "",
         "## Machine",
         "",
@@ -221,25 +261,28 @@ def _markdown(data: dict[str, Any]) -> str:
         lines.append(f"| {proj['segments']} | {proj['frames']} | {proj['duration_s']:.1f} s | "
                      f"{proj['width']}x{proj['height']} @ {proj['fps']} | "
                      f"{proj['narration_s']:.1f} s | {proj['stills']} JPEG, assorted sizes |")
-    busy = max((r.get("others_load", 0.0) for r in rows), default=0.0)
+    busy = max((s.get("others_load", 0.0) for r in rows for s in r["samples"]), default=0.0)
     if busy > BUSY:
         lines += ["", f"> **The machine was shared during this run**: other processes used up to "
-                  f"{100 * busy:.0f} % of its CPU during a measurement (column *others %*). "
-                  "Wall times, and the targets judged on them, are disturbed by that; CPU-time "
-                  "ratios are the steadier figure and are listed beside them."]
+                  f"{100 * busy:.0f} % of its CPU during a measurement. Wall times are therefore "
+                  f"taken from the quiet runs (other processes under {100 * BUSY:.0f} %) wherever "
+                  "a measurement has one, and from all its runs otherwise (column *quiet*: quiet "
+                  "runs / runs; *others %*: median load of the runs used). CPU-time ratios, "
+                  "listed beside the wall-time ones, are the steadier figure."]
     lines += ["", "## Targets", "", "| target | required | measured | verdict | note |",
               "|---|---|---:|---|---|"]
     for t in data["targets"]:
         lines.append(f"| {t['target']} | {t['required']} | {_fmt(t['measured'])} {t['unit']} | "
                      f"**{t['verdict']}** | {t['note']} |")
     lines += ["", f"## Side by side ({main} segments)", "",
-              "Medians of alternating runs. Wall and CPU in seconds; peak memory is resident "
+              "Medians of alternating runs (wall: of the quiet runs where there are any). "
+              "Wall and CPU in seconds; peak memory is resident "
               "memory of the whole process tree; the floor's figures cover only the encoding.",
-              "", "| renderer | preset | runs | wall s | CPU s | fps | ms/frame | peak MB | "
+              "", "| renderer | preset | quiet | wall s | CPU s | fps | ms/frame | peak MB | "
               "others % |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted((r for r in rows if r["segments"] == main),
                     key=lambda r: (r["preset"], r["variant"])):
-        lines.append(f"| {r['variant']} | {r['preset']} | {r['runs']} | {r['wall']:.1f} | "
+        lines.append(f"| {r['variant']} | {r['preset']} | {_quiet(r)} | {r['wall']:.1f} | "
                      f"{r['cpu']:.1f} | {r['fps']:.1f} | {r['ms_per_frame']:.2f} | "
                      f"{r['peak_rss_mb']:.0f} | {100 * r.get('others_load', 0.0):.0f} |")
     cpu = data.get("cpu_ratios", {})
@@ -254,6 +297,31 @@ def _markdown(data: dict[str, Any]) -> str:
         lines += ["", "## Findings", "", data["notes"]]
     lines += ["", "## Method", "", *data["method"], ""]
     return "\n".join(lines)
+
+
+def _quiet(row: Row) -> str:
+    return f"{row.get('quiet_runs', 0)}/{row['runs']}"
+
+
+def settle(row: Row) -> Row:
+    """Summarise a measurement: wall time from its quiet runs when it has any.
+
+    A run is quiet when other processes used at most ``BUSY`` of the machine's CPU.
+    CPU time and peak memory are medians of all runs.
+    """
+    samples = row["samples"]
+    quiet = [s for s in samples if s.get("others_load", 0.0) <= BUSY]
+    used = quiet or samples
+    settled = dict(row)
+    settled["runs"] = len(samples)
+    settled["quiet_runs"] = len(quiet)
+    settled["wall"] = statistics.median(s["wall"] for s in used)
+    settled["others_load"] = statistics.median(s.get("others_load", 0.0) for s in used)
+    settled["cpu"] = statistics.median(s["cpu"] for s in samples)
+    settled["peak_rss_mb"] = statistics.median(s["peak_rss_mb"] for s in samples)
+    settled["fps"] = row["frames"] / settled["wall"]
+    settled["ms_per_frame"] = 1000 * settled["wall"] / row["frames"]
+    return settled
 
 
 def _preset_table(rows: Sequence[Row], main: int) -> list[str]:
@@ -277,14 +345,16 @@ def _preset_table(rows: Sequence[Row], main: int) -> list[str]:
 def _scaling_table(rows: Sequence[Row], preset: str) -> list[str]:
     lines = ["", f"## Scaling ({preset})", "",
              "| segments | frames | storyreel ms/frame | floor ms/frame | storyreel/floor | "
-             "storyreel peak MB | runs |", "|---:|---:|---:|---:|---:|---:|---:|"]
+             "storyreel peak MB | quiet runs (storyreel / floor) |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
     for ours in sorted((r for r in rows if r["variant"] == "storyreel" and r["preset"] == preset),
                        key=lambda r: r["segments"]):
         floor = _find(rows, "floor", preset, ours["segments"])
         lines.append(
             f"| {ours['segments']} | {ours['frames']} | {ours['ms_per_frame']:.2f} | "
             f"{_fmt(floor['ms_per_frame'] if floor else None)} | "
-            f"{_fmt(_ratio(ours, floor), 3)} | {ours['peak_rss_mb']:.0f} | {ours['runs']} |")
+            f"{_fmt(_ratio(ours, floor), 3)} | {ours['peak_rss_mb']:.0f} | {_quiet(ours)} / "
+            f"{_quiet(floor) if floor else 'n/a'} |")
     return lines
 
 
@@ -303,11 +373,14 @@ def _chart(rows: Sequence[Row], preset: str, path: Path) -> None:
                 continue
             counts = [r["segments"] for r in series]
             label = "encoder floor (libx264 alone)" if variant == "floor" else variant
-            speed.plot(counts, [r["ms_per_frame"] for r in series], style, label=label)
+            line = speed.plot(counts, [r["ms_per_frame"] for r in series], style, label=label)
+            busy = [r for r in series if r.get("quiet_runs", 1) == 0]
+            speed.plot([r["segments"] for r in busy], [r["ms_per_frame"] for r in busy], style[0],
+                       markerfacecolor="white", color=line[0].get_color())
             if variant != "floor":
                 memory.plot(counts, [r["peak_rss_mb"] for r in series], style, label=variant)
-        speed.set(title=f"Time per frame ({preset})", xlabel="segments", ylabel="ms per frame",
-                  xscale="log")
+        speed.set(title=f"Time per frame ({preset}; hollow: machine busy)", xlabel="segments",
+                  ylabel="ms per frame", xscale="log")
         speed.set_ylim(bottom=0)
         memory.axhline(MEMORY_LIMIT_MB, color="grey", linewidth=0.8, label="500 MB target")
         memory.set(title="Peak memory", xlabel="segments", ylabel="MB (process tree)",
@@ -335,11 +408,14 @@ _METHOD = [
     "`concatenate_videoclips`, `write_videofile(codec="
     "\"libx264\", audio_codec=\"aac\", bitrate=\"8000k\", fps, preset)`; the static variant "
     "has no transform. Timed as a child process like storyreel (its ffmpeg child included).",
+    "- MoviePy with OpenCV (`moviepy-opencv`): the same script with OpenCV's bilinear resize "
+    "instead of Pillow's LANCZOS, the fastest per-frame resize a MoviePy user can pick.",
     "- Encoder floor (`bench/floor.py`): the project's frames (same stills, Ken Burns zoom and "
     "pan, same segment lengths) generated in memory as yuv420p frames before the clock "
     "starts; the clock covers only libx264 (same preset, 8 Mbit/s, High profile) and muxing. "
     "Its memory figure is dominated by the frames it holds on purpose. If the frames do not "
-    "fit in half the free memory, the first segments are cycled (same frame count).",
+    "fit in half the free memory, the first segments are cycled (same frame count). "
+    "`floor-static` encodes the still frames of the static variant the same way.",
     "- Other processes' load: busy CPU time of the whole machine during the measurement "
     "minus the measured process tree's, as a share of all cores (column *others %*).",
     "- Peak memory: largest sum of resident memory of the process and its children, polled "
@@ -356,7 +432,6 @@ def write_report(out: Path, rows: list[Row], projects: dict[int, BenchProject],
 
     ``found_versions`` comes from :func:`versions`, taken when the run started.
     """
-    main = args.segments[0]
     config = {key: (str(value) if isinstance(value, Path) else value)
               for key, value in vars(args).items()}
     data: dict[str, Any] = {
@@ -369,16 +444,22 @@ def write_report(out: Path, rows: list[Row], projects: dict[int, BenchProject],
         "config": config,
         "projects": [_project_row(p, rows) for p in projects.values()],
         "results": rows,
-        "ratios": ratios(rows, main, args.moviepy_preset),
-        "cpu_ratios": ratios(rows, main, args.moviepy_preset, "cpu"),
-        "targets": targets(rows, main, args.moviepy_preset, args.scale_preset),
         "method": _METHOD,
     }
     return render_report(data, out)
 
 
 def render_report(data: dict[str, Any], out: Path) -> list[Path]:
-    """Write ``data`` as ``report.json``, ``report.md`` and ``time_per_frame.png`` in ``out``."""
+    """Write ``data`` as ``report.json``, ``report.md`` and ``time_per_frame.png`` in ``out``.
+
+    Ratios and targets are recomputed from ``data["results"]`` and ``data["config"]``.
+    """
+    rows = data["results"] = [settle(row) for row in data["results"]]
+    cfg = data["config"]
+    main, mp = cfg["segments"][0], cfg["moviepy_preset"]
+    data["ratios"] = ratios(rows, main, mp)
+    data["cpu_ratios"] = ratios(rows, main, mp, "cpu")
+    data["targets"] = targets(rows, main, mp, cfg["scale_preset"])
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.json", out / "report.md", out / CHART]
     paths[0].write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -387,15 +468,37 @@ def render_report(data: dict[str, Any], out: Path) -> list[Path]:
     return paths
 
 
+def merge_results(rows: list[Row], extra: list[Row]) -> list[Row]:
+    """``rows`` plus ``extra``; runs of the same measurement are pooled and re-summarised."""
+    merged = {(r["variant"], r["preset"], r["segments"]): dict(r) for r in rows}
+    for row in extra:
+        key = (row["variant"], row["preset"], row["segments"])
+        if key not in merged:
+            merged[key] = dict(row)
+            continue
+        pooled = {**merged[key], **{k: v for k, v in row.items() if k not in merged[key]}}
+        pooled["samples"] = merged[key]["samples"] + row["samples"]
+        merged[key] = settle(pooled)
+    return list(merged.values())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m bench.report REPORT.json``: redraw the markdown and chart from the JSON."""
     parser = argparse.ArgumentParser(prog="python -m bench.report", description=main.__doc__)
     parser.add_argument("report", type=Path, help="a report.json written by python -m bench")
     parser.add_argument("--out", type=Path, help="folder to write to (default: the JSON's)")
+    parser.add_argument("--merge", type=Path, nargs="*", default=[],
+                        help="other report.json files whose measurements are added (runs of "
+                             "the same renderer, preset and segment count are pooled)")
     parser.add_argument("--notes", type=Path,
                         help="markdown appended to the report as its findings (kept in the JSON)")
     args = parser.parse_args(argv)
     data = json.loads(args.report.read_text(encoding="utf-8"))
+    for extra_path in args.merge:
+        extra = json.loads(extra_path.read_text(encoding="utf-8"))
+        data["results"] = merge_results(data["results"], extra["results"])
+        data["elapsed_s"] += extra["elapsed_s"]
+        data.setdefault("merged", []).append(extra["command"])
     if args.notes is not None:
         data["notes"] = args.notes.read_text(encoding="utf-8").strip()
     for path in render_report(data, args.out or args.report.parent):
@@ -412,6 +515,8 @@ def _argv(args: argparse.Namespace) -> list[str]:
         parts.append(f"--seconds {args.seconds:g}")
     if args.no_moviepy:
         parts.append("--no-moviepy")
+    if args.only:
+        parts.append(f"--only {','.join(args.only)}")
     return parts
 
 
