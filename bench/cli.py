@@ -198,8 +198,8 @@ class Runner:
             job.extra["pool_frames"] = data["pool_frames"]
             job.extra.update({k: data[k] for k in ("psnr_y", "ssim_y", "ssim_frames") if k in data})
             result.unlink()
-        out.unlink()
-        log.unlink()
+        for leftover in self.work.glob(f"{out.stem}.*"):  # the render and anything beside it
+            leftover.unlink()
         job.samples.append(sample)
         return sample
 

@@ -175,9 +175,10 @@ def make_project(
             "width": width, "height": height, "fps": fps,
             "settings": {
                 "gap": GAP, "ken_burns": {"zoom": ZOOM, "direction": direction},
-                # The MoviePy way has no captions, crossfades or loudness normalisation;
-                # storyreel does the same work as it.
-                "subtitles": {"enabled": False}, "transitions": {"crossfade": 0.0},
+                # The MoviePy way has no captions (burnt in or sidecar), crossfades or
+                # loudness normalisation; storyreel does the same work as it.
+                "subtitles": {"enabled": False, "sidecar": False},
+                "transitions": {"crossfade": 0.0},
                 "loudness": {"enabled": False},
             },
             "segments": segments,
