@@ -20,7 +20,6 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import minimum_filter1d
 
 from storyreel.audio.loudness import LoudnessMeter, TruePeakDetector, db_to_amplitude
 
@@ -145,6 +144,8 @@ class Limiter:
         if extended.min() >= 1.0:
             return np.ones(wanted.size, dtype=np.float64)
         origin = (self._hold - 1) // 2  # trailing window: ends at each sample
+        from scipy.ndimage import minimum_filter1d  # heavy: loaded only when limiting
+
         held = minimum_filter1d(extended, self._hold, mode="nearest", origin=origin)
         return np.asarray(held[self._hold - 1 :], dtype=np.float64)
 

@@ -18,7 +18,6 @@ import math
 from functools import cache
 
 import numpy as np
-import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
@@ -80,6 +79,8 @@ def _polyphase(sample_rate: int) -> NDArray[np.float32]:
     window of input samples (oldest first), so one matrix product interpolates a
     whole block. The low-pass has unity gain per phase and cuts just above 22.5 kHz.
     """
+    import scipy.signal  # heavy (tens of MB): loaded only when sound is measured
+
     cutoff = min(22_500.0, 0.47 * sample_rate)
     fir = scipy.signal.firwin(
         _FIR_TAPS, cutoff, window=("kaiser", 8.0), fs=_OVERSAMPLE * sample_rate
@@ -193,6 +194,8 @@ class LoudnessMeter:
         if n == 0:
             return
         self._samples += n
+        import scipy.signal  # already loaded by the constructor: a dictionary lookup
+
         weighted, self._zi = scipy.signal.sosfilt(self._sos, samples, axis=-1, zi=self._zi)
         self._add_energy(np.einsum("cn,cn->n", weighted, weighted))
         self._true_peak = max(self._true_peak, float(self._peaks.peaks(samples).max()))

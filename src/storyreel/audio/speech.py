@@ -17,7 +17,6 @@ from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import signal
 
 from storyreel.media.audio import SAMPLE_RATE, Samples
 
@@ -81,6 +80,8 @@ def _energy_db(samples: Samples, rate: int, hop: int) -> NDArray[np.float64]:
     data = np.asarray(samples)
     data = data.reshape(1, -1) if data.ndim == 1 else data
     size = data.shape[1]
+    from scipy import signal  # heavy (tens of MB): loaded only when captions are timed
+
     sos = None
     if rate > 4 * _HIGHPASS_HZ:
         sos = signal.butter(2, _HIGHPASS_HZ, btype="highpass", fs=rate, output="sos")
