@@ -132,26 +132,42 @@ def load_cover_planes(
 ) -> Planes:
     """Decode ``path`` once and fit it to *cover* a ``width`` x ``height`` frame.
 
-    The image is centre-cropped to the output aspect and resampled (Lanczos) to
-    exactly ``width`` x ``height`` (both even), then converted to YUV 4:2:0.
+    The image is centre-cropped to the output aspect and resampled to exactly
+    ``width`` x ``height`` (both even; area averaging when shrinking, bicubic when
+    enlarging), then converted to YUV 4:2:0. Large JPEGs are decoded at a reduced
+    scale when that still leaves enough pixels.
 
     Raises:
         MediaError: The file is missing, unsupported, too large or corrupt.
     """
     try:
         with _open(path, segment) as im:
-            side = max(width, height)  # the EXIF rotation is not applied yet
-            im.draft(None, (side, side))  # JPEG: decode at a reduced scale when large
-            upright = ImageOps.exif_transpose(im)
-            rgb = _to_rgb(upright)
+            im.draft(None, _decode_size(im, width, height))
+            im.load()
+            ImageOps.exif_transpose(im, in_place=True)  # no copy when already upright
+            rgb = np.asarray(im if im.mode == "RGB" else _to_rgb(im))
     except MediaError:
         raise
     except (OSError, ValueError, SyntaxError) as exc:
         raise MediaError(f"image is corrupt or truncated ({exc})", path=path,
                          segment=segment) from None
-    box = _cover_box(rgb.width, rgb.height, width, height)
-    fitted = rgb.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
-    return rgb_to_yuv420(np.asarray(fitted))
+    left, top, right, bottom = (round(v) for v in _cover_box(rgb.shape[1], rgb.shape[0],
+                                                            width, height))
+    crop = rgb[top:bottom, left:right]
+    shrink = crop.shape[1] >= width
+    fitted = cv2.resize(crop, (width, height),
+                        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return rgb_to_yuv420(np.asarray(fitted, dtype=np.uint8))
+
+
+def _decode_size(im: Image.Image, width: int, height: int) -> tuple[int, int]:
+    """Smallest decoded size that still covers ``width`` x ``height`` after the crop."""
+    src_w, src_h = im.size
+    orientation = im.getexif().get(0x0112, 1) if im.format in _HEADER_EXIF else 1
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width  # the picture is stored rotated by 90 degrees
+    scale = max(width / src_w, height / src_h)
+    return math.ceil(src_w * scale), math.ceil(src_h * scale)
 
 
 def _cover_box(
