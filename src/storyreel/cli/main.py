@@ -23,6 +23,7 @@ from PIL import Image
 from rich.console import Console
 
 from storyreel import __version__
+from storyreel._malloc import tune_malloc
 from storyreel.errors import (
     ProjectError,
     RenderCancelled,
@@ -136,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed usage
         return int(exc.code or 0)
+    tune_malloc()
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     debug = os.environ.get("STORYREEL_DEBUG", "") not in ("", "0")
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,

@@ -17,6 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+from storyreel._malloc import tune_malloc
+
 __all__ = ["main"]
 
 
@@ -34,6 +36,7 @@ def _send(out: IO[str], kind: str, payload: Any) -> None:
 
 def main() -> int:
     """Render the spec read from stdin; report on the protocol stream."""
+    tune_malloc()
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
