@@ -9,7 +9,6 @@ stays sample-aligned with the video.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,5 +147,4 @@ def measure(mix: Mix, block: int = 48_000, on_block: Callable[[], None] | None =
         meter.add(mix.read_until(position))
         if on_block is not None:
             on_block()
-    lufs = meter.integrated_lufs()
-    return (lufs if lufs is not None else -math.inf), meter.true_peak_dbtp()
+    return meter.integrated_lufs(), meter.true_peak_dbtp()

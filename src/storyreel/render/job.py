@@ -18,7 +18,7 @@ from storyreel.audio.mix import Fades, Mix, MusicSpec, measure
 from storyreel.audio.track import Placement
 from storyreel.errors import RenderCancelled, ValidationFailed
 from storyreel.frames.kenburns import Motion, StillPicture, choose_motion
-from storyreel.media.audio import CHANNELS, SAMPLE_RATE, Samples, decode_audio
+from storyreel.media.audio import SAMPLE_RATE, Samples, decode_audio
 from storyreel.media.clip import ClipPicture, clip_audio
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.media.image import even_ceil, load_cover_planes
@@ -127,16 +127,12 @@ class Job:
             if item.kind == "segment":
                 placements.append(Placement(position, span.audio_start, span.narration))
             else:
-                start = frame_to_sample(span.visible_start, plan.fps, SAMPLE_RATE)
-                end = frame_to_sample(span.end_frame, plan.fps, SAMPLE_RATE)
+                start, end = _visible_samples(story, position)
                 placements.append(Placement(position, start, end - start))
         music = self.settings.music
         spec = None if music is None else MusicSpec(
             music.path, music.volume, music.loop, music.fade_out, -music.duck)
-        master = Fades(
-            round(fades.fade_in * SAMPLE_RATE) if fades.fade_in else 0,
-            round(fades.fade_out * SAMPLE_RATE) if fades.fade_out else 0,
-        )
+        master = Fades(round(fades.fade_in * SAMPLE_RATE), round(fades.fade_out * SAMPLE_RATE))
         loudness = self.settings.loudness
         # AAC can raise true peaks by ~0.4 dB on harsh material: limit below the ceiling.
         return Mix(placements, lambda key: self.sound(story, key), plan.total_samples,
@@ -151,8 +147,7 @@ class Job:
             return decode_audio(self.project.segments[item.segment].audio, item.segment + 1)
         plan = story.plan
         span = plan.spans[position]
-        start = frame_to_sample(span.visible_start, plan.fps, SAMPLE_RATE)
-        end = frame_to_sample(span.end_frame, plan.fps, SAMPLE_RATE)
+        start, end = _visible_samples(story, position)
         assert item.clip is not None
         sound = clip_audio(item.clip, end - start, item.clip_gain)
         if span.crossfade:
@@ -162,7 +157,7 @@ class Job:
             following = plan.spans[position + 1]
             fade_start = frame_to_sample(following.visible_start, plan.fps, SAMPLE_RATE) - start
             sound = apply_fade(sound, 0, fade_start, end - start - fade_start, "out")
-        return sound if sound.shape[0] == CHANNELS else sound[:CHANNELS]
+        return sound
 
     def normalisation(self, story: Story) -> tuple[float, tuple[float, float] | None]:
         """Measure the whole mix once; returns the gain to apply and (LUFS, dBTP) before."""
@@ -264,3 +259,11 @@ class Job:
         if peak > loudness.true_peak + 0.05:
             self.warnings.append(f"true peak {peak:.1f} dBTP is above the {loudness.true_peak:g} "
                                  "dBTP ceiling after AAC encoding")
+
+
+def _visible_samples(story: Story, position: int) -> tuple[int, int]:
+    """The sample range in which item ``position`` is on screen (crossfade included)."""
+    plan = story.plan
+    span = plan.spans[position]
+    return (frame_to_sample(span.visible_start, plan.fps, SAMPLE_RATE),
+            frame_to_sample(span.end_frame, plan.fps, SAMPLE_RATE))
