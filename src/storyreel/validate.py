@@ -14,10 +14,12 @@ from storyreel.media.audio import SAMPLE_RATE, decode_audio
 from storyreel.media.clip import ClipInfo, probe_clip
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project
+from storyreel.timeline.words import WordTimings, estimate_words
 
 __all__ = ["Analysis", "analyse_project"]
 
 Regions = list[tuple[int, int]]
+_NO_WORDS = WordTimings((), "estimated")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Analysis:
         speech: Sample ranges where the voice speaks, per segment.
         intro: The intro clip, when the project has a usable one.
         outro: The outro clip, when the project has a usable one.
+        words: When each written word is spoken, per segment (empty timings where
+            speech was not analysed or the segment has no text).
     """
 
     problems: list[Problem]
@@ -39,6 +43,7 @@ class Analysis:
     speech: list[Regions] = field(default_factory=list)
     intro: ClipInfo | None = None
     outro: ClipInfo | None = None
+    words: list[WordTimings] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +67,7 @@ def analyse_project(
     lengths: list[int] = []
     sizes: list[tuple[int, int]] = []
     regions: list[Regions] = []
+    words: list[WordTimings] = []
     for number, segment in enumerate(project.segments, start=1):
         try:
             sizes.append(probe_image(segment.image, number))
@@ -74,10 +80,13 @@ def analyse_project(
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
             regions.append([])
+            words.append(_NO_WORDS)
         else:
             lengths.append(narration.shape[1])
             wanted = speech and bool(segment.text.strip()) and segment.subtitles
             regions.append(speech_regions(narration, SAMPLE_RATE) if wanted else [])
+            words.append(estimate_words(segment.text, regions[-1], lengths[-1])
+                         if wanted else _NO_WORDS)
             if lengths[-1] < SAMPLE_RATE // 100:
                 problems.append(Problem("narration is shorter than 10 ms", number,
                                         segment.audio, "audio"))
@@ -88,7 +97,7 @@ def analyse_project(
     intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
-    return Analysis(problems, lengths, sizes, regions, intro, outro)
+    return Analysis(problems, lengths, sizes, regions, intro, outro, words)
 
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipInfo | None:
