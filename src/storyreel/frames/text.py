@@ -297,7 +297,7 @@ def _scaled(rgba: NDArray[np.uint8], x: int, y: int, scale: float
     """``rgba`` scaled about its centre (premultiplied, so edges do not darken)."""
     height, width = rgba.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    image = Image.fromarray(rgba, "RGBA").convert("RGBa")
+    image = Image.fromarray(rgba).convert("RGBa")
     small = image.resize(size, Image.Resampling.BICUBIC).convert("RGBA")
     return (np.asarray(small, np.uint8), x + (width - size[0]) // 2,
             y + (height - size[1]) // 2)

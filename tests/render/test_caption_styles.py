@@ -1,0 +1,190 @@
+"""Word-level caption styles and platform safe areas, read back from rendered MP4s."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+import storyreel
+from media import SegmentSpec, write_project, write_solid, write_wav
+from storyreel.frames.text import CaptionPainter
+from storyreel.model.platforms import PLATFORMS
+from storyreel.render.decor import caption_style
+from storyreel.timeline.captions import CaptionState
+
+RATE = 48_000
+FPS = 25
+GREY = (110, 110, 110)
+RED = (255, 0, 0)
+# Four equally long "words": tone bursts with known starts, silence between them.
+WORDS = "alpha bravo delta kilos"
+BURSTS = [(0.20, 0.60), (0.90, 1.30), (1.60, 2.00), (2.30, 2.70)]
+LENGTH = 3.0
+
+
+def bursts(spans: list[tuple[float, float]], total: float) -> NDArray[np.float64]:
+    """A mono narration: a voiced tone in each span (seconds), silence elsewhere."""
+    n = round(total * RATE)
+    t = np.arange(n) / RATE
+    out = np.zeros(n)
+    for start, end in spans:
+        a, b = round(start * RATE), round(end * RATE)
+        ramp = np.minimum(1.0, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / 240)
+        voice = sum(np.sin(2 * math.pi * 220.0 * k * t[a:b]) / k for k in range(1, 5))
+        out[a:b] = 0.2 * ramp * voice
+    return out[:, None]
+
+
+def render(folder: Path, text: str, subtitles: dict[str, Any], **fields: Any
+           ) -> tuple[storyreel.Project, storyreel.RenderResult]:
+    spec = SegmentSpec(seconds=LENGTH, colour=GREY, text=text, image_size=(64, 64),
+                       extra={"direction": "none"})
+    settings = {"subtitles": {"enabled": True, "sidecar": True, **subtitles}, "gap": 0.2,
+                **fields.pop("settings", {})}
+    manifest = write_project(folder, [spec], settings=settings, **{"fps": FPS, **fields})
+    write_wav(folder / "audio" / "001.wav", bursts(BURSTS, LENGTH), RATE)
+    project = storyreel.load_project(manifest)
+    return project, storyreel.render(project, folder / "out" / "story.mp4")
+
+
+def decode_rgb(path: Path) -> list[NDArray[np.int16]]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24").astype(np.int16) for f in container.decode(video=0)]
+
+
+def red_mask(rgb: NDArray[np.int16]) -> NDArray[np.bool_]:
+    return (rgb[:, :, 0] > 170) & (rgb[:, :, 1] < 100) & (rgb[:, :, 2] < 100)
+
+
+def inside(rect: tuple[int, int, int, int], ys: NDArray[np.intp], xs: NDArray[np.intp],
+           grow: int = 3) -> NDArray[np.bool_]:
+    x0, y0, x1, y1 = rect
+    return (xs >= x0 - grow) & (xs < x1 + grow) & (ys >= y0 - grow) & (ys < y1 + grow)
+
+
+@pytest.fixture(scope="module")
+def word_render(tmp_path_factory: pytest.TempPathFactory
+                ) -> tuple[storyreel.Project, storyreel.RenderResult]:
+    folder = tmp_path_factory.mktemp("word-style")
+    return render(folder, WORDS, {"style": "word", "highlight_color": "#FF0000",
+                                  "size": 0.08}, width=320, height=180)
+
+
+def test_the_spoken_word_is_highlighted_while_it_is_spoken(
+        word_render: tuple[storyreel.Project, storyreel.RenderResult]) -> None:
+    project, result = word_render
+    frames = decode_rgb(result.path)
+    style = caption_style(project.settings.subtitles, project.settings.safe_insets)
+    painter = CaptionPainter(WORDS, style, project.width, project.height, look="word")
+    rects = dict(painter.word_rects(CaptionState(0, 4, 0)))
+    assert len(rects) == 4
+    lefts = [rects[i][0] for i in range(4)]
+    assert lefts == sorted(lefts)
+    for word, (start, end) in enumerate(BURSTS):
+        # Frames well inside the word (timings are found in the sound: allow 60 ms).
+        spoken = range(math.ceil((start + 0.06) * FPS), math.floor((end - 0.06) * FPS))
+        assert len(spoken) >= 5
+        for index in spoken:
+            ys, xs = np.nonzero(red_mask(frames[index]))
+            assert xs.size > 30, f"no highlight in frame {index} (word {word})"
+            share = inside(rects[word], ys, xs).mean()
+            assert share > 0.97, f"frame {index}: highlight not on word {word} ({share:.2f})"
+
+
+def test_no_highlight_before_the_first_word_and_the_layout_never_moves(
+        word_render: tuple[storyreel.Project, storyreel.RenderResult]) -> None:
+    _, result = word_render
+    frames = decode_rgb(result.path)
+    first_word = math.floor(BURSTS[0][0] * FPS) - 2
+    assert not red_mask(frames[first_word]).any()
+    # The black outline (drawn the same around every word) stays put in every frame.
+    shown = [i for i, rgb in enumerate(frames) if red_mask(rgb).sum() > 30]
+    assert len(shown) > 40
+    ink = [rgb.max(axis=2) < 40 for rgb in (frames[i] for i in shown)]
+    columns = [np.flatnonzero(mask.any(axis=0)) for mask in ink]
+    rows = [np.flatnonzero(mask.any(axis=1)) for mask in ink]
+    assert len(columns) == len(rows) == len(shown)
+    for edges in ([c[0] for c in columns], [c[-1] for c in columns], [r[0] for r in rows],
+                  [r[-1] for r in rows]):
+        assert max(edges) - min(edges) <= 1, "the caption moved (beyond the codec's 1 px)"
+
+
+def test_karaoke_fills_the_words_spoken_so_far(tmp_path: Path) -> None:
+    project, result = render(tmp_path, WORDS, {"style": "karaoke", "highlight_color": "#FF0000",
+                                               "size": 0.08}, width=320, height=180)
+    frames = decode_rgb(result.path)
+    style = caption_style(project.settings.subtitles, project.settings.safe_insets)
+    rects = dict(CaptionPainter(WORDS, style, 320, 180, look="karaoke")
+                 .word_rects(CaptionState(0, 4, 0)))
+    for word, (start, end) in enumerate(BURSTS):
+        index = round((start + end) / 2 * FPS)
+        ys, xs = np.nonzero(red_mask(frames[index]))
+        lit = [int(inside(rects[k], ys, xs, grow=1).sum()) for k in range(4)]
+        assert all(count > 15 for count in lit[: word + 1]), (word, lit)
+        assert all(count == 0 for count in lit[word + 1 :]), (word, lit)
+
+
+def test_pop_shows_a_few_words_at_a_time_and_scales_them_in(tmp_path: Path) -> None:
+    text = "alpha bravo, delta kilos"
+    _, result = render(tmp_path, text, {"style": "pop", "pop_words": 2, "size": 0.1},
+                       width=320, height=180)
+    frames = decode_rgb(result.path)
+
+    def ink_width(rgb: NDArray[np.int16]) -> int:
+        cols = np.flatnonzero((rgb.min(axis=2) > 200).any(axis=0))
+        return int(cols[-1] - cols[0]) if cols.size else 0
+
+    first = ink_width(frames[round(1.2 * FPS)])  # "alpha bravo," on screen
+    second = ink_width(frames[round(2.5 * FPS)])  # "delta kilos"
+    assert first > 0 and second > 0
+    # A group starts smaller and grows to its size over its first frames.
+    group_start = next(i for i in range(round(1.4 * FPS), round(2.3 * FPS))
+                       if ink_width(frames[i]) != first)
+    growing = [ink_width(frames[group_start + k]) for k in range(4)]
+    assert growing[0] < growing[-1] and growing == sorted(growing), growing
+    phrase_frame = decode_rgb(render(tmp_path / "phrase", text, {"size": 0.1},
+                                     width=320, height=180)[1].path)[round(1.2 * FPS)]
+    assert first < ink_width(phrase_frame) * 0.75
+
+
+@pytest.mark.parametrize("platform", ["shorts", "tiktok", "reels"])
+def test_captions_and_logo_stay_out_of_the_platform_ui(tmp_path: Path, platform: str) -> None:
+    logo = write_solid(tmp_path / "logo.png", (40, 20), (0, 0, 255))
+    text = "Captions on a tall video stay clear of the buttons and the bars below them."
+    _, result = render(tmp_path, text, {"style": "word", "highlight_color": "#FF0000",
+                                        "box": True, "size": 0.07, "max_words": 14},
+                       width=270, height=480,
+                       settings={"platform": platform,
+                                 "logo": {"path": str(logo), "corner": "top-right",
+                                          "margin": 0.0, "opacity": 1.0}})
+    frames = decode_rgb(result.path)
+    left, top, right, bottom = PLATFORMS[platform].safe
+    allowed = np.zeros((480, 270), bool)
+    allowed[math.floor(480 * top): math.ceil(480 * (1 - bottom)),
+            math.floor(270 * left): math.ceil(270 * (1 - right))] = True
+    drawn = 0
+    for rgb in frames:
+        changed = np.abs(rgb - np.array(GREY, np.int16)).max(axis=2) > 40
+        drawn += int(changed.sum())
+        assert not (changed & ~allowed).any(), f"{platform}: pixels drawn in the UI zones"
+    assert drawn > 1000
+
+
+def test_a_preset_sets_size_rate_and_bitrate_and_what_is_set_wins() -> None:
+    base = {"segments": [{"image": "a.png", "audio": "a.wav"}]}
+    shorts = storyreel.Project.model_validate({**base, "settings": {"platform": "shorts"}})
+    assert (shorts.width, shorts.height, shorts.fps) == (1080, 1920, 30)
+    assert shorts.settings.safe_insets == PLATFORMS["shorts"].safe
+    own = storyreel.Project.model_validate(
+        {**base, "width": 720, "fps": 25,
+         "settings": {"platform": "square", "video_bitrate": 2_000_000,
+                      "safe_area": {"bottom": 0.3}}})
+    assert (own.width, own.height, own.fps) == (720, 1080, 25)
+    assert own.settings.video_bitrate == 2_000_000
+    assert own.settings.safe_insets == (0.05, 0.05, 0.05, 0.3)
