@@ -591,16 +591,17 @@ def caption_states(
 def pop_groups(texts: Sequence[str], most: int) -> list[tuple[int, int]]:
     """Word ranges shown together by ``pop``: up to ``most`` words, cut after punctuation.
 
-    A group ends after a word with clause or sentence punctuation, and a full group
-    that would leave a single word behind gives a word to the next group.
+    A stretch of words between clause or sentence punctuation is cut into as few
+    groups as fit, of sizes as even as can be (so no word is left alone when two or
+    more can share a group).
     """
     groups: list[tuple[int, int]] = []
     first = 0
     for index, text in enumerate(texts):
-        size = index + 1 - first
-        rest = len(texts) - index - 1
-        full = size >= most or (size == most - 1 and rest == 1 and most > 2)
-        if _strength(text) >= 2 or full or rest == 0:
-            groups.append((first, index + 1))
+        if _strength(text) >= 2 or index == len(texts) - 1:
+            size = index + 1 - first
+            count = -(-size // most)
+            edges = [first + size * k // count for k in range(count + 1)]
+            groups += list(pairwise(edges))
             first = index + 1
     return groups
