@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -179,12 +180,12 @@ def test_captions_and_logo_stay_out_of_the_platform_ui(tmp_path: Path, platform:
 def test_a_preset_sets_size_rate_and_bitrate_and_what_is_set_wins() -> None:
     base = {"segments": [{"image": "a.png", "audio": "a.wav"}]}
     shorts = storyreel.Project.model_validate({**base, "settings": {"platform": "shorts"}})
-    assert (shorts.width, shorts.height, shorts.fps) == (1080, 1920, 30)
+    assert (shorts.width, shorts.height, shorts.fps) == (1080, 1920, Fraction(30))
     assert shorts.settings.safe_insets == PLATFORMS["shorts"].safe
     own = storyreel.Project.model_validate(
         {**base, "width": 720, "fps": 25,
          "settings": {"platform": "square", "video_bitrate": 2_000_000,
                       "safe_area": {"bottom": 0.3}}})
-    assert (own.width, own.height, own.fps) == (720, 1080, 25)
+    assert (own.width, own.height, own.fps) == (720, 1080, Fraction(25))
     assert own.settings.video_bitrate == 2_000_000
     assert own.settings.safe_insets == (0.05, 0.05, 0.05, 0.3)
