@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,26 @@ def word_render(tmp_path_factory: pytest.TempPathFactory
                 ) -> tuple[storyreel.Project, storyreel.RenderResult]:
     folder = tmp_path_factory.mktemp("word-style")
     return render(folder, WORDS, {"style": "word", "highlight_color": "#FF0000",
-                                  "size": 0.08}, width=320, height=180)
+                                  "size": 0.08, "words_json": True}, width=320, height=180)
+
+
+def test_sidecars_carry_the_word_times(
+        word_render: tuple[storyreel.Project, storyreel.RenderResult]) -> None:
+    _, result = word_render
+    vtt = result.path.with_suffix(".vtt").read_text(encoding="utf-8")
+    stamps = [float(m[0]) * 3600 + float(m[1]) * 60 + float(m[2])
+              for m in re.findall(r"<(\d\d):(\d\d):(\d\d\.\d\d\d)>", vtt)]
+    assert len(stamps) == 3  # every word after the cue's first
+    for stamp, (start, _) in zip(stamps, BURSTS[1:], strict=True):
+        assert abs(stamp - start) < 0.08, (stamp, start)
+    srt = result.path.with_suffix(".srt").read_text(encoding="utf-8")
+    assert "<" not in srt and WORDS in srt
+    data = json.loads(result.path.with_suffix(".words.json").read_text(encoding="utf-8"))
+    assert [w["text"] for w in data["words"]] == WORDS.split()
+    for word, (start, end) in zip(data["words"], BURSTS, strict=True):
+        assert abs(word["start"] - start) < 0.08 and abs(word["end"] - end) < 0.12, word
+    assert sorted(p.name for p in result.sidecars) == [
+        "story.srt", "story.vtt", "story.words.json"]
 
 
 def test_the_spoken_word_is_highlighted_while_it_is_spoken(

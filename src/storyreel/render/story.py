@@ -135,7 +135,7 @@ def _samples(seconds: Fraction) -> int:
 
 def _captions(project: Project, analysis: Analysis, story: Story) -> tuple[Caption, ...]:
     options = project.settings.subtitles
-    if not (options.enabled or options.sidecar):
+    if not (options.enabled or options.sidecar or options.words_json):
         return ()
     plan = story.plan
     captions: list[Caption] = []
