@@ -27,6 +27,7 @@ from storyreel.model.fps import FrameRate
 from storyreel.model.platforms import PLATFORMS, Insets, PlatformName
 
 __all__ = [
+    "CAPTION_LOOKS",
     "MAX_DIMENSION",
     "MIN_DIMENSION",
     "PRESETS",
@@ -100,6 +101,7 @@ class KenBurns(_Frozen):
 Colour = Annotated[str, AfterValidator(_colour)]
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
 CaptionLook = Literal["phrase", "word", "karaoke", "pop"]
+CAPTION_LOOKS: tuple[str, ...] = CaptionLook.__args__  # type: ignore[attr-defined]
 
 
 class Subtitles(_Frozen):
