@@ -203,10 +203,11 @@ def test_a_preset_sets_size_rate_and_bitrate_and_what_is_set_wins() -> None:
     shorts = storyreel.Project.model_validate({**base, "settings": {"platform": "shorts"}})
     assert (shorts.width, shorts.height, shorts.fps) == (1080, 1920, Fraction(30))
     assert shorts.settings.safe_insets == PLATFORMS["shorts"].safe
+    assert shorts.settings.subtitles.size == PLATFORMS["shorts"].caption_size > 0.055
     own = storyreel.Project.model_validate(
         {**base, "width": 720, "fps": 25,
-         "settings": {"platform": "square", "video_bitrate": 2_000_000,
-                      "safe_area": {"bottom": 0.3}}})
-    assert (own.width, own.height, own.fps) == (720, 1080, Fraction(25))
-    assert own.settings.video_bitrate == 2_000_000
+         "settings": {"platform": "shorts", "video_bitrate": 2_000_000,
+                      "subtitles": {"size": 0.05}, "safe_area": {"bottom": 0.3}}})
+    assert (own.width, own.height, own.fps) == (720, 1920, Fraction(25))
+    assert own.settings.video_bitrate == 2_000_000 and own.settings.subtitles.size == 0.05
     assert own.settings.safe_insets == (0.05, 0.05, 0.05, 0.3)

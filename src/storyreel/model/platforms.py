@@ -46,6 +46,8 @@ class PlatformPreset:
         fps: Frame rate.
         video_bitrate: H.264 bitrate in bits per second.
         safe: The UI-safe area's insets (left, top, right, bottom).
+        caption_size: Caption text size (share of the frame's shorter side): larger on
+            phones held upright, where captions are read at arm's length.
     """
 
     width: int
@@ -53,14 +55,19 @@ class PlatformPreset:
     fps: Fraction
     video_bitrate: int
     safe: Insets
+    caption_size: float = 0.055
 
 
 _TITLE_SAFE: Insets = (0.05, 0.05, 0.05, 0.05)
+_VERTICAL = 0.07  # caption size on 9:16 (76 px at 1080 wide)
 
 PLATFORMS: dict[str, PlatformPreset] = {
     "youtube": PlatformPreset(1920, 1080, Fraction(30), 8_000_000, _TITLE_SAFE),
-    "shorts": PlatformPreset(1080, 1920, Fraction(30), 8_000_000, (0.06, 0.08, 0.14, 0.20)),
-    "tiktok": PlatformPreset(1080, 1920, Fraction(30), 8_000_000, (0.06, 0.08, 0.14, 0.22)),
-    "reels": PlatformPreset(1080, 1920, Fraction(30), 8_000_000, (0.06, 0.14, 0.14, 0.35)),
+    "shorts": PlatformPreset(1080, 1920, Fraction(30), 8_000_000, (0.06, 0.08, 0.14, 0.20),
+                             _VERTICAL),
+    "tiktok": PlatformPreset(1080, 1920, Fraction(30), 8_000_000, (0.06, 0.08, 0.14, 0.22),
+                             _VERTICAL),
+    "reels": PlatformPreset(1080, 1920, Fraction(30), 8_000_000, (0.06, 0.14, 0.14, 0.35),
+                             _VERTICAL),
     "square": PlatformPreset(1080, 1080, Fraction(30), 6_000_000, _TITLE_SAFE),
 }

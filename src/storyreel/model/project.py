@@ -421,8 +421,12 @@ def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:
     for key, value in (("width", preset.width), ("height", preset.height),
                        ("fps", preset.fps)):
         data.setdefault(key, value)
-    if isinstance(settings, dict) and "video_bitrate" not in settings:
-        data["settings"] = {**settings, "video_bitrate": preset.video_bitrate}
+    if isinstance(settings, dict):
+        settings = {"video_bitrate": preset.video_bitrate, **settings}
+        captions = settings.get("subtitles", {})
+        if isinstance(captions, dict):
+            settings["subtitles"] = {"size": preset.caption_size, **captions}
+        data["settings"] = settings
     return data
 
 

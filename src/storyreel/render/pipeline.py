@@ -98,6 +98,7 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
         for key in ("width", "height", "fps"):
             data.pop(key, None)
         settings.pop("video_bitrate", None)
+        settings["subtitles"].pop("size", None)
     for key, value in overrides.items():
         if key in _PROJECT_KEYS:
             data[key] = value

@@ -104,6 +104,9 @@ def _yield_to_platform(options: dict[str, Any], patch: dict[str, Any]) -> None:
             options.pop(key, None)
     if "video_bitrate" not in patch["settings"]:
         options["settings"].pop("video_bitrate", None)
+    captions = options["settings"].get("subtitles")
+    if isinstance(captions, dict) and "size" not in patch["settings"].get("subtitles", {}):
+        captions.pop("size", None)
 
 
 def effective_options(options: dict[str, Any], project_dir: Path) -> dict[str, Any]:
