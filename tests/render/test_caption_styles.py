@@ -15,7 +15,7 @@ import pytest
 from numpy.typing import NDArray
 
 import storyreel
-from media import SegmentSpec, write_project, write_solid, write_wav
+from media import SegmentSpec, bursts, write_project, write_solid, write_wav
 from storyreel.frames.text import CaptionPainter
 from storyreel.model.platforms import PLATFORMS
 from storyreel.render.decor import caption_style
@@ -31,19 +31,6 @@ BURSTS = [(0.20, 0.60), (0.90, 1.30), (1.60, 2.00), (2.30, 2.70)]
 LENGTH = 3.0
 
 
-def bursts(spans: list[tuple[float, float]], total: float) -> NDArray[np.float64]:
-    """A mono narration: a voiced tone in each span (seconds), silence elsewhere."""
-    n = round(total * RATE)
-    t = np.arange(n) / RATE
-    out = np.zeros(n)
-    for start, end in spans:
-        a, b = round(start * RATE), round(end * RATE)
-        ramp = np.minimum(1.0, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / 240)
-        voice = sum(np.sin(2 * math.pi * 220.0 * k * t[a:b]) / k for k in range(1, 5))
-        out[a:b] = 0.2 * ramp * voice
-    return out[:, None]
-
-
 def render(folder: Path, text: str, subtitles: dict[str, Any], **fields: Any
            ) -> tuple[storyreel.Project, storyreel.RenderResult]:
     spec = SegmentSpec(seconds=LENGTH, colour=GREY, text=text, image_size=(64, 64),
@@ -51,7 +38,7 @@ def render(folder: Path, text: str, subtitles: dict[str, Any], **fields: Any
     settings = {"subtitles": {"enabled": True, "sidecar": True, **subtitles}, "gap": 0.2,
                 **fields.pop("settings", {})}
     manifest = write_project(folder, [spec], settings=settings, **{"fps": FPS, **fields})
-    write_wav(folder / "audio" / "001.wav", bursts(BURSTS, LENGTH), RATE)
+    write_wav(folder / "audio" / "001.wav", bursts(BURSTS, LENGTH, amplitude=0.4), RATE)
     project = storyreel.load_project(manifest)
     return project, storyreel.render(project, folder / "out" / "story.mp4")
 

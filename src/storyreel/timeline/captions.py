@@ -35,7 +35,6 @@ __all__ = [
     "CueSpan",
     "caption_states",
     "frame_words",
-    "pairwise_gaps",
     "pop_groups",
     "split_chunks",
     "time_chunks",
@@ -311,7 +310,7 @@ def time_chunks(
         return []
     weights = [max(1, sum(c.isalnum() for c in t)) for t in texts]
     guesses = _guesses(weights, spans)
-    gaps = list(pairwise_gaps(spans))
+    gaps = list(_pauses(spans))
     strong = [_strength(t) for t in texts[:-1]]
     matched = _align(guesses, gaps, strong, sample_rate, sum(b - a for a, b in spans))
     bounds = [spans[0][0]] + [
@@ -412,7 +411,7 @@ def _cues(
     return [CueSpan(a, b, t) for a, b, t in zip(starts, ends, texts, strict=True)]
 
 
-def pairwise_gaps(spans: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+def _pauses(spans: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     """The pauses between consecutive speech regions, as ``(start, end)`` sample ranges."""
     return ((a_end, b_start) for (_, a_end), (b_start, _) in pairwise(spans))
 
