@@ -275,6 +275,13 @@ class SafeArea(_Frozen):
     right: float = Field(0.05, ge=0.0, le=0.4)
     bottom: float = Field(0.05, ge=0.0, le=0.45)
 
+    @model_validator(mode="after")
+    def _room(self) -> SafeArea:
+        if self.left + self.right > 0.8 or self.top + self.bottom > 0.8:
+            raise ValueError("the safe area must keep at least 20 % of the frame's width and "
+                             "height (left + right and top + bottom at most 0.8)")
+        return self
+
     @property
     def insets(self) -> Insets:
         """``(left, top, right, bottom)``."""
