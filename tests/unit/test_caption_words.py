@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from fractions import Fraction
 from pathlib import Path
 
@@ -150,3 +151,18 @@ def test_build_story_times_cues_and_words_from_the_engine(tmp_path: Path) -> Non
     assert caption.start == 10  # 0.40 s at 25 fps: the first word's frame
     assert [w.start for w in caption.words] == [10, 16, 23, 29, 35, 41]
     assert [w.text for w in caption.words] == text.split()
+
+
+def test_the_timeline_is_pure() -> None:
+    folder = Path(text_module.__file__).resolve().parent.parent / "timeline"
+    files = sorted(folder.glob("*.py"))
+    assert len(files) >= 4
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = [node.module or "" for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names]
+        ours = [name for name in imported if name.startswith("storyreel")]
+        assert all(name.startswith("storyreel.timeline") for name in ours), (path.name, ours)
+        assert not {"numpy", "av", "PIL", "scipy"} & {n.split(".")[0] for n in imported}
