@@ -166,3 +166,17 @@ def test_the_timeline_is_pure() -> None:
         ours = [name for name in imported if name.startswith("storyreel")]
         assert all(name.startswith("storyreel.timeline") for name in ours), (path.name, ours)
         assert not {"numpy", "av", "PIL", "scipy"} & {n.split(".")[0] for n in imported}
+
+
+def test_a_box_of_its_own_colour_and_the_letters_in_the_highlight() -> None:
+    style = CaptionStyle(highlight=(255, 0, 0), highlight_box=True,
+                         highlight_box_color=(0, 0, 255), outline=0.0)
+    lit = text_module._caption_image("one two three", style, 320, 180, frozenset([1]))
+    rgba = lit.rgba.astype(int)
+    blue = (rgba[:, :, 2] > 200) & (rgba[:, :, 0] < 60) & (rgba[:, :, 3] > 200)
+    red = (rgba[:, :, 0] > 200) & (rgba[:, :, 2] < 60) & (rgba[:, :, 3] > 200)
+    assert blue.sum() > 50 and red.sum() > 20
+    # The red letters sit on the blue box.
+    ys, xs = red.nonzero()
+    bys, bxs = blue.nonzero()
+    assert bxs.min() <= xs.min() and xs.max() <= bxs.max()

@@ -122,7 +122,10 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
     look.add_argument("--highlight-color", metavar="COLOUR",
                       help="colour of the spoken word, e.g. '#FFD400' or 'yellow'")
     look.add_argument("--highlight-box", action="store_true", default=None,
-                      help="a rounded box in the highlight colour behind the spoken word")
+                      help="a rounded box behind the spoken word (in the highlight colour, "
+                           "or in --highlight-box-color with the word in the highlight colour)")
+    look.add_argument("--highlight-box-color", metavar="COLOUR",
+                      help="colour of the box behind the spoken word")
     look.add_argument("--caption-size", type=float, metavar="SHARE",
                       help="text size as a share of the frame's shorter side (default 0.055)")
     look.add_argument("--caption-box", action="store_true", default=None,
@@ -228,7 +231,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     subtitles = _given(enabled=False if args.no_subtitles else None,
                        sidecar=False if args.no_sidecars else None,
                        style=args.caption_style, highlight_color=args.highlight_color,
-                       highlight_box=args.highlight_box, size=args.caption_size,
+                       highlight_box=args.highlight_box,
+                       highlight_box_color=args.highlight_box_color, size=args.caption_size,
                        box=args.caption_box, box_color=args.box_color,
                        box_opacity=args.box_opacity, uppercase=args.uppercase,
                        words_json=args.words_json)

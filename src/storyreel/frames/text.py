@@ -99,8 +99,9 @@ class CaptionStyle:
             (a platform's UI-safe area); overrides ``safe_area``.
         uppercase: Draw the text in capitals.
         highlight: Colour of highlighted words (RGB).
-        highlight_box: Mark highlighted words with a rounded box in ``highlight``
-            behind them (the letters keep ``color``) instead of colouring the letters.
+        highlight_box: Mark highlighted words with a rounded box behind them.
+        highlight_box_color: That box's colour; ``None``: ``highlight``, the letters
+            keeping ``color``. With a colour of its own, the letters take ``highlight``.
     """
 
     font: Path | None = None
@@ -120,6 +121,7 @@ class CaptionStyle:
     uppercase: bool = False
     highlight: Colour = (255, 212, 0)
     highlight_box: bool = False
+    highlight_box_color: Colour | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -730,7 +732,7 @@ def _draw(
             x += font.getlength(run)
     f = np.asarray(fill, np.float32) / np.float32(255.0)
     colour = np.broadcast_to(np.array(style.color, np.float32), (*f.shape, 3))
-    if marks and not style.highlight_box:
+    if marks and (not style.highlight_box or style.highlight_box_color is not None):
         lit = _word_mask(layout, size, marks, (2, 0), 0) > 0.5
         colour = np.where(lit[:, :, None], np.array(style.highlight, np.float32), colour)
     alpha = f
@@ -741,7 +743,8 @@ def _draw(
     unders = []
     if marks and style.highlight_box:
         radius = max(2, layout.px // 5)
-        unders.append((_word_mask(layout, size, marks, layout.word_pad, radius), style.highlight))
+        unders.append((_word_mask(layout, size, marks, layout.word_pad, radius),
+                       style.highlight_box_color or style.highlight))
     if style.box:
         unders.append((_box_mask(layout, size) * np.float32(style.box_opacity), style.box_color))
     for b, under_colour in unders:

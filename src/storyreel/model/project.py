@@ -126,8 +126,10 @@ class Subtitles(_Frozen):
             ``pop`` (one to ``pop_words`` words at a time, each group scaling in).
         highlight_color: Colour of the spoken word (``word``, ``pop``) or of the words
             already spoken (``karaoke``).
-        highlight_box: Mark the spoken word with a rounded box in ``highlight_color``
-            behind it instead of colouring its letters.
+        highlight_box: Mark the spoken word with a rounded box behind it: in
+            ``highlight_box_color`` (its letters then in ``highlight_color``), or, without
+            one, in ``highlight_color`` (its letters keeping ``color``).
+        highlight_box_color: Colour of that box.
         uppercase: Show captions in capitals.
         max_lines: Most lines a caption takes (1 or 2); longer text is drawn smaller.
         pop_words: Most words shown at once in the ``pop`` style.
@@ -152,6 +154,7 @@ class Subtitles(_Frozen):
     style: CaptionLook = "phrase"
     highlight_color: Colour = "#FFD400"
     highlight_box: bool = False
+    highlight_box_color: Colour | None = None
     uppercase: bool = False
     max_lines: int = Field(2, ge=1, le=2)
     pop_words: int = Field(3, ge=1, le=3)

@@ -56,6 +56,8 @@ def caption_style(options: Subtitles, insets: Insets | None = None) -> CaptionSt
         uppercase=options.uppercase,
         highlight=ImageColor.getrgb(options.highlight_color)[:3],
         highlight_box=options.highlight_box,
+        highlight_box_color=(ImageColor.getrgb(options.highlight_box_color)[:3]
+                             if options.highlight_box_color else None),
     )
 
 
