@@ -177,6 +177,6 @@ def test_a_box_of_its_own_colour_and_the_letters_in_the_highlight() -> None:
     red = (rgba[:, :, 0] > 200) & (rgba[:, :, 2] < 60) & (rgba[:, :, 3] > 200)
     assert blue.sum() > 50 and red.sum() > 20
     # The red letters sit on the blue box.
-    ys, xs = red.nonzero()
-    bys, bxs = blue.nonzero()
+    _, xs = red.nonzero()
+    _, bxs = blue.nonzero()
     assert bxs.min() <= xs.min() and xs.max() <= bxs.max()
