@@ -122,18 +122,20 @@ def test_each_state_is_rasterised_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_highlight_box_sits_behind_the_spoken_word_only() -> None:
     style = CaptionStyle(highlight=(255, 0, 0), highlight_box=True, outline=0.0)
-    painter = CaptionPainter("one two three", style, 320, 180, look="word")
-    rects = dict(painter.word_rects(CaptionState(0, 3, 1)))
-    assert len(rects) == 3
+    layout = text_module._prepare("one two three", text_module._FontChain(None), style, 320,
+                                  180, [])
+    assert layout is not None and [i for i, _ in layout.words] == [0, 1, 2]
+    left = layout.canvas[0]
+    boxes = [(r[0] - left, r[2] - left) for _, r in layout.words]
     image = text_module.caption_image("one two three", style, 320, 180)
     lit = text_module._caption_image("one two three", style, 320, 180, frozenset([1]))
-    assert (lit.x, lit.y) == (image.x, image.y)
+    assert (lit.x, lit.y, lit.rgba.shape) == (image.x, image.y, image.rgba.shape)
     red = (lit.rgba[:, :, 0] > 200) & (lit.rgba[:, :, 1] < 60) & (lit.rgba[:, :, 3] > 200)
     assert red.sum() > 50
     _, xs = red.nonzero()
     # The box reaches past the word's own box, but not onto its neighbours.
-    assert xs.min() + lit.x < rects[1][0] and xs.max() + lit.x >= rects[1][2]
-    assert xs.min() + lit.x >= rects[0][2] - 1 and xs.max() + lit.x <= rects[2][0] + 1
+    assert xs.min() < boxes[1][0] and xs.max() >= boxes[1][1] - 1
+    assert xs.min() >= boxes[0][1] - 1 and xs.max() <= boxes[2][0] + 1
     assert not ((image.rgba[:, :, 0] > 200) & (image.rgba[:, :, 1] < 60)).any()
 
 

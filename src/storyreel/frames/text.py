@@ -255,19 +255,6 @@ class CaptionPainter:
                 cached = self._cache[state] = self._draw_state(state)
         return cached
 
-    def word_rects(self, state: CaptionState) -> list[tuple[int, tuple[int, int, int, int]]]:
-        """``(word index, (x0, y0, x1, y1))`` in the frame of each word piece drawn."""
-        with _LOCK:
-            layout = self._layout(state)
-            if layout is None:
-                return []
-            x, y = _place(layout, self._style, *self._size)
-            left, top = layout.canvas[0], layout.canvas[1]
-            first = state.first if self._look == "pop" else 0
-            return [(first + i, (round(r[0] - left) + x, round(r[1] - top) + y,
-                                 round(r[2] - left) + x, round(r[3] - top) + y))
-                    for i, r in layout.words]
-
     def _layout(self, state: CaptionState) -> _Layout | None:
         shown = (state.first, state.stop) if self._look == "pop" else (0, len(self._words))
         if shown not in self._layouts:
