@@ -13,6 +13,12 @@ pauses nearest their guesses (an alignment by dynamic programming, so two
 boundaries never share a pause). A boundary with no pause nearby keeps its guess.
 Cues never overlap, stay in order inside the speech, and last at least
 ``min_duration`` when the speech is long enough for that.
+
+:func:`word_cues` times the chunks and their words from the narration's word timings
+(a cue starts on its first word); :func:`frame_words` rounds the words once to the
+frame grid, and :func:`caption_states` lists what a caption shows in each frame for
+the ``phrase``, ``word``, ``karaoke`` and ``pop`` styles: a new state only where a
+word starts (or a ``pop`` group scales in), so each is drawn once.
 """
 
 from __future__ import annotations
