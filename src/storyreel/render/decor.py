@@ -1,7 +1,8 @@
 """What is drawn over the pictures: captions, the logo, fades from and to black.
 
-Called on the frame producer's thread, once per frame, in frame order. A caption is
-rasterised once when it first appears and blended only over its own rectangle.
+Called on the frame producer's thread, once per frame, in frame order. Each state of a
+caption (a word lit, a group popped in) is rasterised once, when it first appears, and
+blended only over its own rectangle. Captions and the logo stay in the safe area.
 """
 
 from __future__ import annotations
