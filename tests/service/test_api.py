@@ -22,7 +22,7 @@ from studiokit import BASE_URL, FakeRunner, Studio, png_bytes, wav_bytes
 
 from media import write_bomb_png, write_corrupt_wav
 from storyreel.service import Limits, StudioConfigError, create_app, run_server
-from storyreel.service.server import default_data_dir, is_loopback
+from storyreel.service.config import default_data_dir, is_loopback
 
 # -- projects ---------------------------------------------------------------------------------
 

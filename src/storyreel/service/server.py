@@ -1,101 +1,22 @@
-"""Running the studio: data folder, address rules and the uvicorn server."""
+"""Running the studio: checks the address and the data folder, then serves with uvicorn."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import os
-import sys
 from pathlib import Path
-from typing import IO
 
-from storyreel.errors import StudioConfigError
+from storyreel.service.app import create_app
+from storyreel.service.config import (
+    DataDirLock,
+    StudioConfigError,
+    default_data_dir,
+    env_token,
+    is_loopback,
+)
 
-__all__ = ["DataDirLock", "StudioConfigError", "default_data_dir", "is_loopback", "run_server"]
+__all__ = ["run_server"]
 
 log = logging.getLogger("storyreel.service")
-
-
-class DataDirLock:
-    """An exclusive lock on a data folder: one studio server per folder.
-
-    Two servers on one folder would both take the same jobs; the second one to start
-    is refused instead. The lock is released when the holder exits, even if it crashes.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / "studio.lock"
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> None:
-        """Take the lock.
-
-        Raises:
-            StudioConfigError: Another studio server uses the folder.
-        """
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            _lock(handle)
-        except OSError:
-            handle.close()
-            raise StudioConfigError(
-                f"another storyreel studio is already using the data folder {self.path.parent}; "
-                "stop it or choose another folder with --data-dir"
-            ) from None
-        self._file = handle
-
-    def release(self) -> None:
-        """Give the lock back."""
-        if self._file is not None:
-            try:
-                _unlock(self._file)
-            finally:
-                self._file.close()
-                self._file = None
-
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _lock(handle: IO[str]) -> None:
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-
-    def _unlock(handle: IO[str]) -> None:
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-else:
-    import fcntl
-
-    def _lock(handle: IO[str]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(handle: IO[str]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def default_data_dir() -> Path:
-    """``$STORYREEL_DATA_DIR``, else the per-user data folder of the platform."""
-    configured = os.environ.get("STORYREEL_DATA_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "storyreel"
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None,
@@ -114,9 +35,7 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
     """
     import uvicorn
 
-    from storyreel.service.app import create_app
-
-    token = token or os.environ.get("STORYREEL_TOKEN") or None
+    token = token or env_token()
     if not is_loopback(host) and not token:
         raise StudioConfigError(
             f"refusing to serve on {host} without an access token: anyone on the network "
