@@ -27,13 +27,20 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from storyreel.errors import RenderCancelled
 from storyreel.render.progress import Progress
 from storyreel.service.options import build_manifest, render_problems
+from storyreel.service.protocol import (
+    JobFailed,
+    RenderOutcome,
+    RenderSpec,
+    describe_error,
+    problem_dicts,
+)
 from storyreel.service.store import JobRow, Store
 
 __all__ = [
@@ -71,43 +78,6 @@ def overall_percent(progress: Progress, previous: float = 0.0) -> float:
     return max(previous, round(start + (end - start) * progress.fraction, 2))
 
 
-@dataclass(frozen=True)
-class RenderSpec:
-    """Everything a worker needs for one render, as plain data (JSON-able).
-
-    Attributes:
-        job_id: The job being rendered.
-        manifest: A storyreel manifest with media paths relative to ``base_dir``.
-        base_dir: The project's media folder.
-        output: Where the finished MP4 is published.
-    """
-
-    job_id: int
-    manifest: dict[str, Any]
-    base_dir: str
-    output: str
-
-
-@dataclass(frozen=True)
-class RenderOutcome:
-    """A finished render."""
-
-    path: str
-    size: int
-    duration: float
-    frames: int
-    fps: str
-    warnings: list[str] = field(default_factory=list)
-
-
-class JobFailed(Exception):
-    """A render failed; the message is for the creator, ``problems`` name segments."""
-
-    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
-        self.problems = problems
-        super().__init__(message)
-
-
 class RenderRunner(Protocol):
     """Runs one render to the end, reporting progress and honouring ``cancel``."""
 
@@ -143,39 +113,6 @@ class Dispatcher(Protocol):
 
 
 # -- the engine, in a child process -------------------------------------------------------
-
-
-def _problem_dicts(problems: list[Any]) -> list[dict[str, Any]]:
-    return [{"message": p.message, "segment": p.segment, "field": p.field} for p in problems]
-
-
-def describe_error(exc: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
-    """A creator-readable message (and the problems, if any) for a failed render."""
-    from storyreel.errors import (
-        DiskFullError,
-        EncoderError,
-        MediaError,
-        OutputError,
-        ValidationFailed,
-        VerificationError,
-    )
-
-    if isinstance(exc, ValidationFailed):
-        count = len(exc.problems)
-        return (f"The project cannot render yet: {count} problem{'s' if count != 1 else ''} "
-                "to fix.", _problem_dicts(exc.problems))
-    if isinstance(exc, MediaError):
-        return (f"A media file could not be read: {exc.problem.message}.",
-                _problem_dicts([exc.problem]))
-    if isinstance(exc, DiskFullError):
-        return "The disk is full: free some space, then render again.", None
-    if isinstance(exc, OutputError):
-        return f"The video could not be written: {exc}.", None
-    if isinstance(exc, EncoderError):
-        return f"The video encoder failed: {exc}.", None
-    if isinstance(exc, VerificationError):
-        return f"The finished video did not check out, so it was not kept: {exc}.", None
-    return f"The render failed unexpectedly ({type(exc).__name__}: {exc}).", None
 
 
 class ProcessRunner:
@@ -432,7 +369,7 @@ class LocalDispatcher:
         segments = self.store.segments(project.id)
         problems = render_problems(project.title, project.options, segments, folder)
         if problems:
-            dicts = _problem_dicts(problems)
+            dicts = problem_dicts(problems)
             for item in dicts:
                 if item["segment"]:
                     item["segment_id"] = segments[item["segment"] - 1].id
