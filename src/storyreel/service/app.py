@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
@@ -19,12 +20,13 @@ from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from storyreel.service.config import DataDirLock
+from storyreel.service.errors import Conflict, Invalid, NotFound, StudioError, TooLarge
 from storyreel.service.jobs import LocalDispatcher, RenderRunner
-from storyreel.service.routes import error_body, router
+from storyreel.service.routes import router
 from storyreel.service.schemas import ProblemOut
-from storyreel.service.server import DataDirLock
 from storyreel.service.store import Store
-from storyreel.service.studio import Studio, StudioError
+from storyreel.service.studio import Studio
 from storyreel.service.uploads import BodyLimitMiddleware, Limits
 
 __all__ = ["LOOPBACK_HOSTS", "TOKEN_COOKIE", "create_app"]
@@ -103,6 +105,21 @@ def _version() -> str:
     return __version__
 
 
+#: The one place a studio error becomes an HTTP status.
+_STATUS: tuple[tuple[type[StudioError], int], ...] = (
+    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 400))
+
+
+def error_body(exc: StudioError) -> JSONResponse:
+    """The JSON answer of a refused request: ``detail``, ``problems`` and extra fields."""
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+    body: dict[str, Any] = {"detail": str(exc)}
+    if exc.problems:
+        body["problems"] = [p.model_dump() for p in exc.problems]
+    body.update(exc.extra)
+    return JSONResponse(body, status_code=status)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StudioError)
     async def studio_error(request: Request, exc: StudioError) -> JSONResponse:
@@ -119,7 +136,7 @@ def _add_error_handlers(app: FastAPI) -> None:
             problems.append(ProblemOut(message=message, field=".".join(loc) or None))
         head = problems[0] if problems else ProblemOut(message="is not valid")
         first = f"{head.field}: {head.message}" if head.field else head.message
-        return error_body(StudioError(400, f"The request is not valid: {first}.", problems))
+        return error_body(Invalid(f"The request is not valid: {first}.", problems))
 
 
 def _add_page(app: FastAPI, token: str | None) -> None:

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from storyreel.service.errors import Invalid, StudioError
 from storyreel.service.importers import ImportFailed, parse_json
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
@@ -35,7 +36,7 @@ from storyreel.service.schemas import (
     StatusOut,
     UploadOut,
 )
-from storyreel.service.studio import Studio, StudioError
+from storyreel.service.studio import Studio
 
 __all__ = ["router"]
 
@@ -98,7 +99,7 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
         upload = form.get("file")
         try:
             if not isinstance(upload, StarletteUpload):
-                raise StudioError(400, "Send the file to import in the form field 'file'.")
+                raise Invalid("Send the file to import in the form field 'file'.")
             return await run_in_threadpool(studio.import_file, upload.file)
         finally:
             await form.close()
@@ -118,11 +119,11 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
 async def _json_body(request: Request) -> Any:
     body = await request.body()
     if not body.strip():
-        raise StudioError(400, "The request body is empty; send a JSON object.")
+        raise Invalid("The request body is empty; send a JSON object.")
     try:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StudioError(400, f"The request body is not valid JSON ({exc}).") from None
+        raise Invalid(f"The request body is not valid JSON ({exc}).") from None
 
 
 def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
@@ -132,11 +133,11 @@ def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
     except ValidationError as exc:
         raise validation_error(exc) from None
     except ImportFailed as exc:
-        raise StudioError(400, str(exc)) from None
+        raise Invalid(str(exc)) from None
     return studio.create(parsed)
 
 
-def validation_error(exc: ValidationError) -> StudioError:
+def validation_error(exc: ValidationError) -> Invalid:
     """A 400 listing what pydantic found wrong with a request body."""
     problems = []
     for error in exc.errors():
@@ -145,7 +146,7 @@ def validation_error(exc: ValidationError) -> StudioError:
                                    field=where or None))
     head = problems[0]
     first = f"{head.field}: {head.message}" if head.field else head.message
-    return StudioError(400, f"The request is not valid: {first}.", problems)
+    return Invalid(f"The request is not valid: {first}.", problems)
 
 
 @router.get("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
@@ -386,11 +387,3 @@ def render_chapters(job_id: int, studio: StudioDep) -> FileResponse:
     path, name = studio.render_file(job_id, "chapters")
     return FileResponse(path, media_type="text/plain; charset=utf-8", filename=name)
 
-
-def error_body(exc: StudioError) -> JSONResponse:
-    """The JSON answer of a refused request."""
-    body: dict[str, Any] = {"detail": str(exc)}
-    if exc.problems:
-        body["problems"] = [p.model_dump() for p in exc.problems]
-    body.update(exc.extra)
-    return JSONResponse(body, status_code=exc.status)

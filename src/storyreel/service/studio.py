@@ -1,8 +1,9 @@
 """The studio's operations: what the routes do, independent of HTTP.
 
 :class:`Studio` ties the store, the media folders and the dispatcher together and
-turns rows into API models. Errors are raised as :class:`StudioError` with an HTTP
-status and a sentence for the creator; the app maps them to JSON answers.
+turns rows into API models. Errors are raised from the tree in
+:mod:`storyreel.service.errors`, in a sentence for the creator; the app maps them to
+answers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from storyreel.model.load import project_from_dict
 from storyreel.render.pipeline import slugify
 from storyreel.render.preview import SAMPLE_CAPTION, caption_preview
 from storyreel.service import uploads
+from storyreel.service.errors import Conflict, Invalid, NotFound, StudioError, UploadRejected
 from storyreel.service.importers import (
     ImportFailed,
     ParsedProject,
@@ -55,20 +57,9 @@ from storyreel.service.schemas import (
 )
 from storyreel.service.store import ActiveJobExists, JobRow, ProjectRow, SegmentRow, Store
 
-__all__ = ["Studio", "StudioError"]
+__all__ = ["Studio"]
 
 log = logging.getLogger("storyreel.service")
-
-
-class StudioError(Exception):
-    """A request the studio refuses: ``status`` is the HTTP status, the message is for people."""
-
-    def __init__(self, status: int, message: str, problems: list[ProblemOut] | None = None,
-                 **extra: Any) -> None:
-        self.status = status
-        self.problems = problems
-        self.extra = extra
-        super().__init__(message)
 
 
 def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> ProblemOut:
@@ -79,8 +70,8 @@ def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> 
                       field=problem.field)
 
 
-def _invalid(exc: ValidationFailed, message: str = "Some options are not valid.") -> StudioError:
-    return StudioError(400, message, [_problem_out(p) for p in exc.problems])
+def _invalid(exc: ValidationFailed, message: str = "Some options are not valid.") -> Invalid:
+    return Invalid(message, [_problem_out(p) for p in exc.problems])
 
 
 class Studio:
@@ -115,7 +106,7 @@ class Studio:
         """The project, or a 404."""
         project = self.store.get_project(project_id)
         if project is None:
-            raise StudioError(404, f"Project {project_id} does not exist.")
+            raise NotFound(f"Project {project_id} does not exist.")
         return project
 
     def segment(self, project_id: int, segment_id: int) -> SegmentRow:
@@ -123,13 +114,13 @@ class Studio:
         self.project(project_id)
         segment = self.store.get_segment(project_id, segment_id)
         if segment is None:
-            raise StudioError(404, f"Segment {segment_id} is not part of project {project_id}.")
+            raise NotFound(f"Segment {segment_id} is not part of project {project_id}.")
         return segment
 
     def _not_rendering(self, project_id: int, action: str) -> None:
         job = self.store.active_job(project_id)
         if job is not None and job.status == "processing":
-            raise StudioError(409, f"A render of this project is running; cancel it or wait "
+            raise Conflict(f"A render of this project is running; cancel it or wait "
                                    f"for it to finish before you {action}.", job_id=job.id)
 
     # -- views -----------------------------------------------------------------------------
@@ -264,7 +255,7 @@ class Studio:
                 raise _invalid(exc) from None
         clean_title = title.strip() if title is not None else None
         if title is not None and not clean_title:
-            raise StudioError(400, "The title cannot be empty.")
+            raise Invalid("The title cannot be empty.")
         self.store.update_project(project_id, title=clean_title, options=options)
         return self.detail(project_id)
 
@@ -295,7 +286,7 @@ class Studio:
             text = raw.decode("utf-8-sig")
             parsed = parse_json(_json(text)) if kind == "json" else parse_text_blocks(text)
         except UnicodeDecodeError:
-            raise StudioError(400, "The file is neither a zip bundle nor UTF-8 text "
+            raise Invalid("The file is neither a zip bundle nor UTF-8 text "
                                    "(StoryFlow JSON or text blocks).") from None
         except ImportFailed as exc:
             raise self._import_error(exc) from None
@@ -308,15 +299,15 @@ class Studio:
         except ImportFailed as exc:
             raise self._import_error(exc) from None
 
-    def _import_error(self, exc: ImportFailed) -> StudioError:
+    def _import_error(self, exc: ImportFailed) -> Invalid:
         problems = [_problem_out(p) for p in exc.problems] or None
-        return StudioError(400, str(exc), problems)
+        return Invalid(str(exc), problems)
 
     def _import_zip(self, source: IO[bytes]) -> ProjectDetail:
         try:
             archive = zipfile.ZipFile(source)
         except (zipfile.BadZipFile, OSError):
-            raise StudioError(400, "The zip file is damaged and cannot be opened.") from None
+            raise Invalid("The zip file is damaged and cannot be opened.") from None
         with archive:
             try:
                 parsed = read_bundle(archive, self.limits.import_bytes)
@@ -351,7 +342,7 @@ class Studio:
                                                segment=number, segment_id=segment.id,
                                                field=what))
         if problems:
-            raise StudioError(400, "Some media in the bundle cannot be used.", problems)
+            raise Invalid("Some media in the bundle cannot be used.", problems)
 
     # -- segments --------------------------------------------------------------------------
 
@@ -368,7 +359,7 @@ class Studio:
         for number, segment in enumerate(segments, start=1):
             if segment.id == segment_id:
                 return self.segment_out(segment, number)
-        raise StudioError(404, f"Segment {segment_id} is not part of project {project_id}.")
+        raise NotFound(f"Segment {segment_id} is not part of project {project_id}.")
 
     def edit_segment(self, project_id: int, segment_id: int, fields: dict[str, Any],
                      position: int | None) -> SegmentOut:
@@ -383,7 +374,7 @@ class Studio:
         """Put every segment in a new order."""
         self.project(project_id)
         if not self.store.reorder_segments(project_id, order):
-            raise StudioError(400, "The new order must list every segment of the project "
+            raise Invalid("The new order must list every segment of the project "
                                    "exactly once.")
         segments = self.store.segments(project_id)
         return [self.segment_out(s, n) for n, s in enumerate(segments, start=1)]
@@ -410,13 +401,13 @@ class Studio:
         segment = self.segment(project_id, segment_id)
         name = segment.audio_file if what == "audio" else segment.image_file
         if not name:
-            raise StudioError(404, f"Segment {segment_id} has no {what} yet.")
+            raise NotFound(f"Segment {segment_id} has no {what} yet.")
         path = self.folder(project_id) / name
         if what == "thumbnail":
             thumb = _thumb(path)
             path = thumb if thumb.is_file() else path
         if not path.is_file():
-            raise StudioError(404, f"The {what} file of segment {segment_id} is missing.")
+            raise NotFound(f"The {what} file of segment {segment_id} is missing.")
         return path
 
     # -- uploads ---------------------------------------------------------------------------
@@ -439,13 +430,10 @@ class Studio:
         temp = uploads.temp_name(folder)
         cap = self.limits.image_bytes if what == "image" else self.limits.audio_bytes
         with uploads.removing(temp):
-            try:
-                uploads.spooled_copy(source, temp, cap)
-                if what == "image":
-                    return self._publish_image(segment, temp)
-                return self._publish_audio(segment, temp)
-            except uploads.UploadRejected as exc:
-                raise StudioError(exc.status, str(exc)) from None
+            uploads.spooled_copy(source, temp, cap)
+            if what == "image":
+                return self._publish_image(segment, temp)
+            return self._publish_audio(segment, temp)
 
     def _final_name(self, segment: SegmentRow, kind: str, ext: str) -> str:
         sub = "images" if kind == "image" else "audio"
@@ -461,7 +449,7 @@ class Studio:
             "image_file": name, "image_width": info.width, "image_height": info.height})
         if updated is None:  # deleted meanwhile
             uploads.remove_quietly(target, _thumb(target))
-            raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
+            raise NotFound(f"Segment {segment.id} was deleted during the upload.")
         self._remove_media(segment, "image")
         return {"kind": "image", "width": info.width, "height": info.height,
                 "format": info.format}
@@ -475,7 +463,7 @@ class Studio:
             "audio_file": name, "audio_samples": info.samples})
         if updated is None:
             uploads.remove_quietly(target)
-            raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
+            raise NotFound(f"Segment {segment.id} was deleted during the upload.")
         self._remove_media(segment, "audio")
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
 
@@ -485,7 +473,7 @@ class Studio:
         kind = asset_settings().get(name)
         if kind is None:
             known = ", ".join(sorted(asset_settings())) or "none"
-            raise StudioError(404, f"'{name}' is not a setting that takes a file "
+            raise NotFound(f"'{name}' is not a setting that takes a file "
                                    f"(those are: {known}).")
         return kind
 
@@ -508,11 +496,8 @@ class Studio:
         folder.mkdir(parents=True, exist_ok=True)
         temp = uploads.temp_name(folder)
         with uploads.removing(temp):
-            try:
-                uploads.spooled_copy(source, temp, self.limits.audio_bytes)
-                ext = self._check_asset(temp, kind)
-            except uploads.UploadRejected as exc:
-                raise StudioError(exc.status, str(exc)) from None
+            uploads.spooled_copy(source, temp, self.limits.audio_bytes)
+            ext = self._check_asset(temp, kind)
             relative = f"assets/{name}-{secrets.token_hex(4)}.{ext}"
             uploads.publish(temp, self.folder(project_id) / relative)
         try:
@@ -537,7 +522,7 @@ class Studio:
             return uploads.check_video(path).ext
         try:
             return uploads.check_image(path, self.limits).ext
-        except uploads.UploadRejected:
+        except UploadRejected:
             return uploads.check_audio(path, self.limits).ext
 
     def remove_asset(self, project_id: int, name: str) -> ProjectDetail:
@@ -559,7 +544,7 @@ class Studio:
         relative = self._asset_path(self.project(project_id), name)
         path = self.folder(project_id) / relative if relative else None
         if path is None or not path.is_file():
-            raise StudioError(404, f"No {name} file is attached to this project.")
+            raise NotFound(f"No {name} file is attached to this project.")
         return path
 
     def caption_preview(self, project_id: int) -> bytes:
@@ -578,7 +563,7 @@ class Studio:
         except ValidationFailed as exc:
             raise _invalid(exc) from None
         except MediaError as exc:
-            raise StudioError(400, f"The preview cannot be drawn: {exc}") from None
+            raise Invalid(f"The preview cannot be drawn: {exc}") from None
         out = io.BytesIO()
         Image.fromarray(pixels).save(out, format="PNG", compress_level=1)
         return out.getvalue()
@@ -591,19 +576,19 @@ class Studio:
         segments = self.store.segments(project_id)
         active = self.store.active_job(project_id)
         if active is not None:
-            raise StudioError(409, f"This project is already being rendered (render "
+            raise Conflict(f"This project is already being rendered (render "
                                    f"{active.id} is {active.status}).", job_id=active.id)
         problems = render_problems(project.title, project.options, segments,
                                    self.folder(project_id))
         if problems:
             count = len(problems)
-            raise StudioError(400, f"The project cannot render yet: {count} problem"
+            raise Invalid(f"The project cannot render yet: {count} problem"
                                    f"{'s' if count != 1 else ''} to fix.",
                               [_problem_out(p, segments) for p in problems])
         try:
             job = self.store.create_job(project_id)
         except ActiveJobExists as exc:
-            raise StudioError(409, "This project is already being rendered.",
+            raise Conflict("This project is already being rendered.",
                               job_id=exc.job.id) from None
         self.dispatcher.submitted(job.id)
         return job
@@ -613,7 +598,7 @@ class Studio:
         self.project(project_id)
         job = self.store.request_cancel(project_id)
         if job is None:
-            raise StudioError(409, "There is no queued or running render to cancel.")
+            raise Conflict("There is no queued or running render to cancel.")
         self.dispatcher.cancel(job.id)
         return self.status(project_id)
 
@@ -622,7 +607,7 @@ class Studio:
         job = self.store.get_job(job_id)
         project = self.store.get_project(job.project_id) if job else None
         if job is None or project is None or job.status != "completed" or not job.output_file:
-            raise StudioError(404, f"Render {job_id} does not exist or has not finished.")
+            raise NotFound(f"Render {job_id} does not exist or has not finished.")
         return job, project
 
     def render_file(self, job_id: int, kind: str) -> tuple[Path, str]:
@@ -638,11 +623,11 @@ class Studio:
             name = f"{stem}.chapters.txt"
         else:
             if not job.captions_file:
-                raise StudioError(404, "This render has no captions (the story has no text).")
+                raise NotFound("This render has no captions (the story has no text).")
             path = (folder / job.captions_file).with_suffix(f".{kind}")
             name = f"{stem}.{kind}"
         if not path.is_file():
-            raise StudioError(404, "The file of this render is missing from the data folder.")
+            raise NotFound("The file of this render is missing from the data folder.")
         return path, name
 
     def gallery(self) -> list[GalleryItem]:

@@ -30,13 +30,13 @@ from storyreel.errors import MediaError
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.image import MAX_IMAGE_PIXELS
 from storyreel.media.image import probe_image as _probe_image
+from storyreel.service.errors import TooLarge, UploadRejected
 
 __all__ = [
     "AudioInfo",
     "BodyLimitMiddleware",
     "ImageInfo",
     "Limits",
-    "UploadRejected",
     "VideoInfo",
     "check_audio",
     "check_image",
@@ -77,14 +77,6 @@ class Limits:
     image_pixels: int = MAX_IMAGE_PIXELS
     audio_seconds: float = 2 * 3600
     min_audio_seconds: float = 0.05
-
-
-class UploadRejected(Exception):
-    """An upload is refused; ``status`` is the HTTP status, the message is for the creator."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        self.status = status
-        super().__init__(message)
 
 
 def _human(size: int) -> str:
@@ -208,7 +200,7 @@ def spooled_copy(source: IO[bytes], target: Path, cap: int) -> int:
         while chunk := source.read(1 << 20):
             written += len(chunk)
             if written > cap:
-                raise UploadRejected(f"The upload is too large (limit {_human(cap)}).", 413)
+                raise TooLarge(f"The upload is too large (limit {_human(cap)}).")
             out.write(chunk)
     if written == 0:
         raise UploadRejected("The uploaded file is empty.")
