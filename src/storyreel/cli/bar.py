@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.text import Text
 
 from storyreel.render.progress import Progress as RenderProgress
+from storyreel.words import phase_words
 
 __all__ = ["ProgressBar"]
 
@@ -63,7 +64,7 @@ class ProgressBar:
             return
         task = self._tasks.get(update.phase)
         if task is None:
-            task = self._progress.add_task(update.message or update.phase, total=update.total,
+            task = self._progress.add_task(phase_words(update.phase), total=update.total,
                                            unit=_UNITS.get(update.phase, ""), rate=None)
             self._tasks[update.phase] = task
         self._progress.update(task, completed=update.done, total=update.total, rate=update.rate)
