@@ -16,6 +16,9 @@ import httpx
 import pytest
 from studiokit import FakeRunner, LiveServer, Studio, free_port, wait_status, wav_bytes
 
+from storyreel.errors import RenderCancelled
+from storyreel.render.progress import Progress
+from storyreel.service.jobs import RenderOutcome, RenderSpec
 from storyreel.service.store import Store
 
 
@@ -296,8 +299,51 @@ def test_deleting_a_project_stops_its_render(make_studio: Callable[..., Studio],
         assert runner.started.wait(10)
     assert studio.client.delete(f"/api/projects/{project['id']}/").status_code == 204
     assert studio.client.get(f"/api/projects/{project['id']}/status/").status_code == 404
-    assert not (studio.data_dir / "projects" / str(project["id"])).exists()
+    folder = studio.data_dir / "projects" / str(project["id"])
+    deadline = time.monotonic() + 20  # the worker lets go of it within its cancel check
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not folder.exists()
     runner.release.set()
+
+
+class _Stubborn(FakeRunner):
+    """Ignores cancel until released: a render that will not stop."""
+
+    def __call__(self, spec: RenderSpec, on_progress: Callable[[Progress], None],
+                 cancel: threading.Event) -> RenderOutcome:
+        self.started.set()
+        self.release.wait(30)
+        raise RenderCancelled("stopped at last")
+
+
+def test_dispatcher_stop_says_whether_its_threads_ended(
+        make_studio: Callable[..., Studio]) -> None:
+    runner = _Stubborn()
+    studio = make_studio(runner=runner)
+    _render(studio, studio.ready()["id"])
+    assert runner.started.wait(10)
+    dispatcher = studio.app.state.studio.dispatcher
+    assert dispatcher.stop(timeout=0.2) is False
+    runner.release.set()
+    assert dispatcher.stop(timeout=20) is True
+
+
+def test_delete_answers_while_a_render_is_still_stopping(
+        make_studio: Callable[..., Studio]) -> None:
+    runner = _Stubborn()
+    studio = make_studio(runner=runner)
+    project = studio.ready()
+    _render(studio, project["id"])
+    assert runner.started.wait(10)
+    folder = studio.data_dir / "projects" / str(project["id"])
+    assert studio.client.delete(f"/api/projects/{project['id']}/").status_code == 204
+    assert folder.exists()  # the render still holds it; the request did not wait
+    runner.release.set()
+    deadline = time.monotonic() + 20
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not folder.exists()
 
 
 def test_render_with_background_music(studio: Studio, tmp_path: Path) -> None:

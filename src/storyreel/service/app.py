@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storyreel.service.config import DataDirLock
@@ -94,8 +95,10 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
     _add_error_handlers(app)
     _add_page(app, token)
     app.add_middleware(BodyLimitMiddleware, limits=studio.limits)
-    app.add_middleware(AccessMiddleware, token=token,
-                       allowed_hosts=frozenset(allowed_hosts or LOOPBACK_HOSTS))
+    app.add_middleware(AccessMiddleware, token=token)
+    # Without a token only loopback names are served: a DNS-rebinding page is refused.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=(
+        ["*"] if token is not None else sorted(set(allowed_hosts or ()) | LOOPBACK_HOSTS)))
     return app
 
 
@@ -153,24 +156,16 @@ def _add_page(app: FastAPI, token: str | None) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
-def _host_name(host: str) -> str:
-    if host.startswith("["):
-        return host[: host.find("]") + 1]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
 class AccessMiddleware:
     """Who may talk to the studio.
 
     * With a token: every request carries it (header, cookie or ``?token=``), else 401.
-    * Without one: only loopback ``Host`` names are served (no DNS rebinding).
     * Always: a state-changing request from another origin is refused (no CSRF).
     """
 
-    def __init__(self, app: ASGIApp, token: str | None, allowed_hosts: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
         self.token = token
-        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -193,9 +188,6 @@ class AccessMiddleware:
         """Why the request is refused (status and words), or ``None`` to serve it."""
         headers = Headers(scope=scope)
         host = headers.get("host", "")
-        if self.token is None and _host_name(host).lower() not in self.allowed_hosts:
-            return 403, ("This studio only answers on http://127.0.0.1 or http://localhost; "
-                         "start it with a token to reach it by another name.")
         origin = headers.get("origin")
         if scope.get("method", "GET") not in _SAFE_METHODS and origin and origin != "null" \
                 and urlsplit(origin).netloc.lower() != host.lower():

@@ -99,8 +99,8 @@ class Dispatcher(Protocol):
         """Start taking queued jobs."""
         ...
 
-    def stop(self) -> None:
-        """Stop every worker; running jobs go back to the queue."""
+    def stop(self) -> bool:
+        """Stop every worker; running jobs go back to the queue. True once all ended."""
         ...
 
     def submitted(self, job_id: int) -> None:
@@ -109,6 +109,11 @@ class Dispatcher(Protocol):
 
     def cancel(self, job_id: int) -> None:
         """Stop the job if one of this dispatcher's workers runs it."""
+        ...
+
+    def after(self, job_id: int, action: Callable[[], None]) -> bool:
+        """Run ``action`` once the job's worker let go of it; False (and nothing is kept)
+        when none of this dispatcher's workers runs the job."""
         ...
 
 
@@ -282,6 +287,7 @@ class LocalDispatcher:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._cancels: dict[int, threading.Event] = {}
+        self._afters: dict[int, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._prefix = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -294,19 +300,27 @@ class LocalDispatcher:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the workers; a render in progress is stopped and queued again."""
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the workers; a render in progress is stopped and queued again.
+
+        Returns:
+            True when every worker thread ended within ``timeout`` seconds; the threads
+            still running are kept, so a later ``stop`` waits for them again.
+        """
         self._stopping.set()
         with self._lock:
             for event in self._cancels.values():
                 event.set()
         with self._wake:
             self._wake.notify_all()
-        try:
-            for thread in self._threads:
-                thread.join(timeout)
-        finally:
-            self._threads.clear()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        if self._threads:
+            log.warning("%d render worker(s) did not stop within %g s",
+                        len(self._threads), timeout)
+        return not self._threads
 
     def submitted(self, job_id: int) -> None:
         """Wake one idle worker."""
@@ -319,6 +333,14 @@ class LocalDispatcher:
             event = self._cancels.get(job_id)
         if event is not None:
             event.set()
+
+    def after(self, job_id: int, action: Callable[[], None]) -> bool:
+        """Run ``action`` when the worker running the job let go of it (see Dispatcher)."""
+        with self._lock:
+            if job_id not in self._cancels:
+                return False
+            self._afters.setdefault(job_id, []).append(action)
+        return True
 
     @property
     def running(self) -> list[int]:
@@ -360,6 +382,12 @@ class LocalDispatcher:
         finally:
             with self._lock:
                 self._cancels.pop(job.id, None)
+                actions = self._afters.pop(job.id, [])
+            for action in actions:
+                try:
+                    action()
+                except Exception:
+                    log.exception("clean-up after job %d failed", job.id)
 
     def _execute(self, job: JobRow, cancel: threading.Event) -> None:
         project = self.store.get_project(job.project_id)

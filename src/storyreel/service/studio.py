@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import secrets
-import time
 import zipfile
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +34,7 @@ from storyreel.service.importers import (
     read_bundle,
     read_capped,
 )
-from storyreel.service.jobs import CANCEL_GRACE, Dispatcher
+from storyreel.service.jobs import Dispatcher
 from storyreel.service.options import (
     asset_settings,
     build_manifest,
@@ -55,7 +54,14 @@ from storyreel.service.schemas import (
     StatusOut,
     UploadOut,
 )
-from storyreel.service.store import ActiveJobExists, JobRow, ProjectRow, SegmentRow, Store
+from storyreel.service.store import (
+    ActiveJobExists,
+    JobRow,
+    JobState,
+    ProjectRow,
+    SegmentRow,
+    Store,
+)
 
 __all__ = ["Studio"]
 
@@ -260,19 +266,20 @@ class Studio:
         return self.detail(project_id)
 
     def delete(self, project_id: int) -> None:
-        """Delete a project, its renders and its media (a running render is stopped first)."""
+        """Delete a project, its renders and its media.
+
+        A running render is told to stop; its folder is removed once its worker let go of
+        it (at once when nothing runs), so no request waits for a render to end.
+        """
         self.project(project_id)
         job = self.store.request_cancel(project_id)
-        if job is not None and job.status == "processing":
-            self.dispatcher.cancel(job.id)
-            deadline = time.monotonic() + CANCEL_GRACE + 5
-            while time.monotonic() < deadline:
-                current = self.store.get_job(job.id)
-                if current is None or current.status != "processing":
-                    break
-                time.sleep(0.1)
         self.store.delete_project(project_id)
-        uploads.remove_tree(self.folder(project_id))
+        folder = self.folder(project_id)
+        if job is not None and job.status == JobState.PROCESSING:
+            self.dispatcher.cancel(job.id)
+            if self.dispatcher.after(job.id, lambda: uploads.remove_tree(folder)):
+                return
+        uploads.remove_tree(folder)
 
     def import_file(self, source: IO[bytes]) -> ProjectDetail:
         """Create a project from an uploaded JSON, text or zip file (type read from content)."""
