@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from storyreel.service.app import create_app
     from storyreel.service.config import StudioConfigError, default_data_dir
     from storyreel.service.jobs import Dispatcher, LocalDispatcher, ProcessRunner, RenderRunner
+    from storyreel.service.limits import Limits
     from storyreel.service.server import run_server
-    from storyreel.service.uploads import Limits
 
 __all__ = [
     "Dispatcher",
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 _HOMES = {
-    "Dispatcher": "jobs", "Limits": "uploads", "LocalDispatcher": "jobs",
+    "Dispatcher": "jobs", "Limits": "limits", "LocalDispatcher": "jobs",
     "ProcessRunner": "jobs", "RenderRunner": "jobs", "StudioConfigError": "config",
     "create_app": "app", "default_data_dir": "config", "run_server": "server",
 }

@@ -24,11 +24,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from storyreel.service.config import DataDirLock
 from storyreel.service.errors import Conflict, Invalid, NotFound, StudioError, TooLarge
 from storyreel.service.jobs import LocalDispatcher, RenderRunner
+from storyreel.service.limits import BodyLimitMiddleware, Limits
 from storyreel.service.routes import router
 from storyreel.service.schemas import ProblemOut
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio
-from storyreel.service.uploads import BodyLimitMiddleware, Limits
 
 __all__ = ["LOOPBACK_HOSTS", "TOKEN_COOKIE", "create_app"]
 
@@ -53,7 +53,7 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
         token: When set, every request must carry it (``Authorization: Bearer``, the
             ``storyreel_token`` cookie or ``?token=``).
         max_jobs: Renders that may run at the same time.
-        limits: Upload caps (default :class:`~storyreel.service.uploads.Limits`).
+        limits: Upload caps (default :class:`~storyreel.service.limits.Limits`).
         runner: Runs one render (default: a child process per render).
         allowed_hosts: ``Host`` names accepted without a token (default: loopback names),
             which stops DNS-rebinding pages from reaching the studio.

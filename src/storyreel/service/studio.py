@@ -35,6 +35,7 @@ from storyreel.service.importers import (
     read_capped,
 )
 from storyreel.service.jobs import Dispatcher
+from storyreel.service.limits import Limits
 from storyreel.service.options import (
     asset_settings,
     build_manifest,
@@ -91,7 +92,7 @@ class Studio:
     """
 
     def __init__(self, data_dir: Path, store: Store, dispatcher: Dispatcher,
-                 limits: uploads.Limits) -> None:
+                 limits: Limits) -> None:
         self.data_dir = data_dir
         self.media_root = data_dir / "projects"
         self.store = store
