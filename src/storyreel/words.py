@@ -81,6 +81,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"Input should be less than (\S+)"), r"must be less than \1"),
     (re.compile(r"Input should be a valid (number|integer)[^.;]*"), r"must be a number"),
     (re.compile(r"Input should be (.+)"), r"must be \1"),
+    (re.compile(r"Extra inputs are not permitted"), "is not an option the studio knows"),
     (re.compile(r"(\d+) is odd; H\.264 in yuv420p needs an even size"),
      r"\1 pixels is odd; video needs an even number"),
 )

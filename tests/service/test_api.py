@@ -32,13 +32,13 @@ def test_create_list_read_update_delete(studio: Studio) -> None:
     assert client.get("/api/projects/").json() == []
     project = studio.create(segments=2, title="The Lost City")
     assert project["title"] == "The Lost City"
-    assert project["status"] == "draft"
+    assert project["status"] == "new"
     assert [s["number"] for s in project["segment_list"]] == [1, 2]
     assert project["segment_list"][0]["missing"] == ["image", "audio"]
     assert project["options"]["width"] == 320 and project["options"]["fps"] == 25
 
     listed = client.get("/api/projects/").json()
-    assert [(p["id"], p["status"], p["segments"]) for p in listed] == [(project["id"], "draft", 2)]
+    assert [(p["id"], p["status"], p["segments"]) for p in listed] == [(project["id"], "new", 2)]
     assert listed[0]["thumbnail_url"] is None
 
     changed = client.patch(f"/api/projects/{project['id']}/", json={
@@ -90,7 +90,7 @@ def test_bad_request_bodies_get_clear_400s(studio: Studio) -> None:
     assert too_long.status_code == 400 and too_long.json()["problems"][0]["field"] == "title"
     project = studio.create()
     unknown = client.patch(f"/api/projects/{project['id']}/", json={"colour": "red"})
-    assert unknown.status_code == 400 and "colour" in unknown.json()["detail"]
+    assert unknown.status_code == 400 and "colour" in unknown.json()["detail"].lower()
     empty_title = client.patch(f"/api/projects/{project['id']}/", json={"title": "  "})
     assert empty_title.status_code == 400
     assert client.get("/api/projects/abc/").status_code in (400, 404)
@@ -406,12 +406,12 @@ def test_render_400_lists_what_each_segment_lacks(studio: Studio, tmp_path: Path
     assert response.status_code == 400
     problems = [(p["segment"], p["field"]) for p in response.json()["problems"]]
     assert problems == [(2, "image"), (3, "image"), (3, "audio")]
-    assert "3 problems" in response.json()["detail"]
+    assert "3 things to fix" in response.json()["detail"]
     empty = studio.create(segments=0)
     assert studio.client.post(f"/api/projects/{empty['id']}/render/").status_code == 400
     assert studio.client.post("/api/projects/999/render/").status_code == 404
     draft = studio.client.get(f"/api/projects/{pid}/status/").json()
-    assert draft["status"] == "draft" and draft["video_url"] is None
+    assert draft["status"] == "new" and draft["video_url"] is None
 
 
 def test_render_409_while_running_and_media_locked(make_studio: Callable[..., Studio]) -> None:

@@ -22,11 +22,17 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storyreel.service.config import DataDirLock
-from storyreel.service.errors import Conflict, Invalid, NotFound, StudioError, TooLarge
+from storyreel.service.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    StudioError,
+    TooLarge,
+    invalid_request,
+)
 from storyreel.service.jobs import LocalDispatcher, RenderRunner
 from storyreel.service.limits import BodyLimitMiddleware, Limits
 from storyreel.service.routes import router
-from storyreel.service.schemas import ProblemOut
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio
 
@@ -129,17 +135,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         return error_body(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for error in exc.errors():
-            loc = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
-            message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
-            if error.get("type") == "missing":
-                message = "is required"
-            problems.append(ProblemOut(message=message, field=".".join(loc) or None))
-        head = problems[0] if problems else ProblemOut(message="is not valid")
-        first = f"{head.field}: {head.message}" if head.field else head.message
-        return error_body(Invalid(f"The request is not valid: {first}.", problems))
+    async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_body(invalid_request(exc.errors()))
 
 
 def _add_page(app: FastAPI, token: str | None) -> None:

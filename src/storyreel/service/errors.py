@@ -13,12 +13,21 @@ each class to a response once (:func:`storyreel.service.app.create_app`)::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from storyreel.errors import StoryreelError
 from storyreel.service.schemas import ProblemOut
 
-__all__ = ["Conflict", "Invalid", "NotFound", "StudioError", "TooLarge", "UploadRejected"]
+__all__ = [
+    "Conflict",
+    "Invalid",
+    "NotFound",
+    "StudioError",
+    "TooLarge",
+    "UploadRejected",
+    "invalid_request",
+]
 
 
 class StudioError(StoryreelError):
@@ -55,3 +64,17 @@ class UploadRejected(Invalid):
 
 class TooLarge(StudioError):
     """A request body or file is over its cap."""
+
+
+def invalid_request(errors: Sequence[Any]) -> Invalid:
+    """An :class:`Invalid` listing what pydantic found wrong with a request."""
+    problems = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+        message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+        if error.get("type") == "missing":
+            message = "is required"
+        problems.append(ProblemOut(message=message, field=".".join(loc) or None))
+    head = problems[0] if problems else ProblemOut(message="is not valid")
+    first = f"{head.label}: {head.message}" if head.label else head.message
+    return Invalid(f"The request is not valid: {first}.", problems)

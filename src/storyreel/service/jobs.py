@@ -404,7 +404,8 @@ class LocalDispatcher:
             raise JobFailed(f"The project cannot render yet: {len(dicts)} problem"
                             f"{'s' if len(dicts) != 1 else ''} to fix.", dicts)
         spec = RenderSpec(job.id, build_manifest(project.title, project.options, segments),
-                          str(folder), str(folder / "output" / f"render-{job.id}.mp4"))
+                          str(folder), str(folder / "output" / f"render-{job.id}.mp4"),
+                          job.draft)
         if cancel.is_set():
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)
@@ -415,8 +416,8 @@ class LocalDispatcher:
         self.store.complete_job(
             job.id, output_file=os.path.relpath(outcome.path, folder), captions_file=captions,
             size=outcome.size, duration=outcome.duration, frames=outcome.frames,
-            warnings=outcome.warnings,
-            message=f"Done: {outcome.duration:.1f} s of video",
+            warnings=outcome.warnings, message="",
+            frame_size=(outcome.width, outcome.height) if outcome.width else None,
         )
 
     @staticmethod

@@ -27,12 +27,15 @@ class RenderSpec:
         manifest: A storyreel manifest with media paths relative to ``base_dir``.
         base_dir: The project's media folder.
         output: Where the finished MP4 is published.
+        draft: A quick draft (the CLI's ``--draft``: small size, fastest preset, bitrate
+            scaled to the size) instead of the final video.
     """
 
     job_id: int
     manifest: dict[str, Any]
     base_dir: str
     output: str
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class RenderOutcome:
     frames: int
     fps: str
     warnings: list[str] = field(default_factory=list)
+    width: int = 0
+    height: int = 0
 
 
 class JobFailed(Exception):

@@ -17,26 +17,28 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from storyreel.service.errors import Invalid, StudioError
+from storyreel.service.errors import Invalid, StudioError, invalid_request
 from storyreel.service.importers import ImportFailed, parse_json
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     ErrorOut,
     GalleryItem,
-    ProblemOut,
     ProjectCreate,
     ProjectDetail,
     ProjectSummary,
     ProjectUpdate,
     RenderAccepted,
+    RenderRequest,
     SegmentCreate,
     SegmentOrder,
     SegmentOut,
     SegmentUpdate,
     StatusOut,
     UploadOut,
+    VideoOut,
 )
 from storyreel.service.studio import Studio
+from storyreel.words import words
 
 __all__ = ["router"]
 
@@ -63,7 +65,7 @@ StudioDep = Annotated[Studio, Depends(get_studio)]
 @router.get("/projects/", response_model=list[ProjectSummary], tags=["projects"])
 def list_projects(studio: StudioDep) -> list[ProjectSummary]:
     """Every project with its render status and thumbnail, most recently changed first."""
-    return studio.list_projects()
+    return studio.views.list_projects()
 
 
 _CREATE_BODY: dict[str, Any] = {
@@ -131,28 +133,16 @@ def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
         ProjectCreate.model_validate(data)
         parsed = parse_json(data)
     except ValidationError as exc:
-        raise validation_error(exc) from None
+        raise invalid_request(exc.errors()) from exc
     except ImportFailed as exc:
         raise Invalid(str(exc)) from None
     return studio.create(parsed)
 
 
-def validation_error(exc: ValidationError) -> Invalid:
-    """A 400 listing what pydantic found wrong with a request body."""
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"] if part != "body")
-        problems.append(ProblemOut(message=str(error["msg"]).removeprefix("Value error, "),
-                                   field=where or None))
-    head = problems[0]
-    first = f"{head.field}: {head.message}" if head.field else head.message
-    return Invalid(f"The request is not valid: {first}.", problems)
-
-
 @router.get("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
 def read_project(project_id: int, studio: StudioDep) -> ProjectDetail:
     """A project with its ordered segments, render options and render status."""
-    return studio.detail(project_id)
+    return studio.views.detail(project_id)
 
 
 @router.patch("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
@@ -300,9 +290,11 @@ def remove_asset(project_id: int, name: str, studio: StudioDep) -> ProjectDetail
              tags=["renders"], responses={
                  409: {"model": ErrorOut, "description": "A render is already queued or running"},
              })
-def start_render(project_id: int, studio: StudioDep) -> RenderAccepted:
-    """Queue a render. 400 lists every problem (which segment lacks what)."""
-    job = studio.render(project_id)
+def start_render(project_id: int, studio: StudioDep,
+                 body: RenderRequest | None = None) -> RenderAccepted:
+    """Queue a render: ``{"draft": true}`` for a quick draft (small size, fastest preset,
+    bitrate scaled to the size), else the final video. 400 lists every problem."""
+    job = studio.render(project_id, draft=body.draft if body else False)
     return RenderAccepted(job_id=job.id, status="queued",
                           status_url=f"/api/projects/{project_id}/status/",
                           events_url=f"/api/projects/{project_id}/events/")
@@ -311,7 +303,7 @@ def start_render(project_id: int, studio: StudioDep) -> RenderAccepted:
 @router.get("/projects/{project_id}/status/", response_model=StatusOut, tags=["renders"])
 def render_status(project_id: int, studio: StudioDep) -> StatusOut:
     """Status, phase, percent, frames, ETA, message, error and (when done) the video URL."""
-    return studio.status(project_id)
+    return studio.views.status(project_id)
 
 
 @router.get("/projects/{project_id}/events/", response_class=EventSourceResponse,
@@ -327,7 +319,7 @@ async def render_events(project_id: int, request: Request,
     last: dict[str, Any] | None = None
     while not await request.is_disconnected():
         try:
-            status = await run_in_threadpool(studio.status, project_id)
+            status = await run_in_threadpool(studio.views.status, project_id)
         except StudioError:
             yield ServerSentEvent(event="deleted", data={"project_id": project_id})
             return
@@ -345,10 +337,30 @@ def cancel_render(project_id: int, studio: StudioDep) -> StatusOut:
     return studio.cancel(project_id)
 
 
+@router.get("/projects/{project_id}/renders/", response_model=list[VideoOut],
+            tags=["renders"])
+def project_history(project_id: int, studio: StudioDep) -> list[VideoOut]:
+    """Every finished video of the project (draft or final), newest first."""
+    return studio.views.history(project_id)
+
+
+@router.get("/renders/{job_id}/poster.jpg", tags=["renders"], response_class=FileResponse)
+def render_poster(job_id: int, studio: StudioDep) -> FileResponse:
+    """A small picture from the finished video, for the history."""
+    path, _ = studio.render_file(job_id, "jpg")
+    return _media(path)
+
+
+@router.get("/words/", tags=["projects"])
+def creator_words() -> dict[str, dict[str, str]]:
+    """The words the page shows for render phases, job states and option fields."""
+    return words()
+
+
 @router.get("/renders/", response_model=list[GalleryItem], tags=["renders"])
 def gallery(studio: StudioDep) -> list[GalleryItem]:
     """Every finished render, newest first."""
-    return studio.gallery()
+    return studio.views.gallery()
 
 
 @router.get("/renders/{job_id}/video/", tags=["renders"], response_class=FileResponse)
@@ -384,6 +396,6 @@ def render_captions_vtt(job_id: int, studio: StudioDep) -> FileResponse:
 @router.get("/renders/{job_id}/chapters.txt", tags=["renders"], response_class=FileResponse)
 def render_chapters(job_id: int, studio: StudioDep) -> FileResponse:
     """YouTube chapters of the finished render (paste into the video description)."""
-    path, name = studio.render_file(job_id, "chapters")
+    path, name = studio.render_file(job_id, "chapters.txt")
     return FileResponse(path, media_type="text/plain; charset=utf-8", filename=name)
 

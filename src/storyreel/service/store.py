@@ -108,7 +108,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    draft INTEGER NOT NULL DEFAULT 0,
+    width INTEGER,
+    height INTEGER,
+    project_version REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs(project_id, id);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, id);
@@ -116,6 +120,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_active_job_per_project
     ON jobs(project_id) WHERE status IN ('queued', 'processing');
 PRAGMA user_version = 1;
 """
+# Columns added after the first release: (table, column, declaration).
+_ADDED_COLUMNS = (
+    ("jobs", "draft", "INTEGER NOT NULL DEFAULT 0"),
+    ("jobs", "width", "INTEGER"),
+    ("jobs", "height", "INTEGER"),
+    ("jobs", "project_version", "REAL"),
+)
 
 
 class ActiveJobExists(Exception):
@@ -183,6 +194,10 @@ class JobRow:
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    draft: bool = False
+    width: int | None = None
+    height: int | None = None
+    project_version: float | None = None
 
 
 def _project(row: sqlite3.Row) -> ProjectRow:
@@ -199,6 +214,7 @@ def _job(row: sqlite3.Row) -> JobRow:
     data["problems"] = json.loads(data["problems"]) if data["problems"] else None
     data["warnings"] = json.loads(data["warnings"]) if data["warnings"] else []
     data["cancel_requested"] = bool(data["cancel_requested"])
+    data["draft"] = bool(data.get("draft"))
     return JobRow(**data)
 
 
@@ -220,7 +236,12 @@ class Store:
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
         self._generation = 0
-        self._connect().executescript(_SCHEMA)
+        db = self._connect()
+        db.executescript(_SCHEMA)
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     # -- connections -----------------------------------------------------------------------
 
@@ -439,8 +460,11 @@ class Store:
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def create_job(self, project_id: int) -> JobRow:
-        """Queue a render of the project.
+    def create_job(self, project_id: int, *, draft: bool = False) -> JobRow:
+        """Queue a render of the project (a quick ``draft``, or the final video).
+
+        The job remembers the project's version (its last change), so a finished video
+        can tell when the project changed after it was made.
 
         Raises:
             ActiveJobExists: The project already has a queued or running render.
@@ -449,9 +473,10 @@ class Store:
         try:
             with self._tx() as db:
                 cur = db.execute(
-                    "INSERT INTO jobs (project_id, status, message, created_at, updated_at) "
-                    "VALUES (?, 'queued', '', ?, ?)",
-                    (project_id, now, now),
+                    "INSERT INTO jobs (project_id, status, message, created_at, updated_at, "
+                    "draft, project_version) VALUES (?, 'queued', '', ?, ?, ?, "
+                    "(SELECT updated_at FROM projects WHERE id = ?))",
+                    (project_id, now, now, int(draft), project_id),
                 )
         except sqlite3.IntegrityError:
             active = self.active_job(project_id)
@@ -554,12 +579,14 @@ class Store:
 
     def complete_job(self, job_id: int, *, output_file: str, captions_file: str | None,
                      size: int, duration: float, frames: int, message: str,
-                     warnings: list[str] | None = None) -> bool:
-        """Mark a processing job completed with its output."""
+                     warnings: list[str] | None = None,
+                     frame_size: tuple[int, int] | None = None) -> bool:
+        """Mark a processing job completed with its output (``frame_size``: width, height)."""
+        width, height = frame_size or (None, None)
         return self._move(
             job_id, JobState.COMPLETED, phase="done", percent=100, done=frames, total=frames,
             eta=0, output_file=output_file, captions_file=captions_file, size=size,
-            duration=duration, message=message,
+            duration=duration, message=message, width=width, height=height,
             warnings=json.dumps(warnings) if warnings else None)
 
     def fail_job(self, job_id: int, error: str,

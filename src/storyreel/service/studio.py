@@ -19,7 +19,6 @@ from typing import IO, Any
 from PIL import Image
 
 from storyreel.errors import MediaError, Problem, ValidationFailed
-from storyreel.media.audio import SAMPLE_RATE
 from storyreel.model.load import project_from_dict
 from storyreel.render.pipeline import slugify
 from storyreel.render.preview import SAMPLE_CAPTION, caption_preview
@@ -39,18 +38,12 @@ from storyreel.service.limits import Limits
 from storyreel.service.options import (
     asset_settings,
     build_manifest,
-    effective_options,
     merge_options,
-    missing_media,
     render_problems,
 )
 from storyreel.service.schemas import (
-    AudioOut,
-    GalleryItem,
-    ImageOut,
     ProblemOut,
     ProjectDetail,
-    ProjectSummary,
     SegmentOut,
     StatusOut,
     UploadOut,
@@ -63,6 +56,7 @@ from storyreel.service.store import (
     SegmentRow,
     Store,
 )
+from storyreel.service.views import Views
 
 __all__ = ["Studio"]
 
@@ -98,146 +92,31 @@ class Studio:
         self.store = store
         self.dispatcher = dispatcher
         self.limits = limits
+        self.views = Views(store, self.media_root)
 
-    # -- folders and lookups ---------------------------------------------------------------
+    # -- lookups -------------------------------------------------------------------------
 
     def folder(self, project_id: int) -> Path:
         """The project's media folder (``images/``, ``audio/``, ``output/`` inside)."""
-        return self.media_root / str(project_id)
+        return self.views.folder(project_id)
+
+    def project(self, project_id: int) -> ProjectRow:
+        """The project, or :class:`NotFound`."""
+        return self.views.project(project_id)
+
+    def segment(self, project_id: int, segment_id: int) -> SegmentRow:
+        """The segment of that project, or :class:`NotFound`."""
+        return self.views.segment(project_id, segment_id)
 
     def _make_folders(self, project_id: int) -> None:
         for name in ("images", "audio", "output"):
             (self.folder(project_id) / name).mkdir(parents=True, exist_ok=True)
-
-    def project(self, project_id: int) -> ProjectRow:
-        """The project, or a 404."""
-        project = self.store.get_project(project_id)
-        if project is None:
-            raise NotFound(f"Project {project_id} does not exist.")
-        return project
-
-    def segment(self, project_id: int, segment_id: int) -> SegmentRow:
-        """The segment of that project, or a 404."""
-        self.project(project_id)
-        segment = self.store.get_segment(project_id, segment_id)
-        if segment is None:
-            raise NotFound(f"Segment {segment_id} is not part of project {project_id}.")
-        return segment
 
     def _not_rendering(self, project_id: int, action: str) -> None:
         job = self.store.active_job(project_id)
         if job is not None and job.status == "processing":
             raise Conflict(f"A render of this project is running; cancel it or wait "
                                    f"for it to finish before you {action}.", job_id=job.id)
-
-    # -- views -----------------------------------------------------------------------------
-
-    def _media_url(self, project_id: int, segment: SegmentRow, what: str) -> str:
-        return (f"/api/projects/{project_id}/segments/{segment.id}/{what}/"
-                f"?v={int(segment.updated_at * 1000)}")
-
-    def segment_out(self, segment: SegmentRow, number: int) -> SegmentOut:
-        """A segment as the API shows it."""
-        folder = self.folder(segment.project_id)
-        image = audio = None
-        if segment.image_file and segment.image_width and segment.image_height:
-            image = ImageOut(url=self._media_url(segment.project_id, segment, "image"),
-                             thumbnail_url=self._media_url(segment.project_id, segment,
-                                                           "thumbnail"),
-                             width=segment.image_width, height=segment.image_height)
-        if segment.audio_file and segment.audio_samples:
-            audio = AudioOut(url=self._media_url(segment.project_id, segment, "audio"),
-                             duration=round(segment.audio_samples / SAMPLE_RATE, 3))
-        return SegmentOut(id=segment.id, number=number, text=segment.text,
-                          chapter=segment.chapter, image_prompt=segment.image_prompt,
-                          image=image, audio=audio, missing=missing_media(segment, folder))
-
-    def status(self, project_id: int) -> StatusOut:
-        """Where the project's latest render stands (``draft`` when never rendered)."""
-        self.project(project_id)
-        return self._status(project_id, self.store.latest_job(project_id))
-
-    def _status(self, project_id: int, job: JobRow | None) -> StatusOut:
-        if job is None:
-            return StatusOut(project_id=project_id, job_id=None, status="draft", phase="",
-                             percent=0, frames_done=None, frames_total=None, eta=None,
-                             rate=None, message="Not rendered yet", error=None, problems=None,
-                             warnings=[], video_url=None, download_url=None, captions_url=None,
-                             chapters_url=None,
-                             updated_at=None)
-        exporting = job.phase == "export" or job.status == "completed"
-        urls = self._render_urls(job)
-        return StatusOut(
-            project_id=project_id, job_id=job.id, status=job.status,
-            phase=job.phase, percent=job.percent,
-            frames_done=job.done if exporting else None,
-            frames_total=job.total if exporting else None,
-            eta=job.eta, rate=job.rate, message=job.message, error=job.error,
-            problems=[ProblemOut(**p) for p in job.problems] if job.problems else None,
-            warnings=job.warnings,
-            video_url=urls[0], download_url=urls[1], captions_url=urls[2],
-            chapters_url=self._chapters_url(job),
-            updated_at=job.updated_at,
-        )
-
-    def _chapters_url(self, job: JobRow) -> str | None:
-        """YouTube chapters the engine wrote beside the video, when the story has chapters."""
-        if job.status != "completed" or not job.output_file:
-            return None
-        video = self.folder(job.project_id) / job.output_file
-        exists = video.with_suffix(".chapters.txt").is_file()
-        return f"/api/renders/{job.id}/chapters.txt" if exists else None
-
-    def _render_urls(self, job: JobRow) -> tuple[str | None, str | None, str | None]:
-        if job.status != "completed" or not job.output_file:
-            return None, None, None
-        base = f"/api/renders/{job.id}"
-        captions = f"{base}/captions.srt" if job.captions_file else None
-        return f"{base}/video/", f"{base}/download/", captions
-
-    def _summaries(self) -> list[tuple[ProjectRow, ProjectSummary]]:
-        jobs = self.store.latest_jobs()
-        stats = self.store.segment_stats()
-        images = self.store.first_images()
-        out = []
-        for project in self.store.list_projects():
-            out.append((project, self._summary(project, jobs.get(project.id),
-                                               stats.get(project.id, (0, 0)),
-                                               images.get(project.id))))
-        return out
-
-    def _summary(self, project: ProjectRow, job: JobRow | None, stats: tuple[int, int],
-                 image: tuple[int, str] | None) -> ProjectSummary:
-        thumb = None
-        if image is not None:
-            thumb = f"/api/projects/{project.id}/segments/{image[0]}/thumbnail/"
-        return ProjectSummary(
-            id=project.id, title=project.title,
-            status=job.status if job else "draft",
-            percent=job.percent if job else 0.0, segments=stats[0],
-            duration=round(stats[1] / SAMPLE_RATE, 3), thumbnail_url=thumb,
-            video_url=self._render_urls(job)[0] if job else None,
-            created_at=project.created_at, updated_at=project.updated_at,
-        )
-
-    def list_projects(self) -> list[ProjectSummary]:
-        """Every project with its status and thumbnail, most recently changed first."""
-        return [summary for _, summary in self._summaries()]
-
-    def detail(self, project_id: int) -> ProjectDetail:
-        """A project with its ordered segments, options and render status."""
-        project = self.project(project_id)
-        segments = self.store.segments(project_id)
-        job = self.store.latest_job(project_id)
-        first = next(((s.id, s.image_file) for s in segments if s.image_file), None)
-        samples = sum(s.audio_samples or 0 for s in segments)
-        summary = self._summary(project, job, (len(segments), samples), first)
-        return ProjectDetail(
-            **summary.model_dump(),
-            options=effective_options(project.options, self.folder(project_id)),
-            segment_list=[self.segment_out(s, n) for n, s in enumerate(segments, start=1)],
-            render=self._status(project_id, job),
-        )
 
     # -- projects --------------------------------------------------------------------------
 
@@ -249,7 +128,7 @@ class Studio:
             raise _invalid(exc, "The project's render options are not valid.") from None
         project = self.store.create_project(parsed.title, parsed.options, parsed.segments)
         self._make_folders(project.id)
-        return self.detail(project.id)
+        return self.views.detail(project.id)
 
     def update(self, project_id: int, title: str | None, patch: dict[str, Any]) -> ProjectDetail:
         """Change the title and/or render options (settings merge into the current ones)."""
@@ -264,7 +143,7 @@ class Studio:
         if title is not None and not clean_title:
             raise Invalid("The title cannot be empty.")
         self.store.update_project(project_id, title=clean_title, options=options)
-        return self.detail(project_id)
+        return self.views.detail(project_id)
 
     def delete(self, project_id: int) -> None:
         """Delete a project, its renders and its media.
@@ -331,7 +210,7 @@ class Studio:
                 self.store.delete_project(detail.id)
                 uploads.remove_tree(self.folder(detail.id))
                 raise
-        return self.detail(detail.id)
+        return self.views.detail(detail.id)
 
     def _attach_bundle_media(self, project_id: int, archive: zipfile.ZipFile,
                              parsed: ParsedProject) -> None:
@@ -360,14 +239,7 @@ class Studio:
         self.project(project_id)
         segment = self.store.add_segment(project_id, fields,
                                          None if position is None else position - 1)
-        return self._segment_view(project_id, segment.id)
-
-    def _segment_view(self, project_id: int, segment_id: int) -> SegmentOut:
-        segments = self.store.segments(project_id)
-        for number, segment in enumerate(segments, start=1):
-            if segment.id == segment_id:
-                return self.segment_out(segment, number)
-        raise NotFound(f"Segment {segment_id} is not part of project {project_id}.")
+        return self.views.segment_view(project_id, segment.id)
 
     def edit_segment(self, project_id: int, segment_id: int, fields: dict[str, Any],
                      position: int | None) -> SegmentOut:
@@ -376,7 +248,7 @@ class Studio:
         self.store.update_segment(project_id, segment_id, fields)
         if position is not None:
             self.store.move_segment(project_id, segment_id, position - 1)
-        return self._segment_view(project_id, segment_id)
+        return self.views.segment_view(project_id, segment_id)
 
     def reorder(self, project_id: int, order: list[int]) -> list[SegmentOut]:
         """Put every segment in a new order."""
@@ -385,7 +257,7 @@ class Studio:
             raise Invalid("The new order must list every segment of the project "
                                    "exactly once.")
         segments = self.store.segments(project_id)
-        return [self.segment_out(s, n) for n, s in enumerate(segments, start=1)]
+        return [self.views.segment_out(s, n) for n, s in enumerate(segments, start=1)]
 
     def delete_segment(self, project_id: int, segment_id: int) -> None:
         """Delete a segment and its media."""
@@ -429,7 +301,7 @@ class Studio:
         segment = self.segment(project_id, segment_id)
         self._not_rendering(project_id, f"replace the {what}")
         result = self._store_upload(segment, what, source)
-        view = self._segment_view(project_id, segment_id)
+        view = self.views.segment_view(project_id, segment_id)
         return UploadOut(segment=view, **result)
 
     def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes]) -> dict[str, Any]:
@@ -519,7 +391,7 @@ class Studio:
         old = self._asset_path(project, name)
         if old:
             uploads.remove_quietly(self.folder(project_id) / old)
-        return self.detail(project_id)
+        return self.views.detail(project_id)
 
     def _check_asset(self, path: Path, kind: str) -> str:
         if kind == "image":
@@ -544,7 +416,7 @@ class Studio:
         old = self._asset_path(project, name)
         if old:
             uploads.remove_quietly(self.folder(project_id) / old)
-        return self.detail(project_id)
+        return self.views.detail(project_id)
 
     def asset_file(self, project_id: int, name: str) -> Path:
         """The file of a file setting (404 when none is attached)."""
@@ -578,26 +450,27 @@ class Studio:
 
     # -- renders ---------------------------------------------------------------------------
 
-    def render(self, project_id: int) -> JobRow:
-        """Queue a render after checking that every segment is complete."""
+    def render(self, project_id: int, *, draft: bool = False) -> JobRow:
+        """Queue a render (a quick ``draft`` or the final video) after checking that every
+        segment is complete."""
         project = self.project(project_id)
         segments = self.store.segments(project_id)
         active = self.store.active_job(project_id)
         if active is not None:
-            raise Conflict(f"This project is already being rendered (render "
-                                   f"{active.id} is {active.status}).", job_id=active.id)
+            raise Conflict("This project is already being rendered; wait for it or stop it "
+                           "first.", job_id=active.id)
         problems = render_problems(project.title, project.options, segments,
                                    self.folder(project_id))
         if problems:
             count = len(problems)
-            raise Invalid(f"The project cannot render yet: {count} problem"
-                                   f"{'s' if count != 1 else ''} to fix.",
-                              [_problem_out(p, segments) for p in problems])
+            raise Invalid(f"The video cannot be made yet: {count} thing"
+                          f"{'s' if count != 1 else ''} to fix.",
+                          [_problem_out(p, segments) for p in problems])
         try:
-            job = self.store.create_job(project_id)
+            job = self.store.create_job(project_id, draft=draft)
         except ActiveJobExists as exc:
-            raise Conflict("This project is already being rendered.",
-                              job_id=exc.job.id) from None
+            raise Conflict("This project is already being rendered; wait for it or stop it "
+                           "first.", job_id=exc.job.id) from exc
         self.dispatcher.submitted(job.id)
         return job
 
@@ -608,7 +481,7 @@ class Studio:
         if job is None:
             raise Conflict("There is no queued or running render to cancel.")
         self.dispatcher.cancel(job.id)
-        return self.status(project_id)
+        return self.views.status(project_id)
 
     def finished(self, job_id: int) -> tuple[JobRow, ProjectRow]:
         """A completed render and its project (404 otherwise)."""
@@ -626,9 +499,9 @@ class Studio:
         assert job.output_file is not None
         if kind == "video":
             path, name = folder / job.output_file, f"{stem}.mp4"
-        elif kind == "chapters":
-            path = (folder / job.output_file).with_suffix(".chapters.txt")
-            name = f"{stem}.chapters.txt"
+        elif kind in ("chapters.txt", "jpg"):
+            path = (folder / job.output_file).with_suffix(f".{kind}")
+            name = f"{stem}.{kind}"
         else:
             if not job.captions_file:
                 raise NotFound("This render has no captions (the story has no text).")
@@ -637,25 +510,6 @@ class Studio:
         if not path.is_file():
             raise NotFound("The file of this render is missing from the data folder.")
         return path, name
-
-    def gallery(self) -> list[GalleryItem]:
-        """Every finished render whose file is still there, newest first."""
-        items = []
-        summaries = {project.id: summary for project, summary in self._summaries()}
-        for job in self.store.completed_jobs():
-            summary = summaries.get(job.project_id)
-            if summary is None or not job.output_file:
-                continue
-            if not (self.folder(job.project_id) / job.output_file).is_file():
-                continue
-            video, download, captions = self._render_urls(job)
-            assert video is not None and download is not None
-            items.append(GalleryItem(
-                job_id=job.id, project_id=job.project_id, title=summary.title, video_url=video,
-                download_url=download, captions_url=captions,
-                thumbnail_url=summary.thumbnail_url, size=job.size or 0,
-                duration=job.duration or 0.0, finished_at=job.finished_at or 0.0))
-        return items
 
 
 def _thumb(image: Path) -> Path:

@@ -7,6 +7,7 @@ stderr first, so it cannot corrupt the protocol.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -48,12 +49,14 @@ def main() -> int:
 
 
 def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tuple[str, Any]:
-    from storyreel.errors import RenderCancelled
+    from storyreel.errors import MediaError, RenderCancelled
+    from storyreel.media.poster import write_poster
     from storyreel.model.load import project_from_dict
-    from storyreel.render.pipeline import render
+    from storyreel.render.pipeline import apply_overrides, render
 
     try:
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
+        project = apply_overrides(project, {"draft": bool(spec.get("draft"))})
         result = render(project, Path(spec["output"]), cancel=cancel,
                         on_progress=lambda p: send(out, "progress", asdict(p)))
     except RenderCancelled:
@@ -61,8 +64,11 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     except Exception as exc:  # every failure goes back to the parent, in words
         message, problems = describe_error(exc)
         return "error", {"message": message, "problems": problems}
+    with contextlib.suppress(MediaError):  # the history shows the first still instead
+        write_poster(result.path, result.path.with_suffix(".jpg"))
     return "done", asdict(RenderOutcome(str(result.path), result.size, result.duration,
-                                        result.frames, str(result.fps), list(result.warnings)))
+                                        result.frames, str(result.fps), list(result.warnings),
+                                        project.width, project.height))
 
 
 if __name__ == "__main__":
