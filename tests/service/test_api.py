@@ -672,3 +672,39 @@ def test_the_preview_works_before_any_media_is_added(studio: Studio) -> None:
     assert pixels.shape == (180, 320, 3)
     assert (pixels.min(axis=2) > 230).sum() > 30  # the sample caption's white letters
     assert studio.client.get("/api/projects/999/preview.png").status_code == 404
+
+
+def _frame(studio: Studio, pid: int, sid: int, at: str) -> NDArray[np.uint8]:
+    response = studio.client.get(f"/api/projects/{pid}/segments/{sid}/preview.png?at={at}")
+    assert response.status_code == 200, response.text
+    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+
+
+def test_a_segment_preview_shows_the_crop_and_motion_before_rendering(studio: Studio) -> None:
+    project = studio.create(segments=1, settings={"subtitles": {"enabled": False},
+                                                  "ken_burns": {"zoom": 1.5, "pan": False}})
+    pid, sid = project["id"], project["segment_list"][0]["id"]
+    assert studio.client.get(f"/api/projects/{pid}/segments/{sid}/preview.png").status_code == 404
+    # A portrait photo: red top third, green middle, blue bottom third.
+    photo = Image.new("RGB", (300, 900), (0, 200, 0))
+    photo.paste((220, 0, 0), (0, 0, 300, 300))
+    photo.paste((0, 0, 220), (0, 600, 300, 900))
+    buffer = io.BytesIO()
+    photo.save(buffer, "PNG")
+    assert studio.upload(pid, sid, "image", buffer.getvalue(), "tall.png").status_code == 200
+    start, end = _frame(studio, pid, sid, "start"), _frame(studio, pid, sid, "end")
+    assert start.shape == end.shape == (180, 320, 3)
+    # Cover-cropped to 16:9, only the green middle of the tall photo is in frame.
+    green = (start[:, :, 1] > 150) & (start[:, :, 0] < 80) & (start[:, :, 2] < 80)
+    assert green.mean() > 0.95
+    # Stripes show the motion: the first segment zooms in, so its last frame differs.
+    stripes = Image.new("RGB", (640, 360), (0, 0, 0))
+    for x in range(0, 640, 40):
+        stripes.paste((255, 255, 255), (x, 0, x + 20, 360))
+    buffer = io.BytesIO()
+    stripes.save(buffer, "PNG")
+    assert studio.upload(pid, sid, "image", buffer.getvalue(), "s.png").status_code == 200
+    start, end = _frame(studio, pid, sid, "start"), _frame(studio, pid, sid, "end")
+    assert np.abs(start.astype(int) - end.astype(int)).mean() > 20  # it moved
+    assert studio.client.get(
+        f"/api/projects/{pid}/segments/{sid}/preview.png?at=middle").status_code == 400

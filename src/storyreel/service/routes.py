@@ -8,7 +8,7 @@ import mimetypes
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -256,6 +256,18 @@ def caption_preview(project_id: int, studio: StudioDep) -> Response:
     """A still frame with a caption in the project's style, at its size and safe area."""
     return Response(studio.caption_preview(project_id), media_type="image/png",
                     headers={"Cache-Control": "no-store"})
+
+
+@router.get("/projects/{project_id}/segments/{segment_id}/preview.png", tags=["segments"],
+            response_class=Response,
+            responses={200: {"content": {"image/png": {}},
+                             "description": "The segment's first or last frame"}})
+def segment_preview(project_id: int, segment_id: int, studio: StudioDep,
+                    at: Literal["start", "end"] = "start") -> Response:
+    """The segment's first (``at=start``) or last (``at=end``) frame as the render frames and
+    moves its picture, with that moment's caption: see the crop before rendering."""
+    return Response(studio.segment_preview(project_id, segment_id, end=at == "end"),
+                    media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 # -- file settings --------------------------------------------------------------------------

@@ -13,15 +13,20 @@ import json
 import logging
 import secrets
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from storyreel.errors import MediaError, Problem, ValidationFailed
+from storyreel.media.image import even_ceil
 from storyreel.model.load import project_from_dict
-from storyreel.render.pipeline import slugify
-from storyreel.render.preview import SAMPLE_CAPTION, caption_preview
+from storyreel.model.project import Project
+from storyreel.render.pipeline import apply_overrides, slugify
+from storyreel.render.preview import SAMPLE_CAPTION, caption_preview, segment_frame
 from storyreel.service import uploads
 from storyreel.service.errors import Conflict, Invalid, NotFound, StudioError, UploadRejected
 from storyreel.service.importers import (
@@ -61,6 +66,9 @@ from storyreel.service.views import Views
 __all__ = ["Studio"]
 
 log = logging.getLogger("storyreel.service")
+
+#: Longest side of an engine preview, in pixels: small enough to draw in well under a second.
+PREVIEW_LONGEST = 640
 
 
 def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> ProblemOut:
@@ -427,9 +435,9 @@ class Studio:
             raise NotFound(f"No {name} file is attached to this project.")
         return path
 
-    def caption_preview(self, project_id: int) -> bytes:
-        """A PNG of one frame drawn by the engine: the first still (or a neutral
-        background) with a caption in the project's style, size and safe area."""
+    def _preview_project(self, project_id: int) -> Project:
+        """The engine's project for a preview: missing media stand in as blanks, and the
+        frame is at most :data:`PREVIEW_LONGEST` pixels on its longer side."""
         project = self.project(project_id)
         rows = self.store.segments(project_id)
         manifest = build_manifest(project.title, project.options, rows)
@@ -438,15 +446,30 @@ class Studio:
             for seg in manifest["segments"]] or [
             {"image": "images/.none", "audio": "audio/.none", "text": SAMPLE_CAPTION}]
         try:
-            engine_project = project_from_dict(manifest, base_dir=self.folder(project_id))
-            pixels = caption_preview(engine_project)
+            engine = project_from_dict(manifest, base_dir=self.folder(project_id))
+            scale = PREVIEW_LONGEST / max(engine.width, engine.height)
+            if scale < 1:
+                engine = apply_overrides(engine, {"width": even_ceil(engine.width * scale),
+                                                  "height": even_ceil(engine.height * scale)})
         except ValidationFailed as exc:
-            raise _invalid(exc) from None
-        except MediaError as exc:
-            raise Invalid(f"The preview cannot be drawn: {exc}") from None
-        out = io.BytesIO()
-        Image.fromarray(pixels).save(out, format="PNG", compress_level=1)
-        return out.getvalue()
+            raise _invalid(exc) from exc
+        return engine
+
+    def caption_preview(self, project_id: int) -> bytes:
+        """A PNG of one frame drawn by the engine: the first still (or a neutral
+        background) with a caption in the project's style, size and safe area."""
+        engine = self._preview_project(project_id)
+        return _png(lambda: caption_preview(engine))
+
+    def segment_preview(self, project_id: int, segment_id: int, *, end: bool) -> bytes:
+        """A PNG of the segment's first (or last) frame as the render frames and moves it,
+        with that moment's caption: a portrait photo's crop shows before any render."""
+        segment = self.segment(project_id, segment_id)
+        if not segment.image_file:
+            raise NotFound("This segment has no picture yet: drop one on it first.")
+        index = [s.id for s in self.store.segments(project_id)].index(segment_id)
+        engine = self._preview_project(project_id)
+        return _png(lambda: segment_frame(engine, index, end=end))
 
     # -- renders ---------------------------------------------------------------------------
 
@@ -510,6 +533,17 @@ class Studio:
         if not path.is_file():
             raise NotFound("The file of this render is missing from the data folder.")
         return path, name
+
+
+def _png(draw: Callable[[], NDArray[np.uint8]]) -> bytes:
+    """Draw a preview and encode it as PNG; media the engine cannot read is a 400."""
+    try:
+        pixels = draw()
+    except MediaError as exc:
+        raise Invalid(f"The preview cannot be drawn: {exc}") from exc
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
 
 
 def _thumb(image: Path) -> Path:
