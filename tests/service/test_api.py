@@ -708,3 +708,15 @@ def test_a_segment_preview_shows_the_crop_and_motion_before_rendering(studio: St
     assert np.abs(start.astype(int) - end.astype(int)).mean() > 20  # it moved
     assert studio.client.get(
         f"/api/projects/{pid}/segments/{sid}/preview.png?at=middle").status_code == 400
+
+
+def test_the_sample_project_is_ready_to_render(studio: Studio) -> None:
+    response = studio.client.post("/api/projects/sample/")
+    assert response.status_code == 201, response.text
+    project = response.json()
+    assert project["title"] == "The Lost City of Aurelia"
+    segments = project["segment_list"]
+    assert len(segments) == 6
+    assert all(s["image"] and s["audio"] and s["text"] and not s["missing"] for s in segments)
+    assert project["options"]["settings"]["music"]["path"].startswith("assets/")
+    assert studio.client.get(f"/api/projects/{project['id']}/assets/music/").status_code == 200

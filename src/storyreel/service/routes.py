@@ -118,6 +118,13 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
         return await run_in_threadpool(studio.import_file, spool)
 
 
+@router.post("/projects/sample/", status_code=201, response_model=ProjectDetail,
+             tags=["projects"])
+def create_sample_project(studio: StudioDep) -> ProjectDetail:
+    """Create the sample project: six stills with narration, chapters, music and a logo."""
+    return studio.create_sample()
+
+
 async def _json_body(request: Request) -> Any:
     body = await request.body()
     if not body.strip():

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import secrets
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from storyreel.demo import make_demo_project
 from storyreel.errors import MediaError, Problem, ValidationFailed
 from storyreel.media.image import even_ceil
 from storyreel.model.load import project_from_dict
@@ -186,6 +188,20 @@ class Studio:
         except ImportFailed as exc:
             raise self._import_error(exc) from None
         return self.create(parsed)
+
+    def create_sample(self) -> ProjectDetail:
+        """Create the demo project (the stills, narration, music and logo that
+        ``storyreel demo`` makes), imported as a bundle would be."""
+        with tempfile.TemporaryDirectory(prefix="storyreel-sample-") as temp, \
+                tempfile.TemporaryFile() as bundle:
+            folder = Path(temp)
+            make_demo_project(folder)
+            with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED) as archive:
+                for path in sorted(folder.rglob("*")):
+                    if path.is_file():
+                        archive.write(path, path.relative_to(folder).as_posix())
+            bundle.seek(0)
+            return self._import_zip(bundle)
 
     def import_text(self, text: str) -> ProjectDetail:
         """Create a project from StoryFlow's plain-text block format."""
