@@ -371,7 +371,7 @@ def render_poster(job_id: int, studio: StudioDep) -> FileResponse:
 
 
 @router.get("/words/", tags=["projects"])
-def creator_words() -> dict[str, dict[str, str]]:
+def creator_words() -> dict[str, Any]:
     """The words the page shows for render phases, job states and option fields."""
     return words()
 
