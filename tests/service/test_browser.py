@@ -8,6 +8,7 @@ where a missing browser is a failure.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from studiokit import LiveServer, png_bytes, wav_bytes
+from studiokit import LiveServer, wav_bytes
 
 CHROMIUM = os.environ.get("STORYREEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -51,75 +52,194 @@ def page(tmp_path: Path) -> Iterator[Any]:
             browser.close()
 
 
-def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], page: Any,
-                                       tmp_path: Path) -> None:
-    server = live_server()
-    image = tmp_path / "still.png"
-    image.write_bytes(png_bytes((640, 360), (30, 120, 200)))
-    audio = tmp_path / "voice.wav"
-    audio.write_bytes(wav_bytes(tmp_path, 1.5))
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda dialog: dialog.accept("Browser story"))
+#: The two screens every step is photographed at.
+SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
+STORYFLOW = {
+    "title": "The Lighthouse Keeper",
+    "segments": [
+        {"sequence_index": 1, "text_content": "Every night the keeper climbed the tower.",
+         "image_prompt": "a lighthouse at dusk"},
+        {"sequence_index": 2, "text_content": "One night, the light went out.",
+         "image_prompt": "a dark sea"},
+    ],
+}
+
+
+class Watch:
+    """Collects what a page should never do: console errors, failed or refused requests."""
+
+    def __init__(self, page: Any) -> None:
+        self.problems: list[str] = []
+        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("console", self._console)
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(f"console: {message.text}")
+
+    def _failed(self, request: Any) -> None:
+        # A player that changes its video stops loading the old one: the page expects that.
+        aborted_video = "/video/" in request.url and "ERR_ABORTED" in (request.failure or "")
+        if not aborted_video:
+            self.problems.append(f"request failed: {request.url} {request.failure}")
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.problems.append(f"{response.status} from {response.url}")
+
+
+def _shoot(page: Any, folder: Path, name: str) -> None:
+    """Photograph the page at the desktop and the phone size (then back to desktop)."""
+    for screen, size in SCREENS.items():
+        page.set_viewport_size(size)
+        page.wait_for_timeout(150)  # let the layout settle after the resize
+        page.screenshot(path=str(folder / f"{name}-{screen}.png"))
+    page.set_viewport_size(SCREENS["desktop"])
+
+
+def _png_files(page: Any, names_and_colours: list[tuple[str, str]], width: int,
+               height: int) -> None:
+    """Drop generated pictures on the first segment's picture, as a file manager would."""
+    page.evaluate("""async ([items, width, height]) => {
+        const transfer = new DataTransfer();
+        for (const [name, colour] of items) {
+            const canvas = document.createElement("canvas");
+            canvas.width = width; canvas.height = height;
+            const ctx = canvas.getContext("2d");
+            ctx.fillStyle = colour; ctx.fillRect(0, 0, width, height);
+            ctx.fillStyle = "#ffffff"; ctx.fillRect(width / 3, height / 3, width / 3, height / 3);
+            const blob = await new Promise((done) => canvas.toBlob(done, "image/png"));
+            transfer.items.add(new File([blob], name, { type: "image/png" }));
+        }
+        const target = document.querySelector(".segment .seg-image");
+        target.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
+    }""", [names_and_colours, width, height])
+
+
+def _wait_video(page: Any, kind: str) -> None:
+    page.wait_for_selector("#progress:not([hidden])")
+    page.wait_for_selector("#progress[hidden]", state="attached", timeout=120_000)
+    page.wait_for_function(f"document.querySelector('#video-info .tag')?.textContent === '{kind}'",
+                           timeout=30_000)
+
+
+def screenshot_folder(tmp_path: Path) -> Path:
+    """``$STORYREEL_SCREENSHOTS`` when set (to keep them), else the test's own folder."""
+    folder = Path(os.environ.get("STORYREEL_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
+                          tmp_path: Path) -> None:
+    server = live_server()
+    shots = screenshot_folder(tmp_path)
+    watch = Watch(page)
+    script = tmp_path / "lighthouse.json"
+    script.write_text(json.dumps(STORYFLOW), encoding="utf-8")
+    narrations = []
+    for number in (1, 2):
+        narrations.append(tmp_path / f"voice-{number}.wav")
+        narrations[-1].write_bytes(wav_bytes(tmp_path, 1.2 + number * 0.4, seed=number))
+    page.set_viewport_size(SCREENS["desktop"])
+    page.goto(server.url + "/")
+    page.wait_for_selector("#welcome:not([hidden])")
+    _shoot(page, shots, "01-start")
+
+    page.set_input_files("#import-file", str(script))
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    assert page.locator(".segment").count() == 2
+    assert page.input_value("#title") == "The Lighthouse Keeper"
+    _shoot(page, shots, "02-imported")
+
+    for row, narration in zip(page.locator(".segment").all(), narrations, strict=True):
+        row.locator(".seg-audio input[type=file]").set_input_files(str(narration))
+    page.wait_for_function("document.querySelectorAll('.seg-audio.filled').length === 2")
+    _png_files(page, [("02.png", "#2a6fdb"), ("01.png", "#db7a2a")], 1200, 800)
+    page.wait_for_function("document.querySelectorAll('.seg-image.filled').length === 2")
+    assert page.locator(".seg-missing:not(:empty)").count() == 0
+    _shoot(page, shots, "03-media")
+
+    page.click("#panel-tabs [data-panel=format]")
+    page.select_option("[data-path='settings.platform']", "shorts")
+    page.wait_for_function("document.querySelector('#project-meta').textContent"
+                           ".includes('1080\u00d71920')")
+    page.select_option("#opt-size", "custom")
+    page.fill("#opt-width", "360")
+    page.fill("#opt-height", "640")
+    page.click("#custom-size button")
+    page.wait_for_function("document.querySelector('#project-meta').textContent"
+                           ".includes('360\u00d7640')")
+    page.click("#panel-tabs [data-panel=quality]")
+    page.select_option("[data-path='settings.preset']", "ultrafast")
+    page.wait_for_selector("#save-state.ok")
+    page.click("#panel-tabs [data-panel=captions]")
+    page.wait_for_function("document.querySelector('#caption-preview')?.naturalHeight === 640")
+    _shoot(page, shots, "04-shorts")
+
+    page.locator(".segment").nth(1).click()
+    page.wait_for_function("(() => { const i = document.querySelector('#frame-start');"
+                           " return !i.hidden && i.complete && i.naturalHeight === 640; })()")
+    page.click("#show-end")
+    page.wait_for_function("document.querySelector('#frame-end').naturalHeight === 640")
+    _shoot(page, shots, "05-segment-preview")
+
+    page.click("#render-draft")
+    _wait_video(page, "Draft")
+    assert "270\u00d7480" in page.locator("#video-info").inner_text()  # the draft size
+    _shoot(page, shots, "06-draft")
+
+    page.click("#render-final")
+    _wait_video(page, "Final")
+    assert "360\u00d7640" in page.locator("#video-info").inner_text()
+    page.eval_on_selector("#video", "v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("(() => { const v = document.querySelector('#video');"
+                           " return v.readyState >= 2 && v.currentTime > 0.3; })()",
+                           timeout=30_000)
+    page.eval_on_selector("#video", "v => v.pause()")
+    _shoot(page, shots, "07-final-playing")
+
+    page.click("#panel-tabs [data-panel=videos]")
+    page.wait_for_function("document.querySelectorAll('.history-item').length === 2")
+    kinds = page.locator(".history-item .tag").all_text_contents()
+    assert kinds == ["Final", "Draft"]
+    _shoot(page, shots, "08-history")
+
+    page.locator(".segment .seg-text").first.fill("Every night, the old keeper climbed.")
+    page.wait_for_selector(".video-info .stale")
+    _shoot(page, shots, "09-changed-since")
+    assert watch.problems == []
+    assert len(list(shots.glob("*.png"))) == 2 * 9
+
+
+def _new_project(page: Any, server: LiveServer, title: str) -> None:
+    """Create a project through the page's own dialog (no browser prompt)."""
     page.goto(server.url + "/")
     page.click("#new-project")
+    page.fill("#dialog-input", title)
+    page.click("#dialog-ok")
     page.wait_for_selector("#editor:not([hidden]) .segment")
-    page.select_option("#opt-size", "320x180")
-    page.wait_for_function("document.querySelector('#project-meta').textContent"
-                           ".includes('320\u00d7180')")
-    page.select_option("[data-path='settings.preset']", "ultrafast")
-    page.wait_for_timeout(300)
-
-    segment = page.locator(".segment").first
-    segment.locator(".seg-text").fill("Hello from the browser. It renders.")
-    segment.locator(".seg-text").blur()
-    segment.locator(".seg-image input[type=file]").set_input_files(str(image))
-    page.wait_for_selector(".segment .seg-image.filled img")
-    page.locator(".segment").first.locator(".seg-audio input[type=file]").set_input_files(
-        str(audio))
-    page.wait_for_selector(".segment .seg-audio.filled")
-    assert page.locator(".segment .duration").first.inner_text() == "1.5 s"
-    assert page.locator(".segment .seg-missing").first.inner_text() == ""
-
-    page.click("#render")
-    page.wait_for_selector("#progress:not([hidden])")
-    page.wait_for_function("document.querySelector('#progress-percent').textContent === '100 %'",
-                           timeout=90_000)
-    page.wait_for_selector("#result:not([hidden]) video", timeout=30_000)
-    assert page.locator("#progress-phase").inner_text() == "Done"
-    page.eval_on_selector("#video", "v => { v.muted = true; return v.play(); }")
-    page.wait_for_function(
-        "(() => { const v = document.querySelector('#video');"
-        " return v.readyState >= 2 && v.currentTime > 0.2; })()", timeout=30_000)
-    assert page.get_attribute("#download", "href").startswith("/api/renders/")
-    assert "Browser story" in page.locator("#project-list").inner_text()
-    assert errors == []
-    if os.environ.get("STORYREEL_SCREENSHOT"):
-        page.screenshot(path=os.environ["STORYREEL_SCREENSHOT"], full_page=True)
 
 
 def test_render_problems_are_shown_in_words(live_server: Callable[..., LiveServer],
                                             page: Any) -> None:
     server = live_server()
-    page.on("dialog", lambda dialog: dialog.accept("Incomplete"))
-    page.goto(server.url + "/")
-    page.click("#new-project")
-    page.wait_for_selector("#editor:not([hidden]) .segment")
-    page.click("#render")
-    page.wait_for_selector("#render-error:not([hidden])")
-    text = page.locator("#render-error").inner_text()
-    assert "cannot render yet" in text
-    assert "Segment 1: needs an image" in text and "Segment 1: needs a narration" in text
+    _new_project(page, server, "Incomplete")
+    page.click("#render-final")
+    page.wait_for_selector("#render-note:not([hidden])")
+    text = page.locator("#render-note").inner_text()
+    assert "cannot be made yet" in text
+    assert "Segment 1 · Picture: needs an image" in text
+    assert "Segment 1 · Narration recording: needs a narration" in text
 
 
 def test_dropping_several_pictures_fills_segments_in_order(
         live_server: Callable[..., LiveServer], page: Any) -> None:
     server = live_server()
-    page.on("dialog", lambda dialog: dialog.accept("Dropped"))
-    page.goto(server.url + "/")
-    page.click("#new-project")
-    page.wait_for_selector("#editor:not([hidden]) .segment")
+    _new_project(page, server, "Dropped")
     page.evaluate("""async () => {
         const transfer = new DataTransfer();
         for (const [name, colour] of [["02.png", "#2080ff"], ["01.png", "#ff8020"]]) {
@@ -134,9 +254,9 @@ def test_dropping_several_pictures_fills_segments_in_order(
         target.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
     }""")
     page.wait_for_function("document.querySelectorAll('.segment .seg-image.filled').length === 2")
-    sizes = [page.get_attribute(f".segment:nth-child({n}) .seg-image img", "title")
+    sizes = [page.get_attribute(f".segment:nth-child({n}) .seg-image", "title")
              for n in (1, 2)]
-    assert sizes == ["320\u00d7180", "320\u00d7180"]
+    assert [size.split(" ")[0] for size in sizes] == ["320\u00d7180", "320\u00d7180"]
     project = httpx.get(server.url + "/api/projects/").json()[0]
     detail = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()
     first = httpx.get(server.url + detail["segment_list"][0]["image"]["url"]).content

@@ -40,7 +40,7 @@ __all__ = [
     "temp_name",
 ]
 
-THUMB_SIZE = (480, 270)
+THUMB_SIZE = (480, 480)  # the longer side; the page crops to the project's aspect
 _IMAGE_EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp",
               "TIFF": "tif", "GIF": "gif"}
 _AUDIO_EXT = {"wav": "wav", "mp3": "mp3", "flac": "flac", "ogg": "ogg", "mov": "m4a",
