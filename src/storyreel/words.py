@@ -64,8 +64,8 @@ OPTION_GROUPS: list[tuple[str, list[dict[str, object]]]] = [
                "into the picture."),
         _field("settings.subtitles.style", "Caption style", "How the words appear while "
                "they are spoken."),
-        _field("settings.subtitles.size", "Text size", "Height of the letters.",
-               "% of frame height", 100),
+        _field("settings.subtitles.size", "Text size", "Height of the letters, against the "
+               "frame's shorter side.", "% of frame", 100),
         _field("settings.subtitles.position", "Position", "Where captions sit in the frame."),
         _field("settings.subtitles.color", "Text colour", "Colour of the letters."),
         _field("settings.subtitles.highlight_color", "Highlight colour", "Colour of the word "

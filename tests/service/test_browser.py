@@ -209,6 +209,8 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
     _shoot(page, shots, "08-history")
 
     page.locator(".segment .seg-text").first.fill("Every night, the old keeper climbed.")
+    page.wait_for_selector(".history-item .stale")
+    page.click(".stage-tabs [data-stage=video]")
     page.wait_for_selector(".video-info .stale")
     _shoot(page, shots, "09-changed-since")
     assert watch.problems == []

@@ -112,8 +112,8 @@ function toast(message, { kind = "info", action = null, seconds = null } = {}) {
   box.append(el("button", { class: "close", textContent: "×", ariaLabel: "Dismiss", onclick: close }));
   const stack = $("#toasts");
   stack.append(box);
-  while (stack.children.length > 3) stack.firstElementChild.remove();
-  const wait = seconds ?? (kind === "error" ? 10 : 3);
+  while (stack.children.length > 2) stack.firstElementChild.remove();
+  const wait = seconds ?? (kind === "error" ? 10 : 2.5);
   setTimeout(close, wait * 1000);
   return close;
 }
@@ -548,7 +548,7 @@ async function spreadUploads(seg, groups) {
   }
   await reloadProject().catch(showError);
   loadProjects().catch(() => {});
-  if (done) toast(done === 1 ? "File added" : `${done} files added`);
+  if (done > 1) toast(`${done} files added`);
 }
 
 async function upload(segmentId, kind, file) {
