@@ -720,3 +720,19 @@ def test_the_sample_project_is_ready_to_render(studio: Studio) -> None:
     assert all(s["image"] and s["audio"] and s["text"] and not s["missing"] for s in segments)
     assert project["options"]["settings"]["music"]["path"].startswith("assets/")
     assert studio.client.get(f"/api/projects/{project['id']}/assets/music/").status_code == 200
+
+
+def test_problems_are_in_a_creators_words(studio: Studio) -> None:
+    project = studio.create()
+    answer = studio.client.patch(f"/api/projects/{project['id']}/",
+                                 json={"settings": {"transitions": {"crossfade": -1}}})
+    assert answer.status_code == 400
+    problems = answer.json()["problems"]
+    assert len(problems) == 1
+    assert (problems[0]["label"], problems[0]["message"]) == ("Crossfade", "must be 0 or more")
+    odd = studio.client.patch(f"/api/projects/{project['id']}/", json={"width": 361})
+    message = odd.json()["problems"][0]["message"]
+    assert "odd" in message and "H.264" not in message and "yuv" not in message
+    words = studio.client.get("/api/words/").json()
+    assert words["phases"]["loudness"] == "Evening out the sound"
+    assert [group["group"] for group in words["options"]][:2] == ["Format", "Captions"]
