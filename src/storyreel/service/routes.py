@@ -286,7 +286,7 @@ def upload_asset(project_id: int, name: str, studio: StudioDep,
                  ) -> ProjectDetail:
     """Attach the file of a file setting: ``music`` (audio), ``logo`` (image), ``intro`` or
     ``outro`` (video clip). Its other fields are set with PATCH ``settings``."""
-    return studio.upload_asset(project_id, name, file.file)
+    return studio.upload_asset(project_id, name, file.file, filename=file.filename)
 
 
 @router.get("/projects/{project_id}/assets/{name}/", tags=["projects"],

@@ -229,7 +229,8 @@ class Studio:
                 self._attach_bundle_media(detail.id, archive, parsed)
                 for name, (member, fields) in parsed.assets.items():
                     with archive.open(member) as handle:
-                        self.upload_asset(detail.id, name, handle, fields)
+                        self.upload_asset(detail.id, name, handle, fields,
+                                          filename=member.filename)
             except BaseException:
                 self.store.delete_project(detail.id)
                 uploads.remove_tree(self.folder(detail.id))
@@ -387,11 +388,13 @@ class Studio:
         return path if isinstance(path, str) and path.startswith("assets/") else None
 
     def upload_asset(self, project_id: int, name: str, source: IO[bytes],
-                     fields: dict[str, Any] | None = None) -> ProjectDetail:
+                     fields: dict[str, Any] | None = None,
+                     filename: str | None = None) -> ProjectDetail:
         """Check and attach a file setting (background music, logo, intro/outro clip).
 
         Its other fields (volume, corner...) are kept, or set from ``fields``; the previous
-        file is replaced only once the new one passed every check.
+        file is replaced only once the new one passed every check. The stored name keeps
+        a slug of ``filename``, so the page can say which file is attached.
         """
         kind = self._asset_kind(name)
         project = self.project(project_id)
@@ -402,7 +405,8 @@ class Studio:
         with uploads.removing(temp):
             uploads.spooled_copy(source, temp, self.limits.audio_bytes)
             ext = self._check_asset(temp, kind)
-            relative = f"assets/{name}-{secrets.token_hex(4)}.{ext}"
+            label = f"-{slugify(Path(filename).stem)}" if filename else ""
+            relative = f"assets/{name}-{secrets.token_hex(4)}{label}.{ext}"
             uploads.publish(temp, self.folder(project_id) / relative)
         try:
             change = {**(fields or {}), "path": relative}

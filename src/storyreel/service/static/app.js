@@ -1064,7 +1064,10 @@ function fillAsset(row) {
   const name = row.dataset.asset;
   const value = (state.project.options.settings || {})[name];
   const attached = Boolean(value && value.path);
-  const shown = attached ? (value.name || value.path.split("/").pop().replace(/-[0-9a-f]{8}(\.\w+)$/, "$1")) : "None";
+  // Stored as assets/<setting>-<random>-<slug of the file's name>.<ext>.
+  const stored = attached ? value.path.split("/").pop() : "";
+  const rest = stored.replace(/^[a-z]+-[0-9a-f]{8}-?/, "");
+  const shown = attached ? (rest && !rest.startsWith(".") ? rest : stored) : "None";
   $(".asset-name", row).textContent = shown;
   $(".remove", row).hidden = !attached;
   $(".choose", row).textContent = attached ? "Replace…" : "Choose file…";
