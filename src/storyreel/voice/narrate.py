@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.audio.align import Aligner, AlignmentFailed, Spans, timings_from_spans
-from storyreel.errors import ValidationFailed, VoiceError
+from storyreel.errors import ValidationFailed, VoiceError, output_error
 from storyreel.model.project import Project, Segment, Voice
 from storyreel.timeline.words import WordTimings, estimate_words
 from storyreel.voice.base import Engine, Speech
@@ -24,7 +28,8 @@ from storyreel.voice.cache import CacheEntry, Holder, NarrationCache, narration_
 from storyreel.voice.engines import open_engine
 from storyreel.voice.normalize import normalise, spoken_tokens
 
-__all__ = ["Narrated", "Narration", "Narrator", "narrate_project", "needs_voice", "resample_to"]
+__all__ = ["Narrated", "Narration", "Narrator", "export_narration", "narrate_project",
+           "needs_voice", "resample_to"]
 
 RATE = 48_000
 EngineSource = Callable[[Voice], Engine]
@@ -42,6 +47,11 @@ class Narration:
     entry: CacheEntry
     words: WordTimings
     warning: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Its length in seconds."""
+        return _wav_length(self.entry) / RATE
 
 
 class Narrator:
@@ -158,6 +168,25 @@ def _wav_length(entry: CacheEntry) -> int:
             return _length_at(wav.getnframes(), wav.getframerate())
     except (OSError, EOFError, wave.Error):
         return 0
+
+
+def export_narration(entry: CacheEntry, target: Path) -> Path:
+    """Copy a cached narration to ``target`` atomically (temp beside it, then rename).
+
+    Raises:
+        OutputError: The target folder cannot be written.
+    """
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(entry.wav, temp)
+        os.replace(temp, target)
+    except OSError as exc:
+        raise output_error(exc, target) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+    return target
 
 
 def resample_to(samples: NDArray[np.float32], rate: int, target: int) -> NDArray[np.float32]:
