@@ -60,6 +60,8 @@ class Aligner:
             if not flat:
                 raise AlignmentFailed("no word of the text is in the English dictionary")
             segments = self._run(decoder, " ".join(flat), mono)
+        if not segments:
+            raise AlignmentFailed("the recording could not be matched to its text")
         if len(segments) != len(flat):
             raise AlignmentFailed("the aligner did not place every word")
         spans: Spans = []
@@ -90,7 +92,8 @@ class Aligner:
             decoder.start_utt()
             decoder.process_raw(pcm.tobytes(), no_search=False, full_utt=True)
             decoder.end_utt()
-            segments = list(decoder.seg())
+            found = decoder.seg()
+            segments = list(found) if found is not None else []
         except Exception as exc:  # pocketsphinx raises RuntimeError/ValueError alike
             raise AlignmentFailed(f"the aligner failed ({exc})") from exc
         return [(seg.start_frame * _FRAME, (seg.end_frame + 1) * _FRAME) for seg in segments

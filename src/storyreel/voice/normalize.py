@@ -208,7 +208,8 @@ def normalise(text: str) -> str:
 def speech_words(spoken: str) -> list[str]:
     """The plain lowercase words in a spoken token (hyphens split, punctuation dropped)."""
     words = []
-    for part in re.split("[\\s\\-\u2010\u2013\u2014/]+", spoken.lower()):
+    plain = spoken.lower().replace("\u2019", "'")
+    for part in re.split("[\\s\\-\u2010\u2013\u2014/]+", plain):
         word = re.sub(r"[^\w']", "", part).strip("'")
         if word:
             words.append(word)
