@@ -31,6 +31,7 @@ from storyreel.cli.voice import (
     cmd_voices,
     voice_flags,
     voice_overrides,
+    write_words_json,
 )
 from storyreel.errors import (
     ProjectError,
@@ -118,6 +119,8 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
     parser.add_argument("--draft", action="store_true",
                         help="quick 480p preview at the fastest preset")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument("--words-json", action="store_true",
+                        help="also write <output>.words.json: when each word is spoken")
     look = parser.add_argument_group("captions, transitions, sound and branding")
     look.add_argument("--no-subtitles", action="store_true",
                       help="do not burn in captions (sidecar .srt/.vtt are still written)")
@@ -256,6 +259,8 @@ def _render_and_report(
             result = render(project, output, on_progress=bar, **_overrides(args))
     else:
         result = render(project, output, **_overrides(args))
+    if args.words_json:
+        write_words_json(result)
     if not args.quiet:
         minutes, seconds = divmod(result.duration, 60)
         console.print(f"Rendered {result.path} ({result.size_mb:.1f} MB, "
