@@ -20,6 +20,9 @@ from storyreel.voice.base import EngineStatus, Speech, SpokenWord, VoiceInfo
 
 __all__ = ["PiperEngine", "piper_status"]
 
+#: Phonemes that are not part of a word: sentence start/end, pad, punctuation.
+_BOUNDARIES = frozenset("^$_.,;:!?\u2026\"()")
+
 _HINT = ("pip install 'storyreel[piper]' and point STORYREEL_PIPER_MODEL (or "
          "settings.voice.model) at a Piper voice such as en_US-lessac-medium.onnx, with its "
          ".onnx.json beside it")
@@ -108,11 +111,11 @@ def _words(text: str, chunks: list[Any]) -> tuple[SpokenWord, ...] | None:
             return None
         for item in alignments:
             length = int(item.num_samples)
-            if item.phoneme == " " or not item.phoneme.strip():
+            if not item.phoneme.strip() or item.phoneme in _BOUNDARIES:
                 if start is not None:
                     spans.append((start, at))
                     start = None
-            elif start is None and item.phoneme not in ".,;:!?^$_":
+            elif start is None:
                 start = at
             at += length
         if start is not None:
