@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+from mp4probe import audio_track, probe
 
 import storyreel
 from media import write_manifest, write_solid, write_tone_wav
-from mp4probe import audio_track, probe
 from storyreel.cli import main
 
 TEXTS = ("The lighthouse stood alone on the cliff.",

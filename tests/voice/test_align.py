@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -60,7 +62,7 @@ def test_each_phrase_starts_within_80_ms_of_where_it_was_placed(
     errors_ms = [abs(timings.words[i].start - start) * 1000 / RATE
                  for i, start in zip(firsts, starts, strict=True)]
     assert max(errors_ms) <= 80, errors_ms
-    assert all(b.start >= a.end for a, b in zip(timings.words, timings.words[1:]))
+    assert all(b.start >= a.end for a, b in itertools.pairwise(timings.words))
 
 
 def test_numbers_and_abbreviations_align_through_their_spoken_form(aligner: Aligner) -> None:
@@ -91,7 +93,7 @@ def test_a_recording_that_is_not_the_text_falls_back_to_estimates(aligner: Align
     assert len(timings.words) == 8
 
 
-@pytest.mark.parametrize("text", ["Xylqor vbnmzt grrk plov.", "Привет, как дела у тебя"])
+@pytest.mark.parametrize("text", ["Xylqor vbnmzt grrk plov.", "Привет, как дела"])
 def test_words_the_dictionary_lacks_degrade_to_estimates(aligner: Aligner, text: str) -> None:
     audio = np.random.default_rng(1).standard_normal(RATE).astype(np.float32) * 0.1
     timings, why = align_narration(text, audio, [(0, RATE)], aligner)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from storyreel.voice.normalize import cardinal, normalise, ordinal, speech_words, spoken_tokens, year
+from storyreel.voice.normalize import (
+    cardinal,
+    normalise,
+    ordinal,
+    speech_words,
+    spoken_tokens,
+    year,
+)
 
 
 @pytest.mark.parametrize(("text", "spoken"), [
@@ -55,5 +62,5 @@ def test_number_words() -> None:
 
 def test_speech_words_are_plain_lowercase_words() -> None:
     assert speech_words("ninety-nine cents,") == ["ninety", "nine", "cents"]
-    assert speech_words("“O'Brien’s”") == ["o'brien's"]
+    assert speech_words("\u201cO'Brien\u2019s\u201d") == ["o'brien's"]
     assert speech_words("—") == []

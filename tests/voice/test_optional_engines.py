@@ -104,7 +104,7 @@ def test_kokoro_lists_voices_from_the_file_and_speaks(tmp_path: Path, fake_kokor
         engine.synthesise("Hi.", "af_nobody", 1.0)
     with pytest.raises(VoiceError, match="does not speak 'tlh'"):
         engine.synthesise("Hi.", "af_heart", 1.0, "tlh")
-    with pytest.raises(VoiceError, match="Kokoro failed .*exploded"):
+    with pytest.raises(VoiceError, match=r"Kokoro failed .*exploded"):
         engine.synthesise("crash now", "af_heart", 1.0)
 
 
