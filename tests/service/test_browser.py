@@ -142,3 +142,25 @@ def test_dropping_several_pictures_fills_segments_in_order(
     first = httpx.get(server.url + detail["segment_list"][0]["image"]["url"]).content
     pixel = Image.open(io.BytesIO(first)).convert("RGB").getpixel((5, 5))
     assert pixel == (255, 128, 32)  # 01.png went to the first segment
+
+
+def test_generate_narration_from_the_page(live_server: Callable[..., LiveServer], page: Any,
+                                          tmp_path: Path) -> None:
+    server = live_server()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda dialog: dialog.accept("Spoken story"))
+    page.goto(server.url + "/")
+    page.click("#new-project")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    page.wait_for_selector("#voice-name option[value='hibari:heart']", state="attached")
+    page.fill(".segment .seg-text", "The voice reads this sentence aloud.")
+    page.locator(".segment .seg-text").blur()
+    page.wait_for_function("document.querySelector('.seg-narration').textContent"
+                           ".includes('Spoken from the text')")
+    page.click("#narrate-all")
+    page.wait_for_function("document.querySelector('.seg-narration').textContent"
+                           " === 'Generated narration'", timeout=120_000)
+    duration = page.locator(".segment .duration").text_content()
+    assert duration is not None and float(duration.split()[0]) > 1.0
+    assert errors == []
