@@ -128,3 +128,18 @@ def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
         assert "narration_from" in columns
     finally:
         store.close()
+
+
+def test_storyflow_import_then_generate_leaves_only_pictures(studio: Studio) -> None:
+    export = {"title": "Aurelia", "segments": [
+        {"text_content": "The valley woke at dawn.", "image_prompt": "a valley",
+         "sequence_index": 1},
+        {"text_content": "A river carried the news.", "image_prompt": "a river",
+         "sequence_index": 2}]}
+    project = studio.client.post("/api/projects/", json=export).json()
+    pid = project["id"]
+    assert studio.client.post(f"/api/projects/{pid}/narrate/", json={}).status_code == 202
+    assert wait_status(studio.client, pid, timeout=120)["status"] == "completed"
+    segments = _segments(studio, pid)
+    assert [s["narration"] for s in segments] == ["generated", "generated"]
+    assert [s["missing"] for s in segments] == [["image"], ["image"]]
