@@ -91,41 +91,35 @@ def run_narration(spec: dict[str, Any], cancel: Callable[[], bool],
         RenderCancelled: ``cancel()`` turned true; no file is left half-written.
         ValidationFailed: Segments that cannot be spoken (each named).
     """
-    from storyreel.errors import RenderCancelled, ValidationFailed, VoiceError
+    from storyreel.errors import RenderCancelled, ValidationFailed
     from storyreel.model.load import project_from_dict
-    from storyreel.voice.narrate import Narrator, export_narration
+    from storyreel.voice.narrate import Narrator, export_narration, speak_segments
 
     base = Path(spec["base_dir"])
     project = project_from_dict(spec["manifest"], base_dir=base)
     positions: list[int] = spec["narrate"]
     narrator = Narrator()
     written: list[dict[str, Any]] = []
-    problems = []
 
     def check() -> None:
         if cancel():
             raise RenderCancelled("narration cancelled")
 
     on_progress(Progress("narrate", 0, len(positions), message="Generating narration..."))
-    for done, position in enumerate(positions, start=1):
-        check()
-        segment = project.segments[position]
-        try:
-            narration = narrator.speak(segment.text, segment.voice_of(project.settings.voice),
-                                       position + 1, check)
-        except VoiceError as exc:
-            problems.append(exc.problem)
-            continue
-        name = f"audio/narration-{position + 1:03d}-{narration.entry.key[:10]}.wav"
-        export_narration(narration.entry, base / name)
-        written.append({"position": position, "file": name,
-                        "samples": round(narration.seconds * 48_000),
-                        "source": narration_from(segment.text, spec["options"])})
-        on_progress(Progress("narrate", done, len(positions), message="Generating narration..."))
-    if problems:
+    try:
+        spoken = speak_segments(project, positions, narrator, check)
+        for done, (position, narration) in enumerate(spoken, start=1):
+            name = f"audio/narration-{position + 1:03d}-{narration.entry.key[:10]}.wav"
+            export_narration(narration.entry, base / name)
+            written.append({"position": position, "file": name,
+                            "samples": round(narration.seconds * 48_000), "source":
+                            narration_from(project.segments[position].text, spec["options"])})
+            on_progress(Progress("narrate", done, len(positions),
+                                 message="Generating narration..."))
+    except (ValidationFailed, RenderCancelled):
         for item in written:  # nothing half-done: the job fails as a whole
             (base / item["file"]).unlink(missing_ok=True)
-        raise ValidationFailed(problems)
+        raise
     return {"path": "", "size": 0, "frames": 0, "fps": "",
             "duration": sum(item["samples"] for item in written) / 48_000,
             "warnings": [], "narrations": written}

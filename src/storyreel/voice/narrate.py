@@ -29,7 +29,7 @@ from storyreel.voice.engines import open_engine
 from storyreel.voice.normalize import normalise, spoken_tokens
 
 __all__ = ["Narrated", "Narration", "Narrator", "export_narration", "narrate_project",
-           "needs_voice", "resample_to"]
+           "needs_voice", "resample_to", "speak_segments"]
 
 RATE = 48_000
 EngineSource = Callable[[Voice], Engine]
@@ -250,31 +250,44 @@ def narrate_project(project: Project, narrator: Narrator | None = None, *,
         yield _narrate(project, todo, narrator, holder, on_segment, cancel)
 
 
+def speak_segments(project: Project, indices: list[int], narrator: Narrator,
+                   cancel: Callable[[], None] | None = None) -> Iterator[tuple[int, Narration]]:
+    """Speak each of the 0-based ``indices`` with its voice, yielding them as they are done.
+
+    Raises:
+        ValidationFailed: After the last one, naming every segment that could not be
+            spoken (the others were yielded).
+        RenderCancelled: ``cancel`` raised it.
+    """
+    problems = []
+    for index in indices:
+        if cancel is not None:
+            cancel()
+        segment = project.segments[index]
+        try:
+            yield index, narrator.speak(segment.text, segment.voice_of(project.settings.voice),
+                                        index + 1, cancel)
+        except VoiceError as exc:
+            problems.append(exc.problem)
+    if problems:
+        raise ValidationFailed(problems)
+
+
 def _narrate(project: Project, todo: list[int], narrator: Narrator, holder: Holder,
              on_segment: Callable[[int], None] | None,
              cancel: Callable[[], None] | None) -> Narrated:
     result = Narrated(project)
-    problems = []
     segments = list(project.segments)
-    for done, index in enumerate(todo, start=1):
-        if cancel is not None:
-            cancel()
-        segment = segments[index]
-        try:
-            narration = narrator.speak(segment.text, segment.voice_of(project.settings.voice),
-                                       index + 1, cancel)
-        except VoiceError as exc:
-            problems.append(exc.problem)
-            continue
-        segments[index] = segment.model_copy(update={"audio": holder.keep(narration.entry)})
+    spoken = speak_segments(project, todo, narrator, cancel)
+    for done, (index, narration) in enumerate(spoken, start=1):
+        segments[index] = segments[index].model_copy(
+            update={"audio": holder.keep(narration.entry)})
         result.words[index] = narration.words
         result.synthesised.append(index)
         if narration.warning:
             result.warnings.append(f"segment {index + 1}: {narration.warning}")
         if on_segment is not None:
             on_segment(done)
-    if problems:
-        raise ValidationFailed(problems)
     result.project = project.model_copy(update={"segments": segments})
     result.project._base_dir = project._base_dir
     return result
