@@ -111,7 +111,7 @@ def analyse_project(
             else:
                 found, why = align_narration(segment.text, narration, regions[-1], aligner)
                 timings.append(found)
-                warnings += [f"segment {number}: word timings estimated ({why})"] if why else []
+                warnings += [f"segment {number}: {why}"] if why else []
             if lengths[-1] < SAMPLE_RATE // 100:
                 problems.append(Problem("narration is shorter than 10 ms", number,
                                         segment.audio, "audio"))

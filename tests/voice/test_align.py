@@ -109,3 +109,18 @@ def test_unplaced_tokens_share_the_time_between_their_neighbours() -> None:
     assert (words[1].start, words[1].end) == (200, 400)
     assert (words[3].start, words[3].end) == (500, 1000)
     assert all(w.end > w.start for w in words)
+
+
+def test_a_word_the_dictionary_lacks_is_placed_between_its_neighbours(
+        aligner: Aligner) -> None:
+    text = "The ship sailed to Quorvalia before the winter storms."
+    speech = HibariEngine().synthesise(text, "heart", 1.0)
+    audio = resample_to(speech.samples, speech.rate, RATE)
+    stereo = np.stack([audio, audio])
+    timings, note = align_narration(text, stereo, speech_regions(stereo, RATE), aligner)
+    assert timings.source == "aligned"
+    assert note is not None and "Quorvalia" in note
+    words = timings.words
+    assert len(words) == 9
+    name = words[4]
+    assert words[3].end <= name.start < name.end <= words[5].start

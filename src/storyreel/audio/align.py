@@ -112,7 +112,8 @@ def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[
         aligner: A loaded :class:`Aligner` (shared across segments).
 
     Returns:
-        The timings and, when they had to be estimated, why.
+        The timings and, when some or all of them had to be estimated, a note saying
+        which and why (for a warning).
     """
     mono = narration.mean(axis=0) if narration.ndim == 2 else narration
     length = mono.shape[0]
@@ -123,8 +124,14 @@ def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[
         spans = aligner.spans(tokens, mono.astype(np.float32, copy=False))
         _check(spans, speech)
     except AlignmentFailed as exc:
-        return estimate_words(text, speech, length), str(exc)
-    return timings_from_spans(text, spans, length, "aligned"), None
+        return estimate_words(text, speech, length), f"word timings estimated ({exc})"
+    unplaced = [word for word, span, spoken in zip(text.split(), spans, tokens, strict=True)
+                if span is None and speech_words(spoken)]
+    note = None
+    if unplaced:
+        shown = ", ".join(unplaced[:5]) + (", ..." if len(unplaced) > 5 else "")
+        note = f"words not in the aligner's dictionary are timed between their neighbours: {shown}"
+    return timings_from_spans(text, spans, length, "aligned"), note
 
 
 def _check(spans: Spans, speech: Sequence[tuple[int, int]]) -> None:
