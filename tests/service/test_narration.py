@@ -143,3 +143,21 @@ def test_storyflow_import_then_generate_leaves_only_pictures(studio: Studio) -> 
     segments = _segments(studio, pid)
     assert [s["narration"] for s in segments] == ["generated", "generated"]
     assert [s["missing"] for s in segments] == [["image"], ["image"]]
+
+
+def test_a_bundle_of_pictures_and_text_imports_without_recordings(studio: Studio,
+                                                                  tmp_path: Path) -> None:
+    import io
+    import json
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("story/story.json", json.dumps({"segments": [
+            {"image": "a.png", "text": "Spoken from the text."}]}))
+        archive.writestr("story/a.png", png_bytes())
+    response = studio.client.post("/api/projects/", files={
+        "file": ("bundle.zip", buffer.getvalue(), "application/zip")})
+    assert response.status_code == 201, response.text
+    (segment,) = response.json()["segment_list"]
+    assert segment["missing"] == [] and segment["narration"] == "pending"

@@ -342,6 +342,8 @@ class Studio:
         problems: list[ProblemOut] = []
         for number, (segment, media) in enumerate(zip(segments, parsed.media, strict=True), 1):
             for what, member in (("image", media.image), ("audio", media.audio)):
+                if member is None:  # no recording: the text is spoken
+                    continue
                 try:
                     with archive.open(member) as handle:
                         self._store_upload(segment, what, handle)
