@@ -122,3 +122,21 @@ def test_text_or_voice_it_cannot_speak_is_one_clear_error(
         engine: HibariEngine, text: str, voice: str, language: str | None, message: str) -> None:
     with pytest.raises(VoiceError, match=message):
         engine.synthesise(text, voice, 1.0, language)
+
+
+def test_cancel_between_sentences_stops_and_writes_nothing(tmp_path: Path) -> None:
+    from storyreel.errors import RenderCancelled
+
+    calls: list[int] = []
+
+    def cancel() -> None:
+        calls.append(1)
+        if len(calls) == 2:  # after the first sentence, before the second
+            raise RenderCancelled("render cancelled")
+
+    text = "The first sentence is spoken. The second one never is. Nor is the third."
+    narrator = Narrator(NarrationCache(tmp_path))
+    with pytest.raises(RenderCancelled):
+        narrator.speak(text, Voice(), 1, cancel)
+    assert len(calls) == 2
+    assert not (tmp_path / "narration").exists() or list((tmp_path / "narration").iterdir()) == []

@@ -7,6 +7,7 @@ module (``hibari``, ``kokoro``, ``piper``) and is imported only when chosen;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -108,9 +109,12 @@ class Engine(Protocol):
         """Every voice it offers."""
         ...
 
-    def synthesise(self, text: str, voice: str, speed: float,
-                   language: str | None = None) -> Speech:
+    def synthesise(self, text: str, voice: str, speed: float, language: str | None = None,
+                   cancel: Callable[[], None] | None = None) -> Speech:
         """Speak ``text`` (already normalised for speech).
+
+        ``cancel`` is called between sentences where the engine works sentence by
+        sentence; it raises to stop (nothing is kept).
 
         Raises:
             VoiceError: The voice is unknown or unavailable, the text cannot be spoken,

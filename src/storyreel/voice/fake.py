@@ -43,9 +43,9 @@ class FakeEngine:
         """Two voices: ``buzz`` (low) and ``hum`` (high)."""
         return (VoiceInfo("buzz", "en-us", "low"), VoiceInfo("hum", "en-us", "high"))
 
-    def synthesise(self, text: str, voice: str, speed: float,
-                   language: str | None = None) -> Speech:
-        """Words as buzzes, pauses between them; word timings exact."""
+    def synthesise(self, text: str, voice: str, speed: float, language: str | None = None,
+                   cancel: Callable[[], None] | None = None) -> Speech:
+        """Words as buzzes, pauses between them; word timings exact (``cancel`` per word)."""
         if voice not in ("buzz", "hum"):
             raise VoiceError(f"the fake engine has no voice {voice!r}")
         self.calls += 1
@@ -60,6 +60,8 @@ class FakeEngine:
         words: list[SpokenWord] = []
         at = 0
         for token in tokens:
+            if cancel is not None:
+                cancel()
             length = int((0.12 + 0.05 * len(token)) * self.rate / speed)
             parts += [_buzz(token, length, pitch, self.rate), np.zeros(pause, np.float32)]
             words.append(SpokenWord(token, at, at + length))

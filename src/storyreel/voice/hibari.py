@@ -7,10 +7,12 @@ download the others on first use, so they are refused here, never fetched.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from storyreel.errors import VoiceError
 from storyreel.voice.base import EngineStatus, Speech, VoiceInfo
@@ -50,21 +52,32 @@ class HibariEngine:
                       _bundled(entry))
             for name, entry in self._registry.items())
 
-    def synthesise(self, text: str, voice: str, speed: float,
-                   language: str | None = None) -> Speech:
-        """Speak ``text`` with a voice from the package (``seed`` fixed: deterministic)."""
+    def synthesise(self, text: str, voice: str, speed: float, language: str | None = None,
+                   cancel: Callable[[], None] | None = None) -> Speech:
+        """Speak ``text`` with a voice from the package (``seed`` fixed: deterministic).
+
+        Sentence by sentence, calling ``cancel`` between them.
+        """
         model = self._model(voice)
         _check_language(voice, language, str(self._registry[voice]["language"]))
         if not any(c.isascii() and c.isalnum() for c in text):
             raise VoiceError(f"the {voice!r} voice speaks English and the text has no "
                              "English words to say")
-        try:
-            with _LOCK:  # one model instance, one synthesis at a time
-                samples = model(text, speed=speed, seed=SEED)
-        except Exception as exc:  # the engine's own failure, translated once
-            raise VoiceError(f"the built-in voice failed ({type(exc).__name__}: "
-                             f"{str(exc)[:200]})") from exc
-        audio = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+        parts: list[NDArray[np.float32]] = []
+        with _LOCK:  # one model instance, one synthesis at a time
+            sentences = model.stream(text, speed=speed, seed=SEED)
+            while True:
+                if cancel is not None:
+                    cancel()
+                try:
+                    part = next(sentences, None)
+                except Exception as exc:  # the engine's own failure, translated once
+                    raise VoiceError(f"the built-in voice failed ({type(exc).__name__}: "
+                                     f"{str(exc)[:200]})") from exc
+                if part is None:
+                    break
+                parts.append(np.asarray(part, dtype=np.float32))
+        audio = np.clip(np.concatenate(parts) if parts else np.zeros(0, np.float32), -1.0, 1.0)
         if audio.size == 0:
             raise VoiceError("the voice found nothing it can say in this text")
         return Speech(audio, int(model.sample_rate))

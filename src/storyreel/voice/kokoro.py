@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,8 @@ class KokoroEngine:
         """The voices in the voices file."""
         return self._voices
 
-    def synthesise(self, text: str, voice: str, speed: float,
-                   language: str | None = None) -> Speech:
+    def synthesise(self, text: str, voice: str, speed: float, language: str | None = None,
+                   cancel: Callable[[], None] | None = None) -> Speech:
         """Speak ``text``; the language defaults to the voice's own."""
         info = {v.name: v for v in self._voices}.get(voice)
         if info is None:

@@ -105,7 +105,7 @@ class Narrator:
             entry = self.cache.get(key)
             if entry is None:
                 speech = engine.synthesise(spoken, voice.voice or engine.default_voice,
-                                           voice.speed, voice.language)
+                                           voice.speed, voice.language, cancel)
                 if cancel is not None:
                     cancel()
                 entry = self._store(key, speech, spoken, voice)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,19 +80,31 @@ class PiperEngine:
         """The one voice in the file."""
         return (self._voice_info,)
 
-    def synthesise(self, text: str, voice: str, speed: float,
-                   language: str | None = None) -> Speech:
-        """Speak ``text``; word timings come from Piper's phoneme alignments when present."""
+    def synthesise(self, text: str, voice: str, speed: float, language: str | None = None,
+                   cancel: Callable[[], None] | None = None) -> Speech:
+        """Speak ``text``; word timings come from Piper's phoneme alignments when present.
+
+        Piper speaks sentence by sentence: ``cancel`` is called between them.
+        """
         if voice != self._voice_info.name:
             raise VoiceError(f"the Piper voice file holds {self._voice_info.name!r}, "
                              f"not {voice!r}")
-        try:
-            with self._lock:
-                chunks = list(self._piper.synthesize(
-                    text, syn_config=self._config_type(length_scale=1.0 / speed),
-                    include_alignments=True))
-        except Exception as exc:
-            raise VoiceError(f"Piper failed ({type(exc).__name__}: {str(exc)[:200]})") from exc
+        chunks = []
+        with self._lock:
+            stream = iter(self._piper.synthesize(
+                text, syn_config=self._config_type(length_scale=1.0 / speed),
+                include_alignments=True))
+            while True:
+                if cancel is not None:
+                    cancel()
+                try:
+                    chunk = next(stream, None)
+                except Exception as exc:
+                    raise VoiceError(f"Piper failed ({type(exc).__name__}: "
+                                     f"{str(exc)[:200]})") from exc
+                if chunk is None:
+                    break
+                chunks.append(chunk)
         if not chunks:
             raise VoiceError("the voice found nothing it can say in this text")
         rate = int(chunks[0].sample_rate)
