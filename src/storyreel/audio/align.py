@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel.timeline.words import Word, WordTimings, estimate_words
+from storyreel.timeline.words import Word, WordSource, WordTimings, estimate_words
 from storyreel.voice.normalize import speech_words, spoken_tokens
 
 __all__ = ["Aligner", "AlignmentFailed", "Spans", "align_narration", "timings_from_spans"]
@@ -150,7 +150,7 @@ def _overlap(span: tuple[int, int], regions: Sequence[tuple[int, int]]) -> int:
 
 
 def timings_from_spans(text: str, spans: Spans, length: int,
-                       source: str = "aligned") -> WordTimings:
+                       source: WordSource = "aligned") -> WordTimings:
     """Written-word timings from spans of the spoken tokens (one per written token).
 
     Tokens without a span are placed between their neighbours by their length.
@@ -166,8 +166,7 @@ def timings_from_spans(text: str, spans: Spans, length: int,
         end = max(end, start + 1)
         words.append(Word(token, start, end))
         floor = end
-    assert source in ("engine", "aligned", "estimated")
-    return WordTimings(tuple(words), source)  # type: ignore[arg-type]
+    return WordTimings(tuple(words), source)
 
 
 def _clamp(span: tuple[int, int] | None, length: int) -> tuple[int, int] | None:

@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import uuid
+import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from numpy.typing import NDArray
 from storyreel.audio.align import Aligner, AlignmentFailed, Spans, timings_from_spans
 from storyreel.errors import ValidationFailed, VoiceError, output_error
 from storyreel.model.project import Project, Segment, Voice
-from storyreel.timeline.words import WordTimings, estimate_words
+from storyreel.timeline.words import WordSource, WordTimings, estimate_words
 from storyreel.voice.base import Engine, Speech
 from storyreel.voice.cache import CacheEntry, Holder, NarrationCache, narration_key
 from storyreel.voice.engines import open_engine
@@ -140,7 +141,7 @@ class Narrator:
             return Narration(entry, estimate_words(text, [], length),
                              "word timings estimated: the aligner could not place this text")
         written = _written_spans(text, entry.spans)
-        source = "engine" if entry.source == "engine" else "aligned"
+        source: WordSource = "engine" if entry.source == "engine" else "aligned"
         return Narration(entry, timings_from_spans(text, written, length, source))
 
 
@@ -161,8 +162,6 @@ def _length_at(samples: int, rate: int) -> int:
 
 
 def _wav_length(entry: CacheEntry) -> int:
-    import wave
-
     try:
         with wave.open(str(entry.wav), "rb") as wav:
             return _length_at(wav.getnframes(), wav.getframerate())
