@@ -286,8 +286,10 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise ValidationFailed(analysis.problems)
     seconds = sum(analysis.narration_samples) / 48_000
     size = f"{project.width}x{project.height} @ {float(project.fps):g} fps"
-    print(f"{args.manifest}: OK, {len(project.segments)} segments, "
-          f"{seconds:.1f} s of narration, {size}")
+    spoken = sum(1 for segment in project.segments if segment.audio is None)
+    voiced = f" ({spoken} to be spoken from their text)" if spoken else ""
+    print(f"{args.manifest}: OK, {len(project.segments)} segments{voiced}, "
+          f"{seconds:.1f} s of recorded narration, {size}")
     return EXIT_OK
 
 
