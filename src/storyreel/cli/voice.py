@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 
 from storyreel.model.project import ENGINES, MAX_SPEED, MIN_SPEED, Voice
 
-if TYPE_CHECKING:
-    from storyreel.render.pipeline import RenderResult
-
 __all__ = ["add_voice_commands", "cmd_narrate", "cmd_say", "cmd_voices", "voice_flags",
-           "voice_overrides", "write_words_json"]
+           "voice_overrides"]
 
 
 def _speed(text: str) -> float:
@@ -48,21 +45,6 @@ def voice_overrides(args: argparse.Namespace) -> dict[str, Any]:
              "model": str(args.voice_model.expanduser().absolute()) if args.voice_model else None,
              "voices": str(args.voice_file.expanduser().absolute()) if args.voice_file else None}
     return {key: value for key, value in given.items() if value is not None}
-
-
-def write_words_json(result: RenderResult) -> Path:
-    """Write ``<video>.words.json`` beside a render (temp file, then rename)."""
-    import json
-    import os
-
-    from storyreel.timeline.word_list import words_document
-
-    target = result.path.with_suffix(".words.json")
-    temp = target.with_name(f".{target.name}.tmp")
-    temp.write_text(json.dumps(words_document(result.words, result.narration_starts),
-                               ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(temp, target)
-    return target
 
 
 def add_voice_commands(sub: Any) -> None:

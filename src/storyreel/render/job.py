@@ -119,7 +119,8 @@ class Job:
 
         captions = self.settings.subtitles
         analysis = analyse_project(self.project, on_segment,
-                                   speech=captions.enabled or captions.sidecar, words=self.words)
+                                   speech=captions.enabled or captions.sidecar
+                                   or captions.words_json, words=self.words)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis
