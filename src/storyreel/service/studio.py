@@ -577,10 +577,10 @@ class Studio:
         project = self.project(project_id)
         rows = self.store.segments(project_id)
         manifest = build_manifest(project.title, project.options, rows)
-        manifest["segments"] = [
-            {**seg, "image": seg["image"] or "images/.none", "audio": seg["audio"] or "audio/.none"}
+        manifest["segments"] = [  # no narration is needed to draw a frame
+            {**seg, "image": seg["image"] or "images/.none"}
             for seg in manifest["segments"]] or [
-            {"image": "images/.none", "audio": "audio/.none", "text": SAMPLE_CAPTION}]
+            {"image": "images/.none", "text": SAMPLE_CAPTION}]
         try:
             engine_project = project_from_dict(manifest, base_dir=self.folder(project_id))
             pixels = caption_preview(engine_project)
