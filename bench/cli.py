@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
                         help="results folder (default bench/results/)")
     parser.add_argument("--no-moviepy", action="store_true", help="skip the MoviePy way")
+    parser.add_argument("--no-voice", action="store_true",
+                        help="skip the voice measurements (synthesis speed, text-only render)")
     parser.add_argument("--only", type=_csv, default=None,
                         help=f"measure only these renderers (of {', '.join(VARIANTS)})")
     return parser
@@ -260,4 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                          time.time() - started, found_versions)
     for path in paths:
         print(f"Wrote {path}")
+    if not args.no_voice:
+        from bench import voice
+
+        width, height = args.size
+        voice.main(["--segments", str(args.segments[0]), "--size", f"{width}x{height}",
+                    "--preset", args.scale_preset, "--runs", str(args.runs),
+                    "--out", str(out)])
     return 0

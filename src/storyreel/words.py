@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "CHOICES",
     "FIELDS",
+    "NARRATION",
     "OPTION_GROUPS",
     "PHASES",
     "STATES",
@@ -27,7 +28,7 @@ __all__ = [
 PHASES: dict[str, str] = {
     "": "Waiting",
     "starting": "Starting",
-    "narrate": "Speaking the narration",
+    "narrate": "Generating narration",
     "analyse": "Checking pictures and recordings",
     "loudness": "Evening out the sound",
     "export": "Making the video",
@@ -155,6 +156,15 @@ CHOICES: dict[str, dict[str, str]] = {
                         "veryslow": "Slowest (smallest file)"},
 }
 
+#: Where a segment's narration stands, and what its button offers (empty: no button).
+NARRATION: dict[str, tuple[str, str]] = {
+    "recorded": ("Your recording", "Replace with the voice"),
+    "generated": ("Spoken by the voice", "Regenerate"),
+    "outdated": ("Out of date: the text or voice changed", "Regenerate"),
+    "pending": ("The voice will speak the text", "Generate now"),
+    "missing": ("No narration yet", ""),
+}
+
 #: Project fields, by their manifest path, as a creator calls them.
 FIELDS: dict[str, str] = {
     "title": "Title",
@@ -211,4 +221,5 @@ def creator_message(message: str) -> str:
 def words() -> dict[str, Any]:
     """Every table, for the studio page."""
     return {"phases": PHASES, "states": STATES, "fields": FIELDS, "choices": CHOICES,
+            "narration": NARRATION,
             "options": [{"group": name, "fields": fields} for name, fields in OPTION_GROUPS]}

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from studiokit import LiveServer, wav_bytes
+from studiokit import LiveServer
 
 CHROMIUM = os.environ.get("STORYREEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -140,10 +140,6 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
     watch = Watch(page)
     script = tmp_path / "lighthouse.json"
     script.write_text(json.dumps(STORYFLOW), encoding="utf-8")
-    narrations = []
-    for number in (1, 2):
-        narrations.append(tmp_path / f"voice-{number}.wav")
-        narrations[-1].write_bytes(wav_bytes(tmp_path, 1.2 + number * 0.4, seed=number))
     page.set_viewport_size(SCREENS["desktop"])
     page.goto(server.url + "/")
     page.wait_for_selector("#welcome:not([hidden])")
@@ -155,13 +151,20 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
     assert page.input_value("#title") == "The Lighthouse Keeper"
     _shoot(page, shots, "02-imported")
 
-    for row, narration in zip(page.locator(".segment").all(), narrations, strict=True):
-        row.locator(".seg-audio input[type=file]").set_input_files(str(narration))
-    page.wait_for_function("document.querySelectorAll('.seg-audio.filled').length === 2")
+    page.click("#panel-tabs [data-panel=sound]")
+    page.wait_for_selector("#voice-name option[value='hibari:heart']", state="attached")
+    assert page.locator(".seg-narration").all_text_contents() == [
+        "The voice will speak the text"] * 2
+    page.click("#narrate-all")
+    page.wait_for_function("[...document.querySelectorAll('.seg-narration')].every("
+                           "(n) => n.textContent === 'Spoken by the voice')", timeout=120_000)
+    assert all(float(text.split()[1]) > 1.0 for text in
+               page.locator(".seg-audio .audio-state").all_text_contents())
+    _shoot(page, shots, "03-narrated")
     _png_files(page, [("02.png", "#2a6fdb"), ("01.png", "#db7a2a")], 1200, 800)
     page.wait_for_function("document.querySelectorAll('.seg-image.filled').length === 2")
     assert page.locator(".seg-missing:not(:empty)").count() == 0
-    _shoot(page, shots, "03-media")
+    _shoot(page, shots, "04-pictures")
 
     page.click("#panel-tabs [data-panel=format]")
     page.select_option("[data-path='settings.platform']", "shorts")
@@ -178,19 +181,19 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
     page.wait_for_selector("#save-state.ok")
     page.click("#panel-tabs [data-panel=captions]")
     page.wait_for_function("document.querySelector('#caption-preview')?.naturalHeight === 640")
-    _shoot(page, shots, "04-shorts")
+    _shoot(page, shots, "05-shorts")
 
     page.locator(".segment").nth(1).click()
     page.wait_for_function("(() => { const i = document.querySelector('#frame-start');"
                            " return !i.hidden && i.complete && i.naturalHeight === 640; })()")
     page.click("#show-end")
     page.wait_for_function("document.querySelector('#frame-end').naturalHeight === 640")
-    _shoot(page, shots, "05-segment-preview")
+    _shoot(page, shots, "06-segment-preview")
 
     page.click("#render-draft")
     _wait_video(page, "Draft")
     assert "270\u00d7480" in page.locator("#video-info").inner_text()  # the draft size
-    _shoot(page, shots, "06-draft")
+    _shoot(page, shots, "07-draft")
 
     page.click("#render-final")
     _wait_video(page, "Final")
@@ -200,21 +203,21 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
                            " return v.readyState >= 2 && v.currentTime > 0.3; })()",
                            timeout=30_000)
     page.eval_on_selector("#video", "v => v.pause()")
-    _shoot(page, shots, "07-final-playing")
+    _shoot(page, shots, "08-final-playing")
 
     page.click("#panel-tabs [data-panel=videos]")
     page.wait_for_function("document.querySelectorAll('.history-item').length === 2")
     kinds = page.locator(".history-item .tag").all_text_contents()
     assert kinds == ["Final", "Draft"]
-    _shoot(page, shots, "08-history")
+    _shoot(page, shots, "09-history")
 
     page.locator(".segment .seg-text").first.fill("Every night, the old keeper climbed.")
     page.wait_for_selector(".history-item .stale")
     page.click(".stage-tabs [data-stage=video]")
     page.wait_for_selector(".video-info .stale")
-    _shoot(page, shots, "09-changed-since")
+    _shoot(page, shots, "10-changed-since")
     assert watch.problems == []
-    assert len(list(shots.glob("*.png"))) == 2 * 9
+    assert len(list(shots.glob("*.png"))) == 2 * 10
 
 
 def _new_project(page: Any, server: LiveServer, title: str) -> None:

@@ -22,7 +22,7 @@ from storyreel.words import phase_words
 
 __all__ = ["ProgressBar"]
 
-_UNITS = {"analyse": "seg/s", "export": "fps"}
+_UNITS = {"narrate": "seg/s", "analyse": "seg/s", "export": "fps"}
 
 
 class _RateColumn(ProgressColumn):

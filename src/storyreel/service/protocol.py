@@ -27,6 +27,10 @@ class RenderSpec:
         manifest: A storyreel manifest with media paths relative to ``base_dir``.
         base_dir: The project's media folder.
         output: Where the finished MP4 is published.
+        kind: ``render``, or ``narrate`` (write the narrations of the ``narrate``
+            segments into ``base_dir/audio`` instead).
+        narrate: 0-based segments to narrate (narrate jobs).
+        options: The project's stored options (narrate jobs record what made each file).
         draft: A quick draft (the CLI's ``--draft``: small size, fastest preset, bitrate
             scaled to the size) instead of the final video.
     """
@@ -35,6 +39,9 @@ class RenderSpec:
     manifest: dict[str, Any]
     base_dir: str
     output: str
+    kind: str = "render"
+    narrate: list[int] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
     draft: bool = False
 
 
@@ -48,6 +55,7 @@ class RenderOutcome:
     frames: int
     fps: str
     warnings: list[str] = field(default_factory=list)
+    narrations: list[dict[str, Any]] = field(default_factory=list)
     width: int = 0
     height: int = 0
 

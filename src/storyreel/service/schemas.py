@@ -15,6 +15,9 @@ __all__ = [
     "GalleryItem",
     "ImageOut",
     "JobStatus",
+    "NarrateAccepted",
+    "NarrateRequest",
+    "NarrationState",
     "ProblemOut",
     "ProjectCreate",
     "ProjectDetail",
@@ -32,6 +35,7 @@ __all__ = [
 ]
 
 JobStatus = Literal["new", "queued", "processing", "completed", "failed", "cancelled"]
+NarrationState = Literal["recorded", "generated", "outdated", "pending", "missing"]
 
 _TEXT_MAX = 20_000
 
@@ -149,6 +153,10 @@ class SegmentOut(BaseModel):
     image: ImageOut | None
     audio: AudioOut | None
     missing: list[str] = Field(description="what the segment still needs to render")
+    narration: NarrationState = Field(
+        "missing", description="recorded (uploaded), generated (by the voice), outdated "
+                               "(generated from an older text or voice), pending (spoken "
+                               "from its text at render) or missing")
 
 
 class VideoOut(BaseModel):
@@ -185,6 +193,8 @@ class StatusOut(BaseModel):
 
     project_id: int
     job_id: int | None
+    kind: Literal["render", "narrate"] = Field(
+        "render", description="what the job does: render the video, or generate narration")
     status: JobStatus
     state_words: str = Field(description="the status in a creator's words")
     phase_words: str = Field(description="the phase in a creator's words")
@@ -250,6 +260,24 @@ class RenderRequest(_Input):
 
     draft: bool = Field(False, description="a quick draft (the CLI's --draft) instead of the "
                                            "final video")
+
+
+class NarrateRequest(_Input):
+    """Which narrations to generate."""
+
+    segment_id: int | None = Field(None, description="one segment; every segment that needs "
+                                                     "it when left out")
+    replace: bool = Field(False, description="also replace an uploaded recording (ask first)")
+
+
+class NarrateAccepted(BaseModel):
+    """A narrate job was queued."""
+
+    job_id: int
+    segments: list[int] = Field(description="segments whose narration will be generated")
+    kept: list[int] = Field(description="segments left alone: they have an uploaded recording")
+    status_url: str
+    events_url: str
 
 
 class RenderAccepted(BaseModel):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "JOB_KINDS",
     "MAX_ATTEMPTS",
     "ActiveJobExists",
     "JobRow",
@@ -81,6 +82,7 @@ CREATE TABLE IF NOT EXISTS segments (
     image_height INTEGER,
     audio_file TEXT,
     audio_samples INTEGER,
+    narration_from TEXT,
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS segments_by_project ON segments(project_id, position);
@@ -109,6 +111,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     started_at REAL,
     finished_at REAL,
     updated_at REAL NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'render',
+    targets TEXT,
     draft INTEGER NOT NULL DEFAULT 0,
     width INTEGER,
     height INTEGER,
@@ -122,11 +126,15 @@ PRAGMA user_version = 1;
 """
 # Columns added after the first release: (table, column, declaration).
 _ADDED_COLUMNS = (
+    ("segments", "narration_from", "TEXT"),
+    ("jobs", "kind", "TEXT NOT NULL DEFAULT 'render'"),
+    ("jobs", "targets", "TEXT"),
     ("jobs", "draft", "INTEGER NOT NULL DEFAULT 0"),
     ("jobs", "width", "INTEGER"),
     ("jobs", "height", "INTEGER"),
     ("jobs", "project_version", "REAL"),
 )
+JOB_KINDS = ("render", "narrate")
 
 
 class ActiveJobExists(Exception):
@@ -164,6 +172,7 @@ class SegmentRow:
     audio_file: str | None
     audio_samples: int | None
     updated_at: float
+    narration_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,8 @@ class JobRow:
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    kind: str = "render"
+    targets: list[int] | None = None
     draft: bool = False
     width: int | None = None
     height: int | None = None
@@ -214,12 +225,13 @@ def _job(row: sqlite3.Row) -> JobRow:
     data["problems"] = json.loads(data["problems"]) if data["problems"] else None
     data["warnings"] = json.loads(data["warnings"]) if data["warnings"] else []
     data["cancel_requested"] = bool(data["cancel_requested"])
+    data["targets"] = json.loads(data["targets"]) if data.get("targets") else None
     data["draft"] = bool(data.get("draft"))
     return JobRow(**data)
 
 
 _SEGMENT_FIELDS = {"text", "chapter", "image_prompt", "image_file", "image_width",
-                   "image_height", "audio_file", "audio_samples"}
+                   "image_height", "audio_file", "audio_samples", "narration_from"}
 
 
 class Store:
@@ -460,23 +472,28 @@ class Store:
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def create_job(self, project_id: int, *, draft: bool = False) -> JobRow:
-        """Queue a render of the project (a quick ``draft``, or the final video).
+    def create_job(self, project_id: int, kind: str = "render",
+                   targets: list[int] | None = None, *, draft: bool = False) -> JobRow:
+        """Queue a job of the project: a ``render`` (a quick ``draft``, or the final video),
+        or ``narrate`` (its ``targets`` segments).
 
         The job remembers the project's version (its last change), so a finished video
         can tell when the project changed after it was made.
 
         Raises:
-            ActiveJobExists: The project already has a queued or running render.
+            ActiveJobExists: The project already has a queued or running job.
         """
+        if kind not in JOB_KINDS:
+            raise ValueError(f"unknown job kind {kind!r}")
         now = time.time()
         try:
             with self._tx() as db:
                 cur = db.execute(
                     "INSERT INTO jobs (project_id, status, message, created_at, updated_at, "
-                    "draft, project_version) VALUES (?, 'queued', '', ?, ?, ?, "
-                    "(SELECT updated_at FROM projects WHERE id = ?))",
-                    (project_id, now, now, int(draft), project_id),
+                    "kind, targets, draft, project_version) VALUES (?, 'queued', '', ?, ?, ?, "
+                    "?, ?, (SELECT updated_at FROM projects WHERE id = ?))",
+                    (project_id, now, now, kind, json.dumps(targets) if targets else None,
+                     int(draft), project_id),
                 )
         except sqlite3.IntegrityError:
             active = self.active_job(project_id)
@@ -515,7 +532,7 @@ class Store:
 
     def completed_jobs(self, project_id: int | None = None) -> list[JobRow]:
         """Finished renders, newest first (optionally of one project)."""
-        sql = "SELECT * FROM jobs WHERE status = 'completed'"
+        sql = "SELECT * FROM jobs WHERE status = 'completed' AND kind = 'render'"
         params: tuple[Any, ...] = ()
         if project_id is not None:
             sql += " AND project_id = ?"

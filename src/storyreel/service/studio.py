@@ -25,7 +25,7 @@ from PIL import Image
 from storyreel.demo import make_demo_project
 from storyreel.errors import MediaError, Problem, ValidationFailed
 from storyreel.media.image import even_ceil
-from storyreel.model.load import project_from_dict
+from storyreel.model.load import problems_from, project_from_dict
 from storyreel.model.project import Project
 from storyreel.render.pipeline import apply_overrides, slugify
 from storyreel.render.preview import SAMPLE_CAPTION, caption_preview, segment_frame
@@ -42,6 +42,7 @@ from storyreel.service.importers import (
 )
 from storyreel.service.jobs import Dispatcher
 from storyreel.service.limits import Limits
+from storyreel.service.narration import targets_for
 from storyreel.service.options import (
     asset_settings,
     build_manifest,
@@ -65,7 +66,10 @@ from storyreel.service.store import (
 )
 from storyreel.service.views import Views
 
-__all__ = ["Studio"]
+__all__ = ["VOICE_SAMPLE", "Studio"]
+
+#: What the "listen" button says.
+VOICE_SAMPLE = "Once upon a time, in a valley far away, a story began."
 
 log = logging.getLogger("storyreel.service")
 
@@ -243,6 +247,8 @@ class Studio:
         problems: list[ProblemOut] = []
         for number, (segment, media) in enumerate(zip(segments, parsed.media, strict=True), 1):
             for what, member in (("image", media.image), ("audio", media.audio)):
+                if member is None:  # no recording: the text is spoken
+                    continue
                 try:
                     with archive.open(member) as handle:
                         self._store_upload(segment, what, handle)
@@ -365,7 +371,7 @@ class Studio:
         target = self.folder(segment.project_id) / name
         uploads.publish(temp, target)
         updated = self.store.update_segment(segment.project_id, segment.id, {
-            "audio_file": name, "audio_samples": info.samples})
+            "audio_file": name, "audio_samples": info.samples, "narration_from": None})
         if updated is None:
             uploads.remove_quietly(target)
             raise NotFound(f"Segment {segment.id} was deleted during the upload.")
@@ -461,10 +467,10 @@ class Studio:
         project = self.project(project_id)
         rows = self.store.segments(project_id)
         manifest = build_manifest(project.title, project.options, rows)
-        manifest["segments"] = [
-            {**seg, "image": seg["image"] or "images/.none", "audio": seg["audio"] or "audio/.none"}
+        manifest["segments"] = [  # no narration is needed to draw a frame
+            {**seg, "image": seg["image"] or "images/.none"}
             for seg in manifest["segments"]] or [
-            {"image": "images/.none", "audio": "audio/.none", "text": SAMPLE_CAPTION}]
+            {"image": "images/.none", "text": SAMPLE_CAPTION}]
         try:
             engine = project_from_dict(manifest, base_dir=self.folder(project_id))
             scale = PREVIEW_LONGEST / max(engine.width, engine.height)
@@ -516,6 +522,51 @@ class Studio:
                            "first.", job_id=exc.job.id) from exc
         self.dispatcher.submitted(job.id)
         return job
+
+    def narrate(self, project_id: int, segment_id: int | None,
+                replace: bool) -> tuple[JobRow, list[int]]:
+        """Queue a job that generates narration from text (one segment, or all that need it).
+
+        Returns:
+            The job, and the segments left alone because they have an uploaded recording.
+        """
+        project = self.project(project_id)
+        if segment_id is not None:
+            segment = self.segment(project_id, segment_id)
+            if not segment.text.strip():
+                raise Invalid("This segment has no text to speak.")
+        segments = self.store.segments(project_id)
+        targets, kept = targets_for(segments, project.options, segment_id, replace)
+        if segment_id is not None and kept:
+            raise Conflict("This segment has an uploaded recording: confirm to "
+                                   "replace it with a generated narration.")
+        if not targets:
+            raise Invalid("Every segment with text already has an up-to-date "
+                                   "narration.")
+        try:
+            job = self.store.create_job(project_id, "narrate", targets)
+        except ActiveJobExists as exc:
+            raise Conflict("This project already has a job running.",
+                              job_id=exc.job.id) from None
+        self.dispatcher.submitted(job.id)
+        return job, kept
+
+    def voice_sample(self, engine: str, voice: str | None, speed: float) -> Path:
+        """A cached WAV of a short sentence in a voice (for the "listen" button)."""
+        from pydantic import ValidationError
+
+        from storyreel.errors import VoiceError
+        from storyreel.model.project import Voice
+        from storyreel.voice.narrate import Narrator
+
+        try:
+            chosen = Voice.model_validate({"engine": engine, "voice": voice, "speed": speed})
+            return Narrator().speak(VOICE_SAMPLE, chosen).entry.wav
+        except ValidationError as exc:
+            raise Invalid("Those voice settings are not valid.",
+                              [_problem_out(p) for p in problems_from(exc)]) from exc
+        except VoiceError as exc:
+            raise Invalid(str(exc)) from exc
 
     def cancel(self, project_id: int) -> StatusOut:
         """Cancel a queued render at once, or stop a running one within seconds."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.service.errors import NotFound
+from storyreel.service.narration import narration_state
 from storyreel.service.options import effective_options, missing_media
 from storyreel.service.schemas import (
     AudioOut,
@@ -122,9 +123,12 @@ class Views:
         if segment.audio_file and segment.audio_samples:
             audio = AudioOut(url=self._media_url(segment.project_id, segment, "audio"),
                              duration=round(segment.audio_samples / SAMPLE_RATE, 3))
+        options = self.store.get_project(segment.project_id)
+        state = narration_state(segment, options.options if options else {})
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
-                          image=image, audio=audio, missing=missing_media(segment, folder))
+                          image=image, audio=audio, missing=missing_media(segment, folder),
+                          narration=state)
 
     def segment_view(self, project_id: int, segment_id: int) -> SegmentOut:
         """One segment with its number in the project."""
@@ -189,8 +193,9 @@ class Views:
         cancelling = job.cancel_requested and job.status == JobState.PROCESSING
         state = "cancelling" if cancelling else job.status
         return StatusOut(
-            project_id=project.id, job_id=job.id, status=job.status,
-            state_words=state_words(state), phase_words=phase_words(job.phase),
+            project_id=project.id, job_id=job.id, kind=job.kind, status=job.status,
+            state_words=phase_words("narrate") if job.kind == "narrate" and job.status ==
+            JobState.PROCESSING else state_words(state), phase_words=phase_words(job.phase),
             cancelling=cancelling, draft=job.draft, video=shown,
             phase=job.phase, percent=job.percent,
             frames_done=job.done if exporting else None,
@@ -208,6 +213,10 @@ class Views:
 
     @staticmethod
     def _message(job: JobRow, state: str, shown: VideoOut | None) -> str:
+        if job.kind == "narrate":
+            return {JobState.COMPLETED: job.message, JobState.FAILED: "The narration could "
+                    "not be generated.", JobState.CANCELLED: "Narration stopped.",
+                    "cancelling": "Stopping the narration..."}.get(state, phase_words("narrate"))
         kind = "draft" if job.draft else "video"
         if state == JobState.COMPLETED:
             return f"Your {kind} is ready: {job.duration or 0:.1f} s."

@@ -55,6 +55,11 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     from storyreel.render.pipeline import apply_overrides, render
 
     try:
+        if spec.get("kind") == "narrate":
+            from storyreel.service.narration import run_narration
+
+            return "done", run_narration(spec, cancel.is_set,
+                                         lambda p: send(out, "progress", asdict(p)))
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
         project = apply_overrides(project, {"draft": bool(spec.get("draft"))})
         result = render(project, Path(spec["output"]), cancel=cancel,
@@ -68,7 +73,7 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
         write_poster(result.path, result.path.with_suffix(".jpg"))
     return "done", asdict(RenderOutcome(str(result.path), result.size, result.duration,
                                         result.frames, str(result.fps), list(result.warnings),
-                                        project.width, project.height))
+                                        width=project.width, height=project.height))
 
 
 if __name__ == "__main__":

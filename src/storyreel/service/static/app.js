@@ -338,8 +338,10 @@ function segmentRow(seg, count, longest) {
     $(".seg-image", li).title = `${seg.image.width}×${seg.image.height} · drop or click to replace`;
   }
   const audio = $(".seg-audio", li);
-  $(".audio-state", li).textContent = seg.audio ? `♪ ${seg.audio.duration.toFixed(1)} s` : "+ Narration";
+  $(".audio-state", li).textContent = seg.audio ? `♪ ${seg.audio.duration.toFixed(1)} s` : "+ Recording";
   audio.classList.toggle("filled", Boolean(seg.audio));
+  showNarration(li, seg);
+  $(".seg-generate", li).addEventListener("click", (event) => { event.stopPropagation(); narrate(seg.id, li.dataset.narration); });
   const listen = $(".listen", li);
   listen.hidden = !seg.audio;
   listen.addEventListener("click", (event) => { event.stopPropagation(); playNarration(seg, listen); });
@@ -376,9 +378,11 @@ function bindSegmentField(input, segmentId, name, value) {
   const key = `segment:${segmentId}:${name}`;
   const run = async () => {
     const sent = value();
-    await api("PATCH", projectPath(`segments/${segmentId}/`), { [name]: sent });
+    const fresh = await api("PATCH", projectPath(`segments/${segmentId}/`), { [name]: sent });
     const seg = segmentById(segmentId);
-    if (seg) seg[name] = sent;
+    if (seg) { seg[name] = sent; seg.narration = fresh.narration; }
+    const row = document.getElementById(`segment-${segmentId}`);
+    if (row && fresh) showNarration(row, fresh);
     if (input.value === (sent ?? "")) input.dataset.dirty = "";
     afterEdit(name === "chapter");
   };
@@ -612,6 +616,94 @@ async function addSegment() {
   } catch (err) { /* reported by save() */ }
 }
 
+// ---------------------------------------------------------------- voice and narration
+
+function showNarration(li, seg) {
+  const [words, action] = state.words.narration[seg.narration] || ["", ""];
+  li.dataset.narration = seg.narration;
+  const label = $(".seg-narration", li);
+  label.textContent = seg.narration === "recorded" || seg.narration === "missing" ? "" : words;
+  label.classList.toggle("warn", seg.narration === "outdated");
+  const button = $(".seg-generate", li);
+  button.hidden = !action || !seg.text.trim();
+  button.textContent = action;
+}
+
+function voicePanel() {
+  const box = el("div", { class: "voice-box" });
+  const select = el("select", { id: "voice-name" });
+  const speed = schemaAt("settings.voice.speed");
+  const range = el("input", { type: "range", id: "voice-speed", step: "0.05", min: speed.minimum ?? 0.5, max: speed.maximum ?? 2 });
+  const shown = el("span", { class: "unit", id: "voice-speed-value" });
+  const listenButton = el("button", { type: "button", class: "secondary small-button", textContent: "▶ Listen", onclick: listenVoice });
+  const all = el("button", { type: "button", id: "narrate-all", class: "primary", textContent: "Generate narration", onclick: () => narrate(null, null) });
+  box.append(
+    fieldRow({ path: "voice", label: "Voice", help: "Who reads segments that have no recording of their own.", unit: "" }, select),
+    fieldRow({ path: "speed", label: "Speed", help: "1 is the voice's natural pace.", unit: "" }, range),
+    el("div", { class: "voice-actions" }, listenButton, all,
+      el("p", { class: "help", textContent: "Speaks every segment whose narration is missing or out of date; your own recordings stay." })));
+  range.closest(".control").append(shown);
+  const fill = () => {
+    const voice = (state.project.options.settings || {}).voice || {};
+    const value = `${voice.engine || "hibari"}:${voice.voice || "heart"}`;
+    if ([...select.options].some((o) => o.value === value)) select.value = value;
+    if (!isEditing(range)) range.value = voice.speed ?? 1;
+    shown.textContent = `${Number(range.value).toFixed(2)}×`;
+  };
+  api("GET", "/api/voices/").then((engines) => {
+    for (const engine of engines) {
+      for (const voice of engine.ready ? engine.voices : []) {
+        if (!voice.available) continue;
+        const extra = [engine.name, voice.language, voice.description].filter(Boolean).join(", ");
+        select.append(new Option(`${voice.name} (${extra})`, `${engine.name}:${voice.name}`));
+      }
+    }
+    fill();
+  }).catch(showError);
+  range.addEventListener("input", () => { range.dataset.dirty = "1"; shown.textContent = `${Number(range.value).toFixed(2)}×`; });
+  range.addEventListener("change", () => { range.dataset.dirty = ""; saveVoice(); });
+  select.addEventListener("change", saveVoice);
+  $("#narrate-all", box)?.toggleAttribute("disabled", isBusy());
+  return box;
+}
+
+function chosenVoice() {
+  const [engine, voice] = ($("#voice-name").value || "hibari:heart").split(":");
+  return { engine, voice, speed: Number($("#voice-speed").value) };
+}
+
+async function saveVoice() {
+  await patchProject({ settings: { voice: chosenVoice() } });
+  await reloadProject().catch(() => {});
+}
+
+function listenVoice() {
+  const { engine, voice, speed } = chosenVoice();
+  const player = $("#voice-sample");
+  player.src = `/api/voices/sample/?${new URLSearchParams({ engine, voice, speed })}`;
+  player.play().catch(() => toast("The sample could not be played.", { kind: "error" }));
+}
+
+async function narrate(segmentId, narrationState) {
+  const body = segmentId ? { segment_id: segmentId } : {};
+  if (narrationState === "recorded") {
+    const sure = await ask({ title: "Replace your recording?", text: "The voice will read this segment's text instead of your uploaded recording.", ok: "Replace", danger: true });
+    if (!sure) return;
+    body.replace = true;
+  }
+  try {
+    const accepted = await api("POST", projectPath("narrate/"), body);
+    const kept = accepted.kept.length;
+    const count = accepted.segments.length;
+    toast(`Generating narration for ${count} segment${count === 1 ? "" : "s"}` +
+          (kept ? `; ${kept} with your own recording left as they are` : ""));
+  } catch (err) {
+    showError(err);
+  }
+}
+
+const isBusy = () => Boolean(state.lastStatus && (state.lastStatus.status === "queued" || state.lastStatus.status === "processing"));
+
 // ---------------------------------------------------------------- stage: framing and video
 
 function showStage(which) {
@@ -695,6 +787,10 @@ function updateStatus(s) {
   const before = state.lastStatus;
   state.lastStatus = s;
   const running = s.status === "queued" || s.status === "processing";
+  if (s.kind === "narrate" && before && before.job_id === s.job_id && before.status !== s.status && !running) {
+    reloadProject().catch(() => {});  // new narrations: show them on the timeline
+  }
+  $("#narrate-all")?.toggleAttribute("disabled", running);
   $("#render-draft").disabled = running;
   $("#render-final").disabled = running;
   $("#cancel").hidden = !running;
@@ -704,7 +800,7 @@ function updateStatus(s) {
   $("#progress-fill").style.width = `${percent}%`;
   $(".bar").setAttribute("aria-valuenow", String(Math.round(percent)));
   $("#progress-percent").textContent = `${Math.floor(percent)} %`;
-  const kind = s.draft ? "Draft" : "Video";
+  const kind = s.kind === "narrate" ? "Narration" : (s.draft ? "Draft" : "Video");
   $("#progress-phase").textContent = `${kind}: ${s.cancelling ? stateWords("cancelling") : (s.status === "queued" ? stateWords("queued") : s.phase_words)}`;
   const parts = [];
   if (s.phase === "export" && s.frames_total) parts.push(`frame ${s.frames_done} of ${s.frames_total}`);
@@ -714,7 +810,7 @@ function updateStatus(s) {
   if (badge) { badge.className = `badge ${s.status}`; badge.textContent = badgeText(s.status, s.percent); }
   renderNote(s);
   showVideo(s.video);
-  const finishedNow = before && before.job_id === s.job_id && before.status !== "completed" && s.status === "completed";
+  const finishedNow = s.kind !== "narrate" && before && before.job_id === s.job_id && before.status !== "completed" && s.status === "completed";
   if (finishedNow) showStage("video");
 }
 
@@ -902,6 +998,7 @@ const ACCEPT = { audio: "audio/*,.wav,.mp3,.flac,.ogg,.m4a", image: "image/*", v
 function optionGroup(group) {
   const box = el("div", { class: "group", dataset: { group: group.group } });
   if (group.group === "Format") box.append(sizeField());
+  if (group.group === "Sound") box.append(voicePanel());
   for (const field of group.fields) {
     const row = ASSETS[field.path] ? assetField(field) : optionField(field);
     if (row) box.append(row);
@@ -912,7 +1009,7 @@ function optionGroup(group) {
 }
 
 function fieldRow(field, input, unit = field.unit) {
-  const id = `opt-${field.path.replace(/\W/g, "-")}`;
+  const id = input.id || `opt-${field.path.replace(/\W/g, "-")}`;
   input.id = id;
   const label = el("label", { htmlFor: id, textContent: field.label });
   const control = el("div", { class: "control" }, input, unit && input.type !== "checkbox" ? el("span", { class: "unit", textContent: unit }) : null);
