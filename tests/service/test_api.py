@@ -722,7 +722,9 @@ def test_the_sample_project_is_ready_to_render(studio: Studio) -> None:
     assert project["title"] == "The Lost City of Aurelia"
     segments = project["segment_list"]
     assert len(segments) == 6
-    assert all(s["image"] and s["audio"] and s["text"] and not s["missing"] for s in segments)
+    # Pictures and text: the voice speaks each segment (or Generate narration does first).
+    assert all(s["image"] and s["text"] and not s["missing"] for s in segments)
+    assert {s["narration"] for s in segments} == {"pending"}
     assert project["options"]["settings"]["music"]["path"].startswith("assets/")
     assert studio.client.get(f"/api/projects/{project['id']}/assets/music/").status_code == 200
 

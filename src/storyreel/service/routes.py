@@ -123,7 +123,7 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
 @router.post("/projects/sample/", status_code=201, response_model=ProjectDetail,
              tags=["projects"])
 def create_sample_project(studio: StudioDep) -> ProjectDetail:
-    """Create the sample project: six stills with narration, chapters, music and a logo."""
+    """Create the sample project: six stills with their text, chapters, music and a logo."""
     return studio.create_sample()
 
 

@@ -194,7 +194,7 @@ class Studio:
         return self.create(parsed)
 
     def create_sample(self) -> ProjectDetail:
-        """Create the demo project (the stills, narration, music and logo that
+        """Create the demo project (the stills, text, chapters, music and logo that
         ``storyreel demo`` makes), imported as a bundle would be."""
         with tempfile.TemporaryDirectory(prefix="storyreel-sample-") as temp, \
                 tempfile.TemporaryFile() as bundle:
