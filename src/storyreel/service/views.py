@@ -240,9 +240,13 @@ class Views:
         if image is not None:
             thumb = f"/api/projects/{project.id}/segments/{image[0]}/thumbnail/"
         video = self.video(job, project) if job else None
+        status = job.status if job else "new"
+        if job is not None and job.kind == "narrate" and not JobState(job.status).active:
+            # A finished narration job says nothing about the video: show the render's state.
+            made = self.store.completed_jobs(project.id)
+            status, video = ("completed", self.video(made[0], project)) if made else ("new", None)
         return ProjectSummary(
-            id=project.id, title=project.title,
-            status=job.status if job else "new",
+            id=project.id, title=project.title, status=status,
             percent=job.percent if job else 0.0, segments=stats[0],
             duration=round(stats[1] / SAMPLE_RATE, 3), thumbnail_url=thumb,
             video_url=video.video_url if video else None,
