@@ -81,9 +81,11 @@ class Watch:
             self.problems.append(f"console: {message.text}")
 
     def _failed(self, request: Any) -> None:
-        # A player that changes its video stops loading the old one: the page expects that.
-        aborted_video = "/video/" in request.url and "ERR_ABORTED" in (request.failure or "")
-        if not aborted_video:
+        # A player that changes its video, or a preview replaced by a newer one, stops
+        # loading the old one: the page expects that.
+        superseded = ("/video/" in request.url or "preview.png" in request.url) and \
+            "ERR_ABORTED" in (request.failure or "")
+        if not superseded:
             self.problems.append(f"request failed: {request.url} {request.failure}")
 
     def _response(self, response: Any) -> None:
@@ -91,12 +93,16 @@ class Watch:
             self.problems.append(f"{response.status} from {response.url}")
 
 
-def _shoot(page: Any, folder: Path, name: str) -> None:
-    """Photograph the page at the desktop and the phone size (then back to desktop)."""
+def _shoot(page: Any, folder: Path, name: str, focus: str | None = None) -> None:
+    """Photograph the page at the desktop and the phone size (then back to desktop); on
+    the phone, ``focus`` is scrolled up from below the fold first."""
     for screen, size in SCREENS.items():
         page.set_viewport_size(size)
         page.wait_for_timeout(150)  # let the layout settle after the resize
+        if focus and screen == "phone":
+            page.eval_on_selector(focus, "e => e.scrollIntoView({block: 'end'})")
         page.screenshot(path=str(folder / f"{name}-{screen}.png"))
+    page.evaluate("window.scrollTo(0, 0)")
     page.set_viewport_size(SCREENS["desktop"])
 
 
@@ -160,7 +166,7 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
                            "(n) => n.textContent === 'Spoken by the voice')", timeout=120_000)
     assert all(float(text.split()[1]) > 1.0 for text in
                page.locator(".seg-audio .audio-state").all_text_contents())
-    _shoot(page, shots, "03-narrated")
+    _shoot(page, shots, "03-narrated", focus="#narrate-all")
     _png_files(page, [("02.png", "#2a6fdb"), ("01.png", "#db7a2a")], 1200, 800)
     page.wait_for_function("document.querySelectorAll('.seg-image.filled').length === 2")
     assert page.locator(".seg-missing:not(:empty)").count() == 0
@@ -181,7 +187,7 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
     page.wait_for_selector("#save-state.ok")
     page.click("#panel-tabs [data-panel=captions]")
     page.wait_for_function("document.querySelector('#caption-preview')?.naturalHeight === 640")
-    _shoot(page, shots, "05-shorts")
+    _shoot(page, shots, "05-shorts", focus="#caption-preview")
 
     page.locator(".segment").nth(1).click()
     page.wait_for_function("(() => { const i = document.querySelector('#frame-start');"
@@ -209,7 +215,7 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
     page.wait_for_function("document.querySelectorAll('.history-item').length === 2")
     kinds = page.locator(".history-item .tag").all_text_contents()
     assert kinds == ["Final", "Draft"]
-    _shoot(page, shots, "09-history")
+    _shoot(page, shots, "09-history", focus=".history")
 
     page.locator(".segment .seg-text").first.fill("Every night, the old keeper climbed.")
     page.wait_for_selector(".history-item .stale")

@@ -717,13 +717,18 @@ function showStage(which) {
 }
 
 let frameCount = 0;
+let frameKey = "";
 function showFrame() {
   const seg = state.selected && segmentById(state.selected);
   const start = $("#frame-start"), end = $("#frame-end");
   const ready = Boolean(seg && seg.image);
   $("#frame-empty").hidden = ready;
   $("#frame-caption").textContent = seg ? `Segment ${seg.number}${ready ? ": as the video frames it, with its caption" : ""}` : "";
-  if (!ready) { start.hidden = end.hidden = true; return; }
+  if (!ready) { start.hidden = end.hidden = true; frameKey = ""; return; }
+  // Draw again only when something the frame shows has changed.
+  const key = JSON.stringify([seg.id, seg.image.url, seg.text, state.project.options]);
+  if (key === frameKey) return;
+  frameKey = key;
   frameCount += 1;
   const base = projectPath(`segments/${seg.id}/preview.png?v=${frameCount}&at=`);
   start.src = `${base}start`;
