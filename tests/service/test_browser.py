@@ -182,6 +182,8 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
     page.click("#custom-size button")
     page.wait_for_function("document.querySelector('#project-meta').textContent"
                            ".includes('360\u00d7640')")
+    box = page.locator(".seg-image").first.bounding_box()
+    assert abs(box["width"] / box["height"] - 360 / 640) < 0.03  # thumbnails in 9:16
     page.click("#panel-tabs [data-panel=quality]")
     page.select_option("[data-path='settings.preset']", "ultrafast")
     page.wait_for_selector("#save-state.ok")
@@ -273,3 +275,10 @@ def test_dropping_several_pictures_fills_segments_in_order(
     first = httpx.get(server.url + detail["segment_list"][0]["image"]["url"]).content
     pixel = Image.open(io.BytesIO(first)).convert("RGB").getpixel((5, 5))
     assert pixel == (255, 128, 32)  # 01.png went to the first segment
+    first_id = detail["segment_list"][0]["id"]
+    page.focus(f"#segment-{first_id}")
+    page.keyboard.press("Alt+ArrowDown")
+    page.wait_for_function(f"document.querySelector('.segment:nth-child(2)').id === "
+                           f"'segment-{first_id}'")
+    order = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()["segment_list"]
+    assert [s["id"] for s in order][1] == first_id
