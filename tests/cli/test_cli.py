@@ -119,9 +119,9 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [(["--highlight-color", "notacolour"], "highlight_color: 'notacolour' is not a colour"),
-     (["--platform", "myspace"], "settings.platform: Input should be 'youtube'"),
+     (["--platform", "myspace"], "settings.platform: must be 'youtube'"),
      (["--caption-style", "word", "--no-subtitles"], "caption style 'word' needs captions"),
-     (["--caption-style", "bouncy"], "subtitles.style: Input should be 'phrase'")],
+     (["--caption-style", "bouncy"], "subtitles.style: must be 'phrase'")],
 )
 def test_bad_caption_settings_are_one_line_exit_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], needle: str

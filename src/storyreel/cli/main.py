@@ -15,6 +15,7 @@ import signal
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -42,6 +43,7 @@ from storyreel.errors import (
 from storyreel.model.fps import parse_fps
 from storyreel.model.platforms import PLATFORM_NAMES
 from storyreel.model.project import CAPTION_LOOKS, PRESETS
+from storyreel.words import creator_message
 
 __all__ = ["build_parser", "main"]
 
@@ -189,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationFailed as exc:
         _debug(debug)
         for problem in exc.problems:
-            console.print(f"storyreel: error: {problem}", style="red", markup=False)
+            worded = replace(problem, message=creator_message(problem.message))
+            console.print(f"storyreel: error: {worded}", style="red", markup=False)
         return EXIT_INVALID
     except (ProjectError, _UsageError) as exc:
         _debug(debug)
