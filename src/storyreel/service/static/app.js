@@ -723,6 +723,8 @@ function showFrame() {
   const start = $("#frame-start"), end = $("#frame-end");
   const ready = Boolean(seg && seg.image);
   $("#frame-empty").hidden = ready;
+  $("#frame-empty").textContent = seg ? `Segment ${seg.number} has no picture yet: drop one on it to see how the video will frame it.`
+    : "Select a segment to see how the video will frame its picture.";
   $("#frame-caption").textContent = seg ? `Segment ${seg.number}${ready ? ": as the video frames it, with its caption" : ""}` : "";
   if (!ready) { start.hidden = end.hidden = true; frameKey = ""; return; }
   // Draw again only when something the frame shows has changed.
