@@ -19,6 +19,7 @@ from PIL import Image
 
 from storyreel.cli import main
 from storyreel.demo import write_speechlike_wav
+from storyreel.words import phase_words
 
 CLI = [sys.executable, "-m", "storyreel"]
 
@@ -201,7 +202,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     text = output.decode("utf-8", "replace")
-    assert "Exporting final MP4" in text
+    assert phase_words("export") in text  # the phase, in the words shared with the studio
     assert "100%" in text
 
 
