@@ -28,6 +28,8 @@ from storyreel.words import phase_words, state_words
 
 __all__ = ["Views", "chapter_check"]
 
+#: A narrator's pace, to estimate a segment's length before its narration exists.
+WORDS_PER_SECOND = 2.5
 #: YouTube's chapter rules: how many, and the shortest chapter in seconds.
 YOUTUBE_MIN_CHAPTERS = 3
 YOUTUBE_MIN_CHAPTER_SECONDS = 10.0
@@ -36,7 +38,8 @@ YOUTUBE_MIN_CHAPTER_SECONDS = 10.0
 def chapter_check(segments: list[SegmentRow], gap: float) -> ChaptersOut:
     """Whether the segments' chapters will show on YouTube, in words, before any render.
 
-    Start times are estimated from the narrations and the pause after each.
+    Start times are estimated from the narrations (from the words, for a segment the
+    voice has not spoken yet) and the pause after each.
     """
     starts: list[float] = []
     clock = 0.0
@@ -45,7 +48,9 @@ def chapter_check(segments: list[SegmentRow], gap: float) -> ChaptersOut:
         if segment.chapter and segment.chapter.strip():
             starts.append(clock)
             first_at_start = first_at_start and (len(starts) > 1 or number == 0)
-        clock += (segment.audio_samples or 0) / SAMPLE_RATE + gap
+        spoken = (segment.audio_samples / SAMPLE_RATE if segment.audio_samples
+                  else len(segment.text.split()) / WORDS_PER_SECOND)
+        clock += spoken + gap
     count = len(starts)
     rule = (f"YouTube shows chapters when there are at least {YOUTUBE_MIN_CHAPTERS}, the "
             f"first starts at 0:00 and each lasts {YOUTUBE_MIN_CHAPTER_SECONDS:g} s or more.")

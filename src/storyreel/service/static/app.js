@@ -285,7 +285,10 @@ async function reloadProject() {
 function updateMeta() {
   const p = state.project;
   const { width, height, fps } = p.options;
-  $("#project-meta").textContent = `${p.segments} segment${p.segments === 1 ? "" : "s"} · ${fmtSeconds(p.duration) || "0 s"} · ${width}×${height} · ${Number(fps).toFixed(fps % 1 ? 2 : 0)} fps`;
+  const segments = p.segment_list;
+  const total = segments.reduce((sum, seg) => sum + segDuration(seg), 0);
+  const estimated = segments.some((seg) => !seg.audio) ? "about " : "";
+  $("#project-meta").textContent = `${segments.length} segment${segments.length === 1 ? "" : "s"} · ${estimated}${fmtSeconds(total) || "0 s"} · ${width}×${height} · ${Number(fps).toFixed(fps % 1 ? 2 : 0)} fps`;
 }
 
 function applyAspect() {
@@ -303,7 +306,9 @@ function route() {
 // ---------------------------------------------------------------- timeline
 
 const segmentById = (id) => state.project.segment_list.find((s) => s.id === id);
-const segDuration = (seg) => (seg.audio ? seg.audio.duration : 0);
+// Before a segment has narration, its length is estimated from its words.
+const WORDS_PER_SECOND = 2.5;
+const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / WORDS_PER_SECOND);
 
 function renderTimeline() {
   const list = $("#timeline");
@@ -316,6 +321,10 @@ function renderTimeline() {
   if (!segments.length) list.append(el("li", { class: "empty muted", textContent: "No segments yet: press “+ Segment”, or drop pictures here." }));
   renderOverview();
   updateMeta();
+  const waiting = segments.filter((seg) => seg.narration === "pending" || seg.narration === "outdated").length;
+  const button = $("#narrate-missing");
+  button.hidden = waiting === 0;
+  button.textContent = `Generate narration (${waiting})`;
   if (keep) {
     const row = document.getElementById(`segment-${keep.id}`);
     const field = row && keep.field && row.querySelector(`.${keep.field.split(" ")[0]}`);
@@ -348,6 +357,8 @@ function segmentRow(seg, count, longest) {
   $(".seg-length-fill", li).style.width = `${(100 * segDuration(seg)) / longest}%`;
   const text = $(".seg-text", li);
   text.value = seg.text;
+  text.addEventListener("input", () => fitText(text));
+  requestAnimationFrame(() => fitText(text));
   bindSegmentField(text, seg.id, "text", () => text.value);
   const chapter = $(".seg-chapter", li);
   chapter.value = seg.chapter || "";
@@ -372,6 +383,12 @@ function segmentRow(seg, count, longest) {
   });
   setupReorder(li);
   return li;
+}
+
+// A segment's text shows whole: the box grows with it.
+function fitText(text) {
+  text.style.height = "auto";
+  text.style.height = `${text.scrollHeight + 2}px`;
 }
 
 function bindSegmentField(input, segmentId, name, value) {
@@ -798,6 +815,7 @@ function updateStatus(s) {
     reloadProject().catch(() => {});  // new narrations: show them on the timeline
   }
   $("#narrate-all")?.toggleAttribute("disabled", running);
+  $("#narrate-missing").disabled = running;
   $("#render-draft").disabled = running;
   $("#render-final").disabled = running;
   $("#cancel").hidden = !running;
@@ -926,7 +944,7 @@ function segmentPanel() {
     box.append(el("h3", { textContent: `Segment ${seg.number}` }));
     const facts = [];
     facts.push(seg.image ? `Picture ${seg.image.width}×${seg.image.height}` : "No picture yet");
-    facts.push(seg.audio ? `Narration ${seg.audio.duration.toFixed(1)} s` : "No narration yet");
+    facts.push(seg.audio ? `Narration ${seg.audio.duration.toFixed(1)} s` : state.words.narration[seg.narration][0]);
     box.append(el("p", { class: "muted small", textContent: facts.join(" · ") }));
     if (seg.image_prompt) box.append(el("p", { class: "small", textContent: `Picture idea: ${seg.image_prompt}` }));
     box.append(el("p", { class: "help", textContent: "The stage shows this segment's first and last frame as the video will frame and move it. Change the motion under Motion." }));
@@ -1330,6 +1348,7 @@ async function main() {
   setupImportDrop($("#sidebar"));
   bindTitle();
   $("#add-segment").addEventListener("click", addSegment);
+  $("#narrate-missing").addEventListener("click", () => narrate(null, null));
   $("#delete-project").addEventListener("click", deleteProject);
   $("#render-draft").addEventListener("click", () => startRender(true));
   $("#render-final").addEventListener("click", () => startRender(false));
