@@ -187,7 +187,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"Input should be (.+)"), r"must be \1"),
     (re.compile(r"Extra inputs are not permitted"), "is not an option the studio knows"),
     (re.compile(r"(\d+) is odd; H\.264 in yuv420p needs an even size"),
-     r"\1 pixels is odd; video needs an even number"),
+     r"\1 is odd; a video needs an even number of pixels"),
 )
 
 
