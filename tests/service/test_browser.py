@@ -282,3 +282,21 @@ def test_dropping_several_pictures_fills_segments_in_order(
                            f"'segment-{first_id}'")
     order = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()["segment_list"]
     assert [s["id"] for s in order][1] == first_id
+
+
+def test_typing_survives_a_redraw_and_is_saved(live_server: Callable[..., LiveServer],
+                                               page: Any) -> None:
+    server = live_server()
+    _new_project(page, server, "Typing")
+    # Type, and redraw the timeline (as an upload finishing does) in the same breath.
+    page.evaluate("""() => {
+        const text = document.querySelector('.segment .seg-text');
+        text.value = 'Typed while the timeline was redrawn.';
+        text.dispatchEvent(new Event('input', { bubbles: true }));
+        renderTimeline();
+    }""")
+    assert page.input_value(".segment .seg-text") == "Typed while the timeline was redrawn."
+    page.wait_for_selector("#save-state.ok")
+    project = httpx.get(server.url + "/api/projects/").json()[0]
+    detail = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()
+    assert detail["segment_list"][0]["text"] == "Typed while the timeline was redrawn."

@@ -316,8 +316,14 @@ function renderTimeline() {
   const longest = Math.max(1, ...segments.map(segDuration));
   const focused = document.activeElement && document.activeElement.closest(".segment");
   const keep = focused ? { id: Number(focused.dataset.id), field: document.activeElement.className } : null;
+  // What is being typed survives a redraw: it is kept, and still saved when typing pauses.
+  const typing = $$(".segment [data-dirty='1']", list).map((input) => [input.closest(".segment").dataset.id, input.className, input.value]);
   list.replaceChildren();
   for (const seg of segments) list.append(segmentRow(seg, segments.length, longest));
+  for (const [id, name, value] of typing) {
+    const input = document.querySelector(`#segment-${id} .${name.split(" ")[0]}`);
+    if (input) { input.value = value; input.dataset.dirty = "1"; }
+  }
   if (!segments.length) list.append(el("li", { class: "empty muted", textContent: "No segments yet: press “+ Segment”, or drop pictures here." }));
   renderOverview();
   updateMeta();
