@@ -22,7 +22,7 @@ from storyreel.errors import (
 )
 from storyreel.model import KenBurns, Project, RenderSettings, Segment, load_project
 from storyreel.render import EXPORT_MESSAGE, CancelToken, Progress, RenderResult, render
-from storyreel.validate import Analysis, analyse_project
+from storyreel.render.analysis import Analysis, analyse_project
 
 __version__ = "0.1.0"
 

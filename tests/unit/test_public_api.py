@@ -73,7 +73,7 @@ def test_error_tree() -> None:
 def test_every_module_all_lists_existing_names() -> None:
     # ``storyreel.render`` is the function; the subpackage is reached through importlib.
     names = ["storyreel.errors", "storyreel.model", "storyreel.render", "storyreel.timeline.plan",
-             "storyreel.validate", "storyreel.media.image", "storyreel.media.audio",
+             "storyreel.render.analysis", "storyreel.media.image", "storyreel.media.audio",
              "storyreel.frames.kenburns", "storyreel.render.output"]
     for module in map(importlib.import_module, names):
         for name in module.__all__:

@@ -261,7 +261,7 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from storyreel.model.load import load_project
-    from storyreel.validate import analyse_project
+    from storyreel.render.analysis import analyse_project
 
     project = load_project(args.manifest)
     analysis = analyse_project(project)

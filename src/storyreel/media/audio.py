@@ -11,10 +11,10 @@ from av.audio.resampler import AudioResampler
 from numpy.typing import NDArray
 
 from storyreel.errors import MediaError
+from storyreel.timeline.plan import SAMPLE_RATE
 
 __all__ = ["CHANNELS", "MAX_NARRATION_SECONDS", "SAMPLE_RATE", "Samples", "decode_audio"]
 
-SAMPLE_RATE = 48_000
 CHANNELS = 2
 #: Longest narration accepted for one segment.
 MAX_NARRATION_SECONDS = 3 * 3600

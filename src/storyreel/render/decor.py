@@ -15,7 +15,7 @@ from storyreel.frames.overlay import Overlay, blend_into, corner_position, overl
 from storyreel.frames.text import CaptionStyle, render_caption
 from storyreel.media.encoder import PlaneViews
 from storyreel.model.project import Logo, Project, Subtitles
-from storyreel.render.story import Caption, Story
+from storyreel.timeline.story import Caption, Story
 
 __all__ = ["Decorator", "caption_style", "fade_level", "logo_overlay"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -15,10 +16,20 @@ from pydantic import ValidationError
 from storyreel.errors import ValidationFailed
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project
+from storyreel.render.cache import CACHE_DIR_NAME, PartCache
 from storyreel.render.job import Job
+from storyreel.render.parts import machine_cores, workers_for
 from storyreel.render.progress import CancelToken, ProgressCallback, ProgressReporter
 
-__all__ = ["CancelToken", "RenderResult", "apply_overrides", "default_output", "render", "slugify"]
+__all__ = [
+    "CancelToken",
+    "RenderResult",
+    "apply_overrides",
+    "default_cache",
+    "default_output",
+    "render",
+    "slugify",
+]
 
 log = logging.getLogger("storyreel")
 
@@ -43,6 +54,8 @@ class RenderResult:
         loudness: Integrated loudness of the published sound track, in LUFS, read back
             from the file (``None`` when loudness normalisation is off).
         true_peak: True peak of the published sound track, in dBTP (likewise).
+        chunks_encoded: Parts of the picture encoded by this render.
+        chunks_reused: Parts taken unchanged from the part cache.
     """
 
     path: Path
@@ -55,6 +68,8 @@ class RenderResult:
     loudness_before: float | None = None
     loudness: float | None = None
     true_peak: float | None = None
+    chunks_encoded: int = 0
+    chunks_reused: int = 0
 
     @property
     def size_mb(self) -> float:
@@ -73,6 +88,11 @@ def default_output(project: Project, *, draft: bool = False) -> Path:
     """``output/<title-slug>.mp4`` beside the manifest (``<slug>.draft.mp4`` for drafts)."""
     suffix = ".draft.mp4" if draft else ".mp4"
     return project.base_dir / "output" / f"{slugify(project.title)}{suffix}"
+
+
+def default_cache(project: Project) -> PartCache:
+    """The part cache the command line uses: ``.storyreel-cache/`` beside the manifest."""
+    return PartCache(project.base_dir / CACHE_DIR_NAME)
 
 
 _PROJECT_KEYS = {"width", "height", "fps", "title"}
@@ -120,6 +140,7 @@ def render(
     *,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    cache: PartCache | bool = True,
     **overrides: Any,
 ) -> RenderResult:
     """Render ``project`` to a verified MP4.
@@ -129,6 +150,9 @@ def render(
         output: Target file; default ``output/<title-slug>.mp4`` beside the manifest.
         on_progress: Receives throttled :class:`~storyreel.Progress` updates.
         cancel: Stops the render within a second once ``cancel.is_set()``.
+        cache: Where encoded parts are kept, so the next render re-encodes only what
+            changed: ``True`` for ``.storyreel-cache/`` beside the manifest, a
+            :class:`~storyreel.PartCache`, or ``False`` for none.
         **overrides: Project fields (``width``, ``height``, ``fps``) or settings
             (``preset``, ``gap``, ...) to change for this render; ``draft=True`` for a
             quick low-resolution preview.
@@ -146,7 +170,8 @@ def render(
     target = Path(output) if output is not None else default_output(project, draft=draft)
     target = target.expanduser().absolute()
     reporter = ProgressReporter(on_progress)
-    outcome = Job(project, target, reporter, cancel).run()
+    store = default_cache(project) if cache is True else cache or None
+    outcome = Job(project, target, reporter, cancel, cache=store, workers=_workers()).run()
     plan = outcome.story.plan
     result = RenderResult(
         target, outcome.verified.size, float(plan.duration), plan.total_frames, project.fps,
@@ -154,8 +179,21 @@ def render(
         outcome.loudness[0] if outcome.loudness else None,
         outcome.loudness_after[0] if outcome.loudness_after else None,
         outcome.loudness_after[1] if outcome.loudness_after else None,
+        outcome.parts_encoded, outcome.parts_reused,
     )
-    log.info("Rendered %s (%.1f MB, %.2f s)", result.path, result.size_mb, result.duration)
+    log.info("Rendered %s (%.1f MB, %.2f s; %d parts encoded, %d reused)", result.path,
+             result.size_mb, result.duration, result.chunks_encoded, result.chunks_reused)
     reporter.phase("done", 1, f"Done: {result.path.name}")
     reporter.update(1, force=True)
     return result
+
+
+def _workers() -> int:
+    """Encoders to run side by side: ``STORYREEL_WORKERS``, else what the machine allows."""
+    wanted = os.environ.get("STORYREEL_WORKERS", "").strip()
+    if wanted:
+        if wanted.isdigit() and int(wanted) > 0:
+            return int(wanted)
+        log.warning("STORYREEL_WORKERS=%r is not a positive number: ignored", wanted)
+    free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return workers_for(machine_cores(), free)

@@ -23,10 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from storyreel.audio.speech import pauses, speech_regions
-from storyreel.media.audio import SAMPLE_RATE, Samples
+from storyreel.timeline.plan import SAMPLE_RATE
 
-__all__ = ["CueSpan", "narration_cues", "split_chunks", "time_chunks"]
+__all__ = ["CueSpan", "split_chunks", "time_chunks"]
 
 _SENTENCE_END = set(
     ".!?\N{HORIZONTAL ELLIPSIS}\N{DOUBLE EXCLAMATION MARK}\N{DOUBLE QUESTION MARK}"
@@ -291,7 +290,7 @@ def time_chunks(
         return []
     weights = [max(1, sum(c.isalnum() for c in t)) for t in texts]
     guesses = _guesses(weights, spans)
-    gaps = pauses(spans)
+    gaps = [(a_end, b_start) for (_, a_end), (b_start, _) in pairwise(spans)]
     strong = [_strength(t) for t in texts[:-1]]
     matched = _align(guesses, gaps, strong, sample_rate, sum(b - a for a, b in spans))
     bounds = [spans[0][0]] + [
@@ -391,22 +390,3 @@ def _cues(
         starts[i + 1] = max(cut, min(gap[1] - round(_LEAD * rate), ends[i + 1] - least))
     return [CueSpan(a, b, t) for a, b, t in zip(starts, ends, texts, strict=True)]
 
-
-def narration_cues(
-    text: str,
-    samples: Samples,
-    sample_rate: int = SAMPLE_RATE,
-    *,
-    min_words: int = 3,
-    max_words: int = 7,
-) -> list[CueSpan]:
-    """Chunks of ``text`` timed to the speech found in ``samples`` (one segment).
-
-    Shorthand for :func:`split_chunks`, :func:`~storyreel.audio.speech.speech_regions`
-    and :func:`time_chunks`.
-    """
-    chunks = split_chunks(text, min_words=min_words, max_words=max_words)
-    if not chunks:
-        return []
-    regions = speech_regions(samples, sample_rate)
-    return time_chunks(chunks, regions, samples.shape[-1], sample_rate=sample_rate)
