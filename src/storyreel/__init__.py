@@ -23,6 +23,7 @@ from storyreel.errors import (
 from storyreel.model import KenBurns, Project, RenderSettings, Segment, load_project
 from storyreel.render import EXPORT_MESSAGE, CancelToken, Progress, RenderResult, render
 from storyreel.render.analysis import Analysis, analyse_project
+from storyreel.render.cache import PartCache
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "ManifestError",
     "MediaError",
     "OutputError",
+    "PartCache",
     "Problem",
     "Progress",
     "Project",

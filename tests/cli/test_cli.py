@@ -167,7 +167,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     text = output.decode("utf-8", "replace")
-    assert "Exporting final MP4" in text
+    assert "parts (0 reused)" in text
     assert "100%" in text
 
 
@@ -188,8 +188,8 @@ def test_sigterm_mid_render_exits_130_and_leaves_nothing(tmp_path: Path) -> None
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until the temp file exists: mid-export
-            if out.parent.exists() and any(out.parent.iterdir()):
+        while time.monotonic() < deadline:  # wait until a part is being encoded: mid-export
+            if any(tmp_path.glob(".storyreel-cache/work/*/part-*.mp4")):
                 break
             time.sleep(0.05)
         time.sleep(0.3)

@@ -46,7 +46,7 @@ def test_documented_entry_points_are_exported() -> None:
     for name in ("load_project", "render", "Progress", "RenderResult", "analyse_project",
                  "Analysis", "Project", "StoryreelError", "ProjectError", "ManifestError",
                  "ValidationFailed", "MediaError", "RenderError", "EncoderError", "OutputError",
-                 "DiskFullError", "VerificationError", "RenderCancelled"):
+                 "DiskFullError", "VerificationError", "RenderCancelled", "PartCache"):
         assert name in storyreel.__all__, name
 
 

@@ -196,15 +196,14 @@ class Job:
         todo = [PartJob(self.project, story, c, settings, fades, p)
                 for c, k, p in zip(chunks, keys, paths, strict=True)
                 if not self.reuse(c.index, k, p)]
-        sound = self.sound(story, settings, work, digest)
-        frames = sum(job.chunk.frames for job in todo)
-        self.reporter.phase("export", frames, EXPORT_MESSAGE)
+        sound = self.sound(story, settings, work, digest, sum(j.chunk.frames for j in todo))
         self.encode(todo, keys, len(chunks), workers)
         infos = self.check_parts(story, chunks, keys, paths, settings, fades)
         self.reporter.say(f"Joining {len(chunks)} parts...")
         assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
                  sound.path, story.plan.fps, story.plan.total_frames,
                  [(c.start, c.title) for c in story.chapters])
+        self.reporter.say(f"Encoded {self.encoded} parts ({self.reused} reused)")
         log.debug("parts: %d encoded, %d reused; %d frames", self.encoded, self.reused,
                   sum(i.frames for i in infos))
         return sound
@@ -286,15 +285,21 @@ class Job:
     # -- sound ------------------------------------------------------------------------
 
     def sound(self, story: Story, settings: EncoderSettings, work: Path,
-              digest: FileDigests) -> _Sound:
-        """The encoded sound track: from the cache, or measured and encoded now."""
+              digest: FileDigests, frames: int) -> _Sound:
+        """The encoded sound track: from the cache, or measured and encoded now.
+
+        The export phase (of ``frames`` frames to encode) starts here, after the
+        loudness measurement when there is one.
+        """
         path = work / "sound.m4a"
         key = sound_key(self.project, story, settings, digest)
         notes = self.cache.take("sound", key, path) if self.cache is not None else None
         if notes is not None:
+            self.reporter.phase("export", frames, EXPORT_MESSAGE)
             return _Sound(path, _pair(notes.get("before")), _pair(notes.get("after")))
         gain, before = self.normalisation(story)
-        self.reporter.phase("export", 0, "Encoding the sound track...")
+        self.reporter.phase("export", frames, EXPORT_MESSAGE)
+        self.reporter.say("Encoding the sound track...")
         limit = self.settings.loudness.enabled
         plan = story.plan
         with story_mix(self.project, story, gain, limit=limit) as mix, \

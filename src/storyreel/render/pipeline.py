@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from storyreel.errors import ValidationFailed
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project
-from storyreel.render.cache import CACHE_DIR_NAME, PartCache
+from storyreel.render.cache import CACHE_DIR_NAME, DEFAULT_MAX_BYTES, PartCache
 from storyreel.render.job import Job
 from storyreel.render.parts import machine_cores, workers_for
 from storyreel.render.progress import CancelToken, ProgressCallback, ProgressReporter
@@ -91,8 +91,17 @@ def default_output(project: Project, *, draft: bool = False) -> Path:
 
 
 def default_cache(project: Project) -> PartCache:
-    """The part cache the command line uses: ``.storyreel-cache/`` beside the manifest."""
-    return PartCache(project.base_dir / CACHE_DIR_NAME)
+    """The part cache the command line uses: ``.storyreel-cache/`` beside the manifest.
+
+    Its size cap is ``STORYREEL_CACHE_GB`` gigabytes (default 4).
+    """
+    wanted = os.environ.get("STORYREEL_CACHE_GB", "").strip()
+    try:
+        cap = int(float(wanted) * 1e9) if wanted else DEFAULT_MAX_BYTES
+    except ValueError:
+        log.warning("STORYREEL_CACHE_GB=%r is not a number: ignored", wanted)
+        cap = DEFAULT_MAX_BYTES
+    return PartCache(project.base_dir / CACHE_DIR_NAME, cap)
 
 
 _PROJECT_KEYS = {"width", "height", "fps", "title"}

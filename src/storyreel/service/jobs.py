@@ -80,12 +80,15 @@ class RenderSpec:
         manifest: A storyreel manifest with media paths relative to ``base_dir``.
         base_dir: The project's media folder.
         output: Where the finished MP4 is published.
+        cache: The folder of encoded parts kept between renders (the studio's data
+            folder holds it); empty for none.
     """
 
     job_id: int
     manifest: dict[str, Any]
     base_dir: str
     output: str
+    cache: str = ""
 
 
 @dataclass(frozen=True)
@@ -439,7 +442,8 @@ class LocalDispatcher:
             raise JobFailed(f"The project cannot render yet: {len(dicts)} problem"
                             f"{'s' if len(dicts) != 1 else ''} to fix.", dicts)
         spec = RenderSpec(job.id, build_manifest(project.title, project.options, segments),
-                          str(folder), str(folder / "output" / f"render-{job.id}.mp4"))
+                          str(folder), str(folder / "output" / f"render-{job.id}.mp4"),
+                          str(self.media_root.parent / "cache"))
         if cancel.is_set():
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)
