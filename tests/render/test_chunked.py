@@ -13,15 +13,16 @@ import subprocess
 import sys
 import threading
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
-from media import SegmentSpec, all_files, write_project, write_textured
 from mp4probe import probe
 
 import storyreel
+from media import SegmentSpec, all_files, write_project, write_textured
 from storyreel import PartCache
 from storyreel.media.assemble import probe_part
 
@@ -75,7 +76,7 @@ def test_joined_file_is_exact_cfr_and_each_part_decodes_the_same_alone(
         tiles.append((start, start + len(alone)))
     tiles.sort()
     assert tiles[0][0] == 0 and tiles[-1][1] == len(joined)
-    assert all(a[1] == b[0] for a, b in zip(tiles, tiles[1:], strict=False)), tiles
+    assert all(a[1] == b[0] for a, b in pairwise(tiles)), tiles
 
 
 def test_rerender_without_changes_encodes_nothing(project_dir: Path, out_dir: Path) -> None:
