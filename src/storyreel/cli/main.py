@@ -46,9 +46,9 @@ class _UsageError(Exception):
 def _size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
+    except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"size {text!r} is not WIDTHxHEIGHT, e.g. 1920x1080") from None
+            f"size {text!r} is not WIDTHxHEIGHT, e.g. 1920x1080") from exc
     return width, height
 
 
@@ -56,7 +56,7 @@ def _fps(text: str) -> str:
     try:
         parse_fps(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(str(exc)) from exc
     return text
 
 
@@ -321,7 +321,7 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     try:
         from storyreel.service import run_server
     except ImportError as exc:  # pragma: no cover - optional pieces missing
-        raise _UsageError(f"the studio is not available: {exc}") from None
+        raise _UsageError(f"the studio is not available: {exc}") from exc
     token = args.token or os.environ.get("STORYREEL_TOKEN") or None
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
@@ -330,7 +330,7 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         run_server(host=args.host, port=args.port, data_dir=args.data_dir, token=token,
                    max_jobs=args.max_jobs)
     except ValueError as exc:
-        raise _UsageError(str(exc)) from None
+        raise _UsageError(str(exc)) from exc
     return EXIT_OK
 
 

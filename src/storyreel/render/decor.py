@@ -51,7 +51,7 @@ def logo_overlay(logo: Logo, width: int, height: int) -> Overlay:
         with Image.open(logo.path) as image:
             rgba = ImageOps.exif_transpose(image).convert("RGBA")
     except OSError as exc:
-        raise MediaError(f"cannot read logo ({exc})", path=logo.path) from None
+        raise MediaError(f"cannot read logo ({exc})", path=logo.path) from exc
     logo_w = max(2, round(width * logo.scale))
     logo_h = max(2, round(rgba.height * logo_w / rgba.width))
     if logo_h > height:

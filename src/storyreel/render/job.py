@@ -83,12 +83,14 @@ class Job:
     Args:
         cache: Where encoded parts are kept between renders (``None``: nowhere).
         encoders: Opens the encoder of one part (a fake in tests).
-        workers: Encoders run side by side (``None``: as the machine allows).
+        workers: Encoders run side by side (``None``: one).
+        single_part: Encode the picture as one part (a continuous encode, for comparison).
     """
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
                  cancel: CancelToken | None, *, cache: PartCache | None = None,
-                 encoders: EncoderFactory = part_encoder, workers: int | None = None) -> None:
+                 encoders: EncoderFactory = part_encoder, workers: int | None = None,
+                 single_part: bool = False) -> None:
         self.project = project
         self.target = target
         self.reporter = reporter
@@ -97,6 +99,7 @@ class Job:
         self.cache = cache
         self.encoders = encoders
         self.workers = workers
+        self.single_part = single_part
         self.warnings: list[str] = []
         self.encoded = 0
         self.reused = 0
@@ -178,6 +181,8 @@ class Job:
     def chunks(self, story: Story, fades: tuple[int, int]) -> tuple[Chunk, ...]:
         """Where the picture is cut into parts."""
         fps = story.plan.fps
+        if self.single_part:
+            return (Chunk(0, 0, story.plan.total_frames),)
         stills = [item.kind == "segment" for item in story.items]
         return plan_chunks(story.plan, stills, fade_in=fades[0], fade_out=fades[1],
                            tail_guard=seconds_to_frames(_TAIL_GUARD_SECONDS, fps),

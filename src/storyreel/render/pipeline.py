@@ -138,7 +138,7 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     try:
         updated = Project.model_validate(data, context={"base_dir": project.base_dir})
     except ValidationError as exc:
-        raise ValidationFailed(problems_from(exc)) from None
+        raise ValidationFailed(problems_from(exc)) from exc
     updated._base_dir = project._base_dir
     return updated
 
