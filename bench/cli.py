@@ -25,6 +25,7 @@ import av
 from bench.measure import Sample, run_measured
 from bench.project import BenchProject, make_project
 from bench.report import versions, write_report
+from bench.rerender import main as rerender_main
 
 __all__ = ["Job", "main"]
 
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-moviepy", action="store_true", help="skip the MoviePy way")
     parser.add_argument("--only", type=_csv, default=None,
                         help=f"measure only these renderers (of {', '.join(VARIANTS)})")
+    parser.add_argument("--no-rerender", action="store_true",
+                        help="skip the edit-and-re-render scenario (bench.rerender)")
     return parser
 
 
@@ -172,8 +175,9 @@ class Runner:
         py = sys.executable
         if job.variant in (STORYREEL, STORYREEL_STATIC):
             manifest = project.manifest if job.variant == STORYREEL else project.static_manifest
+            # A full render each run: nothing taken from the part cache.
             return [py, "-m", "storyreel", "render", str(manifest), "-o", str(out),
-                    "--preset", job.preset, "--quiet"]
+                    "--preset", job.preset, "--quiet", "--no-cache"]
         if job.variant in (MOVIEPY, MOVIEPY_STATIC, MOVIEPY_OPENCV):
             flags = {MOVIEPY: [], MOVIEPY_STATIC: ["--static"],
                      MOVIEPY_OPENCV: ["--fast-resize"]}[job.variant]
@@ -254,4 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                          time.time() - started, found_versions)
     for path in paths:
         print(f"Wrote {path}")
+    if not args.no_rerender:
+        count = 50 if 50 in args.segments else args.segments[0]
+        rerender = ["--segments", str(count), "--size",
+                    f"{width}x{height}", "--fps", str(args.fps), "--out", str(out),
+                    "--work", str(work), "--preset", args.moviepy_preset]
+        print(f"Edit and re-render: python -m bench.rerender {' '.join(rerender)}", flush=True)
+        rerender_main(rerender)
     return 0

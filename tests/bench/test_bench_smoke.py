@@ -76,3 +76,15 @@ def test_markdown_and_chart_written(report: tuple[Path, dict]) -> None:
     assert "**MISS**" in text or "**PASS**" in text
     assert (out / "time_per_frame.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list((out / "work").iterdir()), "scratch renders are removed"
+
+
+def test_edit_and_rerender_scenario_measured(report: tuple[Path, dict]) -> None:
+    out, _ = report
+    data = json.loads((out / "rerender.json").read_text(encoding="utf-8"))
+    for name in ("full", "unchanged", "text", "picture"):
+        assert data[name]["wall"] > 0 and data[name]["cpu"] > 0
+    for name in ("unchanged", "text", "picture"):
+        assert data[name]["wall_vs_full"] > 0
+    assert data["chunked_vs_floor"]["cpu"] > 0
+    text = (out / "rerender.md").read_text(encoding="utf-8")
+    assert "one segment's text changed" in text and "encoder floor" in text
