@@ -83,3 +83,18 @@ def test_a_failing_encoder_is_closed_and_nothing_is_published(project_dir: Path,
     assert all(spy.closed for spy in made)
     assert threading.active_count() == threads
     assert all_files(out_dir) == set()
+
+
+def test_a_pool_of_workers_encodes_the_parts(project_dir: Path, out_dir: Path) -> None:
+    manifest = write_project(project_dir, [1.2, 1.5, 1.1, 1.4],
+                             settings={"subtitles": {"enabled": True}})
+    project = storyreel.load_project(manifest)
+    seen: list[storyreel.Progress] = []
+    job = Job(project, out_dir / "pooled.mp4", ProgressReporter(seen.append, interval=0), None,
+              workers=2)
+    outcome = job.run()
+    assert outcome.parts_encoded == 4
+    export = [p for p in seen if p.phase == "export"]
+    assert export[-1].done == outcome.verified.frames == export[-1].total
+    alone = Job(project, out_dir / "alone.mp4", ProgressReporter(None), None).run()
+    assert alone.verified.frames == outcome.verified.frames
