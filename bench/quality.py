@@ -1,10 +1,11 @@
 """Chunked against continuous encoding: PSNR-Y, SSIM-Y and size, against the exact frames.
 
-``python -m bench.quality MANIFEST --work DIR [--preset medium]`` renders the project twice
-with storyreel's own pipeline and no cache, once cut into parts as a render is and once as
-one continuous part, then draws the frames again (exactly as the renders drew them) and
-compares both decoded files with them frame by frame: PSNR of the Y plane over every
-frame, SSIM of the Y plane over evenly spaced frames, and the files' video bytes.
+``python -m bench.quality MANIFEST --work DIR [--preset medium]`` renders the project
+twice with storyreel's own pipeline and no cache: cut into parts as a render is, and
+as one continuous encode with the plain libx264 settings (no part settings). It then
+draws the frames again (exactly as the renders drew them) and compares both decoded
+files with them frame by frame: PSNR of the Y plane over every frame, SSIM of the Y
+plane over evenly spaced frames, and the files' video bytes.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from av.video.frame import VideoFrame
 from skimage.metrics import structural_similarity
 
 from storyreel.frames.pictures import open_picture
-from storyreel.media.encoder import plane_views
+from storyreel.media.encoder import EncoderSettings, Mp4Encoder, VideoEncoder, plane_views
 from storyreel.model.load import load_project
 from storyreel.model.project import Project
 from storyreel.render.analysis import analyse_project
 from storyreel.render.decor import Decorator
 from storyreel.render.frames import FrameProducer
 from storyreel.render.job import Job
+from storyreel.render.parts import part_encoder
 from storyreel.render.progress import ProgressReporter
 from storyreel.timeline.story import Story, build_story
 
@@ -37,9 +39,16 @@ __all__ = ["compare", "main"]
 _SSIM_SAMPLES = 60
 
 
+def _continuous(path: Path, settings: EncoderSettings) -> VideoEncoder:
+    """The encoder as a render without parts would open it: no part settings."""
+    return Mp4Encoder(path, settings, streams=("video",))
+
+
 def _render(project: Project, out: Path, *, single_part: bool) -> int:
     """Render without a cache; returns the video stream's bytes."""
-    job = Job(project, out, ProgressReporter(None), threading.Event(), single_part=single_part)
+    encoders = _continuous if single_part else part_encoder
+    job = Job(project, out, ProgressReporter(None), threading.Event(), single_part=single_part,
+              encoders=encoders)
     job.run()
     with av.open(str(out)) as container:
         stream = container.streams.video[0]

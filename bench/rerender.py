@@ -150,8 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    result = run_scenario(args.work, args.out / "projects", args.segments, args.size, args.fps, args.preset,
-                          not args.no_floor)
+    result = run_scenario(args.work, args.out / "projects", args.segments, args.size,
+                          args.fps, args.preset, not args.no_floor)
     (args.out / "rerender.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     text = markdown(result, args)
     (args.out / "rerender.md").write_text(text, encoding="utf-8")

