@@ -34,8 +34,10 @@ STORYREEL, STORYREEL_STATIC = "storyreel", "storyreel-static"
 MOVIEPY, MOVIEPY_STATIC = "moviepy", "moviepy-static"
 FLOOR, FLOOR_STATIC = "floor", "floor-static"
 MOVIEPY_OPENCV = "moviepy-opencv"
+# Captions burned in: the phrase style, and the word style (the spoken word highlighted).
+STORYREEL_PHRASE, STORYREEL_WORD = "storyreel-phrase", "storyreel-word"
 VARIANTS = (STORYREEL, FLOOR, MOVIEPY, MOVIEPY_OPENCV, STORYREEL_STATIC, MOVIEPY_STATIC,
-            FLOOR_STATIC)
+            FLOOR_STATIC, STORYREEL_PHRASE, STORYREEL_WORD)
 
 
 @dataclass
@@ -137,7 +139,9 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
     jobs = []
     for preset in args.presets:
         jobs += [Job(STORYREEL, main_count, preset, args.runs),
-                 Job(FLOOR, main_count, preset, args.runs)]
+                 Job(FLOOR, main_count, preset, args.runs),
+                 Job(STORYREEL_PHRASE, main_count, preset, args.runs),
+                 Job(STORYREEL_WORD, main_count, preset, args.runs)]
     if not args.no_moviepy:
         preset = args.moviepy_preset
         jobs += [Job(MOVIEPY, main_count, preset, args.moviepy_runs),
@@ -173,11 +177,13 @@ class Runner:
     def command(self, job: Job, out: Path, result: Path, quality: bool) -> list[str]:
         project = self.projects[job.segments]
         py = sys.executable
-        if job.variant in (STORYREEL, STORYREEL_STATIC):
-            manifest = project.manifest if job.variant == STORYREEL else project.static_manifest
+        if job.variant in (STORYREEL, STORYREEL_STATIC, STORYREEL_PHRASE, STORYREEL_WORD):
+            manifest = {STORYREEL: project.manifest, STORYREEL_STATIC: project.static_manifest
+                        }.get(job.variant, project.captions_manifest)
+            style = ["--caption-style", "word"] if job.variant == STORYREEL_WORD else []
             # A full render each run: nothing taken from the part cache.
             return [py, "-m", "storyreel", "render", str(manifest), "-o", str(out),
-                    "--preset", job.preset, "--quiet", "--no-cache"]
+                    "--preset", job.preset, "--quiet", "--no-cache", *style]
         if job.variant in (MOVIEPY, MOVIEPY_STATIC, MOVIEPY_OPENCV):
             flags = {MOVIEPY: [], MOVIEPY_STATIC: ["--static"],
                      MOVIEPY_OPENCV: ["--fast-resize"]}[job.variant]

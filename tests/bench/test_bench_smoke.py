@@ -14,7 +14,7 @@ for module in ("moviepy", "matplotlib", "psutil", "skimage"):
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = {"storyreel", "floor", "moviepy", "moviepy-opencv", "storyreel-static",
-            "moviepy-static", "floor-static"}
+            "moviepy-static", "floor-static", "storyreel-phrase", "storyreel-word"}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,10 @@ def test_scaling_targets_ratios_and_machine(report: tuple[Path, dict]) -> None:
     _, data = report
     scaled = {(r["variant"], r["segments"]) for r in data["results"] if r["segments"] == 3}
     assert scaled == {("storyreel", 3), ("floor", 3)}
-    ratio = data["ratios"]["storyreel/floor veryfast"]
-    assert ratio is not None and ratio > 0
+    for key in ("storyreel/floor veryfast", "storyreel-word/storyreel-phrase veryfast",
+                "storyreel-word/floor ultrafast"):
+        ratio = data["ratios"][key]
+        assert ratio is not None and ratio > 0, key
     verdicts = {t["target"]: t["verdict"] for t in data["targets"]}
     assert set(verdicts.values()) <= {"PASS", "MISS", "NOT MEASURED"}
     assert verdicts["storyreel within 5 % of the encoder's floor at medium"] == "NOT MEASURED"

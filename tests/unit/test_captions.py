@@ -211,11 +211,13 @@ def _voice(phrases: list[tuple[float, float]], seconds: float) -> NDArray[np.flo
     return np.stack([mono, mono]).astype(np.float32)
 
 
-def narration_cues(text: str, samples: np.ndarray, rate: int) -> list[CueSpan]:
+def narration_cues(text: str, samples: NDArray[np.float32], rate: int) -> list[CueSpan]:
+    """Chunks of ``text`` timed to the speech found in ``samples``."""
     chunks = split_chunks(text)
     if not chunks:
         return []
-    return time_chunks(chunks, speech_regions(samples, rate), samples.shape[-1], sample_rate=rate)
+    return time_chunks(chunks, speech_regions(samples, rate), samples.shape[-1],
+                       sample_rate=rate)
 
 
 def test_narration_cues_follow_the_voice() -> None:

@@ -32,7 +32,8 @@ from storyreel.errors import (
     ValidationFailed,
 )
 from storyreel.model.fps import parse_fps
-from storyreel.model.project import PRESETS
+from storyreel.model.platforms import PLATFORM_NAMES
+from storyreel.model.project import CAPTION_LOOKS, PRESETS
 
 __all__ = ["build_parser", "main"]
 
@@ -121,6 +122,28 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
     look.add_argument("--no-subtitles", action="store_true",
                       help="do not burn in captions (sidecar .srt/.vtt are still written)")
     look.add_argument("--no-sidecars", action="store_true", help="do not write .srt/.vtt files")
+    look.add_argument("--platform", metavar="NAME",
+                      help=f"platform preset: {', '.join(PLATFORM_NAMES)} (size, frame rate, "
+                           "bitrate and the safe area for captions and logo)")
+    look.add_argument("--caption-style", metavar="STYLE",
+                      help=f"captions: {', '.join(CAPTION_LOOKS)} (default phrase)")
+    look.add_argument("--highlight-color", metavar="COLOUR",
+                      help="colour of the spoken word, e.g. '#FFD400' or 'yellow'")
+    look.add_argument("--highlight-box", action="store_true", default=None,
+                      help="a rounded box behind the spoken word (in the highlight colour, "
+                           "or in --highlight-box-color with the word in the highlight colour)")
+    look.add_argument("--highlight-box-color", metavar="COLOUR",
+                      help="colour of the box behind the spoken word")
+    look.add_argument("--caption-size", type=float, metavar="SHARE",
+                      help="text size as a share of the frame's shorter side (default 0.055)")
+    look.add_argument("--caption-box", action="store_true", default=None,
+                      help="a translucent box behind the captions")
+    look.add_argument("--box-color", metavar="COLOUR", help="colour of that box")
+    look.add_argument("--box-opacity", type=float, metavar="0-1", help="opacity of that box")
+    look.add_argument("--uppercase", action="store_true", default=None,
+                      help="captions in capitals")
+    look.add_argument("--words-json", action="store_true", default=None,
+                      help="also write <name>.words.json: every word with its times")
     look.add_argument("--crossfade", type=float, metavar="SECONDS",
                       help="crossfade between segments (0 for cuts)")
     look.add_argument("--fade-in", type=float, metavar="SECONDS", help="fade in from black")
@@ -214,7 +237,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.size:
         overrides["width"], overrides["height"] = args.size
     subtitles = _given(enabled=False if args.no_subtitles else None,
-                       sidecar=False if args.no_sidecars else None)
+                       sidecar=False if args.no_sidecars else None,
+                       style=args.caption_style, highlight_color=args.highlight_color,
+                       highlight_box=args.highlight_box,
+                       highlight_box_color=args.highlight_box_color, size=args.caption_size,
+                       box=args.caption_box, box_color=args.box_color,
+                       box_opacity=args.box_opacity, uppercase=args.uppercase,
+                       words_json=args.words_json)
+    if args.no_subtitles and args.caption_style is None:
+        subtitles["style"] = "phrase"  # nothing burned in: the manifest's style has no use
+    if args.platform is not None:
+        overrides["platform"] = args.platform
     transitions = _given(crossfade=args.crossfade, fade_in=args.fade_in, fade_out=args.fade_out)
     music = _given(path=_absolute(args.music), volume=args.music_volume)
     loudness = _given(target=args.loudness, enabled=False if args.no_loudness else None)

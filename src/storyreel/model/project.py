@@ -24,11 +24,14 @@ from pydantic import (
 )
 
 from storyreel.model.fps import FrameRate
+from storyreel.model.platforms import PLATFORMS, Insets, PlatformName
 
 __all__ = [
+    "CAPTION_LOOKS",
     "MAX_DIMENSION",
     "MIN_DIMENSION",
     "PRESETS",
+    "CaptionLook",
     "Clip",
     "Colour",
     "Direction",
@@ -39,6 +42,7 @@ __all__ = [
     "Preset",
     "Project",
     "RenderSettings",
+    "SafeArea",
     "Segment",
     "Subtitles",
     "Transitions",
@@ -96,6 +100,8 @@ class KenBurns(_Frozen):
 
 Colour = Annotated[str, AfterValidator(_colour)]
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+CaptionLook = Literal["phrase", "word", "karaoke", "pop"]
+CAPTION_LOOKS: tuple[str, ...] = CaptionLook.__args__  # type: ignore[attr-defined]
 
 
 class Subtitles(_Frozen):
@@ -111,9 +117,23 @@ class Subtitles(_Frozen):
         outline_color: Outline colour.
         box: Draw a translucent box behind the text.
         box_opacity: Opacity of that box.
+        box_color: Colour of that box.
         position: ``bottom``, ``center``, ``top``, or the text's centre height (0 top .. 1 bottom).
         min_words: Fewest words per caption chunk (where the text allows).
         max_words: Most words per caption chunk.
+        style: ``phrase`` (the whole chunk), ``word`` (the chunk, the spoken word
+            highlighted), ``karaoke`` (words fill with the highlight as they are spoken) or
+            ``pop`` (one to ``pop_words`` words at a time, each group scaling in).
+        highlight_color: Colour of the spoken word (``word``, ``pop``) or of the words
+            already spoken (``karaoke``).
+        highlight_box: Mark the spoken word with a rounded box behind it: in
+            ``highlight_box_color`` (its letters then in ``highlight_color``), or, without
+            one, in ``highlight_color`` (its letters keeping ``color``).
+        highlight_box_color: Colour of that box.
+        uppercase: Show captions in capitals.
+        max_lines: Most lines a caption takes (1 or 2); longer text is drawn smaller.
+        pop_words: Most words shown at once in the ``pop`` style.
+        words_json: Also write ``.words.json``: every word with its start and end time.
     """
 
     enabled: bool = True
@@ -125,11 +145,20 @@ class Subtitles(_Frozen):
     outline_color: Colour = "#000000"
     box: bool = False
     box_opacity: float = Field(0.5, ge=0.0, le=1.0)
+    box_color: Colour = "#000000"
     position: Literal["bottom", "center", "top"] | Annotated[float, Field(ge=0.0, le=1.0)] = (
         "bottom"
     )
     min_words: int = Field(3, ge=1, le=20)
     max_words: int = Field(7, ge=1, le=30)
+    style: CaptionLook = "phrase"
+    highlight_color: Colour = "#FFD400"
+    highlight_box: bool = False
+    highlight_box_color: Colour | None = None
+    uppercase: bool = False
+    max_lines: int = Field(2, ge=1, le=2)
+    pop_words: int = Field(3, ge=1, le=3)
+    words_json: bool = False
 
     _font = field_validator("font", mode="before")(_resolve)
 
@@ -137,6 +166,9 @@ class Subtitles(_Frozen):
     def _words(self) -> Subtitles:
         if self.min_words > self.max_words:
             raise ValueError("min_words must not exceed max_words")
+        if self.style != "phrase" and not self.enabled:
+            raise ValueError(f"caption style {self.style!r} needs captions enabled "
+                             "(set enabled to true, or style to 'phrase')")
         return self
 
 
@@ -231,6 +263,34 @@ class Clip(_Frozen):
         return {"path": data} if isinstance(data, str | Path) else data
 
 
+class SafeArea(_Frozen):
+    """Where captions and the logo may be drawn: shares of the frame kept clear at each edge.
+
+    Attributes:
+        left: Share of the width kept clear on the left.
+        top: Share of the height kept clear at the top.
+        right: Share of the width kept clear on the right.
+        bottom: Share of the height kept clear at the bottom.
+    """
+
+    left: float = Field(0.05, ge=0.0, le=0.4)
+    top: float = Field(0.05, ge=0.0, le=0.4)
+    right: float = Field(0.05, ge=0.0, le=0.4)
+    bottom: float = Field(0.05, ge=0.0, le=0.45)
+
+    @model_validator(mode="after")
+    def _room(self) -> SafeArea:
+        if self.left + self.right > 0.8 or self.top + self.bottom > 0.8:
+            raise ValueError("the safe area must keep at least 20 % of the frame's width and "
+                             "height (left + right and top + bottom at most 0.8)")
+        return self
+
+    @property
+    def insets(self) -> Insets:
+        """``(left, top, right, bottom)``."""
+        return (self.left, self.top, self.right, self.bottom)
+
+
 class RenderSettings(_Frozen):
     """How a project is rendered; every field has a sensible default.
 
@@ -247,8 +307,14 @@ class RenderSettings(_Frozen):
         logo: Optional watermark.
         intro: Optional clip before the story.
         outro: Optional clip after the story.
+        platform: ``youtube``, ``shorts``, ``tiktok``, ``reels`` or ``square``: fills in the
+            size, frame rate and bitrate the manifest leaves out, and the safe area.
+        safe_area: Where captions and the logo may be drawn; default: the platform's, or
+            the title-safe area without a platform.
     """
 
+    platform: PlatformName | None = None
+    safe_area: SafeArea | None = None
     preset: Preset = "medium"
     video_bitrate: int = Field(8_000_000, ge=100_000, le=100_000_000)
     audio_bitrate: int = Field(192_000, ge=32_000, le=512_000)
@@ -261,6 +327,13 @@ class RenderSettings(_Frozen):
     logo: Logo | None = None
     intro: Clip | None = None
     outro: Clip | None = None
+
+    @property
+    def safe_insets(self) -> Insets | None:
+        """The safe area's insets: set explicitly, else the platform's, else ``None``."""
+        if self.safe_area is not None:
+            return self.safe_area.insets
+        return PLATFORMS[self.platform].safe if self.platform is not None else None
 
 
 class Segment(BaseModel):
@@ -329,7 +402,7 @@ class Project(BaseModel):
             isinstance(s, dict) and "sequence_index" in s for s in segments
         ):
             data["segments"] = sorted(segments, key=lambda s: _order_key(s["sequence_index"]))
-        return data
+        return _platform_defaults(data)
 
     @field_validator("width", "height")
     @classmethod
@@ -345,6 +418,26 @@ class Project(BaseModel):
     @classmethod
     def _title(cls, value: str) -> str:
         return value.strip() or "Untitled story"
+
+
+def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill what the manifest leaves out from its platform's preset; what it sets wins."""
+    settings = data.get("settings")
+    name = settings.get("platform") if isinstance(settings, dict) else getattr(
+        settings, "platform", None)
+    preset = PLATFORMS.get(name) if isinstance(name, str) else None
+    if preset is None:
+        return data
+    for key, value in (("width", preset.width), ("height", preset.height),
+                       ("fps", preset.fps)):
+        data.setdefault(key, value)
+    if isinstance(settings, dict):
+        settings = {"video_bitrate": preset.video_bitrate, **settings}
+        captions = settings.get("subtitles", {})
+        if isinstance(captions, dict):
+            settings["subtitles"] = {"size": preset.caption_size, **captions}
+        data["settings"] = settings
+    return data
 
 
 def _order_key(value: Any) -> float:

@@ -164,7 +164,8 @@ class Job:
 
         captions = self.settings.subtitles
         analysis = analyse_project(self.project, on_segment,
-                                   speech=captions.enabled or captions.sidecar)
+                                   speech=captions.enabled or captions.sidecar
+                                   or captions.words_json)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
         return build_story(self.project, analysis)

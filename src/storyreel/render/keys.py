@@ -3,8 +3,9 @@
 A part's key covers what its frames are drawn from, in the part's own frame numbers
 (so a part whose pictures only moved along the timeline, because an earlier
 narration changed length, keeps its key): each picture's file contents, motion,
-prepared size and where it shows; the captions on screen and every subtitle option;
-the logo; the fades; the output size, frame rate and encoder settings (threads
+prepared size and where it shows; the captions on screen; every project-wide setting
+that is not about sound (caption styles, the logo, safe areas); the font and logo
+files; the fades; the output size, frame rate and encoder settings (threads
 included); the versions of PyAV, FFmpeg and x264; and the drawing code itself. Any
 field of the story this module does not know is hashed whole, so new inputs to the
 frames (a new caption style's data) change the key rather than being missed.
@@ -34,6 +35,7 @@ from storyreel.timeline.story import Story
 __all__ = ["FileDigests", "part_key", "sound_key", "x264_build"]
 
 _KNOWN_STORY_FIELDS = {"items", "plan", "captions", "chapters"}
+_SOUND_SETTINGS = {"music", "loudness", "audio_bitrate", "gap"}
 _DRAWING_CODE = ("frames", "media", "render/decor.py", "render/frames.py", "timeline")
 _SOUND_CODE = ("audio", "media")
 
@@ -74,9 +76,11 @@ def part_key(project: Project, story: Story, chunk: Chunk, settings: EncoderSett
         "frames": chunk.frames,
         "pictures": [_picture(project, story, s.index, start, digest) for s in shown],
         "captions": [repr(c) for c in captions] if subtitles.enabled else [],
-        "subtitles": subtitles.model_dump(mode="json"),
+        # Every project-wide setting but the sound-only ones: caption styles, the logo,
+        # safe areas and whatever is added later all shape the frames.
+        "settings": project.settings.model_dump(mode="json", exclude=_SOUND_SETTINGS),
         "font": digest(subtitles.font) if subtitles.font is not None else None,
-        "logo": [logo.model_dump(mode="json"), digest(logo.path)] if logo is not None else None,
+        "logo": digest(logo.path) if logo is not None else None,
         "fades": [(f - start, fade_level(f, plan.total_frames, *fades))
                   for f in range(start, end) if fade_level(f, plan.total_frames, *fades) < 1],
         "story": _unknown_fields(story),

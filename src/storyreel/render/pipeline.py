@@ -111,7 +111,9 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     """Return ``project`` with top-level or settings fields replaced, re-validated.
 
     Nested settings given as dicts are merged (``subtitles={"enabled": False}``);
-    ``draft=True`` selects a quick 480p preview at the fastest preset.
+    ``draft=True`` selects a quick 480p preview at the fastest preset; ``platform``
+    replaces the size, frame rate and bitrate with the platform's unless they are
+    overridden too.
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     draft = bool(overrides.pop("draft", False))
@@ -119,6 +121,13 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
         return project
     data = project.model_dump()
     settings = data["settings"]
+    if overrides.get("platform") is not None:
+        # A platform chosen for this render brings its own size, rate and bitrate,
+        # unless this render also sets them.
+        for key in ("width", "height", "fps"):
+            data.pop(key, None)
+        settings.pop("video_bitrate", None)
+        settings["subtitles"].pop("size", None)
     for key, value in overrides.items():
         if key in _PROJECT_KEYS:
             data[key] = value

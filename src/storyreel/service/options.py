@@ -89,10 +89,24 @@ def merge_options(current: dict[str, Any], patch: dict[str, Any],
             merged.pop(key, None)
         elif key == "settings":
             merged[key] = _deep_merge(merged.get(key) or {}, value)
+            if value.get("platform") is not None:
+                _yield_to_platform(merged, patch)
         else:
             merged[key] = value
     _validate(merged, project_dir)
     return merged
+
+
+def _yield_to_platform(options: dict[str, Any], patch: dict[str, Any]) -> None:
+    """A newly chosen platform brings its size, rate and bitrate unless the change sets them."""
+    for key in ("width", "height", "fps"):
+        if key not in patch:
+            options.pop(key, None)
+    if "video_bitrate" not in patch["settings"]:
+        options["settings"].pop("video_bitrate", None)
+    captions = options["settings"].get("subtitles")
+    if isinstance(captions, dict) and "size" not in patch["settings"].get("subtitles", {}):
+        captions.pop("size", None)
 
 
 def effective_options(options: dict[str, Any], project_dir: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -255,6 +255,16 @@ def segment_thumbnail(project_id: int, segment_id: int, studio: StudioDep) -> Fi
 def segment_audio(project_id: int, segment_id: int, studio: StudioDep) -> FileResponse:
     """The segment's narration (range requests supported)."""
     return _media(studio.media_file(project_id, segment_id, "audio"))
+
+
+@router.get("/projects/{project_id}/preview.png", tags=["projects"],
+            response_class=Response,
+            responses={200: {"content": {"image/png": {}},
+                             "description": "One frame as the engine draws it"}})
+def caption_preview(project_id: int, studio: StudioDep) -> Response:
+    """A still frame with a caption in the project's style, at its size and safe area."""
+    return Response(studio.caption_preview(project_id), media_type="image/png",
+                    headers={"Cache-Control": "no-store"})
 
 
 # -- file settings --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ status and a sentence for the creator; the app maps them to JSON answers.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import secrets
@@ -15,9 +16,13 @@ import zipfile
 from pathlib import Path
 from typing import IO, Any
 
-from storyreel.errors import Problem, ValidationFailed
+from PIL import Image
+
+from storyreel.errors import MediaError, Problem, ValidationFailed
 from storyreel.media.audio import SAMPLE_RATE
+from storyreel.model.load import project_from_dict
 from storyreel.render.pipeline import slugify
+from storyreel.render.preview import SAMPLE_CAPTION, caption_preview
 from storyreel.service import uploads
 from storyreel.service.importers import (
     ImportFailed,
@@ -31,6 +36,7 @@ from storyreel.service.importers import (
 from storyreel.service.jobs import CANCEL_GRACE, Dispatcher
 from storyreel.service.options import (
     asset_settings,
+    build_manifest,
     effective_options,
     merge_options,
     missing_media,
@@ -555,6 +561,27 @@ class Studio:
         if path is None or not path.is_file():
             raise StudioError(404, f"No {name} file is attached to this project.")
         return path
+
+    def caption_preview(self, project_id: int) -> bytes:
+        """A PNG of one frame drawn by the engine: the first still (or a neutral
+        background) with a caption in the project's style, size and safe area."""
+        project = self.project(project_id)
+        rows = self.store.segments(project_id)
+        manifest = build_manifest(project.title, project.options, rows)
+        manifest["segments"] = [
+            {**seg, "image": seg["image"] or "images/.none", "audio": seg["audio"] or "audio/.none"}
+            for seg in manifest["segments"]] or [
+            {"image": "images/.none", "audio": "audio/.none", "text": SAMPLE_CAPTION}]
+        try:
+            engine_project = project_from_dict(manifest, base_dir=self.folder(project_id))
+            pixels = caption_preview(engine_project)
+        except ValidationFailed as exc:
+            raise _invalid(exc) from None
+        except MediaError as exc:
+            raise StudioError(400, f"The preview cannot be drawn: {exc}") from None
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, format="PNG", compress_level=1)
+        return out.getvalue()
 
     # -- renders ---------------------------------------------------------------------------
 

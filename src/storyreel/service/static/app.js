@@ -16,6 +16,9 @@ const LABELS = {
   gap: "Pause between segments (s)", ken_burns: "Ken Burns motion", zoom: "Zoom",
   music: "Background music", logo: "Logo", intro: "Intro clip", outro: "Outro clip",
   direction: "Direction", pan: "Pan while zooming", easing: "Easing",
+  platform: "Platform", subtitles: "Captions", style: "Caption style",
+  highlight_color: "Highlight colour", highlight_box: "Box behind the spoken word",
+  uppercase: "Capitals", words_json: "Word timings file (JSON)",
 };
 const PRESET_WORDS = {
   ultrafast: "ultrafast (draft)", medium: "medium (balanced)", veryslow: "veryslow (smallest file)",
@@ -253,7 +256,8 @@ function plainType(node, defs) {
 }
 
 // Settings shown at once; every other setting the engine offers goes under "More options".
-const MAIN_SETTINGS = new Set(["preset", "gap", "ken_burns", "transitions", "music"]);
+const MAIN_SETTINGS = new Set(["platform", "preset", "gap", "ken_burns", "subtitles",
+  "transitions", "music"]);
 
 function buildSettingsFields(schema) {
   const defs = schema.$defs || {};
@@ -470,6 +474,15 @@ function fillOptions(options) {
     else if (input.type === "number") input.value = value == null ? "" : value / Number(input.dataset.scale || 1);
     else input.value = value == null ? "" : value;
   }
+  refreshPreview();
+}
+
+// The preview is a frame the engine draws with the saved options (not an imitation).
+let previewCount = 0;
+function refreshPreview() {
+  if (!state.project) return;
+  previewCount += 1;
+  $("#caption-preview").src = `/api/projects/${state.project.id}/preview.png?v=${previewCount}`;
 }
 
 function nested(path, value) {
@@ -863,6 +876,7 @@ async function main() {
   $("#render").addEventListener("click", startRender);
   $("#cancel").addEventListener("click", cancelRender);
   $("#delete-project").addEventListener("click", deleteProject);
+  $("#refresh-preview").addEventListener("click", refreshPreview);
   window.addEventListener("hashchange", route);
   try {
     buildSettingsFields(await loadSchema());
