@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ log = logging.getLogger("storyreel")
 #: Least length of a part, and least hold before the next crossfade where a cut goes.
 _MIN_PART_SECONDS = 1
 _TAIL_GUARD_SECONDS = 0.5
+_SCRATCH_DIR = ".storyreel-work"
 
 
 @dataclass(frozen=True)
@@ -147,9 +147,16 @@ class Job:
             with self.cache.workspace() as work:
                 yield work
             return
-        with tempfile.TemporaryDirectory(prefix=".storyreel-work-",
-                                         dir=self.target.parent) as folder:
-            yield Path(folder)
+        # No cache: a scratch folder beside the output, swept like a cache's work folders
+        # when a killed render leaves it, and removed once empty.
+        scratch = PartCache(self.target.parent / _SCRATCH_DIR)
+        try:
+            with scratch.workspace() as work:
+                yield work
+        finally:
+            for folder in (scratch.root / "work", scratch.root):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
     # -- analysis ---------------------------------------------------------------------
 
