@@ -247,19 +247,17 @@ class Job:
             self.warnings += warnings
             if self.cache is not None:
                 self.cache.put("parts", keys[job.chunk.index], job.path, {"warnings": warnings})
-            self.say_parts(total)
 
         self.say_parts(total)
         encode_parts(todo, self.encoders, self.cancel, on_frame, on_part, workers)
 
     def say_parts(self, total: int) -> None:
-        """Tell how far the parts are (``Encoding 2 of 14 parts (12 reused)``)."""
+        """Tell what is encoded and what reused (``Encoding 2 of 14 parts (12 reused)``)."""
         todo = total - self.reused
         if todo == 0:
             self.reporter.say(f"All {total} parts reused")
             return
-        current = min(self.encoded + 1, todo)
-        self.reporter.say(f"Encoding {current} of {todo} parts ({self.reused} reused)")
+        self.reporter.say(f"Encoding {todo} of {total} parts ({self.reused} reused)")
 
     def check_parts(self, story: Story, chunks: tuple[Chunk, ...], keys: list[str],
                     paths: list[Path], settings: EncoderSettings,
