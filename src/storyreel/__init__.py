@@ -19,8 +19,9 @@ from storyreel.errors import (
     StudioConfigError,
     ValidationFailed,
     VerificationError,
+    VoiceError,
 )
-from storyreel.model import KenBurns, Project, RenderSettings, Segment, load_project
+from storyreel.model import KenBurns, Project, RenderSettings, Segment, Voice, load_project
 from storyreel.render import EXPORT_MESSAGE, CancelToken, Progress, RenderResult, render
 from storyreel.render.analysis import Analysis, analyse_project
 from storyreel.render.cache import PartCache
@@ -51,6 +52,8 @@ __all__ = [
     "StudioConfigError",
     "ValidationFailed",
     "VerificationError",
+    "Voice",
+    "VoiceError",
     "__version__",
     "analyse_project",
     "load_project",
