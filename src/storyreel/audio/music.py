@@ -233,12 +233,12 @@ class _LoopingSource:
             return None
         except MediaError:
             raise
-        except FileNotFoundError:
-            raise MediaError("music file not found", path=self._path) from None
-        except PermissionError:
+        except FileNotFoundError as exc:
+            raise MediaError("music file not found", path=self._path) from exc
+        except PermissionError as exc:
             raise MediaError(
                 "music file is not readable (permission denied)", path=self._path
-            ) from None
+            ) from exc
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise MediaError(
                 f"music is corrupt or not a supported format ({_reason(exc)})", path=self._path

@@ -12,15 +12,12 @@ and blips shorter than ``min_speech`` (clicks, breaths) are dropped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import pairwise
-
 import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.media.audio import SAMPLE_RATE, Samples
 
-__all__ = ["pauses", "speech_regions"]
+__all__ = ["speech_regions"]
 
 _HOP = 0.005  # seconds between energy measurements
 _WINDOW = 0.010  # seconds of audio in each measurement
@@ -65,11 +62,6 @@ def speech_regions(
     runs = _bridge(runs, max(1, round((min_pause - _WINDOW) / _HOP)))
     runs = [(a, b) for a, b in runs if b - a >= max(1, round(min_speech / _HOP))]
     return [(min(a * hop, size), min(b * hop, size)) for a, b in runs]
-
-
-def pauses(regions: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The silences between consecutive speech regions, as ``(start, end)`` sample ranges."""
-    return [(a_end, b_start) for (_, a_end), (b_start, _) in pairwise(regions)]
 
 
 def _energy_db(samples: Samples, rate: int, hop: int) -> NDArray[np.float64]:

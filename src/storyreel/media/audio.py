@@ -11,10 +11,10 @@ from av.audio.resampler import AudioResampler
 from numpy.typing import NDArray
 
 from storyreel.errors import MediaError
+from storyreel.timeline.plan import SAMPLE_RATE
 
 __all__ = ["CHANNELS", "MAX_NARRATION_SECONDS", "SAMPLE_RATE", "Samples", "decode_audio"]
 
-SAMPLE_RATE = 48_000
 CHANNELS = 2
 #: Longest narration accepted for one segment.
 MAX_NARRATION_SECONDS = 3 * 3600
@@ -44,12 +44,12 @@ def decode_audio(
         chunks = _decode(path, segment, max_seconds)
     except MediaError:
         raise
-    except PermissionError:
+    except PermissionError as exc:
         raise MediaError("audio file is not readable (permission denied)", path=path,
-                         segment=segment) from None
+                         segment=segment) from exc
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise MediaError(f"audio is corrupt or not a supported format ({_reason(exc)})",
-                         path=path, segment=segment) from None
+                         path=path, segment=segment) from exc
     if not chunks:
         raise MediaError("audio is empty (no samples)", path=path, segment=segment)
     samples = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]

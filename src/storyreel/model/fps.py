@@ -47,10 +47,10 @@ def parse_fps(value: Any) -> Fraction:
             rate = Fraction(value.strip())
         else:
             raise TypeError
-    except (TypeError, ValueError, ZeroDivisionError):
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
         raise ValueError(
             f"frame rate {value!r} is not a number such as 30, 29.97 or '30000/1001'"
-        ) from None
+        ) from exc
     rate = _NTSC.get(rate, rate)
     if rate.denominator > 1001:
         rate = rate.limit_denominator(1001)

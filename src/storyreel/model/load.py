@@ -28,20 +28,20 @@ def load_project(path: str | Path) -> Project:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             raise ManifestError("manifest is larger than 20 MB", path)
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ManifestError("manifest file not found", path) from None
-    except IsADirectoryError:
-        raise ManifestError("manifest path is a folder, not a JSON file", path) from None
-    except UnicodeDecodeError:
-        raise ManifestError("manifest is not UTF-8 text", path) from None
+    except FileNotFoundError as exc:
+        raise ManifestError("manifest file not found", path) from exc
+    except IsADirectoryError as exc:
+        raise ManifestError("manifest path is a folder, not a JSON file", path) from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError("manifest is not UTF-8 text", path) from exc
     except OSError as exc:
-        raise ManifestError(f"cannot read manifest ({exc.strerror})", path) from None
+        raise ManifestError(f"cannot read manifest ({exc.strerror})", path) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(
             f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path
-        ) from None
+        ) from exc
     return project_from_dict(data, base_dir=path.resolve().parent)
 
 
@@ -58,7 +58,7 @@ def project_from_dict(data: Any, *, base_dir: Path | None = None) -> Project:
     try:
         project = Project.model_validate(data, context={"base_dir": base})
     except ValidationError as exc:
-        raise ValidationFailed(problems_from(exc)) from None
+        raise ValidationFailed(problems_from(exc)) from exc
     project._base_dir = base
     return project
 

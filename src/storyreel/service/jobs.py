@@ -414,7 +414,7 @@ class LocalDispatcher:
                             f"{'s' if len(dicts) != 1 else ''} to fix.", dicts)
         spec = RenderSpec(job.id, build_manifest(project.title, project.options, segments),
                           str(folder), str(folder / "output" / f"render-{job.id}.mp4"),
-                          draft=job.draft)
+                          draft=job.draft, cache=str(self.media_root.parent / "cache"))
         if cancel.is_set():
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)

@@ -33,6 +33,8 @@ class RenderSpec:
         options: The project's stored options (narrate jobs record what made each file).
         draft: A quick draft (the CLI's ``--draft``: small size, fastest preset, bitrate
             scaled to the size) instead of the final video.
+        cache: The folder of encoded parts kept between renders (the studio's data
+            folder holds it); empty for none.
     """
 
     job_id: int
@@ -43,6 +45,7 @@ class RenderSpec:
     narrate: list[int] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     draft: bool = False
+    cache: str = ""
 
 
 @dataclass(frozen=True)

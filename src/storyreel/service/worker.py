@@ -52,6 +52,7 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     from storyreel.errors import MediaError, RenderCancelled
     from storyreel.media.poster import write_poster
     from storyreel.model.load import project_from_dict
+    from storyreel.render.cache import PartCache
     from storyreel.render.pipeline import apply_overrides, render
 
     try:
@@ -62,7 +63,8 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
                                          lambda p: send(out, "progress", asdict(p)))
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
         project = apply_overrides(project, {"draft": bool(spec.get("draft"))})
-        result = render(project, Path(spec["output"]), cancel=cancel,
+        cache = PartCache(Path(spec["cache"])) if spec.get("cache") else False
+        result = render(project, Path(spec["output"]), cancel=cancel, cache=cache,
                         on_progress=lambda p: send(out, "progress", asdict(p)))
     except RenderCancelled:
         return "cancelled", None
