@@ -7,9 +7,11 @@ where a missing browser is a failure.
 
 from __future__ import annotations
 
+import http.server
 import io
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from studiokit import LiveServer, png_bytes, wav_bytes
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from studiokit import LiveServer, free_port, png_bytes, wav_bytes
+
+from storyreel.service import create_app
 
 CHROMIUM = os.environ.get("STORYREEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -60,6 +65,8 @@ def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], p
     audio.write_bytes(wav_bytes(tmp_path, 1.5))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if "Content Security Policy" in msg.text else None)
     page.on("dialog", lambda dialog: dialog.accept("Browser story"))
 
     page.goto(server.url + "/")
@@ -94,7 +101,7 @@ def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], p
         " return v.readyState >= 2 && v.currentTime > 0.2; })()", timeout=30_000)
     assert page.get_attribute("#download", "href").startswith("/api/renders/")
     assert "Browser story" in page.locator("#project-list").inner_text()
-    assert errors == []
+    assert errors == []  # no script error, nothing the Content-Security-Policy blocked
     if os.environ.get("STORYREEL_SCREENSHOT"):
         page.screenshot(path=os.environ["STORYREEL_SCREENSHOT"], full_page=True)
 
@@ -142,3 +149,82 @@ def test_dropping_several_pictures_fills_segments_in_order(
     first = httpx.get(server.url + detail["segment_list"][0]["image"]["url"]).content
     pixel = Image.open(io.BytesIO(first)).convert("RGB").getpixel((5, 5))
     assert pixel == (255, 128, 32)  # 01.png went to the first segment
+
+
+class _Recorder:
+    """Wraps the studio app and counts the requests it answered, with their statuses."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.answers: list[tuple[str, str, int]] = []
+        self.changed = threading.Condition()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def note(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                with self.changed:
+                    self.answers.append((scope["method"], scope["path"], message["status"]))
+                    self.changed.notify_all()
+            await send(message)
+
+        await self.app(scope, receive, note if scope["type"] == "http" else send)
+
+    def wait_for(self, method: str, count: int) -> list[tuple[str, str, int]]:
+        with self.changed:
+            done = self.changed.wait_for(
+                lambda: sum(a[0] == method for a in self.answers) >= count, timeout=60)
+            assert done, f"the studio never saw {count} {method} requests: {self.answers}"
+            return [a for a in self.answers if a[0] == method]
+
+
+_ATTACK = """<!doctype html><title>not the studio</title>
+<iframe name="framed" src="STUDIO/"></iframe>
+<iframe name="sink"></iframe>
+<iframe sandbox="allow-forms allow-scripts" srcdoc='
+  <form method="post" action="STUDIO/api/projects/1/render/"></form>
+  <script>document.forms[0].submit()</script>'></iframe>
+<form id="plant" method="post" enctype="text/plain" target="sink" action="STUDIO/api/projects/">
+  <input name="Segment 1" value="planted by a form"></form>
+<script>
+  document.getElementById("plant").submit();
+  fetch("STUDIO/api/projects/", {method: "POST", mode: "no-cors", body: "Segment 1\nplanted"});
+  fetch("STUDIO/api/projects/1/", {method: "PATCH", body: "{}",
+        headers: {"Content-Type": "application/json"}}).catch(() => {});
+</script>"""
+
+
+def test_a_page_on_another_origin_changes_nothing(page: Any, tmp_path: Path) -> None:
+    recorder = _Recorder(create_app(tmp_path / "data"))
+    with LiveServer(recorder) as studio:  # type: ignore[arg-type]
+        created = httpx.post(studio.url + "/api/projects/", json={"title": "Mine", "segments": [
+            {"text": "Untouched."}]})
+        assert created.status_code == 201 and created.json()["id"] == 1
+        before = httpx.get(studio.url + "/api/projects/1/").json()
+        attack = _ATTACK.replace("STUDIO", studio.url).encode()
+
+        class Page(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(attack)))
+                self.end_headers()
+                self.wfile.write(attack)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        other = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
+        thread = threading.Thread(target=other.serve_forever, daemon=True)
+        thread.start()
+        try:
+            page.goto(f"http://127.0.0.1:{other.server_port}/")
+            posts = recorder.wait_for("POST", 3)  # the form, the fetch, the sandboxed form
+        finally:
+            other.shutdown()
+            thread.join()
+        assert len(posts) == 3 and {status for _, _, status in posts} == {403}
+        assert not any(method == "PATCH" for method, _, _ in recorder.answers)  # no preflight pass
+        framed = page.frame(name="framed")
+        assert framed is not None and framed.query_selector("#new-project") is None
+        assert httpx.get(studio.url + "/api/projects/1/").json() == before
+        assert len(httpx.get(studio.url + "/api/projects/").json()) == 1
