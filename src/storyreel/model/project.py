@@ -26,7 +26,11 @@ from pydantic import (
 from storyreel.model.fps import FrameRate
 
 __all__ = [
+    "MAX_CHAPTER_LENGTH",
     "MAX_DIMENSION",
+    "MAX_SEGMENTS",
+    "MAX_TEXT_LENGTH",
+    "MAX_TITLE_LENGTH",
     "MIN_DIMENSION",
     "PRESETS",
     "Clip",
@@ -46,6 +50,12 @@ __all__ = [
 
 MIN_DIMENSION = 64
 MAX_DIMENSION = 7680
+#: Bounds of a project's words and size, the same however a project comes in (manifest,
+#: studio request, JSON, text or zip import).
+MAX_TITLE_LENGTH = 300
+MAX_TEXT_LENGTH = 20_000
+MAX_CHAPTER_LENGTH = 200
+MAX_SEGMENTS = 2000
 Preset = Literal[
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
 ]
@@ -273,8 +283,8 @@ class Segment(BaseModel):
 
     image: Path
     audio: Path
-    text: str = Field("", max_length=20_000)
-    chapter: str | None = Field(None, max_length=200)
+    text: str = Field("", max_length=MAX_TEXT_LENGTH)
+    chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     zoom: float | None = Field(None, ge=1.0, le=2.0)
     direction: Direction | None = None
     subtitles: bool = True
@@ -301,11 +311,11 @@ class Project(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    title: str = Field("Untitled story", max_length=300)
+    title: str = Field("Untitled story", max_length=MAX_TITLE_LENGTH)
     width: int = Field(1920, ge=MIN_DIMENSION, le=MAX_DIMENSION)
     height: int = Field(1080, ge=MIN_DIMENSION, le=MAX_DIMENSION)
     fps: FrameRate = Fraction(30)
-    segments: list[Segment] = Field(min_length=1)
+    segments: list[Segment] = Field(min_length=1, max_length=MAX_SEGMENTS)
     settings: RenderSettings = RenderSettings()
     _base_dir: Path | None = PrivateAttr(None)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import mimetypes
 import tempfile
 from collections.abc import AsyncIterator
@@ -17,7 +16,9 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from storyreel.service.importers import ImportFailed, parse_json
+from storyreel.errors import ManifestError
+from storyreel.model.load import parse_json
+from storyreel.service.importers import ImportFailed, parse_storyflow
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     ErrorOut,
@@ -106,8 +107,8 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
         data = await _json_body(request)
         return await run_in_threadpool(_create_from_json, studio, data)
     if kind.startswith("text/"):
-        text = (await request.body()).decode("utf-8-sig", errors="replace")
-        return await run_in_threadpool(studio.import_text, text)
+        body = await request.body()
+        return await run_in_threadpool(studio.import_text, body)
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
         async for chunk in request.stream():
             spool.write(chunk)
@@ -119,16 +120,16 @@ async def _json_body(request: Request) -> Any:
     body = await request.body()
     if not body.strip():
         raise StudioError(400, "The request body is empty; send a JSON object.")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StudioError(400, f"The request body is not valid JSON ({exc}).") from None
+    try:  # parsed off the event loop: a large body must not stall other requests
+        return await run_in_threadpool(parse_json, body)
+    except ManifestError as exc:
+        raise StudioError(400, f"The request body is not usable JSON: {exc}.") from exc
 
 
 def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
     try:
         ProjectCreate.model_validate(data)
-        parsed = parse_json(data)
+        parsed = parse_storyflow(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
     except ImportFailed as exc:

@@ -7,7 +7,6 @@ status and a sentence for the creator; the app maps them to JSON answers.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -15,15 +14,19 @@ import zipfile
 from pathlib import Path
 from typing import IO, Any
 
-from storyreel.errors import Problem, ValidationFailed
+from pydantic import ValidationError
+
+from storyreel.errors import ManifestError, Problem, ValidationFailed
 from storyreel.media.audio import SAMPLE_RATE
+from storyreel.model.load import MAX_MANIFEST_BYTES, parse_json, problems_from
+from storyreel.model.project import MAX_SEGMENTS
 from storyreel.render.pipeline import slugify
 from storyreel.service import uploads
 from storyreel.service.importers import (
     ImportFailed,
     ParsedProject,
     detect_kind,
-    parse_json,
+    parse_storyflow,
     parse_text_blocks,
     read_bundle,
     read_capped,
@@ -41,6 +44,7 @@ from storyreel.service.schemas import (
     GalleryItem,
     ImageOut,
     ProblemOut,
+    ProjectCreate,
     ProjectDetail,
     ProjectSummary,
     SegmentOut,
@@ -238,7 +242,16 @@ class Studio:
     # -- projects --------------------------------------------------------------------------
 
     def create(self, parsed: ParsedProject) -> ProjectDetail:
-        """Store a new project (options validated first); its folders are made at once."""
+        """Store a new project (bounds and options checked first); its folders are made at once.
+
+        Every way a project comes in (request body, JSON, text or zip import) ends here, so
+        the model's bounds on title, text and segment count hold for all of them.
+        """
+        try:
+            ProjectCreate.model_validate({"title": parsed.title, "segments": parsed.segments})
+        except ValidationError as exc:
+            raise StudioError(400, "The project is too large or has fields that are too long.",
+                              [_problem_out(p) for p in problems_from(exc)]) from exc
         try:
             merge_options({}, parsed.options, self.media_root / "new")
         except ValidationFailed as exc:
@@ -285,22 +298,25 @@ class Studio:
         try:
             if kind == "zip":
                 return self._import_zip(source)
-            raw = read_capped(source, 20_000_000)
-            text = raw.decode("utf-8-sig")
-            parsed = parse_json(_json(text)) if kind == "json" else parse_text_blocks(text)
-        except UnicodeDecodeError:
-            raise StudioError(400, "The file is neither a zip bundle nor UTF-8 text "
-                                   "(StoryFlow JSON or text blocks).") from None
+            raw = read_capped(source, MAX_MANIFEST_BYTES)
+            if kind == "text":
+                return self.import_text(raw)
+            parsed = parse_storyflow(parse_json(raw))
+        except ManifestError as exc:
+            raise StudioError(400, f"The file is not a usable StoryFlow JSON: {exc}.") from exc
         except ImportFailed as exc:
-            raise self._import_error(exc) from None
+            raise self._import_error(exc) from exc
         return self.create(parsed)
 
-    def import_text(self, text: str) -> ProjectDetail:
-        """Create a project from StoryFlow's plain-text block format."""
+    def import_text(self, raw: bytes) -> ProjectDetail:
+        """Create a project from StoryFlow's plain-text block format (UTF-8)."""
         try:
-            return self.create(parse_text_blocks(text))
+            return self.create(parse_text_blocks(raw.decode("utf-8-sig")))
+        except UnicodeDecodeError as exc:
+            raise StudioError(400, "The file is neither a zip bundle nor UTF-8 text "
+                                   "(StoryFlow JSON or text blocks).") from exc
         except ImportFailed as exc:
-            raise self._import_error(exc) from None
+            raise self._import_error(exc) from exc
 
     def _import_error(self, exc: ImportFailed) -> StudioError:
         problems = [_problem_out(p) for p in exc.problems] or None
@@ -353,6 +369,8 @@ class Studio:
                     position: int | None) -> SegmentOut:
         """Add a segment (at a 1-based position, default at the end)."""
         self.project(project_id)
+        if len(self.store.segments(project_id)) >= MAX_SEGMENTS:
+            raise StudioError(400, f"A project holds at most {MAX_SEGMENTS} segments.")
         segment = self.store.add_segment(project_id, fields,
                                          None if position is None else position - 1)
         return self._segment_view(project_id, segment.id)
@@ -640,11 +658,3 @@ class Studio:
 
 def _thumb(image: Path) -> Path:
     return image.with_name(image.stem + ".thumb.jpg")
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFailed(f"The file is not valid JSON (line {exc.lineno}, column "
-                           f"{exc.colno}: {exc.msg}).") from None
