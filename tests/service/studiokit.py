@@ -4,10 +4,12 @@ and the fixtures that start studios (shared by the service and security tests)."
 from __future__ import annotations
 
 import io
+import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,18 @@ def png_bytes(size: tuple[int, int] = (480, 270), colour: tuple[int, int, int] =
     """An encoded still."""
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def zip_bundle(manifest: Mapping[str, Any] | str, files: Mapping[str, bytes],
+               folder: str = "story/") -> bytes:
+    """A zip bundle: ``story/story.json`` (a manifest, or the text given) and the files."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        archive.writestr(f"{folder}story.json", text)
+        for name, data in files.items():
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 

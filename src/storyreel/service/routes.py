@@ -43,7 +43,19 @@ __all__ = ["router"]
 #: How often the event stream looks for a change of status.
 EVENT_POLL = 0.3
 
-router = APIRouter(prefix="/api", responses={
+#: Largest id the database can hold (SQLite integers are 64-bit).
+_MAX_ID = 2**63 - 1
+
+
+def ids_in_range(request: Request) -> None:
+    """Answer 404 for an id in the URL beyond what the database can hold (not a 500)."""
+    for name, value in request.path_params.items():
+        if name.endswith("_id") and isinstance(value, str) and len(value) > 18 \
+                and value.isdigit() and (len(value) > 19 or int(value) > _MAX_ID):
+            raise StudioError(404, f"There is no {name.removesuffix('_id')} {value[:24]}.")
+
+
+router = APIRouter(prefix="/api", dependencies=[Depends(ids_in_range)], responses={
     400: {"model": ErrorOut, "description": "The request is not valid (problems listed)"},
     404: {"model": ErrorOut, "description": "No such project, segment or render"},
 })
@@ -304,16 +316,21 @@ def render_status(project_id: int, studio: StudioDep) -> StatusOut:
     return studio.status(project_id)
 
 
+def _existing_project(project_id: int, studio: StudioDep) -> None:
+    """404 before a stream starts: once it has, the answer is already 200."""
+    studio.project(project_id)
+
+
 @router.get("/projects/{project_id}/events/", response_class=EventSourceResponse,
             tags=["renders"])
-async def render_events(project_id: int, request: Request,
-                        studio: StudioDep) -> AsyncIterator[ServerSentEvent]:
+async def render_events(project_id: int, request: Request, studio: StudioDep,
+                        _: Annotated[None, Depends(_existing_project)],
+                        ) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events: a ``status`` event (same body as the status route) on each change.
 
     The stream stays open across renders; a ``deleted`` event ends it when the project is
     deleted.
     """
-    await run_in_threadpool(studio.project, project_id)
     last: dict[str, Any] | None = None
     while not await request.is_disconnected():
         try:
