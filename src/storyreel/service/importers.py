@@ -9,6 +9,7 @@ and checked like an upload.
 from __future__ import annotations
 
 import posixpath
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ __all__ = [
     "BundleMedia",
     "ImportFailed",
     "ParsedProject",
+    "check_directory",
     "detect_kind",
     "parse_storyflow",
     "parse_text_blocks",
@@ -33,6 +35,11 @@ __all__ = [
 _MANIFEST_NAMES = ("story.json", "project.json", "manifest.json", "storyreel.json")
 _MAX_MANIFEST = 20_000_000
 _MAX_MEMBERS = 20_000
+# Room in the central directory per member: its fixed 46 bytes plus a long name and extras.
+_MAX_DIRECTORY = _MAX_MEMBERS * 1024
+_END = struct.Struct("<4s4H2LH")  # end of central directory record
+_END64_LOCATOR = struct.Struct("<4sLQL")
+_END64 = struct.Struct("<4sQ2H2L4Q")
 # The root the manifest's relative paths resolve against while checking a bundle.
 _BUNDLE_ROOT = Path("/bundle-root")
 
@@ -222,6 +229,38 @@ def _parse_block(block: list[str]) -> dict[str, Any] | None:
         return None
     return {"text": text, "image_prompt": " ".join(fields["image_prompt"]) or None,
             "chapter": " ".join(fields["chapter"]) or None}
+
+
+def check_directory(source: IO[bytes]) -> None:
+    """Refuse a zip with too many members, reading only its end records.
+
+    ``zipfile.ZipFile`` reads and parses the whole central directory as it opens, so a
+    small archive listing a million members would cost hundreds of megabytes first.
+
+    Raises:
+        ImportFailed: More than 20 000 members, or a central directory too large to hold
+            only that many.
+    """
+    source.seek(0, 2)
+    size = source.tell()
+    tail_start = max(0, size - _END.size - 0xFFFF)
+    source.seek(tail_start)
+    tail = source.read()
+    at = tail.rfind(b"PK\x05\x06")
+    source.seek(0)
+    if at < 0 or len(tail) - at < _END.size:
+        return  # not a zip zipfile can open either: it says so
+    _, _, _, _, entries, directory, _, _ = _END.unpack_from(tail, at)
+    if (entries == 0xFFFF or directory == 0xFFFFFFFF) and at >= _END64_LOCATOR.size:
+        _, _, offset, _ = _END64_LOCATOR.unpack_from(tail, at - _END64_LOCATOR.size)
+        if 0 <= offset <= size - _END64.size:
+            source.seek(offset)
+            record = source.read(_END64.size)
+            source.seek(0)
+            if record[:4] == b"PK\x06\x06":
+                entries, directory = _END64.unpack(record)[7:9]
+    if entries > _MAX_MEMBERS or directory > _MAX_DIRECTORY:
+        raise ImportFailed(f"The zip holds too many files (over {_MAX_MEMBERS}).")
 
 
 def read_bundle(archive: zipfile.ZipFile, max_total: int) -> ParsedProject:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +27,7 @@ from storyreel.service import uploads
 from storyreel.service.importers import (
     ImportFailed,
     ParsedProject,
+    check_directory,
     detect_kind,
     parse_storyflow,
     parse_text_blocks,
@@ -98,6 +101,7 @@ class Studio:
         self.store = store
         self.dispatcher = dispatcher
         self.limits = limits
+        self._media_lock = threading.Lock()  # swaps of a file setting or segment media
 
     # -- folders and lookups ---------------------------------------------------------------
 
@@ -324,9 +328,12 @@ class Studio:
 
     def _import_zip(self, source: IO[bytes]) -> ProjectDetail:
         try:
+            check_directory(source)
             archive = zipfile.ZipFile(source)
-        except (zipfile.BadZipFile, OSError):
-            raise StudioError(400, "The zip file is damaged and cannot be opened.") from None
+        except ImportFailed as exc:
+            raise self._import_error(exc) from exc
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise StudioError(400, "The zip file is damaged and cannot be opened.") from exc
         with archive:
             try:
                 parsed = read_bundle(archive, self.limits.import_bytes)
@@ -346,20 +353,38 @@ class Studio:
 
     def _attach_bundle_media(self, project_id: int, archive: zipfile.ZipFile,
                              parsed: ParsedProject) -> None:
+        """Check and store each distinct member once; segments naming it share the file.
+
+        What the import writes in total is capped at the import limit, whatever the
+        archive declares.
+        """
         segments = self.store.segments(project_id)
         problems: list[ProblemOut] = []
+        stored: dict[str, dict[str, Any]] = {}  # member name -> the segment fields it gave
+        budget = self.limits.import_bytes
         for number, (segment, media) in enumerate(zip(segments, parsed.media, strict=True), 1):
             for what, member in (("image", media.image), ("audio", media.audio)):
+                known = stored.get(member.filename)
+                if known is not None:
+                    self.store.update_segment(project_id, segment.id, known)
+                    continue
                 try:
                     with archive.open(member) as handle:
-                        self._store_upload(segment, what, handle)
+                        self._store_upload(segment, what, handle, budget)
                 except StudioError as exc:
                     problems.append(ProblemOut(message=str(exc), segment=number,
                                                segment_id=segment.id, field=what))
-                except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+                    continue
+                except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError,
+                        EOFError, zlib.error) as exc:
                     problems.append(ProblemOut(message=f"cannot be read from the zip ({exc})",
                                                segment=number, segment_id=segment.id,
                                                field=what))
+                    continue
+                row = self.store.get_segment(project_id, segment.id)
+                assert row is not None
+                stored[member.filename] = _media_fields(row, what)
+                budget -= member.file_size
         if problems:
             raise StudioError(400, "Some media in the bundle cannot be used.", problems)
 
@@ -409,10 +434,13 @@ class Studio:
             self._remove_media(deleted, "image", "audio")
 
     def _remove_media(self, segment: SegmentRow, *what: str) -> None:
+        """Delete a segment's former media files, unless another segment still uses them."""
         folder = self.folder(segment.project_id)
+        in_use = {name for row in self.store.segments(segment.project_id)
+                  for name in (row.image_file, row.audio_file) if name}
         for kind in what:
             name = segment.image_file if kind == "image" else segment.audio_file
-            if name:
+            if name and name not in in_use:
                 uploads.remove_quietly(folder / name)
                 if kind == "image":
                     uploads.remove_quietly(_thumb(folder / name))
@@ -445,11 +473,14 @@ class Studio:
         view = self._segment_view(project_id, segment_id)
         return UploadOut(segment=view, **result)
 
-    def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes]) -> dict[str, Any]:
+    def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes],
+                      budget: int | None = None) -> dict[str, Any]:
         folder = self.folder(segment.project_id) / ("images" if what == "image" else "audio")
         folder.mkdir(parents=True, exist_ok=True)
         temp = uploads.temp_name(folder)
         cap = self.limits.image_bytes if what == "image" else self.limits.audio_bytes
+        if budget is not None and budget < cap:
+            cap = max(0, budget)
         with uploads.removing(temp):
             try:
                 uploads.spooled_copy(source, temp, cap)
@@ -468,13 +499,8 @@ class Studio:
         name = self._final_name(segment, "image", info.ext)
         target = self.folder(segment.project_id) / name
         uploads.make_thumbnail(temp, _thumb(target))
-        uploads.publish(temp, target)
-        updated = self.store.update_segment(segment.project_id, segment.id, {
+        self._swap_media(segment, "image", temp, target, {
             "image_file": name, "image_width": info.width, "image_height": info.height})
-        if updated is None:  # deleted meanwhile
-            uploads.remove_quietly(target, _thumb(target))
-            raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
-        self._remove_media(segment, "image")
         return {"kind": "image", "width": info.width, "height": info.height,
                 "format": info.format}
 
@@ -482,14 +508,25 @@ class Studio:
         info = uploads.check_audio(temp, self.limits)
         name = self._final_name(segment, "audio", info.ext)
         target = self.folder(segment.project_id) / name
-        uploads.publish(temp, target)
-        updated = self.store.update_segment(segment.project_id, segment.id, {
+        self._swap_media(segment, "audio", temp, target, {
             "audio_file": name, "audio_samples": info.samples})
-        if updated is None:
-            uploads.remove_quietly(target)
-            raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
-        self._remove_media(segment, "audio")
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
+
+    def _swap_media(self, segment: SegmentRow, what: str, temp: Path, target: Path,
+                    fields: dict[str, Any]) -> None:
+        """Publish a checked file as the segment's media and delete the file it replaces.
+
+        Uploads to one segment may run at the same time: the swap is serialised and the
+        replaced file is the one the segment held at that moment, so none is orphaned.
+        """
+        with self._media_lock:
+            current = self.store.get_segment(segment.project_id, segment.id)
+            if current is None:  # deleted meanwhile
+                uploads.remove_quietly(target, _thumb(target))
+                raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
+            uploads.publish(temp, target)
+            self.store.update_segment(segment.project_id, segment.id, fields)
+            self._remove_media(current, what)
 
     # -- file settings (music, logo, intro, outro...) --------------------------------------
 
@@ -514,7 +551,7 @@ class Studio:
         file is replaced only once the new one passed every check.
         """
         kind = self._asset_kind(name)
-        project = self.project(project_id)
+        self.project(project_id)
         self._not_rendering(project_id, f"replace the {name}")
         folder = self.folder(project_id) / "assets"
         folder.mkdir(parents=True, exist_ok=True)
@@ -527,17 +564,19 @@ class Studio:
                 raise StudioError(exc.status, str(exc)) from None
             relative = f"assets/{name}-{secrets.token_hex(4)}.{ext}"
             uploads.publish(temp, self.folder(project_id) / relative)
-        try:
-            change = {**(fields or {}), "path": relative}
-            options = merge_options(project.options, {"settings": {name: change}},
-                                    self.folder(project_id))
-        except ValidationFailed as exc:
-            uploads.remove_quietly(self.folder(project_id) / relative)
-            raise _invalid(exc, f"The {name} cannot be used.") from None
-        self.store.update_project(project_id, options=options)
-        old = self._asset_path(project, name)
-        if old:
-            uploads.remove_quietly(self.folder(project_id) / old)
+        with self._media_lock:  # the file replaced is the one attached at this moment
+            project = self.project(project_id)
+            try:
+                change = {**(fields or {}), "path": relative}
+                options = merge_options(project.options, {"settings": {name: change}},
+                                        self.folder(project_id))
+            except ValidationFailed as exc:
+                uploads.remove_quietly(self.folder(project_id) / relative)
+                raise _invalid(exc, f"The {name} cannot be used.") from exc
+            self.store.update_project(project_id, options=options)
+            old = self._asset_path(project, name)
+            if old:
+                uploads.remove_quietly(self.folder(project_id) / old)
         return self.detail(project_id)
 
     def _check_asset(self, path: Path, kind: str) -> str:
@@ -654,6 +693,14 @@ class Studio:
                 thumbnail_url=summary.thumbnail_url, size=job.size or 0,
                 duration=job.duration or 0.0, finished_at=job.finished_at or 0.0))
         return items
+
+
+def _media_fields(segment: SegmentRow, what: str) -> dict[str, Any]:
+    """The columns an upload of ``what`` set on a segment (to share the file with another)."""
+    if what == "image":
+        return {"image_file": segment.image_file, "image_width": segment.image_width,
+                "image_height": segment.image_height}
+    return {"audio_file": segment.audio_file, "audio_samples": segment.audio_samples}
 
 
 def _thumb(image: Path) -> Path:
