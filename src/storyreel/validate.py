@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from storyreel.audio.music import MusicBed
-from storyreel.audio.speech import speech_regions
+from storyreel.audio.speech import narration_speech
 from storyreel.errors import MediaError, Problem
 from storyreel.frames.text import check_font
-from storyreel.media.audio import SAMPLE_RATE, decode_audio
+from storyreel.media.audio import SAMPLE_RATE, AudioReader
 from storyreel.media.clip import ClipInfo, probe_clip
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project
@@ -74,23 +74,21 @@ def analyse_project(
         except MediaError as exc:
             problems.append(_named(exc.problem, "image"))
             sizes.append((0, 0))
+        wanted = speech and bool(segment.text.strip()) and segment.subtitles
         try:
-            narration = decode_audio(segment.audio, number)
+            length, found = _narration(segment.audio, number, wanted)
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
             regions.append([])
             words.append(_NO_WORDS)
         else:
-            lengths.append(narration.shape[1])
-            wanted = speech and bool(segment.text.strip()) and segment.subtitles
-            regions.append(speech_regions(narration, SAMPLE_RATE) if wanted else [])
-            words.append(estimate_words(segment.text, regions[-1], lengths[-1])
-                         if wanted else _NO_WORDS)
-            if lengths[-1] < SAMPLE_RATE // 100:
+            lengths.append(length)
+            regions.append(found)
+            words.append(estimate_words(segment.text, found, length) if wanted else _NO_WORDS)
+            if length < SAMPLE_RATE // 100:
                 problems.append(Problem("narration is shorter than 10 ms", number,
                                         segment.audio, "audio"))
-            del narration
         if on_segment is not None:
             on_segment(number)
     settings = project.settings
@@ -98,6 +96,18 @@ def analyse_project(
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
     return Analysis(problems, lengths, sizes, regions, intro, outro, words)
+
+
+def _narration(path: Path, number: int, speech: bool) -> tuple[int, Regions]:
+    """Length of a narration at 48 kHz and (when asked) where it speaks, streamed."""
+    with AudioReader(path, segment=number) as reader:
+        if speech:
+            length, found = narration_speech(reader.blocks(), SAMPLE_RATE)
+        else:
+            length, found = sum(block.shape[1] for block in reader.blocks()), []
+    if length == 0:
+        raise MediaError("audio is empty (no samples)", path=path, segment=number)
+    return length, found
 
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipInfo | None:

@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from storyreel.errors import MediaError
 from storyreel.frames.overlay import Overlay, overlay_from_rgba
+from storyreel.media.files import check_regular_file
 
 __all__ = [
     "DEFAULT_FONT",
@@ -249,8 +250,7 @@ def _ignorable(char: str) -> bool:
 
 def check_font(path: Path) -> None:
     """Raise :class:`MediaError` unless ``path`` is a font FreeType can use."""
-    if not path.is_file():
-        raise MediaError("caption font file not found", path=path)
+    check_regular_file(path, "caption font")
     try:
         _cmap((str(path), 0))
         _load(str(path), 0, 12)

@@ -43,7 +43,9 @@ def load_project(path: str | Path) -> Project:
         data = parse_json(text)
     except ManifestError as exc:
         raise ManifestError(str(exc), path) from exc
-    return project_from_dict(data, base_dir=path.resolve().parent)
+    project = project_from_dict(data, base_dir=path.resolve().parent)
+    project._manifest = path.absolute()
+    return project
 
 
 def _read_regular(path: Path) -> str:

@@ -46,6 +46,7 @@ __all__ = [
     "Segment",
     "Subtitles",
     "Transitions",
+    "printable",
 ]
 
 MIN_DIMENSION = 64
@@ -61,6 +62,20 @@ Preset = Literal[
 ]
 PRESETS: tuple[str, ...] = Preset.__args__  # type: ignore[attr-defined]
 Direction = Literal["auto", "in", "out", "none"]
+
+
+# Control characters (NUL, BEL, ESC, DEL, C1...) but the line breaks and tabs that text
+# may hold: they would reach captions, subtitle files and the MP4's metadata as they are.
+_CONTROLS = dict.fromkeys(c for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (line breaks and tabs are kept)."""
+    return text.translate(_CONTROLS)
+
+
+def _printable(value: Any) -> Any:
+    return printable(value) if isinstance(value, str) else value
 
 
 class _Frozen(BaseModel):
@@ -304,6 +319,7 @@ class Segment(BaseModel):
         return data
 
     _paths = field_validator("image", "audio", mode="before")(_resolve)
+    _words = field_validator("text", "chapter", mode="before")(_printable)
 
 
 class Project(BaseModel):
@@ -318,11 +334,25 @@ class Project(BaseModel):
     segments: list[Segment] = Field(min_length=1, max_length=MAX_SEGMENTS)
     settings: RenderSettings = RenderSettings()
     _base_dir: Path | None = PrivateAttr(None)
+    _manifest: Path | None = PrivateAttr(None)
 
     @property
     def base_dir(self) -> Path:
         """Folder of the manifest this project was loaded from (default output goes here)."""
         return self._base_dir or Path.cwd()
+
+    def input_files(self) -> list[Path]:
+        """Every file a render reads: the manifest (when loaded from one) and all media."""
+        files = [self._manifest] if self._manifest is not None else []
+        for segment in self.segments:
+            files += [segment.image, segment.audio]
+        settings = self.settings
+        for setting in (settings.music, settings.logo, settings.intro, settings.outro):
+            if setting is not None:
+                files.append(setting.path)
+        if settings.subtitles.font is not None:
+            files.append(settings.subtitles.font)
+        return files
 
     @model_validator(mode="before")
     @classmethod
@@ -354,7 +384,7 @@ class Project(BaseModel):
     @field_validator("title")
     @classmethod
     def _title(cls, value: str) -> str:
-        return value.strip() or "Untitled story"
+        return printable(value).strip() or "Untitled story"
 
 
 def _order_key(value: Any) -> float:

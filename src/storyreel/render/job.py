@@ -15,10 +15,10 @@ from pathlib import Path
 from storyreel.audio.fades import apply_fade
 from storyreel.audio.limiter import normalise_gain_db
 from storyreel.audio.mix import Fades, Mix, MusicSpec, measure
-from storyreel.audio.track import Placement
+from storyreel.audio.track import Placement, SoundStream
 from storyreel.errors import RenderCancelled, ValidationFailed
 from storyreel.frames.kenburns import Motion, StillPicture, choose_motion
-from storyreel.media.audio import SAMPLE_RATE, Samples, decode_audio
+from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import ClipPicture, clip_audio
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.media.image import even_ceil, load_cover_planes
@@ -139,12 +139,13 @@ class Job:
                    fades=master, music=spec, gain_db=gain_db,
                    ceiling_dbtp=loudness.true_peak - _AAC_HEADROOM_DB if limit else None)
 
-    def sound(self, story: Story, position: int) -> Samples:
-        """The samples of one item: a narration, or a clip's sound with its fades."""
+    def sound(self, story: Story, position: int) -> Samples | SoundStream:
+        """The sound of one item: a narration (streamed), or a clip's sound with its fades."""
         item = story.items[position]
         if item.kind == "segment":
             assert item.segment is not None
-            return decode_audio(self.project.segments[item.segment].audio, item.segment + 1)
+            return AudioReader(self.project.segments[item.segment].audio,
+                               segment=item.segment + 1)
         plan = story.plan
         span = plan.spans[position]
         start, end = _visible_samples(story, position)
