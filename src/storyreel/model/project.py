@@ -88,7 +88,10 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
             raise ValueError("path is empty")
         if "\x00" in value:
             raise ValueError("path contains a NUL byte")
-        value = Path(value).expanduser()
+        try:
+            value = Path(value).expanduser()
+        except RuntimeError as exc:  # "~name" of a user this machine does not have
+            raise ValueError(f"{value[:40]!r}: no such home folder") from exc
     if isinstance(value, Path) and not value.is_absolute():
         base = (info.context or {}).get("base_dir")
         value = (Path(base) if base is not None else Path.cwd()) / value
