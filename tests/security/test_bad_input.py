@@ -175,3 +175,13 @@ def test_events_of_a_missing_project_is_a_404_not_a_broken_stream(studio: Studio
     assert answer.status_code == 404
     assert answer.headers["content-type"].startswith("application/json")
     assert "does not exist" in answer.json()["detail"]
+
+
+def test_a_still_image_is_not_accepted_as_an_intro_clip(studio: Studio) -> None:
+    project = studio.create()
+    answer = studio.client.post(f"/api/projects/{project['id']}/assets/intro/",
+                                files={"file": ("intro.png", png_bytes(), "video/mp4")})
+    assert answer.status_code == 400 and "still image" in answer.json()["detail"]
+    detail = studio.client.get(f"/api/projects/{project['id']}/").json()
+    assert detail["options"]["settings"].get("intro") is None
+    assert not list((studio.data_dir / "projects" / str(project["id"])).rglob("*.png"))
