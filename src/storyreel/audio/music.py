@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from storyreel.audio.fades import block_positions, crossfade, equal_power_out
 from storyreel.errors import MediaError
-from storyreel.media.audio import AudioReader
+from storyreel.media.audio import AudioReader, take_front
 from storyreel.media.files import check_regular_file
 
 __all__ = ["MusicBed"]
@@ -193,11 +193,7 @@ class _LoopingSource:
     def take(self, n: int) -> Samples:
         """The next ``n`` samples, shape ``(2, n)``."""
         self._fill(n + self._seam)
-        data = self._join()
-        out = np.zeros((_CHANNELS, n), dtype=np.float32)
-        got = min(n, data.shape[1])
-        out[:, :got] = data[:, :got]
-        rest = data[:, got:]
+        out, rest = take_front(self._buffer, n)
         self._buffer = [rest] if rest.shape[1] else []
         self._buffered = rest.shape[1]
         return out

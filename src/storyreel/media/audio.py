@@ -11,7 +11,7 @@ decoding (a container may lie about its length).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +32,7 @@ __all__ = [
     "AudioReader",
     "Samples",
     "decode_audio",
+    "take_front",
 ]
 
 SAMPLE_RATE = 48_000
@@ -137,13 +138,7 @@ class AudioReader:
                 break
             self._pending.append(block)
             self._pending_size += block.shape[1]
-        joined = (np.concatenate(self._pending, axis=1) if len(self._pending) > 1
-                  else self._pending[0] if self._pending
-                  else np.zeros((CHANNELS, 0), dtype=np.float32))
-        out = np.zeros((CHANNELS, n), dtype=np.float32)
-        got = min(n, joined.shape[1])
-        out[:, :got] = joined[:, :got]
-        rest = joined[:, got:]
+        out, rest = take_front(self._pending, n)
         self._pending = [rest] if rest.shape[1] else []
         self._pending_size = rest.shape[1]
         return out
@@ -189,6 +184,17 @@ class AudioReader:
         except (av.error.FFmpegError, OSError, ValueError, EOFError) as exc:
             raise self._error(f"{self.what} is corrupt or not a supported format "
                               f"({reason(exc)})") from exc
+
+
+def take_front(chunks: Sequence[Samples], n: int) -> tuple[Samples, Samples]:
+    """The first ``n`` samples of ``chunks`` joined (zero-padded to ``n``), and the rest."""
+    if not chunks:
+        return np.zeros((CHANNELS, n), dtype=np.float32), np.zeros((CHANNELS, 0), np.float32)
+    joined = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+    out = np.zeros((CHANNELS, n), dtype=np.float32)
+    got = min(n, joined.shape[1])
+    out[:, :got] = joined[:, :got]
+    return out, joined[:, got:]
 
 
 def decode_audio(
