@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from studiokit import FakeRunner, zip_bundle
 
@@ -204,3 +204,21 @@ def _fuzz_studio(make_studio: Any, runner: Any) -> Any:
         _STUDIOS.clear()
         _STUDIOS[key] = make_studio(runner=runner())
     return _STUDIOS[key]
+
+
+@settings(FUZZ, max_examples=80)
+@example(patch={"settings": {"music": {"path": "\ud800.mp3"}}})
+@example(patch={"settings": {"subtitles": {"font": "fonts/\udcff.ttf"}}})
+@given(patch=st.fixed_dictionaries({}, optional={
+    "title": st.text(max_size=20) | st.just("\ud800"), "width": numbers, "height": numbers,
+    "fps": numbers, "settings": setting_values}))
+def test_the_studio_answers_any_options_change_with_200_or_400(make_studio: Any,
+                                                                patch: dict[str, Any]) -> None:
+    studio = _fuzz_studio(make_studio, FakeRunner)
+    project = studio.client.get("/api/projects/").json()
+    pid = project[0]["id"] if project else studio.create()["id"]
+    # json.dumps keeps lone surrogates as \\u escapes, as a hostile client would send them.
+    answer = studio.client.patch(f"/api/projects/{pid}/", content=json.dumps(patch).encode(),
+                                 headers={"content-type": "application/json"})
+    assert answer.status_code in (200, 400), answer.text[:300]
+    assert studio.client.get(f"/api/projects/{pid}/").status_code == 200

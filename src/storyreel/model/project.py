@@ -89,6 +89,10 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
         if "\x00" in value:
             raise ValueError("path contains a NUL byte")
         try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("path is not valid Unicode (it holds a lone surrogate)") from exc
+        try:
             value = Path(value).expanduser()
         except RuntimeError as exc:  # "~name" of a user this machine does not have
             raise ValueError(f"{value[:40]!r}: no such home folder") from exc
