@@ -33,8 +33,10 @@ STORYREEL, STORYREEL_STATIC = "storyreel", "storyreel-static"
 MOVIEPY, MOVIEPY_STATIC = "moviepy", "moviepy-static"
 FLOOR, FLOOR_STATIC = "floor", "floor-static"
 MOVIEPY_OPENCV = "moviepy-opencv"
+# Captions burned in: the phrase style, and the word style (the spoken word highlighted).
+STORYREEL_PHRASE, STORYREEL_WORD = "storyreel-phrase", "storyreel-word"
 VARIANTS = (STORYREEL, FLOOR, MOVIEPY, MOVIEPY_OPENCV, STORYREEL_STATIC, MOVIEPY_STATIC,
-            FLOOR_STATIC)
+            FLOOR_STATIC, STORYREEL_PHRASE, STORYREEL_WORD)
 
 
 @dataclass
@@ -107,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
                         help="results folder (default bench/results/)")
     parser.add_argument("--no-moviepy", action="store_true", help="skip the MoviePy way")
+    parser.add_argument("--no-voice", action="store_true",
+                        help="skip the voice measurements (synthesis speed, text-only render)")
     parser.add_argument("--only", type=_csv, default=None,
                         help=f"measure only these renderers (of {', '.join(VARIANTS)})")
     return parser
@@ -134,7 +138,9 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
     jobs = []
     for preset in args.presets:
         jobs += [Job(STORYREEL, main_count, preset, args.runs),
-                 Job(FLOOR, main_count, preset, args.runs)]
+                 Job(FLOOR, main_count, preset, args.runs),
+                 Job(STORYREEL_PHRASE, main_count, preset, args.runs),
+                 Job(STORYREEL_WORD, main_count, preset, args.runs)]
     if not args.no_moviepy:
         preset = args.moviepy_preset
         jobs += [Job(MOVIEPY, main_count, preset, args.moviepy_runs),
@@ -170,10 +176,12 @@ class Runner:
     def command(self, job: Job, out: Path, result: Path, quality: bool) -> list[str]:
         project = self.projects[job.segments]
         py = sys.executable
-        if job.variant in (STORYREEL, STORYREEL_STATIC):
-            manifest = project.manifest if job.variant == STORYREEL else project.static_manifest
+        if job.variant in (STORYREEL, STORYREEL_STATIC, STORYREEL_PHRASE, STORYREEL_WORD):
+            manifest = {STORYREEL: project.manifest, STORYREEL_STATIC: project.static_manifest
+                        }.get(job.variant, project.captions_manifest)
+            style = ["--caption-style", "word"] if job.variant == STORYREEL_WORD else []
             return [py, "-m", "storyreel", "render", str(manifest), "-o", str(out),
-                    "--preset", job.preset, "--quiet"]
+                    "--preset", job.preset, "--quiet", *style]
         if job.variant in (MOVIEPY, MOVIEPY_STATIC, MOVIEPY_OPENCV):
             flags = {MOVIEPY: [], MOVIEPY_STATIC: ["--static"],
                      MOVIEPY_OPENCV: ["--fast-resize"]}[job.variant]
@@ -254,4 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                          time.time() - started, found_versions)
     for path in paths:
         print(f"Wrote {path}")
+    if not args.no_voice:
+        from bench import voice
+
+        width, height = args.size
+        voice.main(["--segments", str(args.segments[0]), "--size", f"{width}x{height}",
+                    "--preset", args.scale_preset, "--runs", str(args.runs),
+                    "--out", str(out)])
     return 0

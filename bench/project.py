@@ -49,6 +49,7 @@ class BenchProject:
     Attributes:
         manifest: Manifest with the default Ken Burns motion.
         static_manifest: The same project with motion switched off.
+        captions_manifest: The same project with captions burned in (phrase style).
         segments: Number of segments.
         width: Output width.
         height: Output height.
@@ -63,6 +64,7 @@ class BenchProject:
     height: int
     fps: int
     narration: float
+    captions_manifest: Path
 
 
 def segment_seconds(count: int) -> float:
@@ -168,7 +170,9 @@ def make_project(
             "text": f"Segment {i + 1}: narration read over a still photograph.",
         })
     manifests = []
-    for name, direction in (("story.json", "auto"), ("story-static.json", "none")):
+    for name, direction, captions in (("story.json", "auto", False),
+                                      ("story-static.json", "none", False),
+                                      ("story-captions.json", "auto", True)):
         manifest = folder / name
         manifest.write_text(json.dumps({
             "title": f"Benchmark story, {count} segments",
@@ -176,12 +180,14 @@ def make_project(
             "settings": {
                 "gap": GAP, "ken_burns": {"zoom": ZOOM, "direction": direction},
                 # The MoviePy way has no captions (burnt in or sidecar), crossfades or
-                # loudness normalisation; storyreel does the same work as it.
-                "subtitles": {"enabled": False, "sidecar": False},
+                # loudness normalisation; storyreel does the same work as it. The
+                # captioned manifest measures what burned-in caption styles cost.
+                "subtitles": {"enabled": captions, "sidecar": False},
                 "transitions": {"crossfade": 0.0},
                 "loudness": {"enabled": False},
             },
             "segments": segments,
         }, indent=1), encoding="utf-8")
         manifests.append(manifest)
-    return BenchProject(manifests[0], manifests[1], count, width, height, fps, narration)
+    return BenchProject(manifests[0], manifests[1], count, width, height, fps, narration,
+                        manifests[2])

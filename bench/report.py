@@ -115,6 +115,11 @@ def ratios(rows: Sequence[Row], main: int, moviepy_preset: str, key: str = "wall
     found: dict[str, float | None] = {}
     for preset in sorted({r["preset"] for r in rows if r["segments"] == main}):
         found[f"storyreel/floor {preset}"] = ratio(get("storyreel", preset), get("floor", preset))
+        for style in ("phrase", "word"):
+            found[f"storyreel-{style}/floor {preset}"] = ratio(get(f"storyreel-{style}", preset),
+                                                               get("floor", preset))
+        found[f"storyreel-word/storyreel-phrase {preset}"] = ratio(
+            get("storyreel-word", preset), get("storyreel-phrase", preset))
     mp = moviepy_preset
     found[f"storyreel/moviepy {mp}"] = ratio(get("storyreel", mp), get("moviepy", mp))
     found[f"storyreel-static/moviepy-static {mp}"] = ratio(
@@ -408,6 +413,10 @@ _METHOD = [
     "`concatenate_videoclips`, `write_videofile(codec="
     "\"libx264\", audio_codec=\"aac\", bitrate=\"8000k\", fps, preset)`; the static variant "
     "has no transform. Timed as a child process like storyreel (its ffmpeg child included).",
+    "- Caption styles (`storyreel-phrase`, `storyreel-word`): the same project with its "
+    "captions burned in (two per segment), in the phrase style and in the word style (the "
+    "spoken word highlighted: one caption picture per word change, drawn once); "
+    "`storyreel-word/storyreel-phrase` is what following every word costs.",
     "- MoviePy with OpenCV (`moviepy-opencv`): the same script with OpenCV's bilinear resize "
     "instead of Pillow's LANCZOS, the fastest per-frame resize a MoviePy user can pick.",
     "- Encoder floor (`bench/floor.py`): the project's frames (same stills, Ken Burns zoom and "

@@ -214,6 +214,23 @@ def _write_png_rgb48(path: Path, size: tuple[int, int], colour: Sequence[int]) -
 # --- narrations ---------------------------------------------------------------------------
 
 
+def bursts(spans: Sequence[tuple[float, float]], total: float, *, freq: float = 220.0,
+           amplitude: float = 0.4, rate: int = 48_000) -> NDArray[np.float64]:
+    """A mono narration: voiced tone bursts at ``spans`` (seconds), silence elsewhere.
+
+    Each burst is a "word" (or phrase) with a known start and end, for timing tests.
+    """
+    n = round(total * rate)
+    t = np.arange(n) / rate
+    out = np.zeros(n)
+    for start, end in spans:
+        a, b = round(start * rate), round(end * rate)
+        ramp = np.minimum(1.0, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / 240)
+        voice = sum(np.sin(2 * math.pi * freq * k * t[a:b]) / k for k in range(1, 5))
+        out[a:b] = amplitude * ramp * voice / 2
+    return out[:, None]
+
+
 def _tone(n: int, rate: int, channels: int, freq: float, amplitude: float) -> NDArray[np.float64]:
     t = np.arange(n) / rate
     mono = amplitude * np.sin(2 * math.pi * freq * t)

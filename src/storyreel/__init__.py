@@ -19,8 +19,9 @@ from storyreel.errors import (
     StudioConfigError,
     ValidationFailed,
     VerificationError,
+    VoiceError,
 )
-from storyreel.model import KenBurns, Project, RenderSettings, Segment, load_project
+from storyreel.model import KenBurns, Project, RenderSettings, Segment, Voice, load_project
 from storyreel.render import EXPORT_MESSAGE, CancelToken, Progress, RenderResult, render
 from storyreel.validate import Analysis, analyse_project
 
@@ -49,6 +50,8 @@ __all__ = [
     "StudioConfigError",
     "ValidationFailed",
     "VerificationError",
+    "Voice",
+    "VoiceError",
     "__version__",
     "analyse_project",
     "load_project",

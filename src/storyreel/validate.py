@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from storyreel.audio.align import Aligner, align_narration
 from storyreel.audio.music import MusicBed
 from storyreel.audio.speech import narration_speech
 from storyreel.errors import MediaError, Problem
 from storyreel.frames.text import check_font
-from storyreel.media.audio import SAMPLE_RATE, AudioReader
+from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import ClipInfo, probe_clip
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project
@@ -20,6 +23,9 @@ __all__ = ["Analysis", "analyse_project"]
 
 Regions = list[tuple[int, int]]
 _NO_WORDS = WordTimings((), "estimated")
+#: Narrations up to this long are aligned to their text; aligning holds the whole
+#: recording in memory, so longer ones get estimated word timings.
+_ALIGN_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class Analysis:
         outro: The outro clip, when the project has a usable one.
         words: When each written word is spoken, per segment (empty timings where
             speech was not analysed or the segment has no text).
+        warnings: Things worth knowing that do not stop a render (e.g. word timings
+            that had to be estimated).
     """
 
     problems: list[Problem]
@@ -44,6 +52,7 @@ class Analysis:
     intro: ClipInfo | None = None
     outro: ClipInfo | None = None
     words: list[WordTimings] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -53,7 +62,7 @@ class Analysis:
 
 def analyse_project(
     project: Project, on_segment: Callable[[int], None] | None = None, *,
-    speech: bool = False,
+    speech: bool = False, words: Mapping[int, WordTimings] | None = None,
 ) -> Analysis:
     """Open every still and decode every narration, collecting all problems.
 
@@ -61,31 +70,58 @@ def analyse_project(
         project: The validated project model.
         on_segment: Called with the number of segments checked so far.
         speech: Also find where the voice speaks in each narration that has text
-            (for caption timing).
+            and when each word is said (for caption timing).
+        words: Word timings already known (a synthesised narration's), by 0-based
+            segment; the others are found by forced alignment, or estimated.
     """
     problems: list[Problem] = []
     lengths: list[int] = []
     sizes: list[tuple[int, int]] = []
     regions: list[Regions] = []
-    words: list[WordTimings] = []
+    timings: list[WordTimings] = []
+    warnings: list[str] = []
+    aligner = Aligner()
     for number, segment in enumerate(project.segments, start=1):
         try:
             sizes.append(probe_image(segment.image, number))
         except MediaError as exc:
             problems.append(_named(exc.problem, "image"))
             sizes.append((0, 0))
+        if segment.audio is None:  # spoken from its text when the render starts
+            if not segment.text.strip():
+                problems.append(Problem("no narration: the segment has neither a recording "
+                                        "nor text", number, None, "audio"))
+            lengths.append(0)
+            regions.append([])
+            timings.append(_NO_WORDS)
+            if on_segment is not None:
+                on_segment(number)
+            continue
         wanted = speech and bool(segment.text.strip()) and segment.subtitles
+        known = (words or {}).get(number - 1)
         try:
-            length, found = _narration(segment.audio, number, wanted)
+            length, found, mono = _narration(segment.audio, number, wanted,
+                                             align=wanted and known is None)
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
             regions.append([])
-            words.append(_NO_WORDS)
+            timings.append(_NO_WORDS)
         else:
             lengths.append(length)
             regions.append(found)
-            words.append(estimate_words(segment.text, found, length) if wanted else _NO_WORDS)
+            if not wanted:
+                timings.append(_NO_WORDS)
+            elif known is not None:
+                timings.append(known)
+            elif mono is not None:
+                aligned, why = align_narration(segment.text, mono, found, aligner)
+                timings.append(aligned)
+                warnings += [f"segment {number}: {why}"] if why else []
+            else:
+                timings.append(estimate_words(segment.text, found, length))
+                warnings.append(f"segment {number}: word timings estimated (narrations over "
+                                f"{_ALIGN_SECONDS // 60:g} minutes are not aligned)")
             if length < SAMPLE_RATE // 100:
                 problems.append(Problem("narration is shorter than 10 ms", number,
                                         segment.audio, "audio"))
@@ -95,19 +131,36 @@ def analyse_project(
     intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
-    return Analysis(problems, lengths, sizes, regions, intro, outro, words)
+    return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings)
 
 
-def _narration(path: Path, number: int, speech: bool) -> tuple[int, Regions]:
-    """Length of a narration at 48 kHz and (when asked) where it speaks, streamed."""
+def _narration(path: Path, number: int, speech: bool, *, align: bool
+               ) -> tuple[int, Regions, Samples | None]:
+    """A narration's length at 48 kHz, where it speaks (when asked) and, for alignment,
+    its mono samples: streamed, and kept only while it is short enough to align."""
+    kept: list[Samples] = []
+    keeping = align
+    limit = _ALIGN_SECONDS * SAMPLE_RATE
+
+    def blocks(reader: AudioReader) -> Iterator[Samples]:
+        nonlocal keeping
+        for block in reader.blocks():
+            if keeping:
+                kept.append(block.mean(axis=0, dtype=np.float32))
+                if reader.samples_read > limit:
+                    keeping = False
+                    kept.clear()
+            yield block
+
     with AudioReader(path, segment=number) as reader:
         if speech:
-            length, found = narration_speech(reader.blocks(), SAMPLE_RATE)
+            length, found = narration_speech(blocks(reader), SAMPLE_RATE)
         else:
-            length, found = sum(block.shape[1] for block in reader.blocks()), []
+            length, found = sum(block.shape[1] for block in blocks(reader)), []
     if length == 0:
         raise MediaError("audio is empty (no samples)", path=path, segment=number)
-    return length, found
+    mono = np.concatenate(kept) if keeping and kept else None
+    return length, found, mono
 
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipInfo | None:

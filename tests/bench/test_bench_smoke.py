@@ -14,7 +14,7 @@ for module in ("moviepy", "matplotlib", "psutil", "skimage"):
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = {"storyreel", "floor", "moviepy", "moviepy-opencv", "storyreel-static",
-            "moviepy-static", "floor-static"}
+            "moviepy-static", "floor-static", "storyreel-phrase", "storyreel-word"}
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ob
     out = tmp_path_factory.mktemp("bench")
     command = [sys.executable, "-m", "bench", "--segments", "2,3", "--size", "160x90",
                "--presets", "ultrafast,veryfast", "--runs", "1", "--seconds", "1",
-               "--out", str(out)]
+               "--no-voice", "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -57,8 +57,10 @@ def test_scaling_targets_ratios_and_machine(report: tuple[Path, dict]) -> None:
     _, data = report
     scaled = {(r["variant"], r["segments"]) for r in data["results"] if r["segments"] == 3}
     assert scaled == {("storyreel", 3), ("floor", 3)}
-    ratio = data["ratios"]["storyreel/floor veryfast"]
-    assert ratio is not None and ratio > 0
+    for key in ("storyreel/floor veryfast", "storyreel-word/storyreel-phrase veryfast",
+                "storyreel-word/floor ultrafast"):
+        ratio = data["ratios"][key]
+        assert ratio is not None and ratio > 0, key
     verdicts = {t["target"]: t["verdict"] for t in data["targets"]}
     assert set(verdicts.values()) <= {"PASS", "MISS", "NOT MEASURED"}
     assert verdicts["storyreel within 5 % of the encoder's floor at medium"] == "NOT MEASURED"
@@ -76,3 +78,18 @@ def test_markdown_and_chart_written(report: tuple[Path, dict]) -> None:
     assert "**MISS**" in text or "**PASS**" in text
     assert (out / "time_per_frame.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list((out / "work").iterdir()), "scratch renders are removed"
+
+
+def test_voice_bench_reports_speed_and_both_renders(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench.voice", "--segments", "2", "--size", "160x90",
+               "--preset", "ultrafast", "--runs", "1", "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads((tmp_path / "voice.json").read_text(encoding="utf-8"))
+    engines = {row["engine"]: row for row in data["synthesis"]}
+    assert set(engines) == {"hibari", "kokoro", "piper"}
+    assert engines["hibari"]["ready"] and engines["hibari"]["x_realtime"] > 1
+    render = data["render"]
+    assert render["segments"] == 2
+    assert render["text_only_s"] > 0 and render["recorded_s"] > 0

@@ -116,6 +116,40 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "x.json", "--preset", "warp"]) == 2
 
 
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [(["--highlight-color", "notacolour"], "highlight_color: 'notacolour' is not a colour"),
+     (["--platform", "myspace"], "settings.platform: Input should be 'youtube'"),
+     (["--caption-style", "word", "--no-subtitles"], "caption style 'word' needs captions"),
+     (["--caption-style", "bouncy"], "subtitles.style: Input should be 'phrase'")],
+)
+def test_bad_caption_settings_are_one_line_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], needle: str
+) -> None:
+    manifest = make_project(tmp_path)
+    assert main(["render", str(manifest), "-q", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert needle in err
+    assert not (tmp_path / "output").exists()
+
+
+def test_platform_and_caption_flags(tmp_path: Path) -> None:
+    manifest = make_project(tmp_path)
+    out = tmp_path / "tall.mp4"
+    code = main(["render", str(manifest), "-o", str(out), "-q", "--platform", "tiktok",
+                 "--size", "180x320", "--caption-style", "karaoke", "--highlight-color", "red",
+                 "--uppercase", "--words-json"])
+    assert code == 0
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (180, 320)
+        assert stream.average_rate == 30  # the platform's rate: the manifest's 25 is replaced
+    words = json.loads((tmp_path / "tall.words.json").read_text(encoding="utf-8"))["words"]
+    assert [w["text"] for w in words] == ["Part", "0", "Part", "1"]
+    assert "<00:" in (tmp_path / "tall.vtt").read_text(encoding="utf-8")
+
+
 def test_odd_size_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = make_project(tmp_path)
     assert main(["render", str(manifest), "--size", "161x96"]) == 2
@@ -177,7 +211,11 @@ def test_piped_output_is_quiet_apart_from_summary(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
-    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("Rendered")
+    summary, *rest = proc.stderr.splitlines()
+    assert summary.startswith("Rendered")
+    # The generated "speech" is not the text: each segment's word timings are estimated.
+    assert len(rest) == 2
+    assert all(line.startswith("storyreel: warning: segment ") for line in rest)
 
 
 def test_sigterm_mid_render_exits_130_and_leaves_nothing(tmp_path: Path) -> None:

@@ -17,26 +17,12 @@ from numpy.typing import NDArray
 from PIL import Image
 
 import storyreel
-from media import SegmentSpec, write_project, write_solid, write_wav
+from media import SegmentSpec, bursts, write_project, write_solid, write_wav
 from storyreel.media.sidecar import parse_srt, parse_vtt
 
 RATE = 48_000
 FPS = 25
 GREY = (110, 110, 110)
-
-
-def bursts(spans: list[tuple[float, float]], total: float, *, freq: float = 220.0,
-           amplitude: float = 0.4) -> NDArray[np.float64]:
-    """A mono narration: voiced tone bursts at ``spans`` (seconds), silence elsewhere."""
-    n = round(total * RATE)
-    t = np.arange(n) / RATE
-    out = np.zeros(n)
-    for start, end in spans:
-        a, b = round(start * RATE), round(end * RATE)
-        ramp = np.minimum(1.0, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / 240)
-        voice = sum(np.sin(2 * math.pi * freq * k * t[a:b]) / k for k in range(1, 5))
-        out[a:b] = amplitude * ramp * voice / 2
-    return out[:, None]
 
 
 def render_features(folder: Path, specs: list[SegmentSpec], settings: dict[str, Any],

@@ -16,6 +16,8 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from numpy.typing import NDArray
+from PIL import Image
 from studiokit import BASE_URL, FakeRunner, Studio, png_bytes, wav_bytes, zip_bundle
 
 from media import write_bomb_png, write_corrupt_wav
@@ -32,7 +34,9 @@ def test_create_list_read_update_delete(studio: Studio) -> None:
     assert project["title"] == "The Lost City"
     assert project["status"] == "draft"
     assert [s["number"] for s in project["segment_list"]] == [1, 2]
-    assert project["segment_list"][0]["missing"] == ["image", "audio"]
+    # A segment with text has its narration: the voice speaks it when the video renders.
+    assert project["segment_list"][0]["missing"] == ["image"]
+    assert project["segment_list"][0]["narration"] == "pending"
     assert project["options"]["width"] == 320 and project["options"]["fps"] == 25
 
     listed = client.get("/api/projects/").json()
@@ -387,7 +391,10 @@ def test_uploads_need_an_existing_segment(studio: Studio) -> None:
 def test_render_400_lists_what_each_segment_lacks(studio: Studio, tmp_path: Path) -> None:
     project = studio.create(segments=3)
     pid = project["id"]
-    first, second, _third = (s["id"] for s in project["segment_list"])
+    first, second, third = (s["id"] for s in project["segment_list"])
+    # Without a recording or text the third segment has nothing to say.
+    assert studio.client.patch(f"/api/projects/{pid}/segments/{third}/",
+                               json={"text": ""}).status_code == 200
     studio.upload(pid, first, "image", png_bytes())
     studio.upload(pid, first, "audio", wav_bytes(tmp_path, 0.5))
     studio.upload(pid, second, "audio", wav_bytes(tmp_path, 0.5))
@@ -592,3 +599,72 @@ def test_image_pixel_cap(make_studio: Callable[..., Studio]) -> None:
     refused = studio.upload(pid, sid, "image", png_bytes((200, 101)))
     assert refused.status_code == 400 and "megapixels" in refused.json()["detail"]
     assert studio.upload(pid, sid, "image", png_bytes((200, 100))).status_code == 200
+
+
+# -- caption styles, platforms and the engine's preview ------------------------------------
+
+
+@pytest.mark.parametrize(("settings", "field"), [
+    ({"subtitles": {"highlight_color": "not-a-colour"}}, "settings.subtitles.highlight_color"),
+    ({"platform": "myspace"}, "settings.platform"),
+    ({"subtitles": {"enabled": False, "style": "karaoke"}}, "settings.subtitles"),
+])
+def test_bad_caption_settings_are_a_400_naming_the_field(studio: Studio, settings: dict[str, Any],
+                                                         field: str) -> None:
+    project = studio.create()
+    response = studio.client.patch(f"/api/projects/{project['id']}/", json={"settings": settings})
+    assert response.status_code == 400
+    assert [p["field"] for p in response.json()["problems"]] == [field]
+
+
+def test_choosing_a_platform_brings_its_size_and_rate(studio: Studio) -> None:
+    project = studio.create()
+    assert (project["options"]["width"], project["options"]["height"]) == (320, 180)
+    tall = studio.client.patch(f"/api/projects/{project['id']}/",
+                               json={"settings": {"platform": "tiktok"}}).json()["options"]
+    assert (tall["width"], tall["height"], tall["fps"]) == (1080, 1920, 30)
+    own = studio.client.patch(f"/api/projects/{project['id']}/",
+                              json={"width": 360, "height": 640}).json()["options"]
+    assert (own["width"], own["height"], own["settings"]["platform"]) == (360, 640, "tiktok")
+
+
+def preview_pixels(studio: Studio, project_id: int) -> NDArray[np.uint8]:
+    response = studio.client.get(f"/api/projects/{project_id}/preview.png")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+
+
+def test_the_preview_is_a_frame_drawn_by_the_engine_in_the_chosen_style(studio: Studio) -> None:
+    project = studio.create(segments=0)
+    studio.client.post(f"/api/projects/{project['id']}/segments/",
+                       json={"text": "Every spoken word lights up."})
+    project = studio.client.get(f"/api/projects/{project['id']}/").json()
+    pid, sid = project["id"], project["segment_list"][0]["id"]
+    assert studio.upload(pid, sid, "image", png_bytes((480, 270), (60, 60, 60)),
+                         "a.png").status_code == 200
+    plain = preview_pixels(studio, pid)
+    assert plain.shape == (180, 320, 3)
+    red = {"subtitles": {"style": "word", "highlight_color": "#FF0000", "size": 0.09}}
+    studio.client.patch(f"/api/projects/{pid}/", json={"settings": red})
+    styled = preview_pixels(studio, pid)
+    lit = (styled[:, :, 0] > 170) & (styled[:, :, 1] < 90) & (styled[:, :, 2] < 90)
+    assert lit.sum() > 30  # the spoken word, in the highlight colour
+    assert not ((plain[:, :, 0] > 170) & (plain[:, :, 1] < 90)).any()
+    background = np.abs(styled.astype(int) - 60).max(axis=2) < 12
+    assert background[:40].all()  # the still itself, untouched above the caption
+    studio.client.patch(f"/api/projects/{pid}/", json={"settings": {"platform": "shorts"},
+                                                        "width": 270, "height": 480})
+    tall = preview_pixels(studio, pid)
+    assert tall.shape == (480, 270, 3)
+    ink = np.nonzero(np.abs(tall.astype(int) - 60).max(axis=2) > 40)
+    assert ink[0].size > 30
+    assert ink[0].max() < 480 * 0.8 and ink[1].max() < 270 * 0.86  # above and left of the UI
+
+
+def test_the_preview_works_before_any_media_is_added(studio: Studio) -> None:
+    project = studio.create(segments=0)
+    pixels = preview_pixels(studio, project["id"])
+    assert pixels.shape == (180, 320, 3)
+    assert (pixels.min(axis=2) > 230).sum() > 30  # the sample caption's white letters
+    assert studio.client.get("/api/projects/999/preview.png").status_code == 404

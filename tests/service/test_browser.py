@@ -69,6 +69,19 @@ def wait_until(page: Any, expression: str, timeout: float = 30.0) -> None:
         page.wait_for_timeout(50)
 
 
+def _open_new_project(page: Any, server: LiveServer, title: str) -> list[str]:
+    """Open the studio, create a project called ``title``; returns the page's errors."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if "Content Security Policy" in msg.text else None)
+    page.on("dialog", lambda dialog: dialog.accept(title))
+    page.goto(server.url + "/")
+    page.click("#new-project")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    return errors
+
+
 def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], page: Any,
                                        tmp_path: Path) -> None:
     server = live_server()
@@ -76,15 +89,7 @@ def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], p
     image.write_bytes(png_bytes((640, 360), (30, 120, 200)))
     audio = tmp_path / "voice.wav"
     audio.write_bytes(wav_bytes(tmp_path, 1.5))
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text)
-            if "Content Security Policy" in msg.text else None)
-    page.on("dialog", lambda dialog: dialog.accept("Browser story"))
-
-    page.goto(server.url + "/")
-    page.click("#new-project")
-    page.wait_for_selector("#editor:not([hidden]) .segment")
+    errors = _open_new_project(page, server, "Browser story")
     page.select_option("#opt-size", "320x180")
     wait_until(page, "document.querySelector('#project-meta').textContent"
                            ".includes('320\u00d7180')")
@@ -246,3 +251,19 @@ def test_a_page_on_another_origin_changes_nothing(page: Any, tmp_path: Path) -> 
         assert framed is not None and framed.query_selector("#new-project") is None
         assert httpx.get(studio.url + "/api/projects/1/").json() == before
         assert len(httpx.get(studio.url + "/api/projects/").json()) == 1
+
+
+def test_generate_narration_from_the_page(live_server: Callable[..., LiveServer],
+                                          page: Any) -> None:
+    errors = _open_new_project(page, live_server(), "Spoken story")
+    page.wait_for_selector("#voice-name option[value='hibari:heart']", state="attached")
+    page.fill(".segment .seg-text", "The voice reads this sentence aloud.")
+    page.locator(".segment .seg-text").blur()
+    wait_until(page, "document.querySelector('.seg-narration').textContent"
+                     ".includes('Spoken from the text')")
+    page.click("#narrate-all")
+    wait_until(page, "document.querySelector('.seg-narration').textContent"
+                     " === 'Generated narration'", timeout=120)
+    duration = page.locator(".segment .duration").text_content()
+    assert duration is not None and float(duration.split()[0]) > 1.0
+    assert errors == []

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from storyreel.timeline.captions import CueSpan, narration_cues, split_chunks, time_chunks
+from storyreel.audio.speech import speech_regions
+from storyreel.timeline.captions import CueSpan, split_chunks, time_chunks
 
 RATE = 48_000
 
@@ -208,6 +209,15 @@ def _voice(phrases: list[tuple[float, float]], seconds: float) -> NDArray[np.flo
         env[s(a) : s(b)] = 0.5 + 0.5 * np.abs(np.sin(2 * np.pi * 3.5 * t[s(a) : s(b)]))
     mono = 0.25 * env * np.sin(2 * np.pi * 160 * t) + 0.003 * rng.standard_normal(n)
     return np.stack([mono, mono]).astype(np.float32)
+
+
+def narration_cues(text: str, samples: NDArray[np.float32], rate: int) -> list[CueSpan]:
+    """Chunks of ``text`` timed to the speech found in ``samples``."""
+    chunks = split_chunks(text)
+    if not chunks:
+        return []
+    return time_chunks(chunks, speech_regions(samples, rate), samples.shape[-1],
+                       sample_rate=rate)
 
 
 def test_narration_cues_follow_the_voice() -> None:

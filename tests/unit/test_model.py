@@ -252,3 +252,17 @@ def test_json_schema_matches_the_model() -> None:
     fps = schema["properties"]["fps"]
     assert "anyOf" in fps
     json.dumps(schema)
+
+
+def test_caption_style_platform_and_safe_area_bounds() -> None:
+    base: dict[str, Any] = {"segments": [{"image": "a.png", "audio": "a.wav"}]}
+    for settings, field in (
+        ({"safe_area": {"top": 0.4, "bottom": 0.45}}, "settings.safe_area"),
+        ({"platform": "vimeo"}, "settings.platform"),
+        ({"subtitles": {"style": "pop", "enabled": False}}, "settings.subtitles"),
+        ({"subtitles": {"highlight_color": "#12"}}, "settings.subtitles.highlight_color"),
+        ({"subtitles": {"max_lines": 3}}, "settings.subtitles.max_lines"),
+    ):
+        with pytest.raises(ValidationFailed) as caught:
+            project_from_dict({**base, "settings": settings})
+        assert [p.field for p in caught.value.problems] == [field], settings

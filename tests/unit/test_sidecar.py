@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import stat
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +14,7 @@ from storyreel.errors import DiskFullError, OutputError
 from storyreel.media.sidecar import (
     format_srt,
     format_vtt,
+    format_words_json,
     parse_srt,
     parse_vtt,
     sidecar_path,
@@ -144,3 +146,25 @@ def test_chapters_empty_and_unordered() -> None:
     assert youtube_chapters([], F(10)) == ("", [])
     with pytest.raises(ValueError):
         youtube_chapters([(F(20), "B"), (F(0), "A")], F(30))
+
+
+def test_vtt_carries_word_timestamps_and_reads_back_as_text() -> None:
+    cues = [(Fraction(1), Fraction(3), "Deep in <the> valley")]
+    words = [[(Fraction(1), Fraction(13, 10), "Deep"), (Fraction(3, 2), Fraction(17, 10), "in"),
+              (Fraction(18, 10), Fraction(2), "<the>"), (Fraction(21, 10), Fraction(26, 10),
+                                                         "valley")]]
+    text = format_vtt(cues, words)
+    assert ("00:00:01.000 --> 00:00:03.000\nDeep <00:00:01.500>in <00:00:01.800>&lt;the&gt; "
+            "<00:00:02.100>valley\n") in text
+    assert parse_vtt(text) == [(Fraction(1), Fraction(3), "Deep in <the> valley")]
+    # Words that do not spell the cue's text are left out rather than misplaced.
+    assert "<00:" not in format_vtt(cues, [[(Fraction(1), Fraction(2), "Other")]])
+
+
+def test_words_json_lists_every_word_with_its_times() -> None:
+    words = [((Fraction(1, 3), Fraction(2, 3), "Hello"), 1, 1),
+             ((Fraction(2, 3), Fraction(1), "world."), 1, 1)]
+    data = json.loads(format_words_json(words, Fraction(30000, 1001)))
+    assert data == {"fps": "30000/1001", "words": [
+        {"text": "Hello", "start": 0.333, "end": 0.667, "segment": 1, "cue": 1},
+        {"text": "world.", "start": 0.667, "end": 1.0, "segment": 1, "cue": 1}]}

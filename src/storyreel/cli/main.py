@@ -24,6 +24,14 @@ from rich.console import Console
 
 from storyreel import __version__
 from storyreel._malloc import tune_malloc
+from storyreel.cli.voice import (
+    add_voice_commands,
+    cmd_narrate,
+    cmd_say,
+    cmd_voices,
+    voice_flags,
+    voice_overrides,
+)
 from storyreel.errors import (
     ProjectError,
     RenderCancelled,
@@ -32,7 +40,8 @@ from storyreel.errors import (
     ValidationFailed,
 )
 from storyreel.model.fps import parse_fps
-from storyreel.model.project import PRESETS
+from storyreel.model.platforms import PLATFORM_NAMES
+from storyreel.model.project import CAPTION_LOOKS, PRESETS
 
 __all__ = ["build_parser", "main"]
 
@@ -84,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     _render_options(demo, output=False)
 
     sub.add_parser("schema", help="print the manifest's JSON Schema")
+    add_voice_commands(sub)
 
     serve = sub.add_parser("serve", help="start the local studio (web page + HTTP API)")
     serve.add_argument("--host", default=os.environ.get("STORYREEL_HOST", "127.0.0.1"))
@@ -113,6 +123,28 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
     look.add_argument("--no-subtitles", action="store_true",
                       help="do not burn in captions (sidecar .srt/.vtt are still written)")
     look.add_argument("--no-sidecars", action="store_true", help="do not write .srt/.vtt files")
+    look.add_argument("--platform", metavar="NAME",
+                      help=f"platform preset: {', '.join(PLATFORM_NAMES)} (size, frame rate, "
+                           "bitrate and the safe area for captions and logo)")
+    look.add_argument("--caption-style", metavar="STYLE",
+                      help=f"captions: {', '.join(CAPTION_LOOKS)} (default phrase)")
+    look.add_argument("--highlight-color", metavar="COLOUR",
+                      help="colour of the spoken word, e.g. '#FFD400' or 'yellow'")
+    look.add_argument("--highlight-box", action="store_true", default=None,
+                      help="a rounded box behind the spoken word (in the highlight colour, "
+                           "or in --highlight-box-color with the word in the highlight colour)")
+    look.add_argument("--highlight-box-color", metavar="COLOUR",
+                      help="colour of the box behind the spoken word")
+    look.add_argument("--caption-size", type=float, metavar="SHARE",
+                      help="text size as a share of the frame's shorter side (default 0.055)")
+    look.add_argument("--caption-box", action="store_true", default=None,
+                      help="a translucent box behind the captions")
+    look.add_argument("--box-color", metavar="COLOUR", help="colour of that box")
+    look.add_argument("--box-opacity", type=float, metavar="0-1", help="opacity of that box")
+    look.add_argument("--uppercase", action="store_true", default=None,
+                      help="captions in capitals")
+    look.add_argument("--words-json", action="store_true", default=None,
+                      help="also write <name>.words.json: every word with its times")
     look.add_argument("--crossfade", type=float, metavar="SECONDS",
                       help="crossfade between segments (0 for cuts)")
     look.add_argument("--fade-in", type=float, metavar="SECONDS", help="fade in from black")
@@ -128,6 +160,7 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
                                                 "bottom-right"), help="watermark corner")
     look.add_argument("--intro", type=Path, metavar="FILE", help="clip played before the story")
     look.add_argument("--outro", type=Path, metavar="FILE", help="clip played after the story")
+    voice_flags(parser.add_argument_group("voice (segments without a recording)"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,7 +239,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.size:
         overrides["width"], overrides["height"] = args.size
     subtitles = _given(enabled=False if args.no_subtitles else None,
-                       sidecar=False if args.no_sidecars else None)
+                       sidecar=False if args.no_sidecars else None,
+                       style=args.caption_style, highlight_color=args.highlight_color,
+                       highlight_box=args.highlight_box,
+                       highlight_box_color=args.highlight_box_color, size=args.caption_size,
+                       box=args.caption_box, box_color=args.box_color,
+                       box_opacity=args.box_opacity, uppercase=args.uppercase,
+                       words_json=args.words_json)
+    if args.no_subtitles and args.caption_style is None:
+        subtitles["style"] = "phrase"  # nothing burned in: the manifest's style has no use
+    if args.platform is not None:
+        overrides["platform"] = args.platform
     transitions = _given(crossfade=args.crossfade, fade_in=args.fade_in, fade_out=args.fade_out)
     music = _given(path=_absolute(args.music), volume=args.music_volume)
     loudness = _given(target=args.loudness, enabled=False if args.no_loudness else None)
@@ -219,6 +262,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["intro"] = {"path": _absolute(args.intro)}
     if args.outro:
         overrides["outro"] = {"path": _absolute(args.outro)}
+    if voice := voice_overrides(args):
+        overrides["voice"] = voice
     return overrides
 
 
@@ -269,8 +314,10 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise ValidationFailed(analysis.problems)
     seconds = sum(analysis.narration_samples) / 48_000
     size = f"{project.width}x{project.height} @ {float(project.fps):g} fps"
-    print(f"{args.manifest}: OK, {len(project.segments)} segments, "
-          f"{seconds:.1f} s of narration, {size}")
+    spoken = sum(1 for segment in project.segments if segment.audio is None)
+    voiced = f" ({spoken} to be spoken from their text)" if spoken else ""
+    print(f"{args.manifest}: OK, {len(project.segments)} segments{voiced}, "
+          f"{seconds:.1f} s of recorded narration, {size}")
     return EXIT_OK
 
 
@@ -319,4 +366,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "demo": _cmd_demo,
     "schema": _cmd_schema,
     "serve": _cmd_serve,
+    "voices": cmd_voices,
+    "say": cmd_say,
+    "narrate": cmd_narrate,
 }

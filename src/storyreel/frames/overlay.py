@@ -11,6 +11,7 @@ frame then costs one fixed-point multiply-add per pixel of that rectangle::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +27,7 @@ __all__ = [
     "blend_into",
     "corner_position",
     "empty_overlay",
+    "inside_safe_area",
     "overlay_from_rgba",
 ]
 
@@ -215,3 +217,29 @@ def corner_position(
     even_x = x + x % 2 if corner.endswith("left") else x - x % 2
     even_y = y + y % 2 if corner.startswith("top") else y - y % 2
     return even_x, even_y
+
+
+def inside_safe_area(
+    rect: tuple[int, int, int, int], insets: tuple[float, float, float, float],
+    frame_w: int, frame_h: int,
+) -> tuple[int, int]:
+    """Even top-left position that moves ``rect`` (x, y, w, h) into the safe area.
+
+    ``insets`` are the shares of the frame kept clear at the left, top, right and
+    bottom; a picture larger than the area is kept inside the frame instead.
+    """
+    x, y, width, height = rect
+    left, top, right, bottom = insets
+    return (
+        _even_between(x, math.ceil(frame_w * left), math.floor(frame_w * (1 - right)) - width),
+        _even_between(y, math.ceil(frame_h * top), math.floor(frame_h * (1 - bottom)) - height),
+    )
+
+
+def _even_between(value: int, low: int, high: int) -> int:
+    """``value`` moved into ``[low, high]`` (when that is possible) and made even."""
+    if low <= high:
+        value = min(max(value, low), high)
+        up = value + value % 2
+        return up if up <= high else value - value % 2
+    return value - value % 2

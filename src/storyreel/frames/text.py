@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -36,10 +37,12 @@ from PIL import Image, ImageDraw, ImageFont
 from storyreel.errors import MediaError
 from storyreel.frames.overlay import Overlay, overlay_from_rgba
 from storyreel.media.files import check_regular_file
+from storyreel.timeline.captions import POP_STEPS, CaptionState
 
 __all__ = [
     "DEFAULT_FONT",
     "CaptionImage",
+    "CaptionPainter",
     "CaptionStyle",
     "Position",
     "caption_image",
@@ -91,8 +94,15 @@ class CaptionStyle:
             1 = bottom) of the caption's middle as a share of the frame height.
         max_lines: Most lines before the text is shrunk.
         safe_area: Share of the frame's width and height the caption stays inside
-            (0.9: the title-safe area of SMPTE ST 2046-1).
+            (0.9: the title-safe area of SMPTE ST 2046-1), when ``insets`` is not given.
         opacity: Opacity of the whole caption, 0..1.
+        insets: The safe area as shares kept clear at the left, top, right and bottom
+            (a platform's UI-safe area); overrides ``safe_area``.
+        uppercase: Draw the text in capitals.
+        highlight: Colour of highlighted words (RGB).
+        highlight_box: Mark highlighted words with a rounded box behind them.
+        highlight_box_color: That box's colour; ``None``: ``highlight``, the letters
+            keeping ``color``. With a colour of its own, the letters take ``highlight``.
     """
 
     font: Path | None = None
@@ -108,6 +118,11 @@ class CaptionStyle:
     max_lines: int = 2
     safe_area: float = 0.9
     opacity: float = 1.0
+    insets: tuple[float, float, float, float] | None = None
+    uppercase: bool = False
+    highlight: Colour = (255, 212, 0)
+    highlight_box: bool = False
+    highlight_box_color: Colour | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -119,6 +134,10 @@ class CaptionStyle:
             "safe_area": 0.5 <= self.safe_area <= 1.0,
             "opacity": 0.0 <= self.opacity <= 1.0,
             "position": isinstance(self.position, str) or 0.0 <= self.position <= 1.0,
+            "insets": self.insets is None or (
+                all(0.0 <= v < 0.5 for v in self.insets)
+                and self.insets[0] + self.insets[2] <= 0.8
+                and self.insets[1] + self.insets[3] <= 0.8),
         }
         for name, ok in checks.items():
             if not ok:
@@ -175,23 +194,103 @@ def caption_image(text: str, style: CaptionStyle, frame_w: int, frame_h: int) ->
         return _caption_image(text, style, frame_w, frame_h)
 
 
-def _caption_image(text: str, style: CaptionStyle, frame_w: int, frame_h: int) -> CaptionImage:
+def _caption_image(
+    text: str, style: CaptionStyle, frame_w: int, frame_h: int,
+    marks: frozenset[int] = frozenset(),
+) -> CaptionImage:
     chain = _FontChain(style.font)
+    warnings: list[str] = []
+    layout = _prepare(text, chain, style, frame_w, frame_h, warnings)
+    return _image(layout, chain, style, frame_w, frame_h, marks, warnings)
+
+
+def _prepare(
+    text: str, chain: _FontChain, style: CaptionStyle, frame_w: int, frame_h: int,
+    warnings: list[str],
+) -> _Layout | None:
+    """The layout of ``text`` (``None`` when nothing is drawn); problems go to ``warnings``."""
     clean = " ".join(unicodedata.normalize("NFC", text).split())
-    runs, missing = chain.runs(clean)
-    warnings = []
+    runs, missing = chain.runs(clean.upper() if style.uppercase else clean)
     if missing:
         names = ", ".join(f"'{c}' (U+{ord(c):04X})" for c in sorted(set(missing)))
         warnings.append(f"no available font has these caption characters, left out: {names}")
-    layout = None
-    if any(run.strip() for run, _ in runs):
-        layout = _fit(runs, chain, style, frame_w, frame_h, warnings)
+    if not any(run.strip() for run, _ in runs):
+        return None
+    return _fit(runs, chain, style, frame_w, frame_h, warnings)
+
+
+def _image(
+    layout: _Layout | None, chain: _FontChain, style: CaptionStyle, frame_w: int,
+    frame_h: int, marks: frozenset[int], warnings: list[str],
+) -> CaptionImage:
     if layout is None:
         return CaptionImage(np.zeros((0, 0, 4), np.uint8), 0, 0, warnings=tuple(warnings))
-    rgba = _draw(layout, chain, style)
+    rgba = _draw(layout, chain, style, marks)
     x, y = _place(layout, style, frame_w, frame_h)
     lines = tuple("".join(run for run, _ in line) for line in layout.lines)
     return CaptionImage(rgba, x, y, lines, layout.px, tuple(warnings))
+
+
+class CaptionPainter:
+    """One caption in every state it takes: laid out once, each state drawn once.
+
+    ``word`` and ``karaoke`` keep the whole caption's layout and change only colours,
+    so the text never moves while its words light up; ``pop`` lays out each group of
+    words on its own and scales it in over its first frames.
+    """
+
+    def __init__(self, text: str, style: CaptionStyle, frame_w: int, frame_h: int, *,
+                 look: str = "phrase") -> None:
+        self._text, self._style, self._size, self._look = text, style, (frame_w, frame_h), look
+        self._words = text.split()
+        self._chain = _FontChain(style.font)
+        self.warnings: list[str] = []
+        self._layouts: dict[tuple[int, int], _Layout | None] = {}
+        self._cache: dict[CaptionState, Overlay] = {}
+
+    def overlay(self, state: CaptionState) -> Overlay:
+        """The overlay of ``state`` (rasterised on first use, then reused)."""
+        cached = self._cache.get(state)
+        if cached is None:
+            with _LOCK:
+                cached = self._cache[state] = self._draw_state(state)
+        return cached
+
+    def _layout(self, state: CaptionState) -> _Layout | None:
+        shown = (state.first, state.stop) if self._look == "pop" else (0, len(self._words))
+        if shown not in self._layouts:
+            text = " ".join(self._words[shown[0] : shown[1]]) if self._look == "pop" else (
+                self._text)
+            self._layouts[shown] = _prepare(text, self._chain, self._style, *self._size,
+                                            self.warnings)
+        return self._layouts[shown]
+
+    def _draw_state(self, state: CaptionState) -> Overlay:
+        frame_w, frame_h = self._size
+        first = state.first if self._look == "pop" else 0
+        if self._look == "karaoke":
+            marks = frozenset(range(state.mark))
+        elif self._look in ("word", "pop") and state.mark >= first:
+            marks = frozenset([state.mark - first])
+        else:
+            marks = frozenset()
+        image = _image(self._layout(state), self._chain, self._style, frame_w, frame_h, marks,
+                       [])
+        rgba, x, y = image.rgba, image.x, image.y
+        if state.grow < POP_STEPS and rgba.size:
+            rgba, x, y = _scaled(rgba, x, y, 1.0 - 0.24 * (POP_STEPS - state.grow) / POP_STEPS)
+        return overlay_from_rgba(rgba, x, y, frame_w, frame_h, self._style.opacity)
+
+
+def _scaled(rgba: NDArray[np.uint8], x: int, y: int, scale: float
+            ) -> tuple[NDArray[np.uint8], int, int]:
+    """``rgba`` scaled about its centre (premultiplied, so edges do not darken)."""
+    height, width = rgba.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = Image.fromarray(rgba).convert("RGBa")
+    small = image.resize(size, Image.Resampling.BICUBIC).convert("RGBA")
+    return (np.asarray(small, np.uint8), x + (width - size[0]) // 2,
+            y + (height - size[1]) // 2)
 
 
 # --- fonts ----------------------------------------------------------------------------------
@@ -358,6 +457,8 @@ class _Layout:
     origins: list[tuple[float, float]]  # (x, baseline) of each line
     block: Rect  # the box (or the text with its outline): what placement aligns
     canvas: Rect  # everything drawn: block and ink, with a clear 1 px border
+    words: list[tuple[int, Rect]]  # word index and its advance box over its line's band
+    word_pad: tuple[int, int]  # how far a highlight box reaches past a word's box
 
 
 def _fit(
@@ -367,7 +468,8 @@ def _fit(
     """The largest size whose wrap fits the safe area; more lines only below 60 %."""
     asked = max(_SMALLEST_PX, round(style.size * min(frame_w, frame_h)))
     floor_px = max(_SMALLEST_PX, round(asked * _MIN_SHRINK))
-    safe = (frame_w * style.safe_area, frame_h * style.safe_area)
+    x0, y0, x1, y1 = _safe_rect(style, frame_w, frame_h)
+    safe = (x1 - x0, y1 - y0)
     tokens = list(_tokens(runs))
     text = _plain(runs)[:60]
     for px in _sizes(asked, floor_px):
@@ -445,7 +547,9 @@ def _layout_at(
     if lines is None:
         return None
     runs = [_strip(_join(tokens[a:b])) for a, b in lines]
-    layout = _geometry(runs, chain, px, stroke, pad)
+    spaced = [True] + [_plain(tokens[b - 1]).endswith(" ") for _, b in lines[:-1]]
+    word_pad = (round(0.2 * px), round(0.06 * px)) if style.highlight_box else (0, 0)
+    layout = _geometry(runs, chain, px, stroke, pad, spaced, word_pad)
     left, top, right, bottom = layout.canvas
     return layout if right - left <= safe[0] and bottom - top <= safe[1] else None
 
@@ -527,7 +631,8 @@ def _two_line_cost(upper: float, lower: float, punct: bool) -> float:
 
 
 def _geometry(
-    lines: list[list[Run]], chain: _FontChain, px: int, stroke: int, pad: int
+    lines: list[list[Run]], chain: _FontChain, px: int, stroke: int, pad: int,
+    spaced: list[bool], word_pad: tuple[int, int],
 ) -> _Layout:
     used = {index for line in lines for _, index in line} or {0}
     metrics = [chain.font(index, px).getmetrics() for index in used]
@@ -547,18 +652,58 @@ def _geometry(
             left, top, right, bottom = font.getbbox(run, anchor="ls", stroke_width=stroke)
             ink.append((x + left, base + top, x + right, base + bottom))
             x += font.getlength(run)
+    bands = [(base - ascent, base - ascent + pitch) for _, base in origins]
+    words = _word_boxes(lines, chain, px, origins, bands, spaced)
+    ink += [(r[0] - word_pad[0], r[1] - word_pad[1], r[2] + word_pad[0], r[3] + word_pad[1])
+            for _, r in words if any(word_pad)]
     canvas = (
         math.floor(min(r[0] for r in ink)) - 1, math.floor(min(r[1] for r in ink)) - 1,
         math.ceil(max(r[2] for r in ink)) + 1, math.ceil(max(r[3] for r in ink)) + 1,
     )
-    return _Layout(lines, px, stroke, pad, origins, block, canvas)
+    return _Layout(lines, px, stroke, pad, origins, block, canvas, words, word_pad)
+
+
+def _word_boxes(
+    lines: list[list[Run]], chain: _FontChain, px: int, origins: list[tuple[float, float]],
+    bands: list[tuple[float, float]], spaced: list[bool],
+) -> list[tuple[int, Rect]]:
+    """Each word's advance box (a word cut across lines gives one box per line).
+
+    Words are the whitespace-separated pieces of the caption's text, counted in order.
+    """
+    boxes: list[tuple[int, Rect]] = []
+    index = -1
+    for line, (x, _), (top, bottom), after_space in zip(lines, origins, bands, spaced,
+                                                        strict=True):
+        gap = after_space
+        for run, font_index in line:
+            font = chain.font(font_index, px)
+            for match in re.finditer(r"\S+", run):
+                a, b = match.span()
+                x0, x1 = x + font.getlength(run[:a]), x + font.getlength(run[:b])
+                if gap or a > 0 or index < 0:
+                    index += 1
+                    boxes.append((index, (x0, top, x1, bottom)))
+                else:  # the same word, continued in another font
+                    last = boxes[-1][1]
+                    boxes[-1] = (index, (last[0], top, x1, bottom))
+                gap = False
+            gap = gap or (bool(run) and run[-1] == " ")
+            x += font.getlength(run)
+    return boxes
 
 
 # --- drawing and placement -------------------------------------------------------------------
 
 
-def _draw(layout: _Layout, chain: _FontChain, style: CaptionStyle) -> NDArray[np.uint8]:
-    """The straight-alpha RGBA bitmap of ``layout`` (its canvas rectangle)."""
+def _draw(
+    layout: _Layout, chain: _FontChain, style: CaptionStyle, marks: frozenset[int] = frozenset()
+) -> NDArray[np.uint8]:
+    """The straight-alpha RGBA bitmap of ``layout`` (its canvas rectangle).
+
+    Words whose index is in ``marks`` are highlighted: their letters in the highlight
+    colour, or a rounded box in that colour behind them.
+    """
     left, top, right, bottom = layout.canvas
     size = (int(right - left), int(bottom - top))
     fill = Image.new("L", size, 0)
@@ -574,16 +719,25 @@ def _draw(layout: _Layout, chain: _FontChain, style: CaptionStyle) -> NDArray[np
             x += font.getlength(run)
     f = np.asarray(fill, np.float32) / np.float32(255.0)
     colour = np.broadcast_to(np.array(style.color, np.float32), (*f.shape, 3))
+    if marks and (not style.highlight_box or style.highlight_box_color is not None):
+        lit = _word_mask(layout, size, marks, (2, 0), 0) > 0.5
+        colour = np.where(lit[:, :, None], np.array(style.highlight, np.float32), colour)
     alpha = f
     if outline is not None:
         s = np.maximum(np.asarray(outline, np.float32) / np.float32(255.0), f)
         alpha = f + s * (np.float32(1.0) - f)
         colour = _mix(colour, f, np.array(style.outline_color, np.float32), s * (1 - f), alpha)
+    unders = []
+    if marks and style.highlight_box:
+        radius = max(2, layout.px // 5)
+        unders.append((_word_mask(layout, size, marks, layout.word_pad, radius),
+                       style.highlight_box_color or style.highlight))
     if style.box:
-        b = _box_mask(layout, size) * np.float32(style.box_opacity)
+        unders.append((_box_mask(layout, size) * np.float32(style.box_opacity), style.box_color))
+    for b, under_colour in unders:
         under = b * (np.float32(1.0) - alpha)
         total = alpha + under
-        colour = _mix(colour, alpha, np.array(style.box_color, np.float32), under, total)
+        colour = _mix(colour, alpha, np.array(under_colour, np.float32), under, total)
         alpha = total
     rgba = np.empty((size[1], size[0], 4), np.uint8)
     rgba[:, :, :3] = np.clip(np.rint(colour), 0, 255)
@@ -601,6 +755,22 @@ def _mix(
     return mixed.astype(np.float32, copy=False)
 
 
+def _word_mask(
+    layout: _Layout, size: tuple[int, int], marks: frozenset[int], pad: tuple[int, int],
+    radius: int,
+) -> NDArray[np.float32]:
+    """1 over the boxes of the words in ``marks`` (grown by ``pad``), 0 elsewhere."""
+    left, top, _, _ = layout.canvas
+    mask = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(mask)
+    for index, (x0, y0, x1, y1) in layout.words:
+        if index in marks:
+            rect = (round(x0 - pad[0] - left), round(y0 - pad[1] - top),
+                    round(x1 + pad[0] - left) - 1, round(y1 + pad[1] - top) - 1)
+            draw.rounded_rectangle(rect, radius=radius, fill=255)
+    return np.asarray(mask, np.float32) / 255.0
+
+
 def _box_mask(layout: _Layout, size: tuple[int, int]) -> NDArray[np.float32]:
     left, top, _, _ = layout.canvas
     x0, y0, x1, y1 = layout.block
@@ -615,18 +785,27 @@ def _place(layout: _Layout, style: CaptionStyle, frame_w: int, frame_h: int) -> 
     left, top, right, bottom = layout.canvas
     x0, y0, x1, y1 = (v - o for v, o in zip(layout.block, (left, top, left, top), strict=True))
     width, height = right - left, bottom - top
-    margin_x = frame_w * (1 - style.safe_area) / 2
-    margin_y = frame_h * (1 - style.safe_area) / 2
-    x = frame_w / 2 - (x0 + x1) / 2
+    safe_x0, safe_y0, safe_x1, safe_y1 = _safe_rect(style, frame_w, frame_h)
+    x = (safe_x0 + safe_x1) / 2 - (x0 + x1) / 2
     if style.position == "bottom":
-        y = frame_h - margin_y - y1
+        y = safe_y1 - y1
     elif style.position == "top":
-        y = margin_y - y0
+        y = safe_y0 - y0
     else:
         middle = 0.5 if style.position == "center" else float(style.position)
         y = frame_h * middle - (y0 + y1) / 2
-    return (_even_within(x, margin_x, frame_w - margin_x - width, frame_w - width),
-            _even_within(y, margin_y, frame_h - margin_y - height, frame_h - height))
+    return (_even_within(x, safe_x0, safe_x1 - width, frame_w - width),
+            _even_within(y, safe_y0, safe_y1 - height, frame_h - height))
+
+
+def _safe_rect(style: CaptionStyle, frame_w: int, frame_h: int) -> Rect:
+    """The rectangle captions stay inside: ``(x0, y0, x1, y1)`` in frame pixels."""
+    if style.insets is None:
+        edge = (1 - style.safe_area) / 2
+        left = top = right = bottom = edge
+    else:
+        left, top, right, bottom = style.insets
+    return (frame_w * left, frame_h * top, frame_w * (1 - right), frame_h * (1 - bottom))
 
 
 def _even_within(value: float, low: float, high: float, frame_room: float) -> int:

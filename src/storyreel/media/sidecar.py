@@ -14,6 +14,7 @@ still written as given and each broken rule is reported as a warning.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -27,8 +28,10 @@ from storyreel.model.project import printable
 
 __all__ = [
     "Cue",
+    "TimedWord",
     "format_srt",
     "format_vtt",
+    "format_words_json",
     "parse_srt",
     "parse_vtt",
     "sidecar_path",
@@ -41,6 +44,9 @@ __all__ = [
 Cue = tuple[Fraction, Fraction, str]
 """A caption: start and end in seconds from the start of the video, and its text."""
 
+TimedWord = tuple[Fraction, Fraction, str]
+"""A word of a caption: start and end in seconds from the start of the video, its text."""
+
 #: YouTube's chapter rules.
 MIN_CHAPTERS = 3
 MIN_CHAPTER_SECONDS = 10
@@ -51,6 +57,7 @@ os.umask(_UMASK)
 
 _STAMP = r"(?:(\d+):)?(\d{2}):(\d{2})[,.](\d{3})"
 _TIMING = re.compile(rf"^\s*{_STAMP}\s*-->\s*{_STAMP}")
+_CUE_TIMESTAMP = re.compile(r"<(?:\d+:)?\d{2}:\d{2}\.\d{3}>")
 
 
 def sidecar_path(video: Path, suffix: str) -> Path:
@@ -94,13 +101,14 @@ def write_srt(path: Path, cues: Sequence[Cue]) -> None:
     write_text_atomic(path, format_srt(cues))
 
 
-def write_vtt(path: Path, cues: Sequence[Cue]) -> None:
-    """Write ``cues`` as a WebVTT (``.vtt``) file.
+def write_vtt(path: Path, cues: Sequence[Cue],
+              words: Sequence[Sequence[TimedWord]] | None = None) -> None:
+    """Write ``cues`` as a WebVTT (``.vtt``) file (with word timestamps when given).
 
     Raises:
         OutputError: The file cannot be written.
     """
-    write_text_atomic(path, format_vtt(cues))
+    write_text_atomic(path, format_vtt(cues, words))
 
 
 def format_srt(cues: Sequence[Cue]) -> str:
@@ -116,13 +124,65 @@ def format_srt(cues: Sequence[Cue]) -> str:
     return "\n".join(blocks)
 
 
-def format_vtt(cues: Sequence[Cue]) -> str:
-    """WebVTT text for ``cues``: a ``WEBVTT`` header, then blocks with ``HH:MM:SS.mmm`` times."""
+def format_vtt(cues: Sequence[Cue], words: Sequence[Sequence[TimedWord]] | None = None) -> str:
+    """WebVTT text for ``cues``: a ``WEBVTT`` header, then blocks with ``HH:MM:SS.mmm`` times.
+
+    Args:
+        cues: The captions.
+        words: The words of each cue (one list per cue, in order): each word after the
+            first gets an inline ``<HH:MM:SS.mmm>`` cue timestamp at its start, so players
+            and editors can follow the voice word by word. A cue whose words do not
+            spell its text is written without them.
+    """
     blocks = ["WEBVTT\n"]
-    for start, end, text in _clean(cues):
-        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        blocks.append(f"{_stamp(start, '.')} --> {_stamp(end, '.')}\n{escaped}\n")
+    for index, (start, end, text) in enumerate(cues):
+        cleaned = _clean([(start, end, text)])
+        if not cleaned:
+            continue
+        lo, hi, body = cleaned[0]
+        timed = words[index] if words is not None and index < len(words) else ()
+        blocks.append(f"{_stamp(lo, '.')} --> {_stamp(hi, '.')}\n"
+                      f"{_timed_body(body, timed, lo, hi)}\n")
     return "\n".join(blocks)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _timed_body(body: str, words: Sequence[TimedWord], lo: int, hi: int) -> str:
+    """``body`` escaped, with a cue timestamp before each word that starts inside the cue."""
+    if not words or " ".join(w for _, _, w in words) != " ".join(body.split()):
+        return _escape(body)
+    pieces, last = [], lo
+    for start, _, word in words:
+        at = _millis(start)
+        if last < at < hi:
+            pieces.append(f"<{_stamp(at, '.')}>{_escape(word)}")
+            last = at
+        else:
+            pieces.append(_escape(word))
+    return " ".join(pieces)
+
+
+def format_words_json(words: Sequence[tuple[TimedWord, int, int]], fps: Fraction) -> str:
+    """Every spoken word with its times, as JSON for editors and other tools.
+
+    Args:
+        words: ``(word, segment, cue)`` for each word: the segment (1-based) and the
+            caption (1-based, as numbered in the SRT) it belongs to.
+        fps: The video's frame rate.
+
+    Returns:
+        ``{"fps": "30", "words": [{"text", "start", "end", "segment", "cue"}, ...]}``
+        with times in seconds, rounded to the millisecond.
+    """
+    entries = [
+        {"text": text, "start": _millis(start) / 1000, "end": _millis(end) / 1000,
+         "segment": segment, "cue": cue}
+        for (start, end, text), segment, cue in words
+    ]
+    return json.dumps({"fps": str(fps), "words": entries}, ensure_ascii=False, indent=1) + "\n"
 
 
 def _clean(cues: Sequence[Cue]) -> list[tuple[int, int, str]]:
@@ -176,6 +236,7 @@ def _parse(text: str, *, vtt: bool) -> list[Cue]:
             if match:
                 body = "\n".join(lines[i + 1 :])
                 if vtt:
+                    body = _CUE_TIMESTAMP.sub("", body)
                     body = body.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
                 cues.append((_seconds(match.groups()[:4]), _seconds(match.groups()[4:]), body))
                 break

@@ -24,8 +24,10 @@ from pydantic import (
 )
 
 from storyreel.model.fps import FrameRate
+from storyreel.model.platforms import PLATFORMS, Insets, PlatformName
 
 __all__ = [
+    "CAPTION_LOOKS",
     "MAX_CHAPTER_LENGTH",
     "MAX_DIMENSION",
     "MAX_SEGMENTS",
@@ -33,6 +35,7 @@ __all__ = [
     "MAX_TITLE_LENGTH",
     "MIN_DIMENSION",
     "PRESETS",
+    "CaptionLook",
     "Clip",
     "Colour",
     "Direction",
@@ -43,9 +46,13 @@ __all__ = [
     "Preset",
     "Project",
     "RenderSettings",
+    "SafeArea",
     "Segment",
     "Subtitles",
     "Transitions",
+    "Voice",
+    "VoiceEngine",
+    "VoiceOverride",
     "printable",
 ]
 
@@ -128,6 +135,8 @@ class KenBurns(_Frozen):
 
 Colour = Annotated[str, AfterValidator(_colour)]
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+CaptionLook = Literal["phrase", "word", "karaoke", "pop"]
+CAPTION_LOOKS: tuple[str, ...] = CaptionLook.__args__  # type: ignore[attr-defined]
 
 
 class Subtitles(_Frozen):
@@ -143,9 +152,23 @@ class Subtitles(_Frozen):
         outline_color: Outline colour.
         box: Draw a translucent box behind the text.
         box_opacity: Opacity of that box.
+        box_color: Colour of that box.
         position: ``bottom``, ``center``, ``top``, or the text's centre height (0 top .. 1 bottom).
         min_words: Fewest words per caption chunk (where the text allows).
         max_words: Most words per caption chunk.
+        style: ``phrase`` (the whole chunk), ``word`` (the chunk, the spoken word
+            highlighted), ``karaoke`` (words fill with the highlight as they are spoken) or
+            ``pop`` (one to ``pop_words`` words at a time, each group scaling in).
+        highlight_color: Colour of the spoken word (``word``, ``pop``) or of the words
+            already spoken (``karaoke``).
+        highlight_box: Mark the spoken word with a rounded box behind it: in
+            ``highlight_box_color`` (its letters then in ``highlight_color``), or, without
+            one, in ``highlight_color`` (its letters keeping ``color``).
+        highlight_box_color: Colour of that box.
+        uppercase: Show captions in capitals.
+        max_lines: Most lines a caption takes (1 or 2); longer text is drawn smaller.
+        pop_words: Most words shown at once in the ``pop`` style.
+        words_json: Also write ``.words.json``: every word with its start and end time.
     """
 
     enabled: bool = True
@@ -157,11 +180,20 @@ class Subtitles(_Frozen):
     outline_color: Colour = "#000000"
     box: bool = False
     box_opacity: float = Field(0.5, ge=0.0, le=1.0)
+    box_color: Colour = "#000000"
     position: Literal["bottom", "center", "top"] | Annotated[float, Field(ge=0.0, le=1.0)] = (
         "bottom"
     )
     min_words: int = Field(3, ge=1, le=20)
     max_words: int = Field(7, ge=1, le=30)
+    style: CaptionLook = "phrase"
+    highlight_color: Colour = "#FFD400"
+    highlight_box: bool = False
+    highlight_box_color: Colour | None = None
+    uppercase: bool = False
+    max_lines: int = Field(2, ge=1, le=2)
+    pop_words: int = Field(3, ge=1, le=3)
+    words_json: bool = False
 
     _font = field_validator("font", mode="before")(_resolve)
 
@@ -169,6 +201,9 @@ class Subtitles(_Frozen):
     def _words(self) -> Subtitles:
         if self.min_words > self.max_words:
             raise ValueError("min_words must not exceed max_words")
+        if self.style != "phrase" and not self.enabled:
+            raise ValueError(f"caption style {self.style!r} needs captions enabled "
+                             "(set enabled to true, or style to 'phrase')")
         return self
 
 
@@ -263,6 +298,80 @@ class Clip(_Frozen):
         return {"path": data} if isinstance(data, str | Path) else data
 
 
+VoiceEngine = Literal["hibari", "kokoro", "piper"]
+ENGINES: tuple[str, ...] = VoiceEngine.__args__  # type: ignore[attr-defined]
+MIN_SPEED = 0.5
+MAX_SPEED = 2.0
+
+
+class Voice(_Frozen):
+    """The voice that speaks segments without a recording.
+
+    Attributes:
+        engine: ``hibari`` (built in, offline), ``kokoro`` or ``piper`` (optional extras
+            with model files you already have).
+        voice: A voice of that engine (``storyreel voices`` lists them); the engine's
+            default when left out.
+        speed: Speaking rate, 1.0 is the voice's natural pace.
+        language: Language code such as ``en-us``; the voice's own when left out.
+        model: The engine's model file (Kokoro's ``.onnx``, Piper's ``.onnx`` voice).
+        voices: Kokoro's voices file (``voices-v1.0.bin``).
+    """
+
+    engine: VoiceEngine = "hibari"
+    voice: str | None = Field(None, min_length=1, max_length=100)
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    language: str | None = Field(None, min_length=2, max_length=20)
+    model: Path | None = None
+    voices: Path | None = None
+
+    _paths = field_validator("model", "voices", mode="before")(_resolve)
+
+
+class VoiceOverride(_Frozen):
+    """A segment's changes to the project's voice (fields left out are the project's)."""
+
+    engine: VoiceEngine | None = None
+    voice: str | None = Field(None, min_length=1, max_length=100)
+    speed: float | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED)
+    language: str | None = Field(None, min_length=2, max_length=20)
+
+    def over(self, base: Voice) -> Voice:
+        """``base`` with this override's fields applied (a new engine drops the old voice)."""
+        changes = self.model_dump(exclude_none=True)
+        if "engine" in changes and changes["engine"] != base.engine and "voice" not in changes:
+            changes["voice"] = None
+        return base.model_copy(update=changes)
+
+
+class SafeArea(_Frozen):
+    """Where captions and the logo may be drawn: shares of the frame kept clear at each edge.
+
+    Attributes:
+        left: Share of the width kept clear on the left.
+        top: Share of the height kept clear at the top.
+        right: Share of the width kept clear on the right.
+        bottom: Share of the height kept clear at the bottom.
+    """
+
+    left: float = Field(0.05, ge=0.0, le=0.4)
+    top: float = Field(0.05, ge=0.0, le=0.4)
+    right: float = Field(0.05, ge=0.0, le=0.4)
+    bottom: float = Field(0.05, ge=0.0, le=0.45)
+
+    @model_validator(mode="after")
+    def _room(self) -> SafeArea:
+        if self.left + self.right > 0.8 or self.top + self.bottom > 0.8:
+            raise ValueError("the safe area must keep at least 20 % of the frame's width and "
+                             "height (left + right and top + bottom at most 0.8)")
+        return self
+
+    @property
+    def insets(self) -> Insets:
+        """``(left, top, right, bottom)``."""
+        return (self.left, self.top, self.right, self.bottom)
+
+
 class RenderSettings(_Frozen):
     """How a project is rendered; every field has a sensible default.
 
@@ -279,8 +388,15 @@ class RenderSettings(_Frozen):
         logo: Optional watermark.
         intro: Optional clip before the story.
         outro: Optional clip after the story.
+        platform: ``youtube``, ``shorts``, ``tiktok``, ``reels`` or ``square``: fills in the
+            size, frame rate and bitrate the manifest leaves out, and the safe area.
+        safe_area: Where captions and the logo may be drawn; default: the platform's, or
+            the title-safe area without a platform.
+        voice: The voice that narrates segments without a recording.
     """
 
+    platform: PlatformName | None = None
+    safe_area: SafeArea | None = None
     preset: Preset = "medium"
     video_bitrate: int = Field(8_000_000, ge=100_000, le=100_000_000)
     audio_bitrate: int = Field(192_000, ge=32_000, le=512_000)
@@ -293,24 +409,39 @@ class RenderSettings(_Frozen):
     logo: Logo | None = None
     intro: Clip | None = None
     outro: Clip | None = None
+    voice: Voice = Voice()
+
+    @property
+    def safe_insets(self) -> Insets | None:
+        """The safe area's insets: set explicitly, else the platform's, else ``None``."""
+        if self.safe_area is not None:
+            return self.safe_area.insets
+        return PLATFORMS[self.platform].safe if self.platform is not None else None
 
 
 class Segment(BaseModel):
     """One still, its narration and the narration's text.
 
+    A segment without ``audio`` is narrated from its ``text`` by the project's voice
+    (or its own ``voice`` override); a recording, where given, always wins.
     Unknown fields (e.g. StoryFlow's ``image_prompt``) are kept and ignored.
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
     image: Path
-    audio: Path
+    audio: Path | None = None
     text: str = Field("", max_length=MAX_TEXT_LENGTH)
     chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     zoom: float | None = Field(None, ge=1.0, le=2.0)
     direction: Direction | None = None
     subtitles: bool = True
     crossfade: float | None = Field(None, ge=0.0, le=5.0)
+    voice: VoiceOverride | None = None
+
+    def voice_of(self, project_voice: Voice) -> Voice:
+        """The voice that speaks this segment's text."""
+        return project_voice if self.voice is None else self.voice.over(project_voice)
 
     @model_validator(mode="before")
     @classmethod
@@ -349,17 +480,17 @@ class Project(BaseModel):
         return self._base_dir or Path.cwd()
 
     def input_files(self) -> list[Path]:
-        """Every file a render reads: the manifest (when loaded from one) and all media."""
+        """Every file a render reads: the manifest (when loaded from one), media, font and
+        voice model files."""
         files = [self._manifest] if self._manifest is not None else []
         for segment in self.segments:
-            files += [segment.image, segment.audio]
+            files += [segment.image] if segment.audio is None else [segment.image, segment.audio]
         settings = self.settings
         for setting in (settings.music, settings.logo, settings.intro, settings.outro):
             if setting is not None:
                 files.append(setting.path)
-        if settings.subtitles.font is not None:
-            files.append(settings.subtitles.font)
-        return files
+        extra = (settings.subtitles.font, settings.voice.model, settings.voice.voices)
+        return files + [path for path in extra if path is not None]
 
     @model_validator(mode="before")
     @classmethod
@@ -376,7 +507,7 @@ class Project(BaseModel):
             isinstance(s, dict) and "sequence_index" in s for s in segments
         ):
             data["segments"] = sorted(segments, key=lambda s: _order_key(s["sequence_index"]))
-        return data
+        return _platform_defaults(data)
 
     @field_validator("width", "height")
     @classmethod
@@ -392,6 +523,26 @@ class Project(BaseModel):
     @classmethod
     def _title(cls, value: str) -> str:
         return printable(value).strip() or "Untitled story"
+
+
+def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill what the manifest leaves out from its platform's preset; what it sets wins."""
+    settings = data.get("settings")
+    name = settings.get("platform") if isinstance(settings, dict) else getattr(
+        settings, "platform", None)
+    preset = PLATFORMS.get(name) if isinstance(name, str) else None
+    if preset is None:
+        return data
+    for key, value in (("width", preset.width), ("height", preset.height),
+                       ("fps", preset.fps)):
+        data.setdefault(key, value)
+    if isinstance(settings, dict):
+        settings = {"video_bitrate": preset.video_bitrate, **settings}
+        captions = settings.get("subtitles", {})
+        if isinstance(captions, dict):
+            settings["subtitles"] = {"size": preset.caption_size, **captions}
+        data["settings"] = settings
+    return data
 
 
 def _order_key(value: Any) -> float:

@@ -1,7 +1,8 @@
 """What is drawn over the pictures: captions, the logo, fades from and to black.
 
-Called on the frame producer's thread, once per frame, in frame order. A caption is
-rasterised once when it first appears and blended only over its own rectangle.
+Called on the frame producer's thread, once per frame, in frame order. Each state of a
+caption (a word lit, a group popped in) is rasterised once, when it first appears, and
+blended only over its own rectangle. Captions and the logo stay in the safe area.
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ from PIL import Image, ImageColor, ImageOps
 
 from storyreel.errors import MediaError
 from storyreel.frames.blend import fade_black, smooth
-from storyreel.frames.overlay import Overlay, blend_into, corner_position, overlay_from_rgba
-from storyreel.frames.text import CaptionStyle, render_caption
+from storyreel.frames.captions import CaptionTrack
+from storyreel.frames.overlay import (
+    Overlay,
+    blend_into,
+    corner_position,
+    inside_safe_area,
+    overlay_from_rgba,
+)
+from storyreel.frames.text import CaptionPainter, CaptionStyle
 from storyreel.media.encoder import PlaneViews
+from storyreel.model.platforms import Insets
 from storyreel.model.project import Logo, Project, Subtitles
 from storyreel.render.story import Caption, Story
 
@@ -30,8 +39,8 @@ def fade_level(frame: int, total: int, fade_in: int, fade_out: int) -> float:
     return level
 
 
-def caption_style(options: Subtitles) -> CaptionStyle:
-    """The text style the manifest's subtitle options describe."""
+def caption_style(options: Subtitles, insets: Insets | None = None) -> CaptionStyle:
+    """The text style the manifest's subtitle options describe, inside ``insets``."""
     position = options.position
     return CaptionStyle(
         font=options.font,
@@ -40,13 +49,24 @@ def caption_style(options: Subtitles) -> CaptionStyle:
         outline=options.outline,
         outline_color=ImageColor.getrgb(options.outline_color)[:3],
         box=options.box,
+        box_color=ImageColor.getrgb(options.box_color)[:3],
         box_opacity=options.box_opacity,
         position=position,
+        max_lines=options.max_lines,
+        insets=insets,
+        uppercase=options.uppercase,
+        highlight=ImageColor.getrgb(options.highlight_color)[:3],
+        highlight_box=options.highlight_box,
+        highlight_box_color=(ImageColor.getrgb(options.highlight_box_color)[:3]
+                             if options.highlight_box_color else None),
     )
 
 
-def logo_overlay(logo: Logo, width: int, height: int) -> Overlay:
-    """The watermark, scaled to its share of the frame width and placed in its corner."""
+def logo_overlay(logo: Logo, width: int, height: int, insets: Insets | None = None) -> Overlay:
+    """The watermark, scaled to its share of the frame width and placed in its corner.
+
+    With ``insets`` (a platform's safe area) the logo is kept inside that area.
+    """
     try:
         with Image.open(logo.path) as image:
             rgba = ImageOps.exif_transpose(image).convert("RGBA")
@@ -59,6 +79,8 @@ def logo_overlay(logo: Logo, width: int, height: int) -> Overlay:
     scaled = rgba.resize((logo_w, logo_h), Image.Resampling.LANCZOS)
     x, y = corner_position((logo_w, logo_h), logo.corner, round(height * logo.margin),
                            width, height)
+    if insets is not None:
+        x, y = inside_safe_area((x, y, logo_w, logo_h), insets, width, height)
     return overlay_from_rgba(np.asarray(scaled), x, y, width, height, logo.opacity)
 
 
@@ -66,17 +88,19 @@ class Decorator:
     """Draws captions, logo and fades over frame ``i`` of a story."""
 
     def __init__(self, project: Project, story: Story, fade_in: int, fade_out: int) -> None:
-        self.warnings: list[str] = []
+        self._warnings: list[str] = []
         self._width, self._height = project.width, project.height
         settings = project.settings
         self._captions: tuple[Caption, ...] = (
             story.captions if settings.subtitles.enabled else ()
         )
-        self._style = caption_style(settings.subtitles)
+        self._style = caption_style(settings.subtitles, settings.safe_insets)
+        self._look = settings.subtitles.style
+        self._pop = settings.subtitles.pop_words
         self._next = 0
-        self._current: tuple[Caption, Overlay] | None = None
+        self._current: CaptionTrack[Caption] | None = None
         self._logo = (
-            logo_overlay(settings.logo, project.width, project.height)
+            logo_overlay(settings.logo, project.width, project.height, settings.safe_insets)
             if settings.logo is not None else None
         )
         self._total = story.plan.total_frames
@@ -98,14 +122,28 @@ class Decorator:
             fade_black(views, level)
 
     def _caption_at(self, frame: int) -> Overlay | None:
-        if self._current is not None and self._current[0].end <= frame:
+        if self._current is not None and self._current.end <= frame:
+            self._note(self._current)
             self._current = None
         while self._next < len(self._captions) and self._captions[self._next].start <= frame:
             caption = self._captions[self._next]
             self._next += 1
             if caption.end > frame:
-                overlay, notes = render_caption(caption.text, self._style, self._width,
-                                                self._height)
-                self.warnings += [f"segment {caption.segment + 1}: {n}" for n in notes]
-                self._current = (caption, overlay)
-        return self._current[1] if self._current is not None else None
+                if self._current is not None:
+                    self._note(self._current)
+                painter = CaptionPainter(caption.text, self._style, self._width,
+                                         self._height, look=self._look)
+                self._current = CaptionTrack(caption, painter, self._look, self._pop)
+        return self._current.overlay(frame) if self._current is not None else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Problems met drawing the captions so far (missing characters, shrunk text)."""
+        return self._warnings + (self._notes(self._current) if self._current else [])
+
+    def _note(self, track: CaptionTrack[Caption]) -> None:
+        self._warnings += self._notes(track)
+
+    @staticmethod
+    def _notes(track: CaptionTrack[Caption]) -> list[str]:
+        return [f"segment {track.caption.segment + 1}: {n}" for n in track.painter.warnings]

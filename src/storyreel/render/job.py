@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from storyreel.render.sidecars import prepare_sidecars
 from storyreel.render.story import Story, build_story, seconds_to_frames
 from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verify_mp4
 from storyreel.timeline.plan import frame_to_sample
-from storyreel.validate import analyse_project
+from storyreel.timeline.words import WordTimings
+from storyreel.validate import Analysis, analyse_project
 
 __all__ = ["Job", "JobOutcome"]
 
@@ -50,13 +52,15 @@ class JobOutcome:
     loudness_after: tuple[float, float] | None
     sidecars: tuple[Path, ...]
     warnings: tuple[str, ...]
+    words: tuple[WordTimings, ...] = ()
 
 
 class Job:
     """One render's state."""
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
-                 cancel: CancelToken | None) -> None:
+                 cancel: CancelToken | None, words: Mapping[int, WordTimings] | None = None
+                 ) -> None:
         self.project = project
         self.target = target
         self.reporter = reporter
@@ -64,6 +68,8 @@ class Job:
         self.settings = project.settings
         self.warnings: list[str] = []
         self.measured_after: tuple[float, float] | None = None
+        self.words = words  # known timings of synthesised narrations, by segment
+        self.analysis: Analysis | None = None
 
     def check_cancel(self) -> None:
         """Raise :class:`RenderCancelled` once the token is set."""
@@ -96,8 +102,9 @@ class Job:
                 sidecars.discard()
                 raise
             published = sidecars.publish()
+        words = tuple(self.analysis.words) if self.analysis is not None else ()
         return JobOutcome(verified, story, measured, self.measured_after, tuple(published),
-                          tuple(self.warnings))
+                          tuple(self.warnings), words)
 
     # -- analysis ---------------------------------------------------------------------
 
@@ -112,9 +119,12 @@ class Job:
 
         captions = self.settings.subtitles
         analysis = analyse_project(self.project, on_segment,
-                                   speech=captions.enabled or captions.sidecar)
+                                   speech=captions.enabled or captions.sidecar
+                                   or captions.words_json, words=self.words)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
+        self.analysis = analysis
+        self.warnings += analysis.warnings
         return build_story(self.project, analysis)
 
     # -- sound ------------------------------------------------------------------------
@@ -144,8 +154,9 @@ class Job:
         item = story.items[position]
         if item.kind == "segment":
             assert item.segment is not None
-            return AudioReader(self.project.segments[item.segment].audio,
-                               segment=item.segment + 1)
+            audio = self.project.segments[item.segment].audio
+            assert audio is not None  # narrated before the job starts
+            return AudioReader(audio, segment=item.segment + 1)
         plan = story.plan
         span = plan.spans[position]
         start, end = _visible_samples(story, position)

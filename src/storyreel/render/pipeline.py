@@ -13,13 +13,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storyreel.errors import Problem, ValidationFailed
+from storyreel.errors import Problem, RenderCancelled, ValidationFailed
 from storyreel.media.sidecar import sidecar_path
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project
 from storyreel.render.job import Job
-from storyreel.render.progress import CancelToken, ProgressCallback, ProgressReporter
+from storyreel.render.progress import (
+    NARRATE_MESSAGE,
+    CancelToken,
+    ProgressCallback,
+    ProgressReporter,
+)
 from storyreel.render.sidecars import SIDECAR_SUFFIXES
+from storyreel.timeline.words import WordTimings
+from storyreel.voice.narrate import narrate_project
 
 __all__ = [
     "CancelToken",
@@ -54,6 +61,11 @@ class RenderResult:
         loudness: Integrated loudness of the published sound track, in LUFS, read back
             from the file (``None`` when loudness normalisation is off).
         true_peak: True peak of the published sound track, in dBTP (likewise).
+        words: When each written word is spoken, per segment, in samples at 48 kHz
+            from the start of that segment's narration (empty when captions are off).
+        narration_starts: Where each segment's narration starts in the video, in
+            samples at 48 kHz (add it to a word's samples for its time in the video).
+        synthesised: 0-based segments whose narration was spoken from their text.
     """
 
     path: Path
@@ -66,6 +78,9 @@ class RenderResult:
     loudness_before: float | None = None
     loudness: float | None = None
     true_peak: float | None = None
+    words: list[WordTimings] = field(default_factory=list)
+    narration_starts: list[int] = field(default_factory=list)
+    synthesised: list[int] = field(default_factory=list)
 
     @property
     def size_mb(self) -> float:
@@ -93,7 +108,9 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     """Return ``project`` with top-level or settings fields replaced, re-validated.
 
     Nested settings given as dicts are merged (``subtitles={"enabled": False}``);
-    ``draft=True`` selects a quick 480p preview at the fastest preset.
+    ``draft=True`` selects a quick 480p preview at the fastest preset; ``platform``
+    replaces the size, frame rate and bitrate with the platform's unless they are
+    overridden too.
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     draft = bool(overrides.pop("draft", False))
@@ -101,6 +118,13 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
         return project
     data = project.model_dump()
     settings = data["settings"]
+    if overrides.get("platform") is not None:
+        # A platform chosen for this render brings its own size, rate and bitrate,
+        # unless this render also sets them.
+        for key in ("width", "height", "fps"):
+            data.pop(key, None)
+        settings.pop("video_bitrate", None)
+        settings["subtitles"].pop("size", None)
     for key, value in overrides.items():
         if key in _PROJECT_KEYS:
             data[key] = value
@@ -181,14 +205,26 @@ def render(
     target = target.expanduser().absolute()
     check_not_input(project, target)
     reporter = ProgressReporter(on_progress)
-    outcome = Job(project, target, reporter, cancel).run()
-    plan = outcome.story.plan
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.is_set():
+            raise RenderCancelled("render cancelled")
+
+    with narrate_project(project, on_start=lambda n: reporter.phase("narrate", n, NARRATE_MESSAGE),
+                         on_segment=reporter.update, cancel=check_cancel) as narrated:
+        outcome = Job(narrated.project, target, reporter, cancel, narrated.words).run()
+    story = outcome.story
+    plan = story.plan
     result = RenderResult(
         target, outcome.verified.size, float(plan.duration), plan.total_frames, project.fps,
-        list(outcome.warnings), list(outcome.sidecars),
+        narrated.warnings + list(outcome.warnings), list(outcome.sidecars),
         outcome.loudness[0] if outcome.loudness else None,
         outcome.loudness_after[0] if outcome.loudness_after else None,
         outcome.loudness_after[1] if outcome.loudness_after else None,
+        list(outcome.words),
+        [plan.spans[story.item_span_of_segment(i)].audio_start
+         for i in range(len(project.segments))],
+        list(narrated.synthesised),
     )
     log.info("Rendered %s (%.1f MB, %.2f s)", result.path, result.size_mb, result.duration)
     reporter.phase("done", 1, f"Done: {result.path.name}")

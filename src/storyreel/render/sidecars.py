@@ -1,4 +1,5 @@
-"""Files published beside the MP4: ``.srt`` / ``.vtt`` captions and ``.chapters.txt``.
+"""Files published beside the MP4: ``.srt`` / ``.vtt`` captions, ``.chapters.txt`` and
+``.words.json``.
 
 They are written to hidden temp files first and renamed into place only once the
 video itself has been published, so a failed render never touches the captions of
@@ -17,8 +18,10 @@ from pathlib import Path
 from storyreel.errors import output_error
 from storyreel.media.sidecar import (
     Cue,
+    TimedWord,
     format_srt,
     format_vtt,
+    format_words_json,
     sidecar_path,
     write_text_atomic,
     youtube_chapters,
@@ -27,9 +30,9 @@ from storyreel.model.project import Project
 from storyreel.render.output import TEMP_SUFFIX
 from storyreel.render.story import Story
 
-__all__ = ["SIDECAR_SUFFIXES", "Sidecars", "prepare_sidecars"]
+__all__ = ["SIDECAR_SUFFIXES", "Sidecars", "caption_cues", "prepare_sidecars"]
 
-SIDECAR_SUFFIXES = (".srt", ".vtt", ".chapters.txt")
+SIDECAR_SUFFIXES = (".srt", ".vtt", ".chapters.txt", ".words.json")
 
 
 @dataclass
@@ -68,15 +71,32 @@ class Sidecars:
         self.pending = []
 
 
+def caption_cues(story: Story) -> tuple[list[Cue], list[list[TimedWord]]]:
+    """The story's captions and their words in seconds (from their frames)."""
+    fps = story.plan.fps
+    cues: list[Cue] = [(Fraction(c.start) / fps, Fraction(c.end) / fps, c.text)
+                       for c in story.captions]
+    words = [[(Fraction(w.start) / fps, Fraction(w.end) / fps, w.text) for w in c.words]
+             for c in story.captions]
+    return cues, words
+
+
 def prepare_sidecars(project: Project, story: Story, video: Path) -> Sidecars:
     """Write the sidecar files of ``video`` to temp names beside it."""
     plan = story.plan
     texts: list[tuple[str, str]] = []
     warnings: list[str] = []
-    if project.settings.subtitles.sidecar and story.captions:
-        cues: list[Cue] = [(Fraction(c.start) / plan.fps, Fraction(c.end) / plan.fps, c.text)
-                           for c in story.captions]
-        texts += [(".srt", format_srt(cues)), (".vtt", format_vtt(cues))]
+    options = project.settings.subtitles
+    if (options.sidecar or options.words_json) and story.captions:
+        cues, words = caption_cues(story)
+        if options.sidecar:
+            texts += [(".srt", format_srt(cues)), (".vtt", format_vtt(cues, words))]
+        if options.words_json:
+            listed = [(word, caption.segment + 1, number)
+                      for number, (caption, timed) in enumerate(
+                          zip(story.captions, words, strict=True), start=1)
+                      for word in timed]
+            texts.append((".words.json", format_words_json(listed, plan.fps)))
     if story.chapters:
         text, notes = youtube_chapters(
             [(Fraction(c.start) / plan.fps, c.title) for c in story.chapters], plan.duration)

@@ -15,11 +15,14 @@ from typing import Literal
 
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.model.project import Project
-from storyreel.timeline.captions import split_chunks, time_chunks
+from storyreel.timeline.captions import CaptionWord, frame_words, split_chunks, word_cues
 from storyreel.timeline.plan import Plan, plan_timeline, sample_to_frame
+from storyreel.timeline.words import WordTimings
 from storyreel.validate import Analysis
 
 __all__ = ["Caption", "Chapter", "Item", "Story", "build_story", "seconds_to_frames"]
+
+_NO_WORDS = WordTimings((), "estimated")
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,13 @@ class Item:
 
 @dataclass(frozen=True)
 class Caption:
-    """A caption shown from ``start`` up to (not including) frame ``end``."""
+    """A caption shown from ``start`` up to (not including) frame ``end``, and its words."""
 
     start: int
     end: int
     text: str
     segment: int
+    words: tuple[CaptionWord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ def _samples(seconds: Fraction) -> int:
 
 def _captions(project: Project, analysis: Analysis, story: Story) -> tuple[Caption, ...]:
     options = project.settings.subtitles
-    if not (options.enabled or options.sidecar):
+    if not (options.enabled or options.sidecar or options.words_json):
         return ()
     plan = story.plan
     captions: list[Caption] = []
@@ -141,13 +145,15 @@ def _captions(project: Project, analysis: Analysis, story: Story) -> tuple[Capti
         span = plan.spans[story.item_span_of_segment(index)]
         chunks = split_chunks(segment.text, min_words=options.min_words,
                               max_words=options.max_words)
-        cues = time_chunks(chunks, analysis.speech[index], span.narration)
+        timings = analysis.words[index] if index < len(analysis.words) else _NO_WORDS
+        cues = word_cues(chunks, timings, analysis.speech[index], span.narration)
         for cue in cues:
             start = sample_to_frame(span.audio_start + cue.start, plan.fps, SAMPLE_RATE)
             end = sample_to_frame(span.audio_start + cue.end, plan.fps, SAMPLE_RATE)
             end = min(max(end, start + 1), span.end_frame)
             if start < end:
-                captions.append(Caption(start, end, cue.text, index))
+                words = frame_words(cue.words, span.audio_start, plan.fps, start, end)
+                captions.append(Caption(start, end, cue.text, index, words))
     return tuple(_no_overlap(captions))
 
 
@@ -159,9 +165,11 @@ def _no_overlap(captions: list[Caption]) -> list[Caption]:
             last = result[-1]
             if caption.start <= last.start:  # no frame to show ``last`` alone: merge them
                 result[-1] = Caption(last.start, max(last.end, caption.end),
-                                     f"{last.text} {caption.text}", last.segment)
+                                     f"{last.text} {caption.text}", last.segment,
+                                     last.words + caption.words)
                 continue
-            result[-1] = Caption(last.start, caption.start, last.text, last.segment)
+            result[-1] = Caption(last.start, caption.start, last.text, last.segment,
+                                 last.words)
         result.append(caption)
     return result
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -23,6 +23,8 @@ from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     ErrorOut,
     GalleryItem,
+    NarrateAccepted,
+    NarrateRequest,
     ProblemOut,
     ProjectCreate,
     ProjectDetail,
@@ -270,6 +272,16 @@ def segment_audio(project_id: int, segment_id: int, studio: StudioDep) -> FileRe
     return _media(studio.media_file(project_id, segment_id, "audio"))
 
 
+@router.get("/projects/{project_id}/preview.png", tags=["projects"],
+            response_class=Response,
+            responses={200: {"content": {"image/png": {}},
+                             "description": "One frame as the engine draws it"}})
+def caption_preview(project_id: int, studio: StudioDep) -> Response:
+    """A still frame with a caption in the project's style, at its size and safe area."""
+    return Response(studio.caption_preview(project_id), media_type="image/png",
+                    headers={"Cache-Control": "no-store"})
+
+
 # -- file settings --------------------------------------------------------------------------
 
 @router.post("/projects/{project_id}/assets/{name}/", response_model=ProjectDetail,
@@ -308,6 +320,41 @@ def start_render(project_id: int, studio: StudioDep) -> RenderAccepted:
     return RenderAccepted(job_id=job.id, status="queued",
                           status_url=f"/api/projects/{project_id}/status/",
                           events_url=f"/api/projects/{project_id}/events/")
+
+
+@router.post("/projects/{project_id}/narrate/", status_code=202, response_model=NarrateAccepted,
+             tags=["renders"], responses={
+                 409: {"model": ErrorOut, "description": "A job is already queued or running, "
+                                                         "or a recording would be replaced"},
+             })
+def start_narration(project_id: int, body: NarrateRequest,
+                    studio: StudioDep) -> NarrateAccepted:
+    """Generate narration from text with the project's voice, as a background job.
+
+    Without ``segment_id``: every segment whose narration is missing or out of date.
+    An uploaded recording is replaced only with ``replace: true``.
+    """
+    job, kept = studio.narrate(project_id, body.segment_id, body.replace)
+    return NarrateAccepted(job_id=job.id, segments=job.targets or [], kept=kept,
+                           status_url=f"/api/projects/{project_id}/status/",
+                           events_url=f"/api/projects/{project_id}/events/")
+
+
+@router.get("/voices/", tags=["renders"])
+def list_voices() -> list[dict[str, Any]]:
+    """Voice engines on this machine: ready or not (and why), their voices and languages."""
+    from dataclasses import asdict
+
+    from storyreel.voice.engines import engine_statuses
+
+    return [asdict(status) for status in engine_statuses()]
+
+
+@router.get("/voices/sample/", tags=["renders"], response_class=FileResponse)
+def voice_sample(studio: StudioDep, voice: str | None = None, speed: float = 1.0,
+                 engine: str = "hibari") -> FileResponse:
+    """A short spoken sample of a voice at a speed (WAV), to listen before choosing."""
+    return FileResponse(studio.voice_sample(engine, voice, speed), media_type="audio/wav")
 
 
 @router.get("/projects/{project_id}/status/", response_model=StatusOut, tags=["renders"])

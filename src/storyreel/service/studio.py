@@ -7,6 +7,7 @@ status and a sentence for the creator; the app maps them to JSON answers.
 
 from __future__ import annotations
 
+import io
 import logging
 import secrets
 import threading
@@ -16,13 +17,20 @@ import zlib
 from pathlib import Path
 from typing import IO, Any
 
+from PIL import Image
 from pydantic import ValidationError
 
-from storyreel.errors import ManifestError, Problem, ValidationFailed
+from storyreel.errors import ManifestError, MediaError, Problem, ValidationFailed
 from storyreel.media.audio import SAMPLE_RATE
-from storyreel.model.load import MAX_MANIFEST_BYTES, parse_json, problems_from
+from storyreel.model.load import (
+    MAX_MANIFEST_BYTES,
+    parse_json,
+    problems_from,
+    project_from_dict,
+)
 from storyreel.model.project import MAX_SEGMENTS
 from storyreel.render.pipeline import slugify
+from storyreel.render.preview import SAMPLE_CAPTION, caption_preview
 from storyreel.service import uploads
 from storyreel.service.importers import (
     ImportFailed,
@@ -35,8 +43,10 @@ from storyreel.service.importers import (
     read_capped,
 )
 from storyreel.service.jobs import CANCEL_GRACE, Dispatcher
+from storyreel.service.narration import narration_state, targets_for
 from storyreel.service.options import (
     asset_settings,
+    build_manifest,
     effective_options,
     merge_options,
     missing_media,
@@ -56,7 +66,10 @@ from storyreel.service.schemas import (
 )
 from storyreel.service.store import ActiveJobExists, JobRow, ProjectRow, SegmentRow, Store
 
-__all__ = ["Studio", "StudioError"]
+__all__ = ["VOICE_SAMPLE", "Studio", "StudioError"]
+
+#: What the "listen" button says.
+VOICE_SAMPLE = "Once upon a time, in a valley far away, a story began."
 
 log = logging.getLogger("storyreel.service")
 
@@ -152,9 +165,12 @@ class Studio:
         if segment.audio_file and segment.audio_samples:
             audio = AudioOut(url=self._media_url(segment.project_id, segment, "audio"),
                              duration=round(segment.audio_samples / SAMPLE_RATE, 3))
+        options = self.store.get_project(segment.project_id)
+        state = narration_state(segment, options.options if options else {})
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
-                          image=image, audio=audio, missing=missing_media(segment, folder))
+                          image=image, audio=audio, missing=missing_media(segment, folder),
+                          narration=state)
 
     def status(self, project_id: int) -> StatusOut:
         """Where the project's latest render stands (``draft`` when never rendered)."""
@@ -172,7 +188,7 @@ class Studio:
         exporting = job.phase == "export" or job.status == "completed"
         urls = self._render_urls(job)
         return StatusOut(
-            project_id=project_id, job_id=job.id, status=job.status,
+            project_id=project_id, job_id=job.id, kind=job.kind, status=job.status,
             phase=job.phase, percent=job.percent,
             frames_done=job.done if exporting else None,
             frames_total=job.total if exporting else None,
@@ -364,6 +380,8 @@ class Studio:
         budget = self.limits.import_bytes
         for number, (segment, media) in enumerate(zip(segments, parsed.media, strict=True), 1):
             for what, member in (("image", media.image), ("audio", media.audio)):
+                if member is None:  # no recording: the text is spoken
+                    continue
                 known = stored.get(member.filename)
                 if known is not None:
                     self.store.update_segment(project_id, segment.id, known)
@@ -509,7 +527,7 @@ class Studio:
         name = self._final_name(segment, "audio", info.ext)
         target = self.folder(segment.project_id) / name
         self._swap_media(segment, "audio", temp, target, {
-            "audio_file": name, "audio_samples": info.samples})
+            "audio_file": name, "audio_samples": info.samples, "narration_from": None})
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
 
     def _swap_media(self, segment: SegmentRow, what: str, temp: Path, target: Path,
@@ -613,6 +631,27 @@ class Studio:
             raise StudioError(404, f"No {name} file is attached to this project.")
         return path
 
+    def caption_preview(self, project_id: int) -> bytes:
+        """A PNG of one frame drawn by the engine: the first still (or a neutral
+        background) with a caption in the project's style, size and safe area."""
+        project = self.project(project_id)
+        rows = self.store.segments(project_id)
+        manifest = build_manifest(project.title, project.options, rows)
+        manifest["segments"] = [  # no narration is needed to draw a frame
+            {**seg, "image": seg["image"] or "images/.none"}
+            for seg in manifest["segments"]] or [
+            {"image": "images/.none", "text": SAMPLE_CAPTION}]
+        try:
+            engine_project = project_from_dict(manifest, base_dir=self.folder(project_id))
+            pixels = caption_preview(engine_project)
+        except ValidationFailed as exc:
+            raise _invalid(exc) from None
+        except MediaError as exc:
+            raise StudioError(400, f"The preview cannot be drawn: {exc}") from None
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, format="PNG", compress_level=1)
+        return out.getvalue()
+
     # -- renders ---------------------------------------------------------------------------
 
     def render(self, project_id: int) -> JobRow:
@@ -637,6 +676,51 @@ class Studio:
                               job_id=exc.job.id) from None
         self.dispatcher.submitted(job.id)
         return job
+
+    def narrate(self, project_id: int, segment_id: int | None,
+                replace: bool) -> tuple[JobRow, list[int]]:
+        """Queue a job that generates narration from text (one segment, or all that need it).
+
+        Returns:
+            The job, and the segments left alone because they have an uploaded recording.
+        """
+        project = self.project(project_id)
+        if segment_id is not None:
+            segment = self.segment(project_id, segment_id)
+            if not segment.text.strip():
+                raise StudioError(400, "This segment has no text to speak.")
+        segments = self.store.segments(project_id)
+        targets, kept = targets_for(segments, project.options, segment_id, replace)
+        if segment_id is not None and kept:
+            raise StudioError(409, "This segment has an uploaded recording: confirm to "
+                                   "replace it with a generated narration.")
+        if not targets:
+            raise StudioError(400, "Every segment with text already has an up-to-date "
+                                   "narration.")
+        try:
+            job = self.store.create_job(project_id, "narrate", targets)
+        except ActiveJobExists as exc:
+            raise StudioError(409, "This project already has a job running.",
+                              job_id=exc.job.id) from None
+        self.dispatcher.submitted(job.id)
+        return job, kept
+
+    def voice_sample(self, engine: str, voice: str | None, speed: float) -> Path:
+        """A cached WAV of a short sentence in a voice (for the "listen" button)."""
+        from pydantic import ValidationError
+
+        from storyreel.errors import VoiceError
+        from storyreel.model.project import Voice
+        from storyreel.voice.narrate import Narrator
+
+        try:
+            chosen = Voice.model_validate({"engine": engine, "voice": voice, "speed": speed})
+            return Narrator().speak(VOICE_SAMPLE, chosen).entry.wav
+        except ValidationError as exc:
+            raise StudioError(400, "Those voice settings are not valid.",
+                              [_problem_out(p) for p in problems_from(exc)]) from exc
+        except VoiceError as exc:
+            raise StudioError(400, str(exc)) from exc
 
     def cancel(self, project_id: int) -> StatusOut:
         """Cancel a queued render at once, or stop a running one within seconds."""
@@ -700,7 +784,8 @@ def _media_fields(segment: SegmentRow, what: str) -> dict[str, Any]:
     if what == "image":
         return {"image_file": segment.image_file, "image_width": segment.image_width,
                 "image_height": segment.image_height}
-    return {"audio_file": segment.audio_file, "audio_samples": segment.audio_samples}
+    return {"audio_file": segment.audio_file, "audio_samples": segment.audio_samples,
+            "narration_from": segment.narration_from}
 
 
 def _thumb(image: Path) -> Path:

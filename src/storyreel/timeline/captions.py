@@ -13,20 +13,42 @@ pauses nearest their guesses (an alignment by dynamic programming, so two
 boundaries never share a pause). A boundary with no pause nearby keeps its guess.
 Cues never overlap, stay in order inside the speech, and last at least
 ``min_duration`` when the speech is long enough for that.
+
+:func:`word_cues` times the chunks and their words from the narration's word timings
+(a cue starts on its first word); :func:`frame_words` rounds the words once to the
+frame grid, and :func:`caption_states` lists what a caption shows in each frame for
+the ``phrase``, ``word``, ``karaoke`` and ``pop`` styles: a new state only where a
+word starts (or a ``pop`` group scales in), so each is drawn once.
 """
 
 from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from itertools import pairwise
 
-from storyreel.audio.speech import pauses, speech_regions
-from storyreel.media.audio import SAMPLE_RATE, Samples
+from storyreel.timeline.plan import sample_to_frame
+from storyreel.timeline.words import Word, WordTimings, estimate_words
 
-__all__ = ["CueSpan", "narration_cues", "split_chunks", "time_chunks"]
+__all__ = [
+    "POP_STEPS",
+    "SAMPLE_RATE",
+    "CaptionState",
+    "CaptionWord",
+    "CueSpan",
+    "caption_states",
+    "frame_words",
+    "pop_groups",
+    "split_chunks",
+    "time_chunks",
+    "word_cues",
+]
+
+#: The narration clock: samples per second (the render's audio rate).
+SAMPLE_RATE = 48_000
 
 _SENTENCE_END = set(
     ".!?\N{HORIZONTAL ELLIPSIS}\N{DOUBLE EXCLAMATION MARK}\N{DOUBLE QUESTION MARK}"
@@ -72,11 +94,14 @@ class CueSpan:
         start: First sample, counted from the start of the segment's narration.
         end: Sample after the last one (exclusive).
         text: The chunk's text.
+        words: Each whitespace-separated token of ``text`` with when it is spoken, on
+            the same clock (empty when not asked for).
     """
 
     start: int
     end: int
     text: str
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -291,7 +316,7 @@ def time_chunks(
         return []
     weights = [max(1, sum(c.isalnum() for c in t)) for t in texts]
     guesses = _guesses(weights, spans)
-    gaps = pauses(spans)
+    gaps = list(_pauses(spans))
     strong = [_strength(t) for t in texts[:-1]]
     matched = _align(guesses, gaps, strong, sample_rate, sum(b - a for a, b in spans))
     bounds = [spans[0][0]] + [
@@ -392,21 +417,196 @@ def _cues(
     return [CueSpan(a, b, t) for a, b, t in zip(starts, ends, texts, strict=True)]
 
 
-def narration_cues(
-    text: str,
-    samples: Samples,
-    sample_rate: int = SAMPLE_RATE,
-    *,
-    min_words: int = 3,
-    max_words: int = 7,
-) -> list[CueSpan]:
-    """Chunks of ``text`` timed to the speech found in ``samples`` (one segment).
+def _pauses(spans: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """The pauses between consecutive speech regions, as ``(start, end)`` sample ranges."""
+    return ((a_end, b_start) for (_, a_end), (b_start, _) in pairwise(spans))
 
-    Shorthand for :func:`split_chunks`, :func:`~storyreel.audio.speech.speech_regions`
-    and :func:`time_chunks`.
+
+def word_cues(
+    chunks: Sequence[str],
+    timings: WordTimings,
+    regions: Sequence[tuple[int, int]],
+    narration_samples: int,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+) -> list[CueSpan]:
+    """Time ``chunks`` and each of their words on a narration.
+
+    With word timings from the voice engine or from alignment, a cue starts on the
+    sample its first word is spoken and stays up until the next cue starts, or
+    ``_HOLD`` after its last word before a long pause. With estimated timings (or
+    timings that do not match the text), the chunks are placed by :func:`time_chunks`
+    (their edges aligned to the pauses) and the words share out the speech inside
+    each cue.
+
+    Args:
+        chunks: The chunks of the segment's text, in order (from :func:`split_chunks`).
+        timings: Word timings of the whole segment text.
+        regions: Speech regions of the narration (used for estimated timings).
+        narration_samples: Length of the narration in samples.
+        sample_rate: Samples per second.
+
+    Returns:
+        One cue per non-blank chunk, each with one :class:`Word` per token of its text.
     """
-    chunks = split_chunks(text, min_words=min_words, max_words=max_words)
-    if not chunks:
-        return []
-    regions = speech_regions(samples, sample_rate)
-    return time_chunks(chunks, regions, samples.shape[-1], sample_rate=sample_rate)
+    texts = [c.strip() for c in chunks if c.strip()]
+    words = timings.words
+    tokens = [w for t in texts for w in t.split()]
+    if (timings.source == "estimated" or not words
+            or sum(len(w.text) for w in words) != sum(len(t) for t in tokens)):
+        cues = time_chunks(texts, regions, narration_samples, sample_rate=sample_rate)
+        return [_estimated_words(cue, regions) for cue in cues]
+    groups = _share_words(texts, words)
+    least = round(0.5 * sample_rate)
+    out: list[CueSpan] = []
+    for index, (text, group) in enumerate(zip(texts, groups, strict=True)):
+        start = group[0].start
+        following = groups[index + 1][0].start if index + 1 < len(groups) else None
+        end = max(group[-1].end + round(_HOLD * sample_rate), start + least)
+        end = min(end, following if following is not None else narration_samples)
+        out.append(CueSpan(start, max(end, start + 1), text, group))
+    return out
+
+
+def _estimated_words(cue: CueSpan, regions: Sequence[tuple[int, int]]) -> CueSpan:
+    """``cue`` with its words spread over the speech inside it."""
+    inside = [(max(a, cue.start) - cue.start, min(b, cue.end) - cue.start)
+              for a, b in regions if min(b, cue.end) > max(a, cue.start)]
+    local = estimate_words(cue.text, inside, cue.end - cue.start).words
+    words = tuple(Word(w.text, w.start + cue.start, w.end + cue.start) for w in local)
+    return CueSpan(cue.start, cue.end, cue.text, words)
+
+
+def _share_words(texts: list[str], words: Sequence[Word]) -> list[tuple[Word, ...]]:
+    """The words of each chunk; a word a chunk edge cuts in two is shared by its letters."""
+    letters = [(w, k) for w in words for k in range(len(w.text))]
+    groups: list[tuple[Word, ...]] = []
+    at = 0
+    for text in texts:
+        group = []
+        for token in text.split():
+            (first, a), (last, b) = letters[at], letters[at + len(token) - 1]
+            at += len(token)
+            start = _letter_sample(first, a)
+            end = _letter_sample(last, b + 1)
+            group.append(Word(token, start, max(end, start + 1)))
+        groups.append(tuple(group))
+    return groups
+
+
+def _letter_sample(word: Word, letter: int) -> int:
+    """Where letter ``letter`` of ``word`` starts, sharing its time out by letters."""
+    return word.start + (word.end - word.start) * letter // len(word.text)
+
+
+@dataclass(frozen=True)
+class CaptionWord:
+    """One word of a caption on the frame grid.
+
+    Attributes:
+        text: The token as shown (a whitespace-separated piece of the caption's text).
+        start: First frame in which it is spoken.
+        end: Frame after the last one in which it is spoken.
+    """
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class CaptionState:
+    """What one caption shows in a frame: each distinct state is rasterised once.
+
+    Attributes:
+        first: Index of the first word shown.
+        stop: One past the last word shown.
+        mark: The spoken word (``word``, ``pop``; -1 before the first one) or how many
+            words are filled (``karaoke``); -1 for ``phrase``.
+        grow: Steps into the ``pop`` scale-in; ``POP_STEPS`` once settled (and always
+            for the other styles).
+    """
+
+    first: int
+    stop: int
+    mark: int = -1
+    grow: int = 0
+
+
+def frame_words(
+    words: Sequence[Word], audio_start: int, fps: Fraction, first: int, end: int,
+    sample_rate: int = SAMPLE_RATE,
+) -> tuple[CaptionWord, ...]:
+    """``words`` (on a narration starting at sample ``audio_start``) rounded once to frames.
+
+    Starts are kept inside the caption's frames ``[first, end)`` and never decrease.
+    """
+    out: list[CaptionWord] = []
+    for word in words:
+        start = sample_to_frame(audio_start + word.start, fps, sample_rate)
+        start = min(max(start, first, out[-1].start if out else first), end - 1)
+        stop = min(max(sample_to_frame(audio_start + word.end, fps, sample_rate), start + 1),
+                   end)
+        out.append(CaptionWord(word.text, start, stop))
+    return tuple(out)
+
+
+#: Frames a ``pop`` group takes to scale in (at any frame rate up to 60, about 0.1 s).
+POP_STEPS = 3
+
+
+def caption_states(
+    words: Sequence[CaptionWord], start: int, end: int, look: str, *, group: int = 3,
+) -> list[tuple[int, CaptionState]]:
+    """The states of one caption shown from frame ``start`` to ``end``, in frame order.
+
+    Args:
+        words: The caption's words with their frames (one per token of its text).
+        start: First frame of the caption.
+        end: One past its last frame.
+        look: ``phrase``, ``word``, ``karaoke`` or ``pop``.
+        group: Most words shown at once by ``pop``.
+
+    Returns:
+        ``(frame, state)`` pairs: each state holds from its frame until the next pair's
+        frame (or ``end``); consecutive states differ; the first pair is at ``start``.
+    """
+    count = len(words)
+    if look == "phrase" or count == 0:
+        return [(start, CaptionState(0, max(count, 1), -1, POP_STEPS))]
+    starts = [min(max(w.start, start), end - 1) for w in words]
+    groups = pop_groups([w.text for w in words], group) if look == "pop" else [(0, count)]
+    shown_from = [start if g == 0 else starts[a] for g, (a, _) in enumerate(groups)]
+    changes = sorted({start, *starts, *(f + k for f in shown_from for k in range(POP_STEPS))})
+    out: list[tuple[int, CaptionState]] = []
+    for frame in (f for f in changes if start <= f < end):
+        spoken = sum(1 for s in starts if s <= frame)
+        g = max(i for i, f in enumerate(shown_from) if f <= frame)
+        first, stop = groups[g]
+        if look == "karaoke":
+            state = CaptionState(first, stop, spoken, POP_STEPS)
+        else:
+            grow = min(POP_STEPS, frame - shown_from[g]) if look == "pop" else POP_STEPS
+            state = CaptionState(first, stop, spoken - 1, grow)
+        if not out or out[-1][1] != state:
+            out.append((frame, state))
+    return out
+
+
+def pop_groups(texts: Sequence[str], most: int) -> list[tuple[int, int]]:
+    """Word ranges shown together by ``pop``: up to ``most`` words, cut after punctuation.
+
+    A stretch of words between clause or sentence punctuation is cut into as few
+    groups as fit, of sizes as even as can be (so no word is left alone when two or
+    more can share a group).
+    """
+    groups: list[tuple[int, int]] = []
+    first = 0
+    for index, text in enumerate(texts):
+        if _strength(text) >= 2 or index == len(texts) - 1:
+            size = index + 1 - first
+            count = -(-size // most)
+            edges = [first + size * k // count for k in range(count + 1)]
+            groups += list(pairwise(edges))
+            first = index + 1
+    return groups
