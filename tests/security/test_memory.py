@@ -13,6 +13,7 @@ import pytest
 
 import storyreel
 from media import write_audio_av, write_project
+from storyreel import validate
 from storyreel.audio.mix import Mix
 from storyreel.audio.track import Placement
 from storyreel.errors import MediaError
@@ -127,3 +128,21 @@ def test_length_is_counted_too_when_the_container_does_not_say(tmp_path: Path) -
             for _ in reader.blocks():
                 pass
         assert reader.samples_read <= 31 * SAMPLE_RATE
+
+
+def test_only_short_narrations_are_held_for_alignment(narration: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = write_project(tmp_path, [0.5], settings={"subtitles": {"enabled": True}})
+    data = storyreel.load_project(manifest).model_dump(mode="json")
+    data["segments"][0]["audio"] = str(narration)
+    data["segments"][0]["text"] = "A hum that goes on and on."
+    project = storyreel.Project.model_validate(data)
+    monkeypatch.setattr(validate, "_ALIGN_SECONDS", 60)  # the narration lasts ten minutes
+    aligned: list[int] = []
+    monkeypatch.setattr(validate, "align_narration",
+                        lambda text, mono, *rest: aligned.append(len(mono)))
+    analysis = analyse_project(project, speech=True)
+    assert aligned == []  # never held whole
+    assert analysis.narration_samples == [MINUTES * 60 * SAMPLE_RATE]
+    assert len(analysis.words) == 1 and analysis.words[0].source == "estimated"
+    assert any("not aligned" in warning for warning in analysis.warnings)
