@@ -25,7 +25,7 @@ Regions = list[tuple[int, int]]
 _NO_WORDS = WordTimings((), "estimated")
 #: Narrations up to this long are aligned to their text; aligning holds the whole
 #: recording in memory, so longer ones get estimated word timings.
-_ALIGN_SECONDS = 300
+_ALIGN_SECONDS = 120
 
 
 @dataclass(frozen=True)
