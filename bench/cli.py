@@ -25,6 +25,7 @@ import av
 from bench.measure import Sample, run_measured
 from bench.project import BenchProject, make_project
 from bench.report import versions, write_report
+from bench.rerender import main as rerender_main
 
 __all__ = ["Job", "main"]
 
@@ -113,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip the voice measurements (synthesis speed, text-only render)")
     parser.add_argument("--only", type=_csv, default=None,
                         help=f"measure only these renderers (of {', '.join(VARIANTS)})")
+    parser.add_argument("--no-rerender", action="store_true",
+                        help="skip the edit-and-re-render scenario (bench.rerender)")
     return parser
 
 
@@ -180,8 +183,9 @@ class Runner:
             manifest = {STORYREEL: project.manifest, STORYREEL_STATIC: project.static_manifest
                         }.get(job.variant, project.captions_manifest)
             style = ["--caption-style", "word"] if job.variant == STORYREEL_WORD else []
+            # A full render each run: nothing taken from the part cache.
             return [py, "-m", "storyreel", "render", str(manifest), "-o", str(out),
-                    "--preset", job.preset, "--quiet", *style]
+                    "--preset", job.preset, "--quiet", "--no-cache", *style]
         if job.variant in (MOVIEPY, MOVIEPY_STATIC, MOVIEPY_OPENCV):
             flags = {MOVIEPY: [], MOVIEPY_STATIC: ["--static"],
                      MOVIEPY_OPENCV: ["--fast-resize"]}[job.variant]
@@ -262,6 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                          time.time() - started, found_versions)
     for path in paths:
         print(f"Wrote {path}")
+    if not args.no_rerender:
+        count = 50 if 50 in args.segments else args.segments[0]
+        rerender = ["--segments", str(count), "--size",
+                    f"{width}x{height}", "--fps", str(args.fps), "--out", str(out),
+                    "--work", str(work), "--preset", args.moviepy_preset]
+        print(f"Edit and re-render: python -m bench.rerender {' '.join(rerender)}", flush=True)
+        rerender_main(rerender)
     if not args.no_voice:
         from bench import voice
 

@@ -3,7 +3,9 @@
 Everything is generated locally and deterministically, so the benchmark runs on a
 fresh machine. Stills have assorted sizes and aspect ratios (phone photos, AI
 renders, portraits, panoramas) and carry photographic detail (smooth light,
-multi-scale texture, grain) so the encoder works as hard as on real pictures.
+multi-scale texture, grain) so the encoder works as hard as on real pictures; every
+other still also has fine detail down to single pixels (foliage, gravel, fabric: the
+photographs on which an encoder spends the most per frame).
 Stills are shared between projects (a project with more segments than distinct
 stills cycles through them, never repeating a neighbour); narrations are unique.
 """
@@ -33,7 +35,7 @@ __all__ = [
 
 GAP = 0.3
 ZOOM = 1.15
-_GENERATOR = 1  # bump when the generated stills change, so cached ones are not reused
+_GENERATOR = 2  # bump when the generated stills change, so cached ones are not reused
 _MAX_STILLS = 40
 _SIZES: tuple[tuple[int, int], ...] = (
     (4032, 3024), (1792, 1024), (1024, 1024), (3000, 2000), (1080, 1920), (2560, 1440),
@@ -88,7 +90,26 @@ def _photo(width: int, height: int, seed: int) -> NDArray[np.uint8]:
         picture += _octave(width, height, cell, rng) * amplitude
     grain = rng.standard_normal((height, width, 1), dtype=np.float32) * 3.0
     picture += grain
+    if seed % 2:
+        _fine_detail(picture, rng)
     return np.asarray(np.clip(picture, 0, 255), dtype=np.uint8)
+
+
+def _fine_detail(picture: NDArray[np.float32], rng: np.random.Generator) -> None:
+    """Add detail one or two pixels wide: thin strokes in every direction and sharp grain."""
+    height, width = picture.shape[:2]
+    strokes = np.zeros((height, width), np.float32)
+    count = width * height // 400
+    starts = rng.uniform(0, 1, (count, 2)) * (width, height)
+    angles = rng.uniform(0, np.pi, count)
+    lengths = rng.uniform(3, 14, count)
+    ends = starts + np.stack([np.cos(angles), np.sin(angles)], axis=1) * lengths[:, None]
+    levels = rng.uniform(-40, 40, count)
+    for (x0, y0), (x1, y1), level in zip(starts.astype(int), ends.astype(int), levels,
+                                         strict=True):
+        cv2.line(strokes, (int(x0), int(y0)), (int(x1), int(y1)), float(level), 1)
+    picture += strokes[..., None]
+    picture += rng.standard_normal((height, width, 1), dtype=np.float32) * 9.0
 
 
 def _octave(width: int, height: int, cell: int, rng: np.random.Generator) -> NDArray[np.float32]:

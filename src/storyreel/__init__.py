@@ -23,7 +23,8 @@ from storyreel.errors import (
 )
 from storyreel.model import KenBurns, Project, RenderSettings, Segment, Voice, load_project
 from storyreel.render import EXPORT_MESSAGE, CancelToken, Progress, RenderResult, render
-from storyreel.validate import Analysis, analyse_project
+from storyreel.render.analysis import Analysis, analyse_project
+from storyreel.render.cache import PartCache
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "ManifestError",
     "MediaError",
     "OutputError",
+    "PartCache",
     "Problem",
     "Progress",
     "Project",

@@ -80,6 +80,18 @@ def test_markdown_and_chart_written(report: tuple[Path, dict]) -> None:
     assert not list((out / "work").iterdir()), "scratch renders are removed"
 
 
+def test_edit_and_rerender_scenario_measured(report: tuple[Path, dict]) -> None:
+    out, _ = report
+    data = json.loads((out / "rerender.json").read_text(encoding="utf-8"))
+    for name in ("full", "unchanged", "text", "picture"):
+        assert data[name]["wall"] > 0 and data[name]["cpu"] > 0
+    for name in ("unchanged", "text", "picture"):
+        assert data[name]["wall_vs_full"] > 0
+    assert data["chunked_vs_floor"]["cpu"] > 0
+    text = (out / "rerender.md").read_text(encoding="utf-8")
+    assert "one segment's text changed" in text and "encoder floor" in text
+
+
 def test_voice_bench_reports_speed_and_both_renders(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "bench.voice", "--segments", "2", "--size", "160x90",
                "--preset", "ultrafast", "--runs", "1", "--out", str(tmp_path)]

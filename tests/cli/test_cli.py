@@ -51,6 +51,27 @@ def test_render_default_output_beside_manifest(tmp_path: Path, capsys: pytest.Ca
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
 
 
+def test_second_render_reuses_parts_and_cache_command_shows_and_clears(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = make_project(tmp_path, segments=3, seconds=1.2)
+    out = str(tmp_path / "a.mp4")
+    assert main(["render", str(manifest), "-o", out]) == 0
+    assert "3 parts encoded, 0 reused" in capsys.readouterr().err
+    assert main(["render", str(manifest), "-o", out]) == 0
+    assert "0 parts encoded, 3 reused" in capsys.readouterr().err
+    assert main(["render", str(manifest), "-o", out, "--no-cache"]) == 0
+    assert "3 parts encoded, 0 reused" in capsys.readouterr().err
+    assert main(["cache", str(manifest)]) == 0
+    shown = capsys.readouterr().out
+    assert ".storyreel-cache" in shown and "4 entries" in shown  # 3 parts and the sound
+    assert main(["cache", str(manifest), "--clear"]) == 0
+    assert "cleared" in capsys.readouterr().out
+    assert main(["cache", str(manifest)]) == 0
+    assert "0 entries, 0.0 MB" in capsys.readouterr().out
+    assert main(["render", str(manifest), "-o", out]) == 0
+    assert "3 parts encoded, 0 reused" in capsys.readouterr().err
+
+
 def test_render_options_override_manifest(tmp_path: Path) -> None:
     manifest = make_project(tmp_path)
     out = tmp_path / "custom.mp4"
@@ -201,7 +222,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     text = output.decode("utf-8", "replace")
-    assert "Exporting final MP4" in text
+    assert "parts (0 reused)" in text
     assert "100%" in text
 
 
@@ -226,8 +247,8 @@ def test_sigterm_mid_render_exits_130_and_leaves_nothing(tmp_path: Path) -> None
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until the temp file exists: mid-export
-            if out.parent.exists() and any(out.parent.iterdir()):
+        while time.monotonic() < deadline:  # wait until a part is being encoded: mid-export
+            if any(tmp_path.glob(".storyreel-cache/work/*/part-*.mp4")):
                 break
             time.sleep(0.05)
         time.sleep(0.3)

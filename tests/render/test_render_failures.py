@@ -235,6 +235,12 @@ class FailingContainer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
+    def __enter__(self) -> FailingContainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.close()
+
 
 def patch_writer(monkeypatch: pytest.MonkeyPatch, fail_at: int,
                  error: Callable[[], BaseException] | None) -> list[FailingContainer]:
@@ -401,8 +407,8 @@ def test_stale_temps_of_killed_renders_are_swept(make_project: ProjectFactory,
     assert all_files(out_dir) == {"story.mp4", busy.name, "notes.txt"}
 
 
-def test_killed_render_leaves_a_temp_that_the_next_render_sweeps(project_dir: Path,
-                                                                 out_dir: Path) -> None:
+def test_killed_render_leaves_work_that_the_next_render_sweeps(project_dir: Path,
+                                                               out_dir: Path) -> None:
     manifest = write_project(project_dir, [SegmentSpec(seconds=120.0)], width=320, height=180)
     script = (
         "import sys, storyreel\n"
@@ -423,11 +429,13 @@ def test_killed_render_leaves_a_temp_that_the_next_render_sweeps(project_dir: Pa
         child.wait()
         if child.stdout is not None:
             child.stdout.close()
-    leftovers = all_files(out_dir)
-    assert "story.mp4" not in leftovers
-    assert any(name.endswith(TEMP_SUFFIX) for name in leftovers), "expected a killed temp"
+    assert all_files(out_dir) == set()
+    cache = project_dir / ".storyreel-cache"
+    assert list(cache.glob("work/*/part-*.mp4")), "expected the killed render's work folder"
+    assert not list(cache.glob("parts/*/*.mp4")), "a part being encoded was stored"
     storyreel.render(storyreel.load_project(write_project(project_dir, [0.3])), target)
     assert all_files(out_dir) == {"story.mp4"}
+    assert not list(cache.glob("work/*")), "the killed render's work folder was not swept"
 
 
 def test_ctrl_c_during_a_render_leaves_nothing(project_dir: Path, out_dir: Path) -> None:

@@ -76,8 +76,9 @@ def test_no_leaks_after_failed_and_cancelled_mid_renders(make_project: ProjectFa
             if progress.phase == "export" and progress.done > 0:
                 cancel.set()
 
-        with pytest.raises(storyreel.RenderCancelled):
-            storyreel.render(project, out_dir / "c.mp4", on_progress=on_progress, cancel=cancel)
+        with pytest.raises(storyreel.RenderCancelled):  # no cache: every run encodes
+            storyreel.render(project, out_dir / "c.mp4", on_progress=on_progress, cancel=cancel,
+                             cache=False)
     assert threading.active_count() == thread_count, threading.enumerate()
     assert len(open_fds()) == fds
     assert native_threads() == tasks

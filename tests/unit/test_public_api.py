@@ -47,7 +47,7 @@ def test_documented_entry_points_are_exported() -> None:
                  "Analysis", "Project", "StoryreelError", "ProjectError", "ManifestError",
                  "ValidationFailed", "MediaError", "RenderError", "EncoderError", "OutputError",
                  "DiskFullError", "VerificationError", "RenderCancelled", "VoiceError",
-                 "Voice"):
+                 "Voice", "PartCache"):
         assert name in storyreel.__all__, name
 
 
@@ -75,7 +75,7 @@ def test_error_tree() -> None:
 def test_every_module_all_lists_existing_names() -> None:
     # ``storyreel.render`` is the function; the subpackage is reached through importlib.
     names = ["storyreel.errors", "storyreel.model", "storyreel.render", "storyreel.timeline.plan",
-             "storyreel.validate", "storyreel.media.image", "storyreel.media.audio",
+             "storyreel.render.analysis", "storyreel.media.image", "storyreel.media.audio",
              "storyreel.frames.kenburns", "storyreel.render.output", "storyreel.voice.narrate",
              "storyreel.voice.cache", "storyreel.voice.normalize", "storyreel.audio.align"]
     for module in map(importlib.import_module, names):

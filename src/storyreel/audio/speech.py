@@ -12,15 +12,14 @@ and blips shorter than ``min_speech`` (clicks, breaths) are dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from itertools import pairwise
+from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.media.audio import SAMPLE_RATE, Samples
 
-__all__ = ["narration_speech", "pauses", "speech_regions"]
+__all__ = ["narration_speech", "speech_regions"]
 
 _HOP = 0.005  # seconds between energy measurements
 _WINDOW = 0.010  # seconds of audio in each measurement
@@ -83,11 +82,6 @@ def narration_speech(
     runs = _bridge(runs, max(1, round((min_pause - _WINDOW) / _HOP)))
     runs = [(a, b) for a, b in runs if b - a >= max(1, round(min_speech / _HOP))]
     return size, [(min(a * hop, size), min(b * hop, size)) for a, b in runs]
-
-
-def pauses(regions: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The silences between consecutive speech regions, as ``(start, end)`` sample ranges."""
-    return [(a_end, b_start) for (_, a_end), (b_start, _) in pairwise(regions)]
 
 
 class _MonoBuffer:

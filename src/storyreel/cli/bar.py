@@ -66,4 +66,5 @@ class ProgressBar:
             task = self._progress.add_task(update.message or update.phase, total=update.total,
                                            unit=_UNITS.get(update.phase, ""), rate=None)
             self._tasks[update.phase] = task
-        self._progress.update(task, completed=update.done, total=update.total, rate=update.rate)
+        self._progress.update(task, description=update.message or update.phase,
+                              completed=update.done, total=update.total, rate=update.rate)

@@ -55,9 +55,9 @@ class _UsageError(Exception):
 def _size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
+    except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"size {text!r} is not WIDTHxHEIGHT, e.g. 1920x1080") from None
+            f"size {text!r} is not WIDTHxHEIGHT, e.g. 1920x1080") from exc
     return width, height
 
 
@@ -65,7 +65,7 @@ def _fps(text: str) -> str:
     try:
         parse_fps(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(str(exc)) from exc
     return text
 
 
@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the manifest's JSON Schema")
     add_voice_commands(sub)
 
+    cache = sub.add_parser("cache", help="show (or clear) a project's cache of encoded parts")
+    cache.add_argument("manifest", type=Path,
+                       help="project manifest; its cache is .storyreel-cache/ beside it")
+    cache.add_argument("--clear", action="store_true", help="remove every cached part")
+
     serve = sub.add_parser("serve", help="start the local studio (web page + HTTP API)")
     serve.add_argument("--host", default=os.environ.get("STORYREEL_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("STORYREEL_PORT", "8000")))
@@ -119,6 +124,9 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
     parser.add_argument("--draft", action="store_true",
                         help="quick 480p preview at the fastest preset")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="encode every part again and keep none (the cache is "
+                             ".storyreel-cache/ beside the manifest)")
     look = parser.add_argument_group("captions, transitions, sound and branding")
     look.add_argument("--no-subtitles", action="store_true",
                       help="do not burn in captions (sidecar .srt/.vtt are still written)")
@@ -286,13 +294,16 @@ def _render_and_report(
         from storyreel.cli.bar import ProgressBar
 
         with ProgressBar(console) as bar:
-            result = render(project, output, on_progress=bar, **_overrides(args))
+            result = render(project, output, on_progress=bar, cache=not args.no_cache,
+                            **_overrides(args))
     else:
-        result = render(project, output, **_overrides(args))
+        result = render(project, output, cache=not args.no_cache, **_overrides(args))
     if not args.quiet:
         minutes, seconds = divmod(result.duration, 60)
         console.print(f"Rendered {result.path} ({result.size_mb:.1f} MB, "
-                      f"{int(minutes)}:{seconds:04.1f}, {result.frames} frames)", markup=False)
+                      f"{int(minutes)}:{seconds:04.1f}, {result.frames} frames; "
+                      f"{result.chunks_encoded} parts encoded, {result.chunks_reused} reused)",
+                      markup=False)
         for warning in result.warnings:
             console.print(f"storyreel: warning: {warning}", style="yellow", markup=False)
     return EXIT_OK
@@ -306,7 +317,7 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from storyreel.model.load import load_project
-    from storyreel.validate import analyse_project
+    from storyreel.render.analysis import analyse_project
 
     project = load_project(args.manifest)
     analysis = analyse_project(project)
@@ -338,12 +349,27 @@ def _cmd_schema(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_cache(args: argparse.Namespace, console: Console) -> int:
+    from storyreel.model.load import load_project
+    from storyreel.render.pipeline import default_cache
+
+    cache = default_cache(load_project(args.manifest))
+    if args.clear:
+        freed = cache.clear()
+        print(f"{cache.root}: cleared ({freed / 1e6:.1f} MB freed)")
+        return EXIT_OK
+    stats = cache.stats()
+    print(f"{stats.root}: {stats.entries} entries, {stats.size / 1e6:.1f} MB "
+          f"(limit {stats.max_bytes / 1e9:g} GB)")
+    return EXIT_OK
+
+
 def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     try:
         from storyreel.service import run_server
         from storyreel.service.server import check_config
     except ImportError as exc:  # pragma: no cover - optional pieces missing
-        raise _UsageError(f"the studio is not available: {exc}") from None
+        raise _UsageError(f"the studio is not available: {exc}") from exc
     token = args.token or os.environ.get("STORYREEL_TOKEN") or None
     try:  # before the address is shown: a studio that cannot start has none
         check_config(host=args.host, port=args.port, token=token, max_jobs=args.max_jobs)
@@ -356,7 +382,7 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         run_server(host=args.host, port=args.port, data_dir=args.data_dir, token=token,
                    max_jobs=args.max_jobs)
     except ValueError as exc:
-        raise _UsageError(str(exc)) from None
+        raise _UsageError(str(exc)) from exc
     return EXIT_OK
 
 
@@ -365,6 +391,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "validate": _cmd_validate,
     "demo": _cmd_demo,
     "schema": _cmd_schema,
+    "cache": _cmd_cache,
     "serve": _cmd_serve,
     "voices": cmd_voices,
     "say": cmd_say,

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from storyreel.errors import MediaError
 from storyreel.media.files import check_regular_file, reason
+from storyreel.timeline.plan import SAMPLE_RATE
 
 __all__ = [
     "CHANNELS",
@@ -35,7 +36,6 @@ __all__ = [
     "take_front",
 ]
 
-SAMPLE_RATE = 48_000
 CHANNELS = 2
 #: Longest narration accepted for one segment.
 MAX_NARRATION_SECONDS = 3 * 3600

@@ -73,7 +73,7 @@ def probe_clip(path: Path) -> ClipInfo:
     except MediaError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise _fail(path, f"clip is corrupt or not a supported video ({exc})") from None
+        raise _fail(path, f"clip is corrupt or not a supported video ({exc})") from exc
     if info.duration <= 0:
         raise _fail(path, "clip has no frames")
     if info.duration > MAX_CLIP_SECONDS:
@@ -135,7 +135,7 @@ class ClipPicture:
         except StopIteration:
             return self._current
         except (av.error.FFmpegError, OSError) as exc:
-            raise MediaError(f"clip failed to decode ({exc})", path=self._path) from None
+            raise MediaError(f"clip failed to decode ({exc})", path=self._path) from exc
 
     def draw(self, dest: PlaneViews, index: int, t: float) -> None:
         """Draw the clip frame shown at output frame ``index`` of the clip."""

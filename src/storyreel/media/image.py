@@ -66,9 +66,9 @@ def probe_image(path: Path, segment: int | None = None) -> tuple[int, int]:
             # that keep EXIF in their header.
             orientation = im.getexif().get(0x0112, 1) if im.format in _HEADER_EXIF else 1
             _check_pixels(im, path)
-        except (OSError, SyntaxError, ValueError, struct.error, EOFError):
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
             raise MediaError("image is corrupt or truncated", path=path,
-                             segment=segment) from None
+                             segment=segment) from exc
         return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
@@ -89,17 +89,17 @@ def _open(path: Path, segment: int | None) -> Image.Image:
     try:
         # Pillow refuses bombs over twice its limit itself; our own, lower cap follows.
         im = Image.open(path)
-    except Image.DecompressionBombError:
+    except Image.DecompressionBombError as exc:
         raise MediaError(
             f"image is too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)",
             path=path, segment=segment,
-        ) from None
-    except UnidentifiedImageError:
+        ) from exc
+    except UnidentifiedImageError as exc:
         raise MediaError("not a supported image (use JPEG, PNG or WebP)", path=path,
-                         segment=segment) from None
+                         segment=segment) from exc
     except OSError as exc:
         raise MediaError(f"cannot read image ({exc.strerror or exc})", path=path,
-                         segment=segment) from None
+                         segment=segment) from exc
     if im.format not in _FORMATS:
         im.close()
         raise MediaError(f"unsupported image format {im.format}", path=path, segment=segment)
@@ -150,7 +150,7 @@ def load_cover_planes(
         raise
     except (OSError, ValueError, SyntaxError) as exc:
         raise MediaError(f"image is corrupt or truncated ({exc})", path=path,
-                         segment=segment) from None
+                         segment=segment) from exc
     left, top, right, bottom = (round(v) for v in _cover_box(rgb.shape[1], rgb.shape[0],
                                                             width, height))
     crop = rgb[top:bottom, left:right]

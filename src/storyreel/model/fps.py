@@ -51,10 +51,10 @@ def parse_fps(value: Any) -> Fraction:
             rate = Fraction("".join(value.split()))
         else:
             raise TypeError
-    except (TypeError, ValueError, ZeroDivisionError):
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
         raise ValueError(
             f"frame rate {_shown(value)!r} is not a number such as 30, 29.97 or '30000/1001'"
-        ) from None
+        ) from exc
     if not MIN_FPS - 1 <= rate <= MAX_FPS + 1:  # before anything converts it to a float
         raise ValueError(f"frame rate {_shown(value)} is outside 1-120 fps")
     rate = _NTSC.get(rate, rate)

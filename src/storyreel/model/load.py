@@ -134,7 +134,7 @@ def project_from_dict(data: Any, *, base_dir: Path | None = None) -> Project:
     try:
         project = Project.model_validate(data, context={"base_dir": base})
     except ValidationError as exc:
-        raise ValidationFailed(problems_from(exc)) from None
+        raise ValidationFailed(problems_from(exc)) from exc
     project._base_dir = base
     return project
 

@@ -112,8 +112,8 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
 def _colour(value: str) -> str:
     try:
         ImageColor.getrgb(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a colour (#RRGGBB or a name like 'white')") from None
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a colour (#RRGGBB or a name like 'white')") from exc
     return value
 
 

@@ -24,7 +24,7 @@ from storyreel.frames.text import CaptionPainter, CaptionStyle
 from storyreel.media.encoder import PlaneViews
 from storyreel.model.platforms import Insets
 from storyreel.model.project import Logo, Project, Subtitles
-from storyreel.render.story import Caption, Story
+from storyreel.timeline.story import Caption, Story
 
 __all__ = ["Decorator", "caption_style", "fade_level", "logo_overlay"]
 
@@ -71,7 +71,7 @@ def logo_overlay(logo: Logo, width: int, height: int, insets: Insets | None = No
         with Image.open(logo.path) as image:
             rgba = ImageOps.exif_transpose(image).convert("RGBA")
     except OSError as exc:
-        raise MediaError(f"cannot read logo ({exc})", path=logo.path) from None
+        raise MediaError(f"cannot read logo ({exc})", path=logo.path) from exc
     logo_w = max(2, round(width * logo.scale))
     logo_h = max(2, round(rgba.height * logo_w / rgba.width))
     if logo_h > height:

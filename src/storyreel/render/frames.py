@@ -47,7 +47,11 @@ _END = object()
 
 
 class FrameProducer:
-    """Generates every frame of ``plan`` on a background thread into a bounded queue."""
+    """Generates the frames of ``plan`` on a background thread into a bounded queue.
+
+    ``span`` limits the frames to a range of the timeline (a part of a chunked render);
+    only the pictures visible in it are opened.
+    """
 
     def __init__(
         self,
@@ -56,9 +60,11 @@ class FrameProducer:
         new_frame: Callable[[], tuple[VideoFrame, PlaneViews]],
         decorate: Decorate | None = None,
         *,
+        span: range | None = None,
         depth: int = 6,
     ) -> None:
         self._plan = plan
+        self._range = span if span is not None else range(plan.total_frames)
         self._load = load
         self._new_frame = new_frame
         self._decorate = decorate
@@ -145,11 +151,16 @@ class FrameProducer:
         loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storyreel-picture")
         opened: dict[int, Future[Picture]] = {}
         try:
+            first, end = self._range.start, self._range.stop
             spans = self._plan.spans
-            opened[0] = loader.submit(self._load, 0)
-            for span in spans:
+            shown = [s for s in spans if s.end_frame > first and s.first_frame < end]
+            if shown:
+                opened[shown[0].index] = loader.submit(self._load, shown[0].index)
+            for span in shown:
                 following = spans[span.index + 1] if span.index + 1 < len(spans) else None
-                if following is not None:
+                if following is not None and following.visible_start >= end:
+                    following = None  # not visible in this range
+                if following is not None and following.index not in opened:
                     opened[following.index] = loader.submit(self._load, following.index)
                 current = opened[span.index].result()
                 if not self._segment(span, current, following, opened):
@@ -167,7 +178,8 @@ class FrameProducer:
 
     def _segment(self, span: SegmentSpan, current: Picture, following: SegmentSpan | None,
                  opened: dict[int, Future[Picture]]) -> bool:
-        for frame_index in range(span.first_frame, span.end_frame):
+        first = max(span.first_frame, self._range.start)
+        for frame_index in range(first, min(span.end_frame, self._range.stop)):
             if self._stop.is_set():
                 return False
             taken = self._take()

@@ -1,45 +1,60 @@
-"""One render from start to finish: analyse, plan, export, verify, publish.
+"""One render from start to finish: analyse, plan, encode the parts, join, verify, publish.
 
-Every resource opened here (encoder, frame producer and its threads, music decoder,
-clip decoders, the temp file) is owned by a ``with`` block and released on success,
-error and cancel alike.
+The picture is encoded in parts (:mod:`storyreel.timeline.chunks`), each kept in the
+part cache under a key of everything that shaped it, so a render after a small edit
+encodes only the parts that show it; the sound track is encoded once over the whole
+timeline (and kept likewise). The parts' packets are then copied into the output.
+
+Every resource opened here (encoders, frame producers and their threads, workers,
+the mix, the work folder, the temp file) is owned by a ``with`` block or ``finally``
+and released on success, error and cancel alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyreel.audio.fades import apply_fade
 from storyreel.audio.limiter import normalise_gain_db
-from storyreel.audio.mix import Fades, Mix, MusicSpec, measure
-from storyreel.audio.track import Placement, SoundStream
-from storyreel.errors import RenderCancelled, ValidationFailed
-from storyreel.frames.kenburns import Motion, StillPicture, choose_motion
-from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
-from storyreel.media.clip import ClipPicture, clip_audio
+from storyreel.audio.mix import measure
+from storyreel.audio.soundtrack import story_mix
+from storyreel.errors import EncoderError, RenderCancelled, ValidationFailed
+from storyreel.media.assemble import PartInfo, assemble, probe_part
+from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
-from storyreel.media.image import even_ceil, load_cover_planes
 from storyreel.model.project import Project
-from storyreel.render.decor import Decorator
-from storyreel.render.frames import FrameProducer, Picture
+from storyreel.render.analysis import Analysis, analyse_project
+from storyreel.render.cache import PartCache
+from storyreel.render.keys import FileDigests, part_key, sound_key
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
+from storyreel.render.parts import (
+    EncoderFactory,
+    PartJob,
+    encode_parts,
+    machine_cores,
+    part_encoder,
+    pool_threads,
+)
 from storyreel.render.progress import EXPORT_MESSAGE, CancelToken, ProgressReporter
 from storyreel.render.sidecars import prepare_sidecars
-from storyreel.render.story import Story, build_story, seconds_to_frames
 from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verify_mp4
+from storyreel.timeline.chunks import Chunk, plan_chunks
 from storyreel.timeline.plan import frame_to_sample
+from storyreel.timeline.story import Story, build_story, seconds_to_frames
 from storyreel.timeline.words import WordTimings
-from storyreel.validate import Analysis, analyse_project
 
 __all__ = ["Job", "JobOutcome"]
 
 log = logging.getLogger("storyreel")
 
-_AAC_HEADROOM_DB = 0.5
+#: Least length of a part, and least hold before the next crossfade where a cut goes.
+_MIN_PART_SECONDS = 1
+_TAIL_GUARD_SECONDS = 0.5
+_SCRATCH_DIR = ".storyreel-work"
 
 
 @dataclass(frozen=True)
@@ -52,22 +67,46 @@ class JobOutcome:
     loudness_after: tuple[float, float] | None
     sidecars: tuple[Path, ...]
     warnings: tuple[str, ...]
+    parts_encoded: int
+    parts_reused: int
     words: tuple[WordTimings, ...] = ()
 
 
+@dataclass
+class _Sound:
+    path: Path
+    before: tuple[float, float] | None
+    after: tuple[float, float] | None
+
+
 class Job:
-    """One render's state."""
+    """One render's state.
+
+    Args:
+        cache: Where encoded parts are kept between renders (``None``: nowhere).
+        encoders: Opens the encoder of one part (a fake in tests).
+        workers: Encoders run side by side (``None``: one).
+        single_part: Encode the picture as one part (a continuous encode, for comparison).
+    """
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
-                 cancel: CancelToken | None, words: Mapping[int, WordTimings] | None = None
-                 ) -> None:
+                 cancel: CancelToken | None, words: Mapping[int, WordTimings] | None = None,
+                 *, cache: PartCache | None = None,
+                 encoders: EncoderFactory = part_encoder, workers: int | None = None,
+                 single_part: bool = False) -> None:
         self.project = project
         self.target = target
         self.reporter = reporter
         self.cancel: CancelToken = cancel if cancel is not None else threading.Event()
         self.settings = project.settings
+        self.cache = cache
+        self.encoders = encoders
+        self.workers = workers
+        self.single_part = single_part
         self.warnings: list[str] = []
-        self.measured_after: tuple[float, float] | None = None
+        self.encoded = 0
+        self.reused = 0
+        self.taken: set[int] = set()  # parts taken from the cache
         self.words = words  # known timings of synthesised narrations, by segment
         self.analysis: Analysis | None = None
 
@@ -81,17 +120,16 @@ class Job:
         story = self.analyse()
         check_output_dir(self.target)
         sweep_stale(self.target.parent)
-        gain, measured = self.normalisation(story)
         plan = story.plan
-        with temp_output(self.target) as temp:
-            self.export(story, temp, gain)
+        with temp_output(self.target) as temp, self.workspace() as work:
+            sound = self.export(story, temp, work)
             self.check_cancel()
             self.reporter.phase("verify", 1, "Verifying output...")
             verified = verify_mp4(temp, Expected(
                 self.project.width, self.project.height, self.project.fps,
                 plan.total_frames, plan.total_samples, SAMPLE_RATE,
             ))
-            self.measure_output(temp)
+            self.check_peak(sound.after)
             self.reporter.update(1)
             self.check_cancel()
             sidecars = prepare_sidecars(self.project, story, self.target)
@@ -102,9 +140,29 @@ class Job:
                 sidecars.discard()
                 raise
             published = sidecars.publish()
+        if self.cache is not None:
+            self.cache.evict()
         words = tuple(self.analysis.words) if self.analysis is not None else ()
-        return JobOutcome(verified, story, measured, self.measured_after, tuple(published),
-                          tuple(self.warnings), words)
+        return JobOutcome(verified, story, sound.before, sound.after, tuple(published),
+                          tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused, words)
+
+    @contextlib.contextmanager
+    def workspace(self) -> Iterator[Path]:
+        """A private folder for this render's parts: in the cache, or a temp folder."""
+        if self.cache is not None:
+            with self.cache.workspace() as work:
+                yield work
+            return
+        # No cache: a scratch folder beside the output, swept like a cache's work folders
+        # when a killed render leaves it, and removed once empty.
+        scratch = PartCache(self.target.parent / _SCRATCH_DIR)
+        try:
+            with scratch.workspace() as work:
+                yield work
+        finally:
+            for folder in (scratch.root / "work", scratch.root):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
     # -- analysis ---------------------------------------------------------------------
 
@@ -127,49 +185,153 @@ class Job:
         self.warnings += analysis.warnings
         return build_story(self.project, analysis)
 
+    # -- export -----------------------------------------------------------------------
+
+    def encoder_settings(self, workers: int, cores: int) -> EncoderSettings:
+        """The encoder settings of every part (threads chosen for ``workers`` encoders)."""
+        project, settings = self.project, self.settings
+        base = EncoderSettings(project.width, project.height, project.fps, settings.preset,
+                               settings.video_bitrate, settings.audio_bitrate, SAMPLE_RATE)
+        return pool_threads(base, workers, cores)
+
+    def chunks(self, story: Story, fades: tuple[int, int]) -> tuple[Chunk, ...]:
+        """Where the picture is cut into parts."""
+        fps = story.plan.fps
+        if self.single_part:
+            return (Chunk(0, 0, story.plan.total_frames),)
+        stills = [item.kind == "segment" for item in story.items]
+        return plan_chunks(story.plan, stills, fade_in=fades[0], fade_out=fades[1],
+                           tail_guard=seconds_to_frames(_TAIL_GUARD_SECONDS, fps),
+                           min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps))
+
+    def export(self, story: Story, temp: Path, work: Path) -> _Sound:
+        """Encode (or reuse) the parts and the sound track and join them into ``temp``."""
+        fades = self.fades(story)
+        cores = machine_cores()
+        workers = self.workers or 1
+        settings = self.encoder_settings(workers, cores)
+        digest = FileDigests()
+        chunks = self.chunks(story, fades)
+        keys = [part_key(self.project, story, c, settings, fades, digest) for c in chunks]
+        paths = [work / f"part-{c.index:05d}.mp4" for c in chunks]
+        todo = [PartJob(self.project, story, c, settings, fades, p)
+                for c, k, p in zip(chunks, keys, paths, strict=True)
+                if not self.reuse(c.index, k, p)]
+        sound = self.sound(story, settings, work, digest, sum(j.chunk.frames for j in todo))
+        self.encode(todo, keys, len(chunks), workers)
+        infos = self.check_parts(story, chunks, keys, paths, settings, fades)
+        self.reporter.say(f"Joining {len(chunks)} parts...")
+        assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
+                 sound.path, story.plan.fps, story.plan.total_frames,
+                 [(c.start, c.title) for c in story.chapters])
+        self.reporter.say(f"Encoded {self.encoded} parts ({self.reused} reused)")
+        log.debug("parts: %d encoded, %d reused; %d frames", self.encoded, self.reused,
+                  sum(i.frames for i in infos))
+        return sound
+
+    def reuse(self, index: int, key: str, path: Path) -> bool:
+        """Take part ``key`` from the cache into ``path``; False when it must be encoded."""
+        if self.cache is None:
+            return False
+        notes = self.cache.take("parts", key, path)
+        if notes is None:
+            return False
+        self.warnings += [str(w) for w in notes.get("warnings", [])]
+        self.taken.add(index)
+        self.reused += 1
+        return True
+
+    def encode(self, todo: list[PartJob], keys: list[str], total: int, workers: int) -> None:
+        """Encode the parts in ``todo``, storing each in the cache once it is complete."""
+        done = 0
+
+        def on_frame() -> None:
+            nonlocal done
+            done += 1
+            self.reporter.update(done)
+
+        def on_part(job: PartJob, warnings: list[str]) -> None:
+            self.encoded += 1
+            self.warnings += warnings
+            if self.cache is not None:
+                self.cache.put("parts", keys[job.chunk.index], job.path, {"warnings": warnings})
+
+        self.say_parts(total)
+        encode_parts(todo, self.encoders, self.cancel, on_frame, on_part, workers)
+
+    def say_parts(self, total: int) -> None:
+        """Tell what is encoded and what reused (``Encoding 2 of 14 parts (12 reused)``)."""
+        todo = total - self.reused
+        if todo == 0:
+            self.reporter.say(f"All {total} parts reused")
+            return
+        self.reporter.say(f"Encoding {todo} of {total} parts ({self.reused} reused)")
+
+    def check_parts(self, story: Story, chunks: tuple[Chunk, ...], keys: list[str],
+                    paths: list[Path], settings: EncoderSettings,
+                    fades: tuple[int, int]) -> list[PartInfo]:
+        """Make sure every part can be joined; a part that cannot is encoded again.
+
+        Parts must have the expected frame count, start with a keyframe, share one
+        B-frame delay and carry byte-identical SPS/PPS: a part with other headers would
+        make decoders fail part way through the joined file, so it is never copied.
+        """
+        fps = story.plan.fps
+        for attempt in range(2):
+            infos = [probe_part(p, fps) for p in paths]
+            reference = _reference([i for n, i in enumerate(infos) if n not in self.taken]
+                                   or infos)
+            bad = [c for c, info in zip(chunks, infos, strict=True)
+                   if not _fits(info, c, reference)]
+            if not bad:
+                return infos
+            if attempt:
+                break
+            log.warning("re-encoding %d part(s) that do not match the others", len(bad))
+            for chunk in bad:
+                if self.cache is not None:
+                    self.cache.drop("parts", keys[chunk.index])
+                paths[chunk.index].unlink(missing_ok=True)
+                if chunk.index in self.taken:
+                    self.taken.discard(chunk.index)
+                    self.reused -= 1
+            jobs = [PartJob(self.project, story, c, settings, fades, paths[c.index])
+                    for c in bad]
+            self.encode(jobs, keys, len(chunks), 1)
+        raise EncoderError("encoded parts cannot be joined: their H.264 headers differ",
+                           ", ".join(str(c.index + 1) for c in bad))
+
     # -- sound ------------------------------------------------------------------------
 
-    def mix(self, story: Story, gain_db: float = 0.0, *, limit: bool = False) -> Mix:
-        """The streamed sound track of ``story``."""
-        plan, fades = story.plan, self.settings.transitions
-        placements = []
-        for position, (item, span) in enumerate(zip(story.items, plan.spans, strict=True)):
-            if item.kind == "segment":
-                placements.append(Placement(position, span.audio_start, span.narration))
-            else:
-                start, end = _visible_samples(story, position)
-                placements.append(Placement(position, start, end - start))
-        music = self.settings.music
-        spec = None if music is None else MusicSpec(
-            music.path, music.volume, music.loop, music.fade_out, -music.duck)
-        master = Fades(round(fades.fade_in * SAMPLE_RATE), round(fades.fade_out * SAMPLE_RATE))
-        loudness = self.settings.loudness
-        # AAC can raise true peaks by ~0.4 dB on harsh material: limit below the ceiling.
-        return Mix(placements, lambda key: self.sound(story, key), plan.total_samples,
-                   fades=master, music=spec, gain_db=gain_db,
-                   ceiling_dbtp=loudness.true_peak - _AAC_HEADROOM_DB if limit else None)
+    def sound(self, story: Story, settings: EncoderSettings, work: Path,
+              digest: FileDigests, frames: int) -> _Sound:
+        """The encoded sound track: from the cache, or measured and encoded now.
 
-    def sound(self, story: Story, position: int) -> Samples | SoundStream:
-        """The sound of one item: a narration (streamed), or a clip's sound with its fades."""
-        item = story.items[position]
-        if item.kind == "segment":
-            assert item.segment is not None
-            audio = self.project.segments[item.segment].audio
-            assert audio is not None  # narrated before the job starts
-            return AudioReader(audio, segment=item.segment + 1)
+        The export phase (of ``frames`` frames to encode) starts here, after the
+        loudness measurement when there is one.
+        """
+        path = work / "sound.m4a"
+        key = sound_key(self.project, story, settings, digest)
+        notes = self.cache.take("sound", key, path) if self.cache is not None else None
+        if notes is not None:
+            self.reporter.phase("export", frames, EXPORT_MESSAGE)
+            return _Sound(path, _pair(notes.get("before")), _pair(notes.get("after")))
+        gain, before = self.normalisation(story)
+        self.reporter.phase("export", frames, EXPORT_MESSAGE)
+        self.reporter.say("Encoding the sound track...")
+        limit = self.settings.loudness.enabled
         plan = story.plan
-        span = plan.spans[position]
-        start, end = _visible_samples(story, position)
-        assert item.clip is not None
-        sound = clip_audio(item.clip, end - start, item.clip_gain)
-        if span.crossfade:
-            sound = apply_fade(sound, 0, 0, frame_to_sample(span.first_frame, plan.fps,
-                                                           SAMPLE_RATE) - start, "in")
-        if position + 1 < len(plan.spans) and plan.spans[position + 1].crossfade:
-            following = plan.spans[position + 1]
-            fade_start = frame_to_sample(following.visible_start, plan.fps, SAMPLE_RATE) - start
-            sound = apply_fade(sound, 0, fade_start, end - start - fade_start, "out")
-        return sound
+        with story_mix(self.project, story, gain, limit=limit) as mix, \
+                Mp4Encoder(path, settings, streams=("audio",)) as encoder:
+            step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
+            for end in range(step, plan.total_samples + step, step):
+                self.check_cancel()
+                encoder.write_audio(mix.read_until(min(end, plan.total_samples)))
+            encoder.finish()
+        after = measure_audio(path) if limit else None
+        if self.cache is not None:
+            self.cache.put("sound", key, path, {"before": before, "after": after})
+        return _Sound(path, before, after)
 
     def normalisation(self, story: Story) -> tuple[float, tuple[float, float] | None]:
         """Measure the whole mix once; returns the gain to apply and (LUFS, dBTP) before."""
@@ -186,96 +348,40 @@ class Job:
             self.check_cancel()
             self.reporter.update(done)
 
-        with self.mix(story) as mix:
+        with story_mix(self.project, story) as mix:
             lufs, peak = measure(mix, SAMPLE_RATE, on_block)
         gain = normalise_gain_db(lufs, loudness.target)
         log.debug("mix measured %.1f LUFS, %.1f dBTP; gain %+.1f dB", lufs, peak, gain)
         return gain, (lufs, peak)
 
-    # -- pictures ---------------------------------------------------------------------
-
-    def motion(self, segment: int) -> Motion:
-        """The Ken Burns motion of a segment."""
-        kb = self.settings.ken_burns
-        seg = self.project.segments[segment]
-        return choose_motion(
-            segment, zoom=self._zoom(segment), direction=seg.direction or kb.direction,
-            pan=kb.pan, eased=kb.easing == "ease-in-out",
-        )
-
-    def _zoom(self, segment: int) -> float:
-        seg = self.project.segments[segment]
-        return seg.zoom if seg.zoom is not None else self.settings.ken_burns.zoom
-
-    def picture(self, story: Story, position: int) -> Picture:
-        """Open what item ``position`` shows."""
-        item = story.items[position]
-        width, height = self.project.width, self.project.height
-        if item.kind != "segment":
-            assert item.clip is not None
-            return ClipPicture(item.clip, width, height, self.project.fps)
-        assert item.segment is not None
-        motion = self.motion(item.segment)
-        zoom = 1.0 if motion.static else self._zoom(item.segment)
-        planes = load_cover_planes(self.project.segments[item.segment].image,
-                                   even_ceil(width * zoom), even_ceil(height * zoom),
-                                   item.segment + 1)
-        return StillPicture(planes, motion)
+    def check_peak(self, after: tuple[float, float] | None) -> None:
+        """Warn when the encoded sound track peaks above the ceiling."""
+        ceiling = self.settings.loudness.true_peak
+        if after is not None and after[1] > ceiling + 0.05:
+            self.warnings.append(f"true peak {after[1]:.1f} dBTP is above the {ceiling:g} "
+                                 "dBTP ceiling after AAC encoding")
 
     def fades(self, story: Story) -> tuple[int, int]:
         """Fade in/out lengths in frames."""
         fades, fps = self.settings.transitions, story.plan.fps
         return seconds_to_frames(fades.fade_in, fps), seconds_to_frames(fades.fade_out, fps)
 
-    # -- export -----------------------------------------------------------------------
 
-    def export(self, story: Story, temp: Path, gain_db: float) -> None:
-        """Encode every frame and the whole sound track into ``temp``."""
-        project, settings, plan = self.project, self.settings, story.plan
-        encoder_settings = EncoderSettings(
-            project.width, project.height, project.fps, settings.preset,
-            settings.video_bitrate, settings.audio_bitrate, SAMPLE_RATE,
-        )
-        fade_in, fade_out = self.fades(story)
-        decorator = Decorator(project, story, fade_in, fade_out)
-        self.reporter.phase("export", plan.total_frames, EXPORT_MESSAGE)
-        limit = settings.loudness.enabled
-        with self.mix(story, gain_db, limit=limit) as mix, \
-                Mp4Encoder(temp, encoder_settings) as encoder, \
-                FrameProducer(plan, lambda i: self.picture(story, i), encoder.new_frame,
-                              decorator if decorator.active else None) as producer:
-            encoder.set_chapters([(c.start, c.title) for c in story.chapters], plan.total_frames)
-            # Sound is mixed and encoded in slices of a few frames: interleaved closely
-            # enough for the muxer, in blocks large enough to keep Python's share small.
-            audio_every = max(1, round(plan.fps / 8))
-            for frame in producer.frames(poll=self.check_cancel):
-                self.check_cancel()
-                encoder.write_video(frame)
-                producer.recycle(frame)
-                done = encoder.frames_written
-                if done % audio_every == 0:
-                    end = frame_to_sample(done, plan.fps, SAMPLE_RATE)
-                    encoder.write_audio(mix.read_until(end))
-                self.reporter.update(done)
-            encoder.write_audio(mix.read_until(plan.total_samples))
-            encoder.finish()
-        self.warnings += dict.fromkeys(decorator.warnings)  # once each, in order
-
-    def measure_output(self, path: Path) -> None:
-        """Loudness and true peak of the encoded sound track, as a player will decode it."""
-        loudness = self.settings.loudness
-        if not loudness.enabled:
-            return
-        lufs, peak = measure_audio(path)
-        self.measured_after = (lufs, peak)
-        if peak > loudness.true_peak + 0.05:
-            self.warnings.append(f"true peak {peak:.1f} dBTP is above the {loudness.true_peak:g} "
-                                 "dBTP ceiling after AAC encoding")
+def _reference(infos: list[PartInfo]) -> tuple[bytes, int]:
+    """The headers and delay most parts share (first seen wins a tie)."""
+    counts: dict[tuple[bytes, int], int] = {}
+    for info in infos:
+        key = (info.headers, info.delay)
+        counts[key] = counts.get(key, 0) + 1
+    return max(counts, key=lambda k: counts[k])
 
 
-def _visible_samples(story: Story, position: int) -> tuple[int, int]:
-    """The sample range in which item ``position`` is on screen (crossfade included)."""
-    plan = story.plan
-    span = plan.spans[position]
-    return (frame_to_sample(span.visible_start, plan.fps, SAMPLE_RATE),
-            frame_to_sample(span.end_frame, plan.fps, SAMPLE_RATE))
+def _fits(info: PartInfo, chunk: Chunk, reference: tuple[bytes, int]) -> bool:
+    return (info.frames == chunk.frames and info.starts_with_keyframe
+            and (info.headers, info.delay) == reference)
+
+
+def _pair(value: object) -> tuple[float, float] | None:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return float(value[0]), float(value[1])
+    return None

@@ -17,7 +17,9 @@ from storyreel.errors import Problem, RenderCancelled, ValidationFailed
 from storyreel.media.sidecar import sidecar_path
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project
+from storyreel.render.cache import CACHE_DIR_NAME, DEFAULT_MAX_BYTES, PartCache
 from storyreel.render.job import Job
+from storyreel.render.parts import machine_cores, workers_for
 from storyreel.render.progress import (
     NARRATE_MESSAGE,
     CancelToken,
@@ -33,6 +35,7 @@ __all__ = [
     "RenderResult",
     "apply_overrides",
     "check_not_input",
+    "default_cache",
     "default_output",
     "render",
     "slugify",
@@ -61,6 +64,8 @@ class RenderResult:
         loudness: Integrated loudness of the published sound track, in LUFS, read back
             from the file (``None`` when loudness normalisation is off).
         true_peak: True peak of the published sound track, in dBTP (likewise).
+        chunks_encoded: Parts of the picture encoded by this render.
+        chunks_reused: Parts taken unchanged from the part cache.
         words: When each written word is spoken, per segment, in samples at 48 kHz
             from the start of that segment's narration (empty when captions are off).
         narration_starts: Where each segment's narration starts in the video, in
@@ -78,6 +83,8 @@ class RenderResult:
     loudness_before: float | None = None
     loudness: float | None = None
     true_peak: float | None = None
+    chunks_encoded: int = 0
+    chunks_reused: int = 0
     words: list[WordTimings] = field(default_factory=list)
     narration_starts: list[int] = field(default_factory=list)
     synthesised: list[int] = field(default_factory=list)
@@ -99,6 +106,20 @@ def default_output(project: Project, *, draft: bool = False) -> Path:
     """``output/<title-slug>.mp4`` beside the manifest (``<slug>.draft.mp4`` for drafts)."""
     suffix = ".draft.mp4" if draft else ".mp4"
     return project.base_dir / "output" / f"{slugify(project.title)}{suffix}"
+
+
+def default_cache(project: Project) -> PartCache:
+    """The part cache the command line uses: ``.storyreel-cache/`` beside the manifest.
+
+    Its size cap is ``STORYREEL_CACHE_GB`` gigabytes (default 4).
+    """
+    wanted = os.environ.get("STORYREEL_CACHE_GB", "").strip()
+    try:
+        cap = int(float(wanted) * 1e9) if wanted else DEFAULT_MAX_BYTES
+    except ValueError:
+        log.warning("STORYREEL_CACHE_GB=%r is not a number: ignored", wanted)
+        cap = DEFAULT_MAX_BYTES
+    return PartCache(project.base_dir / CACHE_DIR_NAME, cap)
 
 
 _PROJECT_KEYS = {"width", "height", "fps", "title"}
@@ -144,7 +165,7 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     try:
         updated = Project.model_validate(data, context={"base_dir": project.base_dir})
     except ValidationError as exc:
-        raise ValidationFailed(problems_from(exc)) from None
+        raise ValidationFailed(problems_from(exc)) from exc
     updated._base_dir = project._base_dir
     updated._manifest = project._manifest
     return updated
@@ -178,6 +199,7 @@ def render(
     *,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    cache: PartCache | bool = True,
     **overrides: Any,
 ) -> RenderResult:
     """Render ``project`` to a verified MP4.
@@ -187,6 +209,9 @@ def render(
         output: Target file; default ``output/<title-slug>.mp4`` beside the manifest.
         on_progress: Receives throttled :class:`~storyreel.Progress` updates.
         cancel: Stops the render within a second once ``cancel.is_set()``.
+        cache: Where encoded parts are kept, so the next render re-encodes only what
+            changed: ``True`` for ``.storyreel-cache/`` beside the manifest, a
+            :class:`~storyreel.PartCache`, or ``False`` for none.
         **overrides: Project fields (``width``, ``height``, ``fps``) or settings
             (``preset``, ``gap``, ...) to change for this render; ``draft=True`` for a
             quick low-resolution preview.
@@ -205,6 +230,7 @@ def render(
     target = target.expanduser().absolute()
     check_not_input(project, target)
     reporter = ProgressReporter(on_progress)
+    store = default_cache(project) if cache is True else cache or None
 
     def check_cancel() -> None:
         if cancel is not None and cancel.is_set():
@@ -212,7 +238,8 @@ def render(
 
     with narrate_project(project, on_start=lambda n: reporter.phase("narrate", n, NARRATE_MESSAGE),
                          on_segment=reporter.update, cancel=check_cancel) as narrated:
-        outcome = Job(narrated.project, target, reporter, cancel, narrated.words).run()
+        outcome = Job(narrated.project, target, reporter, cancel, narrated.words, cache=store,
+                      workers=_workers()).run()
     story = outcome.story
     plan = story.plan
     result = RenderResult(
@@ -221,12 +248,25 @@ def render(
         outcome.loudness[0] if outcome.loudness else None,
         outcome.loudness_after[0] if outcome.loudness_after else None,
         outcome.loudness_after[1] if outcome.loudness_after else None,
+        outcome.parts_encoded, outcome.parts_reused,
         list(outcome.words),
         [plan.spans[story.item_span_of_segment(i)].audio_start
          for i in range(len(project.segments))],
         list(narrated.synthesised),
     )
-    log.info("Rendered %s (%.1f MB, %.2f s)", result.path, result.size_mb, result.duration)
+    log.info("Rendered %s (%.1f MB, %.2f s; %d parts encoded, %d reused)", result.path,
+             result.size_mb, result.duration, result.chunks_encoded, result.chunks_reused)
     reporter.phase("done", 1, f"Done: {result.path.name}")
     reporter.update(1, force=True)
     return result
+
+
+def _workers() -> int:
+    """Encoders to run side by side: ``STORYREEL_WORKERS``, else what the machine allows."""
+    wanted = os.environ.get("STORYREEL_WORKERS", "").strip()
+    if wanted:
+        if wanted.isdigit() and int(wanted) > 0:
+            return int(wanted)
+        log.warning("STORYREEL_WORKERS=%r is not a positive number: ignored", wanted)
+    free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return workers_for(machine_cores(), free)

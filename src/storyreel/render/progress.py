@@ -66,6 +66,7 @@ class ProgressReporter:
         self._phase = ""
         self._total = 0
         self._message = ""
+        self._done = 0
         self._started = 0.0
         self._last_sent = 0.0
 
@@ -73,11 +74,18 @@ class ProgressReporter:
         """Start a phase; its first update (done = 0) is sent at once."""
         self._phase, self._total, self._message = phase, total, message
         self._started = time.monotonic()
+        self._done = 0
         self._send(Progress(phase, 0, total, None, None, message))
+
+    def say(self, message: str) -> None:
+        """Change the current phase's message; sent at once."""
+        self._message = message
+        self._send(Progress(self._phase, self._done, self._total, None, None, message))
 
     def update(self, done: int, *, force: bool = False) -> None:
         """Report ``done`` units of the current phase (throttled unless ``force`` or finished)."""
         now = time.monotonic()
+        self._done = done
         last = done >= self._total
         if not (force or last) and now - self._last_sent < self._interval:
             return

@@ -28,7 +28,7 @@ from storyreel.media.sidecar import (
 )
 from storyreel.model.project import Project
 from storyreel.render.output import TEMP_SUFFIX
-from storyreel.render.story import Story
+from storyreel.timeline.story import Story
 
 __all__ = ["SIDECAR_SUFFIXES", "Sidecars", "caption_cues", "prepare_sidecars"]
 

@@ -88,6 +88,8 @@ class RenderSpec:
             segments into ``base_dir/audio`` instead).
         narrate: 0-based segments to narrate (narrate jobs).
         options: The project's stored options (narrate jobs record what made each file).
+        cache: The folder of encoded parts kept between renders (the studio's data
+            folder holds it); empty for none.
     """
 
     job_id: int
@@ -97,6 +99,7 @@ class RenderSpec:
     kind: str = "render"
     narrate: list[int] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    cache: str = ""
 
 
 @dataclass(frozen=True)
@@ -456,7 +459,8 @@ class LocalDispatcher:
             raise JobFailed(f"The project cannot render yet: {len(dicts)} problem"
                             f"{'s' if len(dicts) != 1 else ''} to fix.", dicts)
         spec = RenderSpec(job.id, build_manifest(project.title, project.options, segments),
-                          str(folder), str(folder / "output" / f"render-{job.id}.mp4"))
+                          str(folder), str(folder / "output" / f"render-{job.id}.mp4"),
+                          cache=str(self.media_root.parent / "cache"))
         if cancel.is_set():
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)

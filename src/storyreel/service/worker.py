@@ -56,6 +56,7 @@ def main() -> int:
 def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tuple[str, Any]:
     from storyreel.errors import RenderCancelled
     from storyreel.model.load import project_from_dict
+    from storyreel.render.cache import PartCache
     from storyreel.render.pipeline import render
     from storyreel.service.jobs import RenderOutcome, describe_error
 
@@ -66,7 +67,8 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
             return "done", run_narration(spec, cancel.is_set,
                                          lambda p: _send(out, "progress", asdict(p)))
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
-        result = render(project, Path(spec["output"]), cancel=cancel,
+        cache = PartCache(Path(spec["cache"])) if spec.get("cache") else False
+        result = render(project, Path(spec["output"]), cancel=cancel, cache=cache,
                         on_progress=lambda p: _send(out, "progress", asdict(p)))
     except RenderCancelled:
         return "cancelled", None

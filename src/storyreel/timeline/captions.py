@@ -30,12 +30,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
 
-from storyreel.timeline.plan import sample_to_frame
+from storyreel.timeline.plan import SAMPLE_RATE, sample_to_frame
 from storyreel.timeline.words import Word, WordTimings, estimate_words
 
 __all__ = [
     "POP_STEPS",
-    "SAMPLE_RATE",
     "CaptionState",
     "CaptionWord",
     "CueSpan",
@@ -46,9 +45,6 @@ __all__ = [
     "time_chunks",
     "word_cues",
 ]
-
-#: The narration clock: samples per second (the render's audio rate).
-SAMPLE_RATE = 48_000
 
 _SENTENCE_END = set(
     ".!?\N{HORIZONTAL ELLIPSIS}\N{DOUBLE EXCLAMATION MARK}\N{DOUBLE QUESTION MARK}"

@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["Plan", "SegmentSpan", "frame_to_sample", "plan_timeline", "sample_to_frame"]
+__all__ = [
+    "SAMPLE_RATE",
+    "Plan",
+    "SegmentSpan",
+    "frame_to_sample",
+    "plan_timeline",
+    "sample_to_frame",
+]
+
+#: The timeline's audio clock: every sound is resampled to it.
+SAMPLE_RATE = 48_000
 
 
 def sample_to_frame(sample: int, fps: Fraction, rate: int) -> int:

@@ -8,19 +8,52 @@ frames and samples; nothing is decoded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-from storyreel.media.audio import SAMPLE_RATE
 from storyreel.model.project import Project
 from storyreel.timeline.captions import CaptionWord, frame_words, split_chunks, word_cues
-from storyreel.timeline.plan import Plan, plan_timeline, sample_to_frame
+from storyreel.timeline.plan import SAMPLE_RATE, Plan, plan_timeline, sample_to_frame
 from storyreel.timeline.words import WordTimings
-from storyreel.validate import Analysis
 
-__all__ = ["Caption", "Chapter", "Item", "Story", "build_story", "seconds_to_frames"]
+__all__ = ["Caption", "Chapter", "Item", "Measured", "Story", "build_story", "seconds_to_frames"]
+
+
+class _Timed(Protocol):
+    @property
+    def duration(self) -> Fraction: ...
+
+
+class Measured(Protocol):
+    """What planning needs to know of the media (the render's analysis provides it)."""
+
+    @property
+    def narration_samples(self) -> Sequence[int]:
+        """Narration length of each segment at :data:`SAMPLE_RATE`."""
+        ...
+
+    @property
+    def speech(self) -> Sequence[Sequence[tuple[int, int]]]:
+        """Sample ranges where the voice speaks, per segment."""
+        ...
+
+    @property
+    def words(self) -> Sequence[WordTimings]:
+        """When each written word is spoken, per segment."""
+        ...
+
+    @property
+    def intro(self) -> _Timed | None:
+        """The usable intro clip, if any."""
+        ...
+
+    @property
+    def outro(self) -> _Timed | None:
+        """The usable outro clip, if any."""
+        ...
 
 _NO_WORDS = WordTimings((), "estimated")
 
@@ -80,7 +113,7 @@ def seconds_to_frames(seconds: float, fps: Fraction) -> int:
     return int(Fraction(seconds).limit_denominator(1000) * fps + Fraction(1, 2))
 
 
-def build_story(project: Project, analysis: Analysis) -> Story:
+def build_story(project: Project, analysis: Measured) -> Story:
     """Plan the timeline: pauses stretched to hold transitions, clips placed, cues timed."""
     fps, settings = project.fps, project.settings
     fades = settings.transitions
@@ -133,7 +166,7 @@ def _samples(seconds: Fraction) -> int:
     return int(seconds * SAMPLE_RATE + Fraction(1, 2))
 
 
-def _captions(project: Project, analysis: Analysis, story: Story) -> tuple[Caption, ...]:
+def _captions(project: Project, analysis: Measured, story: Story) -> tuple[Caption, ...]:
     options = project.settings.subtitles
     if not (options.enabled or options.sidecar or options.words_json):
         return ()

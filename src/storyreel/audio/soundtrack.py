@@ -1,0 +1,72 @@
+"""The story's sound track: each item's sound placed on the timeline and mixed.
+
+Narrations start on their segment's first frame; an intro or outro clip's sound
+plays while the clip is on screen and fades with the crossfades around it.
+"""
+
+from __future__ import annotations
+
+from storyreel.audio.fades import apply_fade
+from storyreel.audio.mix import Fades, Mix, MusicSpec
+from storyreel.audio.track import Placement, SoundStream
+from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
+from storyreel.media.clip import clip_audio
+from storyreel.model.project import Project
+from storyreel.timeline.plan import frame_to_sample
+from storyreel.timeline.story import Story
+
+__all__ = ["item_sound", "story_mix"]
+
+# AAC can raise true peaks by ~0.4 dB on harsh material: the limiter aims below the ceiling.
+_AAC_HEADROOM_DB = 0.5
+
+
+def story_mix(project: Project, story: Story, gain_db: float = 0.0, *,
+              limit: bool = False) -> Mix:
+    """The streamed sound track of ``story`` (``limit``: true-peak limit to the ceiling)."""
+    settings, plan = project.settings, story.plan
+    placements = []
+    for position, (item, span) in enumerate(zip(story.items, plan.spans, strict=True)):
+        if item.kind == "segment":
+            placements.append(Placement(position, span.audio_start, span.narration))
+        else:
+            start, end = _visible_samples(story, position)
+            placements.append(Placement(position, start, end - start))
+    music, fades = settings.music, settings.transitions
+    spec = None if music is None else MusicSpec(
+        music.path, music.volume, music.loop, music.fade_out, -music.duck)
+    master = Fades(round(fades.fade_in * SAMPLE_RATE), round(fades.fade_out * SAMPLE_RATE))
+    ceiling = settings.loudness.true_peak - _AAC_HEADROOM_DB if limit else None
+    return Mix(placements, lambda key: item_sound(project, story, key), plan.total_samples,
+               fades=master, music=spec, gain_db=gain_db, ceiling_dbtp=ceiling)
+
+
+def item_sound(project: Project, story: Story, position: int) -> Samples | SoundStream:
+    """The sound of one item: a narration (streamed), or a clip's sound with its fades."""
+    item = story.items[position]
+    if item.kind == "segment":
+        assert item.segment is not None
+        audio = project.segments[item.segment].audio
+        assert audio is not None  # narrated before the job starts
+        return AudioReader(audio, segment=item.segment + 1)
+    plan = story.plan
+    span = plan.spans[position]
+    start, end = _visible_samples(story, position)
+    assert item.clip is not None
+    sound = clip_audio(item.clip, end - start, item.clip_gain)
+    if span.crossfade:
+        sound = apply_fade(sound, 0, 0, frame_to_sample(span.first_frame, plan.fps,
+                                                       SAMPLE_RATE) - start, "in")
+    if position + 1 < len(plan.spans) and plan.spans[position + 1].crossfade:
+        following = plan.spans[position + 1]
+        fade_start = frame_to_sample(following.visible_start, plan.fps, SAMPLE_RATE) - start
+        sound = apply_fade(sound, 0, fade_start, end - start - fade_start, "out")
+    return sound
+
+
+def _visible_samples(story: Story, position: int) -> tuple[int, int]:
+    """The sample range in which item ``position`` is on screen (crossfade included)."""
+    plan = story.plan
+    span = plan.spans[position]
+    return (frame_to_sample(span.visible_start, plan.fps, SAMPLE_RATE),
+            frame_to_sample(span.end_frame, plan.fps, SAMPLE_RATE))

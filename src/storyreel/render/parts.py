@@ -1,0 +1,161 @@
+"""Encoding the parts of a chunked render: in this process, or by a pool of workers.
+
+Each part is drawn by its own :class:`FrameProducer` limited to the part's frames
+and written by a :class:`VideoEncoder` to a video-only MP4. A pool is used only when
+the machine has more cores than one encoder uses well; workers then share the cores
+(threads per encoder chosen so the total fits) and poll one shared cancel flag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from storyreel.errors import RenderCancelled
+from storyreel.frames.pictures import open_picture
+from storyreel.media.encoder import EncoderSettings, Mp4Encoder, VideoEncoder
+from storyreel.model.project import Project
+from storyreel.render.decor import Decorator
+from storyreel.render.frames import FrameProducer
+from storyreel.render.progress import CancelToken
+from storyreel.timeline.chunks import Chunk
+from storyreel.timeline.story import Story
+
+__all__ = ["EncoderFactory", "PartJob", "encode_part", "encode_parts", "workers_for"]
+
+EncoderFactory = Callable[[Path, EncoderSettings], VideoEncoder]
+"""Opens the encoder that writes one part (a video-only MP4) to a path."""
+
+#: Cores one libx264 encoder (and the one thread that draws its frames) uses well.
+_CORES_PER_ENCODER = 8
+#: Memory one worker may need at 1080p (x264's look-ahead and references, frames).
+_BYTES_PER_WORKER = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class PartJob:
+    """One part to encode: the story, the part's frames and where to write it."""
+
+    project: Project
+    story: Story
+    chunk: Chunk
+    settings: EncoderSettings
+    fades: tuple[int, int]
+    path: Path
+
+
+def part_encoder(path: Path, settings: EncoderSettings) -> VideoEncoder:
+    """The real encoder of a part: stitchable libx264 into a video-only MP4."""
+    return Mp4Encoder(path, settings, streams=("video",), stitchable=True)
+
+
+def encode_part(job: PartJob, encoders: EncoderFactory, cancel: CancelToken,
+                on_frame: Callable[[], None]) -> list[str]:
+    """Draw and encode one part; returns the warnings drawing it raised."""
+    project, story, chunk = job.project, job.story, job.chunk
+    decorator = Decorator(project, story, *job.fades)
+    encoder = encoders(job.path, job.settings)
+    try:
+        with FrameProducer(story.plan, lambda i: open_picture(project, story, i),
+                           encoder.new_frame, decorator if decorator.active else None,
+                           span=range(chunk.start, chunk.end)) as producer:
+            for frame in producer.frames(poll=lambda: _check(cancel)):
+                _check(cancel)
+                encoder.write_video(frame)
+                producer.recycle(frame)
+                on_frame()
+        encoder.finish()
+    finally:
+        encoder.close()
+    return list(dict.fromkeys(decorator.warnings))
+
+
+def workers_for(cores: int, free_memory: int) -> int:
+    """How many encoders to run side by side on this machine."""
+    by_memory = max(1, free_memory // _BYTES_PER_WORKER)
+    return max(1, min(cores // _CORES_PER_ENCODER, by_memory))
+
+
+def encode_parts(jobs: Sequence[PartJob], encoders: EncoderFactory, cancel: CancelToken,
+                 on_frame: Callable[[], None], on_part: Callable[[PartJob, list[str]], None],
+                 workers: int) -> None:
+    """Encode ``jobs``: one by one here, or by ``workers`` processes when more than one."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            on_part(job, encode_part(job, encoders, cancel, on_frame))
+        return
+    _pooled(jobs, cancel, on_frame, on_part, workers)
+
+
+def pool_threads(settings: EncoderSettings, workers: int, cores: int) -> EncoderSettings:
+    """Settings whose thread count shares ``cores`` between ``workers`` encoders."""
+    return replace(settings, threads=max(1, cores * 3 // 2 // workers))
+
+
+# -- the pool ---------------------------------------------------------------------------
+
+_shared: dict[str, Any] = {}
+
+
+def _init_worker(stop: Any, frames: Any) -> None:
+    _shared["stop"], _shared["frames"] = stop, frames
+
+
+def _run_in_worker(job: PartJob) -> list[str]:
+    frames = _shared["frames"]
+
+    def count() -> None:
+        with frames.get_lock():
+            frames.value += 1
+
+    return encode_part(job, part_encoder, _shared["stop"], count)
+
+
+def _pooled(jobs: Sequence[PartJob], cancel: CancelToken, on_frame: Callable[[], None],
+            on_part: Callable[[PartJob, list[str]], None], workers: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    stop, frames = context.Event(), context.Value("q", 0)
+    seen = 0
+    with _pool(workers, context, stop, frames) as pool:
+        pending: dict[Future[list[str]], PartJob] = {
+            pool.submit(_run_in_worker, job): job for job in jobs}
+        while pending:
+            done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            if cancel.is_set():
+                stop.set()
+                raise RenderCancelled("render cancelled")
+            for _ in range(frames.value - seen):
+                on_frame()
+            seen = frames.value
+            for future in done:
+                on_part(pending.pop(future), future.result())
+
+
+@contextlib.contextmanager
+def _pool(workers: int, context: Any, stop: Any, frames: Any) -> Iterator[ProcessPoolExecutor]:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                               initargs=(stop, frames))
+    try:
+        yield pool
+    finally:
+        stop.set()  # on error or cancel the workers stop at their next frame
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check(cancel: CancelToken) -> None:
+    if cancel.is_set():
+        raise RenderCancelled("render cancelled")
+
+
+def machine_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

@@ -1,0 +1,61 @@
+"""Where a chunked render cuts the timeline into parts that are encoded on their own.
+
+A part starts where a still's hold starts: on the first frame after the crossfade
+into a segment, so one segment's captions and picture fall into as few parts as
+possible (a segment's text into one part, its picture into that part and the
+crossfade at the end of the previous one). Nothing is ever cut inside a crossfade, a
+fade from or to black, or an intro/outro clip, and a hold shorter than ``tail_guard``
+frames before the next crossfade gets no cut: there, the end of a part would lose the
+encoder's look-ahead just when the picture starts to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from storyreel.timeline.plan import Plan
+
+__all__ = ["Chunk", "plan_chunks"]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames ``start`` up to (not including) ``end`` of the timeline, encoded as one part."""
+
+    index: int
+    start: int
+    end: int
+
+    @property
+    def frames(self) -> int:
+        """Number of frames in the part."""
+        return self.end - self.start
+
+
+def plan_chunks(plan: Plan, stills: Sequence[bool], *, fade_in: int, fade_out: int,
+                tail_guard: int, min_frames: int) -> tuple[Chunk, ...]:
+    """Cut ``plan`` into parts.
+
+    Args:
+        plan: The timeline.
+        stills: Whether each item of the plan is a still (clips are never cut).
+        fade_in: Frames of the fade from black at the start (never cut).
+        fade_out: Frames of the fade to black at the end (never cut).
+        tail_guard: Least frames between a cut and the next crossfade or fade out.
+        min_frames: Least frames in a part; shorter parts are joined to the next.
+    """
+    spans, total = plan.spans, plan.total_frames
+    cuts = [0]
+    for span in spans[1:]:
+        cut = span.first_frame
+        following = spans[span.index + 1] if span.index + 1 < len(spans) else None
+        change = following.visible_start if following is not None else total - fade_out
+        change = min(change, total - fade_out)
+        if (stills[span.index] and cut >= fade_in and cut + tail_guard <= change
+                and cut - cuts[-1] >= min_frames):
+            cuts.append(cut)
+    if len(cuts) > 1 and total - cuts[-1] < min_frames:
+        cuts.pop()
+    ends = [*cuts[1:], total]
+    return tuple(Chunk(i, a, b) for i, (a, b) in enumerate(zip(cuts, ends, strict=True)))
