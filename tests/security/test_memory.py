@@ -17,7 +17,7 @@ from storyreel.audio.mix import Mix
 from storyreel.audio.track import Placement
 from storyreel.errors import MediaError
 from storyreel.media.audio import SAMPLE_RATE, AudioReader
-from storyreel.render import analysis
+from storyreel.render import analysis as analysis_module
 from storyreel.render.analysis import analyse_project
 from storyreel.service.uploads import Limits, UploadRejected, check_audio
 
@@ -140,9 +140,9 @@ def test_only_short_narrations_are_held_for_alignment(narration: Path, tmp_path:
     data["segments"][0]["audio"] = str(narration)
     data["segments"][0]["text"] = "A hum that goes on and on."
     project = storyreel.Project.model_validate(data)
-    monkeypatch.setattr(analysis, "_ALIGN_SECONDS", 60)  # the narration lasts ten minutes
+    monkeypatch.setattr(analysis_module, "_ALIGN_SECONDS", 60)  # the narration lasts ten minutes
     aligned: list[int] = []
-    monkeypatch.setattr(analysis, "align_narration",
+    monkeypatch.setattr(analysis_module, "align_narration",
                         lambda text, mono, *rest: aligned.append(len(mono)))
     analysis = analyse_project(project, speech=True)
     assert aligned == []  # never held whole
