@@ -7,10 +7,13 @@ where a missing browser is a failure.
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import os
 import shutil
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from studiokit import LiveServer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from studiokit import LiveServer, free_port
+
+from storyreel.service import create_app
 
 CHROMIUM = os.environ.get("STORYREEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -50,6 +56,18 @@ def page(tmp_path: Path) -> Iterator[Any]:
             context.close()
         finally:
             browser.close()
+
+
+def wait_until(page: Any, expression: str, timeout: float = 30.0) -> None:
+    """Poll a JavaScript expression until it is true.
+
+    Playwright's ``wait_for_function`` compiles its predicate with ``eval``, which the
+    studio's Content-Security-Policy forbids (as it should); ``evaluate`` is not affected.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        page.wait_for_timeout(50)
 
 
 #: The two screens every step is photographed at.
@@ -128,8 +146,8 @@ def _png_files(page: Any, names_and_colours: list[tuple[str, str]], width: int,
 def _wait_video(page: Any, kind: str) -> None:
     page.wait_for_selector("#progress:not([hidden])")
     page.wait_for_selector("#progress[hidden]", state="attached", timeout=120_000)
-    page.wait_for_function(f"document.querySelector('#video-info .tag')?.textContent === '{kind}'",
-                           timeout=30_000)
+    wait_until(page, f"document.querySelector('#video-info .tag')?.textContent === '{kind}'",
+               timeout=30)
 
 
 def screenshot_folder(tmp_path: Path) -> Path:
@@ -162,40 +180,40 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
     assert page.locator(".seg-narration").all_text_contents() == [
         "The voice will speak the text"] * 2
     page.click("#narrate-all")
-    page.wait_for_function("[...document.querySelectorAll('.seg-narration')].every("
-                           "(n) => n.textContent === 'Spoken by the voice')", timeout=120_000)
+    wait_until(page, "[...document.querySelectorAll('.seg-narration')].every("
+               "(n) => n.textContent === 'Spoken by the voice')", timeout=120)
     assert all(float(text.split()[1]) > 1.0 for text in
                page.locator(".seg-audio .audio-state").all_text_contents())
     _shoot(page, shots, "03-narrated", focus="#narrate-all")
     _png_files(page, [("02.png", "#2a6fdb"), ("01.png", "#db7a2a")], 1200, 800)
-    page.wait_for_function("document.querySelectorAll('.seg-image.filled').length === 2")
+    wait_until(page, "document.querySelectorAll('.seg-image.filled').length === 2")
     assert page.locator(".seg-missing:not(:empty)").count() == 0
     _shoot(page, shots, "04-pictures")
 
     page.click("#panel-tabs [data-panel=format]")
     page.select_option("[data-path='settings.platform']", "shorts")
-    page.wait_for_function("document.querySelector('#project-meta').textContent"
-                           ".includes('1080\u00d71920')")
+    wait_until(page, "document.querySelector('#project-meta').textContent"
+               ".includes('1080\u00d71920')")
     page.select_option("#opt-size", "custom")
     page.fill("#opt-width", "360")
     page.fill("#opt-height", "640")
     page.click("#custom-size button")
-    page.wait_for_function("document.querySelector('#project-meta').textContent"
-                           ".includes('360\u00d7640')")
+    wait_until(page, "document.querySelector('#project-meta').textContent"
+               ".includes('360\u00d7640')")
     box = page.locator(".seg-image").first.bounding_box()
     assert abs(box["width"] / box["height"] - 360 / 640) < 0.03  # thumbnails in 9:16
     page.click("#panel-tabs [data-panel=quality]")
     page.select_option("[data-path='settings.preset']", "ultrafast")
     page.wait_for_selector("#save-state.ok")
     page.click("#panel-tabs [data-panel=captions]")
-    page.wait_for_function("document.querySelector('#caption-preview')?.naturalHeight === 640")
+    wait_until(page, "document.querySelector('#caption-preview')?.naturalHeight === 640")
     _shoot(page, shots, "05-shorts", focus="#caption-preview")
 
     page.locator(".segment").nth(1).click()
-    page.wait_for_function("(() => { const i = document.querySelector('#frame-start');"
-                           " return !i.hidden && i.complete && i.naturalHeight === 640; })()")
+    wait_until(page, "(() => { const i = document.querySelector('#frame-start');"
+               " return !i.hidden && i.complete && i.naturalHeight === 640; })()")
     page.click("#show-end")
-    page.wait_for_function("document.querySelector('#frame-end').naturalHeight === 640")
+    wait_until(page, "document.querySelector('#frame-end').naturalHeight === 640")
     _shoot(page, shots, "06-segment-preview")
 
     page.click("#render-draft")
@@ -207,14 +225,14 @@ def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
     _wait_video(page, "Final")
     assert "360\u00d7640" in page.locator("#video-info").inner_text()
     page.eval_on_selector("#video", "v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("(() => { const v = document.querySelector('#video');"
-                           " return v.readyState >= 2 && v.currentTime > 0.3; })()",
-                           timeout=30_000)
+    wait_until(page, "(() => { const v = document.querySelector('#video');"
+               " return v.readyState >= 2 && v.currentTime > 0.3; })()",
+               timeout=30)
     page.eval_on_selector("#video", "v => v.pause()")
     _shoot(page, shots, "08-final-playing")
 
     page.click("#panel-tabs [data-panel=videos]")
-    page.wait_for_function("document.querySelectorAll('.history-item').length === 2")
+    wait_until(page, "document.querySelectorAll('.history-item').length === 2")
     kinds = page.locator(".history-item .tag").all_text_contents()
     assert kinds == ["Final", "Draft"]
     _shoot(page, shots, "09-history", focus=".history")
@@ -266,7 +284,7 @@ def test_dropping_several_pictures_fills_segments_in_order(
         const target = document.querySelector(".segment .seg-image");
         target.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
     }""")
-    page.wait_for_function("document.querySelectorAll('.segment .seg-image.filled').length === 2")
+    wait_until(page, "document.querySelectorAll('.segment .seg-image.filled').length === 2")
     sizes = [page.get_attribute(f".segment:nth-child({n}) .seg-image", "title")
              for n in (1, 2)]
     assert [size.split(" ")[0] for size in sizes] == ["320\u00d7180", "320\u00d7180"]
@@ -278,8 +296,8 @@ def test_dropping_several_pictures_fills_segments_in_order(
     first_id = detail["segment_list"][0]["id"]
     page.focus(f"#segment-{first_id}")
     page.keyboard.press("Alt+ArrowDown")
-    page.wait_for_function(f"document.querySelector('.segment:nth-child(2)').id === "
-                           f"'segment-{first_id}'")
+    wait_until(page, f"document.querySelector('.segment:nth-child(2)').id === "
+               f"'segment-{first_id}'")
     order = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()["segment_list"]
     assert [s["id"] for s in order][1] == first_id
 
@@ -300,3 +318,88 @@ def test_typing_survives_a_redraw_and_is_saved(live_server: Callable[..., LiveSe
     project = httpx.get(server.url + "/api/projects/").json()[0]
     detail = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()
     assert detail["segment_list"][0]["text"] == "Typed while the timeline was redrawn."
+
+
+class _Recorder:
+    """Wraps the studio app and counts the requests it answered, with their statuses."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.answers: list[tuple[str, str, int]] = []
+        self.changed = threading.Condition()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def note(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                with self.changed:
+                    self.answers.append((scope["method"], scope["path"], message["status"]))
+                    self.changed.notify_all()
+            await send(message)
+
+        await self.app(scope, receive, note if scope["type"] == "http" else send)
+
+    def wait_for(self, method: str, count: int) -> list[tuple[str, str, int]]:
+        with self.changed:
+            done = self.changed.wait_for(
+                lambda: sum(a[0] == method for a in self.answers) >= count, timeout=60)
+            assert done, f"the studio never saw {count} {method} requests: {self.answers}"
+            return [a for a in self.answers if a[0] == method]
+
+
+_ATTACK = """<!doctype html><title>not the studio</title>
+<iframe name="framed" src="STUDIO/"></iframe>
+<iframe name="sink"></iframe>
+<iframe sandbox="allow-forms allow-scripts" srcdoc='
+  <form method="post" action="STUDIO/api/projects/1/render/"></form>
+  <script>document.forms[0].submit()</script>'></iframe>
+<form id="plant" method="post" enctype="text/plain" target="sink" action="STUDIO/api/projects/">
+  <input name="Segment 1" value="planted by a form"></form>
+<script>
+  document.getElementById("plant").submit();
+  const text = ["Segment 1", "planted"].join(String.fromCharCode(10));
+  // Its answer is withheld from this page too (Cross-Origin-Resource-Policy): the promise fails.
+  fetch("STUDIO/api/projects/", {method: "POST", mode: "no-cors", body: text}).catch(() => {});
+  fetch("STUDIO/api/projects/1/", {method: "PATCH", body: "{}",
+        headers: {"Content-Type": "application/json"}}).catch(() => {});
+</script>"""
+
+
+def test_a_page_on_another_origin_changes_nothing(page: Any, tmp_path: Path) -> None:
+    recorder = _Recorder(create_app(tmp_path / "data"))
+    with LiveServer(recorder) as studio:  # type: ignore[arg-type]
+        created = httpx.post(studio.url + "/api/projects/", json={"title": "Mine", "segments": [
+            {"text": "Untouched."}]})
+        assert created.status_code == 201 and created.json()["id"] == 1
+        before = httpx.get(studio.url + "/api/projects/1/").json()
+        attack = _ATTACK.replace("STUDIO", studio.url).encode()
+
+        class Page(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(attack)))
+                self.end_headers()
+                self.wfile.write(attack)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        other = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
+        thread = threading.Thread(target=other.serve_forever, daemon=True)
+        thread.start()
+        try:
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"http://127.0.0.1:{other.server_port}/")
+            # Besides the project made here: the form, the fetch and the sandboxed form.
+            posts = recorder.wait_for("POST", 4)
+        finally:
+            other.shutdown()
+            thread.join()
+        assert errors == []  # the attacking page ran all its script
+        assert len(posts) == 4 and {status for _, _, status in posts[1:]} == {403}
+        assert not any(method == "PATCH" for method, _, _ in recorder.answers)  # no preflight pass
+        framed = page.frame(name="framed")
+        assert framed is not None and framed.query_selector("#new-project") is None
+        assert httpx.get(studio.url + "/api/projects/1/").json() == before
+        assert len(httpx.get(studio.url + "/api/projects/").json()) == 1

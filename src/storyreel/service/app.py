@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -33,6 +33,11 @@ from storyreel.service.errors import (
 from storyreel.service.jobs import LocalDispatcher, RenderRunner
 from storyreel.service.limits import BodyLimitMiddleware, Limits
 from storyreel.service.routes import router
+from storyreel.service.security import (
+    RedactTokenFilter,
+    SecurityHeadersMiddleware,
+    cross_site,
+)
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio
 
@@ -43,7 +48,8 @@ log = logging.getLogger("storyreel.service")
 STATIC_DIR = Path(__file__).with_name("static")
 TOKEN_COOKIE = "storyreel_token"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Loggers that write request URLs (which may carry ``?token=``).
+_URL_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
 def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
@@ -70,10 +76,14 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
     dispatcher = LocalDispatcher(store, data_dir / "projects", runner=runner, max_jobs=max_jobs)
     studio = Studio(data_dir, store, dispatcher, limits or Limits())
 
+    redact = RedactTokenFilter()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lock = DataDirLock(data_dir)
         lock.acquire()
+        for name in _URL_LOGGERS:  # added here: the server has set its logging up by now
+            logging.getLogger(name).addFilter(redact)
         try:
             store.open()
             retried, failed = store.recover_interrupted("The server stopped during the render")
@@ -87,6 +97,8 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
                 await anyio.to_thread.run_sync(dispatcher.stop)
                 store.close()
         finally:
+            for name in _URL_LOGGERS:
+                logging.getLogger(name).removeFilter(redact)
             lock.release()
 
     # FastAPIOffline serves the /docs page's Swagger UI from the package, not a CDN,
@@ -105,6 +117,7 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
     # Without a token only loopback names are served: a DNS-rebinding page is refused.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=(
         ["*"] if token is not None else sorted(set(allowed_hosts or ()) | LOOPBACK_HOSTS)))
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: refusals carry them too
     return app
 
 
@@ -157,7 +170,8 @@ class AccessMiddleware:
     """Who may talk to the studio.
 
     * With a token: every request carries it (header, cookie or ``?token=``), else 401.
-    * Always: a state-changing request from another origin is refused (no CSRF).
+    * Always: a state-changing request from another origin is refused (no CSRF; see
+      :func:`~storyreel.service.security.cross_site`).
     """
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
@@ -184,10 +198,7 @@ class AccessMiddleware:
     def refusal(self, scope: Scope) -> tuple[int, str] | None:
         """Why the request is refused (status and words), or ``None`` to serve it."""
         headers = Headers(scope=scope)
-        host = headers.get("host", "")
-        origin = headers.get("origin")
-        if scope.get("method", "GET") not in _SAFE_METHODS and origin and origin != "null" \
-                and urlsplit(origin).netloc.lower() != host.lower():
+        if cross_site(scope, headers):
             return 403, "Requests from other websites are not allowed."
         if self.token is not None and not self._has_token(scope, headers):
             return 401, ("This studio needs its access token: open the link printed by "

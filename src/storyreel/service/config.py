@@ -16,7 +16,18 @@ from typing import IO
 
 from storyreel.errors import StudioConfigError
 
-__all__ = ["DataDirLock", "StudioConfigError", "default_data_dir", "env_token", "is_loopback"]
+__all__ = [
+    "MAX_JOBS",
+    "DataDirLock",
+    "StudioConfigError",
+    "check_config",
+    "default_data_dir",
+    "env_token",
+    "is_loopback",
+]
+
+#: Most renders that may run at once: each is a process with its own encoder threads.
+MAX_JOBS = 16
 
 
 class DataDirLock:
@@ -99,6 +110,24 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def check_config(*, host: str, port: int, token: str | None, max_jobs: int) -> None:
+    """Refuse a configuration the studio must not start with.
+
+    Raises:
+        StudioConfigError: A non-loopback address without a token, a bad port or a job count
+            outside 1-:data:`MAX_JOBS`.
+    """
+    if not is_loopback(host) and not token:
+        raise StudioConfigError(
+            f"refusing to serve on {host} without an access token: anyone on the network "
+            "could use the studio. Pass --token (or set STORYREEL_TOKEN), or bind 127.0.0.1."
+        )
+    if not 0 <= port <= 65535:
+        raise StudioConfigError(f"port {port} is not between 0 and 65535")
+    if not 1 <= max_jobs <= MAX_JOBS:
+        raise StudioConfigError(f"max jobs must be between 1 and {MAX_JOBS}, not {max_jobs}")
 
 
 def env_token() -> str | None:

@@ -6,6 +6,12 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from storyreel.model.project import (
+    MAX_CHAPTER_LENGTH,
+    MAX_SEGMENTS,
+    MAX_TEXT_LENGTH,
+    MAX_TITLE_LENGTH,
+)
 from storyreel.words import creator_message, field_words
 
 __all__ = [
@@ -37,7 +43,7 @@ __all__ = [
 JobStatus = Literal["new", "queued", "processing", "completed", "failed", "cancelled"]
 NarrationState = Literal["recorded", "generated", "outdated", "pending", "missing"]
 
-_TEXT_MAX = 20_000
+_TEXT_MAX = MAX_TEXT_LENGTH
 
 
 class _Input(BaseModel):
@@ -51,7 +57,7 @@ class SegmentCreate(BaseModel):
 
     text: str = Field("", max_length=_TEXT_MAX,
                       validation_alias=AliasChoices("text", "text_content"))
-    chapter: str | None = Field(None, max_length=200)
+    chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
     position: int | None = Field(None, ge=1, description="1-based place; default: at the end")
 
@@ -60,7 +66,7 @@ class SegmentUpdate(_Input):
     """Fields of a segment to change; omitted fields stay as they are."""
 
     text: str | None = Field(None, max_length=_TEXT_MAX)
-    chapter: str | None = Field(None, max_length=200)
+    chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
     position: int | None = Field(None, ge=1, description="1-based place to move the segment to")
 
@@ -80,18 +86,18 @@ class ProjectCreate(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    title: str = Field("Untitled story", max_length=300)
+    title: str = Field("Untitled story", max_length=MAX_TITLE_LENGTH)
     width: int | None = None
     height: int | None = None
     fps: float | str | None = None
     settings: dict[str, Any] | None = None
-    segments: list[SegmentCreate] = Field(default_factory=list, max_length=2000)
+    segments: list[SegmentCreate] = Field(default_factory=list, max_length=MAX_SEGMENTS)
 
 
 class ProjectUpdate(_Input):
     """Title and render options to change; ``settings`` is merged into the current ones."""
 
-    title: str | None = Field(None, max_length=300)
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH)
     width: int | None = None
     height: int | None = None
     fps: float | str | None = None

@@ -8,7 +8,7 @@ from pathlib import Path
 from storyreel.service.app import create_app
 from storyreel.service.config import (
     DataDirLock,
-    StudioConfigError,
+    check_config,
     default_data_dir,
     env_token,
     is_loopback,
@@ -31,20 +31,13 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
         max_jobs: Renders that may run at the same time.
 
     Raises:
-        StudioConfigError: A non-loopback address without a token, a bad port or job count.
+        StudioConfigError: A non-loopback address without a token, a bad port or a job count
+            outside 1-:data:`~storyreel.service.config.MAX_JOBS`.
     """
     import uvicorn
 
     token = token or env_token()
-    if not is_loopback(host) and not token:
-        raise StudioConfigError(
-            f"refusing to serve on {host} without an access token: anyone on the network "
-            "could use the studio. Pass --token (or set STORYREEL_TOKEN), or bind 127.0.0.1."
-        )
-    if not 0 <= port <= 65535:
-        raise StudioConfigError(f"port {port} is not between 0 and 65535")
-    if max_jobs < 1:
-        raise StudioConfigError("max jobs must be at least 1")
+    check_config(host=host, port=port, token=token, max_jobs=max_jobs)
     folder = (data_dir or default_data_dir()).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     probe = DataDirLock(folder)
