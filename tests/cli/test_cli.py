@@ -241,8 +241,9 @@ def test_piped_output_is_quiet_apart_from_summary(tmp_path: Path) -> None:
     assert all(line.startswith("storyreel: warning: segment ") for line in rest)
 
 
-def test_sigterm_mid_render_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
-    manifest = make_project(tmp_path, segments=3, seconds=3.0, width=640, height=360,
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_signal_mid_render_exits_130_and_leaves_nothing(tmp_path: Path, signum: int) -> None:
+    manifest = make_project(tmp_path, segments=3, seconds=6.0, width=640, height=360,
                             settings={"preset": "medium"})
     out = tmp_path / "out" / "story.mp4"
     proc = subprocess.Popen([*CLI, "render", str(manifest), "-o", str(out)],
@@ -254,7 +255,7 @@ def test_sigterm_mid_render_exits_130_and_leaves_nothing(tmp_path: Path) -> None
                 break
             time.sleep(0.05)
         time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

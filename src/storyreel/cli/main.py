@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -188,13 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Oversized stills get storyreel's own one-line error; Pillow's warning is noise here.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
-        with _sigterm_as_interrupt():
+        with _INTERRUPTS.installed():
             return _COMMANDS[args.command](args, console)
     except KeyboardInterrupt:
         console.print("storyreel: interrupted; nothing was written", style="yellow")
         return EXIT_INTERRUPTED
     except RenderCancelled as exc:
-        console.print(f"storyreel: {exc}; nothing was written", style="yellow")
+        why = "interrupted" if _INTERRUPTS.cancel.is_set() else str(exc)
+        console.print(f"storyreel: {why}; nothing was written", style="yellow")
         return EXIT_INTERRUPTED
     except ValidationFailed as exc:
         _debug(debug)
@@ -228,21 +230,51 @@ def _debug(enabled: bool) -> None:
         traceback.print_exc()
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so the render cleans up the same way."""
-    def handler(signum: int, frame: FrameType | None) -> None:
+class _Interrupts:
+    """Ctrl-C and SIGTERM: a cancel request while a render runs, KeyboardInterrupt otherwise.
+
+    Raising from a signal handler mid-render is unreliable: the exception can land in a
+    finaliser or a weakref callback, where Python prints and ignores it, and the render
+    carries on to publish. A render instead watches :attr:`cancel` at frame boundaries
+    and stops cleanly; a second signal while it stops raises as usual.
+    """
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self._rendering = False
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        if self._rendering and not self.cancel.is_set():
+            self.cancel.set()
+            return
         raise KeyboardInterrupt
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Route SIGINT and SIGTERM here (only possible on the main thread)."""
+        try:
+            previous = {sig: signal.signal(sig, self.handler)
+                        for sig in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread
+            yield
+            return
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    @contextlib.contextmanager
+    def rendering(self) -> Iterator[threading.Event]:
+        """While inside, a signal sets the returned event instead of raising."""
+        self._rendering = True
+        try:
+            yield self.cancel
+        finally:
+            self._rendering = False
+
+
+_INTERRUPTS = _Interrupts()
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -296,11 +328,13 @@ def _render_and_report(
     if show_bar:
         from storyreel.cli.bar import ProgressBar
 
-        with ProgressBar(console) as bar:
-            result = render(project, output, on_progress=bar, cache=not args.no_cache,
-                            **_overrides(args))
+        with ProgressBar(console) as bar, _INTERRUPTS.rendering() as cancel:
+            result = render(project, output, on_progress=bar, cancel=cancel,
+                            cache=not args.no_cache, **_overrides(args))
     else:
-        result = render(project, output, cache=not args.no_cache, **_overrides(args))
+        with _INTERRUPTS.rendering() as cancel:
+            result = render(project, output, cancel=cancel, cache=not args.no_cache,
+                            **_overrides(args))
     if not args.quiet:
         minutes, seconds = divmod(result.duration, 60)
         console.print(f"Rendered {result.path} ({result.size_mb:.1f} MB, "
