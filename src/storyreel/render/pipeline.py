@@ -18,7 +18,7 @@ from storyreel.model.load import problems_from
 from storyreel.model.project import Project
 from storyreel.render.cache import CACHE_DIR_NAME, DEFAULT_MAX_BYTES, PartCache
 from storyreel.render.job import Job
-from storyreel.render.parts import machine_cores, workers_for
+from storyreel.render.parts import PartDispatcher, machine_cores, workers_for
 from storyreel.render.progress import CancelToken, ProgressCallback, ProgressReporter
 
 __all__ = [
@@ -159,6 +159,7 @@ def render(
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     cache: PartCache | bool = True,
+    parts: PartDispatcher | None = None,
     **overrides: Any,
 ) -> RenderResult:
     """Render ``project`` to a verified MP4.
@@ -171,6 +172,8 @@ def render(
         cache: Where encoded parts are kept, so the next render re-encodes only what
             changed: ``True`` for ``.storyreel-cache/`` beside the manifest, a
             :class:`~storyreel.PartCache`, or ``False`` for none.
+        parts: Encodes the parts elsewhere, e.g. ``storyreel.distributed.RemoteParts``
+            (workers through Redis); the sound track, the joining and the checks stay here.
         **overrides: Project fields (``width``, ``height``, ``fps``) or settings
             (``preset``, ``gap``, ...) to change for this render; ``draft=True`` for a
             quick low-resolution preview.
@@ -189,7 +192,8 @@ def render(
     target = target.expanduser().absolute()
     reporter = ProgressReporter(on_progress)
     store = default_cache(project) if cache is True else cache or None
-    outcome = Job(project, target, reporter, cancel, cache=store, workers=_workers()).run()
+    outcome = Job(project, target, reporter, cancel, cache=store, workers=_workers(),
+                  parts=parts).run()
     plan = outcome.story.plan
     result = RenderResult(
         target, outcome.verified.size, float(plan.duration), plan.total_frames, project.fps,
