@@ -6,6 +6,7 @@ skip and say why; with ``STORYREEL_REQUIRE_REDIS=1`` (set in CI) they fail inste
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -95,13 +96,16 @@ class Workers:
     url: str
     folder: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    sessions: list[int] = field(default_factory=list)
 
     def start(self, *names: str) -> None:
         for name in names:
             log = (self.folder / f"{name}.log").open("wb")
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "storyreel", "worker", "--redis", self.url,
-                 "--name", name], stdout=log, stderr=subprocess.STDOUT)
+                 "--name", name], stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)  # its work-horses stay in its session
+            self.sessions.append(self.processes[name].pid)
             log.close()
         connection = Redis.from_url(self.url)
         queue = Queue(QUEUE_NAME, connection=connection)
@@ -125,9 +129,23 @@ class Workers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for pid in _members(self.sessions):  # work-horses left by a killed worker
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")
+
+
+def _members(sessions: list[int]) -> list[int]:
+    """Processes (other than this one) in the given sessions."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                if os.getsid(int(entry.name)) in sessions:
+                    found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from redis import Redis
+from rq import Queue
 from rq.job import Job as RQJob
 from rq.registry import FinishedJobRegistry, StartedJobRegistry
 
@@ -19,6 +22,7 @@ import storyreel
 from conftest import RedisServer, Workers, wait_for
 from storyreel.demo import write_speechlike_wav
 from storyreel.distributed import QUEUE_NAME, RemoteParts
+from storyreel.errors import RenderCancelled, WorkerError
 
 
 def make_project(folder: Path, seconds: list[float], size: tuple[int, int] = (160, 90),
@@ -103,3 +107,128 @@ def test_distributed_render_is_frame_identical_to_a_local_render(
     assert len(done) == 3
     assert {job.worker_name for job in done} <= {"w1", "w2"}
 
+
+
+def test_a_killed_worker_s_part_is_encoded_by_another_and_the_render_verifies(
+        tmp_path: Path, redis_server: RedisServer, workers: Workers) -> None:
+    workers.start("w1", "w2")
+    # One part long and slow enough to be caught while it is being encoded.
+    project = make_project(tmp_path, [9.0], size=(320, 180), preset="veryslow")
+    render = Background(project, tmp_path / "out.mp4", cache=False,
+                        parts=RemoteParts(workers.url))
+    victim = started_part(redis_server)
+    horse = int(victim.meta["pid"])
+    workers.kill(str(victim.worker_name))  # the worker first, so it cannot report the loss
+    os.kill(horse, signal.SIGKILL)  # and the work-horse that was encoding the part
+
+    result = render.join()
+    assert isinstance(result, storyreel.RenderResult), result
+    assert result.chunks_encoded == 1
+    assert len(decoded(tmp_path / "out.mp4")) == result.frames
+    connection = redis_server.connection()
+    finished = FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()
+    assert len(finished) == 1
+    retried = RQJob.fetch(finished[0], connection=connection)
+    assert retried.id != victim.id
+    assert retried.worker_name != victim.worker_name
+    assert "attempt 2" in (retried.description or "")
+    assert not list((tmp_path / "out.mp4").parent.glob(".*"))
+
+
+def test_cancelling_a_distributed_render_stops_its_parts_and_publishes_nothing(
+        tmp_path: Path, redis_server: RedisServer, workers: Workers) -> None:
+    workers.start("w1", "w2")
+    project = make_project(tmp_path, [6.0, 6.0], size=(320, 180), preset="veryslow")
+    render = Background(project, tmp_path / "out.mp4", cache=False,
+                        parts=RemoteParts(workers.url))
+    running = started_part(redis_server)
+    render.cancel.set()
+
+    assert isinstance(render.join(), RenderCancelled)
+    assert not (tmp_path / "out.mp4").exists()
+    connection = redis_server.connection()
+    queue = Queue(QUEUE_NAME, connection=connection)
+
+    def nothing_left() -> bool:
+        return not StartedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids() \
+            and queue.count == 0
+
+    wait_for(nothing_left, "the cancelled parts to stop")
+    assert RQJob.fetch(running.id, connection=connection).get_status() != "started"
+    assert set(workers.processes) == {"w1", "w2"}
+    assert all(p.poll() is None for p in workers.processes.values())
+
+
+def test_unreachable_redis_is_one_clear_error(tmp_path: Path) -> None:
+    from conftest import free_port
+
+    project = make_project(tmp_path, [0.8])
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(WorkerError, match=f"cannot reach Redis at {url}"):
+        storyreel.render(project, tmp_path / "out.mp4", cache=False, parts=RemoteParts(url))
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_no_workers_is_one_clear_error(tmp_path: Path, redis_server: RedisServer) -> None:
+    project = make_project(tmp_path, [0.8])
+    with pytest.raises(WorkerError, match="no storyreel worker listens"):
+        storyreel.render(project, tmp_path / "out.mp4", cache=False,
+                         parts=RemoteParts(redis_server.url))
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_worker_of_another_build_refuses_and_nothing_is_published(
+        tmp_path: Path, workers: Workers, monkeypatch: pytest.MonkeyPatch) -> None:
+    workers.start("w1")
+    project = make_project(tmp_path, [0.8])
+    from storyreel.render.keys import build_identity
+
+    monkeypatch.setattr("storyreel.distributed.remote.build_identity",
+                        lambda: {**build_identity(), "storyreel": "0.0.9"})
+    with pytest.raises(WorkerError, match=r"refused the part: storyreel 0\.1\.0 "
+                                          r"\(render: 0\.0\.9\)"):
+        storyreel.render(project, tmp_path / "out.mp4", cache=False,
+                         parts=RemoteParts(workers.url))
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_worker_names_a_path_it_cannot_see_and_the_part_is_not_retried(
+        tmp_path: Path, workers: Workers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The submitter sees the folder; the workers (as on another machine) do not."""
+    workers.start("w1")
+    project = make_project(tmp_path, [0.8])
+    hidden = tmp_path / "only-here"
+
+    from storyreel.render import job as job_module
+
+    original = job_module.PartJob
+
+    def elsewhere(*args: Any) -> Any:
+        part = original(*args)
+        return original(part.project, part.story, part.chunk, part.settings, part.fades,
+                        hidden / part.path.name)
+
+    monkeypatch.setattr(job_module, "PartJob", elsewhere)
+    with pytest.raises(WorkerError, match=f"cannot see {hidden}: mount the shared folder"):
+        storyreel.render(project, tmp_path / "out.mp4", cache=False,
+                         parts=RemoteParts(workers.url))
+    assert not (tmp_path / "out.mp4").exists()
+    connection = Redis.from_url(workers.url)
+    ran = FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()
+    assert len(ran) == 1  # answered once, not retried
+    assert Queue(QUEUE_NAME, connection=connection).count == 0
+
+
+def test_redis_going_away_mid_render_is_one_clear_error(
+        tmp_path: Path, redis_server: RedisServer, workers: Workers) -> None:
+    workers.start("w1")
+    project = make_project(tmp_path, [6.0], size=(320, 180), preset="veryslow")
+    render = Background(project, tmp_path / "out.mp4", cache=False,
+                        parts=RemoteParts(workers.url))
+    started_part(redis_server)
+    redis_server.stop()
+
+    error = render.join()
+    assert isinstance(error, WorkerError), error
+    assert "lost the connection to Redis" in str(error)
+    assert not (tmp_path / "out.mp4").exists()
