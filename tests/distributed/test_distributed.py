@@ -200,8 +200,9 @@ def test_a_worker_names_a_path_it_cannot_see_and_the_part_is_not_retried(
     hidden = tmp_path / "only-here"
 
     from storyreel.render import job as job_module
+    from storyreel.render.parts import PartJob
 
-    original = job_module.PartJob
+    original = PartJob
 
     def elsewhere(*args: Any) -> Any:
         part = original(*args)

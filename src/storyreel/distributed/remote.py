@@ -180,9 +180,10 @@ class _Dispatch:
         for entry in self.sent.values():
             with contextlib.suppress(Exception):
                 job = RQJob.fetch(entry.job_id, connection=self.connection)
-                if job.get_status() == JobStatus.STARTED:
+                status = job.get_status()
+                if status == JobStatus.STARTED:
                     send_stop_job_command(self.connection, entry.job_id)
-                else:
+                elif status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
                     job.cancel()
 
 

@@ -58,7 +58,9 @@ class PartDispatcher(Protocol):
     H.264 headers, so one render uses one count); ``None`` lets the render choose.
     """
 
-    threads: int | None
+    @property
+    def threads(self) -> int | None:
+        """Encoder threads per part, or ``None``."""
 
     def __call__(self, jobs: Sequence[PartJob], cancel: CancelToken,
                  on_frame: Callable[[], None],
