@@ -12,6 +12,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from farmkit import RedisServer, Workers, wait_for
 from PIL import Image
 from redis import Redis
 from rq import Queue
@@ -19,7 +20,6 @@ from rq.job import Job as RQJob
 from rq.registry import FinishedJobRegistry, StartedJobRegistry
 
 import storyreel
-from conftest import RedisServer, Workers, wait_for
 from storyreel.demo import write_speechlike_wav
 from storyreel.distributed import QUEUE_NAME, RemoteParts
 from storyreel.errors import RenderCancelled, WorkerError
@@ -160,7 +160,7 @@ def test_cancelling_a_distributed_render_stops_its_parts_and_publishes_nothing(
 
 
 def test_unreachable_redis_is_one_clear_error(tmp_path: Path) -> None:
-    from conftest import free_port
+    from farmkit import free_port
 
     project = make_project(tmp_path, [0.8])
     url = f"redis://127.0.0.1:{free_port()}/0"

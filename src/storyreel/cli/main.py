@@ -30,6 +30,7 @@ from storyreel.errors import (
     RenderError,
     StoryreelError,
     ValidationFailed,
+    WorkerError,
 )
 from storyreel.model.fps import parse_fps
 from storyreel.model.platforms import PLATFORM_NAMES
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="access token, required when binding beyond 127.0.0.1 "
                             "(default: $STORYREEL_TOKEN)")
     serve.add_argument("--max-jobs", type=int, default=1, help="renders run at once (default 1)")
+    serve.add_argument("--redis", metavar="URL", default=os.environ.get("STORYREEL_REDIS"),
+                       help="encode the renders' parts on storyreel workers through this "
+                            "Redis (default: $STORYREEL_REDIS); needs storyreel[workers]")
 
     worker = sub.add_parser("worker", help="encode parts of renders sent through Redis")
     worker.add_argument("--redis", metavar="URL", required=True,
@@ -207,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _debug(debug)
         console.print(f"storyreel: error: {exc}", style="red", markup=False)
         return EXIT_INVALID
+    except WorkerError as exc:  # Redis or the workers: not always during a render
+        _debug(debug)
+        console.print(f"storyreel: error: {exc}", style="red", markup=False)
+        return EXIT_FAILED
     except (RenderError, StoryreelError) as exc:
         _debug(debug)
         console.print(f"storyreel: render failed: {exc}", style="red", markup=False)
@@ -423,6 +431,11 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     token = args.token or os.environ.get("STORYREEL_TOKEN") or None
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
+    if args.redis:
+        from storyreel.distributed.connection import connect
+
+        connect(args.redis).close()  # fail now, in one line, rather than in every render
+        os.environ["STORYREEL_REDIS"] = args.redis  # read by each render's process
     console.print(f"storyreel studio at {url} (Ctrl-C to stop)", markup=False)
     try:
         run_server(host=args.host, port=args.port, data_dir=args.data_dir, token=token,
@@ -434,7 +447,9 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_worker(args: argparse.Namespace, console: Console) -> int:
     from storyreel.distributed import run_worker
+    from storyreel.distributed.connection import connect
 
+    connect(args.redis).close()  # an unreachable Redis is one line, before the banner
     console.print(f"storyreel worker on {args.redis} (Ctrl-C to stop)", markup=False)
     run_worker(args.redis, name=args.name, burst=args.burst)
     return EXIT_OK

@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from storyreel.service.importers import ImportFailed, parse_json
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
+    BatchQueued,
     ErrorOut,
     GalleryItem,
     ProblemOut,
@@ -305,6 +306,13 @@ def start_render(project_id: int, studio: StudioDep) -> RenderAccepted:
     return RenderAccepted(job_id=job.id, status="queued",
                           status_url=f"/api/projects/{project_id}/status/",
                           events_url=f"/api/projects/{project_id}/events/")
+
+
+@router.post("/renders/all/", status_code=202, response_model=BatchQueued, tags=["renders"])
+def render_all(studio: StudioDep) -> BatchQueued:
+    """Queue every project that is ready (and not already rendering); say why others wait."""
+    queued, skipped = studio.render_all()
+    return BatchQueued(queued=queued, skipped=skipped)
 
 
 @router.get("/projects/{project_id}/status/", response_model=StatusOut, tags=["renders"])

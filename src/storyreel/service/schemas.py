@@ -192,6 +192,13 @@ class UploadOut(BaseModel):
     segment: SegmentOut
 
 
+class BatchQueued(BaseModel):
+    """What "Render all ready projects" did: renders queued, projects left and why."""
+
+    queued: list[int]
+    skipped: dict[int, str]
+
+
 class RenderAccepted(BaseModel):
     """A render was queued."""
 

@@ -608,6 +608,22 @@ class Studio:
         self.dispatcher.submitted(job.id)
         return job
 
+    def render_all(self) -> tuple[list[int], dict[int, str]]:
+        """Queue a render of every project that is ready and not already rendering.
+
+        Returns:
+            The projects queued, and the others with the reason each was left.
+        """
+        queued, skipped = [], {}
+        for project in self.store.list_projects():
+            try:
+                self.render(project.id)
+            except StudioError as exc:
+                skipped[project.id] = str(exc)
+            else:
+                queued.append(project.id)
+        return queued, skipped
+
     def cancel(self, project_id: int) -> StatusOut:
         """Cancel a queued render at once, or stop a running one within seconds."""
         self.project(project_id)

@@ -856,10 +856,23 @@ function setupImportDrop(zone) {
   });
 }
 
+async function renderAll() {
+  try {
+    const answer = await api("POST", "/api/renders/all/");
+    const waiting = Object.keys(answer.skipped).length;
+    toast(`${answer.queued.length} render${answer.queued.length === 1 ? "" : "s"} queued` +
+      (waiting ? `; ${waiting} project${waiting === 1 ? " is" : "s are"} not ready or already rendering` : ""));
+    refreshLists();
+  } catch (err) {
+    showError(err);
+  }
+}
+
 // ---------------------------------------------------------------- start
 
 async function main() {
   $("#new-project").addEventListener("click", newProject);
+  $("#render-all").addEventListener("click", renderAll);
   $("#import-file").addEventListener("change", (event) => {
     if (event.target.files.length) importFile(event.target.files[0]);
     event.target.value = "";
