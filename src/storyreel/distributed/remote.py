@@ -1,9 +1,11 @@
 """The submitting side of a distributed render: queue the parts, follow them, collect them.
 
 The sound track, the checks and the joining stay with the submitter: the sound is
-one pass over the whole timeline (loudness is measured and normalised globally) and
-runs while the workers encode; joining copies packets, which costs a fraction of a
-second per minute of video, and must happen once, after every part is in place.
+one pass over the whole timeline (loudness is measured and normalised globally, so
+it cannot be cut into parts) and is cached like the parts; joining copies packets,
+which costs a fraction of a second per minute of video, and must happen once, after
+every part is in place. A dependent RQ job would add a round trip and a second place
+where the file could be published, for no gain.
 """
 
 from __future__ import annotations
