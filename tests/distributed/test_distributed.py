@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -63,6 +64,16 @@ def started_part(server: RedisServer) -> RQJob:
 
     wait_for(one_started, "a worker to start encoding a part")
     return found[0]
+
+
+def fails_remotely(folder: Path, url: str, match: str) -> None:
+    """A small project rendered on the workers at ``url`` fails with ``match``; nothing
+    is published."""
+    project = make_project(folder, [0.8])
+    with pytest.raises(WorkerError, match=match):
+        storyreel.render(project, folder / "out.mp4", cache=False, parts=RemoteParts(url))
+    assert not (folder / "out.mp4").exists()
+    assert not list(folder.glob(".*.mp4"))
 
 
 class Background:
@@ -162,41 +173,29 @@ def test_cancelling_a_distributed_render_stops_its_parts_and_publishes_nothing(
 def test_unreachable_redis_is_one_clear_error(tmp_path: Path) -> None:
     from farmkit import free_port
 
-    project = make_project(tmp_path, [0.8])
     url = f"redis://127.0.0.1:{free_port()}/0"
-    with pytest.raises(WorkerError, match=f"cannot reach Redis at {url}"):
-        storyreel.render(project, tmp_path / "out.mp4", cache=False, parts=RemoteParts(url))
-    assert not (tmp_path / "out.mp4").exists()
+    fails_remotely(tmp_path, url, f"cannot reach Redis at {url}")
 
 
 def test_no_workers_is_one_clear_error(tmp_path: Path, redis_server: RedisServer) -> None:
-    project = make_project(tmp_path, [0.8])
-    with pytest.raises(WorkerError, match="no storyreel worker listens"):
-        storyreel.render(project, tmp_path / "out.mp4", cache=False,
-                         parts=RemoteParts(redis_server.url))
-    assert not (tmp_path / "out.mp4").exists()
+    fails_remotely(tmp_path, redis_server.url, "no storyreel worker listens")
 
 
 def test_a_worker_of_another_build_refuses_and_nothing_is_published(
         tmp_path: Path, workers: Workers, monkeypatch: pytest.MonkeyPatch) -> None:
     workers.start("w1")
-    project = make_project(tmp_path, [0.8])
     from storyreel.render.keys import build_identity
 
     monkeypatch.setattr("storyreel.distributed.remote.build_identity",
                         lambda: {**build_identity(), "storyreel": "0.0.9"})
-    with pytest.raises(WorkerError, match=r"refused the part: storyreel 0\.1\.0 "
-                                          r"\(render: 0\.0\.9\)"):
-        storyreel.render(project, tmp_path / "out.mp4", cache=False,
-                         parts=RemoteParts(workers.url))
-    assert not (tmp_path / "out.mp4").exists()
+    fails_remotely(tmp_path, workers.url,
+                   r"refused the part: storyreel 0\.1\.0 \(render: 0\.0\.9\)")
 
 
 def test_a_worker_names_a_path_it_cannot_see_and_the_part_is_not_retried(
         tmp_path: Path, workers: Workers, monkeypatch: pytest.MonkeyPatch) -> None:
     """The submitter sees the folder; the workers (as on another machine) do not."""
     workers.start("w1")
-    project = make_project(tmp_path, [0.8])
     hidden = tmp_path / "only-here"
 
     from storyreel.render import job as job_module
@@ -210,10 +209,7 @@ def test_a_worker_names_a_path_it_cannot_see_and_the_part_is_not_retried(
                         hidden / part.path.name)
 
     monkeypatch.setattr(job_module, "PartJob", elsewhere)
-    with pytest.raises(WorkerError, match=f"cannot see {hidden}: mount the shared folder"):
-        storyreel.render(project, tmp_path / "out.mp4", cache=False,
-                         parts=RemoteParts(workers.url))
-    assert not (tmp_path / "out.mp4").exists()
+    fails_remotely(tmp_path, workers.url, f"cannot see {hidden}: mount the shared folder")
     connection = Redis.from_url(workers.url)
     ran = FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()
     assert len(ran) == 1  # answered once, not retried
@@ -233,3 +229,34 @@ def test_redis_going_away_mid_render_is_one_clear_error(
     assert isinstance(error, WorkerError), error
     assert "lost the connection to Redis" in str(error)
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_part_delivered_again_is_not_encoded_again(
+        tmp_path: Path, redis_server: RedisServer, workers: Workers) -> None:
+    from storyreel.distributed.tasks import encode_remote
+    from storyreel.render.keys import build_identity
+    from storyreel.render.parts import PartJob
+
+    sent: list[PartJob] = []
+
+    class Recording(RemoteParts):
+        def __call__(self, jobs: Any, *rest: Any) -> None:
+            sent.extend(jobs)
+            super().__call__(jobs, *rest)
+
+    workers.start("w1")
+    project = make_project(tmp_path, [1.0])
+    storyreel.render(project, tmp_path / "out.mp4", cache=False,
+                     parts=Recording(workers.url))
+    assert len(sent) == 1
+    (tmp_path / "again").mkdir()
+    part = dataclasses.replace(sent[0], path=tmp_path / "again" / "part.mp4")
+    queue = Queue(QUEUE_NAME, connection=redis_server.connection())
+    answers = []
+    for _ in range(2):  # the same part, delivered twice
+        job = queue.enqueue(encode_remote, part, "render", build_identity())
+        wait_for(lambda job=job: job.get_status() == "finished", "the part to be done")
+        answers.append(job.return_value())
+    assert [a["encoded"] for a in answers] == [True, False]
+    assert len(decoded(part.path)) == part.chunk.frames
+    assert sorted(p.name for p in part.path.parent.iterdir()) == ["part.json", "part.mp4"]
