@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -236,13 +237,16 @@ def test_a_part_delivered_again_is_not_encoded_again(
     from storyreel.distributed.tasks import encode_remote
     from storyreel.render.keys import build_identity
     from storyreel.render.parts import PartJob
+    from storyreel.render.progress import CancelToken
 
     sent: list[PartJob] = []
 
     class Recording(RemoteParts):
-        def __call__(self, jobs: Any, *rest: Any) -> None:
+        def __call__(self, jobs: Sequence[PartJob], cancel: CancelToken,
+                     on_frame: Callable[[], None],
+                     on_part: Callable[[PartJob, list[str]], None]) -> None:
             sent.extend(jobs)
-            super().__call__(jobs, *rest)
+            super().__call__(jobs, cancel, on_frame, on_part)
 
     workers.start("w1")
     project = make_project(tmp_path, [1.0])
@@ -252,10 +256,10 @@ def test_a_part_delivered_again_is_not_encoded_again(
     (tmp_path / "again").mkdir()
     part = dataclasses.replace(sent[0], path=tmp_path / "again" / "part.mp4")
     queue = Queue(QUEUE_NAME, connection=redis_server.connection())
-    answers = []
+    answers: list[Any] = []
     for _ in range(2):  # the same part, delivered twice
         job = queue.enqueue(encode_remote, part, "render", build_identity())
-        wait_for(lambda job=job: job.get_status() == "finished", "the part to be done")
+        wait_for(lambda: job.get_status() == "finished", "the part to be done")  # noqa: B023
         answers.append(job.return_value())
     assert [a["encoded"] for a in answers] == [True, False]
     assert len(decoded(part.path)) == part.chunk.frames
