@@ -91,10 +91,9 @@ class _Dispatch:
     def run(self, cancel: CancelToken, on_frame: Callable[[], None],
             on_part: Callable[[PartJob, list[str]], None]) -> None:
         queue = Queue(self.owner.queue, connection=self.connection)
-        if not Worker.all(queue=queue):
-            raise WorkerError(f"no storyreel worker listens on {self.owner.url} (queue "
-                              f"{self.owner.queue}): start one with storyreel worker --redis URL")
+        self.check_workers(queue)
         identity = build_identity()
+        checked = time.monotonic()
         try:
             for part in self.parts:
                 self.send(queue, part, 1, identity)
@@ -102,10 +101,19 @@ class _Dispatch:
                 if cancel.is_set():
                     raise RenderCancelled("render cancelled")
                 self.follow(queue, identity, on_frame, on_part)
+                if time.monotonic() - checked > ALIVE_SECONDS:
+                    self.check_workers(queue)  # all gone: the parts would wait forever
+                    checked = time.monotonic()
                 time.sleep(_POLL_SECONDS)
         except BaseException:
             self.stop_all()
             raise
+
+    def check_workers(self, queue: Queue) -> None:
+        """Fail when no worker listens on the queue (RQ forgets a dead one in minutes)."""
+        if not Worker.count(queue=queue):
+            raise WorkerError(f"no storyreel worker listens on {self.owner.url} (queue "
+                              f"{self.owner.queue}): start one with storyreel worker --redis URL")
 
     def send(self, queue: Queue, part: PartJob, attempt: int, identity: dict[str, str]) -> None:
         job = queue.enqueue(encode_remote, part, self.render_id, identity,
