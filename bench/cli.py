@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
                         help="results folder (default bench/results/)")
     parser.add_argument("--no-moviepy", action="store_true", help="skip the MoviePy way")
+    parser.add_argument("--no-voice", action="store_true",
+                        help="skip the voice measurements (synthesis speed, text-only render)")
     parser.add_argument("--only", type=_csv, default=None,
                         help=f"measure only these renderers (of {', '.join(VARIANTS)})")
     parser.add_argument("--no-rerender", action="store_true",
@@ -271,4 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "--work", str(work), "--preset", args.moviepy_preset]
         print(f"Edit and re-render: python -m bench.rerender {' '.join(rerender)}", flush=True)
         rerender_main(rerender)
+    if not args.no_voice:
+        from bench import voice
+
+        width, height = args.size
+        voice.main(["--segments", str(args.segments[0]), "--size", f"{width}x{height}",
+                    "--preset", args.scale_preset, "--runs", str(args.runs),
+                    "--out", str(out)])
     return 0

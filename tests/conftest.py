@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,19 @@ def no_error_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     assert not errors, "logged at ERROR: " + "; ".join(
         f"{r.name}: {r.getMessage()}" for r in errors
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def narration_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Synthesised narrations go to a cache of the test run's own, never the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("STORYREEL_CACHE_DIR")
+    os.environ["STORYREEL_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("STORYREEL_CACHE_DIR", None)
+    else:
+        os.environ["STORYREEL_CACHE_DIR"] = previous
 
 
 @pytest.fixture

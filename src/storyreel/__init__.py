@@ -19,8 +19,10 @@ from storyreel.errors import (
     StudioConfigError,
     ValidationFailed,
     VerificationError,
+    VoiceError,
+    WorkerError,
 )
-from storyreel.model import KenBurns, Project, RenderSettings, Segment, load_project
+from storyreel.model import KenBurns, Project, RenderSettings, Segment, Voice, load_project
 from storyreel.render import EXPORT_MESSAGE, CancelToken, Progress, RenderResult, render
 from storyreel.render.analysis import Analysis, analyse_project
 from storyreel.render.cache import PartCache
@@ -51,6 +53,9 @@ __all__ = [
     "StudioConfigError",
     "ValidationFailed",
     "VerificationError",
+    "Voice",
+    "VoiceError",
+    "WorkerError",
     "__version__",
     "analyse_project",
     "load_project",

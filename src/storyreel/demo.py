@@ -1,4 +1,8 @@
-"""A sample project that storyreel builds itself: painted stills and voice-like narration."""
+"""A sample project that storyreel builds itself: painted stills and their text.
+
+The demo has no recordings: the built-in voice speaks every segment when it renders,
+so a new user hears a real voice with captions that follow it.
+"""
 
 from __future__ import annotations
 
@@ -114,8 +118,8 @@ def _paint(path: Path, size: tuple[int, int], seed: int) -> None:
     Image.fromarray(grain).save(path, quality=90)
 
 
-def make_demo_project(folder: Path, *, seconds: float = 4.6) -> Path:
-    """Create the demo's stills, narration and manifest in ``folder``.
+def make_demo_project(folder: Path) -> Path:
+    """Create the demo's stills, music and manifest (text, no recordings) in ``folder``.
 
     Returns:
         The manifest path.
@@ -126,10 +130,8 @@ def make_demo_project(folder: Path, *, seconds: float = 4.6) -> Path:
     segments = []
     for i, (chapter, text) in enumerate(DEMO_STORY):
         image = f"images/{i + 1:02d}.jpg"
-        audio = f"audio/{i + 1:02d}.wav"
         _paint(folder / image, sizes[i % len(sizes)], seed=i)
-        write_speechlike_wav(folder / audio, seconds + 0.4 * (i % 3), seed=i)
-        segment = {"image": image, "audio": audio, "text": text}
+        segment = {"image": image, "text": text}
         if chapter:
             segment["chapter"] = chapter
         segments.append(segment)
@@ -140,6 +142,8 @@ def make_demo_project(folder: Path, *, seconds: float = 4.6) -> Path:
         "title": "The Lost City of Aurelia", "width": 1920, "height": 1080, "fps": 30,
         "segments": segments,
         "settings": {
+            "gap": 0.6,
+            "voice": {"engine": "hibari", "voice": "heart", "speed": 0.95},
             "transitions": {"crossfade": 0.5, "fade_in": 0.5, "fade_out": 1.0},
             "music": {"path": "audio/music.wav", "volume": -20},
             "logo": {"path": "images/logo.png", "corner": "top-right", "scale": 0.06,

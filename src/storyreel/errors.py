@@ -8,7 +8,9 @@ that do not know storyreel::
     ├── ProjectError (ValueError)            the input is wrong: exit code 2
     │   ├── ManifestError                    unreadable or malformed manifest file
     │   ├── ValidationFailed                 one or more problems, each with segment and path
-    │   └── MediaError                       a media file failed to decode during the render
+    │   ├── MediaError                       a media file failed to decode during the render
+    │   └── VoiceError                       a narration cannot be synthesised (engine missing,
+    │                                        not configured, text it cannot speak, engine crash)
     ├── RenderError (RuntimeError)           the render itself failed: exit code 1
     │   ├── EncoderError                     libx264/AAC/muxer refused or failed
     │   ├── OutputError (OSError)            the output folder or file cannot be written
@@ -42,6 +44,7 @@ __all__ = [
     "StudioConfigError",
     "ValidationFailed",
     "VerificationError",
+    "VoiceError",
     "WorkerError",
 ]
 
@@ -106,6 +109,17 @@ class MediaError(ProjectError):
         self.segment = segment
         self.problem = Problem(message, segment=segment, path=path)
         super().__init__(str(self.problem))
+
+
+class VoiceError(ProjectError):
+    """A narration cannot be synthesised; :attr:`problem` names the segment when known."""
+
+    def __init__(self, message: str, *, segment: int | None = None,
+                 path: Path | None = None) -> None:
+        self.segment = segment
+        self.path = path
+        self.problem = Problem(message, segment=segment, path=path, field="voice")
+        super().__init__(str(self.problem) if segment is not None or path else message)
 
 
 class RenderError(StoryreelError, RuntimeError):

@@ -22,7 +22,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ob
     out = tmp_path_factory.mktemp("bench")
     command = [sys.executable, "-m", "bench", "--segments", "2,3", "--size", "160x90",
                "--presets", "ultrafast,veryfast", "--runs", "1", "--seconds", "1",
-               "--out", str(out)]
+               "--no-voice", "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -90,3 +90,18 @@ def test_edit_and_rerender_scenario_measured(report: tuple[Path, dict]) -> None:
     assert data["chunked_vs_floor"]["cpu"] > 0
     text = (out / "rerender.md").read_text(encoding="utf-8")
     assert "one segment's text changed" in text and "encoder floor" in text
+
+
+def test_voice_bench_reports_speed_and_both_renders(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench.voice", "--segments", "2", "--size", "160x90",
+               "--preset", "ultrafast", "--runs", "1", "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads((tmp_path / "voice.json").read_text(encoding="utf-8"))
+    engines = {row["engine"]: row for row in data["synthesis"]}
+    assert set(engines) == {"hibari", "kokoro", "piper"}
+    assert engines["hibari"]["ready"] and engines["hibari"]["x_realtime"] > 1
+    render = data["render"]
+    assert render["segments"] == 2
+    assert render["text_only_s"] > 0 and render["recorded_s"] > 0

@@ -34,7 +34,9 @@ def test_create_list_read_update_delete(studio: Studio) -> None:
     assert project["title"] == "The Lost City"
     assert project["status"] == "draft"
     assert [s["number"] for s in project["segment_list"]] == [1, 2]
-    assert project["segment_list"][0]["missing"] == ["image", "audio"]
+    # A segment with text has its narration: the voice speaks it when the video renders.
+    assert project["segment_list"][0]["missing"] == ["image"]
+    assert project["segment_list"][0]["narration"] == "pending"
     assert project["options"]["width"] == 320 and project["options"]["fps"] == 25
 
     listed = client.get("/api/projects/").json()
@@ -398,7 +400,10 @@ def test_uploads_need_an_existing_segment(studio: Studio) -> None:
 def test_render_400_lists_what_each_segment_lacks(studio: Studio, tmp_path: Path) -> None:
     project = studio.create(segments=3)
     pid = project["id"]
-    first, second, _third = (s["id"] for s in project["segment_list"])
+    first, second, third = (s["id"] for s in project["segment_list"])
+    # Without a recording or text the third segment has nothing to say.
+    assert studio.client.patch(f"/api/projects/{pid}/segments/{third}/",
+                               json={"text": ""}).status_code == 200
     studio.upload(pid, first, "image", png_bytes())
     studio.upload(pid, first, "audio", wav_bytes(tmp_path, 0.5))
     studio.upload(pid, second, "audio", wav_bytes(tmp_path, 0.5))

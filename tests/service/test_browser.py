@@ -51,6 +51,17 @@ def page(tmp_path: Path) -> Iterator[Any]:
             browser.close()
 
 
+def _open_new_project(page: Any, server: LiveServer, title: str) -> list[str]:
+    """Open the studio, create a project called ``title``; returns the page's errors."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda dialog: dialog.accept(title))
+    page.goto(server.url + "/")
+    page.click("#new-project")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    return errors
+
+
 def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], page: Any,
                                        tmp_path: Path) -> None:
     server = live_server()
@@ -58,13 +69,7 @@ def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], p
     image.write_bytes(png_bytes((640, 360), (30, 120, 200)))
     audio = tmp_path / "voice.wav"
     audio.write_bytes(wav_bytes(tmp_path, 1.5))
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda dialog: dialog.accept("Browser story"))
-
-    page.goto(server.url + "/")
-    page.click("#new-project")
-    page.wait_for_selector("#editor:not([hidden]) .segment")
+    errors = _open_new_project(page, server, "Browser story")
     page.select_option("#opt-size", "320x180")
     page.wait_for_function("document.querySelector('#project-meta').textContent"
                            ".includes('320\u00d7180')")
@@ -142,3 +147,19 @@ def test_dropping_several_pictures_fills_segments_in_order(
     first = httpx.get(server.url + detail["segment_list"][0]["image"]["url"]).content
     pixel = Image.open(io.BytesIO(first)).convert("RGB").getpixel((5, 5))
     assert pixel == (255, 128, 32)  # 01.png went to the first segment
+
+
+def test_generate_narration_from_the_page(live_server: Callable[..., LiveServer],
+                                          page: Any) -> None:
+    errors = _open_new_project(page, live_server(), "Spoken story")
+    page.wait_for_selector("#voice-name option[value='hibari:heart']", state="attached")
+    page.fill(".segment .seg-text", "The voice reads this sentence aloud.")
+    page.locator(".segment .seg-text").blur()
+    page.wait_for_function("document.querySelector('.seg-narration').textContent"
+                           ".includes('Spoken from the text')")
+    page.click("#narrate-all")
+    page.wait_for_function("document.querySelector('.seg-narration').textContent"
+                           " === 'Generated narration'", timeout=120_000)
+    duration = page.locator(".segment .duration").text_content()
+    assert duration is not None and float(duration.split()[0]) > 1.0
+    assert errors == []

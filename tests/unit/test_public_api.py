@@ -46,7 +46,8 @@ def test_documented_entry_points_are_exported() -> None:
     for name in ("load_project", "render", "Progress", "RenderResult", "analyse_project",
                  "Analysis", "Project", "StoryreelError", "ProjectError", "ManifestError",
                  "ValidationFailed", "MediaError", "RenderError", "EncoderError", "OutputError",
-                 "DiskFullError", "VerificationError", "RenderCancelled", "PartCache"):
+                 "DiskFullError", "VerificationError", "RenderCancelled", "VoiceError",
+                 "WorkerError", "Voice", "PartCache"):
         assert name in storyreel.__all__, name
 
 
@@ -62,6 +63,8 @@ def test_error_tree() -> None:
         errors.DiskFullError: (errors.OutputError,),
         errors.VerificationError: (errors.RenderError,),
         errors.RenderCancelled: (errors.StoryreelError,),
+        errors.VoiceError: (errors.ProjectError,),
+        errors.WorkerError: (errors.RenderError,),
     }
     for cls, parents in tree.items():
         for parent in parents:
@@ -74,7 +77,9 @@ def test_every_module_all_lists_existing_names() -> None:
     # ``storyreel.render`` is the function; the subpackage is reached through importlib.
     names = ["storyreel.errors", "storyreel.model", "storyreel.render", "storyreel.timeline.plan",
              "storyreel.render.analysis", "storyreel.media.image", "storyreel.media.audio",
-             "storyreel.frames.kenburns", "storyreel.render.output"]
+             "storyreel.frames.kenburns", "storyreel.render.output", "storyreel.voice.narrate",
+             "storyreel.voice.cache", "storyreel.voice.normalize", "storyreel.audio.align",
+             "storyreel.distributed", "storyreel.cli.batch"]
     for module in map(importlib.import_module, names):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -46,7 +46,9 @@ def item_sound(project: Project, story: Story, position: int) -> Samples:
     item = story.items[position]
     if item.kind == "segment":
         assert item.segment is not None
-        return decode_audio(project.segments[item.segment].audio, item.segment + 1)
+        audio = project.segments[item.segment].audio
+        assert audio is not None  # narrated before the job starts
+        return decode_audio(audio, item.segment + 1)
     plan = story.plan
     span = plan.spans[position]
     start, end = _visible_samples(story, position)

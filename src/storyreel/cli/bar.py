@@ -21,7 +21,7 @@ from storyreel.render.progress import Progress as RenderProgress
 
 __all__ = ["ProgressBar"]
 
-_UNITS = {"analyse": "seg/s", "export": "fps"}
+_UNITS = {"narrate": "seg/s", "analyse": "seg/s", "export": "fps"}
 
 
 class _RateColumn(ProgressColumn):

@@ -24,6 +24,14 @@ from rich.console import Console
 
 from storyreel import __version__
 from storyreel._malloc import tune_malloc
+from storyreel.cli.voice import (
+    add_voice_commands,
+    cmd_narrate,
+    cmd_say,
+    cmd_voices,
+    voice_flags,
+    voice_overrides,
+)
 from storyreel.errors import (
     ProjectError,
     RenderCancelled,
@@ -93,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _render_options(demo, output=False)
 
     sub.add_parser("schema", help="print the manifest's JSON Schema")
+    add_voice_commands(sub)
 
     cache = sub.add_parser("cache", help="show (or clear) a project's cache of encoded parts")
     cache.add_argument("manifest", type=Path,
@@ -177,6 +186,7 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
                                                 "bottom-right"), help="watermark corner")
     look.add_argument("--intro", type=Path, metavar="FILE", help="clip played before the story")
     look.add_argument("--outro", type=Path, metavar="FILE", help="clip played after the story")
+    voice_flags(parser.add_argument_group("voice (segments without a recording)"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -282,6 +292,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["intro"] = {"path": _absolute(args.intro)}
     if args.outro:
         overrides["outro"] = {"path": _absolute(args.outro)}
+    if voice := voice_overrides(args):
+        overrides["voice"] = voice
     return overrides
 
 
@@ -385,8 +397,10 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise ValidationFailed(analysis.problems)
     seconds = sum(analysis.narration_samples) / 48_000
     size = f"{project.width}x{project.height} @ {float(project.fps):g} fps"
-    print(f"{args.manifest}: OK, {len(project.segments)} segments, "
-          f"{seconds:.1f} s of narration, {size}")
+    spoken = sum(1 for segment in project.segments if segment.audio is None)
+    voiced = f" ({spoken} to be spoken from their text)" if spoken else ""
+    print(f"{args.manifest}: OK, {len(project.segments)} segments{voiced}, "
+          f"{seconds:.1f} s of recorded narration, {size}")
     return EXIT_OK
 
 
@@ -463,4 +477,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "cache": _cmd_cache,
     "serve": _cmd_serve,
     "worker": _cmd_worker,
+    "voices": cmd_voices,
+    "say": cmd_say,
+    "narrate": cmd_narrate,
 }

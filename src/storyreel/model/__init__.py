@@ -2,7 +2,7 @@
 
 from storyreel.model.fps import FrameRate, parse_fps
 from storyreel.model.load import load_project, project_from_dict
-from storyreel.model.project import KenBurns, Project, RenderSettings, Segment
+from storyreel.model.project import KenBurns, Project, RenderSettings, Segment, Voice
 
 __all__ = [
     "FrameRate",
@@ -10,6 +10,7 @@ __all__ = [
     "Project",
     "RenderSettings",
     "Segment",
+    "Voice",
     "load_project",
     "parse_fps",
     "project_from_dict",

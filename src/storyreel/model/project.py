@@ -46,6 +46,9 @@ __all__ = [
     "Segment",
     "Subtitles",
     "Transitions",
+    "Voice",
+    "VoiceEngine",
+    "VoiceOverride",
 ]
 
 MIN_DIMENSION = 64
@@ -263,6 +266,52 @@ class Clip(_Frozen):
         return {"path": data} if isinstance(data, str | Path) else data
 
 
+VoiceEngine = Literal["hibari", "kokoro", "piper"]
+ENGINES: tuple[str, ...] = VoiceEngine.__args__  # type: ignore[attr-defined]
+MIN_SPEED = 0.5
+MAX_SPEED = 2.0
+
+
+class Voice(_Frozen):
+    """The voice that speaks segments without a recording.
+
+    Attributes:
+        engine: ``hibari`` (built in, offline), ``kokoro`` or ``piper`` (optional extras
+            with model files you already have).
+        voice: A voice of that engine (``storyreel voices`` lists them); the engine's
+            default when left out.
+        speed: Speaking rate, 1.0 is the voice's natural pace.
+        language: Language code such as ``en-us``; the voice's own when left out.
+        model: The engine's model file (Kokoro's ``.onnx``, Piper's ``.onnx`` voice).
+        voices: Kokoro's voices file (``voices-v1.0.bin``).
+    """
+
+    engine: VoiceEngine = "hibari"
+    voice: str | None = Field(None, min_length=1, max_length=100)
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    language: str | None = Field(None, min_length=2, max_length=20)
+    model: Path | None = None
+    voices: Path | None = None
+
+    _paths = field_validator("model", "voices", mode="before")(_resolve)
+
+
+class VoiceOverride(_Frozen):
+    """A segment's changes to the project's voice (fields left out are the project's)."""
+
+    engine: VoiceEngine | None = None
+    voice: str | None = Field(None, min_length=1, max_length=100)
+    speed: float | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED)
+    language: str | None = Field(None, min_length=2, max_length=20)
+
+    def over(self, base: Voice) -> Voice:
+        """``base`` with this override's fields applied (a new engine drops the old voice)."""
+        changes = self.model_dump(exclude_none=True)
+        if "engine" in changes and changes["engine"] != base.engine and "voice" not in changes:
+            changes["voice"] = None
+        return base.model_copy(update=changes)
+
+
 class SafeArea(_Frozen):
     """Where captions and the logo may be drawn: shares of the frame kept clear at each edge.
 
@@ -311,6 +360,7 @@ class RenderSettings(_Frozen):
             size, frame rate and bitrate the manifest leaves out, and the safe area.
         safe_area: Where captions and the logo may be drawn; default: the platform's, or
             the title-safe area without a platform.
+        voice: The voice that narrates segments without a recording.
     """
 
     platform: PlatformName | None = None
@@ -327,6 +377,7 @@ class RenderSettings(_Frozen):
     logo: Logo | None = None
     intro: Clip | None = None
     outro: Clip | None = None
+    voice: Voice = Voice()
 
     @property
     def safe_insets(self) -> Insets | None:
@@ -339,19 +390,26 @@ class RenderSettings(_Frozen):
 class Segment(BaseModel):
     """One still, its narration and the narration's text.
 
+    A segment without ``audio`` is narrated from its ``text`` by the project's voice
+    (or its own ``voice`` override); a recording, where given, always wins.
     Unknown fields (e.g. StoryFlow's ``image_prompt``) are kept and ignored.
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
     image: Path
-    audio: Path
+    audio: Path | None = None
     text: str = Field("", max_length=20_000)
     chapter: str | None = Field(None, max_length=200)
     zoom: float | None = Field(None, ge=1.0, le=2.0)
     direction: Direction | None = None
     subtitles: bool = True
     crossfade: float | None = Field(None, ge=0.0, le=5.0)
+    voice: VoiceOverride | None = None
+
+    def voice_of(self, project_voice: Voice) -> Voice:
+        """The voice that speaks this segment's text."""
+        return project_voice if self.voice is None else self.voice.over(project_voice)
 
     @model_validator(mode="before")
     @classmethod

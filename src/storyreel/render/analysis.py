@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storyreel.audio.align import Aligner, align_narration
 from storyreel.audio.music import MusicBed
 from storyreel.audio.speech import speech_regions
 from storyreel.errors import MediaError, Problem
@@ -14,7 +15,7 @@ from storyreel.media.audio import SAMPLE_RATE, decode_audio
 from storyreel.media.clip import ClipInfo, probe_clip
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project
-from storyreel.timeline.words import WordTimings, estimate_words
+from storyreel.timeline.words import WordTimings
 
 __all__ = ["Analysis", "analyse_project"]
 
@@ -35,6 +36,8 @@ class Analysis:
         outro: The outro clip, when the project has a usable one.
         words: When each written word is spoken, per segment (empty timings where
             speech was not analysed or the segment has no text).
+        warnings: Things worth knowing that do not stop a render (e.g. word timings
+            that had to be estimated).
     """
 
     problems: list[Problem]
@@ -44,6 +47,7 @@ class Analysis:
     intro: ClipInfo | None = None
     outro: ClipInfo | None = None
     words: list[WordTimings] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -53,7 +57,7 @@ class Analysis:
 
 def analyse_project(
     project: Project, on_segment: Callable[[int], None] | None = None, *,
-    speech: bool = False,
+    speech: bool = False, words: Mapping[int, WordTimings] | None = None,
 ) -> Analysis:
     """Open every still and decode every narration, collecting all problems.
 
@@ -61,32 +65,53 @@ def analyse_project(
         project: The validated project model.
         on_segment: Called with the number of segments checked so far.
         speech: Also find where the voice speaks in each narration that has text
-            (for caption timing).
+            and when each word is said (for caption timing).
+        words: Word timings already known (a synthesised narration's), by 0-based
+            segment; the others are found by forced alignment, or estimated.
     """
     problems: list[Problem] = []
     lengths: list[int] = []
     sizes: list[tuple[int, int]] = []
     regions: list[Regions] = []
-    words: list[WordTimings] = []
+    timings: list[WordTimings] = []
+    warnings: list[str] = []
+    aligner = Aligner()
     for number, segment in enumerate(project.segments, start=1):
         try:
             sizes.append(probe_image(segment.image, number))
         except MediaError as exc:
             problems.append(_named(exc.problem, "image"))
             sizes.append((0, 0))
+        if segment.audio is None:  # spoken from its text when the render starts
+            if not segment.text.strip():
+                problems.append(Problem("no narration: the segment has neither a recording "
+                                        "nor text", number, None, "audio"))
+            lengths.append(0)
+            regions.append([])
+            timings.append(_NO_WORDS)
+            if on_segment is not None:
+                on_segment(number)
+            continue
         try:
             narration = decode_audio(segment.audio, number)
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
             regions.append([])
-            words.append(_NO_WORDS)
+            timings.append(_NO_WORDS)
         else:
             lengths.append(narration.shape[1])
             wanted = speech and bool(segment.text.strip()) and segment.subtitles
             regions.append(speech_regions(narration, SAMPLE_RATE) if wanted else [])
-            words.append(estimate_words(segment.text, regions[-1], lengths[-1])
-                         if wanted else _NO_WORDS)
+            known = (words or {}).get(number - 1)
+            if not wanted:
+                timings.append(_NO_WORDS)
+            elif known is not None:
+                timings.append(known)
+            else:
+                found, why = align_narration(segment.text, narration, regions[-1], aligner)
+                timings.append(found)
+                warnings += [f"segment {number}: {why}"] if why else []
             if lengths[-1] < SAMPLE_RATE // 100:
                 problems.append(Problem("narration is shorter than 10 ms", number,
                                         segment.audio, "audio"))
@@ -97,7 +122,7 @@ def analyse_project(
     intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
-    return Analysis(problems, lengths, sizes, regions, intro, outro, words)
+    return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings)
 
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipInfo | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.project import Project
-from storyreel.render.analysis import analyse_project
+from storyreel.render.analysis import Analysis, analyse_project
 from storyreel.render.cache import PartCache
 from storyreel.render.keys import FileDigests, part_key, sound_key
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
@@ -46,6 +46,7 @@ from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verif
 from storyreel.timeline.chunks import Chunk, plan_chunks
 from storyreel.timeline.plan import frame_to_sample
 from storyreel.timeline.story import Story, build_story, seconds_to_frames
+from storyreel.timeline.words import WordTimings
 
 __all__ = ["Job", "JobOutcome"]
 
@@ -69,6 +70,7 @@ class JobOutcome:
     warnings: tuple[str, ...]
     parts_encoded: int
     parts_reused: int
+    words: tuple[WordTimings, ...] = ()
 
 
 @dataclass
@@ -90,7 +92,8 @@ class Job:
     """
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
-                 cancel: CancelToken | None, *, cache: PartCache | None = None,
+                 cancel: CancelToken | None, words: Mapping[int, WordTimings] | None = None,
+                 *, cache: PartCache | None = None,
                  encoders: EncoderFactory = part_encoder, workers: int | None = None,
                  single_part: bool = False, parts: PartDispatcher | None = None) -> None:
         self.project = project
@@ -107,6 +110,8 @@ class Job:
         self.encoded = 0
         self.reused = 0
         self.taken: set[int] = set()  # parts taken from the cache
+        self.words = words  # known timings of synthesised narrations, by segment
+        self.analysis: Analysis | None = None
 
     def check_cancel(self) -> None:
         """Raise :class:`RenderCancelled` once the token is set."""
@@ -140,8 +145,9 @@ class Job:
             published = sidecars.publish()
         if self.cache is not None:
             self.cache.evict()
+        words = tuple(self.analysis.words) if self.analysis is not None else ()
         return JobOutcome(verified, story, sound.before, sound.after, tuple(published),
-                          tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused)
+                          tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused, words)
 
     @contextlib.contextmanager
     def workspace(self) -> Iterator[Path]:
@@ -175,9 +181,11 @@ class Job:
         captions = self.settings.subtitles
         analysis = analyse_project(self.project, on_segment,
                                    speech=captions.enabled or captions.sidecar
-                                   or captions.words_json)
+                                   or captions.words_json, words=self.words)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
+        self.analysis = analysis
+        self.warnings += analysis.warnings
         return build_story(self.project, analysis)
 
     # -- export -----------------------------------------------------------------------

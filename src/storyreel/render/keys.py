@@ -30,7 +30,7 @@ from storyreel.media.encoder import EncoderSettings
 from storyreel.model.project import Project
 from storyreel.render.decor import fade_level
 from storyreel.timeline.chunks import Chunk
-from storyreel.timeline.story import Story
+from storyreel.timeline.story import Item, Story
 
 __all__ = ["FileDigests", "build_identity", "part_key", "sound_key", "x264_build"]
 
@@ -94,8 +94,7 @@ def sound_key(project: Project, story: Story, settings: EncoderSettings,
               digest: FileDigests) -> str:
     """The cache key of the encoded sound track (loudness measurement included)."""
     s = project.settings
-    sources = [digest(project.segments[i.segment].audio) if i.segment is not None
-               else digest(i.clip) if i.clip is not None else None for i in story.items]
+    sources = [_item_sound_digest(project, item, digest) for item in story.items]
     description = {
         "plan": repr(story.plan),
         "items": repr(story.items),
@@ -109,6 +108,11 @@ def sound_key(project: Project, story: Story, settings: EncoderSettings,
         "code": _code_digest(_SOUND_CODE),
     }
     return _hash(description)
+
+
+def _item_sound_digest(project: Project, item: Item, digest: FileDigests) -> str | None:
+    path = project.segments[item.segment].audio if item.segment is not None else item.clip
+    return digest(path) if path is not None else None
 
 
 def _picture(project: Project, story: Story, position: int, start: int,

@@ -13,13 +13,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storyreel.errors import ValidationFailed
+from storyreel.errors import RenderCancelled, ValidationFailed
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project
 from storyreel.render.cache import CACHE_DIR_NAME, DEFAULT_MAX_BYTES, PartCache
 from storyreel.render.job import Job
 from storyreel.render.parts import PartDispatcher, machine_cores, workers_for
-from storyreel.render.progress import CancelToken, ProgressCallback, ProgressReporter
+from storyreel.render.progress import (
+    NARRATE_MESSAGE,
+    CancelToken,
+    ProgressCallback,
+    ProgressReporter,
+)
+from storyreel.timeline.words import WordTimings
+from storyreel.voice.narrate import narrate_project
 
 __all__ = [
     "CancelToken",
@@ -56,6 +63,11 @@ class RenderResult:
         true_peak: True peak of the published sound track, in dBTP (likewise).
         chunks_encoded: Parts of the picture encoded by this render.
         chunks_reused: Parts taken unchanged from the part cache.
+        words: When each written word is spoken, per segment, in samples at 48 kHz
+            from the start of that segment's narration (empty when captions are off).
+        narration_starts: Where each segment's narration starts in the video, in
+            samples at 48 kHz (add it to a word's samples for its time in the video).
+        synthesised: 0-based segments whose narration was spoken from their text.
     """
 
     path: Path
@@ -70,6 +82,9 @@ class RenderResult:
     true_peak: float | None = None
     chunks_encoded: int = 0
     chunks_reused: int = 0
+    words: list[WordTimings] = field(default_factory=list)
+    narration_starts: list[int] = field(default_factory=list)
+    synthesised: list[int] = field(default_factory=list)
 
     @property
     def size_mb(self) -> float:
@@ -192,16 +207,28 @@ def render(
     target = target.expanduser().absolute()
     reporter = ProgressReporter(on_progress)
     store = default_cache(project) if cache is True else cache or None
-    outcome = Job(project, target, reporter, cancel, cache=store, workers=_workers(),
-                  parts=parts).run()
-    plan = outcome.story.plan
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.is_set():
+            raise RenderCancelled("render cancelled")
+
+    with narrate_project(project, on_start=lambda n: reporter.phase("narrate", n, NARRATE_MESSAGE),
+                         on_segment=reporter.update, cancel=check_cancel) as narrated:
+        outcome = Job(narrated.project, target, reporter, cancel, narrated.words, cache=store,
+                      workers=_workers(), parts=parts).run()
+    story = outcome.story
+    plan = story.plan
     result = RenderResult(
         target, outcome.verified.size, float(plan.duration), plan.total_frames, project.fps,
-        list(outcome.warnings), list(outcome.sidecars),
+        narrated.warnings + list(outcome.warnings), list(outcome.sidecars),
         outcome.loudness[0] if outcome.loudness else None,
         outcome.loudness_after[0] if outcome.loudness_after else None,
         outcome.loudness_after[1] if outcome.loudness_after else None,
         outcome.parts_encoded, outcome.parts_reused,
+        list(outcome.words),
+        [plan.spans[story.item_span_of_segment(i)].audio_start
+         for i in range(len(project.segments))],
+        list(narrated.synthesised),
     )
     log.info("Rendered %s (%.1f MB, %.2f s; %d parts encoded, %d reused)", result.path,
              result.size_mb, result.duration, result.chunks_encoded, result.chunks_reused)

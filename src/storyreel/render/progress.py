@@ -7,10 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["EXPORT_MESSAGE", "CancelToken", "Progress", "ProgressCallback", "ProgressReporter"]
+__all__ = ["EXPORT_MESSAGE", "NARRATE_MESSAGE", "CancelToken", "Progress", "ProgressCallback",
+           "ProgressReporter"]
 
 #: The phase message sent just before encoding starts.
 EXPORT_MESSAGE = "Exporting final MP4..."
+#: The phase message while narrations are synthesised from text.
+NARRATE_MESSAGE = "Synthesising narration..."
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,8 @@ class Progress:
     """One progress update.
 
     Attributes:
-        phase: ``analyse``, ``loudness`` (measuring the mix), ``export``, ``verify`` or
-            ``done``.
+        phase: ``narrate`` (speaking segments without a recording), ``analyse``,
+            ``loudness`` (measuring the mix), ``export``, ``verify`` or ``done``.
         done: Units finished in this phase (segments, frames, ...).
         total: Units in this phase.
         rate: Units per second over the phase so far, once known.

@@ -68,10 +68,10 @@ class ParsedProject:
 
 @dataclass(frozen=True)
 class BundleMedia:
-    """Archive members of one segment's image and narration."""
+    """Archive members of one segment's image and narration (none: spoken from its text)."""
 
     image: zipfile.ZipInfo
-    audio: zipfile.ZipInfo
+    audio: zipfile.ZipInfo | None
 
 
 def detect_kind(head: bytes) -> str:
@@ -222,12 +222,13 @@ def read_bundle(archive: zipfile.ZipFile, max_total: int) -> ParsedProject:
     for number, segment in enumerate(project.segments, start=1):
         found: list[zipfile.ZipInfo | None] = []
         for what in ("image", "audio"):
-            member = _member(getattr(segment, what), folder, by_name)
-            if member is None:
+            path = getattr(segment, what)
+            member = None if path is None else _member(path, folder, by_name)
+            if member is None and path is not None:
                 problems.append(Problem(f"the {what} file named in the manifest is not in the "
                                         "zip", number, None, what))
             found.append(member)
-        if found[0] is not None and found[1] is not None:
+        if found[0] is not None and (found[1] is not None or segment.audio is None):
             parsed.media.append(BundleMedia(found[0], found[1]))
     problems += _bundle_assets(project, parsed, folder, by_name)
     if problems:

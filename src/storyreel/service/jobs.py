@@ -33,8 +33,9 @@ from typing import IO, Any, Protocol
 
 from storyreel.errors import RenderCancelled
 from storyreel.render.progress import Progress
+from storyreel.service.narration import narration_manifest
 from storyreel.service.options import build_manifest, render_problems
-from storyreel.service.store import JobRow, Store
+from storyreel.service.store import JobRow, ProjectRow, SegmentRow, Store
 
 __all__ = [
     "Dispatcher",
@@ -55,16 +56,19 @@ CANCEL_GRACE = 10.0
 #: Progress is written to the database at most this often (phase changes always).
 PROGRESS_INTERVAL = 0.25
 # Share of the progress bar each phase covers: (start, end) in percent.
-_PHASE_SPAN = {"starting": (0.0, 0.0), "analyse": (0.0, 4.0), "loudness": (4.0, 10.0),
-               "export": (10.0, 97.0), "verify": (97.0, 100.0), "done": (100.0, 100.0)}
+_PHASE_SPAN = {"starting": (0.0, 0.0), "narrate": (0.0, 0.0), "analyse": (0.0, 4.0),
+               "loudness": (4.0, 10.0), "export": (10.0, 97.0), "verify": (97.0, 100.0),
+               "done": (100.0, 100.0)}
+# A narrate job is all narration.
+_NARRATE_SPAN = {"starting": (0.0, 0.0), "narrate": (0.0, 100.0)}
 
 
-def overall_percent(progress: Progress, previous: float = 0.0) -> float:
+def overall_percent(progress: Progress, previous: float = 0.0, kind: str = "render") -> float:
     """Map a phase's progress onto one 0-100 bar that never moves backwards.
 
     A phase this table does not know holds the bar where it is.
     """
-    span = _PHASE_SPAN.get(progress.phase)
+    span = (_NARRATE_SPAN if kind == "narrate" else _PHASE_SPAN).get(progress.phase)
     if span is None:
         return previous
     start, end = span
@@ -80,6 +84,10 @@ class RenderSpec:
         manifest: A storyreel manifest with media paths relative to ``base_dir``.
         base_dir: The project's media folder.
         output: Where the finished MP4 is published.
+        kind: ``render``, or ``narrate`` (write the narrations of the ``narrate``
+            segments into ``base_dir/audio`` instead).
+        narrate: 0-based segments to narrate (narrate jobs).
+        options: The project's stored options (narrate jobs record what made each file).
         cache: The folder of encoded parts kept between renders (the studio's data
             folder holds it); empty for none.
     """
@@ -88,6 +96,9 @@ class RenderSpec:
     manifest: dict[str, Any]
     base_dir: str
     output: str
+    kind: str = "render"
+    narrate: list[int] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
     cache: str = ""
 
 
@@ -101,6 +112,7 @@ class RenderOutcome:
     frames: int
     fps: str
     warnings: list[str] = field(default_factory=list)
+    narrations: list[dict[str, Any]] = field(default_factory=list)
 
 
 class JobFailed(Exception):
@@ -294,9 +306,11 @@ def _tail(errors: IO[bytes], limit: int = 600) -> str:
 class _ProgressWriter:
     """Stores a job's progress (throttled) and notices cancel requests made elsewhere."""
 
-    def __init__(self, store: Store, job_id: int, cancel: threading.Event) -> None:
+    def __init__(self, store: Store, job_id: int, cancel: threading.Event,
+                 kind: str = "render") -> None:
         self.store = store
         self.job_id = job_id
+        self.kind = kind
         self.cancel = cancel
         self._phase = ""
         self._percent = 0.0
@@ -310,7 +324,7 @@ class _ProgressWriter:
             return
         self._phase, self._last = progress.phase, now
         frames = progress.phase == "export"
-        self._percent = overall_percent(progress, self._percent)
+        self._percent = overall_percent(progress, self._percent, self.kind)
         still_running = self.store.record_progress(
             self.job_id, phase=progress.phase, done=progress.done, total=progress.total,
             percent=self._percent, rate=progress.rate if frames else None,
@@ -433,6 +447,9 @@ class LocalDispatcher:
             raise JobFailed("The project was deleted.")
         folder = self.media_root / str(project.id)
         segments = self.store.segments(project.id)
+        if job.kind == "narrate":
+            self._narrate(job, project, segments, folder, cancel)
+            return
         problems = render_problems(project.title, project.options, segments, folder)
         if problems:
             dicts = _problem_dicts(problems)
@@ -443,7 +460,7 @@ class LocalDispatcher:
                             f"{'s' if len(dicts) != 1 else ''} to fix.", dicts)
         spec = RenderSpec(job.id, build_manifest(project.title, project.options, segments),
                           str(folder), str(folder / "output" / f"render-{job.id}.mp4"),
-                          str(self.media_root.parent / "cache"))
+                          cache=str(self.media_root.parent / "cache"))
         if cancel.is_set():
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)
@@ -457,6 +474,33 @@ class LocalDispatcher:
             warnings=outcome.warnings,
             message=f"Done: {outcome.duration:.1f} s of video",
         )
+
+    def _narrate(self, job: JobRow, project: ProjectRow, segments: list[SegmentRow],
+                 folder: Path, cancel: threading.Event) -> None:
+        """Generate the narrations of the job's segments, then attach them."""
+        positions = [i for i, s in enumerate(segments) if s.id in (job.targets or [])]
+        spec = RenderSpec(job.id, narration_manifest(project.title, project.options, segments),
+                          str(folder), "", "narrate", positions, project.options)
+        if cancel.is_set():
+            raise RenderCancelled("narration cancelled")
+        outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel, "narrate"),
+                              cancel)
+        if cancel.is_set() and self.store.cancel_requested(job.id):
+            for item in outcome.narrations:
+                (folder / item["file"]).unlink(missing_ok=True)
+            raise RenderCancelled("narration cancelled")
+        for item in outcome.narrations:
+            segment = segments[item["position"]]
+            self.store.update_segment(project.id, segment.id, {
+                "audio_file": item["file"], "audio_samples": item["samples"],
+                "narration_from": item["source"]})
+            if segment.audio_file and segment.audio_file != item["file"]:
+                (folder / segment.audio_file).unlink(missing_ok=True)
+        count = len(outcome.narrations)
+        self.store.complete_job(
+            job.id, output_file="", captions_file=None, size=0, duration=outcome.duration,
+            frames=count, warnings=outcome.warnings,
+            message=f"Narration generated for {count} segment{'s' if count != 1 else ''}")
 
     @staticmethod
     def _captions(spec: RenderSpec, outcome: RenderOutcome) -> str | None:

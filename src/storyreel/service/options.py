@@ -180,11 +180,16 @@ def options_schema() -> dict[str, Any]:
 
 
 def missing_media(segment: SegmentRow, project_dir: Path) -> list[str]:
-    """What a segment still lacks to render: ``image`` and/or ``audio``."""
+    """What a segment still lacks to render: ``image`` and/or ``audio``.
+
+    A segment with text and no recording is not missing its narration: the voice
+    speaks it when the project renders.
+    """
     missing = []
     if not segment.image_file or not (project_dir / segment.image_file).is_file():
         missing.append("image")
-    if not segment.audio_file or not (project_dir / segment.audio_file).is_file():
+    recorded = segment.audio_file and (project_dir / segment.audio_file).is_file()
+    if not recorded and not segment.text.strip():
         missing.append("audio")
     return missing
 
@@ -195,7 +200,8 @@ def build_manifest(title: str, options: dict[str, Any],
     manifest: dict[str, Any] = {"title": title}
     manifest.update({key: options[key] for key in OPTION_KEYS if options.get(key) is not None})
     manifest["segments"] = [
-        {"image": seg.image_file or "", "audio": seg.audio_file or "", "text": seg.text,
+        {"image": seg.image_file or "", "text": seg.text,
+         **({"audio": seg.audio_file} if seg.audio_file else {}),
          **({"chapter": seg.chapter} if seg.chapter else {})}
         for seg in segments
     ]
@@ -210,7 +216,7 @@ def render_problems(title: str, options: dict[str, Any], segments: list[SegmentR
     problems = []
     for number, segment in enumerate(segments, start=1):
         for what in missing_media(segment, project_dir):
-            word = "an image" if what == "image" else "a narration recording"
+            word = "an image" if what == "image" else "a narration recording or text"
             problems.append(Problem(f"needs {word}", number, None, what))
     if problems:
         return problems

@@ -23,6 +23,8 @@ from storyreel.service.schemas import (
     BatchQueued,
     ErrorOut,
     GalleryItem,
+    NarrateAccepted,
+    NarrateRequest,
     ProblemOut,
     ProjectCreate,
     ProjectDetail,
@@ -313,6 +315,39 @@ def render_all(studio: StudioDep) -> BatchQueued:
     """Queue every project that is ready (and not already rendering); say why others wait."""
     queued, skipped = studio.render_all()
     return BatchQueued(queued=queued, skipped=skipped)
+@router.post("/projects/{project_id}/narrate/", status_code=202, response_model=NarrateAccepted,
+             tags=["renders"], responses={
+                 409: {"model": ErrorOut, "description": "A job is already queued or running, "
+                                                         "or a recording would be replaced"},
+             })
+def start_narration(project_id: int, body: NarrateRequest,
+                    studio: StudioDep) -> NarrateAccepted:
+    """Generate narration from text with the project's voice, as a background job.
+
+    Without ``segment_id``: every segment whose narration is missing or out of date.
+    An uploaded recording is replaced only with ``replace: true``.
+    """
+    job, kept = studio.narrate(project_id, body.segment_id, body.replace)
+    return NarrateAccepted(job_id=job.id, segments=job.targets or [], kept=kept,
+                           status_url=f"/api/projects/{project_id}/status/",
+                           events_url=f"/api/projects/{project_id}/events/")
+
+
+@router.get("/voices/", tags=["renders"])
+def list_voices() -> list[dict[str, Any]]:
+    """Voice engines on this machine: ready or not (and why), their voices and languages."""
+    from dataclasses import asdict
+
+    from storyreel.voice.engines import engine_statuses
+
+    return [asdict(status) for status in engine_statuses()]
+
+
+@router.get("/voices/sample/", tags=["renders"], response_class=FileResponse)
+def voice_sample(studio: StudioDep, voice: str | None = None, speed: float = 1.0,
+                 engine: str = "hibari") -> FileResponse:
+    """A short spoken sample of a voice at a speed (WAV), to listen before choosing."""
+    return FileResponse(studio.voice_sample(engine, voice, speed), media_type="audio/wav")
 
 
 @router.get("/projects/{project_id}/status/", response_model=StatusOut, tags=["renders"])

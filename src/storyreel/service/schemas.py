@@ -12,6 +12,9 @@ __all__ = [
     "GalleryItem",
     "ImageOut",
     "JobStatus",
+    "NarrateAccepted",
+    "NarrateRequest",
+    "NarrationState",
     "ProblemOut",
     "ProjectCreate",
     "ProjectDetail",
@@ -27,6 +30,7 @@ __all__ = [
 ]
 
 JobStatus = Literal["draft", "queued", "processing", "completed", "failed", "cancelled"]
+NarrationState = Literal["recorded", "generated", "outdated", "pending", "missing"]
 
 _TEXT_MAX = 20_000
 
@@ -132,6 +136,10 @@ class SegmentOut(BaseModel):
     image: ImageOut | None
     audio: AudioOut | None
     missing: list[str] = Field(description="what the segment still needs to render")
+    narration: NarrationState = Field(
+        "missing", description="recorded (uploaded), generated (by the voice), outdated "
+                               "(generated from an older text or voice), pending (spoken "
+                               "from its text at render) or missing")
 
 
 class StatusOut(BaseModel):
@@ -139,6 +147,8 @@ class StatusOut(BaseModel):
 
     project_id: int
     job_id: int | None
+    kind: Literal["render", "narrate"] = Field(
+        "render", description="what the job does: render the video, or generate narration")
     status: JobStatus
     phase: str
     percent: float
@@ -197,6 +207,24 @@ class BatchQueued(BaseModel):
 
     queued: list[int]
     skipped: dict[int, str]
+
+
+class NarrateRequest(_Input):
+    """Which narrations to generate."""
+
+    segment_id: int | None = Field(None, description="one segment; every segment that needs "
+                                                     "it when left out")
+    replace: bool = Field(False, description="also replace an uploaded recording (ask first)")
+
+
+class NarrateAccepted(BaseModel):
+    """A narrate job was queued."""
+
+    job_id: int
+    segments: list[int] = Field(description="segments whose narration will be generated")
+    kept: list[int] = Field(description="segments left alone: they have an uploaded recording")
+    status_url: str
+    events_url: str
 
 
 class RenderAccepted(BaseModel):

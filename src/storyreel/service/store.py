@@ -21,6 +21,7 @@ from typing import Any
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "JOB_KINDS",
     "JOB_STATUSES",
     "MAX_ATTEMPTS",
     "ActiveJobExists",
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS segments (
     image_height INTEGER,
     audio_file TEXT,
     audio_samples INTEGER,
+    narration_from TEXT,
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS segments_by_project ON segments(project_id, position);
@@ -82,7 +84,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'render',
+    targets TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs(project_id, id);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, id);
@@ -90,6 +94,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_active_job_per_project
     ON jobs(project_id) WHERE status IN ('queued', 'processing');
 PRAGMA user_version = 1;
 """
+# Columns added after the first release: (table, column, declaration).
+_ADDED_COLUMNS = (
+    ("segments", "narration_from", "TEXT"),
+    ("jobs", "kind", "TEXT NOT NULL DEFAULT 'render'"),
+    ("jobs", "targets", "TEXT"),
+)
+JOB_KINDS = ("render", "narrate")
 
 
 class ActiveJobExists(Exception):
@@ -127,6 +138,7 @@ class SegmentRow:
     audio_file: str | None
     audio_samples: int | None
     updated_at: float
+    narration_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +169,8 @@ class JobRow:
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    kind: str = "render"
+    targets: list[int] | None = None
 
 
 def _project(row: sqlite3.Row) -> ProjectRow:
@@ -173,11 +187,12 @@ def _job(row: sqlite3.Row) -> JobRow:
     data["problems"] = json.loads(data["problems"]) if data["problems"] else None
     data["warnings"] = json.loads(data["warnings"]) if data["warnings"] else []
     data["cancel_requested"] = bool(data["cancel_requested"])
+    data["targets"] = json.loads(data["targets"]) if data.get("targets") else None
     return JobRow(**data)
 
 
 _SEGMENT_FIELDS = {"text", "chapter", "image_prompt", "image_file", "image_width",
-                   "image_height", "audio_file", "audio_samples"}
+                   "image_height", "audio_file", "audio_samples", "narration_from"}
 
 
 class Store:
@@ -194,7 +209,12 @@ class Store:
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
         self._generation = 0
-        self._connect().executescript(_SCHEMA)
+        db = self._connect()
+        db.executescript(_SCHEMA)
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     # -- connections -----------------------------------------------------------------------
 
@@ -413,19 +433,23 @@ class Store:
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def create_job(self, project_id: int) -> JobRow:
-        """Queue a render of the project.
+    def create_job(self, project_id: int, kind: str = "render",
+                   targets: list[int] | None = None) -> JobRow:
+        """Queue a job of the project: a ``render``, or ``narrate`` (its ``targets`` segments).
 
         Raises:
-            ActiveJobExists: The project already has a queued or running render.
+            ActiveJobExists: The project already has a queued or running job.
         """
+        if kind not in JOB_KINDS:
+            raise ValueError(f"unknown job kind {kind!r}")
         now = time.time()
         try:
             with self._tx() as db:
                 cur = db.execute(
-                    "INSERT INTO jobs (project_id, status, message, created_at, updated_at) "
-                    "VALUES (?, 'queued', 'Waiting for a free render slot...', ?, ?)",
-                    (project_id, now, now),
+                    "INSERT INTO jobs (project_id, status, message, created_at, updated_at, "
+                    "kind, targets) VALUES (?, 'queued', 'Waiting for a free render slot...', "
+                    "?, ?, ?, ?)",
+                    (project_id, now, now, kind, json.dumps(targets) if targets else None),
                 )
         except sqlite3.IntegrityError:
             active = self.active_job(project_id)

@@ -20,7 +20,7 @@ from PIL import Image
 
 from storyreel.errors import MediaError, Problem, ValidationFailed
 from storyreel.media.audio import SAMPLE_RATE
-from storyreel.model.load import project_from_dict
+from storyreel.model.load import problems_from, project_from_dict
 from storyreel.render.pipeline import slugify
 from storyreel.render.preview import SAMPLE_CAPTION, caption_preview
 from storyreel.service import uploads
@@ -34,6 +34,7 @@ from storyreel.service.importers import (
     read_capped,
 )
 from storyreel.service.jobs import CANCEL_GRACE, Dispatcher
+from storyreel.service.narration import narration_state, targets_for
 from storyreel.service.options import (
     asset_settings,
     build_manifest,
@@ -55,7 +56,10 @@ from storyreel.service.schemas import (
 )
 from storyreel.service.store import ActiveJobExists, JobRow, ProjectRow, SegmentRow, Store
 
-__all__ = ["Studio", "StudioError"]
+__all__ = ["VOICE_SAMPLE", "Studio", "StudioError"]
+
+#: What the "listen" button says.
+VOICE_SAMPLE = "Once upon a time, in a valley far away, a story began."
 
 log = logging.getLogger("storyreel.service")
 
@@ -150,9 +154,12 @@ class Studio:
         if segment.audio_file and segment.audio_samples:
             audio = AudioOut(url=self._media_url(segment.project_id, segment, "audio"),
                              duration=round(segment.audio_samples / SAMPLE_RATE, 3))
+        options = self.store.get_project(segment.project_id)
+        state = narration_state(segment, options.options if options else {})
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
-                          image=image, audio=audio, missing=missing_media(segment, folder))
+                          image=image, audio=audio, missing=missing_media(segment, folder),
+                          narration=state)
 
     def status(self, project_id: int) -> StatusOut:
         """Where the project's latest render stands (``draft`` when never rendered)."""
@@ -170,7 +177,7 @@ class Studio:
         exporting = job.phase == "export" or job.status == "completed"
         urls = self._render_urls(job)
         return StatusOut(
-            project_id=project_id, job_id=job.id, status=job.status,
+            project_id=project_id, job_id=job.id, kind=job.kind, status=job.status,
             phase=job.phase, percent=job.percent,
             frames_done=job.done if exporting else None,
             frames_total=job.total if exporting else None,
@@ -340,6 +347,8 @@ class Studio:
         problems: list[ProblemOut] = []
         for number, (segment, media) in enumerate(zip(segments, parsed.media, strict=True), 1):
             for what, member in (("image", media.image), ("audio", media.audio)):
+                if member is None:  # no recording: the text is spoken
+                    continue
                 try:
                     with archive.open(member) as handle:
                         self._store_upload(segment, what, handle)
@@ -472,7 +481,7 @@ class Studio:
         target = self.folder(segment.project_id) / name
         uploads.publish(temp, target)
         updated = self.store.update_segment(segment.project_id, segment.id, {
-            "audio_file": name, "audio_samples": info.samples})
+            "audio_file": name, "audio_samples": info.samples, "narration_from": None})
         if updated is None:
             uploads.remove_quietly(target)
             raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
@@ -568,10 +577,10 @@ class Studio:
         project = self.project(project_id)
         rows = self.store.segments(project_id)
         manifest = build_manifest(project.title, project.options, rows)
-        manifest["segments"] = [
-            {**seg, "image": seg["image"] or "images/.none", "audio": seg["audio"] or "audio/.none"}
+        manifest["segments"] = [  # no narration is needed to draw a frame
+            {**seg, "image": seg["image"] or "images/.none"}
             for seg in manifest["segments"]] or [
-            {"image": "images/.none", "audio": "audio/.none", "text": SAMPLE_CAPTION}]
+            {"image": "images/.none", "text": SAMPLE_CAPTION}]
         try:
             engine_project = project_from_dict(manifest, base_dir=self.folder(project_id))
             pixels = caption_preview(engine_project)
@@ -623,6 +632,51 @@ class Studio:
             else:
                 queued.append(project.id)
         return queued, skipped
+
+    def narrate(self, project_id: int, segment_id: int | None,
+                replace: bool) -> tuple[JobRow, list[int]]:
+        """Queue a job that generates narration from text (one segment, or all that need it).
+
+        Returns:
+            The job, and the segments left alone because they have an uploaded recording.
+        """
+        project = self.project(project_id)
+        if segment_id is not None:
+            segment = self.segment(project_id, segment_id)
+            if not segment.text.strip():
+                raise StudioError(400, "This segment has no text to speak.")
+        segments = self.store.segments(project_id)
+        targets, kept = targets_for(segments, project.options, segment_id, replace)
+        if segment_id is not None and kept:
+            raise StudioError(409, "This segment has an uploaded recording: confirm to "
+                                   "replace it with a generated narration.")
+        if not targets:
+            raise StudioError(400, "Every segment with text already has an up-to-date "
+                                   "narration.")
+        try:
+            job = self.store.create_job(project_id, "narrate", targets)
+        except ActiveJobExists as exc:
+            raise StudioError(409, "This project already has a job running.",
+                              job_id=exc.job.id) from None
+        self.dispatcher.submitted(job.id)
+        return job, kept
+
+    def voice_sample(self, engine: str, voice: str | None, speed: float) -> Path:
+        """A cached WAV of a short sentence in a voice (for the "listen" button)."""
+        from pydantic import ValidationError
+
+        from storyreel.errors import VoiceError
+        from storyreel.model.project import Voice
+        from storyreel.voice.narrate import Narrator
+
+        try:
+            chosen = Voice.model_validate({"engine": engine, "voice": voice, "speed": speed})
+            return Narrator().speak(VOICE_SAMPLE, chosen).entry.wav
+        except ValidationError as exc:
+            raise StudioError(400, "Those voice settings are not valid.",
+                              [_problem_out(p) for p in problems_from(exc)]) from exc
+        except VoiceError as exc:
+            raise StudioError(400, str(exc)) from exc
 
     def cancel(self, project_id: int) -> StatusOut:
         """Cancel a queued render at once, or stop a running one within seconds."""

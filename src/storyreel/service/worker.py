@@ -61,6 +61,11 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     from storyreel.service.jobs import RenderOutcome, describe_error
 
     try:
+        if spec.get("kind") == "narrate":
+            from storyreel.service.narration import run_narration
+
+            return "done", run_narration(spec, cancel.is_set,
+                                         lambda p: _send(out, "progress", asdict(p)))
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
         cache = PartCache(Path(spec["cache"])) if spec.get("cache") else False
         result = render(project, Path(spec["output"]), cancel=cancel, cache=cache,

@@ -4,7 +4,8 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 
 const PHASES = {
-  starting: "Starting", analyse: "Checking media", export: "Encoding video",
+  starting: "Starting", narrate: "Generating narration", analyse: "Checking media",
+  export: "Encoding video",
   verify: "Verifying the file", done: "Done", "": "Waiting",
 };
 const STATUS_WORDS = {
@@ -197,8 +198,10 @@ async function openProject(id) {
   $("#editor").hidden = false;
   $("#title").value = project.title;
   fillOptions(project.options);
+  fillVoice(project.options);
   renderTimeline(project.segment_list);
   updateMeta(project);
+  state.narratedJob = project.render.kind === "narrate" ? project.render.job_id : null;
   updateStatus(project.render);
   listen(project.id);
   document.querySelectorAll(".project-item").forEach((el) => {
@@ -256,6 +259,8 @@ function plainType(node, defs) {
 }
 
 // Settings shown at once; every other setting the engine offers goes under "More options".
+// Settings with a panel of their own (not built from the schema's fields).
+const OWN_PANEL_SETTINGS = new Set(["voice"]);
 const MAIN_SETTINGS = new Set(["platform", "preset", "gap", "ken_burns", "subtitles",
   "transitions", "music"]);
 
@@ -299,6 +304,7 @@ function needsFile(node, defs) {
 function addFields(root, objectSchema, defs, path, placeFor = () => root) {
   const help = fieldHelp(objectSchema.description);
   for (const [name, raw] of Object.entries(objectSchema.properties || {})) {
+    if (path.length === 1 && OWN_PANEL_SETTINGS.has(name)) continue;
     const node = plainType(raw, defs);
     const here = [...path, name];
     const target = placeFor(name);
@@ -557,6 +563,8 @@ function renderTimeline(segments) {
     text.value = seg.text;
     text.addEventListener("change", () => editSegment(seg.id, { text: text.value }));
     $(".seg-prompt", li).textContent = seg.image_prompt ? `Picture idea: ${seg.image_prompt}` : "";
+    showNarration(li, seg);
+    $(".seg-generate", li).addEventListener("click", () => narrate(seg.id, li.dataset.narration));
     const missing = $(".seg-missing", li);
     missing.textContent = seg.missing.length ? `Needs ${seg.missing.map((m) => (m === "image" ? "a picture" : "a narration")).join(" and ")}` : "";
     setupDrop(li, seg);
@@ -651,7 +659,9 @@ async function upload(segmentId, kind, file) {
 
 async function editSegment(segmentId, fields) {
   try {
-    await api("PATCH", `/api/projects/${state.project.id}/segments/${segmentId}/`, fields);
+    const seg = await api("PATCH", `/api/projects/${state.project.id}/segments/${segmentId}/`, fields);
+    const li = document.getElementById(`segment-${segmentId}`);
+    if (li && seg) showNarration(li, seg);
     toast("Saved");
   } catch (err) {
     showError(err);
@@ -707,6 +717,11 @@ function listen(projectId) {
 
 function updateStatus(s) {
   state.lastStatus = s;
+  if (s.kind === "narrate" && s.status === "completed" && state.narratedJob !== s.job_id) {
+    state.narratedJob = s.job_id;  // new narrations: show them on the timeline
+    reloadProject().catch(() => {});
+  }
+  $("#narrate-all").disabled = s.status === "queued" || s.status === "processing";
   const running = s.status === "queued" || s.status === "processing";
   $("#render").disabled = running;
   $("#render").textContent = s.status === "completed" ? "Render again" : "Render";
@@ -748,7 +763,7 @@ function updateStatus(s) {
       errorBox.append(ul);
     }
   } else if (s.status === "cancelled") {
-    errorBox.textContent = "The render was cancelled. Nothing was saved.";
+    errorBox.textContent = s.kind === "narrate" ? "Generating narration was cancelled." : "The render was cancelled. Nothing was saved.";
     errorBox.classList.add("soft");
   }
   if (s.status !== "cancelled") errorBox.classList.remove("soft");
@@ -777,6 +792,93 @@ function updateStatus(s) {
     if (s.chapters_url) $("#chapters").href = s.chapters_url;
   } else if (!running) {
     result.hidden = true;
+  }
+}
+
+// ---------------------------------------------------------------- voice and narration
+
+const NARRATION_WORDS = {
+  recorded: ["Recorded narration", null],
+  generated: ["Generated narration", "Regenerate"],
+  outdated: ["Out of date: the text or voice changed since it was generated", "Regenerate"],
+  pending: ["Spoken from the text when the video renders", "Generate now"],
+  missing: ["", null],
+};
+
+function showNarration(li, seg) {
+  const [words, action] = NARRATION_WORDS[seg.narration] || ["", null];
+  li.dataset.narration = seg.narration;
+  const label = $(".seg-narration", li);
+  label.textContent = words;
+  label.classList.toggle("warn", seg.narration === "outdated");
+  const button = $(".seg-generate", li);
+  button.hidden = !seg.text.trim();
+  button.textContent = action || "Replace with a generated narration";
+}
+
+async function setupVoicePanel(schema) {
+  const speed = ((schema.$defs || {}).Voice || {}).properties?.speed || {};
+  const range = $("#voice-speed");
+  range.min = speed.minimum ?? 0.5;
+  range.max = speed.maximum ?? 2;
+  const select = $("#voice-name");
+  select.replaceChildren();
+  for (const engine of await api("GET", "/api/voices/")) {
+    for (const voice of engine.ready ? engine.voices : []) {
+      if (!voice.available) continue;
+      const option = document.createElement("option");
+      option.value = `${engine.name}:${voice.name}`;
+      option.textContent = `${voice.name} (${engine.name}, ${voice.language}${voice.description ? ", " + voice.description : ""})`;
+      select.append(option);
+    }
+  }
+  range.addEventListener("input", () => { $("#voice-speed-value").textContent = `${Number(range.value).toFixed(2)}×`; });
+  range.addEventListener("change", saveVoice);
+  select.addEventListener("change", saveVoice);
+  $("#voice-listen").addEventListener("click", listenVoice);
+  $("#narrate-all").addEventListener("click", () => narrate(null, null));
+  if (state.project) fillVoice(state.project.options);
+}
+
+function chosenVoice() {
+  const [engine, voice] = ($("#voice-name").value || "hibari:heart").split(":");
+  return { engine, voice, speed: Number($("#voice-speed").value) };
+}
+
+function fillVoice(options) {
+  const voice = (options.settings || {}).voice || {};
+  const value = `${voice.engine || "hibari"}:${voice.voice || "heart"}`;
+  if ([...$("#voice-name").options].some((o) => o.value === value)) $("#voice-name").value = value;
+  $("#voice-speed").value = voice.speed ?? 1;
+  $("#voice-speed-value").textContent = `${Number($("#voice-speed").value).toFixed(2)}×`;
+}
+
+async function saveVoice() {
+  await patchProject({ settings: { voice: chosenVoice() } });
+  await reloadProject();
+}
+
+function listenVoice() {
+  const { engine, voice, speed } = chosenVoice();
+  const player = $("#voice-sample");
+  player.src = `/api/voices/sample/?${new URLSearchParams({ engine, voice, speed })}`;
+  player.play().catch((err) => showError(err));
+}
+
+async function narrate(segmentId, narrationState) {
+  const body = segmentId ? { segment_id: segmentId } : {};
+  if (narrationState === "recorded") {
+    if (!confirm("Replace the uploaded recording with a generated narration?")) return;
+    body.replace = true;
+  }
+  try {
+    const accepted = await api("POST", `/api/projects/${state.project.id}/narrate/`, body);
+    const kept = accepted.kept.length;
+    toast(`Generating narration for ${accepted.segments.length} segment(s)` +
+          (kept ? `; ${kept} with an uploaded recording left as they are` : ""));
+    updateStatus({ ...state.lastStatus, kind: "narrate", status: "queued", phase: "", percent: 0, message: "Waiting…", error: null, problems: null });
+  } catch (err) {
+    showError(err);
   }
 }
 
@@ -892,7 +994,9 @@ async function main() {
   $("#refresh-preview").addEventListener("click", refreshPreview);
   window.addEventListener("hashchange", route);
   try {
-    buildSettingsFields(await loadSchema());
+    const schema = await loadSchema();
+    buildSettingsFields(schema);
+    await setupVoicePanel(schema);
   } catch (err) {
     showError(err);
   }

@@ -1,0 +1,202 @@
+"""Word timings by forced alignment: where each word of a known text is spoken.
+
+pocketsphinx (its wheel ships an English acoustic model and dictionary) is run in
+text-alignment mode on the narration at 16 kHz. Words are aligned in their spoken
+form (numbers and abbreviations as words, see :mod:`storyreel.voice.normalize`) and
+mapped back onto the written tokens. Words the dictionary lacks are placed between
+their aligned neighbours; when too little can be aligned (non-English text, a
+recording that is not the text) the caller falls back to
+:func:`~storyreel.timeline.words.estimate_words`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from storyreel.timeline.words import Word, WordSource, WordTimings, estimate_words
+from storyreel.voice.normalize import speech_words, spoken_tokens
+
+__all__ = ["Aligner", "AlignmentFailed", "Spans", "align_narration", "timings_from_spans"]
+
+log = logging.getLogger("storyreel")
+
+Spans = list[tuple[int, int] | None]
+RATE = 48_000
+_ALIGN_RATE = 16_000
+_FRAME = RATE // 100  # pocketsphinx reports 10 ms frames
+_MIN_ALIGNED = 0.5  # at least half the words placed by the aligner, or it is not trusted
+_VARIANT = re.compile(r"\(\d+\)$")
+
+
+class AlignmentFailed(Exception):
+    """The aligner could not place the text (internal: callers fall back to estimates)."""
+
+
+class Aligner:
+    """pocketsphinx's English model in text-alignment mode, loaded on first use."""
+
+    def __init__(self) -> None:
+        self._decoder: Any = None
+        self._lock = threading.Lock()
+
+    def spans(self, tokens: Sequence[str], mono: NDArray[np.float32]) -> Spans:
+        """Where each spoken token is said in ``mono`` (48 kHz), ``None`` where unknown.
+
+        Raises:
+            AlignmentFailed: Nothing could be aligned.
+        """
+        words = [speech_words(token) for token in tokens]
+        with self._lock:
+            decoder = self._load()
+            known = [[w for w in group if decoder.lookup_word(w) is not None] for group in words]
+            flat = [w for group in known for w in group]
+            if not flat:
+                raise AlignmentFailed("no word of the text is in the English dictionary")
+            segments = self._run(decoder, " ".join(flat), mono)
+        if not segments:
+            raise AlignmentFailed("the recording could not be matched to its text")
+        if len(segments) != len(flat):
+            raise AlignmentFailed("the aligner did not place every word")
+        spans: Spans = []
+        at = 0
+        for group in known:
+            placed = segments[at:at + len(group)]
+            at += len(group)
+            spans.append((placed[0][0], placed[-1][1]) if placed else None)
+        return spans
+
+    def _load(self) -> Any:
+        if self._decoder is None:
+            try:
+                from pocketsphinx import Decoder
+
+                self._decoder = Decoder(lm=None, loglevel="FATAL", samprate=_ALIGN_RATE)
+            except Exception as exc:  # missing wheel or model: timings are estimated
+                raise AlignmentFailed(f"the aligner is not available ({exc})") from exc
+        return self._decoder
+
+    @staticmethod
+    def _run(decoder: Any, text: str, mono: NDArray[np.float32]) -> list[tuple[int, int]]:
+        from scipy.signal import resample_poly
+
+        pcm = (np.clip(resample_poly(mono, 1, RATE // _ALIGN_RATE), -1, 1) * 32767).astype("<i2")
+        try:
+            decoder.set_align_text(text)
+            decoder.start_utt()
+            decoder.process_raw(pcm.tobytes(), no_search=False, full_utt=True)
+            decoder.end_utt()
+            found = decoder.seg()
+            segments = list(found) if found is not None else []
+        except Exception as exc:  # pocketsphinx raises RuntimeError/ValueError alike
+            raise AlignmentFailed(f"the aligner failed ({exc})") from exc
+        return [(seg.start_frame * _FRAME, (seg.end_frame + 1) * _FRAME) for seg in segments
+                if _VARIANT.sub("", seg.word) not in ("<s>", "</s>", "<sil>")
+                and not seg.word.startswith("[")]
+
+
+def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[tuple[int, int]],
+                    aligner: Aligner) -> tuple[WordTimings, str | None]:
+    """Word timings of a recorded (or synthesised) narration of ``text``.
+
+    Args:
+        text: The segment's text as written.
+        narration: Its samples at 48 kHz, shape ``(channels, n)`` or ``(n,)``.
+        speech: Where the voice speaks (for the fallback and a plausibility check).
+        aligner: A loaded :class:`Aligner` (shared across segments).
+
+    Returns:
+        The timings and, when some or all of them had to be estimated, a note saying
+        which and why (for a warning).
+    """
+    mono = narration.mean(axis=0) if narration.ndim == 2 else narration
+    length = mono.shape[0]
+    tokens = spoken_tokens(text)
+    if not tokens:
+        return WordTimings((), "estimated"), None
+    try:
+        spans = aligner.spans(tokens, mono.astype(np.float32, copy=False))
+        _check(spans, speech)
+    except AlignmentFailed as exc:
+        return estimate_words(text, speech, length), f"word timings estimated ({exc})"
+    unplaced = [word for word, span, spoken in zip(text.split(), spans, tokens, strict=True)
+                if span is None and speech_words(spoken)]
+    note = None
+    if unplaced:
+        shown = ", ".join(unplaced[:5]) + (", ..." if len(unplaced) > 5 else "")
+        note = f"words not in the aligner's dictionary are timed between their neighbours: {shown}"
+    return timings_from_spans(text, spans, length, "aligned"), note
+
+
+def _check(spans: Spans, speech: Sequence[tuple[int, int]]) -> None:
+    placed = [s for s in spans if s is not None]
+    if len(placed) < _MIN_ALIGNED * len(spans):
+        raise AlignmentFailed(f"only {len(placed)} of {len(spans)} words are in the English "
+                              "dictionary")
+    if speech:  # forced alignment always "succeeds": words must land where the voice is
+        inside = sum(_overlap(span, speech) for span in placed)
+        if inside < 0.5 * sum(b - a for a, b in placed):
+            raise AlignmentFailed("the recording does not sound like its text")
+
+
+def _overlap(span: tuple[int, int], regions: Sequence[tuple[int, int]]) -> int:
+    return sum(max(0, min(span[1], b) - max(span[0], a)) for a, b in regions)
+
+
+def timings_from_spans(text: str, spans: Spans, length: int,
+                       source: WordSource = "aligned") -> WordTimings:
+    """Written-word timings from spans of the spoken tokens (one per written token).
+
+    Tokens without a span are placed between their neighbours by their length.
+    """
+    tokens = text.split()
+    if len(spans) != len(tokens):
+        raise ValueError("one span per written token is needed")
+    filled = _fill(tokens, [_clamp(s, length) for s in spans], length)
+    words = []
+    floor = 0
+    for token, (start, end) in zip(tokens, filled, strict=True):
+        start = max(start, floor)
+        end = max(end, start + 1)
+        words.append(Word(token, start, end))
+        floor = end
+    return WordTimings(tuple(words), source)
+
+
+def _clamp(span: tuple[int, int] | None, length: int) -> tuple[int, int] | None:
+    if span is None:
+        return None
+    start, end = max(0, min(span[0], length - 1)), max(0, min(span[1], length))
+    return (start, end) if end > start else None
+
+
+def _fill(tokens: Sequence[str], spans: Spans, length: int) -> list[tuple[int, int]]:
+    """Give every token without a span a share of the time between its placed neighbours."""
+    result: list[tuple[int, int]] = []
+    index = 0
+    while index < len(spans):
+        span = spans[index]
+        if span is not None:
+            result.append(span)
+            index += 1
+            continue
+        run_end = index
+        while run_end < len(spans) and spans[run_end] is None:
+            run_end += 1
+        left = result[-1][1] if result else 0
+        following = spans[run_end] if run_end < len(spans) else None
+        right = following[0] if following is not None else length
+        weights = [len(t) + 1 for t in tokens[index:run_end]]
+        total, at = sum(weights), 0
+        for weight in weights:
+            a = left + (right - left) * at // total
+            at += weight
+            result.append((a, max(a + 1, left + (right - left) * at // total)))
+        index = run_end
+    return result
