@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from storyreel.validate import analyse_project
 
 from storyreel.errors import ValidationFailed
 from storyreel.model.load import project_from_dict
 from storyreel.model.project import Voice
 from storyreel.model.schema import manifest_schema
+from storyreel.render.analysis import analyse_project
 
 
 def test_a_manifest_of_pictures_and_text_gets_the_built_in_voice(tmp_path: Path) -> None:
