@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import av
+import pytest
 from farmkit import RedisServer, Workers, free_port
 from redis import Redis
 from rq.registry import FinishedJobRegistry
@@ -44,7 +45,9 @@ def test_cli_says_in_one_line_when_redis_cannot_be_reached(tmp_path: Path) -> No
     make_project(tmp_path, [0.8])
     url = f"redis://127.0.0.1:{free_port()}/0"
     for command in (["render", str(tmp_path / "story.json"), "--redis", url],
-                    ["worker", "--redis", url]):
+                    ["worker", "--redis", url],
+                    ["serve", "--redis", url, "--port", str(free_port()),
+                     "--data-dir", str(tmp_path / "studio")]):
         done = subprocess.run([sys.executable, "-m", "storyreel", *command],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 1
@@ -79,3 +82,22 @@ def test_studio_render_process_sends_parts_to_workers(
     assert last["kind"] == "done", lines[-3:]
     assert _frames(tmp_path / "render-7.mp4") == last["payload"]["frames"]
     assert _parts_done(redis_server.url) == 2
+
+
+def test_farm_benchmark_reports_overhead_and_per_part_figures(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    """The benchmark starts its own Redis and workers; this one only proves redis-server
+    is here (else the test skips)."""
+    pytest.importorskip("psutil", reason="the bench extra is not installed")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "bench.farm", "--segments", "2", "--size",
+                           "160x90", "--preset", "ultrafast", "--workers", "1",
+                           "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")],
+                          cwd=root, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run,) = json.loads((tmp_path / "out" / "farm.json").read_text(encoding="utf-8"))
+    assert run["workers"] == 1 and run["parts"] >= 2
+    assert len(run["per_part"]) == run["parts"]
+    assert sum(p["frames"] for p in run["per_part"]) == run["frames"]
+    assert 0 < run["overhead_share"] < 1
+    assert run["worker_cpu"] > 0 and run["dispatch_cpu"] > 0 and run["assembly_cpu"] > 0
