@@ -1,16 +1,20 @@
-"""Studio test kit: generated media, a test-client wrapper, a fake render runner, a live server."""
+"""Studio test kit: generated media, a test-client wrapper, a fake render runner, a live server,
+and the fixtures that start studios (shared by the service and security tests)."""
 
 from __future__ import annotations
 
 import io
+import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -18,6 +22,7 @@ from PIL import Image
 
 from storyreel.demo import write_speechlike_wav
 from storyreel.render.progress import Progress
+from storyreel.service import create_app
 from storyreel.service.jobs import JobFailed, RenderOutcome, RenderSpec
 
 BASE_URL = "http://127.0.0.1"
@@ -30,6 +35,18 @@ def png_bytes(size: tuple[int, int] = (480, 270), colour: tuple[int, int, int] =
     """An encoded still."""
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def zip_bundle(manifest: Mapping[str, Any] | str, files: Mapping[str, bytes],
+               folder: str = "story/") -> bytes:
+    """A zip bundle: ``story/story.json`` (a manifest, or the text given) and the files."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        archive.writestr(f"{folder}story.json", text)
+        for name, data in files.items():
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 
@@ -162,3 +179,45 @@ class LiveServer:
         self.thread.join(30)
 
 
+# -- fixtures (imported by the conftest files) -----------------------------------------
+
+@pytest.fixture
+def make_studio(tmp_path: Path) -> Iterator[Callable[..., Studio]]:
+    """Start studio apps (lifespan included) on a temporary data folder; all are closed."""
+    clients: list[TestClient] = []
+    media = tmp_path / "media"
+    media.mkdir()
+
+    def start(data_dir: Path | None = None, **options: Any) -> Studio:
+        folder = data_dir or tmp_path / "data"
+        app = create_app(folder, **options)
+        client = TestClient(app, base_url=BASE_URL)
+        client.__enter__()
+        clients.append(client)
+        return Studio(client, app, folder, media)
+
+    yield start
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def studio(make_studio: Callable[..., Studio]) -> Studio:
+    """A studio with the real render worker."""
+    return make_studio()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start live servers on temporary data folders; all are stopped at the end."""
+    servers: list[LiveServer] = []
+
+    def start(**options: Any) -> LiveServer:
+        data_dir = options.pop("data_dir", tmp_path / "live-data")
+        server = LiveServer(create_app(data_dir, **options)).__enter__()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in reversed(servers):
+        server.__exit__(None, None, None)

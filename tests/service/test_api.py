@@ -7,7 +7,7 @@ import io
 import json
 import socket
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,15 @@ import pytest
 from fastapi.testclient import TestClient
 from numpy.typing import NDArray
 from PIL import Image
-from studiokit import BASE_URL, FakeRunner, Studio, png_bytes, wait_status, wav_bytes
+from studiokit import (
+    BASE_URL,
+    FakeRunner,
+    Studio,
+    png_bytes,
+    wait_status,
+    wav_bytes,
+    zip_bundle,
+)
 
 from media import write_bomb_png, write_corrupt_wav
 from storyreel.service import Limits, StudioConfigError, create_app, run_server
@@ -158,21 +166,12 @@ def test_text_block_import(studio: Studio) -> None:
     assert empty.status_code == 400 and "No segments" in empty.json()["detail"]
 
 
-def _bundle(tmp_path: Path, manifest: Mapping[str, Any], files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("story/story.json", json.dumps(manifest))
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def test_zip_bundle_import(studio: Studio, tmp_path: Path) -> None:
     manifest = {"title": "Bundled", "width": 320, "height": 180,
                 "settings": {"preset": "ultrafast"}, "segments": [
                     {"image": "images/a.png", "audio": "audio/a.wav", "text": "One."},
                     {"image": "images/b.jpg", "audio": "audio/b.wav", "text": "Two."}]}
-    data = _bundle(tmp_path, manifest, {
+    data = zip_bundle(manifest, {
         "story/images/a.png": png_bytes((640, 360)),
         "story/images/b.jpg": png_bytes((400, 300), fmt="JPEG"),
         "story/audio/a.wav": wav_bytes(tmp_path, 0.6),
@@ -196,13 +195,13 @@ def test_zip_bundle_problems_are_listed_and_nothing_is_kept(studio: Studio,
     manifest = {"segments": [
         {"image": "../../etc/passwd", "audio": "/etc/hostname"},
         {"image": "images/bad.png", "audio": "audio/ok.wav"}]}
-    data = _bundle(tmp_path, manifest, {"story/images/bad.png": b"not a png",
+    data = zip_bundle(manifest, {"story/images/bad.png": b"not a png",
                                         "story/audio/ok.wav": wav_bytes(tmp_path, 0.5)})
     response = studio.client.post("/api/projects/", files={"file": ("b.zip", data, "x/y")})
     assert response.status_code == 400
     problems = response.json()["problems"]
     assert {(p["segment"], p["field"]) for p in problems} == {(1, "image"), (1, "audio")}
-    only_bad_media = _bundle(tmp_path, {"segments": [
+    only_bad_media = zip_bundle({"segments": [
         {"image": "images/bad.png", "audio": "audio/ok.wav"}]},
         {"story/images/bad.png": b"not a png", "story/audio/ok.wav": wav_bytes(tmp_path, 0.5)})
     response = studio.client.post("/api/projects/", files={"file": ("b.zip", only_bad_media,
@@ -571,14 +570,14 @@ def test_file_settings_are_uploaded_checked_and_removed(studio: Studio, tmp_path
 def test_zip_bundle_brings_its_music(studio: Studio, tmp_path: Path) -> None:
     manifest = {"title": "With music", "settings": {"music": {"path": "bed.wav", "volume": -20}},
                 "segments": [{"image": "a.png", "audio": "a.wav"}]}
-    data = _bundle(tmp_path, manifest, {"story/a.png": png_bytes(),
+    data = zip_bundle(manifest, {"story/a.png": png_bytes(),
                                         "story/a.wav": wav_bytes(tmp_path, 0.5),
                                         "story/bed.wav": wav_bytes(tmp_path, 2.0, seed=3)})
     response = studio.client.post("/api/projects/", files={"file": ("b.zip", data)})
     assert response.status_code == 201, response.text
     music = response.json()["options"]["settings"]["music"]
     assert music["volume"] == -20 and music["path"].startswith("assets/music-")
-    missing = _bundle(tmp_path, {**manifest, "settings": {"music": {"path": "gone.wav"}}},
+    missing = zip_bundle({**manifest, "settings": {"music": {"path": "gone.wav"}}},
                       {"story/a.png": png_bytes(), "story/a.wav": wav_bytes(tmp_path, 0.5)})
     refused = studio.client.post("/api/projects/", files={"file": ("b.zip", missing)})
     assert refused.status_code == 400

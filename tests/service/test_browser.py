@@ -7,9 +7,12 @@ where a missing browser is a failure.
 
 from __future__ import annotations
 
+import http.server
 import io
 import os
 import shutil
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from studiokit import LiveServer, png_bytes, wav_bytes
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from studiokit import LiveServer, free_port, png_bytes, wav_bytes
+
+from storyreel.service import create_app
 
 CHROMIUM = os.environ.get("STORYREEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -51,10 +57,24 @@ def page(tmp_path: Path) -> Iterator[Any]:
             browser.close()
 
 
+def wait_until(page: Any, expression: str, timeout: float = 30.0) -> None:
+    """Poll a JavaScript expression until it is true.
+
+    Playwright's ``wait_for_function`` compiles its predicate with ``eval``, which the
+    studio's Content-Security-Policy forbids (as it should); ``evaluate`` is not affected.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        page.wait_for_timeout(50)
+
+
 def _open_new_project(page: Any, server: LiveServer, title: str) -> list[str]:
     """Open the studio, create a project called ``title``; returns the page's errors."""
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if "Content Security Policy" in msg.text else None)
     page.on("dialog", lambda dialog: dialog.accept(title))
     page.goto(server.url + "/")
     page.click("#new-project")
@@ -71,7 +91,7 @@ def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], p
     audio.write_bytes(wav_bytes(tmp_path, 1.5))
     errors = _open_new_project(page, server, "Browser story")
     page.select_option("#opt-size", "320x180")
-    page.wait_for_function("document.querySelector('#project-meta').textContent"
+    wait_until(page, "document.querySelector('#project-meta').textContent"
                            ".includes('320\u00d7180')")
     page.select_option("[data-path='settings.preset']", "ultrafast")
     page.wait_for_timeout(300)
@@ -89,17 +109,16 @@ def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], p
 
     page.click("#render")
     page.wait_for_selector("#progress:not([hidden])")
-    page.wait_for_function("document.querySelector('#progress-percent').textContent === '100 %'",
-                           timeout=90_000)
+    wait_until(page, "document.querySelector('#progress-percent').textContent === '100 %'",
+               timeout=90)
     page.wait_for_selector("#result:not([hidden]) video", timeout=30_000)
     assert page.locator("#progress-phase").inner_text() == "Done"
     page.eval_on_selector("#video", "v => { v.muted = true; return v.play(); }")
-    page.wait_for_function(
-        "(() => { const v = document.querySelector('#video');"
-        " return v.readyState >= 2 && v.currentTime > 0.2; })()", timeout=30_000)
+    wait_until(page, "(() => { const v = document.querySelector('#video');"
+                     " return v.readyState >= 2 && v.currentTime > 0.2; })()")
     assert page.get_attribute("#download", "href").startswith("/api/renders/")
     assert "Browser story" in page.locator("#project-list").inner_text()
-    assert errors == []
+    assert errors == []  # no script error, nothing the Content-Security-Policy blocked
     if os.environ.get("STORYREEL_SCREENSHOT"):
         page.screenshot(path=os.environ["STORYREEL_SCREENSHOT"], full_page=True)
 
@@ -138,7 +157,7 @@ def test_dropping_several_pictures_fills_segments_in_order(
         const target = document.querySelector(".segment .seg-image");
         target.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
     }""")
-    page.wait_for_function("document.querySelectorAll('.segment .seg-image.filled').length === 2")
+    wait_until(page, "document.querySelectorAll('.segment .seg-image.filled').length === 2")
     sizes = [page.get_attribute(f".segment:nth-child({n}) .seg-image img", "title")
              for n in (1, 2)]
     assert sizes == ["320\u00d7180", "320\u00d7180"]
@@ -149,17 +168,102 @@ def test_dropping_several_pictures_fills_segments_in_order(
     assert pixel == (255, 128, 32)  # 01.png went to the first segment
 
 
+class _Recorder:
+    """Wraps the studio app and counts the requests it answered, with their statuses."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.answers: list[tuple[str, str, int]] = []
+        self.changed = threading.Condition()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def note(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                with self.changed:
+                    self.answers.append((scope["method"], scope["path"], message["status"]))
+                    self.changed.notify_all()
+            await send(message)
+
+        await self.app(scope, receive, note if scope["type"] == "http" else send)
+
+    def wait_for(self, method: str, count: int) -> list[tuple[str, str, int]]:
+        with self.changed:
+            done = self.changed.wait_for(
+                lambda: sum(a[0] == method for a in self.answers) >= count, timeout=60)
+            assert done, f"the studio never saw {count} {method} requests: {self.answers}"
+            return [a for a in self.answers if a[0] == method]
+
+
+_ATTACK = """<!doctype html><title>not the studio</title>
+<iframe name="framed" src="STUDIO/"></iframe>
+<iframe name="sink"></iframe>
+<iframe sandbox="allow-forms allow-scripts" srcdoc='
+  <form method="post" action="STUDIO/api/projects/1/render/"></form>
+  <script>document.forms[0].submit()</script>'></iframe>
+<form id="plant" method="post" enctype="text/plain" target="sink" action="STUDIO/api/projects/">
+  <input name="Segment 1" value="planted by a form"></form>
+<script>
+  document.getElementById("plant").submit();
+  const text = ["Segment 1", "planted"].join(String.fromCharCode(10));
+  // Its answer is withheld from this page too (Cross-Origin-Resource-Policy): the promise fails.
+  fetch("STUDIO/api/projects/", {method: "POST", mode: "no-cors", body: text}).catch(() => {});
+  fetch("STUDIO/api/projects/1/", {method: "PATCH", body: "{}",
+        headers: {"Content-Type": "application/json"}}).catch(() => {});
+</script>"""
+
+
+def test_a_page_on_another_origin_changes_nothing(page: Any, tmp_path: Path) -> None:
+    recorder = _Recorder(create_app(tmp_path / "data"))
+    with LiveServer(recorder) as studio:  # type: ignore[arg-type]
+        created = httpx.post(studio.url + "/api/projects/", json={"title": "Mine", "segments": [
+            {"text": "Untouched."}]})
+        assert created.status_code == 201 and created.json()["id"] == 1
+        before = httpx.get(studio.url + "/api/projects/1/").json()
+        attack = _ATTACK.replace("STUDIO", studio.url).encode()
+
+        class Page(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(attack)))
+                self.end_headers()
+                self.wfile.write(attack)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        other = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
+        thread = threading.Thread(target=other.serve_forever, daemon=True)
+        thread.start()
+        try:
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"http://127.0.0.1:{other.server_port}/")
+            # Besides the project made here: the form, the fetch and the sandboxed form.
+            posts = recorder.wait_for("POST", 4)
+        finally:
+            other.shutdown()
+            thread.join()
+        assert errors == []  # the attacking page ran all its script
+        assert len(posts) == 4 and {status for _, _, status in posts[1:]} == {403}
+        assert not any(method == "PATCH" for method, _, _ in recorder.answers)  # no preflight pass
+        framed = page.frame(name="framed")
+        assert framed is not None and framed.query_selector("#new-project") is None
+        assert httpx.get(studio.url + "/api/projects/1/").json() == before
+        assert len(httpx.get(studio.url + "/api/projects/").json()) == 1
+
+
 def test_generate_narration_from_the_page(live_server: Callable[..., LiveServer],
                                           page: Any) -> None:
     errors = _open_new_project(page, live_server(), "Spoken story")
     page.wait_for_selector("#voice-name option[value='hibari:heart']", state="attached")
     page.fill(".segment .seg-text", "The voice reads this sentence aloud.")
     page.locator(".segment .seg-text").blur()
-    page.wait_for_function("document.querySelector('.seg-narration').textContent"
-                           ".includes('Spoken from the text')")
+    wait_until(page, "document.querySelector('.seg-narration').textContent"
+                     ".includes('Spoken from the text')")
     page.click("#narrate-all")
-    page.wait_for_function("document.querySelector('.seg-narration').textContent"
-                           " === 'Generated narration'", timeout=120_000)
+    wait_until(page, "document.querySelector('.seg-narration').textContent"
+                     " === 'Generated narration'", timeout=120)
     duration = page.locator(".segment .duration").text_content()
     assert duration is not None and float(duration.split()[0]) > 1.0
     assert errors == []

@@ -6,6 +6,7 @@ import os
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -16,6 +17,7 @@ from numpy.typing import NDArray
 from storyreel.audio import music as music_module
 from storyreel.audio.music import MusicBed
 from storyreel.errors import MediaError
+from storyreel.media.audio import AudioReader
 
 RATE = 48_000
 Signal = NDArray[np.float32]
@@ -241,11 +243,18 @@ def test_decoder_failure_while_playing_becomes_media_error(
 ) -> None:
     music = _write_wav(tmp_path / "music.wav", _band_noise(1.0))
 
-    def failing_decode(path: Path, rate: int) -> Iterator[Signal]:
-        yield np.zeros((2, 4_800), dtype=np.float32)
-        raise av.error.InvalidDataError(-1094995529, "Invalid data found", str(path))
+    real = AudioReader._counted
+    blocks = 0
 
-    monkeypatch.setattr(music_module, "_decode", failing_decode)
+    def failing_after_one(reader: AudioReader, block: Any, limit: int | None
+                           ) -> Iterator[Signal]:
+        nonlocal blocks
+        blocks += 1
+        if blocks > 1:  # the decoder fails after its first block (4096 samples)
+            raise av.error.InvalidDataError(-1094995529, "Invalid data found", str(music))
+        yield from real(reader, block, limit)
+
+    monkeypatch.setattr(AudioReader, "_counted", failing_after_one)
     with MusicBed(music, total_samples=RATE * 2) as bed:
         bed.read(1_000)  # served from the first chunk
         with pytest.raises(MediaError, match="corrupt") as caught:

@@ -20,7 +20,7 @@ from storyreel.audio.fades import apply_fade
 from storyreel.audio.limiter import Limiter
 from storyreel.audio.loudness import LoudnessMeter
 from storyreel.audio.music import MusicBed
-from storyreel.audio.track import Placement, Track
+from storyreel.audio.track import Placement, SoundLoader, Track
 from storyreel.media.audio import CHANNELS, Samples
 
 __all__ = ["Fades", "Mix", "MusicSpec", "measure"]
@@ -51,7 +51,7 @@ class Mix:
     def __init__(
         self,
         placements: list[Placement],
-        load: Callable[[int], Samples],
+        load: SoundLoader,
         total: int,
         *,
         fades: Fades = Fades(),
@@ -84,7 +84,8 @@ class Mix:
         self.close()
 
     def close(self) -> None:
-        """Release the music decoder."""
+        """Release the narration and music decoders."""
+        self._voice.close()
         if self._music is not None:
             self._music.close()
             self._music = None

@@ -17,14 +17,13 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import TracebackType
 
-import av
-import av.error
 import numpy as np
-from av.audio.resampler import AudioResampler
 from numpy.typing import NDArray
 
 from storyreel.audio.fades import block_positions, crossfade, equal_power_out
 from storyreel.errors import MediaError
+from storyreel.media.audio import AudioReader, take_front
+from storyreel.media.files import check_regular_file
 
 __all__ = ["MusicBed"]
 
@@ -94,8 +93,7 @@ class MusicBed:
         if fade_out_s < 0 or attack_ms <= 0 or release_ms <= 0:
             raise ValueError("fade_out_s must not be negative; attack and release must be positive")
         self.path = Path(path)
-        if not self.path.is_file():
-            raise MediaError("music file not found", path=self.path)
+        check_regular_file(self.path, "music")
         self.total_samples = total_samples
         self._gain = 10.0 ** (volume_db / 20.0)
         self._fade_len = round(fade_out_s * sample_rate)
@@ -164,17 +162,10 @@ class MusicBed:
 
 
 def _decode(path: Path, sample_rate: int) -> Iterator[Samples]:
-    """Decode ``path`` chunk by chunk to float32 stereo at ``sample_rate``."""
-    resampler = AudioResampler(format="fltp", layout="stereo", rate=sample_rate)
-    with av.open(str(path), metadata_errors="ignore") as container:
-        if not container.streams.audio:
-            raise MediaError("music file has no audio stream", path=path)
-        stream = container.streams.audio[0]
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                yield out.to_ndarray().astype(np.float32, copy=False)
-        for out in resampler.resample(None):
-            yield out.to_ndarray().astype(np.float32, copy=False)
+    """Decode ``path`` block by block to float32 stereo at ``sample_rate``."""
+    with AudioReader(path, what="music", max_seconds=None, sample_rate=sample_rate,
+                     keep_mono_level=False) as reader:
+        yield from reader.blocks()
 
 
 class _LoopingSource:
@@ -202,11 +193,7 @@ class _LoopingSource:
     def take(self, n: int) -> Samples:
         """The next ``n`` samples, shape ``(2, n)``."""
         self._fill(n + self._seam)
-        data = self._join()
-        out = np.zeros((_CHANNELS, n), dtype=np.float32)
-        got = min(n, data.shape[1])
-        out[:, :got] = data[:, :got]
-        rest = data[:, got:]
+        out, rest = take_front(self._buffer, n)
         self._buffer = [rest] if rest.shape[1] else []
         self._buffered = rest.shape[1]
         return out
@@ -225,25 +212,7 @@ class _LoopingSource:
         self._pass_samples = 0
 
     def _next_chunk(self) -> Samples | None:
-        if self._chunks is None:
-            return None
-        try:
-            chunk = next(self._chunks)
-        except StopIteration:
-            return None
-        except MediaError:
-            raise
-        except FileNotFoundError as exc:
-            raise MediaError("music file not found", path=self._path) from exc
-        except PermissionError as exc:
-            raise MediaError(
-                "music file is not readable (permission denied)", path=self._path
-            ) from exc
-        except (av.error.FFmpegError, OSError, ValueError) as exc:
-            raise MediaError(
-                f"music is corrupt or not a supported format ({_reason(exc)})", path=self._path
-            ) from exc
-        return np.nan_to_num(chunk, nan=0.0, posinf=1.0, neginf=-1.0)
+        return None if self._chunks is None else next(self._chunks, None)
 
     def _fill(self, wanted: int) -> None:
         while self._buffered < wanted and not self._ended:
@@ -372,8 +341,3 @@ class _Ducker:
         coefficient = self._attack if target < self._level_db else self._release
         self._level_db = target + (self._level_db - target) * coefficient
         self._points.append(self._level_db)
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from storyreel.audio.fades import apply_fade
 from storyreel.audio.mix import Fades, Mix, MusicSpec
-from storyreel.audio.track import Placement
-from storyreel.media.audio import SAMPLE_RATE, Samples, decode_audio
+from storyreel.audio.track import Placement, SoundStream
+from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import clip_audio
 from storyreel.model.project import Project
 from storyreel.timeline.plan import frame_to_sample
@@ -41,14 +41,14 @@ def story_mix(project: Project, story: Story, gain_db: float = 0.0, *,
                fades=master, music=spec, gain_db=gain_db, ceiling_dbtp=ceiling)
 
 
-def item_sound(project: Project, story: Story, position: int) -> Samples:
-    """The samples of one item: a narration, or a clip's sound with its fades."""
+def item_sound(project: Project, story: Story, position: int) -> Samples | SoundStream:
+    """The sound of one item: a narration (streamed), or a clip's sound with its fades."""
     item = story.items[position]
     if item.kind == "segment":
         assert item.segment is not None
         audio = project.segments[item.segment].audio
         assert audio is not None  # narrated before the job starts
-        return decode_audio(audio, item.segment + 1)
+        return AudioReader(audio, segment=item.segment + 1)
     plan = story.plan
     span = plan.spans[position]
     start, end = _visible_samples(story, position)

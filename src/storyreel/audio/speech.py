@@ -12,12 +12,14 @@ and blips shorter than ``min_speech`` (clicks, breaths) are dropped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.media.audio import SAMPLE_RATE, Samples
 
-__all__ = ["speech_regions"]
+__all__ = ["narration_speech", "speech_regions"]
 
 _HOP = 0.005  # seconds between energy measurements
 _WINDOW = 0.010  # seconds of audio in each measurement
@@ -49,46 +51,106 @@ def speech_regions(
         Empty when the recording is silent; one region covering everything when
         it holds no pause at all.
     """
-    size = samples.shape[-1] if samples.ndim else 0
-    if size == 0:
-        return []
+    data = np.asarray(samples)
+    blocks = [data] if data.ndim and data.shape[-1] else []
+    return narration_speech(blocks, sample_rate, min_pause=min_pause,
+                            min_speech=min_speech)[1]
+
+
+def narration_speech(
+    blocks: Iterable[Samples],
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    min_pause: float = 0.1,
+    min_speech: float = 0.05,
+) -> tuple[int, list[tuple[int, int]]]:
+    """Length and speech regions (as :func:`speech_regions`) of a narration read in blocks.
+
+    Only a few seconds of the narration are held at a time, so its length costs nothing
+    but the energy profile (200 values a second).
+    """
     hop = max(1, round(_HOP * sample_rate))
-    level = _energy_db(samples, sample_rate, hop)
+    energy, size = _hop_energy(blocks, sample_rate, hop)
+    if size == 0:
+        return 0, []
+    level = _level_db(energy, hop)
     active = _classify(level)
     if active is None:
-        return [] if np.percentile(level, 98) < _SILENT_DB else [(0, size)]
+        return size, [] if np.percentile(level, 98) < _SILENT_DB else [(0, size)]
     runs = _runs(active)
     # A silence shows about one window shorter than it is: the window overlaps speech.
     runs = _bridge(runs, max(1, round((min_pause - _WINDOW) / _HOP)))
     runs = [(a, b) for a, b in runs if b - a >= max(1, round(min_speech / _HOP))]
-    return [(min(a * hop, size), min(b * hop, size)) for a, b in runs]
+    return size, [(min(a * hop, size), min(b * hop, size)) for a, b in runs]
 
 
-def _energy_db(samples: Samples, rate: int, hop: int) -> NDArray[np.float64]:
-    """Energy in dBFS of a ``_WINDOW`` (two-hop) window centred on every hop.
+class _MonoBuffer:
+    """The narration mixed to mono, kept from a little before the block being measured."""
 
-    The audio is read in blocks, so a long narration costs little memory.
+    def __init__(self) -> None:
+        self.base = 0  # absolute index of data[0]
+        self.data = np.zeros(0)
+        self._pending: list[NDArray[np.float64]] = []
+        self.end = 0  # absolute index after the last sample received
+
+    def add(self, block: Samples) -> None:
+        data = np.asarray(block)
+        data = data.reshape(1, -1) if data.ndim == 1 else data
+        mono = np.nan_to_num(data.mean(axis=0, dtype=np.float64))
+        self._pending.append(mono)
+        self.end += mono.size
+
+    def window(self, lo: int, hi: int) -> NDArray[np.float64]:
+        if self._pending:
+            self.data = np.concatenate((self.data, *self._pending))
+            self._pending = []
+        return self.data[lo - self.base : hi - self.base]
+
+    def drop_before(self, index: int) -> None:
+        cut = max(0, min(index - self.base, self.data.size))
+        self.data = self.data[cut:]
+        self.base += cut
+
+
+def _hop_energy(blocks: Iterable[Samples], rate: int, hop: int
+                ) -> tuple[NDArray[np.float64], int]:
+    """Energy of every hop of the high-passed mono narration, and the narration's length.
+
+    Zero-phase filtering goes block by block; each block is filtered with margins that
+    absorb the filter's edge effects, and is measured once the audio after it has come.
     """
-    data = np.asarray(samples)
-    data = data.reshape(1, -1) if data.ndim == 1 else data
-    size = data.shape[1]
     from scipy import signal  # heavy (tens of MB): loaded only when captions are timed
 
     sos = None
     if rate > 4 * _HIGHPASS_HZ:
         sos = signal.butter(2, _HIGHPASS_HZ, btype="highpass", fs=rate, output="sos")
     block, margin = hop * _BLOCK_HOPS, hop * _MARGIN_HOPS
-    parts = []
-    for start in range(0, size, block):
-        # Zero-phase filtering block by block; the margins absorb the filter's edge effects.
-        lo, hi = max(0, start - margin), min(size, start + block + margin)
-        mono = np.nan_to_num(data[:, lo:hi].mean(axis=0, dtype=np.float64))
-        if sos is not None and mono.size > 3 * _PADLEN:
-            mono = signal.sosfiltfilt(sos, mono, padlen=_PADLEN)
-        mono = mono[start - lo : start - lo + min(block, size - start)]
-        mono = np.concatenate((mono, np.zeros(-mono.size % hop)))
-        parts.append(np.square(mono).reshape(-1, hop).sum(axis=1))
-    energy = np.concatenate(parts)
+    mono = _MonoBuffer()
+    parts: list[NDArray[np.float64]] = []
+    start = 0
+
+    def measure(final: bool) -> None:
+        nonlocal start
+        while start < mono.end and (final or mono.end >= start + block + margin):
+            lo, hi = max(0, start - margin), min(mono.end, start + block + margin)
+            part = mono.window(lo, hi)
+            if sos is not None and part.size > 3 * _PADLEN:
+                part = signal.sosfiltfilt(sos, part, padlen=_PADLEN)
+            part = part[start - lo : start - lo + min(block, mono.end - start)]
+            part = np.concatenate((part, np.zeros(-part.size % hop)))
+            parts.append(np.square(part).reshape(-1, hop).sum(axis=1))
+            start += block
+            mono.drop_before(start - margin)
+
+    for chunk in blocks:
+        mono.add(chunk)
+        measure(final=False)
+    measure(final=True)
+    return (np.concatenate(parts) if parts else np.zeros(0)), mono.end
+
+
+def _level_db(energy: NDArray[np.float64], hop: int) -> NDArray[np.float64]:
+    """Energy in dBFS of a ``_WINDOW`` (two-hop) window centred on every hop."""
     # Half of each neighbouring hop plus this one: a window of two hops centred on this one.
     padded = np.concatenate((energy[:1], energy, energy[-1:]))
     window = (0.5 * padded[:-2] + padded[1:-1] + 0.5 * padded[2:]) / (2 * hop)

@@ -1,22 +1,37 @@
 """Sounds placed on the timeline (narrations, clip sound), mixed and streamed block by block.
 
-Only the sounds that overlap the block being read are held in memory, so a project of
-any length costs the memory of one or two segments.
+A placed sound is either held in memory (a short clip's sound) or streamed from its
+file as the track is read (a narration), so a project of any length, with narrations
+of any length, costs the memory of a few blocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from storyreel.media.audio import CHANNELS, Samples
 
-__all__ = ["Placement", "SoundLoader", "Track"]
+__all__ = ["Placement", "SoundLoader", "SoundStream", "Track"]
 
-SoundLoader = Callable[[int], Samples]
-"""Returns the samples of a placement, by its key."""
+
+class SoundStream(Protocol):
+    """A sound read once, in order (:class:`storyreel.media.audio.AudioReader` is one)."""
+
+    def read(self, n: int) -> Samples:
+        """The next ``n`` samples, shape ``(2, n)`` (zeros past the end)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the stream holds."""
+        ...
+
+
+SoundLoader = Callable[[int], "Samples | SoundStream"]
+"""Returns the samples of a placement, or a stream of them, by its key."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +43,27 @@ class Placement:
     length: int
 
 
+class _InMemory:
+    def __init__(self, samples: Samples) -> None:
+        self._samples = samples
+        self._pos = 0
+
+    def read(self, n: int) -> Samples:
+        out = np.zeros((CHANNELS, n), dtype=np.float32)
+        part = self._samples[:, self._pos : self._pos + n]
+        out[:, : part.shape[1]] = part
+        self._pos += n
+        return out
+
+    def close(self) -> None:
+        self._samples = np.zeros((CHANNELS, 0), dtype=np.float32)
+
+
 class Track:
-    """Reads the mix of placed sounds from sample 0 up to ``total`` samples, in order."""
+    """Reads the mix of placed sounds from sample 0 up to ``total`` samples, in order.
+
+    Streams are closed once their placement has been read, or by :meth:`close`.
+    """
 
     def __init__(self, placements: Sequence[Placement], load: SoundLoader, total: int) -> None:
         self._placements = sorted((p for p in placements if p.length > 0), key=lambda p: p.start)
@@ -37,7 +71,7 @@ class Track:
         self._total = total
         self._pos = 0
         self._next = 0
-        self._live: list[tuple[int, Samples]] = []
+        self._live: list[tuple[Placement, SoundStream]] = []
 
     @property
     def position(self) -> int:
@@ -57,13 +91,26 @@ class Track:
             return block
         while self._next < len(self._placements) and self._placements[self._next].start < end:
             placement = self._placements[self._next]
-            self._live.append((placement.start, self._load(placement.key)))
+            sound = self._load(placement.key)
+            self._live.append((placement, _InMemory(sound) if isinstance(sound, np.ndarray)
+                               else sound))
             self._next += 1
-        for start, samples in self._live:
-            lo = max(start, self._pos)
-            hi = min(start + samples.shape[1], end)
+        still: list[tuple[Placement, SoundStream]] = []
+        for placement, stream in self._live:
+            lo = max(placement.start, self._pos)
+            hi = min(placement.start + placement.length, end)
             if hi > lo:
-                block[:, lo - self._pos : hi - self._pos] += samples[:, lo - start : hi - start]
-        self._live = [(s, x) for s, x in self._live if s + x.shape[1] > end]
+                block[:, lo - self._pos : hi - self._pos] += stream.read(hi - lo)
+            if placement.start + placement.length > end:
+                still.append((placement, stream))
+            else:
+                stream.close()
+        self._live = still
         self._pos = end
         return block
+
+    def close(self) -> None:
+        """Close the streams still open (a track abandoned before its end)."""
+        live, self._live = self._live, []
+        for _, stream in live:
+            stream.close()

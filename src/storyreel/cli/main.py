@@ -440,9 +440,14 @@ def _cmd_cache(args: argparse.Namespace, console: Console) -> int:
 def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     try:
         from storyreel.service import run_server
+        from storyreel.service.server import check_config
     except ImportError as exc:  # pragma: no cover - optional pieces missing
         raise _UsageError(f"the studio is not available: {exc}") from exc
     token = args.token or os.environ.get("STORYREEL_TOKEN") or None
+    try:  # before the address is shown: a studio that cannot start has none
+        check_config(host=args.host, port=args.port, token=token, max_jobs=args.max_jobs)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
     if args.redis:

@@ -36,6 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from storyreel.errors import MediaError
 from storyreel.frames.overlay import Overlay, overlay_from_rgba
+from storyreel.media.files import check_regular_file
 from storyreel.timeline.captions import POP_STEPS, CaptionState
 
 __all__ = [
@@ -348,8 +349,7 @@ def _ignorable(char: str) -> bool:
 
 def check_font(path: Path) -> None:
     """Raise :class:`MediaError` unless ``path`` is a font FreeType can use."""
-    if not path.is_file():
-        raise MediaError("caption font file not found", path=path)
+    check_regular_file(path, "caption font")
     try:
         _cmap((str(path), 0))
         _load(str(path), 0, 12)

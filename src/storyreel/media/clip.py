@@ -22,6 +22,7 @@ from av.video.reformatter import Colorspace, Interpolation
 from storyreel.errors import MediaError
 from storyreel.media.audio import CHANNELS, Samples, decode_audio
 from storyreel.media.encoder import PlaneViews, plane_views
+from storyreel.media.files import check_regular_file
 
 __all__ = ["ClipInfo", "ClipPicture", "clip_audio", "probe_clip"]
 
@@ -48,8 +49,7 @@ def probe_clip(path: Path) -> ClipInfo:
     Raises:
         MediaError: Missing, unreadable, without video, empty or too long.
     """
-    if not path.is_file():
-        raise _fail(path, "clip file not found")
+    check_regular_file(path, "clip")
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.video:
@@ -57,12 +57,16 @@ def probe_clip(path: Path) -> ClipInfo:
             stream = container.streams.video[0]
             tb = stream.time_base or Fraction(1, 90_000)
             first: int | None = None
-            end = 0
+            end = packets = 0
             for packet in container.demux(stream):
                 if packet.pts is None or not packet.size:
                     continue
+                packets += 1
                 first = packet.pts if first is None else min(first, packet.pts)
                 end = max(end, packet.pts + (packet.duration or 0))
+            if packets == 1 or _is_image_format(container.format.name):
+                raise _fail(path, "clip is a still image, not a video (use it as a segment's "
+                                  "picture instead)")
             ctx = stream.codec_context
             info = ClipInfo(Fraction(end - (first or 0)) * tb, bool(container.streams.audio),
                             ctx.width, ctx.height)
@@ -75,6 +79,11 @@ def probe_clip(path: Path) -> ClipInfo:
     if info.duration > MAX_CLIP_SECONDS:
         raise _fail(path, f"clip is longer than {MAX_CLIP_SECONDS // 60} minutes")
     return info
+
+
+def _is_image_format(name: str) -> bool:
+    """FFmpeg's demuxers of still pictures: ``image2`` and ``png_pipe``, ``jpeg_pipe``..."""
+    return any(part == "image2" or part.endswith("_pipe") for part in name.split(","))
 
 
 def clip_audio(path: Path, samples: int, gain_db: float = 0.0) -> Samples:

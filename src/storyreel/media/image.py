@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from storyreel.errors import MediaError
+from storyreel.media.files import check_regular_file
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
@@ -84,8 +85,7 @@ def _check_pixels(im: Image.Image, path: Path) -> None:
 
 
 def _open(path: Path, segment: int | None) -> Image.Image:
-    if not path.is_file():
-        raise MediaError("image file not found", path=path, segment=segment)
+    check_regular_file(path, "image", segment)
     try:
         # Pillow refuses bombs over twice its limit itself; our own, lower cap follows.
         im = Image.open(path)

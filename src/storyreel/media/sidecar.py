@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from storyreel.errors import output_error
+from storyreel.model.project import printable
 
 __all__ = [
     "Cue",
@@ -187,7 +188,7 @@ def format_words_json(words: Sequence[tuple[TimedWord, int, int]], fps: Fraction
 def _clean(cues: Sequence[Cue]) -> list[tuple[int, int, str]]:
     out = []
     for start, end, text in cues:
-        lines = [" ".join(line.split()) for line in text.splitlines()]
+        lines = [" ".join(line.split()) for line in printable(text).splitlines()]
         body = "\n".join(line for line in lines if line).replace("-->", "->")
         if not body:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from typing import Annotated, Any
 
@@ -18,6 +19,9 @@ _NTSC = {
     Fraction("59.94"): Fraction(60000, 1001),
     Fraction("119.88"): Fraction(120000, 1001),
 }
+# Digits, a decimal point and a slash only: Fraction() would also take "1e999999999",
+# whose exact value takes minutes and gigabytes to build.
+_RATE_TEXT = re.compile(r"\d{1,12}(?:\.\d{1,12})?(?:\s{0,8}/\s{0,8}\d{1,12})?")
 MIN_FPS = Fraction(1)
 MAX_FPS = Fraction(120)
 
@@ -43,20 +47,28 @@ def parse_fps(value: Any) -> Fraction:
             rate = Fraction(value)
         elif isinstance(value, float):
             rate = Fraction(repr(value))
-        elif isinstance(value, str):
-            rate = Fraction(value.strip())
+        elif isinstance(value, str) and _RATE_TEXT.fullmatch(value.strip()):
+            rate = Fraction("".join(value.split()))
         else:
             raise TypeError
     except (TypeError, ValueError, ZeroDivisionError) as exc:
         raise ValueError(
-            f"frame rate {value!r} is not a number such as 30, 29.97 or '30000/1001'"
+            f"frame rate {_shown(value)!r} is not a number such as 30, 29.97 or '30000/1001'"
         ) from exc
+    if not MIN_FPS - 1 <= rate <= MAX_FPS + 1:  # before anything converts it to a float
+        raise ValueError(f"frame rate {_shown(value)} is outside 1-120 fps")
     rate = _NTSC.get(rate, rate)
     if rate.denominator > 1001:
         rate = rate.limit_denominator(1001)
     if not MIN_FPS <= rate <= MAX_FPS:
         raise ValueError(f"frame rate {float(rate):g} is outside 1-120 fps")
     return rate
+
+
+def _shown(value: Any) -> str:
+    """The value as given, shortened: a rate like ``1e400`` has no float to print."""
+    text = str(value).strip()
+    return text if len(text) <= 24 else text[:21] + "..."
 
 
 def _dump(rate: Fraction) -> str | int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +14,11 @@ from pydantic import ValidationError
 from storyreel.errors import ManifestError, Problem, ValidationFailed
 from storyreel.model.project import Project
 
-__all__ = ["load_project", "problems_from", "project_from_dict"]
+__all__ = ["MAX_JSON_DEPTH", "load_project", "parse_json", "problems_from", "project_from_dict"]
 
 MAX_MANIFEST_BYTES = 20_000_000
+#: Deepest nesting of objects and lists a manifest may have (real ones use four or five).
+MAX_JSON_DEPTH = 32
 
 
 def load_project(path: str | Path) -> Project:
@@ -25,9 +30,7 @@ def load_project(path: str | Path) -> Project:
     """
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise ManifestError("manifest is larger than 20 MB", path)
-        text = path.read_text(encoding="utf-8-sig")
+        text = _read_regular(path)
     except FileNotFoundError as exc:
         raise ManifestError("manifest file not found", path) from exc
     except IsADirectoryError as exc:
@@ -37,12 +40,85 @@ def load_project(path: str | Path) -> Project:
     except OSError as exc:
         raise ManifestError(f"cannot read manifest ({exc.strerror})", path) from exc
     try:
+        data = parse_json(text)
+    except ManifestError as exc:
+        raise ManifestError(str(exc), path) from exc
+    project = project_from_dict(data, base_dir=path.resolve().parent)
+    project._manifest = path.absolute()
+    return project
+
+
+def _read_regular(path: Path) -> str:
+    """The text of a regular file of at most :data:`MAX_MANIFEST_BYTES`.
+
+    The file is opened without blocking and checked to be a regular file before a byte
+    is read, so a FIFO, a device (``/dev/zero``) or a folder is refused at once.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise ManifestError("manifest is not a regular file (a pipe, device or socket)",
+                                path)
+        if info.st_size > MAX_MANIFEST_BYTES:
+            raise ManifestError("manifest is larger than 20 MB", path)
+        raw = handle.read(MAX_MANIFEST_BYTES + 1)
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError("manifest is larger than 20 MB", path)
+    return raw.decode("utf-8-sig")
+
+
+def parse_json(text: str | bytes) -> Any:
+    """Parse manifest JSON, refusing what would break the steps after it.
+
+    Refused: invalid JSON, nesting deeper than :data:`MAX_JSON_DEPTH`, and text that is
+    not Unicode (a lone surrogate such as ``"\\ud800"``, which cannot be stored or sent).
+
+    Raises:
+        ManifestError: Saying what is wrong, with the line and column for invalid JSON.
+    """
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8-sig")
         data = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ManifestError("not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
         raise ManifestError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from exc
-    return project_from_dict(data, base_dir=path.resolve().parent)
+    except RecursionError as exc:
+        raise ManifestError(f"JSON is nested more than {MAX_JSON_DEPTH} levels deep") from exc
+    _check_tree(data)
+    return data
+
+
+def _check_tree(data: Any) -> None:
+    """Depth and text of every value, without recursion (a deep tree cannot overflow)."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ManifestError(f"JSON is nested more than {MAX_JSON_DEPTH} levels deep")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    _check_text(key)
+                pending.append((item, depth + 1))
+        elif isinstance(value, str):
+            _check_text(value)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ManifestError("JSON holds text that is not valid Unicode (a lone surrogate "
+                            f"escape such as \\u{ord(text[exc.start]):04x})") from exc
 
 
 def project_from_dict(data: Any, *, base_dir: Path | None = None) -> Project:

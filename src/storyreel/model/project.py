@@ -28,7 +28,11 @@ from storyreel.model.platforms import PLATFORMS, Insets, PlatformName
 
 __all__ = [
     "CAPTION_LOOKS",
+    "MAX_CHAPTER_LENGTH",
     "MAX_DIMENSION",
+    "MAX_SEGMENTS",
+    "MAX_TEXT_LENGTH",
+    "MAX_TITLE_LENGTH",
     "MIN_DIMENSION",
     "PRESETS",
     "CaptionLook",
@@ -49,15 +53,36 @@ __all__ = [
     "Voice",
     "VoiceEngine",
     "VoiceOverride",
+    "printable",
 ]
 
 MIN_DIMENSION = 64
 MAX_DIMENSION = 7680
+#: Bounds of a project's words and size, the same however a project comes in (manifest,
+#: studio request, JSON, text or zip import).
+MAX_TITLE_LENGTH = 300
+MAX_TEXT_LENGTH = 20_000
+MAX_CHAPTER_LENGTH = 200
+MAX_SEGMENTS = 2000
 Preset = Literal[
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
 ]
 PRESETS: tuple[str, ...] = Preset.__args__  # type: ignore[attr-defined]
 Direction = Literal["auto", "in", "out", "none"]
+
+
+# Control characters (NUL, BEL, ESC, DEL, C1...) but the line breaks and tabs that text
+# may hold: they would reach captions, subtitle files and the MP4's metadata as they are.
+_CONTROLS = dict.fromkeys(c for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (line breaks and tabs are kept)."""
+    return text.translate(_CONTROLS)
+
+
+def _printable(value: Any) -> Any:
+    return printable(value) if isinstance(value, str) else value
 
 
 class _Frozen(BaseModel):
@@ -70,7 +95,14 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
             raise ValueError("path is empty")
         if "\x00" in value:
             raise ValueError("path contains a NUL byte")
-        value = Path(value).expanduser()
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("path is not valid Unicode (it holds a lone surrogate)") from exc
+        try:
+            value = Path(value).expanduser()
+        except RuntimeError as exc:  # "~name" of a user this machine does not have
+            raise ValueError(f"{value[:40]!r}: no such home folder") from exc
     if isinstance(value, Path) and not value.is_absolute():
         base = (info.context or {}).get("base_dir")
         value = (Path(base) if base is not None else Path.cwd()) / value
@@ -399,8 +431,8 @@ class Segment(BaseModel):
 
     image: Path
     audio: Path | None = None
-    text: str = Field("", max_length=20_000)
-    chapter: str | None = Field(None, max_length=200)
+    text: str = Field("", max_length=MAX_TEXT_LENGTH)
+    chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     zoom: float | None = Field(None, ge=1.0, le=2.0)
     direction: Direction | None = None
     subtitles: bool = True
@@ -425,6 +457,7 @@ class Segment(BaseModel):
         return data
 
     _paths = field_validator("image", "audio", mode="before")(_resolve)
+    _words = field_validator("text", "chapter", mode="before")(_printable)
 
 
 class Project(BaseModel):
@@ -432,18 +465,32 @@ class Project(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    title: str = Field("Untitled story", max_length=300)
+    title: str = Field("Untitled story", max_length=MAX_TITLE_LENGTH)
     width: int = Field(1920, ge=MIN_DIMENSION, le=MAX_DIMENSION)
     height: int = Field(1080, ge=MIN_DIMENSION, le=MAX_DIMENSION)
     fps: FrameRate = Fraction(30)
-    segments: list[Segment] = Field(min_length=1)
+    segments: list[Segment] = Field(min_length=1, max_length=MAX_SEGMENTS)
     settings: RenderSettings = RenderSettings()
     _base_dir: Path | None = PrivateAttr(None)
+    _manifest: Path | None = PrivateAttr(None)
 
     @property
     def base_dir(self) -> Path:
         """Folder of the manifest this project was loaded from (default output goes here)."""
         return self._base_dir or Path.cwd()
+
+    def input_files(self) -> list[Path]:
+        """Every file a render reads: the manifest (when loaded from one), media, font and
+        voice model files."""
+        files = [self._manifest] if self._manifest is not None else []
+        for segment in self.segments:
+            files += [segment.image] if segment.audio is None else [segment.image, segment.audio]
+        settings = self.settings
+        for setting in (settings.music, settings.logo, settings.intro, settings.outro):
+            if setting is not None:
+                files.append(setting.path)
+        extra = (settings.subtitles.font, settings.voice.model, settings.voice.voices)
+        return files + [path for path in extra if path is not None]
 
     @model_validator(mode="before")
     @classmethod
@@ -475,7 +522,7 @@ class Project(BaseModel):
     @field_validator("title")
     @classmethod
     def _title(cls, value: str) -> str:
-        return value.strip() or "Untitled story"
+        return printable(value).strip() or "Untitled story"
 
 
 def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:

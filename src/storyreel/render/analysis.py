@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from storyreel.audio.align import Aligner, align_narration
 from storyreel.audio.music import MusicBed
-from storyreel.audio.speech import speech_regions
+from storyreel.audio.speech import narration_speech
 from storyreel.errors import MediaError, Problem
 from storyreel.frames.text import check_font
-from storyreel.media.audio import SAMPLE_RATE, decode_audio
+from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import ClipInfo, probe_clip
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project
-from storyreel.timeline.words import WordTimings
+from storyreel.timeline.words import WordTimings, estimate_words
 
 __all__ = ["Analysis", "analyse_project"]
 
 Regions = list[tuple[int, int]]
 _NO_WORDS = WordTimings((), "estimated")
+#: Narrations up to this long are aligned to their text; aligning holds the whole
+#: recording in memory, so longer ones get estimated word timings.
+_ALIGN_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -92,30 +97,34 @@ def analyse_project(
             if on_segment is not None:
                 on_segment(number)
             continue
+        wanted = speech and bool(segment.text.strip()) and segment.subtitles
+        known = (words or {}).get(number - 1)
         try:
-            narration = decode_audio(segment.audio, number)
+            length, found, mono = _narration(segment.audio, number, wanted,
+                                             align=wanted and known is None)
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
             regions.append([])
             timings.append(_NO_WORDS)
         else:
-            lengths.append(narration.shape[1])
-            wanted = speech and bool(segment.text.strip()) and segment.subtitles
-            regions.append(speech_regions(narration, SAMPLE_RATE) if wanted else [])
-            known = (words or {}).get(number - 1)
+            lengths.append(length)
+            regions.append(found)
             if not wanted:
                 timings.append(_NO_WORDS)
             elif known is not None:
                 timings.append(known)
-            else:
-                found, why = align_narration(segment.text, narration, regions[-1], aligner)
-                timings.append(found)
+            elif mono is not None:
+                aligned, why = align_narration(segment.text, mono, found, aligner)
+                timings.append(aligned)
                 warnings += [f"segment {number}: {why}"] if why else []
-            if lengths[-1] < SAMPLE_RATE // 100:
+            else:
+                timings.append(estimate_words(segment.text, found, length))
+                warnings.append(f"segment {number}: word timings estimated (narrations over "
+                                f"{_ALIGN_SECONDS // 60:g} minutes are not aligned)")
+            if length < SAMPLE_RATE // 100:
                 problems.append(Problem("narration is shorter than 10 ms", number,
                                         segment.audio, "audio"))
-            del narration
         if on_segment is not None:
             on_segment(number)
     settings = project.settings
@@ -123,6 +132,35 @@ def analyse_project(
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
     return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings)
+
+
+def _narration(path: Path, number: int, speech: bool, *, align: bool
+               ) -> tuple[int, Regions, Samples | None]:
+    """A narration's length at 48 kHz, where it speaks (when asked) and, for alignment,
+    its mono samples: streamed, and kept only while it is short enough to align."""
+    kept: list[Samples] = []
+    keeping = align
+    limit = _ALIGN_SECONDS * SAMPLE_RATE
+
+    def blocks(reader: AudioReader) -> Iterator[Samples]:
+        nonlocal keeping
+        for block in reader.blocks():
+            if keeping:
+                kept.append(block.mean(axis=0, dtype=np.float32))
+                if reader.samples_read > limit:
+                    keeping = False
+                    kept.clear()
+            yield block
+
+    with AudioReader(path, segment=number) as reader:
+        if speech:
+            length, found = narration_speech(blocks(reader), SAMPLE_RATE)
+        else:
+            length, found = sum(block.shape[1] for block in blocks(reader)), []
+    if length == 0:
+        raise MediaError("audio is empty (no samples)", path=path, segment=number)
+    mono = np.concatenate(kept) if keeping and kept else None
+    return length, found, mono
 
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipInfo | None:

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storyreel.errors import RenderCancelled, ValidationFailed
+from storyreel.errors import Problem, RenderCancelled, ValidationFailed
+from storyreel.media.sidecar import sidecar_path
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project
 from storyreel.render.cache import CACHE_DIR_NAME, DEFAULT_MAX_BYTES, PartCache
@@ -25,6 +26,7 @@ from storyreel.render.progress import (
     ProgressCallback,
     ProgressReporter,
 )
+from storyreel.render.sidecars import SIDECAR_SUFFIXES
 from storyreel.timeline.words import WordTimings
 from storyreel.voice.narrate import narrate_project
 
@@ -32,6 +34,7 @@ __all__ = [
     "CancelToken",
     "RenderResult",
     "apply_overrides",
+    "check_not_input",
     "default_cache",
     "default_output",
     "render",
@@ -164,7 +167,30 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     except ValidationError as exc:
         raise ValidationFailed(problems_from(exc)) from exc
     updated._base_dir = project._base_dir
+    updated._manifest = project._manifest
     return updated
+
+
+def check_not_input(project: Project, target: Path) -> None:
+    """Refuse an output (or a caption file beside it) that would replace one of the inputs.
+
+    Raises:
+        ValidationFailed: Naming the input the output would overwrite.
+    """
+    written = [target, *(sidecar_path(target, suffix) for suffix in SIDECAR_SUFFIXES)]
+    for source in project.input_files():
+        for path in written:
+            if _same_file(source, path):
+                raise ValidationFailed([Problem(
+                    f"would overwrite {source}, an input of the project; choose another output",
+                    path=path, field="output")])
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # one of them does not exist (yet)
+        return a.expanduser().absolute() == b.expanduser().absolute()
 
 
 def render(
@@ -205,6 +231,7 @@ def render(
     project = apply_overrides(project, overrides)
     target = Path(output) if output is not None else default_output(project, draft=draft)
     target = target.expanduser().absolute()
+    check_not_input(project, target)
     reporter = ProgressReporter(on_progress)
     store = default_cache(project) if cache is True else cache or None
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import av
 import av.error
-import numpy as np
-from av.audio.resampler import AudioResampler
 
 from storyreel.audio.loudness import LoudnessMeter
-from storyreel.errors import VerificationError
+from storyreel.errors import MediaError, VerificationError
+from storyreel.media.audio import AudioReader
 
 __all__ = ["Expected", "VerifiedFile", "measure_audio", "top_level_boxes", "verify_mp4"]
 
@@ -114,14 +113,10 @@ def measure_audio(path: Path) -> tuple[float, float]:
     Decodes block by block, so memory stays flat however long the file is.
     """
     meter = LoudnessMeter()
-    resampler = AudioResampler(format="fltp", layout="stereo", rate=48_000)
     try:
-        with av.open(str(path)) as container:
-            for frame in container.decode(audio=0):
-                for out in resampler.resample(frame):
-                    meter.add(np.asarray(out.to_ndarray(), dtype=np.float32))
-            for out in resampler.resample(None):
-                meter.add(np.asarray(out.to_ndarray(), dtype=np.float32))
-    except av.error.FFmpegError as exc:
+        with AudioReader(path, what="rendered sound track", max_seconds=None) as reader:
+            for block in reader.blocks():
+                meter.add(block)
+    except MediaError as exc:
         raise VerificationError(f"rendered sound track does not decode: {exc}") from exc
     return meter.integrated_lufs(), meter.true_peak_dbtp()

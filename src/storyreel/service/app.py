@@ -8,7 +8,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -22,6 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from storyreel.service.jobs import LocalDispatcher, RenderRunner
 from storyreel.service.routes import error_body, router
 from storyreel.service.schemas import ProblemOut
+from storyreel.service.security import (
+    RedactTokenFilter,
+    SecurityHeadersMiddleware,
+    cross_site,
+)
 from storyreel.service.server import DataDirLock
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio, StudioError
@@ -34,7 +39,8 @@ log = logging.getLogger("storyreel.service")
 STATIC_DIR = Path(__file__).with_name("static")
 TOKEN_COOKIE = "storyreel_token"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Loggers that write request URLs (which may carry ``?token=``).
+_URL_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
 def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
@@ -61,10 +67,14 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
     dispatcher = LocalDispatcher(store, data_dir / "projects", runner=runner, max_jobs=max_jobs)
     studio = Studio(data_dir, store, dispatcher, limits or Limits())
 
+    redact = RedactTokenFilter()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lock = DataDirLock(data_dir)
         lock.acquire()
+        for name in _URL_LOGGERS:  # added here: the server has set its logging up by now
+            logging.getLogger(name).addFilter(redact)
         try:
             store.open()
             retried, failed = store.recover_interrupted("The server stopped during the render")
@@ -78,6 +88,8 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
                 await anyio.to_thread.run_sync(dispatcher.stop)
                 store.close()
         finally:
+            for name in _URL_LOGGERS:
+                logging.getLogger(name).removeFilter(redact)
             lock.release()
 
     # FastAPIOffline serves the /docs page's Swagger UI from the package, not a CDN,
@@ -94,6 +106,7 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
     app.add_middleware(BodyLimitMiddleware, limits=studio.limits)
     app.add_middleware(AccessMiddleware, token=token,
                        allowed_hosts=frozenset(allowed_hosts or LOOPBACK_HOSTS))
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 
@@ -147,7 +160,8 @@ class AccessMiddleware:
 
     * With a token: every request carries it (header, cookie or ``?token=``), else 401.
     * Without one: only loopback ``Host`` names are served (no DNS rebinding).
-    * Always: a state-changing request from another origin is refused (no CSRF).
+    * Always: a state-changing request from another origin is refused (no CSRF; see
+      :func:`~storyreel.service.security.cross_site`).
     """
 
     def __init__(self, app: ASGIApp, token: str | None, allowed_hosts: frozenset[str]) -> None:
@@ -179,9 +193,7 @@ class AccessMiddleware:
         if self.token is None and _host_name(host).lower() not in self.allowed_hosts:
             return 403, ("This studio only answers on http://127.0.0.1 or http://localhost; "
                          "start it with a token to reach it by another name.")
-        origin = headers.get("origin")
-        if scope.get("method", "GET") not in _SAFE_METHODS and origin and origin != "null" \
-                and urlsplit(origin).netloc.lower() != host.lower():
+        if cross_site(scope, headers):
             return 403, "Requests from other websites are not allowed."
         if self.token is not None and not self._has_token(scope, headers):
             return 401, ("This studio needs its access token: open the link printed by "

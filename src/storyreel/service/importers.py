@@ -8,16 +8,16 @@ and checked like an upload.
 
 from __future__ import annotations
 
-import json
 import posixpath
-import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from storyreel.errors import ManifestError, Problem, ValidationFailed
-from storyreel.model.load import project_from_dict
+from storyreel.model.load import parse_json, project_from_dict
 from storyreel.model.project import Project
 from storyreel.service.options import asset_settings
 
@@ -25,8 +25,9 @@ __all__ = [
     "BundleMedia",
     "ImportFailed",
     "ParsedProject",
+    "check_directory",
     "detect_kind",
-    "parse_json",
+    "parse_storyflow",
     "parse_text_blocks",
     "read_bundle",
 ]
@@ -34,6 +35,11 @@ __all__ = [
 _MANIFEST_NAMES = ("story.json", "project.json", "manifest.json", "storyreel.json")
 _MAX_MANIFEST = 20_000_000
 _MAX_MEMBERS = 20_000
+# Room in the central directory per member: its fixed 46 bytes plus a long name and extras.
+_MAX_DIRECTORY = _MAX_MEMBERS * 1024
+_END = struct.Struct("<4s4H2LH")  # end of central directory record
+_END64_LOCATOR = struct.Struct("<4sLQL")
+_END64 = struct.Struct("<4sQ2H2L4Q")
 # The root the manifest's relative paths resolve against while checking a bundle.
 _BUNDLE_ROOT = Path("/bundle-root")
 
@@ -86,7 +92,7 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
 
-def parse_json(data: Any) -> ParsedProject:
+def parse_storyflow(data: Any) -> ParsedProject:
     """A StoryFlow export (``text_content``, ``image_prompt``) or a studio project body.
 
     Raises:
@@ -123,18 +129,49 @@ def _order(value: Any) -> float:
         return float("inf")
 
 
-_HEADER = re.compile(
-    r"^\s*(?:#+\s*|\[)?\s*(?:segment|scene|part|section|shot)\s*#?\s*\d*\s*[:.)\]-]?\s*\]?\s*$",
-    re.IGNORECASE)
-_SEPARATOR = re.compile(r"^\s*(?:-{3,}|={3,}|\*{3,}|_{3,})\s*$")
-_LABEL = re.compile(
-    r"^\s*(text|text[ _]content|narration|script|voice[ -]?over|image[ _]prompt|prompt|"
-    r"image|visual|chapter|heading|title)\s*:\s?(.*)$", re.IGNORECASE)
+# Block headers: "Segment 3", "## Scene 2:", "[Part 4]", "Shot #5 -"... Matched by hand, not
+# by a regular expression, so the cost stays linear in the line whatever it holds.
+_HEADER_WORDS = ("segment", "scene", "part", "section", "shot")
+_HEADER_ENDS = ":.)]-"
+_SEPARATOR_CHARS = frozenset("-=*_")
 _FIELD = {"text": "text", "text content": "text", "text_content": "text", "narration": "text",
           "script": "text", "voiceover": "text", "voice over": "text", "voice-over": "text",
           "image prompt": "image_prompt", "image_prompt": "image_prompt", "prompt": "image_prompt",
           "image": "image_prompt", "visual": "image_prompt", "chapter": "chapter",
           "heading": "chapter", "title": "chapter"}
+
+
+def _is_header(line: str) -> bool:
+    rest = line.strip()
+    if rest.startswith("#"):
+        rest = rest.lstrip("#")
+    elif rest.startswith("["):
+        rest = rest[1:]
+    rest = rest.lstrip()
+    word = next((w for w in _HEADER_WORDS if rest[:len(w)].lower() == w), None)
+    if word is None:
+        return False
+    rest = rest[len(word):].lstrip()
+    rest = rest.removeprefix("#").lstrip()
+    digits = len(rest) - len(rest.lstrip("0123456789"))
+    rest = rest[digits:].lstrip()
+    if rest[:1] and rest[0] in _HEADER_ENDS:
+        rest = rest[1:].lstrip()
+    return rest in ("", "]")
+
+
+def _is_separator(line: str) -> bool:
+    rest = line.strip()
+    return len(rest) >= 3 and len(set(rest)) == 1 and rest[0] in _SEPARATOR_CHARS
+
+
+def _label(line: str) -> tuple[str, str] | None:
+    """``(label, value)`` of a ``Label: value`` line, or ``None`` when it has no known label."""
+    head, colon, value = line.partition(":")
+    label = head.strip().lower()
+    if not colon or label not in _FIELD:
+        return None
+    return label, value[1:] if value[:1].isspace() else value
 
 
 def parse_text_blocks(text: str) -> ParsedProject:
@@ -153,20 +190,20 @@ def parse_text_blocks(text: str) -> ParsedProject:
     title = "Untitled story"
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None:
-        match = _LABEL.match(lines[first])
-        if match and match.group(1).lower() == "title":
-            title = match.group(2).strip() or title
+        label = _label(lines[first])
+        if label is not None and label[0] == "title":
+            title = label[1].strip() or title
             lines = lines[first + 1:]
-    explicit = any(_HEADER.match(line) or _SEPARATOR.match(line) for line in lines)
+    marked = [_is_header(line) or _is_separator(line) for line in lines]
+    explicit = any(marked)
     blocks: list[list[str]] = [[]]
-    for line in lines:
-        boundary = (_HEADER.match(line) or _SEPARATOR.match(line)) if explicit \
-            else not line.strip()
+    for line, mark in zip(lines, marked, strict=True):
+        boundary = mark if explicit else not line.strip()
         if boundary:
             blocks.append([])
         else:
             blocks[-1].append(line)
-    parsed = ParsedProject(title[:300])
+    parsed = ParsedProject(title)
     for block in blocks:
         segment = _parse_block(block)
         if segment is not None:
@@ -181,18 +218,49 @@ def _parse_block(block: list[str]) -> dict[str, Any] | None:
     fields: dict[str, list[str]] = {"text": [], "image_prompt": [], "chapter": []}
     current = "text"
     for line in block:
-        match = _LABEL.match(line)
-        if match:
-            current = _FIELD[match.group(1).lower()]
-            line = match.group(2)
+        label = _label(line)
+        if label is not None:
+            current = _FIELD[label[0]]
+            line = label[1]
         if line.strip():
             fields[current].append(line.strip())
     text = " ".join(fields["text"])
     if not (text or fields["image_prompt"]):
         return None
-    return {"text": text[:20_000],
-            "image_prompt": " ".join(fields["image_prompt"])[:20_000] or None,
-            "chapter": " ".join(fields["chapter"])[:200] or None}
+    return {"text": text, "image_prompt": " ".join(fields["image_prompt"]) or None,
+            "chapter": " ".join(fields["chapter"]) or None}
+
+
+def check_directory(source: IO[bytes]) -> None:
+    """Refuse a zip with too many members, reading only its end records.
+
+    ``zipfile.ZipFile`` reads and parses the whole central directory as it opens, so a
+    small archive listing a million members would cost hundreds of megabytes first.
+
+    Raises:
+        ImportFailed: More than 20 000 members, or a central directory too large to hold
+            only that many.
+    """
+    source.seek(0, 2)
+    size = source.tell()
+    tail_start = max(0, size - _END.size - 0xFFFF)
+    source.seek(tail_start)
+    tail = source.read()
+    at = tail.rfind(b"PK\x05\x06")
+    source.seek(0)
+    if at < 0 or len(tail) - at < _END.size:
+        return  # not a zip zipfile can open either: it says so
+    _, _, _, _, entries, directory, _, _ = _END.unpack_from(tail, at)
+    if (entries == 0xFFFF or directory == 0xFFFFFFFF) and at >= _END64_LOCATOR.size:
+        _, _, offset, _ = _END64_LOCATOR.unpack_from(tail, at - _END64_LOCATOR.size)
+        if 0 <= offset <= size - _END64.size:
+            source.seek(offset)
+            record = source.read(_END64.size)
+            source.seek(0)
+            if record[:4] == b"PK\x06\x06":
+                entries, directory = _END64.unpack(record)[7:9]
+    if entries > _MAX_MEMBERS or directory > _MAX_DIRECTORY:
+        raise ImportFailed(f"The zip holds too many files (over {_MAX_MEMBERS}).")
 
 
 def read_bundle(archive: zipfile.ZipFile, max_total: int) -> ParsedProject:
@@ -214,7 +282,7 @@ def read_bundle(archive: zipfile.ZipFile, max_total: int) -> ParsedProject:
     except (ValidationFailed, ManifestError) as exc:
         listed = exc.problems if isinstance(exc, ValidationFailed) else [Problem(str(exc))]
         raise ImportFailed("The bundle's manifest is not valid.", listed) from None
-    parsed = parse_json(data)
+    parsed = parse_storyflow(data)
     parsed.title = project.title
     by_name = {_clean(m.filename): m for m in members}
     folder = PurePosixPath(_clean(manifest.filename)).parent
@@ -278,12 +346,14 @@ def _load_manifest(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Any:
     try:
         with archive.open(member) as handle:
             raw = read_capped(handle, _MAX_MANIFEST)
-        return json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImportFailed(f"The manifest {PurePosixPath(member.filename).name} is not valid "
-                           f"JSON ({exc}).") from None
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-        raise ImportFailed(f"The zip is damaged or encrypted ({exc}).") from None
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError,
+            zlib.error) as exc:
+        raise ImportFailed(f"The zip is damaged or encrypted ({exc}).") from exc
+    try:
+        return parse_json(raw)
+    except ManifestError as exc:
+        raise ImportFailed(f"The manifest {PurePosixPath(member.filename).name} is not usable: "
+                           f"{exc}.") from exc
 
 
 def _member(path: Path, folder: PurePosixPath,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import mimetypes
 import tempfile
 from collections.abc import AsyncIterator
@@ -17,7 +16,9 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from storyreel.service.importers import ImportFailed, parse_json
+from storyreel.errors import ManifestError
+from storyreel.model.load import parse_json
+from storyreel.service.importers import ImportFailed, parse_storyflow
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     BatchQueued,
@@ -45,7 +46,19 @@ __all__ = ["router"]
 #: How often the event stream looks for a change of status.
 EVENT_POLL = 0.3
 
-router = APIRouter(prefix="/api", responses={
+#: Largest id the database can hold (SQLite integers are 64-bit).
+_MAX_ID = 2**63 - 1
+
+
+def ids_in_range(request: Request) -> None:
+    """Answer 404 for an id in the URL beyond what the database can hold (not a 500)."""
+    for name, value in request.path_params.items():
+        if name.endswith("_id") and isinstance(value, str) and len(value) > 18 \
+                and value.isdigit() and (len(value) > 19 or int(value) > _MAX_ID):
+            raise StudioError(404, f"There is no {name.removesuffix('_id')} {value[:24]}.")
+
+
+router = APIRouter(prefix="/api", dependencies=[Depends(ids_in_range)], responses={
     400: {"model": ErrorOut, "description": "The request is not valid (problems listed)"},
     404: {"model": ErrorOut, "description": "No such project, segment or render"},
 })
@@ -109,8 +122,8 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
         data = await _json_body(request)
         return await run_in_threadpool(_create_from_json, studio, data)
     if kind.startswith("text/"):
-        text = (await request.body()).decode("utf-8-sig", errors="replace")
-        return await run_in_threadpool(studio.import_text, text)
+        body = await request.body()
+        return await run_in_threadpool(studio.import_text, body)
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
         async for chunk in request.stream():
             spool.write(chunk)
@@ -122,16 +135,16 @@ async def _json_body(request: Request) -> Any:
     body = await request.body()
     if not body.strip():
         raise StudioError(400, "The request body is empty; send a JSON object.")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StudioError(400, f"The request body is not valid JSON ({exc}).") from None
+    try:  # parsed off the event loop: a large body must not stall other requests
+        return await run_in_threadpool(parse_json, body)
+    except ManifestError as exc:
+        raise StudioError(400, f"The request body is not usable JSON: {exc}.") from exc
 
 
 def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
     try:
         ProjectCreate.model_validate(data)
-        parsed = parse_json(data)
+        parsed = parse_storyflow(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
     except ImportFailed as exc:
@@ -356,16 +369,21 @@ def render_status(project_id: int, studio: StudioDep) -> StatusOut:
     return studio.status(project_id)
 
 
+def _existing_project(project_id: int, studio: StudioDep) -> None:
+    """404 before a stream starts: once it has, the answer is already 200."""
+    studio.project(project_id)
+
+
 @router.get("/projects/{project_id}/events/", response_class=EventSourceResponse,
             tags=["renders"])
-async def render_events(project_id: int, request: Request,
-                        studio: StudioDep) -> AsyncIterator[ServerSentEvent]:
+async def render_events(project_id: int, request: Request, studio: StudioDep,
+                        _: Annotated[None, Depends(_existing_project)],
+                        ) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events: a ``status`` event (same body as the status route) on each change.
 
     The stream stays open across renders; a ``deleted`` event ends it when the project is
     deleted.
     """
-    await run_in_threadpool(studio.project, project_id)
     last: dict[str, Any] | None = None
     while not await request.is_disconnected():
         try:

@@ -6,6 +6,13 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from storyreel.model.project import (
+    MAX_CHAPTER_LENGTH,
+    MAX_SEGMENTS,
+    MAX_TEXT_LENGTH,
+    MAX_TITLE_LENGTH,
+)
+
 __all__ = [
     "AudioOut",
     "ErrorOut",
@@ -32,7 +39,7 @@ __all__ = [
 JobStatus = Literal["draft", "queued", "processing", "completed", "failed", "cancelled"]
 NarrationState = Literal["recorded", "generated", "outdated", "pending", "missing"]
 
-_TEXT_MAX = 20_000
+_TEXT_MAX = MAX_TEXT_LENGTH
 
 
 class _Input(BaseModel):
@@ -46,7 +53,7 @@ class SegmentCreate(BaseModel):
 
     text: str = Field("", max_length=_TEXT_MAX,
                       validation_alias=AliasChoices("text", "text_content"))
-    chapter: str | None = Field(None, max_length=200)
+    chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
     position: int | None = Field(None, ge=1, description="1-based place; default: at the end")
 
@@ -55,7 +62,7 @@ class SegmentUpdate(_Input):
     """Fields of a segment to change; omitted fields stay as they are."""
 
     text: str | None = Field(None, max_length=_TEXT_MAX)
-    chapter: str | None = Field(None, max_length=200)
+    chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
     position: int | None = Field(None, ge=1, description="1-based place to move the segment to")
 
@@ -75,18 +82,18 @@ class ProjectCreate(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    title: str = Field("Untitled story", max_length=300)
+    title: str = Field("Untitled story", max_length=MAX_TITLE_LENGTH)
     width: int | None = None
     height: int | None = None
     fps: float | str | None = None
     settings: dict[str, Any] | None = None
-    segments: list[SegmentCreate] = Field(default_factory=list, max_length=2000)
+    segments: list[SegmentCreate] = Field(default_factory=list, max_length=MAX_SEGMENTS)
 
 
 class ProjectUpdate(_Input):
     """Title and render options to change; ``settings`` is merged into the current ones."""
 
-    title: str | None = Field(None, max_length=300)
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH)
     width: int | None = None
     height: int | None = None
     fps: float | str | None = None

@@ -11,9 +11,20 @@ from typing import IO
 
 from storyreel.errors import StudioConfigError
 
-__all__ = ["DataDirLock", "StudioConfigError", "default_data_dir", "is_loopback", "run_server"]
+__all__ = [
+    "MAX_JOBS",
+    "DataDirLock",
+    "StudioConfigError",
+    "check_config",
+    "default_data_dir",
+    "is_loopback",
+    "run_server",
+]
 
 log = logging.getLogger("storyreel.service")
+
+#: Most renders that may run at once: each is a process with its own encoder threads.
+MAX_JOBS = 16
 
 
 class DataDirLock:
@@ -98,6 +109,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_config(*, host: str, port: int, token: str | None, max_jobs: int) -> None:
+    """Refuse a configuration the studio must not start with.
+
+    Raises:
+        StudioConfigError: A non-loopback address without a token, a bad port or a job count
+            outside 1-:data:`MAX_JOBS`.
+    """
+    if not is_loopback(host) and not token:
+        raise StudioConfigError(
+            f"refusing to serve on {host} without an access token: anyone on the network "
+            "could use the studio. Pass --token (or set STORYREEL_TOKEN), or bind 127.0.0.1."
+        )
+    if not 0 <= port <= 65535:
+        raise StudioConfigError(f"port {port} is not between 0 and 65535")
+    if not 1 <= max_jobs <= MAX_JOBS:
+        raise StudioConfigError(f"max jobs must be between 1 and {MAX_JOBS}, not {max_jobs}")
+
+
 def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None,
                token: str | None = None, max_jobs: int = 1) -> None:
     """Serve the studio until interrupted (blocking).
@@ -110,22 +139,15 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
         max_jobs: Renders that may run at the same time.
 
     Raises:
-        StudioConfigError: A non-loopback address without a token, a bad port or job count.
+        StudioConfigError: A non-loopback address without a token, a bad port or a job count
+            outside 1-:data:`MAX_JOBS`.
     """
     import uvicorn
 
     from storyreel.service.app import create_app
 
     token = token or os.environ.get("STORYREEL_TOKEN") or None
-    if not is_loopback(host) and not token:
-        raise StudioConfigError(
-            f"refusing to serve on {host} without an access token: anyone on the network "
-            "could use the studio. Pass --token (or set STORYREEL_TOKEN), or bind 127.0.0.1."
-        )
-    if not 0 <= port <= 65535:
-        raise StudioConfigError(f"port {port} is not between 0 and 65535")
-    if max_jobs < 1:
-        raise StudioConfigError("max jobs must be at least 1")
+    check_config(host=host, port=port, token=token, max_jobs=max_jobs)
     folder = (data_dir or default_data_dir()).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     probe = DataDirLock(folder)

@@ -8,27 +8,36 @@ status and a sentence for the creator; the app maps them to JSON answers.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import secrets
+import threading
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
 from PIL import Image
+from pydantic import ValidationError
 
-from storyreel.errors import MediaError, Problem, ValidationFailed
+from storyreel.errors import ManifestError, MediaError, Problem, ValidationFailed
 from storyreel.media.audio import SAMPLE_RATE
-from storyreel.model.load import problems_from, project_from_dict
+from storyreel.model.load import (
+    MAX_MANIFEST_BYTES,
+    parse_json,
+    problems_from,
+    project_from_dict,
+)
+from storyreel.model.project import MAX_SEGMENTS
 from storyreel.render.pipeline import slugify
 from storyreel.render.preview import SAMPLE_CAPTION, caption_preview
 from storyreel.service import uploads
 from storyreel.service.importers import (
     ImportFailed,
     ParsedProject,
+    check_directory,
     detect_kind,
-    parse_json,
+    parse_storyflow,
     parse_text_blocks,
     read_bundle,
     read_capped,
@@ -48,6 +57,7 @@ from storyreel.service.schemas import (
     GalleryItem,
     ImageOut,
     ProblemOut,
+    ProjectCreate,
     ProjectDetail,
     ProjectSummary,
     SegmentOut,
@@ -104,6 +114,7 @@ class Studio:
         self.store = store
         self.dispatcher = dispatcher
         self.limits = limits
+        self._media_lock = threading.Lock()  # swaps of a file setting or segment media
 
     # -- folders and lookups ---------------------------------------------------------------
 
@@ -251,7 +262,16 @@ class Studio:
     # -- projects --------------------------------------------------------------------------
 
     def create(self, parsed: ParsedProject) -> ProjectDetail:
-        """Store a new project (options validated first); its folders are made at once."""
+        """Store a new project (bounds and options checked first); its folders are made at once.
+
+        Every way a project comes in (request body, JSON, text or zip import) ends here, so
+        the model's bounds on title, text and segment count hold for all of them.
+        """
+        try:
+            ProjectCreate.model_validate({"title": parsed.title, "segments": parsed.segments})
+        except ValidationError as exc:
+            raise StudioError(400, "The project is too large or has fields that are too long.",
+                              [_problem_out(p) for p in problems_from(exc)]) from exc
         try:
             merge_options({}, parsed.options, self.media_root / "new")
         except ValidationFailed as exc:
@@ -298,22 +318,25 @@ class Studio:
         try:
             if kind == "zip":
                 return self._import_zip(source)
-            raw = read_capped(source, 20_000_000)
-            text = raw.decode("utf-8-sig")
-            parsed = parse_json(_json(text)) if kind == "json" else parse_text_blocks(text)
-        except UnicodeDecodeError:
-            raise StudioError(400, "The file is neither a zip bundle nor UTF-8 text "
-                                   "(StoryFlow JSON or text blocks).") from None
+            raw = read_capped(source, MAX_MANIFEST_BYTES)
+            if kind == "text":
+                return self.import_text(raw)
+            parsed = parse_storyflow(parse_json(raw))
+        except ManifestError as exc:
+            raise StudioError(400, f"The file is not a usable StoryFlow JSON: {exc}.") from exc
         except ImportFailed as exc:
-            raise self._import_error(exc) from None
+            raise self._import_error(exc) from exc
         return self.create(parsed)
 
-    def import_text(self, text: str) -> ProjectDetail:
-        """Create a project from StoryFlow's plain-text block format."""
+    def import_text(self, raw: bytes) -> ProjectDetail:
+        """Create a project from StoryFlow's plain-text block format (UTF-8)."""
         try:
-            return self.create(parse_text_blocks(text))
+            return self.create(parse_text_blocks(raw.decode("utf-8-sig")))
+        except UnicodeDecodeError as exc:
+            raise StudioError(400, "The file is neither a zip bundle nor UTF-8 text "
+                                   "(StoryFlow JSON or text blocks).") from exc
         except ImportFailed as exc:
-            raise self._import_error(exc) from None
+            raise self._import_error(exc) from exc
 
     def _import_error(self, exc: ImportFailed) -> StudioError:
         problems = [_problem_out(p) for p in exc.problems] or None
@@ -321,9 +344,12 @@ class Studio:
 
     def _import_zip(self, source: IO[bytes]) -> ProjectDetail:
         try:
+            check_directory(source)
             archive = zipfile.ZipFile(source)
-        except (zipfile.BadZipFile, OSError):
-            raise StudioError(400, "The zip file is damaged and cannot be opened.") from None
+        except ImportFailed as exc:
+            raise self._import_error(exc) from exc
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise StudioError(400, "The zip file is damaged and cannot be opened.") from exc
         with archive:
             try:
                 parsed = read_bundle(archive, self.limits.import_bytes)
@@ -343,22 +369,40 @@ class Studio:
 
     def _attach_bundle_media(self, project_id: int, archive: zipfile.ZipFile,
                              parsed: ParsedProject) -> None:
+        """Check and store each distinct member once; segments naming it share the file.
+
+        What the import writes in total is capped at the import limit, whatever the
+        archive declares.
+        """
         segments = self.store.segments(project_id)
         problems: list[ProblemOut] = []
+        stored: dict[str, dict[str, Any]] = {}  # member name -> the segment fields it gave
+        budget = self.limits.import_bytes
         for number, (segment, media) in enumerate(zip(segments, parsed.media, strict=True), 1):
             for what, member in (("image", media.image), ("audio", media.audio)):
                 if member is None:  # no recording: the text is spoken
                     continue
+                known = stored.get(member.filename)
+                if known is not None:
+                    self.store.update_segment(project_id, segment.id, known)
+                    continue
                 try:
                     with archive.open(member) as handle:
-                        self._store_upload(segment, what, handle)
+                        self._store_upload(segment, what, handle, budget)
                 except StudioError as exc:
                     problems.append(ProblemOut(message=str(exc), segment=number,
                                                segment_id=segment.id, field=what))
-                except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+                    continue
+                except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError,
+                        EOFError, zlib.error) as exc:
                     problems.append(ProblemOut(message=f"cannot be read from the zip ({exc})",
                                                segment=number, segment_id=segment.id,
                                                field=what))
+                    continue
+                row = self.store.get_segment(project_id, segment.id)
+                assert row is not None
+                stored[member.filename] = _media_fields(row, what)
+                budget -= member.file_size
         if problems:
             raise StudioError(400, "Some media in the bundle cannot be used.", problems)
 
@@ -368,6 +412,8 @@ class Studio:
                     position: int | None) -> SegmentOut:
         """Add a segment (at a 1-based position, default at the end)."""
         self.project(project_id)
+        if len(self.store.segments(project_id)) >= MAX_SEGMENTS:
+            raise StudioError(400, f"A project holds at most {MAX_SEGMENTS} segments.")
         segment = self.store.add_segment(project_id, fields,
                                          None if position is None else position - 1)
         return self._segment_view(project_id, segment.id)
@@ -406,10 +452,13 @@ class Studio:
             self._remove_media(deleted, "image", "audio")
 
     def _remove_media(self, segment: SegmentRow, *what: str) -> None:
+        """Delete a segment's former media files, unless another segment still uses them."""
         folder = self.folder(segment.project_id)
+        in_use = {name for row in self.store.segments(segment.project_id)
+                  for name in (row.image_file, row.audio_file) if name}
         for kind in what:
             name = segment.image_file if kind == "image" else segment.audio_file
-            if name:
+            if name and name not in in_use:
                 uploads.remove_quietly(folder / name)
                 if kind == "image":
                     uploads.remove_quietly(_thumb(folder / name))
@@ -442,11 +491,14 @@ class Studio:
         view = self._segment_view(project_id, segment_id)
         return UploadOut(segment=view, **result)
 
-    def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes]) -> dict[str, Any]:
+    def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes],
+                      budget: int | None = None) -> dict[str, Any]:
         folder = self.folder(segment.project_id) / ("images" if what == "image" else "audio")
         folder.mkdir(parents=True, exist_ok=True)
         temp = uploads.temp_name(folder)
         cap = self.limits.image_bytes if what == "image" else self.limits.audio_bytes
+        if budget is not None and budget < cap:
+            cap = max(0, budget)
         with uploads.removing(temp):
             try:
                 uploads.spooled_copy(source, temp, cap)
@@ -465,13 +517,8 @@ class Studio:
         name = self._final_name(segment, "image", info.ext)
         target = self.folder(segment.project_id) / name
         uploads.make_thumbnail(temp, _thumb(target))
-        uploads.publish(temp, target)
-        updated = self.store.update_segment(segment.project_id, segment.id, {
+        self._swap_media(segment, "image", temp, target, {
             "image_file": name, "image_width": info.width, "image_height": info.height})
-        if updated is None:  # deleted meanwhile
-            uploads.remove_quietly(target, _thumb(target))
-            raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
-        self._remove_media(segment, "image")
         return {"kind": "image", "width": info.width, "height": info.height,
                 "format": info.format}
 
@@ -479,14 +526,25 @@ class Studio:
         info = uploads.check_audio(temp, self.limits)
         name = self._final_name(segment, "audio", info.ext)
         target = self.folder(segment.project_id) / name
-        uploads.publish(temp, target)
-        updated = self.store.update_segment(segment.project_id, segment.id, {
+        self._swap_media(segment, "audio", temp, target, {
             "audio_file": name, "audio_samples": info.samples, "narration_from": None})
-        if updated is None:
-            uploads.remove_quietly(target)
-            raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
-        self._remove_media(segment, "audio")
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
+
+    def _swap_media(self, segment: SegmentRow, what: str, temp: Path, target: Path,
+                    fields: dict[str, Any]) -> None:
+        """Publish a checked file as the segment's media and delete the file it replaces.
+
+        Uploads to one segment may run at the same time: the swap is serialised and the
+        replaced file is the one the segment held at that moment, so none is orphaned.
+        """
+        with self._media_lock:
+            current = self.store.get_segment(segment.project_id, segment.id)
+            if current is None:  # deleted meanwhile
+                uploads.remove_quietly(target, _thumb(target))
+                raise StudioError(404, f"Segment {segment.id} was deleted during the upload.")
+            uploads.publish(temp, target)
+            self.store.update_segment(segment.project_id, segment.id, fields)
+            self._remove_media(current, what)
 
     # -- file settings (music, logo, intro, outro...) --------------------------------------
 
@@ -511,7 +569,7 @@ class Studio:
         file is replaced only once the new one passed every check.
         """
         kind = self._asset_kind(name)
-        project = self.project(project_id)
+        self.project(project_id)
         self._not_rendering(project_id, f"replace the {name}")
         folder = self.folder(project_id) / "assets"
         folder.mkdir(parents=True, exist_ok=True)
@@ -524,17 +582,19 @@ class Studio:
                 raise StudioError(exc.status, str(exc)) from None
             relative = f"assets/{name}-{secrets.token_hex(4)}.{ext}"
             uploads.publish(temp, self.folder(project_id) / relative)
-        try:
-            change = {**(fields or {}), "path": relative}
-            options = merge_options(project.options, {"settings": {name: change}},
-                                    self.folder(project_id))
-        except ValidationFailed as exc:
-            uploads.remove_quietly(self.folder(project_id) / relative)
-            raise _invalid(exc, f"The {name} cannot be used.") from None
-        self.store.update_project(project_id, options=options)
-        old = self._asset_path(project, name)
-        if old:
-            uploads.remove_quietly(self.folder(project_id) / old)
+        with self._media_lock:  # the file replaced is the one attached at this moment
+            project = self.project(project_id)
+            try:
+                change = {**(fields or {}), "path": relative}
+                options = merge_options(project.options, {"settings": {name: change}},
+                                        self.folder(project_id))
+            except ValidationFailed as exc:
+                uploads.remove_quietly(self.folder(project_id) / relative)
+                raise _invalid(exc, f"The {name} cannot be used.") from exc
+            self.store.update_project(project_id, options=options)
+            old = self._asset_path(project, name)
+            if old:
+                uploads.remove_quietly(self.folder(project_id) / old)
         return self.detail(project_id)
 
     def _check_asset(self, path: Path, kind: str) -> str:
@@ -735,13 +795,14 @@ class Studio:
         return items
 
 
+def _media_fields(segment: SegmentRow, what: str) -> dict[str, Any]:
+    """The columns an upload of ``what`` set on a segment (to share the file with another)."""
+    if what == "image":
+        return {"image_file": segment.image_file, "image_width": segment.image_width,
+                "image_height": segment.image_height}
+    return {"audio_file": segment.audio_file, "audio_samples": segment.audio_samples,
+            "narration_from": segment.narration_from}
+
+
 def _thumb(image: Path) -> Path:
     return image.with_name(image.stem + ".thumb.jpg")
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFailed(f"The file is not valid JSON (line {exc.lineno}, column "
-                           f"{exc.colno}: {exc.msg}).") from None

@@ -27,7 +27,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storyreel.errors import MediaError
-from storyreel.media.audio import SAMPLE_RATE
+from storyreel.media.audio import SAMPLE_RATE, AudioReader
+from storyreel.media.clip import probe_clip
 from storyreel.media.image import MAX_IMAGE_PIXELS
 from storyreel.media.image import probe_image as _probe_image
 
@@ -288,46 +289,37 @@ def make_thumbnail(image: Path, target: Path) -> None:
 def check_audio(path: Path, limits: Limits) -> AudioInfo:
     """Decode ``path`` end to end to prove it is real audio of sane length.
 
-    Samples are counted through the engine's 48 kHz resampler and discarded, so a long
-    narration is checked in constant memory and its length matches the render exactly.
+    The duration the container states is checked before decoding; samples are then
+    counted through the engine's 48 kHz reader and discarded, so a long narration is
+    checked in constant memory and its length matches the render exactly.
 
     Raises:
         UploadRejected: Not audio, corrupt, silent-empty, too short or too long.
     """
     try:
-        fmt, samples = _count_samples(path, limits.audio_seconds)
-    except UploadRejected:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError, EOFError):
-        raise UploadRejected("This file is not a narration recording we can read "
-                             "(use WAV, MP3, FLAC, OGG or M4A), or it is damaged.") from None
+        with AudioReader(path, max_seconds=limits.audio_seconds) as reader:
+            for _ in reader.blocks():
+                pass
+            fmt, samples = reader.format, reader.samples_read
+    except MediaError as exc:
+        raise UploadRejected(_audio_words(exc.problem.message, limits)) from exc
+    if samples == 0:
+        raise UploadRejected("The recording is empty: it holds no sound.")
     if samples < limits.min_audio_seconds * SAMPLE_RATE:
         raise UploadRejected(f"The recording is too short ({samples / SAMPLE_RATE:.2f} s); "
                              f"narration must last at least {limits.min_audio_seconds:g} s.")
     return AudioInfo(fmt, _AUDIO_EXT.get(fmt, "audio"), samples)
 
 
-def _count_samples(path: Path, max_seconds: float) -> tuple[str, int]:
-    from av.audio.resampler import AudioResampler
-
-    limit = int(max_seconds * SAMPLE_RATE)
-    total = 0
-    resampler = AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
-    with av.open(str(path), metadata_errors="ignore") as container:
-        fmt = container.format.name.split(",")[0]
-        if not container.streams.audio:
-            raise UploadRejected("This file has no sound in it: please upload a narration "
-                                 "recording (WAV, MP3, FLAC, OGG or M4A).")
-        stream = container.streams.audio[0]
-        for frame in container.decode(stream):
-            total += sum(out.samples for out in resampler.resample(frame))
-            if total > limit:
-                raise UploadRejected(f"The recording is longer than the {max_seconds / 60:g} "
-                                     "minute limit for one segment.")
-        total += sum(out.samples for out in resampler.resample(None))
-    if total == 0:
-        raise UploadRejected("The recording is empty: it holds no sound.")
-    return fmt, total
+def _audio_words(message: str, limits: Limits) -> str:
+    if "longer than" in message:
+        return (f"The recording is longer than the {limits.audio_seconds / 60:g} minute limit "
+                "for one segment.")
+    if "no audio stream" in message:
+        return ("This file has no sound in it: please upload a narration recording (WAV, MP3, "
+                "FLAC, OGG or M4A).")
+    return ("This file is not a narration recording we can read (use WAV, MP3, FLAC, OGG or "
+            "M4A), or it is damaged.")
 
 
 @dataclass(frozen=True)
@@ -351,6 +343,11 @@ def check_video(path: Path, max_seconds: float = 600.0) -> VideoInfo:
     Raises:
         UploadRejected: Not a video, damaged, or longer than ``max_seconds``.
     """
+    try:
+        probe_clip(path)
+    except MediaError as exc:
+        raise UploadRejected(f"This file cannot be used as a clip: {exc.problem.message}."
+                             ) from exc
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             fmt = container.format.name.split(",")[0]
