@@ -19,6 +19,7 @@ from PIL import Image
 
 from storyreel.cli import main
 from storyreel.demo import write_speechlike_wav
+from storyreel.words import phase_words
 
 CLI = [sys.executable, "-m", "storyreel"]
 
@@ -140,9 +141,9 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [(["--highlight-color", "notacolour"], "highlight_color: 'notacolour' is not a colour"),
-     (["--platform", "myspace"], "settings.platform: Input should be 'youtube'"),
+     (["--platform", "myspace"], "settings.platform: must be 'youtube'"),
      (["--caption-style", "word", "--no-subtitles"], "caption style 'word' needs captions"),
-     (["--caption-style", "bouncy"], "subtitles.style: Input should be 'phrase'")],
+     (["--caption-style", "bouncy"], "subtitles.style: must be 'phrase'")],
 )
 def test_bad_caption_settings_are_one_line_exit_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], needle: str
@@ -222,6 +223,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     text = output.decode("utf-8", "replace")
+    assert phase_words("export") in text  # the phase, in the words shared with the studio
     assert "parts (0 reused)" in text
     assert "100%" in text
 

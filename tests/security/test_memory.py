@@ -19,7 +19,9 @@ from storyreel.errors import MediaError
 from storyreel.media.audio import SAMPLE_RATE, AudioReader
 from storyreel.render import analysis as analysis_module
 from storyreel.render.analysis import analyse_project
-from storyreel.service.uploads import Limits, UploadRejected, check_audio
+from storyreel.service.errors import UploadRejected
+from storyreel.service.limits import Limits
+from storyreel.service.uploads import check_audio
 
 MINUTES = 10
 MB = 1 << 20

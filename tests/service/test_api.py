@@ -30,7 +30,7 @@ from studiokit import (
 
 from media import write_bomb_png, write_corrupt_wav
 from storyreel.service import Limits, StudioConfigError, create_app, run_server
-from storyreel.service.server import default_data_dir, is_loopback
+from storyreel.service.config import default_data_dir, is_loopback
 
 # -- projects ---------------------------------------------------------------------------------
 
@@ -40,7 +40,7 @@ def test_create_list_read_update_delete(studio: Studio) -> None:
     assert client.get("/api/projects/").json() == []
     project = studio.create(segments=2, title="The Lost City")
     assert project["title"] == "The Lost City"
-    assert project["status"] == "draft"
+    assert project["status"] == "new"
     assert [s["number"] for s in project["segment_list"]] == [1, 2]
     # A segment with text has its narration: the voice speaks it when the video renders.
     assert project["segment_list"][0]["missing"] == ["image"]
@@ -48,7 +48,7 @@ def test_create_list_read_update_delete(studio: Studio) -> None:
     assert project["options"]["width"] == 320 and project["options"]["fps"] == 25
 
     listed = client.get("/api/projects/").json()
-    assert [(p["id"], p["status"], p["segments"]) for p in listed] == [(project["id"], "draft", 2)]
+    assert [(p["id"], p["status"], p["segments"]) for p in listed] == [(project["id"], "new", 2)]
     assert listed[0]["thumbnail_url"] is None
 
     changed = client.patch(f"/api/projects/{project['id']}/", json={
@@ -100,7 +100,7 @@ def test_bad_request_bodies_get_clear_400s(studio: Studio) -> None:
     assert too_long.status_code == 400 and too_long.json()["problems"][0]["field"] == "title"
     project = studio.create()
     unknown = client.patch(f"/api/projects/{project['id']}/", json={"colour": "red"})
-    assert unknown.status_code == 400 and "colour" in unknown.json()["detail"]
+    assert unknown.status_code == 400 and "colour" in unknown.json()["detail"].lower()
     empty_title = client.patch(f"/api/projects/{project['id']}/", json={"title": "  "})
     assert empty_title.status_code == 400
     assert client.get("/api/projects/abc/").status_code in (400, 404)
@@ -410,12 +410,12 @@ def test_render_400_lists_what_each_segment_lacks(studio: Studio, tmp_path: Path
     assert response.status_code == 400
     problems = [(p["segment"], p["field"]) for p in response.json()["problems"]]
     assert problems == [(2, "image"), (3, "image"), (3, "audio")]
-    assert "3 problems" in response.json()["detail"]
+    assert "3 things to fix" in response.json()["detail"]
     empty = studio.create(segments=0)
     assert studio.client.post(f"/api/projects/{empty['id']}/render/").status_code == 400
     assert studio.client.post("/api/projects/999/render/").status_code == 404
     draft = studio.client.get(f"/api/projects/{pid}/status/").json()
-    assert draft["status"] == "draft" and draft["video_url"] is None
+    assert draft["status"] == "new" and draft["video_url"] is None
 
 
 def test_render_409_while_running_and_media_locked(make_studio: Callable[..., Studio]) -> None:
@@ -475,7 +475,7 @@ def test_token_is_required_on_every_request(tmp_path: Path) -> None:
 def test_without_token_only_loopback_names_and_same_origin(tmp_path: Path) -> None:
     app = create_app(tmp_path / "data", runner=FakeRunner(hold=False))
     with TestClient(app, base_url="http://attacker.example") as client:
-        assert client.get("/api/projects/").status_code == 403
+        assert client.get("/api/projects/").status_code == 400  # Starlette's host check
     with TestClient(app, base_url=BASE_URL) as client:
         assert client.get("/api/projects/", headers={"host": "localhost:8000"}).status_code == 200
         cross = client.post("/api/projects/", json={"title": "x"},
@@ -692,3 +692,69 @@ def test_the_preview_works_before_any_media_is_added(studio: Studio) -> None:
     assert pixels.shape == (180, 320, 3)
     assert (pixels.min(axis=2) > 230).sum() > 30  # the sample caption's white letters
     assert studio.client.get("/api/projects/999/preview.png").status_code == 404
+
+
+def _frame(studio: Studio, pid: int, sid: int, at: str) -> NDArray[np.uint8]:
+    response = studio.client.get(f"/api/projects/{pid}/segments/{sid}/preview.png?at={at}")
+    assert response.status_code == 200, response.text
+    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+
+
+def test_a_segment_preview_shows_the_crop_and_motion_before_rendering(studio: Studio) -> None:
+    project = studio.create(segments=1, settings={"subtitles": {"enabled": False},
+                                                  "ken_burns": {"zoom": 1.5, "pan": False}})
+    pid, sid = project["id"], project["segment_list"][0]["id"]
+    assert studio.client.get(f"/api/projects/{pid}/segments/{sid}/preview.png").status_code == 404
+    # A portrait photo: red top third, green middle, blue bottom third.
+    photo = Image.new("RGB", (300, 900), (0, 200, 0))
+    photo.paste((220, 0, 0), (0, 0, 300, 300))
+    photo.paste((0, 0, 220), (0, 600, 300, 900))
+    buffer = io.BytesIO()
+    photo.save(buffer, "PNG")
+    assert studio.upload(pid, sid, "image", buffer.getvalue(), "tall.png").status_code == 200
+    start, end = _frame(studio, pid, sid, "start"), _frame(studio, pid, sid, "end")
+    assert start.shape == end.shape == (180, 320, 3)
+    # Cover-cropped to 16:9, only the green middle of the tall photo is in frame.
+    green = (start[:, :, 1] > 150) & (start[:, :, 0] < 80) & (start[:, :, 2] < 80)
+    assert green.mean() > 0.95
+    # Stripes show the motion: the first segment zooms in, so its last frame differs.
+    stripes = Image.new("RGB", (640, 360), (0, 0, 0))
+    for x in range(0, 640, 40):
+        stripes.paste((255, 255, 255), (x, 0, x + 20, 360))
+    buffer = io.BytesIO()
+    stripes.save(buffer, "PNG")
+    assert studio.upload(pid, sid, "image", buffer.getvalue(), "s.png").status_code == 200
+    start, end = _frame(studio, pid, sid, "start"), _frame(studio, pid, sid, "end")
+    assert np.abs(start.astype(int) - end.astype(int)).mean() > 20  # it moved
+    assert studio.client.get(
+        f"/api/projects/{pid}/segments/{sid}/preview.png?at=middle").status_code == 400
+
+
+def test_the_sample_project_is_ready_to_render(studio: Studio) -> None:
+    response = studio.client.post("/api/projects/sample/")
+    assert response.status_code == 201, response.text
+    project = response.json()
+    assert project["title"] == "The Lost City of Aurelia"
+    segments = project["segment_list"]
+    assert len(segments) == 6
+    # Pictures and text: the voice speaks each segment (or Generate narration does first).
+    assert all(s["image"] and s["text"] and not s["missing"] for s in segments)
+    assert {s["narration"] for s in segments} == {"pending"}
+    assert project["options"]["settings"]["music"]["path"].startswith("assets/")
+    assert studio.client.get(f"/api/projects/{project['id']}/assets/music/").status_code == 200
+
+
+def test_problems_are_in_a_creators_words(studio: Studio) -> None:
+    project = studio.create()
+    answer = studio.client.patch(f"/api/projects/{project['id']}/",
+                                 json={"settings": {"transitions": {"crossfade": -1}}})
+    assert answer.status_code == 400
+    problems = answer.json()["problems"]
+    assert len(problems) == 1
+    assert (problems[0]["label"], problems[0]["message"]) == ("Crossfade", "must be 0 or more")
+    odd = studio.client.patch(f"/api/projects/{project['id']}/", json={"width": 361})
+    message = odd.json()["problems"][0]["message"]
+    assert "odd" in message and "H.264" not in message and "yuv" not in message
+    words = studio.client.get("/api/words/").json()
+    assert words["phases"]["loudness"] == "Evening out the sound"
+    assert [group["group"] for group in words["options"]][:2] == ["Format", "Captions"]

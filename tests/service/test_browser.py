@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
 import os
 import shutil
 import threading
@@ -21,7 +22,7 @@ import httpx
 import pytest
 from PIL import Image
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from studiokit import LiveServer, free_port, png_bytes, wav_bytes
+from studiokit import LiveServer, free_port
 
 from storyreel.service import create_app
 
@@ -69,81 +70,207 @@ def wait_until(page: Any, expression: str, timeout: float = 30.0) -> None:
         page.wait_for_timeout(50)
 
 
-def _open_new_project(page: Any, server: LiveServer, title: str) -> list[str]:
-    """Open the studio, create a project called ``title``; returns the page's errors."""
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text)
-            if "Content Security Policy" in msg.text else None)
-    page.on("dialog", lambda dialog: dialog.accept(title))
-    page.goto(server.url + "/")
-    page.click("#new-project")
-    page.wait_for_selector("#editor:not([hidden]) .segment")
-    return errors
+#: The two screens every step is photographed at.
+SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+STORYFLOW = {
+    "title": "The Lighthouse Keeper",
+    "segments": [
+        {"sequence_index": 1, "text_content": "Every night the keeper climbed the tower.",
+         "image_prompt": "a lighthouse at dusk"},
+        {"sequence_index": 2, "text_content": "One night, the light went out.",
+         "image_prompt": "a dark sea"},
+    ],
+}
 
 
-def test_create_upload_render_and_play(live_server: Callable[..., LiveServer], page: Any,
-                                       tmp_path: Path) -> None:
-    server = live_server()
-    image = tmp_path / "still.png"
-    image.write_bytes(png_bytes((640, 360), (30, 120, 200)))
-    audio = tmp_path / "voice.wav"
-    audio.write_bytes(wav_bytes(tmp_path, 1.5))
-    errors = _open_new_project(page, server, "Browser story")
-    page.select_option("#opt-size", "320x180")
-    wait_until(page, "document.querySelector('#project-meta').textContent"
-                           ".includes('320\u00d7180')")
-    page.select_option("[data-path='settings.preset']", "ultrafast")
-    page.wait_for_timeout(300)
+class Watch:
+    """Collects what a page should never do: console errors, failed or refused requests."""
 
-    segment = page.locator(".segment").first
-    segment.locator(".seg-text").fill("Hello from the browser. It renders.")
-    segment.locator(".seg-text").blur()
-    segment.locator(".seg-image input[type=file]").set_input_files(str(image))
-    page.wait_for_selector(".segment .seg-image.filled img")
-    page.locator(".segment").first.locator(".seg-audio input[type=file]").set_input_files(
-        str(audio))
-    page.wait_for_selector(".segment .seg-audio.filled")
-    assert page.locator(".segment .duration").first.inner_text() == "1.5 s"
-    assert page.locator(".segment .seg-missing").first.inner_text() == ""
+    def __init__(self, page: Any) -> None:
+        self.problems: list[str] = []
+        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("console", self._console)
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
 
-    page.click("#render")
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(f"console: {message.text}")
+
+    def _failed(self, request: Any) -> None:
+        # A player that changes its video, or a preview replaced by a newer one, stops
+        # loading the old one: the page expects that.
+        superseded = ("/video/" in request.url or "preview.png" in request.url) and \
+            "ERR_ABORTED" in (request.failure or "")
+        if not superseded:
+            self.problems.append(f"request failed: {request.url} {request.failure}")
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.problems.append(f"{response.status} from {response.url}")
+
+
+def _shoot(page: Any, folder: Path, name: str, focus: str | None = None) -> None:
+    """Photograph the page at the desktop and the phone size (then back to desktop); on
+    the phone, ``focus`` is scrolled up from below the fold first."""
+    for screen, size in SCREENS.items():
+        page.set_viewport_size(size)
+        page.wait_for_timeout(150)  # let the layout settle after the resize
+        if focus and screen == "phone":
+            page.eval_on_selector(focus, "e => e.scrollIntoView({block: 'end'})")
+        page.screenshot(path=str(folder / f"{name}-{screen}.png"))
+    page.evaluate("window.scrollTo(0, 0)")
+    page.set_viewport_size(SCREENS["desktop"])
+
+
+def _png_files(page: Any, names_and_colours: list[tuple[str, str]], width: int,
+               height: int) -> None:
+    """Drop generated pictures on the first segment's picture, as a file manager would."""
+    page.evaluate("""async ([items, width, height]) => {
+        const transfer = new DataTransfer();
+        for (const [name, colour] of items) {
+            const canvas = document.createElement("canvas");
+            canvas.width = width; canvas.height = height;
+            const ctx = canvas.getContext("2d");
+            ctx.fillStyle = colour; ctx.fillRect(0, 0, width, height);
+            ctx.fillStyle = "#ffffff"; ctx.fillRect(width / 3, height / 3, width / 3, height / 3);
+            const blob = await new Promise((done) => canvas.toBlob(done, "image/png"));
+            transfer.items.add(new File([blob], name, { type: "image/png" }));
+        }
+        const target = document.querySelector(".segment .seg-image");
+        target.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
+    }""", [names_and_colours, width, height])
+
+
+def _wait_video(page: Any, kind: str) -> None:
     page.wait_for_selector("#progress:not([hidden])")
-    wait_until(page, "document.querySelector('#progress-percent').textContent === '100 %'",
-               timeout=90)
-    page.wait_for_selector("#result:not([hidden]) video", timeout=30_000)
-    assert page.locator("#progress-phase").inner_text() == "Done"
+    page.wait_for_selector("#progress[hidden]", state="attached", timeout=120_000)
+    wait_until(page, f"document.querySelector('#video-info .tag')?.textContent === '{kind}'",
+               timeout=30)
+
+
+def screenshot_folder(tmp_path: Path) -> Path:
+    """``$STORYREEL_SCREENSHOTS`` when set (to keep them), else the test's own folder."""
+    folder = Path(os.environ.get("STORYREEL_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_the_creator_flow(live_server: Callable[..., LiveServer], page: Any,
+                          tmp_path: Path) -> None:
+    server = live_server()
+    shots = screenshot_folder(tmp_path)
+    watch = Watch(page)
+    script = tmp_path / "lighthouse.json"
+    script.write_text(json.dumps(STORYFLOW), encoding="utf-8")
+    page.set_viewport_size(SCREENS["desktop"])
+    page.goto(server.url + "/")
+    page.wait_for_selector("#welcome:not([hidden])")
+    _shoot(page, shots, "01-start")
+
+    page.set_input_files("#import-file", str(script))
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    assert page.locator(".segment").count() == 2
+    assert page.input_value("#title") == "The Lighthouse Keeper"
+    _shoot(page, shots, "02-imported")
+
+    page.click("#panel-tabs [data-panel=sound]")
+    page.wait_for_selector("#voice-name option[value='hibari:heart']", state="attached")
+    assert page.locator(".seg-narration").all_text_contents() == [
+        "The voice will speak the text"] * 2
+    page.click("#narrate-all")
+    wait_until(page, "[...document.querySelectorAll('.seg-narration')].every("
+               "(n) => n.textContent === 'Spoken by the voice')", timeout=120)
+    assert all(float(text.split()[1]) > 1.0 for text in
+               page.locator(".seg-audio .audio-state").all_text_contents())
+    _shoot(page, shots, "03-narrated", focus="#narrate-all")
+    _png_files(page, [("02.png", "#2a6fdb"), ("01.png", "#db7a2a")], 1200, 800)
+    wait_until(page, "document.querySelectorAll('.seg-image.filled').length === 2")
+    assert page.locator(".seg-missing:not(:empty)").count() == 0
+    _shoot(page, shots, "04-pictures")
+
+    page.click("#panel-tabs [data-panel=format]")
+    page.select_option("[data-path='settings.platform']", "shorts")
+    wait_until(page, "document.querySelector('#project-meta').textContent"
+               ".includes('1080\u00d71920')")
+    page.select_option("#opt-size", "custom")
+    page.fill("#opt-width", "360")
+    page.fill("#opt-height", "640")
+    page.click("#custom-size button")
+    wait_until(page, "document.querySelector('#project-meta').textContent"
+               ".includes('360\u00d7640')")
+    box = page.locator(".seg-image").first.bounding_box()
+    assert abs(box["width"] / box["height"] - 360 / 640) < 0.03  # thumbnails in 9:16
+    page.click("#panel-tabs [data-panel=quality]")
+    page.select_option("[data-path='settings.preset']", "ultrafast")
+    page.wait_for_selector("#save-state.ok")
+    page.click("#panel-tabs [data-panel=captions]")
+    wait_until(page, "document.querySelector('#caption-preview')?.naturalHeight === 640")
+    _shoot(page, shots, "05-shorts", focus="#caption-preview")
+
+    page.locator(".segment").nth(1).click()
+    wait_until(page, "(() => { const i = document.querySelector('#frame-start');"
+               " return !i.hidden && i.complete && i.naturalHeight === 640; })()")
+    page.click("#show-end")
+    wait_until(page, "document.querySelector('#frame-end').naturalHeight === 640")
+    _shoot(page, shots, "06-segment-preview")
+
+    page.click("#render-draft")
+    _wait_video(page, "Draft")
+    assert "270\u00d7480" in page.locator("#video-info").inner_text()  # the draft size
+    _shoot(page, shots, "07-draft")
+
+    page.click("#render-final")
+    _wait_video(page, "Final")
+    assert "360\u00d7640" in page.locator("#video-info").inner_text()
     page.eval_on_selector("#video", "v => { v.muted = true; return v.play(); }")
     wait_until(page, "(() => { const v = document.querySelector('#video');"
-                     " return v.readyState >= 2 && v.currentTime > 0.2; })()")
-    assert page.get_attribute("#download", "href").startswith("/api/renders/")
-    assert "Browser story" in page.locator("#project-list").inner_text()
-    assert errors == []  # no script error, nothing the Content-Security-Policy blocked
-    if os.environ.get("STORYREEL_SCREENSHOT"):
-        page.screenshot(path=os.environ["STORYREEL_SCREENSHOT"], full_page=True)
+               " return v.readyState >= 2 && v.currentTime > 0.3; })()",
+               timeout=30)
+    page.eval_on_selector("#video", "v => v.pause()")
+    _shoot(page, shots, "08-final-playing")
+
+    page.click("#panel-tabs [data-panel=videos]")
+    wait_until(page, "document.querySelectorAll('.history-item').length === 2")
+    kinds = page.locator(".history-item .tag").all_text_contents()
+    assert kinds == ["Final", "Draft"]
+    _shoot(page, shots, "09-history", focus=".history")
+
+    page.locator(".segment .seg-text").first.fill("Every night, the old keeper climbed.")
+    page.wait_for_selector(".history-item .stale")
+    page.click(".stage-tabs [data-stage=video]")
+    page.wait_for_selector(".video-info .stale")
+    _shoot(page, shots, "10-changed-since")
+    assert watch.problems == []
+    assert len(list(shots.glob("*.png"))) == 2 * 10
+
+
+def _new_project(page: Any, server: LiveServer, title: str) -> None:
+    """Create a project through the page's own dialog (no browser prompt)."""
+    page.goto(server.url + "/")
+    page.click("#new-project")
+    page.fill("#dialog-input", title)
+    page.click("#dialog-ok")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
 
 
 def test_render_problems_are_shown_in_words(live_server: Callable[..., LiveServer],
                                             page: Any) -> None:
     server = live_server()
-    page.on("dialog", lambda dialog: dialog.accept("Incomplete"))
-    page.goto(server.url + "/")
-    page.click("#new-project")
-    page.wait_for_selector("#editor:not([hidden]) .segment")
-    page.click("#render")
-    page.wait_for_selector("#render-error:not([hidden])")
-    text = page.locator("#render-error").inner_text()
-    assert "cannot render yet" in text
-    assert "Segment 1: needs an image" in text and "Segment 1: needs a narration" in text
+    _new_project(page, server, "Incomplete")
+    page.click("#render-final")
+    page.wait_for_selector("#render-note:not([hidden])")
+    text = page.locator("#render-note").inner_text()
+    assert "cannot be made yet" in text
+    assert "Segment 1 · Picture: needs an image" in text
+    assert "Segment 1 · Narration recording: needs a narration" in text
 
 
 def test_dropping_several_pictures_fills_segments_in_order(
         live_server: Callable[..., LiveServer], page: Any) -> None:
     server = live_server()
-    page.on("dialog", lambda dialog: dialog.accept("Dropped"))
-    page.goto(server.url + "/")
-    page.click("#new-project")
-    page.wait_for_selector("#editor:not([hidden]) .segment")
+    _new_project(page, server, "Dropped")
     page.evaluate("""async () => {
         const transfer = new DataTransfer();
         for (const [name, colour] of [["02.png", "#2080ff"], ["01.png", "#ff8020"]]) {
@@ -158,14 +285,39 @@ def test_dropping_several_pictures_fills_segments_in_order(
         target.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
     }""")
     wait_until(page, "document.querySelectorAll('.segment .seg-image.filled').length === 2")
-    sizes = [page.get_attribute(f".segment:nth-child({n}) .seg-image img", "title")
+    sizes = [page.get_attribute(f".segment:nth-child({n}) .seg-image", "title")
              for n in (1, 2)]
-    assert sizes == ["320\u00d7180", "320\u00d7180"]
+    assert [size.split(" ")[0] for size in sizes] == ["320\u00d7180", "320\u00d7180"]
     project = httpx.get(server.url + "/api/projects/").json()[0]
     detail = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()
     first = httpx.get(server.url + detail["segment_list"][0]["image"]["url"]).content
     pixel = Image.open(io.BytesIO(first)).convert("RGB").getpixel((5, 5))
     assert pixel == (255, 128, 32)  # 01.png went to the first segment
+    first_id = detail["segment_list"][0]["id"]
+    page.focus(f"#segment-{first_id}")
+    page.keyboard.press("Alt+ArrowDown")
+    wait_until(page, f"document.querySelector('.segment:nth-child(2)').id === "
+               f"'segment-{first_id}'")
+    order = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()["segment_list"]
+    assert [s["id"] for s in order][1] == first_id
+
+
+def test_typing_survives_a_redraw_and_is_saved(live_server: Callable[..., LiveServer],
+                                               page: Any) -> None:
+    server = live_server()
+    _new_project(page, server, "Typing")
+    # Type, and redraw the timeline (as an upload finishing does) in the same breath.
+    page.evaluate("""() => {
+        const text = document.querySelector('.segment .seg-text');
+        text.value = 'Typed while the timeline was redrawn.';
+        text.dispatchEvent(new Event('input', { bubbles: true }));
+        renderTimeline();
+    }""")
+    assert page.input_value(".segment .seg-text") == "Typed while the timeline was redrawn."
+    page.wait_for_selector("#save-state.ok")
+    project = httpx.get(server.url + "/api/projects/").json()[0]
+    detail = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()
+    assert detail["segment_list"][0]["text"] == "Typed while the timeline was redrawn."
 
 
 class _Recorder:
@@ -251,19 +403,3 @@ def test_a_page_on_another_origin_changes_nothing(page: Any, tmp_path: Path) -> 
         assert framed is not None and framed.query_selector("#new-project") is None
         assert httpx.get(studio.url + "/api/projects/1/").json() == before
         assert len(httpx.get(studio.url + "/api/projects/").json()) == 1
-
-
-def test_generate_narration_from_the_page(live_server: Callable[..., LiveServer],
-                                          page: Any) -> None:
-    errors = _open_new_project(page, live_server(), "Spoken story")
-    page.wait_for_selector("#voice-name option[value='hibari:heart']", state="attached")
-    page.fill(".segment .seg-text", "The voice reads this sentence aloud.")
-    page.locator(".segment .seg-text").blur()
-    wait_until(page, "document.querySelector('.seg-narration').textContent"
-                     ".includes('Spoken from the text')")
-    page.click("#narrate-all")
-    wait_until(page, "document.querySelector('.seg-narration').textContent"
-                     " === 'Generated narration'", timeout=120)
-    duration = page.locator(".segment .duration").text_content()
-    assert duration is not None and float(duration.split()[0]) > 1.0
-    assert errors == []

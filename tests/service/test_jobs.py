@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -14,8 +15,12 @@ from typing import Any
 import av
 import httpx
 import pytest
+from PIL import Image
 from studiokit import FakeRunner, LiveServer, Studio, free_port, wait_status, wav_bytes
 
+from storyreel.errors import RenderCancelled
+from storyreel.render.progress import Progress
+from storyreel.service.jobs import RenderOutcome, RenderSpec
 from storyreel.service.store import Store
 
 
@@ -64,13 +69,40 @@ def test_real_render_end_to_end(studio: Studio) -> None:
     assert "-->" in captions.text
     vtt = studio.client.get(f"/api/renders/{job_id}/captions.vtt")
     assert vtt.text.startswith("WEBVTT")
-    chapters = studio.client.get(status["chapters_url"]).text
+    chapters = studio.client.get(f"/api/renders/{job_id}/chapters.txt").text
     assert chapters.startswith("00:00 Dawn") and "Dusk" in chapters
     assert any("chapters" in warning for warning in status["warnings"])  # too few for YouTube
+    assert status["chapters_url"] is None  # so the page does not offer them
+    detail = studio.client.get(f"/api/projects/{pid}/").json()
+    assert detail["chapters"]["count"] == 2 and not detail["chapters"]["ok"]
+    assert "at least 3" in detail["chapters"]["note"]
     gallery = studio.client.get("/api/renders/").json()
     assert [(g["job_id"], g["title"]) for g in gallery] == [(job_id, "The Lost City!")]
     listed = studio.client.get("/api/projects/").json()[0]
     assert listed["status"] == "completed" and listed["video_url"] == status["video_url"]
+    _history_keeps_each_video(studio, pid, job_id)
+
+
+def _history_keeps_each_video(studio: Studio, pid: int, final_id: int) -> None:
+    history = studio.client.get(f"/api/projects/{pid}/renders/").json()
+    assert len(history) == 1
+    final = history[0]
+    assert (final["job_id"], final["draft"], final["width"], final["height"]) == (
+        final_id, False, 320, 180)
+    assert not final["stale"]
+    poster = studio.client.get(final["poster_url"])
+    assert poster.status_code == 200 and poster.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(poster.content)).size[0] > 0
+    segment = studio.client.get(f"/api/projects/{pid}/").json()["segment_list"][0]
+    studio.client.patch(f"/api/projects/{pid}/segments/{segment['id']}/", json={"text": "New."})
+    assert studio.client.get(f"/api/projects/{pid}/status/").json()["video"]["stale"]
+    response = studio.client.post(f"/api/projects/{pid}/render/", json={"draft": True})
+    assert response.status_code == 202, response.text
+    status = wait_status(studio.client, pid, timeout=90)
+    assert status["status"] == "completed" and status["draft"], status
+    history = studio.client.get(f"/api/projects/{pid}/renders/").json()
+    assert [(v["job_id"], v["draft"], v["stale"]) for v in history] == [
+        (response.json()["job_id"], True, False), (final_id, False, True)]
     assert studio.client.get("/api/renders/999/video/").status_code == 404
 
 
@@ -85,7 +117,7 @@ def test_events_stream_pushes_progress(live_server: Callable[..., LiveServer],
             assert stream.headers["content-type"].startswith("text/event-stream")
             lines = stream.iter_lines()
             first = _next_event(lines)
-            assert first["status"] == "draft"
+            assert first["status"] == "new"
             assert client.post(f"/api/projects/{project['id']}/render/").status_code == 202
             while True:
                 event = _next_event(lines)
@@ -296,8 +328,51 @@ def test_deleting_a_project_stops_its_render(make_studio: Callable[..., Studio],
         assert runner.started.wait(10)
     assert studio.client.delete(f"/api/projects/{project['id']}/").status_code == 204
     assert studio.client.get(f"/api/projects/{project['id']}/status/").status_code == 404
-    assert not (studio.data_dir / "projects" / str(project["id"])).exists()
+    folder = studio.data_dir / "projects" / str(project["id"])
+    deadline = time.monotonic() + 20  # the worker lets go of it within its cancel check
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not folder.exists()
     runner.release.set()
+
+
+class _Stubborn(FakeRunner):
+    """Ignores cancel until released: a render that will not stop."""
+
+    def __call__(self, spec: RenderSpec, on_progress: Callable[[Progress], None],
+                 cancel: threading.Event) -> RenderOutcome:
+        self.started.set()
+        self.release.wait(30)
+        raise RenderCancelled("stopped at last")
+
+
+def test_dispatcher_stop_says_whether_its_threads_ended(
+        make_studio: Callable[..., Studio]) -> None:
+    runner = _Stubborn()
+    studio = make_studio(runner=runner)
+    _render(studio, studio.ready()["id"])
+    assert runner.started.wait(10)
+    dispatcher = studio.app.state.studio.dispatcher
+    assert dispatcher.stop(timeout=0.2) is False
+    runner.release.set()
+    assert dispatcher.stop(timeout=20) is True
+
+
+def test_delete_answers_while_a_render_is_still_stopping(
+        make_studio: Callable[..., Studio]) -> None:
+    runner = _Stubborn()
+    studio = make_studio(runner=runner)
+    project = studio.ready()
+    _render(studio, project["id"])
+    assert runner.started.wait(10)
+    folder = studio.data_dir / "projects" / str(project["id"])
+    assert studio.client.delete(f"/api/projects/{project['id']}/").status_code == 204
+    assert folder.exists()  # the render still holds it; the request did not wait
+    runner.release.set()
+    deadline = time.monotonic() + 20
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not folder.exists()
 
 
 def test_render_with_background_music(studio: Studio, tmp_path: Path) -> None:
@@ -357,3 +432,27 @@ def test_a_killed_server_leaves_no_stuck_job(tmp_path: Path) -> None:
         server.terminate()
         server.wait(30)
     assert status["status"] == "completed" and status["job_id"] == job_id
+
+
+@pytest.mark.parametrize("ending", ["failed", "cancelled"])
+def test_the_previous_video_is_kept_when_a_later_render_ends_badly(
+        make_studio: Callable[..., Studio], ending: str) -> None:
+    runner = FakeRunner(hold=False)
+    studio = make_studio(runner=runner)
+    pid = studio.ready()["id"]
+    first = _render(studio, pid)
+    assert wait_status(studio.client, pid)["status"] == "completed"
+    runner.release.clear()
+    runner.fail = "The encoder gave up." if ending == "failed" else None
+    runner.started.clear()
+    _render(studio, pid)
+    if ending == "cancelled":
+        assert runner.started.wait(10)
+        assert studio.client.post(f"/api/projects/{pid}/cancel/").json()["cancelling"]
+    else:
+        runner.release.set()
+    status = wait_status(studio.client, pid)
+    assert status["status"] == ending
+    assert status["video"]["job_id"] == first and status["video_url"] is None
+    assert "previous video is kept" in status["message"]
+    assert status["state_words"] == ("Did not finish" if ending == "failed" else "Stopped")

@@ -161,3 +161,14 @@ def test_a_bundle_of_pictures_and_text_imports_without_recordings(studio: Studio
     assert response.status_code == 201, response.text
     (segment,) = response.json()["segment_list"]
     assert segment["missing"] == [] and segment["narration"] == "pending"
+
+
+def test_a_finished_narration_job_leaves_the_project_unrendered_in_the_list(
+        studio: Studio) -> None:
+    project = studio.create(segments=1)
+    pid = project["id"]
+    assert studio.client.post(f"/api/projects/{pid}/narrate/", json={}).status_code == 202
+    status = wait_status(studio.client, pid, timeout=120)
+    assert (status["kind"], status["status"]) == ("narrate", "completed")
+    listed = studio.client.get("/api/projects/").json()
+    assert [(p["id"], p["status"], p["video_url"]) for p in listed] == [(pid, "new", None)]

@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.text import Text
 
 from storyreel.render.progress import Progress as RenderProgress
+from storyreel.words import phase_words
 
 __all__ = ["ProgressBar"]
 
@@ -47,6 +48,7 @@ class ProgressBar:
             transient=False,
         )
         self._tasks: dict[str, TaskID] = {}
+        self._opening: dict[str, str] = {}
 
     def __enter__(self) -> ProgressBar:
         self._progress.start()
@@ -62,9 +64,13 @@ class ProgressBar:
         if update.phase == "done":
             return
         task = self._tasks.get(update.phase)
+        words = phase_words(update.phase)
         if task is None:
-            task = self._progress.add_task(update.message or update.phase, total=update.total,
+            task = self._progress.add_task(words, total=update.total,
                                            unit=_UNITS.get(update.phase, ""), rate=None)
             self._tasks[update.phase] = task
-        self._progress.update(task, description=update.message or update.phase,
+            self._opening[update.phase] = update.message
+        # The phase in the shared words; news said during it (parts reused...) after them.
+        news = update.message if update.message != self._opening[update.phase] else ""
+        self._progress.update(task, description=f"{words}: {news}" if news else words,
                               completed=update.done, total=update.total, rate=update.rate)

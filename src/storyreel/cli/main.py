@@ -15,6 +15,7 @@ import signal
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -43,6 +44,7 @@ from storyreel.errors import (
 from storyreel.model.fps import parse_fps
 from storyreel.model.platforms import PLATFORM_NAMES
 from storyreel.model.project import CAPTION_LOOKS, PRESETS
+from storyreel.words import creator_message
 
 __all__ = ["build_parser", "main"]
 
@@ -215,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationFailed as exc:
         _debug(debug)
         for problem in exc.problems:
-            console.print(f"storyreel: error: {problem}", style="red", markup=False)
+            worded = replace(problem, message=creator_message(problem.message))
+            console.print(f"storyreel: error: {worded}", style="red", markup=False)
         return EXIT_INVALID
     except (ProjectError, _UsageError) as exc:
         _debug(debug)
@@ -440,10 +443,10 @@ def _cmd_cache(args: argparse.Namespace, console: Console) -> int:
 def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     try:
         from storyreel.service import run_server
-        from storyreel.service.server import check_config
+        from storyreel.service.config import check_config, env_token
     except ImportError as exc:  # pragma: no cover - optional pieces missing
         raise _UsageError(f"the studio is not available: {exc}") from exc
-    token = args.token or os.environ.get("STORYREEL_TOKEN") or None
+    token = args.token or env_token()
     try:  # before the address is shown: a studio that cannot start has none
         check_config(host=args.host, port=args.port, token=token, max_jobs=args.max_jobs)
     except ValueError as exc:

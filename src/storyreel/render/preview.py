@@ -1,4 +1,5 @@
-"""A still preview of how a project's captions look: one frame drawn by the engine.
+"""Still previews drawn by the engine: how a project's captions look, and how a segment's
+picture is framed and moved (its first and last frame), before any render.
 
 The frame is the project's first still (or a neutral gradient when it has none yet)
 at the output size, with a caption from the first segment's text in the chosen style
@@ -12,15 +13,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.errors import MediaError
+from storyreel.frames.kenburns import choose_motion, warp_into
 from storyreel.frames.overlay import blend_into
 from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionPainter
-from storyreel.media.image import Planes, load_cover_planes, rgb_to_yuv420
+from storyreel.media.image import Planes, even_ceil, load_cover_planes, rgb_to_yuv420
 from storyreel.model.project import Project
 from storyreel.render.decor import caption_style, logo_overlay
 from storyreel.timeline.captions import POP_STEPS, CaptionState, pop_groups, split_chunks
 
-__all__ = ["SAMPLE_CAPTION", "caption_preview"]
+__all__ = ["SAMPLE_CAPTION", "caption_preview", "segment_frame"]
 
 #: The caption shown while the project has no text yet.
 SAMPLE_CAPTION = "Your captions follow every word"
@@ -32,12 +34,41 @@ def caption_preview(project: Project) -> NDArray[np.uint8]:
     Raises:
         MediaError: The caption font or the logo cannot be read.
     """
+    return _decorated(project, _background(project), _first_caption(project))
+
+
+def segment_frame(project: Project, index: int, *, end: bool) -> NDArray[np.uint8]:
+    """The first (or last) frame of segment ``index`` as the render draws it: the still
+    framed and moved by its Ken Burns motion, with that moment's caption and the logo.
+
+    Raises:
+        MediaError: The still, the caption font or the logo cannot be read.
+    """
+    segment = project.segments[index]
+    kb = project.settings.ken_burns
+    zoom = segment.zoom if segment.zoom is not None else kb.zoom
+    motion = choose_motion(index, zoom=zoom, direction=segment.direction or kb.direction,
+                           pan=kb.pan, eased=kb.easing == "ease-in-out")
+    scale = 1.0 if motion.static else zoom
+    width, height = project.width, project.height
+    source = load_cover_planes(segment.image, even_ceil(width * scale),
+                               even_ceil(height * scale), index + 1)
+    frame = Planes(np.empty((height, width), np.uint8),
+                   np.empty((height // 2, width // 2), np.uint8),
+                   np.empty((height // 2, width // 2), np.uint8))
+    warp_into(source, (frame.y, frame.u, frame.v), motion, 1.0 if end else 0.0)
+    options = project.settings.subtitles
+    chunks = split_chunks(segment.text, min_words=options.min_words,
+                          max_words=options.max_words) if segment.subtitles else []
+    return _decorated(project, frame, (chunks[-1] if end else chunks[0]) if chunks else "")
+
+
+def _decorated(project: Project, planes: Planes, text: str) -> NDArray[np.uint8]:
+    """``planes`` with a caption of ``text`` part-way spoken and the logo, as RGB."""
     width, height = project.width, project.height
     settings = project.settings
-    planes = _background(project)
     options = settings.subtitles
-    if options.enabled:
-        text = _first_caption(project)
+    if options.enabled and text:
         painter = CaptionPainter(text, caption_style(options, settings.safe_insets), width,
                                  height, look=options.style)
         blend_into((planes.y, planes.u, planes.v),

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
@@ -17,20 +18,28 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from storyreel.service.config import DataDirLock
+from storyreel.service.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    StudioError,
+    TooLarge,
+    invalid_request,
+)
 from storyreel.service.jobs import LocalDispatcher, RenderRunner
-from storyreel.service.routes import error_body, router
-from storyreel.service.schemas import ProblemOut
+from storyreel.service.limits import BodyLimitMiddleware, Limits
+from storyreel.service.routes import router
 from storyreel.service.security import (
     RedactTokenFilter,
     SecurityHeadersMiddleware,
     cross_site,
 )
-from storyreel.service.server import DataDirLock
 from storyreel.service.store import Store
-from storyreel.service.studio import Studio, StudioError
-from storyreel.service.uploads import BodyLimitMiddleware, Limits
+from storyreel.service.studio import Studio
 
 __all__ = ["LOOPBACK_HOSTS", "TOKEN_COOKIE", "create_app"]
 
@@ -56,7 +65,7 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
         token: When set, every request must carry it (``Authorization: Bearer``, the
             ``storyreel_token`` cookie or ``?token=``).
         max_jobs: Renders that may run at the same time.
-        limits: Upload caps (default :class:`~storyreel.service.uploads.Limits`).
+        limits: Upload caps (default :class:`~storyreel.service.limits.Limits`).
         runner: Runs one render (default: a child process per render).
         allowed_hosts: ``Host`` names accepted without a token (default: loopback names),
             which stops DNS-rebinding pages from reaching the studio.
@@ -104,9 +113,11 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
     _add_error_handlers(app)
     _add_page(app, token)
     app.add_middleware(BodyLimitMiddleware, limits=studio.limits)
-    app.add_middleware(AccessMiddleware, token=token,
-                       allowed_hosts=frozenset(allowed_hosts or LOOPBACK_HOSTS))
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessMiddleware, token=token)
+    # Without a token only loopback names are served: a DNS-rebinding page is refused.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=(
+        ["*"] if token is not None else sorted(set(allowed_hosts or ()) | LOOPBACK_HOSTS)))
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: refusals carry them too
     return app
 
 
@@ -116,23 +127,29 @@ def _version() -> str:
     return __version__
 
 
+#: The one place a studio error becomes an HTTP status.
+_STATUS: tuple[tuple[type[StudioError], int], ...] = (
+    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 400))
+
+
+def error_body(exc: StudioError) -> JSONResponse:
+    """The JSON answer of a refused request: ``detail``, ``problems`` and extra fields."""
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+    body: dict[str, Any] = {"detail": str(exc)}
+    if exc.problems:
+        body["problems"] = [p.model_dump() for p in exc.problems]
+    body.update(exc.extra)
+    return JSONResponse(body, status_code=status)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StudioError)
     async def studio_error(request: Request, exc: StudioError) -> JSONResponse:
         return error_body(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for error in exc.errors():
-            loc = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
-            message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
-            if error.get("type") == "missing":
-                message = "is required"
-            problems.append(ProblemOut(message=message, field=".".join(loc) or None))
-        head = problems[0] if problems else ProblemOut(message="is not valid")
-        first = f"{head.field}: {head.message}" if head.field else head.message
-        return error_body(StudioError(400, f"The request is not valid: {first}.", problems))
+    async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_body(invalid_request(exc.errors()))
 
 
 def _add_page(app: FastAPI, token: str | None) -> None:
@@ -149,25 +166,17 @@ def _add_page(app: FastAPI, token: str | None) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
-def _host_name(host: str) -> str:
-    if host.startswith("["):
-        return host[: host.find("]") + 1]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
 class AccessMiddleware:
     """Who may talk to the studio.
 
     * With a token: every request carries it (header, cookie or ``?token=``), else 401.
-    * Without one: only loopback ``Host`` names are served (no DNS rebinding).
     * Always: a state-changing request from another origin is refused (no CSRF; see
       :func:`~storyreel.service.security.cross_site`).
     """
 
-    def __init__(self, app: ASGIApp, token: str | None, allowed_hosts: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
         self.token = token
-        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -189,10 +198,6 @@ class AccessMiddleware:
     def refusal(self, scope: Scope) -> tuple[int, str] | None:
         """Why the request is refused (status and words), or ``None`` to serve it."""
         headers = Headers(scope=scope)
-        host = headers.get("host", "")
-        if self.token is None and _host_name(host).lower() not in self.allowed_hosts:
-            return 403, ("This studio only answers on http://127.0.0.1 or http://localhost; "
-                         "start it with a token to reach it by another name.")
         if cross_site(scope, headers):
             return 403, "Requests from other websites are not allowed."
         if self.token is not None and not self._has_token(scope, headers):

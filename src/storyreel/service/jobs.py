@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -35,6 +35,13 @@ from storyreel.errors import RenderCancelled
 from storyreel.render.progress import Progress
 from storyreel.service.narration import narration_manifest
 from storyreel.service.options import build_manifest, render_problems
+from storyreel.service.protocol import (
+    JobFailed,
+    RenderOutcome,
+    RenderSpec,
+    describe_error,
+    problem_dicts,
+)
 from storyreel.service.store import JobRow, ProjectRow, SegmentRow, Store
 
 __all__ = [
@@ -75,54 +82,6 @@ def overall_percent(progress: Progress, previous: float = 0.0, kind: str = "rend
     return max(previous, round(start + (end - start) * progress.fraction, 2))
 
 
-@dataclass(frozen=True)
-class RenderSpec:
-    """Everything a worker needs for one render, as plain data (JSON-able).
-
-    Attributes:
-        job_id: The job being rendered.
-        manifest: A storyreel manifest with media paths relative to ``base_dir``.
-        base_dir: The project's media folder.
-        output: Where the finished MP4 is published.
-        kind: ``render``, or ``narrate`` (write the narrations of the ``narrate``
-            segments into ``base_dir/audio`` instead).
-        narrate: 0-based segments to narrate (narrate jobs).
-        options: The project's stored options (narrate jobs record what made each file).
-        cache: The folder of encoded parts kept between renders (the studio's data
-            folder holds it); empty for none.
-    """
-
-    job_id: int
-    manifest: dict[str, Any]
-    base_dir: str
-    output: str
-    kind: str = "render"
-    narrate: list[int] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=dict)
-    cache: str = ""
-
-
-@dataclass(frozen=True)
-class RenderOutcome:
-    """A finished render."""
-
-    path: str
-    size: int
-    duration: float
-    frames: int
-    fps: str
-    warnings: list[str] = field(default_factory=list)
-    narrations: list[dict[str, Any]] = field(default_factory=list)
-
-
-class JobFailed(Exception):
-    """A render failed; the message is for the creator, ``problems`` name segments."""
-
-    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
-        self.problems = problems
-        super().__init__(message)
-
-
 class RenderRunner(Protocol):
     """Runs one render to the end, reporting progress and honouring ``cancel``."""
 
@@ -144,8 +103,8 @@ class Dispatcher(Protocol):
         """Start taking queued jobs."""
         ...
 
-    def stop(self) -> None:
-        """Stop every worker; running jobs go back to the queue."""
+    def stop(self) -> bool:
+        """Stop every worker; running jobs go back to the queue. True once all ended."""
         ...
 
     def submitted(self, job_id: int) -> None:
@@ -156,41 +115,13 @@ class Dispatcher(Protocol):
         """Stop the job if one of this dispatcher's workers runs it."""
         ...
 
+    def after(self, job_id: int, action: Callable[[], None]) -> bool:
+        """Run ``action`` once the job's worker let go of it; False (and nothing is kept)
+        when none of this dispatcher's workers runs the job."""
+        ...
+
 
 # -- the engine, in a child process -------------------------------------------------------
-
-
-def _problem_dicts(problems: list[Any]) -> list[dict[str, Any]]:
-    return [{"message": p.message, "segment": p.segment, "field": p.field} for p in problems]
-
-
-def describe_error(exc: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
-    """A creator-readable message (and the problems, if any) for a failed render."""
-    from storyreel.errors import (
-        DiskFullError,
-        EncoderError,
-        MediaError,
-        OutputError,
-        ValidationFailed,
-        VerificationError,
-    )
-
-    if isinstance(exc, ValidationFailed):
-        count = len(exc.problems)
-        return (f"The project cannot render yet: {count} problem{'s' if count != 1 else ''} "
-                "to fix.", _problem_dicts(exc.problems))
-    if isinstance(exc, MediaError):
-        return (f"A media file could not be read: {exc.problem.message}.",
-                _problem_dicts([exc.problem]))
-    if isinstance(exc, DiskFullError):
-        return "The disk is full: free some space, then render again.", None
-    if isinstance(exc, OutputError):
-        return f"The video could not be written: {exc}.", None
-    if isinstance(exc, EncoderError):
-        return f"The video encoder failed: {exc}.", None
-    if isinstance(exc, VerificationError):
-        return f"The finished video did not check out, so it was not kept: {exc}.", None
-    return f"The render failed unexpectedly ({type(exc).__name__}: {exc}).", None
 
 
 class ProcessRunner:
@@ -362,6 +293,7 @@ class LocalDispatcher:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._cancels: dict[int, threading.Event] = {}
+        self._afters: dict[int, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._prefix = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -374,19 +306,27 @@ class LocalDispatcher:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the workers; a render in progress is stopped and queued again."""
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the workers; a render in progress is stopped and queued again.
+
+        Returns:
+            True when every worker thread ended within ``timeout`` seconds; the threads
+            still running are kept, so a later ``stop`` waits for them again.
+        """
         self._stopping.set()
         with self._lock:
             for event in self._cancels.values():
                 event.set()
         with self._wake:
             self._wake.notify_all()
-        try:
-            for thread in self._threads:
-                thread.join(timeout)
-        finally:
-            self._threads.clear()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        if self._threads:
+            log.warning("%d render worker(s) did not stop within %g s",
+                        len(self._threads), timeout)
+        return not self._threads
 
     def submitted(self, job_id: int) -> None:
         """Wake one idle worker."""
@@ -399,6 +339,14 @@ class LocalDispatcher:
             event = self._cancels.get(job_id)
         if event is not None:
             event.set()
+
+    def after(self, job_id: int, action: Callable[[], None]) -> bool:
+        """Run ``action`` when the worker running the job let go of it (see Dispatcher)."""
+        with self._lock:
+            if job_id not in self._cancels:
+                return False
+            self._afters.setdefault(job_id, []).append(action)
+        return True
 
     @property
     def running(self) -> list[int]:
@@ -440,6 +388,12 @@ class LocalDispatcher:
         finally:
             with self._lock:
                 self._cancels.pop(job.id, None)
+                actions = self._afters.pop(job.id, [])
+            for action in actions:
+                try:
+                    action()
+                except Exception:
+                    log.exception("clean-up after job %d failed", job.id)
 
     def _execute(self, job: JobRow, cancel: threading.Event) -> None:
         project = self.store.get_project(job.project_id)
@@ -452,7 +406,7 @@ class LocalDispatcher:
             return
         problems = render_problems(project.title, project.options, segments, folder)
         if problems:
-            dicts = _problem_dicts(problems)
+            dicts = problem_dicts(problems)
             for item in dicts:
                 if item["segment"]:
                     item["segment_id"] = segments[item["segment"] - 1].id
@@ -460,7 +414,7 @@ class LocalDispatcher:
                             f"{'s' if len(dicts) != 1 else ''} to fix.", dicts)
         spec = RenderSpec(job.id, build_manifest(project.title, project.options, segments),
                           str(folder), str(folder / "output" / f"render-{job.id}.mp4"),
-                          cache=str(self.media_root.parent / "cache"))
+                          draft=job.draft, cache=str(self.media_root.parent / "cache"))
         if cancel.is_set():
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)
@@ -471,8 +425,8 @@ class LocalDispatcher:
         self.store.complete_job(
             job.id, output_file=os.path.relpath(outcome.path, folder), captions_file=captions,
             size=outcome.size, duration=outcome.duration, frames=outcome.frames,
-            warnings=outcome.warnings,
-            message=f"Done: {outcome.duration:.1f} s of video",
+            warnings=outcome.warnings, message="",
+            frame_size=(outcome.width, outcome.height) if outcome.width else None,
         )
 
     def _narrate(self, job: JobRow, project: ProjectRow, segments: list[SegmentRow],

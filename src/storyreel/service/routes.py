@@ -7,17 +7,18 @@ import mimetypes
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from storyreel.errors import ManifestError
 from storyreel.model.load import parse_json
+from storyreel.service.errors import Invalid, NotFound, StudioError, invalid_request
 from storyreel.service.importers import ImportFailed, parse_storyflow
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
@@ -26,20 +27,22 @@ from storyreel.service.schemas import (
     GalleryItem,
     NarrateAccepted,
     NarrateRequest,
-    ProblemOut,
     ProjectCreate,
     ProjectDetail,
     ProjectSummary,
     ProjectUpdate,
     RenderAccepted,
+    RenderRequest,
     SegmentCreate,
     SegmentOrder,
     SegmentOut,
     SegmentUpdate,
     StatusOut,
     UploadOut,
+    VideoOut,
 )
-from storyreel.service.studio import Studio, StudioError
+from storyreel.service.studio import Studio
+from storyreel.words import words
 
 __all__ = ["router"]
 
@@ -55,7 +58,7 @@ def ids_in_range(request: Request) -> None:
     for name, value in request.path_params.items():
         if name.endswith("_id") and isinstance(value, str) and len(value) > 18 \
                 and value.isdigit() and (len(value) > 19 or int(value) > _MAX_ID):
-            raise StudioError(404, f"There is no {name.removesuffix('_id')} {value[:24]}.")
+            raise NotFound(f"There is no {name.removesuffix('_id')} {value[:24]}.")
 
 
 router = APIRouter(prefix="/api", dependencies=[Depends(ids_in_range)], responses={
@@ -78,7 +81,7 @@ StudioDep = Annotated[Studio, Depends(get_studio)]
 @router.get("/projects/", response_model=list[ProjectSummary], tags=["projects"])
 def list_projects(studio: StudioDep) -> list[ProjectSummary]:
     """Every project with its render status and thumbnail, most recently changed first."""
-    return studio.list_projects()
+    return studio.views.list_projects()
 
 
 _CREATE_BODY: dict[str, Any] = {
@@ -114,7 +117,7 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
         upload = form.get("file")
         try:
             if not isinstance(upload, StarletteUpload):
-                raise StudioError(400, "Send the file to import in the form field 'file'.")
+                raise Invalid("Send the file to import in the form field 'file'.")
             return await run_in_threadpool(studio.import_file, upload.file)
         finally:
             await form.close()
@@ -131,14 +134,21 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
         return await run_in_threadpool(studio.import_file, spool)
 
 
+@router.post("/projects/sample/", status_code=201, response_model=ProjectDetail,
+             tags=["projects"])
+def create_sample_project(studio: StudioDep) -> ProjectDetail:
+    """Create the sample project: six stills with their text, chapters, music and a logo."""
+    return studio.create_sample()
+
+
 async def _json_body(request: Request) -> Any:
     body = await request.body()
     if not body.strip():
-        raise StudioError(400, "The request body is empty; send a JSON object.")
+        raise Invalid("The request body is empty; send a JSON object.")
     try:  # parsed off the event loop: a large body must not stall other requests
         return await run_in_threadpool(parse_json, body)
     except ManifestError as exc:
-        raise StudioError(400, f"The request body is not usable JSON: {exc}.") from exc
+        raise Invalid(f"The request body is not usable JSON: {exc}.") from exc
 
 
 def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
@@ -146,28 +156,16 @@ def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
         ProjectCreate.model_validate(data)
         parsed = parse_storyflow(data)
     except ValidationError as exc:
-        raise validation_error(exc) from None
+        raise invalid_request(exc.errors()) from exc
     except ImportFailed as exc:
-        raise StudioError(400, str(exc)) from None
+        raise Invalid(str(exc)) from None
     return studio.create(parsed)
-
-
-def validation_error(exc: ValidationError) -> StudioError:
-    """A 400 listing what pydantic found wrong with a request body."""
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"] if part != "body")
-        problems.append(ProblemOut(message=str(error["msg"]).removeprefix("Value error, "),
-                                   field=where or None))
-    head = problems[0]
-    first = f"{head.field}: {head.message}" if head.field else head.message
-    return StudioError(400, f"The request is not valid: {first}.", problems)
 
 
 @router.get("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
 def read_project(project_id: int, studio: StudioDep) -> ProjectDetail:
     """A project with its ordered segments, render options and render status."""
-    return studio.detail(project_id)
+    return studio.views.detail(project_id)
 
 
 @router.patch("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
@@ -283,6 +281,18 @@ def caption_preview(project_id: int, studio: StudioDep) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
+@router.get("/projects/{project_id}/segments/{segment_id}/preview.png", tags=["segments"],
+            response_class=Response,
+            responses={200: {"content": {"image/png": {}},
+                             "description": "The segment's first or last frame"}})
+def segment_preview(project_id: int, segment_id: int, studio: StudioDep,
+                    at: Literal["start", "end"] = "start") -> Response:
+    """The segment's first (``at=start``) or last (``at=end``) frame as the render frames and
+    moves its picture, with that moment's caption: see the crop before rendering."""
+    return Response(studio.segment_preview(project_id, segment_id, end=at == "end"),
+                    media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
 # -- file settings --------------------------------------------------------------------------
 
 @router.post("/projects/{project_id}/assets/{name}/", response_model=ProjectDetail,
@@ -292,7 +302,7 @@ def upload_asset(project_id: int, name: str, studio: StudioDep,
                  ) -> ProjectDetail:
     """Attach the file of a file setting: ``music`` (audio), ``logo`` (image), ``intro`` or
     ``outro`` (video clip). Its other fields are set with PATCH ``settings``."""
-    return studio.upload_asset(project_id, name, file.file)
+    return studio.upload_asset(project_id, name, file.file, filename=file.filename)
 
 
 @router.get("/projects/{project_id}/assets/{name}/", tags=["projects"],
@@ -315,9 +325,11 @@ def remove_asset(project_id: int, name: str, studio: StudioDep) -> ProjectDetail
              tags=["renders"], responses={
                  409: {"model": ErrorOut, "description": "A render is already queued or running"},
              })
-def start_render(project_id: int, studio: StudioDep) -> RenderAccepted:
-    """Queue a render. 400 lists every problem (which segment lacks what)."""
-    job = studio.render(project_id)
+def start_render(project_id: int, studio: StudioDep,
+                 body: RenderRequest | None = None) -> RenderAccepted:
+    """Queue a render: ``{"draft": true}`` for a quick draft (small size, fastest preset,
+    bitrate scaled to the size), else the final video. 400 lists every problem."""
+    job = studio.render(project_id, draft=body.draft if body else False)
     return RenderAccepted(job_id=job.id, status="queued",
                           status_url=f"/api/projects/{project_id}/status/",
                           events_url=f"/api/projects/{project_id}/events/")
@@ -366,7 +378,7 @@ def voice_sample(studio: StudioDep, voice: str | None = None, speed: float = 1.0
 @router.get("/projects/{project_id}/status/", response_model=StatusOut, tags=["renders"])
 def render_status(project_id: int, studio: StudioDep) -> StatusOut:
     """Status, phase, percent, frames, ETA, message, error and (when done) the video URL."""
-    return studio.status(project_id)
+    return studio.views.status(project_id)
 
 
 def _existing_project(project_id: int, studio: StudioDep) -> None:
@@ -387,7 +399,7 @@ async def render_events(project_id: int, request: Request, studio: StudioDep,
     last: dict[str, Any] | None = None
     while not await request.is_disconnected():
         try:
-            status = await run_in_threadpool(studio.status, project_id)
+            status = await run_in_threadpool(studio.views.status, project_id)
         except StudioError:
             yield ServerSentEvent(event="deleted", data={"project_id": project_id})
             return
@@ -405,10 +417,30 @@ def cancel_render(project_id: int, studio: StudioDep) -> StatusOut:
     return studio.cancel(project_id)
 
 
+@router.get("/projects/{project_id}/renders/", response_model=list[VideoOut],
+            tags=["renders"])
+def project_history(project_id: int, studio: StudioDep) -> list[VideoOut]:
+    """Every finished video of the project (draft or final), newest first."""
+    return studio.views.history(project_id)
+
+
+@router.get("/renders/{job_id}/poster.jpg", tags=["renders"], response_class=FileResponse)
+def render_poster(job_id: int, studio: StudioDep) -> FileResponse:
+    """A small picture from the finished video, for the history."""
+    path, _ = studio.render_file(job_id, "jpg")
+    return _media(path)
+
+
+@router.get("/words/", tags=["projects"])
+def creator_words() -> dict[str, Any]:
+    """The words the page shows for render phases, job states and option fields."""
+    return words()
+
+
 @router.get("/renders/", response_model=list[GalleryItem], tags=["renders"])
 def gallery(studio: StudioDep) -> list[GalleryItem]:
     """Every finished render, newest first."""
-    return studio.gallery()
+    return studio.views.gallery()
 
 
 @router.get("/renders/{job_id}/video/", tags=["renders"], response_class=FileResponse)
@@ -444,14 +476,6 @@ def render_captions_vtt(job_id: int, studio: StudioDep) -> FileResponse:
 @router.get("/renders/{job_id}/chapters.txt", tags=["renders"], response_class=FileResponse)
 def render_chapters(job_id: int, studio: StudioDep) -> FileResponse:
     """YouTube chapters of the finished render (paste into the video description)."""
-    path, name = studio.render_file(job_id, "chapters")
+    path, name = studio.render_file(job_id, "chapters.txt")
     return FileResponse(path, media_type="text/plain; charset=utf-8", filename=name)
 
-
-def error_body(exc: StudioError) -> JSONResponse:
-    """The JSON answer of a refused request."""
-    body: dict[str, Any] = {"detail": str(exc)}
-    if exc.problems:
-        body["problems"] = [p.model_dump() for p in exc.problems]
-    body.update(exc.extra)
-    return JSONResponse(body, status_code=exc.status)

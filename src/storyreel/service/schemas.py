@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from storyreel.model.project import (
     MAX_CHAPTER_LENGTH,
@@ -12,9 +12,11 @@ from storyreel.model.project import (
     MAX_TEXT_LENGTH,
     MAX_TITLE_LENGTH,
 )
+from storyreel.words import creator_message, field_words
 
 __all__ = [
     "AudioOut",
+    "ChaptersOut",
     "ErrorOut",
     "GalleryItem",
     "ImageOut",
@@ -28,15 +30,17 @@ __all__ = [
     "ProjectSummary",
     "ProjectUpdate",
     "RenderAccepted",
+    "RenderRequest",
     "SegmentCreate",
     "SegmentOrder",
     "SegmentOut",
     "SegmentUpdate",
     "StatusOut",
     "UploadOut",
+    "VideoOut",
 ]
 
-JobStatus = Literal["draft", "queued", "processing", "completed", "failed", "cancelled"]
+JobStatus = Literal["new", "queued", "processing", "completed", "failed", "cancelled"]
 NarrationState = Literal["recorded", "generated", "outdated", "pending", "missing"]
 
 _TEXT_MAX = MAX_TEXT_LENGTH
@@ -101,12 +105,24 @@ class ProjectUpdate(_Input):
 
 
 class ProblemOut(BaseModel):
-    """One reason a project cannot render, in a creator's words."""
+    """One reason a project cannot render, in a creator's words.
+
+    The message loses the model's jargon and the field gets its human ``label`` here, so
+    every answer that lists problems reads the same (see :mod:`storyreel.words`).
+    """
 
     message: str
     segment: int | None = Field(None, description="1-based segment number")
     segment_id: int | None = None
     field: str | None = None
+    label: str | None = Field(None, description="the field as the page names it")
+
+    @model_validator(mode="after")
+    def _in_words(self) -> ProblemOut:
+        self.message = creator_message(self.message)
+        if self.label is None:
+            self.label = field_words(self.field)
+        return self
 
 
 class ErrorOut(BaseModel):
@@ -149,14 +165,49 @@ class SegmentOut(BaseModel):
                                "from its text at render) or missing")
 
 
+class VideoOut(BaseModel):
+    """A finished video in the project's history."""
+
+    job_id: int
+    draft: bool = Field(description="a quick draft (small, fast) rather than the final video")
+    width: int | None
+    height: int | None
+    size: int = Field(description="bytes")
+    duration: float = Field(description="seconds")
+    finished_at: float
+    video_url: str
+    download_url: str
+    poster_url: str | None
+    captions_url: str | None
+    vtt_url: str | None
+    chapters_url: str | None = Field(description="YouTube chapters, offered only when YouTube "
+                                                  "will show them")
+    warnings: list[str]
+    stale: bool = Field(description="the project changed after this video was made")
+
+
+class ChaptersOut(BaseModel):
+    """Whether the segments' chapters will show on YouTube, explained before the render."""
+
+    count: int
+    ok: bool
+    note: str
+
+
 class StatusOut(BaseModel):
-    """Where the project's latest render stands."""
+    """Where the project's latest render stands, and the video to show meanwhile."""
 
     project_id: int
     job_id: int | None
     kind: Literal["render", "narrate"] = Field(
         "render", description="what the job does: render the video, or generate narration")
     status: JobStatus
+    state_words: str = Field(description="the status in a creator's words")
+    phase_words: str = Field(description="the phase in a creator's words")
+    cancelling: bool = False
+    draft: bool = False
+    video: VideoOut | None = Field(None, description="the newest finished video, kept while a "
+                                                     "later render runs, fails or is cancelled")
     phase: str
     percent: float
     frames_done: int | None
@@ -196,6 +247,7 @@ class ProjectDetail(ProjectSummary):
     options: dict[str, Any] = Field(description="width, height, fps and settings in effect")
     segment_list: list[SegmentOut]
     render: StatusOut
+    chapters: ChaptersOut
 
 
 class UploadOut(BaseModel):
@@ -214,6 +266,13 @@ class BatchQueued(BaseModel):
 
     queued: list[int]
     skipped: dict[int, str]
+
+
+class RenderRequest(_Input):
+    """How to render: a quick draft or the final video."""
+
+    draft: bool = Field(False, description="a quick draft (the CLI's --draft) instead of the "
+                                           "final video")
 
 
 class NarrateRequest(_Input):
@@ -256,3 +315,6 @@ class GalleryItem(BaseModel):
     size: int
     duration: float
     finished_at: float
+    draft: bool = False
+    width: int | None = None
+    height: int | None = None

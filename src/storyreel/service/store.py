@@ -16,23 +16,49 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "ACTIVE_STATUSES",
     "JOB_KINDS",
-    "JOB_STATUSES",
     "MAX_ATTEMPTS",
     "ActiveJobExists",
     "JobRow",
+    "JobState",
     "ProjectRow",
     "SegmentRow",
     "Store",
 ]
 
-JOB_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
-ACTIVE_STATUSES = ("queued", "processing")
+
+class JobState(StrEnum):
+    """Where a job is in its life: queued -> processing -> completed, failed or cancelled.
+
+    A processing job can also go back to queued (the server stopped during it); a queued
+    one can be cancelled or failed without running. Finished states are final.
+    """
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        """True while the job waits or runs."""
+        return self in (JobState.QUEUED, JobState.PROCESSING)
+
+
+#: The states each state may be reached from: the only transitions :meth:`Store` makes.
+_REACHED_FROM: dict[JobState, tuple[JobState, ...]] = {
+    JobState.QUEUED: (JobState.PROCESSING,),
+    JobState.PROCESSING: (JobState.QUEUED,),
+    JobState.COMPLETED: (JobState.PROCESSING,),
+    JobState.FAILED: (JobState.QUEUED, JobState.PROCESSING),
+    JobState.CANCELLED: (JobState.QUEUED, JobState.PROCESSING),
+}
 #: How many times a job interrupted by a server stop is started before it is failed.
 MAX_ATTEMPTS = 2
 
@@ -86,7 +112,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at REAL,
     updated_at REAL NOT NULL,
     kind TEXT NOT NULL DEFAULT 'render',
-    targets TEXT
+    targets TEXT,
+    draft INTEGER NOT NULL DEFAULT 0,
+    width INTEGER,
+    height INTEGER,
+    project_version REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs(project_id, id);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, id);
@@ -99,6 +129,10 @@ _ADDED_COLUMNS = (
     ("segments", "narration_from", "TEXT"),
     ("jobs", "kind", "TEXT NOT NULL DEFAULT 'render'"),
     ("jobs", "targets", "TEXT"),
+    ("jobs", "draft", "INTEGER NOT NULL DEFAULT 0"),
+    ("jobs", "width", "INTEGER"),
+    ("jobs", "height", "INTEGER"),
+    ("jobs", "project_version", "REAL"),
 )
 JOB_KINDS = ("render", "narrate")
 
@@ -171,6 +205,10 @@ class JobRow:
     updated_at: float
     kind: str = "render"
     targets: list[int] | None = None
+    draft: bool = False
+    width: int | None = None
+    height: int | None = None
+    project_version: float | None = None
 
 
 def _project(row: sqlite3.Row) -> ProjectRow:
@@ -188,6 +226,7 @@ def _job(row: sqlite3.Row) -> JobRow:
     data["warnings"] = json.loads(data["warnings"]) if data["warnings"] else []
     data["cancel_requested"] = bool(data["cancel_requested"])
     data["targets"] = json.loads(data["targets"]) if data.get("targets") else None
+    data["draft"] = bool(data.get("draft"))
     return JobRow(**data)
 
 
@@ -434,8 +473,12 @@ class Store:
     # -- jobs ------------------------------------------------------------------------------
 
     def create_job(self, project_id: int, kind: str = "render",
-                   targets: list[int] | None = None) -> JobRow:
-        """Queue a job of the project: a ``render``, or ``narrate`` (its ``targets`` segments).
+                   targets: list[int] | None = None, *, draft: bool = False) -> JobRow:
+        """Queue a job of the project: a ``render`` (a quick ``draft``, or the final video),
+        or ``narrate`` (its ``targets`` segments).
+
+        The job remembers the project's version (its last change), so a finished video
+        can tell when the project changed after it was made.
 
         Raises:
             ActiveJobExists: The project already has a queued or running job.
@@ -447,9 +490,10 @@ class Store:
             with self._tx() as db:
                 cur = db.execute(
                     "INSERT INTO jobs (project_id, status, message, created_at, updated_at, "
-                    "kind, targets) VALUES (?, 'queued', 'Waiting for a free render slot...', "
-                    "?, ?, ?, ?)",
-                    (project_id, now, now, kind, json.dumps(targets) if targets else None),
+                    "kind, targets, draft, project_version) VALUES (?, 'queued', '', ?, ?, ?, "
+                    "?, ?, (SELECT updated_at FROM projects WHERE id = ?))",
+                    (project_id, now, now, kind, json.dumps(targets) if targets else None,
+                     int(draft), project_id),
                 )
         except sqlite3.IntegrityError:
             active = self.active_job(project_id)
@@ -488,7 +532,7 @@ class Store:
 
     def completed_jobs(self, project_id: int | None = None) -> list[JobRow]:
         """Finished renders, newest first (optionally of one project)."""
-        sql = "SELECT * FROM jobs WHERE status = 'completed'"
+        sql = "SELECT * FROM jobs WHERE status = 'completed' AND kind = 'render'"
         params: tuple[Any, ...] = ()
         if project_id is not None:
             sql += " AND project_id = ?"
@@ -497,19 +541,46 @@ class Store:
                                        params).fetchall()
         return [_job(row) for row in rows]
 
+    def _transition(self, db: sqlite3.Connection, job_id: int, to: JobState,
+                    **fields: Any) -> bool:
+        """Move a job to ``to`` if its current state allows it, setting ``fields`` too.
+
+        The one place a job's state changes: a single guarded ``UPDATE`` (inside the
+        caller's transaction), so racing workers, cancels and restarts cannot produce an
+        impossible state. Returns False when the job was not in a state ``to`` follows.
+        """
+        now = time.time()
+        values: dict[str, Any] = {**fields, "status": to.value, "updated_at": now}
+        if to in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED):
+            values.setdefault("finished_at", now)
+            values.setdefault("eta", None)
+        if to is JobState.QUEUED:
+            values.update(phase="", done=0, total=0, percent=0, rate=None, eta=None,
+                          worker=None)
+        sources = _REACHED_FROM[to]
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        marks = ",".join("?" * len(sources))
+        cur = db.execute(
+            f"UPDATE jobs SET {assignments} WHERE id = ? AND status IN ({marks})",
+            (*values.values(), job_id, *(state.value for state in sources)))
+        return cur.rowcount > 0
+
+    def _move(self, job_id: int, to: JobState, **fields: Any) -> bool:
+        with self._tx() as db:
+            return self._transition(db, job_id, to, **fields)
+
     def claim_job(self, worker: str) -> JobRow | None:
         """Atomically take the oldest queued job and mark it processing for ``worker``."""
-        now = time.time()
         with self._tx() as db:
-            row = db.execute(
-                "UPDATE jobs SET status = 'processing', worker = ?, attempts = attempts + 1, "
-                "started_at = ?, updated_at = ?, phase = 'starting', done = 0, total = 0, "
-                "percent = 0, rate = NULL, eta = NULL, message = 'Starting the render...' "
-                "WHERE id = (SELECT id FROM jobs WHERE status = 'queued' "
-                "AND cancel_requested = 0 ORDER BY id LIMIT 1) RETURNING *",
-                (worker, now, now),
-            ).fetchone()
-        return _job(row) if row else None
+            row = db.execute("SELECT id, attempts FROM jobs WHERE status = 'queued' "
+                             "AND cancel_requested = 0 ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            self._transition(db, row["id"], JobState.PROCESSING, worker=worker,
+                             attempts=row["attempts"] + 1, started_at=time.time(),
+                             phase="starting", done=0, total=0, percent=0, rate=None,
+                             eta=None, message="")
+        return self.get_job(int(row["id"]))
 
     def record_progress(self, job_id: int, *, phase: str, done: int, total: int,
                         percent: float, rate: float | None, eta: float | None,
@@ -518,52 +589,32 @@ class Store:
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE jobs SET phase = ?, done = ?, total = ?, percent = ?, rate = ?, eta = ?, "
-                "message = CASE WHEN cancel_requested THEN 'Cancelling...' ELSE ? END, "
-                "updated_at = ? WHERE id = ? AND status = 'processing'",
+                "message = ?, updated_at = ? WHERE id = ? AND status = 'processing'",
                 (phase, done, total, percent, rate, eta, message, time.time(), job_id),
             )
         return cur.rowcount > 0
 
     def complete_job(self, job_id: int, *, output_file: str, captions_file: str | None,
                      size: int, duration: float, frames: int, message: str,
-                     warnings: list[str] | None = None) -> bool:
-        """Mark a processing job completed with its output."""
-        now = time.time()
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE jobs SET status = 'completed', phase = 'done', percent = 100, "
-                "done = ?, total = ?, eta = 0, output_file = ?, captions_file = ?, size = ?, "
-                "duration = ?, message = ?, warnings = ?, finished_at = ?, updated_at = ? "
-                "WHERE id = ? AND status = 'processing'",
-                (frames, frames, output_file, captions_file, size, duration, message,
-                 json.dumps(warnings) if warnings else None, now, now, job_id),
-            )
-        return cur.rowcount > 0
+                     warnings: list[str] | None = None,
+                     frame_size: tuple[int, int] | None = None) -> bool:
+        """Mark a processing job completed with its output (``frame_size``: width, height)."""
+        width, height = frame_size or (None, None)
+        return self._move(
+            job_id, JobState.COMPLETED, phase="done", percent=100, done=frames, total=frames,
+            eta=0, output_file=output_file, captions_file=captions_file, size=size,
+            duration=duration, message=message, width=width, height=height,
+            warnings=json.dumps(warnings) if warnings else None)
 
     def fail_job(self, job_id: int, error: str,
                  problems: list[dict[str, Any]] | None = None) -> bool:
         """Mark a queued or processing job failed with a reason."""
-        now = time.time()
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE jobs SET status = 'failed', error = ?, problems = ?, eta = NULL, "
-                "message = 'Render failed', finished_at = ?, updated_at = ? "
-                "WHERE id = ? AND status IN ('queued', 'processing')",
-                (error, json.dumps(problems) if problems else None, now, now, job_id),
-            )
-        return cur.rowcount > 0
+        return self._move(job_id, JobState.FAILED, error=error, message="",
+                          problems=json.dumps(problems) if problems else None)
 
     def finish_cancelled(self, job_id: int) -> bool:
         """Mark a job cancelled (after its worker stopped, or while still queued)."""
-        now = time.time()
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE jobs SET status = 'cancelled', eta = NULL, message = 'Render cancelled', "
-                "finished_at = ?, updated_at = ? "
-                "WHERE id = ? AND status IN ('queued', 'processing')",
-                (now, now, job_id),
-            )
-        return cur.rowcount > 0
+        return self._move(job_id, JobState.CANCELLED, message="")
 
     def request_cancel(self, project_id: int) -> JobRow | None:
         """Cancel the project's active job: queued jobs at once, running ones via their worker.
@@ -571,22 +622,16 @@ class Store:
         Returns:
             The job after the change, or ``None`` when nothing was queued or running.
         """
-        now = time.time()
         with self._tx() as db:
             row = db.execute(
                 "SELECT id, status FROM jobs WHERE project_id = ? "
                 "AND status IN ('queued', 'processing')", (project_id,)).fetchone()
             if row is None:
                 return None
-            if row["status"] == "queued":
-                db.execute(
-                    "UPDATE jobs SET status = 'cancelled', cancel_requested = 1, "
-                    "message = 'Render cancelled', finished_at = ?, updated_at = ? "
-                    "WHERE id = ?", (now, now, row["id"]))
-            else:
-                db.execute(
-                    "UPDATE jobs SET cancel_requested = 1, message = 'Cancelling...', "
-                    "updated_at = ? WHERE id = ?", (now, row["id"]))
+            db.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?",
+                       (time.time(), row["id"]))
+            if row["status"] == JobState.QUEUED:
+                self._transition(db, row["id"], JobState.CANCELLED, message="")
         return self.get_job(int(row["id"]))
 
     def cancel_requested(self, job_id: int) -> bool:
@@ -598,12 +643,10 @@ class Store:
     def requeue(self, job_id: int, message: str) -> bool:
         """Put a job stopped by a server shutdown back in the queue (the try is not counted)."""
         with self._tx() as db:
-            cur = db.execute(
-                "UPDATE jobs SET status = 'queued', phase = '', done = 0, total = 0, "
-                "percent = 0, rate = NULL, eta = NULL, worker = NULL, message = ?, "
-                "attempts = MAX(attempts - 1, 0), updated_at = ? "
-                "WHERE id = ? AND status = 'processing'", (message, time.time(), job_id))
-        return cur.rowcount > 0
+            row = db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            attempts = max(int(row["attempts"]) - 1, 0) if row else 0
+            return self._transition(db, job_id, JobState.QUEUED, message=message,
+                                    attempts=attempts)
 
     def recover_interrupted(self, reason: str) -> tuple[list[int], list[int]]:
         """Deal with jobs left 'processing' by a server that stopped mid-render.
@@ -613,28 +656,19 @@ class Store:
         Returns:
             The ids of the re-queued jobs and of the failed ones.
         """
-        now = time.time()
         with self._tx() as db:
             rows = db.execute("SELECT id, attempts, cancel_requested FROM jobs "
                               "WHERE status = 'processing'").fetchall()
             retried, failed = [], []
             for row in rows:
                 if row["cancel_requested"]:
-                    db.execute("UPDATE jobs SET status = 'cancelled', message = "
-                               "'Render cancelled', finished_at = ?, updated_at = ? WHERE id = ?",
-                               (now, now, row["id"]))
+                    self._transition(db, row["id"], JobState.CANCELLED, message="")
                 elif row["attempts"] < MAX_ATTEMPTS:
-                    db.execute(
-                        "UPDATE jobs SET status = 'queued', phase = '', done = 0, total = 0, "
-                        "percent = 0, rate = NULL, eta = NULL, worker = NULL, "
-                        "message = 'Restarting: the server stopped during the render', "
-                        "updated_at = ? WHERE id = ?", (now, row["id"]))
+                    self._transition(db, row["id"], JobState.QUEUED, message="restarted")
                     retried.append(int(row["id"]))
                 else:
-                    db.execute(
-                        "UPDATE jobs SET status = 'failed', error = ?, message = 'Render failed',"
-                        " eta = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
-                        (f"{reason} (tried {row['attempts']} times)", now, now, row["id"]))
+                    self._transition(db, row["id"], JobState.FAILED, message="",
+                                     error=f"{reason} (tried {row['attempts']} times)")
                     failed.append(int(row["id"]))
         return retried, failed
 

@@ -1,4 +1,4 @@
-"""Upload safety: size caps while streaming, type by content, server-made file names.
+"""Upload safety: type by content, decoded checks, server-made file names, atomic publish.
 
 No name, path or type sent by the client ever reaches the filesystem: files are
 written under a random hidden name inside the project's own folder, checked by
@@ -10,9 +10,7 @@ the previous file untouched.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import secrets
 import shutil
 import warnings
@@ -24,20 +22,17 @@ from typing import IO
 import av
 import av.error
 from PIL import Image, ImageOps, UnidentifiedImageError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storyreel.errors import MediaError
 from storyreel.media.audio import SAMPLE_RATE, AudioReader
 from storyreel.media.clip import probe_clip
-from storyreel.media.image import MAX_IMAGE_PIXELS
 from storyreel.media.image import probe_image as _probe_image
+from storyreel.service.errors import TooLarge, UploadRejected
+from storyreel.service.limits import Limits, human_size
 
 __all__ = [
     "AudioInfo",
-    "BodyLimitMiddleware",
     "ImageInfo",
-    "Limits",
-    "UploadRejected",
     "VideoInfo",
     "check_audio",
     "check_image",
@@ -46,155 +41,12 @@ __all__ = [
     "temp_name",
 ]
 
-MB = 1_000_000
-#: Largest JSON or text project sent as a request body (not as a file).
-MANIFEST_BYTES = 20 * MB
-THUMB_SIZE = (480, 270)
+THUMB_SIZE = (480, 480)  # the longer side; the page crops to the project's aspect
 _IMAGE_EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp",
               "TIFF": "tif", "GIF": "gif"}
 _AUDIO_EXT = {"wav": "wav", "mp3": "mp3", "flac": "flac", "ogg": "ogg", "mov": "m4a",
               "mp4": "m4a", "m4a": "m4a", "aac": "aac", "matroska": "webm", "webm": "webm",
               "aiff": "aiff", "caf": "caf", "opus": "opus"}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Upload caps. Bodies larger than these are refused with 413 while streaming.
-
-    Attributes:
-        image_bytes: Largest image upload.
-        audio_bytes: Largest narration upload.
-        import_bytes: Largest project import (JSON, text or zip bundle).
-        json_bytes: Largest body of any other request.
-        image_pixels: Largest still (width x height).
-        audio_seconds: Longest narration of one segment.
-        min_audio_seconds: Shortest narration accepted.
-    """
-
-    image_bytes: int = 50 * MB
-    audio_bytes: int = 500 * MB
-    import_bytes: int = 2000 * MB
-    json_bytes: int = 2 * MB
-    image_pixels: int = MAX_IMAGE_PIXELS
-    audio_seconds: float = 2 * 3600
-    min_audio_seconds: float = 0.05
-
-
-class UploadRejected(Exception):
-    """An upload is refused; ``status`` is the HTTP status, the message is for the creator."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        self.status = status
-        super().__init__(message)
-
-
-def _human(size: int) -> str:
-    return f"{size / MB:g} MB" if size >= MB else f"{size / 1000:g} kB"
-
-
-_UPLOAD_RE = re.compile(r"^/api/projects/\d+/segments/\d+/(image|audio)/?$")
-_ASSET_RE = re.compile(r"^/api/projects/\d+/assets/[^/]+/?$")
-_IMPORT_RE = re.compile(r"^/api/projects/?$")
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies over the route's cap with a JSON 413, before reading them whole.
-
-    A declared ``Content-Length`` over the cap is refused without reading any of the
-    body; a chunked body is counted as it arrives and cut off at the cap.
-    """
-
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
-        self.app = app
-        self.limits = limits
-
-    def cap_for(self, method: str, path: str, content_type: str = "") -> tuple[int, str]:
-        """The byte cap of a request and the words that describe it."""
-        match = _UPLOAD_RE.match(path)
-        if match and method in ("POST", "PUT"):
-            if match.group(1) == "image":
-                return self.limits.image_bytes, "images"
-            return self.limits.audio_bytes, "narration files"
-        if _ASSET_RE.match(path) and method in ("POST", "PUT"):
-            return self.limits.audio_bytes, "media files"
-        if _IMPORT_RE.match(path) and method == "POST":
-            if content_type.startswith(("application/json", "text/")):
-                return min(self.limits.import_bytes, MANIFEST_BYTES), "project manifests"
-            return self.limits.import_bytes, "project imports"
-        return self.limits.json_bytes, "requests"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        cap, what = self.cap_for(scope["method"], scope["path"], _header(scope, b"content-type"))
-        message = f"The upload is too large: {what} are limited to {_human(cap)}."
-        length = _content_length(scope)
-        if length is not None and length > cap:
-            await _send_json(send, 413, message)
-            return
-        received = 0
-        exceeded = False
-        answered = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            if exceeded:
-                raise _TooLarge
-            msg = await receive()
-            if msg["type"] == "http.request":
-                received += len(msg.get("body", b""))
-                if received > cap:
-                    exceeded = True
-                    raise _TooLarge
-            return msg
-
-        async def guarded_send(msg: Message) -> None:
-            # Whatever the app answers to a cut-off body (often a parse error) is
-            # replaced by the 413 that explains it.
-            nonlocal answered
-            if not exceeded:
-                await send(msg)
-            elif not answered:
-                answered = True
-                await _send_json(send, 413, message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except _TooLarge:
-            pass
-        except BaseExceptionGroup as group:
-            if group.subgroup(_TooLarge) is None:
-                raise
-        if exceeded and not answered:
-            await _send_json(send, 413, message)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _header(scope: Scope, wanted: bytes) -> str:
-    for name, value in scope.get("headers", []):
-        if name == wanted:
-            return bytes(value).decode("latin-1").strip().lower()
-    return ""
-
-
-def _content_length(scope: Scope) -> int | None:
-    try:
-        return int(_header(scope, b"content-length"))
-    except ValueError:
-        return None
-
-
-async def _send_json(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]})
-    await send({"type": "http.response.body", "body": body})
 
 
 def temp_name(folder: Path) -> Path:
@@ -209,7 +61,7 @@ def spooled_copy(source: IO[bytes], target: Path, cap: int) -> int:
         while chunk := source.read(1 << 20):
             written += len(chunk)
             if written > cap:
-                raise UploadRejected(f"The upload is too large (limit {_human(cap)}).", 413)
+                raise TooLarge(f"The upload is too large (limit {human_size(cap)}).")
             out.write(chunk)
     if written == 0:
         raise UploadRejected("The uploaded file is empty.")

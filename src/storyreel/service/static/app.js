@@ -1,33 +1,17 @@
-// storyreel studio page: plain JavaScript over the JSON API (no build step).
+// storyreel studio: an editor over the JSON API in plain JavaScript (no build step).
+// Words for phases, states, option labels, units and help come from /api/words/.
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
-const PHASES = {
-  starting: "Starting", narrate: "Generating narration", analyse: "Checking media",
-  export: "Encoding video",
-  verify: "Verifying the file", done: "Done", "": "Waiting",
-};
-const STATUS_WORDS = {
-  draft: "Draft", queued: "Queued", processing: "Rendering", completed: "Ready",
-  failed: "Failed", cancelled: "Cancelled",
-};
-const LABELS = {
-  preset: "Encoding speed", video_bitrate: "Video bitrate", audio_bitrate: "Audio bitrate",
-  gap: "Pause between segments (s)", ken_burns: "Ken Burns motion", zoom: "Zoom",
-  music: "Background music", logo: "Logo", intro: "Intro clip", outro: "Outro clip",
-  direction: "Direction", pan: "Pan while zooming", easing: "Easing",
-  platform: "Platform", subtitles: "Captions", style: "Caption style",
-  highlight_color: "Highlight colour", highlight_box: "Box behind the spoken word",
-  uppercase: "Capitals", words_json: "Word timings file (JSON)",
-};
-const PRESET_WORDS = {
-  ultrafast: "ultrafast (draft)", medium: "medium (balanced)", veryslow: "veryslow (smallest file)",
+const state = {
+  words: null, schema: null, project: null, events: null, selected: null,
+  lastStatus: null, videoJob: null, history: [], panel: "segment", frameEnd: false,
+  saving: 0, pending: new Map(), saveError: null,
 };
 
-const state = { project: null, schema: null, events: null, videoJob: null, saving: 0 };
-
-// ---------------------------------------------------------------- API helpers
+// ---------------------------------------------------------------- API
 
 class ApiError extends Error {
   constructor(message, status, problems) {
@@ -39,9 +23,8 @@ class ApiError extends Error {
 
 async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
-  if (body instanceof FormData) {
-    init.body = body;
-  } else if (body !== undefined) {
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -49,7 +32,7 @@ async function api(method, path, body) {
   try {
     response = await fetch(path, init);
   } catch (err) {
-    throw new ApiError("The studio cannot be reached. Is `storyreel serve` still running?", 0);
+    throw new ApiError("The studio cannot be reached. Is “storyreel serve” still running?", 0);
   }
   if (response.status === 204) return null;
   const text = await response.text();
@@ -69,9 +52,7 @@ function sendForm(path, form, onProgress) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
     xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable) onProgress(event.loaded / event.total);
-    };
+    xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
     xhr.onerror = () => reject(new ApiError("The upload failed: the studio cannot be reached.", 0));
     xhr.onload = () => {
       let data = null;
@@ -83,24 +64,20 @@ function sendForm(path, form, onProgress) {
   });
 }
 
-function toast(message, kind = "info") {
-  const box = $("#toast");
-  box.textContent = message;
-  box.className = `toast ${kind}`;
-  box.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 8000 : 2500);
-}
+const projectPath = (rest = "") => `/api/projects/${state.project.id}/${rest}`;
 
-function problemText(problem) {
-  const where = problem.segment ? `Segment ${problem.segment}` : "Project";
-  const field = problem.field && !problem.segment ? ` (${problem.field})` : "";
-  return `${where}${field}: ${problem.message}`;
-}
+// ---------------------------------------------------------------- small helpers
 
-function showError(err) {
-  const extra = err.problems && err.problems.length ? " " + err.problems.map(problemText).join("; ") : "";
-  toast(err.message + extra, "error");
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null) node[key] = value;
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
 }
 
 function fmtSeconds(total) {
@@ -108,7 +85,7 @@ function fmtSeconds(total) {
   if (total > 0 && total < 10) return `${total.toFixed(1)} s`;
   total = Math.max(0, Math.round(total));
   const m = Math.floor(total / 60), s = total % 60;
-  return m ? `${m} min ${String(s).padStart(2, "0")} s` : `${s} s`;
+  return m ? `${m}:${String(s).padStart(2, "0")} min` : `${s} s`;
 }
 
 function fmtSize(bytes) {
@@ -116,7 +93,109 @@ function fmtSize(bytes) {
   return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} kB`;
 }
 
-// ---------------------------------------------------------------- project list & gallery
+function fmtWhen(epoch) {
+  const date = new Date(epoch * 1000);
+  const today = new Date();
+  const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return date.toDateString() === today.toDateString() ? `today ${time}` : `${date.toLocaleDateString()} ${time}`;
+}
+
+const phaseWords = (phase) => (state.words.phases[phase] ?? phase);
+const stateWords = (status) => (state.words.states[status] ?? status);
+
+// ---------------------------------------------------------------- toasts and dialogs
+
+function toast(message, { kind = "info", action = null, seconds = null } = {}) {
+  const box = el("div", { class: `toast ${kind}` }, el("span", { textContent: message }));
+  const close = () => box.remove();
+  if (action) box.append(el("button", { class: "link", textContent: action.label, onclick: () => { close(); action.run(); } }));
+  box.append(el("button", { class: "close", textContent: "×", ariaLabel: "Dismiss", onclick: close }));
+  const stack = $("#toasts");
+  stack.append(box);
+  while (stack.children.length > 2) stack.firstElementChild.remove();
+  const wait = seconds ?? (kind === "error" ? 10 : 2.5);
+  setTimeout(close, wait * 1000);
+  return close;
+}
+
+function problemText(problem) {
+  const where = problem.segment ? `Segment ${problem.segment}` : "";
+  const what = problem.label || "";
+  const head = [where, what].filter(Boolean).join(" · ");
+  return head ? `${head}: ${problem.message}` : problem.message;
+}
+
+function showError(err) {
+  const extra = err.problems && err.problems.length ? " " + err.problems.map(problemText).join("; ") : "";
+  toast(err.message + extra, { kind: "error" });
+}
+
+// In-page dialogs instead of prompt() and confirm(). Resolves to the text (or true), or null.
+function ask({ title, text = "", input = null, ok = "OK", danger = false }) {
+  const dialog = $("#dialog");
+  $("#dialog-title").textContent = title;
+  $("#dialog-text").textContent = text;
+  const field = $("#dialog-input");
+  field.hidden = input === null;
+  field.value = input ?? "";
+  $("#dialog-ok").textContent = ok;
+  $("#dialog-ok").className = danger ? "danger" : "primary";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      if (dialog.returnValue !== "ok") resolve(null);
+      else resolve(input === null ? true : field.value.trim());
+    }, { once: true });
+    dialog.showModal();
+    if (input !== null) { field.focus(); field.select(); }
+  });
+}
+
+// ---------------------------------------------------------------- saving
+
+// Only changed fields are sent; a field being edited is never refilled from a reply.
+function setSaveState() {
+  const box = $("#save-state");
+  if (state.saveError) { box.textContent = "Not saved"; box.className = "save-state bad"; box.title = state.saveError; return; }
+  const busy = state.saving > 0 || state.pending.size > 0;
+  box.textContent = busy ? "Saving…" : "All changes saved";
+  box.className = `save-state ${busy ? "busy" : "ok"}`;
+  box.title = "";
+}
+
+async function save(run) {
+  state.saving += 1;
+  setSaveState();
+  try {
+    const result = await run();
+    state.saveError = null;
+    return result;
+  } catch (err) {
+    state.saveError = err.message;
+    showError(err);
+    throw err;
+  } finally {
+    state.saving -= 1;
+    setSaveState();
+  }
+}
+
+// Typing is saved once it pauses; leaving the field saves at once.
+function debounced(key, run, delay = 700) {
+  clearTimeout(state.pending.get(key));
+  state.pending.set(key, setTimeout(() => { state.pending.delete(key); save(run).catch(() => {}); }, delay));
+  setSaveState();
+}
+
+function flush(key, run) {
+  if (!state.pending.has(key)) return;
+  clearTimeout(state.pending.get(key));
+  state.pending.delete(key);
+  save(run).catch(() => {});
+}
+
+const isEditing = (node) => node === document.activeElement || node.dataset.dirty === "1";
+
+// ---------------------------------------------------------------- project list
 
 async function loadProjects() {
   const projects = await api("GET", "/api/projects/");
@@ -124,62 +203,29 @@ async function loadProjects() {
   list.replaceChildren();
   $("#no-projects").hidden = projects.length > 0;
   for (const p of projects) {
-    const li = document.createElement("li");
-    li.className = "project-item" + (state.project && state.project.id === p.id ? " active" : "");
-    li.dataset.id = p.id;
-    const thumb = document.createElement("div");
-    thumb.className = "thumb";
-    if (p.thumbnail_url) {
-      const img = document.createElement("img");
-      img.src = p.thumbnail_url;
-      img.alt = "";
-      thumb.append(img);
-    }
-    const text = document.createElement("div");
-    const name = document.createElement("div");
-    name.className = "name";
-    name.textContent = p.title;
-    const meta = document.createElement("div");
-    meta.className = "muted small";
-    const pct = p.status === "processing" ? ` ${Math.floor(p.percent)} %` : "";
-    meta.textContent = `${p.segments} segment${p.segments === 1 ? "" : "s"} · ${fmtSeconds(p.duration) || "0 s"}`;
-    const badge = document.createElement("span");
-    badge.className = `badge ${p.status}`;
-    badge.textContent = STATUS_WORDS[p.status] + pct;
-    text.append(name, meta, badge);
-    li.append(thumb, text);
-    li.addEventListener("click", () => { location.hash = `#/project/${p.id}`; });
+    const thumb = el("div", { class: "thumb" });
+    if (p.thumbnail_url) thumb.append(el("img", { src: p.thumbnail_url, alt: "" }));
+    const badge = el("span", { class: `badge ${p.status}`, textContent: badgeText(p.status, p.percent) });
+    const li = el("li", { class: "project-item", dataset: { id: p.id }, tabIndex: 0 }, thumb,
+      el("div", { class: "project-text" },
+        el("div", { class: "name", textContent: p.title }),
+        el("div", { class: "muted small", textContent: `${p.segments} segment${p.segments === 1 ? "" : "s"} · ${fmtSeconds(p.duration) || "0 s"}` }),
+        badge));
+    li.classList.toggle("active", Boolean(state.project && state.project.id === p.id));
+    li.addEventListener("click", () => { location.hash = `#/project/${p.id}`; closeDrawer(); });
+    li.addEventListener("keydown", (event) => { if (event.key === "Enter") li.click(); });
     list.append(li);
   }
 }
 
-async function loadGallery() {
-  const items = await api("GET", "/api/renders/");
-  const list = $("#gallery");
-  list.replaceChildren();
-  for (const item of items.slice(0, 20)) {
-    const li = document.createElement("li");
-    const link = document.createElement("a");
-    link.href = item.download_url;
-    link.textContent = item.title;
-    link.setAttribute("download", "");
-    const meta = document.createElement("span");
-    meta.className = "muted small";
-    meta.textContent = ` ${fmtSeconds(item.duration)} · ${fmtSize(item.size)}`;
-    li.append(link, meta);
-    list.append(li);
-  }
-  if (!items.length) {
-    const li = document.createElement("li");
-    li.className = "muted small";
-    li.textContent = "Rendered videos appear here.";
-    list.append(li);
-  }
+function badgeText(status, percent) {
+  const words = stateWords(status);
+  return status === "processing" ? `${words} ${Math.floor(percent || 0)} %` : words;
 }
 
-function refreshLists() {
-  loadProjects().catch(showError);
-  loadGallery().catch(showError);
+function closeDrawer() {
+  document.body.classList.remove("drawer-open");
+  $("#toggle-projects").setAttribute("aria-expanded", "false");
 }
 
 // ---------------------------------------------------------------- opening a project
@@ -189,45 +235,66 @@ async function openProject(id) {
   try {
     project = await api("GET", `/api/projects/${id}/`);
   } catch (err) {
-    if (err.status === 404) { location.hash = ""; }
+    if (err.status === 404) location.hash = "";
     showError(err);
     return;
   }
+  const switching = !state.project || state.project.id !== project.id;
   state.project = project;
+  if (switching) {
+    state.selected = project.segment_list.length ? project.segment_list[0].id : null;
+    state.videoJob = null;
+  }
   $("#welcome").hidden = true;
   $("#editor").hidden = false;
+  $("#project-head").hidden = false;
+  $("#render-actions").hidden = false;
   $("#title").value = project.title;
-  fillOptions(project.options);
-  fillVoice(project.options);
-  renderTimeline(project.segment_list);
-  updateMeta(project);
-  state.narratedJob = project.render.kind === "narrate" ? project.render.job_id : null;
+  document.title = `${project.title} · storyreel`;
+  applyAspect();
+  renderTimeline();
+  buildPanel();
   updateStatus(project.render);
+  loadHistory();
+  showFrame();
+  setSaveState();
   listen(project.id);
-  document.querySelectorAll(".project-item").forEach((el) => {
-    el.classList.toggle("active", Number(el.dataset.id) === project.id);
-  });
+  $$(".project-item").forEach((node) => node.classList.toggle("active", Number(node.dataset.id) === project.id));
 }
 
 function closeProject() {
   state.project = null;
   if (state.events) { state.events.close(); state.events = null; }
   $("#editor").hidden = true;
+  $("#project-head").hidden = true;
+  $("#render-actions").hidden = true;
   $("#welcome").hidden = false;
+  document.title = "storyreel studio";
 }
 
+// Re-read the project after a change of segments or media; fields being edited keep their text.
 async function reloadProject() {
   if (!state.project) return;
-  const project = await api("GET", `/api/projects/${state.project.id}/`);
-  state.project = project;
-  renderTimeline(project.segment_list);
-  updateMeta(project);
+  state.project = await api("GET", projectPath());
+  renderTimeline();
+  refreshSegmentPanel();
+  updateMeta();
+  showFrame();
 }
 
-function updateMeta(project) {
-  const { width, height, fps } = project.options;
-  $("#project-meta").textContent =
-    `${project.segments} segment${project.segments === 1 ? "" : "s"} · ${fmtSeconds(project.duration) || "0 s"} of narration · ${width}×${height} @ ${fps} fps`;
+function updateMeta() {
+  const p = state.project;
+  const { width, height, fps } = p.options;
+  const segments = p.segment_list;
+  const total = segments.reduce((sum, seg) => sum + segDuration(seg), 0);
+  const estimated = segments.some((seg) => !seg.audio) ? "about " : "";
+  $("#project-meta").textContent = `${segments.length} segment${segments.length === 1 ? "" : "s"} · ${estimated}${fmtSeconds(total) || "0 s"} · ${width}×${height} · ${Number(fps).toFixed(fps % 1 ? 2 : 0)} fps`;
+}
+
+function applyAspect() {
+  const { width, height } = state.project.options;
+  document.documentElement.style.setProperty("--aspect", `${width} / ${height}`);
+  document.body.classList.toggle("portrait", height > width);
 }
 
 function route() {
@@ -236,260 +303,716 @@ function route() {
   else closeProject();
 }
 
-// ---------------------------------------------------------------- render options
+// ---------------------------------------------------------------- timeline
 
-async function loadSchema() {
-  if (!state.schema) state.schema = await api("GET", "/api/schema/options/");
-  return state.schema;
+const segmentById = (id) => state.project.segment_list.find((s) => s.id === id);
+// Before a segment has narration, its length is estimated from its words.
+const WORDS_PER_SECOND = 2.5;
+const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / WORDS_PER_SECOND);
+
+function renderTimeline() {
+  const list = $("#timeline");
+  const segments = state.project.segment_list;
+  const longest = Math.max(1, ...segments.map(segDuration));
+  const focused = document.activeElement && document.activeElement.closest(".segment");
+  const keep = focused ? { id: Number(focused.dataset.id), field: document.activeElement.className } : null;
+  // What is being typed survives a redraw: it is kept, and still saved when typing pauses.
+  const typing = $$(".segment [data-dirty='1']", list).map((input) => [input.closest(".segment").dataset.id, input.className, input.value]);
+  list.replaceChildren();
+  for (const seg of segments) list.append(segmentRow(seg, segments.length, longest));
+  for (const [id, name, value] of typing) {
+    const input = document.querySelector(`#segment-${id} .${name.split(" ")[0]}`);
+    if (input) { input.value = value; input.dataset.dirty = "1"; }
+  }
+  if (!segments.length) list.append(el("li", { class: "empty muted", textContent: "No segments yet: press “+ Segment”, or drop pictures here." }));
+  renderOverview();
+  updateMeta();
+  const waiting = segments.filter((seg) => seg.narration === "pending" || seg.narration === "outdated").length;
+  const button = $("#narrate-missing");
+  button.hidden = waiting === 0;
+  button.textContent = `Generate narration (${waiting})`;
+  if (keep) {
+    const row = document.getElementById(`segment-${keep.id}`);
+    const field = row && keep.field && row.querySelector(`.${keep.field.split(" ")[0]}`);
+    (field || row)?.focus();
+  }
 }
 
-function resolve(node, defs) {
-  if (node && node.$ref) return resolve(defs[node.$ref.split("/").pop()], defs);
-  if (node && node.allOf && node.allOf.length === 1) return resolve(node.allOf[0], defs);
+function segmentRow(seg, count, longest) {
+  const li = $("#segment-template").content.firstElementChild.cloneNode(true);
+  li.dataset.id = seg.id;
+  li.id = `segment-${seg.id}`;
+  li.classList.toggle("selected", seg.id === state.selected);
+  li.setAttribute("aria-label", `Segment ${seg.number}`);
+  $(".seg-number", li).textContent = seg.number;
+  const img = $(".seg-image img", li);
+  if (seg.image) {
+    img.src = seg.image.thumbnail_url;
+    img.alt = `Segment ${seg.number} picture`;
+    $(".seg-image", li).classList.add("filled");
+    $(".seg-image", li).title = `${seg.image.width}×${seg.image.height} · drop or click to replace`;
+  }
+  const audio = $(".seg-audio", li);
+  $(".audio-state", li).textContent = seg.audio ? `♪ ${seg.audio.duration.toFixed(1)} s` : "+ Recording";
+  audio.classList.toggle("filled", Boolean(seg.audio));
+  showNarration(li, seg);
+  $(".seg-generate", li).addEventListener("click", (event) => { event.stopPropagation(); narrate(seg.id, li.dataset.narration); });
+  const listen = $(".listen", li);
+  listen.hidden = !seg.audio;
+  listen.addEventListener("click", (event) => { event.stopPropagation(); playNarration(seg, listen); });
+  $(".seg-length-fill", li).style.width = `${(100 * segDuration(seg)) / longest}%`;
+  const text = $(".seg-text", li);
+  text.value = seg.text;
+  text.addEventListener("input", () => fitText(text));
+  requestAnimationFrame(() => fitText(text));
+  bindSegmentField(text, seg.id, "text", () => text.value);
+  const chapter = $(".seg-chapter", li);
+  chapter.value = seg.chapter || "";
+  bindSegmentField(chapter, seg.id, "chapter", () => chapter.value.trim() || null);
+  const missing = seg.missing.map((m) => (m === "image" ? "a picture" : "a narration"));
+  $(".seg-missing", li).textContent = missing.length ? `Needs ${missing.join(" and ")}` : "";
+  setupDrop(li, seg);
+  $(".up", li).disabled = seg.number === 1;
+  $(".down", li).disabled = seg.number === count;
+  $(".up", li).addEventListener("click", (event) => { event.stopPropagation(); moveSegment(seg.id, -1); });
+  $(".down", li).addEventListener("click", (event) => { event.stopPropagation(); moveSegment(seg.id, 1); });
+  $(".remove", li).addEventListener("click", (event) => { event.stopPropagation(); removeSegment(seg); });
+  li.addEventListener("click", () => select(seg.id));
+  li.addEventListener("focusin", () => select(seg.id));
+  li.addEventListener("keydown", (event) => {
+    if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+      event.preventDefault();
+      moveSegment(seg.id, event.key === "ArrowUp" ? -1 : 1);
+    } else if (event.target === li && (event.key === "Delete" || event.key === "Backspace")) {
+      removeSegment(seg);
+    }
+  });
+  setupReorder(li);
+  return li;
+}
+
+// A segment's text shows whole: the box grows with it.
+function fitText(text) {
+  text.style.height = "auto";
+  text.style.height = `${text.scrollHeight + 2}px`;
+}
+
+function bindSegmentField(input, segmentId, name, value) {
+  const key = `segment:${segmentId}:${name}`;
+  const run = async () => {
+    const sent = value();
+    const fresh = await api("PATCH", projectPath(`segments/${segmentId}/`), { [name]: sent });
+    const seg = segmentById(segmentId);
+    if (seg) { seg[name] = sent; seg.narration = fresh.narration; }
+    const row = document.getElementById(`segment-${segmentId}`);
+    if (row && fresh) showNarration(row, fresh);
+    if (input.value === (sent ?? "")) input.dataset.dirty = "";
+    afterEdit(name === "chapter");
+  };
+  input.addEventListener("input", () => { input.dataset.dirty = "1"; debounced(key, run); });
+  input.addEventListener("blur", () => flush(key, run));
+}
+
+// A text or chapter edit changes the video to come: the notice and the frame follow.
+let editTimer = null;
+function afterEdit(chapters) {
+  clearTimeout(editTimer);
+  editTimer = setTimeout(async () => {
+    if (!state.project) return;
+    const fresh = await api("GET", projectPath()).catch(() => null);
+    if (!fresh || fresh.id !== state.project.id) return;
+    state.project.chapters = fresh.chapters;
+    state.project.render = fresh.render;
+    updateStatus(fresh.render);
+    loadHistory();
+    if (chapters) refreshSegmentPanel();
+    showFrame();
+  }, 400);
+}
+
+function renderOverview() {
+  const strip = $("#overview");
+  strip.replaceChildren();
+  for (const seg of state.project.segment_list) {
+    const block = el("button", { class: "ov-block", title: `Segment ${seg.number} · ${fmtSeconds(segDuration(seg)) || "no narration yet"}`,
+      onclick: () => { select(seg.id); document.getElementById(`segment-${seg.id}`)?.scrollIntoView({ block: "nearest" }); } });
+    block.style.flexGrow = String(Math.max(0.6, segDuration(seg)));
+    if (seg.image) block.style.backgroundImage = `url("${seg.image.thumbnail_url}")`;
+    block.classList.toggle("selected", seg.id === state.selected);
+    block.append(el("span", { textContent: seg.number }));
+    strip.append(block);
+  }
+}
+
+function select(segmentId) {
+  if (state.selected === segmentId) return;
+  state.selected = segmentId;
+  $$(".segment").forEach((row) => row.classList.toggle("selected", Number(row.dataset.id) === segmentId));
+  $$(".ov-block").forEach((block, i) => block.classList.toggle("selected", state.project.segment_list[i]?.id === segmentId));
+  showStage("frame");
+  showFrame();
+  refreshSegmentPanel();
+}
+
+let narration = null;
+let narrationId = null;
+function playNarration(seg, button) {
+  const same = narration && narrationId === seg.id;
+  if (narration) { narration.pause(); $$(".listen").forEach((b) => { b.textContent = "▶ Listen"; }); }
+  narration = null;
+  narrationId = null;
+  if (same) return;
+  narration = new Audio(seg.audio.url);
+  narrationId = seg.id;
+  button.textContent = "■ Stop";
+  narration.addEventListener("ended", () => { button.textContent = "▶ Listen"; narration = null; narrationId = null; });
+  narration.play().catch(() => { button.textContent = "▶ Listen"; });
+}
+
+// Drag a row by its handle (or anywhere) to move it; files dropped on a row are uploads.
+let dragging = null;
+function setupReorder(li) {
+  li.addEventListener("dragstart", (event) => {
+    if (event.target !== li) return;
+    dragging = li;
+    li.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", li.dataset.id);
+  });
+  li.addEventListener("dragend", () => { li.classList.remove("dragging"); dragging = null; });
+  li.addEventListener("dragover", (event) => {
+    if (!dragging || dragging === li) return;
+    event.preventDefault();
+    const after = event.offsetY > li.offsetHeight / 2;
+    li.parentNode.insertBefore(dragging, after ? li.nextSibling : li);
+  });
+  li.addEventListener("drop", (event) => {
+    if (!dragging) return;
+    event.preventDefault();
+    const order = $$(".segment").map((row) => Number(row.dataset.id));
+    saveOrder(order);
+  });
+}
+
+async function saveOrder(order) {
+  try {
+    const segments = await save(() => api("PUT", projectPath("segments/order/"), { order }));
+    state.project.segment_list = segments;
+    renderTimeline();
+    afterEdit(true);
+  } catch (err) {
+    renderTimeline();
+  }
+}
+
+function moveSegment(segmentId, step) {
+  const order = state.project.segment_list.map((s) => s.id);
+  const from = order.indexOf(segmentId);
+  const to = from + step;
+  if (to < 0 || to >= order.length) return;
+  order.splice(to, 0, ...order.splice(from, 1));
+  saveOrder(order).then(() => document.getElementById(`segment-${segmentId}`)?.focus());
+}
+
+function setupDrop(li, seg) {
+  for (const zone of li.querySelectorAll(".dropzone")) {
+    const input = $("input[type=file]", zone);
+    zone.tabIndex = 0;
+    zone.setAttribute("role", "button");
+    zone.addEventListener("click", (event) => { event.stopPropagation(); input.click(); });
+    zone.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); input.click(); }
+    });
+    input.addEventListener("click", (event) => event.stopPropagation());
+    input.addEventListener("change", () => {
+      if (input.files.length) spreadUploads(seg, groupFiles(input.files, zone.dataset.kind));
+      input.value = "";
+    });
+  }
+  li.addEventListener("dragover", (event) => {
+    if (dragging || !event.dataTransfer.types.includes("Files")) return;
+    event.preventDefault();
+    li.classList.add("drag");
+  });
+  li.addEventListener("dragleave", () => li.classList.remove("drag"));
+  li.addEventListener("drop", (event) => {
+    if (dragging || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    li.classList.remove("drag");
+    const zone = event.target.closest(".dropzone");
+    spreadUploads(seg, groupFiles(event.dataTransfer.files, zone && zone.dataset.kind));
+  });
+}
+
+function groupFiles(files, fallback) {
+  const groups = { image: [], audio: [] };
+  for (const file of files) {
+    const kind = file.type.startsWith("image/") ? "image" : file.type.startsWith("audio/") ? "audio" : (fallback || "image");
+    groups[kind].push(file);
+  }
+  return groups;
+}
+
+// Several files dropped on one segment fill it and the segments after it, in file-name order;
+// files beyond the last segment get new segments.
+async function spreadUploads(seg, groups) {
+  const count = Math.max(groups.image.length, groups.audio.length);
+  const ids = state.project.segment_list.map((s) => s.id);
+  const start = ids.indexOf(seg.id);
+  try {
+    while (ids.length < start + count) {
+      const added = await api("POST", projectPath("segments/"), { text: "" });
+      ids.push(added.id);
+    }
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  let done = 0;
+  for (const kind of ["image", "audio"]) {
+    const files = groups[kind].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+    for (const [i, file] of files.entries()) done += (await upload(ids[start + i], kind, file)) ? 1 : 0;
+  }
+  await reloadProject().catch(showError);
+  loadProjects().catch(() => {});
+  if (done > 1) toast(`${done} files added`);
+}
+
+async function upload(segmentId, kind, file) {
+  const zone = document.querySelector(`#segment-${segmentId} .dropzone[data-kind=${kind}]`);
+  if (zone) zone.classList.add("busy");
+  const form = new FormData();
+  form.append("file", file);
+  const progress = (done) => { if (zone) zone.dataset.progress = done < 1 ? `${Math.floor(done * 100)} %` : "Checking…"; };
+  try {
+    await save(() => sendForm(projectPath(`segments/${segmentId}/${kind}/`), form, progress));
+    return true;
+  } catch (err) {
+    return false;
+  } finally {
+    if (zone) { zone.classList.remove("busy"); delete zone.dataset.progress; }
+  }
+}
+
+// Deleting waits a few seconds before it reaches the studio, so it can be undone.
+function removeSegment(seg) {
+  const row = document.getElementById(`segment-${seg.id}`);
+  if (row) row.hidden = true;
+  const timer = setTimeout(() => commitDelete(seg.id), 6000);
+  pendingDeletes.set(seg.id, timer);
+  toast(`Segment ${seg.number} deleted`, {
+    seconds: 6,
+    action: { label: "Undo", run: () => { clearTimeout(timer); pendingDeletes.delete(seg.id); if (row) row.hidden = false; } },
+  });
+}
+
+const pendingDeletes = new Map();
+async function commitDelete(segmentId) {
+  pendingDeletes.delete(segmentId);
+  if (!state.project) return;
+  try {
+    await save(() => api("DELETE", projectPath(`segments/${segmentId}/`)));
+    if (state.selected === segmentId) state.selected = null;
+    await reloadProject();
+    afterEdit(true);
+    loadProjects().catch(() => {});
+  } catch (err) {
+    await reloadProject().catch(() => {});
+  }
+}
+
+// Deletes still waiting for their undo are sent when the page goes away.
+window.addEventListener("pagehide", () => {
+  if (!state.project) return;
+  for (const [segmentId, timer] of pendingDeletes) {
+    clearTimeout(timer);
+    fetch(projectPath(`segments/${segmentId}/`), { method: "DELETE", keepalive: true });
+  }
+});
+
+async function addSegment() {
+  try {
+    const seg = await save(() => api("POST", projectPath("segments/"), { text: "" }));
+    state.selected = seg.id;
+    await reloadProject();
+    document.querySelector(`#segment-${seg.id} .seg-text`)?.focus();
+  } catch (err) { /* reported by save() */ }
+}
+
+// ---------------------------------------------------------------- voice and narration
+
+function showNarration(li, seg) {
+  const [words, action] = state.words.narration[seg.narration] || ["", ""];
+  li.dataset.narration = seg.narration;
+  const label = $(".seg-narration", li);
+  label.textContent = seg.narration === "recorded" || seg.narration === "missing" ? "" : words;
+  label.classList.toggle("warn", seg.narration === "outdated");
+  const button = $(".seg-generate", li);
+  button.hidden = !action || !seg.text.trim();
+  button.textContent = action;
+}
+
+function voicePanel() {
+  const box = el("div", { class: "voice-box" });
+  const select = el("select", { id: "voice-name" });
+  const speed = schemaAt("settings.voice.speed");
+  const range = el("input", { type: "range", id: "voice-speed", step: "0.05", min: speed.minimum ?? 0.5, max: speed.maximum ?? 2 });
+  const shown = el("span", { class: "unit", id: "voice-speed-value" });
+  const listenButton = el("button", { type: "button", class: "secondary small-button", textContent: "▶ Listen", onclick: listenVoice });
+  const all = el("button", { type: "button", id: "narrate-all", class: "primary", textContent: "Generate narration", onclick: () => narrate(null, null) });
+  box.append(
+    fieldRow({ path: "voice", label: "Voice", help: "Who reads segments that have no recording of their own.", unit: "" }, select),
+    fieldRow({ path: "speed", label: "Speed", help: "1 is the voice's natural pace.", unit: "" }, range),
+    el("div", { class: "voice-actions" }, listenButton, all,
+      el("p", { class: "help", textContent: "Speaks every segment whose narration is missing or out of date; your own recordings stay." })));
+  range.closest(".control").append(shown);
+  const fill = () => {
+    const voice = (state.project.options.settings || {}).voice || {};
+    const value = `${voice.engine || "hibari"}:${voice.voice || "heart"}`;
+    if ([...select.options].some((o) => o.value === value)) select.value = value;
+    if (!isEditing(range)) range.value = voice.speed ?? 1;
+    shown.textContent = `${Number(range.value).toFixed(2)}×`;
+  };
+  api("GET", "/api/voices/").then((engines) => {
+    for (const engine of engines) {
+      for (const voice of engine.ready ? engine.voices : []) {
+        if (!voice.available) continue;
+        const extra = [engine.name, voice.language, voice.description].filter(Boolean).join(", ");
+        select.append(new Option(`${voice.name} (${extra})`, `${engine.name}:${voice.name}`));
+      }
+    }
+    fill();
+  }).catch(showError);
+  range.addEventListener("input", () => { range.dataset.dirty = "1"; shown.textContent = `${Number(range.value).toFixed(2)}×`; });
+  range.addEventListener("change", () => { range.dataset.dirty = ""; saveVoice(); });
+  select.addEventListener("change", saveVoice);
+  $("#narrate-all", box)?.toggleAttribute("disabled", isBusy());
+  return box;
+}
+
+function chosenVoice() {
+  const [engine, voice] = ($("#voice-name").value || "hibari:heart").split(":");
+  return { engine, voice, speed: Number($("#voice-speed").value) };
+}
+
+async function saveVoice() {
+  await patchProject({ settings: { voice: chosenVoice() } });
+  await reloadProject().catch(() => {});
+}
+
+function listenVoice() {
+  const { engine, voice, speed } = chosenVoice();
+  const player = $("#voice-sample");
+  player.src = `/api/voices/sample/?${new URLSearchParams({ engine, voice, speed })}`;
+  player.play().catch(() => toast("The sample could not be played.", { kind: "error" }));
+}
+
+async function narrate(segmentId, narrationState) {
+  const body = segmentId ? { segment_id: segmentId } : {};
+  if (narrationState === "recorded") {
+    const sure = await ask({ title: "Replace your recording?", text: "The voice will read this segment's text instead of your uploaded recording.", ok: "Replace", danger: true });
+    if (!sure) return;
+    body.replace = true;
+  }
+  try {
+    const accepted = await api("POST", projectPath("narrate/"), body);
+    const kept = accepted.kept.length;
+    const count = accepted.segments.length;
+    toast(`Generating narration for ${count} segment${count === 1 ? "" : "s"}` +
+          (kept ? `; ${kept} with your own recording left as they are` : ""));
+  } catch (err) {
+    showError(err);
+  }
+}
+
+const isBusy = () => Boolean(state.lastStatus && (state.lastStatus.status === "queued" || state.lastStatus.status === "processing"));
+
+// ---------------------------------------------------------------- stage: framing and video
+
+function showStage(which) {
+  $$(".stage-tabs button").forEach((b) => {
+    b.classList.toggle("active", b.dataset.stage === which);
+    b.setAttribute("aria-selected", String(b.dataset.stage === which));
+  });
+  $("#stage-frame").hidden = which !== "frame";
+  $("#stage-video").hidden = which !== "video";
+  if (which !== "video") $("#video").pause();
+}
+
+let frameCount = 0;
+let frameKey = "";
+function showFrame() {
+  const seg = state.selected && segmentById(state.selected);
+  const start = $("#frame-start"), end = $("#frame-end");
+  const ready = Boolean(seg && seg.image);
+  $("#frame-empty").hidden = ready;
+  $("#frame-empty").textContent = seg ? `Segment ${seg.number} has no picture yet: drop one on it to see how the video will frame it.`
+    : "Select a segment to see how the video will frame its picture.";
+  $("#frame-caption").textContent = seg ? `Segment ${seg.number}${ready ? ": as the video frames it, with its caption" : ""}` : "";
+  if (!ready) { start.hidden = end.hidden = true; frameKey = ""; return; }
+  // Draw again only when something the frame shows has changed.
+  const key = JSON.stringify([seg.id, seg.image.url, seg.text, state.project.options]);
+  if (key === frameKey) return;
+  frameKey = key;
+  frameCount += 1;
+  const base = projectPath(`segments/${seg.id}/preview.png?v=${frameCount}&at=`);
+  start.src = `${base}start`;
+  end.src = `${base}end`;
+  start.hidden = state.frameEnd;
+  end.hidden = !state.frameEnd;
+}
+
+function setFrameEnd(end) {
+  state.frameEnd = end;
+  $("#show-start").classList.toggle("active", !end);
+  $("#show-end").classList.toggle("active", end);
+  $("#frame-start").hidden = end;
+  $("#frame-end").hidden = !end;
+}
+
+function showVideo(video) {
+  const player = $("#video");
+  $("#video-empty").hidden = Boolean(video);
+  player.hidden = !video;
+  const info = $("#video-info");
+  info.replaceChildren();
+  if (!video) { state.videoJob = null; player.removeAttribute("src"); return; }
+  if (state.videoJob !== video.job_id) {
+    state.videoJob = video.job_id;
+    player.replaceChildren();
+    player.src = video.video_url;
+    if (video.poster_url) player.poster = video.poster_url;
+    if (video.vtt_url) player.append(el("track", { kind: "captions", label: "Captions", srclang: "en", src: video.vtt_url }));
+  }
+  info.append(el("span", { class: `tag ${video.draft ? "draft" : "final"}`, textContent: video.draft ? "Draft" : "Final" }),
+    el("span", { textContent: `${video.width}×${video.height} · ${fmtSeconds(video.duration)} · ${fmtSize(video.size)} · ${fmtWhen(video.finished_at)}` }));
+  if (video.stale) info.append(el("span", { class: "stale", textContent: "The project changed after this video was made." }));
+  const links = el("div", { class: "links" },
+    el("a", { class: "button primary", href: video.download_url, textContent: "Download MP4", download: "" }));
+  if (video.captions_url) links.append(el("a", { class: "button ghost", href: video.captions_url, textContent: "Captions (.srt)", download: "" }));
+  if (video.chapters_url) links.append(el("a", { class: "button ghost", href: video.chapters_url, textContent: "YouTube chapters", download: "" }));
+  info.append(links);
+}
+
+// ---------------------------------------------------------------- render status
+
+function listen(projectId) {
+  if (state.events) state.events.close();
+  const source = new EventSource(`/api/projects/${projectId}/events/`);
+  source.addEventListener("status", (event) => {
+    if (!state.project || state.project.id !== projectId) return;
+    const status = JSON.parse(event.data);
+    const previous = state.lastStatus;
+    updateStatus(status);
+    if (!previous || previous.status !== status.status || previous.job_id !== status.job_id) {
+      loadProjects().catch(() => {});
+      loadHistory();
+    }
+  });
+  source.addEventListener("deleted", () => { source.close(); location.hash = ""; loadProjects().catch(() => {}); });
+  state.events = source;
+}
+
+function updateStatus(s) {
+  const before = state.lastStatus;
+  state.lastStatus = s;
+  const running = s.status === "queued" || s.status === "processing";
+  if (s.kind === "narrate" && before && before.job_id === s.job_id && before.status !== s.status && !running) {
+    reloadProject().catch(() => {});  // new narrations: show them on the timeline
+  }
+  $("#narrate-all")?.toggleAttribute("disabled", running);
+  $("#narrate-missing").disabled = running;
+  $("#render-draft").disabled = running;
+  $("#render-final").disabled = running;
+  $("#cancel").hidden = !running;
+  $("#cancel").disabled = s.cancelling;
+  $("#progress").hidden = !running;
+  const percent = Math.max(0, Math.min(100, s.percent || 0));
+  $("#progress-fill").style.width = `${percent}%`;
+  $(".bar").setAttribute("aria-valuenow", String(Math.round(percent)));
+  $("#progress-percent").textContent = `${Math.floor(percent)} %`;
+  const kind = s.kind === "narrate" ? "Narration" : (s.draft ? "Draft" : "Video");
+  $("#progress-phase").textContent = `${kind}: ${s.cancelling ? stateWords("cancelling") : (s.status === "queued" ? stateWords("queued") : s.phase_words)}`;
+  const parts = [];
+  if (s.phase === "export" && s.frames_total) parts.push(`frame ${s.frames_done} of ${s.frames_total}`);
+  if (running && s.eta != null && s.phase === "export") parts.push(`about ${fmtSeconds(s.eta)} left`);
+  $("#progress-detail").textContent = parts.join(" · ");
+  const badge = $(`.project-item[data-id="${s.project_id}"] .badge`);
+  if (badge) { badge.className = `badge ${s.status}`; badge.textContent = badgeText(s.status, s.percent); }
+  renderNote(s);
+  showVideo(s.video);
+  const finishedNow = s.kind !== "narrate" && before && before.job_id === s.job_id && before.status !== "completed" && s.status === "completed";
+  if (finishedNow) showStage("video");
+}
+
+function renderNote(s) {
+  const box = $("#render-note");
+  box.replaceChildren();
+  box.className = "note";
+  const bad = s.status === "failed" || s.status === "cancelled";
+  box.hidden = !bad && !(s.status === "completed" && s.warnings.length);
+  if (s.status === "completed") {
+    box.classList.add("soft");
+    box.append(el("p", { textContent: "Good to know: " + s.warnings.join("; ") }));
+    return;
+  }
+  if (!bad) return;
+  box.classList.add(s.status === "failed" ? "bad" : "soft");
+  box.append(el("p", { textContent: s.message }));
+  if (s.error) box.append(el("p", { class: "small", textContent: s.error }));
+  if (s.problems) {
+    const ul = el("ul");
+    for (const p of s.problems) {
+      const li = el("li", { textContent: problemText(p) });
+      if (p.segment_id) {
+        li.className = "jump";
+        li.tabIndex = 0;
+        li.addEventListener("click", () => { select(p.segment_id); document.getElementById(`segment-${p.segment_id}`)?.scrollIntoView({ behavior: "smooth", block: "center" }); });
+      }
+      ul.append(li);
+    }
+    box.append(ul);
+  }
+}
+
+async function startRender(draft) {
+  try {
+    $("#render-draft").disabled = $("#render-final").disabled = true;
+    await api("POST", projectPath("render/"), { draft });
+    loadProjects().catch(() => {});
+  } catch (err) {
+    $("#render-draft").disabled = $("#render-final").disabled = false;
+    if (err.status === 400 && err.problems.length) {
+      renderNote({ status: "failed", message: err.message, problems: err.problems, warnings: [] });
+      const first = err.problems.find((p) => p.segment_id);
+      if (first) { select(first.segment_id); document.getElementById(`segment-${first.segment_id}`)?.scrollIntoView({ behavior: "smooth", block: "center" }); }
+    } else {
+      showError(err);
+    }
+  }
+}
+
+async function cancelRender() {
+  try {
+    updateStatus(await api("POST", projectPath("cancel/")));
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function loadHistory() {
+  if (!state.project) return;
+  const id = state.project.id;
+  try {
+    const history = await api("GET", projectPath("renders/"));
+    if (!state.project || state.project.id !== id) return;
+    state.history = history;
+    if (state.panel === "videos") buildPanelBody();
+    const tab = $('#panel-tabs [data-panel="videos"]');
+    if (tab) tab.textContent = history.length ? `Videos (${history.length})` : "Videos";
+  } catch (err) { /* the list stays as it was */ }
+}
+
+// ---------------------------------------------------------------- side panel
+
+function buildPanel() {
+  const tabs = $("#panel-tabs");
+  tabs.replaceChildren();
+  const names = [["segment", "Segment"], ...state.words.options.map((g) => [g.group.toLowerCase(), g.group]), ["videos", "Videos"]];
+  for (const [key, label] of names) {
+    tabs.append(el("button", { role: "tab", textContent: label, dataset: { panel: key },
+      className: key === state.panel ? "active" : "", onclick: () => { state.panel = key; buildPanel(); } }));
+  }
+  buildPanelBody();
+}
+
+function buildPanelBody() {
+  const body = $("#panel-body");
+  body.replaceChildren();
+  if (state.panel === "segment") body.append(segmentPanel());
+  else if (state.panel === "videos") body.append(historyPanel());
+  else {
+    const group = state.words.options.find((g) => g.group.toLowerCase() === state.panel);
+    body.append(optionGroup(group));
+  }
+}
+
+function refreshSegmentPanel() {
+  if (state.panel === "segment") buildPanelBody();
+}
+
+function segmentPanel() {
+  const box = el("div", { class: "group" });
+  const seg = state.selected && segmentById(state.selected);
+  if (!seg) {
+    box.append(el("p", { class: "muted", textContent: "Select a segment in the timeline to see its picture, narration and framing." }));
+  } else {
+    box.append(el("h3", { textContent: `Segment ${seg.number}` }));
+    const facts = [];
+    facts.push(seg.image ? `Picture ${seg.image.width}×${seg.image.height}` : "No picture yet");
+    facts.push(seg.audio ? `Narration ${seg.audio.duration.toFixed(1)} s` : state.words.narration[seg.narration][0]);
+    box.append(el("p", { class: "muted small", textContent: facts.join(" · ") }));
+    if (seg.image_prompt) box.append(el("p", { class: "small", textContent: `Picture idea: ${seg.image_prompt}` }));
+    box.append(el("p", { class: "help", textContent: "The stage shows this segment's first and last frame as the video will frame and move it. Change the motion under Motion." }));
+  }
+  const chapters = state.project.chapters;
+  box.append(el("h3", { textContent: "Chapters" }),
+    el("p", { class: `help ${chapters.ok ? "ok" : ""}`, textContent: chapters.note }));
+  return box;
+}
+
+function historyPanel() {
+  const box = el("div", { class: "group" });
+  if (!state.history.length) {
+    box.append(el("p", { class: "muted", textContent: "Finished videos appear here, newest first: drafts and final videos alike." }));
+    return box;
+  }
+  const list = el("ul", { class: "history" });
+  for (const video of state.history) {
+    const thumb = el("div", { class: "thumb" });
+    if (video.poster_url) thumb.append(el("img", { src: video.poster_url, alt: "" }));
+    const item = el("li", { class: "history-item", tabIndex: 0, dataset: { job: video.job_id } }, thumb,
+      el("div", {},
+        el("div", {}, el("span", { class: `tag ${video.draft ? "draft" : "final"}`, textContent: video.draft ? "Draft" : "Final" }),
+          el("span", { class: "small", textContent: ` ${fmtWhen(video.finished_at)}` })),
+        el("div", { class: "muted small", textContent: `${fmtSeconds(video.duration)} · ${video.width}×${video.height} · ${fmtSize(video.size)}` }),
+        video.stale ? el("div", { class: "stale small", textContent: "Project changed since" }) : null),
+      el("a", { class: "button ghost small-button", href: video.download_url, download: "", textContent: "↓", title: "Download", onclick: (event) => event.stopPropagation() }));
+    item.classList.toggle("active", video.job_id === state.videoJob);
+    const play = () => { showVideo(video); showStage("video"); $("#video").play().catch(() => {}); buildPanelBody(); };
+    item.addEventListener("click", play);
+    item.addEventListener("keydown", (event) => { if (event.key === "Enter") play(); });
+    list.append(item);
+  }
+  box.append(list);
+  return box;
+}
+
+// -- option fields: labels, units and help from the words; bounds and defaults from the model
+
+function resolveSchema(node) {
+  const defs = state.schema.$defs || {};
+  while (node && (node.$ref || (node.allOf && node.allOf.length === 1))) {
+    node = node.$ref ? defs[node.$ref.split("/").pop()] : node.allOf[0];
+  }
+  if (node && node.anyOf) {
+    const options = node.anyOf.map(resolveSchema).filter((n) => n.type !== "null");
+    if (options.length === 1) return { ...options[0], nullable: true, default: node.default ?? options[0].default };
+    return { ...node, anyOf: options };
+  }
   return node || {};
 }
 
-function plainType(node, defs) {
-  node = resolve(node, defs);
-  if (node.anyOf) {
-    const options = node.anyOf.map((n) => resolve(n, defs)).filter((n) => n.type !== "null");
-    if (options.length === 1) return { ...options[0], nullable: true, title: node.title, default: node.default };
+function schemaAt(path) {
+  let node = resolveSchema(state.schema);
+  for (const key of path.split(".")) {
+    node = resolveSchema((node.properties || {})[key]);
+    if (!node) return {};
   }
   return node;
 }
 
-// Settings shown at once; every other setting the engine offers goes under "More options".
-// Settings with a panel of their own (not built from the schema's fields).
-const OWN_PANEL_SETTINGS = new Set(["voice"]);
-const MAIN_SETTINGS = new Set(["platform", "preset", "gap", "ken_burns", "subtitles",
-  "transitions", "music"]);
-
-function buildSettingsFields(schema) {
-  const defs = schema.$defs || {};
-  const root = $("#settings-fields");
-  root.replaceChildren();
-  const settings = resolve(schema.properties.settings, defs);
-  const more = document.createElement("details");
-  more.className = "more-options";
-  const summary = document.createElement("summary");
-  summary.textContent = "More options";
-  const moreBody = document.createElement("div");
-  moreBody.className = "more-body";
-  more.append(summary, moreBody);
-  addFields(root, settings, defs, ["settings"], (name) => (MAIN_SETTINGS.has(name) ? root : moreBody));
-  if (moreBody.children.length) root.append(more);
-}
-
-// "Attributes:" sections of the engine's docstrings become the fields' help texts.
-function fieldHelp(description) {
-  const help = {};
-  const lines = (description || "").split("\n");
-  let current = null;
-  for (const line of lines) {
-    const match = line.match(/^\s{4}(\w+): (.*)$/);
-    if (match) { current = match[1]; help[current] = match[2]; }
-    else if (current && /^\s{8}\S/.test(line)) help[current] += " " + line.trim();
-    else current = null;
-  }
-  return help;
-}
-
-function needsFile(node, defs) {
-  return (node.required || []).some((key) => {
-    const field = plainType(node.properties[key], defs);
-    return field.format === "path";
-  });
-}
-
-function addFields(root, objectSchema, defs, path, placeFor = () => root) {
-  const help = fieldHelp(objectSchema.description);
-  for (const [name, raw] of Object.entries(objectSchema.properties || {})) {
-    if (path.length === 1 && OWN_PANEL_SETTINGS.has(name)) continue;
-    const node = plainType(raw, defs);
-    const here = [...path, name];
-    const target = placeFor(name);
-    if (raw["x-storyreel-asset"] && node.properties) {
-      target.append(assetFieldset(name, raw["x-storyreel-asset"], node, defs, here));
-      continue;
-    }
-    if (node.type === "object" && node.properties) {
-      if (needsFile(node, defs)) continue; // a file setting the studio does not know
-      const set = document.createElement("fieldset");
-      const legend = document.createElement("legend");
-      legend.textContent = LABELS[name] || node.title || name;
-      if (help[name]) set.title = help[name];
-      set.append(legend);
-      addFields(set, node, defs, here);
-      target.append(set);
-      continue;
-    }
-    const input = makeInput(name, node);
-    if (!input) continue;
-    input.dataset.path = here.join(".");
-    input.addEventListener("change", () => saveOption(input));
-    const label = document.createElement("label");
-    if (input.type === "checkbox") label.className = "check";
-    label.append(document.createTextNode((LABELS[name] || node.title || name) + unitOf(name)));
-    if (input.type === "checkbox") label.prepend(input); else label.append(input);
-    if (help[name]) label.title = help[name];
-    target.append(label);
-  }
-}
-
-const ACCEPT = { audio: "audio/*,.wav,.mp3,.flac,.ogg,.m4a", image: "image/*", video: "video/*" };
-
-// A file setting (music, logo, intro...): choose or remove its file, then tune its fields.
-function assetFieldset(name, kind, node, defs, path) {
-  const set = document.createElement("fieldset");
-  set.className = "asset";
-  set.dataset.asset = name;
-  const legend = document.createElement("legend");
-  legend.textContent = LABELS[name] || node.title || name;
-  const row = document.createElement("div");
-  row.className = "asset-row";
-  const label = document.createElement("a");
-  label.className = "asset-file muted small";
-  label.target = "_blank";
-  const input = document.createElement("input");
-  input.type = "file";
-  input.hidden = true;
-  input.accept = ACCEPT[kind] || "";
-  const choose = document.createElement("button");
-  choose.type = "button";
-  choose.className = "choose";
-  choose.textContent = "Choose file…";
-  choose.addEventListener("click", () => input.click());
-  const remove = document.createElement("button");
-  remove.type = "button";
-  remove.className = "ghost danger remove-asset";
-  remove.textContent = "Remove";
-  remove.addEventListener("click", () => removeAsset(name));
-  input.addEventListener("change", () => {
-    if (input.files.length) uploadAsset(name, input.files[0], set);
-    input.value = "";
-  });
-  row.append(label, choose, remove, input);
-  set.append(legend, row);
-  const fields = { ...node, properties: { ...node.properties } };
-  delete fields.properties.path;
-  addFields(set, fields, defs, path);
-  const help = fieldHelp(node.description);
-  if (help.path) set.title = help.path;
-  return set;
-}
-
-async function uploadAsset(name, file, set) {
-  const form = new FormData();
-  form.append("file", file);
-  set.classList.add("busy");
-  try {
-    const project = await api("POST", `/api/projects/${state.project.id}/assets/${name}/`, form);
-    state.project = project;
-    fillOptions(project.options);
-    toast(`${LABELS[name] || name} added`);
-  } catch (err) {
-    showError(err);
-  } finally {
-    set.classList.remove("busy");
-  }
-}
-
-async function removeAsset(name) {
-  try {
-    const project = await api("DELETE", `/api/projects/${state.project.id}/assets/${name}/`);
-    state.project = project;
-    fillOptions(project.options);
-    toast(`${LABELS[name] || name} removed`);
-  } catch (err) {
-    showError(err);
-  }
-}
-
-function fillAssets(options) {
-  for (const set of document.querySelectorAll("fieldset.asset")) {
-    const name = set.dataset.asset;
-    const value = (options.settings || {})[name];
-    const attached = Boolean(value && value.path);
-    const label = $(".asset-file", set);
-    label.textContent = attached ? "File attached (open)" : "No file";
-    if (attached && state.project) label.href = `/api/projects/${state.project.id}/assets/${name}/`;
-    else label.removeAttribute("href");
-    $(".remove-asset", set).hidden = !attached;
-    $(".choose", set).textContent = attached ? "Replace…" : "Choose file…";
-    for (const input of set.querySelectorAll("[data-path]")) input.disabled = !attached;
-  }
-}
-
-function unitOf(name) {
-  return name.endsWith("_bitrate") ? " (kbit/s)" : "";
-}
-
-function makeInput(name, node) {
-  const choices = node.enum || (node.anyOf || []).map((n) => n.const).filter((v) => v !== undefined);
-  if (choices.length) {
-    const select = document.createElement("select");
-    if (node.nullable) select.append(new Option("(default)", ""));
-    for (const value of choices) select.append(new Option(PRESET_WORDS[value] || value, value));
-    return select;
-  }
-  if (node.type === "boolean") {
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    return box;
-  }
-  if (node.type === "integer" || node.type === "number") {
-    const input = document.createElement("input");
-    input.type = "number";
-    const scale = name.endsWith("_bitrate") ? 1000 : 1;
-    if (node.minimum !== undefined) input.min = node.minimum / scale;
-    if (node.maximum !== undefined) input.max = node.maximum / scale;
-    input.step = node.type === "integer" && scale === 1 ? "1" : (name.endsWith("_bitrate") ? "1" : "0.05");
-    input.dataset.scale = scale;
-    if (typeof node.default === "number") input.placeholder = String(node.default / scale);
-    return input;
-  }
-  if (node.type === "string" && !node.format) {
-    const input = document.createElement("input");
-    input.type = /colou?r$/.test(name) && /^#[0-9a-f]{6}$/i.test(node.default || "") ? "color" : "text";
-    if (node.maxLength) input.maxLength = node.maxLength;
-    return input;
-  }
-  return null; // files and structured values are not edited here
-}
-
-function getPath(obj, path) {
-  return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
-}
-
-function fillOptions(options) {
-  const size = `${options.width}x${options.height}`;
-  const sizeSelect = $("#opt-size");
-  const known = [...sizeSelect.options].some((o) => o.value === size);
-  sizeSelect.value = known ? size : "custom";
-  $("#custom-size").hidden = known;
-  $("#opt-width").value = options.width;
-  $("#opt-height").value = options.height;
-  const fps = String(options.fps);
-  const fpsSelect = $("#opt-fps");
-  if (![...fpsSelect.options].some((o) => o.value === fps)) fpsSelect.append(new Option(`${fps} fps`, fps));
-  fpsSelect.value = fps;
-  fillAssets(options);
-  for (const input of document.querySelectorAll("#settings-fields [data-path]")) {
-    const value = getPath(options, input.dataset.path);
-    if (input.type === "checkbox") input.checked = Boolean(value);
-    else if (input.type === "number") input.value = value == null ? "" : value / Number(input.dataset.scale || 1);
-    else input.value = value == null ? "" : value;
-  }
-  refreshPreview();
-}
-
-// The preview is a frame the engine draws with the saved options (not an imitation).
-let previewCount = 0;
-function refreshPreview() {
-  if (!state.project) return;
-  previewCount += 1;
-  $("#caption-preview").src = `/api/projects/${state.project.id}/preview.png?v=${previewCount}`;
-}
+const getPath = (obj, path) => path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
 
 function nested(path, value) {
   const out = {};
@@ -500,456 +1023,298 @@ function nested(path, value) {
   return out;
 }
 
-async function patchProject(patch) {
-  if (!state.project) return;
-  try {
-    const project = await api("PATCH", `/api/projects/${state.project.id}/`, patch);
-    state.project = project;
-    fillOptions(project.options);
-    updateMeta(project);
-    toast("Saved");
-    loadProjects().catch(() => {});
-  } catch (err) {
-    showError(err);
-    fillOptions(state.project.options);
+const ASSETS = { "settings.music": "audio", "settings.logo": "image", "settings.intro": "video", "settings.outro": "video" };
+const ACCEPT = { audio: "audio/*,.wav,.mp3,.flac,.ogg,.m4a", image: "image/*", video: "video/*" };
+
+function optionGroup(group) {
+  const box = el("div", { class: "group", dataset: { group: group.group } });
+  if (group.group === "Format") box.append(sizeField());
+  if (group.group === "Sound") box.append(voicePanel());
+  for (const field of group.fields) {
+    const row = ASSETS[field.path] ? assetField(field) : optionField(field);
+    if (row) box.append(row);
   }
+  if (group.group === "Captions") box.append(captionPreview());
+  fillOptions(box);
+  return box;
+}
+
+function fieldRow(field, input, unit = field.unit) {
+  const id = input.id || `opt-${field.path.replace(/\W/g, "-")}`;
+  input.id = id;
+  const label = el("label", { htmlFor: id, textContent: field.label });
+  const control = el("div", { class: "control" }, input, unit && input.type !== "checkbox" ? el("span", { class: "unit", textContent: unit }) : null);
+  const row = el("div", { class: `field ${input.type === "checkbox" ? "check" : ""}`, dataset: { field: field.path } }, label, control, el("p", { class: "help", textContent: field.help }));
+  return row;
+}
+
+function optionField(field) {
+  const node = schemaAt(field.path);
+  const choices = state.words.choices[field.path];
+  const values = node.enum || (node.anyOf || []).flatMap((n) => n.enum || (n.const !== undefined ? [n.const] : []));
+  let input;
+  if (field.path === "fps") {
+    input = el("select");
+    for (const [value, label] of [["24", "24"], ["25", "25"], ["30", "30"], ["30000/1001", "29.97"], ["50", "50"], ["60", "60"]]) input.append(new Option(label, value));
+  } else if (values.length) {
+    input = el("select");
+    if (node.nullable || field.path === "settings.platform") input.append(new Option(field.path === "settings.platform" ? "None (choose the size)" : "Default", ""));
+    for (const value of values) input.append(new Option((choices && choices[value]) || value, value));
+  } else if (node.type === "boolean") {
+    input = el("input", { type: "checkbox" });
+  } else if (node.type === "integer" || node.type === "number") {
+    input = el("input", { type: "number", inputMode: "decimal" });
+    const scale = field.scale;
+    if (node.minimum !== undefined) input.min = +(node.minimum * scale).toPrecision(6);
+    else if (node.exclusiveMinimum !== undefined) input.min = +(node.exclusiveMinimum * scale).toPrecision(6);
+    if (node.maximum !== undefined) input.max = +(node.maximum * scale).toPrecision(6);
+    input.step = node.type === "integer" && scale === 1 ? "1" : "any";
+    if (typeof node.default === "number") input.placeholder = String(+(node.default * scale).toPrecision(6));
+  } else if (node.type === "string" && /colou?r$/.test(field.path)) {
+    input = el("input", { type: "color" });
+  } else {
+    return null;
+  }
+  input.dataset.path = field.path;
+  input.dataset.scale = field.scale;
+  input.addEventListener("input", () => { input.dataset.dirty = "1"; });
+  input.addEventListener("change", () => saveOption(input));
+  return fieldRow(field, input);
+}
+
+function readInput(input) {
+  if (input.type === "checkbox") return input.checked;
+  if (input.type === "number") {
+    if (input.value === "") return null;
+    const value = Number(input.value) / Number(input.dataset.scale || 1);
+    return Number.isInteger(Number(input.step)) || input.dataset.path.endsWith("_bitrate") ? Math.round(value) : +value.toPrecision(6);
+  }
+  return input.value === "" ? null : input.value;
 }
 
 function saveOption(input) {
-  let value;
-  if (input.type === "checkbox") value = input.checked;
-  else if (input.type === "number") value = input.value === "" ? null : Number(input.value) * Number(input.dataset.scale || 1);
-  else value = input.value === "" ? null : input.value;
-  if (input.type === "number" && Number(input.dataset.scale) > 1 && value !== null) value = Math.round(value);
-  patchProject(nested(input.dataset.path, value));
+  const path = input.dataset.path;
+  patchProject(nested(path, readInput(input)), input);
 }
 
-function saveSize() {
-  const choice = $("#opt-size").value;
-  $("#custom-size").hidden = choice !== "custom";
-  if (choice === "custom") return;
-  const [width, height] = choice.split("x").map(Number);
-  patchProject({ width, height });
-}
-
-// ---------------------------------------------------------------- timeline
-
-function renderTimeline(segments) {
-  const list = $("#timeline");
-  list.replaceChildren();
-  const template = $("#segment-template");
-  for (const seg of segments) {
-    const li = template.content.firstElementChild.cloneNode(true);
-    li.dataset.id = seg.id;
-    li.id = `segment-${seg.id}`;
-    $(".seg-number", li).textContent = seg.number;
-    const img = $(".seg-image img", li);
-    if (seg.image) {
-      img.src = seg.image.thumbnail_url;
-      img.alt = `Segment ${seg.number} picture`;
-      img.title = `${seg.image.width}×${seg.image.height}`;
-      $(".seg-image", li).classList.add("filled");
-    }
-    const audio = $(".seg-audio audio", li);
-    if (seg.audio) {
-      audio.src = seg.audio.url;
-      $(".seg-audio", li).classList.add("filled");
-      $(".duration", li).textContent = `${seg.audio.duration.toFixed(1)} s`;
-    }
-    const chapter = $(".seg-chapter", li);
-    chapter.value = seg.chapter || "";
-    chapter.addEventListener("change", () => editSegment(seg.id, { chapter: chapter.value || null }));
-    const text = $(".seg-text", li);
-    text.value = seg.text;
-    text.addEventListener("change", () => editSegment(seg.id, { text: text.value }));
-    $(".seg-prompt", li).textContent = seg.image_prompt ? `Picture idea: ${seg.image_prompt}` : "";
-    showNarration(li, seg);
-    $(".seg-generate", li).addEventListener("click", () => narrate(seg.id, li.dataset.narration));
-    const missing = $(".seg-missing", li);
-    missing.textContent = seg.missing.length ? `Needs ${seg.missing.map((m) => (m === "image" ? "a picture" : "a narration")).join(" and ")}` : "";
-    setupDrop(li, seg);
-    $(".up", li).disabled = seg.number === 1;
-    $(".down", li).disabled = seg.number === segments.length;
-    $(".up", li).addEventListener("click", () => moveSegment(seg.id, seg.number - 1));
-    $(".down", li).addEventListener("click", () => moveSegment(seg.id, seg.number + 1));
-    $(".remove", li).addEventListener("click", () => removeSegment(seg));
-    list.append(li);
-  }
-  if (!segments.length) {
-    const li = document.createElement("li");
-    li.className = "empty muted";
-    li.textContent = "No segments yet: press “+ Add segment”.";
-    list.append(li);
-  }
-}
-
-function setupDrop(li, seg) {
-  for (const zone of li.querySelectorAll(".dropzone")) {
-    const input = $("input[type=file]", zone);
-    zone.tabIndex = 0;
-    zone.setAttribute("role", "button");
-    zone.addEventListener("click", (event) => {
-      if (event.target.tagName !== "AUDIO") input.click();
-    });
-    zone.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); input.click(); }
-    });
-    input.addEventListener("change", () => {
-      if (input.files.length) upload(seg.id, zone.dataset.kind, input.files[0]);
-    });
-  }
-  li.addEventListener("dragover", (event) => { event.preventDefault(); li.classList.add("drag"); });
-  li.addEventListener("dragleave", () => li.classList.remove("drag"));
-  li.addEventListener("drop", (event) => {
-    event.preventDefault();
-    li.classList.remove("drag");
-    const zone = event.target.closest(".dropzone");
-    const groups = { image: [], audio: [] };
-    for (const file of event.dataTransfer.files) {
-      let kind = file.type.startsWith("image/") ? "image" : file.type.startsWith("audio/") ? "audio" : null;
-      kind = kind || (zone && zone.dataset.kind) || "image";
-      groups[kind].push(file);
-    }
-    spreadUploads(seg, groups);
-  });
-}
-
-// Several files dropped on one segment fill it and the segments after it, in file-name
-// order; files beyond the last segment get new segments.
-async function spreadUploads(seg, groups) {
-  const count = Math.max(groups.image.length, groups.audio.length);
-  const ids = state.project.segment_list.map((s) => s.id);
-  const start = ids.indexOf(seg.id);
+async function patchProject(patch, input = null) {
   try {
-    while (ids.length < start + count) {
-      const added = await api("POST", `/api/projects/${state.project.id}/segments/`, { text: "" });
-      ids.push(added.id);
-    }
+    const project = await save(() => api("PATCH", projectPath(), patch));
+    if (input) input.dataset.dirty = "";
+    const sizeChanged = project.options.width !== state.project.options.width || project.options.height !== state.project.options.height;
+    state.project.options = project.options;
+    state.project.render = project.render;
+    state.project.chapters = project.chapters;
+    if (patch.title !== undefined) state.project.title = project.title;
+    fillOptions($("#panel-body"));
+    updateMeta();
+    updateStatus(project.render);
+    loadHistory();
+    if (sizeChanged) { applyAspect(); renderTimeline(); }
+    showFrame();
+    refreshCaptionPreview();
+    loadProjects().catch(() => {});
   } catch (err) {
-    showError(err);
-    return;
+    if (input) { input.dataset.dirty = ""; fillOptions($("#panel-body")); }
   }
-  for (const kind of ["image", "audio"]) {
-    const files = groups[kind].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
-    for (const [i, file] of files.entries()) await upload(ids[start + i], kind, file);
-  }
-  if (count > 1) toast(`${count} segments filled`);
 }
 
-async function upload(segmentId, kind, file) {
-  const li = document.getElementById(`segment-${segmentId}`);
-  const zone = li && li.querySelector(`.dropzone[data-kind=${kind}]`);
-  if (zone) zone.classList.add("busy");
+// Fields the creator is editing keep what they typed; every other field shows what is saved.
+function fillOptions(root) {
+  const options = state.project.options;
+  for (const input of $$("[data-path]", root)) {
+    if (isEditing(input)) continue;
+    const value = getPath(options, input.dataset.path);
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else if (input.type === "number") input.value = value == null ? "" : +(value * Number(input.dataset.scale || 1)).toPrecision(6);
+    else if (input.dataset.path === "fps") input.value = String(value).includes("/") ? String(value) : String(Number(value));
+    else input.value = value == null ? "" : String(value);
+  }
+  for (const row of $$(".asset", root)) fillAsset(row);
+  const size = $("#opt-size", root);
+  if (size && !isEditing(size)) {
+    const value = `${options.width}x${options.height}`;
+    const known = [...size.options].some((o) => o.value === value);
+    size.value = known ? value : "custom";
+    $("#custom-size", root).hidden = known;
+    for (const [id, key] of [["#opt-width", "width"], ["#opt-height", "height"]]) {
+      const input = $(id, root);
+      if (!isEditing(input)) input.value = options[key];
+    }
+  }
+}
+
+const SIZES = [["1920x1080", "Landscape 1080p (1920×1080)"], ["1280x720", "Landscape 720p (1280×720)"],
+  ["3840x2160", "Landscape 4K (3840×2160)"], ["1080x1920", "Portrait (1080×1920)"], ["720x1280", "Portrait 720p (720×1280)"],
+  ["1080x1080", "Square (1080×1080)"], ["1080x1350", "Portrait 4:5 (1080×1350)"], ["custom", "Custom size…"]];
+
+// Width and height are sent together, once both are typed: never one from a stale reply.
+function sizeField() {
+  const select = el("select", { id: "opt-size" });
+  for (const [value, label] of SIZES) select.append(new Option(label, value));
+  const width = el("input", { type: "number", id: "opt-width", step: "2", min: "64", max: "7680", ariaLabel: "Width in pixels" });
+  const height = el("input", { type: "number", id: "opt-height", step: "2", min: "64", max: "7680", ariaLabel: "Height in pixels" });
+  const apply = el("button", { type: "button", class: "secondary small-button", textContent: "Apply" });
+  const custom = el("div", { id: "custom-size", class: "inline", hidden: true }, width, el("span", { textContent: "×" }), height, el("span", { class: "unit", textContent: "px" }), apply);
+  for (const input of [width, height]) input.addEventListener("input", () => { input.dataset.dirty = "1"; });
+  const sendCustom = () => {
+    width.dataset.dirty = height.dataset.dirty = "";
+    patchProject({ width: Number(width.value), height: Number(height.value) });
+  };
+  apply.addEventListener("click", sendCustom);
+  for (const input of [width, height]) input.addEventListener("keydown", (event) => { if (event.key === "Enter") sendCustom(); });
+  select.addEventListener("change", () => {
+    custom.hidden = select.value !== "custom";
+    if (select.value === "custom") { width.focus(); return; }
+    const [w, h] = select.value.split("x").map(Number);
+    patchProject({ width: w, height: h });
+  });
+  const row = fieldRow({ path: "size", label: "Size", help: "Pixels of the finished video; a platform sets its own.", unit: "" }, select);
+  row.querySelector(".control").after(custom);
+  return row;
+}
+
+function assetField(field) {
+  const name = field.path.split(".").pop();
+  const kind = ASSETS[field.path];
+  const fileName = el("span", { class: "asset-name" });
+  const input = el("input", { type: "file", accept: ACCEPT[kind], hidden: true });
+  const choose = el("button", { type: "button", class: "secondary small-button choose", onclick: () => input.click() });
+  const remove = el("button", { type: "button", class: "ghost danger small-button remove", textContent: "Remove", onclick: () => removeAsset(name, field.label) });
+  input.addEventListener("change", () => { if (input.files.length) uploadAsset(name, input.files[0], field.label); input.value = ""; });
+  const row = el("div", { class: "field asset", dataset: { asset: name } },
+    el("label", { textContent: field.label }), el("div", { class: "control" }, fileName, choose, remove, input),
+    el("p", { class: "help", textContent: field.help }));
+  return row;
+}
+
+function fillAsset(row) {
+  const name = row.dataset.asset;
+  const value = (state.project.options.settings || {})[name];
+  const attached = Boolean(value && value.path);
+  // Stored as assets/<setting>-<random>-<slug of the file's name>.<ext>.
+  const stored = attached ? value.path.split("/").pop() : "";
+  const rest = stored.replace(/^[a-z]+-[0-9a-f]{8}-?/, "");
+  const shown = attached ? (rest && !rest.startsWith(".") ? rest : stored) : "None";
+  $(".asset-name", row).textContent = shown;
+  $(".remove", row).hidden = !attached;
+  $(".choose", row).textContent = attached ? "Replace…" : "Choose file…";
+  const group = row.closest(".group");
+  for (const input of $$(`[data-path^="settings.${name}."]`, group)) input.disabled = !attached;
+}
+
+async function uploadAsset(name, file, label) {
   const form = new FormData();
   form.append("file", file);
-  const progress = (done) => {
-    if (zone) zone.dataset.progress = done < 1 ? `Uploading ${Math.floor(done * 100)} %` : "Checking…";
-  };
   try {
-    const result = await sendForm(`/api/projects/${state.project.id}/segments/${segmentId}/${kind}/`, form, progress);
-    toast(kind === "image" ? `Picture added (${result.width}×${result.height})` : `Narration added (${result.duration.toFixed(1)} s)`);
-    await reloadProject();
-    loadProjects().catch(() => {});
-  } catch (err) {
-    showError(err);
-  } finally {
-    if (zone) { zone.classList.remove("busy"); delete zone.dataset.progress; }
-  }
+    const project = await save(() => api("POST", projectPath(`assets/${name}/`), form));
+    state.project.options = project.options;
+    fillOptions($("#panel-body"));
+    toast(`${label}: ${file.name}`);
+    refreshCaptionPreview();
+  } catch (err) { /* reported by save() */ }
 }
 
-async function editSegment(segmentId, fields) {
+async function removeAsset(name, label) {
+  const sure = await ask({ title: `Remove the ${label.toLowerCase()}?`, text: "Its file is deleted from the project.", ok: "Remove", danger: true });
+  if (!sure) return;
   try {
-    const seg = await api("PATCH", `/api/projects/${state.project.id}/segments/${segmentId}/`, fields);
-    const li = document.getElementById(`segment-${segmentId}`);
-    if (li && seg) showNarration(li, seg);
-    toast("Saved");
-  } catch (err) {
-    showError(err);
-  }
+    const project = await save(() => api("DELETE", projectPath(`assets/${name}/`)));
+    state.project.options = project.options;
+    fillOptions($("#panel-body"));
+    refreshCaptionPreview();
+  } catch (err) { /* reported by save() */ }
 }
 
-async function moveSegment(segmentId, position) {
-  try {
-    await api("PATCH", `/api/projects/${state.project.id}/segments/${segmentId}/`, { position });
-    await reloadProject();
-  } catch (err) {
-    showError(err);
-  }
+let captionCount = 0;
+function captionPreview() {
+  const img = el("img", { id: "caption-preview", alt: "A frame drawn by the engine with a caption in the chosen style" });
+  const figure = el("figure", { class: "caption-preview" }, img,
+    el("figcaption", { class: "help", textContent: "A frame as the video draws it: the caption style, size and the platform's safe area." }));
+  setTimeout(refreshCaptionPreview);
+  return figure;
 }
 
-async function removeSegment(seg) {
-  if (!confirm(`Delete segment ${seg.number} and its media?`)) return;
-  try {
-    await api("DELETE", `/api/projects/${state.project.id}/segments/${seg.id}/`);
-    await reloadProject();
-    loadProjects().catch(() => {});
-  } catch (err) {
-    showError(err);
-  }
-}
-
-async function addSegment() {
-  try {
-    const seg = await api("POST", `/api/projects/${state.project.id}/segments/`, { text: "" });
-    await reloadProject();
-    const text = document.querySelector(`#segment-${seg.id} .seg-text`);
-    if (text) text.focus();
-  } catch (err) {
-    showError(err);
-  }
-}
-
-// ---------------------------------------------------------------- rendering
-
-function listen(projectId) {
-  if (state.events) state.events.close();
-  const source = new EventSource(`/api/projects/${projectId}/events/`);
-  source.addEventListener("status", (event) => {
-    if (!state.project || state.project.id !== projectId) return;
-    const status = JSON.parse(event.data);
-    const previous = state.lastStatus;
-    updateStatus(status);
-    if (previous && previous.status !== status.status) refreshLists();
-  });
-  source.addEventListener("deleted", () => { source.close(); location.hash = ""; refreshLists(); });
-  state.events = source;
-}
-
-function updateStatus(s) {
-  state.lastStatus = s;
-  if (s.kind === "narrate" && s.status === "completed" && state.narratedJob !== s.job_id) {
-    state.narratedJob = s.job_id;  // new narrations: show them on the timeline
-    reloadProject().catch(() => {});
-  }
-  $("#narrate-all").disabled = s.status === "queued" || s.status === "processing";
-  const running = s.status === "queued" || s.status === "processing";
-  $("#render").disabled = running;
-  $("#render").textContent = s.status === "completed" ? "Render again" : "Render";
-  $("#cancel").hidden = !running;
-  $("#progress").hidden = !(running || s.status === "completed");
-  const percent = Math.max(0, Math.min(100, s.percent || 0));
-  $("#progress-fill").style.width = `${percent}%`;
-  $(".bar").setAttribute("aria-valuenow", String(Math.round(percent)));
-  $("#progress-percent").textContent = `${Math.floor(percent)} %`;
-  $("#progress-phase").textContent = s.status === "queued" ? "Queued" : (PHASES[s.phase] || s.phase);
-  const parts = [];
-  if (s.message) parts.push(s.message);
-  if (s.phase === "export" && s.frames_total) parts.push(`frame ${s.frames_done} of ${s.frames_total}`);
-  if (running && s.rate) parts.push(`${s.rate.toFixed(0)} frames/s`);
-  if (running && s.eta != null && s.phase === "export") parts.push(`about ${fmtSeconds(s.eta)} left`);
-  if (s.status === "completed" && s.warnings && s.warnings.length) parts.push(`Note: ${s.warnings.join("; ")}`);
-  $("#progress-detail").textContent = parts.join(" · ");
-
-  const errorBox = $("#render-error");
-  errorBox.replaceChildren();
-  errorBox.hidden = !(s.status === "failed" || s.status === "cancelled");
-  if (s.status === "failed") {
-    const head = document.createElement("p");
-    head.textContent = s.error || "The render failed.";
-    errorBox.append(head);
-    if (s.problems) {
-      const ul = document.createElement("ul");
-      for (const p of s.problems) {
-        const li = document.createElement("li");
-        li.textContent = problemText(p);
-        if (p.segment_id) {
-          li.dataset.segment = p.segment_id;
-          li.title = "Show this segment";
-          li.addEventListener("click", () => document.getElementById(`segment-${p.segment_id}`)
-            ?.scrollIntoView({ behavior: "smooth", block: "center" }));
-        }
-        ul.append(li);
-      }
-      errorBox.append(ul);
-    }
-  } else if (s.status === "cancelled") {
-    errorBox.textContent = s.kind === "narrate" ? "Generating narration was cancelled." : "The render was cancelled. Nothing was saved.";
-    errorBox.classList.add("soft");
-  }
-  if (s.status !== "cancelled") errorBox.classList.remove("soft");
-
-  const result = $("#result");
-  if (s.status === "completed" && s.video_url) {
-    result.hidden = false;
-    if (state.videoJob !== s.job_id) {
-      state.videoJob = s.job_id;
-      const video = $("#video");
-      video.replaceChildren();
-      video.src = s.video_url;
-      if (s.captions_url) {
-        const track = document.createElement("track");
-        track.kind = "captions";
-        track.label = "Captions";
-        track.srclang = "en";
-        track.src = s.captions_url.replace(/\.srt$/, ".vtt");
-        video.append(track);
-      }
-    }
-    $("#download").href = s.download_url;
-    $("#captions").hidden = !s.captions_url;
-    if (s.captions_url) $("#captions").href = s.captions_url;
-    $("#chapters").hidden = !s.chapters_url;
-    if (s.chapters_url) $("#chapters").href = s.chapters_url;
-  } else if (!running) {
-    result.hidden = true;
-  }
-}
-
-// ---------------------------------------------------------------- voice and narration
-
-const NARRATION_WORDS = {
-  recorded: ["Recorded narration", null],
-  generated: ["Generated narration", "Regenerate"],
-  outdated: ["Out of date: the text or voice changed since it was generated", "Regenerate"],
-  pending: ["Spoken from the text when the video renders", "Generate now"],
-  missing: ["", null],
-};
-
-function showNarration(li, seg) {
-  const [words, action] = NARRATION_WORDS[seg.narration] || ["", null];
-  li.dataset.narration = seg.narration;
-  const label = $(".seg-narration", li);
-  label.textContent = words;
-  label.classList.toggle("warn", seg.narration === "outdated");
-  const button = $(".seg-generate", li);
-  button.hidden = !seg.text.trim();
-  button.textContent = action || "Replace with a generated narration";
-}
-
-async function setupVoicePanel(schema) {
-  const speed = ((schema.$defs || {}).Voice || {}).properties?.speed || {};
-  const range = $("#voice-speed");
-  range.min = speed.minimum ?? 0.5;
-  range.max = speed.maximum ?? 2;
-  const select = $("#voice-name");
-  select.replaceChildren();
-  for (const engine of await api("GET", "/api/voices/")) {
-    for (const voice of engine.ready ? engine.voices : []) {
-      if (!voice.available) continue;
-      const option = document.createElement("option");
-      option.value = `${engine.name}:${voice.name}`;
-      option.textContent = `${voice.name} (${engine.name}, ${voice.language}${voice.description ? ", " + voice.description : ""})`;
-      select.append(option);
-    }
-  }
-  range.addEventListener("input", () => { $("#voice-speed-value").textContent = `${Number(range.value).toFixed(2)}×`; });
-  range.addEventListener("change", saveVoice);
-  select.addEventListener("change", saveVoice);
-  $("#voice-listen").addEventListener("click", listenVoice);
-  $("#narrate-all").addEventListener("click", () => narrate(null, null));
-  if (state.project) fillVoice(state.project.options);
-}
-
-function chosenVoice() {
-  const [engine, voice] = ($("#voice-name").value || "hibari:heart").split(":");
-  return { engine, voice, speed: Number($("#voice-speed").value) };
-}
-
-function fillVoice(options) {
-  const voice = (options.settings || {}).voice || {};
-  const value = `${voice.engine || "hibari"}:${voice.voice || "heart"}`;
-  if ([...$("#voice-name").options].some((o) => o.value === value)) $("#voice-name").value = value;
-  $("#voice-speed").value = voice.speed ?? 1;
-  $("#voice-speed-value").textContent = `${Number($("#voice-speed").value).toFixed(2)}×`;
-}
-
-async function saveVoice() {
-  await patchProject({ settings: { voice: chosenVoice() } });
-  await reloadProject();
-}
-
-function listenVoice() {
-  const { engine, voice, speed } = chosenVoice();
-  const player = $("#voice-sample");
-  player.src = `/api/voices/sample/?${new URLSearchParams({ engine, voice, speed })}`;
-  player.play().catch((err) => showError(err));
-}
-
-async function narrate(segmentId, narrationState) {
-  const body = segmentId ? { segment_id: segmentId } : {};
-  if (narrationState === "recorded") {
-    if (!confirm("Replace the uploaded recording with a generated narration?")) return;
-    body.replace = true;
-  }
-  try {
-    const accepted = await api("POST", `/api/projects/${state.project.id}/narrate/`, body);
-    const kept = accepted.kept.length;
-    toast(`Generating narration for ${accepted.segments.length} segment(s)` +
-          (kept ? `; ${kept} with an uploaded recording left as they are` : ""));
-    updateStatus({ ...state.lastStatus, kind: "narrate", status: "queued", phase: "", percent: 0, message: "Waiting…", error: null, problems: null });
-  } catch (err) {
-    showError(err);
-  }
-}
-
-async function startRender() {
-  try {
-    $("#render").disabled = true;
-    await api("POST", `/api/projects/${state.project.id}/render/`);
-    updateStatus({ ...state.lastStatus, status: "queued", phase: "", percent: 0, message: "Waiting for a free render slot…", error: null, problems: null });
-    loadProjects().catch(() => {});
-  } catch (err) {
-    $("#render").disabled = false;
-    if (err.status === 400 && err.problems.length) {
-      updateStatus({ ...state.lastStatus, status: "failed", error: err.message, problems: err.problems });
-      const first = err.problems.find((p) => p.segment_id);
-      if (first) document.getElementById(`segment-${first.segment_id}`)?.scrollIntoView({ behavior: "smooth", block: "center" });
-    } else {
-      showError(err);
-    }
-  }
-}
-
-async function cancelRender() {
-  try {
-    await api("POST", `/api/projects/${state.project.id}/cancel/`);
-    toast("Cancelling the render…");
-  } catch (err) {
-    showError(err);
-  }
+function refreshCaptionPreview() {
+  const img = $("#caption-preview");
+  if (!img || !state.project) return;
+  captionCount += 1;
+  img.src = projectPath(`preview.png?v=${captionCount}`);
 }
 
 // ---------------------------------------------------------------- create, import, delete
 
 async function newProject() {
-  const title = prompt("Title of the new story:", "Untitled story");
+  const title = await ask({ title: "New project", text: "What is the story called?", input: "Untitled story", ok: "Create" });
   if (title === null) return;
   try {
     const project = await api("POST", "/api/projects/", { title: title || "Untitled story", segments: [{ text: "" }] });
     location.hash = `#/project/${project.id}`;
-    refreshLists();
+    loadProjects().catch(() => {});
   } catch (err) {
     showError(err);
   }
 }
 
-async function importFile(file) {
-  const form = new FormData();
-  form.append("file", file);
+async function trySample() {
+  const button = $("#try-sample");
+  button.disabled = true;
+  button.textContent = "Making the sample…";
   try {
-    toast(`Importing ${file.name}…`);
-    const project = await api("POST", "/api/projects/", form);
-    toast(`Imported “${project.title}” with ${project.segments} segments`);
+    const project = await api("POST", "/api/projects/sample/");
     location.hash = `#/project/${project.id}`;
-    refreshLists();
+    loadProjects().catch(() => {});
+    toast("The sample project is ready: press Draft preview to see it.", { seconds: 5 });
   } catch (err) {
     showError(err);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Try the sample project";
+  }
+}
+
+// The same file imported again asks first instead of making a silent duplicate.
+async function importFile(file) {
+  const key = `import:${file.name}:${file.size}:${file.lastModified}`;
+  const earlier = Number(localStorage.getItem(key));
+  if (earlier) {
+    const known = await api("GET", `/api/projects/${earlier}/`).catch(() => null);
+    if (known) {
+      const again = await ask({ title: "Imported before", text: `“${file.name}” was imported as “${known.title}”. Import it again as a new project?`, ok: "Import again" });
+      if (!again) { location.hash = `#/project/${known.id}`; return; }
+    }
+  }
+  const form = new FormData();
+  form.append("file", file);
+  const close = toast(`Importing ${file.name}…`, { seconds: 60 });
+  try {
+    const project = await api("POST", "/api/projects/", form);
+    localStorage.setItem(key, String(project.id));
+    toast(`Imported “${project.title}”: ${project.segments} segments`);
+    location.hash = `#/project/${project.id}`;
+    loadProjects().catch(() => {});
+  } catch (err) {
+    showError(err);
+  } finally {
+    close();
   }
 }
 
 async function deleteProject() {
-  if (!state.project || !confirm(`Delete “${state.project.title}” with all its media and videos?`)) return;
+  if (!state.project) return;
+  const sure = await ask({ title: `Delete “${state.project.title}”?`, text: "Its pictures, recordings and videos are deleted too. This cannot be undone.", ok: "Delete project", danger: true });
+  if (!sure) return;
   try {
-    await api("DELETE", `/api/projects/${state.project.id}/`);
+    await api("DELETE", projectPath());
     location.hash = "";
-    refreshLists();
+    loadProjects().catch(() => {});
   } catch (err) {
     showError(err);
   }
 }
 
 function setupImportDrop(zone) {
-  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("drag"); });
+  zone.addEventListener("dragover", (event) => { if (event.dataTransfer.types.includes("Files")) { event.preventDefault(); zone.classList.add("drag"); } });
   zone.addEventListener("dragleave", () => zone.classList.remove("drag"));
   zone.addEventListener("drop", (event) => {
     event.preventDefault();
@@ -964,7 +1329,7 @@ async function renderAll() {
     const waiting = Object.keys(answer.skipped).length;
     toast(`${answer.queued.length} render${answer.queued.length === 1 ? "" : "s"} queued` +
       (waiting ? `; ${waiting} project${waiting === 1 ? " is" : "s are"} not ready or already rendering` : ""));
-    refreshLists();
+    loadProjects().catch(() => {});
   } catch (err) {
     showError(err);
   }
@@ -972,35 +1337,59 @@ async function renderAll() {
 
 // ---------------------------------------------------------------- start
 
+function bindTitle() {
+  const title = $("#title");
+  const run = async () => {
+    const sent = title.value.trim();
+    if (!sent) return;
+    const project = await api("PATCH", projectPath(), { title: sent });
+    state.project.title = project.title;
+    if (title.value.trim() === sent) title.dataset.dirty = "";
+    document.title = `${project.title} · storyreel`;
+    loadProjects().catch(() => {});
+  };
+  title.addEventListener("input", () => { title.dataset.dirty = "1"; debounced("title", run); });
+  title.addEventListener("blur", () => flush("title", run));
+  title.addEventListener("keydown", (event) => { if (event.key === "Enter") title.blur(); });
+}
+
 async function main() {
   $("#new-project").addEventListener("click", newProject);
+  $("#welcome-new").addEventListener("click", newProject);
+  $("#try-sample").addEventListener("click", trySample);
   $("#render-all").addEventListener("click", renderAll);
   $("#import-file").addEventListener("change", (event) => {
     if (event.target.files.length) importFile(event.target.files[0]);
     event.target.value = "";
   });
+  $("#import-drop").addEventListener("click", () => $("#import-file").click());
   setupImportDrop($("#import-drop"));
-  setupImportDrop($(".sidebar"));
-  $("#title").addEventListener("change", () => patchProject({ title: $("#title").value }));
-  $("#opt-size").addEventListener("change", saveSize);
-  for (const id of ["#opt-width", "#opt-height"]) {
-    $(id).addEventListener("change", () => patchProject({ width: Number($("#opt-width").value), height: Number($("#opt-height").value) }));
-  }
-  $("#opt-fps").addEventListener("change", () => patchProject({ fps: $("#opt-fps").value }));
+  setupImportDrop($("#sidebar"));
+  bindTitle();
   $("#add-segment").addEventListener("click", addSegment);
-  $("#render").addEventListener("click", startRender);
-  $("#cancel").addEventListener("click", cancelRender);
+  $("#narrate-missing").addEventListener("click", () => narrate(null, null));
   $("#delete-project").addEventListener("click", deleteProject);
-  $("#refresh-preview").addEventListener("click", refreshPreview);
+  $("#render-draft").addEventListener("click", () => startRender(true));
+  $("#render-final").addEventListener("click", () => startRender(false));
+  $("#cancel").addEventListener("click", cancelRender);
+  $("#show-start").addEventListener("click", () => setFrameEnd(false));
+  $("#show-end").addEventListener("click", () => setFrameEnd(true));
+  $$(".stage-tabs button").forEach((b) => b.addEventListener("click", () => showStage(b.dataset.stage)));
+  $("#toggle-projects").addEventListener("click", () => {
+    const open = document.body.classList.toggle("drawer-open");
+    $("#toggle-projects").setAttribute("aria-expanded", String(open));
+  });
   window.addEventListener("hashchange", route);
+  window.addEventListener("beforeunload", (event) => {
+    if (state.pending.size || state.saving) event.preventDefault();
+  });
   try {
-    const schema = await loadSchema();
-    buildSettingsFields(schema);
-    await setupVoicePanel(schema);
+    [state.words, state.schema] = await Promise.all([api("GET", "/api/words/"), api("GET", "/api/schema/options/")]);
   } catch (err) {
     showError(err);
+    return;
   }
-  refreshLists();
+  loadProjects().catch(showError);
   route();
 }
 

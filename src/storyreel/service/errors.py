@@ -1,0 +1,80 @@
+"""The studio's errors: one small tree under :class:`storyreel.errors.StoryreelError`.
+
+They say what went wrong in a creator's words and carry no HTTP status; the app maps
+each class to a response once (:func:`storyreel.service.app.create_app`)::
+
+    StudioError (StoryreelError)
+    ├── NotFound (LookupError)          no such project, segment, render or file
+    ├── Conflict                        a render or job of the project is in the way
+    ├── Invalid (ValueError)            the request or file is not usable; ``problems`` say why
+    │   └── UploadRejected              an uploaded file failed its checks
+    └── TooLarge                        a body or file is over its cap
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from storyreel.errors import StoryreelError
+from storyreel.service.schemas import ProblemOut
+
+__all__ = [
+    "Conflict",
+    "Invalid",
+    "NotFound",
+    "StudioError",
+    "TooLarge",
+    "UploadRejected",
+    "invalid_request",
+]
+
+
+class StudioError(StoryreelError):
+    """A request the studio refuses; the message is for people.
+
+    Args:
+        message: What went wrong, for the creator.
+        problems: What exactly (segment, field), when there are several things to fix.
+        **extra: More fields for the answer (``job_id`` of the render in the way).
+    """
+
+    def __init__(self, message: str, problems: list[ProblemOut] | None = None,
+                 **extra: Any) -> None:
+        self.problems = problems
+        self.extra = extra
+        super().__init__(message)
+
+
+class NotFound(StudioError, LookupError):
+    """No such project, segment, render or file."""
+
+
+class Conflict(StudioError):
+    """A queued or running job of the project is in the way."""
+
+
+class Invalid(StudioError, ValueError):
+    """The request or the file sent is not usable."""
+
+
+class UploadRejected(Invalid):
+    """An uploaded file failed its checks (type, damage, length, pixels)."""
+
+
+class TooLarge(StudioError):
+    """A request body or file is over its cap."""
+
+
+def invalid_request(errors: Sequence[Any]) -> Invalid:
+    """An :class:`Invalid` listing what pydantic found wrong with a request."""
+    problems = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+        message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+        if error.get("type") == "missing":
+            message = "is required"
+        problems.append(ProblemOut(message=message, field=".".join(loc) or None))
+    head = problems[0] if problems else ProblemOut(message="is not valid")
+    first = f"{head.label}: {head.message}" if head.label else head.message
+    return Invalid(f"The request is not valid: {first}.", problems)
