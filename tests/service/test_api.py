@@ -447,7 +447,7 @@ def test_render_all_queues_every_ready_project_and_says_why_others_wait(
     assert answer.status_code == 202
     assert sorted(answer.json()["queued"]) == [first, second]
     assert list(answer.json()["skipped"]) == [str(waiting)]
-    assert "cannot render yet" in answer.json()["skipped"][str(waiting)]
+    assert "cannot be made yet" in answer.json()["skipped"][str(waiting)]
     for pid in (first, second):
         assert wait_status(studio.client, pid)["status"] == "completed"
     assert sorted(spec.job_id for spec in runner.specs) == [1, 2]
