@@ -20,6 +20,7 @@ from storyreel.errors import (
     ValidationFailed,
     VerificationError,
     VoiceError,
+    WorkerError,
 )
 from storyreel.model import KenBurns, Project, RenderSettings, Segment, Voice, load_project
 from storyreel.render import EXPORT_MESSAGE, CancelToken, Progress, RenderResult, render
@@ -54,6 +55,7 @@ __all__ = [
     "VerificationError",
     "Voice",
     "VoiceError",
+    "WorkerError",
     "__version__",
     "analyse_project",
     "load_project",

@@ -15,7 +15,8 @@ that do not know storyreel::
     │   ├── EncoderError                     libx264/AAC/muxer refused or failed
     │   ├── OutputError (OSError)            the output folder or file cannot be written
     │   │   └── DiskFullError                no space left on the output device
-    │   └── VerificationError                the finished file did not read back as expected
+    │   ├── VerificationError                the finished file did not read back as expected
+    │   └── WorkerError                      Redis or a worker failed a distributed render
     ├── RenderCancelled                      cancel token set, Ctrl-C or SIGTERM: exit code 130
     └── StudioConfigError (ValueError)       the studio cannot start as configured: exit code 2
 
@@ -44,6 +45,7 @@ __all__ = [
     "ValidationFailed",
     "VerificationError",
     "VoiceError",
+    "WorkerError",
 ]
 
 
@@ -130,6 +132,11 @@ class EncoderError(RenderError):
     def __init__(self, message: str, detail: str = "") -> None:
         self.detail = detail
         super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class WorkerError(RenderError):
+    """A distributed render failed: Redis unreachable or gone, no workers, a worker that
+    cannot see the shared folder, runs another storyreel, or failed a part."""
 
 
 class OutputError(RenderError, OSError):

@@ -18,7 +18,15 @@ import pytest
 from fastapi.testclient import TestClient
 from numpy.typing import NDArray
 from PIL import Image
-from studiokit import BASE_URL, FakeRunner, Studio, png_bytes, wav_bytes, zip_bundle
+from studiokit import (
+    BASE_URL,
+    FakeRunner,
+    Studio,
+    png_bytes,
+    wait_status,
+    wav_bytes,
+    zip_bundle,
+)
 
 from media import write_bomb_png, write_corrupt_wav
 from storyreel.service import Limits, StudioConfigError, create_app, run_server
@@ -427,6 +435,22 @@ def test_render_409_while_running_and_media_locked(make_studio: Callable[..., St
     text_edit = studio.client.patch(f"/api/projects/{pid}/segments/{sid}/", json={"text": "ok"})
     assert text_edit.status_code == 200
     runner.release.set()
+
+
+def test_render_all_queues_every_ready_project_and_says_why_others_wait(
+        make_studio: Callable[..., Studio]) -> None:
+    runner = FakeRunner(hold=False)
+    studio = make_studio(runner=runner)
+    first, second = studio.ready()["id"], studio.ready()["id"]
+    waiting = studio.create(segments=1)["id"]
+    answer = studio.client.post("/api/renders/all/")
+    assert answer.status_code == 202
+    assert sorted(answer.json()["queued"]) == [first, second]
+    assert list(answer.json()["skipped"]) == [str(waiting)]
+    assert "cannot be made yet" in answer.json()["skipped"][str(waiting)]
+    for pid in (first, second):
+        assert wait_status(studio.client, pid)["status"] == "completed"
+    assert sorted(spec.job_id for spec in runner.specs) == [1, 2]
 
 
 # -- access -----------------------------------------------------------------------------------

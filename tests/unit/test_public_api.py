@@ -47,7 +47,7 @@ def test_documented_entry_points_are_exported() -> None:
                  "Analysis", "Project", "StoryreelError", "ProjectError", "ManifestError",
                  "ValidationFailed", "MediaError", "RenderError", "EncoderError", "OutputError",
                  "DiskFullError", "VerificationError", "RenderCancelled", "VoiceError",
-                 "Voice", "PartCache"):
+                 "WorkerError", "Voice", "PartCache"):
         assert name in storyreel.__all__, name
 
 
@@ -64,6 +64,7 @@ def test_error_tree() -> None:
         errors.VerificationError: (errors.RenderError,),
         errors.RenderCancelled: (errors.StoryreelError,),
         errors.VoiceError: (errors.ProjectError,),
+        errors.WorkerError: (errors.RenderError,),
     }
     for cls, parents in tree.items():
         for parent in parents:
@@ -77,7 +78,8 @@ def test_every_module_all_lists_existing_names() -> None:
     names = ["storyreel.errors", "storyreel.model", "storyreel.render", "storyreel.timeline.plan",
              "storyreel.render.analysis", "storyreel.media.image", "storyreel.media.audio",
              "storyreel.frames.kenburns", "storyreel.render.output", "storyreel.voice.narrate",
-             "storyreel.voice.cache", "storyreel.voice.normalize", "storyreel.audio.align"]
+             "storyreel.voice.cache", "storyreel.voice.normalize", "storyreel.audio.align",
+             "storyreel.distributed", "storyreel.cli.batch"]
     for module in map(importlib.import_module, names):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

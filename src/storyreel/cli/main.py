@@ -40,6 +40,7 @@ from storyreel.errors import (
     RenderError,
     StoryreelError,
     ValidationFailed,
+    WorkerError,
 )
 from storyreel.model.fps import parse_fps
 from storyreel.model.platforms import PLATFORM_NAMES
@@ -81,8 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"storyreel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    render = sub.add_parser("render", help="render a project manifest to MP4")
-    render.add_argument("manifest", type=Path, help="project manifest (JSON)")
+    render = sub.add_parser("render", help="render project manifests to MP4")
+    render.add_argument("manifest", type=Path, nargs="*",
+                        help="project manifest (JSON); several render one after another")
+    render.add_argument("--batch", type=Path, metavar="FILE",
+                        help="render the projects a file lists: one manifest per line, or "
+                             'JSON Lines ({"manifest": ..., "output": ..., overrides})')
+    render.add_argument("--redis", metavar="URL",
+                        help="encode the parts on storyreel workers through Redis "
+                             "(redis://host:6379/0); needs storyreel[workers]")
     _render_options(render)
 
     validate = sub.add_parser("validate", help="check a manifest and its media, list every problem")
@@ -112,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="access token, required when binding beyond 127.0.0.1 "
                             "(default: $STORYREEL_TOKEN)")
     serve.add_argument("--max-jobs", type=int, default=1, help="renders run at once (default 1)")
+    serve.add_argument("--redis", metavar="URL", default=os.environ.get("STORYREEL_REDIS"),
+                       help="encode the renders' parts on storyreel workers through this "
+                            "Redis (default: $STORYREEL_REDIS); needs storyreel[workers]")
+
+    worker = sub.add_parser("worker", help="encode parts of renders sent through Redis")
+    worker.add_argument("--redis", metavar="URL", required=True,
+                        help="the Redis the renders use, e.g. redis://host:6379/0")
+    worker.add_argument("--name", default=None, help="worker name (default: host and pid)")
+    worker.add_argument("--burst", action="store_true",
+                        help="stop once the queue is empty instead of waiting for work")
     return parser
 
 
@@ -208,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _debug(debug)
         console.print(f"storyreel: error: {exc}", style="red", markup=False)
         return EXIT_INVALID
+    except WorkerError as exc:  # Redis or the workers: not always during a render
+        _debug(debug)
+        console.print(f"storyreel: error: {exc}", style="red", markup=False)
+        return EXIT_FAILED
     except (RenderError, StoryreelError) as exc:
         _debug(debug)
         console.print(f"storyreel: render failed: {exc}", style="red", markup=False)
@@ -252,6 +274,7 @@ class _Interrupts:
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
         """Route SIGINT and SIGTERM here (only possible on the main thread)."""
+        self.cancel.clear()
         try:
             previous = {sig: signal.signal(sig, self.handler)
                         for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -320,36 +343,86 @@ def _absolute(path: Path | None) -> str | None:
 
 
 def _render_and_report(
-    project: Any, output: Path | None, args: argparse.Namespace, console: Console
-) -> int:
+    project: Any, output: Path | None, args: argparse.Namespace, console: Console,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Render one project with the command line's options; returns its summary line."""
     from storyreel.render import render
 
+    overrides = _merge(_overrides(args), extra or {})
+    parts = _remote_parts(args)
     show_bar = console.is_terminal and not args.quiet
     if show_bar:
         from storyreel.cli.bar import ProgressBar
 
         with ProgressBar(console) as bar, _INTERRUPTS.rendering() as cancel:
             result = render(project, output, on_progress=bar, cancel=cancel,
-                            cache=not args.no_cache, **_overrides(args))
+                            cache=not args.no_cache, parts=parts, **overrides)
     else:
         with _INTERRUPTS.rendering() as cancel:
             result = render(project, output, cancel=cancel, cache=not args.no_cache,
-                            **_overrides(args))
+                            parts=parts, **overrides)
+    minutes, seconds = divmod(result.duration, 60)
+    line = (f"{result.path} ({result.size_mb:.1f} MB, {int(minutes)}:{seconds:04.1f}, "
+            f"{result.frames} frames; {result.chunks_encoded} parts encoded, "
+            f"{result.chunks_reused} reused)")
     if not args.quiet:
-        minutes, seconds = divmod(result.duration, 60)
-        console.print(f"Rendered {result.path} ({result.size_mb:.1f} MB, "
-                      f"{int(minutes)}:{seconds:04.1f}, {result.frames} frames; "
-                      f"{result.chunks_encoded} parts encoded, {result.chunks_reused} reused)",
-                      markup=False)
+        console.print(f"Rendered {line}", markup=False)
         for warning in result.warnings:
             console.print(f"storyreel: warning: {warning}", style="yellow", markup=False)
-    return EXIT_OK
+    return line
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``; nested option groups merge key by key."""
+    merged = dict(base)
+    for key, value in extra.items():
+        current = merged.get(key)
+        merged[key] = ({**current, **value} if isinstance(current, dict)
+                       and isinstance(value, dict) else value)
+    return merged
+
+
+def _remote_parts(args: argparse.Namespace) -> Any:
+    """The dispatcher that sends parts to workers through Redis (``None``: encode here)."""
+    if getattr(args, "redis", None) is None:
+        return None
+    from storyreel.distributed import RemoteParts
+
+    return RemoteParts(args.redis)
 
 
 def _cmd_render(args: argparse.Namespace, console: Console) -> int:
+    from storyreel.cli.batch import BatchEntry, print_summary, read_batch, run_batch
     from storyreel.model.load import load_project
 
-    return _render_and_report(load_project(args.manifest), args.output, args, console)
+    entries = [BatchEntry(path) for path in args.manifest]
+    if args.batch is not None:
+        entries += read_batch(args.batch)
+    if not entries:
+        raise _UsageError("render needs a manifest (or several, or --batch FILE)")
+    if len(entries) == 1:
+        entry = entries[0]
+        _render_and_report(load_project(entry.manifest), entry.output or args.output, args,
+                           console, entry.overrides)
+        return EXIT_OK
+    if args.output is not None:
+        raise _UsageError("-o names one video; a batch writes each beside its manifest "
+                          '(or where a JSON line\'s "output" says)')
+
+    def render_one(entry: BatchEntry, number: int, total: int) -> str:
+        if not args.quiet:
+            console.rule(f"Project {number} of {total}: {entry.manifest}", style="cyan")
+        return _render_and_report(load_project(entry.manifest), entry.output, args, console,
+                                  entry.overrides)
+
+    def on_failure(entry: BatchEntry, detail: str) -> None:
+        console.print(f"storyreel: {entry.manifest}: failed: {detail}", style="red",
+                      markup=False)
+
+    outcomes = run_batch(entries, render_one, on_failure)
+    print_summary(console, outcomes)
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -376,7 +449,8 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     if not args.quiet:
         console.print(f"Building the sample project in {args.project_dir}/", markup=False)
     manifest = make_demo_project(args.project_dir)
-    return _render_and_report(load_project(manifest), args.output, args, console)
+    _render_and_report(load_project(manifest), args.output, args, console)
+    return EXIT_OK
 
 
 def _cmd_schema(args: argparse.Namespace, console: Console) -> int:
@@ -414,12 +488,27 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         raise _UsageError(str(exc)) from None
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
+    if args.redis:
+        from storyreel.distributed.connection import connect
+
+        connect(args.redis).close()  # fail now, in one line, rather than in every render
+        os.environ["STORYREEL_REDIS"] = args.redis  # read by each render's process
     console.print(f"storyreel studio at {url} (Ctrl-C to stop)", markup=False)
     try:
         run_server(host=args.host, port=args.port, data_dir=args.data_dir, token=token,
                    max_jobs=args.max_jobs)
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc
+    return EXIT_OK
+
+
+def _cmd_worker(args: argparse.Namespace, console: Console) -> int:
+    from storyreel.distributed import run_worker
+    from storyreel.distributed.connection import connect
+
+    connect(args.redis).close()  # an unreachable Redis is one line, before the banner
+    console.print(f"storyreel worker on {args.redis} (Ctrl-C to stop)", markup=False)
+    run_worker(args.redis, name=args.name, burst=args.burst)
     return EXIT_OK
 
 
@@ -430,6 +519,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "schema": _cmd_schema,
     "cache": _cmd_cache,
     "serve": _cmd_serve,
+    "worker": _cmd_worker,
     "voices": cmd_voices,
     "say": cmd_say,
     "narrate": cmd_narrate,

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from storyreel.audio.limiter import normalise_gain_db
@@ -33,6 +33,7 @@ from storyreel.render.keys import FileDigests, part_key, sound_key
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
 from storyreel.render.parts import (
     EncoderFactory,
+    PartDispatcher,
     PartJob,
     encode_parts,
     machine_cores,
@@ -87,13 +88,14 @@ class Job:
         encoders: Opens the encoder of one part (a fake in tests).
         workers: Encoders run side by side (``None``: one).
         single_part: Encode the picture as one part (a continuous encode, for comparison).
+        parts: Encodes the parts elsewhere (workers through Redis) instead of here.
     """
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
                  cancel: CancelToken | None, words: Mapping[int, WordTimings] | None = None,
                  *, cache: PartCache | None = None,
                  encoders: EncoderFactory = part_encoder, workers: int | None = None,
-                 single_part: bool = False) -> None:
+                 single_part: bool = False, parts: PartDispatcher | None = None) -> None:
         self.project = project
         self.target = target
         self.reporter = reporter
@@ -103,6 +105,7 @@ class Job:
         self.encoders = encoders
         self.workers = workers
         self.single_part = single_part
+        self.parts = parts
         self.warnings: list[str] = []
         self.encoded = 0
         self.reused = 0
@@ -192,6 +195,8 @@ class Job:
         project, settings = self.project, self.settings
         base = EncoderSettings(project.width, project.height, project.fps, settings.preset,
                                settings.video_bitrate, settings.audio_bitrate, SAMPLE_RATE)
+        if self.parts is not None and self.parts.threads is not None:
+            return replace(base, threads=self.parts.threads)
         return pool_threads(base, workers, cores)
 
     def chunks(self, story: Story, fades: tuple[int, int]) -> tuple[Chunk, ...]:
@@ -257,6 +262,9 @@ class Job:
                 self.cache.put("parts", keys[job.chunk.index], job.path, {"warnings": warnings})
 
         self.say_parts(total)
+        if self.parts is not None:
+            self.parts(todo, self.cancel, on_frame, on_part)
+            return
         encode_parts(todo, self.encoders, self.cancel, on_frame, on_part, workers)
 
     def say_parts(self, total: int) -> None:

@@ -32,7 +32,7 @@ from storyreel.render.decor import fade_level
 from storyreel.timeline.chunks import Chunk
 from storyreel.timeline.story import Item, Story
 
-__all__ = ["FileDigests", "part_key", "sound_key", "x264_build"]
+__all__ = ["FileDigests", "build_identity", "part_key", "sound_key", "x264_build"]
 
 _KNOWN_STORY_FIELDS = {"items", "plan", "captions", "chapters"}
 _SOUND_SETTINGS = {"music", "loudness", "audio_bitrate", "gap"}
@@ -138,6 +138,14 @@ def _encoder(settings: EncoderSettings) -> dict[str, Any]:
     fields = dataclasses.asdict(settings)
     fields["fps"] = str(settings.fps)
     return {**fields, "x264": settings.x264_options(stitchable=True), "versions": _versions()}
+
+
+def build_identity() -> dict[str, str]:
+    """What must match for two machines to encode identical parts: the storyreel,
+    PyAV, FFmpeg and x264 versions and the drawing code (all in every part's key)."""
+    from storyreel import __version__
+
+    return {"storyreel": __version__, **_versions(), "code": _code_digest(_DRAWING_CODE)}
 
 
 @functools.cache

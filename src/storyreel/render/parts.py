@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from storyreel.errors import RenderCancelled
 from storyreel.frames.pictures import open_picture
@@ -27,7 +27,8 @@ from storyreel.render.progress import CancelToken
 from storyreel.timeline.chunks import Chunk
 from storyreel.timeline.story import Story
 
-__all__ = ["EncoderFactory", "PartJob", "encode_part", "encode_parts", "workers_for"]
+__all__ = ["EncoderFactory", "PartDispatcher", "PartJob", "encode_part", "encode_parts",
+           "workers_for"]
 
 EncoderFactory = Callable[[Path, EncoderSettings], VideoEncoder]
 """Opens the encoder that writes one part (a video-only MP4) to a path."""
@@ -48,6 +49,23 @@ class PartJob:
     settings: EncoderSettings
     fades: tuple[int, int]
     path: Path
+
+
+class PartDispatcher(Protocol):
+    """Encodes parts elsewhere (e.g. on workers through Redis) instead of in this process.
+
+    ``threads`` is the encoder thread count every part uses (parts must share their
+    H.264 headers, so one render uses one count); ``None`` lets the render choose.
+    """
+
+    @property
+    def threads(self) -> int | None:
+        """Encoder threads per part, or ``None``."""
+
+    def __call__(self, jobs: Sequence[PartJob], cancel: CancelToken,
+                 on_frame: Callable[[], None],
+                 on_part: Callable[[PartJob, list[str]], None]) -> None:
+        """Encode ``jobs`` into their paths; call ``on_part`` as each is complete."""
 
 
 def part_encoder(path: Path, settings: EncoderSettings) -> VideoEncoder:

@@ -19,7 +19,7 @@ from storyreel.model.load import problems_from
 from storyreel.model.project import Project
 from storyreel.render.cache import CACHE_DIR_NAME, DEFAULT_MAX_BYTES, PartCache
 from storyreel.render.job import Job
-from storyreel.render.parts import machine_cores, workers_for
+from storyreel.render.parts import PartDispatcher, machine_cores, workers_for
 from storyreel.render.progress import (
     NARRATE_MESSAGE,
     CancelToken,
@@ -200,6 +200,7 @@ def render(
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     cache: PartCache | bool = True,
+    parts: PartDispatcher | None = None,
     **overrides: Any,
 ) -> RenderResult:
     """Render ``project`` to a verified MP4.
@@ -212,6 +213,8 @@ def render(
         cache: Where encoded parts are kept, so the next render re-encodes only what
             changed: ``True`` for ``.storyreel-cache/`` beside the manifest, a
             :class:`~storyreel.PartCache`, or ``False`` for none.
+        parts: Encodes the parts elsewhere, e.g. ``storyreel.distributed.RemoteParts``
+            (workers through Redis); the sound track, the joining and the checks stay here.
         **overrides: Project fields (``width``, ``height``, ``fps``) or settings
             (``preset``, ``gap``, ...) to change for this render; ``draft=True`` for a
             quick low-resolution preview.
@@ -239,7 +242,7 @@ def render(
     with narrate_project(project, on_start=lambda n: reporter.phase("narrate", n, NARRATE_MESSAGE),
                          on_segment=reporter.update, cancel=check_cancel) as narrated:
         outcome = Job(narrated.project, target, reporter, cancel, narrated.words, cache=store,
-                      workers=_workers()).run()
+                      workers=_workers(), parts=parts).run()
     story = outcome.story
     plan = story.plan
     result = RenderResult(

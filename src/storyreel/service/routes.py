@@ -22,6 +22,7 @@ from storyreel.service.errors import Invalid, NotFound, StudioError, invalid_req
 from storyreel.service.importers import ImportFailed, parse_storyflow
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
+    BatchQueued,
     ErrorOut,
     GalleryItem,
     NarrateAccepted,
@@ -334,6 +335,11 @@ def start_render(project_id: int, studio: StudioDep,
                           events_url=f"/api/projects/{project_id}/events/")
 
 
+@router.post("/renders/all/", status_code=202, response_model=BatchQueued, tags=["renders"])
+def render_all(studio: StudioDep) -> BatchQueued:
+    """Queue every project that is ready (and not already rendering); say why others wait."""
+    queued, skipped = studio.render_all()
+    return BatchQueued(queued=queued, skipped=skipped)
 @router.post("/projects/{project_id}/narrate/", status_code=202, response_model=NarrateAccepted,
              tags=["renders"], responses={
                  409: {"model": ErrorOut, "description": "A job is already queued or running, "

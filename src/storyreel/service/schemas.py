@@ -261,6 +261,13 @@ class UploadOut(BaseModel):
     segment: SegmentOut
 
 
+class BatchQueued(BaseModel):
+    """What "Render all ready projects" did: renders queued, projects left and why."""
+
+    queued: list[int]
+    skipped: dict[int, str]
+
+
 class RenderRequest(_Input):
     """How to render: a quick draft or the final video."""
 

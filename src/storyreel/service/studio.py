@@ -582,6 +582,22 @@ class Studio:
         self.dispatcher.submitted(job.id)
         return job
 
+    def render_all(self) -> tuple[list[int], dict[int, str]]:
+        """Queue a render of every project that is ready and not already rendering.
+
+        Returns:
+            The projects queued, and the others with the reason each was left.
+        """
+        queued, skipped = [], {}
+        for project in self.store.list_projects():
+            try:
+                self.render(project.id)
+            except StudioError as exc:
+                skipped[project.id] = str(exc)
+            else:
+                queued.append(project.id)
+        return queued, skipped
+
     def narrate(self, project_id: int, segment_id: int | None,
                 replace: bool) -> tuple[JobRow, list[int]]:
         """Queue a job that generates narration from text (one segment, or all that need it).

@@ -65,7 +65,8 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
         project = apply_overrides(project, {"draft": bool(spec.get("draft"))})
         cache = PartCache(Path(spec["cache"])) if spec.get("cache") else False
         result = render(project, Path(spec["output"]), cancel=cancel, cache=cache,
-                        on_progress=lambda p: send(out, "progress", asdict(p)))
+                        on_progress=lambda p: send(out, "progress", asdict(p)),
+                        parts=_remote_parts())
     except RenderCancelled:
         return "cancelled", None
     except Exception as exc:  # every failure goes back to the parent, in words
@@ -76,6 +77,17 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     return "done", asdict(RenderOutcome(str(result.path), result.size, result.duration,
                                         result.frames, str(result.fps), list(result.warnings),
                                         width=project.width, height=project.height))
+
+
+def _remote_parts() -> Any:
+    """Workers through Redis when the studio was started with ``--redis`` (the
+    ``STORYREEL_REDIS`` it passes down); ``None``: encode here."""
+    url = os.environ.get("STORYREEL_REDIS", "").strip()
+    if not url:
+        return None
+    from storyreel.distributed import RemoteParts
+
+    return RemoteParts(url)
 
 
 if __name__ == "__main__":

@@ -1323,6 +1323,18 @@ function setupImportDrop(zone) {
   });
 }
 
+async function renderAll() {
+  try {
+    const answer = await api("POST", "/api/renders/all/");
+    const waiting = Object.keys(answer.skipped).length;
+    toast(`${answer.queued.length} render${answer.queued.length === 1 ? "" : "s"} queued` +
+      (waiting ? `; ${waiting} project${waiting === 1 ? " is" : "s are"} not ready or already rendering` : ""));
+    loadProjects().catch(() => {});
+  } catch (err) {
+    showError(err);
+  }
+}
+
 // ---------------------------------------------------------------- start
 
 function bindTitle() {
@@ -1345,6 +1357,7 @@ async function main() {
   $("#new-project").addEventListener("click", newProject);
   $("#welcome-new").addEventListener("click", newProject);
   $("#try-sample").addEventListener("click", trySample);
+  $("#render-all").addEventListener("click", renderAll);
   $("#import-file").addEventListener("change", (event) => {
     if (event.target.files.length) importFile(event.target.files[0]);
     event.target.value = "";

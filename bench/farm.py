@@ -1,0 +1,219 @@
+"""``python -m bench.farm``: one render's parts encoded by N local workers through Redis.
+
+Starts its own ``redis-server`` (loopback, persistence off) and N ``storyreel worker``
+processes, renders the benchmark project with one encoder thread per part, and
+reports for each N: wall time, parts and frames encoded per second, the CPU of the
+submitter and of the workers (their work-horses included), and the submitter's
+dispatch (queueing, following) and assembly (checking and joining the parts) CPU as
+a share of the whole render's CPU. Per-part figures (frames, seconds on a worker)
+feed the projection in ``bench/REPORT.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+from redis import Redis
+from rq.job import Job as RQJob
+from rq.registry import FinishedJobRegistry
+
+import storyreel
+from bench.project import make_project
+from storyreel.distributed import QUEUE_NAME, RemoteParts
+from storyreel.render import job as render_job
+from storyreel.render.parts import PartJob
+from storyreel.render.progress import CancelToken
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def local_farm(workers: int, folder: Path) -> Iterator[tuple[str, list[psutil.Popen]]]:
+    """A private redis-server and ``workers`` worker processes, all stopped on exit."""
+    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(folder)],
+                              stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    procs: list[psutil.Popen] = []
+    try:
+        _until(lambda: _pings(url))
+        procs = [psutil.Popen([sys.executable, "-m", "storyreel", "worker", "--redis", url,
+                               "--name", f"bench-{n}"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for n in range(workers)]
+        connection = Redis.from_url(url)
+        _until(lambda: len(connection.smembers(f"rq:workers:{QUEUE_NAME}")) == workers)
+        connection.close()
+        yield url, procs
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(60)
+        server.terminate()
+        server.wait(30)
+
+
+def _pings(url: str) -> bool:
+    try:
+        return bool(Redis.from_url(url).ping())
+    except Exception:
+        return False
+
+
+def _until(check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the farm did not come up")
+        time.sleep(0.05)
+
+
+class _Clock:
+    """CPU seconds this process spends inside the wrapped functions."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds += time.process_time() - start
+        return timed
+
+
+def _worker_cpu(procs: Sequence[psutil.Popen]) -> float:
+    times = [p.cpu_times() for p in procs]
+    return sum(t.user + t.system + t.children_user + t.children_system for t in times)
+
+
+def run_once(manifest: Path, workers: int, work: Path) -> dict[str, Any]:
+    """One distributed render of ``manifest`` on ``workers`` local workers."""
+    project = storyreel.load_project(manifest)
+    dispatch, assembly = _Clock(), _Clock()
+    with local_farm(workers, work) as (url, procs), contextlib.ExitStack() as undo:
+        remote = _TimedParts(url, dispatch)
+        for name, clock in (("assemble", assembly), ("probe_part", assembly)):
+            original = getattr(render_job, name)
+            setattr(render_job, name, clock.wrap(original))
+            undo.callback(setattr, render_job, name, original)
+        cpu0, wall0, workers0 = time.process_time(), time.monotonic(), _worker_cpu(procs)
+        result = storyreel.render(project, work / f"farm-{workers}.mp4", cache=False,
+                                  parts=remote)
+        wall = time.monotonic() - wall0
+        submitter, worker_cpu = time.process_time() - cpu0, _worker_cpu(procs) - workers0
+        per_part = _per_part(url)
+    total_cpu = submitter + worker_cpu
+    return {"workers": workers, "wall": wall, "frames": result.frames,
+            "parts": result.chunks_encoded, "submitter_cpu": submitter,
+            "worker_cpu": worker_cpu, "dispatch_cpu": dispatch.seconds,
+            "assembly_cpu": assembly.seconds,
+            "overhead_share": (dispatch.seconds + assembly.seconds) / total_cpu,
+            "parts_per_second": result.chunks_encoded / wall,
+            "frames_per_second": result.frames / wall, "per_part": per_part}
+
+
+class _TimedParts(RemoteParts):
+    """Parts on the workers, one encoder thread each; the submitter's CPU meanwhile."""
+
+    def __init__(self, url: str, clock: _Clock) -> None:
+        super().__init__(url, threads=1)
+        self.clock = clock
+
+    def __call__(self, jobs: Sequence[PartJob], cancel: CancelToken,
+                 on_frame: Callable[[], None],
+                 on_part: Callable[[PartJob, list[str]], None]) -> None:
+        self.clock.wrap(super().__call__)(jobs, cancel, on_frame, on_part)
+
+
+def _per_part(url: str) -> list[dict[str, float]]:
+    connection = Redis.from_url(url)
+    jobs = [RQJob.fetch(i, connection=connection)
+            for i in FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()]
+    rows = []
+    for job in jobs:
+        if job.started_at and job.ended_at:
+            rows.append({"frames": float(job.meta.get("frames", 0)),
+                         "seconds": (job.ended_at - job.started_at).total_seconds()})
+    return rows
+
+
+def markdown(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """The results as a Markdown table plus the per-part figures."""
+    lines = [f"Distributed render: {args.segments} segments, {args.size[0]}x{args.size[1]} "
+             f"{args.fps} fps, preset {args.preset}, one encoder thread per part, "
+             "workers on this machine", "",
+             "| workers | wall s | parts | parts/s | frames/s | submitter CPU s | "
+             "workers CPU s | dispatch CPU s | assembly CPU s | overhead share |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        lines.append(f"| {r['workers']} | {r['wall']:.1f} | {r['parts']} | "
+                     f"{r['parts_per_second']:.2f} | {r['frames_per_second']:.1f} | "
+                     f"{r['submitter_cpu']:.1f} | {r['worker_cpu']:.1f} | "
+                     f"{r['dispatch_cpu']:.2f} | {r['assembly_cpu']:.2f} | "
+                     f"{100 * r['overhead_share']:.2f} % |")
+    parts = runs[0]["per_part"]
+    if parts:
+        rates = [p["frames"] / p["seconds"] for p in parts if p["seconds"] > 0]
+        lines += ["", f"Per part (1 worker): {len(parts)} parts, median "
+                  f"{statistics.median(p['frames'] for p in parts):.0f} frames, "
+                  f"longest {max(p['seconds'] for p in parts):.2f} s, median "
+                  f"{statistics.median(rates):.1f} frames/s on one thread"]
+    return "\n".join(lines) + "\n"
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(part) for part in text.lower().split("x"))
+    return width, height
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; writes ``farm.json`` and ``farm.md`` to ``--out``."""
+    parser = argparse.ArgumentParser(prog="python -m bench.farm", description=__doc__)
+    parser.add_argument("--segments", type=int, default=12)
+    parser.add_argument("--size", type=_size, default=(640, 360))
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--preset", default="medium")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    width, height = args.size
+    project = make_project(args.work / "farm", args.segments, width, height, args.fps,
+                           seconds=4.0)
+    manifest = project.manifest
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["settings"]["preset"] = args.preset
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    runs = [run_once(manifest, n, args.work) for n in args.workers]
+    (args.out / "farm.json").write_text(json.dumps(runs, indent=1), encoding="utf-8")
+    text = markdown(runs, args)
+    (args.out / "farm.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

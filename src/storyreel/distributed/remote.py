@@ -1,0 +1,204 @@
+"""The submitting side of a distributed render: queue the parts, follow them, collect them.
+
+The sound track, the checks and the joining stay with the submitter: the sound is
+one pass over the whole timeline (loudness is measured and normalised globally, so
+it cannot be cut into parts) and is cached like the parts; joining copies packets,
+which costs a fraction of a second per minute of video, and must happen once, after
+every part is in place. A dependent RQ job would add a round trip and a second place
+where the file could be published, for no gain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from redis import Redis
+from rq import Queue, Retry, Worker
+from rq.command import send_stop_job_command
+from rq.job import Job as RQJob
+from rq.job import JobStatus
+
+from storyreel.distributed.connection import alive_key, cancel_key, connect, redis_errors
+from storyreel.distributed.tasks import ALIVE_SECONDS, encode_remote
+from storyreel.errors import RenderCancelled, WorkerError
+from storyreel.render.keys import build_identity
+from storyreel.render.parts import PartJob, machine_cores
+from storyreel.render.progress import CancelToken
+
+__all__ = ["QUEUE_NAME", "RemoteParts"]
+
+#: The RQ queue parts are sent to.
+QUEUE_NAME = "storyreel-parts"
+#: Longest a part may take on a worker before RQ stops it.
+_PART_TIMEOUT = 3600
+#: Times a part is given to a worker before the render fails.
+_ATTEMPTS = 3
+_POLL_SECONDS = 0.2
+
+
+class RemoteParts:
+    """Encodes a render's parts on ``storyreel worker`` processes through Redis.
+
+    Args:
+        url: The Redis the workers listen on (``redis://host:6379/0``).
+        threads: Encoder threads per part, the same on every worker (parts must share
+            their H.264 headers); default: what a local render on this machine uses,
+            so a distributed render gives the same file as a local one.
+        queue: The RQ queue's name.
+    """
+
+    def __init__(self, url: str, *, threads: int | None = None,
+                 queue: str = QUEUE_NAME) -> None:
+        self.url = url
+        self.threads = threads if threads is not None else max(1, machine_cores() * 3 // 2)
+        self.queue = queue
+
+    def __call__(self, jobs: Sequence[PartJob], cancel: CancelToken,
+                 on_frame: Callable[[], None],
+                 on_part: Callable[[PartJob, list[str]], None]) -> None:
+        """Queue ``jobs``, wait for all of them, and stop what is left on error or cancel."""
+        if not jobs:
+            return
+        connection = connect(self.url)
+        try:
+            with redis_errors(self.url):
+                _Dispatch(self, connection, list(jobs)).run(cancel, on_frame, on_part)
+        finally:
+            connection.close()
+
+
+@dataclass
+class _Sent:
+    part: PartJob
+    attempt: int
+    job_id: str
+    frames: int = 0
+    silent_since: float | None = None
+
+
+@dataclass
+class _Dispatch:
+    owner: RemoteParts
+    connection: Redis
+    parts: list[PartJob]
+    render_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    sent: dict[int, _Sent] = field(default_factory=dict)
+
+    def run(self, cancel: CancelToken, on_frame: Callable[[], None],
+            on_part: Callable[[PartJob, list[str]], None]) -> None:
+        queue = Queue(self.owner.queue, connection=self.connection)
+        self.check_workers(queue)
+        identity = build_identity()
+        checked = time.monotonic()
+        try:
+            for part in self.parts:
+                self.send(queue, part, 1, identity)
+            while self.sent:
+                if cancel.is_set():
+                    raise RenderCancelled("render cancelled")
+                self.follow(queue, identity, on_frame, on_part)
+                if time.monotonic() - checked > ALIVE_SECONDS:
+                    self.check_workers(queue)  # all gone: the parts would wait forever
+                    checked = time.monotonic()
+                time.sleep(_POLL_SECONDS)
+        except BaseException:
+            self.stop_all()
+            raise
+
+    def check_workers(self, queue: Queue) -> None:
+        """Fail when no worker listens on the queue (RQ forgets a dead one in minutes)."""
+        if not Worker.count(queue=queue):
+            raise WorkerError(f"no storyreel worker listens on {self.owner.url} (queue "
+                              f"{self.owner.queue}): start one with storyreel worker --redis URL")
+
+    def send(self, queue: Queue, part: PartJob, attempt: int, identity: dict[str, str]) -> None:
+        job = queue.enqueue(encode_remote, part, self.render_id, identity,
+                            job_timeout=_PART_TIMEOUT, result_ttl=3600, failure_ttl=24 * 3600,
+                            retry=Retry(max=1),
+                            description=f"storyreel part {part.chunk.index + 1} "
+                                        f"(attempt {attempt})")
+        previous = self.sent.get(part.chunk.index)
+        self.sent[part.chunk.index] = _Sent(part, attempt, job.id,
+                                            previous.frames if previous else 0)
+
+    def follow(self, queue: Queue, identity: dict[str, str], on_frame: Callable[[], None],
+               on_part: Callable[[PartJob, list[str]], None]) -> None:
+        entries = list(self.sent.values())
+        jobs = RQJob.fetch_many([e.job_id for e in entries], connection=self.connection)
+        for entry, job in zip(entries, jobs, strict=True):
+            if job is None:
+                raise WorkerError(f"part {entry.part.chunk.index + 1}'s job vanished from "
+                                  f"Redis at {self.owner.url} (was it restarted or flushed?)")
+            self.count(entry, job, on_frame)
+            status = job.get_status(refresh=False)
+            if status == JobStatus.FINISHED:
+                self.finished(entry, job, on_part)
+            elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                raise WorkerError(f"part {entry.part.chunk.index + 1} failed on "
+                                  f"{job.worker_name or 'a worker'}: {_last_line(job)}")
+            elif status == JobStatus.STARTED and self.lost(entry):
+                self.resend(queue, entry, job, identity)
+
+    def count(self, entry: _Sent, job: RQJob, on_frame: Callable[[], None]) -> None:
+        frames = int(job.meta.get("frames", 0))
+        for _ in range(frames - entry.frames):
+            on_frame()
+        entry.frames = max(entry.frames, frames)
+
+    def finished(self, entry: _Sent, job: RQJob,
+                 on_part: Callable[[PartJob, list[str]], None]) -> None:
+        result = job.return_value(refresh=False)
+        if not isinstance(result, dict):
+            raise WorkerError(f"part {entry.part.chunk.index + 1}: a worker answered "
+                              f"{result!r}")
+        if "error" in result:
+            if result["error"] == "render cancelled":
+                raise RenderCancelled("render cancelled")
+            raise WorkerError(str(result["error"]))
+        del self.sent[entry.part.chunk.index]
+        on_part(entry.part, [str(w) for w in result.get("warnings", [])])
+
+    def lost(self, entry: _Sent) -> bool:
+        """True once a started part's worker has not answered for ``ALIVE_SECONDS``."""
+        if self.connection.exists(alive_key(entry.job_id)):
+            entry.silent_since = None
+            return False
+        now = time.monotonic()
+        if entry.silent_since is None:
+            entry.silent_since = now
+        return now - entry.silent_since > ALIVE_SECONDS
+
+    def resend(self, queue: Queue, entry: _Sent, job: RQJob, identity: dict[str, str]) -> None:
+        """Give a lost worker's part to another worker (the part is renamed into place
+        only when complete, so the two can never mix)."""
+        if entry.attempt >= _ATTEMPTS:
+            raise WorkerError(f"part {entry.part.chunk.index + 1} was lost by {_ATTEMPTS} "
+                              "workers in a row; giving up")
+        with contextlib.suppress(Exception):
+            job.cancel()
+        self.send(queue, entry.part, entry.attempt + 1, identity)
+
+    def stop_all(self) -> None:
+        """Stop every part still out: queued ones are cancelled, running ones stop at
+        their next frame (the cancel key) or are stopped by their worker."""
+        with contextlib.suppress(Exception):
+            self.connection.set(cancel_key(self.render_id), "1", ex=24 * 3600)
+        for entry in self.sent.values():
+            with contextlib.suppress(Exception):
+                job = RQJob.fetch(entry.job_id, connection=self.connection)
+                status = job.get_status()
+                if status == JobStatus.STARTED:
+                    send_stop_job_command(self.connection, entry.job_id)
+                elif status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+                    job.cancel()
+
+
+def _last_line(job: RQJob) -> str:
+    result = job.latest_result()
+    text = (result.exc_string if result is not None else None) or "no reason given"
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else text

@@ -1,0 +1,150 @@
+"""Test kit: a private Redis (persistence off, loopback, a free port) and worker processes.
+
+Both are started by the tests and stopped by pid. Without ``redis-server`` the tests
+skip and say why; with ``STORYREEL_REQUIRE_REDIS=1`` (set in CI) they fail instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rq", reason="the workers extra (rq) is not installed")
+
+from redis import Redis
+from rq import Queue, Worker
+
+from storyreel.distributed import QUEUE_NAME
+
+_REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+_WAIT = 60.0  # upper bound on waiting for a process to come up (never a timed assertion)
+
+
+def wait_for(check: Callable[[], bool], what: str, limit: float = _WAIT) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` if it never does."""
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RedisServer:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def connection(self) -> Redis:
+        return Redis.from_url(self.url)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+
+
+@contextlib.contextmanager
+def running_redis(folder: Path) -> Iterator[RedisServer]:
+    """redis-server on a free loopback port, persistence off; terminated on exit."""
+    if not os.path.exists(_REDIS):
+        if os.environ.get("STORYREEL_REQUIRE_REDIS"):
+            pytest.fail("redis-server is required here but not installed")
+        pytest.skip("redis-server is not installed (Debian: apt install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [_REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = RedisServer(f"redis://127.0.0.1:{port}/0", process)
+    try:
+        probe = server.connection()
+
+        def answers() -> bool:
+            assert process.poll() is None, "redis-server exited"
+            try:
+                return bool(probe.ping())
+            except OSError:
+                return False
+            except Exception:  # redis' ConnectionError while it starts
+                return False
+
+        wait_for(answers, "redis-server to answer")
+        probe.close()
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Workers:
+    url: str
+    folder: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    sessions: list[int] = field(default_factory=list)
+
+    def start(self, *names: str) -> None:
+        for name in names:
+            log = (self.folder / f"{name}.log").open("wb")
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "storyreel", "worker", "--redis", self.url,
+                 "--name", name], stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)  # its work-horses stay in its session
+            self.sessions.append(self.processes[name].pid)
+            log.close()
+        connection = Redis.from_url(self.url)
+        queue = Queue(QUEUE_NAME, connection=connection)
+        wait_for(lambda: {w.name for w in Worker.all(queue=queue)} >= set(names),
+                 f"workers {names} to register")
+        connection.close()
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)  # a second one: cold shutdown
+        for process in self.processes.values():
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid in _members(self.sessions):  # work-horses left by a killed worker
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")
+
+
+def _members(sessions: list[int]) -> list[int]:
+    """Processes (other than this one) in the given sessions."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                if os.getsid(int(entry.name)) in sessions:
+                    found.append(int(entry.name))
+    return found
+
