@@ -148,9 +148,10 @@ def _pooled(jobs: Sequence[PartJob], cancel: CancelToken, on_frame: Callable[[],
             if cancel.is_set():
                 stop.set()
                 raise RenderCancelled("render cancelled")
-            for _ in range(frames.value - seen):
+            counted = frames.value  # read once: workers go on counting meanwhile
+            for _ in range(counted - seen):
                 on_frame()
-            seen = frames.value
+            seen = counted
             for future in done:
                 on_part(pending.pop(future), future.result())
 
