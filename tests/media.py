@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from storyreel import Project
+from storyreel.audio.speech import narration_speech
 
 __all__ = [
     "PALETTE",
@@ -33,6 +34,7 @@ __all__ = [
     "all_files",
     "frames_for",
     "samples_at_48k",
+    "speech_regions",
     "write_audio_av",
     "write_bomb_png",
     "write_cmyk_jpeg",
@@ -419,3 +421,12 @@ def all_files(folder: Path) -> set[str]:
         for name in files:
             found.add(str(Path(root, name).relative_to(folder)))
     return found
+
+
+def speech_regions(samples: NDArray[Any], sample_rate: int = 48_000, *,
+                   min_pause: float = 0.1, min_speech: float = 0.05) -> list[tuple[int, int]]:
+    """Speech regions of a narration held whole (the engine reads narrations in blocks)."""
+    data = np.asarray(samples)
+    blocks = [data] if data.ndim and data.shape[-1] else []
+    return narration_speech(blocks, sample_rate, min_pause=min_pause,
+                            min_speech=min_speech)[1]

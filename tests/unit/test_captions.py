@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from storyreel.audio.speech import speech_regions
+from media import speech_regions
 from storyreel.timeline.captions import CueSpan, split_chunks, time_chunks
 
 RATE = 48_000

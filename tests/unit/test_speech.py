@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from storyreel.audio.speech import speech_regions
+from media import speech_regions
 
 RATE = 48_000
 TOLERANCE = round(0.020 * RATE)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from media import speech_regions
 from storyreel.audio.align import Aligner, align_narration, timings_from_spans
-from storyreel.audio.speech import speech_regions
 from storyreel.voice.hibari import HibariEngine
 from storyreel.voice.narrate import resample_to
 

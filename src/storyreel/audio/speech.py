@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from storyreel.media.audio import SAMPLE_RATE, Samples
 
-__all__ = ["narration_speech", "speech_regions"]
+__all__ = ["narration_speech"]
 
 _HOP = 0.005  # seconds between energy measurements
 _WINDOW = 0.010  # seconds of audio in each measurement
@@ -31,32 +31,6 @@ _MARGIN_HOPS = 100  # extra hops on each side of a block (0.5 s)
 _PADLEN = 64
 
 
-def speech_regions(
-    samples: Samples,
-    sample_rate: int = SAMPLE_RATE,
-    *,
-    min_pause: float = 0.1,
-    min_speech: float = 0.05,
-) -> list[tuple[int, int]]:
-    """Find the stretches of a narration where someone speaks.
-
-    Args:
-        samples: The narration, shape ``(channels, n)`` (or ``(n,)``), values in [-1, 1].
-        sample_rate: Samples per second.
-        min_pause: Shortest silence, in seconds, that separates two regions.
-        min_speech: Shortest sound, in seconds, that counts as speech.
-
-    Returns:
-        Sorted, disjoint ``(start, end)`` sample ranges (end exclusive) with speech.
-        Empty when the recording is silent; one region covering everything when
-        it holds no pause at all.
-    """
-    data = np.asarray(samples)
-    blocks = [data] if data.ndim and data.shape[-1] else []
-    return narration_speech(blocks, sample_rate, min_pause=min_pause,
-                            min_speech=min_speech)[1]
-
-
 def narration_speech(
     blocks: Iterable[Samples],
     sample_rate: int = SAMPLE_RATE,
@@ -64,7 +38,10 @@ def narration_speech(
     min_pause: float = 0.1,
     min_speech: float = 0.05,
 ) -> tuple[int, list[tuple[int, int]]]:
-    """Length and speech regions (as :func:`speech_regions`) of a narration read in blocks.
+    """Length and speech regions of a narration read in blocks.
+
+    Speech regions are sorted, disjoint ``(start, end)`` sample ranges (end exclusive):
+    none when the recording is silent, one covering everything when it holds no pause.
 
     Only a few seconds of the narration are held at a time, so its length costs nothing
     but the energy profile (200 values a second).

@@ -295,7 +295,7 @@ def time_chunks(
     Args:
         chunks: The chunks of the segment's text, in order (from :func:`split_chunks`).
         regions: Speech regions of the narration (from
-            :func:`storyreel.audio.speech.speech_regions`); empty means "no clue",
+            :func:`storyreel.audio.speech.narration_speech`); empty means "no clue",
             and the chunks are spread over the whole narration.
         narration_samples: Length of the narration in samples.
         sample_rate: Samples per second.
