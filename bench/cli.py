@@ -279,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_photos:
         photos = ["--out", str(out), "--work", str(work), "--preset", args.moviepy_preset,
                   "--runs", str(args.runs)]
+        if args.quick:  # the full run keeps the scenario's own 4 x 6 s at 1080p
+            photos += ["--size", f"{width}x{height}", "--segments", "2", "--seconds", "2"]
         print(f"Photographs: python -m bench.photos {' '.join(photos)}", flush=True)
         photos_main(photos)
     if not args.no_voice:

@@ -122,13 +122,14 @@ def run_once(manifest: Path, workers: int, work: Path) -> dict[str, Any]:
         result = storyreel.render(project, work / f"farm-{workers}.mp4", cache=False,
                                   parts=remote)
         wall = time.monotonic() - wall0
+        head, tail = remote.span[0] - wall0, wall0 + wall - remote.span[1]
         submitter, worker_cpu = time.process_time() - cpu0, _worker_cpu(procs) - workers0
         per_part = _per_part(url)
     total_cpu = submitter + worker_cpu
     return {"workers": workers, "wall": wall, "frames": result.frames,
             "parts": result.chunks_encoded, "submitter_cpu": submitter,
             "worker_cpu": worker_cpu, "dispatch_cpu": dispatch.seconds,
-            "assembly_cpu": assembly.seconds,
+            "assembly_cpu": assembly.seconds, "before_parts": head, "after_parts": tail,
             "overhead_share": (dispatch.seconds + assembly.seconds) / total_cpu,
             "parts_per_second": result.chunks_encoded / wall,
             "frames_per_second": result.frames / wall, "per_part": per_part}
@@ -140,11 +141,14 @@ class _TimedParts(RemoteParts):
     def __init__(self, url: str, clock: _Clock) -> None:
         super().__init__(url, threads=1)
         self.clock = clock
+        self.span = (0.0, 0.0)  # when the parts were sent, and when the last was back
 
     def __call__(self, jobs: Sequence[PartJob], cancel: CancelToken,
                  on_frame: Callable[[], None],
                  on_part: Callable[[PartJob, list[str]], None]) -> None:
+        start = time.monotonic()
         self.clock.wrap(super().__call__)(jobs, cancel, on_frame, on_part)
+        self.span = (start, time.monotonic())
 
 
 def _per_part(url: str) -> list[dict[str, float]]:
@@ -165,14 +169,16 @@ def markdown(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
              f"{args.fps} fps, preset {args.preset}, one encoder thread per part, "
              "workers on this machine", "",
              "| workers | wall s | parts | parts/s | frames/s | submitter CPU s | "
-             "workers CPU s | dispatch CPU s | assembly CPU s | overhead share |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "workers CPU s | dispatch CPU s | assembly CPU s | overhead share | "
+             "before parts s | after parts s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         lines.append(f"| {r['workers']} | {r['wall']:.1f} | {r['parts']} | "
                      f"{r['parts_per_second']:.2f} | {r['frames_per_second']:.1f} | "
                      f"{r['submitter_cpu']:.1f} | {r['worker_cpu']:.1f} | "
                      f"{r['dispatch_cpu']:.2f} | {r['assembly_cpu']:.2f} | "
-                     f"{100 * r['overhead_share']:.2f} % |")
+                     f"{100 * r['overhead_share']:.2f} % | {r['before_parts']:.2f} | "
+                     f"{r['after_parts']:.2f} |")
     parts = runs[0]["per_part"]
     if parts:
         rates = [p["frames"] / p["seconds"] for p in parts if p["seconds"] > 0]
