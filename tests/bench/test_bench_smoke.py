@@ -105,7 +105,8 @@ def test_photographs_scenario_compares_a_whole_render_with_the_floor(tmp_path: P
     for run in data["runs"]["storyreel"] + data["runs"]["floor"]:
         assert run["wall"] > 0 and run["cpu"] > 0
     assert data["frames"] > 2 * 0.6 * 30  # both encode the project's every frame
-    assert 0.2 < data["ratio"]["cpu"] < 20
+    # a whole process (start-up, analysis, sound, join) costs more than the bare encode
+    assert data["ratio"]["cpu"] > 1 and data["ratio"]["wall"] > 0
     stills = sorted(Path(data["manifest"]).parent.glob("photo-*.jpg"))
     assert len(stills) == 2
     from PIL import Image
