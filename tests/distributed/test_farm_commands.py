@@ -101,5 +101,5 @@ def test_farm_benchmark_reports_overhead_and_per_part_figures(
     assert sum(p["frames"] for p in run["per_part"]) == run["frames"]
     assert 0 < run["overhead_share"] < 1
     assert run["worker_cpu"] > 0 and run["dispatch_cpu"] > 0 and run["assembly_cpu"] > 0
-    assert 0 < run["before_parts"] and 0 < run["after_parts"]
+    assert run["before_parts"] > 0 and run["after_parts"] > 0
     assert run["before_parts"] + run["after_parts"] < run["wall"]

@@ -470,9 +470,18 @@ def _cmd_cache(args: argparse.Namespace, console: Console) -> int:
         print(f"{cache.root}: cleared ({freed / 1e6:.1f} MB freed)")
         return EXIT_OK
     stats = cache.stats()
-    print(f"{stats.root}: {stats.entries} entries, {stats.size / 1e6:.1f} MB "
+    kinds = stats.kinds
+    held = (f" ({_count(kinds.get('parts', 0), 'part')}, "
+            f"{_count(kinds.get('sound', 0), 'sound track')}, "
+            f"{_count(kinds.get('facts', 0), 'narration analysis', 'narration analyses')})"
+            if stats.entries else "")
+    print(f"{stats.root}: {stats.entries} entries{held}, {stats.size / 1e6:.1f} MB "
           f"(limit {stats.max_bytes / 1e9:g} GB)")
     return EXIT_OK
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _cmd_serve(args: argparse.Namespace, console: Console) -> int:

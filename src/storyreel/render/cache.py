@@ -31,7 +31,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ class CacheStats:
     entries: int
     size: int
     max_bytes: int
+    kinds: dict[str, int] = field(default_factory=dict)
+    """Entries of each kind: ``parts``, ``sound`` and ``facts`` (narration analyses)."""
 
 
 class PartCache:
@@ -202,7 +204,11 @@ class PartCache:
     def stats(self) -> CacheStats:
         """Entries and bytes held."""
         entries = self.entries()
-        return CacheStats(self.root, len(entries), sum(e[1] for e in entries), self.max_bytes)
+        kinds = {kind: 0 for kind in _KINDS}
+        for path, _, _ in entries:
+            kinds[path.parent.parent.name] += 1
+        return CacheStats(self.root, len(entries), sum(e[1] for e in entries), self.max_bytes,
+                          kinds)
 
     def clear(self) -> int:
         """Remove every entry (renders in progress keep what they linked); returns bytes freed."""
