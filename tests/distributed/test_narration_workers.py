@@ -282,3 +282,15 @@ def test_a_narration_delivered_again_is_not_spoken_again(
     entry = NarrationCache(tmp_path).get(speech.key)
     assert entry is not None
     assert len(pcm(entry.wav)[0]) > 24_000
+
+
+def test_a_worker_writing_to_another_folder_at_that_path_is_named(
+        tmp_path: Path, workers: Workers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker sees a folder at the path, but not the sender's (not really shared)."""
+    workers.start("w1")
+    elsewhere = tmp_path / "not-shared"
+    (elsewhere / "narration").mkdir(parents=True)
+    monkeypatch.setattr("storyreel.distributed.speech.shared_root", lambda cache: str(elsewhere))
+    with pytest.raises(WorkerError, match=r"worker w1 spoke the narration of segment 4 but it "
+                                          r"is not in \S+/cache/narration here: mount"):
+        remote_narrator(tmp_path / "cache", workers.url).speak(TEXTS[0], Voice(), 4)

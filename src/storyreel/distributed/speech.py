@@ -8,7 +8,7 @@ The sender then reads them from there as if it had spoken them itself.
 
 A key is spoken at most once more when a job is delivered again (the worker first
 looks in the cache), and two senders wanting the same key share one job: the key's
-job is recorded in Redis (``storyreel:speaking:<key>``) and a second sender follows
+job is recorded in Redis (:func:`speaking_key`) and a second sender follows
 it instead of queueing its own. A sender stops only the jobs it queued; when a job it
 shares is stopped by its owner, or its worker dies, it queues the key again.
 """
@@ -16,6 +16,7 @@ shares is stopped by its owner, or its worker dies, it queues the key again.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -50,9 +51,11 @@ def shared_root(cache: NarrationCache) -> str:
     return str(cache.folder.parent)
 
 
-def speaking_key(key: str) -> str:
-    """Names the RQ job that is speaking the narration cache key ``key``."""
-    return f"storyreel:speaking:{key}"
+def speaking_key(root: str, key: str) -> str:
+    """Names the RQ job that is speaking the narration cache key ``key`` into ``root``
+    (two senders with different cache folders cannot share a job)."""
+    folder = hashlib.sha256(root.encode()).hexdigest()[:16]
+    return f"storyreel:speaking:{folder}:{key}"
 
 
 class RemoteSpeaker:
@@ -129,7 +132,7 @@ class _Dispatch:
     def send(self, queue: Queue, speech: SpeechJob, attempt: int,
              identity: dict[str, str]) -> None:
         """Follow the job already speaking this key, or queue one."""
-        claim = speaking_key(speech.key)
+        claim = speaking_key(shared_root(self.cache), speech.key)
         job_id = f"storyreel-speech-{uuid.uuid4().hex}"
         if not self.connection.set(claim, job_id, nx=True, ex=_SPEECH_TIMEOUT):
             current = _text(self.connection.get(claim))
@@ -140,8 +143,7 @@ class _Dispatch:
         queue.enqueue(speak_remote, speech, shared_root(self.cache), self.render_id,
                       identity, job_id=job_id, job_timeout=_SPEECH_TIMEOUT, result_ttl=3600,
                       failure_ttl=24 * 3600, retry=Retry(max=1),
-                      description=f"storyreel narration of segment {speech.segment} "
-                                  f"(attempt {attempt})")
+                      description=f"storyreel narration, {_named(speech)} (attempt {attempt})")
         self.out[speech.key] = _Out(speech, attempt, job_id, own=True)
 
     def active(self, job_id: str) -> bool:
@@ -153,12 +155,12 @@ class _Dispatch:
         entries = list(self.out.values())
         jobs = RQJob.fetch_many([e.job_id for e in entries], connection=self.connection)
         for entry, job in zip(entries, jobs, strict=True):
-            segment = entry.speech.segment
+            what = _named(entry.speech)
             if job is None:
                 if not entry.own:  # the other sender's job expired: speak it ourselves
                     self.resend(queue, entry, identity)
                     continue
-                raise WorkerError(f"the narration of segment {segment} vanished from Redis "
+                raise WorkerError(f"{what} vanished from Redis "
                                   f"at {self.owner.url} (was it restarted or flushed?)")
             status = job.get_status(refresh=False)
             if status == JobStatus.FINISHED:
@@ -167,7 +169,7 @@ class _Dispatch:
                 if not entry.own:  # stopped by the sender that queued it
                     self.resend(queue, entry, identity)
                     continue
-                raise WorkerError(f"the narration of segment {segment} failed on "
+                raise WorkerError(f"{what} failed on "
                                   f"{job.worker_name or 'a worker'}: {failure_line(job)}")
             elif status == JobStatus.STARTED and self.lost(entry):
                 self.resend(queue, entry, identity, job)
@@ -175,9 +177,9 @@ class _Dispatch:
     def finished(self, queue: Queue, entry: _Out, job: RQJob, identity: dict[str, str],
                  on_spoken: OnSpoken) -> None:
         result = job.return_value(refresh=False)
-        segment = entry.speech.segment
+        what = _named(entry.speech)
         if not isinstance(result, dict):
-            raise WorkerError(f"the narration of segment {segment}: a worker answered "
+            raise WorkerError(f"{what}: a worker answered "
                               f"{result!r}")
         if "error" in result:
             if result["error"] != CANCELLED:
@@ -188,6 +190,10 @@ class _Dispatch:
             return
         del self.out[entry.speech.key]
         error = result.get("voice_error")
+        if not error and self.cache.get(entry.speech.key) is None:
+            raise WorkerError(f"worker {job.worker_name} spoke {what} but it is not in "
+                              f"{self.cache.folder} here: mount the shared folder at the same "
+                              "path on every worker")
         on_spoken(entry.speech, VoiceError(str(error)) if error else None)
 
     def lost(self, entry: _Out) -> bool:
@@ -205,13 +211,14 @@ class _Dispatch:
         """Give a narration to another worker: its entry is published whole or not at
         all, so two workers speaking one key can never mix."""
         if entry.attempt >= _ATTEMPTS:
-            raise WorkerError(f"the narration of segment {entry.speech.segment} was lost by "
+            raise WorkerError(f"{_named(entry.speech)} was lost by "
                               f"{_ATTEMPTS} workers in a row; giving up")
         if job is not None and entry.own:
             with contextlib.suppress(Exception):
                 job.cancel()
-        if _text(self.connection.get(speaking_key(entry.speech.key))) == entry.job_id:
-            self.connection.delete(speaking_key(entry.speech.key))  # lost: nobody to share
+        claim = speaking_key(shared_root(self.cache), entry.speech.key)
+        if _text(self.connection.get(claim)) == entry.job_id:
+            self.connection.delete(claim)  # lost: nobody should share it any more
         self.send(queue, entry.speech, entry.attempt + 1, identity)
 
     def stop_all(self) -> None:
@@ -230,6 +237,11 @@ class _Dispatch:
                     send_stop_job_command(self.connection, entry.job_id)
                 elif status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
                     job.cancel()
+
+
+def _named(speech: SpeechJob) -> str:
+    return (f"the narration of segment {speech.segment}" if speech.segment is not None
+            else "a narration")
 
 
 def _text(value: bytes | str | None) -> str:

@@ -111,7 +111,8 @@ def speak_remote(speech: SpeechJob, root: str, render_id: str,
         except VoiceError as exc:
             return {"voice_error": exc.problem.message}
         except StoryreelError as exc:
-            return {"error": f"segment {speech.segment} on {worker}: {exc}"}
+            where = f"segment {speech.segment}" if speech.segment is not None else "narration"
+            return {"error": f"{where} on {worker}: {exc}"}
     return {"spoken": True}
 
 

@@ -86,9 +86,12 @@ class Narrator:
             raise VoiceError("no narration: the segment has neither a recording nor text",
                              segment=segment)
         try:
-            return SpeechJob(self.key(text, voice), text, voice, segment)
+            key = self.key(text, voice)
         except VoiceError as exc:
+            if exc.segment is not None or segment is None:
+                raise
             raise _at(exc, segment) from exc
+        return SpeechJob(key, text, voice, segment)
 
     def cached(self, text: str, voice: Voice) -> CacheEntry | None:
         """The narration of ``text`` when it is already in the cache."""
@@ -140,9 +143,8 @@ class Narrator:
                 on_done(job, _at(error, job.segment))
                 return
             entry = self.cache.get(job.key)
-            if entry is None:
-                raise VoiceError(f"the narration was spoken but is not in {self.cache.folder} "
-                                 "(do the workers share this folder at the same path?)",
+            if entry is None:  # a speaker that breaks its promise
+                raise VoiceError(f"the narration was spoken but is not in {self.cache.folder}",
                                  segment=job.segment)
             on_done(job, self.narration(job.text, entry))
 
@@ -164,9 +166,7 @@ def _at(error: VoiceError, segment: int | None) -> VoiceError:
     """``error`` naming ``segment`` (unless it names one already)."""
     if error.segment is not None or segment is None:
         return error
-    named = VoiceError(error.problem.message, segment=segment, path=error.path)
-    named.__cause__ = error
-    return named
+    return VoiceError(error.problem.message, segment=segment, path=error.path)
 
 
 def _written_spans(text: str, spans: Spans) -> Spans:
