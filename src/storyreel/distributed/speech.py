@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -51,11 +52,12 @@ def shared_root(cache: NarrationCache) -> str:
     return str(cache.folder.parent)
 
 
-def speaking_key(root: str, key: str) -> str:
+def speaking_key(root: str, identity: dict[str, str], key: str) -> str:
     """Names the RQ job that is speaking the narration cache key ``key`` into ``root``
-    (two senders with different cache folders cannot share a job)."""
-    folder = hashlib.sha256(root.encode()).hexdigest()[:16]
-    return f"storyreel:speaking:{folder}:{key}"
+    for a sender of build ``identity``: senders with other cache folders or builds never
+    share a job."""
+    shared = hashlib.sha256(json.dumps([root, identity], sort_keys=True).encode())
+    return f"storyreel:speaking:{shared.hexdigest()[:16]}:{key}"
 
 
 class RemoteSpeaker:
@@ -132,7 +134,7 @@ class _Dispatch:
     def send(self, queue: Queue, speech: SpeechJob, attempt: int,
              identity: dict[str, str]) -> None:
         """Follow the job already speaking this key, or queue one."""
-        claim = speaking_key(shared_root(self.cache), speech.key)
+        claim = speaking_key(shared_root(self.cache), identity, speech.key)
         job_id = f"storyreel-speech-{uuid.uuid4().hex}"
         if not self.connection.set(claim, job_id, nx=True, ex=_SPEECH_TIMEOUT):
             current = _text(self.connection.get(claim))
@@ -160,8 +162,8 @@ class _Dispatch:
                 if not entry.own:  # the other sender's job expired: speak it ourselves
                     self.resend(queue, entry, identity)
                     continue
-                raise WorkerError(f"{what} vanished from Redis "
-                                  f"at {self.owner.url} (was it restarted or flushed?)")
+                raise WorkerError(f"{what} vanished from Redis at {self.owner.url} (was it "
+                                  "restarted or flushed?)")
             status = job.get_status(refresh=False)
             if status == JobStatus.FINISHED:
                 self.finished(queue, entry, job, identity, on_spoken)
@@ -169,8 +171,8 @@ class _Dispatch:
                 if not entry.own:  # stopped by the sender that queued it
                     self.resend(queue, entry, identity)
                     continue
-                raise WorkerError(f"{what} failed on "
-                                  f"{job.worker_name or 'a worker'}: {failure_line(job)}")
+                raise WorkerError(f"{what} failed on {job.worker_name or 'a worker'}: "
+                                  f"{failure_line(job)}")
             elif status == JobStatus.STARTED and self.lost(entry):
                 self.resend(queue, entry, identity, job)
 
@@ -179,8 +181,7 @@ class _Dispatch:
         result = job.return_value(refresh=False)
         what = _named(entry.speech)
         if not isinstance(result, dict):
-            raise WorkerError(f"{what}: a worker answered "
-                              f"{result!r}")
+            raise WorkerError(f"{what}: a worker answered {result!r}")
         if "error" in result:
             if result["error"] != CANCELLED:
                 raise WorkerError(str(result["error"]))
@@ -211,12 +212,12 @@ class _Dispatch:
         """Give a narration to another worker: its entry is published whole or not at
         all, so two workers speaking one key can never mix."""
         if entry.attempt >= _ATTEMPTS:
-            raise WorkerError(f"{_named(entry.speech)} was lost by "
-                              f"{_ATTEMPTS} workers in a row; giving up")
+            raise WorkerError(f"{_named(entry.speech)} was lost by {_ATTEMPTS} workers in a "
+                              "row; giving up")
         if job is not None and entry.own:
             with contextlib.suppress(Exception):
                 job.cancel()
-        claim = speaking_key(shared_root(self.cache), entry.speech.key)
+        claim = speaking_key(shared_root(self.cache), identity, entry.speech.key)
         if _text(self.connection.get(claim)) == entry.job_id:
             self.connection.delete(claim)  # lost: nobody should share it any more
         self.send(queue, entry.speech, entry.attempt + 1, identity)
