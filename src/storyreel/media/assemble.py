@@ -53,7 +53,7 @@ def probe_part(path: Path, fps: Fraction) -> PartInfo:
         EncoderError: The file is not a readable video part.
     """
     try:
-        with av.open(str(path)) as container:
+        with _open_packets(path) as container:
             stream = container.streams.video[0]
             headers = bytes(stream.codec_context.extradata or b"")
             packets = [p for p in container.demux(stream) if p.size]
@@ -65,6 +65,12 @@ def probe_part(path: Path, fps: Fraction) -> PartInfo:
     assert tb is not None
     delay = -packets[0].dts * tb * fps
     return PartInfo(headers, len(packets), int(delay), packets[0].is_keyframe)
+
+
+def _open_packets(path: Path) -> av.container.InputContainer:
+    """Open a part to read its packets: nothing is decoded, not even to probe it (the
+    probe would decode frames, some 40 ms a part, and only packets are wanted here)."""
+    return av.open(str(path), options={"skip_frame": "all"})
 
 
 def assemble(target: Path, parts: Sequence[tuple[Path, int]], sound: Path, fps: Fraction,
@@ -127,7 +133,7 @@ def _video_packets(parts: Sequence[tuple[Path, int]], fps: Fraction,
     out_tb = out.time_base
     assert out_tb is not None
     for path, start in parts:
-        with av.open(str(path)) as container:
+        with _open_packets(path) as container:
             stream = container.streams.video[0]
             tb = stream.time_base
             assert tb is not None

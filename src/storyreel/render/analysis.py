@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,9 +18,10 @@ from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import ClipInfo, probe_clip
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project
-from storyreel.timeline.words import WordTimings, estimate_words
+from storyreel.render.keys import FileDigests, narration_facts_key
+from storyreel.timeline.words import Word, WordTimings, estimate_words
 
-__all__ = ["Analysis", "analyse_project"]
+__all__ = ["Analysis", "FactStore", "analyse_project"]
 
 Regions = list[tuple[int, int]]
 _NO_WORDS = WordTimings((), "estimated")
@@ -63,6 +65,7 @@ class Analysis:
 def analyse_project(
     project: Project, on_segment: Callable[[int], None] | None = None, *,
     speech: bool = False, words: Mapping[int, WordTimings] | None = None,
+    facts: FactStore | None = None, digest: Callable[[Path], str] | None = None,
 ) -> Analysis:
     """Open every still and decode every narration, collecting all problems.
 
@@ -73,6 +76,10 @@ def analyse_project(
             and when each word is said (for caption timing).
         words: Word timings already known (a synthesised narration's), by 0-based
             segment; the others are found by forced alignment, or estimated.
+        facts: Where what was found about each narration is kept, by the hash of
+            its contents (and the text it says), so the next render of an unchanged
+            narration neither decodes nor aligns it again.
+        digest: Hashes a file's contents (default: a fresh :class:`FileDigests`).
     """
     problems: list[Problem] = []
     lengths: list[int] = []
@@ -81,6 +88,7 @@ def analyse_project(
     timings: list[WordTimings] = []
     warnings: list[str] = []
     aligner = Aligner()
+    digest = digest or FileDigests()
     for number, segment in enumerate(project.segments, start=1):
         try:
             sizes.append(probe_image(segment.image, number))
@@ -100,29 +108,19 @@ def analyse_project(
         wanted = speech and bool(segment.text.strip()) and segment.subtitles
         known = (words or {}).get(number - 1)
         try:
-            length, found, mono = _narration(segment.audio, number, wanted,
-                                             align=wanted and known is None)
+            found = _remembered(facts, digest, segment.audio, number, segment.text,
+                                wanted, align=wanted and known is None, aligner=aligner)
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
             regions.append([])
             timings.append(_NO_WORDS)
         else:
-            lengths.append(length)
-            regions.append(found)
-            if not wanted:
-                timings.append(_NO_WORDS)
-            elif known is not None:
-                timings.append(known)
-            elif mono is not None:
-                aligned, why = align_narration(segment.text, mono, found, aligner)
-                timings.append(aligned)
-                warnings += [f"segment {number}: {why}"] if why else []
-            else:
-                timings.append(estimate_words(segment.text, found, length))
-                warnings.append(f"segment {number}: word timings estimated (narrations over "
-                                f"{_ALIGN_SECONDS // 60:g} minutes are not aligned)")
-            if length < SAMPLE_RATE // 100:
+            lengths.append(found.length)
+            regions.append(found.speech)
+            timings.append(known if wanted and known is not None else found.words)
+            warnings += [f"segment {number}: {found.note}"] if found.note else []
+            if found.length < SAMPLE_RATE // 100:
                 problems.append(Problem("narration is shorter than 10 ms", number,
                                         segment.audio, "audio"))
         if on_segment is not None:
@@ -132,6 +130,81 @@ def analyse_project(
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
     return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What a narration turned out to be."""
+
+    length: int
+    speech: Regions
+    words: WordTimings
+    note: str | None = None
+
+
+class FactStore(Protocol):
+    """Keeps what analysing a file found, under a key (a :class:`PartCache`)."""
+
+    def recall(self, key: str) -> dict[str, Any] | None:
+        """The facts kept under ``key``, or ``None``."""
+
+    def remember(self, key: str, facts: dict[str, Any]) -> None:
+        """Keep ``facts`` under ``key``."""
+
+
+def _remembered(store: FactStore | None, digest: Callable[[Path], str], path: Path,
+                number: int, text: str, speech: bool, *, align: bool, aligner: Aligner
+                ) -> _Found:
+    """What :func:`_narration_facts` finds, taken from ``store`` when it was found before."""
+    try:
+        content = digest(path) if store is not None else None
+    except MediaError:
+        content = None  # decoding it names the problem, with its segment
+    if store is None or content is None:
+        return _narration_facts(path, number, text, speech, align=align, aligner=aligner)
+    key = narration_facts_key(content, text, speech=speech, align=align)
+    found = _from_json(store.recall(key))
+    if found is None:
+        found = _narration_facts(path, number, text, speech, align=align, aligner=aligner)
+        store.remember(key, _to_json(found))
+    return found
+
+
+def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align: bool,
+                     aligner: Aligner) -> _Found:
+    """A narration's length, where it speaks and when its words are said (when asked)."""
+    length, regions, mono = _narration(path, number, speech, align=align)
+    if not speech or not align:
+        return _Found(length, regions, _NO_WORDS)
+    if mono is None:
+        return _Found(length, regions, estimate_words(text, regions, length),
+                      f"word timings estimated (narrations over {_ALIGN_SECONDS // 60:g} "
+                      "minutes are not aligned)")
+    aligned, why = align_narration(text, mono, regions, aligner)
+    return _Found(length, regions, aligned, why)
+
+
+def _to_json(found: _Found) -> dict[str, Any]:
+    return {"length": found.length, "speech": found.speech, "note": found.note,
+            "source": found.words.source,
+            "words": [[w.text, w.start, w.end] for w in found.words.words]}
+
+
+def _from_json(data: dict[str, Any] | None) -> _Found | None:
+    """The facts kept, or ``None`` when there are none (or they do not read)."""
+    if data is None:
+        return None
+    try:
+        words = tuple(Word(str(t), int(a), int(b)) for t, a, b in data["words"])
+        speech = [(int(a), int(b)) for a, b in data["speech"]]
+        source = data["source"]
+        if source not in ("engine", "aligned", "estimated"):
+            return None
+        note = data["note"]
+        return _Found(int(data["length"]), speech, WordTimings(words, source),
+                      str(note) if note is not None else None)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _narration(path: Path, number: int, speech: bool, *, align: bool

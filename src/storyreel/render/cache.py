@@ -15,6 +15,8 @@ Layout::
 
     <root>/parts/<ab>/<key>.mp4     encoded video parts (and <key>.json: what
     <root>/sound/<ab>/<key>.m4a     encoded sound tracks  was learnt making them)
+    <root>/facts/<ab>/<key>.facts   what analysing an input found (JSON: a
+                                    narration's length, speech and word timings)
     <root>/tmp/                     entries being written
     <root>/work/<id>/               one render's links to the entries it uses
 """
@@ -41,7 +43,7 @@ __all__ = ["CACHE_DIR_NAME", "DEFAULT_MAX_BYTES", "CacheStats", "PartCache"]
 DEFAULT_MAX_BYTES = 4_000_000_000
 #: The folder beside a manifest where the command line keeps its cache.
 CACHE_DIR_NAME = ".storyreel-cache"
-_KINDS = {"parts": ".mp4", "sound": ".m4a"}
+_KINDS = {"parts": ".mp4", "sound": ".m4a", "facts": ".facts"}
 _STALE_TMP_SECONDS = 24 * 3600
 
 
@@ -63,7 +65,7 @@ class PartCache:
         self.max_bytes = max_bytes
 
     def path(self, kind: str, key: str) -> Path:
-        """Where the entry ``key`` of ``kind`` (``parts`` or ``sound``) lives."""
+        """Where the entry ``key`` of ``kind`` (``parts``, ``sound`` or ``facts``) lives."""
         return self.root / kind / key[:2] / f"{key}{_KINDS[kind]}"
 
     def take(self, kind: str, key: str, dest: Path) -> dict[str, Any] | None:
@@ -95,6 +97,29 @@ class PartCache:
                 _link_or_copy(source, tmp)
                 with tmp.open("rb+") as fh:
                     os.fsync(fh.fileno())
+                os.replace(tmp, final)
+        except OSError as exc:
+            raise output_error(exc, final) from exc
+
+    def recall(self, key: str) -> dict[str, Any] | None:
+        """The facts kept under ``key`` (and mark them used), or ``None``."""
+        path = self.path("facts", key)
+        try:
+            facts = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)
+        return facts if isinstance(facts, dict) else None
+
+    def remember(self, key: str, facts: dict[str, Any]) -> None:
+        """Keep ``facts`` (JSON-serialisable) under ``key``."""
+        final = self.path("facts", key)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+            with self._staged(key) as tmp:
+                tmp.write_text(json.dumps(facts), encoding="utf-8")
                 os.replace(tmp, final)
         except OSError as exc:
             raise output_error(exc, final) from exc

@@ -15,7 +15,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -112,6 +113,7 @@ class Job:
         self.taken: set[int] = set()  # parts taken from the cache
         self.words = words  # known timings of synthesised narrations, by segment
         self.analysis: Analysis | None = None
+        self.digest = FileDigests()  # each input file is read for its hash once per render
 
     def check_cancel(self) -> None:
         """Raise :class:`RenderCancelled` once the token is set."""
@@ -181,7 +183,8 @@ class Job:
         captions = self.settings.subtitles
         analysis = analyse_project(self.project, on_segment,
                                    speech=captions.enabled or captions.sidecar
-                                   or captions.words_json, words=self.words)
+                                   or captions.words_json, words=self.words,
+                                   facts=self.cache, digest=self.digest)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis
@@ -210,21 +213,27 @@ class Job:
                            min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps))
 
     def export(self, story: Story, temp: Path, work: Path) -> _Sound:
-        """Encode (or reuse) the parts and the sound track and join them into ``temp``."""
+        """Encode (or reuse) the parts and the sound track and join them into ``temp``.
+
+        The sound track is measured and encoded on a thread of its own while the parts
+        are encoded (here or on workers), so it costs no wall time of its own.
+        """
         fades = self.fades(story)
         cores = machine_cores()
         workers = self.workers or 1
         settings = self.encoder_settings(workers, cores)
-        digest = FileDigests()
+        digest = self.digest
         chunks = self.chunks(story, fades)
         keys = [part_key(self.project, story, c, settings, fades, digest) for c in chunks]
         paths = [work / f"part-{c.index:05d}.mp4" for c in chunks]
         todo = [PartJob(self.project, story, c, settings, fades, p)
                 for c, k, p in zip(chunks, keys, paths, strict=True)
                 if not self.reuse(c.index, k, p)]
-        sound = self.sound(story, settings, work, digest, sum(j.chunk.frames for j in todo))
-        self.encode(todo, keys, len(chunks), workers)
-        infos = self.check_parts(story, chunks, keys, paths, settings, fades)
+        frames = sum(j.chunk.frames for j in todo)
+        with self.sound(story, settings, work, digest, frames) as sound_track:
+            self.encode(todo, keys, len(chunks), workers)
+            infos = self.check_parts(story, chunks, keys, paths, settings, fades)
+            sound = sound_track()
         self.reporter.say(f"Joining {len(chunks)} parts...")
         assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
                  sound.path, story.plan.fps, story.plan.total_frames,
@@ -311,29 +320,56 @@ class Job:
 
     # -- sound ------------------------------------------------------------------------
 
+    @contextlib.contextmanager
     def sound(self, story: Story, settings: EncoderSettings, work: Path,
-              digest: FileDigests, frames: int) -> _Sound:
-        """The encoded sound track: from the cache, or measured and encoded now.
+              digest: FileDigests, frames: int) -> Iterator[Callable[[], _Sound]]:
+        """The encoded sound track: from the cache, or measured and encoded meanwhile.
 
-        The export phase (of ``frames`` frames to encode) starts here, after the
-        loudness measurement when there is one.
+        Yields a function that returns the track once it is ready. The export phase
+        (of ``frames`` frames to encode) starts here. With frames to encode, the track
+        is made on a thread that the block owns: it stops with the render (error or
+        cancel) and is joined before the block ends. With none, it is made first, in
+        the open, with its own progress.
         """
         path = work / "sound.m4a"
         key = sound_key(self.project, story, settings, digest)
         notes = self.cache.take("sound", key, path) if self.cache is not None else None
         if notes is not None:
             self.reporter.phase("export", frames, EXPORT_MESSAGE)
-            return _Sound(path, _pair(notes.get("before")), _pair(notes.get("after")))
-        gain, before = self.normalisation(story)
+            cached = _Sound(path, _pair(notes.get("before")), _pair(notes.get("after")))
+            yield lambda: cached
+            return
+        if frames == 0:
+            made = self.make_sound(story, settings, path, key, self.cancel, report=True)
+            self.reporter.phase("export", frames, EXPORT_MESSAGE)
+            yield lambda: made
+            return
+        stop = _Stop(self.cancel)
         self.reporter.phase("export", frames, EXPORT_MESSAGE)
-        self.reporter.say("Encoding the sound track...")
+        with ThreadPoolExecutor(1, thread_name_prefix="storyreel-sound") as pool:
+            future = pool.submit(self.make_sound, story, settings, path, key, stop,
+                                 report=False)
+            try:
+                yield future.result
+            finally:
+                stop.set()  # a render that failed or was cancelled stops the track too
+
+    def make_sound(self, story: Story, settings: EncoderSettings, path: Path, key: str,
+                   stop: CancelToken, *, report: bool) -> _Sound:
+        """Measure the mix, encode the sound track into ``path`` and keep it in the cache.
+
+        ``report``: send progress (only from the render's own thread).
+        """
+        gain, before = self.normalisation(story, stop, report=report)
+        if report:
+            self.reporter.say("Encoding the sound track...")
         limit = self.settings.loudness.enabled
         plan = story.plan
         with story_mix(self.project, story, gain, limit=limit) as mix, \
                 Mp4Encoder(path, settings, streams=("audio",)) as encoder:
             step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
             for end in range(step, plan.total_samples + step, step):
-                self.check_cancel()
+                _check(stop)
                 encoder.write_audio(mix.read_until(min(end, plan.total_samples)))
             encoder.finish()
         after = measure_audio(path) if limit else None
@@ -341,20 +377,23 @@ class Job:
             self.cache.put("sound", key, path, {"before": before, "after": after})
         return _Sound(path, before, after)
 
-    def normalisation(self, story: Story) -> tuple[float, tuple[float, float] | None]:
+    def normalisation(self, story: Story, stop: CancelToken, *, report: bool
+                      ) -> tuple[float, tuple[float, float] | None]:
         """Measure the whole mix once; returns the gain to apply and (LUFS, dBTP) before."""
         loudness = self.settings.loudness
         if not loudness.enabled:
             return 0.0, None
         blocks = max(1, -(-story.plan.total_samples // SAMPLE_RATE))
-        self.reporter.phase("loudness", blocks, "Measuring loudness...")
+        if report:
+            self.reporter.phase("loudness", blocks, "Measuring loudness...")
         done = 0
 
         def on_block() -> None:
             nonlocal done
             done += 1
-            self.check_cancel()
-            self.reporter.update(done)
+            _check(stop)
+            if report:
+                self.reporter.update(done)
 
         with story_mix(self.project, story) as mix:
             lufs, peak = measure(mix, SAMPLE_RATE, on_block)
@@ -373,6 +412,25 @@ class Job:
         """Fade in/out lengths in frames."""
         fades, fps = self.settings.transitions, story.plan.fps
         return seconds_to_frames(fades.fade_in, fps), seconds_to_frames(fades.fade_out, fps)
+
+
+class _Stop:
+    """Set by its owner, or by the render's cancel token."""
+
+    def __init__(self, cancel: CancelToken) -> None:
+        self._cancel = cancel
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set() or self._cancel.is_set()
+
+
+def _check(stop: CancelToken) -> None:
+    if stop.is_set():
+        raise RenderCancelled("render cancelled")
 
 
 def _reference(infos: list[PartInfo]) -> tuple[bytes, int]:

@@ -32,12 +32,14 @@ from storyreel.render.decor import fade_level
 from storyreel.timeline.chunks import Chunk
 from storyreel.timeline.story import Item, Story
 
-__all__ = ["FileDigests", "build_identity", "part_key", "sound_key", "x264_build"]
+__all__ = ["FileDigests", "build_identity", "narration_facts_key", "part_key", "sound_key",
+           "x264_build"]
 
 _KNOWN_STORY_FIELDS = {"items", "plan", "captions", "chapters"}
 _SOUND_SETTINGS = {"music", "loudness", "audio_bitrate", "gap"}
 _DRAWING_CODE = ("frames", "media", "render/decor.py", "render/frames.py", "timeline")
 _SOUND_CODE = ("audio", "media")
+_ANALYSIS_CODE = ("audio", "media", "render/analysis.py", "timeline/words.py", "voice/normalize.py")
 
 
 class FileDigests:
@@ -88,6 +90,14 @@ def part_key(project: Project, story: Story, chunk: Chunk, settings: EncoderSett
         "code": _code_digest(_DRAWING_CODE),
     }
     return _hash(description)
+
+
+def narration_facts_key(content: str, text: str, *, speech: bool, align: bool) -> str:
+    """The key of what analysing a narration found: its contents' hash (``content``),
+    the text it says (alignment places its words), what was asked, and the code."""
+    return _hash({"narration": content, "text": text if align else None, "speech": speech,
+                  "align": align, "code": _code_digest(_ANALYSIS_CODE),
+                  "versions": _aligner_version()})
 
 
 def sound_key(project: Project, story: Story, settings: EncoderSettings,
@@ -152,6 +162,16 @@ def build_identity() -> dict[str, str]:
 def _versions() -> dict[str, str]:
     libs = {name: ".".join(map(str, v)) for name, v in sorted(av.library_versions.items())}
     return {"pyav": av.__version__, "x264": x264_build(), **libs}
+
+
+@functools.cache
+def _aligner_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pocketsphinx")
+    except PackageNotFoundError:
+        return "none"
 
 
 @functools.cache
