@@ -23,6 +23,7 @@ from pathlib import Path
 import av
 
 from bench.measure import Sample, run_measured
+from bench.photos import main as photos_main
 from bench.project import BenchProject, make_project
 from bench.report import versions, write_report
 from bench.rerender import main as rerender_main
@@ -116,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"measure only these renderers (of {', '.join(VARIANTS)})")
     parser.add_argument("--no-rerender", action="store_true",
                         help="skip the edit-and-re-render scenario (bench.rerender)")
+    parser.add_argument("--no-photos", action="store_true",
+                        help="skip the photographs against the floor (bench.photos)")
     return parser
 
 
@@ -273,6 +276,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "--work", str(work), "--preset", args.moviepy_preset]
         print(f"Edit and re-render: python -m bench.rerender {' '.join(rerender)}", flush=True)
         rerender_main(rerender)
+    if not args.no_photos:
+        photos = ["--out", str(out), "--work", str(work), "--preset", args.moviepy_preset,
+                  "--runs", str(args.runs)]
+        print(f"Photographs: python -m bench.photos {' '.join(photos)}", flush=True)
+        photos_main(photos)
     if not args.no_voice:
         from bench import voice
 

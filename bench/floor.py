@@ -1,17 +1,15 @@
 """The encoder's floor: libx264 alone encoding frames that are already in memory.
 
 Run as ``python -m bench.floor MANIFEST --preset P --out OUT.mp4 --json RESULT.json``.
-Before the clock starts, the frames of the project are generated in the encoder's
-pixel format (yuv420p PyAV frames): each still fitted to the output and moved with
-a Ken Burns zoom and pan like storyreel's (or still, if the manifest switches
-motion off), one segment after another with the project's own segment lengths.
-The clock then covers only handing those frames to libx264 (same preset,
-8 Mbit/s, High profile, as storyreel) and muxing the packets: the time no
-renderer using this encoder can beat.
+Before the clock starts, the project's frames are drawn by storyreel's own frame
+source (the same stills, Ken Burns motion, crossfades, captions and fades, in the
+encoder's pixel format) and kept in memory: the exact frames a render of the
+manifest hands to its encoder. The clock then covers only handing those frames to
+libx264 (same preset, 8 Mbit/s, High profile, as storyreel, in one continuous
+stream) and muxing the packets: the time no renderer using this encoder can beat.
 
-If the project's frames do not fit the memory budget, the first segments' frames
-are kept and the encoder cycles through them (whole segments, in order, with cuts
-between them as in the project), so the number of frames and the kind of content
+If the project's frames do not fit the memory budget, the first frames are kept and
+the encoder cycles through them, so the number of frames and the kind of content
 stay the same.
 
 With ``--quality`` the output is decoded afterwards and compared with the frames
@@ -29,21 +27,23 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import psutil
 from av.video.frame import VideoFrame
 from numpy.typing import NDArray
-from PIL import Image, ImageOps
 from skimage.metrics import structural_similarity
 
 from bench.measure import high_water_mark
-from bench.project import narration_seconds
-from storyreel.timeline.plan import plan_timeline
+from storyreel import load_project
+from storyreel.frames.pictures import open_picture
+from storyreel.media.encoder import PlaneViews, plane_views
+from storyreel.render.analysis import analyse_project
+from storyreel.render.decor import Decorator
+from storyreel.render.frames import FrameProducer
+from storyreel.timeline.story import build_story, seconds_to_frames
 
 __all__ = ["main"]
 
-_RATE = 48_000
 _SSIM_SAMPLES = 40
 Plane = NDArray[np.uint8]
 
@@ -57,88 +57,39 @@ def _views(frame: VideoFrame) -> list[Plane]:
     return views
 
 
-def _cover_yuv(path: Path, width: int, height: int) -> list[Plane]:
-    """The still, EXIF-oriented and cropped to cover ``width`` x ``height``, as I420 planes."""
-    with Image.open(path) as im:
-        rgb = ImageOps.fit(ImageOps.exif_transpose(im).convert("RGB"), (width, height),
-                           Image.Resampling.BILINEAR)
-    i420 = cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2YUV_I420)
-    quarter = (height // 2, width // 2)
-    chroma = i420[height:].reshape(2, *quarter)
-    return [i420[:height], chroma[0], chroma[1]]
-
-
-def _warp(still: list[Plane], dest: list[Plane], zoom: float, px: float, py: float) -> None:
-    src_h, src_w = still[0].shape
-    out_h, out_w = dest[0].shape
-    win_w, win_h = src_w / zoom, src_h / zoom
-    x0, y0 = px * (src_w - win_w), py * (src_h - win_h)
-    for src, dst, div in zip(still, dest, (1, 2, 2), strict=True):
-        sx, sy = win_w / out_w, win_h / out_h
-        matrix = np.array([[sx, 0.0, x0 / div + 0.5 * sx - 0.5],
-                           [0.0, sy, y0 / div + 0.5 * sy - 0.5]])
-        cv2.warpAffine(src, matrix, (dst.shape[1], dst.shape[0]), dst=dst,
-                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                       borderMode=cv2.BORDER_REPLICATE)
-
-
-def _segment_frames(
-    still: list[Plane], index: int, count: int, size: tuple[int, int], max_zoom: float
-) -> list[VideoFrame]:
-    """Eased zoom (in on even segments, out on odd ones) combined with a pan.
-
-    Without zoom the segment is one picture, handed to the encoder ``count`` times.
-    """
-    if max_zoom <= 1.0:
-        frame = VideoFrame(size[0], size[1], "yuv420p")
-        _warp(still, _views(frame), 1.0, 0.5, 0.5)
-        return [frame] * count
-    ends = ((0.5, 0.5), ((0.2, 0.8)[index % 2], (0.3, 0.7)[(index // 2) % 2]))
-    start, end = ends if index % 2 == 0 else ends[::-1]
-    frames = []
-    for k in range(count):
-        t = k / (count - 1) if count > 1 else 0.0
-        e = 0.5 - 0.5 * math.cos(math.pi * t)
-        zoom = 1 + (max_zoom - 1) * (e if index % 2 == 0 else 1 - e)
-        frame = VideoFrame(size[0], size[1], "yuv420p")
-        _warp(still, _views(frame), zoom,
-              start[0] + (end[0] - start[0]) * e, start[1] + (end[1] - start[1]) * e)
-        frames.append(frame)
-    return frames
-
-
-def _segment_lengths(manifest: dict[str, object], base: Path, fps: Fraction, gap: float
-                     ) -> list[int]:
-    segments = manifest["segments"]
-    assert isinstance(segments, list)
-    samples = [round(narration_seconds(base / s["audio"]) * _RATE) for s in segments]
-    plan = plan_timeline(samples, fps=fps, sample_rate=_RATE, gap=round(gap * _RATE))
-    return [span.frames for span in plan.spans]
-
-
 def build_pool(manifest_path: Path, budget: int) -> tuple[list[VideoFrame], int, Fraction]:
-    """Frames of the project's first segments, up to ``budget`` bytes.
+    """The project's frames as a render draws them, up to ``budget`` bytes.
 
     Returns:
         The frames, the project's total frame count and its frame rate.
     """
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    base = manifest_path.parent
-    width, height = int(manifest["width"]), int(manifest["height"])
-    fps = Fraction(manifest["fps"])
-    settings = manifest.get("settings", {})
-    motion = settings.get("ken_burns", {})
-    zoom = 1.0 if motion.get("direction") == "none" else float(motion.get("zoom", 1.15))
-    lengths = _segment_lengths(manifest, base, fps, float(settings.get("gap", 0.3)))
-    cap = max(1, budget // (width * height * 3 // 2))
+    project = load_project(manifest_path)
+    captions = project.settings.subtitles
+    analysis = analyse_project(project, speech=captions.enabled)
+    if analysis.problems:
+        raise SystemExit(f"the project does not render: {analysis.problems[0]}")
+    story = build_story(project, analysis)
+    plan, fps = story.plan, story.plan.fps
+    fades = project.settings.transitions
+    decorator = Decorator(project, story, seconds_to_frames(fades.fade_in, fps),
+                          seconds_to_frames(fades.fade_out, fps))
+    cap = max(1, budget // (project.width * project.height * 3 // 2))
+
+    def new_frame() -> tuple[VideoFrame, PlaneViews]:
+        frame = VideoFrame(project.width, project.height, "yuv420p")
+        return frame, plane_views(frame)
+
     pool: list[VideoFrame] = []
-    for index, (segment, length) in enumerate(zip(manifest["segments"], lengths, strict=True)):
-        if len(pool) >= cap:
-            break
-        fit = (math.ceil(width * zoom / 2) * 2, math.ceil(height * zoom / 2) * 2)
-        still = _cover_yuv(base / segment["image"], *fit)
-        pool += _segment_frames(still, index, min(length, cap - len(pool)), (width, height), zoom)
-    return pool, sum(lengths), fps
+    with FrameProducer(plan, lambda i: open_picture(project, story, i), new_frame,
+                       decorator if decorator.active else None,
+                       span=range(min(cap, plan.total_frames))) as producer:
+        for frame in producer.frames(poll=lambda: None):
+            kept = VideoFrame(project.width, project.height, "yuv420p")
+            for dest, source in zip(_views(kept), _views(frame), strict=True):
+                dest[:] = source
+            pool.append(kept)
+            producer.recycle(frame)
+    return pool, plan.total_frames, fps
 
 
 def encode(pool: list[VideoFrame], total: int, fps: Fraction, preset: str, out: Path

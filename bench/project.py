@@ -28,6 +28,7 @@ __all__ = [
     "GAP",
     "ZOOM",
     "BenchProject",
+    "make_photo_project",
     "make_project",
     "narration_seconds",
     "segment_seconds",
@@ -212,3 +213,78 @@ def make_project(
         manifests.append(manifest)
     return BenchProject(manifests[0], manifests[1], count, width, height, fps, narration,
                         manifests[2])
+
+
+# -- photographs ------------------------------------------------------------------------
+
+#: Camera photographs shipped inside scikit-image's wheel (no download), by file name.
+_PHOTOS = ("grass.png", "gravel.png", "brick.png", "hubble_deep_field.jpg",
+           "astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "moon.png",
+           "motorcycle_left.png", "camera.png", "ihc.png", "coins.png")
+_PHOTO_SIZES = ((4032, 3024), (3000, 2000), (4000, 2250), (2048, 1536))
+_PHOTO_GENERATOR = 1  # bump when the collages change, so old ones are not reused
+_ROW = 300  # every photograph is at least this tall: strips of it fill the rows
+
+
+def _photo_folder() -> Path:
+    import skimage.data
+
+    return Path(skimage.data.__file__).resolve().parent
+
+
+def _collage(width: int, height: int, seed: int) -> NDArray[np.uint8]:
+    """Camera photographs laid side by side at their own resolution (never scaled up), so
+    every pixel carries a camera's detail: grass blades, gravel, brick, stars, fur."""
+    rng = np.random.default_rng(2000 + seed)
+    photos = []
+    for name in _PHOTOS:
+        with Image.open(_photo_folder() / name) as im:
+            photos.append(np.asarray(im.convert("RGB")))
+    canvas = np.zeros((height, width, 3), np.uint8)
+    for y in range(0, height, _ROW):
+        x = 0
+        while x < width:
+            photo = photos[int(rng.integers(len(photos)))]
+            top = int(rng.integers(photo.shape[0] - _ROW + 1))
+            window = photo[top:top + _ROW, ::-1] if rng.uniform() < 0.5 else \
+                photo[top:top + _ROW]
+            h, w = min(_ROW, height - y), min(window.shape[1], width - x)
+            canvas[y:y + h, x:x + w] = window[:h, :w]
+            x += w
+    return canvas
+
+
+def make_photo_project(root: Path, count: int = 4, width: int = 1920, height: int = 1080,
+                       fps: int = 30, seconds: float = 6.0) -> Path:
+    """A short project of photographs with fine detail (default: 4 segments, 25 s, 1080p30).
+
+    The stills are 12-megapixel-class collages of the camera photographs that ship with
+    scikit-image, each at its own resolution, so the encoder sees real photographic
+    detail down to single pixels. Returns the manifest (plain cuts, no captions or
+    loudness normalisation, like the main benchmark's).
+    """
+    folder = root / f"photos-{_PHOTO_GENERATOR}-{count:02d}seg-{width}x{height}-{fps}fps"
+    audio = folder / "audio"
+    audio.mkdir(parents=True, exist_ok=True)
+    segments = []
+    for i in range(count):
+        still = folder / f"photo-{i + 1:02d}.jpg"
+        if not still.exists():
+            w, h = _PHOTO_SIZES[i % len(_PHOTO_SIZES)]
+            temp = still.with_suffix(".tmp.jpg")
+            Image.fromarray(_collage(w, h, i), "RGB").save(temp, quality=92)
+            temp.replace(still)
+        wav = audio / f"{i + 1:03d}.wav"
+        write_speechlike_wav(wav, seconds, rate=48_000, seed=100 + i)
+        segments.append({"image": still.name, "audio": f"audio/{wav.name}",
+                         "text": f"Photograph {i + 1}, read over slowly."})
+    manifest = folder / "story.json"
+    manifest.write_text(json.dumps({
+        "title": f"Photographs, {count} segments", "width": width, "height": height,
+        "fps": fps,
+        "settings": {"gap": GAP, "ken_burns": {"zoom": ZOOM},
+                     "subtitles": {"enabled": False, "sidecar": False},
+                     "transitions": {"crossfade": 0.0}, "loudness": {"enabled": False}},
+        "segments": segments,
+    }, indent=1), encoding="utf-8")
+    return manifest

@@ -419,9 +419,10 @@ _METHOD = [
     "`storyreel-word/storyreel-phrase` is what following every word costs.",
     "- MoviePy with OpenCV (`moviepy-opencv`): the same script with OpenCV's bilinear resize "
     "instead of Pillow's LANCZOS, the fastest per-frame resize a MoviePy user can pick.",
-    "- Encoder floor (`bench/floor.py`): the project's frames (same stills, Ken Burns zoom and "
-    "pan, same segment lengths) generated in memory as yuv420p frames before the clock "
-    "starts; the clock covers only libx264 (same preset, 8 Mbit/s, High profile) and muxing. "
+    "- Encoder floor (`bench/floor.py`): the exact frames a render of the manifest draws "
+    "(storyreel's own frame source: stills, Ken Burns motion, segment lengths) kept in memory "
+    "as yuv420p frames before the clock starts; the clock covers only libx264 (same preset, "
+    "8 Mbit/s, High profile, one continuous stream) and muxing. "
     "Its memory figure is dominated by the frames it holds on purpose. If the frames do not "
     "fit in half the free memory, the first segments are cycled (same frame count). "
     "`floor-static` encodes the still frames of the static variant the same way.",

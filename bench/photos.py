@@ -1,0 +1,119 @@
+"""``python -m bench.photos``: a full render of photographs against the encoder's floor.
+
+A short project of photographs with fine detail (4 segments, about 25 s, 1080p30 by
+default; see :func:`bench.project.make_photo_project`), rendered as a creator
+renders it (the CLI, the part cache on and emptied first) and measured from outside
+as a whole process: start-up, analysis, the sound track, every part, the join and
+the verification. Beside it, :mod:`bench.floor`: libx264 alone encoding the exact
+frames that render draws, from memory. Runs alternate (storyreel, floor, storyreel,
+floor, ...) so both see the same machine; the median of each is compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.measure import run_measured
+from bench.project import make_photo_project
+
+__all__ = ["main", "run_scenario"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def run_scenario(work: Path, projects: Path, runs: int, size: tuple[int, int], fps: int,
+                 preset: str, segments: int, seconds: float) -> dict[str, Any]:
+    """Measure ``runs`` alternating rounds; returns every run and the medians' ratios."""
+    manifest = make_photo_project(projects, segments, size[0], size[1], fps, seconds)
+    out, floor_json = work / "photos.mp4", work / "photos-floor.json"
+    env = _env()
+    ours: list[dict[str, float]] = []
+    floor: list[dict[str, float]] = []
+    for _ in range(runs):
+        shutil.rmtree(manifest.parent / ".storyreel-cache", ignore_errors=True)
+        sample = run_measured([sys.executable, "-m", "storyreel", "render", str(manifest),
+                               "-o", str(out), "--preset", preset, "--quiet"],
+                              env=env, cwd=work, log=work / "photos.log")
+        ours.append({"wall": sample.wall, "cpu": sample.cpu, "peak_rss_mb": sample.peak_rss_mb,
+                     "others_load": sample.others_load})
+        run_measured([sys.executable, "-m", "bench.floor", str(manifest), "--preset", preset,
+                      "--out", str(work / "photos-floor.mp4"), "--json", str(floor_json)],
+                     env=env, cwd=work, log=work / "photos-floor.log")
+        data = json.loads(floor_json.read_text(encoding="utf-8"))
+        floor.append({"wall": data["wall"], "cpu": data["cpu"], "frames": data["frames"]})
+    shutil.rmtree(manifest.parent / ".storyreel-cache", ignore_errors=True)
+    for name in ("photos.mp4", "photos-floor.mp4", "photos-floor.json", "photos.log",
+                 "photos-floor.log"):
+        (work / name).unlink(missing_ok=True)
+    median = {key: {"storyreel": statistics.median(r[key] for r in ours),
+                    "floor": statistics.median(r[key] for r in floor)}
+              for key in ("wall", "cpu")}
+    return {"runs": {"storyreel": ours, "floor": floor}, "median": median,
+            "ratio": {key: m["storyreel"] / m["floor"] for key, m in median.items()},
+            "frames": floor[0]["frames"], "manifest": str(manifest)}
+
+
+def markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
+    """The figures as a Markdown section."""
+    width, height = args.size
+    lines = [f"### Photographs: full render against the floor ({args.segments} segments, "
+             f"{result['frames']} frames, {width}x{height} @ {args.fps}, {args.preset})", "",
+             "| run | storyreel wall s | storyreel CPU s | floor wall s | floor CPU s "
+             "| others % |", "|---|---:|---:|---:|---:|---:|"]
+    runs = result["runs"]
+    for n, (a, b) in enumerate(zip(runs["storyreel"], runs["floor"], strict=True), 1):
+        lines.append(f"| {n} | {a['wall']:.1f} | {a['cpu']:.1f} | {b['wall']:.1f} | "
+                     f"{b['cpu']:.1f} | {100 * a['others_load']:.0f} |")
+    m, r = result["median"], result["ratio"]
+    lines += [f"| median | {m['wall']['storyreel']:.1f} | {m['cpu']['storyreel']:.1f} | "
+              f"{m['wall']['floor']:.1f} | {m['cpu']['floor']:.1f} | |", "",
+              f"storyreel / floor: **{r['wall']:.3f}x wall, {r['cpu']:.3f}x CPU** "
+              "(target <= 1.08x)."]
+    return "\n".join(lines) + "\n"
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(part) for part in text.lower().split("x"))
+    return width, height
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; writes ``photos.json`` and ``photos.md`` to ``--out``."""
+    parser = argparse.ArgumentParser(prog="python -m bench.photos", description=__doc__)
+    parser.add_argument("--segments", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=6.0,
+                        help="narration per segment (4 x 6 s plus pauses: about 25 s)")
+    parser.add_argument("--size", type=_size, default=(1920, 1080))
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--preset", default="medium")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = run_scenario(args.work, args.out / "projects", args.runs, args.size, args.fps,
+                          args.preset, args.segments, args.seconds)
+    (args.out / "photos.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    text = markdown(result, args)
+    (args.out / "photos.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
