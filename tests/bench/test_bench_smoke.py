@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 for module in ("moviepy", "matplotlib", "psutil", "skimage"):
@@ -22,7 +23,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ob
     out = tmp_path_factory.mktemp("bench")
     command = [sys.executable, "-m", "bench", "--segments", "2,3", "--size", "160x90",
                "--presets", "ultrafast,veryfast", "--runs", "1", "--seconds", "1",
-               "--no-voice", "--out", str(out)]
+               "--no-voice", "--no-photos", "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -90,6 +91,32 @@ def test_edit_and_rerender_scenario_measured(report: tuple[Path, dict]) -> None:
     assert data["chunked_vs_floor"]["cpu"] > 0
     text = (out / "rerender.md").read_text(encoding="utf-8")
     assert "one segment's text changed" in text and "encoder floor" in text
+
+
+def test_photographs_scenario_compares_a_whole_render_with_the_floor(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench.photos", "--segments", "2", "--seconds", "0.6",
+               "--size", "192x108", "--preset", "ultrafast", "--runs", "2",
+               "--out", str(tmp_path), "--work", str(tmp_path / "work")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads((tmp_path / "photos.json").read_text(encoding="utf-8"))
+    assert len(data["runs"]["storyreel"]) == len(data["runs"]["floor"]) == 2
+    for run in data["runs"]["storyreel"] + data["runs"]["floor"]:
+        assert run["wall"] > 0 and run["cpu"] > 0
+    assert data["frames"] > 2 * 0.6 * 30  # both encode the project's every frame
+    assert 0.2 < data["ratio"]["cpu"] < 20
+    stills = sorted(Path(data["manifest"]).parent.glob("photo-*.jpg"))
+    assert len(stills) == 2
+    from PIL import Image
+
+    with Image.open(stills[0]) as still:
+        assert still.size == (4032, 3024)
+        # camera detail everywhere: no flat or empty stretch of the collage
+        grey = np.asarray(still.convert("L").resize((403, 302)), dtype=np.float32)
+        assert float(np.abs(np.diff(grey, axis=1)).mean()) > 4
+    assert "storyreel / floor" in (tmp_path / "photos.md").read_text(encoding="utf-8")
+    assert not list((tmp_path / "work").glob("photos*"))  # its files are cleaned up
 
 
 def test_voice_bench_reports_speed_and_both_renders(tmp_path: Path) -> None:

@@ -182,3 +182,24 @@ def test_cancelling_stops_the_sound_track_too(project_dir: Path, out_dir: Path,
     assert stopped == ["storyreel-sound_0"]
     assert all_files(out_dir) == set()
     assert not any(t.name.startswith("storyreel-sound") for t in threading.enumerate())
+
+
+def test_each_still_is_prepared_once_though_two_parts_show_it(
+        project_dir: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storyreel.frames import pictures
+
+    specs = [SegmentSpec(seconds=1.2, text=t) for t in TEXTS]
+    manifest = write_project(project_dir, specs, settings={"transitions": {"crossfade": 0.3}},
+                             width=160, height=90, fps=25)
+    loaded: list[Path] = []
+    real = pictures.load_cover_planes
+
+    def spy(path: Path, *args: Any, **kwargs: Any) -> Any:
+        loaded.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(pictures, "load_cover_planes", spy)
+    result = storyreel.render(storyreel.load_project(manifest), out_dir / "a.mp4", cache=False)
+    assert result.chunks_encoded == len(TEXTS)  # the crossfades end parts 1 and 2
+    assert sorted(loaded) == sorted(project_dir / "images" / f"{i:03d}.png"
+                                    for i in range(1, len(TEXTS) + 1))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from storyreel.errors import RenderCancelled
-from storyreel.frames.pictures import open_picture
+from storyreel.frames.pictures import PreparedStills, open_picture
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder, VideoEncoder
 from storyreel.model.project import Project
 from storyreel.render.decor import Decorator
@@ -74,13 +74,17 @@ def part_encoder(path: Path, settings: EncoderSettings) -> VideoEncoder:
 
 
 def encode_part(job: PartJob, encoders: EncoderFactory, cancel: CancelToken,
-                on_frame: Callable[[], None]) -> list[str]:
-    """Draw and encode one part; returns the warnings drawing it raised."""
+                on_frame: Callable[[], None], stills: PreparedStills | None = None
+                ) -> list[str]:
+    """Draw and encode one part; returns the warnings drawing it raised.
+
+    ``stills`` keeps the pictures prepared for the previous parts of the same render.
+    """
     project, story, chunk = job.project, job.story, job.chunk
     decorator = Decorator(project, story, *job.fades)
     encoder = encoders(job.path, job.settings)
     try:
-        with FrameProducer(story.plan, lambda i: open_picture(project, story, i),
+        with FrameProducer(story.plan, lambda i: open_picture(project, story, i, stills),
                            encoder.new_frame, decorator if decorator.active else None,
                            span=range(chunk.start, chunk.end)) as producer:
             for frame in producer.frames(poll=lambda: _check(cancel)):
@@ -105,8 +109,9 @@ def encode_parts(jobs: Sequence[PartJob], encoders: EncoderFactory, cancel: Canc
                  workers: int) -> None:
     """Encode ``jobs``: one by one here, or by ``workers`` processes when more than one."""
     if workers <= 1 or len(jobs) <= 1:
+        stills = PreparedStills()
         for job in jobs:
-            on_part(job, encode_part(job, encoders, cancel, on_frame))
+            on_part(job, encode_part(job, encoders, cancel, on_frame, stills))
         return
     _pooled(jobs, cancel, on_frame, on_part, workers)
 
@@ -122,7 +127,8 @@ _shared: dict[str, Any] = {}
 
 
 def _init_worker(stop: Any, frames: Any) -> None:
-    _shared["stop"], _shared["frames"] = stop, frames
+    # A pool serves one render: its stills can be kept from one part to the next.
+    _shared["stop"], _shared["frames"], _shared["stills"] = stop, frames, PreparedStills()
 
 
 def _run_in_worker(job: PartJob) -> list[str]:
@@ -132,7 +138,7 @@ def _run_in_worker(job: PartJob) -> list[str]:
         with frames.get_lock():
             frames.value += 1
 
-    return encode_part(job, part_encoder, _shared["stop"], count)
+    return encode_part(job, part_encoder, _shared["stop"], count, _shared["stills"])
 
 
 def _pooled(jobs: Sequence[PartJob], cancel: CancelToken, on_frame: Callable[[], None],
