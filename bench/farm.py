@@ -87,18 +87,19 @@ def _until(check: Callable[[], bool]) -> None:
 
 
 class _Clock:
-    """CPU seconds this process spends inside the wrapped functions."""
+    """CPU seconds the calling thread spends inside the wrapped functions (the sound
+    track is encoded on another thread meanwhile, and is not dispatch)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
 
     def wrap(self, function: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.process_time()
+            start = time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.seconds += time.process_time() - start
+                self.seconds += time.thread_time() - start
         return timed
 
 
