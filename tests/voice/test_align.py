@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from media import speech_regions
 from storyreel.audio.align import Aligner, align_narration, timings_from_spans
 from storyreel.voice.hibari import HibariEngine
-from storyreel.voice.narrate import resample_to
+from storyreel.voice.speaker import resample_to
 
 RATE = 48_000
 PHRASES = ("The storm came in from the sea.",

@@ -115,3 +115,34 @@ def test_progress_counts_the_segments_spoken(tmp_path: Path) -> None:
         pass
     assert started == [2]
     assert done == [1, 2]
+
+
+def test_the_speaker_is_given_each_missing_text_once(tmp_path: Path) -> None:
+    """The seam: the narrator hands what its cache lacks to its speaker, one job per key."""
+    from collections.abc import Callable, Sequence
+
+    from storyreel.voice.speaker import LocalSpeaker, OnSpoken, SpeechJob
+
+    engine = FakeEngine()
+    given: list[list[int | None]] = []
+
+    class Recording(LocalSpeaker):
+        def __call__(self, jobs: Sequence[SpeechJob], cache: NarrationCache,
+                     cancel: Callable[[], None] | None, on_spoken: OnSpoken) -> None:
+            given.append([job.segment for job in jobs])
+            super().__call__(jobs, cache, cancel, on_spoken)
+
+    narrator = Narrator(NarrationCache(tmp_path / "cache"),
+                        speaker=Recording(lambda voice: engine), engines=lambda voice: engine)
+    project = _project(tmp_path, [{"text": "Same words."}, {"text": "Other words."},
+                                  {"text": "Same words."}])
+    done: list[int] = []
+    with narrate_project(project, narrator, on_segment=done.append) as narrated:
+        assert narrated.synthesised == [0, 1, 2]
+        assert narrated.project.segments[0].audio == narrated.project.segments[2].audio
+    assert given == [[1, 2]]
+    assert engine.calls == 2
+    assert done == [1, 2, 3]
+    with narrate_project(project, narrator):
+        pass
+    assert given == [[1, 2]]  # all cached: the speaker is not asked again

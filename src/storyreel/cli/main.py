@@ -89,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="render the projects a file lists: one manifest per line, or "
                              'JSON Lines ({"manifest": ..., "output": ..., overrides})')
     render.add_argument("--redis", metavar="URL",
-                        help="encode the parts on storyreel workers through Redis "
-                             "(redis://host:6379/0); needs storyreel[workers]")
+                        help="encode the parts and speak the narrations on storyreel workers "
+                             "through Redis (redis://host:6379/0); needs storyreel[workers]")
     _render_options(render)
 
     validate = sub.add_parser("validate", help="check a manifest and its media, list every problem")
@@ -121,10 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: $STORYREEL_TOKEN)")
     serve.add_argument("--max-jobs", type=int, default=1, help="renders run at once (default 1)")
     serve.add_argument("--redis", metavar="URL", default=os.environ.get("STORYREEL_REDIS"),
-                       help="encode the renders' parts on storyreel workers through this "
-                            "Redis (default: $STORYREEL_REDIS); needs storyreel[workers]")
+                       help="encode the renders' parts and speak narrations on storyreel "
+                            "workers through this Redis (default: $STORYREEL_REDIS); needs "
+                            "storyreel[workers]")
 
-    worker = sub.add_parser("worker", help="encode parts of renders sent through Redis")
+    worker = sub.add_parser("worker", help="encode parts and speak narrations sent through "
+                                           "Redis")
     worker.add_argument("--redis", metavar="URL", required=True,
                         help="the Redis the renders use, e.g. redis://host:6379/0")
     worker.add_argument("--name", default=None, help="worker name (default: host and pid)")
@@ -351,17 +353,19 @@ def _render_and_report(
 
     overrides = _merge(_overrides(args), extra or {})
     parts = _remote_parts(args)
+    narrator = _remote_narrator(args, project)
     show_bar = console.is_terminal and not args.quiet
     if show_bar:
         from storyreel.cli.bar import ProgressBar
 
         with ProgressBar(console) as bar, _INTERRUPTS.rendering() as cancel:
             result = render(project, output, on_progress=bar, cancel=cancel,
-                            cache=not args.no_cache, parts=parts, **overrides)
+                            cache=not args.no_cache, parts=parts, narrator=narrator,
+                            **overrides)
     else:
         with _INTERRUPTS.rendering() as cancel:
             result = render(project, output, cancel=cancel, cache=not args.no_cache,
-                            parts=parts, **overrides)
+                            parts=parts, narrator=narrator, **overrides)
     minutes, seconds = divmod(result.duration, 60)
     line = (f"{result.path} ({result.size_mb:.1f} MB, {int(minutes)}:{seconds:04.1f}, "
             f"{result.frames} frames; {result.chunks_encoded} parts encoded, "
@@ -390,6 +394,21 @@ def _remote_parts(args: argparse.Namespace) -> Any:
     from storyreel.distributed import RemoteParts
 
     return RemoteParts(args.redis)
+
+
+def _remote_narrator(args: argparse.Namespace, project: Any) -> Any:
+    """With ``--redis``, a narrator whose texts are spoken by the workers into the
+    project's ``.storyreel-cache/narration`` (beside the manifest, so in the folder the
+    workers share); ``None``: speak here."""
+    if getattr(args, "redis", None) is None:
+        return None
+    from storyreel.distributed import RemoteSpeaker
+    from storyreel.render.pipeline import default_cache
+    from storyreel.voice.cache import NarrationCache
+    from storyreel.voice.narrate import Narrator
+
+    return Narrator(NarrationCache(default_cache(project).root),
+                    speaker=RemoteSpeaker(args.redis))
 
 
 def _cmd_render(args: argparse.Namespace, console: Console) -> int:

@@ -1,4 +1,4 @@
-"""Renders spread over machines: the parts of a render encoded by workers through Redis (RQ).
+"""Renders spread over machines: parts encoded and narrations spoken by workers through Redis (RQ).
 
 The submitting process plans the render, finds which parts the cache lacks and
 queues one RQ job per part on ``storyreel-parts``; ``storyreel worker`` processes on
@@ -11,10 +11,16 @@ parts once all are there::
     submitter:  plan ─ sound track ─ queue parts ─ wait ─ check ─ join ─ verify ─ publish
     workers:                              └─ part 1, part 2, ... (encode, rename)
 
+Narrations go the same way, before the plan (a text's length shapes the timeline):
+:class:`RemoteSpeaker` queues one job per text its narration cache lacks, keyed by
+the cache key, and workers write the speech and its word timings into that cache,
+which must be in the shared folder too (:mod:`storyreel.distributed.speech`).
+
 Needs the ``workers`` extra (``pip install storyreel[workers]``).
 """
 
 from storyreel.distributed.remote import QUEUE_NAME, RemoteParts
+from storyreel.distributed.speech import RemoteSpeaker
 from storyreel.distributed.worker import run_worker
 
-__all__ = ["QUEUE_NAME", "RemoteParts", "run_worker"]
+__all__ = ["QUEUE_NAME", "RemoteParts", "RemoteSpeaker", "run_worker"]

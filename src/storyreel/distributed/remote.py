@@ -23,13 +23,13 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 
 from storyreel.distributed.connection import alive_key, cancel_key, connect, redis_errors
-from storyreel.distributed.tasks import ALIVE_SECONDS, encode_remote
+from storyreel.distributed.tasks import ALIVE_SECONDS, CANCELLED, encode_remote
 from storyreel.errors import RenderCancelled, WorkerError
 from storyreel.render.keys import build_identity
 from storyreel.render.parts import PartJob, machine_cores
 from storyreel.render.progress import CancelToken
 
-__all__ = ["QUEUE_NAME", "RemoteParts"]
+__all__ = ["QUEUE_NAME", "RemoteParts", "failure_line", "require_worker"]
 
 #: The RQ queue parts are sent to.
 QUEUE_NAME = "storyreel-parts"
@@ -91,7 +91,7 @@ class _Dispatch:
     def run(self, cancel: CancelToken, on_frame: Callable[[], None],
             on_part: Callable[[PartJob, list[str]], None]) -> None:
         queue = Queue(self.owner.queue, connection=self.connection)
-        self.check_workers(queue)
+        require_worker(queue, self.owner.url)
         identity = build_identity()
         checked = time.monotonic()
         try:
@@ -99,21 +99,15 @@ class _Dispatch:
                 self.send(queue, part, 1, identity)
             while self.sent:
                 if cancel.is_set():
-                    raise RenderCancelled("render cancelled")
+                    raise RenderCancelled(CANCELLED)
                 self.follow(queue, identity, on_frame, on_part)
                 if time.monotonic() - checked > ALIVE_SECONDS:
-                    self.check_workers(queue)  # all gone: the parts would wait forever
+                    require_worker(queue, self.owner.url)  # else the parts wait forever
                     checked = time.monotonic()
                 time.sleep(_POLL_SECONDS)
         except BaseException:
             self.stop_all()
             raise
-
-    def check_workers(self, queue: Queue) -> None:
-        """Fail when no worker listens on the queue (RQ forgets a dead one in minutes)."""
-        if not Worker.count(queue=queue):
-            raise WorkerError(f"no storyreel worker listens on {self.owner.url} (queue "
-                              f"{self.owner.queue}): start one with storyreel worker --redis URL")
 
     def send(self, queue: Queue, part: PartJob, attempt: int, identity: dict[str, str]) -> None:
         job = queue.enqueue(encode_remote, part, self.render_id, identity,
@@ -139,7 +133,7 @@ class _Dispatch:
                 self.finished(entry, job, on_part)
             elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
                 raise WorkerError(f"part {entry.part.chunk.index + 1} failed on "
-                                  f"{job.worker_name or 'a worker'}: {_last_line(job)}")
+                                  f"{job.worker_name or 'a worker'}: {failure_line(job)}")
             elif status == JobStatus.STARTED and self.lost(entry):
                 self.resend(queue, entry, job, identity)
 
@@ -156,8 +150,8 @@ class _Dispatch:
             raise WorkerError(f"part {entry.part.chunk.index + 1}: a worker answered "
                               f"{result!r}")
         if "error" in result:
-            if result["error"] == "render cancelled":
-                raise RenderCancelled("render cancelled")
+            if result["error"] == CANCELLED:
+                raise RenderCancelled(CANCELLED)
             raise WorkerError(str(result["error"]))
         del self.sent[entry.part.chunk.index]
         on_part(entry.part, [str(w) for w in result.get("warnings", [])])
@@ -197,7 +191,19 @@ class _Dispatch:
                     job.cancel()
 
 
-def _last_line(job: RQJob) -> str:
+def require_worker(queue: Queue, url: str) -> None:
+    """Fail when no worker listens on the queue (RQ forgets a dead one in minutes).
+
+    Raises:
+        WorkerError: Naming the Redis, the queue and the command that starts a worker.
+    """
+    if not Worker.count(queue=queue):
+        raise WorkerError(f"no storyreel worker listens on {url} (queue {queue.name}): "
+                          "start one with storyreel worker --redis URL")
+
+
+def failure_line(job: RQJob) -> str:
+    """The last line of a failed job's traceback (its exception), for a one-line error."""
     result = job.latest_result()
     text = (result.exc_string if result is not None else None) or "no reason given"
     lines = [line for line in text.strip().splitlines() if line.strip()]

@@ -1,4 +1,4 @@
-"""``storyreel worker``: an RQ worker that encodes parts of distributed renders."""
+"""``storyreel worker``: an RQ worker that encodes parts and speaks narrations."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ __all__ = ["run_worker"]
 
 def run_worker(url: str, *, name: str | None = None, burst: bool = False,
                queue: str = QUEUE_NAME) -> None:
-    """Take parts from ``queue`` on the Redis at ``url`` until stopped (SIGINT/SIGTERM).
+    """Take parts and narrations from ``queue`` on the Redis at ``url`` until stopped
+    (SIGINT/SIGTERM).
 
-    Each part runs in a forked work-horse, so a part that crashes or is stopped leaves
-    the worker running; a part whose work-horse dies is retried once.
+    Each job runs in a forked work-horse, so a job that crashes or is stopped leaves
+    the worker running; a job whose work-horse dies is retried once.
 
     Raises:
         WorkerError: Redis cannot be reached, or went away.

@@ -28,7 +28,7 @@ from storyreel.render.progress import (
 )
 from storyreel.render.sidecars import SIDECAR_SUFFIXES
 from storyreel.timeline.words import WordTimings
-from storyreel.voice.narrate import narrate_project
+from storyreel.voice.narrate import Narrator, narrate_project
 
 __all__ = [
     "CancelToken",
@@ -201,6 +201,7 @@ def render(
     cancel: CancelToken | None = None,
     cache: PartCache | bool = True,
     parts: PartDispatcher | None = None,
+    narrator: Narrator | None = None,
     **overrides: Any,
 ) -> RenderResult:
     """Render ``project`` to a verified MP4.
@@ -215,6 +216,10 @@ def render(
             :class:`~storyreel.PartCache`, or ``False`` for none.
         parts: Encodes the parts elsewhere, e.g. ``storyreel.distributed.RemoteParts``
             (workers through Redis); the sound track, the joining and the checks stay here.
+        narrator: Speaks the segments that have text but no recording (default: in this
+            process, through the user's narration cache); e.g. a
+            :class:`~storyreel.voice.narrate.Narrator` with a shared cache and a
+            ``storyreel.distributed.RemoteSpeaker`` to speak them on workers.
         **overrides: Project fields (``width``, ``height``, ``fps``) or settings
             (``preset``, ``gap``, ...) to change for this render; ``draft=True`` for a
             quick low-resolution preview.
@@ -239,7 +244,8 @@ def render(
         if cancel is not None and cancel.is_set():
             raise RenderCancelled("render cancelled")
 
-    with narrate_project(project, on_start=lambda n: reporter.phase("narrate", n, NARRATE_MESSAGE),
+    with narrate_project(project, narrator,
+                         on_start=lambda n: reporter.phase("narrate", n, NARRATE_MESSAGE),
                          on_segment=reporter.update, cancel=check_cancel) as narrated:
         outcome = Job(narrated.project, target, reporter, cancel, narrated.words, cache=store,
                       workers=_workers(), parts=parts).run()

@@ -434,7 +434,8 @@ class LocalDispatcher:
         """Generate the narrations of the job's segments, then attach them."""
         positions = [i for i, s in enumerate(segments) if s.id in (job.targets or [])]
         spec = RenderSpec(job.id, narration_manifest(project.title, project.options, segments),
-                          str(folder), "", "narrate", positions, project.options)
+                          str(folder), "", "narrate", positions, project.options,
+                          cache=str(self.media_root.parent / "cache"))
         if cancel.is_set():
             raise RenderCancelled("narration cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel, "narrate"),

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from storyreel.render.progress import Progress
 from storyreel.service.store import SegmentRow
+
+if TYPE_CHECKING:
+    from storyreel.voice.narrate import Narrator
 
 __all__ = ["NarrationState", "narration_from", "narration_manifest", "narration_state",
            "run_narration", "targets_for"]
@@ -81,46 +84,53 @@ def narration_manifest(title: str, options: dict[str, Any],
 
 
 def run_narration(spec: dict[str, Any], cancel: Callable[[], bool],
-                  on_progress: Callable[[Progress], None]) -> dict[str, Any]:
+                  on_progress: Callable[[Progress], None],
+                  narrator: Narrator | None = None) -> dict[str, Any]:
     """Synthesise the spec's ``narrate`` segments into the project's ``audio/`` folder.
 
     Runs in the render process. Returns the outcome payload with one entry per
     narration written: ``{"position", "file", "samples", "source"}``.
 
+    Args:
+        spec: The narrate job's :class:`~storyreel.service.protocol.RenderSpec`, as a dict.
+        cancel: True once the job should stop.
+        on_progress: Receives the segments done.
+        narrator: Speaks the narrations (default: here, through the user's cache).
+
     Raises:
         RenderCancelled: ``cancel()`` turned true; no file is left half-written.
         ValidationFailed: Segments that cannot be spoken (each named).
     """
-    from storyreel.errors import RenderCancelled, ValidationFailed
+    from storyreel.errors import RenderCancelled
     from storyreel.model.load import project_from_dict
-    from storyreel.voice.narrate import Narrator, export_narration, speak_segments
+    from storyreel.voice.narrate import Narration, Narrator, export_narration, speak_segments
 
     base = Path(spec["base_dir"])
     project = project_from_dict(spec["manifest"], base_dir=base)
     positions: list[int] = spec["narrate"]
-    narrator = Narrator()
     written: list[dict[str, Any]] = []
 
     def check() -> None:
         if cancel():
             raise RenderCancelled("narration cancelled")
 
+    def export(position: int, narration: Narration) -> None:
+        name = f"audio/narration-{position + 1:03d}-{narration.entry.key[:10]}.wav"
+        export_narration(narration.entry, base / name)
+        written.append({"position": position, "file": name,
+                        "samples": round(narration.seconds * 48_000), "source":
+                        narration_from(project.segments[position].text, spec["options"])})
+        on_progress(Progress("narrate", len(written), len(positions),
+                             message="Generating narration..."))
+
     on_progress(Progress("narrate", 0, len(positions), message="Generating narration..."))
     try:
-        spoken = speak_segments(project, positions, narrator, check)
-        for done, (position, narration) in enumerate(spoken, start=1):
-            name = f"audio/narration-{position + 1:03d}-{narration.entry.key[:10]}.wav"
-            export_narration(narration.entry, base / name)
-            written.append({"position": position, "file": name,
-                            "samples": round(narration.seconds * 48_000), "source":
-                            narration_from(project.segments[position].text, spec["options"])})
-            on_progress(Progress("narrate", done, len(positions),
-                                 message="Generating narration..."))
-    except (ValidationFailed, RenderCancelled):
+        speak_segments(project, positions, narrator or Narrator(), export, check)
+    except BaseException:
         for item in written:  # nothing half-done: the job fails as a whole
             (base / item["file"]).unlink(missing_ok=True)
         raise
+    written.sort(key=lambda item: int(item["position"]))
     return {"path": "", "size": 0, "frames": 0, "fps": "",
             "duration": sum(item["samples"] for item in written) / 48_000,
             "warnings": [], "narrations": written}
-

@@ -34,7 +34,8 @@ class RenderSpec:
         draft: A quick draft (the CLI's ``--draft``: small size, fastest preset, bitrate
             scaled to the size) instead of the final video.
         cache: The folder of encoded parts kept between renders (the studio's data
-            folder holds it); empty for none.
+            folder holds it); empty for none. With workers on Redis, the narrations they
+            speak are kept there too (``narration/``).
     """
 
     job_id: int

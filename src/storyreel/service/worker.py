@@ -60,13 +60,14 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
             from storyreel.service.narration import run_narration
 
             return "done", run_narration(spec, cancel.is_set,
-                                         lambda p: send(out, "progress", asdict(p)))
+                                         lambda p: send(out, "progress", asdict(p)),
+                                         _narrator(spec))
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
         project = apply_overrides(project, {"draft": bool(spec.get("draft"))})
         cache = PartCache(Path(spec["cache"])) if spec.get("cache") else False
         result = render(project, Path(spec["output"]), cancel=cancel, cache=cache,
                         on_progress=lambda p: send(out, "progress", asdict(p)),
-                        parts=_remote_parts())
+                        parts=_remote_parts(), narrator=_narrator(spec))
     except RenderCancelled:
         return "cancelled", None
     except Exception as exc:  # every failure goes back to the parent, in words
@@ -88,6 +89,20 @@ def _remote_parts() -> Any:
     from storyreel.distributed import RemoteParts
 
     return RemoteParts(url)
+
+
+def _narrator(spec: dict[str, Any]) -> Any:
+    """With ``STORYREEL_REDIS``, a narrator whose texts are spoken by the workers into
+    the job's cache folder in the studio's data folder (which they share); ``None``:
+    speak here, through the user's narration cache."""
+    url = os.environ.get("STORYREEL_REDIS", "").strip()
+    if not url or not spec.get("cache"):
+        return None
+    from storyreel.distributed import RemoteSpeaker
+    from storyreel.voice.cache import NarrationCache
+    from storyreel.voice.narrate import Narrator
+
+    return Narrator(NarrationCache(Path(spec["cache"])), speaker=RemoteSpeaker(url))
 
 
 if __name__ == "__main__":

@@ -1,39 +1,34 @@
 """Narrations from text: every segment without a recording is spoken by its voice.
 
 The narration step runs before a render's analysis: each segment that has no
-``audio`` gets a cached (or freshly synthesised) narration and its word timings, and
-the project is handed on with those files in place. Recorded narrations always win.
+``audio`` gets a cached (or freshly spoken) narration and its word timings, and the
+project is handed on with those files in place. Recorded narrations always win. What
+the cache lacks is spoken by the narrator's :class:`~storyreel.voice.speaker.Speaker`:
+in this process by default, or by workers that share the cache folder.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import shutil
 import uuid
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from numpy.typing import NDArray
-
-from storyreel.audio.align import Aligner, AlignmentFailed, Spans, timings_from_spans
-from storyreel.errors import ValidationFailed, VoiceError, output_error
+from storyreel.audio.align import Aligner, Spans, timings_from_spans
+from storyreel.errors import Problem, ValidationFailed, VoiceError, output_error
 from storyreel.model.project import Project, Segment, Voice
 from storyreel.timeline.words import WordSource, WordTimings, estimate_words
-from storyreel.voice.base import Engine, Speech
 from storyreel.voice.cache import CacheEntry, Holder, NarrationCache, narration_key
 from storyreel.voice.engines import open_engine
 from storyreel.voice.normalize import normalise, spoken_tokens
+from storyreel.voice.speaker import RATE, EngineSource, LocalSpeaker, Speaker, SpeechJob
 
 __all__ = ["Narrated", "Narration", "Narrator", "export_narration", "narrate_project",
-           "needs_voice", "resample_to", "speak_segments"]
-
-RATE = 48_000
-EngineSource = Callable[[Voice], Engine]
+           "needs_voice", "speak_segments"]
 
 
 def needs_voice(segment: Segment) -> bool:
@@ -59,17 +54,20 @@ class Narrator:
     """Synthesises narrations through the cache.
 
     Args:
-        cache: Where narrations are kept (default: the user's cache folder).
+        cache: Where narrations are kept (default: the user's cache folder). A speaker
+            on other machines needs a cache folder they see at the same path.
         engines: Maps a voice setting to its engine (tests pass a fake).
         aligner: Finds word timings for engines that do not give them.
+        speaker: Speaks what the cache lacks (default: a
+            :class:`~storyreel.voice.speaker.LocalSpeaker` with ``engines`` and
+            ``aligner``; ``storyreel.distributed.RemoteSpeaker`` for workers).
     """
 
     def __init__(self, cache: NarrationCache | None = None, engines: EngineSource = open_engine,
-                 aligner: Aligner | None = None) -> None:
+                 aligner: Aligner | None = None, speaker: Speaker | None = None) -> None:
         self.cache = cache or NarrationCache()
         self.engines = engines
-        self.aligner = aligner or Aligner()
-        self.synthesised = 0
+        self.speaker: Speaker = speaker or LocalSpeaker(engines, aligner)
 
     def key(self, text: str, voice: Voice) -> str:
         """The cache key of ``text`` spoken by ``voice``."""
@@ -78,13 +76,30 @@ class Narrator:
         return narration_key(engine.name, engine.version, name, voice.speed, voice.language,
                              normalise(text))
 
+    def job(self, text: str, voice: Voice, segment: int | None = None) -> SpeechJob:
+        """What a speaker needs to speak ``text`` into the cache.
+
+        Raises:
+            VoiceError: The text is empty, or the voice's engine cannot be opened.
+        """
+        if not normalise(text).strip():
+            raise VoiceError("no narration: the segment has neither a recording nor text",
+                             segment=segment)
+        try:
+            key = self.key(text, voice)
+        except VoiceError as exc:
+            if exc.segment is not None or segment is None:
+                raise
+            raise _at(exc, segment) from exc
+        return SpeechJob(key, text, voice, segment)
+
     def cached(self, text: str, voice: Voice) -> CacheEntry | None:
         """The narration of ``text`` when it is already in the cache."""
         return self.cache.get(self.key(text, voice))
 
     def speak(self, text: str, voice: Voice, segment: int | None = None,
               cancel: Callable[[], None] | None = None) -> Narration:
-        """The narration of ``text``, from the cache or synthesised now.
+        """The narration of ``text``, from the cache or spoken now.
 
         Args:
             text: The text as written.
@@ -96,46 +111,48 @@ class Narrator:
         Raises:
             VoiceError: The text is empty or cannot be spoken, or the engine failed.
         """
-        spoken = normalise(text)
-        if not spoken.strip():
-            raise VoiceError("no narration: the segment has neither a recording nor text",
-                             segment=segment)
-        try:
-            engine = self.engines(voice)
-            key = self.key(text, voice)
-            entry = self.cache.get(key)
+        results: list[Narration | VoiceError] = []
+        self.speak_jobs([self.job(text, voice, segment)], cancel,
+                        lambda _, result: results.append(result))
+        (result,) = results
+        if isinstance(result, VoiceError):
+            raise result
+        return result
+
+    def speak_jobs(self, jobs: Sequence[SpeechJob], cancel: Callable[[], None] | None,
+                   on_done: Callable[[SpeechJob, Narration | VoiceError], None]) -> None:
+        """Give every job its narration: cached ones first, then what the speaker speaks.
+
+        ``on_done`` is called once per job, with its narration or with why it could not
+        be spoken (a :class:`VoiceError` naming the job's segment).
+
+        Raises:
+            RenderCancelled: ``cancel`` raised it.
+            StoryreelError: The speaker failed as a whole (e.g. its workers are gone).
+        """
+        missing = []
+        for job in jobs:
+            entry = self.cache.get(job.key)
             if entry is None:
-                speech = engine.synthesise(spoken, voice.voice or engine.default_voice,
-                                           voice.speed, voice.language, cancel)
-                if cancel is not None:
-                    cancel()
-                entry = self._store(key, speech, spoken, voice)
-                self.synthesised += 1
-        except VoiceError as exc:
-            if exc.segment is not None or segment is None:
-                raise
-            raise VoiceError(str(exc), segment=segment) from exc
-        return self._narration(text, entry)
+                missing.append(job)
+            else:
+                on_done(job, self.narration(job.text, entry))
 
-    def _store(self, key: str, speech: Speech, spoken: str, voice: Voice) -> CacheEntry:
-        if len(speech.samples) < speech.rate // 20:
-            raise VoiceError("the voice found nothing it can say in this text")
-        if speech.words is not None and len(speech.words) == len(spoken.split()):
-            spans: Spans = [(w.start * RATE // speech.rate, w.end * RATE // speech.rate)
-                            for w in speech.words]
-            return self.cache.put(key, speech.samples, speech.rate, spans, "engine")
-        language = (voice.language or "en").lower()
-        try:
-            if not language.startswith("en"):
-                raise AlignmentFailed(f"word alignment speaks English, not {language}")
-            spans = self.aligner.spans(spoken.split(), resample_to(speech.samples,
-                                                                   speech.rate, RATE))
-            source = "aligned"
-        except AlignmentFailed:
-            spans, source = [None] * len(spoken.split()), "estimated"
-        return self.cache.put(key, speech.samples, speech.rate, spans, source)
+        def spoken(job: SpeechJob, error: VoiceError | None) -> None:
+            if error is not None:
+                on_done(job, _at(error, job.segment))
+                return
+            entry = self.cache.get(job.key)
+            if entry is None:  # a speaker that breaks its promise
+                raise VoiceError(f"the narration was spoken but is not in {self.cache.folder}",
+                                 segment=job.segment)
+            on_done(job, self.narration(job.text, entry))
 
-    def _narration(self, text: str, entry: CacheEntry) -> Narration:
+        if missing:
+            self.speaker(missing, self.cache, cancel, spoken)
+
+    def narration(self, text: str, entry: CacheEntry) -> Narration:
+        """The narration of ``text`` from its cache entry (its words placed in time)."""
         length = _wav_length(entry)
         if entry.source == "estimated" or len(entry.spans) != len(normalise(text).split()):
             return Narration(entry, estimate_words(text, [], length),
@@ -143,6 +160,13 @@ class Narrator:
         written = _written_spans(text, entry.spans)
         source: WordSource = "engine" if entry.source == "engine" else "aligned"
         return Narration(entry, timings_from_spans(text, written, length, source))
+
+
+def _at(error: VoiceError, segment: int | None) -> VoiceError:
+    """``error`` naming ``segment`` (unless it names one already)."""
+    if error.segment is not None or segment is None:
+        return error
+    return VoiceError(error.problem.message, segment=segment, path=error.path)
 
 
 def _written_spans(text: str, spans: Spans) -> Spans:
@@ -186,18 +210,6 @@ def export_narration(entry: CacheEntry, target: Path) -> Path:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
     return target
-
-
-def resample_to(samples: NDArray[np.float32], rate: int, target: int) -> NDArray[np.float32]:
-    """Polyphase resampling of mono speech (exact ratio, anti-aliased)."""
-    if rate == target:
-        return samples
-    from scipy.signal import resample_poly
-
-    common = math.gcd(rate, target)
-    resampled: NDArray[np.float32] = resample_poly(
-        samples, target // common, rate // common).astype(np.float32)
-    return resampled
 
 
 @dataclass
@@ -250,44 +262,66 @@ def narrate_project(project: Project, narrator: Narrator | None = None, *,
 
 
 def speak_segments(project: Project, indices: list[int], narrator: Narrator,
-                   cancel: Callable[[], None] | None = None) -> Iterator[tuple[int, Narration]]:
-    """Speak each of the 0-based ``indices`` with its voice, yielding them as they are done.
+                   on_spoken: Callable[[int, Narration], None],
+                   cancel: Callable[[], None] | None = None) -> None:
+    """Speak each of the 0-based ``indices`` with its voice, calling ``on_spoken`` as each
+    is done (cached ones first). Segments that say the same text with the same voice
+    share one narration, spoken once.
 
     Raises:
         ValidationFailed: After the last one, naming every segment that could not be
-            spoken (the others were yielded).
+            spoken (the others were passed to ``on_spoken``).
         RenderCancelled: ``cancel`` raised it.
+        StoryreelError: The narrator's speaker failed as a whole.
     """
-    problems = []
+    problems: list[Problem] = []
+    sharing: dict[str, list[int]] = {}
+    jobs: list[SpeechJob] = []
     for index in indices:
-        if cancel is not None:
-            cancel()
         segment = project.segments[index]
         try:
-            yield index, narrator.speak(segment.text, segment.voice_of(project.settings.voice),
-                                        index + 1, cancel)
+            job = narrator.job(segment.text, segment.voice_of(project.settings.voice), index + 1)
         except VoiceError as exc:
             problems.append(exc.problem)
+            continue
+        if job.key not in sharing:
+            jobs.append(job)
+        sharing.setdefault(job.key, []).append(index)
+
+    def done(job: SpeechJob, result: Narration | VoiceError) -> None:
+        for index in sharing[job.key]:
+            if isinstance(result, VoiceError):
+                problems.append(VoiceError(result.problem.message, segment=index + 1,
+                                           path=result.path).problem)
+            else:
+                on_spoken(index, result)
+
+    if cancel is not None:
+        cancel()
+    narrator.speak_jobs(jobs, cancel, done)
     if problems:
-        raise ValidationFailed(problems)
+        raise ValidationFailed(sorted(problems, key=lambda p: p.segment or 0))
 
 
 def _narrate(project: Project, todo: list[int], narrator: Narrator, holder: Holder,
              on_segment: Callable[[int], None] | None,
              cancel: Callable[[], None] | None) -> Narrated:
+    spoken: dict[int, tuple[Path, Narration]] = {}
+
+    def keep(index: int, narration: Narration) -> None:
+        spoken[index] = holder.keep(narration.entry), narration  # before a trim can take it
+        if on_segment is not None:
+            on_segment(len(spoken))
+
+    speak_segments(project, todo, narrator, keep, cancel)
     result = Narrated(project)
     segments = list(project.segments)
-    spoken = speak_segments(project, todo, narrator, cancel)
-    for done, (index, narration) in enumerate(spoken, start=1):
-        segments[index] = segments[index].model_copy(
-            update={"audio": holder.keep(narration.entry)})
+    for index, (audio, narration) in sorted(spoken.items()):
+        segments[index] = segments[index].model_copy(update={"audio": audio})
         result.words[index] = narration.words
         result.synthesised.append(index)
         if narration.warning:
             result.warnings.append(f"segment {index + 1}: {narration.warning}")
-        if on_segment is not None:
-            on_segment(done)
     result.project = project.model_copy(update={"segments": segments})
     result.project._base_dir = project._base_dir
     return result
-
