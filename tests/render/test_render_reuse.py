@@ -203,3 +203,29 @@ def test_each_still_is_prepared_once_though_two_parts_show_it(
     assert result.chunks_encoded == len(TEXTS)  # the crossfades end parts 1 and 2
     assert sorted(loaded) == sorted(project_dir / "images" / f"{i:03d}.png"
                                     for i in range(1, len(TEXTS) + 1))
+
+
+def test_a_cancel_mid_render_keeps_only_whole_parts(project_dir: Path, out_dir: Path) -> None:
+    import av
+
+    specs = [SegmentSpec(seconds=1.0, text=t) for t in TEXTS]
+    manifest = write_project(project_dir, specs, width=160, height=90, fps=25)
+    cancel = threading.Event()
+
+    def on_progress(progress: storyreel.Progress) -> None:
+        if progress.phase == "export" and progress.done >= 40:  # past the first part
+            cancel.set()
+
+    with pytest.raises(storyreel.RenderCancelled):
+        storyreel.render(storyreel.load_project(manifest), out_dir / "a.mp4", cancel=cancel,
+                         on_progress=on_progress)
+    assert all_files(out_dir) == set()
+    kept = sorted((project_dir / ".storyreel-cache").glob("parts/*/*.mp4"))
+    assert len(kept) < len(TEXTS)
+    for part in kept:  # never a part cut short
+        with av.open(str(part)) as container:
+            assert sum(1 for _ in container.decode(video=0)) == container.streams.video[0].frames
+    assert not list((project_dir / ".storyreel-cache").glob("work/*"))
+    again = storyreel.render(storyreel.load_project(manifest), out_dir / "b.mp4")
+    assert again.chunks_reused == len(kept)
+    assert again.chunks_encoded == len(TEXTS) - len(kept)
