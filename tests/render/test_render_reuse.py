@@ -205,27 +205,34 @@ def test_each_still_is_prepared_once_though_two_parts_show_it(
                                     for i in range(1, len(TEXTS) + 1))
 
 
-def test_a_cancel_mid_render_keeps_only_whole_parts(project_dir: Path, out_dir: Path) -> None:
+def test_a_cancel_mid_render_keeps_only_whole_parts(
+        project_dir: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import av
+
+    from storyreel.render import parts
 
     specs = [SegmentSpec(seconds=1.0, text=t) for t in TEXTS]
     manifest = write_project(project_dir, specs, width=160, height=90, fps=25)
     cancel = threading.Event()
+    real = parts.encode_part
+    started: list[int] = []
 
-    def on_progress(progress: storyreel.Progress) -> None:
-        if progress.phase == "export" and progress.done >= 40:  # past the first part
-            cancel.set()
+    def cancelled_in_the_second(job: Any, *args: Any, **kwargs: Any) -> Any:
+        started.append(job.chunk.index)
+        if len(started) == 2:
+            cancel.set()  # the user cancels as the second part starts
+        return real(job, *args, **kwargs)
 
+    monkeypatch.setattr(parts, "encode_part", cancelled_in_the_second)
     with pytest.raises(storyreel.RenderCancelled):
-        storyreel.render(storyreel.load_project(manifest), out_dir / "a.mp4", cancel=cancel,
-                         on_progress=on_progress)
+        storyreel.render(storyreel.load_project(manifest), out_dir / "a.mp4", cancel=cancel)
+    assert started == [0, 1]
     assert all_files(out_dir) == set()
     kept = sorted((project_dir / ".storyreel-cache").glob("parts/*/*.mp4"))
-    assert len(kept) < len(TEXTS)
-    for part in kept:  # never a part cut short
-        with av.open(str(part)) as container:
-            assert sum(1 for _ in container.decode(video=0)) == container.streams.video[0].frames
+    assert len(kept) == 1
+    with av.open(str(kept[0])) as container:  # the whole first part, nothing cut short
+        assert sum(1 for _ in container.decode(video=0)) == container.streams.video[0].frames
     assert not list((project_dir / ".storyreel-cache").glob("work/*"))
+    monkeypatch.setattr(parts, "encode_part", real)
     again = storyreel.render(storyreel.load_project(manifest), out_dir / "b.mp4")
-    assert again.chunks_reused == len(kept)
-    assert again.chunks_encoded == len(TEXTS) - len(kept)
+    assert (again.chunks_reused, again.chunks_encoded) == (1, len(TEXTS) - 1)
