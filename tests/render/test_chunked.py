@@ -211,6 +211,32 @@ def test_two_renders_share_one_cache_at_once(project_dir: Path, out_dir: Path,
     assert (third.chunks_encoded, third.chunks_reused) == (0, len(TEXTS))
 
 
+def test_renders_starting_together_never_sweep_each_others_work_folder(
+        tmp_path: Path) -> None:
+    """Each render sweeps the work folders killed renders left as it starts; one that
+    is starting at that moment must not look like one of them."""
+    cache = PartCache(tmp_path / "cache")
+    failures: list[str] = []
+
+    def start_many() -> None:
+        for _ in range(200):
+            try:
+                with cache.workspace() as work:
+                    (work / "part.mp4").write_bytes(b"part")
+                    assert (work / "part.mp4").read_bytes() == b"part"
+            except Exception as exc:
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=start_many) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert not list((tmp_path / "cache" / "work").iterdir())
+    assert not list((tmp_path / "cache" / "new").iterdir())
+
+
 def test_cache_survives_a_killed_render(project_dir: Path, out_dir: Path) -> None:
     manifest = textured_project(project_dir, seconds=2.5, preset="medium")
     script = ("import sys, storyreel\n"

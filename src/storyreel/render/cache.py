@@ -19,6 +19,7 @@ Layout::
                                     narration's length, speech and word timings)
     <root>/tmp/                     entries being written
     <root>/work/<id>/               one render's links to the entries it uses
+    <root>/new/<id>/                a render's folder while it is made and locked
 """
 
 from __future__ import annotations
@@ -143,18 +144,28 @@ class PartCache:
     def workspace(self) -> Iterator[Path]:
         """A folder of this render's own, removed on exit; stale ones are swept first."""
         self.sweep()
-        work = self.root / "work" / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # Made and locked under new/, then renamed into work/: a folder in work/ is
+        # locked from the moment it appears, so another render's sweep never takes a
+        # live render's folder for a dead one's.
+        staged, work = self.root / "new" / name, self.root / "work" / name
         try:
-            work.mkdir(parents=True)
-            lock = (work / ".lock").open("w")
+            staged.mkdir(parents=True)
+            lock = (staged / ".lock").open("w")
         except OSError as exc:
-            raise output_error(exc, work) from exc
+            raise output_error(exc, staged) from exc
         try:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                work.parent.mkdir(exist_ok=True)
+                os.rename(staged, work)
+            except OSError as exc:
+                raise output_error(exc, work) from exc
             yield work
         finally:
             lock.close()
             shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(staged, ignore_errors=True)
 
     def sweep(self) -> None:
         """Remove what killed renders left: unlocked work folders, old partial entries."""
@@ -170,6 +181,10 @@ class PartCache:
             with contextlib.suppress(OSError):
                 if now - part.stat().st_mtime > _STALE_TMP_SECONDS:
                     part.unlink()
+        for staged in _children(self.root / "new"):  # a render killed while starting
+            with contextlib.suppress(OSError):
+                if now - staged.stat().st_mtime > _STALE_TMP_SECONDS:
+                    shutil.rmtree(staged, ignore_errors=True)
 
     def entries(self) -> list[tuple[Path, int, float]]:
         """Every entry as (path, size, last use), oldest use first."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from storyreel.audio.limiter import normalise_gain_db
 from storyreel.audio.mix import measure
 from storyreel.audio.soundtrack import story_mix
-from storyreel.errors import EncoderError, RenderCancelled, ValidationFailed
+from storyreel.errors import EncoderError, ValidationFailed
 from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
@@ -41,7 +41,12 @@ from storyreel.render.parts import (
     part_encoder,
     pool_threads,
 )
-from storyreel.render.progress import EXPORT_MESSAGE, CancelToken, ProgressReporter
+from storyreel.render.progress import (
+    EXPORT_MESSAGE,
+    CancelToken,
+    ProgressReporter,
+    raise_if_cancelled,
+)
 from storyreel.render.sidecars import prepare_sidecars
 from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verify_mp4
 from storyreel.timeline.chunks import Chunk, plan_chunks
@@ -117,8 +122,7 @@ class Job:
 
     def check_cancel(self) -> None:
         """Raise :class:`RenderCancelled` once the token is set."""
-        if self.cancel.is_set():
-            raise RenderCancelled("render cancelled")
+        raise_if_cancelled(self.cancel)
 
     def run(self) -> JobOutcome:
         """Render, verify and publish; returns what was made."""
@@ -165,7 +169,7 @@ class Job:
             with scratch.workspace() as work:
                 yield work
         finally:
-            for folder in (scratch.root / "work", scratch.root):
+            for folder in (scratch.root / "work", scratch.root / "new", scratch.root):
                 with contextlib.suppress(OSError):
                     folder.rmdir()
 
@@ -369,7 +373,7 @@ class Job:
                 Mp4Encoder(path, settings, streams=("audio",)) as encoder:
             step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
             for end in range(step, plan.total_samples + step, step):
-                _check(stop)
+                raise_if_cancelled(stop)
                 encoder.write_audio(mix.read_until(min(end, plan.total_samples)))
             encoder.finish()
         after = measure_audio(path) if limit else None
@@ -391,7 +395,7 @@ class Job:
         def on_block() -> None:
             nonlocal done
             done += 1
-            _check(stop)
+            raise_if_cancelled(stop)
             if report:
                 self.reporter.update(done)
 
@@ -426,11 +430,6 @@ class _Stop:
 
     def is_set(self) -> bool:
         return self._event.is_set() or self._cancel.is_set()
-
-
-def _check(stop: CancelToken) -> None:
-    if stop.is_set():
-        raise RenderCancelled("render cancelled")
 
 
 def _reference(infos: list[PartInfo]) -> tuple[bytes, int]:
