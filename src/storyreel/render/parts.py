@@ -23,7 +23,7 @@ from storyreel.media.encoder import EncoderSettings, Mp4Encoder, VideoEncoder
 from storyreel.model.project import Project
 from storyreel.render.decor import Decorator
 from storyreel.render.frames import FrameProducer
-from storyreel.render.progress import CancelToken
+from storyreel.render.progress import CancelToken, raise_if_cancelled
 from storyreel.timeline.chunks import Chunk
 from storyreel.timeline.story import Story
 
@@ -87,8 +87,8 @@ def encode_part(job: PartJob, encoders: EncoderFactory, cancel: CancelToken,
         with FrameProducer(story.plan, lambda i: open_picture(project, story, i, stills),
                            encoder.new_frame, decorator if decorator.active else None,
                            span=range(chunk.start, chunk.end)) as producer:
-            for frame in producer.frames(poll=lambda: _check(cancel)):
-                _check(cancel)
+            for frame in producer.frames(poll=lambda: raise_if_cancelled(cancel)):
+                raise_if_cancelled(cancel)
                 encoder.write_video(frame)
                 producer.recycle(frame)
                 on_frame()
@@ -171,11 +171,6 @@ def _pool(workers: int, context: Any, stop: Any, frames: Any) -> Iterator[Proces
     finally:
         stop.set()  # on error or cancel the workers stop at their next frame
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _check(cancel: CancelToken) -> None:
-    if cancel.is_set():
-        raise RenderCancelled("render cancelled")
 
 
 def machine_cores() -> int:

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from storyreel.errors import RenderCancelled
+
 __all__ = ["EXPORT_MESSAGE", "NARRATE_MESSAGE", "CancelToken", "Progress", "ProgressCallback",
-           "ProgressReporter"]
+           "ProgressReporter", "raise_if_cancelled"]
 
 #: The phase message sent just before encoding starts.
 EXPORT_MESSAGE = "Exporting final MP4..."
@@ -52,6 +54,12 @@ class CancelToken(Protocol):
     def is_set(self) -> bool:
         """True once the render should stop."""
         ...
+
+
+def raise_if_cancelled(token: CancelToken) -> None:
+    """Raise :class:`~storyreel.errors.RenderCancelled` once ``token`` is set."""
+    if token.is_set():
+        raise RenderCancelled("render cancelled")
 
 
 class ProgressReporter:
