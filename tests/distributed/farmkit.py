@@ -24,6 +24,8 @@ pytest.importorskip("rq", reason="the workers extra (rq) is not installed")
 
 from redis import Redis
 from rq import Queue, Worker
+from rq.job import Job as RQJob
+from rq.registry import StartedJobRegistry
 
 from storyreel.distributed import QUEUE_NAME
 
@@ -38,6 +40,25 @@ def wait_for(check: Callable[[], bool], what: str, limit: float = _WAIT) -> None
         if time.monotonic() > deadline:
             pytest.fail(f"gave up waiting for {what}")
         time.sleep(0.05)
+
+
+def started_job(server: RedisServer, progress: str, what: str) -> RQJob:
+    """Wait for a job a worker has started and made progress on (``progress`` in its
+    meta above 0: ``frames`` of a part, ``sentences`` of a narration)."""
+    connection = server.connection()
+    registry = StartedJobRegistry(QUEUE_NAME, connection=connection)
+    found: list[RQJob] = []
+
+    def one_started() -> bool:
+        for job_id in registry.get_job_ids():
+            job = RQJob.fetch(job_id, connection=connection)
+            if job.meta.get(progress, 0) > 0:
+                found.append(job)
+                return True
+        return False
+
+    wait_for(one_started, what)
+    return found[0]
 
 
 def free_port() -> int:

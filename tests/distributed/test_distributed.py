@@ -14,7 +14,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from farmkit import RedisServer, Workers, wait_for
+from farmkit import RedisServer, Workers, started_job, wait_for
 from PIL import Image
 from redis import Redis
 from rq import Queue
@@ -51,20 +51,7 @@ def decoded(path: Path) -> list[np.ndarray[Any, Any]]:
 
 def started_part(server: RedisServer) -> RQJob:
     """Wait for a part that a worker has started encoding (some frames done)."""
-    connection = server.connection()
-    registry = StartedJobRegistry(QUEUE_NAME, connection=connection)
-    found: list[RQJob] = []
-
-    def one_started() -> bool:
-        for job_id in registry.get_job_ids():
-            job = RQJob.fetch(job_id, connection=connection)
-            if job.meta.get("frames", 0) > 0:
-                found.append(job)
-                return True
-        return False
-
-    wait_for(one_started, "a worker to start encoding a part")
-    return found[0]
+    return started_job(server, "frames", "a worker to start encoding a part")
 
 
 def fails_remotely(folder: Path, url: str, match: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from farmkit import RedisServer, Workers, free_port, wait_for
+from farmkit import RedisServer, Workers, free_port, started_job, wait_for
 from PIL import Image
 from redis import Redis
 from rq import Queue
@@ -58,20 +58,7 @@ def remote_narrator(folder: Path, url: str) -> Narrator:
 
 def started_speech(server: RedisServer) -> RQJob:
     """Wait for a narration a worker is speaking (some sentences done)."""
-    connection = server.connection()
-    registry = StartedJobRegistry(QUEUE_NAME, connection=connection)
-    found: list[RQJob] = []
-
-    def one_started() -> bool:
-        for job_id in registry.get_job_ids():
-            job = RQJob.fetch(job_id, connection=connection)
-            if job.meta.get("sentences", 0) > 0:
-                found.append(job)
-                return True
-        return False
-
-    wait_for(one_started, "a worker to start speaking")
-    return found[0]
+    return started_job(server, "sentences", "a worker to start speaking")
 
 
 class Speaking:

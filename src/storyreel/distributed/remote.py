@@ -29,7 +29,8 @@ from storyreel.render.keys import build_identity
 from storyreel.render.parts import PartJob, machine_cores
 from storyreel.render.progress import CancelToken
 
-__all__ = ["QUEUE_NAME", "RemoteParts", "failure_line", "require_worker"]
+__all__ = ["QUEUE_NAME", "Heartbeat", "RemoteParts", "failure_line", "follow_until_done",
+           "require_worker", "stop_job"]
 
 #: The RQ queue parts are sent to.
 QUEUE_NAME = "storyreel-parts"
@@ -72,12 +73,29 @@ class RemoteParts:
 
 
 @dataclass
+class Heartbeat:
+    """Whether a started job's worker still says it is alive (see ``encode_remote``)."""
+
+    silent_since: float | None = None
+
+    def lost(self, connection: Redis, job_id: str) -> bool:
+        """True once the job's worker has not answered for ``ALIVE_SECONDS``."""
+        if connection.exists(alive_key(job_id)):
+            self.silent_since = None
+            return False
+        now = time.monotonic()
+        if self.silent_since is None:
+            self.silent_since = now
+        return now - self.silent_since > ALIVE_SECONDS
+
+
+@dataclass
 class _Sent:
     part: PartJob
     attempt: int
     job_id: str
     frames: int = 0
-    silent_since: float | None = None
+    beat: Heartbeat = field(default_factory=Heartbeat)
 
 
 @dataclass
@@ -93,18 +111,16 @@ class _Dispatch:
         queue = Queue(self.owner.queue, connection=self.connection)
         require_worker(queue, self.owner.url)
         identity = build_identity()
-        checked = time.monotonic()
+
+        def check_cancel() -> None:
+            if cancel.is_set():
+                raise RenderCancelled(CANCELLED)
+
         try:
             for part in self.parts:
                 self.send(queue, part, 1, identity)
-            while self.sent:
-                if cancel.is_set():
-                    raise RenderCancelled(CANCELLED)
-                self.follow(queue, identity, on_frame, on_part)
-                if time.monotonic() - checked > ALIVE_SECONDS:
-                    require_worker(queue, self.owner.url)  # else the parts wait forever
-                    checked = time.monotonic()
-                time.sleep(_POLL_SECONDS)
+            follow_until_done(queue, self.owner.url, lambda: bool(self.sent), check_cancel,
+                              lambda: self.follow(queue, identity, on_frame, on_part))
         except BaseException:
             self.stop_all()
             raise
@@ -134,7 +150,7 @@ class _Dispatch:
             elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
                 raise WorkerError(f"part {entry.part.chunk.index + 1} failed on "
                                   f"{job.worker_name or 'a worker'}: {failure_line(job)}")
-            elif status == JobStatus.STARTED and self.lost(entry):
+            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, entry.job_id):
                 self.resend(queue, entry, job, identity)
 
     def count(self, entry: _Sent, job: RQJob, on_frame: Callable[[], None]) -> None:
@@ -156,16 +172,6 @@ class _Dispatch:
         del self.sent[entry.part.chunk.index]
         on_part(entry.part, [str(w) for w in result.get("warnings", [])])
 
-    def lost(self, entry: _Sent) -> bool:
-        """True once a started part's worker has not answered for ``ALIVE_SECONDS``."""
-        if self.connection.exists(alive_key(entry.job_id)):
-            entry.silent_since = None
-            return False
-        now = time.monotonic()
-        if entry.silent_since is None:
-            entry.silent_since = now
-        return now - entry.silent_since > ALIVE_SECONDS
-
     def resend(self, queue: Queue, entry: _Sent, job: RQJob, identity: dict[str, str]) -> None:
         """Give a lost worker's part to another worker (the part is renamed into place
         only when complete, so the two can never mix)."""
@@ -182,13 +188,33 @@ class _Dispatch:
         with contextlib.suppress(Exception):
             self.connection.set(cancel_key(self.render_id), "1", ex=24 * 3600)
         for entry in self.sent.values():
-            with contextlib.suppress(Exception):
-                job = RQJob.fetch(entry.job_id, connection=self.connection)
-                status = job.get_status()
-                if status == JobStatus.STARTED:
-                    send_stop_job_command(self.connection, entry.job_id)
-                elif status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
-                    job.cancel()
+            stop_job(self.connection, entry.job_id)
+
+
+def stop_job(connection: Redis, job_id: str) -> None:
+    """Stop a job, whatever becomes of it: cancelled while queued, stopped by its worker
+    while running (it also stops itself at its next check of the cancel key)."""
+    with contextlib.suppress(Exception):
+        job = RQJob.fetch(job_id, connection=connection)
+        status = job.get_status()
+        if status == JobStatus.STARTED:
+            send_stop_job_command(connection, job_id)
+        elif status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+            job.cancel()
+
+
+def follow_until_done(queue: Queue, url: str, pending: Callable[[], bool],
+                      check_cancel: Callable[[], None], follow: Callable[[], None]) -> None:
+    """Poll ``follow`` while ``pending()``, raising from ``check_cancel`` first, and fail
+    when no worker is left on the queue (else the jobs would wait forever)."""
+    checked = time.monotonic()
+    while pending():
+        check_cancel()
+        follow()
+        if time.monotonic() - checked > ALIVE_SECONDS:
+            require_worker(queue, url)
+            checked = time.monotonic()
+        time.sleep(_POLL_SECONDS)
 
 
 def require_worker(queue: Queue, url: str) -> None:

@@ -18,20 +18,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from redis import Redis
 from rq import Queue, Retry
-from rq.command import send_stop_job_command
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 
-from storyreel.distributed.connection import alive_key, cancel_key, connect, redis_errors
-from storyreel.distributed.remote import QUEUE_NAME, failure_line, require_worker
-from storyreel.distributed.tasks import ALIVE_SECONDS, CANCELLED, speak_remote, speech_identity
+from storyreel.distributed.connection import cancel_key, connect, redis_errors
+from storyreel.distributed.remote import (
+    QUEUE_NAME,
+    Heartbeat,
+    failure_line,
+    follow_until_done,
+    require_worker,
+    stop_job,
+)
+from storyreel.distributed.tasks import CANCELLED, speak_remote, speech_identity
 from storyreel.errors import RenderCancelled, VoiceError, WorkerError, output_error
 from storyreel.voice.cache import NarrationCache
 from storyreel.voice.speaker import OnSpoken, SpeechJob
@@ -42,7 +47,6 @@ __all__ = ["RemoteSpeaker", "shared_root", "speaking_key"]
 _SPEECH_TIMEOUT = 1800
 #: Times a narration is given to a worker before the job fails.
 _ATTEMPTS = 3
-_POLL_SECONDS = 0.2
 _ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 _ENDED = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 
@@ -99,7 +103,7 @@ class _Out:
     attempt: int
     job_id: str
     own: bool  # queued by this sender (else shared with another)
-    silent_since: float | None = None
+    beat: Heartbeat = field(default_factory=Heartbeat)
 
 
 @dataclass
@@ -115,18 +119,12 @@ class _Dispatch:
         queue = Queue(self.owner.queue, connection=self.connection)
         require_worker(queue, self.owner.url)
         identity = speech_identity()
-        checked = time.monotonic()
         try:
             for speech in self.speeches:
                 self.send(queue, speech, 1, identity)
-            while self.out:
-                if cancel is not None:
-                    cancel()
-                self.follow(queue, identity, on_spoken)
-                if time.monotonic() - checked > ALIVE_SECONDS:
-                    require_worker(queue, self.owner.url)  # else the jobs wait forever
-                    checked = time.monotonic()
-                time.sleep(_POLL_SECONDS)
+            follow_until_done(queue, self.owner.url, lambda: bool(self.out),
+                              cancel or (lambda: None),
+                              lambda: self.follow(queue, identity, on_spoken))
         except BaseException:
             self.stop_all()
             raise
@@ -173,7 +171,7 @@ class _Dispatch:
                     continue
                 raise WorkerError(f"{what} failed on {job.worker_name or 'a worker'}: "
                                   f"{failure_line(job)}")
-            elif status == JobStatus.STARTED and self.lost(entry):
+            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, entry.job_id):
                 self.resend(queue, entry, identity, job)
 
     def finished(self, queue: Queue, entry: _Out, job: RQJob, identity: dict[str, str],
@@ -197,16 +195,6 @@ class _Dispatch:
                               "path on every worker")
         on_spoken(entry.speech, VoiceError(str(error)) if error else None)
 
-    def lost(self, entry: _Out) -> bool:
-        """True once a started job's worker has not answered for ``ALIVE_SECONDS``."""
-        if self.connection.exists(alive_key(entry.job_id)):
-            entry.silent_since = None
-            return False
-        now = time.monotonic()
-        if entry.silent_since is None:
-            entry.silent_since = now
-        return now - entry.silent_since > ALIVE_SECONDS
-
     def resend(self, queue: Queue, entry: _Out, identity: dict[str, str],
                job: RQJob | None = None) -> None:
         """Give a narration to another worker: its entry is published whole or not at
@@ -229,15 +217,8 @@ class _Dispatch:
         with contextlib.suppress(Exception):
             self.connection.set(cancel_key(self.render_id), "1", ex=24 * 3600)
         for entry in self.out.values():
-            if not entry.own:
-                continue
-            with contextlib.suppress(Exception):
-                job = RQJob.fetch(entry.job_id, connection=self.connection)
-                status = job.get_status()
-                if status == JobStatus.STARTED:
-                    send_stop_job_command(self.connection, entry.job_id)
-                elif status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
-                    job.cancel()
+            if entry.own:
+                stop_job(self.connection, entry.job_id)
 
 
 def _named(speech: SpeechJob) -> str:
