@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import av
 
-from bench.measure import Sample, run_measured
+from bench.measure import Sample, child_env, output_size, run_measured
 from bench.photos import main as photos_main
 from bench.project import BenchProject, make_project
 from bench.report import versions, write_report
@@ -76,13 +75,6 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _size(text: str) -> tuple[int, int]:
-    width, height = (int(part) for part in text.lower().split("x"))
-    if width % 2 or height % 2:
-        raise argparse.ArgumentTypeError("width and height must be even")
-    return width, height
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The benchmark's argument parser."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -103,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="runs of each MoviePy measurement (default: --runs)")
     parser.add_argument("--scale-runs", type=int, default=1,
                         help="runs per measurement at the larger segment counts (default 1)")
-    parser.add_argument("--size", type=_size, default=None, help="output WxH (default 1920x1080)")
+    parser.add_argument("--size", type=output_size, default=None,
+                        help="output WxH (default 1920x1080)")
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=None,
                         help="mean narration per segment (default about 7 s for 10 segments, "
@@ -175,9 +168,7 @@ class Runner:
         self.work = work
         self.projects = projects
         self.main_count = main_count
-        self.env = dict(os.environ)
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(ROOT), self.env.get("PYTHONPATH", "")) if p)
+        self.env = child_env()
 
     def command(self, job: Job, out: Path, result: Path, quality: bool) -> list[str]:
         project = self.projects[job.segments]

@@ -30,6 +30,7 @@ from rq.job import Job as RQJob
 from rq.registry import FinishedJobRegistry
 
 import storyreel
+from bench.measure import output_size
 from bench.project import make_project
 from storyreel.distributed import QUEUE_NAME, RemoteParts
 from storyreel.render import job as render_job
@@ -189,16 +190,11 @@ def markdown(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _size(text: str) -> tuple[int, int]:
-    width, height = (int(part) for part in text.lower().split("x"))
-    return width, height
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; writes ``farm.json`` and ``farm.md`` to ``--out``."""
     parser = argparse.ArgumentParser(prog="python -m bench.farm", description=__doc__)
     parser.add_argument("--segments", type=int, default=12)
-    parser.add_argument("--size", type=_size, default=(640, 360))
+    parser.add_argument("--size", type=output_size, default=(640, 360))
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])

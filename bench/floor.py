@@ -30,7 +30,6 @@ import av
 import numpy as np
 import psutil
 from av.video.frame import VideoFrame
-from numpy.typing import NDArray
 from skimage.metrics import structural_similarity
 
 from bench.measure import high_water_mark
@@ -45,16 +44,6 @@ from storyreel.timeline.story import build_story, seconds_to_frames
 __all__ = ["main"]
 
 _SSIM_SAMPLES = 40
-Plane = NDArray[np.uint8]
-
-
-def _views(frame: VideoFrame) -> list[Plane]:
-    views = []
-    for plane in frame.planes:
-        rows = np.frombuffer(memoryview(plane), dtype=np.uint8)
-        rows = rows.reshape(plane.height, plane.line_size)
-        views.append(rows[:, : plane.width])
-    return views
 
 
 def build_pool(manifest_path: Path, budget: int) -> tuple[list[VideoFrame], int, Fraction]:
@@ -85,7 +74,7 @@ def build_pool(manifest_path: Path, budget: int) -> tuple[list[VideoFrame], int,
                        span=range(min(cap, plan.total_frames))) as producer:
         for frame in producer.frames(poll=lambda: None):
             kept = VideoFrame(project.width, project.height, "yuv420p")
-            for dest, source in zip(_views(kept), _views(frame), strict=True):
+            for dest, source in zip(plane_views(kept), plane_views(frame), strict=True):
                 dest[:] = source
             pool.append(kept)
             producer.recycle(frame)
@@ -116,13 +105,13 @@ def encode(pool: list[VideoFrame], total: int, fps: Fraction, preset: str, out: 
 
 def quality(pool: list[VideoFrame], out: Path) -> dict[str, float | int]:
     """Y-plane PSNR (mean of all frames) and SSIM (mean of evenly spaced frames) vs the input."""
-    reference = [_views(frame)[0] for frame in pool]
+    reference = [plane_views(frame)[0] for frame in pool]
     with av.open(str(out)) as container:
         total = container.streams.video[0].frames
         step = max(1, total // _SSIM_SAMPLES)
         psnr, ssim = [], []
         for i, decoded in enumerate(container.decode(video=0)):
-            got = _views(decoded)[0]
+            got = plane_views(decoded)[0]
             want = reference[i % len(reference)]
             mse = float(np.mean((got.astype(np.float32) - want) ** 2))
             psnr.append(99.0 if mse == 0 else 10 * math.log10(255**2 / mse))

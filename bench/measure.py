@@ -10,6 +10,7 @@ child and every descendant it waited for.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import time
@@ -19,7 +20,10 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["BenchmarkFailed", "Sample", "high_water_mark", "run_measured"]
+__all__ = ["BenchmarkFailed", "Sample", "child_env", "high_water_mark", "output_size",
+           "run_measured"]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 _POLL = 0.05
 
@@ -44,6 +48,22 @@ class Sample:
     cpu: float
     peak_rss_mb: float
     others_load: float = 0.0
+
+
+def child_env() -> dict[str, str]:
+    """This environment, with the checkout first on ``PYTHONPATH`` (for ``-m bench.*``
+    and ``-m storyreel`` children)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def output_size(text: str) -> tuple[int, int]:
+    """A ``WxH`` command-line argument (both even, as 4:2:0 video needs)."""
+    width, height = (int(part) for part in text.lower().split("x"))
+    if width % 2 or height % 2:
+        raise argparse.ArgumentTypeError("width and height must be even")
+    return width, height
 
 
 def _busy() -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -21,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.measure import run_measured
+from bench.measure import child_env, output_size, run_measured
 from bench.project import make_photo_project
 
 __all__ = ["main", "run_scenario"]
@@ -29,18 +28,12 @@ __all__ = ["main", "run_scenario"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
 def run_scenario(work: Path, projects: Path, runs: int, size: tuple[int, int], fps: int,
                  preset: str, segments: int, seconds: float) -> dict[str, Any]:
     """Measure ``runs`` alternating rounds; returns every run and the medians' ratios."""
     manifest = make_photo_project(projects, segments, size[0], size[1], fps, seconds)
     out, floor_json = work / "photos.mp4", work / "photos-floor.json"
-    env = _env()
+    env = child_env()
     ours: list[dict[str, float]] = []
     floor: list[dict[str, float]] = []
     for _ in range(runs):
@@ -86,18 +79,13 @@ def markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _size(text: str) -> tuple[int, int]:
-    width, height = (int(part) for part in text.lower().split("x"))
-    return width, height
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; writes ``photos.json`` and ``photos.md`` to ``--out``."""
     parser = argparse.ArgumentParser(prog="python -m bench.photos", description=__doc__)
     parser.add_argument("--segments", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=6.0,
                         help="narration per segment (4 x 6 s plus pauses: about 25 s)")
-    parser.add_argument("--size", type=_size, default=(1920, 1080))
+    parser.add_argument("--size", type=output_size, default=(1920, 1080))
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--runs", type=int, default=3)

@@ -14,26 +14,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.measure import Sample, run_measured
+from bench.measure import Sample, child_env, output_size, run_measured
 from bench.project import make_project
 
 __all__ = ["main", "run_scenario"]
 
 ROOT = Path(__file__).resolve().parent.parent
 _EDITED_TEXT = "Segment {n}: a corrected line, read over the same photograph."
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
 
 
 def _creator_manifest(plain: Path) -> Path:
@@ -67,7 +60,7 @@ def run_scenario(work: Path, projects: Path, segments: int, size: tuple[int, int
     manifest = _creator_manifest(project.manifest)
     shutil.rmtree(manifest.parent / ".storyreel-cache", ignore_errors=True)
     out = work / "rerender.mp4"
-    py, env = sys.executable, _env()
+    py, env = sys.executable, child_env()
 
     def render(path: Path, *extra: str) -> Sample:
         command = [py, "-m", "storyreel", "render", str(path), "-o", str(out),
@@ -101,7 +94,7 @@ def _floor(plain: Path, work: Path, preset: str, render: Any) -> dict[str, Any]:
     result_json = work / "floor.json"
     run_measured([sys.executable, "-m", "bench.floor", str(plain), "--preset", preset,
                   "--out", str(work / "floor.mp4"), "--json", str(result_json)],
-                 env=_env(), cwd=work, log=work / "floor.log")
+                 env=child_env(), cwd=work, log=work / "floor.log")
     data = json.loads(result_json.read_text(encoding="utf-8"))
     return {"chunked_no_cache": _row(chunked),
             "floor": {"wall": data["wall"], "cpu": data["cpu"]},
@@ -132,16 +125,11 @@ def markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _size(text: str) -> tuple[int, int]:
-    width, height = (int(part) for part in text.lower().split("x"))
-    return width, height
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; writes ``rerender.json`` and ``rerender.md`` to ``--out``."""
     parser = argparse.ArgumentParser(prog="python -m bench.rerender", description=__doc__)
     parser.add_argument("--segments", type=int, default=50)
-    parser.add_argument("--size", type=_size, default=(1920, 1080))
+    parser.add_argument("--size", type=output_size, default=(1920, 1080))
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")

@@ -33,17 +33,22 @@ def captioned(folder: Path, **settings: Any) -> Path:
                          width=160, height=90, fps=25)
 
 
-def count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Record every narration the analysis decodes."""
-    decoded: list[Path] = []
-    real = analysis._narration
+def opened_files(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[Path]:
+    """Record the file each call of ``module.name`` opens (its first argument)."""
+    opened: list[Path] = []
+    real = getattr(module, name)
 
     def spy(path: Path, *args: Any, **kwargs: Any) -> Any:
-        decoded.append(path)
+        opened.append(path)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(analysis, "_narration", spy)
-    return decoded
+    monkeypatch.setattr(module, name, spy)
+    return opened
+
+
+def count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Record every narration the analysis decodes."""
+    return opened_files(monkeypatch, analysis, "_narration")
 
 
 def test_unchanged_narrations_are_not_decoded_again(project_dir: Path, out_dir: Path,
@@ -191,14 +196,7 @@ def test_each_still_is_prepared_once_though_two_parts_show_it(
     specs = [SegmentSpec(seconds=1.2, text=t) for t in TEXTS]
     manifest = write_project(project_dir, specs, settings={"transitions": {"crossfade": 0.3}},
                              width=160, height=90, fps=25)
-    loaded: list[Path] = []
-    real = pictures.load_cover_planes
-
-    def spy(path: Path, *args: Any, **kwargs: Any) -> Any:
-        loaded.append(path)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(pictures, "load_cover_planes", spy)
+    loaded = opened_files(monkeypatch, pictures, "load_cover_planes")
     result = storyreel.render(storyreel.load_project(manifest), out_dir / "a.mp4", cache=False)
     assert result.chunks_encoded == len(TEXTS)  # the crossfades end parts 1 and 2
     assert sorted(loaded) == sorted(project_dir / "images" / f"{i:03d}.png"
