@@ -1,25 +1,29 @@
 """Ken Burns motion on YUV planes: an eased zoom combined with a pan, sub-pixel exact.
 
 A still is prepared once at ``zoom`` times the output size (the *source*). Each
-output frame is an affine warp (scale + offset) of a window of that source,
-sampled bilinearly, so slow motion moves by fractions of a pixel per frame and
-never steps back. Work happens directly in the encoder's planes: no RGB per frame.
+output frame is a window of that source scaled to the output and sampled
+bilinearly at its exact sub-pixel position (:mod:`storyreel.frames.resample`),
+so slow motion moves by fractions of a pixel per frame and never steps back.
+Work happens directly in the encoder's planes: no RGB per frame.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.media.image import Planes
 
-__all__ = ["Motion", "StillPicture", "choose_motion", "warp_into"]
+if TYPE_CHECKING:
+    from storyreel.frames.resample import PlaneSampler
 
-_FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+Samplers = tuple["PlaneSampler", "PlaneSampler", "PlaneSampler"]
+
+__all__ = ["Motion", "StillPicture", "choose_motion", "samplers_of", "warp_into"]
 
 # Pan paths as (start, end) window positions, 0..1 of the free room on each axis.
 # Consecutive entries differ, so neighbouring segments never move alike.
@@ -91,6 +95,7 @@ def warp_into(
     dest: tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]],
     motion: Motion,
     t: float,
+    samplers: Samplers | None = None,
 ) -> None:
     """Render the frame at progress ``t`` of ``motion`` into the ``dest`` planes.
 
@@ -99,6 +104,8 @@ def warp_into(
         dest: Writable Y, U, V planes of the output frame (views into the encoder frame).
         motion: The segment's motion.
         t: Progress through the segment, 0 at the first frame and 1 at the last.
+        samplers: ``source``'s planes made ready by :func:`samplers_of`, to reuse from
+            frame to frame (made for this frame alone when omitted).
     """
     zoom, px, py = motion.at(t)
     src_w, src_h = source.size
@@ -108,20 +115,20 @@ def warp_into(
     win_h = src_h / zoom
     x0 = px * (src_w - win_w)
     y0 = py * (src_h - win_h)
-    inv_x = win_w / out_w
-    inv_y = win_h / out_h
-    for plane_src, plane_dst, div in ((source.y, dest[0], 1), (source.u, dest[1], 2),
-                                      (source.v, dest[2], 2)):
-        matrix = np.array(
-            [[inv_x, 0.0, x0 / div + 0.5 * inv_x - 0.5],
-             [0.0, inv_y, y0 / div + 0.5 * inv_y - 0.5]],
-            dtype=np.float64,
-        )
-        height, width = plane_dst.shape
-        out = cv2.warpAffine(plane_src, matrix, (width, height), dst=plane_dst, flags=_FLAGS,
-                             borderMode=cv2.BORDER_REPLICATE)
-        if out is not plane_dst:  # OpenCV could not write in place (padded rows)
-            np.copyto(plane_dst, out)
+    step = (win_w / out_w, win_h / out_h)
+    for sampler, plane, div in zip(samplers or samplers_of(source), dest, (1, 2, 2),
+                                   strict=True):
+        # The centre of the first output pixel, in the plane's own pixels.
+        sampler.draw(plane, (x0 / div + 0.5 * step[0] - 0.5, y0 / div + 0.5 * step[1] - 0.5),
+                     step)
+
+
+def samplers_of(source: Planes) -> Samplers:
+    """``source``'s Y, U and V planes, ready to be drawn frame after frame."""
+    # Loaded on the first moving frame: Numba's start-up is paid only by renders.
+    from storyreel.frames.resample import PlaneSampler
+
+    return PlaneSampler(source.y), PlaneSampler(source.u), PlaneSampler(source.v)
 
 
 class StillPicture:
@@ -130,13 +137,16 @@ class StillPicture:
     def __init__(self, source: Planes, motion: Motion) -> None:
         self._source = source
         self._motion = motion
+        self._samplers: Samplers | None = None
         self._static: tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]] | None = None
 
     def draw(self, dest: tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]],
              index: int, t: float) -> None:
         """Draw the frame at progress ``t`` (``index`` is the frame number in the segment)."""
         if not self._motion.static:
-            warp_into(self._source, dest, self._motion, t)
+            if self._samplers is None:
+                self._samplers = samplers_of(self._source)
+            warp_into(self._source, dest, self._motion, t, self._samplers)
             return
         if self._static is None:
             warp_into(self._source, dest, self._motion, 0.0)
@@ -146,4 +156,5 @@ class StillPicture:
             np.copyto(plane, cached)
 
     def close(self) -> None:
-        """Nothing to release: the planes are plain arrays."""
+        """Let go of the working buffers (the planes are plain arrays)."""
+        self._samplers = None
