@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -217,3 +218,38 @@ def test_video_without_sound_is_not_a_narration(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="no audio") as info:
         decode_audio(path, 4)
     assert info.value.segment == 4
+
+
+def test_sound_that_starts_late_in_a_file_is_still_found(tmp_path: Path) -> None:
+    # A transport stream whose first sound packet comes after 500 kB of picture: the
+    # quick look at the file's start does not see it, so the file is read again in full.
+    path = tmp_path / "late.ts"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        video.options = {"qp": "0", "preset": "ultrafast"}
+        sound = out.add_stream("mp2", rate=48_000)
+        sound.layout = "stereo"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (120, 160, 3), np.uint8),
+                                               format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        for i in range(20):
+            block = av.AudioFrame.from_ndarray(np.full((1, 2 * 1152), 8000, np.int16),
+                                               format="s16", layout="stereo")
+            block.sample_rate = 48_000
+            block.pts = 48_000 + i * 1152
+            for packet in sound.encode(block):
+                out.mux(packet)
+        for packet in sound.encode(None):
+            out.mux(packet)
+    with av.open(str(path), options={"probesize": "32768"}) as quick:
+        assert quick.streams.audio[0].codec_context.sample_rate == 0, "seen at once"
+    samples = decode_audio(path, 1)
+    assert samples.shape == (2, 20 * 1152)
+    assert np.abs(samples[:, 2000:-2000]).min() > 0.2

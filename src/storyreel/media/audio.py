@@ -39,6 +39,10 @@ __all__ = [
 CHANNELS = 2
 #: Longest narration accepted for one segment.
 MAX_NARRATION_SECONDS = 3 * 3600
+# FFmpeg reads up to 5 MB to learn a file's streams: a whole narration's WAV, 11 ms
+# an open. The first 32 kB describe a WAV, MP3 or FLAC; other files are read again
+# the usual way when they are not described by then.
+_QUICK_PROBE = 32 * 1024
 
 Samples = NDArray[np.float32]  # shape (CHANNELS, n), values in [-1, 1]
 
@@ -79,8 +83,10 @@ class AudioReader:
         self._pending_size = 0
         self._blocks: Iterator[Samples] | None = None
         check_regular_file(self.path, what, segment)
-        with self._translated():
-            self._container = av.open(str(self.path), metadata_errors="ignore")
+        self._container = self._open(_QUICK_PROBE)
+        if not _described(self._container):  # a format that needs a longer look
+            self._container.close()
+            self._container = self._open(None)
         try:
             self.format = self._container.format.name.split(",")[0]
             if not self._container.streams.audio:
@@ -96,6 +102,11 @@ class AudioReader:
         except BaseException:
             self._container.close()
             raise
+
+    def _open(self, probesize: int | None) -> av.container.InputContainer:
+        options = {} if probesize is None else {"probesize": str(probesize)}
+        with self._translated():
+            return av.open(str(self.path), metadata_errors="ignore", options=options)
 
     def __enter__(self) -> AudioReader:
         return self
@@ -184,6 +195,13 @@ class AudioReader:
         except (av.error.FFmpegError, OSError, ValueError, EOFError) as exc:
             raise self._error(f"{self.what} is corrupt or not a supported format "
                               f"({reason(exc)})") from exc
+
+
+def _described(container: av.container.InputContainer) -> bool:
+    """True when the container's audio streams state their layout and rate (or it has none)."""
+    return all(stream.codec_context.channels > 0 and stream.codec_context.sample_rate > 0
+               and stream.codec_context.format is not None
+               for stream in container.streams.audio)
 
 
 def take_front(chunks: Sequence[Samples], n: int) -> tuple[Samples, Samples]:
