@@ -346,3 +346,24 @@ def test_joined_file_plays_to_the_end_in_chromium(project_dir: Path, out_dir: Pa
     assert state["error"] is None, state
     assert abs(state["time"] - result.duration) < 0.1, state
     assert abs(state["duration"] - result.duration) < 0.1, state
+
+
+def test_each_part_uses_one_slice_thread_per_core(project_dir: Path, out_dir: Path) -> None:
+    # More slice threads than cores leave one core with two slices of every frame while
+    # the other waits; libx264 itself picks one per core. Its options are in the stream.
+    from storyreel.media.encoder import EncoderSettings
+    from storyreel.render.parts import machine_cores, pool_threads
+
+    base = EncoderSettings(192, 108, Fraction(FPS))
+    assert pool_threads(base, 1, 2).threads == 2
+    assert pool_threads(base, 2, 16).threads == 8
+    assert pool_threads(base, 3, 2).threads == 1
+    # (libx264 caps slice threads at a quarter of the macroblock rows: a 360-row frame.)
+    manifest = write_project(project_dir, [SegmentSpec(seconds=0.4)], width=640, height=360,
+                             fps=FPS)
+    write_textured(project_dir / "images" / "001.png", (640, 360))
+    result = storyreel.render(storyreel.load_project(manifest), out_dir / "threads.mp4",
+                              cache=False)
+    options = result.path.read_bytes().split(b"x264 - core", 1)[1][:2000]
+    assert f" threads={min(machine_cores(), 5)} ".encode() in options
+    assert b" sliced_threads=1 " in options

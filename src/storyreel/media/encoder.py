@@ -43,7 +43,7 @@ class EncoderSettings:
     audio_bitrate: int = 192_000
     sample_rate: int = SAMPLE_RATE
     threads: int = 0
-    """libx264 threads; 0 lets it choose from the machine's cores."""
+    """libx264 slice threads; 0 lets it choose (one per core)."""
 
     def x264_options(self, *, stitchable: bool = False) -> dict[str, object]:
         """The libx264 options these settings ask for (``stitchable``: one part of many).
@@ -139,6 +139,7 @@ class Mp4Encoder:
         ctx.color_trc = _BT709
         ctx.colorspace = _BT709
         ctx.color_range = _RANGE_MPEG
+        ctx.thread_type = "SLICE"  # PyAV's default, stated: the thread count is per frame
         ctx.thread_count = s.threads
         stream.options = s.x264_options(stitchable=self._stitchable)
         return stream

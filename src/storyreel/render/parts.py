@@ -117,8 +117,14 @@ def encode_parts(jobs: Sequence[PartJob], encoders: EncoderFactory, cancel: Canc
 
 
 def pool_threads(settings: EncoderSettings, workers: int, cores: int) -> EncoderSettings:
-    """Settings whose thread count shares ``cores`` between ``workers`` encoders."""
-    return replace(settings, threads=max(1, cores * 3 // 2 // workers))
+    """Settings whose thread count shares ``cores`` between ``workers`` encoders.
+
+    libx264 runs slice threads (each frame cut into one slice per thread, all
+    encoded at once), and left to choose it takes one thread per core. More threads
+    than cores leave a core with two slices of each frame while the other waits:
+    on 2 cores, 3 threads kept 1.65 cores busy where 2 kept 1.81, for the same CPU.
+    """
+    return replace(settings, threads=max(1, cores // workers))
 
 
 # -- the pool ---------------------------------------------------------------------------
