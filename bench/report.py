@@ -58,7 +58,7 @@ def machine_info() -> dict[str, Any]:
 def versions() -> dict[str, str]:
     """Versions of storyreel, the libraries it and the references use, and FFmpeg's."""
     found = {}
-    for name in ("storyreel", "av", "numpy", "opencv-python-headless", "pillow", "moviepy",
+    for name in ("storyreel", "av", "numpy", "opencv-python-headless", "numba", "pillow", "moviepy",
                  "imageio-ffmpeg", "scikit-image", "psutil", "matplotlib"):
         try:
             found[name] = importlib.metadata.version(name)
