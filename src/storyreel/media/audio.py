@@ -83,10 +83,7 @@ class AudioReader:
         self._pending_size = 0
         self._blocks: Iterator[Samples] | None = None
         check_regular_file(self.path, what, segment)
-        self._container = self._open(_QUICK_PROBE)
-        if not _described(self._container):  # a format that needs a longer look
-            self._container.close()
-            self._container = self._open(None)
+        self._container = self._open()
         try:
             self.format = self._container.format.name.split(",")[0]
             if not self._container.streams.audio:
@@ -103,10 +100,20 @@ class AudioReader:
             self._container.close()
             raise
 
-    def _open(self, probesize: int | None) -> av.container.InputContainer:
-        options = {} if probesize is None else {"probesize": str(probesize)}
+    def _open(self) -> av.container.InputContainer:
+        """The file opened after a quick look at its start, or a full one when needed."""
         with self._translated():
-            return av.open(str(self.path), metadata_errors="ignore", options=options)
+            quick = av.open(str(self.path), metadata_errors="ignore",
+                            options={"probesize": str(_QUICK_PROBE)})
+            try:
+                described = _described(quick)
+            except BaseException:
+                quick.close()
+                raise
+            if described:
+                return quick
+            quick.close()
+            return av.open(str(self.path), metadata_errors="ignore")
 
     def __enter__(self) -> AudioReader:
         return self
