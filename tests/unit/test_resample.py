@@ -124,3 +124,28 @@ def test_steps_must_be_positive(step: tuple[float, float]) -> None:
 def test_an_empty_plane_is_refused() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         PlaneSampler(np.zeros((0, 5), np.uint8))
+
+
+def test_works_where_no_cache_folder_can_be_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A read-only install with no writable home: Numba finds nowhere to keep the
+    # compiled loops, and they are compiled in the process instead of failing.
+    import importlib.util
+
+    from numba.core import caching
+
+    import storyreel.frames.resample as resample
+
+    class Nowhere(caching._CacheLocator):
+        @classmethod
+        def from_function(cls, py_func: object, py_file: str) -> None:
+            return None
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [Nowhere])
+    spec = importlib.util.spec_from_file_location("resample_uncached", resample.__file__)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    src = noise(40, 60)
+    dst = np.zeros((20, 30), np.uint8)
+    module.PlaneSampler(src).draw(dst, (3.3, 4.4), (1.5, 1.5))
+    assert np.abs(dst - bilinear(src, dst.shape, (3.3, 4.4), (1.5, 1.5))).max() <= 1.5

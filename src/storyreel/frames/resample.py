@@ -85,12 +85,22 @@ def _rows_u16_py(src: U16, index: I32, weight: U16, out: U8) -> None:
             row[k] = (first[k] * keep + second[k] * w + half) >> (2 * _BITS)
 
 
-# Compiled on first use and kept in Numba's cache (beside this file, or the user's
-# cache folder when that is read-only), so later processes load them in milliseconds.
-_jit = numba.njit(cache=True, nogil=True, boundscheck=False)
-_taps = cast(Callable[[float, float, int, int], tuple[I32, U16]], _jit(_taps_py))
-_rows_u8 = cast(Callable[[U8, I32, U16, int, U16], None], _jit(_rows_u8_py))
-_rows_u16 = cast(Callable[[U16, I32, U16, U8], None], _jit(_rows_u16_py))
+def _compiled(function: Callable[..., object]) -> object:
+    """``function`` compiled by Numba on first use, without the GIL.
+
+    The machine code is kept in Numba's cache (beside this file, or in the user's
+    cache folder when this one is read-only), so later processes load it in
+    milliseconds. Where neither can be written, each process compiles it again.
+    """
+    try:
+        return numba.njit(cache=True, nogil=True, boundscheck=False)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True, boundscheck=False)(function)
+
+
+_taps = cast(Callable[[float, float, int, int], tuple[I32, U16]], _compiled(_taps_py))
+_rows_u8 = cast(Callable[[U8, I32, U16, int, U16], None], _compiled(_rows_u8_py))
+_rows_u16 = cast(Callable[[U16, I32, U16, U8], None], _compiled(_rows_u16_py))
 
 
 class PlaneSampler:
