@@ -32,6 +32,7 @@ from rq.registry import FinishedJobRegistry
 import storyreel
 from bench.measure import output_size
 from bench.project import make_project
+from bench.report import write_results
 from storyreel.distributed import QUEUE_NAME, RemoteParts
 from storyreel.render import job as render_job
 from storyreel.render.parts import PartJob
@@ -211,10 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data["settings"]["preset"] = args.preset
     manifest.write_text(json.dumps(data), encoding="utf-8")
     runs = [run_once(manifest, n, args.work) for n in args.workers]
-    (args.out / "farm.json").write_text(json.dumps(runs, indent=1), encoding="utf-8")
-    text = markdown(runs, args)
-    (args.out / "farm.md").write_text(text, encoding="utf-8")
-    print(text)
+    write_results(args.out, "farm", runs, markdown(runs, args))
     return 0
 
 

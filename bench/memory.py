@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from bench.measure import Sample, run_measured
+from bench.report import write_results
 
 __all__ = ["main", "write_narration"]
 
@@ -103,10 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [measure(seconds, work) for seconds in lengths]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    text = report(rows)
-    (args.out / "memory.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
-    (args.out / "memory.md").write_text(text, encoding="utf-8")
-    print(text)
+    write_results(args.out, "memory", rows, report(rows), indent=2)
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from bench.measure import child_env, output_size, run_measured
 from bench.project import make_photo_project
+from bench.report import write_results
 
 __all__ = ["main", "run_scenario"]
 
@@ -96,10 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     result = run_scenario(args.work, args.out / "projects", args.runs, args.size, args.fps,
                           args.preset, args.segments, args.seconds)
-    (args.out / "photos.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    text = markdown(result, args)
-    (args.out / "photos.md").write_text(text, encoding="utf-8")
-    print(text)
+    write_results(args.out, "photos", result, markdown(result, args))
     return 0
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "machine_info", "merge_results", "render_report", "targets", "versions", "write_report",
+    "write_results",
 ]
 
 CHART = "time_per_frame.png"
@@ -53,6 +54,14 @@ def machine_info() -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def write_results(out: Path, name: str, data: object, text: str, *, indent: int = 1) -> None:
+    """Write one scenario's figures as ``<name>.json`` and its report as ``<name>.md``
+    into ``out``, and print the report."""
+    (out / f"{name}.json").write_text(json.dumps(data, indent=indent), encoding="utf-8")
+    (out / f"{name}.md").write_text(text, encoding="utf-8")
+    print(text)
 
 
 def versions() -> dict[str, str]:
