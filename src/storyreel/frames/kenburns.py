@@ -125,7 +125,7 @@ def warp_into(
 
 def samplers_of(source: Planes) -> Samplers:
     """``source``'s Y, U and V planes, ready to be drawn frame after frame."""
-    # Loaded on the first moving frame: Numba's start-up is paid only by renders.
+    # Loaded when the first still is drawn: only renders pay for Numba's start-up.
     from storyreel.frames.resample import PlaneSampler
 
     return PlaneSampler(source.y), PlaneSampler(source.u), PlaneSampler(source.v)
