@@ -131,22 +131,28 @@ function showError(err) {
 }
 
 // In-page dialogs instead of prompt() and confirm(). Resolves to the text (or true), or null.
+// Enter is the main button (the form's first submit button), Escape and Cancel cancel; focus
+// starts in the dialog and goes back to where it was.
 function ask({ title, text = "", input = null, ok = "OK", danger = false }) {
   const dialog = $("#dialog");
+  const from = document.activeElement;
   $("#dialog-title").textContent = title;
   $("#dialog-text").textContent = text;
   const field = $("#dialog-input");
   field.hidden = input === null;
   field.value = input ?? "";
+  field.setAttribute("aria-labelledby", text ? "dialog-text" : "dialog-title");
   $("#dialog-ok").textContent = ok;
   $("#dialog-ok").className = danger ? "danger" : "primary";
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
       if (dialog.returnValue !== "ok") resolve(null);
       else resolve(input === null ? true : field.value.trim());
+      if (from && from.isConnected && from !== document.body) from.focus();
     }, { once: true });
+    dialog.returnValue = "";  // Escape leaves it as it was: an earlier OK must not count
     dialog.showModal();
-    if (input !== null) { field.focus(); field.select(); }
+    if (input !== null) { field.focus(); field.select(); } else $("#dialog-ok").focus();
   });
 }
 
@@ -244,12 +250,14 @@ async function openProject(id) {
   if (switching) {
     state.selected = project.segment_list.length ? project.segment_list[0].id : null;
     state.videoJob = null;
+    switchUndo(project.id);
   }
   $("#welcome").hidden = true;
   $("#editor").hidden = false;
   $("#project-head").hidden = false;
   $("#render-actions").hidden = false;
   $("#title").value = project.title;
+  $("#project-heading").textContent = project.title;
   document.title = `${project.title} · storyreel`;
   applyAspect();
   renderTimeline();
@@ -325,6 +333,8 @@ function renderTimeline() {
     if (input) { input.value = value; input.dataset.dirty = "1"; }
   }
   if (!segments.length) list.append(el("li", { class: "empty muted", textContent: "No segments yet: press “+ Segment”, or drop pictures here." }));
+  const deleted = deletedRow();
+  if (deleted) list.insertBefore(deleted, list.children[undoLog.done.at(-1).deleted - 1] || null);
   renderOverview();
   updateMeta();
   const waiting = segments.filter((seg) => seg.narration === "pending" || seg.narration === "outdated").length;
@@ -397,20 +407,39 @@ function fitText(text) {
   text.style.height = `${text.scrollHeight + 2}px`;
 }
 
+// Typing in one field, from focus until it is saved, is one step of undo.
+const typingSessions = new Map();
 function bindSegmentField(input, segmentId, name, value) {
   const key = `segment:${segmentId}:${name}`;
   const run = async () => {
     const sent = value();
+    const before = segmentById(segmentId)?.[name];
     const fresh = await api("PATCH", projectPath(`segments/${segmentId}/`), { [name]: sent });
     const seg = segmentById(segmentId);
     if (seg) { seg[name] = sent; seg.narration = fresh.narration; }
+    if (before !== undefined && before !== sent) {
+      const what = name === "text" ? "text" : "chapter title";
+      remember({ label: `the ${what} of segment ${fresh.number}`, key: `${key}:${typingSessions.get(key)}`,
+        undo: () => editSegment(segmentId, name, before), redo: () => editSegment(segmentId, name, sent) });
+    }
     const row = document.getElementById(`segment-${segmentId}`);
     if (row && fresh) showNarration(row, fresh);
     if (input.value === (sent ?? "")) input.dataset.dirty = "";
     afterEdit(name === "chapter");
   };
+  input.addEventListener("focus", () => { if (!state.pending.has(key)) typingSessions.set(key, (typingSessions.get(key) || 0) + 1); });
   input.addEventListener("input", () => { input.dataset.dirty = "1"; debounced(key, run); });
   input.addEventListener("blur", () => flush(key, run));
+}
+
+async function editSegment(segmentId, name, text) {
+  const id = currentId(segmentId);
+  await save(() => api("PATCH", projectPath(`segments/${id}/`), { [name]: text }));
+  const row = document.getElementById(`segment-${id}`);
+  const field = row && $(name === "text" ? ".seg-text" : ".seg-chapter", row);
+  if (field) field.dataset.dirty = "";  // what the studio now holds is shown, not older typing
+  await reloadProject();
+  afterEdit(name === "chapter");
 }
 
 // A text or chapter edit changes the video to come: the notice and the frame follow.
@@ -470,38 +499,65 @@ function playNarration(seg, button) {
 }
 
 // Drag a row by its handle (or anywhere) to move it; files dropped on a row are uploads.
+// The order is sent when the drag ends: no drop event is to be relied on (Chromium fires none
+// when the row moved under the pointer since the last dragover). Released outside the
+// timeline, the saved order comes back.
 let dragging = null;
+let overTimeline = false;
 function setupReorder(li) {
   li.addEventListener("dragstart", (event) => {
     if (event.target !== li) return;
     dragging = li;
+    overTimeline = true;
     li.classList.add("dragging");
     event.dataTransfer.effectAllowed = "move";
     event.dataTransfer.setData("text/plain", li.dataset.id);
   });
-  li.addEventListener("dragend", () => { li.classList.remove("dragging"); dragging = null; });
+  li.addEventListener("dragend", () => {
+    li.classList.remove("dragging");
+    if (dragging !== li) return;
+    dragging = null;
+    if (!state.project) return;
+    const order = $$("#timeline .segment").map((row) => Number(row.dataset.id));
+    const saved = state.project.segment_list.map((s) => s.id);
+    if (!overTimeline) renderTimeline();
+    else if (order.join() !== saved.join()) reorder(order);
+  });
   li.addEventListener("dragover", (event) => {
     if (!dragging || dragging === li) return;
-    event.preventDefault();
     const after = event.offsetY > li.offsetHeight / 2;
     li.parentNode.insertBefore(dragging, after ? li.nextSibling : li);
   });
-  li.addEventListener("drop", (event) => {
-    if (!dragging) return;
-    event.preventDefault();
-    const order = $$(".segment").map((row) => Number(row.dataset.id));
-    saveOrder(order);
-  });
 }
 
+function setupTimelineDrop(list) {
+  document.addEventListener("dragover", (event) => {
+    if (!dragging) return;
+    overTimeline = list.contains(event.target);
+    if (overTimeline) event.preventDefault();
+  });
+  list.addEventListener("drop", (event) => { if (dragging) event.preventDefault(); });  // no text dropped into a field
+}
+
+// Resolves to whether the studio took the order; if not, the page shows the studio's order.
 async function saveOrder(order) {
   try {
     const segments = await save(() => api("PUT", projectPath("segments/order/"), { order }));
     state.project.segment_list = segments;
     renderTimeline();
     afterEdit(true);
+    return true;
   } catch (err) {
-    renderTimeline();
+    await reloadProject().catch(() => renderTimeline());
+    return false;
+  }
+}
+
+// A reorder made by the creator (not by undo): it can be undone.
+async function reorder(order) {
+  const before = state.project.segment_list.map((s) => s.id);
+  if (await saveOrder(order)) {
+    remember({ label: "a move", undo: must(() => saveOrder(arrange(before))), redo: must(() => saveOrder(arrange(order))) });
   }
 }
 
@@ -511,7 +567,7 @@ function moveSegment(segmentId, step) {
   const to = from + step;
   if (to < 0 || to >= order.length) return;
   order.splice(to, 0, ...order.splice(from, 1));
-  saveOrder(order).then(() => document.getElementById(`segment-${segmentId}`)?.focus());
+  reorder(order).then(() => document.getElementById(`segment-${segmentId}`)?.focus());
 }
 
 function setupDrop(li, seg) {
@@ -594,41 +650,61 @@ async function upload(segmentId, kind, file) {
   }
 }
 
-// Deleting waits a few seconds before it reaches the studio, so it can be undone.
-function removeSegment(seg) {
+// A deleted segment is gone from the studio at once (the next video is what the page shows);
+// what it held is kept here, so undo can put it back as a new segment in the same place.
+async function removeSegment(seg) {
   const row = document.getElementById(`segment-${seg.id}`);
+  const rows = $$("#timeline .segment");
+  const next = rows[rows.indexOf(row) + 1] || rows[rows.indexOf(row) - 1];
   if (row) row.hidden = true;
-  const timer = setTimeout(() => commitDelete(seg.id), 6000);
-  pendingDeletes.set(seg.id, timer);
-  toast(`Segment ${seg.number} deleted`, {
-    seconds: 6,
-    action: { label: "Undo", run: () => { clearTimeout(timer); pendingDeletes.delete(seg.id); if (row) row.hidden = false; } },
-  });
-}
-
-const pendingDeletes = new Map();
-async function commitDelete(segmentId) {
-  pendingDeletes.delete(segmentId);
-  if (!state.project) return;
   try {
-    await save(() => api("DELETE", projectPath(`segments/${segmentId}/`)));
-    if (state.selected === segmentId) state.selected = null;
-    await reloadProject();
+    const kept = await keepSegment(seg);
+    await save(() => api("DELETE", projectPath(`segments/${seg.id}/`)));
+    if (state.selected === seg.id) state.selected = next ? Number(next.dataset.id) : null;
+    remember({ label: `the deletion of segment ${seg.number}`, deleted: seg.number,
+      undo: () => restoreSegment(kept), redo: () => deleteSegment(kept.id) });
+    await reloadProject();  // the timeline shows where it was, with Undo
+    (document.getElementById(next?.id) || $("#add-segment")).focus();
     afterEdit(true);
     loadProjects().catch(() => {});
   } catch (err) {
+    if (row) row.hidden = false;
     await reloadProject().catch(() => {});
   }
 }
 
-// Deletes still waiting for their undo are sent when the page goes away.
-window.addEventListener("pagehide", () => {
-  if (!state.project) return;
-  for (const [segmentId, timer] of pendingDeletes) {
-    clearTimeout(timer);
-    fetch(projectPath(`segments/${segmentId}/`), { method: "DELETE", keepalive: true });
+// What a segment holds, its media as files (a generated narration is spoken again instead).
+async function keepSegment(seg) {
+  const file = async (media, name) => {
+    if (!media) return null;
+    const response = await fetch(media.url);
+    if (!response.ok) throw new ApiError(`The ${name} of segment ${seg.number} could not be read.`, response.status);
+    return new File([await response.blob()], name, { type: response.headers.get("Content-Type") || "" });
+  };
+  const recorded = seg.narration === "recorded";
+  return { id: seg.id, number: seg.number, text: seg.text, chapter: seg.chapter, image_prompt: seg.image_prompt,
+    image: await file(seg.image, "picture"), audio: recorded ? await file(seg.audio, "recording") : null };
+}
+
+async function restoreSegment(kept) {
+  const body = { text: kept.text, chapter: kept.chapter, image_prompt: kept.image_prompt, position: kept.number };
+  const seg = await save(() => api("POST", projectPath("segments/"), body));
+  undoLog.ids.set(kept.id, seg.id);
+  for (const kind of ["image", "audio"]) {
+    if (!kept[kind]) continue;
+    const form = new FormData();
+    form.append("file", kept[kind]);
+    await save(() => api("POST", projectPath(`segments/${seg.id}/${kind}/`), form));
   }
-});
+  state.selected = seg.id;
+  await reloadProject();
+  document.getElementById(`segment-${seg.id}`)?.focus();
+}
+
+async function deleteSegment(segmentId) {
+  await save(() => api("DELETE", projectPath(`segments/${currentId(segmentId)}/`)));
+  await reloadProject();
+}
 
 async function addSegment() {
   try {
@@ -637,6 +713,101 @@ async function addSegment() {
     await reloadProject();
     document.querySelector(`#segment-${seg.id} .seg-text`)?.focus();
   } catch (err) { /* reported by save() */ }
+}
+
+// ---------------------------------------------------------------- undo
+
+// One history per project. Each step undoes and redoes itself with the same requests as any
+// edit, so the studio always holds what the page shows. Ctrl+Z / Ctrl+Shift+Z (Cmd on macOS)
+// work outside text fields; inside one, the browser's own undo applies to the typing.
+const undoLog = { project: null, done: [], undone: [], ids: new Map(), queue: Promise.resolve() };
+
+function remember(step) {
+  if (!state.project || undoLog.project !== state.project.id) return;
+  const last = undoLog.done.at(-1);
+  // The same typing going on is one step, from the text before it to the last one saved.
+  if (step.key && last && last.key === step.key) last.redo = step.redo;
+  else undoLog.done.push(step);
+  undoLog.undone = [];
+  showUndo();
+}
+
+// Each project keeps its own history while the page is open.
+const undoLogs = new Map();
+function switchUndo(projectId) {
+  if (undoLog.project !== null) undoLogs.set(undoLog.project, { done: undoLog.done, undone: undoLog.undone, ids: undoLog.ids });
+  const kept = undoLogs.get(projectId) || { done: [], undone: [], ids: new Map() };
+  Object.assign(undoLog, kept, { project: projectId });
+  showUndo();
+}
+
+// A segment brought back by undo has a new id: steps made before still find it.
+function currentId(segmentId) {
+  let id = segmentId;
+  for (let hops = 0; undoLog.ids.has(id) && hops < 1000; hops += 1) id = undoLog.ids.get(id);
+  return id;
+}
+
+// An order saved earlier, applied to the segments there are now (others keep their place after).
+function arrange(order) {
+  const now = state.project.segment_list.map((s) => s.id);
+  const wanted = order.map(currentId).filter((id) => now.includes(id));
+  return [...wanted, ...now.filter((id) => !wanted.includes(id))];
+}
+
+// A step whose request resolves to false (refused, and reported) fails as a step.
+const must = (run) => async () => {
+  if (!(await run())) throw new ApiError("The change was not saved.", 0);
+};
+
+function undo() { return travel(undoLog.done, undoLog.undone, "undo", "Undone"); }
+function redo() { return travel(undoLog.undone, undoLog.done, "redo", "Redone"); }
+
+function travel(from, to, direction, word) {
+  undoLog.queue = undoLog.queue.then(async () => {
+    if (!state.project || undoLog.project !== state.project.id || !from.length) return;
+    const step = from.pop();
+    try {
+      await step[direction]();
+      to.push(step);
+      toast(`${word}: ${step.label}`);
+    } catch (err) {
+      from.push(step);  // still there to try again; the studio's refusal was shown by save()
+      if (!(err instanceof ApiError)) showError(err);
+      await reloadProject().catch(() => {});
+    }
+    showUndo();
+  });
+  return undoLog.queue;
+}
+
+function showUndo() {
+  const last = undoLog.done.at(-1), next = undoLog.undone.at(-1);
+  const mac = /Mac|iPhone|iPad/.test(navigator.platform);
+  $("#undo").disabled = !last;
+  $("#undo").title = last ? `Undo ${last.label} (${mac ? "⌘Z" : "Ctrl+Z"})` : "Nothing to undo";
+  $("#redo").disabled = !next;
+  $("#redo").title = next ? `Redo ${next.label} (${mac ? "⇧⌘Z" : "Ctrl+Shift+Z"})` : "Nothing to redo";
+}
+
+const TEXT_TYPES = new Set(["text", "search", "url", "email", "tel", "password", "number"]);
+const isTextField = (node) => Boolean(node && (node.tagName === "TEXTAREA" || node.isContentEditable ||
+  (node.tagName === "INPUT" && TEXT_TYPES.has(node.type))));
+
+function undoKeys(event) {
+  if (!(event.ctrlKey || event.metaKey) || event.altKey || !state.project) return;
+  if (isTextField(event.target) || $("#dialog").open) return;
+  const key = event.key.toLowerCase();
+  if (key === "z" && !event.shiftKey) { event.preventDefault(); undo(); }
+  else if ((key === "z" && event.shiftKey) || (key === "y" && !event.metaKey)) { event.preventDefault(); redo(); }
+}
+
+// The row of a segment just deleted: where it was, and the way to bring it back.
+function deletedRow() {
+  const step = undoLog.done.at(-1);
+  if (!step || !step.deleted || undoLog.project !== state.project.id) return null;
+  const undoButton = el("button", { class: "link", textContent: "Undo", onclick: () => undo() });
+  return el("li", { class: "deleted muted small" }, el("span", { textContent: `Segment ${step.deleted} deleted.` }), undoButton);
 }
 
 // ---------------------------------------------------------------- voice and narration
@@ -696,7 +867,7 @@ function chosenVoice() {
 }
 
 async function saveVoice() {
-  await patchProject({ settings: { voice: chosenVoice() } });
+  await changeOptions({ settings: { voice: chosenVoice() } });
   await reloadProject().catch(() => {});
 }
 
@@ -730,10 +901,7 @@ const isBusy = () => Boolean(state.lastStatus && (state.lastStatus.status === "q
 // ---------------------------------------------------------------- stage: framing and video
 
 function showStage(which) {
-  $$(".stage-tabs button").forEach((b) => {
-    b.classList.toggle("active", b.dataset.stage === which);
-    b.setAttribute("aria-selected", String(b.dataset.stage === which));
-  });
+  selectTab($(".stage-tabs"), (tab) => tab.dataset.stage === which);
   $("#stage-frame").hidden = which !== "frame";
   $("#stage-video").hidden = which !== "video";
   if (which !== "video") $("#video").pause();
@@ -920,10 +1088,42 @@ function buildPanel() {
   tabs.replaceChildren();
   const names = [["segment", "Segment"], ...state.words.options.map((g) => [g.group.toLowerCase(), g.group]), ["videos", "Videos"]];
   for (const [key, label] of names) {
-    tabs.append(el("button", { role: "tab", textContent: label, dataset: { panel: key },
-      className: key === state.panel ? "active" : "", onclick: () => { state.panel = key; buildPanel(); } }));
+    tabs.append(el("button", { role: "tab", id: `panel-tab-${key}`, textContent: label, dataset: { panel: key },
+      onclick: () => choosePanel(key) }));
   }
+  choosePanel(state.panel);
+}
+
+// The chosen tab is redrawn in place, so focus stays on it.
+function choosePanel(key) {
+  state.panel = key;
+  selectTab($("#panel-tabs"), (tab) => tab.dataset.panel === key);
+  $("#panel-body").setAttribute("aria-labelledby", `panel-tab-${key}`);
+  $("#panel-body").tabIndex = 0;
   buildPanelBody();
+}
+
+// WAI-ARIA tabs: the chosen tab is aria-selected and the only one in the Tab order.
+function selectTab(list, chosen) {
+  for (const tab of $$("[role=tab]", list)) {
+    const on = chosen(tab);
+    tab.classList.toggle("active", on);
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+  }
+}
+
+// Arrow keys, Home and End move between tabs and choose the one reached.
+function tabKeys(event) {
+  const tabs = $$("[role=tab]", event.currentTarget);
+  const at = tabs.indexOf(event.target);
+  if (at < 0) return;
+  const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (to === undefined) return;
+  event.preventDefault();
+  const tab = tabs[(to + tabs.length) % tabs.length];
+  tab.focus();
+  tab.click();
 }
 
 function buildPanelBody() {
@@ -1094,9 +1294,49 @@ function readInput(input) {
 
 function saveOption(input) {
   const path = input.dataset.path;
-  patchProject(nested(path, readInput(input)), input);
+  changeOptions(nested(path, readInput(input)), input);
 }
 
+// An option changed by the creator: it can be undone (the options it touched, as they were).
+async function changeOptions(patch, input = null) {
+  const before = {};
+  const walk = (node, path) => {
+    for (const [key, value] of Object.entries(node)) {
+      const at = path ? `${path}.${key}` : key;
+      if (value && typeof value === "object" && !Array.isArray(value)) walk(value, at);
+      else mergeInto(before, nested(at, getPath(state.project.options, at) ?? null));
+    }
+  };
+  walk(patch, "");
+  // A platform brings its own size, rate, bitrate and caption size: undo puts them back too.
+  if (patch.settings && patch.settings.platform !== undefined) {
+    walk({ width: 0, height: 0, fps: 0, settings: { video_bitrate: 0, subtitles: { size: 0 } } }, "");
+  }
+  if (!(await patchProject(patch, input))) return false;
+  remember({ label: optionLabel(patch), undo: must(() => patchProject(before)), redo: must(() => patchProject(patch)) });
+  return true;
+}
+
+function mergeInto(target, source) {
+  for (const [key, value] of Object.entries(source)) {
+    if (value && typeof value === "object" && !Array.isArray(value)) mergeInto(target[key] ??= {}, value);
+    else target[key] = value;
+  }
+}
+
+function optionLabel(patch) {
+  if (patch.width !== undefined) return "the size";
+  if (patch.settings && patch.settings.voice) return "the voice";
+  const leaf = (node, path) => {
+    const [key, value] = Object.entries(node)[0];
+    return value && typeof value === "object" ? leaf(value, `${path}${key}.`) : `${path}${key}`;
+  };
+  const path = leaf(patch, "");
+  const field = state.words.options.flatMap((g) => g.fields).find((f) => f.path === path);
+  return field ? `“${field.label}”` : "an option";
+}
+
+// Resolves to whether the studio took the change.
 async function patchProject(patch, input = null) {
   try {
     const project = await save(() => api("PATCH", projectPath(), patch));
@@ -1114,8 +1354,10 @@ async function patchProject(patch, input = null) {
     showFrame();
     refreshCaptionPreview();
     loadProjects().catch(() => {});
+    return true;
   } catch (err) {
     if (input) { input.dataset.dirty = ""; fillOptions($("#panel-body")); }
+    return false;
   }
 }
 
@@ -1159,7 +1401,7 @@ function sizeField() {
   for (const input of [width, height]) input.addEventListener("input", () => { input.dataset.dirty = "1"; });
   const sendCustom = () => {
     width.dataset.dirty = height.dataset.dirty = "";
-    patchProject({ width: Number(width.value), height: Number(height.value) });
+    changeOptions({ width: Number(width.value), height: Number(height.value) });
   };
   apply.addEventListener("click", sendCustom);
   for (const input of [width, height]) input.addEventListener("keydown", (event) => { if (event.key === "Enter") sendCustom(); });
@@ -1167,7 +1409,7 @@ function sizeField() {
     custom.hidden = select.value !== "custom";
     if (select.value === "custom") { width.focus(); return; }
     const [w, h] = select.value.split("x").map(Number);
-    patchProject({ width: w, height: h });
+    changeOptions({ width: w, height: h });
   });
   const row = fieldRow({ path: "size", label: "Size", help: "Pixels of the finished video; a platform sets its own.", unit: "" }, select);
   row.querySelector(".control").after(custom);
@@ -1346,6 +1588,7 @@ function bindTitle() {
     state.project.title = project.title;
     if (title.value.trim() === sent) title.dataset.dirty = "";
     document.title = `${project.title} · storyreel`;
+    $("#project-heading").textContent = project.title;
     loadProjects().catch(() => {});
   };
   title.addEventListener("input", () => { title.dataset.dirty = "1"; debounced("title", run); });
@@ -1365,6 +1608,7 @@ async function main() {
   $("#import-drop").addEventListener("click", () => $("#import-file").click());
   setupImportDrop($("#import-drop"));
   setupImportDrop($("#sidebar"));
+  setupTimelineDrop($("#timeline"));
   bindTitle();
   $("#add-segment").addEventListener("click", addSegment);
   $("#narrate-missing").addEventListener("click", () => narrate(null, null));
@@ -1372,9 +1616,15 @@ async function main() {
   $("#render-draft").addEventListener("click", () => startRender(true));
   $("#render-final").addEventListener("click", () => startRender(false));
   $("#cancel").addEventListener("click", cancelRender);
+  $("#dialog-cancel").addEventListener("click", () => $("#dialog").close("cancel"));
+  $("#undo").addEventListener("click", () => undo());
+  $("#redo").addEventListener("click", () => redo());
+  document.addEventListener("keydown", undoKeys);
   $("#show-start").addEventListener("click", () => setFrameEnd(false));
   $("#show-end").addEventListener("click", () => setFrameEnd(true));
   $$(".stage-tabs button").forEach((b) => b.addEventListener("click", () => showStage(b.dataset.stage)));
+  $(".stage-tabs").addEventListener("keydown", tabKeys);
+  $("#panel-tabs").addEventListener("keydown", tabKeys);
   $("#toggle-projects").addEventListener("click", () => {
     const open = document.body.classList.toggle("drawer-open");
     $("#toggle-projects").setAttribute("aria-expanded", String(open));
