@@ -330,3 +330,93 @@ def test_axe_finds_nothing_critical_or_serious(
         check(f"open project, {panel} panel")
     page.locator("#render-final").hover()
     check("Make video hovered")
+
+
+def test_the_picture_chooser_takes_several_files(
+        live_server: Callable[..., LiveServer], page: Any, tmp_path: Path) -> None:
+    server = live_server()
+    project = _project(server, ["One.", "Two."])
+    _open(page, server, project["id"])
+    files = []
+    for name, colour in (("02.png", (20, 40, 220)), ("01.png", (230, 120, 20))):
+        (tmp_path / name).write_bytes(png_bytes((320, 180), colour))
+        files.append(str(tmp_path / name))
+    page.set_input_files("#timeline .segment:first-child .seg-image input[type=file]", files)
+    wait_until(page, "document.querySelectorAll('#timeline .seg-image.filled').length === 2")
+    assert _pixel(server, project["id"], 1) == (230, 120, 20)  # 01.png to the first row
+    assert _pixel(server, project["id"], 2) == (20, 40, 220)
+
+
+def test_a_refused_upload_leaves_nothing_unsaved(
+        live_server: Callable[..., LiveServer], page: Any, tmp_path: Path) -> None:
+    server = live_server()
+    project = _project(server, ["One."])
+    _open(page, server, project["id"])
+    fake = tmp_path / "photo.png"
+    fake.write_text("not a picture at all", encoding="utf-8")
+    page.set_input_files("#timeline .seg-image input[type=file]", str(fake))
+    page.wait_for_selector(".toast.error")
+    assert "not an image" in page.inner_text(".toast.error")
+    wait_until(page, "!document.querySelector('.seg-image').classList.contains('busy')")
+    assert page.get_attribute("#save-state", "class") == "save-state ok"
+
+
+def test_a_pasted_story_can_become_segments(
+        live_server: Callable[..., LiveServer], page: Any) -> None:
+    server = live_server()
+    project = _project(server, ["Before.", "After."])
+    _open(page, server, project["id"])
+    story = "The keeper climbed.\n\nThe light went out.\n\nShips drifted — 東京丸 too."
+    page.evaluate("""(story) => {
+        const field = document.querySelector('#timeline .seg-text');
+        field.focus();
+        field.value = story;  // what the paste puts in the field
+        field.dispatchEvent(new Event('input', { bubbles: true }));
+        const data = new DataTransfer();
+        data.setData('text/plain', story);
+        field.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true }));
+    }""", story)
+    page.wait_for_selector("#dialog[open]")
+    assert page.inner_text("#dialog-title") == "Split into 3 segments?"
+    page.keyboard.press("Enter")
+    wait_until(page, "document.querySelectorAll('#timeline .segment').length === 4")
+    assert _saved_texts(server, project["id"]) == [
+        "The keeper climbed.", "The light went out.", "Ships drifted — 東京丸 too.", "After."]
+    assert _shown_texts(page) == _saved_texts(server, project["id"])
+
+
+def test_a_long_timeline_shows_every_segment(
+        live_server: Callable[..., LiveServer], page: Any) -> None:
+    server = live_server()
+    project = _project(server, [f"Segment {n} speaks." for n in range(1, 121)])
+    _open(page, server, project["id"])
+    assert page.locator("#overview .ov-block").count() == 120
+    last = page.locator("#overview .ov-block").last
+    last.scroll_into_view_if_needed()
+    strip, block = page.locator("#overview").bounding_box(), last.bounding_box()
+    assert strip["x"] <= block["x"]
+    assert block["x"] + block["width"] <= strip["x"] + strip["width"] + 1
+    assert block["width"] >= 6
+    for index in (0, 98, 119):  # numbers 1, 99 and 120 fit beside the handle
+        row = page.locator("#timeline .segment").nth(index)
+        handle, number = row.locator(".seg-handle").bounding_box(), row.locator(".seg-number")
+        box = number.bounding_box()
+        assert box["x"] >= handle["x"] + handle["width"]
+        assert number.evaluate("(n) => n.scrollWidth <= n.clientWidth")
+    assert page.locator("#timeline .segment").nth(119).locator(".seg-number").inner_text() == "120"
+
+
+def test_a_deleted_segment_leaves_no_broken_picture_on_the_stage(
+        live_server: Callable[..., LiveServer], page: Any) -> None:
+    server = live_server()
+    project = _project(server, ["One.", "Two."], pictures=True)
+    _open(page, server, project["id"])
+    page.locator("#timeline .segment").nth(1).click()
+    shown = "(() => { const i = document.querySelector('#frame-start');" \
+            " return !i.hidden && i.complete && i.naturalWidth > 0; })()"
+    wait_until(page, shown)
+    page.locator("#timeline .segment").nth(1).locator(".remove").click()
+    wait_until(page, "document.querySelectorAll('#timeline .segment').length === 1")
+    wait_until(page, shown)  # the remaining segment's frame, drawn
+    assert page.evaluate("[...document.querySelectorAll('.screen img')].every((i) => "
+                         "i.hidden || (i.complete && i.naturalWidth > 0))")

@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from storyreel.errors import ManifestError
 from storyreel.model.load import parse_json
 from storyreel.service.errors import Invalid, NotFound, StudioError, invalid_request
-from storyreel.service.importers import ImportFailed, parse_storyflow
+from storyreel.service.importers import ImportFailed, parse_storyflow, split_story
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     BatchQueued,
@@ -38,6 +38,8 @@ from storyreel.service.schemas import (
     SegmentOut,
     SegmentUpdate,
     StatusOut,
+    StoryPart,
+    StoryText,
     UploadOut,
     VideoOut,
 )
@@ -213,6 +215,21 @@ def edit_segment(project_id: int, segment_id: int, body: SegmentUpdate,
 def reorder_segments(project_id: int, body: SegmentOrder, studio: StudioDep) -> list[SegmentOut]:
     """Reorder the segments: send every segment id in the new order."""
     return studio.reorder(project_id, body.order)
+
+
+@router.post("/stories/split/", response_model=list[StoryPart], tags=["segments"])
+def split_text(body: StoryText) -> list[StoryPart]:
+    """The segments a story splits into, by the text import's rule (blank lines, or
+    ``Segment N`` headers and ``---`` lines, with labelled fields); none without text."""
+    return [StoryPart(**part) for part in split_story(body.text)]
+
+
+@router.post("/projects/{project_id}/segments/{segment_id}/split/",
+             response_model=list[SegmentOut], tags=["segments"])
+def split_segment(project_id: int, segment_id: int, body: StoryText,
+                  studio: StudioDep) -> list[SegmentOut]:
+    """Split a story pasted into a segment: it keeps the first part, the others follow it."""
+    return studio.split_segment(project_id, segment_id, body.text)
 
 
 @router.delete("/projects/{project_id}/segments/{segment_id}/", status_code=204,

@@ -36,6 +36,8 @@ __all__ = [
     "SegmentOut",
     "SegmentUpdate",
     "StatusOut",
+    "StoryPart",
+    "StoryText",
     "UploadOut",
     "VideoOut",
 ]
@@ -69,6 +71,20 @@ class SegmentUpdate(_Input):
     chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
     position: int | None = Field(None, ge=1, description="1-based place to move the segment to")
+
+
+class StoryText(_Input):
+    """A story pasted into a segment (the request's size cap bounds it)."""
+
+    text: str
+
+
+class StoryPart(BaseModel):
+    """One segment a pasted story splits into."""
+
+    text: str
+    chapter: str | None
+    image_prompt: str | None
 
 
 class SegmentOrder(_Input):

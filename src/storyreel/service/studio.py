@@ -33,7 +33,7 @@ from storyreel.model.load import (
     problems_from,
     project_from_dict,
 )
-from storyreel.model.project import MAX_SEGMENTS, Project
+from storyreel.model.project import MAX_SEGMENTS, MAX_TEXT_LENGTH, Project
 from storyreel.render.pipeline import apply_overrides, slugify
 from storyreel.render.preview import SAMPLE_CAPTION, caption_preview, segment_frame
 from storyreel.service import uploads
@@ -47,6 +47,7 @@ from storyreel.service.importers import (
     parse_text_blocks,
     read_bundle,
     read_capped,
+    split_story,
 )
 from storyreel.service.jobs import Dispatcher
 from storyreel.service.limits import Limits
@@ -334,6 +335,27 @@ class Studio:
                                    "exactly once.")
         segments = self.store.segments(project_id)
         return [self.views.segment_out(s, n) for n, s in enumerate(segments, start=1)]
+
+    def split_segment(self, project_id: int, segment_id: int, text: str) -> list[SegmentOut]:
+        """Split a story pasted into a segment as a text import would: the segment keeps
+        the first part (its picture and recording stay), the others follow it as new
+        segments. Answers the project's segments."""
+        self.segment(project_id, segment_id)
+        parts = split_story(text)
+        if len(parts) < 2:
+            raise Invalid("The text holds a single segment: there is nothing to split.")
+        ids = [s.id for s in self.store.segments(project_id)]
+        if len(ids) + len(parts) - 1 > MAX_SEGMENTS:
+            raise Invalid(f"A project holds at most {MAX_SEGMENTS} segments.")
+        if any(len(part["text"]) > MAX_TEXT_LENGTH for part in parts):
+            raise Invalid(f"A segment's text holds at most {MAX_TEXT_LENGTH} characters.")
+        first, *rest = parts
+        self.store.update_segment(project_id, segment_id,
+                                  {k: v for k, v in first.items() if v is not None})
+        place = ids.index(segment_id) + 1
+        for offset, fields in enumerate(rest):
+            self.store.add_segment(project_id, fields, place + offset)
+        return self.views.segment_list(project_id)
 
     def delete_segment(self, project_id: int, segment_id: int) -> None:
         """Delete a segment and its media."""

@@ -327,6 +327,7 @@ function renderTimeline() {
   // What is being typed survives a redraw: it is kept, and still saved when typing pauses.
   const typing = $$(".segment [data-dirty='1']", list).map((input) => [input.closest(".segment").dataset.id, input.className, input.value]);
   list.replaceChildren();
+  list.style.setProperty("--digits", String(String(segments.length).length));  // room for the longest number
   for (const seg of segments) list.append(segmentRow(seg, segments.length, longest));
   for (const [id, name, value] of typing) {
     const input = document.querySelector(`#segment-${id} .${name.split(" ")[0]}`);
@@ -374,6 +375,9 @@ function segmentRow(seg, count, longest) {
   const text = $(".seg-text", li);
   text.value = seg.text;
   text.addEventListener("input", () => fitText(text));
+  text.addEventListener("paste", (event) => {
+    if ((event.clipboardData?.getData("text/plain") || "").includes("\n")) setTimeout(() => offerSplit(seg.id, text));
+  });
   requestAnimationFrame(() => fitText(text));
   bindSegmentField(text, seg.id, "text", () => text.value);
   const chapter = $(".seg-chapter", li);
@@ -442,6 +446,28 @@ async function editSegment(segmentId, name, text) {
   afterEdit(name === "chapter");
 }
 
+// A story pasted into a segment can become segments, split as a text import splits it.
+async function offerSplit(segmentId, field) {
+  const parts = await api("POST", "/api/stories/split/", { text: field.value }).catch(() => []);
+  if (parts.length < 2) return;
+  const yes = await ask({ title: `Split into ${parts.length} segments?`, ok: `Split into ${parts.length}`,
+    text: `The text holds ${parts.length} paragraphs. This segment can keep the first, and each of the others can become a new segment after it.` });
+  if (!yes || !state.project) return;
+  const key = `segment:${segmentId}:text`;
+  clearTimeout(state.pending.get(key));  // the split saves the text itself
+  state.pending.delete(key);
+  field.dataset.dirty = "";
+  try {
+    await save(() => api("POST", projectPath(`segments/${segmentId}/split/`), { text: field.value }));
+    await reloadProject();
+    afterEdit(true);
+    loadProjects().catch(() => {});
+    toast(`Split into ${parts.length} segments`);
+  } catch (err) {
+    await reloadProject().catch(() => {});
+  }
+}
+
 // A text or chapter edit changes the video to come: the notice and the frame follow.
 let editTimer = null;
 function afterEdit(chapters) {
@@ -463,7 +489,8 @@ function renderOverview() {
   const strip = $("#overview");
   strip.replaceChildren();
   for (const seg of state.project.segment_list) {
-    const block = el("button", { class: "ov-block", title: `Segment ${seg.number} · ${fmtSeconds(segDuration(seg)) || "no narration yet"}`,
+    // A pointer's shortcut: on the keyboard, the timeline's rows are the way (not 100 tab stops).
+    const block = el("button", { class: "ov-block", tabIndex: -1, title: `Segment ${seg.number} · ${fmtSeconds(segDuration(seg)) || "no narration yet"}`,
       onclick: () => { select(seg.id); document.getElementById(`segment-${seg.id}`)?.scrollIntoView({ block: "nearest" }); } });
     block.style.flexGrow = String(Math.max(0.6, segDuration(seg)));
     if (seg.image) block.style.backgroundImage = `url("${seg.image.thumbnail_url}")`;
@@ -640,10 +667,14 @@ async function upload(segmentId, kind, file) {
   const form = new FormData();
   form.append("file", file);
   const progress = (done) => { if (zone) zone.dataset.progress = done < 1 ? `${Math.floor(done * 100)} %` : "Checking…"; };
+  const before = state.saveError;
   try {
     await save(() => sendForm(projectPath(`segments/${segmentId}/${kind}/`), form, progress));
     return true;
   } catch (err) {
+    // A refused file is said in its message; nothing the creator made is left unsaved.
+    state.saveError = before;
+    setSaveState();
     return false;
   } finally {
     if (zone) { zone.classList.remove("busy"); delete zone.dataset.progress; }
@@ -1621,6 +1652,11 @@ async function main() {
   $("#redo").addEventListener("click", () => redo());
   document.addEventListener("keydown", undoKeys);
   $("#show-start").addEventListener("click", () => setFrameEnd(false));
+  for (const img of [$("#frame-start"), $("#frame-end")]) {
+    // A preview that cannot be drawn (its segment just deleted, say) shows no broken picture.
+    img.addEventListener("error", () => img.classList.add("broken"));
+    img.addEventListener("load", () => img.classList.remove("broken"));
+  }
   $("#show-end").addEventListener("click", () => setFrameEnd(true));
   $$(".stage-tabs button").forEach((b) => b.addEventListener("click", () => showStage(b.dataset.stage)));
   $(".stage-tabs").addEventListener("keydown", tabKeys);
