@@ -688,8 +688,15 @@ async function removeSegment(seg) {
   const rows = $$("#timeline .segment");
   const next = rows[rows.indexOf(row) + 1] || rows[rows.indexOf(row) - 1];
   if (row) row.hidden = true;
+  let kept;
   try {
-    const kept = await keepSegment(seg);
+    kept = await keepSegment(seg);
+  } catch (err) {
+    if (row) row.hidden = false;
+    showError(err);
+    return;
+  }
+  try {
     await save(() => api("DELETE", projectPath(`segments/${seg.id}/`)));
     if (state.selected === seg.id) state.selected = next ? Number(next.dataset.id) : null;
     remember({ label: `the deletion of segment ${seg.number}`, deleted: seg.number,
@@ -791,19 +798,22 @@ const must = (run) => async () => {
   if (!(await run())) throw new ApiError("The change was not saved.", 0);
 };
 
-function undo() { return travel(undoLog.done, undoLog.undone, "undo", "Undone"); }
-function redo() { return travel(undoLog.undone, undoLog.done, "redo", "Redone"); }
+function undo() { return travel("done", "undone", "undo", "Undone"); }
+function redo() { return travel("undone", "done", "redo", "Redone"); }
 
-function travel(from, to, direction, word) {
+// Steps run one after another; the lists are looked up when a step's turn comes.
+function travel(fromList, toList, direction, word) {
+  const project = undoLog.project;
   undoLog.queue = undoLog.queue.then(async () => {
-    if (!state.project || undoLog.project !== state.project.id || !from.length) return;
-    const step = from.pop();
+    if (!state.project || undoLog.project !== state.project.id || project !== undoLog.project) return;
+    const step = undoLog[fromList].pop();
+    if (!step) return;
     try {
       await step[direction]();
-      to.push(step);
+      undoLog[toList].push(step);
       toast(`${word}: ${step.label}`);
     } catch (err) {
-      from.push(step);  // still there to try again; the studio's refusal was shown by save()
+      undoLog[fromList].push(step);  // still there to try again; the studio's refusal was shown by save()
       if (!(err instanceof ApiError)) showError(err);
       await reloadProject().catch(() => {});
     }
@@ -1344,7 +1354,12 @@ async function changeOptions(patch, input = null) {
     walk({ width: 0, height: 0, fps: 0, settings: { video_bitrate: 0, subtitles: { size: 0 } } }, "");
   }
   if (!(await patchProject(patch, input))) return false;
-  remember({ label: optionLabel(patch), undo: must(() => patchProject(before)), redo: must(() => patchProject(patch)) });
+  const apply = (change) => must(async () => {
+    if (!(await patchProject(change))) return false;
+    await reloadProject().catch(() => {});  // a voice's narrations go out of date with it
+    return true;
+  });
+  remember({ label: optionLabel(patch), undo: apply(before), redo: apply(patch) });
   return true;
 }
 
