@@ -420,3 +420,34 @@ def test_a_deleted_segment_leaves_no_broken_picture_on_the_stage(
     wait_until(page, shown)  # the remaining segment's frame, drawn
     assert page.evaluate("[...document.querySelectorAll('.screen img')].every((i) => "
                          "i.hidden || (i.complete && i.naturalWidth > 0))")
+
+
+def test_a_title_change_undoes_and_each_project_has_its_own_history(
+        live_server: Callable[..., LiveServer], page: Any) -> None:
+    server = live_server()
+    first = _project(server, ["One."])
+    other = _project(server, ["Other."])
+    _open(page, server, first["id"])
+    page.fill("#title", "Mañana, 東京")
+    page.locator("#timeline .segment").first.focus()
+    wait_until(page, "undoLog.done.length === 1")
+    assert _saved(server, first["id"])["title"] == "Mañana, 東京"
+
+    _open(page, server, other["id"])  # another project: nothing of the first to undo
+    wait_until(page, "document.querySelector('#undo').disabled")
+    page.locator("#timeline .segment").first.focus()
+    page.keyboard.press("Control+z")
+    assert _undo_count(page) == 0
+    assert _saved(server, first["id"])["title"] == "Mañana, 東京"
+
+    _open(page, server, first["id"])  # back: its history is still there
+    wait_until(page, "!document.querySelector('#undo').disabled")
+    page.locator("#timeline .segment").first.focus()
+    page.keyboard.press("Control+z")
+    assert _undo_count(page) == 0
+    assert _saved(server, first["id"])["title"] == "Reorder me"
+    assert page.input_value("#title") == "Reorder me"
+    assert page.inner_text("#project-heading") == "Reorder me"
+    page.keyboard.press("Control+y")
+    assert _undo_count(page) == 1
+    assert _saved(server, first["id"])["title"] == "Mañana, 東京"

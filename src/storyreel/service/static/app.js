@@ -1630,16 +1630,33 @@ function bindTitle() {
   const run = async () => {
     const sent = title.value.trim();
     if (!sent) return;
+    const before = state.project.title;
     const project = await api("PATCH", projectPath(), { title: sent });
-    state.project.title = project.title;
+    showTitle(project.title);
     if (title.value.trim() === sent) title.dataset.dirty = "";
-    document.title = `${project.title} · storyreel`;
-    $("#project-heading").textContent = project.title;
-    loadProjects().catch(() => {});
+    if (before !== project.title) {
+      remember({ label: "the title", key: `title:${typingSessions.get("title")}`,
+        undo: () => retitle(before), redo: () => retitle(project.title) });
+    }
   };
+  title.addEventListener("focus", () => { if (!state.pending.has("title")) typingSessions.set("title", (typingSessions.get("title") || 0) + 1); });
   title.addEventListener("input", () => { title.dataset.dirty = "1"; debounced("title", run); });
   title.addEventListener("blur", () => flush("title", run));
   title.addEventListener("keydown", (event) => { if (event.key === "Enter") title.blur(); });
+}
+
+function showTitle(text) {
+  state.project.title = text;
+  document.title = `${text} · storyreel`;
+  $("#project-heading").textContent = text;
+  if (!isEditing($("#title"))) $("#title").value = text;
+  loadProjects().catch(() => {});
+}
+
+async function retitle(text) {
+  const project = await save(() => api("PATCH", projectPath(), { title: text }));
+  $("#title").dataset.dirty = "";
+  showTitle(project.title);
 }
 
 async function main() {
