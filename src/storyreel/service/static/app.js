@@ -1129,8 +1129,10 @@ function buildPanel() {
   tabs.replaceChildren();
   const names = [["segment", "Segment"], ...state.words.options.map((g) => [g.group.toLowerCase(), g.group]), ["videos", "Videos"]];
   for (const [key, label] of names) {
-    tabs.append(el("button", { role: "tab", id: `panel-tab-${key}`, textContent: label, dataset: { panel: key },
-      onclick: () => choosePanel(key) }));
+    const tab = el("button", { role: "tab", id: `panel-tab-${key}`, textContent: label, dataset: { panel: key },
+      onclick: () => choosePanel(key) });
+    tab.setAttribute("aria-controls", "panel-body");
+    tabs.append(tab);
   }
   choosePanel(state.panel);
 }
