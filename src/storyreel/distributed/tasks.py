@@ -163,7 +163,8 @@ def _refusal(identity: dict[str, str], mine: dict[str, str], worker: str, what: 
 
 def _unseen(part: PartJob, worker: str) -> str | None:
     return _unseen_paths([part.project.base_dir, part.path.parent,
-                          *(segment.image for segment in part.project.segments)], worker)
+                          *(path for segment in part.project.segments
+                            for path in segment.visual.files())], worker)
 
 
 def _unseen_paths(needed: list[Path], worker: str) -> str | None:

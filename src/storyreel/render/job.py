@@ -211,8 +211,7 @@ class Job:
         fps = story.plan.fps
         if self.single_part:
             return (Chunk(0, 0, story.plan.total_frames),)
-        stills = [item.kind == "segment" for item in story.items]
-        return plan_chunks(story.plan, stills, fade_in=fades[0], fade_out=fades[1],
+        return plan_chunks(story.plan, fade_in=fades[0], fade_out=fades[1],
                            tail_guard=seconds_to_frames(_TAIL_GUARD_SECONDS, fps),
                            min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps))
 

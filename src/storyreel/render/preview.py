@@ -9,18 +9,26 @@ logo, both placed in the platform's safe area exactly as a render places them.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import assert_never
+
 import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.errors import MediaError
+from storyreel.frames.card import card_planes
 from storyreel.frames.kenburns import choose_motion, warp_into
 from storyreel.frames.overlay import blend_into
 from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionPainter
+from storyreel.frames.video import VideoPicture, trim_of
+from storyreel.media.clip import probe_clip
 from storyreel.media.image import Planes, even_ceil, load_cover_planes, rgb_to_yuv420
 from storyreel.model.project import Project
+from storyreel.model.visual import Card, Still, Video
 from storyreel.render.decor import caption_style, logo_overlay
 from storyreel.timeline.captions import POP_STEPS, CaptionState, pop_groups, split_chunks
+from storyreel.timeline.story import ClipFacts
 
 __all__ = ["SAMPLE_CAPTION", "caption_preview", "segment_frame"]
 
@@ -39,11 +47,55 @@ def caption_preview(project: Project) -> NDArray[np.uint8]:
 
 def segment_frame(project: Project, index: int, *, end: bool) -> NDArray[np.uint8]:
     """The first (or last) frame of segment ``index`` as the render draws it: the still
-    framed and moved by its Ken Burns motion, with that moment's caption and the logo.
+    framed and moved by its Ken Burns motion (a clip at its trim's first or last frame,
+    a card as it renders), with that moment's caption and the logo.
 
     Raises:
-        MediaError: The still, the caption font or the logo cannot be read.
+        MediaError: The still or clip, the caption font or the logo cannot be read.
     """
+    segment = project.segments[index]
+    visual = segment.visual
+    match visual:
+        case Still():
+            frame = _still_frame(project, index, visual.image, end=end)
+        case Video():
+            frame = _clip_frame(project, visual, end=end)
+        case Card():
+            settings = project.settings
+            frame, _ = card_planes(visual.title, settings.background, settings.subtitles,
+                                   project.width, project.height, settings.safe_insets)
+        case _:
+            assert_never(visual)
+    options = project.settings.subtitles
+    chunks = split_chunks(segment.text, min_words=options.min_words,
+                          max_words=options.max_words) if segment.subtitles else []
+    return _decorated(project, frame, (chunks[-1] if end else chunks[0]) if chunks else "")
+
+
+def _clip_frame(project: Project, visual: Video, *, end: bool) -> Planes:
+    """A clip's trim's first or last frame, framed as the render frames it."""
+    info = probe_clip(visual.video)
+    start, stop = trim_of(visual)
+    length = (stop if stop is not None else info.duration) - start
+    shown = max(1, int(length * project.fps))
+    frame = _blank(project.width, project.height)
+    picture = VideoPicture(visual, ClipFacts(length, info.width, info.height), width=project.width,
+                           height=project.height, fps=project.fps, shown_frames=shown)
+    try:
+        picture.draw((frame.y, frame.u, frame.v), shown - 1 if end else 0, 1.0 if end else 0.0)
+    finally:
+        picture.close()
+    return frame
+
+
+def _blank(width: int, height: int) -> Planes:
+    return Planes(np.empty((height, width), np.uint8),
+                  np.empty((height // 2, width // 2), np.uint8),
+                  np.empty((height // 2, width // 2), np.uint8))
+
+
+def _still_frame(project: Project, index: int, image: Path, *, end: bool) -> Planes:
+    """A still framed and moved by its Ken Burns motion, at its start or end."""
     segment = project.segments[index]
     kb = project.settings.ken_burns
     zoom = segment.zoom if segment.zoom is not None else kb.zoom
@@ -51,16 +103,11 @@ def segment_frame(project: Project, index: int, *, end: bool) -> NDArray[np.uint
                            pan=kb.pan, eased=kb.easing == "ease-in-out")
     scale = 1.0 if motion.static else zoom
     width, height = project.width, project.height
-    source = load_cover_planes(segment.image, even_ceil(width * scale),
-                               even_ceil(height * scale), index + 1)
-    frame = Planes(np.empty((height, width), np.uint8),
-                   np.empty((height // 2, width // 2), np.uint8),
-                   np.empty((height // 2, width // 2), np.uint8))
+    source = load_cover_planes(image, even_ceil(width * scale), even_ceil(height * scale),
+                               index + 1)
+    frame = _blank(width, height)
     warp_into(source, (frame.y, frame.u, frame.v), motion, 1.0 if end else 0.0)
-    options = project.settings.subtitles
-    chunks = split_chunks(segment.text, min_words=options.min_words,
-                          max_words=options.max_words) if segment.subtitles else []
-    return _decorated(project, frame, (chunks[-1] if end else chunks[0]) if chunks else "")
+    return frame
 
 
 def _decorated(project: Project, planes: Planes, text: str) -> NDArray[np.uint8]:
@@ -105,7 +152,10 @@ def _first_caption(project: Project) -> str:
 def _background(project: Project) -> Planes:
     width, height = project.width, project.height
     try:
-        return load_cover_planes(project.segments[0].image, width, height, 1)
+        first = project.segments[0].visual
+        if not isinstance(first, Still):
+            raise MediaError("the first segment shows no still", path=Path())
+        return load_cover_planes(first.image, width, height, 1)
     except MediaError:
         ramp = np.linspace(70, 150, height, dtype=np.float32)[:, None, None]
         rgb = np.broadcast_to(ramp * np.array([0.8, 0.9, 1.1], np.float32), (height, width, 3))
