@@ -6,11 +6,13 @@ plays while the clip is on screen and fades with the crossfades around it.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from storyreel.audio.fades import apply_fade
 from storyreel.audio.mix import Fades, Mix, MusicSpec
 from storyreel.audio.track import Placement, SoundStream
 from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
-from storyreel.media.clip import clip_audio
+from storyreel.media.clip import clip_sound
 from storyreel.model.project import Project
 from storyreel.timeline.plan import frame_to_sample
 from storyreel.timeline.story import Story
@@ -53,7 +55,7 @@ def item_sound(project: Project, story: Story, position: int) -> Samples | Sound
     span = plan.spans[position]
     start, end = _visible_samples(story, position)
     assert item.clip is not None
-    sound = clip_audio(item.clip, end - start, item.clip_gain)
+    sound = clip_sound(item.clip, Fraction(0), end - start, item.clip_gain)
     if span.crossfade:
         sound = apply_fade(sound, 0, 0, frame_to_sample(span.first_frame, plan.fps,
                                                        SAMPLE_RATE) - start, "in")
