@@ -447,6 +447,7 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from storyreel.model.load import load_project
     from storyreel.render.analysis import analyse_project
+    from storyreel.voice.narrate import needs_voice
 
     project = load_project(args.manifest)
     analysis = analyse_project(project)
@@ -454,7 +455,7 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise ValidationFailed(analysis.problems)
     seconds = sum(analysis.narration_samples) / 48_000
     size = f"{project.width}x{project.height} @ {float(project.fps):g} fps"
-    spoken = sum(1 for segment in project.segments if segment.audio is None)
+    spoken = sum(1 for segment in project.segments if needs_voice(segment))
     voiced = f" ({spoken} to be spoken from their text)" if spoken else ""
     print(f"{args.manifest}: OK, {len(project.segments)} segments{voiced}, "
           f"{seconds:.1f} s of recorded narration, {size}")

@@ -48,9 +48,9 @@ class VideoPicture:
         self._start, end = trim_of(visual)
         self._clip, self._fps, self._shown = clip, fps, shown_frames
         self._size = (width, height)
-        self._reader = ClipReader(visual.video, start=self._start, end=end)
-        self._background: Planes | None = None
-        self._background_time: Fraction | None = None
+        # Without a push-in every frame is scaled to one size: on the decode thread.
+        fixed = None if self._options.zoom is not None else self._scaled(1.0)
+        self._reader = ClipReader(visual.video, start=self._start, end=end, size=fixed)
 
     def time_of(self, index: int) -> Fraction:
         """The clip time shown at frame ``index`` of the segment."""
@@ -61,19 +61,20 @@ class VideoPicture:
         """Draw frame ``index`` of the segment (``t``: progress 0..1, for the push-in)."""
         frame = self._reader.frame_at(self.time_of(index))
         width, height = self._size
-        zoom = 1.0 + ((self._options.zoom or 1.0) - 1.0) * t
-        crop = self._options.crop
-        if crop == "cover":
-            scale = max(width / self._clip.width, height / self._clip.height) * zoom
-        else:
-            scale = min(width / self._clip.width, height / self._clip.height) * zoom
-        size = (_even(self._clip.width * scale), _even(self._clip.height * scale))
-        if crop == "blur":
+        size = self._scaled(1.0 + ((self._options.zoom or 1.0) - 1.0) * t)
+        if self._options.crop == "blur":
             _blurred_into(dest, frame.planes(*_blur_size(self._clip, width, height)))
         elif size[0] < width or size[1] < height:
             for plane, black in zip(dest, _BLACK, strict=True):
                 plane.fill(black)
         _paste_centred(dest, frame.planes(*size))
+
+    def _scaled(self, zoom: float) -> tuple[int, int]:
+        """The size the clip is drawn at: covering or inside the frame, times ``zoom``."""
+        width, height = self._size
+        fit = max if self._options.crop == "cover" else min
+        scale = fit(width / self._clip.width, height / self._clip.height) * zoom
+        return _even(self._clip.width * scale), _even(self._clip.height * scale)
 
     def close(self) -> None:
         """Close the decoder."""

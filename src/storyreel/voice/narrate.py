@@ -32,8 +32,9 @@ __all__ = ["Narrated", "Narration", "Narrator", "export_narration", "narrate_pro
 
 
 def needs_voice(segment: Segment) -> bool:
-    """True when the segment has no recording, so its text must be spoken."""
-    return segment.audio is None
+    """True when the segment has no recording, so its text must be spoken (an interlude,
+    a video with neither, plays its clip instead)."""
+    return segment.audio is None and not segment.interlude
 
 
 @dataclass(frozen=True)
