@@ -405,6 +405,7 @@ class ClipSpec:
     pix_fmt: str = "yuv420p"
     container: str | None = None
     options: dict[str, str] = field(default_factory=dict)
+    container_options: dict[str, str] = field(default_factory=dict)
     pts: Sequence[int] | None = None
     """Each frame's timestamp in ``time_base`` units (variable frame rate); default ``i``."""
     time_base: Fraction | None = None
@@ -430,7 +431,8 @@ def write_clip(path: Path, spec: ClipSpec | None = None, **changes: Any) -> Path
     if spec.sar is not None:
         stored_w = round(stored_w / spec.sar)
     time_base = spec.time_base or 1 / spec.fps
-    with av.open(str(path), "w", format=spec.container) as out:
+    with av.open(str(path), "w", format=spec.container,
+                 options=dict(spec.container_options)) as out:
         video = out.add_stream(spec.codec, rate=spec.fps, options=dict(spec.options))
         assert isinstance(video, av.VideoStream)
         video.width, video.height, video.pix_fmt = stored_w, stored_h, spec.pix_fmt

@@ -32,6 +32,7 @@ from storyreel.media.clipread import (
     has_alpha,
     hdr_kind,
     is_interlaced,
+    on_grid,
     open_clip,
 )
 from storyreel.media.encoder import PlaneViews
@@ -133,12 +134,15 @@ def _probe(path: Path, container: av.container.InputContainer, check_frames: boo
     if max(ctx.width, ctx.height) > MAX_CLIP_SIDE or ctx.width * ctx.height > MAX_CLIP_PIXELS:
         raise _fail(path, f"clip's picture is {ctx.width}x{ctx.height}, larger than 8K "
                           f"({MAX_CLIP_SIDE}x4320)")
-    duration, packets = _picture_seconds(container, stream)
+    duration, packets, demuxed = _picture_seconds(container, stream)
+    if demuxed < (stream.frames or 0):  # the index lists frames the file lacks
+        raise _fail(path, f"clip is truncated: {demuxed} of its {stream.frames} frames are "
+                          "in the file")
     if packets == 1:
         raise _fail(path, "clip is a still image, not a video (use it as a segment's "
                           "picture instead)")
     if duration <= 0:
-        raise _fail(path, "clip has no frames")
+        raise _fail(path, "clip has no frames (empty, truncated or corrupt)")
     if duration > MAX_CLIP_SECONDS:
         raise _fail(path, f"clip is longer than {MAX_CLIP_SECONDS // 60} minutes")
     container.seek(0)
@@ -170,13 +174,17 @@ def _codec_name(path: Path, stream: av.video.stream.VideoStream) -> str:
 
 
 def _picture_seconds(container: av.container.InputContainer,
-                     stream: av.video.stream.VideoStream) -> tuple[Fraction, int]:
-    """From the first frame's display time to the end of the last, and the packet count."""
+                     stream: av.video.stream.VideoStream) -> tuple[Fraction, int, int]:
+    """From the first frame's display time to the end of the last; packets shown and read.
+
+    Packets an edit list hides are read but not shown.
+    """
     tb = stream.time_base or Fraction(1, 90_000)
     first: int | None = None
-    end = packets = 0
+    end = packets = demuxed = 0
     untimed = Fraction(0)
     for packet in container.demux(stream):
+        demuxed += bool(packet.size)
         if not packet.size or packet.is_discard:
             continue
         packets += 1
@@ -186,8 +194,10 @@ def _picture_seconds(container: av.container.InputContainer,
         first = packet.pts if first is None else min(first, packet.pts)
         end = max(end, packet.pts + (packet.duration or 0))
     if first is None:
-        return untimed, packets
-    return Fraction(end - first) * tb, packets
+        return untimed, packets, demuxed
+    base = stream.guessed_rate or stream.base_rate or stream.average_rate
+    seconds = Fraction(end - first) * tb
+    return (on_grid(seconds, Fraction(base), tb) if base else seconds), packets, demuxed
 
 
 def _first_frame(path: Path, container: av.container.InputContainer,
