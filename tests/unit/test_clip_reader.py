@@ -108,6 +108,7 @@ def test_a_clip_whose_timestamps_start_late_starts_at_zero(tmp_path: Path) -> No
 
 def test_frames_without_timestamps_follow_each_other(tmp_path: Path) -> None:
     path = write_clip(tmp_path / "raw.h264", frames=12, container="h264")
+    assert probe_clip(path, check_frames=True).duration == Fraction(12) / FPS
     with ClipReader(path) as reader:
         assert [shown(reader, Fraction(k) / FPS) for k in range(12)] == list(range(12))
 

@@ -10,6 +10,7 @@ shows an intro or outro letterboxed on black, at the output's frame rate.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -113,16 +114,17 @@ def probe_clip(path: Path, *, check_frames: bool = False) -> ClipInfo:
     check_regular_file(path, "clip")
     if path.stat().st_size == 0:
         raise _fail(path, "clip file is empty")
-    container = open_clip(path)
-    try:
-        with clip_translated(path):
-            return _probe(path, container, check_frames)
-    finally:
-        with contextlib.suppress(av.error.FFmpegError, OSError):
-            container.close()
+    with contextlib.ExitStack() as opened, clip_translated(path):
+
+        def reopen() -> av.container.InputContainer:
+            return opened.enter_context(open_clip(path))
+
+        return _probe(path, reopen, check_frames)
 
 
-def _probe(path: Path, container: av.container.InputContainer, check_frames: bool) -> ClipInfo:
+def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
+           check_frames: bool) -> ClipInfo:
+    container = reopen()
     if not container.streams.video:
         raise _fail(path, "clip has no video stream")
     stream = container.streams.video[0]
@@ -135,6 +137,8 @@ def _probe(path: Path, container: av.container.InputContainer, check_frames: boo
         raise _fail(path, f"clip's picture is {ctx.width}x{ctx.height}, larger than 8K "
                           f"({MAX_CLIP_SIDE}x4320)")
     duration, packets, demuxed = _picture_seconds(container, stream)
+    if duration > MAX_CLIP_SECONDS:
+        raise _fail(path, f"clip is longer than {float(MAX_CLIP_SECONDS) / 60:g} minutes")
     if demuxed < (stream.frames or 0):  # the index lists frames the file lacks
         raise _fail(path, f"clip is truncated: {demuxed} of its {stream.frames} frames are "
                           "in the file")
@@ -143,12 +147,11 @@ def _probe(path: Path, container: av.container.InputContainer, check_frames: boo
                           "picture instead)")
     if duration <= 0:
         raise _fail(path, "clip has no frames (empty, truncated or corrupt)")
-    if duration > MAX_CLIP_SECONDS:
-        raise _fail(path, f"clip is longer than {MAX_CLIP_SECONDS // 60} minutes")
-    container.seek(0)
+    container = _rewound(container, reopen)
+    stream = container.streams.video[0]
     first = _first_frame(path, container, stream)
     if check_frames:
-        _check_last_frames(path, container, stream, duration)
+        _check_last_frames(path, _rewound(container, reopen), duration)
     rotation = (-round(first.rotation / 90) * 90) % 360
     width, height = display_size(stream, rotation)
     rate = stream.average_rate or stream.guessed_rate
@@ -193,6 +196,8 @@ def _picture_seconds(container: av.container.InputContainer,
             continue
         first = packet.pts if first is None else min(first, packet.pts)
         end = max(end, packet.pts + (packet.duration or 0))
+        if (end - first) * tb > MAX_CLIP_SECONDS + 1:
+            break  # too long already: no need to read the rest
     if first is None:
         return untimed, packets, demuxed
     base = stream.guessed_rate or stream.base_rate or stream.average_rate
@@ -212,13 +217,26 @@ def _first_frame(path: Path, container: av.container.InputContainer,
     return first
 
 
+def _rewound(container: av.container.InputContainer,
+             reopen: Callable[[], av.container.InputContainer]) -> av.container.InputContainer:
+    """``container`` back at its start, or the file opened again where it cannot seek."""
+    try:
+        container.seek(0)
+    except (av.error.FFmpegError, OSError):
+        return reopen()
+    return container
+
+
 def _check_last_frames(path: Path, container: av.container.InputContainer,
-                       stream: av.video.stream.VideoStream, duration: Fraction) -> None:
-    """Decode the clip's last second: a file cut short fails or ends early here."""
+                       duration: Fraction) -> None:
+    """Decode the clip's last seconds: a file cut short fails or ends early here."""
+    stream = container.streams.video[0]
     tb = stream.time_base or Fraction(1, 90_000)
     origin = stream.start_time or 0
     aim = max(Fraction(0), duration - 2)
-    container.seek(origin + int(aim / tb), backward=True, stream=stream)
+    if aim > 0:
+        with contextlib.suppress(av.error.FFmpegError, OSError):  # unseekable: read it all
+            container.seek(origin + int(aim / tb), backward=True, stream=stream)
     last: VideoFrame | None = None
     for frame in container.decode(stream):
         last = frame

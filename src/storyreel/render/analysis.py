@@ -238,7 +238,7 @@ def _narration(path: Path, number: int, speech: bool, *, align: bool
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipInfo | None:
     try:
-        return probe_clip(path)
+        return probe_clip(path, check_frames=True)
     except MediaError as exc:
         problems.append(Problem(exc.problem.message, None, path, f"settings.{field_name}"))
         return None
