@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import math
 import threading
 import tracemalloc
 from fractions import Fraction
@@ -20,10 +19,19 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from media import counter_image, read_counter, write_clip, write_image
+from media import counter_image, read_counter, write_clip, write_image, write_sound_clip
 from storyreel import MediaError
+from storyreel.audio.fades import FadeDirection, apply_fade
+from storyreel.audio.soundtrack import FadedStream
 from storyreel.media import clip as clip_module
-from storyreel.media.clip import ClipInfo, ClipPicture, ClipReader, clip_sound, probe_clip
+from storyreel.media.clip import (
+    ClipInfo,
+    ClipPicture,
+    ClipReader,
+    ClipSound,
+    clip_sound,
+    probe_clip,
+)
 from storyreel.media.clipread import ClipFrame, tone_map
 
 FPS = Fraction(30)
@@ -451,42 +459,13 @@ def test_probe_refuses_a_clip_over_the_length_limit(tmp_path: Path,
 # -- sound ----------------------------------------------------------------------------------
 
 
-def _write_sound_clip(path: Path, onset: float, seconds: float, frames: int = 30,
-                      rate: int = 48_000, codec: str = "pcm_s16le") -> Path:
-    """A clip whose sound is silent until ``onset`` seconds, then a tone at half scale."""
-    n = round(seconds * rate)
-    t = np.arange(n) / rate
-    tone = np.where(t >= onset, 0.5 * np.sin(2 * math.pi * 440 * t), 0.0)
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=FPS)
-        video.width, video.height = 160, 90
-        audio = out.add_stream(codec, rate=rate, layout="mono")
-        for k in range(frames):
-            frame = av.VideoFrame.from_ndarray(counter_image(k, (160, 90)), format="rgb24")
-            frame.pts = k
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        block = 4800
-        for start in range(0, n, block):
-            chunk = (tone[start:start + block] * 32767).astype(np.int16)[None, :]
-            frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
-            frame.sample_rate, frame.pts = rate, start
-            for packet in audio.encode(frame):
-                out.mux(packet)
-        for packet in audio.encode(None):
-            out.mux(packet)
-    return path
-
-
 def _onset(samples: NDArray[np.float32]) -> int:
     loud = np.flatnonzero(np.abs(samples[0]) > 0.05)
     return int(loud[0]) if loud.size else -1
 
 
 def test_clip_sound_is_the_range_asked_for_in_sync(tmp_path: Path) -> None:
-    path = _write_sound_clip(tmp_path / "clip.mov", onset=1.0, seconds=2.0, frames=60)
+    path = write_sound_clip(tmp_path / "clip.mov", onset=1.0, seconds=2.0, frames=60)
     whole = clip_sound(path, Fraction(0), 96_000)
     assert whole.shape == (2, 96_000) and whole.dtype == np.float32
     assert abs(_onset(whole) - 48_000) <= 48  # within a millisecond
@@ -498,7 +477,7 @@ def test_clip_sound_is_the_range_asked_for_in_sync(tmp_path: Path) -> None:
 
 
 def test_clip_sound_is_padded_with_silence(tmp_path: Path) -> None:
-    path = _write_sound_clip(tmp_path / "clip.mov", onset=0.0, seconds=0.5, frames=30)
+    path = write_sound_clip(tmp_path / "clip.mov", onset=0.0, seconds=0.5, frames=30)
     sound = clip_sound(path, Fraction(0), 48_000)
     assert sound.shape == (2, 48_000)
     assert float(np.abs(sound[:, 1000:20_000]).max()) > 0.3
@@ -510,7 +489,7 @@ def test_clip_sound_is_padded_with_silence(tmp_path: Path) -> None:
 
 def test_a_long_sound_behind_a_short_picture_is_never_decoded_whole(tmp_path: Path) -> None:
     # Two seconds of picture, ten minutes of 8 kHz sound: 230 MB once decoded whole.
-    path = _write_sound_clip(tmp_path / "clip.mov", onset=0.0, seconds=600.0, frames=60,
+    path = write_sound_clip(tmp_path / "clip.mov", onset=0.0, seconds=600.0, frames=60,
                              rate=8_000)
     info = probe_clip(path)
     assert info.duration == 2 and info.audio_duration is not None
@@ -523,6 +502,30 @@ def test_a_long_sound_behind_a_short_picture_is_never_decoded_whole(tmp_path: Pa
         tracemalloc.stop()
     assert sound.shape == (2, 96_000) and float(np.abs(sound).max()) > 0.3
     assert peak < 8_000_000
+
+
+def test_clip_sound_read_in_blocks_is_the_same_sound(tmp_path: Path) -> None:
+    path = write_sound_clip(tmp_path / "clip.mov", onset=0.25, seconds=1.5, frames=45,
+                            rate=44_100)
+    whole = clip_sound(path, Fraction(1, 3), 60_000)
+    with ClipSound(path, Fraction(1, 3)) as sound:
+        blocks = [sound.read(n) for n in (1, 999, 4_000, 13_000, 41_000, 1_000)]
+    assert np.array_equal(np.concatenate(blocks, axis=1)[:, :60_000], whole)
+    assert not np.any(blocks[-1])  # past the sound's end: silence
+
+
+def test_faded_clip_sound_streams_the_fades_it_had_whole(tmp_path: Path) -> None:
+    path = write_sound_clip(tmp_path / "clip.mov", onset=0.0, seconds=1.0, frames=30)
+    fades: list[tuple[int, int, FadeDirection]] = [(0, 4_800, "in"), (30_000, 18_000, "out")]
+    expected = clip_sound(path, Fraction(0), 48_000)
+    for start, length, direction in fades:
+        expected = apply_fade(expected, 0, start, length, direction)
+    stream = FadedStream(ClipSound(path), fades)
+    try:
+        got = np.concatenate([stream.read(n) for n in (1_000, 7_000, 25_000, 15_000)], axis=1)
+    finally:
+        stream.close()
+    assert np.allclose(got, expected, atol=1e-7)
 
 
 # -- intro and outro --------------------------------------------------------------------------

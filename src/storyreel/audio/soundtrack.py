@@ -6,18 +6,19 @@ plays while the clip is on screen and fades with the crossfades around it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
-from storyreel.audio.fades import apply_fade
+from storyreel.audio.fades import FadeDirection, apply_fade
 from storyreel.audio.mix import Fades, Mix, MusicSpec
 from storyreel.audio.track import Placement, SoundStream
 from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
-from storyreel.media.clip import clip_sound
+from storyreel.media.clip import ClipSound
 from storyreel.model.project import Project
 from storyreel.timeline.plan import frame_to_sample
 from storyreel.timeline.story import Story
 
-__all__ = ["item_sound", "story_mix"]
+__all__ = ["FadedStream", "item_sound", "story_mix"]
 
 # AAC can raise true peaks by ~0.4 dB on harsh material: the limiter aims below the ceiling.
 _AAC_HEADROOM_DB = 0.5
@@ -55,15 +56,36 @@ def item_sound(project: Project, story: Story, position: int) -> Samples | Sound
     span = plan.spans[position]
     start, end = _visible_samples(story, position)
     assert item.clip is not None
-    sound = clip_sound(item.clip, Fraction(0), end - start, item.clip_gain)
+    fades: list[tuple[int, int, FadeDirection]] = []
     if span.crossfade:
-        sound = apply_fade(sound, 0, 0, frame_to_sample(span.first_frame, plan.fps,
-                                                       SAMPLE_RATE) - start, "in")
+        fades.append((0, frame_to_sample(span.first_frame, plan.fps, SAMPLE_RATE) - start, "in"))
     if position + 1 < len(plan.spans) and plan.spans[position + 1].crossfade:
         following = plan.spans[position + 1]
         fade_start = frame_to_sample(following.visible_start, plan.fps, SAMPLE_RATE) - start
-        sound = apply_fade(sound, 0, fade_start, end - start - fade_start, "out")
-    return sound
+        fades.append((fade_start, end - start - fade_start, "out"))
+    return FadedStream(ClipSound(item.clip, Fraction(0), item.clip_gain), fades)
+
+
+class FadedStream:
+    """A sound stream with fades applied block by block, at positions from its start."""
+
+    def __init__(self, stream: SoundStream,
+                 fades: Sequence[tuple[int, int, FadeDirection]]) -> None:
+        self._stream = stream
+        self._fades = tuple(fades)  # (start, length, direction)
+        self._pos = 0
+
+    def read(self, n: int) -> Samples:
+        """The next ``n`` samples, faded."""
+        block = self._stream.read(n)
+        for start, length, direction in self._fades:
+            block = apply_fade(block, self._pos, start, length, direction)
+        self._pos += n
+        return block
+
+    def close(self) -> None:
+        """Close the stream underneath."""
+        self._stream.close()
 
 
 def _visible_samples(story: Story, position: int) -> tuple[int, int]:
