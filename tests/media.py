@@ -49,6 +49,7 @@ __all__ = [
     "write_manifest",
     "write_project",
     "write_solid",
+    "write_sound_clip",
     "write_textured",
     "write_tone_wav",
     "write_wav",
@@ -405,6 +406,7 @@ class ClipSpec:
     pix_fmt: str = "yuv420p"
     container: str | None = None
     options: dict[str, str] = field(default_factory=dict)
+    container_options: dict[str, str] = field(default_factory=dict)
     pts: Sequence[int] | None = None
     """Each frame's timestamp in ``time_base`` units (variable frame rate); default ``i``."""
     time_base: Fraction | None = None
@@ -430,7 +432,8 @@ def write_clip(path: Path, spec: ClipSpec | None = None, **changes: Any) -> Path
     if spec.sar is not None:
         stored_w = round(stored_w / spec.sar)
     time_base = spec.time_base or 1 / spec.fps
-    with av.open(str(path), "w", format=spec.container) as out:
+    with av.open(str(path), "w", format=spec.container,
+                 options=dict(spec.container_options)) as out:
         video = out.add_stream(spec.codec, rate=spec.fps, options=dict(spec.options))
         assert isinstance(video, av.VideoStream)
         video.width, video.height, video.pix_fmt = stored_w, stored_h, spec.pix_fmt
@@ -465,6 +468,39 @@ def write_clip(path: Path, spec: ClipSpec | None = None, **changes: Any) -> Path
             out.mux(packet)
         if audio is not None and spec.sound_seconds:
             _encode_tone(out, audio, spec.sound_seconds, spec.sound_freq)
+    return path
+
+
+def write_sound_clip(path: Path, *, onset: float, seconds: float, frames: int = 30,
+                     rate: int = 48_000, fps: Fraction = Fraction(30)) -> Path:
+    """A counter clip with mono 16-bit PCM sound: silent until ``onset`` s, then a tone.
+
+    The sound may run far longer than the picture (``seconds`` against ``frames``).
+    """
+    n = round(seconds * rate)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        assert isinstance(video, av.VideoStream)
+        video.width, video.height = 160, 90
+        audio = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        for k in range(frames):
+            frame = av.VideoFrame.from_ndarray(counter_image(k, (160, 90)), format="rgb24")
+            frame.pts = k
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        block = 4800
+        for start in range(0, n, block):
+            t = np.arange(start, min(n, start + block)) / rate
+            tone = np.where(t >= onset, 0.5 * np.sin(2 * math.pi * 440 * t), 0.0)
+            frame = av.AudioFrame.from_ndarray((tone * 32767).astype(np.int16)[None, :],
+                                               format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for packet in audio.encode(None):
+            out.mux(packet)
     return path
 
 

@@ -2,27 +2,31 @@
 
 Narrations start on their segment's first frame. A visual's own sound (a segment's
 clip when its ``volume`` lets it be heard, an intro or outro clip) plays while it is
-on screen, from the moment it appears, and fades with the crossfades around it; a
-segment's clip sound is ducked under the narration like music.
+on screen, from the moment it appears, from its trim's start for the trimmed clip's
+length (again from the start for a looped clip), and fades with the crossfades
+around it; a segment's clip sound is ducked under the narration like music. Every
+sound is streamed: a clip's is decoded only as the mix reads it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
-from storyreel.audio.fades import apply_fade
+from storyreel.audio.fades import FadeDirection, apply_fade
 from storyreel.audio.mix import Fades, Mix, MusicSpec
 from storyreel.audio.track import Placement, SoundStream
-from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
-from storyreel.media.clip import clip_sound
+from storyreel.media.audio import CHANNELS, SAMPLE_RATE, AudioReader, Samples
+from storyreel.media.clip import ClipSound
 from storyreel.model.project import Project
 from storyreel.model.visual import Video
 from storyreel.timeline.plan import frame_to_sample
 from storyreel.timeline.story import Story
 
-__all__ = ["item_sound", "story_mix"]
+__all__ = ["FadedStream", "TrimmedSound", "item_sound", "story_mix"]
 
 # AAC can raise true peaks by ~0.4 dB on harsh material: the limiter aims below the ceiling.
 _AAC_HEADROOM_DB = 0.5
@@ -68,28 +72,80 @@ def item_sound(project: Project, story: Story, key: int) -> Samples | SoundStrea
     return _own_sound(story, key - count)
 
 
-def _own_sound(story: Story, position: int) -> Samples:
+def _own_sound(story: Story, position: int) -> SoundStream:
     """A visual's own sound over the time it is visible, with its crossfades."""
     item, plan = story.items[position], story.plan
     span = plan.spans[position]
     start, end = _visible_samples(story, position)
     assert isinstance(item.visual, Video) and item.clip is not None and item.gain is not None
     options = item.visual.clip
-    trim = Fraction(str(options.start))
-    length = min(end - start, _samples(item.clip.length))
-    sound = clip_sound(item.visual.video, trim, length, item.gain)
-    if options.fit == "loop" and length < end - start:
-        sound = np.tile(sound, -(-(end - start) // length))[:, : end - start]
-    elif length < end - start:
-        sound = np.pad(sound, ((0, 0), (0, end - start - length)))
+    sound = TrimmedSound(item.visual.video, Fraction(str(options.start)),
+                         _samples(item.clip.length), item.gain, loop=options.fit == "loop")
+    fades: list[tuple[int, int, FadeDirection]] = []
     if span.crossfade:
-        sound = apply_fade(sound, 0, 0, frame_to_sample(span.first_frame, plan.fps,
-                                                       SAMPLE_RATE) - start, "in")
+        fades.append((0, frame_to_sample(span.first_frame, plan.fps, SAMPLE_RATE) - start, "in"))
     if position + 1 < len(plan.spans) and plan.spans[position + 1].crossfade:
         following = plan.spans[position + 1]
         fade_start = frame_to_sample(following.visible_start, plan.fps, SAMPLE_RATE) - start
-        sound = apply_fade(sound, 0, fade_start, end - start - fade_start, "out")
-    return np.ascontiguousarray(sound, dtype=np.float32)
+        fades.append((fade_start, end - start - fade_start, "out"))
+    return FadedStream(sound, fades)
+
+
+class TrimmedSound:
+    """A clip's sound from ``start`` for ``length`` samples, then silence, or, with
+    ``loop``, again from ``start`` (the clip is opened anew at each repeat)."""
+
+    def __init__(self, path: Path, start: Fraction, length: int, gain_db: float, *,
+                 loop: bool) -> None:
+        self._path, self._start, self._gain = path, start, gain_db
+        self._length, self._loop = max(1, length), loop
+        self._left = self._length
+        self._stream: ClipSound | None = ClipSound(path, start, gain_db)
+
+    def read(self, n: int) -> Samples:
+        """The next ``n`` samples."""
+        out = np.zeros((CHANNELS, n), dtype=np.float32)
+        filled = 0
+        while filled < n and self._stream is not None:
+            take = min(n - filled, self._left)
+            out[:, filled : filled + take] = self._stream.read(take)
+            filled += take
+            self._left -= take
+            if self._left == 0:
+                self._stream.close()
+                self._stream = None
+                if self._loop:
+                    self._stream = ClipSound(self._path, self._start, self._gain)
+                    self._left = self._length
+        return out
+
+    def close(self) -> None:
+        """Close the clip."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+class FadedStream:
+    """A sound stream with fades applied block by block, at positions from its start."""
+
+    def __init__(self, stream: SoundStream,
+                 fades: Sequence[tuple[int, int, FadeDirection]]) -> None:
+        self._stream = stream
+        self._fades = tuple(fades)  # (start, length, direction)
+        self._pos = 0
+
+    def read(self, n: int) -> Samples:
+        """The next ``n`` samples, faded."""
+        block = self._stream.read(n)
+        for start, length, direction in self._fades:
+            block = apply_fade(block, self._pos, start, length, direction)
+        self._pos += n
+        return block
+
+    def close(self) -> None:
+        """Close the stream underneath."""
+        self._stream.close()
 
 
 def _samples(seconds: Fraction) -> int:

@@ -10,6 +10,7 @@ shows an intro or outro letterboxed on black, at the output's frame rate.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,11 +19,12 @@ from typing import Literal
 import av
 import av.error
 import numpy as np
+from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 from av.video.frame import VideoFrame
 
 from storyreel.errors import MediaError
-from storyreel.media.audio import CHANNELS, SAMPLE_RATE, Samples
+from storyreel.media.audio import CHANNELS, SAMPLE_RATE, Samples, take_front
 from storyreel.media.clipread import (
     ClipFrame,
     ClipReader,
@@ -32,6 +34,7 @@ from storyreel.media.clipread import (
     has_alpha,
     hdr_kind,
     is_interlaced,
+    on_grid,
     open_clip,
 )
 from storyreel.media.encoder import PlaneViews
@@ -45,6 +48,7 @@ __all__ = [
     "ClipInfo",
     "ClipPicture",
     "ClipReader",
+    "ClipSound",
     "clip_sound",
     "probe_clip",
 ]
@@ -112,16 +116,17 @@ def probe_clip(path: Path, *, check_frames: bool = False) -> ClipInfo:
     check_regular_file(path, "clip")
     if path.stat().st_size == 0:
         raise _fail(path, "clip file is empty")
-    container = open_clip(path)
-    try:
-        with clip_translated(path):
-            return _probe(path, container, check_frames)
-    finally:
-        with contextlib.suppress(av.error.FFmpegError, OSError):
-            container.close()
+    with contextlib.ExitStack() as opened, clip_translated(path):
+
+        def reopen() -> av.container.InputContainer:
+            return opened.enter_context(open_clip(path))
+
+        return _probe(path, reopen, check_frames)
 
 
-def _probe(path: Path, container: av.container.InputContainer, check_frames: bool) -> ClipInfo:
+def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
+           check_frames: bool) -> ClipInfo:
+    container = reopen()
     if not container.streams.video:
         raise _fail(path, "clip has no video stream")
     stream = container.streams.video[0]
@@ -133,18 +138,22 @@ def _probe(path: Path, container: av.container.InputContainer, check_frames: boo
     if max(ctx.width, ctx.height) > MAX_CLIP_SIDE or ctx.width * ctx.height > MAX_CLIP_PIXELS:
         raise _fail(path, f"clip's picture is {ctx.width}x{ctx.height}, larger than 8K "
                           f"({MAX_CLIP_SIDE}x4320)")
-    duration, packets = _picture_seconds(container, stream)
+    duration, packets, demuxed = _picture_seconds(container, stream)
+    if duration > MAX_CLIP_SECONDS:
+        raise _fail(path, f"clip is longer than {float(MAX_CLIP_SECONDS) / 60:g} minutes")
+    if demuxed < (stream.frames or 0):  # the index lists frames the file lacks
+        raise _fail(path, f"clip is truncated: {demuxed} of its {stream.frames} frames are "
+                          "in the file")
     if packets == 1:
         raise _fail(path, "clip is a still image, not a video (use it as a segment's "
                           "picture instead)")
     if duration <= 0:
-        raise _fail(path, "clip has no frames")
-    if duration > MAX_CLIP_SECONDS:
-        raise _fail(path, f"clip is longer than {MAX_CLIP_SECONDS // 60} minutes")
-    container.seek(0)
+        raise _fail(path, "clip has no frames (empty, truncated or corrupt)")
+    container = _rewound(container, reopen)
+    stream = container.streams.video[0]
     first = _first_frame(path, container, stream)
     if check_frames:
-        _check_last_frames(path, container, stream, duration)
+        _check_last_frames(path, _rewound(container, reopen), duration)
     rotation = (-round(first.rotation / 90) * 90) % 360
     width, height = display_size(stream, rotation)
     rate = stream.average_rate or stream.guessed_rate
@@ -170,13 +179,17 @@ def _codec_name(path: Path, stream: av.video.stream.VideoStream) -> str:
 
 
 def _picture_seconds(container: av.container.InputContainer,
-                     stream: av.video.stream.VideoStream) -> tuple[Fraction, int]:
-    """From the first frame's display time to the end of the last, and the packet count."""
+                     stream: av.video.stream.VideoStream) -> tuple[Fraction, int, int]:
+    """From the first frame's display time to the end of the last; packets shown and read.
+
+    Packets an edit list hides are read but not shown.
+    """
     tb = stream.time_base or Fraction(1, 90_000)
     first: int | None = None
-    end = packets = 0
+    end = packets = demuxed = 0
     untimed = Fraction(0)
     for packet in container.demux(stream):
+        demuxed += bool(packet.size)
         if not packet.size or packet.is_discard:
             continue
         packets += 1
@@ -185,9 +198,13 @@ def _picture_seconds(container: av.container.InputContainer,
             continue
         first = packet.pts if first is None else min(first, packet.pts)
         end = max(end, packet.pts + (packet.duration or 0))
+        if (end - first) * tb > MAX_CLIP_SECONDS + 1:
+            break  # too long already: no need to read the rest
     if first is None:
-        return untimed, packets
-    return Fraction(end - first) * tb, packets
+        return untimed, packets, demuxed
+    base = stream.guessed_rate or stream.base_rate or stream.average_rate
+    seconds = Fraction(end - first) * tb
+    return (on_grid(seconds, Fraction(base), tb) if base else seconds), packets, demuxed
 
 
 def _first_frame(path: Path, container: av.container.InputContainer,
@@ -202,13 +219,26 @@ def _first_frame(path: Path, container: av.container.InputContainer,
     return first
 
 
+def _rewound(container: av.container.InputContainer,
+             reopen: Callable[[], av.container.InputContainer]) -> av.container.InputContainer:
+    """``container`` back at its start, or the file opened again where it cannot seek."""
+    try:
+        container.seek(0)
+    except (av.error.FFmpegError, OSError):
+        return reopen()
+    return container
+
+
 def _check_last_frames(path: Path, container: av.container.InputContainer,
-                       stream: av.video.stream.VideoStream, duration: Fraction) -> None:
-    """Decode the clip's last second: a file cut short fails or ends early here."""
+                       duration: Fraction) -> None:
+    """Decode the clip's last seconds: a file cut short fails or ends early here."""
+    stream = container.streams.video[0]
     tb = stream.time_base or Fraction(1, 90_000)
     origin = stream.start_time or 0
     aim = max(Fraction(0), duration - 2)
-    container.seek(origin + int(aim / tb), backward=True, stream=stream)
+    if aim > 0:
+        with contextlib.suppress(av.error.FFmpegError, OSError):  # unseekable: read it all
+            container.seek(origin + int(aim / tb), backward=True, stream=stream)
     last: VideoFrame | None = None
     for frame in container.decode(stream):
         last = frame
@@ -239,66 +269,124 @@ def clip_sound(path: Path, start: Fraction, samples: int, gain_db: float = 0.0) 
 
     ``start`` is on the clip's clock (0 is its first frame's time, as for
     :class:`ClipReader`). Only that range is decoded, however long the sound is; where
-    the sound ends, or the clip has none, the rest is silence.
+    the sound ends, or the clip has none, the rest is silence. For long ranges, read
+    a :class:`ClipSound` block by block instead.
 
     Raises:
         MediaError: The clip cannot be opened or its sound fails to decode.
     """
-    out = np.zeros((CHANNELS, max(0, samples)), dtype=np.float32)
-    if samples <= 0:
-        return out
-    container = open_clip(Path(path))
-    try:
-        with clip_translated(Path(path), "clip's sound"):
-            _read_sound(container, Fraction(start), out)
-    finally:
-        with contextlib.suppress(av.error.FFmpegError, OSError):
-            container.close()
-    if gain_db:
-        out *= np.float32(10 ** (gain_db / 20))
-    return out
+    with ClipSound(path, start, gain_db) as sound:
+        return sound.read(max(0, samples))
 
 
-def _read_sound(container: av.container.InputContainer, start: Fraction, out: Samples) -> None:
-    """Fill ``out`` with the sound from ``start`` (seconds after the first video frame)."""
-    if not container.streams.audio:
-        return
-    stream = container.streams.audio[0]
-    video = container.streams.video[0] if container.streams.video else None
-    origin = Fraction(0)
-    if video is not None and video.start_time is not None and video.time_base is not None:
-        origin = Fraction(video.start_time) * video.time_base
-    tb = stream.time_base or Fraction(1, SAMPLE_RATE)
-    target = origin + start  # seconds on the container's clock
-    if target > 0:
-        with contextlib.suppress(av.error.FFmpegError, OSError):
-            container.seek(int(target / tb), backward=True, stream=stream)
-    resampler = AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
-    filled = 0
-    skip: int | None = None
-    for frame in container.decode(stream):
-        if skip is None:  # where the first decoded sound lies against ``target``
-            at = Fraction(frame.pts) * tb if frame.pts is not None else target
-            skip = round((target - at) * SAMPLE_RATE)
-            if skip < 0:  # the sound starts later: silence first
-                filled, skip = min(out.shape[1], -skip), 0
-        for block in resampler.resample(frame):
-            filled, skip = _place(block.to_ndarray(), out, filled, skip)
-        if filled >= out.shape[1]:
+class ClipSound:
+    """A clip's sound from ``start``, read in order as 48 kHz stereo float32 blocks.
+
+    A :class:`~storyreel.audio.track.SoundStream`: it holds one decoded block at a
+    time, so a clip with hours of sound behind seconds of picture costs no more than
+    one with none. Past the sound's end (or without sound) it reads silence.
+
+    Args:
+        path: The clip.
+        start: Where to start, seconds on the clip's clock (0 is its first frame).
+        gain_db: Gain applied to every sample.
+
+    Raises:
+        MediaError: When opening: missing, unreadable or corrupt.
+    """
+
+    def __init__(self, path: Path, start: Fraction = Fraction(0), gain_db: float = 0.0) -> None:
+        self._path = Path(path)
+        self._gain = np.float32(10 ** (gain_db / 20))
+        self._pending: list[Samples] = []
+        self._pending_size = 0
+        self._frames: Iterator[AudioFrame] | None = None
+        self._skip: int | None = None
+        self._container = open_clip(self._path)
+        try:
+            with clip_translated(self._path, "clip's sound"):
+                self._setup(Fraction(start))
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _setup(self, start: Fraction) -> None:
+        container = self._container
+        if not container.streams.audio:
             return
-    for block in resampler.resample(None):
-        filled, skip = _place(block.to_ndarray(), out, filled, skip or 0)
+        stream = container.streams.audio[0]
+        video = container.streams.video[0] if container.streams.video else None
+        origin = Fraction(0)
+        if video is not None and video.start_time is not None and video.time_base is not None:
+            origin = Fraction(video.start_time) * video.time_base
+        self._tb = stream.time_base or Fraction(1, SAMPLE_RATE)
+        self._target = origin + start  # seconds on the container's clock
+        if self._target > 0:
+            with contextlib.suppress(av.error.FFmpegError, OSError):  # else: read from 0
+                container.seek(int(self._target / self._tb), backward=True, stream=stream)
+        self._resampler = AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
+        self._frames = container.decode(stream)
 
+    def __enter__(self) -> ClipSound:
+        return self
 
-def _place(block: np.ndarray, out: Samples, filled: int, skip: int) -> tuple[int, int]:
-    """Copy ``block`` into ``out`` after dropping ``skip`` samples; the new positions."""
-    data = np.nan_to_num(block[:, skip:].astype(np.float32, copy=False), nan=0.0,
-                         posinf=1.0, neginf=-1.0)
-    skip = max(0, skip - block.shape[1])
-    take = min(data.shape[1], out.shape[1] - filled)
-    if take > 0:
-        out[:, filled:filled + take] = data[:CHANNELS, :take]
-    return filled + max(take, 0), skip
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read(self, n: int) -> Samples:
+        """The next ``n`` samples, shape ``(2, n)``; silence once the sound has ended.
+
+        Raises:
+            MediaError: The sound fails to decode.
+        """
+        with clip_translated(self._path, "clip's sound"):
+            while self._pending_size < n and self._decode_more():
+                pass
+        out, rest = take_front(self._pending, n)
+        self._pending = [rest] if rest.shape[1] else []
+        self._pending_size = rest.shape[1]
+        if self._gain != 1:
+            out *= self._gain
+        return out
+
+    def _decode_more(self) -> bool:
+        """Decode one more frame into the pending blocks; ``False`` once at the end."""
+        if self._frames is None:
+            return False
+        frame = next(self._frames, None)
+        if frame is None:
+            close_iterator(self._frames)
+            self._frames = None
+            blocks = self._resampler.resample(None)
+        else:
+            if self._skip is None:  # where the first decoded sound lies against the start
+                at = Fraction(frame.pts) * self._tb if frame.pts is not None else self._target
+                self._skip = round((self._target - at) * SAMPLE_RATE)
+                if self._skip < 0:  # the sound starts later: silence first
+                    self._add(np.zeros((CHANNELS, -self._skip), dtype=np.float32))
+                    self._skip = 0
+            blocks = self._resampler.resample(frame)
+        for block in blocks:
+            data = block.to_ndarray()[:CHANNELS]
+            drop = min(self._skip or 0, data.shape[1])
+            self._skip = (self._skip or 0) - drop
+            self._add(np.nan_to_num(data[:, drop:].astype(np.float32, copy=False), nan=0.0,
+                                    posinf=1.0, neginf=-1.0))
+        return True
+
+    def _add(self, block: Samples) -> None:
+        if block.shape[1]:
+            self._pending.append(np.ascontiguousarray(block, dtype=np.float32))
+            self._pending_size += block.shape[1]
+
+    def close(self) -> None:
+        """Release the decoder and the file (safe to call twice)."""
+        self._pending, self._pending_size = [], 0
+        frames, self._frames = self._frames, None
+        if frames is not None:
+            close_iterator(frames)
+        with contextlib.suppress(av.error.FFmpegError, OSError):
+            self._container.close()
 
 
 class ClipPicture:

@@ -39,7 +39,7 @@ from storyreel.media.files import check_regular_file, reason
 from storyreel.media.image import Planes, rgb_to_yuv420
 
 __all__ = ["ClipFrame", "ClipReader", "Hdr", "clip_translated", "close_iterator", "display_size",
-           "has_alpha", "hdr_kind", "is_interlaced", "open_clip", "tone_map", "warn_hdr"]
+           "has_alpha", "hdr_kind", "is_interlaced", "on_grid", "open_clip", "tone_map", "warn_hdr"]
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +257,7 @@ class _Clock:
     origin: int  # the first frame's pts
     time_base: Fraction
     fps: Fraction
+    grid: Fraction  # the stream's base frame rate, whose multiples times are snapped to
     index: int | None = None  # the next frame's number, when known
     last: Fraction | None = None
     keyframes: dict[int, int] = field(default_factory=dict)  # pts -> index
@@ -266,7 +267,8 @@ class _Clock:
         step = (Fraction(frame.duration) * self.time_base if frame.duration
                 else 1 / self.fps)
         if frame.pts is not None:
-            time = Fraction(frame.pts - self.origin) * self.time_base
+            time = on_grid(Fraction(frame.pts - self.origin) * self.time_base, self.grid,
+                           self.time_base)
         else:
             time = Fraction(0) if self.last is None else self.last + step
         if self.last is not None and time <= self.last:
@@ -279,6 +281,19 @@ class _Clock:
             self.keyframes[frame.pts] = index
         self.index, self.last = index + 1, time
         return index, time, step
+
+
+def on_grid(time: Fraction, rate: Fraction, tick: Fraction) -> Fraction:
+    """``time`` moved onto the frame grid of ``rate`` when it is within one ``tick`` of it.
+
+    A timestamp is only as precise as its time base: Matroska's milliseconds store a
+    30 fps frame 2 at 67 ms, not 66.67, and a time taken from two such stamps may be off
+    by a whole tick. Left there, a render asking for 1/15 s would still see frame 1.
+    """
+    if rate <= 0:
+        return time
+    nearest = Fraction(round(time * rate)) / rate
+    return nearest if abs(nearest - time) <= tick else time
 
 
 class _Deinterlacer:
@@ -449,6 +464,8 @@ class ClipReader:
         self.time_base = self._stream.time_base or Fraction(1, 90_000)
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = Fraction(rate) if rate else _FALLBACK_FPS
+        base = self._stream.guessed_rate or self._stream.base_rate
+        self.grid = Fraction(base) if base else self.fps
         decoded = self._container.decode(self._stream)
         try:
             first = next(decoded, None)
@@ -499,7 +516,8 @@ class ClipReader:
         self._done = False
 
     def _start(self, index: int | None) -> None:
-        clock = _Clock(self._origin, self.time_base, self.fps, index, None, self._keyframes)
+        clock = _Clock(self._origin, self.time_base, self.fps, self.grid, index, None,
+                       self._keyframes)
         self._decoder = _Decoder(self, self._container, self._stream, clock)
 
     def _rewind(self) -> None:

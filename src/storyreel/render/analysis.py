@@ -288,7 +288,7 @@ def _narration(path: Path, number: int, speech: bool, *, align: bool
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipFacts | None:
     try:
-        info = probe_clip(path)
+        info = probe_clip(path, check_frames=True)
         return ClipFacts(info.duration, info.width, info.height)
     except MediaError as exc:
         problems.append(Problem(exc.problem.message, None, path, f"settings.{field_name}"))

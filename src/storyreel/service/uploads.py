@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import av
-import av.error
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from storyreel.errors import MediaError
@@ -190,40 +188,20 @@ _VIDEO_EXT = {"mov": "mp4", "mp4": "mp4", "matroska": "mkv", "webm": "webm", "av
 
 
 def check_video(path: Path, max_seconds: float = 600.0) -> VideoInfo:
-    """Decode the start of ``path`` to prove it is a real video clip of sane length.
+    """Check ``path`` as a render would: probed, its first and last frames decoded.
 
     Raises:
         UploadRejected: Not a video, damaged, or longer than ``max_seconds``.
     """
     try:
-        probe_clip(path)
+        info = probe_clip(path, check_frames=True)
     except MediaError as exc:
         raise UploadRejected(f"This file cannot be used as a clip: {exc.problem.message}."
                              ) from exc
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            fmt = container.format.name.split(",")[0]
-            if not container.streams.video:
-                raise UploadRejected("This file is not a video clip (it has no picture).")
-            stream = container.streams.video[0]
-            duration = _clip_seconds(container, stream)
-            first = next(container.decode(stream), None)
-    except UploadRejected:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError, EOFError):
-        raise UploadRejected("This file is not a video clip we can read, or it is damaged."
-                             ) from None
-    if first is None:
-        raise UploadRejected("The video clip holds no pictures.")
-    if duration > max_seconds:
+    if info.duration > max_seconds:
         raise UploadRejected(f"The clip is longer than the {max_seconds / 60:g} minute limit.")
-    return VideoInfo(fmt, _VIDEO_EXT.get(fmt, "video"), first.width, first.height, duration)
-
-
-def _clip_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    return (container.duration or 0) / 1_000_000
+    return VideoInfo(info.format, _VIDEO_EXT.get(info.format, "video"), info.width,
+                     info.height, float(info.duration))
 
 
 def _creator_words(message: str) -> str:
