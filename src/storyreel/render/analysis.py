@@ -176,9 +176,11 @@ def _trimmed_clip(visual: Video, number: int) -> ClipFacts:
         raise MediaError(exc.problem.message, path=path, segment=number) from exc
     start = Fraction(str(visual.clip.start))
     end = Fraction(str(visual.clip.end)) if visual.clip.end is not None else info.duration
-    if start >= info.duration or end > info.duration:
-        raise MediaError(f"clip trim {float(start):g}-{float(end):g} s lies outside the "
-                         f"clip ({float(info.duration):.3f} s)", path=path, segment=number)
+    for what, at, outside in (("start", start, start >= info.duration),
+                              ("end", end, end > info.duration)):
+        if outside:
+            raise MediaError(f"clip trim {what} {float(at):g} s lies outside the clip "
+                             f"({float(info.duration):.3f} s long)", path=path, segment=number)
     return ClipFacts(end - start, info.width, info.height)
 
 
