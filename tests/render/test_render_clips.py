@@ -108,6 +108,13 @@ def test_trim_and_every_fit_show_the_source_frames_they_should(tmp_path: Path) -
         window = audio[first * second // 10 + 2400 : last * second // 10 - 2400]
         assert tone_level(window, CLIP_TONE) < 0.003
         assert tone_level(window, VOICE_TONE) > 0.1  # ... and the narration plays there
+    # extend: the 0.5 s narration starts with its segment's first frame (frame 60), then
+    # the clip plays on without it
+    speaking, after = audio[6 * second + 2400 : 6 * second + 21600], audio[
+        6 * second + 26400 : 7 * second - 2400]
+    assert tone_level(speaking, VOICE_TONE) > 0.1 > tone_level(after, VOICE_TONE) * 30
+    loud = np.nonzero(np.abs(audio[6 * second : 7 * second]) > 0.05)[0]
+    assert abs(loud.max() - second // 2) < 240  # it ends 0.5 s after that frame (5 ms)
 
 
 def test_clip_sound_plays_under_the_narration_when_given_a_volume(tmp_path: Path) -> None:
@@ -232,3 +239,18 @@ def test_a_reused_part_never_opens_its_clip(tmp_path: Path,
     write_clip(tmp_path / "count.mp4", frames=40, fps=FPS, size=SIZE, draw=square(20))
     edited = storyreel.render(storyreel.load_project(manifest), tmp_path / "d.mp4")
     assert (edited.chunks_encoded, edited.chunks_reused) == (1, 2)
+
+
+def test_a_project_made_of_text_alone_renders_as_cards(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, [
+        {"title": "Chapter one", "text": "The lighthouse stood alone."},
+        {"text": "Its keeper climbed the steps."}],
+        width=SIZE[0], height=SIZE[1], fps=10, settings={"preset": "ultrafast"})
+    result = storyreel.render(storyreel.load_project(manifest), tmp_path / "out.mp4",
+                              cache=False)
+    assert result.synthesised == [0, 1]
+    frames = rgbs(result.path)
+    assert len(frames) == result.frames > 20
+    assert all(f[:8, :8].max() < 8 for f in frames)  # the default background: black
+    spoken = sound(result.path)
+    assert np.sqrt(np.mean(spoken**2)) > 0.02  # narrated by the built-in voice
