@@ -245,6 +245,23 @@ def upload_audio(project_id: int, segment_id: int, studio: StudioDep,
     return studio.upload(project_id, segment_id, "audio", file.file)
 
 
+@router.post("/projects/{project_id}/segments/{segment_id}/video/", response_model=UploadOut,
+             tags=["segments"], responses=_UPLOAD_RESPONSES)
+def upload_video(project_id: int, segment_id: int, studio: StudioDep,
+                 file: Annotated[UploadFile, File(description="MP4, MOV, MKV or WebM")],
+                 ) -> UploadOut:
+    """Upload or replace a segment's video clip (in place of its still); the answer gives
+    its duration, size and frame rate. A clip that does not play keeps the old visual."""
+    return studio.upload(project_id, segment_id, "video", file.file)
+
+
+@router.get("/projects/{project_id}/segments/{segment_id}/video/", tags=["segments"],
+            response_class=FileResponse)
+def segment_video(project_id: int, segment_id: int, studio: StudioDep) -> FileResponse:
+    """The segment's video clip as uploaded."""
+    return _media(studio.media_file(project_id, segment_id, "video"))
+
+
 def _media(path: Path) -> FileResponse:
     kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return FileResponse(path, media_type=kind, headers={"Cache-Control": "private, no-cache"})

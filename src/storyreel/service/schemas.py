@@ -12,11 +12,13 @@ from storyreel.model.project import (
     MAX_TEXT_LENGTH,
     MAX_TITLE_LENGTH,
 )
+from storyreel.model.visual import ClipOptions
 from storyreel.words import creator_message, field_words
 
 __all__ = [
     "AudioOut",
     "ChaptersOut",
+    "ClipOut",
     "ErrorOut",
     "GalleryItem",
     "ImageOut",
@@ -59,6 +61,8 @@ class SegmentCreate(BaseModel):
                       validation_alias=AliasChoices("text", "text_content"))
     chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH,
+                              description="drawn large on a card (a segment without a picture)")
     position: int | None = Field(None, ge=1, description="1-based place; default: at the end")
 
 
@@ -68,6 +72,10 @@ class SegmentUpdate(_Input):
     text: str | None = Field(None, max_length=_TEXT_MAX)
     chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH,
+                              description="drawn large on a card (a segment without a picture)")
+    clip: ClipOptions | None = Field(None, description="how the segment's video is trimmed, "
+                                                       "fitted, framed and heard")
     position: int | None = Field(None, ge=1, description="1-based place to move the segment to")
 
 
@@ -148,8 +156,18 @@ class AudioOut(BaseModel):
     duration: float = Field(description="seconds")
 
 
+class ClipOut(BaseModel):
+    """A segment's video clip."""
+
+    url: str
+    duration: float = Field(description="seconds")
+    width: int
+    height: int
+    fps: float
+
+
 class SegmentOut(BaseModel):
-    """A segment on the timeline."""
+    """A segment on the timeline: a still, a video clip or (with neither) a title card."""
 
     id: int
     number: int = Field(description="1-based place in the story")
@@ -158,6 +176,9 @@ class SegmentOut(BaseModel):
     image_prompt: str | None
     image: ImageOut | None
     audio: AudioOut | None
+    title: str | None = None
+    video: ClipOut | None = None
+    clip: dict[str, Any] | None = Field(None, description="the video's clip options")
     missing: list[str] = Field(description="what the segment still needs to render")
     narration: NarrationState = Field(
         "missing", description="recorded (uploaded), generated (by the voice), outdated "
@@ -253,10 +274,11 @@ class ProjectDetail(ProjectSummary):
 class UploadOut(BaseModel):
     """The answer to an upload: what the file turned out to be."""
 
-    kind: Literal["image", "audio"]
+    kind: Literal["image", "audio", "video"]
     width: int | None = None
     height: int | None = None
     duration: float | None = Field(None, description="seconds")
+    fps: float | None = Field(None, description="a video's frame rate")
     format: str
     segment: SegmentOut
 

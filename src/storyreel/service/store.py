@@ -133,6 +133,13 @@ _ADDED_COLUMNS = (
     ("jobs", "width", "INTEGER"),
     ("jobs", "height", "INTEGER"),
     ("jobs", "project_version", "REAL"),
+    ("segments", "title", "TEXT"),
+    ("segments", "video_file", "TEXT"),
+    ("segments", "video_width", "INTEGER"),
+    ("segments", "video_height", "INTEGER"),
+    ("segments", "video_seconds", "REAL"),
+    ("segments", "video_fps", "TEXT"),
+    ("segments", "clip", "TEXT"),
 )
 JOB_KINDS = ("render", "narrate")
 
@@ -173,6 +180,13 @@ class SegmentRow:
     audio_samples: int | None
     updated_at: float
     narration_from: str | None = None
+    title: str | None = None
+    video_file: str | None = None
+    video_width: int | None = None
+    video_height: int | None = None
+    video_seconds: float | None = None
+    video_fps: str | None = None
+    clip: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -217,7 +231,16 @@ def _project(row: sqlite3.Row) -> ProjectRow:
 
 
 def _segment(row: sqlite3.Row) -> SegmentRow:
-    return SegmentRow(**{key: row[key] for key in row.keys()})  # noqa: SIM118
+    data = {key: row[key] for key in row.keys()}  # noqa: SIM118
+    data["clip"] = json.loads(data["clip"]) if data.get("clip") else None
+    return SegmentRow(**data)
+
+
+def _segment_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` as stored: a segment's clip options as JSON."""
+    if fields.get("clip") is not None:
+        return {**fields, "clip": json.dumps(fields["clip"])}
+    return fields
 
 
 def _job(row: sqlite3.Row) -> JobRow:
@@ -231,7 +254,9 @@ def _job(row: sqlite3.Row) -> JobRow:
 
 
 _SEGMENT_FIELDS = {"text", "chapter", "image_prompt", "image_file", "image_width",
-                   "image_height", "audio_file", "audio_samples", "narration_from"}
+                   "image_height", "audio_file", "audio_samples", "narration_from", "title",
+                   "video_file", "video_width", "video_height", "video_seconds", "video_fps",
+                   "clip"}
 
 
 class Store:
@@ -360,6 +385,7 @@ class Store:
         unknown = set(fields) - _SEGMENT_FIELDS
         if unknown:
             raise ValueError(f"unknown segment fields {sorted(unknown)}")
+        fields = _segment_values(fields)
         columns = ["project_id", "position", "updated_at", *fields]
         values = [project_id, position, now, *fields.values()]
         marks = ",".join("?" * len(columns))
@@ -415,6 +441,7 @@ class Store:
         unknown = set(fields) - _SEGMENT_FIELDS
         if unknown:
             raise ValueError(f"unknown segment fields {sorted(unknown)}")
+        fields = _segment_values(fields)
         if fields:
             assignments = ", ".join(f"{name} = ?" for name in fields)
             with self._tx() as db:

@@ -341,15 +341,15 @@ class Studio:
         self._not_rendering(project_id, "delete a segment")
         deleted = self.store.delete_segment(project_id, segment_id)
         if deleted is not None:
-            self._remove_media(deleted, "image", "audio")
+            self._remove_media(deleted, "image", "audio", "video")
 
     def _remove_media(self, segment: SegmentRow, *what: str) -> None:
         """Delete a segment's former media files, unless another segment still uses them."""
         folder = self.folder(segment.project_id)
         in_use = {name for row in self.store.segments(segment.project_id)
-                  for name in (row.image_file, row.audio_file) if name}
+                  for name in (row.image_file, row.audio_file, row.video_file) if name}
         for kind in what:
-            name = segment.image_file if kind == "image" else segment.audio_file
+            name = _media_name(segment, kind)
             if name and name not in in_use:
                 uploads.remove_quietly(folder / name)
                 if kind == "image":
@@ -358,7 +358,7 @@ class Studio:
     def media_file(self, project_id: int, segment_id: int, what: str) -> Path:
         """The file behind a segment's image, thumbnail or audio (404 when there is none)."""
         segment = self.segment(project_id, segment_id)
-        name = segment.audio_file if what == "audio" else segment.image_file
+        name = _media_name(segment, what)
         if not name:
             raise NotFound(f"Segment {segment_id} has no {what} yet.")
         path = self.folder(project_id) / name
@@ -385,9 +385,10 @@ class Studio:
 
     def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes],
                       budget: int | None = None) -> dict[str, Any]:
-        folder = self.folder(segment.project_id) / ("images" if what == "image" else "audio")
+        folder = self.folder(segment.project_id) / _MEDIA_FOLDERS[what]
         folder.mkdir(parents=True, exist_ok=True)
         temp = uploads.temp_name(folder)
+        # Clips are capped like intro and outro clips (audio_bytes).
         cap = self.limits.image_bytes if what == "image" else self.limits.audio_bytes
         if budget is not None and budget < cap:
             cap = max(0, budget)
@@ -395,11 +396,25 @@ class Studio:
             uploads.spooled_copy(source, temp, cap)
             if what == "image":
                 return self._publish_image(segment, temp)
+            if what == "video":
+                return self._publish_video(segment, temp)
             return self._publish_audio(segment, temp)
 
     def _final_name(self, segment: SegmentRow, kind: str, ext: str) -> str:
-        sub = "images" if kind == "image" else "audio"
-        return f"{sub}/seg-{segment.id}-{secrets.token_hex(4)}.{ext}"
+        return f"{_MEDIA_FOLDERS[kind]}/seg-{segment.id}-{secrets.token_hex(4)}.{ext}"
+
+    def _publish_video(self, segment: SegmentRow, temp: Path) -> dict[str, Any]:
+        """A checked clip becomes the segment's visual, in place of its still."""
+        info = uploads.check_video(temp)
+        name = self._final_name(segment, "video", info.ext)
+        target = self.folder(segment.project_id) / name
+        self._swap_media(segment, "video", temp, target, {
+            "video_file": name, "video_width": info.width, "video_height": info.height,
+            "video_seconds": round(info.duration, 3), "video_fps": str(info.fps),
+            **_NO_IMAGE})
+        return {"kind": "video", "width": info.width, "height": info.height,
+                "duration": round(info.duration, 3), "fps": round(float(info.fps), 3),
+                "format": info.format}
 
     def _publish_image(self, segment: SegmentRow, temp: Path) -> dict[str, Any]:
         info = uploads.check_image(temp, self.limits)
@@ -407,7 +422,8 @@ class Studio:
         target = self.folder(segment.project_id) / name
         uploads.make_thumbnail(temp, _thumb(target))
         self._swap_media(segment, "image", temp, target, {
-            "image_file": name, "image_width": info.width, "image_height": info.height})
+            "image_file": name, "image_width": info.width, "image_height": info.height,
+            **_NO_VIDEO})
         return {"kind": "image", "width": info.width, "height": info.height,
                 "format": info.format}
 
@@ -433,7 +449,8 @@ class Studio:
                 raise NotFound(f"Segment {segment.id} was deleted during the upload.")
             uploads.publish(temp, target)
             self.store.update_segment(segment.project_id, segment.id, fields)
-            self._remove_media(current, what)
+            # A segment shows one visual: a new still or clip replaces either.
+            self._remove_media(current, *(("image", "video") if what != "audio" else (what,)))
 
     # -- file settings (music, logo, intro, outro...) --------------------------------------
 
@@ -527,7 +544,7 @@ class Studio:
         rows = self.store.segments(project_id)
         manifest = build_manifest(project.title, project.options, rows)
         manifest["segments"] = [  # no narration is needed to draw a frame
-            {**seg, "image": seg["image"] or "images/.none"}
+            seg if {"image", "video", "title"} & seg.keys() else {**seg, "image": "images/.none"}
             for seg in manifest["segments"]] or [
             {"image": "images/.none", "text": SAMPLE_CAPTION}]
         try:
@@ -550,7 +567,7 @@ class Studio:
         """A PNG of the segment's first (or last) frame as the render frames and moves it,
         with that moment's caption: a portrait photo's crop shows before any render."""
         segment = self.segment(project_id, segment_id)
-        if not segment.image_file:
+        if not (segment.image_file or segment.video_file or segment.title):
             raise NotFound("This segment has no picture yet: drop one on it first.")
         index = [s.id for s in self.store.segments(project_id)].index(segment_id)
         engine = self._preview_project(project_id)
@@ -690,6 +707,20 @@ def _png(draw: Callable[[], NDArray[np.uint8]]) -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="PNG", compress_level=1)
     return out.getvalue()
+
+
+#: Where each kind of segment media is kept in a project's folder.
+_MEDIA_FOLDERS = {"image": "images", "audio": "audio", "video": "video"}
+_NO_IMAGE = {"image_file": None, "image_width": None, "image_height": None}
+_NO_VIDEO = {"video_file": None, "video_width": None, "video_height": None,
+             "video_seconds": None, "video_fps": None}
+
+
+def _media_name(segment: SegmentRow, what: str) -> str | None:
+    """The file behind a segment's ``image`` (or its ``thumbnail``), ``audio`` or ``video``."""
+    if what == "audio":
+        return segment.audio_file
+    return segment.video_file if what == "video" else segment.image_file
 
 
 def _media_fields(segment: SegmentRow, what: str) -> dict[str, Any]:

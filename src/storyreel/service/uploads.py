@@ -16,6 +16,7 @@ import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
@@ -174,13 +175,14 @@ def _audio_words(message: str, limits: Limits) -> str:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """A checked clip: container format, extension, picture size and length."""
+    """A checked clip: container format, extension, picture size, length and frame rate."""
 
     format: str
     ext: str
     width: int
     height: int
     duration: float
+    fps: Fraction = Fraction(0)
 
 
 _VIDEO_EXT = {"mov": "mp4", "mp4": "mp4", "matroska": "mkv", "webm": "webm", "avi": "avi",
@@ -201,7 +203,7 @@ def check_video(path: Path, max_seconds: float = 600.0) -> VideoInfo:
     if info.duration > max_seconds:
         raise UploadRejected(f"The clip is longer than the {max_seconds / 60:g} minute limit.")
     return VideoInfo(info.format, _VIDEO_EXT.get(info.format, "video"), info.width,
-                     info.height, float(info.duration))
+                     info.height, float(info.duration), info.fps)
 
 
 def _creator_words(message: str) -> str:

@@ -5,6 +5,7 @@ Nothing here changes state; :class:`~storyreel.service.studio.Studio` holds the 
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 from storyreel.media.audio import SAMPLE_RATE
@@ -14,6 +15,7 @@ from storyreel.service.options import effective_options, missing_media
 from storyreel.service.schemas import (
     AudioOut,
     ChaptersOut,
+    ClipOut,
     GalleryItem,
     ImageOut,
     ProblemOut,
@@ -128,11 +130,18 @@ class Views:
         if segment.audio_file and segment.audio_samples:
             audio = AudioOut(url=self._media_url(segment.project_id, segment, "audio"),
                              duration=round(segment.audio_samples / SAMPLE_RATE, 3))
+        video = None
+        if segment.video_file and segment.video_width and segment.video_height:
+            video = ClipOut(url=self._media_url(segment.project_id, segment, "video"),
+                            duration=segment.video_seconds or 0.0, width=segment.video_width,
+                            height=segment.video_height,
+                            fps=float(Fraction(segment.video_fps or "0")))
         options = self.store.get_project(segment.project_id)
         state = narration_state(segment, options.options if options else {})
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
-                          image=image, audio=audio, missing=missing_media(segment, folder),
+                          image=image, audio=audio, title=segment.title, video=video,
+                          clip=segment.clip, missing=missing_media(segment, folder),
                           narration=state)
 
     def segment_view(self, project_id: int, segment_id: int) -> SegmentOut:
