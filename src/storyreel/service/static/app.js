@@ -351,6 +351,11 @@ function segmentRow(seg, count, longest) {
     img.alt = `Segment ${seg.number} picture`;
     $(".seg-image", li).classList.add("filled");
     $(".seg-image", li).title = `${seg.image.width}×${seg.image.height} · drop or click to replace`;
+  } else if (seg.video) {
+    img.src = projectPath(`segments/${seg.id}/preview.png?at=start&v=${encodeURIComponent(seg.video.url)}`);
+    img.alt = `Segment ${seg.number} clip`;
+    $(".seg-image", li).classList.add("filled");
+    $(".seg-image", li).title = `Clip ${seg.video.width}×${seg.video.height}, ${seg.video.duration.toFixed(1)} s at ${seg.video.fps} fps · drop to replace`;
   }
   const audio = $(".seg-audio", li);
   $(".audio-state", li).textContent = seg.audio ? `♪ ${seg.audio.duration.toFixed(1)} s` : "+ Recording";
@@ -545,9 +550,9 @@ function setupDrop(li, seg) {
 }
 
 function groupFiles(files, fallback) {
-  const groups = { image: [], audio: [] };
+  const groups = { image: [], audio: [], video: [] };
   for (const file of files) {
-    const kind = file.type.startsWith("image/") ? "image" : file.type.startsWith("audio/") ? "audio" : (fallback || "image");
+    const kind = ["image", "audio", "video"].find((k) => file.type.startsWith(`${k}/`)) || fallback || "image";
     groups[kind].push(file);
   }
   return groups;
@@ -556,7 +561,7 @@ function groupFiles(files, fallback) {
 // Several files dropped on one segment fill it and the segments after it, in file-name order;
 // files beyond the last segment get new segments.
 async function spreadUploads(seg, groups) {
-  const count = Math.max(groups.image.length, groups.audio.length);
+  const count = Math.max(groups.image.length, groups.audio.length, groups.video.length);
   const ids = state.project.segment_list.map((s) => s.id);
   const start = ids.indexOf(seg.id);
   try {
@@ -569,7 +574,7 @@ async function spreadUploads(seg, groups) {
     return;
   }
   let done = 0;
-  for (const kind of ["image", "audio"]) {
+  for (const kind of ["image", "video", "audio"]) {
     const files = groups[kind].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
     for (const [i, file] of files.entries()) done += (await upload(ids[start + i], kind, file)) ? 1 : 0;
   }
