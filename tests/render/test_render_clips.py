@@ -8,6 +8,8 @@ at a frequency no narration uses, so where it is heard is found in the decoded s
 from __future__ import annotations
 
 import math
+import os
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -254,3 +256,31 @@ def test_a_project_made_of_text_alone_renders_as_cards(tmp_path: Path) -> None:
     assert all(f[:8, :8].max() < 8 for f in frames)  # the default background: black
     spoken = sound(result.path)
     assert np.sqrt(np.mean(spoken**2)) > 0.02  # narrated by the built-in voice
+
+
+def test_a_render_cancelled_inside_a_clip_leaves_no_thread_file_or_output(
+        tmp_path: Path) -> None:
+    write_clip(tmp_path / "count.mp4", frames=20, fps=FPS, size=SIZE, sound_seconds=2.0,
+               sound_freq=CLIP_TONE)
+    clip = {"fit": "loop", "volume": -6, "crop": "blur"}
+    out = tmp_path / "out"
+    warm = render(tmp_path, [{"video": "count.mp4", "audio": voice(tmp_path, "a.wav", 1.0),
+                              "clip": clip}])  # loads what a render loads once
+    warm.path.rename(tmp_path / "warm-up.mp4")
+    manifest = write_manifest(tmp_path, [{"video": "count.mp4", "clip": clip,
+                                          "audio": voice(tmp_path, "long.wav", 20.0)}],
+                              width=SIZE[0], height=SIZE[1], fps=10,
+                              settings={**PLAIN_SETTINGS, "gap": 0.0})
+    threads, fds = threading.active_count(), len(os.listdir("/proc/self/fd"))
+    cancel = threading.Event()
+
+    def on_progress(progress: storyreel.Progress) -> None:
+        if progress.phase == "export" and progress.done > 20:
+            cancel.set()
+
+    with pytest.raises(storyreel.RenderCancelled):
+        storyreel.render(storyreel.load_project(manifest), out / "cancelled.mp4",
+                         on_progress=on_progress, cancel=cancel, cache=False)
+    assert threading.active_count() == threads, threading.enumerate()
+    assert len(os.listdir("/proc/self/fd")) == fds
+    assert not out.exists() or list(out.iterdir()) == []
