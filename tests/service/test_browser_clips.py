@@ -16,6 +16,7 @@ from media import write_clip
 
 __all__ = ["page"]  # the Chromium page fixture this module's tests take
 
+
 def test_a_video_dropped_on_a_row_becomes_its_clip(live_server: Callable[..., LiveServer],
                                                    page: Any, tmp_path: Path) -> None:
     server = live_server()
