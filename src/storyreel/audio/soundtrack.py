@@ -79,7 +79,7 @@ def _own_sound(story: Story, position: int) -> SoundStream:
     start, end = _visible_samples(story, position)
     assert isinstance(item.visual, Video) and item.clip is not None and item.gain is not None
     options = item.visual.clip
-    sound = TrimmedSound(item.visual.video, Fraction(str(options.start)),
+    sound = TrimmedSound(item.visual.video, options.trim[0],
                          _samples(item.clip.length), item.gain, loop=options.fit == "loop")
     fades: list[tuple[int, int, FadeDirection]] = []
     if span.crossfade:

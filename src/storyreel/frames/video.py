@@ -23,7 +23,7 @@ from storyreel.model.visual import Video
 from storyreel.timeline.cliptime import clip_time
 from storyreel.timeline.story import ClipFacts
 
-__all__ = ["VideoPicture", "trim_of"]
+__all__ = ["VideoPicture"]
 
 _BLACK = (16, 128, 128)
 #: The blurred background is drawn at this share of the frame, then scaled up.
@@ -32,20 +32,13 @@ _BLUR_SCALE = 8
 _BLUR_LEVEL = 0.55
 
 
-def trim_of(visual: Video) -> tuple[Fraction, Fraction | None]:
-    """The clip's trim as exact times (the decimals written in the manifest)."""
-    options = visual.clip
-    end = Fraction(str(options.end)) if options.end is not None else None
-    return Fraction(str(options.start)), end
-
-
 class VideoPicture:
     """Draws a segment's clip, frame by frame, into the output planes."""
 
     def __init__(self, visual: Video, clip: ClipFacts, *, width: int, height: int,
                  fps: Fraction, shown_frames: int) -> None:
         self._options = visual.clip
-        self._start, end = trim_of(visual)
+        self._start, end = visual.clip.trim
         self._clip, self._fps, self._shown = clip, fps, shown_frames
         self._size = (width, height)
         # Without a push-in every frame is scaled to one size: on the decode thread.

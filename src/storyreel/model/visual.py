@@ -11,6 +11,7 @@ the level of its own sound (:meth:`sound_gain`).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -63,6 +64,13 @@ class ClipOptions(_Frozen):
             raise ValueError(f"clip end ({self.end:g} s) must be after its start "
                              f"({self.start:g} s)")
         return self
+
+    @property
+    def trim(self) -> tuple[Fraction, Fraction | None]:
+        """The trim as exact times: the decimals written in the manifest (``end``: ``None``
+        for the clip's end)."""
+        end = Fraction(str(self.end)) if self.end is not None else None
+        return Fraction(str(self.start)), end
 
     def sound_gain(self, *, interlude: bool) -> float | None:
         """The level of the clip's own sound in dB, or ``None`` when it is muted."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol, assert_never
 
@@ -174,8 +173,8 @@ def _trimmed_clip(visual: Video, number: int) -> ClipFacts:
         info = probe_clip(path, check_frames=True)
     except MediaError as exc:
         raise MediaError(exc.problem.message, path=path, segment=number) from exc
-    start = Fraction(str(visual.clip.start))
-    end = Fraction(str(visual.clip.end)) if visual.clip.end is not None else info.duration
+    start, stop = visual.clip.trim
+    end = stop if stop is not None else info.duration
     for what, at, outside in (("start", start, start >= info.duration),
                               ("end", end, end > info.duration)):
         if outside:

@@ -21,7 +21,7 @@ from storyreel.frames.kenburns import choose_motion, warp_into
 from storyreel.frames.overlay import blend_into
 from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionPainter
-from storyreel.frames.video import VideoPicture, trim_of
+from storyreel.frames.video import VideoPicture
 from storyreel.media.clip import probe_clip
 from storyreel.media.image import Planes, even_ceil, load_cover_planes, rgb_to_yuv420
 from storyreel.model.project import Project
@@ -75,7 +75,7 @@ def segment_frame(project: Project, index: int, *, end: bool) -> NDArray[np.uint
 def _clip_frame(project: Project, visual: Video, *, end: bool) -> Planes:
     """A clip's trim's first or last frame, framed as the render frames it."""
     info = probe_clip(visual.video)
-    start, stop = trim_of(visual)
+    start, stop = visual.clip.trim
     length = (stop if stop is not None else info.duration) - start
     shown = max(1, int(length * project.fps))
     frame = _blank(project.width, project.height)
