@@ -286,7 +286,8 @@ def _half_transparent(i: int) -> NDArray[np.uint8]:
     return rgba
 
 
-@pytest.mark.parametrize(("codec", "pix_fmt"), [("png", "rgba"), ("qtrle", "argb")])
+@pytest.mark.parametrize(("codec", "pix_fmt"), [("png", "rgba"), ("qtrle", "argb"),
+                                               ("prores_ks", "yuva444p10le")])
 def test_alpha_is_composited_over_black(tmp_path: Path, codec: str, pix_fmt: str) -> None:
     path = write_clip(tmp_path / "alpha.mov", frames=4, codec=codec, pix_fmt=pix_fmt,
                       draw=_half_transparent)
@@ -297,6 +298,16 @@ def test_alpha_is_composited_over_black(tmp_path: Path, codec: str, pix_fmt: str
             assert read_counter(luma) == k
             assert abs(float(luma[:, 1:6].mean()) - 16) < 3
             assert abs(float(luma[:, 154:158].mean()) - (16 + 219 * 128 / 255)) < 4
+
+
+def test_odd_sized_footage_under_a_unicode_name(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "Zürich — 港 🎞.mkv", frames=5, codec="ffv1",
+                      pix_fmt="yuv444p", size=(161, 91))
+    info = probe_clip(path, check_frames=True)
+    assert (info.width, info.height) == (161, 91)
+    with ClipReader(path) as reader:
+        assert [shown(reader, Fraction(k) / FPS) for k in range(5)] == list(range(5))
+        assert reader.frame_at(Fraction(0)).planes(2, 2).size == (2, 2)
 
 
 def test_planes_are_the_asked_size_and_kept(tmp_path: Path) -> None:
@@ -446,6 +457,9 @@ def test_probe_refuses_bad_clips_in_one_line_naming_the_file(tmp_path: Path, cas
         probe_clip(path, check_frames=True)
     message = str(caught.value)
     assert words in message and str(path) in message and "\n" not in message
+    if case not in ("truncated", "a still"):  # the reader shows what there is of those
+        with pytest.raises(MediaError):
+            ClipReader(path).close()
 
 
 def test_probe_refuses_a_clip_over_the_length_limit(tmp_path: Path,

@@ -26,10 +26,14 @@ from av.video.frame import VideoFrame
 from storyreel.errors import MediaError
 from storyreel.media.audio import CHANNELS, SAMPLE_RATE, Samples, take_front
 from storyreel.media.clipread import (
+    MAX_CLIP_PIXELS,
+    MAX_CLIP_SIDE,
     ClipFrame,
     ClipReader,
+    check_picture_size,
     clip_translated,
     close_iterator,
+    codec_name,
     display_size,
     has_alpha,
     hdr_kind,
@@ -38,7 +42,7 @@ from storyreel.media.clipread import (
     open_clip,
 )
 from storyreel.media.encoder import PlaneViews
-from storyreel.media.files import check_regular_file, reason
+from storyreel.media.files import check_regular_file
 
 __all__ = [
     "MAX_CLIP_PIXELS",
@@ -55,9 +59,6 @@ __all__ = [
 
 #: Longest clip accepted (its picture).
 MAX_CLIP_SECONDS = 600
-#: Largest picture accepted: 8K UHD, either way up.
-MAX_CLIP_SIDE = 7680
-MAX_CLIP_PIXELS = 7680 * 4320
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,9 @@ def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
     if _is_image_format(container.format.name):
         raise _fail(path, "clip is a still image, not a video (use it as a segment's "
                           "picture instead)")
-    codec = _codec_name(path, stream)
+    codec = codec_name(path, stream)
     ctx = stream.codec_context
-    if max(ctx.width, ctx.height) > MAX_CLIP_SIDE or ctx.width * ctx.height > MAX_CLIP_PIXELS:
-        raise _fail(path, f"clip's picture is {ctx.width}x{ctx.height}, larger than 8K "
-                          f"({MAX_CLIP_SIDE}x4320)")
+    check_picture_size(path, ctx.width, ctx.height)
     duration, packets, demuxed = _picture_seconds(container, stream)
     if duration > MAX_CLIP_SECONDS:
         raise _fail(path, f"clip is longer than {float(MAX_CLIP_SECONDS) / 60:g} minutes")
@@ -166,16 +165,6 @@ def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
         interlaced=is_interlaced(stream, first),
         alpha=has_alpha(first), format=container.format.name.split(",")[0],
     )
-
-
-def _codec_name(path: Path, stream: av.video.stream.VideoStream) -> str:
-    try:
-        codec = stream.codec_context.codec
-    except (av.error.FFmpegError, ValueError, AttributeError) as exc:
-        raise _fail(path, f"clip's video codec is not supported ({reason(exc)})") from exc
-    if codec is None or not codec.name or codec.name == "none":
-        raise _fail(path, "clip's video codec is not supported")
-    return str(codec.name)
 
 
 def _picture_seconds(container: av.container.InputContainer,

@@ -38,8 +38,25 @@ from storyreel.errors import MediaError
 from storyreel.media.files import check_regular_file, reason
 from storyreel.media.image import Planes, rgb_to_yuv420
 
-__all__ = ["ClipFrame", "ClipReader", "Hdr", "clip_translated", "close_iterator", "display_size",
-           "has_alpha", "hdr_kind", "is_interlaced", "on_grid", "open_clip", "tone_map", "warn_hdr"]
+__all__ = [
+    "MAX_CLIP_PIXELS",
+    "MAX_CLIP_SIDE",
+    "ClipFrame",
+    "ClipReader",
+    "Hdr",
+    "check_picture_size",
+    "clip_translated",
+    "close_iterator",
+    "codec_name",
+    "display_size",
+    "has_alpha",
+    "hdr_kind",
+    "is_interlaced",
+    "on_grid",
+    "open_clip",
+    "tone_map",
+    "warn_hdr",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +66,9 @@ _BT2020_MATRICES = {9, 10}  # BT.2020 non-constant and constant luminance
 _JPEG_RANGE = 2
 _FIELDS_TOP_FIRST = 2  # AVFieldOrder: unknown, progressive, then the interlaced orders
 _FALLBACK_FPS = Fraction(25)
+#: Largest picture accepted: 8K UHD, either way up.
+MAX_CLIP_SIDE = 7680
+MAX_CLIP_PIXELS = 7680 * 4320
 _SEEK_MARGIN = Fraction(1)
 _warned: set[Path] = set()
 _warned_lock = threading.Lock()
@@ -75,6 +95,33 @@ def clip_translated(path: Path, what: str = "clip") -> Iterator[None]:
     except (av.error.FFmpegError, OSError, ValueError, EOFError, IndexError) as exc:
         raise MediaError(f"{what} is corrupt or not a supported video ({reason(exc)})",
                          path=path) from exc
+
+
+def codec_name(path: Path, stream: av.video.stream.VideoStream) -> str:
+    """The name of the decoder for ``stream``.
+
+    Raises:
+        MediaError: This build has no decoder for it.
+    """
+    try:
+        codec = stream.codec_context.codec
+    except (av.error.FFmpegError, ValueError, AttributeError) as exc:
+        raise MediaError(f"clip's video codec is not supported ({reason(exc)})",
+                         path=path) from exc
+    if codec is None or not codec.name or codec.name == "none":
+        raise MediaError("clip's video codec is not supported", path=path)
+    return str(codec.name)
+
+
+def check_picture_size(path: Path, width: int, height: int) -> None:
+    """Refuse a picture larger than 8K before a frame of it is decoded.
+
+    Raises:
+        MediaError: Over :data:`MAX_CLIP_SIDE` either way, or over :data:`MAX_CLIP_PIXELS`.
+    """
+    if max(width, height) > MAX_CLIP_SIDE or width * height > MAX_CLIP_PIXELS:
+        raise MediaError(f"clip's picture is {width}x{height}, larger than 8K "
+                         f"({MAX_CLIP_SIDE}x4320)", path=path)
 
 
 def open_clip(path: Path) -> av.container.InputContainer:
@@ -460,6 +507,9 @@ class ClipReader:
         if not self._container.streams.video:
             raise MediaError("clip has no video stream", path=self.path)
         self._stream = self._container.streams.video[0]
+        codec_name(self.path, self._stream)
+        check_picture_size(self.path, self._stream.codec_context.width,
+                           self._stream.codec_context.height)
         self._stream.thread_type = "AUTO"
         self.time_base = self._stream.time_base or Fraction(1, 90_000)
         rate = self._stream.average_rate or self._stream.guessed_rate
