@@ -43,6 +43,7 @@ __all__ = [
     "write_clip",
     "write_cmyk_jpeg",
     "write_corrupt_wav",
+    "write_edit_list_clip",
     "write_exif_rotated_jpeg",
     "write_gradient",
     "write_image",
@@ -468,6 +469,30 @@ def write_clip(path: Path, spec: ClipSpec | None = None, **changes: Any) -> Path
             out.mux(packet)
         if audio is not None and spec.sound_seconds:
             _encode_tone(out, audio, spec.sound_seconds, spec.sound_freq)
+    return path
+
+
+def write_edit_list_clip(path: Path, *, frames: int = 30, hidden: int = 10) -> Path:
+    """An MP4 whose edit list hides its first ``hidden`` counter frames.
+
+    The frames are encoded into Matroska (millisecond stamps) and remuxed into MP4 shifted
+    back by ``hidden`` frames, as a cut made without re-encoding leaves them: the hidden
+    frames are still in the file, to decode the ones after them, but never shown.
+    """
+    source = write_clip(path.with_suffix(".src.mkv"), frames=frames, container="matroska",
+                        options={"g": str(frames), "bf": "0"})
+    with av.open(str(source)) as src, av.open(str(path), "w", format="mp4") as out:
+        stream = src.streams.video[0]
+        target = out.add_stream_from_template(stream)
+        assert stream.time_base is not None
+        shift = int(Fraction(hidden, 30) / stream.time_base)
+        for packet in src.demux(stream):
+            if packet.dts is None or packet.pts is None:
+                continue  # the demuxer's end-of-stream marker
+            packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
+            packet.stream = target
+            out.mux(packet)
+    source.unlink()
     return path
 
 

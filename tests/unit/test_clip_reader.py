@@ -19,7 +19,14 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from media import counter_image, read_counter, write_clip, write_image, write_sound_clip
+from media import (
+    counter_image,
+    read_counter,
+    write_clip,
+    write_edit_list_clip,
+    write_image,
+    write_sound_clip,
+)
 from storyreel import MediaError
 from storyreel.audio.fades import FadeDirection, apply_fade
 from storyreel.audio.soundtrack import FadedStream
@@ -90,7 +97,8 @@ def test_each_codec_shows_the_right_frame_at_each_time(
 
 
 def test_variable_frame_rate_maps_each_timestamp_exactly(tmp_path: Path) -> None:
-    ms = [0, 33, 50, 100, 183, 200, 240, 300, 301, 400, 700, 710, 720, 1000]
+    # Off any 30 fps grid by more than a millisecond, but for 100 and 400 (on it).
+    ms = [0, 37, 50, 100, 183, 210, 240, 290, 291, 400, 705, 710, 725, 1010]
     path = write_clip(tmp_path / "vfr.mp4", frames=len(ms), pts=ms,
                       time_base=Fraction(1, 1000))
     times = [Fraction(t, 1000) for t in ms]
@@ -103,12 +111,42 @@ def test_variable_frame_rate_maps_each_timestamp_exactly(tmp_path: Path) -> None
             assert read_counter(frame.planes(160, 90).y) == k
 
 
+def test_millisecond_stamps_are_put_on_the_frame_grid_without_merging_frames(
+        tmp_path: Path) -> None:
+    # 33 ms is 30 fps frame 1 rounded; 34 ms is a frame of its own just after it.
+    path = write_clip(tmp_path / "ms.mkv", frames=4, pts=[0, 33, 34, 67],
+                      time_base=Fraction(1, 1000), container="matroska")
+    with ClipReader(path) as reader:
+        assert reader.frame_at(Fraction(1, 30)).time == Fraction(1, 30)
+        assert shown(reader, Fraction(1, 30)) == 1
+        assert reader.frame_at(Fraction(34, 1000)).time == Fraction(34, 1000)
+        assert shown(reader, Fraction(34, 1000)) == 2
+        assert shown(reader, Fraction(2, 30)) == 3
+
+
 def test_a_clip_whose_timestamps_start_late_starts_at_zero(tmp_path: Path) -> None:
     # The first frame is stamped 0.5 s (as cut from a longer recording).
     path = write_clip(tmp_path / "late.mkv", frames=15, pts=[15 + i for i in range(15)],
                       container="matroska")
     with av.open(str(path)) as container:
         assert container.streams.video[0].start_time != 0
+    assert probe_clip(path).duration == Fraction(15) / FPS
+    with ClipReader(path) as reader:
+        assert [shown(reader, Fraction(k) / FPS) for k in range(15)] == list(range(15))
+
+
+def test_an_edit_list_hides_the_frames_it_cuts(tmp_path: Path) -> None:
+    path = write_edit_list_clip(tmp_path / "cut.mp4", frames=30, hidden=10)
+    with av.open(str(path)) as container:  # the cut frames are in the file, marked
+        assert sum(p.is_discard for p in container.demux(video=0) if p.size) == 10
+    assert probe_clip(path, check_frames=True).duration == Fraction(20) / FPS
+    with ClipReader(path) as reader:
+        assert [shown(reader, Fraction(k) / FPS) for k in range(20)] == list(range(10, 30))
+        assert shown(reader, Fraction(1)) == 29
+
+
+def test_a_late_start_in_mp4_is_an_edit_list_too(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "late.mp4", frames=15, pts=[15 + i for i in range(15)])
     assert probe_clip(path).duration == Fraction(15) / FPS
     with ClipReader(path) as reader:
         assert [shown(reader, Fraction(k) / FPS) for k in range(15)] == list(range(15))

@@ -70,6 +70,7 @@ _FALLBACK_FPS = Fraction(25)
 MAX_CLIP_SIDE = 7680
 MAX_CLIP_PIXELS = 7680 * 4320
 _SEEK_MARGIN = Fraction(1)
+_MILLISECOND = Fraction(1, 1000)
 _warned: set[Path] = set()
 _warned_lock = threading.Lock()
 
@@ -314,8 +315,10 @@ class _Clock:
         step = (Fraction(frame.duration) * self.time_base if frame.duration
                 else 1 / self.fps)
         if frame.pts is not None:
-            time = on_grid(Fraction(frame.pts - self.origin) * self.time_base, self.grid,
-                           self.time_base)
+            exact = Fraction(frame.pts - self.origin) * self.time_base
+            time = on_grid(exact, self.grid, self.time_base)
+            if self.last is not None and time <= self.last < exact:
+                time = exact  # two frames within a millisecond: both stay
         else:
             time = Fraction(0) if self.last is None else self.last + step
         if self.last is not None and time <= self.last:
@@ -331,16 +334,18 @@ class _Clock:
 
 
 def on_grid(time: Fraction, rate: Fraction, tick: Fraction) -> Fraction:
-    """``time`` moved onto the frame grid of ``rate`` when it is within one ``tick`` of it.
+    """``time`` moved onto the frame grid of ``rate`` when within a tick or a millisecond.
 
-    A timestamp is only as precise as its time base: Matroska's milliseconds store a
-    30 fps frame 2 at 67 ms, not 66.67, and a time taken from two such stamps may be off
-    by a whole tick. Left there, a render asking for 1/15 s would still see frame 1.
+    A timestamp is only as precise as its time base, and keeps the rounding of every
+    container it passed through: Matroska's milliseconds store a 30 fps frame 2 at 67 ms,
+    not 66.67, and a time taken from two such stamps may be off by a whole millisecond,
+    even once remuxed into MP4's finer clock. Left there, a render asking for 1/15 s
+    would still see frame 1.
     """
     if rate <= 0:
         return time
     nearest = Fraction(round(time * rate)) / rate
-    return nearest if abs(nearest - time) <= tick else time
+    return nearest if abs(nearest - time) <= max(tick, _MILLISECOND) else time
 
 
 class _Deinterlacer:
