@@ -40,6 +40,7 @@ from storyreel.media.clip import (
     probe_clip,
 )
 from storyreel.media.clipread import ClipFrame, tone_map
+from storyreel.media.image import RGB_TO_YUV709, Planes
 
 FPS = Fraction(30)
 
@@ -346,6 +347,44 @@ def test_odd_sized_footage_under_a_unicode_name(tmp_path: Path) -> None:
     with ClipReader(path) as reader:
         assert [shown(reader, Fraction(k) / FPS) for k in range(5)] == list(range(5))
         assert reader.frame_at(Fraction(0)).planes(2, 2).size == (2, 2)
+
+
+def _colour_bars(i: int) -> NDArray[np.uint8]:
+    image = np.zeros((90, 160, 3), np.uint8)
+    for k, colour in enumerate(BARS):
+        image[:, k * 20:(k + 1) * 20] = colour
+    return image
+
+
+BARS = [(220, 40, 40), (40, 200, 60), (40, 70, 220), (230, 210, 40), (200, 50, 200),
+        (40, 200, 210), (240, 140, 30), (120, 120, 120)]
+
+
+def _planes_to_rgb(y: NDArray[np.uint8], u: NDArray[np.uint8],
+                   v: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """BT.709 limited-range planes back to RGB, by inverting the engine's own matrix."""
+    up = [np.repeat(np.repeat(c.astype(np.float64), 2, axis=0), 2, axis=1) for c in (u, v)]
+    yuv = np.stack([y.astype(np.float64), *up], axis=-1) - RGB_TO_YUV709[:, 3]
+    return np.asarray(yuv @ np.linalg.inv(RGB_TO_YUV709[:, :3].astype(np.float64)).T)
+
+
+@pytest.mark.parametrize(("codec", "pix_fmt", "ext"), [
+    ("libx264", "yuv420p", "mp4"), ("libx264", "yuv420p10le", "mp4"),
+    ("mjpeg", "yuvj420p", "avi"), ("ffv1", "bgr0", "mkv"), ("libx264", "yuv444p", "mkv")])
+def test_colours_come_through_as_they_were_drawn(tmp_path: Path, codec: str, pix_fmt: str,
+                                                 ext: str) -> None:
+    path = write_clip(tmp_path / f"bars.{ext}", frames=2, codec=codec, pix_fmt=pix_fmt,
+                      draw=_colour_bars, options={"crf": "10"} if codec == "libx264" else {})
+    with ClipReader(path) as reader:
+        rgb = _planes_to_rgb(*astuple_planes(reader.frame_at(Fraction(0)).planes(160, 90)))
+    for k, colour in enumerate(BARS):
+        got = rgb[20:70, k * 20 + 5:(k + 1) * 20 - 5].reshape(-1, 3).mean(axis=0)
+        assert np.abs(got - colour).max() < 10, (k, got, colour)
+
+
+def astuple_planes(planes: Planes) -> tuple[NDArray[np.uint8], NDArray[np.uint8],
+                                            NDArray[np.uint8]]:
+    return planes.y, planes.u, planes.v
 
 
 def test_planes_are_the_asked_size_and_kept(tmp_path: Path) -> None:

@@ -207,6 +207,8 @@ def _matrix(frame: VideoFrame) -> Colorspace:
         return Colorspace.SMPTE240M
     if space == 1:
         return Colorspace.ITU709
+    if frame.format.name.startswith("yuvj"):
+        return Colorspace.ITU601  # JPEG's own matrix
     # Unstated: SD pictures are BT.601 by convention, HD ones BT.709.
     return Colorspace.ITU709 if frame.height >= 576 and frame.width > 720 else Colorspace.ITU601
 
@@ -349,13 +351,18 @@ def on_grid(time: Fraction, rate: Fraction, tick: Fraction) -> Fraction:
 
 
 class _Deinterlacer:
-    """FFmpeg's ``bwdif``, one frame out per frame in (interlaced frames only)."""
+    """FFmpeg's ``bwdif``, one frame out per frame in.
+
+    When the decoder flags interlaced frames, only those are deinterlaced (a stream may
+    mix both); when only the container says so, every frame is.
+    """
 
     def __init__(self, frame: VideoFrame, time_base: Fraction) -> None:
         self._graph = av.filter.Graph()
         source = self._graph.add_buffer(width=frame.width, height=frame.height,
                                         format=frame.format, time_base=time_base)
-        bwdif = self._graph.add("bwdif", "mode=send_frame:parity=auto:deint=all")
+        which = "interlaced" if frame.interlaced_frame else "all"
+        bwdif = self._graph.add("bwdif", f"mode=send_frame:parity=auto:deint={which}")
         sink = self._graph.add("buffersink")
         source.link_to(bwdif)
         bwdif.link_to(sink)
@@ -427,7 +434,7 @@ class _Decoder:
             if deinterlacer is not None and not self._emit(deinterlacer.push(None), pending):
                 return
             self._put(_End())
-        except Exception as exc:  # handed to the caller, who raises it
+        except BaseException as exc:  # handed to the caller, who raises it
             self._put(exc)
         finally:
             close_iterator(decoded)
@@ -446,6 +453,15 @@ class _Decoder:
                 self._put(_End())
                 return False
         return True
+
+    def next_item(self) -> _Item:
+        """The next frame, end marker or error from the thread (waiting for it)."""
+        while True:
+            try:
+                return self.queue.get(timeout=0.5)
+            except queue.Empty:
+                if not self._thread.is_alive() and self.queue.empty():
+                    return RuntimeError("the decode thread stopped without a reason")
 
     def stop(self) -> None:
         """Stop the thread and wait for it (safe to call more than once)."""
@@ -635,7 +651,7 @@ class ClipReader:
         """The next decoded frame, without taking it (``None`` at the end)."""
         if self._next is None and not self._done:
             assert self._decoder is not None
-            item = self._decoder.queue.get()
+            item = self._decoder.next_item()
             if isinstance(item, _End):
                 self._done = True
             elif isinstance(item, BaseException):
