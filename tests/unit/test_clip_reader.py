@@ -326,9 +326,11 @@ def _half_transparent(i: int) -> NDArray[np.uint8]:
 
 
 @pytest.mark.parametrize(("codec", "pix_fmt"), [("png", "rgba"), ("qtrle", "argb"),
-                                               ("prores_ks", "yuva444p10le")])
+                                               ("prores_ks", "yuva444p10le"),
+                                               ("libvpx-vp9", "yuva420p")])
 def test_alpha_is_composited_over_black(tmp_path: Path, codec: str, pix_fmt: str) -> None:
-    path = write_clip(tmp_path / "alpha.mov", frames=4, codec=codec, pix_fmt=pix_fmt,
+    ext = "webm" if codec.startswith("libvpx") else "mov"
+    path = write_clip(tmp_path / f"alpha.{ext}", frames=4, codec=codec, pix_fmt=pix_fmt,
                       draw=_half_transparent)
     assert probe_clip(path).alpha
     with ClipReader(path) as reader:

@@ -34,6 +34,7 @@ from storyreel.media.clipread import (
     clip_translated,
     close_iterator,
     codec_name,
+    decode_video,
     display_size,
     has_alpha,
     hdr_kind,
@@ -198,7 +199,7 @@ def _picture_seconds(container: av.container.InputContainer,
 
 def _first_frame(path: Path, container: av.container.InputContainer,
                  stream: av.video.stream.VideoStream) -> VideoFrame:
-    decoded = container.decode(stream)
+    decoded = decode_video(container, stream)
     try:
         first = next(decoded, None)
     finally:
@@ -229,7 +230,7 @@ def _check_last_frames(path: Path, container: av.container.InputContainer,
         with contextlib.suppress(av.error.FFmpegError, OSError):  # unseekable: read it all
             container.seek(origin + int(aim / tb), backward=True, stream=stream)
     last: VideoFrame | None = None
-    for frame in container.decode(stream):
+    for frame in decode_video(container, stream):
         last = frame
     if last is None:
         raise _fail(path, "clip's last frames do not decode (truncated or corrupt)")

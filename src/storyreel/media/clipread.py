@@ -48,6 +48,7 @@ __all__ = [
     "clip_translated",
     "close_iterator",
     "codec_name",
+    "decode_video",
     "display_size",
     "has_alpha",
     "hdr_kind",
@@ -96,6 +97,33 @@ def clip_translated(path: Path, what: str = "clip") -> Iterator[None]:
     except (av.error.FFmpegError, OSError, ValueError, EOFError, IndexError) as exc:
         raise MediaError(f"{what} is corrupt or not a supported video ({reason(exc)})",
                          path=path) from exc
+
+
+# FFmpeg's own VP8/VP9 decoders drop the alpha channel WebM keeps beside the picture;
+# libvpx's decoders read it.
+_ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
+
+
+def decode_video(container: av.container.InputContainer,
+                 stream: av.video.stream.VideoStream) -> Iterator[VideoFrame]:
+    """The stream's frames in display order, with the alpha of WebM VP8/VP9 kept."""
+    decoder = _ALPHA_DECODERS.get(stream.codec_context.name)
+    if decoder is None or stream.metadata.get("alpha_mode") != "1":
+        return container.decode(stream)
+    try:
+        context = av.CodecContext.create(decoder, "r")
+    except (av.error.FFmpegError, ValueError):
+        return container.decode(stream)  # a build without libvpx: the picture, opaque
+    assert isinstance(context, av.video.codeccontext.VideoCodecContext)
+    context.extradata = stream.codec_context.extradata
+    return _decoded_by(context, container, stream)
+
+
+def _decoded_by(context: av.video.codeccontext.VideoCodecContext,
+                container: av.container.InputContainer,
+                stream: av.video.stream.VideoStream) -> Iterator[VideoFrame]:
+    for packet in container.demux(stream):
+        yield from context.decode(packet)  # the last, empty packet flushes it
 
 
 def codec_name(path: Path, stream: av.video.stream.VideoStream) -> str:
@@ -417,7 +445,7 @@ class _Decoder:
 
     def _run(self) -> None:
         reader = self._reader
-        decoded = self._container.decode(self._stream)
+        decoded = decode_video(self._container, self._stream)
         try:
             deinterlacer: _Deinterlacer | None = None
             pending: list[tuple[int, Fraction, Fraction]] = []
@@ -537,7 +565,7 @@ class ClipReader:
         self.fps = Fraction(rate) if rate else _FALLBACK_FPS
         base = self._stream.guessed_rate or self._stream.base_rate
         self.grid = Fraction(base) if base else self.fps
-        decoded = self._container.decode(self._stream)
+        decoded = decode_video(self._container, self._stream)
         try:
             first = next(decoded, None)
         finally:
