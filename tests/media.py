@@ -47,6 +47,7 @@ __all__ = [
     "write_exif_rotated_jpeg",
     "write_gradient",
     "write_image",
+    "write_interleaved_clip",
     "write_manifest",
     "write_project",
     "write_solid",
@@ -493,6 +494,42 @@ def write_edit_list_clip(path: Path, *, frames: int = 30, hidden: int = 10) -> P
             packet.stream = target
             out.mux(packet)
     source.unlink()
+    return path
+
+
+def write_interleaved_clip(path: Path, *, container: str, audio_codec: str, onset: float,
+                           frames: int = 60, fps: int = 30) -> Path:
+    """A counter clip with B-frames and stereo sound interleaved as a camera writes it.
+
+    The sound is silent until ``onset`` seconds on the picture's clock, then a tone; MPEG-TS
+    starts the two streams' clocks apart, as real files do.
+    """
+    rate = 48_000
+    with av.open(str(path), "w", format=container) as out:
+        video = out.add_stream("libx264", rate=fps, options={"bf": "3"})
+        assert isinstance(video, av.VideoStream)
+        video.width, video.height = 160, 90
+        audio = out.add_stream(audio_codec, rate=rate, layout="stereo")
+        size = audio.codec_context.frame_size or 1152
+        n = frames * rate // fps
+        t = np.arange(-(-n // size) * size) / rate
+        tone = np.where(t >= onset, 0.5 * np.sin(2 * math.pi * 440 * t), 0.0).astype(np.float32)
+        sent = 0
+        for k in range(frames + 1):
+            if k < frames:
+                frame = av.VideoFrame.from_ndarray(counter_image(k, (160, 90)), format="rgb24")
+                frame.pts = k
+                for packet in video.encode(frame):
+                    out.mux(packet)
+            while sent < len(t) and (sent <= (k + 1) * rate // fps or k == frames):
+                chunk = np.ascontiguousarray(np.repeat(tone[None, sent:sent + size], 2, axis=0))
+                block = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+                block.sample_rate, block.pts = rate, sent
+                for packet in audio.encode(block):
+                    out.mux(packet)
+                sent += size
+        for packet in [*video.encode(None), *audio.encode(None)]:
+            out.mux(packet)
     return path
 
 

@@ -25,6 +25,7 @@ from media import (
     write_clip,
     write_edit_list_clip,
     write_image,
+    write_interleaved_clip,
     write_sound_clip,
 )
 from storyreel import MediaError
@@ -567,6 +568,21 @@ def test_clip_sound_is_the_range_asked_for_in_sync(tmp_path: Path) -> None:
     assert np.allclose(later[:, 12_100:40_000], whole[:, 48_100:76_000], atol=1e-3)
     quieter = clip_sound(path, Fraction(3, 4), 48_000, gain_db=-6.0)
     assert np.allclose(quieter, later * 10 ** (-6 / 20), atol=1e-6)
+
+
+@pytest.mark.parametrize(("container", "codec"), [("mpegts", "mp2"), ("mp4", "aac"),
+                                                  ("matroska", "libopus")])
+def test_clip_sound_keeps_sync_whatever_the_streams_start_times(
+        tmp_path: Path, container: str, codec: str) -> None:
+    if codec not in av.codecs_available:
+        pytest.skip(f"PyAV's FFmpeg cannot write {codec}")
+    path = write_interleaved_clip(tmp_path / "clip.bin", container=container,
+                                  audio_codec=codec, onset=1.0)
+    with ClipReader(path) as reader:  # the picture's clock is the sound's
+        assert shown(reader, Fraction(1)) == 30
+    # Within 2 ms: Matroska stamps a sound's packets to the millisecond.
+    assert abs(_onset(clip_sound(path, Fraction(0), 96_000)) - 48_000) <= 96
+    assert abs(_onset(clip_sound(path, Fraction(1, 2), 48_000)) - 24_000) <= 96
 
 
 def test_clip_sound_is_padded_with_silence(tmp_path: Path) -> None:
