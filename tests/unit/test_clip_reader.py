@@ -308,11 +308,12 @@ def test_hdr_footage_is_tone_mapped_to_sdr_with_one_warning(
 
 
 def test_the_tone_map_keeps_black_and_orders_levels() -> None:
-    signal = np.linspace(0, 1, 64, dtype=np.float32)[:, None].repeat(3, axis=1)
+    signal = np.linspace(0, 65535, 256).astype(np.uint16)[None, :, None].repeat(3, axis=2)
     for hdr in ("pq", "hlg"):
         out = tone_map(signal, hdr)  # type: ignore[arg-type]
-        assert out[0].max() < 1e-3 and out.max() <= 1.0
-        assert np.all(np.diff(out[:, 1]) >= 0)
+        assert out.dtype == np.uint8 and out.shape == signal.shape
+        assert out[0, 0].max() == 0 and out[0, -1].min() >= 250
+        assert np.all(np.diff(out[0, :, 1].astype(int)) >= 0)
 
 
 def _half_transparent(i: int) -> NDArray[np.uint8]:

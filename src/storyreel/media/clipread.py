@@ -29,6 +29,7 @@ from typing import Literal
 import av
 import av.error
 import av.filter
+import cv2
 import numpy as np
 from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
@@ -264,61 +265,72 @@ def _rgb(frame: VideoFrame, width: int, height: int, hdr: Hdr | None) -> NDArray
     rgb16 = frame.reformat(width=width, height=height, format="rgba64le" if alpha else "rgb48le",
                            src_colorspace=_matrix(frame), src_color_range=_range(frame),
                            dst_color_range=ColorRange.JPEG, interpolation=Interpolation.AREA)
-    data = rgb16.to_ndarray().astype(np.float32) / 65535.0
-    rgb = data[..., :3]
+    data = np.asarray(rgb16.to_ndarray(), dtype=np.uint16)
     if hdr is not None:
-        rgb = tone_map(rgb, hdr)
+        rgb = tone_map(np.ascontiguousarray(data[..., :3]), hdr).astype(np.float32)
+    else:
+        rgb = data[..., :3].astype(np.float32) * np.float32(255 / 65535)
     if alpha:
-        rgb = rgb * data[..., 3:4]
-    return np.asarray(np.clip(rgb * 255.0 + 0.5, 0, 255), dtype=np.uint8)
+        rgb *= data[..., 3:4].astype(np.float32) * np.float32(1 / 65535)
+    return np.asarray(np.clip(rgb + 0.5, 0, 255), dtype=np.uint8)
 
 
 # BT.2020 -> BT.709 primaries, on linear light (ITU-R BT.2087).
 _BT2020_TO_709 = np.array([[1.6605, -0.5876, -0.0728],
                            [-0.1246, 1.1329, -0.0083],
                            [-0.0182, -0.1006, 1.1187]], dtype=np.float32)
+_LUMA_2020 = np.array([[0.2627, 0.6780, 0.0593]], dtype=np.float32)
+_LUMA_709 = np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32)
 _REFERENCE_WHITE = 203.0  # nits: HDR's diffuse white (ITU-R BT.2408)
 _PEAK = 1000.0 / _REFERENCE_WHITE  # content peak assumed, relative to white
+_HLG_WHITE = 1000.0 / _REFERENCE_WHITE  # HLG's nominal display peak, relative to white
+_LEVELS = 65536  # 16-bit signal in, 16-bit-precise light out: one table lookup each way
+_to_light: dict[str, NDArray[np.float32]] = {}
+_TO_GAMMA = np.round(255.0 * np.linspace(0.0, 1.0, _LEVELS) ** (1 / 2.4)).astype(np.uint8)
 
 
-def tone_map(rgb: NDArray[np.float32], hdr: Hdr) -> NDArray[np.float32]:
-    """Non-linear BT.2020 HDR RGB in [0, 1] to non-linear BT.709 SDR RGB in [0, 1].
+def tone_map(rgb16: NDArray[np.uint16], hdr: Hdr) -> NDArray[np.uint8]:
+    """16-bit non-linear BT.2020 HDR RGB to 8-bit non-linear BT.709 SDR RGB.
 
     The signal is turned into light relative to HDR's reference white (PQ: absolute
-    nits; HLG: its inverse OETF and the OOTF of a 1,000-nit display), mapped into the
-    SDR range by an extended Reinhard curve on luminance (white at the content's peak),
-    moved to BT.709 primaries and encoded with BT.1886's 2.4 gamma.
+    nits; HLG: its inverse OETF, then the OOTF of a 1,000-nit display), moved to BT.709
+    primaries, mapped into the SDR range by an extended Reinhard curve on luminance
+    (white at the content's peak, 1,000 nits) and encoded with BT.1886's 2.4 gamma. The
+    curves per channel are tables, so a 1080p frame costs tens of milliseconds.
     """
-    if hdr == "pq":
-        light = _pq_eotf(rgb) / _REFERENCE_WHITE
-    else:
-        scene = _hlg_inverse_oetf(rgb)
-        luma = scene @ np.array([0.2627, 0.6780, 0.0593], dtype=np.float32)
-        light = scene * (np.maximum(luma, 1e-6) ** 0.2)[..., None] * (1000.0 / _REFERENCE_WHITE)
-    light = np.maximum(light @ _BT2020_TO_709.T, 0.0)
-    luma = light @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    mapped = luma * (1.0 + luma / (_PEAK * _PEAK)) / (1.0 + luma)
-    scale = np.where(luma > 1e-6, mapped / np.maximum(luma, 1e-6), 1.0)
-    sdr = np.clip(light * scale[..., None], 0.0, 1.0)
-    return np.asarray(sdr ** (1.0 / 2.4), dtype=np.float32)
+    table = _to_light.get(hdr)
+    if table is None:
+        signal = np.linspace(0.0, 1.0, _LEVELS)
+        values = _pq_eotf(signal) / _REFERENCE_WHITE if hdr == "pq" else _hlg_inverse_oetf(signal)
+        table = _to_light[hdr] = np.asarray(values, dtype=np.float32)
+    light = table[rgb16]
+    if hdr == "hlg":
+        luma = cv2.transform(light, _LUMA_2020)
+        light *= np.power(np.maximum(luma, 1e-6), 0.2)[..., None] * np.float32(_HLG_WHITE)
+    light = np.maximum(cv2.transform(light, _BT2020_TO_709), 0.0)
+    luma = cv2.transform(light, _LUMA_709)
+    # Reinhard's mapped / luma, which is 1 at black: no division by zero.
+    scale = (1.0 + luma * np.float32(1 / (_PEAK * _PEAK))) / (1.0 + luma)
+    sdr = light * scale[..., None]
+    index = np.clip(sdr * (_LEVELS - 1) + 0.5, 0, _LEVELS - 1).astype(np.uint16)
+    return np.asarray(_TO_GAMMA[index], dtype=np.uint8)
 
 
-def _pq_eotf(signal: NDArray[np.float32]) -> NDArray[np.float32]:
+def _pq_eotf(signal: NDArray[np.float64]) -> NDArray[np.float64]:
     """SMPTE ST 2084: signal in [0, 1] to nits."""
     m1, m2 = 2610 / 16384, 2523 / 4096 * 128
     c1, c2, c3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
     p = np.power(np.clip(signal, 0.0, 1.0), 1.0 / m2)
-    return np.asarray(10000.0 * np.power(np.maximum(p - c1, 0.0) / (c2 - c3 * p), 1.0 / m1),
-                      dtype=np.float32)
+    return np.asarray(10000.0 * np.power(np.maximum(p - c1, 0.0) / (c2 - c3 * p), 1.0 / m1))
 
 
-def _hlg_inverse_oetf(signal: NDArray[np.float32]) -> NDArray[np.float32]:
+def _hlg_inverse_oetf(signal: NDArray[np.float64]) -> NDArray[np.float64]:
     """ARIB STD-B67: signal in [0, 1] to scene light in [0, 1]."""
     a, b, c = 0.17883277, 0.28466892, 0.55991073
     e = np.clip(signal, 0.0, 1.0)
     low = e * e / 3.0
     high = (np.exp((e - c) / a) + b) / 12.0
-    return np.asarray(np.where(e <= 0.5, low, high), dtype=np.float32)
+    return np.asarray(np.where(e <= 0.5, low, high))
 
 
 class _End:
