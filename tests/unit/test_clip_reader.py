@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import threading
 import tracemalloc
 from fractions import Fraction
@@ -40,7 +41,7 @@ from storyreel.media.clip import (
     clip_sound,
     probe_clip,
 )
-from storyreel.media.clipread import ClipFrame, tone_map
+from storyreel.media.clipread import ClipFrame, nominal, tone_map
 from storyreel.media.image import RGB_TO_YUV709, Planes
 
 FPS = Fraction(30)
@@ -96,6 +97,28 @@ def test_each_codec_shows_the_right_frame_at_each_time(
 
 
 # -- exact time ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+@pytest.mark.parametrize("fps", [Fraction(24000, 1001), Fraction(25), Fraction(50),
+                                 Fraction(60000, 1001), Fraction(60)], ids=str)
+def test_each_rate_lands_on_a_30_fps_output_grid_as_computed(tmp_path: Path, ext: str,
+                                                             fps: Fraction) -> None:
+    frames = int(fps)  # about a second
+    path = write_clip(tmp_path / f"clip.{ext}", frames=frames, fps=fps)
+    assert probe_clip(path).duration == frames / fps
+    with ClipReader(path) as reader:
+        for n in range(30):
+            t = Fraction(n, 30)
+            expected = min(frames - 1, math.floor(t * fps))  # latest frame not after t
+            assert shown(reader, t) == expected, (n, t)
+
+
+def test_measured_rates_near_a_standard_rate_are_that_rate() -> None:
+    assert nominal(Fraction(19001, 317)) == Fraction(60000, 1001)  # from Matroska's ms
+    assert nominal(Fraction(2997, 100)) == Fraction(30000, 1001)
+    assert nominal(Fraction(30)) == 30 and nominal(Fraction(30000, 1001)) != 30
+    assert nominal(Fraction(160000, 6311)) == Fraction(160000, 6311)  # variable: as measured
 
 
 def test_variable_frame_rate_maps_each_timestamp_exactly(tmp_path: Path) -> None:

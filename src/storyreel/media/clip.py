@@ -36,11 +36,13 @@ from storyreel.media.clipread import (
     codec_name,
     decode_video,
     display_size,
+    frame_grid,
     has_alpha,
     hdr_kind,
     is_interlaced,
     on_grid,
     open_clip,
+    stream_rate,
 )
 from storyreel.media.encoder import PlaneViews
 from storyreel.media.files import check_regular_file
@@ -156,10 +158,9 @@ def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
         _check_last_frames(path, _rewound(container, reopen), duration)
     rotation = (-round(first.rotation / 90) * 90) % 360
     width, height = display_size(stream, rotation)
-    rate = stream.average_rate or stream.guessed_rate
     audio = container.streams.audio[0] if container.streams.audio else None
     return ClipInfo(
-        duration=duration, fps=Fraction(rate) if rate else Fraction(25), width=width,
+        duration=duration, fps=stream_rate(stream), width=width,
         height=height, has_audio=audio is not None,
         audio_duration=None if audio is None else _stated_seconds(container, audio),
         codec=codec, rotation=rotation, hdr=hdr_kind(first),
@@ -192,9 +193,7 @@ def _picture_seconds(container: av.container.InputContainer,
             break  # too long already: no need to read the rest
     if first is None:
         return untimed, packets, demuxed
-    base = stream.guessed_rate or stream.base_rate or stream.average_rate
-    seconds = Fraction(end - first) * tb
-    return (on_grid(seconds, Fraction(base), tb) if base else seconds), packets, demuxed
+    return on_grid(Fraction(end - first) * tb, frame_grid(stream), tb), packets, demuxed
 
 
 def _first_frame(path: Path, container: av.container.InputContainer,
@@ -235,8 +234,7 @@ def _check_last_frames(path: Path, container: av.container.InputContainer,
     if last is None:
         raise _fail(path, "clip's last frames do not decode (truncated or corrupt)")
     if last.pts is not None:
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        shown = Fraction(last.pts - origin) * tb + 1 / Fraction(rate)
+        shown = Fraction(last.pts - origin) * tb + 1 / stream_rate(stream)
         if shown < duration - 1:
             raise _fail(path, f"clip is truncated: its frames end at {float(shown):.2f} s of "
                               f"{float(duration):.2f} s")

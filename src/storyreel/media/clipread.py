@@ -51,11 +51,14 @@ __all__ = [
     "codec_name",
     "decode_video",
     "display_size",
+    "frame_grid",
     "has_alpha",
     "hdr_kind",
     "is_interlaced",
+    "nominal",
     "on_grid",
     "open_clip",
+    "stream_rate",
     "tone_map",
     "warn_hdr",
 ]
@@ -375,6 +378,34 @@ class _Clock:
         return index, time, step
 
 
+# Frame rates cameras and editors use; a stream's measured rate near one of them is it.
+_NOMINAL_RATES = tuple(Fraction(n, d) for n, d in (
+    (24000, 1001), (24, 1), (25, 1), (30000, 1001), (30, 1), (48000, 1001), (48, 1), (50, 1),
+    (60000, 1001), (60, 1), (100, 1), (120000, 1001), (120, 1), (15, 1), (12, 1), (10, 1)))
+
+
+def nominal(rate: Fraction) -> Fraction:
+    """``rate``, or the standard frame rate within 0.01 % of it.
+
+    Matroska's 19001/317 is 59.94 fps measured from millisecond stamps; 30 and 29.97 fps
+    are 0.1 % apart, so they stay apart.
+    """
+    closest = min(_NOMINAL_RATES, key=lambda standard: abs(rate - standard))
+    return closest if abs(rate - closest) <= closest / 10_000 else rate
+
+
+def stream_rate(stream: av.video.stream.VideoStream) -> Fraction:
+    """The stream's average frame rate, put on the standard rate it is near."""
+    rate = stream.average_rate or stream.guessed_rate
+    return nominal(Fraction(rate)) if rate else _FALLBACK_FPS
+
+
+def frame_grid(stream: av.video.stream.VideoStream) -> Fraction:
+    """The rate whose multiples a stream's frame times are snapped to (see :func:`on_grid`)."""
+    base = stream.guessed_rate or stream.base_rate or stream.average_rate
+    return nominal(Fraction(base)) if base else _FALLBACK_FPS
+
+
 def on_grid(time: Fraction, rate: Fraction, tick: Fraction) -> Fraction:
     """``time`` moved onto the frame grid of ``rate`` when within a tick or a millisecond.
 
@@ -573,10 +604,8 @@ class ClipReader:
                            self._stream.codec_context.height)
         self._stream.thread_type = "AUTO"
         self.time_base = self._stream.time_base or Fraction(1, 90_000)
-        rate = self._stream.average_rate or self._stream.guessed_rate
-        self.fps = Fraction(rate) if rate else _FALLBACK_FPS
-        base = self._stream.guessed_rate or self._stream.base_rate
-        self.grid = Fraction(base) if base else self.fps
+        self.fps = stream_rate(self._stream)
+        self.grid = frame_grid(self._stream)
         decoded = decode_video(self._container, self._stream)
         try:
             first = next(decoded, None)
