@@ -422,6 +422,7 @@ def test_planes_are_the_asked_size_and_kept(tmp_path: Path) -> None:
         assert planes.size == (320, 180) and planes.u.shape == planes.v.shape == (90, 160)
         assert frame.planes(320, 180) is planes
         assert read_counter(frame.planes(64, 36).y) == 0
+        assert frame.planes(320, 180) is planes  # two sizes in turn: both kept
         with pytest.raises(ValueError, match="even"):
             frame.planes(63, 36)
 

@@ -75,6 +75,7 @@ _FALLBACK_FPS = Fraction(25)
 MAX_CLIP_SIDE = 7680
 MAX_CLIP_PIXELS = 7680 * 4320
 _SEEK_MARGIN = Fraction(1)
+_KEPT_SIZES = 3
 _MILLISECOND = Fraction(1, 1000)
 _warned: set[Path] = set()
 _warned_lock = threading.Lock()
@@ -181,13 +182,15 @@ class ClipFrame:
     _frame: VideoFrame = field(repr=False)
     _rotation: int = field(repr=False, default=0)
     _path: Path | None = field(repr=False, default=None)
-    _cache: tuple[int, int, Planes] | None = field(repr=False, default=None)
+    _cache: dict[tuple[int, int], Planes] = field(repr=False, default_factory=dict)
 
     def planes(self, width: int, height: int) -> Planes:
         """The whole normalised picture scaled to exactly ``width`` x ``height``.
 
         Both must be even; the caller keeps the aspect ratio. The result is 8-bit
-        YUV 4:2:0, BT.709, limited range (kept, so asking again for the same size is free).
+        YUV 4:2:0, BT.709, limited range. The last few sizes asked for are kept, so a frame
+        shown again (a freeze, a slower source), or drawn twice (a blurred backdrop behind
+        itself), is converted once.
 
         Raises:
             ValueError: An odd or non-positive size.
@@ -195,11 +198,14 @@ class ClipFrame:
         """
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"clip frames are scaled to even sizes, not {width}x{height}")
-        if self._cache is not None and self._cache[:2] == (width, height):
-            return self._cache[2]
+        kept = self._cache.get((width, height))
+        if kept is not None:
+            return kept
         with clip_translated(self._path or Path("clip")):
             planes = normalised_planes(self._frame, width, height, self._rotation)
-        self._cache = (width, height, planes)
+        if len(self._cache) >= _KEPT_SIZES:
+            del self._cache[next(iter(self._cache))]
+        self._cache[(width, height)] = planes
         return planes
 
 
