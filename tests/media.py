@@ -418,6 +418,7 @@ class ClipSpec:
     """Pixel aspect ratio: the picture is stored squeezed by it and shown restored."""
     sound_seconds: float | None = None
     sound_freq: float = 500.0
+    sound_codec: str = "aac"
     draw: Callable[[int], NDArray[np.uint8]] | None = None
     """The upright RGB(A) picture of frame ``i`` (default: its counter)."""
     colour_trc: int | None = None
@@ -449,7 +450,7 @@ def write_clip(path: Path, spec: ClipSpec | None = None, **changes: Any) -> Path
                 setattr(video.codec_context, name, value)
         if spec.rotation:
             video.set_display_rotation(-spec.rotation)  # counter-clockwise in PyAV
-        audio = out.add_stream("aac", rate=48_000) if spec.sound_seconds else None
+        audio = out.add_stream(spec.sound_codec, rate=48_000) if spec.sound_seconds else None
         for i in range(spec.frames):
             picture = spec.draw(i) if spec.draw is not None else counter_image(i, spec.size)
             stored = np.rot90(picture, k=spec.rotation // 90)  # what the camera wrote

@@ -567,6 +567,31 @@ def test_probe_refuses_bad_clips_in_one_line_naming_the_file(tmp_path: Path, cas
             ClipReader(path).close()
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_scrambled_clips_fail_cleanly_or_play(tmp_path: Path, seed: int) -> None:
+    """Bytes scribbled anywhere: a MediaError naming the file, or frames; nothing else."""
+    rng = np.random.default_rng(seed)
+    path = write_clip(tmp_path / "clip.mp4", frames=20, options={"g": "5"},
+                      sound_seconds=0.7 if seed % 2 else None)
+    data = bytearray(path.read_bytes())
+    start = int(rng.integers(0, len(data) - 64))
+    data[start:start + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    before = clip_threads()
+    try:
+        probe_clip(path, check_frames=True)
+    except MediaError as exc:
+        assert str(path) in str(exc)
+    try:
+        with ClipReader(path, read_ahead=2) as reader:
+            for k in range(25):
+                reader.frame_at(Fraction(k) / FPS).planes(32, 18)
+        clip_sound(path, Fraction(1, 10), 4_800)
+    except MediaError as exc:
+        assert str(path) in str(exc)
+    assert clip_threads() == before
+
+
 def test_probe_refuses_a_clip_over_the_length_limit(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_clip(tmp_path / "clip.mp4", frames=30)

@@ -151,8 +151,11 @@ def check_picture_size(path: Path, width: int, height: int) -> None:
     """Refuse a picture larger than 8K before a frame of it is decoded.
 
     Raises:
-        MediaError: Over :data:`MAX_CLIP_SIDE` either way, or over :data:`MAX_CLIP_PIXELS`.
+        MediaError: No size, over :data:`MAX_CLIP_SIDE` either way, or over
+            :data:`MAX_CLIP_PIXELS`.
     """
+    if width <= 0 or height <= 0:
+        raise MediaError("clip's video stream states no picture size (corrupt)", path=path)
     if max(width, height) > MAX_CLIP_SIDE or width * height > MAX_CLIP_PIXELS:
         raise MediaError(f"clip's picture is {width}x{height}, larger than 8K "
                          f"({MAX_CLIP_SIDE}x4320)", path=path)
