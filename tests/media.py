@@ -535,10 +535,11 @@ def write_interleaved_clip(path: Path, *, container: str, audio_codec: str, onse
 
 
 def write_sound_clip(path: Path, *, onset: float, seconds: float, frames: int = 30,
-                     rate: int = 48_000, fps: Fraction = Fraction(30)) -> Path:
+                     rate: int = 48_000, fps: Fraction = Fraction(30), delay: int = 0) -> Path:
     """A counter clip with mono 16-bit PCM sound: silent until ``onset`` s, then a tone.
 
-    The sound may run far longer than the picture (``seconds`` against ``frames``).
+    The sound may run far longer than the picture (``seconds`` against ``frames``), and
+    start ``delay`` samples after it.
     """
     n = round(seconds * rate)
     with av.open(str(path), "w") as out:
@@ -559,7 +560,7 @@ def write_sound_clip(path: Path, *, onset: float, seconds: float, frames: int = 
             tone = np.where(t >= onset, 0.5 * np.sin(2 * math.pi * 440 * t), 0.0)
             frame = av.AudioFrame.from_ndarray((tone * 32767).astype(np.int16)[None, :],
                                                format="s16", layout="mono")
-            frame.sample_rate, frame.pts = rate, start
+            frame.sample_rate, frame.pts = rate, start + delay
             for packet in audio.encode(frame):
                 out.mux(packet)
         for packet in audio.encode(None):

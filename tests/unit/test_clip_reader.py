@@ -635,6 +635,14 @@ def test_clip_sound_keeps_sync_whatever_the_streams_start_times(
     assert abs(_onset(clip_sound(path, Fraction(1, 2), 48_000)) - 24_000) <= 96
 
 
+def test_sound_that_starts_after_the_picture_is_preceded_by_silence(tmp_path: Path) -> None:
+    path = write_sound_clip(tmp_path / "clip.mov", onset=0.0, seconds=1.0, frames=45,
+                            delay=24_000)
+    assert abs(_onset(clip_sound(path, Fraction(0), 48_000)) - 24_000) <= 48
+    assert abs(_onset(clip_sound(path, Fraction(1, 4), 48_000)) - 12_000) <= 48
+    assert _onset(clip_sound(path, Fraction(1), 24_000)) <= 48
+
+
 def test_clip_sound_is_padded_with_silence(tmp_path: Path) -> None:
     path = write_sound_clip(tmp_path / "clip.mov", onset=0.0, seconds=0.5, frames=30)
     sound = clip_sound(path, Fraction(0), 48_000)
