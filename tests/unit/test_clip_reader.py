@@ -268,10 +268,18 @@ def _combing(luma: NDArray[np.uint8], x: int) -> float:
     return float(np.abs(np.diff(luma[8:88, x:x + 8].astype(int), axis=0)).mean())
 
 
-def test_interlaced_footage_is_deinterlaced(tmp_path: Path) -> None:
-    options = {"flags": "+ildct+ilme", "x264-params": "interlaced=1:tff=1:crf=4"}
-    path = write_clip(tmp_path / "tv.mp4", frames=6, size=(160, 96), options=options,
-                      draw=_moving_bar)
+INTERLACED = {
+    "h264": ("mp4", "libx264", None,
+             {"flags": "+ildct+ilme", "x264-params": "interlaced=1:tff=1:crf=4"}),
+    "mpeg2": ("mpg", "mpeg2video", "mpeg", {"flags": "+ildct+ilme", "top": "1", "qscale": "2"}),
+}
+
+
+@pytest.mark.parametrize("kind", list(INTERLACED))
+def test_interlaced_footage_is_deinterlaced(tmp_path: Path, kind: str) -> None:
+    ext, codec, muxer, options = INTERLACED[kind]
+    path = write_clip(tmp_path / f"tv.{ext}", frames=6, size=(160, 96), options=options,
+                      codec=codec, container=muxer, draw=_moving_bar)
     assert probe_clip(path).interlaced
     with av.open(str(path)) as container:  # as stored: combed edges
         raw = [f.to_ndarray(format="gray") for f in container.decode(video=0)][3]
@@ -280,7 +288,8 @@ def test_interlaced_footage_is_deinterlaced(tmp_path: Path) -> None:
         luma = reader.frame_at(Fraction(3) / FPS).planes(160, 96).y
     assert _combing(luma, 68) < 20 and _combing(luma, 108) < 20
     # The counter survives deinterlacing too.
-    counted = write_clip(tmp_path / "tv-counter.mp4", frames=8, size=(160, 96), options=options)
+    counted = write_clip(tmp_path / f"tv-counter.{ext}", frames=8, size=(160, 96),
+                         options=options, codec=codec, container=muxer)
     with ClipReader(counted) as reader:
         assert [shown(reader, Fraction(k) / FPS, (160, 96)) for k in range(8)] == list(range(8))
 
