@@ -99,6 +99,9 @@ class ClipInfo:
     format: str = ""
 
 
+_STILL = "clip is a still image, not a video (use it as a segment's picture instead)"
+
+
 def _fail(path: Path, message: str) -> MediaError:
     return MediaError(message, path=path)
 
@@ -131,26 +134,8 @@ def probe_clip(path: Path, *, check_frames: bool = False) -> ClipInfo:
 def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
            check_frames: bool) -> ClipInfo:
     container = reopen()
-    if not container.streams.video:
-        raise _fail(path, "clip has no video stream")
-    stream = container.streams.video[0]
-    if _is_image_format(container.format.name):
-        raise _fail(path, "clip is a still image, not a video (use it as a segment's "
-                          "picture instead)")
-    codec = codec_name(path, stream)
-    ctx = stream.codec_context
-    check_picture_size(path, ctx.width, ctx.height)
-    duration, packets, demuxed = _picture_seconds(container, stream)
-    if duration > MAX_CLIP_SECONDS:
-        raise _fail(path, f"clip is longer than {float(MAX_CLIP_SECONDS) / 60:g} minutes")
-    if demuxed < (stream.frames or 0):  # the index lists frames the file lacks
-        raise _fail(path, f"clip is truncated: {demuxed} of its {stream.frames} frames are "
-                          "in the file")
-    if packets == 1:
-        raise _fail(path, "clip is a still image, not a video (use it as a segment's "
-                          "picture instead)")
-    if duration <= 0:
-        raise _fail(path, "clip has no frames (empty, truncated or corrupt)")
+    codec = _check_stream(path, container)
+    duration = _measured(path, container, container.streams.video[0])
     container = _rewound(container, reopen)
     stream = container.streams.video[0]
     first = _first_frame(path, container, stream)
@@ -167,6 +152,34 @@ def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
         interlaced=is_interlaced(stream, first),
         alpha=has_alpha(first), format=container.format.name.split(",")[0],
     )
+
+
+def _check_stream(path: Path, container: av.container.InputContainer) -> str:
+    """The video codec's name, once the stream is known to be a video this build shows."""
+    if not container.streams.video:
+        raise _fail(path, "clip has no video stream")
+    if _is_image_format(container.format.name):
+        raise _fail(path, _STILL)
+    stream = container.streams.video[0]
+    codec = codec_name(path, stream)
+    check_picture_size(path, stream.codec_context.width, stream.codec_context.height)
+    return codec
+
+
+def _measured(path: Path, container: av.container.InputContainer,
+              stream: av.video.stream.VideoStream) -> Fraction:
+    """The picture's duration, once it is known to be complete, moving and not too long."""
+    duration, packets, demuxed = _picture_seconds(container, stream)
+    if duration > MAX_CLIP_SECONDS:
+        raise _fail(path, f"clip is longer than {float(MAX_CLIP_SECONDS) / 60:g} minutes")
+    if demuxed < (stream.frames or 0):  # the index lists frames the file lacks
+        raise _fail(path, f"clip is truncated: {demuxed} of its {stream.frames} frames are "
+                          "in the file")
+    if packets == 1:
+        raise _fail(path, _STILL)
+    if duration <= 0:
+        raise _fail(path, "clip has no frames (empty, truncated or corrupt)")
+    return duration
 
 
 def _picture_seconds(container: av.container.InputContainer,
