@@ -17,6 +17,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import psutil
 import pytest
 from numpy.typing import NDArray
 
@@ -495,6 +496,22 @@ def test_reading_a_long_clip_holds_a_bounded_number_of_frames(tmp_path: Path) ->
                 most = max(most, sum(isinstance(o, ClipFrame) for o in gc.get_objects()))
     # The queue, the frame being decoded, the current and next frames: never the clip.
     assert most <= 4 + 4
+
+
+def test_reading_a_long_clip_through_does_not_grow_memory(tmp_path: Path) -> None:
+    # Twenty seconds of 320x180: about 100 MB if decoded frames and their planes were kept.
+    noise = np.random.default_rng(0).integers(0, 255, (180, 320, 3), dtype=np.uint8)
+    path = write_clip(tmp_path / "long.mp4", frames=600, size=(320, 180),
+                      options={"preset": "ultrafast", "g": "30"},
+                      draw=lambda i: np.roll(noise, 2 * i, axis=1))
+    process = psutil.Process()
+    with ClipReader(path) as reader:
+        for k in range(600):
+            reader.frame_at(Fraction(k) / FPS).planes(320, 180)
+            if k == 60:
+                early = process.memory_info().rss
+        late = process.memory_info().rss
+    assert late - early < 16_000_000
 
 
 # -- probing -------------------------------------------------------------------------------

@@ -403,7 +403,7 @@ class ClipPicture:
         src_w, src_h = self._reader.display_size
         scale = min(width / src_w, height / src_h)
         self._fit = (max(2, int(src_w * scale) // 2 * 2), max(2, int(src_h * scale) // 2 * 2))
-        self._reader.size = self._fit
+        self._reader.size = self._fit  # read before the first frame is asked for
 
     def draw(self, dest: PlaneViews, index: int, t: float) -> None:
         """Draw the clip frame shown at output frame ``index`` of the clip."""
