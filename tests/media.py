@@ -43,9 +43,11 @@ __all__ = [
     "write_clip",
     "write_cmyk_jpeg",
     "write_corrupt_wav",
+    "write_edit_list_clip",
     "write_exif_rotated_jpeg",
     "write_gradient",
     "write_image",
+    "write_interleaved_clip",
     "write_manifest",
     "write_project",
     "write_solid",
@@ -416,6 +418,7 @@ class ClipSpec:
     """Pixel aspect ratio: the picture is stored squeezed by it and shown restored."""
     sound_seconds: float | None = None
     sound_freq: float = 500.0
+    sound_codec: str = "aac"
     draw: Callable[[int], NDArray[np.uint8]] | None = None
     """The upright RGB(A) picture of frame ``i`` (default: its counter)."""
     colour_trc: int | None = None
@@ -447,7 +450,7 @@ def write_clip(path: Path, spec: ClipSpec | None = None, **changes: Any) -> Path
                 setattr(video.codec_context, name, value)
         if spec.rotation:
             video.set_display_rotation(-spec.rotation)  # counter-clockwise in PyAV
-        audio = out.add_stream("aac", rate=48_000) if spec.sound_seconds else None
+        audio = out.add_stream(spec.sound_codec, rate=48_000) if spec.sound_seconds else None
         for i in range(spec.frames):
             picture = spec.draw(i) if spec.draw is not None else counter_image(i, spec.size)
             stored = np.rot90(picture, k=spec.rotation // 90)  # what the camera wrote
@@ -471,11 +474,72 @@ def write_clip(path: Path, spec: ClipSpec | None = None, **changes: Any) -> Path
     return path
 
 
+def write_edit_list_clip(path: Path, *, frames: int = 30, hidden: int = 10) -> Path:
+    """An MP4 whose edit list hides its first ``hidden`` counter frames.
+
+    The frames are encoded into Matroska (millisecond stamps) and remuxed into MP4 shifted
+    back by ``hidden`` frames, as a cut made without re-encoding leaves them: the hidden
+    frames are still in the file, to decode the ones after them, but never shown.
+    """
+    source = write_clip(path.with_suffix(".src.mkv"), frames=frames, container="matroska",
+                        options={"g": str(frames), "bf": "0"})
+    with av.open(str(source)) as src, av.open(str(path), "w", format="mp4") as out:
+        stream = src.streams.video[0]
+        target = out.add_stream_from_template(stream)
+        assert stream.time_base is not None
+        shift = int(Fraction(hidden, 30) / stream.time_base)
+        for packet in src.demux(stream):
+            if packet.dts is None or packet.pts is None:
+                continue  # the demuxer's end-of-stream marker
+            packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
+            packet.stream = target
+            out.mux(packet)
+    source.unlink()
+    return path
+
+
+def write_interleaved_clip(path: Path, *, container: str, audio_codec: str, onset: float,
+                           frames: int = 60, fps: int = 30) -> Path:
+    """A counter clip with B-frames and stereo sound interleaved as a camera writes it.
+
+    The sound is silent until ``onset`` seconds on the picture's clock, then a tone; MPEG-TS
+    starts the two streams' clocks apart, as real files do.
+    """
+    rate = 48_000
+    with av.open(str(path), "w", format=container) as out:
+        video = out.add_stream("libx264", rate=fps, options={"bf": "3"})
+        assert isinstance(video, av.VideoStream)
+        video.width, video.height = 160, 90
+        audio = out.add_stream(audio_codec, rate=rate, layout="stereo")
+        size = audio.codec_context.frame_size or 1152
+        n = frames * rate // fps
+        t = np.arange(-(-n // size) * size) / rate
+        tone = np.where(t >= onset, 0.5 * np.sin(2 * math.pi * 440 * t), 0.0).astype(np.float32)
+        sent = 0
+        for k in range(frames + 1):
+            if k < frames:
+                frame = av.VideoFrame.from_ndarray(counter_image(k, (160, 90)), format="rgb24")
+                frame.pts = k
+                for packet in video.encode(frame):
+                    out.mux(packet)
+            while sent < len(t) and (sent <= (k + 1) * rate // fps or k == frames):
+                chunk = np.ascontiguousarray(np.repeat(tone[None, sent:sent + size], 2, axis=0))
+                block = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+                block.sample_rate, block.pts = rate, sent
+                for packet in audio.encode(block):
+                    out.mux(packet)
+                sent += size
+        for packet in [*video.encode(None), *audio.encode(None)]:
+            out.mux(packet)
+    return path
+
+
 def write_sound_clip(path: Path, *, onset: float, seconds: float, frames: int = 30,
-                     rate: int = 48_000, fps: Fraction = Fraction(30)) -> Path:
+                     rate: int = 48_000, fps: Fraction = Fraction(30), delay: int = 0) -> Path:
     """A counter clip with mono 16-bit PCM sound: silent until ``onset`` s, then a tone.
 
-    The sound may run far longer than the picture (``seconds`` against ``frames``).
+    The sound may run far longer than the picture (``seconds`` against ``frames``), and
+    start ``delay`` samples after it.
     """
     n = round(seconds * rate)
     with av.open(str(path), "w") as out:
@@ -496,7 +560,7 @@ def write_sound_clip(path: Path, *, onset: float, seconds: float, frames: int = 
             tone = np.where(t >= onset, 0.5 * np.sin(2 * math.pi * 440 * t), 0.0)
             frame = av.AudioFrame.from_ndarray((tone * 32767).astype(np.int16)[None, :],
                                                format="s16", layout="mono")
-            frame.sample_rate, frame.pts = rate, start
+            frame.sample_rate, frame.pts = rate, start + delay
             for packet in audio.encode(frame):
                 out.mux(packet)
         for packet in audio.encode(None):

@@ -26,19 +26,26 @@ from av.video.frame import VideoFrame
 from storyreel.errors import MediaError
 from storyreel.media.audio import CHANNELS, SAMPLE_RATE, Samples, take_front
 from storyreel.media.clipread import (
+    MAX_CLIP_PIXELS,
+    MAX_CLIP_SIDE,
     ClipFrame,
     ClipReader,
+    check_picture_size,
     clip_translated,
     close_iterator,
+    codec_name,
+    decode_video,
     display_size,
+    frame_grid,
     has_alpha,
     hdr_kind,
     is_interlaced,
     on_grid,
     open_clip,
+    stream_rate,
 )
 from storyreel.media.encoder import PlaneViews
-from storyreel.media.files import check_regular_file, reason
+from storyreel.media.files import check_regular_file
 
 __all__ = [
     "MAX_CLIP_PIXELS",
@@ -55,9 +62,6 @@ __all__ = [
 
 #: Longest clip accepted (its picture).
 MAX_CLIP_SECONDS = 600
-#: Largest picture accepted: 8K UHD, either way up.
-MAX_CLIP_SIDE = 7680
-MAX_CLIP_PIXELS = 7680 * 4320
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ class ClipInfo:
     format: str = ""
 
 
+_STILL = "clip is a still image, not a video (use it as a segment's picture instead)"
+
+
 def _fail(path: Path, message: str) -> MediaError:
     return MediaError(message, path=path)
 
@@ -127,28 +134,8 @@ def probe_clip(path: Path, *, check_frames: bool = False) -> ClipInfo:
 def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
            check_frames: bool) -> ClipInfo:
     container = reopen()
-    if not container.streams.video:
-        raise _fail(path, "clip has no video stream")
-    stream = container.streams.video[0]
-    if _is_image_format(container.format.name):
-        raise _fail(path, "clip is a still image, not a video (use it as a segment's "
-                          "picture instead)")
-    codec = _codec_name(path, stream)
-    ctx = stream.codec_context
-    if max(ctx.width, ctx.height) > MAX_CLIP_SIDE or ctx.width * ctx.height > MAX_CLIP_PIXELS:
-        raise _fail(path, f"clip's picture is {ctx.width}x{ctx.height}, larger than 8K "
-                          f"({MAX_CLIP_SIDE}x4320)")
-    duration, packets, demuxed = _picture_seconds(container, stream)
-    if duration > MAX_CLIP_SECONDS:
-        raise _fail(path, f"clip is longer than {float(MAX_CLIP_SECONDS) / 60:g} minutes")
-    if demuxed < (stream.frames or 0):  # the index lists frames the file lacks
-        raise _fail(path, f"clip is truncated: {demuxed} of its {stream.frames} frames are "
-                          "in the file")
-    if packets == 1:
-        raise _fail(path, "clip is a still image, not a video (use it as a segment's "
-                          "picture instead)")
-    if duration <= 0:
-        raise _fail(path, "clip has no frames (empty, truncated or corrupt)")
+    codec = _check_stream(path, container)
+    duration = _measured(path, container, container.streams.video[0])
     container = _rewound(container, reopen)
     stream = container.streams.video[0]
     first = _first_frame(path, container, stream)
@@ -156,10 +143,9 @@ def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
         _check_last_frames(path, _rewound(container, reopen), duration)
     rotation = (-round(first.rotation / 90) * 90) % 360
     width, height = display_size(stream, rotation)
-    rate = stream.average_rate or stream.guessed_rate
     audio = container.streams.audio[0] if container.streams.audio else None
     return ClipInfo(
-        duration=duration, fps=Fraction(rate) if rate else Fraction(25), width=width,
+        duration=duration, fps=stream_rate(stream), width=width,
         height=height, has_audio=audio is not None,
         audio_duration=None if audio is None else _stated_seconds(container, audio),
         codec=codec, rotation=rotation, hdr=hdr_kind(first),
@@ -168,14 +154,32 @@ def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
     )
 
 
-def _codec_name(path: Path, stream: av.video.stream.VideoStream) -> str:
-    try:
-        codec = stream.codec_context.codec
-    except (av.error.FFmpegError, ValueError, AttributeError) as exc:
-        raise _fail(path, f"clip's video codec is not supported ({reason(exc)})") from exc
-    if codec is None or not codec.name or codec.name == "none":
-        raise _fail(path, "clip's video codec is not supported")
-    return str(codec.name)
+def _check_stream(path: Path, container: av.container.InputContainer) -> str:
+    """The video codec's name, once the stream is known to be a video this build shows."""
+    if not container.streams.video:
+        raise _fail(path, "clip has no video stream")
+    if _is_image_format(container.format.name):
+        raise _fail(path, _STILL)
+    stream = container.streams.video[0]
+    codec = codec_name(path, stream)
+    check_picture_size(path, stream.codec_context.width, stream.codec_context.height)
+    return codec
+
+
+def _measured(path: Path, container: av.container.InputContainer,
+              stream: av.video.stream.VideoStream) -> Fraction:
+    """The picture's duration, once it is known to be complete, moving and not too long."""
+    duration, packets, demuxed = _picture_seconds(container, stream)
+    if duration > MAX_CLIP_SECONDS:
+        raise _fail(path, f"clip is longer than {float(MAX_CLIP_SECONDS) / 60:g} minutes")
+    if demuxed < (stream.frames or 0):  # the index lists frames the file lacks
+        raise _fail(path, f"clip is truncated: {demuxed} of its {stream.frames} frames are "
+                          "in the file")
+    if packets == 1:
+        raise _fail(path, _STILL)
+    if duration <= 0:
+        raise _fail(path, "clip has no frames (empty, truncated or corrupt)")
+    return duration
 
 
 def _picture_seconds(container: av.container.InputContainer,
@@ -202,14 +206,12 @@ def _picture_seconds(container: av.container.InputContainer,
             break  # too long already: no need to read the rest
     if first is None:
         return untimed, packets, demuxed
-    base = stream.guessed_rate or stream.base_rate or stream.average_rate
-    seconds = Fraction(end - first) * tb
-    return (on_grid(seconds, Fraction(base), tb) if base else seconds), packets, demuxed
+    return on_grid(Fraction(end - first) * tb, frame_grid(stream), tb), packets, demuxed
 
 
 def _first_frame(path: Path, container: av.container.InputContainer,
                  stream: av.video.stream.VideoStream) -> VideoFrame:
-    decoded = container.decode(stream)
+    decoded = decode_video(container, stream)
     try:
         first = next(decoded, None)
     finally:
@@ -240,13 +242,12 @@ def _check_last_frames(path: Path, container: av.container.InputContainer,
         with contextlib.suppress(av.error.FFmpegError, OSError):  # unseekable: read it all
             container.seek(origin + int(aim / tb), backward=True, stream=stream)
     last: VideoFrame | None = None
-    for frame in container.decode(stream):
+    for frame in decode_video(container, stream):
         last = frame
     if last is None:
         raise _fail(path, "clip's last frames do not decode (truncated or corrupt)")
     if last.pts is not None:
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        shown = Fraction(last.pts - origin) * tb + 1 / Fraction(rate)
+        shown = Fraction(last.pts - origin) * tb + 1 / stream_rate(stream)
         if shown < duration - 1:
             raise _fail(path, f"clip is truncated: its frames end at {float(shown):.2f} s of "
                               f"{float(duration):.2f} s")
@@ -402,7 +403,7 @@ class ClipPicture:
         src_w, src_h = self._reader.display_size
         scale = min(width / src_w, height / src_h)
         self._fit = (max(2, int(src_w * scale) // 2 * 2), max(2, int(src_h * scale) // 2 * 2))
-        self._reader.size = self._fit
+        self._reader.size = self._fit  # read before the first frame is asked for
 
     def draw(self, dest: PlaneViews, index: int, t: float) -> None:
         """Draw the clip frame shown at output frame ``index`` of the clip."""

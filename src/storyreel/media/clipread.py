@@ -29,6 +29,7 @@ from typing import Literal
 import av
 import av.error
 import av.filter
+import cv2
 import numpy as np
 from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
@@ -38,8 +39,29 @@ from storyreel.errors import MediaError
 from storyreel.media.files import check_regular_file, reason
 from storyreel.media.image import Planes, rgb_to_yuv420
 
-__all__ = ["ClipFrame", "ClipReader", "Hdr", "clip_translated", "close_iterator", "display_size",
-           "has_alpha", "hdr_kind", "is_interlaced", "on_grid", "open_clip", "tone_map", "warn_hdr"]
+__all__ = [
+    "MAX_CLIP_PIXELS",
+    "MAX_CLIP_SIDE",
+    "ClipFrame",
+    "ClipReader",
+    "Hdr",
+    "check_picture_size",
+    "clip_translated",
+    "close_iterator",
+    "codec_name",
+    "decode_video",
+    "display_size",
+    "frame_grid",
+    "has_alpha",
+    "hdr_kind",
+    "is_interlaced",
+    "nominal",
+    "on_grid",
+    "open_clip",
+    "stream_rate",
+    "tone_map",
+    "warn_hdr",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +71,12 @@ _BT2020_MATRICES = {9, 10}  # BT.2020 non-constant and constant luminance
 _JPEG_RANGE = 2
 _FIELDS_TOP_FIRST = 2  # AVFieldOrder: unknown, progressive, then the interlaced orders
 _FALLBACK_FPS = Fraction(25)
+#: Largest picture accepted: 8K UHD, either way up.
+MAX_CLIP_SIDE = 7680
+MAX_CLIP_PIXELS = 7680 * 4320
 _SEEK_MARGIN = Fraction(1)
+_KEPT_SIZES = 3
+_MILLISECOND = Fraction(1, 1000)
 _warned: set[Path] = set()
 _warned_lock = threading.Lock()
 
@@ -77,6 +104,63 @@ def clip_translated(path: Path, what: str = "clip") -> Iterator[None]:
                          path=path) from exc
 
 
+# FFmpeg's own VP8/VP9 decoders drop the alpha channel WebM keeps beside the picture;
+# libvpx's decoders read it.
+_ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
+
+
+def decode_video(container: av.container.InputContainer,
+                 stream: av.video.stream.VideoStream) -> Iterator[VideoFrame]:
+    """The stream's frames in display order, with the alpha of WebM VP8/VP9 kept."""
+    decoder = _ALPHA_DECODERS.get(stream.codec_context.name)
+    if decoder is None or stream.metadata.get("alpha_mode") != "1":
+        return container.decode(stream)
+    try:
+        context = av.CodecContext.create(decoder, "r")
+    except (av.error.FFmpegError, ValueError):
+        return container.decode(stream)  # a build without libvpx: the picture, opaque
+    assert isinstance(context, av.video.codeccontext.VideoCodecContext)
+    context.extradata = stream.codec_context.extradata
+    return _decoded_by(context, container, stream)
+
+
+def _decoded_by(context: av.video.codeccontext.VideoCodecContext,
+                container: av.container.InputContainer,
+                stream: av.video.stream.VideoStream) -> Iterator[VideoFrame]:
+    for packet in container.demux(stream):
+        yield from context.decode(packet)  # the last, empty packet flushes it
+
+
+def codec_name(path: Path, stream: av.video.stream.VideoStream) -> str:
+    """The name of the decoder for ``stream``.
+
+    Raises:
+        MediaError: This build has no decoder for it.
+    """
+    try:
+        codec = stream.codec_context.codec
+    except (av.error.FFmpegError, ValueError, AttributeError) as exc:
+        raise MediaError(f"clip's video codec is not supported ({reason(exc)})",
+                         path=path) from exc
+    if codec is None or not codec.name or codec.name == "none":
+        raise MediaError("clip's video codec is not supported", path=path)
+    return str(codec.name)
+
+
+def check_picture_size(path: Path, width: int, height: int) -> None:
+    """Refuse a picture larger than 8K before a frame of it is decoded.
+
+    Raises:
+        MediaError: No size, over :data:`MAX_CLIP_SIDE` either way, or over
+            :data:`MAX_CLIP_PIXELS`.
+    """
+    if width <= 0 or height <= 0:
+        raise MediaError("clip's video stream states no picture size (corrupt)", path=path)
+    if max(width, height) > MAX_CLIP_SIDE or width * height > MAX_CLIP_PIXELS:
+        raise MediaError(f"clip's picture is {width}x{height}, larger than 8K "
+                         f"({MAX_CLIP_SIDE}x4320)", path=path)
+
+
 def open_clip(path: Path) -> av.container.InputContainer:
     """Open ``path`` for reading (a regular file only), errors translated."""
     check_regular_file(path, "clip")
@@ -101,13 +185,15 @@ class ClipFrame:
     _frame: VideoFrame = field(repr=False)
     _rotation: int = field(repr=False, default=0)
     _path: Path | None = field(repr=False, default=None)
-    _cache: tuple[int, int, Planes] | None = field(repr=False, default=None)
+    _cache: dict[tuple[int, int], Planes] = field(repr=False, default_factory=dict)
 
     def planes(self, width: int, height: int) -> Planes:
         """The whole normalised picture scaled to exactly ``width`` x ``height``.
 
         Both must be even; the caller keeps the aspect ratio. The result is 8-bit
-        YUV 4:2:0, BT.709, limited range (kept, so asking again for the same size is free).
+        YUV 4:2:0, BT.709, limited range. The last few sizes asked for are kept, so a frame
+        shown again (a freeze, a slower source), or drawn twice (a blurred backdrop behind
+        itself), is converted once.
 
         Raises:
             ValueError: An odd or non-positive size.
@@ -115,11 +201,14 @@ class ClipFrame:
         """
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"clip frames are scaled to even sizes, not {width}x{height}")
-        if self._cache is not None and self._cache[:2] == (width, height):
-            return self._cache[2]
+        kept = self._cache.get((width, height))
+        if kept is not None:
+            return kept
         with clip_translated(self._path or Path("clip")):
             planes = normalised_planes(self._frame, width, height, self._rotation)
-        self._cache = (width, height, planes)
+        if len(self._cache) >= _KEPT_SIZES:
+            del self._cache[next(iter(self._cache))]
+        self._cache[(width, height)] = planes
         return planes
 
 
@@ -159,6 +248,8 @@ def _matrix(frame: VideoFrame) -> Colorspace:
         return Colorspace.SMPTE240M
     if space == 1:
         return Colorspace.ITU709
+    if frame.format.name.startswith("yuvj"):
+        return Colorspace.ITU601  # JPEG's own matrix
     # Unstated: SD pictures are BT.601 by convention, HD ones BT.709.
     return Colorspace.ITU709 if frame.height >= 576 and frame.width > 720 else Colorspace.ITU601
 
@@ -186,61 +277,72 @@ def _rgb(frame: VideoFrame, width: int, height: int, hdr: Hdr | None) -> NDArray
     rgb16 = frame.reformat(width=width, height=height, format="rgba64le" if alpha else "rgb48le",
                            src_colorspace=_matrix(frame), src_color_range=_range(frame),
                            dst_color_range=ColorRange.JPEG, interpolation=Interpolation.AREA)
-    data = rgb16.to_ndarray().astype(np.float32) / 65535.0
-    rgb = data[..., :3]
+    data = np.asarray(rgb16.to_ndarray(), dtype=np.uint16)
     if hdr is not None:
-        rgb = tone_map(rgb, hdr)
+        rgb = tone_map(np.ascontiguousarray(data[..., :3]), hdr).astype(np.float32)
+    else:
+        rgb = data[..., :3].astype(np.float32) * np.float32(255 / 65535)
     if alpha:
-        rgb = rgb * data[..., 3:4]
-    return np.asarray(np.clip(rgb * 255.0 + 0.5, 0, 255), dtype=np.uint8)
+        rgb *= data[..., 3:4].astype(np.float32) * np.float32(1 / 65535)
+    return np.asarray(np.clip(rgb + 0.5, 0, 255), dtype=np.uint8)
 
 
 # BT.2020 -> BT.709 primaries, on linear light (ITU-R BT.2087).
 _BT2020_TO_709 = np.array([[1.6605, -0.5876, -0.0728],
                            [-0.1246, 1.1329, -0.0083],
                            [-0.0182, -0.1006, 1.1187]], dtype=np.float32)
+_LUMA_2020 = np.array([[0.2627, 0.6780, 0.0593]], dtype=np.float32)
+_LUMA_709 = np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32)
 _REFERENCE_WHITE = 203.0  # nits: HDR's diffuse white (ITU-R BT.2408)
 _PEAK = 1000.0 / _REFERENCE_WHITE  # content peak assumed, relative to white
+_HLG_WHITE = 1000.0 / _REFERENCE_WHITE  # HLG's nominal display peak, relative to white
+_LEVELS = 65536  # 16-bit signal in, 16-bit-precise light out: one table lookup each way
+_to_light: dict[str, NDArray[np.float32]] = {}
+_TO_GAMMA = np.round(255.0 * np.linspace(0.0, 1.0, _LEVELS) ** (1 / 2.4)).astype(np.uint8)
 
 
-def tone_map(rgb: NDArray[np.float32], hdr: Hdr) -> NDArray[np.float32]:
-    """Non-linear BT.2020 HDR RGB in [0, 1] to non-linear BT.709 SDR RGB in [0, 1].
+def tone_map(rgb16: NDArray[np.uint16], hdr: Hdr) -> NDArray[np.uint8]:
+    """16-bit non-linear BT.2020 HDR RGB to 8-bit non-linear BT.709 SDR RGB.
 
     The signal is turned into light relative to HDR's reference white (PQ: absolute
-    nits; HLG: its inverse OETF and the OOTF of a 1,000-nit display), mapped into the
-    SDR range by an extended Reinhard curve on luminance (white at the content's peak),
-    moved to BT.709 primaries and encoded with BT.1886's 2.4 gamma.
+    nits; HLG: its inverse OETF, then the OOTF of a 1,000-nit display), moved to BT.709
+    primaries, mapped into the SDR range by an extended Reinhard curve on luminance
+    (white at the content's peak, 1,000 nits) and encoded with BT.1886's 2.4 gamma. The
+    curves per channel are tables, so a 1080p frame costs tens of milliseconds.
     """
-    if hdr == "pq":
-        light = _pq_eotf(rgb) / _REFERENCE_WHITE
-    else:
-        scene = _hlg_inverse_oetf(rgb)
-        luma = scene @ np.array([0.2627, 0.6780, 0.0593], dtype=np.float32)
-        light = scene * (np.maximum(luma, 1e-6) ** 0.2)[..., None] * (1000.0 / _REFERENCE_WHITE)
-    light = np.maximum(light @ _BT2020_TO_709.T, 0.0)
-    luma = light @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    mapped = luma * (1.0 + luma / (_PEAK * _PEAK)) / (1.0 + luma)
-    scale = np.where(luma > 1e-6, mapped / np.maximum(luma, 1e-6), 1.0)
-    sdr = np.clip(light * scale[..., None], 0.0, 1.0)
-    return np.asarray(sdr ** (1.0 / 2.4), dtype=np.float32)
+    table = _to_light.get(hdr)
+    if table is None:
+        signal = np.linspace(0.0, 1.0, _LEVELS)
+        values = _pq_eotf(signal) / _REFERENCE_WHITE if hdr == "pq" else _hlg_inverse_oetf(signal)
+        table = _to_light[hdr] = np.asarray(values, dtype=np.float32)
+    light = table[rgb16]
+    if hdr == "hlg":
+        luma = cv2.transform(light, _LUMA_2020)
+        light *= np.power(np.maximum(luma, 1e-6), 0.2)[..., None] * np.float32(_HLG_WHITE)
+    light = np.maximum(cv2.transform(light, _BT2020_TO_709), 0.0)
+    luma = cv2.transform(light, _LUMA_709)
+    # Reinhard's mapped / luma, which is 1 at black: no division by zero.
+    scale = (1.0 + luma * np.float32(1 / (_PEAK * _PEAK))) / (1.0 + luma)
+    sdr = light * scale[..., None]
+    index = np.clip(sdr * (_LEVELS - 1) + 0.5, 0, _LEVELS - 1).astype(np.uint16)
+    return np.asarray(_TO_GAMMA[index], dtype=np.uint8)
 
 
-def _pq_eotf(signal: NDArray[np.float32]) -> NDArray[np.float32]:
+def _pq_eotf(signal: NDArray[np.float64]) -> NDArray[np.float64]:
     """SMPTE ST 2084: signal in [0, 1] to nits."""
     m1, m2 = 2610 / 16384, 2523 / 4096 * 128
     c1, c2, c3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
     p = np.power(np.clip(signal, 0.0, 1.0), 1.0 / m2)
-    return np.asarray(10000.0 * np.power(np.maximum(p - c1, 0.0) / (c2 - c3 * p), 1.0 / m1),
-                      dtype=np.float32)
+    return np.asarray(10000.0 * np.power(np.maximum(p - c1, 0.0) / (c2 - c3 * p), 1.0 / m1))
 
 
-def _hlg_inverse_oetf(signal: NDArray[np.float32]) -> NDArray[np.float32]:
+def _hlg_inverse_oetf(signal: NDArray[np.float64]) -> NDArray[np.float64]:
     """ARIB STD-B67: signal in [0, 1] to scene light in [0, 1]."""
     a, b, c = 0.17883277, 0.28466892, 0.55991073
     e = np.clip(signal, 0.0, 1.0)
     low = e * e / 3.0
     high = (np.exp((e - c) / a) + b) / 12.0
-    return np.asarray(np.where(e <= 0.5, low, high), dtype=np.float32)
+    return np.asarray(np.where(e <= 0.5, low, high))
 
 
 class _End:
@@ -267,8 +369,10 @@ class _Clock:
         step = (Fraction(frame.duration) * self.time_base if frame.duration
                 else 1 / self.fps)
         if frame.pts is not None:
-            time = on_grid(Fraction(frame.pts - self.origin) * self.time_base, self.grid,
-                           self.time_base)
+            exact = Fraction(frame.pts - self.origin) * self.time_base
+            time = on_grid(exact, self.grid, self.time_base)
+            if self.last is not None and time <= self.last < exact:
+                time = exact  # two frames within a millisecond: both stay
         else:
             time = Fraction(0) if self.last is None else self.last + step
         if self.last is not None and time <= self.last:
@@ -283,27 +387,62 @@ class _Clock:
         return index, time, step
 
 
-def on_grid(time: Fraction, rate: Fraction, tick: Fraction) -> Fraction:
-    """``time`` moved onto the frame grid of ``rate`` when it is within one ``tick`` of it.
+# Frame rates cameras and editors use; a stream's measured rate near one of them is it.
+_NOMINAL_RATES = tuple(Fraction(n, d) for n, d in (
+    (24000, 1001), (24, 1), (25, 1), (30000, 1001), (30, 1), (48000, 1001), (48, 1), (50, 1),
+    (60000, 1001), (60, 1), (100, 1), (120000, 1001), (120, 1), (15, 1), (12, 1), (10, 1)))
 
-    A timestamp is only as precise as its time base: Matroska's milliseconds store a
-    30 fps frame 2 at 67 ms, not 66.67, and a time taken from two such stamps may be off
-    by a whole tick. Left there, a render asking for 1/15 s would still see frame 1.
+
+def nominal(rate: Fraction) -> Fraction:
+    """``rate``, or the standard frame rate within 0.01 % of it.
+
+    Matroska's 19001/317 is 59.94 fps measured from millisecond stamps; 30 and 29.97 fps
+    are 0.1 % apart, so they stay apart.
+    """
+    closest = min(_NOMINAL_RATES, key=lambda standard: abs(rate - standard))
+    return closest if abs(rate - closest) <= closest / 10_000 else rate
+
+
+def stream_rate(stream: av.video.stream.VideoStream) -> Fraction:
+    """The stream's average frame rate, put on the standard rate it is near."""
+    rate = stream.average_rate or stream.guessed_rate
+    return nominal(Fraction(rate)) if rate else _FALLBACK_FPS
+
+
+def frame_grid(stream: av.video.stream.VideoStream) -> Fraction:
+    """The rate whose multiples a stream's frame times are snapped to (see :func:`on_grid`)."""
+    base = stream.guessed_rate or stream.base_rate or stream.average_rate
+    return nominal(Fraction(base)) if base else _FALLBACK_FPS
+
+
+def on_grid(time: Fraction, rate: Fraction, tick: Fraction) -> Fraction:
+    """``time`` moved onto the frame grid of ``rate`` when within a tick or a millisecond.
+
+    A timestamp is only as precise as its time base, and keeps the rounding of every
+    container it passed through: Matroska's milliseconds store a 30 fps frame 2 at 67 ms,
+    not 66.67, and a time taken from two such stamps may be off by a whole millisecond,
+    even once remuxed into MP4's finer clock. Left there, a render asking for 1/15 s
+    would still see frame 1.
     """
     if rate <= 0:
         return time
     nearest = Fraction(round(time * rate)) / rate
-    return nearest if abs(nearest - time) <= tick else time
+    return nearest if abs(nearest - time) <= max(tick, _MILLISECOND) else time
 
 
 class _Deinterlacer:
-    """FFmpeg's ``bwdif``, one frame out per frame in (interlaced frames only)."""
+    """FFmpeg's ``bwdif``, one frame out per frame in.
+
+    When the decoder flags interlaced frames, only those are deinterlaced (a stream may
+    mix both); when only the container says so, every frame is.
+    """
 
     def __init__(self, frame: VideoFrame, time_base: Fraction) -> None:
         self._graph = av.filter.Graph()
         source = self._graph.add_buffer(width=frame.width, height=frame.height,
                                         format=frame.format, time_base=time_base)
-        bwdif = self._graph.add("bwdif", "mode=send_frame:parity=auto:deint=all")
+        which = "interlaced" if frame.interlaced_frame else "all"
+        bwdif = self._graph.add("bwdif", f"mode=send_frame:parity=auto:deint={which}")
         sink = self._graph.add("buffersink")
         source.link_to(bwdif)
         bwdif.link_to(sink)
@@ -358,7 +497,7 @@ class _Decoder:
 
     def _run(self) -> None:
         reader = self._reader
-        decoded = self._container.decode(self._stream)
+        decoded = decode_video(self._container, self._stream)
         try:
             deinterlacer: _Deinterlacer | None = None
             pending: list[tuple[int, Fraction, Fraction]] = []
@@ -375,7 +514,7 @@ class _Decoder:
             if deinterlacer is not None and not self._emit(deinterlacer.push(None), pending):
                 return
             self._put(_End())
-        except Exception as exc:  # handed to the caller, who raises it
+        except BaseException as exc:  # handed to the caller, who raises it
             self._put(exc)
         finally:
             close_iterator(decoded)
@@ -394,6 +533,15 @@ class _Decoder:
                 self._put(_End())
                 return False
         return True
+
+    def next_item(self) -> _Item:
+        """The next frame, end marker or error from the thread (waiting for it)."""
+        while True:
+            try:
+                return self.queue.get(timeout=0.5)
+            except queue.Empty:
+                if not self._thread.is_alive() and self.queue.empty():
+                    return RuntimeError("the decode thread stopped without a reason")
 
     def stop(self) -> None:
         """Stop the thread and wait for it (safe to call more than once)."""
@@ -460,13 +608,14 @@ class ClipReader:
         if not self._container.streams.video:
             raise MediaError("clip has no video stream", path=self.path)
         self._stream = self._container.streams.video[0]
+        codec_name(self.path, self._stream)
+        check_picture_size(self.path, self._stream.codec_context.width,
+                           self._stream.codec_context.height)
         self._stream.thread_type = "AUTO"
         self.time_base = self._stream.time_base or Fraction(1, 90_000)
-        rate = self._stream.average_rate or self._stream.guessed_rate
-        self.fps = Fraction(rate) if rate else _FALLBACK_FPS
-        base = self._stream.guessed_rate or self._stream.base_rate
-        self.grid = Fraction(base) if base else self.fps
-        decoded = self._container.decode(self._stream)
+        self.fps = stream_rate(self._stream)
+        self.grid = frame_grid(self._stream)
+        decoded = decode_video(self._container, self._stream)
         try:
             first = next(decoded, None)
         finally:
@@ -580,7 +729,7 @@ class ClipReader:
         """The next decoded frame, without taking it (``None`` at the end)."""
         if self._next is None and not self._done:
             assert self._decoder is not None
-            item = self._decoder.queue.get()
+            item = self._decoder.next_item()
             if isinstance(item, _End):
                 self._done = True
             elif isinstance(item, BaseException):
