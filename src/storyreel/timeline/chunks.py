@@ -12,7 +12,6 @@ encoder's look-ahead just when the picture starts to change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storyreel.timeline.plan import Plan
@@ -34,13 +33,12 @@ class Chunk:
         return self.end - self.start
 
 
-def plan_chunks(plan: Plan, starts: Sequence[bool] | None = None, *, fade_in: int,
-                fade_out: int, tail_guard: int, min_frames: int) -> tuple[Chunk, ...]:
-    """Cut ``plan`` into parts.
+def plan_chunks(plan: Plan, *, fade_in: int, fade_out: int, tail_guard: int,
+                min_frames: int) -> tuple[Chunk, ...]:
+    """Cut ``plan`` into parts (a part may start at any item's hold).
 
     Args:
         plan: The timeline.
-        starts: Whether a part may start at each item's hold (default: every item).
         fade_in: Frames of the fade from black at the start (never cut).
         fade_out: Frames of the fade to black at the end (never cut).
         tail_guard: Least frames between a cut and the next crossfade or fade out.
@@ -53,8 +51,7 @@ def plan_chunks(plan: Plan, starts: Sequence[bool] | None = None, *, fade_in: in
         following = spans[span.index + 1] if span.index + 1 < len(spans) else None
         change = following.visible_start if following is not None else total - fade_out
         change = min(change, total - fade_out)
-        if ((starts is None or starts[span.index]) and cut >= fade_in and cut + tail_guard <= change
-                and cut - cuts[-1] >= min_frames):
+        if cut >= fade_in and cut + tail_guard <= change and cut - cuts[-1] >= min_frames:
             cuts.append(cut)
     if len(cuts) > 1 and total - cuts[-1] < min_frames:
         cuts.pop()
