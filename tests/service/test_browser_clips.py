@@ -34,6 +34,11 @@ def test_a_video_dropped_on_a_row_becomes_its_clip(live_server: Callable[..., Li
     title = page.get_attribute(".segment .seg-image", "title")
     assert title is not None and title.startswith("Clip 160\u00d790, 1.0 s at 25 fps")
     wait_until(page, "document.querySelector('.segment .seg-image img').naturalWidth > 0")
+    # the stage shows the clip's first frame as the render frames it
+    page.click(".segment .seg-number")
+    wait_until(page, "!document.querySelector('#frame-start').hidden && "
+                     "document.querySelector('#frame-start').naturalWidth > 0")
+    assert page.is_hidden("#frame-empty")
     project = httpx.get(server.url + "/api/projects/").json()[0]
     segment = httpx.get(f"{server.url}/api/projects/{project['id']}/").json()["segment_list"][0]
     assert segment["video"]["duration"] == 1.0 and segment["image"] is None

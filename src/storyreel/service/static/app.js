@@ -749,14 +749,15 @@ let frameKey = "";
 function showFrame() {
   const seg = state.selected && segmentById(state.selected);
   const start = $("#frame-start"), end = $("#frame-end");
-  const ready = Boolean(seg && seg.image);
+  const ready = Boolean(seg && (seg.image || seg.video || seg.title));
   $("#frame-empty").hidden = ready;
   $("#frame-empty").textContent = seg ? `Segment ${seg.number} has no picture yet: drop one on it to see how the video will frame it.`
     : "Select a segment to see how the video will frame its picture.";
   $("#frame-caption").textContent = seg ? `Segment ${seg.number}${ready ? ": as the video frames it, with its caption" : ""}` : "";
   if (!ready) { start.hidden = end.hidden = true; frameKey = ""; return; }
   // Draw again only when something the frame shows has changed.
-  const key = JSON.stringify([seg.id, seg.image.url, seg.text, state.project.options]);
+  const key = JSON.stringify([seg.id, seg.image && seg.image.url, seg.video && seg.video.url,
+    seg.clip, seg.title, seg.text, state.project.options]);
   if (key === frameKey) return;
   frameKey = key;
   frameCount += 1;
