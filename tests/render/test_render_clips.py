@@ -284,3 +284,20 @@ def test_a_render_cancelled_inside_a_clip_leaves_no_thread_file_or_output(
     assert threading.active_count() == threads, threading.enumerate()
     assert len(os.listdir("/proc/self/fd")) == fds
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_an_upright_phone_clip_with_a_unicode_name_shows_upright(tmp_path: Path) -> None:
+    # Stored landscape with a 90-degree rotation, as phones write it; 90x158 upright.
+    name = "港 ñoño clip.mp4"
+    write_clip(tmp_path / name, frames=12, fps=FPS, size=(90, 158), rotation=90)
+    segments = [{"video": name, "audio": voice(tmp_path, "a.wav", 1.0),
+                 "clip": {"crop": "blur"}, "title": "ignored: the segment has a video"}]
+    manifest = write_manifest(tmp_path, segments, width=320, height=180, fps=10,
+                              settings={**PLAIN_SETTINGS, "gap": 0.0})
+    result = storyreel.render(storyreel.load_project(manifest), tmp_path / "out.mp4",
+                              cache=False)
+    frames = lumas(result.path)
+    # contained: 180 px high, 102 px wide (90/158 of it, even), centred
+    assert [read_counter(f[:, 112:208]) for f in frames] == list(range(10))  # then cut
+    sides = frames[5][:, :100].astype(np.float32)
+    assert 20 < sides.mean() < 150 and sides.std() < 40  # blurred and darkened, not black
