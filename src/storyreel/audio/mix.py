@@ -65,7 +65,7 @@ class Mix:
         self._voice = Track(placements, load, total)
         # Sounds heard under the narration (segments' clips), ducked while it speaks.
         self._beds = Track(beds, load, total) if beds else None
-        self._bed_ducker = Ducker(sample_rate, bed_duck_db, 40.0, 300.0, -45.0)
+        self._bed_ducker = Ducker(sample_rate, bed_duck_db)
         self._total = total
         self._fades = fades
         self._gain = np.float32(10 ** (gain_db / 20))

@@ -275,15 +275,16 @@ class _LoopingSource:
 
 
 class Ducker:
-    """Per-sample music gain that follows the narration's presence."""
+    """Per-sample gain of a sound under the narration (music, a clip's own sound) that
+    follows the narration's presence."""
 
     def __init__(
         self,
         sample_rate: int,
         duck_db: float,
-        attack_ms: float,
-        release_ms: float,
-        threshold_db: float,
+        attack_ms: float = 40.0,
+        release_ms: float = 300.0,
+        threshold_db: float = -45.0,
     ) -> None:
         self._frame = max(1, round(_FRAME_S * sample_rate))
         self._duck_db = duck_db
