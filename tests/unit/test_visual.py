@@ -180,3 +180,19 @@ def test_interludes_last_their_clip_and_extend_outlasts_the_narration(tmp_path: 
     assert [item.gain for item in story.items] == [None, 0.0, None, None, None, None]
     assert [item.visual.moves for item in story.items] == [False, True, True, True, True, False]
     assert story.items[1].clip == facts
+
+
+def test_a_card_title_with_characters_no_font_has_is_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storyreel.frames import text as text_module
+    from storyreel.render.analysis import analyse_project
+
+    monkeypatch.setattr(text_module, "_system_fonts", lambda code: ())
+    monkeypatch.setattr(text_module, "_KNOWN_FALLBACKS", [])
+    project = project_from_dict(manifest({"title": "Harbour \u4e2d", "text": "Spoken."},
+                                         {"title": "Harbour", "text": "Spoken."}),
+                                base_dir=tmp_path)
+    analysis = analyse_project(project)
+    assert analysis.ok
+    assert len(analysis.warnings) == 1
+    assert analysis.warnings[0].startswith("segment 1 title:") and "U+4E2D" in analysis.warnings[0]

@@ -13,6 +13,7 @@ from storyreel.audio.align import Aligner, align_narration
 from storyreel.audio.music import MusicBed
 from storyreel.audio.speech import narration_speech
 from storyreel.errors import MediaError, Problem
+from storyreel.frames.card import card_planes
 from storyreel.frames.text import check_font
 from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import probe_clip
@@ -97,7 +98,7 @@ def analyse_project(
     aligner = Aligner()
     digest = digest or FileDigests()
     for number, segment in enumerate(project.segments, start=1):
-        size, clip = _check_visual(segment, number, problems)
+        size, clip = _check_visual(project, segment, number, problems, warnings)
         sizes.append(size)
         clips.append(clip)
         if segment.audio is None:  # spoken from its text when the render starts
@@ -137,9 +138,10 @@ def analyse_project(
     return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips)
 
 
-def _check_visual(segment: Segment, number: int, problems: list[Problem]
-                  ) -> tuple[tuple[int, int], ClipFacts | None]:
-    """Open a segment's visual as the render will: its size, and its trimmed clip."""
+def _check_visual(project: Project, segment: Segment, number: int, problems: list[Problem],
+                  warnings: list[str]) -> tuple[tuple[int, int], ClipFacts | None]:
+    """Open a segment's visual as the render will: its size, and its trimmed clip (a
+    card's title is drawn once, for the characters no font has)."""
     visual = segment.visual
     match visual:
         case Still():
@@ -156,9 +158,23 @@ def _check_visual(segment: Segment, number: int, problems: list[Problem]
                 return (0, 0), None
             return (clip.width, clip.height), clip
         case Card():
+            warnings += [f"segment {number} title: {note}" for note in _card_notes(project,
+                                                                                  visual)]
             return (0, 0), None
         case _:
             assert_never(visual)
+
+
+def _card_notes(project: Project, card: Card) -> list[str]:
+    """What drawing a card's title has to say (the caption font's check names a bad font)."""
+    if not card.title:
+        return []
+    settings = project.settings
+    try:
+        return card_planes(card.title, settings.background, settings.subtitles, project.width,
+                           project.height, settings.safe_insets)[1]
+    except MediaError:
+        return []
 
 
 def _trimmed_clip(visual: Video, number: int) -> ClipFacts:
