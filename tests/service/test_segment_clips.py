@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 from PIL import Image
-from studiokit import Studio, png_bytes, wait_status
+from studiokit import Studio, png_bytes, wait_status, wav_bytes, zip_bundle
 
 from media import read_counter, write_clip
 
@@ -114,3 +114,24 @@ def test_a_studio_render_shows_the_trimmed_clip(studio: Studio, tmp_path: Path) 
     with av.open(str(path)) as container:
         shown = [read_counter(f.to_ndarray(format="gray")) for f in container.decode(video=0)]
     assert shown == list(range(10, 30))
+
+
+def test_a_bundle_brings_its_clips_cards_and_clip_options(studio: Studio,
+                                                          tmp_path: Path) -> None:
+    manifest = {"title": "Bundled footage", "width": 320, "height": 180, "segments": [
+        {"title": "Part one", "text": "It began at the harbour."},
+        {"video": "clips/harbour.mp4", "audio": "audio/a.wav",
+         "clip": {"start": 0.5, "fit": "loop", "volume": None}},
+        {"video": "clips/harbour.mp4"}]}  # the same clip again: one file kept
+    data = zip_bundle(manifest, {"story/clips/harbour.mp4": clip_bytes(tmp_path),
+                                 "story/audio/a.wav": wav_bytes(tmp_path, 0.6)})
+    response = studio.client.post("/api/projects/", files={
+        "file": ("bundle.zip", data, "application/zip")})
+    assert response.status_code == 201, response.text
+    card, looped, interlude = response.json()["segment_list"]
+    assert card["title"] == "Part one" and card["video"] is None and card["missing"] == []
+    assert looped["clip"] == {"start": 0.5, "fit": "loop", "volume": None}
+    assert looped["video"]["duration"] == 2.0 and interlude["video"]["fps"] == 10.0
+    assert interlude["missing"] == []  # an interlude: no narration needed
+    folder = studio.data_dir / "projects" / str(response.json()["id"]) / "video"
+    assert len(list(folder.iterdir())) == 1

@@ -278,7 +278,8 @@ class Studio:
         stored: dict[str, dict[str, Any]] = {}  # member name -> the segment fields it gave
         budget = self.limits.import_bytes
         for number, (segment, media) in enumerate(zip(segments, parsed.media, strict=True), 1):
-            for what, member in (("image", media.image), ("audio", media.audio)):
+            for what, member in (("image", media.image), ("video", media.video),
+                                 ("audio", media.audio)):
                 if member is None:  # no recording: the text is spoken
                     continue
                 known = stored.get(member.filename)
@@ -728,6 +729,10 @@ def _media_fields(segment: SegmentRow, what: str) -> dict[str, Any]:
     if what == "image":
         return {"image_file": segment.image_file, "image_width": segment.image_width,
                 "image_height": segment.image_height}
+    if what == "video":
+        return {"video_file": segment.video_file, "video_width": segment.video_width,
+                "video_height": segment.video_height, "video_seconds": segment.video_seconds,
+                "video_fps": segment.video_fps}
     return {"audio_file": segment.audio_file, "audio_samples": segment.audio_samples,
             "narration_from": segment.narration_from}
 
