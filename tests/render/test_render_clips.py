@@ -301,3 +301,19 @@ def test_an_upright_phone_clip_with_a_unicode_name_shows_upright(tmp_path: Path)
     assert [read_counter(f[:, 112:208]) for f in frames] == list(range(10))  # then cut
     sides = frames[5][:, :100].astype(np.float32)
     assert 20 < sides.mean() < 150 and sides.std() < 40  # blurred and darkened, not black
+
+
+def test_captions_and_the_logo_are_drawn_over_a_clip_as_over_a_still(tmp_path: Path) -> None:
+    write_clip(tmp_path / "dark.mp4", frames=10, fps=FPS, size=SIZE, draw=lambda _i: np.full(
+        (SIZE[1], SIZE[0], 3), 30, np.uint8))
+    write_solid(tmp_path / "logo.png", (40, 40), (230, 20, 20))
+    segments = [{"video": "dark.mp4", "audio": voice(tmp_path, "a.wav", 1.0),
+                 "text": "Boats at dawn."}]
+    frame = rgbs(render(tmp_path, segments, subtitles={"enabled": True},
+                        logo={"path": "logo.png", "corner": "top-right", "scale": 0.1})
+                 .path)[5]
+    red = (frame[:, :, 0] > 150) & (frame[:, :, 1] < 90)
+    rows, columns = np.nonzero(red)
+    assert rows.max() < 45 and columns.min() > 80  # the logo, top right
+    white = np.nonzero(frame.min(axis=2) > 200)[0]
+    assert white.size > 20 and white.min() > 45  # the caption, in the lower half
