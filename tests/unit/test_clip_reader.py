@@ -244,6 +244,19 @@ def test_rotated_phone_footage_is_shown_upright(tmp_path: Path, rotation: int) -
         assert [shown(reader, Fraction(k) / FPS, upright) for k in range(8)] == list(range(8))
 
 
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_a_mirrored_display_matrix_is_shown_mirrored(tmp_path: Path, rotation: int) -> None:
+    # FFmpeg reads a matrix that only mirrors as a half turn: turning it would show the
+    # picture upside down.
+    upright = (90, 160) if rotation in (90, 270) else (160, 90)
+    path = write_clip(tmp_path / "selfie.mp4", frames=6, size=upright, rotation=rotation,
+                      mirror=True)
+    info = probe_clip(path)
+    assert (info.rotation, info.mirrored, info.width, info.height) == (rotation, True, *upright)
+    with ClipReader(path) as reader:
+        assert [shown(reader, Fraction(k) / FPS, upright) for k in range(6)] == list(range(6))
+
+
 def test_non_square_pixels_are_shown_at_their_display_width(tmp_path: Path) -> None:
     # Stored 120 pixels wide, each 4/3 as wide as tall: shown 160 wide.
     path = write_clip(tmp_path / "anamorphic.mp4", frames=6, sar=Fraction(4, 3))
