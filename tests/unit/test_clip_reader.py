@@ -20,6 +20,7 @@ import numpy as np
 import psutil
 import pytest
 from numpy.typing import NDArray
+from PIL import Image
 
 from media import (
     counter_image,
@@ -266,6 +267,28 @@ def test_non_square_pixels_are_shown_at_their_display_width(tmp_path: Path) -> N
     assert (info.width, info.height) == (160, 90)
     with ClipReader(path) as reader:
         assert [shown(reader, Fraction(k) / FPS) for k in range(6)] == list(range(6))
+
+
+def test_pal_dv_is_interlaced_with_wide_pixels(tmp_path: Path) -> None:
+    if "dvvideo" not in av.codecs_available:
+        pytest.skip("PyAV's FFmpeg cannot write DV")
+    path = write_clip(tmp_path / "tape.avi", frames=6, codec="dvvideo", size=(720, 576),
+                      fps=Fraction(25))
+    info = probe_clip(path, check_frames=True)
+    assert (info.width, info.height, info.interlaced) == (768, 576, True)  # 720 x 16/15
+    with ClipReader(path) as reader:
+        assert [shown(reader, Fraction(k, 25), (768, 576)) for k in range(6)] == list(range(6))
+
+
+def test_an_animated_gif_plays_at_its_frame_delays(tmp_path: Path) -> None:
+    frames = [Image.fromarray(counter_image(k, (160, 90))) for k in range(6)]
+    path = tmp_path / "loop.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[100, 100, 300,
+                                                                            100, 100, 100])
+    assert probe_clip(path, check_frames=True).duration == Fraction(8, 10)
+    with ClipReader(path) as reader:
+        seen = [shown(reader, Fraction(k, 10)) for k in range(8)]
+    assert seen == [0, 1, 2, 2, 2, 3, 4, 5]
 
 
 def _moving_bar(i: int) -> NDArray[np.uint8]:
