@@ -414,6 +414,8 @@ class ClipSpec:
     time_base: Fraction | None = None
     rotation: int = 0
     """Clockwise degrees a player turns the stored picture to show it upright."""
+    mirror: bool = False
+    """Whether the player then flips it left to right (a selfie camera's display matrix)."""
     sar: Fraction | None = None
     """Pixel aspect ratio: the picture is stored squeezed by it and shown restored."""
     sound_seconds: float | None = None
@@ -448,12 +450,13 @@ def write_clip(path: Path, spec: ClipSpec | None = None, **changes: Any) -> Path
                             ("colorspace", spec.colourspace)):
             if value is not None:
                 setattr(video.codec_context, name, value)
-        if spec.rotation:
-            video.set_display_rotation(-spec.rotation)  # counter-clockwise in PyAV
+        if spec.rotation or spec.mirror:  # counter-clockwise in PyAV, mirrored after
+            video.set_display_rotation(-spec.rotation, hflip=spec.mirror)
         audio = out.add_stream(spec.sound_codec, rate=48_000) if spec.sound_seconds else None
         for i in range(spec.frames):
             picture = spec.draw(i) if spec.draw is not None else counter_image(i, spec.size)
-            stored = np.rot90(picture, k=spec.rotation // 90)  # what the camera wrote
+            shown = picture[:, ::-1] if spec.mirror else picture
+            stored = np.rot90(shown, k=spec.rotation // 90)  # what the camera wrote
             if spec.sar is not None:
                 stored = _squeeze(stored, stored_w)
             fmt = "rgba" if stored.shape[2] == 4 else "rgb24"

@@ -20,6 +20,7 @@ import numpy as np
 import psutil
 import pytest
 from numpy.typing import NDArray
+from PIL import Image
 
 from media import (
     counter_image,
@@ -244,6 +245,19 @@ def test_rotated_phone_footage_is_shown_upright(tmp_path: Path, rotation: int) -
         assert [shown(reader, Fraction(k) / FPS, upright) for k in range(8)] == list(range(8))
 
 
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_a_mirrored_display_matrix_is_shown_mirrored(tmp_path: Path, rotation: int) -> None:
+    # FFmpeg reads a matrix that only mirrors as a half turn: turning it would show the
+    # picture upside down.
+    upright = (90, 160) if rotation in (90, 270) else (160, 90)
+    path = write_clip(tmp_path / "selfie.mp4", frames=6, size=upright, rotation=rotation,
+                      mirror=True)
+    info = probe_clip(path)
+    assert (info.rotation, info.mirrored, info.width, info.height) == (rotation, True, *upright)
+    with ClipReader(path) as reader:
+        assert [shown(reader, Fraction(k) / FPS, upright) for k in range(6)] == list(range(6))
+
+
 def test_non_square_pixels_are_shown_at_their_display_width(tmp_path: Path) -> None:
     # Stored 120 pixels wide, each 4/3 as wide as tall: shown 160 wide.
     path = write_clip(tmp_path / "anamorphic.mp4", frames=6, sar=Fraction(4, 3))
@@ -253,6 +267,28 @@ def test_non_square_pixels_are_shown_at_their_display_width(tmp_path: Path) -> N
     assert (info.width, info.height) == (160, 90)
     with ClipReader(path) as reader:
         assert [shown(reader, Fraction(k) / FPS) for k in range(6)] == list(range(6))
+
+
+def test_pal_dv_is_interlaced_with_wide_pixels(tmp_path: Path) -> None:
+    if "dvvideo" not in av.codecs_available:
+        pytest.skip("PyAV's FFmpeg cannot write DV")
+    path = write_clip(tmp_path / "tape.avi", frames=6, codec="dvvideo", size=(720, 576),
+                      fps=Fraction(25))
+    info = probe_clip(path, check_frames=True)
+    assert (info.width, info.height, info.interlaced) == (768, 576, True)  # 720 x 16/15
+    with ClipReader(path) as reader:
+        assert [shown(reader, Fraction(k, 25), (768, 576)) for k in range(6)] == list(range(6))
+
+
+def test_an_animated_gif_plays_at_its_frame_delays(tmp_path: Path) -> None:
+    frames = [Image.fromarray(counter_image(k, (160, 90))) for k in range(6)]
+    path = tmp_path / "loop.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[100, 100, 300,
+                                                                            100, 100, 100])
+    assert probe_clip(path, check_frames=True).duration == Fraction(8, 10)
+    with ClipReader(path) as reader:
+        seen = [shown(reader, Fraction(k, 10)) for k in range(8)]
+    assert seen == [0, 1, 2, 2, 2, 3, 4, 5]
 
 
 def _moving_bar(i: int) -> NDArray[np.uint8]:

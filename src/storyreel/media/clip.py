@@ -42,6 +42,7 @@ from storyreel.media.clipread import (
     is_interlaced,
     on_grid,
     open_clip,
+    orientation,
     stream_rate,
 )
 from storyreel.media.encoder import PlaneViews
@@ -83,6 +84,8 @@ class ClipInfo:
         interlaced: Whether its frames are interlaced (shown deinterlaced).
         alpha: Whether it has an alpha channel (shown over black).
         format: The container's format name (``mov``, ``matroska``, ``avi``...).
+        mirrored: Whether the picture is also flipped left to right, after ``rotation``,
+            to be shown (a mirrored display matrix, as some selfie cameras write).
     """
 
     duration: Fraction
@@ -97,6 +100,7 @@ class ClipInfo:
     interlaced: bool
     alpha: bool
     format: str = ""
+    mirrored: bool = False
 
 
 _STILL = "clip is a still image, not a video (use it as a segment's picture instead)"
@@ -141,16 +145,17 @@ def _probe(path: Path, reopen: Callable[[], av.container.InputContainer],
     first = _first_frame(path, container, stream)
     if check_frames:
         _check_last_frames(path, _rewound(container, reopen), duration)
-    rotation = (-round(first.rotation / 90) * 90) % 360
-    width, height = display_size(stream, rotation)
+    shown = orientation(first)
+    width, height = display_size(stream, shown.rotation)
     audio = container.streams.audio[0] if container.streams.audio else None
     return ClipInfo(
         duration=duration, fps=stream_rate(stream), width=width,
         height=height, has_audio=audio is not None,
         audio_duration=None if audio is None else _stated_seconds(container, audio),
-        codec=codec, rotation=rotation, hdr=hdr_kind(first),
+        codec=codec, rotation=shown.rotation, hdr=hdr_kind(first),
         interlaced=is_interlaced(stream, first),
         alpha=has_alpha(first), format=container.format.name.split(",")[0],
+        mirrored=shown.mirrored,
     )
 
 

@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, cast
 
 import av
 import av.error
 import av.filter
 import cv2
 import numpy as np
+from av.sidedata.sidedata import SideDataContainer
+from av.sidedata.sidedata import Type as SideDataType
 from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from numpy.typing import NDArray
@@ -45,6 +47,7 @@ __all__ = [
     "ClipFrame",
     "ClipReader",
     "Hdr",
+    "Orientation",
     "check_picture_size",
     "clip_translated",
     "close_iterator",
@@ -58,6 +61,7 @@ __all__ = [
     "nominal",
     "on_grid",
     "open_clip",
+    "orientation",
     "stream_rate",
     "tone_map",
     "warn_hdr",
@@ -168,6 +172,50 @@ def open_clip(path: Path) -> av.container.InputContainer:
         return av.open(str(path), metadata_errors="ignore")
 
 
+@dataclass(frozen=True)
+class Orientation:
+    """How a stored picture is shown upright: turned clockwise, then mirrored left-right.
+
+    Attributes:
+        rotation: Clockwise degrees: 0, 90, 180 or 270.
+        mirrored: Whether the turned picture is then flipped left to right (a selfie
+            camera's display matrix).
+    """
+
+    rotation: int = 0
+    mirrored: bool = False
+
+
+UPRIGHT = Orientation()
+_DISPLAYMATRIX = SideDataType.DISPLAYMATRIX
+
+
+def orientation(frame: VideoFrame) -> Orientation:
+    """How ``frame`` is shown, from its display matrix, as FFmpeg's own player turns it.
+
+    FFmpeg reads a matrix that only mirrors as a half turn, so the matrix's own signs
+    decide, as in ``ffmpeg``'s autorotate: a quarter turn with its second row's first
+    entry positive (or negative, for three quarters) is a transpose, a half turn is
+    a mirror on each axis whose scale is negative, and no turn may still flip the picture
+    upside down.
+    """
+    side_data = cast(SideDataContainer, frame.side_data)  # PyAV's stub calls it a dict
+    matrix = next((np.frombuffer(bytes(data), dtype=np.int32)[:9] for data in side_data
+                   if data.type == _DISPLAYMATRIX and len(bytes(data)) >= 36), None)
+    rotation = (-round(frame.rotation / 90) * 90) % 360
+    if matrix is None:
+        return Orientation(rotation)
+    if rotation == 90:
+        return Orientation(90, mirrored=bool(matrix[3] > 0))
+    if rotation == 270:
+        return Orientation(270, mirrored=bool(matrix[3] < 0))
+    flip_h, flip_v = bool(matrix[0] < 0), bool(matrix[4] < 0)
+    if rotation == 180 and not (flip_h or flip_v):
+        return Orientation(180)
+    # A mirror on each axis is a half turn; on one, a mirror (upside down: a half turn too).
+    return Orientation(180 if flip_v else 0, mirrored=flip_h != flip_v)
+
+
 @dataclass
 class ClipFrame:
     """One decoded frame of a clip, with its place on the clip's clock.
@@ -183,7 +231,7 @@ class ClipFrame:
     time: Fraction
     duration: Fraction
     _frame: VideoFrame = field(repr=False)
-    _rotation: int = field(repr=False, default=0)
+    _orientation: Orientation = field(repr=False, default=UPRIGHT)
     _path: Path | None = field(repr=False, default=None)
     _cache: dict[tuple[int, int], Planes] = field(repr=False, default_factory=dict)
 
@@ -205,24 +253,23 @@ class ClipFrame:
         if kept is not None:
             return kept
         with clip_translated(self._path or Path("clip")):
-            planes = normalised_planes(self._frame, width, height, self._rotation)
+            planes = normalised_planes(self._frame, width, height, self._orientation)
         if len(self._cache) >= _KEPT_SIZES:
             del self._cache[next(iter(self._cache))]
         self._cache[(width, height)] = planes
         return planes
 
 
-def normalised_planes(frame: VideoFrame, width: int, height: int, rotation: int) -> Planes:
-    """``frame`` upright, scaled to ``width`` x ``height``, as BT.709 limited-range planes.
-
-    ``rotation`` is the clockwise turn (0, 90, 180, 270) that shows the frame upright.
-    """
-    turned = rotation in (90, 270)
+def normalised_planes(frame: VideoFrame, width: int, height: int,
+                      orientation: Orientation) -> Planes:
+    """``frame`` shown as ``orientation`` says, scaled to ``width`` x ``height``, as BT.709
+    limited-range planes."""
+    turned = orientation.rotation in (90, 270)
     w, h = (height, width) if turned else (width, height)
     hdr = hdr_kind(frame)
     if hdr is not None or has_alpha(frame):
         rgb = _rgb(frame, w, h, hdr)
-        planes = rgb_to_yuv420(_upright(rgb, rotation))
+        planes = rgb_to_yuv420(_upright(rgb, orientation))
         return planes
     out = frame.reformat(width=w, height=h, format="yuv420p",
                          src_colorspace=_matrix(frame), dst_colorspace=Colorspace.ITU709,
@@ -230,12 +277,13 @@ def normalised_planes(frame: VideoFrame, width: int, height: int, rotation: int)
                          interpolation=Interpolation.AREA)
     y, u, v = (np.asarray(out.planes[k]).reshape(-1, out.planes[k].line_size)
                [: h // (1 + (k > 0)), : w // (1 + (k > 0))] for k in range(3))
-    return Planes(*(np.ascontiguousarray(_upright(p, rotation)) for p in (y, u, v)))
+    return Planes(*(np.ascontiguousarray(_upright(p, orientation)) for p in (y, u, v)))
 
 
-def _upright(plane: NDArray[np.uint8], rotation: int) -> NDArray[np.uint8]:
-    """``plane`` turned clockwise by ``rotation`` degrees."""
-    return plane if rotation == 0 else np.asarray(np.rot90(plane, k=-(rotation // 90)))
+def _upright(plane: NDArray[np.uint8], orientation: Orientation) -> NDArray[np.uint8]:
+    """``plane`` turned clockwise by the orientation's rotation, then mirrored if it says so."""
+    turned = np.rot90(plane, k=-(orientation.rotation // 90)) if orientation.rotation else plane
+    return np.asarray(turned[:, ::-1] if orientation.mirrored else turned)
 
 
 def _matrix(frame: VideoFrame) -> Colorspace:
@@ -524,7 +572,7 @@ class _Decoder:
         reader = self._reader
         for frame in frames:
             index, time, step = pending.pop(0)
-            item = ClipFrame(index, time, step, frame, reader.rotation, reader.path)
+            item = ClipFrame(index, time, step, frame, reader.orientation, reader.path)
             if reader.size is not None and time + step > reader.start:
                 item.planes(*reader.size)  # prepared here, off the caller's thread
             if not self._put(item):
@@ -622,7 +670,8 @@ class ClipReader:
             close_iterator(decoded)
         if first is None:
             raise MediaError("clip has no frames", path=self.path)
-        self.rotation = (-round(first.rotation / 90) * 90) % 360
+        self.orientation = orientation(first)
+        self.rotation, self.mirrored = self.orientation.rotation, self.orientation.mirrored
         self.interlaced = is_interlaced(self._stream, first)
         self.hdr = hdr_kind(first)
         self.alpha = has_alpha(first)
