@@ -93,8 +93,9 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def running_redis(folder: Path) -> Iterator[RedisServer]:
-    """redis-server on a free loopback port, persistence off; terminated on exit."""
+def running_redis(folder: Path, password: str | None = None) -> Iterator[RedisServer]:
+    """redis-server on a free loopback port, persistence off (with ``password``: AUTH
+    required, the URL carries it); terminated on exit."""
     if not os.path.exists(_REDIS):
         if os.environ.get("STORYREEL_REQUIRE_REDIS"):
             pytest.fail("redis-server is required here but not installed")
@@ -102,9 +103,11 @@ def running_redis(folder: Path) -> Iterator[RedisServer]:
     port = free_port()
     process = subprocess.Popen(
         [_REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(folder)],
+         "--appendonly", "no", "--dir", str(folder),
+         *(["--requirepass", password] if password else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = RedisServer(f"redis://127.0.0.1:{port}/0", process)
+    auth = f":{password}@" if password else ""
+    server = RedisServer(f"redis://{auth}127.0.0.1:{port}/0", process)
     try:
         probe = server.connection()
 

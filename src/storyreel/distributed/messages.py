@@ -74,7 +74,7 @@ class _PartRequest(_Request):
 class _SpeechRequest(_Request):
     key: NarrationKey
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT_LENGTH)]
-    voice: Voice
+    voice: dict[str, Any]  # a Voice, validated as a manifest's is
     segment: Annotated[int, Field(ge=1, le=MAX_SEGMENTS)] | None
     root: _PathText
 
@@ -201,8 +201,8 @@ def speech_request(speech: SpeechJob, root: str, render_id: str,
                    identity: dict[str, str]) -> str:
     """The JSON text a worker gets for ``speech``, spoken into the cache under ``root``."""
     return _SpeechRequest(render_id=render_id, identity=identity, key=speech.key,
-                          text=speech.text, voice=speech.voice, segment=speech.segment,
-                          root=root).model_dump_json()
+                          text=speech.text, voice=speech.voice.model_dump(mode="json"),
+                          segment=speech.segment, root=root).model_dump_json()
 
 
 def read_speech_request(text: object, shared: Shared
@@ -214,11 +214,15 @@ def read_speech_request(text: object, shared: Shared
             ``shared``.
     """
     message = _parse(_SpeechRequest, text, "narration")
+    try:
+        voice = Voice.model_validate(message.voice, context={"base_dir": Path(message.root)})
+    except ValidationError as exc:
+        raise WorkerError(f"refused a narration: voice: {_first_error(exc)}") from exc
     root = shared.inside(message.root, "the narration cache")
-    for file in (message.voice.model, message.voice.voices):
+    for file in (voice.model, voice.voices):
         if file is not None:
             shared.inside(file, "the voice file")
-    speech = SpeechJob(key=message.key, text=message.text, voice=message.voice,
+    speech = SpeechJob(key=message.key, text=message.text, voice=voice,
                        segment=message.segment)
     return speech, root, message.render_id, dict(message.identity)
 
