@@ -26,8 +26,10 @@ REDIS_URL_ENV = "STORYREEL_REDIS"
 _MAX_URL_FILE = 64 * 1024
 _HIDDEN = "***"
 
-# scheme://userinfo@ : the user information ends at the last "@" before the path.
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<info>[^\s/?#]*)@")
+# scheme://userinfo@ : the user information ends at the last "@" before the path. Both
+# lengths are bounded, so hostile text costs linear time.
+_USERINFO = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]{0,31}://)(?P<info>[^\s/?#]{0,2048})@")
 # ?password=... or &password=... (redis-py reads a password from the query too).
 _QUERY_SECRET = re.compile(r"(?P<key>[?&](?:password|pass|pwd)=)[^&#\s]*", re.IGNORECASE)
 
