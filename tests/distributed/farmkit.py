@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,21 +93,26 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def running_redis(folder: Path, password: str | None = None) -> Iterator[RedisServer]:
+def running_redis(folder: Path, password: str | None = None,
+                  listen: Sequence[str] = (), url: str | None = None
+                  ) -> Iterator[RedisServer]:
     """redis-server on a free loopback port, persistence off (with ``password``: AUTH
-    required, the URL carries it); terminated on exit."""
+    required, the URL carries it); terminated on exit.
+
+    ``listen`` replaces the ``--port`` option (e.g. TLS options), ``url`` the URL the
+    server is reached at."""
     if not os.path.exists(_REDIS):
         if os.environ.get("STORYREEL_REQUIRE_REDIS"):
             pytest.fail("redis-server is required here but not installed")
         pytest.skip("redis-server is not installed (Debian: apt install redis-server)")
     port = free_port()
     process = subprocess.Popen(
-        [_REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        [_REDIS, *(listen or ["--port", str(port)]), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(folder),
          *(["--requirepass", password] if password else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     auth = f":{password}@" if password else ""
-    server = RedisServer(f"redis://{auth}127.0.0.1:{port}/0", process)
+    server = RedisServer(url or f"redis://{auth}127.0.0.1:{port}/0", process)
     try:
         probe = server.connection()
 

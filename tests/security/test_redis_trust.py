@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,13 +100,23 @@ def ended(server: RedisServer, job_id: str) -> Job:
     return fetch_job(job_id, connection)
 
 
-def test_the_redis_needs_its_password(server: RedisServer) -> None:
-    """The fixture really asks for a password (else the tests below prove less)."""
-    from redis.exceptions import AuthenticationError
+def test_the_redis_needs_its_password_and_acl_users_work(server: RedisServer) -> None:
+    """The fixture really asks for a password (else the tests below prove less), and an
+    ACL user (``redis://user:password@``) connects as the default user does."""
+    from storyreel.distributed.connection import connect
 
     no_password = server.url.replace(f":{PASSWORD}@", "")
-    with pytest.raises(AuthenticationError):
-        Redis.from_url(no_password).ping()
+    with pytest.raises(WorkerError, match="refused the connection") as refused:
+        connect(no_password)
+    assert str(refused.value).count("\n") == 0
+    server.connection().acl_setuser("farm", enabled=True, passwords=["+acl-pw-9c1e"],
+                                    keys=["*"], channels=["*"], commands=["+@all"])
+    farm = server.url.replace(f":{PASSWORD}@", "farm:acl-pw-9c1e@")
+    connect(farm).close()
+    with pytest.raises(WorkerError, match=r"Redis at redis://farm:\*\*\*@127.0.0.1:\d+/0 "
+                                          "refused the connection") as wrong:
+        connect(farm.replace("acl-pw-9c1e", "acl-pw-wrong"))
+    assert "acl-pw" not in str(wrong.value)
 
 
 # -- forged jobs: nothing runs --------------------------------------------------------------
@@ -399,3 +410,76 @@ def test_the_studio_job_error_and_its_database_hide_the_password(
     for file in Path(studio.data_dir).rglob("*"):
         if file.is_file():
             assert PASSWORD.encode() not in file.read_bytes(), file
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+def _certificates(folder: Path) -> Path:
+    """A private CA and a certificate for 127.0.0.1 signed by it (openssl); the CA file."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        if os.environ.get("STORYREEL_REQUIRE_REDIS"):
+            pytest.fail("openssl is required here but not installed")
+        pytest.skip("openssl is not installed (Debian: apt install openssl)")
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
+    for command in (
+        ["req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+         "-subj", "/CN=storyreel test CA"],
+        ["req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext"],
+    ):
+        subprocess.run([openssl, *command], cwd=folder, check=True, capture_output=True)
+    return folder / "ca.pem"
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """redis-server speaking only TLS, with a password: its rediss:// URL (without the
+    CA) and the CA file."""
+    from farmkit import free_port
+
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    ca = _certificates(folder)
+    port = free_port()
+    with running_redis(folder, password=PASSWORD, listen=[
+            "--port", "0", "--tls-port", str(port), "--tls-cert-file", "server.pem",
+            "--tls-key-file", "server.key", "--tls-ca-cert-file", "ca.pem",
+            "--tls-auth-clients", "no"],
+            url=f"rediss://:{PASSWORD}@127.0.0.1:{port}/0?ssl_ca_certs={ca}"):
+        yield f"rediss://:{PASSWORD}@127.0.0.1:{port}/0", ca
+
+
+def test_workers_and_senders_speak_tls_and_check_the_certificate(
+        tmp_path: Path, tls_server: tuple[str, Path], shared: Path) -> None:
+    from storyreel.distributed.connection import connect
+
+    url, ca = tls_server
+    with pytest.raises(WorkerError) as unverified:  # a certificate nobody vouches for
+        connect(url)
+    assert "cannot reach Redis at rediss://:***@127.0.0.1" in str(unverified.value)
+    assert PASSWORD not in str(unverified.value)
+    with pytest.raises(WorkerError, match="cannot reach Redis"):  # plain text to a TLS port
+        connect(url.replace("rediss://", "redis://"))
+
+    checked = f"{url}?ssl_ca_certs={ca}"
+    url_file = tmp_path / "redis-url"
+    url_file.write_text(checked, encoding="utf-8")
+    pool = Workers(checked, shared)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "storyreel", "worker", "--redis-url-file", str(url_file),
+         "--shared", str(shared), "--name", "tls"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    pool.processes["tls"], pool.sessions = worker, [worker.pid]
+    try:
+        connection = Redis.from_url(checked)
+        wait_for(lambda: any(w.name == "tls" for w in Worker.all(connection=connection)),
+                 "the worker to register over TLS")
+        narrator = Narrator(NarrationCache(shared / "cache"), speaker=RemoteSpeaker(checked))
+        narration = narrator.speak(TEXT, Voice(), 1)
+    finally:
+        pool.stop()
+    assert narration.seconds > 1
+    assert len(list((shared / "cache" / "narration").glob("*.wav"))) == 1
