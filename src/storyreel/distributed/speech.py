@@ -241,4 +241,4 @@ def _named(speech: SpeechJob) -> str:
 
 
 def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else value or ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value or ""
