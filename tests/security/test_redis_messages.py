@@ -78,12 +78,26 @@ def test_a_valid_narration_request_reads_back(tmp_path: Path) -> None:
     {"render_id": "../../x"}, {"text": "x" * 20_001}, {"text": None}, {"segment": True},
     {"segment": 10**4000}, {"identity": {str(i): "x" for i in range(65)}},
     {"voice": {"engine": "os.system"}}, {"voice": {"speed": "1e999999999"}},
-    {"root": "relative/cache"}, {"root": "/etc"}, {"unexpected": 1},
+    {"root": "relative/cache"}, {"root": "/etc"}, {"root": "/tmp/a\x00b"}, {"unexpected": 1},
 ])
 def test_a_hostile_narration_request_is_refused(tmp_path: Path,
                                                 changes: dict[str, Any]) -> None:
     with pytest.raises(WorkerError, match="refused"):
         read_speech_request(_request(tmp_path, changes), Shared.of([tmp_path]))
+
+
+def test_a_narration_folder_linked_out_of_the_shared_folder_is_refused(
+        tmp_path: Path) -> None:
+    shared, outside = tmp_path / "shared", tmp_path / "outside"
+    shared.mkdir()
+    outside.mkdir()
+    (shared / "narration").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(WorkerError, match="outside the shared folders"):
+        read_speech_request(_request(shared), Shared.of([shared]))
+    loop = shared / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(WorkerError, match="refused"):
+        read_speech_request(_request(loop), Shared.of([shared]))
 
 
 @pytest.mark.parametrize("text", [

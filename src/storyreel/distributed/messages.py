@@ -131,7 +131,11 @@ class Shared:
         if not given.is_absolute():
             raise WorkerError(f"refused a job: {what} {str(given)[:200]!r} is not an "
                               "absolute path")
-        resolved = given.resolve()
+        try:
+            resolved = given.resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # NUL byte, a loop of links
+            raise WorkerError(f"refused a job: {what} {str(given)[:200]!r} cannot be "
+                              f"resolved ({exc})") from exc
         if not any(resolved.is_relative_to(folder) for folder in self.folders):
             raise WorkerError(f"refused a job: {what} {str(given)[:200]!r} is outside the "
                               "shared folders this worker was given (--shared)")
@@ -219,6 +223,7 @@ def read_speech_request(text: object, shared: Shared
     except ValidationError as exc:
         raise WorkerError(f"refused a narration: voice: {_first_error(exc)}") from exc
     root = shared.inside(message.root, "the narration cache")
+    shared.inside(root / "narration", "the narration cache")  # not a link out of it
     for file in (voice.model, voice.voices):
         if file is not None:
             shared.inside(file, "the voice file")
