@@ -119,6 +119,22 @@ def test_the_redis_needs_its_password_and_acl_users_work(server: RedisServer) ->
     assert "acl-pw" not in str(wrong.value)
 
 
+def test_a_render_through_a_password_protected_redis_works(
+        server: RedisServer, pool: Workers, shared: Path) -> None:
+    """What the refusals below must not break: genuine parts, JSON both ways."""
+    import av
+
+    pool.start("w1")
+    project = make_project(shared, [0.6, 0.7])
+    result = storyreel.render(project, shared / "out.mp4", cache=False,
+                              parts=RemoteParts(server.url))
+    assert result.chunks_encoded == 2
+    with av.open(str(shared / "out.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == result.frames
+    connection = server.connection()
+    assert len(FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()) == 2
+
+
 # -- forged jobs: nothing runs --------------------------------------------------------------
 
 def test_a_pickled_job_is_never_unpickled_by_a_worker(
