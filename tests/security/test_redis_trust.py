@@ -161,13 +161,16 @@ def test_a_json_job_naming_anything_else_fails_without_running(
     pool.start("w1")
     marker = tmp_path / "job-ran"
     queue = Queue(QUEUE_NAME, connection=server.connection(), serializer=JSONSerializer)
-    job = queue.enqueue_call(func, args=[touch(marker)], **options)
+    job = queue.enqueue_call(func, args=[touch(marker)], **options,
+                             description="forged\n\x1b[2Jstoryreel: all is well")
     failed = ended(server, job.id)
     assert failed.get_status() == JobStatus.FAILED
     assert not marker.exists()
     reason = failed.latest_result()
     assert reason is not None and why in (reason.exc_string or "")
     assert "nothing was run" in (reason.exc_string or "")
+    assert "\x1b" not in pool.log("w1")  # the worker logs the job's description, cleaned
+    assert "forged [2Jstoryreel: all is well" in pool.log("w1")
 
 
 def _speak_job(server: RedisServer, request: dict[str, Any]) -> dict[str, Any]:

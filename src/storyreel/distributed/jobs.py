@@ -22,6 +22,7 @@ from rq.serializers import JSONSerializer
 from storyreel.distributed.messages import Shared
 from storyreel.distributed.tasks import TASKS
 from storyreel.errors import WorkerError
+from storyreel.model.project import printable
 
 __all__ = ["SERIALIZER", "StoryreelJob", "fetch_jobs", "job_class", "open_queue"]
 
@@ -51,6 +52,8 @@ class StoryreelJob(Job):
         self._success_callback_name = self._failure_callback_name = None
         self._stopped_callback_name = None
         self.webhooks = []
+        if self.description:  # the worker logs it: one bounded line, no control characters
+            self.description = " ".join(printable(self.description).split())[:200]
         return restored
 
     @property
