@@ -250,6 +250,9 @@ def test_a_part_naming_paths_outside_the_shared_folder_is_refused(
         ({**good, "chunk": {**good["chunk"], "end": 10**9}}, "not inside the timeline"),
         ({**good, "settings": {**good["settings"], "preset": "x --evil"}}, "settings"),
         ({**good, "render_id": "../x"}, "render_id"),
+        ({**good, "story": {**good["story"], "items": [{**good["story"]["items"][0],
+                                                        "segment": 10**9}]}},
+         "segments its project does not have"),
     ]
     queue = parts_queue(server.connection())
     for request, why in forged:

@@ -171,6 +171,7 @@ def read_part_request(text: object, shared: Shared) -> tuple[PartJob, str, dict[
     path = Path(message.path)
     shared.inside(path.parent, "the part's folder")
     _check_part(message, project.width, project.height, project.fps, path)
+    _check_segments(message.story, len(project.segments))
     part = PartJob(project=project, story=message.story, chunk=message.chunk,
                    settings=message.settings, fades=message.fades, path=path)
     return part, message.render_id, dict(message.identity)
@@ -199,6 +200,15 @@ def _check_part(message: _PartRequest, width: int, height: int, fps: object,
         problems.append("it is not written to an .mp4 file")
     if problems:
         raise WorkerError(f"refused a part: {'; '.join(problems)}")
+
+
+def _check_segments(story: Story, segments: int) -> None:
+    """Every segment the story names is one of the project's."""
+    named = [item.segment for item in story.items if item.segment is not None]
+    named += [caption.segment for caption in story.captions]
+    if any(not 0 <= index < segments for index in named) or any(
+            (item.kind == "segment") != (item.segment is not None) for item in story.items):
+        raise WorkerError("refused a part: its story names segments its project does not have")
 
 
 def speech_request(speech: SpeechJob, root: str, render_id: str,
