@@ -82,13 +82,25 @@ class RemoteParts:
 
 @dataclass
 class Heartbeat:
-    """Whether a started job's worker still says it is alive (see ``encode_remote``)."""
+    """Whether a started job's worker still says it is alive.
+
+    Two signs count: the alive key the job's work-horse keeps fresh (see
+    ``encode_remote``), and RQ's ``last_heartbeat`` of the job, which the worker's main
+    process moves every :data:`~storyreel.distributed.tasks.MONITOR_SECONDS` while the
+    work-horse runs. The second holds while the work-horse's own thread cannot run (a
+    C library holding the interpreter lock for seconds, as the word aligner does on a
+    long narration); it is compared with its previous value, never with this machine's
+    clock, so clocks that differ between machines do not matter.
+    """
 
     silent_since: float | None = None
+    last_heartbeat: object = None
 
-    def lost(self, connection: Redis, job_id: str) -> bool:
+    def lost(self, connection: Redis, job: RQJob) -> bool:
         """True once the job's worker has not answered for ``ALIVE_SECONDS``."""
-        if connection.exists(alive_key(job_id)):
+        moved = job.last_heartbeat is not None and job.last_heartbeat != self.last_heartbeat
+        self.last_heartbeat = job.last_heartbeat
+        if moved or connection.exists(alive_key(job.id)):
             self.silent_since = None
             return False
         now = time.monotonic()
@@ -159,7 +171,7 @@ class _Dispatch:
             elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
                 raise WorkerError(f"part {entry.part.chunk.index + 1} failed on "
                                   f"{job.worker_name or 'a worker'}: {failure_line(job)}")
-            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, entry.job_id):
+            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, job):
                 self.resend(queue, entry, job, identity)
 
     def count(self, entry: _Sent, job: RQJob, on_frame: Callable[[], None]) -> None:

@@ -186,7 +186,7 @@ class _Dispatch:
                     continue
                 raise WorkerError(f"{what} failed on {job.worker_name or 'a worker'}: "
                                   f"{failure_line(job)}")
-            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, entry.job_id):
+            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, job):
                 self.resend(queue, entry, identity, job)
 
     def finished(self, queue: Queue, entry: _Out, job: RQJob, identity: dict[str, str],

@@ -48,13 +48,16 @@ from storyreel.voice.cache import NarrationCache
 from storyreel.voice.engines import model_files
 from storyreel.voice.speaker import LocalSpeaker
 
-__all__ = ["ALIVE_SECONDS", "BEAT_SECONDS", "CANCELLED", "TASKS", "encode_remote",
-           "speak_remote", "speech_identity"]
+__all__ = ["ALIVE_SECONDS", "BEAT_SECONDS", "CANCELLED", "MONITOR_SECONDS", "TASKS",
+           "encode_remote", "speak_remote", "speech_identity"]
 
 #: How often a worker says it is alive and publishes its progress.
 BEAT_SECONDS = 0.5
 #: How long the submitter waits without a beat before it gives the part to another worker.
 ALIVE_SECONDS = 10
+#: How often a worker's main process moves its running job's ``last_heartbeat`` (whole
+#: seconds: RQ times it with an alarm).
+MONITOR_SECONDS = 2
 #: The error a job answers when its render (or narration job) was cancelled.
 CANCELLED = "render cancelled"
 #: What, besides the build, shapes a narration: the voice engines and the aligner.

@@ -11,6 +11,7 @@ from storyreel.distributed.connection import connect, redis_errors
 from storyreel.distributed.jobs import SERIALIZER, job_class, open_queue
 from storyreel.distributed.messages import Shared
 from storyreel.distributed.remote import QUEUE_NAME
+from storyreel.distributed.tasks import MONITOR_SECONDS
 from storyreel.errors import WorkerError
 
 __all__ = ["run_worker"]
@@ -36,7 +37,8 @@ def run_worker(url: str, *, shared: Sequence[Path], name: str | None = None,
         with redis_errors(url):
             jobs = job_class(folders)
             worker = Worker([open_queue(queue, connection, jobs)], connection=connection,
-                            name=name, serializer=SERIALIZER, job_class=jobs)
+                            name=name, serializer=SERIALIZER, job_class=jobs,
+                            job_monitoring_interval=MONITOR_SECONDS)
             worker.work(burst=burst, with_scheduler=False)
     finally:
         connection.close()
