@@ -20,6 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from storyreel.credentials import redact
+
 __all__ = [
     "JOB_KINDS",
     "MAX_ATTEMPTS",
@@ -635,8 +637,9 @@ class Store:
 
     def fail_job(self, job_id: int, error: str,
                  problems: list[dict[str, Any]] | None = None) -> bool:
-        """Mark a queued or processing job failed with a reason."""
-        return self._move(job_id, JobState.FAILED, error=error, message="",
+        """Mark a queued or processing job failed with a reason (a password in a URL it
+        quotes is hidden: the reason is shown by ``/status/`` and kept)."""
+        return self._move(job_id, JobState.FAILED, error=redact(error), message="",
                           problems=json.dumps(problems) if problems else None)
 
     def finish_cancelled(self, job_id: int) -> bool:
