@@ -46,9 +46,9 @@ def write_long_clip(path: Path, seconds: float, size: tuple[int, int]) -> None:
             luma = np.broadcast_to(row, (height, width)).copy()
             luma[:, (index * 8) % width:(index * 8) % width + 8] = 235
             frame = av.VideoFrame(width, height, "yuv420p")
-            frame.planes[0].update(luma)
-            frame.planes[1].update(np.full((height // 2, width // 2), 128, np.uint8))
-            frame.planes[2].update(np.full((height // 2, width // 2), 128, np.uint8))
+            frame.planes[0].update(luma.tobytes())
+            frame.planes[1].update(np.full((height // 2, width // 2), 128, np.uint8).tobytes())
+            frame.planes[2].update(np.full((height // 2, width // 2), 128, np.uint8).tobytes())
             frame.pts = index
             for packet in stream.encode(frame):
                 out.mux(packet)

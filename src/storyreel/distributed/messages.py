@@ -166,8 +166,8 @@ def read_part_request(text: object, shared: Shared) -> tuple[PartJob, str, dict[
     for file in project.input_files():
         shared.inside(file, "the media file")
     for item in message.story.items:
-        if item.clip is not None:
-            shared.inside(item.clip, "the clip")
+        for file in item.visual.files():
+            shared.inside(file, "the clip" if item.clip is not None else "the media file")
     path = Path(message.path)
     shared.inside(path.parent, "the part's folder")
     _check_part(message, project.width, project.height, project.fps, path)
