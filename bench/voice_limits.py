@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.measure import BenchmarkFailed, child_env, run_measured
+from bench.measure import child_env, high_water_mark
 
 __all__ = ["CASES", "main", "text_of"]
 
@@ -80,8 +81,8 @@ def _speak(case: str, size: int) -> None:
         except Exception as exc:  # the figure is what it cost, whatever the outcome
             seconds = f"{type(exc).__name__}: {str(exc)[:80]}"
         wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{case}\t{size}\t{len(text)}\t{wall:.1f}\t{peak:.0f}\t{seconds}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # MiB
+    print(f"{case}\t{size}\t{len(text)}\t{wall:.1f}\t{peak}\t{seconds}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,19 +107,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---|")
     for spec in args.cases:
         case, size = spec.split("=")
-        command = ["timeout", str(args.timeout), sys.executable, "-m", "bench.voice_limits",
-                   "--child", case, size]
-        with tempfile.NamedTemporaryFile(suffix=".log") as log:
-            try:
-                sample = run_measured(command, env=env, log=Path(log.name))
-                row = Path(log.name).read_text().strip().splitlines()[-1].split("\t")
-                print(f"| {case} | {size} | {row[2]} | {row[3]} | {sample.peak_rss_mb:.0f} | "
-                      f"{row[5]} |")
-            except BenchmarkFailed:
-                print(f"| {case} | {size} | {len(text_of(case, int(size)))} | "
-                      f"> {args.timeout:.0f} | - | stopped after {args.timeout:.0f} s |")
+        print(_measure(case, int(size), env, args.timeout))
         sys.stdout.flush()
     return 0
+
+
+def _measure(case: str, size: int, env: dict[str, str], timeout: float) -> str:
+    """One case in a child: its table row, with the peak reached even when it is stopped."""
+    command = [sys.executable, "-m", "bench.voice_limits", "--child", case, str(size)]
+    start = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    peak = 0
+    try:
+        while child.poll() is None and time.perf_counter() - start < timeout:
+            peak = max(peak, high_water_mark(child.pid))
+            time.sleep(0.2)
+        stopped = child.poll() is None
+    finally:
+        if child.poll() is None:
+            child.kill()
+        out, _ = child.communicate()
+    wall = time.perf_counter() - start
+    if stopped:
+        return (f"| {case} | {size} | {len(text_of(case, size))} | > {timeout:.0f} | "
+                f"> {peak / 1e6:.0f} | stopped after {timeout:.0f} s |")
+    row = out.strip().splitlines()[-1].split("\t")
+    return f"| {case} | {size} | {row[2]} | {wall:.1f} | {int(row[4]) * 1.048576:.0f} | {row[5]} |"
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storyreel.service.config import DataDirLock
 from storyreel.service.errors import (
+    Busy,
     Conflict,
     Invalid,
     NotFound,
@@ -129,7 +130,7 @@ def _version() -> str:
 
 #: The one place a studio error becomes an HTTP status.
 _STATUS: tuple[tuple[type[StudioError], int], ...] = (
-    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 400))
+    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 400), (Busy, 503))
 
 
 def error_body(exc: StudioError) -> JSONResponse:
@@ -139,7 +140,8 @@ def error_body(exc: StudioError) -> JSONResponse:
     if exc.problems:
         body["problems"] = [p.model_dump() for p in exc.problems]
     body.update(exc.extra)
-    return JSONResponse(body, status_code=status)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -35,9 +35,16 @@ from storyreel.model.load import (
 )
 from storyreel.model.project import MAX_SEGMENTS, Project
 from storyreel.render.pipeline import apply_overrides, slugify
-from storyreel.render.preview import SAMPLE_CAPTION, caption_preview, segment_frame
+from storyreel.render.preview import SAMPLE_CAPTION, StillCache, caption_preview, segment_frame
 from storyreel.service import uploads
-from storyreel.service.errors import Conflict, Invalid, NotFound, StudioError, UploadRejected
+from storyreel.service.errors import (
+    Busy,
+    Conflict,
+    Invalid,
+    NotFound,
+    StudioError,
+    UploadRejected,
+)
 from storyreel.service.importers import (
     ImportFailed,
     ParsedProject,
@@ -84,6 +91,10 @@ log = logging.getLogger("storyreel.service")
 
 #: Longest side of an engine preview, in pixels: small enough to draw in well under a second.
 PREVIEW_LONGEST = 640
+#: Previews drawn at once (each may decode a large still); more wait for a turn.
+PREVIEW_SLOTS = 2
+#: Seconds a preview waits for a turn before it is answered 503 (try again).
+PREVIEW_WAIT = 20.0
 
 
 def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> ProblemOut:
@@ -117,6 +128,9 @@ class Studio:
         self.limits = limits
         self.views = Views(store, self.media_root)
         self._media_lock = threading.Lock()  # swaps of a file setting or segment media
+        self.stills = StillCache()  # decoded stills of previews, by file digest and size
+        self.preview_slots = threading.BoundedSemaphore(PREVIEW_SLOTS)
+        self.preview_wait = PREVIEW_WAIT
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -544,7 +558,7 @@ class Studio:
         """A PNG of one frame drawn by the engine: the first still (or a neutral
         background) with a caption in the project's style, size and safe area."""
         engine = self._preview_project(project_id)
-        return _png(lambda: caption_preview(engine))
+        return self._drawn(lambda: caption_preview(engine, self.stills))
 
     def segment_preview(self, project_id: int, segment_id: int, *, end: bool) -> bytes:
         """A PNG of the segment's first (or last) frame as the render frames and moves it,
@@ -554,7 +568,18 @@ class Studio:
             raise NotFound("This segment has no picture yet: drop one on it first.")
         index = [s.id for s in self.store.segments(project_id)].index(segment_id)
         engine = self._preview_project(project_id)
-        return _png(lambda: segment_frame(engine, index, end=end))
+        return self._drawn(lambda: segment_frame(engine, index, end=end, load=self.stills))
+
+    def _drawn(self, draw: Callable[[], NDArray[np.uint8]]) -> bytes:
+        """A preview drawn in one of the :data:`PREVIEW_SLOTS`, or :class:`Busy` when none
+        frees up within :attr:`preview_wait` seconds."""
+        if not self.preview_slots.acquire(timeout=self.preview_wait):
+            raise Busy("Too many previews are being drawn; try again in a moment.",
+                       retry_after=5)
+        try:
+            return _png(draw)
+        finally:
+            self.preview_slots.release()
 
     # -- renders ---------------------------------------------------------------------------
 

@@ -131,6 +131,8 @@ def make_thumbnail(image: Path, target: Path) -> None:
     temp = temp_name(target.parent)
     with removing(temp), Image.open(image) as im:
         im.draft("RGB", (THUMB_SIZE[0] * 2, THUMB_SIZE[1] * 2))
+        bound = 2 * max(THUMB_SIZE)  # either way up: the EXIF turn comes after
+        im.thumbnail((bound, bound), reducing_gap=2.0)  # shrunk before any conversion
         rotated = ImageOps.exif_transpose(im)
         rgb = rotated.convert("RGB")
         rgb.thumbnail(THUMB_SIZE)
