@@ -412,7 +412,14 @@ def _remote_narrator(args: argparse.Namespace, project: Any) -> Any:
 
 
 def _cmd_render(args: argparse.Namespace, console: Console) -> int:
-    from storyreel.cli.batch import BatchEntry, print_summary, read_batch, run_batch
+    from storyreel.cli.batch import (
+        BatchEntry,
+        check_output,
+        inputs_of,
+        print_summary,
+        read_batch,
+        run_batch,
+    )
     from storyreel.model.load import load_project
 
     entries = [BatchEntry(path) for path in args.manifest]
@@ -420,10 +427,13 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
         entries += read_batch(args.batch)
     if not entries:
         raise _UsageError("render needs a manifest (or several, or --batch FILE)")
+    owned = inputs_of(entries, load_project)
     if len(entries) == 1:
         entry = entries[0]
-        _render_and_report(load_project(entry.manifest), entry.output or args.output, args,
-                           console, entry.overrides)
+        project = load_project(entry.manifest)
+        check_output(_outputs(project, entry.output or args.output), owned)
+        _render_and_report(project, entry.output or args.output, args, console,
+                           entry.overrides)
         return EXIT_OK
     if args.output is not None:
         raise _UsageError("-o names one video; a batch writes each beside its manifest "
@@ -432,8 +442,9 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
     def render_one(entry: BatchEntry, number: int, total: int) -> str:
         if not args.quiet:
             console.rule(f"Project {number} of {total}: {entry.manifest}", style="cyan")
-        return _render_and_report(load_project(entry.manifest), entry.output, args, console,
-                                  entry.overrides)
+        project = load_project(entry.manifest)
+        check_output(_outputs(project, entry.output), owned)
+        return _render_and_report(project, entry.output, args, console, entry.overrides)
 
     def on_failure(entry: BatchEntry, detail: str) -> None:
         console.print(f"storyreel: {entry.manifest}: failed: {detail}", style="red",
@@ -442,6 +453,16 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
     outcomes = run_batch(entries, render_one, on_failure)
     print_summary(console, outcomes)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def _outputs(project: Any, output: Path | None) -> list[Path]:
+    """The video a render of ``project`` writes and the files it may write beside it."""
+    from storyreel.media.sidecar import sidecar_path
+    from storyreel.render.pipeline import default_output
+    from storyreel.render.sidecars import SIDECAR_SUFFIXES
+
+    video = output if output is not None else default_output(project)
+    return [video, *(sidecar_path(video, suffix) for suffix in SIDECAR_SUFFIXES)]
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
