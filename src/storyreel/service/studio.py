@@ -652,16 +652,19 @@ class Studio:
         return job, kept
 
     def voice_sample(self, engine: str, voice: str | None, speed: float) -> Path:
-        """A cached WAV of a short sentence in a voice (for the "listen" button)."""
+        """A cached WAV of a short sentence in a voice (for the "listen" button), kept in
+        the data folder's cache."""
         from pydantic import ValidationError
 
         from storyreel.errors import VoiceError
         from storyreel.model.project import Voice
+        from storyreel.voice.cache import NarrationCache
         from storyreel.voice.narrate import Narrator
 
         try:
             chosen = Voice.model_validate({"engine": engine, "voice": voice, "speed": speed})
-            return Narrator().speak(VOICE_SAMPLE, chosen).entry.wav
+            narrator = Narrator(NarrationCache(self.data_dir / "cache"))
+            return narrator.speak(VOICE_SAMPLE, chosen).entry.wav
         except ValidationError as exc:
             raise Invalid("Those voice settings are not valid.",
                               [_problem_out(p) for p in problems_from(exc)]) from exc
