@@ -41,6 +41,7 @@ from storyreel.service.security import (
 )
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio
+from storyreel.service.uploads import sweep_temps
 
 __all__ = ["LOOPBACK_HOSTS", "TOKEN_COOKIE", "create_app"]
 
@@ -87,6 +88,10 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
             logging.getLogger(name).addFilter(redact)
         try:
             store.open()
+            swept = await anyio.to_thread.run_sync(sweep_temps, studio.media_root)
+            if swept:
+                log.info("removed %d upload(s) left by a server that stopped mid-upload",
+                         len(swept))
             retried, failed = store.recover_interrupted("The server stopped during the render")
             if retried or failed:
                 log.warning("renders interrupted by a server stop: retrying %s, failed %s",

@@ -38,6 +38,7 @@ __all__ = [
     "check_image",
     "check_video",
     "spooled_copy",
+    "sweep_temps",
     "temp_name",
 ]
 
@@ -52,6 +53,24 @@ _AUDIO_EXT = {"wav": "wav", "mp3": "mp3", "flac": "flac", "ogg": "ogg", "mov": "
 def temp_name(folder: Path) -> Path:
     """A fresh hidden file name in ``folder`` for an upload being checked."""
     return folder / f".upload-{secrets.token_hex(8)}.part"
+
+
+def sweep_temps(media_root: Path) -> list[Path]:
+    """Remove the uploads a server killed mid-upload left under ``media_root``.
+
+    Only one server holds a data folder at a time (its lock), so when it starts, every
+    upload temp file there belongs to a server that is gone.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    for path in media_root.rglob(".upload-*.part"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def spooled_copy(source: IO[bytes], target: Path, cap: int) -> int:
