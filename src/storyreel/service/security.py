@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -125,7 +125,8 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-_TOKEN_IN_URL = re.compile(r"([?&](?:token|access_token)=)[^&\s\"']*", re.IGNORECASE)
+_QUERY_PARAM = re.compile(r"([?&;])([^=&;\s\"'?]+)=([^&;\s\"']*)")
+_TOKEN_NAMES = frozenset({"token", "access_token"})
 
 
 class RedactTokenFilter(logging.Filter):
@@ -141,4 +142,12 @@ class RedactTokenFilter(logging.Filter):
 
 
 def _redact(text: str) -> str:
-    return _TOKEN_IN_URL.sub(r"\1***", text)
+    """``text`` with the value of every token parameter replaced, however its name is
+    written (``?%74oken=`` is read as ``token`` too)."""
+    def hide(match: re.Match[str]) -> str:
+        name = unquote_plus(match.group(2)).strip().lower()
+        if name not in _TOKEN_NAMES:
+            return match.group(0)
+        return f"{match.group(1)}{match.group(2)}=***"
+
+    return _QUERY_PARAM.sub(hide, text)
