@@ -506,8 +506,16 @@ def _cmd_cache(args: argparse.Namespace, console: Console) -> int:
 
     cache = default_cache(load_project(args.manifest))
     if args.clear:
+        before = cache.stats().entries
         freed = cache.clear()
-        print(f"{cache.root}: cleared ({freed / 1e6:.1f} MB freed)")
+        left = cache.stats().entries
+        removed = f"removed {_count(before - left, 'entry', 'entries')} ({freed / 1e6:.1f} MB)"
+        if left:
+            from storyreel.errors import OutputError
+
+            raise OutputError(f"{removed}, but {_count(left, 'entry', 'entries')} could not "
+                              "be removed (is the cache folder read-only?)", cache.root)
+        print(f"{cache.root}: cleared, {removed}")
         return EXIT_OK
     stats = cache.stats()
     kinds = stats.kinds

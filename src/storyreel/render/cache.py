@@ -77,6 +77,19 @@ class PartCache:
         self.root = Path(root)
         self.max_bytes = max_bytes
 
+    def unwritable(self) -> str | None:
+        """Why this cache cannot be written (a read-only folder, a file in its way), or
+        ``None`` when it can: a render then goes on without it."""
+        try:
+            for folder in ("tmp", "work", "new"):
+                (self.root / folder).mkdir(parents=True, exist_ok=True)
+            probe = self.root / "tmp" / f".probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            return exc.strerror or type(exc).__name__
+        return None
+
     def path(self, kind: str, key: str) -> Path:
         """Where the entry ``key`` of ``kind`` (``parts``, ``sound`` or ``facts``) lives."""
         return self.root / kind / key[:2] / f"{key}{_KINDS[kind]}"
