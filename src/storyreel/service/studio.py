@@ -95,6 +95,8 @@ PREVIEW_LONGEST = 640
 PREVIEW_SLOTS = 2
 #: Seconds a preview waits for a turn before it is answered 503 (try again).
 PREVIEW_WAIT = 20.0
+#: Event streams open at once; past this, a new one is answered 503 (each polls the store).
+MAX_EVENT_STREAMS = 64
 
 
 def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> ProblemOut:
@@ -131,6 +133,8 @@ class Studio:
         self.stills = StillCache()  # decoded stills of previews, by file digest and size
         self.preview_slots = threading.BoundedSemaphore(PREVIEW_SLOTS)
         self.preview_wait = PREVIEW_WAIT
+        self.event_streams = 0  # open now (counted on the event loop only)
+        self.max_event_streams = MAX_EVENT_STREAMS
 
     # -- lookups -------------------------------------------------------------------------
 
