@@ -16,7 +16,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from storyreel.demo import make_demo_project
 from storyreel.errors import ManifestError, MediaError, Problem, ValidationFailed
+from storyreel.frames.text import check_font
 from storyreel.media.image import even_ceil
 from storyreel.model.load import (
     MAX_MANIFEST_BYTES,
@@ -97,6 +98,7 @@ PREVIEW_SLOTS = 2
 PREVIEW_WAIT = 20.0
 #: Event streams open at once; past this, a new one is answered 503 (each polls the store).
 MAX_EVENT_STREAMS = 64
+_FONT_EXTS = frozenset({"ttf", "otf", "ttc", "otc"})
 
 
 def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> ProblemOut:
@@ -278,6 +280,9 @@ class Studio:
                     with archive.open(member) as handle:
                         self.upload_asset(detail.id, name, handle, fields,
                                           filename=member.filename)
+                if parsed.font is not None:
+                    with archive.open(parsed.font) as handle:
+                        self._attach_font(detail.id, handle, parsed.font.filename)
             except BaseException:
                 self.store.delete_project(detail.id)
                 uploads.remove_tree(self.folder(detail.id))
@@ -503,6 +508,31 @@ class Studio:
             if old:
                 uploads.remove_quietly(self.folder(project_id) / old)
         return self.views.detail(project_id)
+
+    def _attach_font(self, project_id: int, source: IO[bytes], filename: str) -> None:
+        """Store a bundle's caption font in the project's ``assets/`` (checked to be a
+        font FreeType can use) and point the captions at it."""
+        folder = self.folder(project_id) / "assets"
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = uploads.temp_name(folder)
+        name = PurePosixPath(filename.replace("\\", "/"))
+        ext = name.suffix.lower().lstrip(".")
+        with uploads.removing(temp):
+            uploads.spooled_copy(source, temp, self.limits.image_bytes)
+            try:
+                check_font(temp)
+            except MediaError as exc:
+                raise UploadRejected(f"The caption font {name.name} is not a usable TTF/OTF "
+                                     "font.") from exc
+            relative = (f"assets/font-{secrets.token_hex(4)}-{slugify(name.stem)}"
+                        f".{ext if ext in _FONT_EXTS else 'ttf'}")
+            uploads.publish(temp, self.folder(project_id) / relative)
+        with self._media_lock:
+            project = self.project(project_id)
+            options = merge_options(project.options,
+                                    {"settings": {"subtitles": {"font": relative}}},
+                                    self.folder(project_id))
+            self.store.update_project(project_id, options=options)
 
     def _check_asset(self, path: Path, kind: str) -> str:
         if kind == "image":
