@@ -78,3 +78,12 @@ def test_what_the_voice_cannot_say_is_one_line_naming_the_segment(tmp_path: Path
         message = str(info.value)
         assert message.startswith("segment 4 voice: ") and reason in message
         assert "\n" not in message and len(message) < 200
+
+
+def test_pieces_with_nothing_to_say_are_left_silent(tmp_path: Path) -> None:
+    # After NFC these are letters the English voice does not read; the pieces that hold
+    # only them are silent, the words around them are said.
+    text = "Say " + "a\u0301" * 2_000 + " now, and then stop."
+    narration = Narrator(NarrationCache(tmp_path)).speak(text, Voice(), segment=2)
+    assert 0.5 < narration.seconds < 60.0  # spelled out whole, it lasted 400 s
+    assert len(narration.words.words) == len(text.split())

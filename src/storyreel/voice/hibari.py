@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel.errors import VoiceError
+from storyreel.errors import NothingToSay, VoiceError
 from storyreel.voice.base import EngineStatus, Speech, VoiceInfo
 
 __all__ = ["DEFAULT_VOICE", "HibariEngine", "hibari_status"]
@@ -64,8 +64,8 @@ class HibariEngine:
         model = self._model(voice)
         _check_language(voice, language, str(self._registry[voice]["language"]))
         if not any(c.isascii() and c.isalnum() for c in text):
-            raise VoiceError(f"the {voice!r} voice speaks English and the text has no "
-                             "English words to say")
+            raise NothingToSay(f"the {voice!r} voice speaks English and the text has no "
+                               "English words to say")
         parts: list[NDArray[np.float32]] = []
         with _LOCK:  # one model instance, one synthesis at a time
             rng = np.random.default_rng(SEED)
@@ -79,7 +79,7 @@ class HibariEngine:
                 parts.append(np.asarray(part, dtype=np.float32))
         audio = np.clip(np.concatenate(parts) if parts else np.zeros(0, np.float32), -1.0, 1.0)
         if audio.size == 0:
-            raise VoiceError("the voice found nothing it can say in this text")
+            raise NothingToSay("the voice found nothing it can say in this text")
         return Speech(audio, int(model.sample_rate))
 
     @staticmethod

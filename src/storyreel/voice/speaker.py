@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.audio.align import Aligner, AlignmentFailed, Spans
-from storyreel.errors import VoiceError
+from storyreel.errors import NothingToSay, VoiceError
 from storyreel.model.project import Voice
 from storyreel.voice.base import Engine, Speech
 from storyreel.voice.cache import NarrationCache
@@ -109,7 +109,9 @@ class LocalSpeaker:
         bounded whatever the text's length.
 
         Raises:
-            VoiceError: The text cannot be spoken, or the engine failed.
+            NothingToSay: No piece of the text has anything the voice can say (a piece
+                with nothing to say is left silent when others are said).
+            VoiceError: The engine failed.
             RenderCancelled: ``cancel`` raised it, before anything was published.
         """
         voice = job.voice
@@ -117,29 +119,36 @@ class LocalSpeaker:
         spoken = normalise(job.text)
         said = [p for p in pieces(spoken) if any(c.isalnum() for c in p.text)]
         if not said:
-            raise VoiceError("there is nothing a voice can say in this text (only symbols, "
-                             "emoji or marks)")
+            raise NothingToSay("there is nothing a voice can say in this text (only "
+                               "symbols, emoji or marks)")
         name = voice.voice or engine.default_voice
         timings = _Timings(len(spoken.split()))
+        silent: NothingToSay | None = None
         with cache.writing(job.key) as writer:
             joiner = Joiner(writer)
-            for index, piece in enumerate(said):
+            before: Piece | None = None
+            for piece in said:
                 if cancel is not None:
                     cancel()
-                speech = engine.synthesise(piece.text, name, voice.speed, voice.language,
-                                           cancel)
+                try:
+                    speech = engine.synthesise(piece.text, name, voice.speed, voice.language,
+                                               cancel)
+                except NothingToSay as exc:  # that piece stays silent
+                    silent = silent or exc
+                    continue
                 samples = speech.samples
                 if joiner.rate and speech.rate != joiner.rate:
                     samples = resample_to(samples, speech.rate, joiner.rate)
                 placed = joiner.add(samples, joiner.rate or speech.rate,
-                                    said[index - 1].cut if index else None)
+                                    before.cut if before else None)
                 timings.add(piece, placed, joiner.rate, self._spans(speech, samples,
                                                                    joiner.rate, piece, voice))
+                before = piece
             joiner.finish()
             if cancel is not None:
                 cancel()
-            if writer.samples < joiner.rate // 20:
-                raise VoiceError("the voice found nothing it can say in this text")
+            if writer.samples < max(1, joiner.rate // 20):
+                raise silent or NothingToSay("the voice found nothing it can say in this text")
             writer.publish(*timings.result(joiner.rate))
 
     def _spans(self, speech: Speech, samples: NDArray[np.float32], rate: int, piece: Piece,
