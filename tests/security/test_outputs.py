@@ -81,6 +81,7 @@ def test_no_batch_entry_replaces_what_another_reads(tmp_path: Path,
     err = capsys.readouterr().err
     assert "2 of 4 rendered" in err  # the first, and the last: beside, not over, a manifest
     assert err.count("which project 1 of this render reads") == 2
+    assert "internal error" not in err
     assert first.read_bytes() == manifest_before
     assert picture.read_bytes() == picture_before
     assert (tmp_path / "out" / "first.mp4").is_file()

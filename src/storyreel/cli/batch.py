@@ -22,7 +22,7 @@ from rich.table import Table
 
 from storyreel.errors import (
     ManifestError,
-    OutputError,
+    Problem,
     RenderCancelled,
     StoryreelError,
     ValidationFailed,
@@ -113,13 +113,15 @@ def check_output(outputs: Sequence[Path], owned: dict[Path, int]) -> None:
     a project of the batch reads.
 
     Raises:
-        OutputError: Naming the file and the project that reads it.
+        ValidationFailed: Naming the file and the project that reads it (as a render
+            refuses to replace its own inputs).
     """
     for path in outputs:
         owner = owned.get(_real(path))
         if owner is not None:
-            raise OutputError(f"the output would replace {path}, which project {owner} of "
-                              "this render reads; choose another output", path)
+            raise ValidationFailed([Problem(
+                f"would overwrite {path}, which project {owner} of this render reads; "
+                "choose another output", path=path, field="output")])
 
 
 def _real(path: Path) -> Path:

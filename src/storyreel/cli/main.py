@@ -427,17 +427,16 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
         entries += read_batch(args.batch)
     if not entries:
         raise _UsageError("render needs a manifest (or several, or --batch FILE)")
-    owned = inputs_of(entries, load_project)
     if len(entries) == 1:
         entry = entries[0]
-        project = load_project(entry.manifest)
-        check_output(_outputs(project, entry.output or args.output), owned)
-        _render_and_report(project, entry.output or args.output, args, console,
-                           entry.overrides)
+        _render_and_report(load_project(entry.manifest), entry.output or args.output, args,
+                           console, entry.overrides)
         return EXIT_OK
     if args.output is not None:
         raise _UsageError("-o names one video; a batch writes each beside its manifest "
                           '(or where a JSON line\'s "output" says)')
+
+    owned = inputs_of(entries, load_project)  # no entry may replace what another reads
 
     def render_one(entry: BatchEntry, number: int, total: int) -> str:
         if not args.quiet:
@@ -457,12 +456,9 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 
 def _outputs(project: Any, output: Path | None) -> list[Path]:
     """The video a render of ``project`` writes and the files it may write beside it."""
-    from storyreel.media.sidecar import sidecar_path
-    from storyreel.render.pipeline import default_output
-    from storyreel.render.sidecars import SIDECAR_SUFFIXES
+    from storyreel.render.pipeline import default_output, written_files
 
-    video = output if output is not None else default_output(project)
-    return [video, *(sidecar_path(video, suffix) for suffix in SIDECAR_SUFFIXES)]
+    return written_files(output if output is not None else default_output(project))
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:

@@ -39,6 +39,7 @@ __all__ = [
     "default_output",
     "render",
     "slugify",
+    "written_files",
 ]
 
 log = logging.getLogger("storyreel")
@@ -171,13 +172,18 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     return updated
 
 
+def written_files(target: Path) -> list[Path]:
+    """The files a render to ``target`` may write: the video and the sidecars beside it."""
+    return [target, *(sidecar_path(target, suffix) for suffix in SIDECAR_SUFFIXES)]
+
+
 def check_not_input(project: Project, target: Path) -> None:
     """Refuse an output (or a caption file beside it) that would replace one of the inputs.
 
     Raises:
         ValidationFailed: Naming the input the output would overwrite.
     """
-    written = [target, *(sidecar_path(target, suffix) for suffix in SIDECAR_SUFFIXES)]
+    written = written_files(target)
     for source in project.input_files():
         for path in written:
             if _same_file(source, path):
