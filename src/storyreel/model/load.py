@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -97,15 +98,32 @@ def parse_json(text: str | bytes) -> Any:
         ) from exc
     except RecursionError as exc:
         raise ManifestError(f"JSON is nested more than {MAX_JSON_DEPTH} levels deep") from exc
+    except _LongInteger as exc:
+        raise _long_integer(str(text) if isinstance(text, str) else "", exc.digits) from None
     _check_tree(data)
     return data
 
 
+class _LongInteger(Exception):
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
 def _integer(digits: str) -> int:
     if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise ManifestError(f"JSON holds an integer of {len(digits.lstrip('-')):,} digits "
-                            f"(at most {MAX_INTEGER_DIGITS} are accepted)")
+        raise _LongInteger(digits)
     return int(digits)
+
+
+def _long_integer(text: str, digits: str) -> ManifestError:
+    """The error for an overlong integer, naming the key it is the value of when found."""
+    where = ""
+    at = text.find(digits)
+    key = re.search(r'"((?:[^"\\]|\\.){1,100})"\s*:\s*$', text[max(0, at - 300):at])
+    if key is not None:
+        where = f' at "{key.group(1)}"'
+    return ManifestError(f"JSON holds an integer of {len(digits.lstrip('-')):,} digits{where} "
+                         f"(at most {MAX_INTEGER_DIGITS} are accepted)")
 
 
 def _check_tree(data: Any) -> None:
