@@ -121,35 +121,42 @@ class LocalSpeaker:
         if not said:
             raise NothingToSay("there is nothing a voice can say in this text (only "
                                "symbols, emoji or marks)")
-        name = voice.voice or engine.default_voice
         timings = _Timings(len(spoken.split()))
-        silent: NothingToSay | None = None
         with cache.writing(job.key) as writer:
             joiner = Joiner(writer)
-            before: Piece | None = None
-            for piece in said:
-                if cancel is not None:
-                    cancel()
-                try:
-                    speech = engine.synthesise(piece.text, name, voice.speed, voice.language,
-                                               cancel)
-                except NothingToSay as exc:  # that piece stays silent
-                    silent = silent or exc
-                    continue
-                samples = speech.samples
-                if joiner.rate and speech.rate != joiner.rate:
-                    samples = resample_to(samples, speech.rate, joiner.rate)
-                placed = joiner.add(samples, joiner.rate or speech.rate,
-                                    before.cut if before else None)
-                timings.add(piece, placed, joiner.rate, self._spans(speech, samples,
-                                                                   joiner.rate, piece, voice))
-                before = piece
-            joiner.finish()
+            silent = self._say(engine, voice, said, joiner, timings, cancel)
             if cancel is not None:
                 cancel()
             if writer.samples < max(1, joiner.rate // 20):
                 raise silent or NothingToSay("the voice found nothing it can say in this text")
             writer.publish(*timings.result(joiner.rate))
+
+    def _say(self, engine: Engine, voice: Voice, said: list[Piece], joiner: Joiner,
+             timings: _Timings, cancel: Callable[[], None] | None) -> NothingToSay | None:
+        """Speak each piece into ``joiner`` and time its words; returns why a piece was
+        left silent, if one was."""
+        name = voice.voice or engine.default_voice
+        silent: NothingToSay | None = None
+        before: Piece | None = None
+        for piece in said:
+            if cancel is not None:
+                cancel()
+            try:
+                speech = engine.synthesise(piece.text, name, voice.speed, voice.language,
+                                           cancel)
+            except NothingToSay as exc:  # that piece stays silent
+                silent = silent or exc
+                continue
+            samples = speech.samples
+            if joiner.rate and speech.rate != joiner.rate:
+                samples = resample_to(samples, speech.rate, joiner.rate)
+            placed = joiner.add(samples, joiner.rate or speech.rate,
+                                before.cut if before else None)
+            timings.add(piece, placed, joiner.rate,
+                        self._spans(speech, samples, joiner.rate, piece, voice))
+            before = piece
+        joiner.finish()
+        return silent
 
     def _spans(self, speech: Speech, samples: NDArray[np.float32], rate: int, piece: Piece,
                voice: Voice) -> tuple[Spans, bool]:
