@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from storyreel.errors import Problem, RenderCancelled, ValidationFailed
+from storyreel.media.files import check_output_file
 from storyreel.media.sidecar import sidecar_path
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project
@@ -243,6 +244,7 @@ def render(
     target = Path(output) if output is not None else default_output(project, draft=draft)
     target = target.expanduser().absolute()
     check_not_input(project, target)
+    check_output_file(target)  # before any narration is spoken
     reporter = ProgressReporter(on_progress)
     store = default_cache(project) if cache is True else cache or None
 
