@@ -437,7 +437,14 @@ def _remote_narrator(args: argparse.Namespace, project: Any) -> Any:
 
 
 def _cmd_render(args: argparse.Namespace, console: Console) -> int:
-    from storyreel.cli.batch import BatchEntry, print_summary, read_batch, run_batch
+    from storyreel.cli.batch import (
+        BatchEntry,
+        check_output,
+        inputs_of,
+        print_summary,
+        read_batch,
+        run_batch,
+    )
     from storyreel.model.load import load_project
 
     entries = [BatchEntry(path) for path in args.manifest]
@@ -454,11 +461,14 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
         raise _UsageError("-o names one video; a batch writes each beside its manifest "
                           '(or where a JSON line\'s "output" says)')
 
+    owned = inputs_of(entries, load_project)  # no entry may replace what another reads
+
     def render_one(entry: BatchEntry, number: int, total: int) -> str:
         if not args.quiet:
             console.rule(f"Project {number} of {total}: {entry.manifest}", style="cyan")
-        return _render_and_report(load_project(entry.manifest), entry.output, args, console,
-                                  entry.overrides)
+        project = load_project(entry.manifest)
+        check_output(_outputs(project, entry.output), owned)
+        return _render_and_report(project, entry.output, args, console, entry.overrides)
 
     def on_failure(entry: BatchEntry, detail: str) -> None:
         console.print(f"storyreel: {entry.manifest}: failed: {detail}", style="red",
@@ -467,6 +477,13 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
     outcomes = run_batch(entries, render_one, on_failure)
     print_summary(console, outcomes)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def _outputs(project: Any, output: Path | None) -> list[Path]:
+    """The video a render of ``project`` writes and the files it may write beside it."""
+    from storyreel.render.pipeline import default_output, written_files
+
+    return written_files(output if output is not None else default_output(project))
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -511,8 +528,16 @@ def _cmd_cache(args: argparse.Namespace, console: Console) -> int:
 
     cache = default_cache(load_project(args.manifest))
     if args.clear:
+        before = cache.stats().entries
         freed = cache.clear()
-        print(f"{cache.root}: cleared ({freed / 1e6:.1f} MB freed)")
+        left = cache.stats().entries
+        removed = f"removed {_count(before - left, 'entry', 'entries')} ({freed / 1e6:.1f} MB)"
+        if left:
+            from storyreel.errors import OutputError
+
+            raise OutputError(f"{removed}, but {_count(left, 'entry', 'entries')} could not "
+                              "be removed (is the cache folder read-only?)", cache.root)
+        print(f"{cache.root}: cleared, {removed}")
         return EXIT_OK
     stats = cache.stats()
     kinds = stats.kinds

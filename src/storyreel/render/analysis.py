@@ -15,7 +15,7 @@ from storyreel.audio.speech import narration_speech
 from storyreel.errors import MediaError, Problem
 from storyreel.frames.card import card_planes
 from storyreel.frames.text import check_font
-from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
+from storyreel.media.audio import MAX_NARRATION_SECONDS, SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import probe_clip
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project, Segment
@@ -268,7 +268,12 @@ def _from_json(data: dict[str, Any] | None) -> _Found | None:
         if source not in ("engine", "aligned", "estimated"):
             return None
         note = data["note"]
-        return _Found(int(data["length"]), speech, WordTimings(words, source),
+        length = int(data["length"])
+        spans = [*speech, *((w.start, w.end) for w in words)]
+        if not 0 < length <= MAX_NARRATION_SECONDS * SAMPLE_RATE or any(
+                not 0 <= a <= b <= length for a, b in spans):
+            return None  # not what analysing a narration can find: found again
+        return _Found(length, speech, WordTimings(words, source),
                       str(note) if note is not None else None)
     except (KeyError, TypeError, ValueError):
         return None

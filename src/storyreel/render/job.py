@@ -126,6 +126,7 @@ class Job:
 
     def run(self) -> JobOutcome:
         """Render, verify and publish; returns what was made."""
+        self.check_cache()
         story = self.analyse()
         check_output_dir(self.target)
         sweep_stale(self.target.parent)
@@ -154,6 +155,18 @@ class Job:
         words = tuple(self.analysis.words) if self.analysis is not None else ()
         return JobOutcome(verified, story, sound.before, sound.after, tuple(published),
                           tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused, words)
+
+    def check_cache(self) -> None:
+        """Render without the cache (and say so) when it cannot be written."""
+        if self.cache is None:
+            return
+        why = self.cache.unwritable()
+        if why is not None:
+            warning = (f"the cache {self.cache.root} cannot be written ({why}); rendering "
+                       "without it")
+            log.warning("%s", warning)
+            self.warnings.append(warning)
+            self.cache = None
 
     @contextlib.contextmanager
     def workspace(self) -> Iterator[Path]:

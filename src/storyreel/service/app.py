@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storyreel.service.config import DataDirLock
 from storyreel.service.errors import (
+    Busy,
     Conflict,
     Invalid,
     NotFound,
@@ -40,6 +41,7 @@ from storyreel.service.security import (
 )
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio
+from storyreel.service.uploads import sweep_temps
 
 __all__ = ["LOOPBACK_HOSTS", "TOKEN_COOKIE", "create_app"]
 
@@ -86,6 +88,10 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
             logging.getLogger(name).addFilter(redact)
         try:
             store.open()
+            swept = await anyio.to_thread.run_sync(sweep_temps, studio.media_root)
+            if swept:
+                log.info("removed %d upload(s) left by a server that stopped mid-upload",
+                         len(swept))
             retried, failed = store.recover_interrupted("The server stopped during the render")
             if retried or failed:
                 log.warning("renders interrupted by a server stop: retrying %s, failed %s",
@@ -129,7 +135,7 @@ def _version() -> str:
 
 #: The one place a studio error becomes an HTTP status.
 _STATUS: tuple[tuple[type[StudioError], int], ...] = (
-    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 400))
+    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 400), (Busy, 503))
 
 
 def error_body(exc: StudioError) -> JSONResponse:
@@ -139,7 +145,8 @@ def error_body(exc: StudioError) -> JSONResponse:
     if exc.problems:
         body["problems"] = [p.model_dump() for p in exc.problems]
     body.update(exc.extra)
-    return JSONResponse(body, status_code=status)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

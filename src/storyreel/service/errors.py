@@ -8,7 +8,8 @@ each class to a response once (:func:`storyreel.service.app.create_app`)::
     ├── Conflict                        a render or job of the project is in the way
     ├── Invalid (ValueError)            the request or file is not usable; ``problems`` say why
     │   └── UploadRejected              an uploaded file failed its checks
-    └── TooLarge                        a body or file is over its cap
+    ├── TooLarge                        a body or file is over its cap
+    └── Busy                            too much costly work at once; try again shortly
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from storyreel.errors import StoryreelError
 from storyreel.service.schemas import ProblemOut
 
 __all__ = [
+    "Busy",
     "Conflict",
     "Invalid",
     "NotFound",
@@ -64,6 +66,19 @@ class UploadRejected(Invalid):
 
 class TooLarge(StudioError):
     """A request body or file is over its cap."""
+
+
+class Busy(StudioError):
+    """Too much costly work is running; the request may be tried again later.
+
+    Args:
+        message: What is busy, for the creator.
+        retry_after: Seconds after which trying again is worthwhile.
+    """
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 def invalid_request(errors: Sequence[Any]) -> Invalid:

@@ -63,6 +63,7 @@ class ParsedProject:
         media: Per segment, the archive members holding its image and audio (bundles only).
         assets: File settings (music, logo...) whose files are archive members: the member
             and the setting's other fields (bundles only; not in ``options``).
+        font: The archive member of the caption font (bundles only; not in ``options``).
     """
 
     title: str
@@ -70,6 +71,7 @@ class ParsedProject:
     segments: list[dict[str, Any]] = field(default_factory=list)
     media: list[BundleMedia] = field(default_factory=list)
     assets: dict[str, tuple[zipfile.ZipInfo, dict[str, Any]]] = field(default_factory=dict)
+    font: zipfile.ZipInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,7 @@ def read_bundle(archive: zipfile.ZipFile, max_total: int) -> ParsedProject:
         parsed.media.append(BundleMedia(**found))
         _visual_fields(parsed.segments[number - 1], segment)
     problems += _bundle_assets(project, parsed, folder, by_name)
+    problems += _bundle_font(project, parsed, folder, by_name)
     if problems:
         raise ImportFailed("Some media of the bundle are missing.", problems)
     return parsed
@@ -331,6 +334,22 @@ def _bundle_assets(project: Project, parsed: ParsedProject, folder: PurePosixPat
         fields = {k: v for k, v in raw.items() if k != "path"} if isinstance(raw, dict) else {}
         parsed.assets[name] = (member, fields)
     return problems
+
+
+def _bundle_font(project: Project, parsed: ParsedProject, folder: PurePosixPath,
+                 by_name: dict[str, zipfile.ZipInfo]) -> list[Problem]:
+    """Move the caption font out of the options: its file is attached from the archive."""
+    font = project.settings.subtitles.font
+    settings = parsed.options.get("settings")
+    subtitles = settings.get("subtitles") if isinstance(settings, dict) else None
+    if font is None or not isinstance(subtitles, dict):
+        return []
+    subtitles.pop("font", None)
+    parsed.font = _member(font, folder, by_name)
+    if parsed.font is None:
+        return [Problem("the caption font named in the manifest is not in the zip",
+                        field="settings.subtitles.font")]
+    return []
 
 
 def _clean(name: str) -> str:

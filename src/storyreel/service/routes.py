@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from storyreel.errors import ManifestError
 from storyreel.model.load import parse_json
-from storyreel.service.errors import Invalid, NotFound, StudioError, invalid_request
+from storyreel.service.errors import Busy, Invalid, NotFound, StudioError, invalid_request
 from storyreel.service.importers import ImportFailed, parse_storyflow
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
@@ -399,8 +399,12 @@ def render_status(project_id: int, studio: StudioDep) -> StatusOut:
 
 
 def _existing_project(project_id: int, studio: StudioDep) -> None:
-    """404 before a stream starts: once it has, the answer is already 200."""
+    """404 before a stream starts (once it has, the answer is already 200), and 503 when
+    the server has as many event streams open as it serves."""
     studio.project(project_id)
+    if studio.event_streams >= studio.max_event_streams:
+        raise Busy("Too many pages are following renders; close some and try again.",
+                   retry_after=10)
 
 
 @router.get("/projects/{project_id}/events/", response_class=EventSourceResponse,
@@ -411,20 +415,27 @@ async def render_events(project_id: int, request: Request, studio: StudioDep,
     """Server-sent events: a ``status`` event (same body as the status route) on each change.
 
     The stream stays open across renders; a ``deleted`` event ends it when the project is
-    deleted.
+    deleted. A server keeps at most ``MAX_EVENT_STREAMS`` open: past that, 503.
     """
-    last: dict[str, Any] | None = None
-    while not await request.is_disconnected():
-        try:
-            status = await run_in_threadpool(studio.views.status, project_id)
-        except StudioError:
-            yield ServerSentEvent(event="deleted", data={"project_id": project_id})
+    studio.event_streams += 1
+    try:
+        if studio.event_streams > studio.max_event_streams:  # opened together past the check
+            yield ServerSentEvent(event="busy", data={"retry_after": 10})
             return
-        current = status.model_dump(mode="json")
-        if current != last:
-            last = current
-            yield ServerSentEvent(event="status", data=current, retry=2000)
-        await asyncio.sleep(EVENT_POLL)
+        last: dict[str, Any] | None = None
+        while not await request.is_disconnected():
+            try:
+                status = await run_in_threadpool(studio.views.status, project_id)
+            except StudioError:
+                yield ServerSentEvent(event="deleted", data={"project_id": project_id})
+                return
+            current = status.model_dump(mode="json")
+            if current != last:
+                last = current
+                yield ServerSentEvent(event="status", data=current, retry=2000)
+            await asyncio.sleep(EVENT_POLL)
+    finally:
+        studio.event_streams -= 1
 
 
 @router.post("/projects/{project_id}/cancel/", response_model=StatusOut, tags=["renders"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
@@ -79,10 +79,14 @@ class SegmentUpdate(_Input):
     position: int | None = Field(None, ge=1, description="1-based place to move the segment to")
 
 
+#: A row id as the database holds them (SQLite integers are 64-bit, ids start at 1).
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class SegmentOrder(_Input):
     """Every segment id of the project, in the new order."""
 
-    order: list[int] = Field(min_length=1)
+    order: list[RowId] = Field(min_length=1)
 
 
 class ProjectCreate(BaseModel):
@@ -300,8 +304,8 @@ class RenderRequest(_Input):
 class NarrateRequest(_Input):
     """Which narrations to generate."""
 
-    segment_id: int | None = Field(None, description="one segment; every segment that needs "
-                                                     "it when left out")
+    segment_id: RowId | None = Field(None, description="one segment; every segment that "
+                                                       "needs it when left out")
     replace: bool = Field(False, description="also replace an uploaded recording (ask first)")
 
 

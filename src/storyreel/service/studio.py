@@ -16,7 +16,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from storyreel.demo import make_demo_project
 from storyreel.errors import ManifestError, MediaError, Problem, ValidationFailed
+from storyreel.frames.text import check_font
 from storyreel.media.image import even_ceil
 from storyreel.model.load import (
     MAX_MANIFEST_BYTES,
@@ -35,9 +36,16 @@ from storyreel.model.load import (
 )
 from storyreel.model.project import MAX_SEGMENTS, Project
 from storyreel.render.pipeline import apply_overrides, slugify
-from storyreel.render.preview import SAMPLE_CAPTION, caption_preview, segment_frame
+from storyreel.render.preview import SAMPLE_CAPTION, StillCache, caption_preview, segment_frame
 from storyreel.service import uploads
-from storyreel.service.errors import Conflict, Invalid, NotFound, StudioError, UploadRejected
+from storyreel.service.errors import (
+    Busy,
+    Conflict,
+    Invalid,
+    NotFound,
+    StudioError,
+    UploadRejected,
+)
 from storyreel.service.importers import (
     ImportFailed,
     ParsedProject,
@@ -84,6 +92,13 @@ log = logging.getLogger("storyreel.service")
 
 #: Longest side of an engine preview, in pixels: small enough to draw in well under a second.
 PREVIEW_LONGEST = 640
+#: Previews drawn at once (each may decode a large still); more wait for a turn.
+PREVIEW_SLOTS = 2
+#: Seconds a preview waits for a turn before it is answered 503 (try again).
+PREVIEW_WAIT = 20.0
+#: Event streams open at once; past this, a new one is answered 503 (each polls the store).
+MAX_EVENT_STREAMS = 64
+_FONT_EXTS = frozenset({"ttf", "otf", "ttc", "otc"})
 
 
 def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> ProblemOut:
@@ -117,6 +132,11 @@ class Studio:
         self.limits = limits
         self.views = Views(store, self.media_root)
         self._media_lock = threading.Lock()  # swaps of a file setting or segment media
+        self.stills = StillCache()  # decoded stills of previews, by file digest and size
+        self.preview_slots = threading.BoundedSemaphore(PREVIEW_SLOTS)
+        self.preview_wait = PREVIEW_WAIT
+        self.event_streams = 0  # open now (counted on the event loop only)
+        self.max_event_streams = MAX_EVENT_STREAMS
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -260,6 +280,9 @@ class Studio:
                     with archive.open(member) as handle:
                         self.upload_asset(detail.id, name, handle, fields,
                                           filename=member.filename)
+                if parsed.font is not None:
+                    with archive.open(parsed.font) as handle:
+                        self._attach_font(detail.id, handle, parsed.font.filename)
             except BaseException:
                 self.store.delete_project(detail.id)
                 uploads.remove_tree(self.folder(detail.id))
@@ -504,6 +527,31 @@ class Studio:
                 uploads.remove_quietly(self.folder(project_id) / old)
         return self.views.detail(project_id)
 
+    def _attach_font(self, project_id: int, source: IO[bytes], filename: str) -> None:
+        """Store a bundle's caption font in the project's ``assets/`` (checked to be a
+        font FreeType can use) and point the captions at it."""
+        folder = self.folder(project_id) / "assets"
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = uploads.temp_name(folder)
+        name = PurePosixPath(filename.replace("\\", "/"))
+        ext = name.suffix.lower().lstrip(".")
+        with uploads.removing(temp):
+            uploads.spooled_copy(source, temp, self.limits.image_bytes)
+            try:
+                check_font(temp)
+            except MediaError as exc:
+                raise UploadRejected(f"The caption font {name.name} is not a usable TTF/OTF "
+                                     "font.") from exc
+            relative = (f"assets/font-{secrets.token_hex(4)}-{slugify(name.stem)}"
+                        f".{ext if ext in _FONT_EXTS else 'ttf'}")
+            uploads.publish(temp, self.folder(project_id) / relative)
+        with self._media_lock:
+            project = self.project(project_id)
+            options = merge_options(project.options,
+                                    {"settings": {"subtitles": {"font": relative}}},
+                                    self.folder(project_id))
+            self.store.update_project(project_id, options=options)
+
     def _check_asset(self, path: Path, kind: str) -> str:
         if kind == "image":
             return uploads.check_image(path, self.limits).ext
@@ -562,7 +610,7 @@ class Studio:
         """A PNG of one frame drawn by the engine: the first still (or a neutral
         background) with a caption in the project's style, size and safe area."""
         engine = self._preview_project(project_id)
-        return _png(lambda: caption_preview(engine))
+        return self._drawn(lambda: caption_preview(engine, self.stills))
 
     def segment_preview(self, project_id: int, segment_id: int, *, end: bool) -> bytes:
         """A PNG of the segment's first (or last) frame as the render frames and moves it,
@@ -572,7 +620,18 @@ class Studio:
             raise NotFound("This segment has no picture yet: drop one on it first.")
         index = [s.id for s in self.store.segments(project_id)].index(segment_id)
         engine = self._preview_project(project_id)
-        return _png(lambda: segment_frame(engine, index, end=end))
+        return self._drawn(lambda: segment_frame(engine, index, end=end, load=self.stills))
+
+    def _drawn(self, draw: Callable[[], NDArray[np.uint8]]) -> bytes:
+        """A preview drawn in one of the :data:`PREVIEW_SLOTS`, or :class:`Busy` when none
+        frees up within :attr:`preview_wait` seconds."""
+        if not self.preview_slots.acquire(timeout=self.preview_wait):
+            raise Busy("Too many previews are being drawn; try again in a moment.",
+                       retry_after=5)
+        try:
+            return _png(draw)
+        finally:
+            self.preview_slots.release()
 
     # -- renders ---------------------------------------------------------------------------
 
@@ -645,16 +704,19 @@ class Studio:
         return job, kept
 
     def voice_sample(self, engine: str, voice: str | None, speed: float) -> Path:
-        """A cached WAV of a short sentence in a voice (for the "listen" button)."""
+        """A cached WAV of a short sentence in a voice (for the "listen" button), kept in
+        the data folder's cache."""
         from pydantic import ValidationError
 
         from storyreel.errors import VoiceError
         from storyreel.model.project import Voice
+        from storyreel.voice.cache import NarrationCache
         from storyreel.voice.narrate import Narrator
 
         try:
             chosen = Voice.model_validate({"engine": engine, "voice": voice, "speed": speed})
-            return Narrator().speak(VOICE_SAMPLE, chosen).entry.wav
+            narrator = Narrator(NarrationCache(self.data_dir / "cache"))
+            return narrator.speak(VOICE_SAMPLE, chosen).entry.wav
         except ValidationError as exc:
             raise Invalid("Those voice settings are not valid.",
                               [_problem_out(p) for p in problems_from(exc)]) from exc

@@ -37,6 +37,7 @@ __all__ = [
     "check_image",
     "check_video",
     "spooled_copy",
+    "sweep_temps",
     "temp_name",
 ]
 
@@ -51,6 +52,24 @@ _AUDIO_EXT = {"wav": "wav", "mp3": "mp3", "flac": "flac", "ogg": "ogg", "mov": "
 def temp_name(folder: Path) -> Path:
     """A fresh hidden file name in ``folder`` for an upload being checked."""
     return folder / f".upload-{secrets.token_hex(8)}.part"
+
+
+def sweep_temps(media_root: Path) -> list[Path]:
+    """Remove the uploads a server killed mid-upload left under ``media_root``.
+
+    Only one server holds a data folder at a time (its lock), so when it starts, every
+    upload temp file there belongs to a server that is gone.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    for path in media_root.rglob(".upload-*.part"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def spooled_copy(source: IO[bytes], target: Path, cap: int) -> int:
@@ -130,6 +149,8 @@ def make_thumbnail(image: Path, target: Path) -> None:
     temp = temp_name(target.parent)
     with removing(temp), Image.open(image) as im:
         im.draft("RGB", (THUMB_SIZE[0] * 2, THUMB_SIZE[1] * 2))
+        bound = 2 * max(THUMB_SIZE)  # either way up: the EXIF turn comes after
+        im.thumbnail((bound, bound), reducing_gap=2.0)  # shrunk before any conversion
         rotated = ImageOps.exif_transpose(im)
         rgb = rotated.convert("RGB")
         rgb.thumbnail(THUMB_SIZE)

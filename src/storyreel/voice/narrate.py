@@ -20,6 +20,7 @@ from pathlib import Path
 
 from storyreel.audio.align import Aligner, Spans, timings_from_spans
 from storyreel.errors import Problem, ValidationFailed, VoiceError, output_error
+from storyreel.media.files import check_output_file
 from storyreel.model.project import Project, Segment, Voice
 from storyreel.timeline.words import WordSource, WordTimings, estimate_words
 from storyreel.voice.cache import CacheEntry, Holder, NarrationCache, narration_key
@@ -198,8 +199,10 @@ def export_narration(entry: CacheEntry, target: Path) -> Path:
     """Copy a cached narration to ``target`` atomically (temp beside it, then rename).
 
     Raises:
-        OutputError: The target folder cannot be written.
+        OutputError: The target folder cannot be written, or the target is not a file
+            (a folder, pipe or device).
     """
+    check_output_file(target)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
