@@ -26,6 +26,7 @@ from storyreel.service.errors import (
     Conflict,
     Invalid,
     NotFound,
+    PreconditionFailed,
     StudioError,
     TooLarge,
     invalid_request,
@@ -129,7 +130,8 @@ def _version() -> str:
 
 #: The one place a studio error becomes an HTTP status.
 _STATUS: tuple[tuple[type[StudioError], int], ...] = (
-    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 400))
+    (NotFound, 404), (Conflict, 409), (PreconditionFailed, 412), (TooLarge, 413),
+    (Invalid, 400))
 
 
 def error_body(exc: StudioError) -> JSONResponse:
@@ -139,7 +141,8 @@ def error_body(exc: StudioError) -> JSONResponse:
     if exc.problems:
         body["problems"] = [p.model_dump() for p in exc.problems]
     body.update(exc.extra)
-    return JSONResponse(body, status_code=status)
+    headers = {"ETag": exc.etag} if isinstance(exc, PreconditionFailed) else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
