@@ -169,7 +169,7 @@ def test_a_stale_if_match_gets_412_changes_nothing_and_shows_the_current_state(
     current = after if names == "project" else after["segment_list"][0]
     assert body["current"] == current
     assert answer.headers["etag"] == body["current"]["etag"] == current["etag"] != old
-    assert "another window" in body["detail"] and "nothing was saved" in body["detail"]
+    assert "another window" in body["detail"] and "nothing was changed" in body["detail"]
     assert str(pid) not in body["detail"] and str(ids[0]) not in body["detail"]
     # With the current tag the same write goes through.
     assert write(pid, ids[0], ids, {"If-Match": current["etag"]}).is_success
@@ -412,3 +412,17 @@ def test_a_database_from_before_the_versions_gets_them(tmp_path: Path) -> None:
         assert store.segments(1)[0].version == 2
     finally:
         store.close()
+
+
+def test_the_openapi_documents_the_etag_header_of_answers(studio: Studio) -> None:
+    paths = studio.client.get("/openapi.json").json()["paths"]
+    for path, method, status in [("/api/projects/", "post", "201"),
+                                 ("/api/projects/{project_id}/", "get", "200"),
+                                 ("/api/projects/{project_id}/", "patch", "200"),
+                                 ("/api/projects/{project_id}/segments/", "post", "201"),
+                                 ("/api/projects/{project_id}/segments/order/", "put", "200"),
+                                 ("/api/projects/{project_id}/segments/{segment_id}/",
+                                  "patch", "200")]:
+        answer = paths[path][method]["responses"][status]
+        assert "ETag" in answer.get("headers", {}), (path, method)
+        assert "content" in answer, (path, method)  # the body is still documented

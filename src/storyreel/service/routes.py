@@ -100,6 +100,13 @@ _STALE: dict[int | str, dict[str, Any]] = {
                                             "current state and the ETag header its tag"}}
 
 
+def _etag_doc(status: int, what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entry of an answer carrying an ETag header."""
+    return {status: {"headers": {"ETag": {
+        "description": f"Strong tag of the {what}'s version: send it back as If-Match",
+        "schema": {"type": "string"}}}}}
+
+
 _Tagged = TypeVar("_Tagged", ProjectDetail, SegmentOut)
 
 
@@ -135,7 +142,8 @@ _CREATE_BODY: dict[str, Any] = {
 
 @router.post("/projects/", status_code=201, response_model=ProjectDetail, tags=["projects"],
              openapi_extra={"requestBody": _CREATE_BODY},
-             responses={413: {"model": ErrorOut, "description": "The import is too large"}})
+             responses={413: {"model": ErrorOut, "description": "The import is too large"},
+                        **_etag_doc(201, "project")})
 async def create_project(request: Request, response: Response,
                          studio: StudioDep) -> ProjectDetail:
     """Create a project, or import one.
@@ -200,7 +208,8 @@ def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
     return studio.create(parsed)
 
 
-@router.get("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
+@router.get("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"],
+            responses=_etag_doc(200, "project"))
 def read_project(project_id: int, response: Response, studio: StudioDep) -> ProjectDetail:
     """A project with its ordered segments, render options and render status.
 
@@ -212,7 +221,7 @@ def read_project(project_id: int, response: Response, studio: StudioDep) -> Proj
 
 
 @router.patch("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"],
-              responses=_STALE)
+              responses={**_STALE, **_etag_doc(200, "project")})
 def update_project(project_id: int, body: ProjectUpdate, response: Response,
                    studio: StudioDep, condition: IfMatchDep) -> ProjectDetail:
     """Change the title or render options; ``settings`` merges into the current settings.
@@ -241,7 +250,7 @@ def render_options_schema() -> dict[str, Any]:
 # -- segments -------------------------------------------------------------------------------
 
 @router.post("/projects/{project_id}/segments/", status_code=201, response_model=SegmentOut,
-             tags=["segments"], responses=_STALE)
+             tags=["segments"], responses={**_STALE, **_etag_doc(201, "new segment")})
 def add_segment(project_id: int, body: SegmentCreate, response: Response, studio: StudioDep,
                 condition: IfMatchDep) -> SegmentOut:
     """Add a segment (at ``position``, 1-based; default at the end).
@@ -254,7 +263,7 @@ def add_segment(project_id: int, body: SegmentCreate, response: Response, studio
 
 
 @router.patch("/projects/{project_id}/segments/{segment_id}/", response_model=SegmentOut,
-              tags=["segments"], responses=_STALE)
+              tags=["segments"], responses={**_STALE, **_etag_doc(200, "segment")})
 def edit_segment(project_id: int, segment_id: int, body: SegmentUpdate, response: Response,
                  studio: StudioDep, condition: IfMatchDep) -> SegmentOut:
     """Edit a segment's text, chapter or image prompt, or move it to another position.
@@ -270,7 +279,7 @@ def edit_segment(project_id: int, segment_id: int, body: SegmentUpdate, response
 
 
 @router.put("/projects/{project_id}/segments/order/", response_model=list[SegmentOut],
-            tags=["segments"], responses=_STALE)
+            tags=["segments"], responses={**_STALE, **_etag_doc(200, "project")})
 def reorder_segments(project_id: int, body: SegmentOrder, response: Response,
                      studio: StudioDep, condition: IfMatchDep) -> list[SegmentOut]:
     """Reorder the segments: send every segment id in the new order.
@@ -296,7 +305,7 @@ _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "A render of the project is running"},
     413: {"model": ErrorOut, "description": "The file is over the size cap"},
 }
-_SEGMENT_UPLOAD_RESPONSES = {**_UPLOAD_RESPONSES, **_STALE}
+_SEGMENT_UPLOAD_RESPONSES = {**_UPLOAD_RESPONSES, **_STALE, **_etag_doc(200, "segment")}
 
 
 @router.post("/projects/{project_id}/segments/{segment_id}/image/", response_model=UploadOut,

@@ -149,7 +149,7 @@ class Studio:
         current = self.views.detail(project_id)
         return PreconditionFailed(
             f"“{current.title}” was changed in another window since this one loaded it "
-            "(its title, options or order of segments); nothing was saved.",
+            "(its title, options or order of segments); nothing was changed.",
             etag=current.etag, current=current.model_dump(mode="json"))
 
     def stale_segment(self, project_id: int, segment_id: int) -> PreconditionFailed:
@@ -157,7 +157,8 @@ class Studio:
         current = self.views.segment_view(project_id, segment_id)
         return PreconditionFailed(
             f"Segment {current.number} was changed in another window since this one loaded "
-            "it; nothing was saved.", etag=current.etag, current=current.model_dump(mode="json"))
+            "it; nothing was changed.", etag=current.etag,
+            current=current.model_dump(mode="json"))
 
     def _make_folders(self, project_id: int) -> None:
         for name in ("images", "audio", "output"):
