@@ -126,3 +126,39 @@ def test_escape_keeps_what_was_typed_unsaved(live_server: Callable[..., LiveServ
     wait_until(page, "document.querySelector('#save-state').classList.contains('bad')")
     assert page.input_value(TEXT) == "Typed here."
     assert _saved(server, pid)["segment_list"][0]["text"] == "Elsewhere."
+
+
+def test_two_windows_changing_the_title_and_a_setting(live_server: Callable[..., LiveServer],
+                                                      page: Any) -> None:
+    server = live_server()
+    project = httpx.post(f"{server.url}/api/projects/", json={
+        "title": "First name", "segments": [{"text": "Words."}]}).json()
+    pid = project["id"]
+    first, second = page, page.context.new_page()
+    for tab in (first, second):
+        _open(tab, server, pid)
+
+    _type(first, "#title", "Renamed in the first window")
+    wait_until(first, "document.querySelector('#save-state').classList.contains('ok')")
+    _type(second, "#title", "Renamed in the second window")
+    second.wait_for_selector("#conflict[open]")
+    assert second.inner_text("#conflict-title") == "The title was changed in another window"
+    assert second.inner_text("#conflict-theirs") == "Renamed in the first window"
+    assert second.inner_text("#conflict-mine") == "Renamed in the second window"
+    second.click("#conflict-keep-mine")
+    wait_until(second, "document.querySelector('#save-state').classList.contains('ok')")
+    assert _saved(server, pid)["title"] == "Renamed in the second window"
+
+    # The first window, now stale, changes a setting: the title did not change there, so
+    # the save goes through without asking, and the page then shows the new title.
+    first.click('#panel-tabs [data-panel="motion"]')
+    zoom = '#panel-body [data-path="settings.ken_burns.zoom"]'
+    first.wait_for_selector(zoom)
+    _type(first, zoom, "1.45")
+    wait_until(first, "document.querySelector('#save-state').classList.contains('ok')")
+    saved = _saved(server, pid)
+    assert saved["title"] == "Renamed in the second window"
+    assert saved["options"]["settings"]["ken_burns"]["zoom"] == 1.45
+    assert not first.is_visible("#conflict")
+    wait_until(first, "document.querySelector('#title').value === "
+                      "'Renamed in the second window'")

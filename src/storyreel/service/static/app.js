@@ -1276,7 +1276,9 @@ function sendProject(patch, input = null) {
       const changed = paths.filter((path) => !seen || !same(valueAt(current, path), valueAt(seen, path)));
       if (!changed.length || changed.every((path) => same(valueAt(current, path), getPath(patch, path)))) return "send";
       const label = (path) => (path === "title" ? "The title" : (document.querySelector(`[data-field="${path}"] label`)?.textContent || path));
-      const show = (read) => changed.map((path) => `${label(path)}: ${JSON.stringify(read(path))}`).join("\n");
+      const fmt = (value) => (typeof value === "string" ? value : JSON.stringify(value ?? null));
+      const show = (read) => (changed.length === 1 ? fmt(read(changed[0]))
+        : changed.map((path) => `${label(path)}: ${fmt(read(path))}`).join("\n"));
       return settleField({ what: changed.length === 1 ? label(changed[0]) : "Some options",
         mine: show((path) => getPath(patch, path)), theirs: show((path) => valueAt(current, path)), seen: null,
         apply: () => {
