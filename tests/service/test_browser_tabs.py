@@ -162,3 +162,54 @@ def test_two_windows_changing_the_title_and_a_setting(live_server: Callable[...,
     assert not first.is_visible("#conflict")
     wait_until(first, "document.querySelector('#title').value === "
                       "'Renamed in the second window'")
+
+
+def _rows(tab: Any) -> list[int]:
+    return [int(i) for i in tab.evaluate(
+        "[...document.querySelectorAll('.segment')].map((row) => row.dataset.id)")]
+
+
+def test_a_stale_window_never_undoes_an_order_or_deletes_unseen_words(
+        live_server: Callable[..., LiveServer], page: Any) -> None:
+    server = live_server()
+    project = httpx.post(f"{server.url}/api/projects/", json={
+        "title": "Order", "segments": [{"text": t} for t in ("One.", "Two.", "Three.")]}).json()
+    pid = project["id"]
+    one, two, three = (s["id"] for s in project["segment_list"])
+    api = f"{server.url}/api/projects/{pid}"
+    _open(page, server, pid)
+
+    # Only a setting changed elsewhere: the move is sent again and kept, and the setting
+    # shows its new value.
+    page.click('#panel-tabs [data-panel="motion"]')
+    gap = '#panel-body [data-path="settings.gap"]'
+    page.wait_for_selector(gap)
+    httpx.patch(f"{api}/", json={"settings": {"gap": 0.8}})
+    page.focus(f"#segment-{one}")
+    page.keyboard.press("Alt+ArrowDown")
+    wait_until(page, f"document.querySelector('.segment:nth-child(2)').id === 'segment-{one}'")
+    wait_until(page, "document.querySelector('#save-state').classList.contains('ok')")
+    assert [s["id"] for s in _saved(server, pid)["segment_list"]] == [two, one, three]
+    assert abs(float(page.input_value(gap)) / float(page.get_attribute(gap, "data-scale") or 1)
+               - 0.8) < 1e-9
+
+    # The order changed elsewhere: the page says so and shows that order, undoing nothing.
+    httpx.put(f"{api}/segments/order/", json={"order": [three, two, one]})
+    page.focus(f"#segment-{one}")
+    page.keyboard.press("Alt+ArrowUp")
+    page.wait_for_selector(".toast.error")
+    assert "changed in another window" in page.inner_text(".toast.error")
+    wait_until(page, f"[...document.querySelectorAll('.segment')].map((r) => +r.dataset.id)"
+                     f".join() === '{three},{two},{one}'")
+    assert [s["id"] for s in _saved(server, pid)["segment_list"]] == [three, two, one]
+
+    # A segment whose words changed elsewhere is not deleted without asking.
+    httpx.patch(f"{api}/segments/{two}/", json={"text": "Two, rewritten elsewhere."})
+    page.evaluate("(id) => { commitDelete(id); }", two)
+    page.wait_for_selector("#dialog[open]")
+    assert "Two, rewritten elsewhere." in page.inner_text("#dialog-text")
+    page.click("#dialog-cancel")
+    wait_until(page, f"document.querySelector('#segment-{two} .seg-text')?.value === "
+                     "'Two, rewritten elsewhere.'")
+    assert len(_saved(server, pid)["segment_list"]) == 3
+    assert _rows(page) == [three, two, one]

@@ -244,13 +244,14 @@ const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 // A write of one resource with If-Match. On 412, `settle(current, seen)` decides: "send"
 // sends again with the new tag (the creator keeps theirs, or only other fields changed),
-// anything else leaves the write unsent.
+// anything else leaves the write unsent. Resolves to the answer (true for an empty one),
+// or null when the write was left unsent.
 async function conditional(key, send, settle) {
   for (let attempt = 0; ; attempt += 1) {
     try {
       const answer = await send(ifMatch(key));
       remember(key, answer);
-      return answer;
+      return answer ?? true;
     } catch (err) {
       if (err.status !== 412 || !err.current || attempt >= 3) throw err;
       const seen = versions.has(key) ? versions.get(key).data : null;
@@ -634,7 +635,7 @@ async function saveOrder(order) {
       (headers) => api("PUT", projectPath("segments/order/"), { order }, headers),
       async (current, seen) => {
         const before = seen ? seen.segment_list.map((s) => s.id) : [];
-        if (same(current.segment_list.map((s) => s.id), before)) return "send";  // only settings changed
+        if (same(current.segment_list.map((s) => s.id), before)) { showProjectFields(current); return "send"; }  // only its fields changed
         toast("The segments were changed in another window: here is the story as it is now. Move again if needed.", { kind: "error", seconds: 8 });
         return "theirs";
       })));
@@ -1257,6 +1258,14 @@ function saveOption(input) {
   patchProject(nested(path, readInput(input)), input);
 }
 
+// The title and options of another window's version, in every field not being edited.
+function showProjectFields(current) {
+  state.project.title = current.title;
+  state.project.options = current.options;
+  if (!isEditing($("#title"))) $("#title").value = current.title;
+  fillOptions($("#panel-body"));
+}
+
 // The leaves of a patch, as dotted paths ("settings.gap"), to compare with another version.
 function leaves(patch, prefix = "") {
   return Object.entries(patch).flatMap(([key, value]) => (value && typeof value === "object" && !Array.isArray(value)
@@ -1502,8 +1511,9 @@ async function deleteProject() {
   if (!sure) return;
   try {
     const key = projectKey();
-    await conditional(key, (headers) => api("DELETE", projectPath(), undefined, headers),
-      async () => ((await ask({ title: `“${state.project.title}” was changed in another window`, text: "Delete it anyway?", ok: "Delete project", danger: true })) ? "send" : "theirs"));
+    const deleted = await conditional(key, (headers) => api("DELETE", projectPath(), undefined, headers),
+      async (current) => ((await ask({ title: `“${current.title}” was changed in another window`, text: "Delete it anyway?", ok: "Delete project", danger: true })) ? "send" : "theirs"));
+    if (!deleted) { await reloadProject(); return; }
     location.hash = "";
     loadProjects().catch(() => {});
   } catch (err) {
