@@ -426,3 +426,28 @@ def test_the_openapi_documents_the_etag_header_of_answers(studio: Studio) -> Non
         answer = paths[path][method]["responses"][status]
         assert "ETag" in answer.get("headers", {}), (path, method)
         assert "content" in answer, (path, method)  # the body is still documented
+
+
+def test_an_edit_while_an_upload_is_checked_makes_it_412_and_leaves_no_file(
+        studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storyreel.service import uploads
+
+    project = studio.create(segments=1)
+    pid, segment = project["id"], project["segment_list"][0]
+    store = studio.app.state.studio.store
+    check_image = uploads.check_image
+
+    def check_then_edit(path: Path, limits: Any) -> Any:
+        info = check_image(path, limits)
+        store.update_segment(pid, segment["id"], {"text": "Edited during the upload."})
+        return info
+
+    monkeypatch.setattr(uploads, "check_image", check_then_edit)
+    answer = studio.client.post(f"/api/projects/{pid}/segments/{segment['id']}/image/",
+                                headers={"If-Match": segment["etag"]},
+                                files={"file": ("a.png", png_bytes(), "image/png")})
+    assert answer.status_code == 412
+    assert answer.json()["current"]["text"] == "Edited during the upload."
+    assert answer.json()["current"]["image"] is None
+    images = studio.data_dir / "projects" / str(pid) / "images"
+    assert sorted(p.name for p in images.iterdir()) == []

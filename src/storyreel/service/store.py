@@ -5,6 +5,10 @@ connection (SQLite connections must not be shared across threads); all of them
 are closed by :meth:`Store.close`. Job state changes are single guarded
 ``UPDATE`` statements, so two workers, a cancel request and a restart never race
 each other into an impossible state.
+
+Projects and segments carry a version counter (the studio's ETags). A write may name
+the versions it expects; the check and the write share one ``BEGIN IMMEDIATE``
+transaction, and a mismatch raises :class:`StaleVersion` with nothing changed.
 """
 
 from __future__ import annotations

@@ -226,8 +226,8 @@ class Studio:
         """
         expect = if_match.versions("p", project_id)
         if expect is not None and self.project(project_id).version not in expect:
-            raise self.stale_project(project_id)  # before a running render is stopped
-        self.project(project_id)
+            raise self.stale_project(project_id)  # checked before a running render stops
+        self.project(project_id)  # 404 before anything is cancelled
         job = self.store.request_cancel(project_id)
         try:
             self.store.delete_project(project_id, expect)
