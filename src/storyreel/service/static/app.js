@@ -262,9 +262,17 @@ async function conditional(key, send, settle) {
   }
 }
 
-// The page's own dialog for a change made elsewhere: both versions side by side.
-// Resolves to "mine", "theirs", or "" (Escape: decide later; what was typed stays).
-function chooseVersion({ title, text, theirs, mine }) {
+// The page's own dialog for a change made elsewhere: both versions side by side, one
+// question at a time. Resolves to "mine", "theirs", or "" (Escape: decide later; what was
+// typed stays).
+let conflictQueue = Promise.resolve();
+function chooseVersion(question) {
+  const next = conflictQueue.then(() => askVersion(question));
+  conflictQueue = next.catch(() => {});
+  return next;
+}
+
+function askVersion({ title, text, theirs, mine }) {
   const dialog = $("#conflict");
   $("#conflict-title").textContent = title;
   $("#conflict-text").textContent = text;
@@ -279,8 +287,10 @@ function chooseVersion({ title, text, theirs, mine }) {
 }
 
 // A field's value changed elsewhere: keep mine (sent again), take theirs, or decide later.
+// Without `seen` (what the field showed before), the change is already known to collide.
 async function settleField({ what, mine, theirs, seen, apply }) {
-  if (same(asText(theirs), asText(seen)) || same(asText(theirs), asText(mine))) return "send";  // the field itself is as it was
+  const unchanged = seen !== undefined && same(asText(theirs), asText(seen));
+  if (unchanged || same(asText(theirs), asText(mine))) return "send";  // the field itself is as it was
   const choice = await chooseVersion({
     title: `${what} was changed in another window`,
     text: "Nothing is lost: choose which version to keep.", theirs, mine });
@@ -1289,7 +1299,7 @@ function sendProject(patch, input = null) {
       const show = (read) => (changed.length === 1 ? fmt(read(changed[0]))
         : changed.map((path) => `${label(path)}: ${fmt(read(path))}`).join("\n"));
       return settleField({ what: changed.length === 1 ? label(changed[0]) : "Some options",
-        mine: show((path) => getPath(patch, path)), theirs: show((path) => valueAt(current, path)), seen: null,
+        mine: show((path) => getPath(patch, path)), theirs: show((path) => valueAt(current, path)),
         apply: () => {
           state.project.title = current.title;
           state.project.options = current.options;
