@@ -28,6 +28,19 @@ def _type(tab: Any, selector: str, text: str) -> None:
     tab.locator(selector).blur()
 
 
+def _shoot_dialog(tab: Any, folder: Path, name: str) -> None:
+    """Photograph the open conflict dialog at the desktop and the phone size; it must fit."""
+    for screen, size in SCREENS.items():
+        tab.set_viewport_size(size)
+        tab.wait_for_timeout(150)  # let the layout settle after the resize
+        tab.screenshot(path=str(folder / f"{name}-{screen}.png"))
+        box = tab.locator("#conflict").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
+        assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
+        assert tab.locator("#conflict-keep-mine").is_visible()
+    tab.set_viewport_size(SCREENS["desktop"])
+
+
 def _saved(server: LiveServer, project_id: int) -> dict[str, Any]:
     return dict(httpx.get(f"{server.url}/api/projects/{project_id}/").json())
 
@@ -62,15 +75,7 @@ def test_two_windows_editing_one_segment_end_with_a_choice_and_nothing_lost(
         "The second window's words, typed over the old ones."
     assert second.input_value(TEXT) == "The second window's words, typed over the old ones."
     assert _saved(server, pid)["segment_list"][0]["text"] == "The first window's words."
-    folder = screenshot_folder(tmp_path)
-    for screen, size in SCREENS.items():
-        second.set_viewport_size(size)
-        second.wait_for_timeout(150)  # let the layout settle after the resize
-        second.screenshot(path=str(folder / f"conflict-{screen}.png"))
-        box = second.locator("#conflict").bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
-        assert second.locator("#conflict-keep-mine").is_visible()
-    second.set_viewport_size(SCREENS["desktop"])
+    _shoot_dialog(second, screenshot_folder(tmp_path), "conflict-text")
 
     # Keep mine: sent again with the new version; a reload shows it.
     second.click("#conflict-keep-mine")
@@ -129,7 +134,7 @@ def test_escape_keeps_what_was_typed_unsaved(live_server: Callable[..., LiveServ
 
 
 def test_two_windows_changing_the_title_and_a_setting(live_server: Callable[..., LiveServer],
-                                                      page: Any) -> None:
+                                                      page: Any, tmp_path: Path) -> None:
     server = live_server()
     project = httpx.post(f"{server.url}/api/projects/", json={
         "title": "First name", "segments": [{"text": "Words."}]}).json()
@@ -145,6 +150,7 @@ def test_two_windows_changing_the_title_and_a_setting(live_server: Callable[...,
     assert second.inner_text("#conflict-title") == "The title was changed in another window"
     assert second.inner_text("#conflict-theirs") == "Renamed in the first window"
     assert second.inner_text("#conflict-mine") == "Renamed in the second window"
+    _shoot_dialog(second, screenshot_folder(tmp_path), "conflict-title")
     second.click("#conflict-keep-mine")
     wait_until(second, "document.querySelector('#save-state').classList.contains('ok')")
     assert _saved(server, pid)["title"] == "Renamed in the second window"
