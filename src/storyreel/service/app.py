@@ -27,6 +27,7 @@ from storyreel.service.errors import (
     Conflict,
     Invalid,
     NotFound,
+    PreconditionFailed,
     StudioError,
     TooLarge,
     invalid_request,
@@ -135,7 +136,8 @@ def _version() -> str:
 
 #: The one place a studio error becomes an HTTP status.
 _STATUS: tuple[tuple[type[StudioError], int], ...] = (
-    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 400), (Busy, 503))
+    (NotFound, 404), (Conflict, 409), (PreconditionFailed, 412), (TooLarge, 413),
+    (Invalid, 400), (Busy, 503))
 
 
 def error_body(exc: StudioError) -> JSONResponse:
@@ -145,7 +147,11 @@ def error_body(exc: StudioError) -> JSONResponse:
     if exc.problems:
         body["problems"] = [p.model_dump() for p in exc.problems]
     body.update(exc.extra)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, Busy):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, PreconditionFailed):
+        headers = {"ETag": exc.etag}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -6,6 +6,7 @@ each class to a response once (:func:`storyreel.service.app.create_app`)::
     StudioError (StoryreelError)
     ├── NotFound (LookupError)          no such project, segment, render or file
     ├── Conflict                        a render or job of the project is in the way
+    ├── PreconditionFailed              ``If-Match`` names a version changed since
     ├── Invalid (ValueError)            the request or file is not usable; ``problems`` say why
     │   └── UploadRejected              an uploaded file failed its checks
     ├── TooLarge                        a body or file is over its cap
@@ -25,6 +26,7 @@ __all__ = [
     "Conflict",
     "Invalid",
     "NotFound",
+    "PreconditionFailed",
     "StudioError",
     "TooLarge",
     "UploadRejected",
@@ -54,6 +56,18 @@ class NotFound(StudioError, LookupError):
 
 class Conflict(StudioError):
     """A queued or running job of the project is in the way."""
+
+
+class PreconditionFailed(StudioError):
+    """A conditional write (``If-Match``) met a project or segment changed elsewhere.
+
+    Nothing was written. ``current`` (in the answer) is the resource as it is now, and
+    ``etag`` its tag, so the writer can show what changed and choose.
+    """
+
+    def __init__(self, message: str, *, etag: str, current: dict[str, Any]) -> None:
+        self.etag = etag
+        super().__init__(message, current=current)
 
 
 class Invalid(StudioError, ValueError):

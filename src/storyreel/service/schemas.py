@@ -37,6 +37,7 @@ __all__ = [
     "SegmentOrder",
     "SegmentOut",
     "SegmentUpdate",
+    "StaleOut",
     "StatusOut",
     "UploadOut",
     "VideoOut",
@@ -144,6 +145,14 @@ class ErrorOut(BaseModel):
     problems: list[ProblemOut] | None = None
 
 
+class StaleOut(ErrorOut):
+    """A 412 answer: the write named a version changed since; nothing was written."""
+
+    current: dict[str, Any] = Field(description="The project or segment as it is now (its "
+                                                "new ETag is in the ETag header and in "
+                                                "``current.etag``)")
+
+
 class ImageOut(BaseModel):
     """A segment's still."""
 
@@ -188,6 +197,8 @@ class SegmentOut(BaseModel):
         "missing", description="recorded (uploaded), generated (by the voice), outdated "
                                "(generated from an older text or voice), pending (spoken "
                                "from its text at render) or missing")
+    etag: str = Field("", description="The segment's ETag (also in the ETag header): send "
+                                      "it as If-Match to write only this version")
 
 
 class VideoOut(BaseModel):
@@ -273,6 +284,9 @@ class ProjectDetail(ProjectSummary):
     segment_list: list[SegmentOut]
     render: StatusOut
     chapters: ChaptersOut
+    etag: str = Field("", description="The project's ETag (also in the ETag header): it "
+                                      "changes with the title, the options and the list or "
+                                      "order of segments, not with a segment's contents")
 
 
 class UploadOut(BaseModel):

@@ -43,9 +43,11 @@ from storyreel.service.errors import (
     Conflict,
     Invalid,
     NotFound,
+    PreconditionFailed,
     StudioError,
     UploadRejected,
 )
+from storyreel.service.etags import IfMatch
 from storyreel.service.importers import (
     ImportFailed,
     ParsedProject,
@@ -75,10 +77,12 @@ from storyreel.service.schemas import (
 )
 from storyreel.service.store import (
     ActiveJobExists,
+    Expected,
     JobRow,
     JobState,
     ProjectRow,
     SegmentRow,
+    StaleVersion,
     Store,
 )
 from storyreel.service.views import Views
@@ -99,6 +103,8 @@ PREVIEW_WAIT = 20.0
 #: Event streams open at once; past this, a new one is answered 503 (each polls the store).
 MAX_EVENT_STREAMS = 64
 _FONT_EXTS = frozenset({"ttf", "otf", "ttc", "otc"})
+#: Any version: the write of a request without ``If-Match`` (or with ``*``).
+ANY = IfMatch()
 
 
 def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> ProblemOut:
@@ -152,6 +158,22 @@ class Studio:
         """The segment of that project, or :class:`NotFound`."""
         return self.views.segment(project_id, segment_id)
 
+    def stale_project(self, project_id: int) -> PreconditionFailed:
+        """The 412 of a write to a project changed since the writer read it."""
+        current = self.views.detail(project_id)
+        return PreconditionFailed(
+            f"“{current.title}” was changed in another window since this one loaded it "
+            "(its title, options or order of segments); nothing was changed.",
+            etag=current.etag, current=current.model_dump(mode="json"))
+
+    def stale_segment(self, project_id: int, segment_id: int) -> PreconditionFailed:
+        """The 412 of a write to a segment changed since the writer read it."""
+        current = self.views.segment_view(project_id, segment_id)
+        return PreconditionFailed(
+            f"Segment {current.number} was changed in another window since this one loaded "
+            "it; nothing was changed.", etag=current.etag,
+            current=current.model_dump(mode="json"))
+
     def _make_folders(self, project_id: int) -> None:
         for name in ("images", "audio", "output"):
             (self.folder(project_id) / name).mkdir(parents=True, exist_ok=True)
@@ -183,30 +205,48 @@ class Studio:
         self._make_folders(project.id)
         return self.views.detail(project.id)
 
-    def update(self, project_id: int, title: str | None, patch: dict[str, Any]) -> ProjectDetail:
-        """Change the title and/or render options (settings merge into the current ones)."""
-        project = self.project(project_id)
-        options = project.options
-        if patch:
-            try:
-                options = merge_options(project.options, patch, self.folder(project_id))
-            except ValidationFailed as exc:
-                raise _invalid(exc) from None
+    def update(self, project_id: int, title: str | None, patch: dict[str, Any],
+               if_match: IfMatch = ANY) -> ProjectDetail:
+        """Change the title and/or render options (settings merge into the current ones).
+
+        The merge happens inside the store's write transaction, so concurrent changes of
+        different settings all survive.
+        """
+        self.project(project_id)
         clean_title = title.strip() if title is not None else None
         if title is not None and not clean_title:
             raise Invalid("The title cannot be empty.")
-        self.store.update_project(project_id, title=clean_title, options=options)
+        folder = self.folder(project_id)
+
+        def change(current: dict[str, Any]) -> dict[str, Any]:
+            return merge_options(current, patch, folder) if patch else current
+
+        try:
+            updated = self.store.update_project(project_id, title=clean_title, change=change,
+                                                expect=if_match.versions("p", project_id))
+        except ValidationFailed as exc:
+            raise _invalid(exc) from None
+        except StaleVersion:
+            raise self.stale_project(project_id) from None
+        if updated is None:
+            self.project(project_id)  # deleted meanwhile: 404
         return self.views.detail(project_id)
 
-    def delete(self, project_id: int) -> None:
+    def delete(self, project_id: int, if_match: IfMatch = ANY) -> None:
         """Delete a project, its renders and its media.
 
         A running render is told to stop; its folder is removed once its worker let go of
         it (at once when nothing runs), so no request waits for a render to end.
         """
-        self.project(project_id)
+        expect = if_match.versions("p", project_id)
+        if expect is not None and self.project(project_id).version not in expect:
+            raise self.stale_project(project_id)  # checked before a running render stops
+        self.project(project_id)  # 404 before anything is cancelled
         job = self.store.request_cancel(project_id)
-        self.store.delete_project(project_id)
+        try:
+            self.store.delete_project(project_id, expect)
+        except StaleVersion:
+            raise self.stale_project(project_id) from None
         folder = self.folder(project_id)
         if job is not None and job.status == JobState.PROCESSING:
             self.dispatcher.cancel(job.id)
@@ -332,38 +372,63 @@ class Studio:
     # -- segments --------------------------------------------------------------------------
 
     def add_segment(self, project_id: int, fields: dict[str, Any],
-                    position: int | None) -> SegmentOut:
-        """Add a segment (at a 1-based position, default at the end)."""
+                    position: int | None, if_match: IfMatch = ANY) -> SegmentOut:
+        """Add a segment (at a 1-based position, default at the end).
+
+        ``If-Match`` names the project: adding changes its list of segments.
+        """
         self.project(project_id)
         if len(self.store.segments(project_id)) >= MAX_SEGMENTS:
             raise Invalid(f"A project holds at most {MAX_SEGMENTS} segments.")
-        segment = self.store.add_segment(project_id, fields,
-                                         None if position is None else position - 1)
+        try:
+            segment = self.store.add_segment(project_id, fields,
+                                             None if position is None else position - 1,
+                                             expect=if_match.versions("p", project_id))
+        except StaleVersion:
+            raise self.stale_project(project_id) from None
         return self.views.segment_view(project_id, segment.id)
 
     def edit_segment(self, project_id: int, segment_id: int, fields: dict[str, Any],
-                     position: int | None) -> SegmentOut:
-        """Change a segment's text fields and/or move it."""
+                     position: int | None, if_match: IfMatch = ANY) -> SegmentOut:
+        """Change a segment's text fields and/or move it (one transaction)."""
         self.segment(project_id, segment_id)
-        self.store.update_segment(project_id, segment_id, fields)
-        if position is not None:
-            self.store.move_segment(project_id, segment_id, position - 1)
+        try:
+            updated = self.store.update_segment(
+                project_id, segment_id, fields,
+                position=None if position is None else position - 1,
+                expect=if_match.versions("s", segment_id))
+        except StaleVersion:
+            raise self.stale_segment(project_id, segment_id) from None
+        if updated is None:
+            self.segment(project_id, segment_id)  # deleted meanwhile: 404
         return self.views.segment_view(project_id, segment_id)
 
-    def reorder(self, project_id: int, order: list[int]) -> list[SegmentOut]:
-        """Put every segment in a new order."""
+    def reorder(self, project_id: int, order: list[int],
+                if_match: IfMatch = ANY) -> list[SegmentOut]:
+        """Put every segment in a new order (``If-Match`` names the project)."""
         self.project(project_id)
-        if not self.store.reorder_segments(project_id, order):
-            raise Invalid("The new order must list every segment of the project "
-                                   "exactly once.")
+        try:
+            moved = self.store.reorder_segments(project_id, order,
+                                                expect=if_match.versions("p", project_id))
+        except StaleVersion:
+            raise self.stale_project(project_id) from None
+        if not moved:
+            raise Invalid("The new order must list every segment of the project exactly "
+                          "once; reload the page if segments were added or deleted in "
+                          "another window.")
         segments = self.store.segments(project_id)
         return [self.views.segment_out(s, n) for n, s in enumerate(segments, start=1)]
 
-    def delete_segment(self, project_id: int, segment_id: int) -> None:
+    def delete_segment(self, project_id: int, segment_id: int,
+                       if_match: IfMatch = ANY) -> None:
         """Delete a segment and its media."""
         self.segment(project_id, segment_id)
         self._not_rendering(project_id, "delete a segment")
-        deleted = self.store.delete_segment(project_id, segment_id)
+        try:
+            deleted = self.store.delete_segment(project_id, segment_id,
+                                                expect=if_match.versions("s", segment_id))
+        except StaleVersion:
+            raise self.stale_segment(project_id, segment_id) from None
         if deleted is not None:
             self._remove_media(deleted, "image", "audio", "video")
 
@@ -384,31 +449,35 @@ class Studio:
         segment = self.segment(project_id, segment_id)
         name = _media_name(segment, what)
         if not name:
-            raise NotFound(f"Segment {segment_id} has no {what} yet.")
+            raise NotFound(f"Segment {segment.position + 1} has no {what} yet.")
         path = self.folder(project_id) / name
         if what == "thumbnail":
             thumb = _thumb(path)
             path = thumb if thumb.is_file() else path
         if not path.is_file():
-            raise NotFound(f"The {what} file of segment {segment_id} is missing.")
+            raise NotFound(f"The {what} file of segment {segment.position + 1} is missing.")
         return path
 
     # -- uploads ---------------------------------------------------------------------------
 
     def upload(self, project_id: int, segment_id: int, what: str,
-               source: IO[bytes]) -> UploadOut:
+               source: IO[bytes], if_match: IfMatch = ANY) -> UploadOut:
         """Check and store an image or narration for a segment, replacing the old one.
 
-        The old file stays in place unless the new one passes every check.
+        The old file stays in place unless the new one passes every check. ``If-Match``
+        is checked before the file is read and again when it replaces the old one.
         """
         segment = self.segment(project_id, segment_id)
+        expect = if_match.versions("s", segment_id)
+        if expect is not None and segment.version not in expect:
+            raise self.stale_segment(project_id, segment_id)
         self._not_rendering(project_id, f"replace the {what}")
-        result = self._store_upload(segment, what, source)
+        result = self._store_upload(segment, what, source, expect=expect)
         view = self.views.segment_view(project_id, segment_id)
         return UploadOut(segment=view, **result)
 
     def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes],
-                      budget: int | None = None) -> dict[str, Any]:
+                      budget: int | None = None, expect: Expected = None) -> dict[str, Any]:
         folder = self.folder(segment.project_id) / _MEDIA_FOLDERS[what]
         folder.mkdir(parents=True, exist_ok=True)
         temp = uploads.temp_name(folder)
@@ -419,15 +488,16 @@ class Studio:
         with uploads.removing(temp):
             uploads.spooled_copy(source, temp, cap)
             if what == "image":
-                return self._publish_image(segment, temp)
+                return self._publish_image(segment, temp, expect)
             if what == "video":
-                return self._publish_video(segment, temp)
-            return self._publish_audio(segment, temp)
+                return self._publish_video(segment, temp, expect)
+            return self._publish_audio(segment, temp, expect)
 
     def _final_name(self, segment: SegmentRow, kind: str, ext: str) -> str:
         return f"{_MEDIA_FOLDERS[kind]}/seg-{segment.id}-{secrets.token_hex(4)}.{ext}"
 
-    def _publish_video(self, segment: SegmentRow, temp: Path) -> dict[str, Any]:
+    def _publish_video(self, segment: SegmentRow, temp: Path,
+                       expect: Expected) -> dict[str, Any]:
         """A checked clip becomes the segment's visual, in place of its still."""
         info = uploads.check_video(temp)
         name = self._final_name(segment, "video", info.ext)
@@ -435,32 +505,34 @@ class Studio:
         self._swap_media(segment, "video", temp, target, {
             "video_file": name, "video_width": info.width, "video_height": info.height,
             "video_seconds": round(info.duration, 3), "video_fps": str(info.fps),
-            **_NO_IMAGE})
+            **_NO_IMAGE}, expect)
         return {"kind": "video", "width": info.width, "height": info.height,
                 "duration": round(info.duration, 3), "fps": round(float(info.fps), 3),
                 "format": info.format}
 
-    def _publish_image(self, segment: SegmentRow, temp: Path) -> dict[str, Any]:
+    def _publish_image(self, segment: SegmentRow, temp: Path,
+                       expect: Expected) -> dict[str, Any]:
         info = uploads.check_image(temp, self.limits)
         name = self._final_name(segment, "image", info.ext)
         target = self.folder(segment.project_id) / name
         uploads.make_thumbnail(temp, _thumb(target))
         self._swap_media(segment, "image", temp, target, {
             "image_file": name, "image_width": info.width, "image_height": info.height,
-            **_NO_VIDEO})
+            **_NO_VIDEO}, expect)
         return {"kind": "image", "width": info.width, "height": info.height,
                 "format": info.format}
 
-    def _publish_audio(self, segment: SegmentRow, temp: Path) -> dict[str, Any]:
+    def _publish_audio(self, segment: SegmentRow, temp: Path,
+                       expect: Expected) -> dict[str, Any]:
         info = uploads.check_audio(temp, self.limits)
         name = self._final_name(segment, "audio", info.ext)
         target = self.folder(segment.project_id) / name
         self._swap_media(segment, "audio", temp, target, {
-            "audio_file": name, "audio_samples": info.samples, "narration_from": None})
+            "audio_file": name, "audio_samples": info.samples, "narration_from": None}, expect)
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
 
     def _swap_media(self, segment: SegmentRow, what: str, temp: Path, target: Path,
-                    fields: dict[str, Any]) -> None:
+                    fields: dict[str, Any], expect: Expected = None) -> None:
         """Publish a checked file as the segment's media and delete the file it replaces.
 
         Uploads to one segment may run at the same time: the swap is serialised and the
@@ -470,9 +542,15 @@ class Studio:
             current = self.store.get_segment(segment.project_id, segment.id)
             if current is None:  # deleted meanwhile
                 uploads.remove_quietly(target, _thumb(target))
-                raise NotFound(f"Segment {segment.id} was deleted during the upload.")
+                raise NotFound(f"This segment was deleted while its {what} was being "
+                               "uploaded (perhaps in another window).")
             uploads.publish(temp, target)
-            self.store.update_segment(segment.project_id, segment.id, fields)
+            try:
+                self.store.update_segment(segment.project_id, segment.id, fields,
+                                          expect=expect)
+            except StaleVersion:
+                uploads.remove_quietly(target, _thumb(target))
+                raise self.stale_segment(segment.project_id, segment.id) from None
             # A segment shows one visual: a new still or clip replaces either.
             self._remove_media(current, *(("image", "video") if what != "audio" else (what,)))
 
@@ -515,13 +593,11 @@ class Studio:
         with self._media_lock:  # the file replaced is the one attached at this moment
             project = self.project(project_id)
             try:
-                change = {**(fields or {}), "path": relative}
-                options = merge_options(project.options, {"settings": {name: change}},
-                                        self.folder(project_id))
+                setting = {**(fields or {}), "path": relative}
+                self._merge_settings(project_id, {name: setting})
             except ValidationFailed as exc:
                 uploads.remove_quietly(self.folder(project_id) / relative)
                 raise _invalid(exc, f"The {name} cannot be used.") from exc
-            self.store.update_project(project_id, options=options)
             old = self._asset_path(project, name)
             if old:
                 uploads.remove_quietly(self.folder(project_id) / old)
@@ -545,12 +621,13 @@ class Studio:
             relative = (f"assets/font-{secrets.token_hex(4)}-{slugify(name.stem)}"
                         f".{ext if ext in _FONT_EXTS else 'ttf'}")
             uploads.publish(temp, self.folder(project_id) / relative)
-        with self._media_lock:
-            project = self.project(project_id)
-            options = merge_options(project.options,
-                                    {"settings": {"subtitles": {"font": relative}}},
-                                    self.folder(project_id))
-            self.store.update_project(project_id, options=options)
+        self._merge_settings(project_id, {"subtitles": {"font": relative}})
+
+    def _merge_settings(self, project_id: int, settings: dict[str, Any]) -> None:
+        """Merge settings into the stored ones inside one write transaction."""
+        folder = self.folder(project_id)
+        self.store.update_project(project_id, change=lambda current: merge_options(
+            current, {"settings": settings}, folder))
 
     def _check_asset(self, path: Path, kind: str) -> str:
         if kind == "image":
@@ -569,9 +646,7 @@ class Studio:
         self._asset_kind(name)
         project = self.project(project_id)
         self._not_rendering(project_id, f"remove the {name}")
-        options = merge_options(project.options, {"settings": {name: None}},
-                                self.folder(project_id))
-        self.store.update_project(project_id, options=options)
+        self._merge_settings(project_id, {name: None})
         old = self._asset_path(project, name)
         if old:
             uploads.remove_quietly(self.folder(project_id) / old)
@@ -737,7 +812,8 @@ class Studio:
         job = self.store.get_job(job_id)
         project = self.store.get_project(job.project_id) if job else None
         if job is None or project is None or job.status != "completed" or not job.output_file:
-            raise NotFound(f"Render {job_id} does not exist or has not finished.")
+            raise NotFound("This video does not exist (it may have been deleted) or is not "
+                           "finished yet.")
         return job, project
 
     def render_file(self, job_id: int, kind: str) -> tuple[Path, str]:

@@ -14,15 +14,22 @@ const state = {
 // ---------------------------------------------------------------- API
 
 class ApiError extends Error {
-  constructor(message, status, problems) {
+  constructor(message, status, problems, current = null) {
     super(message);
     this.status = status;
     this.problems = problems || [];
+    this.current = current;  // a 412's resource as it is now
   }
 }
 
-async function api(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+// An answer's ETag travels with its data (a list, such as the new order, gets it too).
+function tagged(data, etag) {
+  if (data && typeof data === "object" && etag && !data.etag) data.etag = etag;
+  return data;
+}
+
+async function api(method, path, body, headers = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -41,24 +48,25 @@ async function api(method, path, body) {
   if (!response.ok) {
     const detail = (data && data.detail) || `The studio answered ${response.status}.`;
     throw new ApiError(typeof detail === "string" ? detail : JSON.stringify(detail),
-      response.status, data && data.problems);
+      response.status, data && data.problems, data && data.current);
   }
-  return data;
+  return tagged(data, response.headers.get("ETag"));
 }
 
 // A form upload with progress (fetch cannot report how much of the body was sent).
-function sendForm(path, form, onProgress) {
+function sendForm(path, form, onProgress, headers = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
     xhr.setRequestHeader("Accept", "application/json");
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
     xhr.onerror = () => reject(new ApiError("The upload failed: the studio cannot be reached.", 0));
     xhr.onload = () => {
       let data = null;
       try { data = xhr.responseText ? JSON.parse(xhr.responseText) : null; } catch (err) { data = null; }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else reject(new ApiError((data && data.detail) || `The studio answered ${xhr.status}.`, xhr.status, data && data.problems));
+      if (xhr.status >= 200 && xhr.status < 300) resolve(tagged(data, xhr.getResponseHeader("ETag")));
+      else reject(new ApiError((data && data.detail) || `The studio answered ${xhr.status}.`, xhr.status, data && data.problems, data && data.current));
     };
     xhr.send(form);
   });
@@ -195,6 +203,102 @@ function flush(key, run) {
 
 const isEditing = (node) => node === document.activeElement || node.dataset.dirty === "1";
 
+// ---------------------------------------------------------------- versions (ETags)
+
+// For each project and segment: the ETag of the version the page shows, and that version's
+// values. Every write sends the tag as If-Match, so a change made in another window is never
+// overwritten unseen; one write per resource runs at a time, in order.
+const versions = new Map();
+const queues = new Map();
+const projectKey = () => `project:${state.project.id}`;
+const segmentKey = (id) => `segment:${id}`;
+
+function remember(key, data) {
+  if (data && data.etag) versions.set(key, { etag: data.etag, data });
+}
+
+const ifMatch = (key) => (versions.has(key) ? { "If-Match": versions.get(key).etag } : {});
+
+function serial(key, run) {
+  const next = (queues.get(key) || Promise.resolve()).catch(() => {}).then(run);
+  queues.set(key, next);
+  const done = () => { if (queues.get(key) === next) queues.delete(key); };
+  next.then(done, done);
+  return next;
+}
+
+// A project whose title or options are being edited or saved keeps the version they were
+// edited from: a newer one read meanwhile is taken once the edit is saved (or settled).
+function projectBusy() {
+  return queues.has(projectKey()) || state.pending.has("title") || $("#title").dataset.dirty === "1" ||
+    $$("[data-path][data-dirty='1']").length > 0;
+}
+
+function rememberProject(project) {
+  if (!state.project || state.project.id !== project.id) versions.clear();
+  if (!versions.has(`project:${project.id}`) || !projectBusy()) remember(`project:${project.id}`, project);
+  for (const seg of project.segment_list) remember(segmentKey(seg.id), seg);
+}
+
+const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+// A write of one resource with If-Match. On 412, `settle(current, seen)` decides: "send"
+// sends again with the new tag (the creator keeps theirs, or only other fields changed),
+// anything else leaves the write unsent. Resolves to the answer (true for an empty one),
+// or null when the write was left unsent.
+async function conditional(key, send, settle) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const answer = await send(ifMatch(key));
+      remember(key, answer);
+      return answer ?? true;
+    } catch (err) {
+      if (err.status !== 412 || !err.current || attempt >= 3) throw err;
+      const seen = versions.has(key) ? versions.get(key).data : null;
+      const choice = await settle(err.current, seen);
+      remember(key, err.current);
+      if (choice !== "send") return null;
+    }
+  }
+}
+
+// The page's own dialog for a change made elsewhere: both versions side by side, one
+// question at a time. Resolves to "mine", "theirs", or "" (Escape: decide later; what was
+// typed stays).
+let conflictQueue = Promise.resolve();
+function chooseVersion(question) {
+  const next = conflictQueue.then(() => askVersion(question));
+  conflictQueue = next.catch(() => {});
+  return next;
+}
+
+function askVersion({ title, text, theirs, mine }) {
+  const dialog = $("#conflict");
+  $("#conflict-title").textContent = title;
+  $("#conflict-text").textContent = text;
+  $("#conflict-theirs").textContent = theirs === "" || theirs == null ? "(empty)" : String(theirs);
+  $("#conflict-mine").textContent = mine === "" || mine == null ? "(empty)" : String(mine);
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    $("#conflict-keep-mine").focus();
+  });
+}
+
+// A field's value changed elsewhere: keep mine (sent again), take theirs, or decide later.
+// Without `seen` (what the field showed before), the change is already known to collide.
+async function settleField({ what, mine, theirs, seen, apply }) {
+  const unchanged = seen !== undefined && same(asText(theirs), asText(seen));
+  if (unchanged || same(asText(theirs), asText(mine))) return "send";  // the field itself is as it was
+  const choice = await chooseVersion({
+    title: `${what} was changed in another window`,
+    text: "Nothing is lost: choose which version to keep.", theirs, mine });
+  if (choice === "mine") return "send";
+  if (choice === "theirs") { apply(theirs); toast(`${what}: the other window's version is kept`); return "theirs"; }
+  throw new ApiError(`${what} was changed in another window; yours is kept here but not saved yet.`, 412);
+}
+
 // ---------------------------------------------------------------- project list
 
 async function loadProjects() {
@@ -240,6 +344,7 @@ async function openProject(id) {
     return;
   }
   const switching = !state.project || state.project.id !== project.id;
+  rememberProject(project);
   state.project = project;
   if (switching) {
     state.selected = project.segment_list.length ? project.segment_list[0].id : null;
@@ -275,7 +380,10 @@ function closeProject() {
 // Re-read the project after a change of segments or media; fields being edited keep their text.
 async function reloadProject() {
   if (!state.project) return;
-  state.project = await api("GET", projectPath());
+  const fresh = await api("GET", projectPath());
+  rememberProject(fresh);
+  state.project = fresh;
+  if (!isEditing($("#title"))) $("#title").value = fresh.title;
   renderTimeline();
   refreshSegmentPanel();
   updateMeta();
@@ -402,19 +510,55 @@ function fitText(text) {
   text.style.height = `${text.scrollHeight + 2}px`;
 }
 
+// What a field showed when typing in it began: a save compares it with the latest version
+// known, so a change made elsewhere meanwhile is never overwritten unseen.
+const bases = new Map();
+const asText = (value) => value ?? "";
+const liveField = (segmentId, name) => document.querySelector(`#segment-${segmentId} .seg-${name}`);
+
 function bindSegmentField(input, segmentId, name, value) {
   const key = `segment:${segmentId}:${name}`;
-  const run = async () => {
+  const label = name === "chapter" ? "chapter" : "text";
+  const run = () => serial(segmentKey(segmentId), async () => {
     const sent = value();
-    const fresh = await api("PATCH", projectPath(`segments/${segmentId}/`), { [name]: sent });
+    const known = versions.get(segmentKey(segmentId));
+    const seen = bases.has(key) ? bases.get(key) : known && known.data[name];
+    const settle = (current) => settleField({
+      what: `Segment ${current.number}'s ${label}`, mine: sent, theirs: current[name], seen,
+      apply: (theirs) => {
+        const field = liveField(segmentId, name) || input;
+        field.value = asText(theirs);
+        if (name === "text") fitText(field);
+      },
+    });
+    // Already known to have changed elsewhere: ask before sending.
+    let choice = known && !same(asText(known.data[name]), asText(seen)) ? await settle(known.data) : "send";
+    const fresh = choice !== "send" ? null : await conditional(segmentKey(segmentId),
+      (headers) => api("PATCH", projectPath(`segments/${segmentId}/`), { [name]: sent }, headers),
+      (current) => settle(current).then((c) => { choice = c; return c; }));
+    const shown = fresh || versions.get(segmentKey(segmentId)).data;
     const seg = segmentById(segmentId);
-    if (seg) { seg[name] = sent; seg.narration = fresh.narration; }
+    if (seg) Object.assign(seg, { text: shown.text, chapter: shown.chapter, narration: shown.narration });
     const row = document.getElementById(`segment-${segmentId}`);
-    if (row && fresh) showNarration(row, fresh);
-    if (input.value === (sent ?? "")) input.dataset.dirty = "";
+    if (row) showNarration(row, shown);
+    // The other field shows what changed elsewhere unless it is being edited.
+    const other = name === "text" ? "chapter" : "text";
+    const otherField = liveField(segmentId, other);
+    if (otherField && !isEditing(otherField) && otherField.value !== asText(shown[other])) {
+      otherField.value = asText(shown[other]);
+      if (other === "text") fitText(otherField);
+    }
+    const field = liveField(segmentId, name) || input;
+    if (field.value === asText(shown[name])) { field.dataset.dirty = ""; bases.delete(key); }
+    else bases.set(key, shown[name]);  // typed on meanwhile: what follows builds on this
     afterEdit(name === "chapter");
-  };
-  input.addEventListener("input", () => { input.dataset.dirty = "1"; debounced(key, run); });
+  });
+  input.addEventListener("focus", () => { if (input.dataset.dirty !== "1") bases.set(key, input.value); });
+  input.addEventListener("input", () => {
+    if (!bases.has(key)) bases.set(key, versions.get(segmentKey(segmentId))?.data[name]);
+    input.dataset.dirty = "1";
+    debounced(key, run);
+  });
   input.addEventListener("blur", () => flush(key, run));
 }
 
@@ -500,11 +644,24 @@ function setupReorder(li) {
 }
 
 async function saveOrder(order) {
+  const key = projectKey();
   try {
-    const segments = await save(() => api("PUT", projectPath("segments/order/"), { order }));
-    state.project.segment_list = segments;
-    renderTimeline();
-    afterEdit(true);
+    const segments = await save(() => serial(key, () => conditional(key,
+      (headers) => api("PUT", projectPath("segments/order/"), { order }, headers),
+      async (current, seen) => {
+        const before = seen ? seen.segment_list.map((s) => s.id) : [];
+        if (same(current.segment_list.map((s) => s.id), before)) { showProjectFields(current); return "send"; }  // only its fields changed
+        toast("The segments were changed in another window: here is the story as it is now. Move again if needed.", { kind: "error", seconds: 8 });
+        return "theirs";
+      })));
+    if (segments) {
+      versions.set(key, { etag: segments.etag, data: { ...state.project, segment_list: segments } });
+      state.project.segment_list = segments;
+      renderTimeline();
+      afterEdit(true);
+    } else {
+      await reloadProject();
+    }
   } catch (err) {
     renderTimeline();
   }
@@ -589,9 +746,18 @@ async function upload(segmentId, kind, file) {
   const form = new FormData();
   form.append("file", file);
   const progress = (done) => { if (zone) zone.dataset.progress = done < 1 ? `${Math.floor(done * 100)} %` : "Checking…"; };
+  const key = segmentKey(segmentId);
+  const what = kind === "image" ? "picture" : "recording";
   try {
-    await save(() => sendForm(projectPath(`segments/${segmentId}/${kind}/`), form, progress));
-    return true;
+    const done = await save(() => serial(key, () => conditional(key,
+      (headers) => sendForm(projectPath(`segments/${segmentId}/${kind}/`), form, progress, headers).then((answer) => tagged(answer.segment, answer.etag)),
+      async (current, seen) => {
+        const media = (m) => m && { ...m, url: undefined, thumbnail_url: undefined };
+        if (seen && same(media(current[kind]), media(seen[kind]))) return "send";  // only its text changed
+        const sure = await ask({ title: `Segment ${current.number} was changed in another window`, text: `Its ${what} changed there too. Put yours in its place?`, ok: `Use my ${what}` });
+        return sure ? "send" : "theirs";
+      })));
+    return Boolean(done);
   } catch (err) {
     return false;
   } finally {
@@ -616,7 +782,10 @@ async function commitDelete(segmentId) {
   pendingDeletes.delete(segmentId);
   if (!state.project) return;
   try {
-    await save(() => api("DELETE", projectPath(`segments/${segmentId}/`)));
+    const key = segmentKey(segmentId);
+    await save(() => serial(key, () => conditional(key,
+      (headers) => api("DELETE", projectPath(`segments/${segmentId}/`), undefined, headers),
+      async (current) => (await ask({ title: `Segment ${current.number} was changed in another window`, text: `It now reads: “${current.text.slice(0, 200)}”. Delete it anyway?`, ok: "Delete", danger: true })) ? "send" : "theirs")));
     if (state.selected === segmentId) state.selected = null;
     await reloadProject();
     afterEdit(true);
@@ -631,13 +800,15 @@ window.addEventListener("pagehide", () => {
   if (!state.project) return;
   for (const [segmentId, timer] of pendingDeletes) {
     clearTimeout(timer);
-    fetch(projectPath(`segments/${segmentId}/`), { method: "DELETE", keepalive: true });
+    fetch(projectPath(`segments/${segmentId}/`), { method: "DELETE", keepalive: true, headers: ifMatch(segmentKey(segmentId)) });
   }
 });
 
 async function addSegment() {
   try {
-    const seg = await save(() => api("POST", projectPath("segments/"), { text: "" }));
+    const key = projectKey();
+    const seg = await save(() => serial(key, () => api("POST", projectPath("segments/"), { text: "" }, ifMatch(key))
+      .catch((err) => { if (err.status !== 412) throw err; return api("POST", projectPath("segments/"), { text: "" }); })));
     state.selected = seg.id;
     await reloadProject();
     document.querySelector(`#segment-${seg.id} .seg-text`)?.focus();
@@ -1103,10 +1274,54 @@ function saveOption(input) {
   patchProject(nested(path, readInput(input)), input);
 }
 
+// The title and options of another window's version, in every field not being edited.
+function showProjectFields(current) {
+  state.project.title = current.title;
+  state.project.options = current.options;
+  if (!isEditing($("#title"))) $("#title").value = current.title;
+  fillOptions($("#panel-body"));
+}
+
+// The leaves of a patch, as dotted paths ("settings.gap"), to compare with another version.
+function leaves(patch, prefix = "") {
+  return Object.entries(patch).flatMap(([key, value]) => (value && typeof value === "object" && !Array.isArray(value)
+    ? leaves(value, `${prefix}${key}.`) : [`${prefix}${key}`]));
+}
+
+const valueAt = (project, path) => (path === "title" ? project.title : getPath(project.options, path));
+
+function sendProject(patch, input = null) {
+  const key = projectKey();
+  return serial(key, () => conditional(key,
+    (headers) => api("PATCH", projectPath(), patch, headers),
+    async (current, seen) => {
+      const order = (project) => project.segment_list.map((seg) => seg.id).join(",");
+      if (order(current) !== order(state.project)) setTimeout(() => reloadProject().catch(() => {}));
+      const paths = leaves(patch);
+      const changed = paths.filter((path) => !seen || !same(valueAt(current, path), valueAt(seen, path)));
+      if (!changed.length || changed.every((path) => same(valueAt(current, path), getPath(patch, path)))) return "send";
+      const label = (path) => (path === "title" ? "The title" : (document.querySelector(`[data-field="${path}"] label`)?.textContent || path));
+      const fmt = (value) => (typeof value === "string" ? value : JSON.stringify(value ?? null));
+      const show = (read) => (changed.length === 1 ? fmt(read(changed[0]))
+        : changed.map((path) => `${label(path)}: ${fmt(read(path))}`).join("\n"));
+      return settleField({ what: changed.length === 1 ? label(changed[0]) : "Some options",
+        mine: show((path) => getPath(patch, path)), theirs: show((path) => valueAt(current, path)),
+        apply: () => {
+          state.project.title = current.title;
+          state.project.options = current.options;
+          if (input) { input.dataset.dirty = ""; input.blur(); }
+          if (!isEditing($("#title")) || patch.title !== undefined) { $("#title").value = current.title; $("#title").dataset.dirty = ""; }
+          fillOptions($("#panel-body"));
+        } });
+    }));
+}
+
 async function patchProject(patch, input = null) {
   try {
-    const project = await save(() => api("PATCH", projectPath(), patch));
+    const project = await save(() => sendProject(patch, input));
     if (input) input.dataset.dirty = "";
+    if (!project) { setSaveState(); return; }
+    if (!isEditing($("#title"))) { state.project.title = project.title; $("#title").value = project.title; }
     const sizeChanged = project.options.width !== state.project.options.width || project.options.height !== state.project.options.height;
     state.project.options = project.options;
     state.project.render = project.render;
@@ -1311,7 +1526,10 @@ async function deleteProject() {
   const sure = await ask({ title: `Delete “${state.project.title}”?`, text: "Its pictures, recordings and videos are deleted too. This cannot be undone.", ok: "Delete project", danger: true });
   if (!sure) return;
   try {
-    await api("DELETE", projectPath());
+    const key = projectKey();
+    const deleted = await conditional(key, (headers) => api("DELETE", projectPath(), undefined, headers),
+      async (current) => ((await ask({ title: `“${current.title}” was changed in another window`, text: "Delete it anyway?", ok: "Delete project", danger: true })) ? "send" : "theirs"));
+    if (!deleted) { await reloadProject(); return; }
     location.hash = "";
     loadProjects().catch(() => {});
   } catch (err) {
@@ -1348,7 +1566,8 @@ function bindTitle() {
   const run = async () => {
     const sent = title.value.trim();
     if (!sent) return;
-    const project = await api("PATCH", projectPath(), { title: sent });
+    const project = await sendProject({ title: sent });
+    if (!project) { if (title.value.trim() === state.project.title) title.dataset.dirty = ""; return; }
     state.project.title = project.title;
     if (title.value.trim() === sent) title.dataset.dirty = "";
     document.title = `${project.title} · storyreel`;
