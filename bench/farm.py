@@ -26,7 +26,6 @@ from typing import Any
 
 import psutil
 from redis import Redis
-from rq.job import Job as RQJob
 from rq.registry import FinishedJobRegistry
 
 import storyreel
@@ -34,6 +33,7 @@ from bench.measure import output_size
 from bench.project import make_project
 from bench.report import write_results
 from storyreel.distributed import QUEUE_NAME, RemoteParts
+from storyreel.distributed.jobs import SERIALIZER, StoryreelJob
 from storyreel.render import job as render_job
 from storyreel.render.parts import PartJob
 from storyreel.render.progress import CancelToken
@@ -44,8 +44,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def local_farm(workers: int, folder: Path) -> Iterator[tuple[str, list[psutil.Popen]]]:
-    """A private redis-server and ``workers`` worker processes, all stopped on exit."""
+def local_farm(workers: int, folder: Path, shared: Sequence[Path] = ()
+               ) -> Iterator[tuple[str, list[psutil.Popen]]]:
+    """A private redis-server and ``workers`` worker processes sharing ``folder`` (and
+    ``shared``), all stopped on exit."""
     exe = shutil.which("redis-server") or "/usr/bin/redis-server"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -57,8 +59,9 @@ def local_farm(workers: int, folder: Path) -> Iterator[tuple[str, list[psutil.Po
     procs: list[psutil.Popen] = []
     try:
         _until(lambda: _pings(url))
+        folders = [arg for path in (folder, *shared) for arg in ("--shared", str(path))]
         procs = [psutil.Popen([sys.executable, "-m", "storyreel", "worker", "--redis", url,
-                               "--name", f"bench-{n}"], stdout=subprocess.DEVNULL,
+                               *folders, "--name", f"bench-{n}"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for n in range(workers)]
         connection = Redis.from_url(url)
         _until(lambda: len(connection.smembers(f"rq:workers:{QUEUE_NAME}")) == workers)
@@ -114,7 +117,8 @@ def run_once(manifest: Path, workers: int, work: Path) -> dict[str, Any]:
     """One distributed render of ``manifest`` on ``workers`` local workers."""
     project = storyreel.load_project(manifest)
     dispatch, assembly = _Clock(), _Clock()
-    with local_farm(workers, work) as (url, procs), contextlib.ExitStack() as undo:
+    with (local_farm(workers, work, [manifest.parent]) as (url, procs),
+          contextlib.ExitStack() as undo):
         remote = _TimedParts(url, dispatch)
         for name, clock in (("assemble", assembly), ("probe_part", assembly)):
             original = getattr(render_job, name)
@@ -155,7 +159,7 @@ class _TimedParts(RemoteParts):
 
 def _per_part(url: str) -> list[dict[str, float]]:
     connection = Redis.from_url(url)
-    jobs = [RQJob.fetch(i, connection=connection)
+    jobs = [StoryreelJob.fetch(i, connection=connection, serializer=SERIALIZER)
             for i in FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()]
     rows = []
     for job in jobs:

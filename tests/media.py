@@ -29,22 +29,29 @@ from storyreel.audio.speech import narration_speech
 __all__ = [
     "PALETTE",
     "PLAIN_SETTINGS",
+    "ClipSpec",
     "ProjectFactory",
     "SegmentSpec",
     "all_files",
+    "counter_image",
     "frames_for",
+    "read_counter",
     "samples_at_48k",
     "speech_regions",
     "write_audio_av",
     "write_bomb_png",
+    "write_clip",
     "write_cmyk_jpeg",
     "write_corrupt_wav",
+    "write_edit_list_clip",
     "write_exif_rotated_jpeg",
     "write_gradient",
     "write_image",
+    "write_interleaved_clip",
     "write_manifest",
     "write_project",
     "write_solid",
+    "write_sound_clip",
     "write_textured",
     "write_tone_wav",
     "write_wav",
@@ -343,6 +350,249 @@ def samples_at_48k(samples: int, rate: int) -> int:
 def frames_for(seconds: Fraction, fps: Fraction) -> int:
     """Frames needed to show ``seconds`` at ``fps`` (rounded up)."""
     return math.ceil(seconds * fps)
+
+
+# --- clips -------------------------------------------------------------------------------
+
+#: A frame counter is drawn as COUNTER_BITS black or white blocks, COUNTER_COLUMNS a row.
+COUNTER_COLUMNS, COUNTER_ROWS = 4, 3
+COUNTER_BITS = COUNTER_COLUMNS * COUNTER_ROWS
+
+
+def counter_image(number: int, size: tuple[int, int]) -> NDArray[np.uint8]:
+    """An RGB picture of ``number`` in binary: big blocks that survive any codec and scaling.
+
+    Bit ``k`` (least significant first) is the block in row ``k // 4``, column ``k % 4``,
+    white for 1 and black for 0; a grey frame around each block keeps them apart.
+    """
+    width, height = size
+    image = np.full((height, width, 3), 96, np.uint8)
+    for bit in range(COUNTER_BITS):
+        row, column = divmod(bit, COUNTER_COLUMNS)
+        x0, x1 = _cell(column, COUNTER_COLUMNS, width)
+        y0, y1 = _cell(row, COUNTER_ROWS, height)
+        image[y0:y1, x0:x1] = 255 if number >> bit & 1 else 0
+    return image
+
+
+def _cell(k: int, count: int, length: int) -> tuple[int, int]:
+    """The inner part of cell ``k`` of ``count`` along ``length`` (a fifth kept as margin)."""
+    start, end = k * length / count, (k + 1) * length / count
+    margin = (end - start) / 5
+    return round(start + margin), round(end - margin)
+
+
+def read_counter(luma: NDArray[Any]) -> int:
+    """The number :func:`counter_image` drew, read from a picture's luma (any size)."""
+    height, width = luma.shape[:2]
+    number = 0
+    for bit in range(COUNTER_BITS):
+        row, column = divmod(bit, COUNTER_COLUMNS)
+        x0, x1 = _cell(column, COUNTER_COLUMNS, width)
+        y0, y1 = _cell(row, COUNTER_ROWS, height)
+        inner = luma[y0 + (y1 - y0) // 4: y1 - (y1 - y0) // 4,
+                     x0 + (x1 - x0) // 4: x1 - (x1 - x0) // 4]
+        if float(np.mean(inner)) > 128:
+            number |= 1 << bit
+    return number
+
+
+@dataclass
+class ClipSpec:
+    """How :func:`write_clip` encodes a test clip (picture size is the *upright* one)."""
+
+    frames: int = 30
+    fps: Fraction = Fraction(30)
+    size: tuple[int, int] = (160, 90)
+    codec: str = "libx264"
+    pix_fmt: str = "yuv420p"
+    container: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    container_options: dict[str, str] = field(default_factory=dict)
+    pts: Sequence[int] | None = None
+    """Each frame's timestamp in ``time_base`` units (variable frame rate); default ``i``."""
+    time_base: Fraction | None = None
+    rotation: int = 0
+    """Clockwise degrees a player turns the stored picture to show it upright."""
+    mirror: bool = False
+    """Whether the player then flips it left to right (a selfie camera's display matrix)."""
+    sar: Fraction | None = None
+    """Pixel aspect ratio: the picture is stored squeezed by it and shown restored."""
+    sound_seconds: float | None = None
+    sound_freq: float = 500.0
+    sound_codec: str = "aac"
+    draw: Callable[[int], NDArray[np.uint8]] | None = None
+    """The upright RGB(A) picture of frame ``i`` (default: its counter)."""
+    colour_trc: int | None = None
+    colour_primaries: int | None = None
+    colourspace: int | None = None
+
+
+def write_clip(path: Path, spec: ClipSpec | None = None, **changes: Any) -> Path:
+    """Encode a small clip with PyAV whose frame ``i`` shows ``counter_image(i)``."""
+    spec = spec or ClipSpec(**changes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width, height = spec.size
+    stored_w, stored_h = (height, width) if spec.rotation in (90, 270) else (width, height)
+    if spec.sar is not None:
+        stored_w = round(stored_w / spec.sar)
+    time_base = spec.time_base or 1 / spec.fps
+    with av.open(str(path), "w", format=spec.container,
+                 options=dict(spec.container_options)) as out:
+        video = out.add_stream(spec.codec, rate=spec.fps, options=dict(spec.options))
+        assert isinstance(video, av.VideoStream)
+        video.width, video.height, video.pix_fmt = stored_w, stored_h, spec.pix_fmt
+        video.codec_context.time_base = time_base
+        if spec.sar is not None:
+            video.codec_context.sample_aspect_ratio = spec.sar
+        for name, value in (("color_trc", spec.colour_trc),
+                            ("color_primaries", spec.colour_primaries),
+                            ("colorspace", spec.colourspace)):
+            if value is not None:
+                setattr(video.codec_context, name, value)
+        if spec.rotation or spec.mirror:  # counter-clockwise in PyAV, mirrored after
+            video.set_display_rotation(-spec.rotation, hflip=spec.mirror)
+        audio = out.add_stream(spec.sound_codec, rate=48_000) if spec.sound_seconds else None
+        for i in range(spec.frames):
+            picture = spec.draw(i) if spec.draw is not None else counter_image(i, spec.size)
+            shown = picture[:, ::-1] if spec.mirror else picture
+            stored = np.rot90(shown, k=spec.rotation // 90)  # what the camera wrote
+            if spec.sar is not None:
+                stored = _squeeze(stored, stored_w)
+            fmt = "rgba" if stored.shape[2] == 4 else "rgb24"
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format=fmt)
+            frame.pts = spec.pts[i] if spec.pts is not None else i
+            frame.time_base = time_base
+            for name, value in (("color_trc", spec.colour_trc),
+                                ("color_primaries", spec.colour_primaries),
+                                ("colorspace", spec.colourspace)):
+                if value is not None:
+                    setattr(frame, name, value)
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        if audio is not None and spec.sound_seconds:
+            _encode_tone(out, audio, spec.sound_seconds, spec.sound_freq)
+    return path
+
+
+def write_edit_list_clip(path: Path, *, frames: int = 30, hidden: int = 10) -> Path:
+    """An MP4 whose edit list hides its first ``hidden`` counter frames.
+
+    The frames are encoded into Matroska (millisecond stamps) and remuxed into MP4 shifted
+    back by ``hidden`` frames, as a cut made without re-encoding leaves them: the hidden
+    frames are still in the file, to decode the ones after them, but never shown.
+    """
+    source = write_clip(path.with_suffix(".src.mkv"), frames=frames, container="matroska",
+                        options={"g": str(frames), "bf": "0"})
+    with av.open(str(source)) as src, av.open(str(path), "w", format="mp4") as out:
+        stream = src.streams.video[0]
+        target = out.add_stream_from_template(stream)
+        assert stream.time_base is not None
+        shift = int(Fraction(hidden, 30) / stream.time_base)
+        for packet in src.demux(stream):
+            if packet.dts is None or packet.pts is None:
+                continue  # the demuxer's end-of-stream marker
+            packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
+            packet.stream = target
+            out.mux(packet)
+    source.unlink()
+    return path
+
+
+def write_interleaved_clip(path: Path, *, container: str, audio_codec: str, onset: float,
+                           frames: int = 60, fps: int = 30) -> Path:
+    """A counter clip with B-frames and stereo sound interleaved as a camera writes it.
+
+    The sound is silent until ``onset`` seconds on the picture's clock, then a tone; MPEG-TS
+    starts the two streams' clocks apart, as real files do.
+    """
+    rate = 48_000
+    with av.open(str(path), "w", format=container) as out:
+        video = out.add_stream("libx264", rate=fps, options={"bf": "3"})
+        assert isinstance(video, av.VideoStream)
+        video.width, video.height = 160, 90
+        audio = out.add_stream(audio_codec, rate=rate, layout="stereo")
+        size = audio.codec_context.frame_size or 1152
+        n = frames * rate // fps
+        t = np.arange(-(-n // size) * size) / rate
+        tone = np.where(t >= onset, 0.5 * np.sin(2 * math.pi * 440 * t), 0.0).astype(np.float32)
+        sent = 0
+        for k in range(frames + 1):
+            if k < frames:
+                frame = av.VideoFrame.from_ndarray(counter_image(k, (160, 90)), format="rgb24")
+                frame.pts = k
+                for packet in video.encode(frame):
+                    out.mux(packet)
+            while sent < len(t) and (sent <= (k + 1) * rate // fps or k == frames):
+                chunk = np.ascontiguousarray(np.repeat(tone[None, sent:sent + size], 2, axis=0))
+                block = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+                block.sample_rate, block.pts = rate, sent
+                for packet in audio.encode(block):
+                    out.mux(packet)
+                sent += size
+        for packet in [*video.encode(None), *audio.encode(None)]:
+            out.mux(packet)
+    return path
+
+
+def write_sound_clip(path: Path, *, onset: float, seconds: float, frames: int = 30,
+                     rate: int = 48_000, fps: Fraction = Fraction(30), delay: int = 0) -> Path:
+    """A counter clip with mono 16-bit PCM sound: silent until ``onset`` s, then a tone.
+
+    The sound may run far longer than the picture (``seconds`` against ``frames``), and
+    start ``delay`` samples after it.
+    """
+    n = round(seconds * rate)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        assert isinstance(video, av.VideoStream)
+        video.width, video.height = 160, 90
+        audio = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        for k in range(frames):
+            frame = av.VideoFrame.from_ndarray(counter_image(k, (160, 90)), format="rgb24")
+            frame.pts = k
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        block = 4800
+        for start in range(0, n, block):
+            t = np.arange(start, min(n, start + block)) / rate
+            tone = np.where(t >= onset, 0.5 * np.sin(2 * math.pi * 440 * t), 0.0)
+            frame = av.AudioFrame.from_ndarray((tone * 32767).astype(np.int16)[None, :],
+                                               format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, start + delay
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for packet in audio.encode(None):
+            out.mux(packet)
+    return path
+
+
+def _squeeze(picture: NDArray[np.uint8], width: int) -> NDArray[np.uint8]:
+    """``picture`` resampled to ``width`` columns (nearest: the blocks stay sharp)."""
+    columns = np.minimum((np.arange(width) + 0.5) * picture.shape[1] / width,
+                         picture.shape[1] - 1).astype(int)
+    return picture[:, columns]
+
+
+def _encode_tone(out: Any, audio: Any, seconds: float, freq: float) -> None:
+    rate = 48_000
+    n = round(seconds * rate)
+    tone = (0.3 * np.sin(2 * math.pi * freq * np.arange(n) / rate)).astype(np.float32)
+    size = audio.codec_context.frame_size or 1024
+    for start in range(0, n, size):
+        chunk = np.ascontiguousarray(np.repeat(tone[None, start:start + size], 2, axis=0))
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        frame.pts = start
+        frame.time_base = Fraction(1, rate)
+        for packet in audio.encode(frame):
+            out.mux(packet)
+    for packet in audio.encode(None):
+        out.mux(packet)
 
 
 # --- manifests ----------------------------------------------------------------------------

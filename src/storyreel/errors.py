@@ -10,7 +10,9 @@ that do not know storyreel::
     │   ├── ValidationFailed                 one or more problems, each with segment and path
     │   ├── MediaError                       a media file failed to decode during the render
     │   └── VoiceError                       a narration cannot be synthesised (engine missing,
-    │                                        not configured, text it cannot speak, engine crash)
+    │       │                                not configured, text it cannot speak, engine crash)
+    │       └── NothingToSay                 the text (or a piece of it) has nothing the voice
+    │                                        can say
     ├── RenderError (RuntimeError)           the render itself failed: exit code 1
     │   ├── EncoderError                     libx264/AAC/muxer refused or failed
     │   ├── OutputError (OSError)            the output folder or file cannot be written
@@ -35,6 +37,7 @@ __all__ = [
     "EncoderError",
     "ManifestError",
     "MediaError",
+    "NothingToSay",
     "OutputError",
     "Problem",
     "ProjectError",
@@ -120,6 +123,14 @@ class VoiceError(ProjectError):
         self.path = path
         self.problem = Problem(message, segment=segment, path=path, field="voice")
         super().__init__(str(self.problem) if segment is not None or path else message)
+
+
+class NothingToSay(VoiceError):
+    """The text has nothing the voice can say (no words in its language, only symbols).
+
+    A long text is spoken piece by piece: a piece with nothing to say is left silent,
+    and the text fails only when none of it can be said.
+    """
 
 
 class RenderError(StoryreelError, RuntimeError):

@@ -34,7 +34,8 @@ def test_say_writes_a_wav_to_audition(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["say", "🐉", "-o", "x.wav"], "no English words"),
+    (["say", "🐉", "-o", "x.wav"], "nothing a voice can say"),
+    (["say", "日本語です。", "-o", "x.wav"], "no English words"),
     (["say", "Hi.", "-o", "x.wav", "--voice", "emma"], "never downloads"),
     (["say", "Hi.", "-o", "x.wav", "--speed", "9"], "speed must be 0.5-2"),
     (["say", "Hi.", "-o", "x.wav", "--engine", "kokoro"], "STORYREEL_KOKORO_MODEL"),
@@ -76,4 +77,4 @@ def test_narrate_names_the_segment_it_cannot_speak(tmp_path: Path,
                                                  {"image": "a.png", "text": "🐉 🐉"}]}))
     assert main(["narrate", str(manifest)]) == 2
     err = capsys.readouterr().err
-    assert "segment 2 voice" in err and "no English words" in err
+    assert "segment 2 voice" in err and "nothing a voice can say" in err

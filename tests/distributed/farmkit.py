@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from rq.job import Job as RQJob
 from rq.registry import StartedJobRegistry
 
 from storyreel.distributed import QUEUE_NAME
+from storyreel.distributed.jobs import SERIALIZER, StoryreelJob, open_queue
 
 _REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 _WAIT = 60.0  # upper bound on waiting for a process to come up (never a timed assertion)
@@ -51,7 +52,7 @@ def started_job(server: RedisServer, progress: str, what: str) -> RQJob:
 
     def one_started() -> bool:
         for job_id in registry.get_job_ids():
-            job = RQJob.fetch(job_id, connection=connection)
+            job = fetch_job(job_id, connection)
             if job.meta.get(progress, 0) > 0:
                 found.append(job)
                 return True
@@ -59,6 +60,16 @@ def started_job(server: RedisServer, progress: str, what: str) -> RQJob:
 
     wait_for(one_started, what)
     return found[0]
+
+
+def fetch_job(job_id: str, connection: Redis) -> RQJob:
+    """A storyreel job as the workers write it (JSON)."""
+    return StoryreelJob.fetch(job_id, connection=connection, serializer=SERIALIZER)
+
+
+def parts_queue(connection: Redis) -> Queue:
+    """The queue storyreel's senders and workers use (JSON jobs)."""
+    return open_queue(QUEUE_NAME, connection)
 
 
 def free_port() -> int:
@@ -82,18 +93,26 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def running_redis(folder: Path) -> Iterator[RedisServer]:
-    """redis-server on a free loopback port, persistence off; terminated on exit."""
+def running_redis(folder: Path, password: str | None = None,
+                  listen: Sequence[str] = (), url: str | None = None
+                  ) -> Iterator[RedisServer]:
+    """redis-server on a free loopback port, persistence off (with ``password``: AUTH
+    required, the URL carries it); terminated on exit.
+
+    ``listen`` replaces the ``--port`` option (e.g. TLS options), ``url`` the URL the
+    server is reached at."""
     if not os.path.exists(_REDIS):
         if os.environ.get("STORYREEL_REQUIRE_REDIS"):
             pytest.fail("redis-server is required here but not installed")
         pytest.skip("redis-server is not installed (Debian: apt install redis-server)")
     port = free_port()
     process = subprocess.Popen(
-        [_REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(folder)],
+        [_REDIS, *(listen or ["--port", str(port)]), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder),
+         *(["--requirepass", password] if password else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = RedisServer(f"redis://127.0.0.1:{port}/0", process)
+    auth = f":{password}@" if password else ""
+    server = RedisServer(url or f"redis://{auth}127.0.0.1:{port}/0", process)
     try:
         probe = server.connection()
 
@@ -125,12 +144,12 @@ class Workers:
             log = (self.folder / f"{name}.log").open("wb")
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "storyreel", "worker", "--redis", self.url,
-                 "--name", name], stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)  # its work-horses stay in its session
+                 "--shared", str(self.folder), "--name", name], stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)  # horses stay in its session
             self.sessions.append(self.processes[name].pid)
             log.close()
         connection = Redis.from_url(self.url)
-        queue = Queue(QUEUE_NAME, connection=connection)
+        queue = parts_queue(connection)
         wait_for(lambda: {w.name for w in Worker.all(queue=queue)} >= set(names),
                  f"workers {names} to register")
         connection.close()

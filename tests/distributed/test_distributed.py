@@ -14,10 +14,9 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from farmkit import RedisServer, Workers, started_job, wait_for
+from farmkit import RedisServer, Workers, fetch_job, parts_queue, started_job, wait_for
 from PIL import Image
 from redis import Redis
-from rq import Queue
 from rq.job import Job as RQJob
 from rq.registry import FinishedJobRegistry, StartedJobRegistry
 
@@ -101,7 +100,7 @@ def test_distributed_render_is_frame_identical_to_a_local_render(
     assert len(mine) == len(theirs) == local.frames
     assert all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
     connection = Redis.from_url(workers.url)
-    done = [RQJob.fetch(i, connection=connection)
+    done = [fetch_job(i, connection)
             for i in FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()]
     assert len(done) == 3
     assert {job.worker_name for job in done} <= {"w1", "w2"}
@@ -127,7 +126,7 @@ def test_a_killed_worker_s_part_is_encoded_by_another_and_the_render_verifies(
     connection = redis_server.connection()
     finished = FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()
     assert len(finished) == 1
-    retried = RQJob.fetch(finished[0], connection=connection)
+    retried = fetch_job(finished[0], connection)
     assert retried.id != victim.id
     assert retried.worker_name != victim.worker_name
     assert "attempt 2" in (retried.description or "")
@@ -146,14 +145,14 @@ def test_cancelling_a_distributed_render_stops_its_parts_and_publishes_nothing(
     assert isinstance(render.join(), RenderCancelled)
     assert not (tmp_path / "out.mp4").exists()
     connection = redis_server.connection()
-    queue = Queue(QUEUE_NAME, connection=connection)
+    queue = parts_queue(connection)
 
     def nothing_left() -> bool:
         return not StartedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids() \
             and queue.count == 0
 
     wait_for(nothing_left, "the cancelled parts to stop")
-    assert RQJob.fetch(running.id, connection=connection).get_status() != "started"
+    assert fetch_job(running.id, connection).get_status() != "started"
     assert set(workers.processes) == {"w1", "w2"}
     assert all(p.poll() is None for p in workers.processes.values())
 
@@ -201,7 +200,7 @@ def test_a_worker_names_a_path_it_cannot_see_and_the_part_is_not_retried(
     connection = Redis.from_url(workers.url)
     ran = FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()
     assert len(ran) == 1  # answered once, not retried
-    assert Queue(QUEUE_NAME, connection=connection).count == 0
+    assert parts_queue(connection).count == 0
 
 
 def test_redis_going_away_mid_render_is_one_clear_error(
@@ -221,6 +220,7 @@ def test_redis_going_away_mid_render_is_one_clear_error(
 
 def test_a_part_delivered_again_is_not_encoded_again(
         tmp_path: Path, redis_server: RedisServer, workers: Workers) -> None:
+    from storyreel.distributed.messages import part_request
     from storyreel.distributed.tasks import encode_remote
     from storyreel.render.keys import build_identity
     from storyreel.render.parts import PartJob
@@ -242,12 +242,13 @@ def test_a_part_delivered_again_is_not_encoded_again(
     assert len(sent) == 1
     (tmp_path / "again").mkdir()
     part = dataclasses.replace(sent[0], path=tmp_path / "again" / "part.mp4")
-    queue = Queue(QUEUE_NAME, connection=redis_server.connection())
+    queue = parts_queue(redis_server.connection())
     answers: list[Any] = []
     for _ in range(2):  # the same part, delivered twice
-        job = queue.enqueue(encode_remote, part, "render", build_identity())
+        request = part_request(part, "0" * 32, build_identity())
+        job = queue.enqueue(encode_remote, request)
         wait_for(lambda: job.get_status() == "finished", "the part to be done")  # noqa: B023
-        answers.append(job.return_value())
+        answers.append(json.loads(job.return_value()))
     assert [a["encoded"] for a in answers] == [True, False]
     assert len(decoded(part.path)) == part.chunk.frames
     assert sorted(p.name for p in part.path.parent.iterdir()) == ["part.json", "part.mp4"]

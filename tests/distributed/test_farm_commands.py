@@ -45,7 +45,7 @@ def test_cli_says_in_one_line_when_redis_cannot_be_reached(tmp_path: Path) -> No
     make_project(tmp_path, [0.8])
     url = f"redis://127.0.0.1:{free_port()}/0"
     for command in (["render", str(tmp_path / "story.json"), "--redis", url],
-                    ["worker", "--redis", url],
+                    ["worker", "--redis", url, "--shared", str(tmp_path)],
                     ["serve", "--redis", url, "--port", str(free_port()),
                      "--data-dir", str(tmp_path / "studio")]):
         done = subprocess.run([sys.executable, "-m", "storyreel", *command],

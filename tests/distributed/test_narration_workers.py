@@ -14,10 +14,17 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from farmkit import RedisServer, Workers, free_port, started_job, wait_for
+from farmkit import (
+    RedisServer,
+    Workers,
+    fetch_job,
+    free_port,
+    parts_queue,
+    started_job,
+    wait_for,
+)
 from PIL import Image
 from redis import Redis
-from rq import Queue
 from rq.job import Job as RQJob
 from rq.registry import FinishedJobRegistry, StartedJobRegistry
 
@@ -48,7 +55,7 @@ def speech_jobs(url: str) -> list[RQJob]:
     """The narration jobs the workers finished."""
     connection = Redis.from_url(url)
     ids = FinishedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()
-    jobs = [RQJob.fetch(i, connection=connection) for i in ids]
+    jobs = [fetch_job(i, connection) for i in ids]
     return [j for j in jobs if (j.description or "").startswith("storyreel narration")]
 
 
@@ -180,7 +187,7 @@ def test_a_killed_worker_s_narration_is_spoken_by_another(
     (job,) = speech_jobs(workers.url)
     assert job.id != victim.id and job.worker_name != victim.worker_name
     assert "attempt 2" in (job.description or "")
-    assert job.return_value() == {"spoken": True}
+    assert json.loads(job.return_value()) == {"spoken": True}
     folder = tmp_path / "cache" / "narration"
     assert sorted(p.suffix for p in folder.iterdir() if p.is_file()) == [".json", ".wav"]
 
@@ -199,7 +206,7 @@ def test_cancelling_stops_the_worker_and_caches_nothing(
         return not StartedJobRegistry(QUEUE_NAME, connection=connection).get_job_ids()
 
     wait_for(stopped, "the cancelled narration to stop")
-    assert RQJob.fetch(running.id, connection=connection).get_status() != "started"
+    assert fetch_job(running.id, connection).get_status() != "started"
     assert workers.processes["w1"].poll() is None
     assert list((tmp_path / "cache" / "narration").glob("*.wav")) == []
 
@@ -240,7 +247,7 @@ def test_a_worker_that_cannot_see_the_cache_names_it_once(
         remote_narrator(tmp_path / "cache", workers.url).speak(TEXTS[0], Voice())
     connection = Redis.from_url(workers.url)
     assert len(speech_jobs(workers.url)) == 1  # answered once, not retried
-    assert Queue(QUEUE_NAME, connection=connection).count == 0
+    assert parts_queue(connection).count == 0
 
 
 def test_unreachable_redis_and_no_workers_are_one_clear_error(
@@ -254,17 +261,19 @@ def test_unreachable_redis_and_no_workers_are_one_clear_error(
 
 def test_a_narration_delivered_again_is_not_spoken_again(
         tmp_path: Path, redis_server: RedisServer, workers: Workers) -> None:
+    from storyreel.distributed.messages import speech_request
     from storyreel.distributed.tasks import speak_remote, speech_identity
 
     workers.start("w1")
     speech = Narrator(NarrationCache(tmp_path)).job(TEXTS[1], Voice(), 2)
-    queue = Queue(QUEUE_NAME, connection=redis_server.connection())
+    queue = parts_queue(redis_server.connection())
     (tmp_path / "narration").mkdir()
     answers: list[Any] = []
     for _ in range(2):  # the same narration, delivered twice
-        job = queue.enqueue(speak_remote, speech, str(tmp_path), "sender", speech_identity())
+        request = speech_request(speech, str(tmp_path), "0" * 32, speech_identity())
+        job = queue.enqueue(speak_remote, request)
         wait_for(lambda: job.get_status() == "finished", "the narration")  # noqa: B023
-        answers.append(job.return_value())
+        answers.append(json.loads(job.return_value()))
     assert answers == [{"spoken": True}, {"spoken": False}]
     entry = NarrationCache(tmp_path).get(speech.key)
     assert entry is not None

@@ -146,7 +146,7 @@ def test_build_story_times_cues_and_words_from_the_engine(tmp_path: Path) -> Non
         "settings": {"subtitles": {"style": "word"}, "gap": 0.2}})
     starts = [0.40, 0.62, 0.90, 1.16, 1.40, 1.62]
     analysis = Analysis([], [RATE * 2], [(64, 64)], [[(RATE // 5, RATE * 2)]],
-                        words=[engine(text, starts, 0.2)])
+                        words=[engine(text, starts, 0.2)], clips=[None])
     story = build_story(project, analysis)
     assert len(story.captions) == 1
     caption = story.captions[0]

@@ -112,13 +112,14 @@ def test_storyflow_sequence_index_as_numeric_strings(tmp_path: Path) -> None:
 
 
 def test_every_manifest_problem_is_listed_with_1_based_segments(tmp_path: Path) -> None:
-    segments: list[dict[str, Any]] = [seg(1), {"audio": "x.wav"}, seg(3, zoom=7),
+    segments: list[dict[str, Any]] = [seg(1), {"audio": "x.wav", "video": "v.mp4", "image": "i"},
+                                      seg(3, zoom=7),
                                       {"image": "", "audio": "y.wav"}]
     manifest = write_manifest(tmp_path, segments, width=1921, height=1080, fps="fast")
     with pytest.raises(ValidationFailed) as info:
         storyreel.load_project(manifest)
     found = {(p.segment, p.field) for p in info.value.problems}
-    assert found == {(None, "width"), (None, "fps"), (2, "image"), (3, "zoom"), (4, "image")}
+    assert found == {(None, "width"), (None, "fps"), (2, "video"), (3, "zoom"), (4, "image")}
     width = next(p for p in info.value.problems if p.field == "width")
     assert "odd" in width.message and "1920" in width.message
     text = str(info.value)

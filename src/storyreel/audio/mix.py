@@ -19,7 +19,7 @@ import numpy as np
 from storyreel.audio.fades import apply_fade
 from storyreel.audio.limiter import Limiter
 from storyreel.audio.loudness import LoudnessMeter
-from storyreel.audio.music import MusicBed
+from storyreel.audio.music import Ducker, MusicBed
 from storyreel.audio.track import Placement, SoundLoader, Track
 from storyreel.media.audio import CHANNELS, Samples
 
@@ -59,8 +59,13 @@ class Mix:
         gain_db: float = 0.0,
         ceiling_dbtp: float | None = None,
         sample_rate: int = 48_000,
+        beds: list[Placement] | None = None,
+        bed_duck_db: float = -10.0,
     ) -> None:
         self._voice = Track(placements, load, total)
+        # Sounds heard under the narration (segments' clips), ducked while it speaks.
+        self._beds = Track(beds, load, total) if beds else None
+        self._bed_ducker = Ducker(sample_rate, bed_duck_db)
         self._total = total
         self._fades = fades
         self._gain = np.float32(10 ** (gain_db / 20))
@@ -84,8 +89,10 @@ class Mix:
         self.close()
 
     def close(self) -> None:
-        """Release the narration and music decoders."""
+        """Release the narration, clip sound and music decoders."""
         self._voice.close()
+        if self._beds is not None:
+            self._beds.close()
         if self._music is not None:
             self._music.close()
             self._music = None
@@ -101,8 +108,11 @@ class Mix:
         voice = self._voice.read_until(end)
         n = max(0, min(end, self._total) - start)
         block = voice[:, :n]
+        if self._beds is not None:
+            beds = self._beds.read_until(end)[:, :n]
+            block = block + beds * self._bed_ducker.gains(block)
         if self._music is not None and n:
-            block = block + self._music.read(n, block)
+            block = block + self._music.read(n, voice[:, :n])
         if self._fades.fade_in and start < self._fades.fade_in:
             block = apply_fade(block, start, 0, self._fades.fade_in, "in")
         fade_out_start = self._total - self._fades.fade_out

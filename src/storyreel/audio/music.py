@@ -25,7 +25,7 @@ from storyreel.errors import MediaError
 from storyreel.media.audio import AudioReader, take_front
 from storyreel.media.files import check_regular_file
 
-__all__ = ["MusicBed"]
+__all__ = ["Ducker", "MusicBed"]
 
 Samples = NDArray[np.float32]
 
@@ -99,7 +99,7 @@ class MusicBed:
         self._fade_len = round(fade_out_s * sample_rate)
         self._fade_start = total_samples - self._fade_len
         self._pos = 0
-        self._ducker = _Ducker(sample_rate, duck_db, attack_ms, release_ms, voice_threshold_db)
+        self._ducker = Ducker(sample_rate, duck_db, attack_ms, release_ms, voice_threshold_db)
         self._closed = False
         self._source = _LoopingSource(self.path, sample_rate, loop)
 
@@ -274,16 +274,17 @@ class _LoopingSource:
         return self._buffer[0]
 
 
-class _Ducker:
-    """Per-sample music gain that follows the narration's presence."""
+class Ducker:
+    """Per-sample gain of a sound under the narration (music, a clip's own sound) that
+    follows the narration's presence."""
 
     def __init__(
         self,
         sample_rate: int,
         duck_db: float,
-        attack_ms: float,
-        release_ms: float,
-        threshold_db: float,
+        attack_ms: float = 40.0,
+        release_ms: float = 300.0,
+        threshold_db: float = -45.0,
     ) -> None:
         self._frame = max(1, round(_FRAME_S * sample_rate))
         self._duck_db = duck_db

@@ -20,9 +20,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from storyreel.errors import ManifestError, RenderCancelled, StoryreelError, ValidationFailed
+from storyreel.errors import (
+    ManifestError,
+    Problem,
+    RenderCancelled,
+    StoryreelError,
+    ValidationFailed,
+)
+from storyreel.model.project import Project
 
-__all__ = ["BatchEntry", "BatchOutcome", "read_batch", "run_batch"]
+__all__ = ["BatchEntry", "BatchOutcome", "check_output", "inputs_of", "read_batch",
+           "run_batch"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,45 @@ def _entry(line: str, base: Path, path: Path, number: int) -> BatchEntry:
 def _resolve(base: Path, name: str) -> Path:
     path = Path(name).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def inputs_of(entries: Sequence[BatchEntry], load: Callable[[Path], Project]) -> dict[Path, int]:
+    """Every file the entries read (manifests and their media), by real path, with the
+    1-based number of the first entry that reads it. A manifest that does not load
+    still counts (its render fails on its own)."""
+    owned: dict[Path, int] = {}
+    for number, entry in enumerate(entries, 1):
+        owned.setdefault(_real(entry.manifest), number)
+        try:
+            project = load(entry.manifest)
+        except (StoryreelError, OSError):
+            continue
+        for path in project.input_files():
+            owned.setdefault(_real(path), number)
+    return owned
+
+
+def check_output(outputs: Sequence[Path], owned: dict[Path, int]) -> None:
+    """Refuse outputs (a video and the files written beside it) that would replace a file
+    a project of the batch reads.
+
+    Raises:
+        ValidationFailed: Naming the file and the project that reads it (as a render
+            refuses to replace its own inputs).
+    """
+    for path in outputs:
+        owner = owned.get(_real(path))
+        if owner is not None:
+            raise ValidationFailed([Problem(
+                f"would overwrite {path}, which project {owner} of this render reads; "
+                "choose another output", path=path, field="output")])
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 Renderer = Callable[[BatchEntry, int, int], str]

@@ -34,6 +34,7 @@ from storyreel.cli.voice import (
     voice_flags,
     voice_overrides,
 )
+from storyreel.credentials import redact, redis_url
 from storyreel.errors import (
     ProjectError,
     RenderCancelled,
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--redis", metavar="URL",
                         help="encode the parts and speak the narrations on storyreel workers "
                              "through Redis (redis://host:6379/0); needs storyreel[workers]")
+    _redis_file_option(render)
     _render_options(render)
 
     validate = sub.add_parser("validate", help="check a manifest and its media, list every problem")
@@ -120,19 +122,39 @@ def build_parser() -> argparse.ArgumentParser:
                        help="access token, required when binding beyond 127.0.0.1 "
                             "(default: $STORYREEL_TOKEN)")
     serve.add_argument("--max-jobs", type=int, default=1, help="renders run at once (default 1)")
-    serve.add_argument("--redis", metavar="URL", default=os.environ.get("STORYREEL_REDIS"),
+    serve.add_argument("--redis", metavar="URL", default=None,
                        help="encode the renders' parts and speak narrations on storyreel "
                             "workers through this Redis (default: $STORYREEL_REDIS); needs "
                             "storyreel[workers]")
+    _redis_file_option(serve)
 
     worker = sub.add_parser("worker", help="encode parts and speak narrations sent through "
                                            "Redis")
-    worker.add_argument("--redis", metavar="URL", required=True,
-                        help="the Redis the renders use, e.g. redis://host:6379/0")
+    worker.add_argument("--redis", metavar="URL", default=None,
+                        help="the Redis the renders use, e.g. redis://host:6379/0 "
+                             "(default: $STORYREEL_REDIS)")
+    _redis_file_option(worker)
+    worker.add_argument("--shared", metavar="DIR", type=Path, action="append", default=[],
+                        help="a folder the renders share (project media, caches); the worker "
+                             "reads and writes only inside these (repeat for several)")
     worker.add_argument("--name", default=None, help="worker name (default: host and pid)")
     worker.add_argument("--burst", action="store_true",
                         help="stop once the queue is empty instead of waiting for work")
     return parser
+
+
+def _redis_file_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis-url-file", metavar="FILE", type=Path, default=None,
+                        help="read the Redis URL (and its password) from this file, so it "
+                             "is not in the process arguments")
+
+
+def _redis_sources(args: argparse.Namespace) -> None:
+    """Settle ``args.redis`` from ``--redis``, ``--redis-url-file`` or, for the studio and
+    the worker, ``$STORYREEL_REDIS``."""
+    if hasattr(args, "redis_url_file"):
+        args.redis = redis_url(args.redis, args.redis_url_file,
+                               environment=args.command in ("serve", "worker"))
 
 
 def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
@@ -210,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         with _INTERRUPTS.installed():
+            _redis_sources(args)
             return _COMMANDS[args.command](args, console)
     except KeyboardInterrupt:
         console.print("storyreel: interrupted; nothing was written", style="yellow")
@@ -230,11 +253,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except WorkerError as exc:  # Redis or the workers: not always during a render
         _debug(debug)
-        console.print(f"storyreel: error: {exc}", style="red", markup=False)
+        console.print(f"storyreel: error: {redact(str(exc))}", style="red", markup=False)
         return EXIT_FAILED
     except (RenderError, StoryreelError) as exc:
         _debug(debug)
-        console.print(f"storyreel: render failed: {exc}", style="red", markup=False)
+        console.print(f"storyreel: render failed: {redact(str(exc))}", style="red",
+                      markup=False)
         return EXIT_FAILED
     except OSError as exc:  # e.g. the demo's project folder cannot be written
         _debug(debug)
@@ -244,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except Exception as exc:  # a bug: one line, the traceback with STORYREEL_DEBUG=1
         _debug(debug)
-        console.print(f"storyreel: internal error: {type(exc).__name__}: {exc} "
+        console.print(f"storyreel: internal error: {type(exc).__name__}: "
+                      f"{redact(str(exc))} "
                       "(set STORYREEL_DEBUG=1 for the traceback)", style="red", markup=False)
         return EXIT_FAILED
 
@@ -412,7 +437,14 @@ def _remote_narrator(args: argparse.Namespace, project: Any) -> Any:
 
 
 def _cmd_render(args: argparse.Namespace, console: Console) -> int:
-    from storyreel.cli.batch import BatchEntry, print_summary, read_batch, run_batch
+    from storyreel.cli.batch import (
+        BatchEntry,
+        check_output,
+        inputs_of,
+        print_summary,
+        read_batch,
+        run_batch,
+    )
     from storyreel.model.load import load_project
 
     entries = [BatchEntry(path) for path in args.manifest]
@@ -429,11 +461,14 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
         raise _UsageError("-o names one video; a batch writes each beside its manifest "
                           '(or where a JSON line\'s "output" says)')
 
+    owned = inputs_of(entries, load_project)  # no entry may replace what another reads
+
     def render_one(entry: BatchEntry, number: int, total: int) -> str:
         if not args.quiet:
             console.rule(f"Project {number} of {total}: {entry.manifest}", style="cyan")
-        return _render_and_report(load_project(entry.manifest), entry.output, args, console,
-                                  entry.overrides)
+        project = load_project(entry.manifest)
+        check_output(_outputs(project, entry.output), owned)
+        return _render_and_report(project, entry.output, args, console, entry.overrides)
 
     def on_failure(entry: BatchEntry, detail: str) -> None:
         console.print(f"storyreel: {entry.manifest}: failed: {detail}", style="red",
@@ -444,9 +479,17 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
+def _outputs(project: Any, output: Path | None) -> list[Path]:
+    """The video a render of ``project`` writes and the files it may write beside it."""
+    from storyreel.render.pipeline import default_output, written_files
+
+    return written_files(output if output is not None else default_output(project))
+
+
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from storyreel.model.load import load_project
     from storyreel.render.analysis import analyse_project
+    from storyreel.voice.narrate import needs_voice
 
     project = load_project(args.manifest)
     analysis = analyse_project(project)
@@ -454,7 +497,7 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise ValidationFailed(analysis.problems)
     seconds = sum(analysis.narration_samples) / 48_000
     size = f"{project.width}x{project.height} @ {float(project.fps):g} fps"
-    spoken = sum(1 for segment in project.segments if segment.audio is None)
+    spoken = sum(1 for segment in project.segments if needs_voice(segment))
     voiced = f" ({spoken} to be spoken from their text)" if spoken else ""
     print(f"{args.manifest}: OK, {len(project.segments)} segments{voiced}, "
           f"{seconds:.1f} s of recorded narration, {size}")
@@ -485,8 +528,16 @@ def _cmd_cache(args: argparse.Namespace, console: Console) -> int:
 
     cache = default_cache(load_project(args.manifest))
     if args.clear:
+        before = cache.stats().entries
         freed = cache.clear()
-        print(f"{cache.root}: cleared ({freed / 1e6:.1f} MB freed)")
+        left = cache.stats().entries
+        removed = f"removed {_count(before - left, 'entry', 'entries')} ({freed / 1e6:.1f} MB)"
+        if left:
+            from storyreel.errors import OutputError
+
+            raise OutputError(f"{removed}, but {_count(left, 'entry', 'entries')} could not "
+                              "be removed (is the cache folder read-only?)", cache.root)
+        print(f"{cache.root}: cleared, {removed}")
         return EXIT_OK
     stats = cache.stats()
     kinds = stats.kinds
@@ -517,10 +568,11 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
     if args.redis:
+        from storyreel.credentials import REDIS_URL_ENV
         from storyreel.distributed.connection import connect
 
         connect(args.redis).close()  # fail now, in one line, rather than in every render
-        os.environ["STORYREEL_REDIS"] = args.redis  # read by each render's process
+        os.environ[REDIS_URL_ENV] = args.redis  # read by each render's process
     console.print(f"storyreel studio at {url} (Ctrl-C to stop)", markup=False)
     try:
         run_server(host=args.host, port=args.port, data_dir=args.data_dir, token=token,
@@ -533,10 +585,17 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
 def _cmd_worker(args: argparse.Namespace, console: Console) -> int:
     from storyreel.distributed import run_worker
     from storyreel.distributed.connection import connect
+    from storyreel.distributed.worker import shared_folders
 
-    connect(args.redis).close()  # an unreachable Redis is one line, before the banner
-    console.print(f"storyreel worker on {args.redis} (Ctrl-C to stop)", markup=False)
-    run_worker(args.redis, name=args.name, burst=args.burst)
+    if not args.redis:
+        raise _UsageError("name the Redis with --redis URL, --redis-url-file FILE or "
+                          "$STORYREEL_REDIS")
+    shared = shared_folders(args.shared)  # before the banner, like an unreachable Redis
+    connect(args.redis).close()
+    folders = ", ".join(str(f) for f in shared.folders)
+    console.print(f"storyreel worker on {redact(args.redis)}, sharing {folders} "
+                  "(Ctrl-C to stop)", markup=False)
+    run_worker(args.redis, shared=args.shared, name=args.name, burst=args.burst)
     return EXIT_OK
 
 

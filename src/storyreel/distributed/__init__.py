@@ -16,6 +16,12 @@ Narrations go the same way, before the plan (a text's length shapes the timeline
 the cache key, and workers write the speech and its word timings into that cache,
 which must be in the shared folder too (:mod:`storyreel.distributed.speech`).
 
+Nothing read from Redis is trusted: jobs, progress and answers are JSON, a worker runs
+only storyreel's own tasks (:mod:`storyreel.distributed.jobs`), and every request and
+answer is validated, its paths inside the worker's shared folders, before use
+(:mod:`storyreel.distributed.messages`). Still, whoever can write to the Redis or the
+shared folder can change what renders show: both must be trusted.
+
 Needs the ``workers`` extra (``pip install storyreel[workers]``).
 """
 

@@ -22,7 +22,10 @@ from rq.command import send_stop_job_command
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 
+from storyreel.credentials import redact
 from storyreel.distributed.connection import alive_key, cancel_key, connect, redis_errors
+from storyreel.distributed.jobs import SERIALIZER, StoryreelJob, fetch_jobs, open_queue
+from storyreel.distributed.messages import Refused, part_request, read_part_answer
 from storyreel.distributed.tasks import ALIVE_SECONDS, CANCELLED, encode_remote
 from storyreel.errors import RenderCancelled, WorkerError
 from storyreel.render.keys import build_identity
@@ -30,7 +33,7 @@ from storyreel.render.parts import PartJob, machine_cores
 from storyreel.render.progress import CancelToken
 
 __all__ = ["QUEUE_NAME", "Heartbeat", "RemoteParts", "failure_line", "follow_until_done",
-           "require_worker", "stop_job"]
+           "meta_count", "require_worker", "stop_job"]
 
 #: The RQ queue parts are sent to.
 QUEUE_NAME = "storyreel-parts"
@@ -45,7 +48,8 @@ class RemoteParts:
     """Encodes a render's parts on ``storyreel worker`` processes through Redis.
 
     Args:
-        url: The Redis the workers listen on (``redis://host:6379/0``).
+        url: The Redis the workers listen on (``redis://host:6379/0``, with
+            ``user:password@`` for AUTH/ACL, ``rediss://`` for TLS).
         threads: Encoder threads per part, the same on every worker (parts must share
             their H.264 headers); default: what a local render on this machine uses,
             so a distributed render gives the same file as a local one.
@@ -55,8 +59,12 @@ class RemoteParts:
     def __init__(self, url: str, *, threads: int | None = None,
                  queue: str = QUEUE_NAME) -> None:
         self.url = url
+        self.shown = redact(url)
         self.threads = threads if threads is not None else max(1, machine_cores() * 3 // 2)
         self.queue = queue
+
+    def __repr__(self) -> str:
+        return f"RemoteParts({self.shown!r}, threads={self.threads}, queue={self.queue!r})"
 
     def __call__(self, jobs: Sequence[PartJob], cancel: CancelToken,
                  on_frame: Callable[[], None],
@@ -74,13 +82,25 @@ class RemoteParts:
 
 @dataclass
 class Heartbeat:
-    """Whether a started job's worker still says it is alive (see ``encode_remote``)."""
+    """Whether a started job's worker still says it is alive.
+
+    Two signs count: the alive key the job's work-horse keeps fresh (see
+    ``encode_remote``), and RQ's ``last_heartbeat`` of the job, which the worker's main
+    process moves every :data:`~storyreel.distributed.tasks.MONITOR_SECONDS` while the
+    work-horse runs. The second holds while the work-horse's own thread cannot run (a
+    C library holding the interpreter lock for seconds, as the word aligner does on a
+    long narration); it is compared with its previous value, never with this machine's
+    clock, so clocks that differ between machines do not matter.
+    """
 
     silent_since: float | None = None
+    last_heartbeat: object = None
 
-    def lost(self, connection: Redis, job_id: str) -> bool:
+    def lost(self, connection: Redis, job: RQJob) -> bool:
         """True once the job's worker has not answered for ``ALIVE_SECONDS``."""
-        if connection.exists(alive_key(job_id)):
+        moved = job.last_heartbeat is not None and job.last_heartbeat != self.last_heartbeat
+        self.last_heartbeat = job.last_heartbeat
+        if moved or connection.exists(alive_key(job.id)):
             self.silent_since = None
             return False
         now = time.monotonic()
@@ -108,8 +128,8 @@ class _Dispatch:
 
     def run(self, cancel: CancelToken, on_frame: Callable[[], None],
             on_part: Callable[[PartJob, list[str]], None]) -> None:
-        queue = Queue(self.owner.queue, connection=self.connection)
-        require_worker(queue, self.owner.url)
+        queue = open_queue(self.owner.queue, self.connection)
+        require_worker(queue, self.owner.shown)
         identity = build_identity()
 
         def check_cancel() -> None:
@@ -119,14 +139,14 @@ class _Dispatch:
         try:
             for part in self.parts:
                 self.send(queue, part, 1, identity)
-            follow_until_done(queue, self.owner.url, lambda: bool(self.sent), check_cancel,
+            follow_until_done(queue, self.owner.shown, lambda: bool(self.sent), check_cancel,
                               lambda: self.follow(queue, identity, on_frame, on_part))
         except BaseException:
             self.stop_all()
             raise
 
     def send(self, queue: Queue, part: PartJob, attempt: int, identity: dict[str, str]) -> None:
-        job = queue.enqueue(encode_remote, part, self.render_id, identity,
+        job = queue.enqueue(encode_remote, part_request(part, self.render_id, identity),
                             job_timeout=_PART_TIMEOUT, result_ttl=3600, failure_ttl=24 * 3600,
                             retry=Retry(max=1),
                             description=f"storyreel part {part.chunk.index + 1} "
@@ -138,11 +158,12 @@ class _Dispatch:
     def follow(self, queue: Queue, identity: dict[str, str], on_frame: Callable[[], None],
                on_part: Callable[[PartJob, list[str]], None]) -> None:
         entries = list(self.sent.values())
-        jobs = RQJob.fetch_many([e.job_id for e in entries], connection=self.connection)
+        jobs = fetch_jobs([e.job_id for e in entries], self.connection)
         for entry, job in zip(entries, jobs, strict=True):
             if job is None:
                 raise WorkerError(f"part {entry.part.chunk.index + 1}'s job vanished from "
-                                  f"Redis at {self.owner.url} (was it restarted or flushed?)")
+                                  f"Redis at {self.owner.shown} (was it restarted or "
+                                  "flushed?)")
             self.count(entry, job, on_frame)
             status = job.get_status(refresh=False)
             if status == JobStatus.FINISHED:
@@ -150,27 +171,26 @@ class _Dispatch:
             elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
                 raise WorkerError(f"part {entry.part.chunk.index + 1} failed on "
                                   f"{job.worker_name or 'a worker'}: {failure_line(job)}")
-            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, entry.job_id):
+            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, job):
                 self.resend(queue, entry, job, identity)
 
     def count(self, entry: _Sent, job: RQJob, on_frame: Callable[[], None]) -> None:
-        frames = int(job.meta.get("frames", 0))
+        frames = meta_count(job, "frames", entry.part.chunk.frames)
         for _ in range(frames - entry.frames):
             on_frame()
         entry.frames = max(entry.frames, frames)
 
     def finished(self, entry: _Sent, job: RQJob,
                  on_part: Callable[[PartJob, list[str]], None]) -> None:
-        result = job.return_value(refresh=False)
-        if not isinstance(result, dict):
-            raise WorkerError(f"part {entry.part.chunk.index + 1}: a worker answered "
-                              f"{result!r}")
-        if "error" in result:
-            if result["error"] == CANCELLED:
+        result = read_part_answer(return_value(job),
+                                  f"part {entry.part.chunk.index + 1} from "
+                                  f"{job.worker_name or 'a worker'}")
+        if isinstance(result, Refused):
+            if result.error == CANCELLED:
                 raise RenderCancelled(CANCELLED)
-            raise WorkerError(str(result["error"]))
+            raise WorkerError(result.error)
         del self.sent[entry.part.chunk.index]
-        on_part(entry.part, [str(w) for w in result.get("warnings", [])])
+        on_part(entry.part, list(result.warnings))
 
     def resend(self, queue: Queue, entry: _Sent, job: RQJob, identity: dict[str, str]) -> None:
         """Give a lost worker's part to another worker (the part is renamed into place
@@ -195,7 +215,7 @@ def stop_job(connection: Redis, job_id: str) -> None:
     """Stop a job, whatever becomes of it: cancelled while queued, stopped by its worker
     while running (it also stops itself at its next check of the cancel key)."""
     with contextlib.suppress(Exception):
-        job = RQJob.fetch(job_id, connection=connection)
+        job = StoryreelJob.fetch(job_id, connection=connection, serializer=SERIALIZER)
         status = job.get_status()
         if status == JobStatus.STARTED:
             send_stop_job_command(connection, job_id)
@@ -224,13 +244,38 @@ def require_worker(queue: Queue, url: str) -> None:
         WorkerError: Naming the Redis, the queue and the command that starts a worker.
     """
     if not Worker.count(queue=queue):
-        raise WorkerError(f"no storyreel worker listens on {url} (queue {queue.name}): "
+        raise WorkerError(f"no storyreel worker listens on {redact(url)} (queue {queue.name}): "
                           "start one with storyreel worker --redis URL")
 
 
 def failure_line(job: RQJob) -> str:
     """The last line of a failed job's traceback (its exception), for a one-line error."""
-    result = job.latest_result()
-    text = (result.exc_string if result is not None else None) or "no reason given"
+    text = None
+    with contextlib.suppress(Exception):  # a result that is not JSON: no reason to show
+        result = job.latest_result()
+        text = result.exc_string if result is not None else None
+    text = str(text or "no reason given")
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else text
+    return redact(lines[-1] if lines else text)[:500]
+
+
+def return_value(job: RQJob) -> object:
+    """What a finished job answered, as read from Redis (JSON, validated by the caller).
+
+    Raises:
+        WorkerError: The answer is not JSON (e.g. pickle written by something else).
+    """
+    try:
+        return job.return_value(refresh=False)
+    except Exception as exc:  # whatever the serializer raises on bytes that are not JSON
+        raise WorkerError(f"refused the answer to job {job.id}: it is not the JSON a "
+                          "storyreel worker writes, so it was not read") from exc
+
+
+def meta_count(job: RQJob, unit: str, most: int) -> int:
+    """The job's published count of ``unit`` (frames, sentences), within 0-``most``:
+    whatever else is there is not a count."""
+    value = job.meta.get(unit, 0) if isinstance(job.meta, dict) else 0
+    if type(value) is not int:
+        return 0
+    return min(max(value, 0), most)

@@ -27,13 +27,22 @@ from rq import Queue, Retry
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 
+from storyreel.credentials import redact
 from storyreel.distributed.connection import cancel_key, connect, redis_errors
+from storyreel.distributed.jobs import SERIALIZER, StoryreelJob, fetch_jobs, open_queue
+from storyreel.distributed.messages import (
+    Refused,
+    Unspeakable,
+    read_speech_answer,
+    speech_request,
+)
 from storyreel.distributed.remote import (
     QUEUE_NAME,
     Heartbeat,
     failure_line,
     follow_until_done,
     require_worker,
+    return_value,
     stop_job,
 )
 from storyreel.distributed.tasks import CANCELLED, speak_remote, speech_identity
@@ -71,13 +80,18 @@ class RemoteSpeaker:
     studio's data folder, or the project's ``.storyreel-cache``).
 
     Args:
-        url: The Redis the workers listen on (``redis://host:6379/0``).
+        url: The Redis the workers listen on (``redis://host:6379/0``, with
+            ``user:password@`` for AUTH/ACL, ``rediss://`` for TLS).
         queue: The RQ queue's name (the parts' queue: one worker serves both).
     """
 
     def __init__(self, url: str, *, queue: str = QUEUE_NAME) -> None:
         self.url = url
+        self.shown = redact(url)
         self.queue = queue
+
+    def __repr__(self) -> str:
+        return f"RemoteSpeaker({self.shown!r}, queue={self.queue!r})"
 
     def __call__(self, jobs: Sequence[SpeechJob], cache: NarrationCache,
                  cancel: Callable[[], None] | None, on_spoken: OnSpoken) -> None:
@@ -116,13 +130,13 @@ class _Dispatch:
     out: dict[str, _Out] = field(default_factory=dict)
 
     def run(self, cancel: Callable[[], None] | None, on_spoken: OnSpoken) -> None:
-        queue = Queue(self.owner.queue, connection=self.connection)
-        require_worker(queue, self.owner.url)
+        queue = open_queue(self.owner.queue, self.connection)
+        require_worker(queue, self.owner.shown)
         identity = speech_identity()
         try:
             for speech in self.speeches:
                 self.send(queue, speech, 1, identity)
-            follow_until_done(queue, self.owner.url, lambda: bool(self.out),
+            follow_until_done(queue, self.owner.shown, lambda: bool(self.out),
                               cancel or (lambda: None),
                               lambda: self.follow(queue, identity, on_spoken))
         except BaseException:
@@ -140,27 +154,28 @@ class _Dispatch:
                 self.out[speech.key] = _Out(speech, attempt, current, own=False)
                 return
             self.connection.set(claim, job_id, ex=_SPEECH_TIMEOUT)
-        queue.enqueue(speak_remote, speech, shared_root(self.cache), self.render_id,
-                      identity, job_id=job_id, job_timeout=_SPEECH_TIMEOUT, result_ttl=3600,
-                      failure_ttl=24 * 3600, retry=Retry(max=1),
+        request = speech_request(speech, shared_root(self.cache), self.render_id, identity)
+        queue.enqueue(speak_remote, request, job_id=job_id, job_timeout=_SPEECH_TIMEOUT,
+                      result_ttl=3600, failure_ttl=24 * 3600, retry=Retry(max=1),
                       description=f"storyreel narration, {_named(speech)} (attempt {attempt})")
         self.out[speech.key] = _Out(speech, attempt, job_id, own=True)
 
     def active(self, job_id: str) -> bool:
         with contextlib.suppress(Exception):  # gone, or not a job: not active
-            return RQJob.fetch(job_id, connection=self.connection).get_status() in _ACTIVE
+            job = StoryreelJob.fetch(job_id, connection=self.connection, serializer=SERIALIZER)
+            return job.get_status() in _ACTIVE
         return False
 
     def follow(self, queue: Queue, identity: dict[str, str], on_spoken: OnSpoken) -> None:
         entries = list(self.out.values())
-        jobs = RQJob.fetch_many([e.job_id for e in entries], connection=self.connection)
+        jobs = fetch_jobs([e.job_id for e in entries], self.connection)
         for entry, job in zip(entries, jobs, strict=True):
             what = _named(entry.speech)
             if job is None:
                 if not entry.own:  # the other sender's job expired: speak it ourselves
                     self.resend(queue, entry, identity)
                     continue
-                raise WorkerError(f"{what} vanished from Redis at {self.owner.url} (was it "
+                raise WorkerError(f"{what} vanished from Redis at {self.owner.shown} (was it "
                                   "restarted or flushed?)")
             status = job.get_status(refresh=False)
             if status == JobStatus.FINISHED:
@@ -171,24 +186,23 @@ class _Dispatch:
                     continue
                 raise WorkerError(f"{what} failed on {job.worker_name or 'a worker'}: "
                                   f"{failure_line(job)}")
-            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, entry.job_id):
+            elif status == JobStatus.STARTED and entry.beat.lost(self.connection, job):
                 self.resend(queue, entry, identity, job)
 
     def finished(self, queue: Queue, entry: _Out, job: RQJob, identity: dict[str, str],
                  on_spoken: OnSpoken) -> None:
-        result = job.return_value(refresh=False)
         what = _named(entry.speech)
-        if not isinstance(result, dict):
-            raise WorkerError(f"{what}: a worker answered {result!r}")
-        if "error" in result:
-            if result["error"] != CANCELLED:
-                raise WorkerError(str(result["error"]))
+        result = read_speech_answer(return_value(job),
+                                    f"{what} from {job.worker_name or 'a worker'}")
+        if isinstance(result, Refused):
+            if result.error != CANCELLED:
+                raise WorkerError(result.error)
             if entry.own:
                 raise RenderCancelled(CANCELLED)
             self.resend(queue, entry, identity)  # the sender that shared it cancelled
             return
         del self.out[entry.speech.key]
-        error = result.get("voice_error")
+        error = result.voice_error if isinstance(result, Unspeakable) else None
         if not error and self.cache.get(entry.speech.key) is None:
             raise WorkerError(f"worker {job.worker_name} spoke {what} but it is not in "
                               f"{self.cache.folder} here: mount the shared folder at the same "
@@ -227,4 +241,4 @@ def _named(speech: SpeechJob) -> str:
 
 
 def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else value or ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value or ""

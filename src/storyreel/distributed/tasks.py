@@ -1,5 +1,10 @@
 """What a worker runs for one part (check, encode once, rename into place) and for one
-narration (check, speak once into the shared narration cache).
+narration (check, speak once into the shared narration cache): the only functions a
+storyreel worker runs (:data:`TASKS`).
+
+Each takes one JSON request and answers JSON (:mod:`storyreel.distributed.messages`); a
+request that is not valid, or names a path outside the worker's shared folders, is
+refused before anything is opened.
 
 A part or narration already in place (a re-delivery after the worker that had it died,
 or a second worker racing the first) is not made again. Problems a retry cannot mend
@@ -18,28 +23,41 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from rq import get_current_job
 from rq.job import Job as RQJob
 
-from storyreel.errors import RenderCancelled, StoryreelError, VoiceError
+from storyreel.distributed.messages import (
+    PartDone,
+    Refused,
+    Shared,
+    SpeechDone,
+    Unspeakable,
+    answer,
+    read_part_request,
+    read_speech_request,
+)
+from storyreel.errors import RenderCancelled, StoryreelError, VoiceError, WorkerError
 from storyreel.render.keys import build_identity
 from storyreel.render.parts import PartJob, encode_part, part_encoder
 from storyreel.voice.cache import NarrationCache
 from storyreel.voice.engines import model_files
-from storyreel.voice.speaker import LocalSpeaker, SpeechJob
+from storyreel.voice.speaker import LocalSpeaker
 
-__all__ = ["ALIVE_SECONDS", "BEAT_SECONDS", "CANCELLED", "encode_remote", "speak_remote",
-           "speech_identity"]
+__all__ = ["ALIVE_SECONDS", "BEAT_SECONDS", "CANCELLED", "MONITOR_SECONDS", "TASKS",
+           "encode_remote", "speak_remote", "speech_identity"]
 
 #: How often a worker says it is alive and publishes its progress.
 BEAT_SECONDS = 0.5
 #: How long the submitter waits without a beat before it gives the part to another worker.
 ALIVE_SECONDS = 10
+#: How often a worker's main process moves its running job's ``last_heartbeat`` (whole
+#: seconds: RQ times it with an alarm).
+MONITOR_SECONDS = 2
 #: The error a job answers when its render (or narration job) was cancelled.
 CANCELLED = "render cancelled"
 #: What, besides the build, shapes a narration: the voice engines and the aligner.
@@ -48,53 +66,62 @@ _VOICE_PACKAGES = ("hibari-tts", "kokoro-onnx", "piper-tts", "onnxruntime", "poc
 _VOICE_CODE = ("voice", "audio/align.py")
 
 
-def encode_remote(part: PartJob, render_id: str, identity: dict[str, str]) -> dict[str, Any]:
-    """Encode ``part`` into its path in the shared folder; the RQ job's function.
+def encode_remote(request: str, *, shared: Shared) -> str:
+    """Encode the part ``request`` names into its path in the shared folder; the RQ
+    job's function (the worker's job class passes ``shared``).
 
     Returns:
-        ``{"warnings": [...], "encoded": bool}``, or ``{"error": "..."}`` for a
-        problem that retrying would not mend.
+        The JSON of :class:`PartDone`, or of :class:`Refused` for a problem that
+        retrying would not mend (a request that is not valid among them).
     """
     job = _current_job()
     worker = _worker_name()
+    try:
+        part, render_id, identity = read_part_request(request, shared)
+    except WorkerError as exc:
+        return answer(Refused(error=f"worker {worker} {exc}"[:4000]))
     problem = (_refusal(identity, build_identity(), worker, "part", "render")
                or _unseen(part, worker))
     if problem:
-        return {"error": problem}
+        return answer(Refused(error=problem[:4000]))
     if part.path.is_file():  # its notes were renamed into place before it
-        return {"warnings": _warnings(part.path.with_suffix(".json")), "encoded": False}
+        return answer(_done(_warnings(part.path.with_suffix(".json")), encoded=False))
     from storyreel.distributed.connection import alive_key, cancel_key
 
     with _Beat(job, alive_key(job.id), cancel_key(render_id), "frames") as beat:
         try:
             warnings = _encode_atomically(part, beat)
         except RenderCancelled:
-            return {"error": CANCELLED}
+            return answer(Refused(error=CANCELLED))
         except StoryreelError as exc:
-            return {"error": f"part {part.chunk.index + 1} on {worker}: {exc}"}
-    return {"warnings": warnings, "encoded": True}
+            return answer(Refused(error=f"part {part.chunk.index + 1} on {worker}: "
+                                        f"{exc}"[:4000]))
+    return answer(_done(warnings, encoded=True))
 
 
-def speak_remote(speech: SpeechJob, root: str, render_id: str,
-                 identity: dict[str, str]) -> dict[str, Any]:
-    """Speak ``speech`` into the narration cache under ``root`` (a shared folder); the
-    RQ job's function.
+def speak_remote(request: str, *, shared: Shared) -> str:
+    """Speak the narration ``request`` names into the narration cache under its root (a
+    shared folder); the RQ job's function (the worker's job class passes ``shared``).
 
     Returns:
-        ``{"spoken": bool}`` (false: it was in the cache already), ``{"voice_error":
-        "..."}`` for a text the voice cannot say, or ``{"error": "..."}`` for a
-        problem that retrying would not mend.
+        The JSON of :class:`SpeechDone` (``spoken`` false: it was in the cache already),
+        :class:`Unspeakable` for a text the voice cannot say, or :class:`Refused` for a
+        problem that retrying would not mend (a request that is not valid among them).
     """
     job = _current_job()
     worker = _worker_name()
+    try:
+        speech, root, render_id, identity = read_speech_request(request, shared)
+    except WorkerError as exc:
+        return answer(Refused(error=f"worker {worker} {exc}"[:4000]))
     model, voices = model_files(speech.voice)
     problem = (_refusal(identity, speech_identity(), worker, "narration", "sender")
-               or _unseen_paths([Path(root), *(p for p in (model, voices) if p)], worker))
+               or _unseen_paths([root, *(p for p in (model, voices) if p)], worker))
     if problem:
-        return {"error": problem}
-    cache = NarrationCache(Path(root))
+        return answer(Refused(error=problem[:4000]))
+    cache = NarrationCache(root)
     if cache.get(speech.key) is not None:
-        return {"spoken": False}
+        return answer(SpeechDone(spoken=False))
     from storyreel.distributed.connection import alive_key, cancel_key
 
     with _Beat(job, alive_key(job.id), cancel_key(render_id), "sentences") as beat:
@@ -107,13 +134,19 @@ def speak_remote(speech: SpeechJob, root: str, render_id: str,
         try:
             LocalSpeaker().speak(speech, cache, cancel)
         except RenderCancelled:
-            return {"error": CANCELLED}
+            return answer(Refused(error=CANCELLED))
         except VoiceError as exc:
-            return {"voice_error": exc.problem.message}
+            return answer(Unspeakable(voice_error=exc.problem.message[:4000]))
         except StoryreelError as exc:
             where = f"segment {speech.segment}" if speech.segment is not None else "narration"
-            return {"error": f"{where} on {worker}: {exc}"}
-    return {"spoken": True}
+            return answer(Refused(error=f"{where} on {worker}: {exc}"[:4000]))
+    return answer(SpeechDone(spoken=True))
+
+
+#: The only functions a storyreel worker runs, by the name RQ stores in a job.
+TASKS: dict[str, Callable[..., str]] = {
+    f"{task.__module__}.{task.__qualname__}": task for task in (encode_remote, speak_remote)
+}
 
 
 def speech_identity() -> dict[str, str]:
@@ -163,7 +196,8 @@ def _refusal(identity: dict[str, str], mine: dict[str, str], worker: str, what: 
 
 def _unseen(part: PartJob, worker: str) -> str | None:
     return _unseen_paths([part.project.base_dir, part.path.parent,
-                          *(segment.image for segment in part.project.segments)], worker)
+                          *(path for segment in part.project.segments
+                            for path in segment.visual.files())], worker)
 
 
 def _unseen_paths(needed: list[Path], worker: str) -> str | None:
@@ -175,9 +209,13 @@ def _unseen_paths(needed: list[Path], worker: str) -> str | None:
 
 
 def _warnings(notes: Path) -> list[str]:
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError, TypeError):
         return [str(w) for w in json.loads(notes.read_text(encoding="utf-8"))]
     return []
+
+
+def _done(warnings: list[str], *, encoded: bool) -> PartDone:
+    return PartDone(encoded=encoded, warnings=[w[:4000] for w in warnings[:1000]])
 
 
 def _encode_atomically(part: PartJob, beat: _Beat) -> list[str]:

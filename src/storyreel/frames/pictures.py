@@ -1,17 +1,24 @@
-"""Opening what each item of a story shows: a still with its Ken Burns motion, or a clip."""
+"""Opening what each item of a story shows, whatever its visual: a still with its Ken
+Burns motion, a video clip, or a title card."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import assert_never
 
+from storyreel.frames.card import CardPicture, card_planes
 from storyreel.frames.kenburns import Motion, StillPicture, choose_motion
-from storyreel.media.clip import ClipPicture
+from storyreel.frames.video import VideoPicture
 from storyreel.media.image import Planes, even_ceil, load_cover_planes
 from storyreel.model.project import Project
-from storyreel.timeline.story import Story
+from storyreel.model.visual import Card, Still, Video
+from storyreel.timeline.story import Item, Story
 
-__all__ = ["PreparedStills", "cover_size", "open_picture", "segment_motion"]
+__all__ = ["AnyPicture", "PreparedStills", "cover_size", "motion_of", "open_picture",
+           "segment_motion"]
+
+AnyPicture = StillPicture | VideoPicture | CardPicture
 
 
 def segment_motion(project: Project, segment: int) -> Motion:
@@ -28,6 +35,15 @@ def cover_size(project: Project, segment: int) -> tuple[int, int]:
     """The size a segment's still is prepared at (room for its largest zoom)."""
     zoom = 1.0 if segment_motion(project, segment).static else _zoom(project, segment)
     return even_ceil(project.width * zoom), even_ceil(project.height * zoom)
+
+
+def motion_of(project: Project, item: Item) -> dict[str, object]:
+    """What, beyond its visual, shapes an item's picture: a still's Ken Burns motion and
+    the size it is prepared at (nothing for other visuals)."""
+    if item.segment is None or not isinstance(item.visual, Still):
+        return {}
+    return {"motion": repr(segment_motion(project, item.segment)),
+            "cover": cover_size(project, item.segment)}
 
 
 class PreparedStills:
@@ -50,7 +66,9 @@ class PreparedStills:
             if key in self._planes:
                 self._planes.move_to_end(key)
                 return self._planes[key]
-        planes = load_cover_planes(project.segments[segment].image, width, height, segment + 1)
+        visual = project.segments[segment].visual
+        assert isinstance(visual, Still)
+        planes = load_cover_planes(visual.image, width, height, segment + 1)
         with self._lock:
             self._planes[key] = planes
             while len(self._planes) > self._keep:
@@ -59,20 +77,31 @@ class PreparedStills:
 
 
 def open_picture(project: Project, story: Story, position: int,
-                 stills: PreparedStills | None = None) -> StillPicture | ClipPicture:
+                 stills: PreparedStills | None = None) -> AnyPicture:
     """Open what item ``position`` of ``story`` shows (its still from ``stills`` when given)."""
     item = story.items[position]
-    if item.kind != "segment":
-        assert item.clip is not None
-        return ClipPicture(item.clip, project.width, project.height, project.fps)
-    assert item.segment is not None
-    width, height = cover_size(project, item.segment)
-    if stills is not None:
-        planes = stills.get(project, item.segment, width, height)
-    else:
-        planes = load_cover_planes(project.segments[item.segment].image, width, height,
-                                   item.segment + 1)
-    return StillPicture(planes, segment_motion(project, item.segment))
+    visual = item.visual
+    match visual:
+        case Still():
+            assert item.segment is not None
+            width, height = cover_size(project, item.segment)
+            if stills is not None:
+                planes = stills.get(project, item.segment, width, height)
+            else:
+                planes = load_cover_planes(visual.image, width, height, item.segment + 1)
+            return StillPicture(planes, segment_motion(project, item.segment))
+        case Video():
+            assert item.clip is not None
+            span = story.plan.spans[position]
+            return VideoPicture(visual, item.clip, width=project.width, height=project.height,
+                                fps=project.fps, shown_frames=span.end_frame - span.visible_start)
+        case Card():
+            settings = project.settings
+            planes, _ = card_planes(visual.title, settings.background, settings.subtitles,
+                                    project.width, project.height, settings.safe_insets)
+            return CardPicture(planes)
+        case _:
+            assert_never(visual)
 
 
 def _zoom(project: Project, segment: int) -> float:

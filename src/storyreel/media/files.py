@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
-from storyreel.errors import MediaError
+from storyreel.errors import MediaError, OutputError
 
-__all__ = ["check_regular_file", "reason"]
+__all__ = ["check_output_file", "check_regular_file", "reason"]
 
 
 def check_regular_file(path: Path, what: str, segment: int | None = None) -> None:
@@ -34,6 +35,29 @@ def check_regular_file(path: Path, what: str, segment: int | None = None) -> Non
     if not stat.S_ISREG(mode):
         raise MediaError(f"{what} path is not a regular file (a pipe, device or socket)",
                          path=path, segment=segment)
+
+
+def check_output_file(target: Path) -> None:
+    """Refuse an output path that names something other than a file to replace.
+
+    Output is published by renaming a temp file over the target, which would put a
+    file where a pipe or device was (``-o /dev/null`` run as root would replace the
+    device itself). A symlink is replaced, never followed.
+
+    Raises:
+        OutputError: The target is a folder, a pipe, a device or a socket.
+    """
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"output path cannot be checked ({reason(exc)})", target) from exc
+    if stat.S_ISDIR(mode):
+        raise OutputError("output path is a folder, not a file", target)
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise OutputError("output path is not a regular file (a pipe, device or socket); "
+                          "name a file to write", target)
 
 
 def reason(exc: BaseException) -> str:

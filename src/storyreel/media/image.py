@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from storyreel.errors import MediaError
 from storyreel.media.files import check_regular_file
@@ -29,6 +29,11 @@ __all__ = [
 MAX_IMAGE_PIXELS = 80_000_000
 _FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO"}
 _HEADER_EXIF = {"JPEG", "MPO", "WEBP", "TIFF"}
+#: EXIF orientation -> the turn that makes the picture upright (as ImageOps.exif_transpose).
+_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+          4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+          6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+          8: Image.Transpose.ROTATE_90}
 
 Plane = NDArray[np.uint8]
 
@@ -142,10 +147,14 @@ def load_cover_planes(
     """
     try:
         with _open(path, segment) as im:
-            im.draft(None, _decode_size(im, width, height))
+            needed = _decode_size(im, width, height)
+            im.draft(None, needed)
             im.load()
-            ImageOps.exif_transpose(im, in_place=True)  # no copy when already upright
-            rgb = np.asarray(im if im.mode == "RGB" else _to_rgb(im))
+            turn = _TURNS.get(im.getexif().get(0x0112, 1))
+            small = _reduced(im, needed)  # a reduced copy has no EXIF: turned by the original's
+            if turn is not None:
+                small = small.transpose(turn)
+            rgb = np.asarray(small if small.mode == "RGB" else _to_rgb(small))
     except MediaError:
         raise
     except (OSError, ValueError, SyntaxError) as exc:
@@ -158,6 +167,19 @@ def load_cover_planes(
     fitted = cv2.resize(crop, (width, height),
                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
     return rgb_to_yuv420(np.asarray(fitted, dtype=np.uint8))
+
+
+def _reduced(im: Image.Image, needed: tuple[int, int]) -> Image.Image:
+    """``im`` shrunk by the largest whole factor that still covers ``needed`` (a box
+    average, as the area resampling that follows would do), before any conversion: a
+    large still is converted (float, 16-bit, alpha) at the size it is used, not whole."""
+    factor = min(im.width // max(1, needed[0]), im.height // max(1, needed[1]))
+    if factor < 2:
+        return im
+    try:
+        return im.reduce(factor)
+    except ValueError:  # a mode Pillow cannot reduce (palette, 16-bit): converted whole
+        return im
 
 
 def _decode_size(im: Image.Image, width: int, height: int) -> tuple[int, int]:

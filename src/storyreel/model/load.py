@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,14 @@ from pydantic import ValidationError
 from storyreel.errors import ManifestError, Problem, ValidationFailed
 from storyreel.model.project import Project
 
-__all__ = ["MAX_JSON_DEPTH", "load_project", "parse_json", "problems_from", "project_from_dict"]
+__all__ = ["MAX_INTEGER_DIGITS", "MAX_JSON_DEPTH", "load_project", "parse_json",
+           "problems_from", "project_from_dict"]
 
 MAX_MANIFEST_BYTES = 20_000_000
 #: Deepest nesting of objects and lists a manifest may have (real ones use four or five).
 MAX_JSON_DEPTH = 32
+#: Longest integer a manifest may hold, in digits (real ones need a handful).
+MAX_INTEGER_DIGITS = 100
 
 
 def load_project(path: str | Path) -> Project:
@@ -74,8 +78,10 @@ def _read_regular(path: Path) -> str:
 def parse_json(text: str | bytes) -> Any:
     """Parse manifest JSON, refusing what would break the steps after it.
 
-    Refused: invalid JSON, nesting deeper than :data:`MAX_JSON_DEPTH`, and text that is
-    not Unicode (a lone surrogate such as ``"\\ud800"``, which cannot be stored or sent).
+    Refused: invalid JSON, nesting deeper than :data:`MAX_JSON_DEPTH`, integers longer
+    than :data:`MAX_INTEGER_DIGITS` digits (Python refuses to convert those over 4,300),
+    and text that is not Unicode (a lone surrogate such as ``"\\ud800"``, which cannot
+    be stored or sent).
 
     Raises:
         ManifestError: Saying what is wrong, with the line and column for invalid JSON.
@@ -83,7 +89,7 @@ def parse_json(text: str | bytes) -> Any:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8-sig")
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_integer)
     except UnicodeDecodeError as exc:
         raise ManifestError("not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
@@ -92,8 +98,32 @@ def parse_json(text: str | bytes) -> Any:
         ) from exc
     except RecursionError as exc:
         raise ManifestError(f"JSON is nested more than {MAX_JSON_DEPTH} levels deep") from exc
+    except _LongInteger as exc:
+        raise _long_integer(str(text) if isinstance(text, str) else "", exc.digits) from None
     _check_tree(data)
     return data
+
+
+class _LongInteger(Exception):
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _LongInteger(digits)
+    return int(digits)
+
+
+def _long_integer(text: str, digits: str) -> ManifestError:
+    """The error for an overlong integer, naming the key it is the value of when found."""
+    where = ""
+    at = text.find(digits)
+    key = re.search(r'"((?:[^"\\]|\\.){1,100})"\s*:\s*$', text[max(0, at - 300):at])
+    if key is not None:
+        where = f' at "{key.group(1)}"'
+    return ManifestError(f"JSON holds an integer of {len(digits.lstrip('-')):,} digits{where} "
+                         f"(at most {MAX_INTEGER_DIGITS} are accepted)")
 
 
 def _check_tree(data: Any) -> None:

@@ -25,6 +25,7 @@ from pydantic import (
 
 from storyreel.model.fps import FrameRate
 from storyreel.model.platforms import PLATFORMS, Insets, PlatformName
+from storyreel.model.visual import Card, ClipOptions, Still, Video, Visual
 
 __all__ = [
     "CAPTION_LOOKS",
@@ -36,7 +37,9 @@ __all__ = [
     "MIN_DIMENSION",
     "PRESETS",
     "CaptionLook",
+    "Card",
     "Clip",
+    "ClipOptions",
     "Colour",
     "Direction",
     "KenBurns",
@@ -48,8 +51,11 @@ __all__ = [
     "RenderSettings",
     "SafeArea",
     "Segment",
+    "Still",
     "Subtitles",
     "Transitions",
+    "Video",
+    "Visual",
     "Voice",
     "VoiceEngine",
     "VoiceOverride",
@@ -393,6 +399,7 @@ class RenderSettings(_Frozen):
         safe_area: Where captions and the logo may be drawn; default: the platform's, or
             the title-safe area without a platform.
         voice: The voice that narrates segments without a recording.
+        background: The colour of title cards (segments with neither image nor video).
     """
 
     platform: PlatformName | None = None
@@ -410,6 +417,7 @@ class RenderSettings(_Frozen):
     intro: Clip | None = None
     outro: Clip | None = None
     voice: Voice = Voice()
+    background: Colour = "#000000"
 
     @property
     def safe_insets(self) -> Insets | None:
@@ -420,16 +428,22 @@ class RenderSettings(_Frozen):
 
 
 class Segment(BaseModel):
-    """One still, its narration and the narration's text.
+    """One visual (a still, a video clip or a title card), its narration and its text.
 
+    A segment shows its ``image``, or its ``video`` (trimmed and fitted by ``clip``), or,
+    with neither, a card: the project's background colour with its ``title``.
     A segment without ``audio`` is narrated from its ``text`` by the project's voice
-    (or its own ``voice`` override); a recording, where given, always wins.
+    (or its own ``voice`` override); a recording, where given, always wins. A video with
+    neither text nor recording is an interlude: it lasts the trimmed clip.
     Unknown fields (e.g. StoryFlow's ``image_prompt``) are kept and ignored.
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    image: Path
+    image: Path | None = None
+    video: Path | None = None
+    clip: ClipOptions | None = None
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH)
     audio: Path | None = None
     text: str = Field("", max_length=MAX_TEXT_LENGTH)
     chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
@@ -442,6 +456,36 @@ class Segment(BaseModel):
     def voice_of(self, project_voice: Voice) -> Voice:
         """The voice that speaks this segment's text."""
         return project_voice if self.voice is None else self.voice.over(project_voice)
+
+    @property
+    def visual(self) -> Visual:
+        """What the segment shows."""
+        if self.image is not None:
+            return Still(image=self.image)
+        if self.video is not None:
+            return Video(video=self.video, clip=self.clip or ClipOptions())
+        return Card(title=self.title)
+
+    @property
+    def interlude(self) -> bool:
+        """A video with neither text nor recording: it lasts its clip, its sound plays."""
+        return self.video is not None and self.audio is None and not self.text.strip()
+
+    @field_validator("video")
+    @classmethod
+    def _one_visual(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("image") is not None:
+            raise ValueError("a segment shows one visual: give it an image or a video, "
+                             "not both")
+        return value
+
+    @field_validator("clip")
+    @classmethod
+    def _clip_of_a_video(cls, value: ClipOptions | None, info: ValidationInfo
+                         ) -> ClipOptions | None:
+        if value is not None and info.data.get("video") is None:
+            raise ValueError("clip options need a video")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -456,8 +500,8 @@ class Segment(BaseModel):
                 data["text"] = ""
         return data
 
-    _paths = field_validator("image", "audio", mode="before")(_resolve)
-    _words = field_validator("text", "chapter", mode="before")(_printable)
+    _paths = field_validator("image", "video", "audio", mode="before")(_resolve)
+    _words = field_validator("text", "chapter", "title", mode="before")(_printable)
 
 
 class Project(BaseModel):
@@ -484,7 +528,8 @@ class Project(BaseModel):
         voice model files."""
         files = [self._manifest] if self._manifest is not None else []
         for segment in self.segments:
-            files += [segment.image] if segment.audio is None else [segment.image, segment.audio]
+            files += segment.visual.files()
+            files += [segment.audio] if segment.audio is not None else []
         settings = self.settings
         for setting in (settings.music, settings.logo, settings.intro, settings.outro):
             if setting is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
 import numpy as np
 
@@ -13,12 +13,15 @@ from storyreel.audio.align import Aligner, align_narration
 from storyreel.audio.music import MusicBed
 from storyreel.audio.speech import narration_speech
 from storyreel.errors import MediaError, Problem
+from storyreel.frames.card import card_planes
 from storyreel.frames.text import check_font
-from storyreel.media.audio import SAMPLE_RATE, AudioReader, Samples
-from storyreel.media.clip import ClipInfo, probe_clip
+from storyreel.media.audio import MAX_NARRATION_SECONDS, SAMPLE_RATE, AudioReader, Samples
+from storyreel.media.clip import probe_clip
 from storyreel.media.image import probe_image
-from storyreel.model.project import Project
+from storyreel.model.project import Project, Segment
+from storyreel.model.visual import Card, Still, Video
 from storyreel.render.keys import FileDigests, narration_facts_key
+from storyreel.timeline.story import ClipFacts
 from storyreel.timeline.words import Word, WordTimings, estimate_words
 
 __all__ = ["Analysis", "FactStore", "analyse_project"]
@@ -37,7 +40,8 @@ class Analysis:
     Attributes:
         problems: Everything wrong, in segment order; empty when the project can render.
         narration_samples: Narration length of each segment at 48 kHz (0 where unusable).
-        image_sizes: Width and height of each still ((0, 0) where unusable).
+        image_sizes: Width and height of each still or clip ((0, 0) where unusable, and
+            for cards).
         speech: Sample ranges where the voice speaks, per segment.
         intro: The intro clip, when the project has a usable one.
         outro: The outro clip, when the project has a usable one.
@@ -45,16 +49,19 @@ class Analysis:
             speech was not analysed or the segment has no text).
         warnings: Things worth knowing that do not stop a render (e.g. word timings
             that had to be estimated).
+        clips: Each segment's trimmed clip (``None`` for other visuals and unusable
+            clips).
     """
 
     problems: list[Problem]
     narration_samples: list[int]
     image_sizes: list[tuple[int, int]]
     speech: list[Regions] = field(default_factory=list)
-    intro: ClipInfo | None = None
-    outro: ClipInfo | None = None
+    intro: ClipFacts | None = None
+    outro: ClipFacts | None = None
     words: list[WordTimings] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    clips: list[ClipFacts | None] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -87,16 +94,15 @@ def analyse_project(
     regions: list[Regions] = []
     timings: list[WordTimings] = []
     warnings: list[str] = []
+    clips: list[ClipFacts | None] = []
     aligner = Aligner()
     digest = digest or FileDigests()
     for number, segment in enumerate(project.segments, start=1):
-        try:
-            sizes.append(probe_image(segment.image, number))
-        except MediaError as exc:
-            problems.append(_named(exc.problem, "image"))
-            sizes.append((0, 0))
+        size, clip = _check_visual(project, segment, number, problems, warnings)
+        sizes.append(size)
+        clips.append(clip)
         if segment.audio is None:  # spoken from its text when the render starts
-            if not segment.text.strip():
+            if not segment.text.strip() and not segment.interlude:
                 problems.append(Problem("no narration: the segment has neither a recording "
                                         "nor text", number, None, "audio"))
             lengths.append(0)
@@ -129,7 +135,68 @@ def analyse_project(
     intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
-    return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings)
+    return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips)
+
+
+def _check_visual(project: Project, segment: Segment, number: int, problems: list[Problem],
+                  warnings: list[str]) -> tuple[tuple[int, int], ClipFacts | None]:
+    """Open a segment's visual as the render will: its size, and its trimmed clip (a
+    card's title is drawn once, for the characters no font has)."""
+    visual = segment.visual
+    match visual:
+        case Still():
+            try:
+                return probe_image(visual.image, number), None
+            except MediaError as exc:
+                problems.append(_named(exc.problem, "image"))
+                return (0, 0), None
+        case Video():
+            try:
+                clip = _trimmed_clip(visual, number)
+            except MediaError as exc:
+                problems.append(_named(exc.problem, "video"))
+                return (0, 0), None
+            return (clip.width, clip.height), clip
+        case Card():
+            warnings += [f"segment {number} title: {note}" for note in _card_notes(project,
+                                                                                  visual)]
+            return (0, 0), None
+        case _:
+            assert_never(visual)
+
+
+def _card_notes(project: Project, card: Card) -> list[str]:
+    """What drawing a card's title has to say (the caption font's check names a bad font)."""
+    if not card.title:
+        return []
+    settings = project.settings
+    try:
+        return card_planes(card.title, settings.background, settings.subtitles, project.width,
+                           project.height, settings.safe_insets)[1]
+    except MediaError:
+        return []
+
+
+def _trimmed_clip(visual: Video, number: int) -> ClipFacts:
+    """Probe a segment's clip, its first and last frames decoded, and check its trim.
+
+    Raises:
+        MediaError: The clip is unusable (:func:`probe_clip` says why), or its trim lies
+            outside it.
+    """
+    path = visual.video
+    try:
+        info = probe_clip(path, check_frames=True)
+    except MediaError as exc:
+        raise MediaError(exc.problem.message, path=path, segment=number) from exc
+    start, stop = visual.clip.trim
+    end = stop if stop is not None else info.duration
+    for what, at, outside in (("start", start, start >= info.duration),
+                              ("end", end, end > info.duration)):
+        if outside:
+            raise MediaError(f"clip trim {what} {float(at):g} s lies outside the clip "
+                             f"({float(info.duration):.3f} s long)", path=path, segment=number)
+    return ClipFacts(end - start, info.width, info.height)
 
 
 @dataclass(frozen=True)
@@ -201,7 +268,12 @@ def _from_json(data: dict[str, Any] | None) -> _Found | None:
         if source not in ("engine", "aligned", "estimated"):
             return None
         note = data["note"]
-        return _Found(int(data["length"]), speech, WordTimings(words, source),
+        length = int(data["length"])
+        spans = [*speech, *((w.start, w.end) for w in words)]
+        if not 0 < length <= MAX_NARRATION_SECONDS * SAMPLE_RATE or any(
+                not 0 <= a <= b <= length for a, b in spans):
+            return None  # not what analysing a narration can find: found again
+        return _Found(length, speech, WordTimings(words, source),
                       str(note) if note is not None else None)
     except (KeyError, TypeError, ValueError):
         return None
@@ -236,9 +308,10 @@ def _narration(path: Path, number: int, speech: bool, *, align: bool
     return length, found, mono
 
 
-def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipInfo | None:
+def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipFacts | None:
     try:
-        return probe_clip(path)
+        info = probe_clip(path, check_frames=True)
+        return ClipFacts(info.duration, info.width, info.height)
     except MediaError as exc:
         problems.append(Problem(exc.problem.message, None, path, f"settings.{field_name}"))
         return None

@@ -2,7 +2,9 @@
 
 Entries are files named by the hash of everything that shaped them
 (:mod:`storyreel.render.keys`), so an entry is never updated, only written once and
-read many times. An entry is written under a temporary name in ``tmp/`` and renamed
+read many times. Each is stored with the SHA-256 of its contents, checked whenever it
+is reused: an entry that was damaged, replaced or planted (a symlink) is dropped and
+made again, never published. An entry is written under a temporary name in ``tmp/`` and renamed
 into place only when complete (and flushed), so a render that is killed leaves at
 most an unnamed partial file, which the next render sweeps and never reads. Two
 renders may share a cache: both may write the same entry (the rename is atomic and
@@ -26,9 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
+import logging
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,6 +51,11 @@ DEFAULT_MAX_BYTES = 4_000_000_000
 CACHE_DIR_NAME = ".storyreel-cache"
 _KINDS = {"parts": ".mp4", "sound": ".m4a", "facts": ".facts"}
 _STALE_TMP_SECONDS = 24 * 3600
+#: Where an entry's notes keep the checksum of its contents.
+_CHECK = "check"
+_MAX_NOTES = 64 << 20  # notes and facts are small; a huge file is not read whole
+
+log = logging.getLogger("storyreel")
 
 
 @dataclass(frozen=True)
@@ -67,34 +77,66 @@ class PartCache:
         self.root = Path(root)
         self.max_bytes = max_bytes
 
+    def unwritable(self) -> str | None:
+        """Why this cache cannot be written (a read-only folder, a file in its way), or
+        ``None`` when it can: a render then goes on without it."""
+        try:
+            for folder in ("tmp", "work", "new"):
+                (self.root / folder).mkdir(parents=True, exist_ok=True)
+            probe = self.root / "tmp" / f".probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            return exc.strerror or type(exc).__name__
+        return None
+
     def path(self, kind: str, key: str) -> Path:
         """Where the entry ``key`` of ``kind`` (``parts``, ``sound`` or ``facts``) lives."""
         return self.root / kind / key[:2] / f"{key}{_KINDS[kind]}"
 
     def take(self, kind: str, key: str, dest: Path) -> dict[str, Any] | None:
-        """Link the entry to ``dest`` and mark it used.
+        """Link the entry to ``dest`` and mark it used, once its checksum matches.
+
+        An entry that is not a regular file inside the cache (a planted symlink), whose
+        notes do not read, or whose contents do not match the checksum stored with it
+        (damaged, scrambled, or made before checksums were kept) is dropped, so it is
+        made again.
 
         Returns:
-            What was stored with the entry, or ``None`` when there is no such entry.
+            What was stored with the entry, or ``None`` when there is no usable entry.
         """
         source = self.path(kind, key)
         try:
-            notes = json.loads(source.with_suffix(".json").read_text(encoding="utf-8"))
+            notes = json.loads(_read_regular(source.with_suffix(".json")))
+            check = notes.pop(_CHECK)
+            if not self._holds(source):
+                raise ValueError("not a regular file inside the cache")
             _link_or_copy(source, dest)
-        except (OSError, ValueError):
+            if _checksum(dest) != check:
+                raise ValueError("its contents do not match its checksum")
+        except FileNotFoundError:
+            _discard(dest)
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            _discard(dest)
+            self.drop(kind, key)
+            log.warning("cache: dropped %s entry %s (%s); it is made again", kind, key[:12],
+                        exc)
             return None
         with contextlib.suppress(OSError):
             os.utime(source)
         return notes if isinstance(notes, dict) else None
 
     def put(self, kind: str, key: str, source: Path, notes: dict[str, Any]) -> None:
-        """Store the complete file ``source`` (it stays where it is) and ``notes`` as ``key``."""
+        """Store the complete file ``source`` (it stays where it is) and ``notes`` as ``key``,
+        with a checksum of its contents that :meth:`take` checks."""
         final = self.path(kind, key)
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+            checked = {**notes, _CHECK: _checksum(source)}
             with self._staged(key) as tmp:
-                tmp.write_text(json.dumps(notes), encoding="utf-8")
+                tmp.write_text(json.dumps(checked), encoding="utf-8")
                 os.replace(tmp, final.with_suffix(".json"))
             with self._staged(key) as tmp:
                 _link_or_copy(source, tmp)
@@ -105,27 +147,44 @@ class PartCache:
             raise output_error(exc, final) from exc
 
     def recall(self, key: str) -> dict[str, Any] | None:
-        """The facts kept under ``key`` (and mark them used), or ``None``."""
+        """The facts kept under ``key`` (and mark them used), or ``None``; facts that do
+        not match their checksum are dropped."""
         path = self.path("facts", key)
         try:
-            facts = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            kept = json.loads(_read_regular(path))
+            facts = kept["facts"]
+            if kept[_CHECK] != _facts_checksum(facts) or not self._holds(path):
+                raise ValueError("the facts do not match their checksum")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            _remove(path)
+            log.warning("cache: dropped facts %s (%s); they are found again", key[:12], exc)
             return None
         with contextlib.suppress(OSError):
             os.utime(path)
         return facts if isinstance(facts, dict) else None
 
     def remember(self, key: str, facts: dict[str, Any]) -> None:
-        """Keep ``facts`` (JSON-serialisable) under ``key``."""
+        """Keep ``facts`` (JSON-serialisable) under ``key``, with their checksum."""
         final = self.path("facts", key)
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             (self.root / "tmp").mkdir(parents=True, exist_ok=True)
             with self._staged(key) as tmp:
-                tmp.write_text(json.dumps(facts), encoding="utf-8")
+                tmp.write_text(json.dumps({"facts": facts, _CHECK: _facts_checksum(facts)}),
+                               encoding="utf-8")
                 os.replace(tmp, final)
         except OSError as exc:
             raise output_error(exc, final) from exc
+
+    def _holds(self, entry: Path) -> bool:
+        """True when ``entry`` is a regular file (no symlink) inside the cache folder."""
+        try:
+            regular = stat.S_ISREG(os.lstat(entry).st_mode)
+            return regular and entry.resolve().is_relative_to(self.root.resolve())
+        except (OSError, RuntimeError):
+            return False
 
     @contextlib.contextmanager
     def _staged(self, key: str) -> Iterator[Path]:
@@ -232,6 +291,36 @@ class PartCache:
             freed += length if _remove(path) else 0
         self.sweep()
         return freed
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path``, refusing a symlink in its place."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ValueError("not a regular file")
+        return handle.read(_MAX_NOTES)
+
+
+def _checksum(path: Path) -> dict[str, Any]:
+    """SHA-256 and length of a file's contents (a symlink in its place is refused)."""
+    digest = hashlib.sha256()
+    size = 0
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
+def _facts_checksum(facts: Any) -> str:
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _link_or_copy(source: Path, dest: Path) -> None:

@@ -126,6 +126,7 @@ class Job:
 
     def run(self) -> JobOutcome:
         """Render, verify and publish; returns what was made."""
+        self.check_cache()
         story = self.analyse()
         check_output_dir(self.target)
         sweep_stale(self.target.parent)
@@ -154,6 +155,18 @@ class Job:
         words = tuple(self.analysis.words) if self.analysis is not None else ()
         return JobOutcome(verified, story, sound.before, sound.after, tuple(published),
                           tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused, words)
+
+    def check_cache(self) -> None:
+        """Render without the cache (and say so) when it cannot be written."""
+        if self.cache is None:
+            return
+        why = self.cache.unwritable()
+        if why is not None:
+            warning = (f"the cache {self.cache.root} cannot be written ({why}); rendering "
+                       "without it")
+            log.warning("%s", warning)
+            self.warnings.append(warning)
+            self.cache = None
 
     @contextlib.contextmanager
     def workspace(self) -> Iterator[Path]:
@@ -211,8 +224,7 @@ class Job:
         fps = story.plan.fps
         if self.single_part:
             return (Chunk(0, 0, story.plan.total_frames),)
-        stills = [item.kind == "segment" for item in story.items]
-        return plan_chunks(story.plan, stills, fade_in=fades[0], fade_out=fades[1],
+        return plan_chunks(story.plan, fade_in=fades[0], fade_out=fades[1],
                            tail_guard=seconds_to_frames(_TAIL_GUARD_SECONDS, fps),
                            min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps))
 

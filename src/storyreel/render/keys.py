@@ -25,7 +25,7 @@ from typing import Any
 import av
 
 from storyreel.errors import MediaError
-from storyreel.frames.pictures import cover_size, segment_motion
+from storyreel.frames.pictures import motion_of
 from storyreel.media.encoder import EncoderSettings
 from storyreel.model.project import Project
 from storyreel.render.decor import fade_level
@@ -120,9 +120,14 @@ def sound_key(project: Project, story: Story, settings: EncoderSettings,
     return _hash(description)
 
 
-def _item_sound_digest(project: Project, item: Item, digest: FileDigests) -> str | None:
-    path = project.segments[item.segment].audio if item.segment is not None else item.clip
-    return digest(path) if path is not None else None
+def _item_sound_digest(project: Project, item: Item, digest: FileDigests) -> list[str]:
+    """The digests of an item's sounds: its narration, and its visual's files when the
+    visual's own sound is heard (the level is in the item)."""
+    narration = project.segments[item.segment].audio if item.segment is not None else None
+    sources = [digest(narration)] if narration is not None else []
+    if item.gain is not None:
+        sources += [digest(path) for path in item.visual.files()]
+    return sources
 
 
 def _picture(project: Project, story: Story, position: int, start: int,
@@ -130,13 +135,9 @@ def _picture(project: Project, story: Story, position: int, start: int,
     span, item = story.plan.spans[position], story.items[position]
     where = {"visible": span.visible_start - start, "first": span.first_frame - start,
              "end": span.end_frame - start, "crossfade": span.crossfade}
-    if item.segment is None:
-        assert item.clip is not None
-        return {**where, "clip": digest(item.clip)}
-    segment = project.segments[item.segment]
-    return {**where, "image": digest(segment.image),
-            "motion": repr(segment_motion(project, item.segment)),
-            "cover": cover_size(project, item.segment)}
+    return {**where, "visual": item.visual.shape(),
+            "files": [digest(path) for path in item.visual.files()],
+            "clip": repr(item.clip), **motion_of(project, item)}
 
 
 def _unknown_fields(story: Story) -> dict[str, str]:

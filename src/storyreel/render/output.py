@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from storyreel.errors import OutputError, output_error
+from storyreel.media.files import check_output_file
 
 __all__ = ["TEMP_SUFFIX", "check_output_dir", "publish", "sweep_stale", "temp_output"]
 
@@ -31,6 +32,7 @@ def check_output_dir(target: Path) -> None:
     folder = target.parent
     if target.is_dir():
         raise OutputError("output path is a folder, not a file", target)
+    check_output_file(target)
     if not folder.exists():
         try:
             folder.mkdir(parents=True, exist_ok=True)

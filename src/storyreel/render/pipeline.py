@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from storyreel.errors import Problem, RenderCancelled, ValidationFailed
+from storyreel.media.files import check_output_file
 from storyreel.media.sidecar import sidecar_path
 from storyreel.model.load import problems_from
 from storyreel.model.project import Project
@@ -39,6 +40,7 @@ __all__ = [
     "default_output",
     "render",
     "slugify",
+    "written_files",
 ]
 
 log = logging.getLogger("storyreel")
@@ -171,13 +173,18 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     return updated
 
 
+def written_files(target: Path) -> list[Path]:
+    """The files a render to ``target`` may write: the video and the sidecars beside it."""
+    return [target, *(sidecar_path(target, suffix) for suffix in SIDECAR_SUFFIXES)]
+
+
 def check_not_input(project: Project, target: Path) -> None:
     """Refuse an output (or a caption file beside it) that would replace one of the inputs.
 
     Raises:
         ValidationFailed: Naming the input the output would overwrite.
     """
-    written = [target, *(sidecar_path(target, suffix) for suffix in SIDECAR_SUFFIXES)]
+    written = written_files(target)
     for source in project.input_files():
         for path in written:
             if _same_file(source, path):
@@ -237,6 +244,7 @@ def render(
     target = Path(output) if output is not None else default_output(project, draft=draft)
     target = target.expanduser().absolute()
     check_not_input(project, target)
+    check_output_file(target)  # before any narration is spoken
     reporter = ProgressReporter(on_progress)
     store = default_cache(project) if cache is True else cache or None
 

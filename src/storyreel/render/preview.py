@@ -9,19 +9,28 @@ logo, both placed in the platform's safe area exactly as a render places them.
 
 from __future__ import annotations
 
-from typing import Literal
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, assert_never
 
 import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.errors import MediaError
+from storyreel.frames.card import card_planes
 from storyreel.frames.kenburns import choose_motion, warp_into
 from storyreel.frames.overlay import blend_into
 from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionPainter
+from storyreel.frames.video import VideoPicture
+from storyreel.media.clip import probe_clip
 from storyreel.media.image import Planes, even_ceil, load_cover_planes, rgb_to_yuv420
 from storyreel.model.project import Project
+from storyreel.model.visual import Card, Still, Video
 from storyreel.render.decor import caption_style, logo_overlay
+from storyreel.render.keys import FileDigests
 from storyreel.timeline.captions import (
     POP_STEPS,
     CaptionState,
@@ -30,8 +39,9 @@ from storyreel.timeline.captions import (
     pop_groups,
     split_chunks,
 )
+from storyreel.timeline.story import ClipFacts
 
-__all__ = ["SAMPLE_CAPTION", "caption_preview", "segment_frame"]
+__all__ = ["SAMPLE_CAPTION", "StillCache", "StillLoader", "caption_preview", "segment_frame"]
 
 #: When in a caption its preview is drawn.
 Moment = Literal["start", "middle", "end"]
@@ -39,23 +49,130 @@ Moment = Literal["start", "middle", "end"]
 #: The caption shown while the project has no text yet.
 SAMPLE_CAPTION = "Your captions follow every word"
 
+StillLoader = Callable[[Path, int, int, int], Planes]
+"""Decodes a still to cover a size (as :func:`~storyreel.media.image.load_cover_planes`)."""
 
-def caption_preview(project: Project) -> NDArray[np.uint8]:
+
+class StillCache:
+    """Stills decoded for previews, kept by the file's SHA-256 and the size drawn.
+
+    A still is decoded once per size, however often its previews are drawn; the least
+    recently used go first past ``max_bytes``. Each caller gets its own copy (previews
+    draw on them). Safe to share between threads.
+
+    Args:
+        max_bytes: What the kept stills may take together.
+        load: The decoder (default :func:`~storyreel.media.image.load_cover_planes`).
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20, load: StillLoader = load_cover_planes) -> None:
+        self.max_bytes = max_bytes
+        self.load = load
+        self._kept: OrderedDict[tuple[str, int, int], Planes] = OrderedDict()
+        self._digests = FileDigests()
+        self._hashing = threading.Lock()
+        self._lock = threading.Lock()
+
+    def __call__(self, path: Path, width: int, height: int, segment: int) -> Planes:
+        """The still at ``path`` covering ``width`` x ``height``, decoded at most once.
+
+        Raises:
+            MediaError: The file cannot be read or decoded.
+        """
+        try:
+            key = (self._digest(path), width, height)
+        except MediaError:
+            return self.load(path, width, height, segment)  # its own error says why
+        with self._lock:
+            planes = self._kept.get(key)
+            if planes is not None:
+                self._kept.move_to_end(key)
+        if planes is None:
+            planes = self.load(path, width, height, segment)
+            with self._lock:
+                self._kept[key] = planes
+                while sum(_bytes(p) for p in self._kept.values()) > self.max_bytes:
+                    self._kept.popitem(last=False)
+        return Planes(planes.y.copy(), planes.u.copy(), planes.v.copy())
+
+    def _digest(self, path: Path) -> str:
+        """The file's SHA-256 (read again only when its length or time changed)."""
+        with self._hashing:
+            return self._digests(path)
+
+
+def _bytes(planes: Planes) -> int:
+    return planes.y.nbytes + planes.u.nbytes + planes.v.nbytes
+
+
+def caption_preview(project: Project, load: StillLoader = load_cover_planes
+                    ) -> NDArray[np.uint8]:
     """The preview frame of ``project`` as an ``(height, width, 3)`` RGB array.
+
+    ``load`` decodes the still (a :class:`StillCache` keeps them between previews).
 
     Raises:
         MediaError: The caption font or the logo cannot be read.
     """
-    return _decorated(project, _background(project), _first_caption(project))
+    return _decorated(project, _background(project, load), _first_caption(project))
 
 
-def segment_frame(project: Project, index: int, *, end: bool) -> NDArray[np.uint8]:
+def segment_frame(project: Project, index: int, *, end: bool,
+                  load: StillLoader = load_cover_planes) -> NDArray[np.uint8]:
     """The first (or last) frame of segment ``index`` as the render draws it: the still
-    framed and moved by its Ken Burns motion, with that moment's caption and the logo.
+    framed and moved by its Ken Burns motion (a clip at its trim's first or last frame,
+    a card as it renders), with that moment's caption and the logo.
+
+    ``load`` decodes the still (a :class:`StillCache` keeps them between previews).
 
     Raises:
-        MediaError: The still, the caption font or the logo cannot be read.
+        MediaError: The still or clip, the caption font or the logo cannot be read.
     """
+    segment = project.segments[index]
+    visual = segment.visual
+    match visual:
+        case Still():
+            frame = _still_frame(project, index, visual.image, end=end, load=load)
+        case Video():
+            frame = _clip_frame(project, visual, end=end)
+        case Card():
+            settings = project.settings
+            frame, _ = card_planes(visual.title, settings.background, settings.subtitles,
+                                   project.width, project.height, settings.safe_insets)
+        case _:
+            assert_never(visual)
+    options = project.settings.subtitles
+    chunks = split_chunks(segment.text, min_words=options.min_words,
+                          max_words=options.max_words) if segment.subtitles else []
+    return _decorated(project, frame, (chunks[-1] if end else chunks[0]) if chunks else "",
+                      "end" if end else "start")
+
+
+def _clip_frame(project: Project, visual: Video, *, end: bool) -> Planes:
+    """A clip's trim's first or last frame, framed as the render frames it."""
+    info = probe_clip(visual.video)
+    start, stop = visual.clip.trim
+    length = (stop if stop is not None else info.duration) - start
+    shown = max(1, int(length * project.fps))
+    frame = _blank(project.width, project.height)
+    picture = VideoPicture(visual, ClipFacts(length, info.width, info.height), width=project.width,
+                           height=project.height, fps=project.fps, shown_frames=shown)
+    try:
+        picture.draw((frame.y, frame.u, frame.v), shown - 1 if end else 0, 1.0 if end else 0.0)
+    finally:
+        picture.close()
+    return frame
+
+
+def _blank(width: int, height: int) -> Planes:
+    return Planes(np.empty((height, width), np.uint8),
+                  np.empty((height // 2, width // 2), np.uint8),
+                  np.empty((height // 2, width // 2), np.uint8))
+
+
+def _still_frame(project: Project, index: int, image: Path, *, end: bool,
+                 load: StillLoader) -> Planes:
+    """A still framed and moved by its Ken Burns motion, at its start or end."""
     segment = project.segments[index]
     kb = project.settings.ken_burns
     zoom = segment.zoom if segment.zoom is not None else kb.zoom
@@ -63,17 +180,10 @@ def segment_frame(project: Project, index: int, *, end: bool) -> NDArray[np.uint
                            pan=kb.pan, eased=kb.easing == "ease-in-out")
     scale = 1.0 if motion.static else zoom
     width, height = project.width, project.height
-    source = load_cover_planes(segment.image, even_ceil(width * scale),
-                               even_ceil(height * scale), index + 1)
-    frame = Planes(np.empty((height, width), np.uint8),
-                   np.empty((height // 2, width // 2), np.uint8),
-                   np.empty((height // 2, width // 2), np.uint8))
+    source = load(image, even_ceil(width * scale), even_ceil(height * scale), index + 1)
+    frame = _blank(width, height)
     warp_into(source, (frame.y, frame.u, frame.v), motion, 1.0 if end else 0.0)
-    options = project.settings.subtitles
-    chunks = split_chunks(segment.text, min_words=options.min_words,
-                          max_words=options.max_words) if segment.subtitles else []
-    return _decorated(project, frame, (chunks[-1] if end else chunks[0]) if chunks else "",
-                      "end" if end else "start")
+    return frame
 
 
 def _decorated(project: Project, planes: Planes, text: str,
@@ -125,10 +235,13 @@ def _first_caption(project: Project) -> str:
     return SAMPLE_CAPTION
 
 
-def _background(project: Project) -> Planes:
+def _background(project: Project, load: StillLoader) -> Planes:
     width, height = project.width, project.height
     try:
-        return load_cover_planes(project.segments[0].image, width, height, 1)
+        first = project.segments[0].visual
+        if not isinstance(first, Still):
+            raise MediaError("the first segment shows no still", path=Path())
+        return load(first.image, width, height, 1)
     except MediaError:
         ramp = np.linspace(70, 150, height, dtype=np.float32)[:, None, None]
         rgb = np.broadcast_to(ramp * np.array([0.8, 0.9, 1.1], np.float32), (height, width, 3))

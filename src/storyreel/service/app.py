@@ -23,9 +23,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storyreel.service.config import DataDirLock
 from storyreel.service.errors import (
+    Busy,
     Conflict,
     Invalid,
     NotFound,
+    PreconditionFailed,
     StudioError,
     TooLarge,
     invalid_request,
@@ -40,6 +42,7 @@ from storyreel.service.security import (
 )
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio
+from storyreel.service.uploads import sweep_temps
 
 __all__ = ["LOOPBACK_HOSTS", "TOKEN_COOKIE", "create_app"]
 
@@ -86,6 +89,10 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
             logging.getLogger(name).addFilter(redact)
         try:
             store.open()
+            swept = await anyio.to_thread.run_sync(sweep_temps, studio.media_root)
+            if swept:
+                log.info("removed %d upload(s) left by a server that stopped mid-upload",
+                         len(swept))
             retried, failed = store.recover_interrupted("The server stopped during the render")
             if retried or failed:
                 log.warning("renders interrupted by a server stop: retrying %s, failed %s",
@@ -129,7 +136,8 @@ def _version() -> str:
 
 #: The one place a studio error becomes an HTTP status.
 _STATUS: tuple[tuple[type[StudioError], int], ...] = (
-    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 400))
+    (NotFound, 404), (Conflict, 409), (PreconditionFailed, 412), (TooLarge, 413),
+    (Invalid, 400), (Busy, 503))
 
 
 def error_body(exc: StudioError) -> JSONResponse:
@@ -139,7 +147,12 @@ def error_body(exc: StudioError) -> JSONResponse:
     if exc.problems:
         body["problems"] = [p.model_dump() for p in exc.problems]
     body.update(exc.extra)
-    return JSONResponse(body, status_code=status)
+    headers: dict[str, str] | None = None
+    if isinstance(exc, Busy):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, PreconditionFailed):
+        headers = {"ETag": exc.etag}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

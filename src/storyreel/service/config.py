@@ -4,6 +4,8 @@ environment variable the service reads, in one module that imports no web framew
 Environment:
     ``STORYREEL_DATA_DIR``: the data folder (default: the platform's per-user data folder).
     ``STORYREEL_TOKEN``: the access token when none is passed on the command line.
+    ``STORYREEL_REDIS``: the workers' Redis, read by :func:`storyreel.credentials.redis_url`
+    (it holds a password, so it lives beside the code that hides it).
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ each class to a response once (:func:`storyreel.service.app.create_app`)::
     StudioError (StoryreelError)
     ├── NotFound (LookupError)          no such project, segment, render or file
     ├── Conflict                        a render or job of the project is in the way
+    ├── PreconditionFailed              ``If-Match`` names a version changed since
     ├── Invalid (ValueError)            the request or file is not usable; ``problems`` say why
     │   └── UploadRejected              an uploaded file failed its checks
-    └── TooLarge                        a body or file is over its cap
+    ├── TooLarge                        a body or file is over its cap
+    └── Busy                            too much costly work at once; try again shortly
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from storyreel.errors import StoryreelError
 from storyreel.service.schemas import ProblemOut
 
 __all__ = [
+    "Busy",
     "Conflict",
     "Invalid",
     "NotFound",
+    "PreconditionFailed",
     "StudioError",
     "TooLarge",
     "UploadRejected",
@@ -54,6 +58,18 @@ class Conflict(StudioError):
     """A queued or running job of the project is in the way."""
 
 
+class PreconditionFailed(StudioError):
+    """A conditional write (``If-Match``) met a project or segment changed elsewhere.
+
+    Nothing was written. ``current`` (in the answer) is the resource as it is now, and
+    ``etag`` its tag, so the writer can show what changed and choose.
+    """
+
+    def __init__(self, message: str, *, etag: str, current: dict[str, Any]) -> None:
+        self.etag = etag
+        super().__init__(message, current=current)
+
+
 class Invalid(StudioError, ValueError):
     """The request or the file sent is not usable."""
 
@@ -64,6 +80,19 @@ class UploadRejected(Invalid):
 
 class TooLarge(StudioError):
     """A request body or file is over its cap."""
+
+
+class Busy(StudioError):
+    """Too much costly work is running; the request may be tried again later.
+
+    Args:
+        message: What is busy, for the creator.
+        retry_after: Seconds after which trying again is worthwhile.
+    """
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 def invalid_request(errors: Sequence[Any]) -> Invalid:

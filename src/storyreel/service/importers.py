@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from storyreel.errors import ManifestError, Problem, ValidationFailed
 from storyreel.model.load import parse_json, project_from_dict
-from storyreel.model.project import Project
+from storyreel.model.project import Project, Segment
 from storyreel.service.options import asset_settings
 
 __all__ = [
@@ -64,6 +64,7 @@ class ParsedProject:
         media: Per segment, the archive members holding its image and audio (bundles only).
         assets: File settings (music, logo...) whose files are archive members: the member
             and the setting's other fields (bundles only; not in ``options``).
+        font: The archive member of the caption font (bundles only; not in ``options``).
     """
 
     title: str
@@ -71,14 +72,17 @@ class ParsedProject:
     segments: list[dict[str, Any]] = field(default_factory=list)
     media: list[BundleMedia] = field(default_factory=list)
     assets: dict[str, tuple[zipfile.ZipInfo, dict[str, Any]]] = field(default_factory=dict)
+    font: zipfile.ZipInfo | None = None
 
 
 @dataclass(frozen=True)
 class BundleMedia:
-    """Archive members of one segment's image and narration (none: spoken from its text)."""
+    """Archive members of one segment's picture (an image or a video; neither: a title
+    card) and narration (none: spoken from its text)."""
 
-    image: zipfile.ZipInfo
+    image: zipfile.ZipInfo | None
     audio: zipfile.ZipInfo | None
+    video: zipfile.ZipInfo | None = None
 
 
 def detect_kind(head: bytes) -> str:
@@ -299,20 +303,28 @@ def read_bundle(archive: zipfile.ZipFile, max_total: int) -> ParsedProject:
     folder = PurePosixPath(_clean(manifest.filename)).parent
     problems: list[Problem] = []
     for number, segment in enumerate(project.segments, start=1):
-        found: list[zipfile.ZipInfo | None] = []
-        for what in ("image", "audio"):
+        found: dict[str, zipfile.ZipInfo | None] = {}
+        for what in ("image", "audio", "video"):
             path = getattr(segment, what)
-            member = None if path is None else _member(path, folder, by_name)
-            if member is None and path is not None:
+            found[what] = None if path is None else _member(path, folder, by_name)
+            if found[what] is None and path is not None:
                 problems.append(Problem(f"the {what} file named in the manifest is not in the "
                                         "zip", number, None, what))
-            found.append(member)
-        if found[0] is not None and (found[1] is not None or segment.audio is None):
-            parsed.media.append(BundleMedia(found[0], found[1]))
+        parsed.media.append(BundleMedia(**found))
+        _visual_fields(parsed.segments[number - 1], segment)
     problems += _bundle_assets(project, parsed, folder, by_name)
+    problems += _bundle_font(project, parsed, folder, by_name)
     if problems:
         raise ImportFailed("Some media of the bundle are missing.", problems)
     return parsed
+
+
+def _visual_fields(fields: dict[str, Any], segment: Segment) -> None:
+    """Keep a segment's card title and clip options with its other fields."""
+    if segment.title:
+        fields["title"] = segment.title
+    if segment.clip is not None:
+        fields["clip"] = segment.clip.model_dump(mode="json", exclude_unset=True)
 
 
 def _bundle_assets(project: Project, parsed: ParsedProject, folder: PurePosixPath,
@@ -333,6 +345,22 @@ def _bundle_assets(project: Project, parsed: ParsedProject, folder: PurePosixPat
         fields = {k: v for k, v in raw.items() if k != "path"} if isinstance(raw, dict) else {}
         parsed.assets[name] = (member, fields)
     return problems
+
+
+def _bundle_font(project: Project, parsed: ParsedProject, folder: PurePosixPath,
+                 by_name: dict[str, zipfile.ZipInfo]) -> list[Problem]:
+    """Move the caption font out of the options: its file is attached from the archive."""
+    font = project.settings.subtitles.font
+    settings = parsed.options.get("settings")
+    subtitles = settings.get("subtitles") if isinstance(settings, dict) else None
+    if font is None or not isinstance(subtitles, dict):
+        return []
+    subtitles.pop("font", None)
+    parsed.font = _member(font, folder, by_name)
+    if parsed.font is None:
+        return [Problem("the caption font named in the manifest is not in the zip",
+                        field="settings.subtitles.font")]
+    return []
 
 
 def _clean(name: str) -> str:

@@ -182,16 +182,32 @@ def options_schema() -> dict[str, Any]:
 def missing_media(segment: SegmentRow, project_dir: Path) -> list[str]:
     """What a segment still lacks to render: ``image`` and/or ``audio``.
 
-    A segment with text and no recording is not missing its narration: the voice
-    speaks it when the project renders.
+    A segment with a video shows it, and one with a title but no picture is a title
+    card: neither lacks an image. A segment with text and no recording is not missing
+    its narration: the voice speaks it when the project renders; a video with neither
+    is an interlude and plays its own sound.
     """
+    def present(name: str | None) -> bool:
+        return bool(name) and (project_dir / str(name)).is_file()
+
     missing = []
-    if not segment.image_file or not (project_dir / segment.image_file).is_file():
+    video = present(segment.video_file)
+    if not (present(segment.image_file) or video or (segment.title or "").strip()):
         missing.append("image")
-    recorded = segment.audio_file and (project_dir / segment.audio_file).is_file()
-    if not recorded and not segment.text.strip():
+    if not present(segment.audio_file) and not segment.text.strip() and not video:
         missing.append("audio")
     return missing
+
+
+def _visual(segment: SegmentRow) -> dict[str, Any]:
+    """A segment's visual as the manifest gives it: its image, its video with the clip
+    options, or (with neither) a card with its title."""
+    if segment.image_file:
+        return {"image": segment.image_file}
+    if segment.video_file:
+        return {"video": segment.video_file,
+                **({"clip": segment.clip} if segment.clip else {})}
+    return {"title": segment.title} if segment.title else {}
 
 
 def build_manifest(title: str, options: dict[str, Any],
@@ -200,7 +216,7 @@ def build_manifest(title: str, options: dict[str, Any],
     manifest: dict[str, Any] = {"title": title}
     manifest.update({key: options[key] for key in OPTION_KEYS if options.get(key) is not None})
     manifest["segments"] = [
-        {"image": seg.image_file or "", "text": seg.text,
+        {**_visual(seg), "text": seg.text,
          **({"audio": seg.audio_file} if seg.audio_file else {}),
          **({"chapter": seg.chapter} if seg.chapter else {})}
         for seg in segments

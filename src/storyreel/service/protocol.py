@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from storyreel.credentials import redact
+
 __all__ = ["JobFailed", "RenderOutcome", "RenderSpec", "describe_error", "problem_dicts", "send"]
 
 
@@ -77,7 +79,13 @@ def problem_dicts(problems: list[Any]) -> list[dict[str, Any]]:
 
 
 def describe_error(exc: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
-    """A creator-readable message (and the problems, if any) for a failed render."""
+    """A creator-readable message (and the problems, if any) for a failed render; a
+    password in a URL it quotes (the workers' Redis) is hidden."""
+    message, problems = _describe(exc)
+    return redact(message), problems
+
+
+def _describe(exc: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
     from storyreel.errors import (
         DiskFullError,
         EncoderError,

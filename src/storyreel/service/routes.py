@@ -7,9 +7,9 @@ import mimetypes
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -18,7 +18,8 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from storyreel.errors import ManifestError
 from storyreel.model.load import parse_json
-from storyreel.service.errors import Invalid, NotFound, StudioError, invalid_request
+from storyreel.service.errors import Busy, Invalid, NotFound, StudioError, invalid_request
+from storyreel.service.etags import IfMatch, etag, parse_if_match
 from storyreel.service.importers import ImportFailed, parse_storyflow, split_story
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
@@ -37,6 +38,7 @@ from storyreel.service.schemas import (
     SegmentOrder,
     SegmentOut,
     SegmentUpdate,
+    StaleOut,
     StatusOut,
     StoryPart,
     StoryText,
@@ -60,7 +62,8 @@ def ids_in_range(request: Request) -> None:
     for name, value in request.path_params.items():
         if name.endswith("_id") and isinstance(value, str) and len(value) > 18 \
                 and value.isdigit() and (len(value) > 19 or int(value) > _MAX_ID):
-            raise NotFound(f"There is no {name.removesuffix('_id')} {value[:24]}.")
+            noun = {"job": "video"}.get(name.removesuffix("_id"), name.removesuffix("_id"))
+            raise NotFound(f"This {noun} does not exist.")
 
 
 router = APIRouter(prefix="/api", dependencies=[Depends(ids_in_range)], responses={
@@ -76,6 +79,43 @@ def get_studio(request: Request) -> Studio:
 
 
 StudioDep = Annotated[Studio, Depends(get_studio)]
+
+_IF_MATCH_WORDS = (
+    "Write only if the resource is still at this version: the ETag of an earlier answer. "
+    "A stale one gets 412 with the current state; `*` or no header writes whatever the "
+    "version. Weak tags (W/) never match.")
+
+
+def if_match(value: Annotated[str | None, Header(alias="If-Match",
+                                                 description=_IF_MATCH_WORDS)] = None,
+             ) -> IfMatch:
+    """The request's ``If-Match`` (a malformed one is a 400)."""
+    return parse_if_match(value)
+
+
+IfMatchDep = Annotated[IfMatch, Depends(if_match)]
+
+#: Answers of the routes that take ``If-Match``.
+_STALE: dict[int | str, dict[str, Any]] = {
+    412: {"model": StaleOut, "description": "If-Match names a version changed since: "
+                                            "nothing was written; the body holds the "
+                                            "current state and the ETag header its tag"}}
+
+
+def _etag_doc(status: int, what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entry of an answer carrying an ETag header."""
+    return {status: {"headers": {"ETag": {
+        "description": f"Strong tag of the {what}'s version: send it back as If-Match",
+        "schema": {"type": "string"}}}}}
+
+
+_Tagged = TypeVar("_Tagged", ProjectDetail, SegmentOut)
+
+
+def _tagged(response: Response, answer: _Tagged) -> _Tagged:
+    """Put the answer's ETag in the response header too."""
+    response.headers["ETag"] = answer.etag
+    return answer
 
 
 # -- projects -------------------------------------------------------------------------------
@@ -104,8 +144,10 @@ _CREATE_BODY: dict[str, Any] = {
 
 @router.post("/projects/", status_code=201, response_model=ProjectDetail, tags=["projects"],
              openapi_extra={"requestBody": _CREATE_BODY},
-             responses={413: {"model": ErrorOut, "description": "The import is too large"}})
-async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
+             responses={413: {"model": ErrorOut, "description": "The import is too large"},
+                        **_etag_doc(201, "project")})
+async def create_project(request: Request, response: Response,
+                         studio: StudioDep) -> ProjectDetail:
     """Create a project, or import one.
 
     Send JSON (the studio's shape or a StoryFlow export with ``text_content`` and
@@ -113,6 +155,10 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
     ``multipart/form-data`` field ``file`` (JSON, text or a zip bundle holding a storyreel
     manifest and its media; the type is read from the content).
     """
+    return _tagged(response, await _create(request, studio))
+
+
+async def _create(request: Request, studio: Studio) -> ProjectDetail:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=5)
@@ -138,9 +184,9 @@ async def create_project(request: Request, studio: StudioDep) -> ProjectDetail:
 
 @router.post("/projects/sample/", status_code=201, response_model=ProjectDetail,
              tags=["projects"])
-def create_sample_project(studio: StudioDep) -> ProjectDetail:
+def create_sample_project(response: Response, studio: StudioDep) -> ProjectDetail:
     """Create the sample project: six stills with their text, chapters, music and a logo."""
-    return studio.create_sample()
+    return _tagged(response, studio.create_sample())
 
 
 async def _json_body(request: Request) -> Any:
@@ -164,23 +210,37 @@ def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
     return studio.create(parsed)
 
 
-@router.get("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
-def read_project(project_id: int, studio: StudioDep) -> ProjectDetail:
-    """A project with its ordered segments, render options and render status."""
-    return studio.views.detail(project_id)
+@router.get("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"],
+            responses=_etag_doc(200, "project"))
+def read_project(project_id: int, response: Response, studio: StudioDep) -> ProjectDetail:
+    """A project with its ordered segments, render options and render status.
+
+    The ``ETag`` header (and ``etag`` field) is the project's version: it changes with its
+    title, its options and its list or order of segments, not with a segment's contents
+    or its render status. Each segment carries its own ``etag``.
+    """
+    return _tagged(response, studio.views.detail(project_id))
 
 
-@router.patch("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"])
-def update_project(project_id: int, body: ProjectUpdate, studio: StudioDep) -> ProjectDetail:
-    """Change the title or render options; ``settings`` merges into the current settings."""
+@router.patch("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"],
+              responses={**_STALE, **_etag_doc(200, "project")})
+def update_project(project_id: int, body: ProjectUpdate, response: Response,
+                   studio: StudioDep, condition: IfMatchDep) -> ProjectDetail:
+    """Change the title or render options; ``settings`` merges into the current settings.
+
+    Concurrent changes of different settings all survive (merged in one transaction).
+    With ``If-Match``: only while the project is at that version (its ETag).
+    """
     patch = body.model_dump(exclude_unset=True, exclude={"title"})
-    return studio.update(project_id, body.title, patch)
+    return _tagged(response, studio.update(project_id, body.title, patch, condition))
 
 
-@router.delete("/projects/{project_id}/", status_code=204, tags=["projects"])
-def delete_project(project_id: int, studio: StudioDep) -> None:
-    """Delete a project with its segments, media and renders."""
-    studio.delete(project_id)
+@router.delete("/projects/{project_id}/", status_code=204, tags=["projects"],
+               responses=_STALE)
+def delete_project(project_id: int, studio: StudioDep, condition: IfMatchDep) -> None:
+    """Delete a project with its segments, media and renders (``If-Match``: the project's
+    ETag)."""
+    studio.delete(project_id, condition)
 
 
 @router.get("/schema/options/", tags=["projects"])
@@ -192,29 +252,47 @@ def render_options_schema() -> dict[str, Any]:
 # -- segments -------------------------------------------------------------------------------
 
 @router.post("/projects/{project_id}/segments/", status_code=201, response_model=SegmentOut,
-             tags=["segments"])
-def add_segment(project_id: int, body: SegmentCreate, studio: StudioDep) -> SegmentOut:
-    """Add a segment (at ``position``, 1-based; default at the end)."""
+             tags=["segments"], responses={**_STALE, **_etag_doc(201, "new segment")})
+def add_segment(project_id: int, body: SegmentCreate, response: Response, studio: StudioDep,
+                condition: IfMatchDep) -> SegmentOut:
+    """Add a segment (at ``position``, 1-based; default at the end).
+
+    ``If-Match`` names the project (adding changes its list of segments); the answer's
+    ``ETag`` is the new segment's.
+    """
     fields = body.model_dump(exclude={"position"})
-    return studio.add_segment(project_id, fields, body.position)
+    return _tagged(response, studio.add_segment(project_id, fields, body.position, condition))
 
 
 @router.patch("/projects/{project_id}/segments/{segment_id}/", response_model=SegmentOut,
-              tags=["segments"])
-def edit_segment(project_id: int, segment_id: int, body: SegmentUpdate,
-                 studio: StudioDep) -> SegmentOut:
-    """Edit a segment's text, chapter or image prompt, or move it to another position."""
+              tags=["segments"], responses={**_STALE, **_etag_doc(200, "segment")})
+def edit_segment(project_id: int, segment_id: int, body: SegmentUpdate, response: Response,
+                 studio: StudioDep, condition: IfMatchDep) -> SegmentOut:
+    """Edit a segment's text, chapter or image prompt, or move it to another position.
+
+    ``If-Match`` names the segment: its ETag changes with its text, chapter, prompt,
+    picture and narration, not with its place in the story.
+    """
     fields = body.model_dump(exclude_unset=True, exclude={"position"})
     if fields.get("text") is None:
         fields.pop("text", None)
-    return studio.edit_segment(project_id, segment_id, fields, body.position)
+    return _tagged(response, studio.edit_segment(project_id, segment_id, fields,
+                                                 body.position, condition))
 
 
 @router.put("/projects/{project_id}/segments/order/", response_model=list[SegmentOut],
-            tags=["segments"])
-def reorder_segments(project_id: int, body: SegmentOrder, studio: StudioDep) -> list[SegmentOut]:
-    """Reorder the segments: send every segment id in the new order."""
-    return studio.reorder(project_id, body.order)
+            tags=["segments"], responses={**_STALE, **_etag_doc(200, "project")})
+def reorder_segments(project_id: int, body: SegmentOrder, response: Response,
+                     studio: StudioDep, condition: IfMatchDep) -> list[SegmentOut]:
+    """Reorder the segments: send every segment id in the new order.
+
+    The order belongs to the project: ``If-Match`` and the answer's ``ETag`` are the
+    project's.
+    """
+    segments = studio.reorder(project_id, body.order, condition)
+    project = studio.project(project_id)
+    response.headers["ETag"] = etag("p", project.id, project.version)
+    return segments
 
 
 @router.post("/stories/split/", response_model=list[StoryPart], tags=["segments"])
@@ -233,33 +311,68 @@ def split_segment(project_id: int, segment_id: int, body: StoryText,
 
 
 @router.delete("/projects/{project_id}/segments/{segment_id}/", status_code=204,
-               tags=["segments"])
-def delete_segment(project_id: int, segment_id: int, studio: StudioDep) -> None:
-    """Delete a segment and its media."""
-    studio.delete_segment(project_id, segment_id)
+               tags=["segments"], responses=_STALE)
+def delete_segment(project_id: int, segment_id: int, studio: StudioDep,
+                   condition: IfMatchDep) -> None:
+    """Delete a segment and its media (``If-Match``: the segment's ETag)."""
+    studio.delete_segment(project_id, segment_id, condition)
 
 
 _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "A render of the project is running"},
     413: {"model": ErrorOut, "description": "The file is over the size cap"},
 }
+_SEGMENT_UPLOAD_RESPONSES = {**_UPLOAD_RESPONSES, **_STALE, **_etag_doc(200, "segment")}
 
 
 @router.post("/projects/{project_id}/segments/{segment_id}/image/", response_model=UploadOut,
-             tags=["segments"], responses=_UPLOAD_RESPONSES)
-def upload_image(project_id: int, segment_id: int, studio: StudioDep,
-                 file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")]) -> UploadOut:
-    """Upload or replace a segment's still; the answer gives its size in pixels."""
-    return studio.upload(project_id, segment_id, "image", file.file)
+             tags=["segments"], responses=_SEGMENT_UPLOAD_RESPONSES)
+def upload_image(project_id: int, segment_id: int, response: Response, studio: StudioDep,
+                 file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+                 condition: IfMatchDep) -> UploadOut:
+    """Upload or replace a segment's still; the answer gives its size in pixels.
+
+    ``If-Match`` and the answer's ``ETag`` are the segment's.
+    """
+    answer = studio.upload(project_id, segment_id, "image", file.file, condition)
+    response.headers["ETag"] = answer.segment.etag
+    return answer
 
 
 @router.post("/projects/{project_id}/segments/{segment_id}/audio/", response_model=UploadOut,
-             tags=["segments"], responses=_UPLOAD_RESPONSES)
-def upload_audio(project_id: int, segment_id: int, studio: StudioDep,
+             tags=["segments"], responses=_SEGMENT_UPLOAD_RESPONSES)
+def upload_audio(project_id: int, segment_id: int, response: Response, studio: StudioDep,
                  file: Annotated[UploadFile, File(description="WAV, MP3, FLAC, OGG or M4A")],
-                 ) -> UploadOut:
-    """Upload or replace a segment's narration; the answer gives its duration."""
-    return studio.upload(project_id, segment_id, "audio", file.file)
+                 condition: IfMatchDep) -> UploadOut:
+    """Upload or replace a segment's narration; the answer gives its duration.
+
+    ``If-Match`` and the answer's ``ETag`` are the segment's.
+    """
+    answer = studio.upload(project_id, segment_id, "audio", file.file, condition)
+    response.headers["ETag"] = answer.segment.etag
+    return answer
+
+
+@router.post("/projects/{project_id}/segments/{segment_id}/video/", response_model=UploadOut,
+             tags=["segments"], responses=_SEGMENT_UPLOAD_RESPONSES)
+def upload_video(project_id: int, segment_id: int, response: Response, studio: StudioDep,
+                 file: Annotated[UploadFile, File(description="MP4, MOV, MKV or WebM")],
+                 condition: IfMatchDep) -> UploadOut:
+    """Upload or replace a segment's video clip (in place of its still); the answer gives
+    its duration, size and frame rate. A clip that does not play keeps the old visual.
+
+    ``If-Match`` and the answer's ``ETag`` are the segment's.
+    """
+    answer = studio.upload(project_id, segment_id, "video", file.file, condition)
+    response.headers["ETag"] = answer.segment.etag
+    return answer
+
+
+@router.get("/projects/{project_id}/segments/{segment_id}/video/", tags=["segments"],
+            response_class=FileResponse)
+def segment_video(project_id: int, segment_id: int, studio: StudioDep) -> FileResponse:
+    """The segment's video clip as uploaded."""
+    return _media(studio.media_file(project_id, segment_id, "video"))
 
 
 def _media(path: Path) -> FileResponse:
@@ -314,12 +427,13 @@ def segment_preview(project_id: int, segment_id: int, studio: StudioDep,
 
 @router.post("/projects/{project_id}/assets/{name}/", response_model=ProjectDetail,
              tags=["projects"], responses=_UPLOAD_RESPONSES)
-def upload_asset(project_id: int, name: str, studio: StudioDep,
+def upload_asset(project_id: int, name: str, response: Response, studio: StudioDep,
                  file: Annotated[UploadFile, File(description="music, logo or clip")],
                  ) -> ProjectDetail:
     """Attach the file of a file setting: ``music`` (audio), ``logo`` (image), ``intro`` or
     ``outro`` (video clip). Its other fields are set with PATCH ``settings``."""
-    return studio.upload_asset(project_id, name, file.file, filename=file.filename)
+    return _tagged(response, studio.upload_asset(project_id, name, file.file,
+                                                 filename=file.filename))
 
 
 @router.get("/projects/{project_id}/assets/{name}/", tags=["projects"],
@@ -331,9 +445,10 @@ def asset_file(project_id: int, name: str, studio: StudioDep) -> FileResponse:
 
 @router.delete("/projects/{project_id}/assets/{name}/", response_model=ProjectDetail,
                tags=["projects"])
-def remove_asset(project_id: int, name: str, studio: StudioDep) -> ProjectDetail:
+def remove_asset(project_id: int, name: str, response: Response,
+                 studio: StudioDep) -> ProjectDetail:
     """Turn a file setting off (no music, no logo...) and delete its file."""
-    return studio.remove_asset(project_id, name)
+    return _tagged(response, studio.remove_asset(project_id, name))
 
 
 # -- renders --------------------------------------------------------------------------------
@@ -399,8 +514,12 @@ def render_status(project_id: int, studio: StudioDep) -> StatusOut:
 
 
 def _existing_project(project_id: int, studio: StudioDep) -> None:
-    """404 before a stream starts: once it has, the answer is already 200."""
+    """404 before a stream starts (once it has, the answer is already 200), and 503 when
+    the server has as many event streams open as it serves."""
     studio.project(project_id)
+    if studio.event_streams >= studio.max_event_streams:
+        raise Busy("Too many pages are following renders; close some and try again.",
+                   retry_after=10)
 
 
 @router.get("/projects/{project_id}/events/", response_class=EventSourceResponse,
@@ -411,20 +530,27 @@ async def render_events(project_id: int, request: Request, studio: StudioDep,
     """Server-sent events: a ``status`` event (same body as the status route) on each change.
 
     The stream stays open across renders; a ``deleted`` event ends it when the project is
-    deleted.
+    deleted. A server keeps at most ``MAX_EVENT_STREAMS`` open: past that, 503.
     """
-    last: dict[str, Any] | None = None
-    while not await request.is_disconnected():
-        try:
-            status = await run_in_threadpool(studio.views.status, project_id)
-        except StudioError:
-            yield ServerSentEvent(event="deleted", data={"project_id": project_id})
+    studio.event_streams += 1
+    try:
+        if studio.event_streams > studio.max_event_streams:  # opened together past the check
+            yield ServerSentEvent(event="busy", data={"retry_after": 10})
             return
-        current = status.model_dump(mode="json")
-        if current != last:
-            last = current
-            yield ServerSentEvent(event="status", data=current, retry=2000)
-        await asyncio.sleep(EVENT_POLL)
+        last: dict[str, Any] | None = None
+        while not await request.is_disconnected():
+            try:
+                status = await run_in_threadpool(studio.views.status, project_id)
+            except StudioError:
+                yield ServerSentEvent(event="deleted", data={"project_id": project_id})
+                return
+            current = status.model_dump(mode="json")
+            if current != last:
+                last = current
+                yield ServerSentEvent(event="status", data=current, retry=2000)
+            await asyncio.sleep(EVENT_POLL)
+    finally:
+        studio.event_streams -= 1
 
 
 @router.post("/projects/{project_id}/cancel/", response_model=StatusOut, tags=["renders"],

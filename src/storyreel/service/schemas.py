@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
@@ -12,11 +12,13 @@ from storyreel.model.project import (
     MAX_TEXT_LENGTH,
     MAX_TITLE_LENGTH,
 )
+from storyreel.model.visual import ClipOptions
 from storyreel.words import creator_message, field_words
 
 __all__ = [
     "AudioOut",
     "ChaptersOut",
+    "ClipOut",
     "ErrorOut",
     "GalleryItem",
     "ImageOut",
@@ -35,6 +37,7 @@ __all__ = [
     "SegmentOrder",
     "SegmentOut",
     "SegmentUpdate",
+    "StaleOut",
     "StatusOut",
     "StoryPart",
     "StoryText",
@@ -61,6 +64,8 @@ class SegmentCreate(BaseModel):
                       validation_alias=AliasChoices("text", "text_content"))
     chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH,
+                              description="drawn large on a card (a segment without a picture)")
     position: int | None = Field(None, ge=1, description="1-based place; default: at the end")
 
 
@@ -70,7 +75,15 @@ class SegmentUpdate(_Input):
     text: str | None = Field(None, max_length=_TEXT_MAX)
     chapter: str | None = Field(None, max_length=MAX_CHAPTER_LENGTH)
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH,
+                              description="drawn large on a card (a segment without a picture)")
+    clip: ClipOptions | None = Field(None, description="how the segment's video is trimmed, "
+                                                       "fitted, framed and heard")
     position: int | None = Field(None, ge=1, description="1-based place to move the segment to")
+
+
+#: A row id as the database holds them (SQLite integers are 64-bit, ids start at 1).
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class StoryText(_Input):
@@ -90,7 +103,7 @@ class StoryPart(BaseModel):
 class SegmentOrder(_Input):
     """Every segment id of the project, in the new order."""
 
-    order: list[int] = Field(min_length=1)
+    order: list[RowId] = Field(min_length=1)
 
 
 class ProjectCreate(BaseModel):
@@ -148,6 +161,14 @@ class ErrorOut(BaseModel):
     problems: list[ProblemOut] | None = None
 
 
+class StaleOut(ErrorOut):
+    """A 412 answer: the write named a version changed since; nothing was written."""
+
+    current: dict[str, Any] = Field(description="The project or segment as it is now (its "
+                                                "new ETag is in the ETag header and in "
+                                                "``current.etag``)")
+
+
 class ImageOut(BaseModel):
     """A segment's still."""
 
@@ -164,8 +185,18 @@ class AudioOut(BaseModel):
     duration: float = Field(description="seconds")
 
 
+class ClipOut(BaseModel):
+    """A segment's video clip."""
+
+    url: str
+    duration: float = Field(description="seconds")
+    width: int
+    height: int
+    fps: float
+
+
 class SegmentOut(BaseModel):
-    """A segment on the timeline."""
+    """A segment on the timeline: a still, a video clip or (with neither) a title card."""
 
     id: int
     number: int = Field(description="1-based place in the story")
@@ -174,11 +205,16 @@ class SegmentOut(BaseModel):
     image_prompt: str | None
     image: ImageOut | None
     audio: AudioOut | None
+    title: str | None = None
+    video: ClipOut | None = None
+    clip: dict[str, Any] | None = Field(None, description="the video's clip options")
     missing: list[str] = Field(description="what the segment still needs to render")
     narration: NarrationState = Field(
         "missing", description="recorded (uploaded), generated (by the voice), outdated "
                                "(generated from an older text or voice), pending (spoken "
                                "from its text at render) or missing")
+    etag: str = Field("", description="The segment's ETag (also in the ETag header): send "
+                                      "it as If-Match to write only this version")
 
 
 class VideoOut(BaseModel):
@@ -264,15 +300,19 @@ class ProjectDetail(ProjectSummary):
     segment_list: list[SegmentOut]
     render: StatusOut
     chapters: ChaptersOut
+    etag: str = Field("", description="The project's ETag (also in the ETag header): it "
+                                      "changes with the title, the options and the list or "
+                                      "order of segments, not with a segment's contents")
 
 
 class UploadOut(BaseModel):
     """The answer to an upload: what the file turned out to be."""
 
-    kind: Literal["image", "audio"]
+    kind: Literal["image", "audio", "video"]
     width: int | None = None
     height: int | None = None
     duration: float | None = Field(None, description="seconds")
+    fps: float | None = Field(None, description="a video's frame rate")
     format: str
     segment: SegmentOut
 
@@ -294,8 +334,8 @@ class RenderRequest(_Input):
 class NarrateRequest(_Input):
     """Which narrations to generate."""
 
-    segment_id: int | None = Field(None, description="one segment; every segment that needs "
-                                                     "it when left out")
+    segment_id: RowId | None = Field(None, description="one segment; every segment that "
+                                                       "needs it when left out")
     replace: bool = Field(False, description="also replace an uploaded recording (ask first)")
 
 

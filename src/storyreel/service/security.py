@@ -11,6 +11,9 @@ can send it requests. Three rules keep those pages out:
   (sandboxed frames, redirects) is refused like any other. A request with neither
   header does not come from a web page (browsers send ``Origin`` with every
   cross-origin request that changes state) and is served.
+* **Cross-origin requests start no costly work.** The ``GET`` requests that decode a
+  still (previews) or speak (voice samples) follow the same rule: another site's
+  ``<img>`` or ``<audio>`` pointed at them is refused before any work starts.
 * **The page cannot be framed or sniffed**, and what it loads is limited to the studio
   itself (:data:`SECURITY_HEADERS`, :func:`content_policy`).
 * **The access token is never written to a log** (:class:`RedactTokenFilter`).
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +40,9 @@ __all__ = [
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+#: GETs that start costly work (a still decoded, a voice speaking): guarded like a POST.
+_COSTLY_GET = re.compile(r"^/api/(?:projects/[^/]+/(?:segments/[^/]+/)?preview\.png"
+                         r"|voices/sample/?)$")
 
 #: Sent with every answer.
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
@@ -77,12 +83,13 @@ def _origin_of(url: str) -> tuple[str, str, int] | None:
 
 
 def cross_site(scope: Scope, headers: Headers) -> bool:
-    """True when a state-changing request comes from a page of another origin.
+    """True when a state-changing (or costly) request comes from a page of another origin.
 
-    Safe methods are never cross-site here: they change nothing, and without CORS
-    headers another origin cannot read their answers.
+    Safe methods other than the costly ``GET`` requests are never cross-site here: they
+    change nothing, and without CORS headers another origin cannot read their answers.
     """
-    if scope.get("method", "GET") in SAFE_METHODS:
+    if scope.get("method", "GET") in SAFE_METHODS and not _COSTLY_GET.match(
+            scope.get("path", "")):
         return False
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None:
@@ -118,7 +125,8 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-_TOKEN_IN_URL = re.compile(r"([?&](?:token|access_token)=)[^&\s\"']*", re.IGNORECASE)
+_QUERY_PARAM = re.compile(r"([?&;])([^=&;\s\"'?]+)=([^&;\s\"']*)")
+_TOKEN_NAMES = frozenset({"token", "access_token"})
 
 
 class RedactTokenFilter(logging.Filter):
@@ -134,4 +142,12 @@ class RedactTokenFilter(logging.Filter):
 
 
 def _redact(text: str) -> str:
-    return _TOKEN_IN_URL.sub(r"\1***", text)
+    """``text`` with the value of every token parameter replaced, however its name is
+    written (``?%74oken=`` is read as ``token`` too)."""
+    def hide(match: re.Match[str]) -> str:
+        name = unquote_plus(match.group(2)).strip().lower()
+        if name not in _TOKEN_NAMES:
+            return match.group(0)
+        return f"{match.group(1)}{match.group(2)}=***"
+
+    return _QUERY_PARAM.sub(hide, text)

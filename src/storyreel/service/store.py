@@ -5,6 +5,10 @@ connection (SQLite connections must not be shared across threads); all of them
 are closed by :meth:`Store.close`. Job state changes are single guarded
 ``UPDATE`` statements, so two workers, a cancel request and a restart never race
 each other into an impossible state.
+
+Projects and segments carry a version counter (the studio's ETags). A write may name
+the versions it expects; the check and the write share one ``BEGIN IMMEDIATE``
+transaction, and a mismatch raises :class:`StaleVersion` with nothing changed.
 """
 
 from __future__ import annotations
@@ -13,21 +17,25 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from storyreel.credentials import redact
+
 __all__ = [
     "JOB_KINDS",
     "MAX_ATTEMPTS",
     "ActiveJobExists",
+    "Expected",
     "JobRow",
     "JobState",
     "ProjectRow",
     "SegmentRow",
+    "StaleVersion",
     "Store",
 ]
 
@@ -133,6 +141,16 @@ _ADDED_COLUMNS = (
     ("jobs", "width", "INTEGER"),
     ("jobs", "height", "INTEGER"),
     ("jobs", "project_version", "REAL"),
+    ("segments", "title", "TEXT"),
+    ("segments", "video_file", "TEXT"),
+    ("segments", "video_width", "INTEGER"),
+    ("segments", "video_height", "INTEGER"),
+    ("segments", "video_seconds", "REAL"),
+    ("segments", "video_fps", "TEXT"),
+    ("segments", "clip", "TEXT"),
+    # Version counters behind the studio's ETags; existing rows start at 1.
+    ("projects", "version", "INTEGER NOT NULL DEFAULT 1"),
+    ("segments", "version", "INTEGER NOT NULL DEFAULT 1"),
 )
 JOB_KINDS = ("render", "narrate")
 
@@ -145,15 +163,40 @@ class ActiveJobExists(Exception):
         super().__init__(f"project {job.project_id} already has render {job.id} ({job.status})")
 
 
+#: The versions a conditional write accepts (from ``If-Match``); ``None``: any version.
+Expected = frozenset[int] | None
+
+
+class StaleVersion(Exception):
+    """A conditional write found the row at another version than the writer expected.
+
+    Nothing was changed: the check and the write share one transaction.
+    """
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        super().__init__(f"the row is at version {version}")
+
+
+def _check(version: int, expect: Expected) -> None:
+    if expect is not None and version not in expect:
+        raise StaleVersion(version)
+
+
 @dataclass(frozen=True)
 class ProjectRow:
-    """A project as stored: ``options`` holds width, height, fps and settings."""
+    """A project as stored: ``options`` holds width, height, fps and settings.
+
+    ``version`` counts changes of the project's own fields (title, options) and of its
+    list of segments (added, deleted, reordered), not of the segments' contents.
+    """
 
     id: int
     title: str
     options: dict[str, Any]
     created_at: float
     updated_at: float
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -173,6 +216,14 @@ class SegmentRow:
     audio_samples: int | None
     updated_at: float
     narration_from: str | None = None
+    title: str | None = None
+    video_file: str | None = None
+    video_width: int | None = None
+    video_height: int | None = None
+    video_seconds: float | None = None
+    video_fps: str | None = None
+    clip: dict[str, Any] | None = None
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -213,11 +264,20 @@ class JobRow:
 
 def _project(row: sqlite3.Row) -> ProjectRow:
     return ProjectRow(row["id"], row["title"], json.loads(row["options"]),
-                      row["created_at"], row["updated_at"])
+                      row["created_at"], row["updated_at"], row["version"])
 
 
 def _segment(row: sqlite3.Row) -> SegmentRow:
-    return SegmentRow(**{key: row[key] for key in row.keys()})  # noqa: SIM118
+    data = {key: row[key] for key in row.keys()}  # noqa: SIM118
+    data["clip"] = json.loads(data["clip"]) if data.get("clip") else None
+    return SegmentRow(**data)
+
+
+def _segment_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` as stored: a segment's clip options as JSON."""
+    if fields.get("clip") is not None:
+        return {**fields, "clip": json.dumps(fields["clip"])}
+    return fields
 
 
 def _job(row: sqlite3.Row) -> JobRow:
@@ -231,7 +291,9 @@ def _job(row: sqlite3.Row) -> JobRow:
 
 
 _SEGMENT_FIELDS = {"text", "chapter", "image_prompt", "image_file", "image_width",
-                   "image_height", "audio_file", "audio_samples", "narration_from"}
+                   "image_height", "audio_file", "audio_samples", "narration_from", "title",
+                   "video_file", "video_width", "video_height", "video_seconds", "video_fps",
+                   "clip"}
 
 
 class Store:
@@ -332,22 +394,58 @@ class Store:
         return [_project(row) for row in rows]
 
     def update_project(self, project_id: int, *, title: str | None = None,
-                       options: dict[str, Any] | None = None) -> ProjectRow | None:
-        """Change the title and/or the options; ``None`` leaves a field as it is."""
+                       options: dict[str, Any] | None = None,
+                       change: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                       expect: Expected = None) -> ProjectRow | None:
+        """Change the title and/or the options; ``None`` leaves a field as it is.
+
+        ``change`` makes the new options from the stored ones inside the write
+        transaction, so concurrent changes of different settings all survive. ``None``
+        when the project does not exist.
+
+        Raises:
+            StaleVersion: The project is not at a version in ``expect`` (nothing changed).
+        """
         with self._tx() as db:
+            row = db.execute("SELECT version, options FROM projects WHERE id = ?",
+                             (project_id,)).fetchone()
+            if row is None:
+                return None
+            _check(row["version"], expect)
+            if change is not None:
+                options = change(json.loads(row["options"]))
             db.execute(
                 "UPDATE projects SET title = COALESCE(?, title), "
-                "options = COALESCE(?, options), updated_at = ? WHERE id = ?",
+                "options = COALESCE(?, options), version = version + 1, updated_at = ? "
+                "WHERE id = ?",
                 (title, json.dumps(options) if options is not None else None, time.time(),
                  project_id),
             )
         return self.get_project(project_id)
 
-    def delete_project(self, project_id: int) -> bool:
-        """Delete the project with its segments and jobs; False when it did not exist."""
+    def delete_project(self, project_id: int, expect: Expected = None) -> bool:
+        """Delete the project with its segments and jobs; False when it did not exist.
+
+        Raises:
+            StaleVersion: The project is not at a version in ``expect`` (nothing deleted).
+        """
         with self._tx() as db:
+            self._project_version(db, project_id, expect)
             cur = db.execute("DELETE FROM projects WHERE id = ?", (project_id,))
         return cur.rowcount > 0
+
+    @staticmethod
+    def _project_version(db: sqlite3.Connection, project_id: int, expect: Expected) -> None:
+        """Check the project's version inside a transaction (a missing project passes)."""
+        row = db.execute("SELECT version FROM projects WHERE id = ?", (project_id,)).fetchone()
+        if row is not None:
+            _check(row["version"], expect)
+
+    @staticmethod
+    def _bump_project(db: sqlite3.Connection, project_id: int) -> None:
+        """A change of the project's list of segments: a new version, changed now."""
+        db.execute("UPDATE projects SET version = version + 1, updated_at = ? WHERE id = ?",
+                   (time.time(), project_id))
 
     def touch_project(self, db: sqlite3.Connection, project_id: int) -> None:
         """Mark the project as changed now (inside an open transaction)."""
@@ -360,6 +458,7 @@ class Store:
         unknown = set(fields) - _SEGMENT_FIELDS
         if unknown:
             raise ValueError(f"unknown segment fields {sorted(unknown)}")
+        fields = _segment_values(fields)
         columns = ["project_id", "position", "updated_at", *fields]
         values = [project_id, position, now, *fields.values()]
         marks = ",".join("?" * len(columns))
@@ -395,68 +494,107 @@ class Store:
         return _segment(row) if row else None
 
     def add_segment(self, project_id: int, fields: dict[str, Any],
-                    position: int | None = None) -> SegmentRow:
-        """Insert a segment at ``position`` (0-based; default: at the end)."""
+                    position: int | None = None, expect: Expected = None) -> SegmentRow:
+        """Insert a segment at ``position`` (0-based; default: at the end).
+
+        Raises:
+            StaleVersion: The project is not at a version in ``expect`` (nothing added).
+        """
         now = time.time()
         with self._tx() as db:
+            self._project_version(db, project_id, expect)
             ids = self._ordered_ids(db, project_id)
             index = len(ids) if position is None else max(0, min(position, len(ids)))
             new_id = self._insert_segment(db, project_id, index, fields, now)
             ids.insert(index, new_id)
             self._renumber(db, ids)
-            self.touch_project(db, project_id)
+            self._bump_project(db, project_id)
         segment = self.get_segment(project_id, new_id)
         assert segment is not None
         return segment
 
-    def update_segment(self, project_id: int, segment_id: int,
-                       fields: dict[str, Any]) -> SegmentRow | None:
-        """Change some fields of a segment; ``None`` when it does not exist."""
+    def update_segment(self, project_id: int, segment_id: int, fields: dict[str, Any],
+                       *, position: int | None = None,
+                       expect: Expected = None) -> SegmentRow | None:
+        """Change some fields of a segment and/or move it to a 0-based ``position``.
+
+        The check of ``expect``, the change and the move are one transaction. ``None``
+        when the segment does not exist (in that project).
+
+        Raises:
+            StaleVersion: The segment is not at a version in ``expect`` (nothing changed).
+        """
         unknown = set(fields) - _SEGMENT_FIELDS
         if unknown:
             raise ValueError(f"unknown segment fields {sorted(unknown)}")
-        if fields:
-            assignments = ", ".join(f"{name} = ?" for name in fields)
-            with self._tx() as db:
+        fields = _segment_values(fields)
+        with self._tx() as db:
+            row = db.execute("SELECT version FROM segments WHERE id = ? AND project_id = ?",
+                             (segment_id, project_id)).fetchone()
+            if row is None:
+                return None
+            _check(row["version"], expect)
+            if fields:
+                assignments = ", ".join(f"{name} = ?" for name in fields)
                 db.execute(
-                    f"UPDATE segments SET {assignments}, updated_at = ? "
-                    "WHERE id = ? AND project_id = ?",
-                    (*fields.values(), time.time(), segment_id, project_id),
+                    f"UPDATE segments SET {assignments}, version = version + 1, "
+                    "updated_at = ? WHERE id = ?",
+                    (*fields.values(), time.time(), segment_id),
                 )
                 self.touch_project(db, project_id)
+            if position is not None:
+                self._place(db, project_id, segment_id, position)
         return self.get_segment(project_id, segment_id)
 
     def move_segment(self, project_id: int, segment_id: int, position: int) -> bool:
         """Move a segment to a 0-based position; False when it does not exist."""
         with self._tx() as db:
-            ids = self._ordered_ids(db, project_id)
-            if segment_id not in ids:
-                return False
-            ids.remove(segment_id)
-            ids.insert(max(0, min(position, len(ids))), segment_id)
-            self._renumber(db, ids)
-            self.touch_project(db, project_id)
+            return self._place(db, project_id, segment_id, position)
+
+    def _place(self, db: sqlite3.Connection, project_id: int, segment_id: int,
+               position: int) -> bool:
+        ids = self._ordered_ids(db, project_id)
+        if segment_id not in ids:
+            return False
+        ids.remove(segment_id)
+        ids.insert(max(0, min(position, len(ids))), segment_id)
+        self._renumber(db, ids)
+        self._bump_project(db, project_id)
         return True
 
-    def reorder_segments(self, project_id: int, order: list[int]) -> bool:
-        """Put the segments in the given order; False unless ``order`` lists each exactly once."""
+    def reorder_segments(self, project_id: int, order: list[int],
+                         expect: Expected = None) -> bool:
+        """Put the segments in the given order; False unless ``order`` lists each exactly once.
+
+        Raises:
+            StaleVersion: The project is not at a version in ``expect`` (nothing moved).
+        """
         with self._tx() as db:
+            self._project_version(db, project_id, expect)
             ids = self._ordered_ids(db, project_id)
             if sorted(order) != sorted(ids) or len(set(order)) != len(order):
                 return False
             self._renumber(db, order)
-            self.touch_project(db, project_id)
+            self._bump_project(db, project_id)
         return True
 
-    def delete_segment(self, project_id: int, segment_id: int) -> SegmentRow | None:
-        """Delete a segment and close the gap; returns the deleted row (for its files)."""
-        segment = self.get_segment(project_id, segment_id)
-        if segment is None:
-            return None
+    def delete_segment(self, project_id: int, segment_id: int,
+                       expect: Expected = None) -> SegmentRow | None:
+        """Delete a segment and close the gap; returns the deleted row (for its files).
+
+        Raises:
+            StaleVersion: The segment is not at a version in ``expect`` (nothing deleted).
+        """
         with self._tx() as db:
+            row = db.execute("SELECT * FROM segments WHERE id = ? AND project_id = ?",
+                             (segment_id, project_id)).fetchone()
+            if row is None:
+                return None
+            segment = _segment(row)
+            _check(segment.version, expect)
             db.execute("DELETE FROM segments WHERE id = ?", (segment_id,))
             self._renumber(db, self._ordered_ids(db, project_id))
-            self.touch_project(db, project_id)
+            self._bump_project(db, project_id)
         return segment
 
     @staticmethod
@@ -608,8 +746,9 @@ class Store:
 
     def fail_job(self, job_id: int, error: str,
                  problems: list[dict[str, Any]] | None = None) -> bool:
-        """Mark a queued or processing job failed with a reason."""
-        return self._move(job_id, JobState.FAILED, error=error, message="",
+        """Mark a queued or processing job failed with a reason (a password in a URL it
+        quotes is hidden: the reason is shown by ``/status/`` and kept)."""
+        return self._move(job_id, JobState.FAILED, error=redact(error), message="",
                           problems=json.dumps(problems) if problems else None)
 
     def finish_cancelled(self, job_id: int) -> bool:

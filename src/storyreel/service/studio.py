@@ -16,7 +16,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from storyreel.demo import make_demo_project
 from storyreel.errors import ManifestError, MediaError, Problem, ValidationFailed
+from storyreel.frames.text import check_font
 from storyreel.media.image import even_ceil
 from storyreel.model.load import (
     MAX_MANIFEST_BYTES,
@@ -35,9 +36,18 @@ from storyreel.model.load import (
 )
 from storyreel.model.project import MAX_SEGMENTS, MAX_TEXT_LENGTH, Project
 from storyreel.render.pipeline import apply_overrides, slugify
-from storyreel.render.preview import SAMPLE_CAPTION, caption_preview, segment_frame
+from storyreel.render.preview import SAMPLE_CAPTION, StillCache, caption_preview, segment_frame
 from storyreel.service import uploads
-from storyreel.service.errors import Conflict, Invalid, NotFound, StudioError, UploadRejected
+from storyreel.service.errors import (
+    Busy,
+    Conflict,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    StudioError,
+    UploadRejected,
+)
+from storyreel.service.etags import IfMatch
 from storyreel.service.importers import (
     ImportFailed,
     ParsedProject,
@@ -68,10 +78,12 @@ from storyreel.service.schemas import (
 )
 from storyreel.service.store import (
     ActiveJobExists,
+    Expected,
     JobRow,
     JobState,
     ProjectRow,
     SegmentRow,
+    StaleVersion,
     Store,
 )
 from storyreel.service.views import Views
@@ -85,6 +97,15 @@ log = logging.getLogger("storyreel.service")
 
 #: Longest side of an engine preview, in pixels: small enough to draw in well under a second.
 PREVIEW_LONGEST = 640
+#: Previews drawn at once (each may decode a large still); more wait for a turn.
+PREVIEW_SLOTS = 2
+#: Seconds a preview waits for a turn before it is answered 503 (try again).
+PREVIEW_WAIT = 20.0
+#: Event streams open at once; past this, a new one is answered 503 (each polls the store).
+MAX_EVENT_STREAMS = 64
+_FONT_EXTS = frozenset({"ttf", "otf", "ttc", "otc"})
+#: Any version: the write of a request without ``If-Match`` (or with ``*``).
+ANY = IfMatch()
 
 
 def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> ProblemOut:
@@ -118,6 +139,11 @@ class Studio:
         self.limits = limits
         self.views = Views(store, self.media_root)
         self._media_lock = threading.Lock()  # swaps of a file setting or segment media
+        self.stills = StillCache()  # decoded stills of previews, by file digest and size
+        self.preview_slots = threading.BoundedSemaphore(PREVIEW_SLOTS)
+        self.preview_wait = PREVIEW_WAIT
+        self.event_streams = 0  # open now (counted on the event loop only)
+        self.max_event_streams = MAX_EVENT_STREAMS
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -132,6 +158,22 @@ class Studio:
     def segment(self, project_id: int, segment_id: int) -> SegmentRow:
         """The segment of that project, or :class:`NotFound`."""
         return self.views.segment(project_id, segment_id)
+
+    def stale_project(self, project_id: int) -> PreconditionFailed:
+        """The 412 of a write to a project changed since the writer read it."""
+        current = self.views.detail(project_id)
+        return PreconditionFailed(
+            f"“{current.title}” was changed in another window since this one loaded it "
+            "(its title, options or order of segments); nothing was changed.",
+            etag=current.etag, current=current.model_dump(mode="json"))
+
+    def stale_segment(self, project_id: int, segment_id: int) -> PreconditionFailed:
+        """The 412 of a write to a segment changed since the writer read it."""
+        current = self.views.segment_view(project_id, segment_id)
+        return PreconditionFailed(
+            f"Segment {current.number} was changed in another window since this one loaded "
+            "it; nothing was changed.", etag=current.etag,
+            current=current.model_dump(mode="json"))
 
     def _make_folders(self, project_id: int) -> None:
         for name in ("images", "audio", "output"):
@@ -164,30 +206,48 @@ class Studio:
         self._make_folders(project.id)
         return self.views.detail(project.id)
 
-    def update(self, project_id: int, title: str | None, patch: dict[str, Any]) -> ProjectDetail:
-        """Change the title and/or render options (settings merge into the current ones)."""
-        project = self.project(project_id)
-        options = project.options
-        if patch:
-            try:
-                options = merge_options(project.options, patch, self.folder(project_id))
-            except ValidationFailed as exc:
-                raise _invalid(exc) from None
+    def update(self, project_id: int, title: str | None, patch: dict[str, Any],
+               if_match: IfMatch = ANY) -> ProjectDetail:
+        """Change the title and/or render options (settings merge into the current ones).
+
+        The merge happens inside the store's write transaction, so concurrent changes of
+        different settings all survive.
+        """
+        self.project(project_id)
         clean_title = title.strip() if title is not None else None
         if title is not None and not clean_title:
             raise Invalid("The title cannot be empty.")
-        self.store.update_project(project_id, title=clean_title, options=options)
+        folder = self.folder(project_id)
+
+        def change(current: dict[str, Any]) -> dict[str, Any]:
+            return merge_options(current, patch, folder) if patch else current
+
+        try:
+            updated = self.store.update_project(project_id, title=clean_title, change=change,
+                                                expect=if_match.versions("p", project_id))
+        except ValidationFailed as exc:
+            raise _invalid(exc) from None
+        except StaleVersion:
+            raise self.stale_project(project_id) from None
+        if updated is None:
+            self.project(project_id)  # deleted meanwhile: 404
         return self.views.detail(project_id)
 
-    def delete(self, project_id: int) -> None:
+    def delete(self, project_id: int, if_match: IfMatch = ANY) -> None:
         """Delete a project, its renders and its media.
 
         A running render is told to stop; its folder is removed once its worker let go of
         it (at once when nothing runs), so no request waits for a render to end.
         """
-        self.project(project_id)
+        expect = if_match.versions("p", project_id)
+        if expect is not None and self.project(project_id).version not in expect:
+            raise self.stale_project(project_id)  # checked before a running render stops
+        self.project(project_id)  # 404 before anything is cancelled
         job = self.store.request_cancel(project_id)
-        self.store.delete_project(project_id)
+        try:
+            self.store.delete_project(project_id, expect)
+        except StaleVersion:
+            raise self.stale_project(project_id) from None
         folder = self.folder(project_id)
         if job is not None and job.status == JobState.PROCESSING:
             self.dispatcher.cancel(job.id)
@@ -261,6 +321,9 @@ class Studio:
                     with archive.open(member) as handle:
                         self.upload_asset(detail.id, name, handle, fields,
                                           filename=member.filename)
+                if parsed.font is not None:
+                    with archive.open(parsed.font) as handle:
+                        self._attach_font(detail.id, handle, parsed.font.filename)
             except BaseException:
                 self.store.delete_project(detail.id)
                 uploads.remove_tree(self.folder(detail.id))
@@ -279,7 +342,8 @@ class Studio:
         stored: dict[str, dict[str, Any]] = {}  # member name -> the segment fields it gave
         budget = self.limits.import_bytes
         for number, (segment, media) in enumerate(zip(segments, parsed.media, strict=True), 1):
-            for what, member in (("image", media.image), ("audio", media.audio)):
+            for what, member in (("image", media.image), ("video", media.video),
+                                 ("audio", media.audio)):
                 if member is None:  # no recording: the text is spoken
                     continue
                 known = stored.get(member.filename)
@@ -309,30 +373,50 @@ class Studio:
     # -- segments --------------------------------------------------------------------------
 
     def add_segment(self, project_id: int, fields: dict[str, Any],
-                    position: int | None) -> SegmentOut:
-        """Add a segment (at a 1-based position, default at the end)."""
+                    position: int | None, if_match: IfMatch = ANY) -> SegmentOut:
+        """Add a segment (at a 1-based position, default at the end).
+
+        ``If-Match`` names the project: adding changes its list of segments.
+        """
         self.project(project_id)
         if len(self.store.segments(project_id)) >= MAX_SEGMENTS:
             raise Invalid(f"A project holds at most {MAX_SEGMENTS} segments.")
-        segment = self.store.add_segment(project_id, fields,
-                                         None if position is None else position - 1)
+        try:
+            segment = self.store.add_segment(project_id, fields,
+                                             None if position is None else position - 1,
+                                             expect=if_match.versions("p", project_id))
+        except StaleVersion:
+            raise self.stale_project(project_id) from None
         return self.views.segment_view(project_id, segment.id)
 
     def edit_segment(self, project_id: int, segment_id: int, fields: dict[str, Any],
-                     position: int | None) -> SegmentOut:
-        """Change a segment's text fields and/or move it."""
+                     position: int | None, if_match: IfMatch = ANY) -> SegmentOut:
+        """Change a segment's text fields and/or move it (one transaction)."""
         self.segment(project_id, segment_id)
-        self.store.update_segment(project_id, segment_id, fields)
-        if position is not None:
-            self.store.move_segment(project_id, segment_id, position - 1)
+        try:
+            updated = self.store.update_segment(
+                project_id, segment_id, fields,
+                position=None if position is None else position - 1,
+                expect=if_match.versions("s", segment_id))
+        except StaleVersion:
+            raise self.stale_segment(project_id, segment_id) from None
+        if updated is None:
+            self.segment(project_id, segment_id)  # deleted meanwhile: 404
         return self.views.segment_view(project_id, segment_id)
 
-    def reorder(self, project_id: int, order: list[int]) -> list[SegmentOut]:
-        """Put every segment in a new order."""
+    def reorder(self, project_id: int, order: list[int],
+                if_match: IfMatch = ANY) -> list[SegmentOut]:
+        """Put every segment in a new order (``If-Match`` names the project)."""
         self.project(project_id)
-        if not self.store.reorder_segments(project_id, order):
-            raise Invalid("The new order must list every segment of the project "
-                                   "exactly once.")
+        try:
+            moved = self.store.reorder_segments(project_id, order,
+                                                expect=if_match.versions("p", project_id))
+        except StaleVersion:
+            raise self.stale_project(project_id) from None
+        if not moved:
+            raise Invalid("The new order must list every segment of the project exactly "
+                          "once; reload the page if segments were added or deleted in "
+                          "another window.")
         segments = self.store.segments(project_id)
         return [self.views.segment_out(s, n) for n, s in enumerate(segments, start=1)]
 
@@ -357,21 +441,26 @@ class Studio:
             self.store.add_segment(project_id, fields, place + offset)
         return self.views.segment_list(project_id)
 
-    def delete_segment(self, project_id: int, segment_id: int) -> None:
+    def delete_segment(self, project_id: int, segment_id: int,
+                       if_match: IfMatch = ANY) -> None:
         """Delete a segment and its media."""
         self.segment(project_id, segment_id)
         self._not_rendering(project_id, "delete a segment")
-        deleted = self.store.delete_segment(project_id, segment_id)
+        try:
+            deleted = self.store.delete_segment(project_id, segment_id,
+                                                expect=if_match.versions("s", segment_id))
+        except StaleVersion:
+            raise self.stale_segment(project_id, segment_id) from None
         if deleted is not None:
-            self._remove_media(deleted, "image", "audio")
+            self._remove_media(deleted, "image", "audio", "video")
 
     def _remove_media(self, segment: SegmentRow, *what: str) -> None:
         """Delete a segment's former media files, unless another segment still uses them."""
         folder = self.folder(segment.project_id)
         in_use = {name for row in self.store.segments(segment.project_id)
-                  for name in (row.image_file, row.audio_file) if name}
+                  for name in (row.image_file, row.audio_file, row.video_file) if name}
         for kind in what:
-            name = segment.image_file if kind == "image" else segment.audio_file
+            name = _media_name(segment, kind)
             if name and name not in in_use:
                 uploads.remove_quietly(folder / name)
                 if kind == "image":
@@ -380,69 +469,92 @@ class Studio:
     def media_file(self, project_id: int, segment_id: int, what: str) -> Path:
         """The file behind a segment's image, thumbnail or audio (404 when there is none)."""
         segment = self.segment(project_id, segment_id)
-        name = segment.audio_file if what == "audio" else segment.image_file
+        name = _media_name(segment, what)
         if not name:
-            raise NotFound(f"Segment {segment_id} has no {what} yet.")
+            raise NotFound(f"Segment {segment.position + 1} has no {what} yet.")
         path = self.folder(project_id) / name
         if what == "thumbnail":
             thumb = _thumb(path)
             path = thumb if thumb.is_file() else path
         if not path.is_file():
-            raise NotFound(f"The {what} file of segment {segment_id} is missing.")
+            raise NotFound(f"The {what} file of segment {segment.position + 1} is missing.")
         return path
 
     # -- uploads ---------------------------------------------------------------------------
 
     def upload(self, project_id: int, segment_id: int, what: str,
-               source: IO[bytes]) -> UploadOut:
+               source: IO[bytes], if_match: IfMatch = ANY) -> UploadOut:
         """Check and store an image or narration for a segment, replacing the old one.
 
-        The old file stays in place unless the new one passes every check.
+        The old file stays in place unless the new one passes every check. ``If-Match``
+        is checked before the file is read and again when it replaces the old one.
         """
         segment = self.segment(project_id, segment_id)
+        expect = if_match.versions("s", segment_id)
+        if expect is not None and segment.version not in expect:
+            raise self.stale_segment(project_id, segment_id)
         self._not_rendering(project_id, f"replace the {what}")
-        result = self._store_upload(segment, what, source)
+        result = self._store_upload(segment, what, source, expect=expect)
         view = self.views.segment_view(project_id, segment_id)
         return UploadOut(segment=view, **result)
 
     def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes],
-                      budget: int | None = None) -> dict[str, Any]:
-        folder = self.folder(segment.project_id) / ("images" if what == "image" else "audio")
+                      budget: int | None = None, expect: Expected = None) -> dict[str, Any]:
+        folder = self.folder(segment.project_id) / _MEDIA_FOLDERS[what]
         folder.mkdir(parents=True, exist_ok=True)
         temp = uploads.temp_name(folder)
+        # Clips are capped like intro and outro clips (audio_bytes).
         cap = self.limits.image_bytes if what == "image" else self.limits.audio_bytes
         if budget is not None and budget < cap:
             cap = max(0, budget)
         with uploads.removing(temp):
             uploads.spooled_copy(source, temp, cap)
             if what == "image":
-                return self._publish_image(segment, temp)
-            return self._publish_audio(segment, temp)
+                return self._publish_image(segment, temp, expect)
+            if what == "video":
+                return self._publish_video(segment, temp, expect)
+            return self._publish_audio(segment, temp, expect)
 
     def _final_name(self, segment: SegmentRow, kind: str, ext: str) -> str:
-        sub = "images" if kind == "image" else "audio"
-        return f"{sub}/seg-{segment.id}-{secrets.token_hex(4)}.{ext}"
+        return f"{_MEDIA_FOLDERS[kind]}/seg-{segment.id}-{secrets.token_hex(4)}.{ext}"
 
-    def _publish_image(self, segment: SegmentRow, temp: Path) -> dict[str, Any]:
+    def _publish_video(self, segment: SegmentRow, temp: Path,
+                       expect: Expected) -> dict[str, Any]:
+        """A checked clip becomes the segment's visual, in place of its still."""
+        info = uploads.check_video(temp)
+        name = self._final_name(segment, "video", info.ext)
+        target = self.folder(segment.project_id) / name
+        self._swap_media(segment, "video", temp, target, {
+            "video_file": name, "video_width": info.width, "video_height": info.height,
+            "video_seconds": round(info.duration, 3), "video_fps": str(info.fps),
+            **_NO_IMAGE}, expect)
+        return {"kind": "video", "width": info.width, "height": info.height,
+                "duration": round(info.duration, 3), "fps": round(float(info.fps), 3),
+                "format": info.format}
+
+    def _publish_image(self, segment: SegmentRow, temp: Path,
+                       expect: Expected) -> dict[str, Any]:
         info = uploads.check_image(temp, self.limits)
         name = self._final_name(segment, "image", info.ext)
         target = self.folder(segment.project_id) / name
         uploads.make_thumbnail(temp, _thumb(target))
         self._swap_media(segment, "image", temp, target, {
-            "image_file": name, "image_width": info.width, "image_height": info.height})
+            "image_file": name, "image_width": info.width, "image_height": info.height,
+            **_NO_VIDEO}, expect)
         return {"kind": "image", "width": info.width, "height": info.height,
                 "format": info.format}
 
-    def _publish_audio(self, segment: SegmentRow, temp: Path) -> dict[str, Any]:
+    def _publish_audio(self, segment: SegmentRow, temp: Path,
+                       expect: Expected) -> dict[str, Any]:
         info = uploads.check_audio(temp, self.limits)
         name = self._final_name(segment, "audio", info.ext)
         target = self.folder(segment.project_id) / name
         self._swap_media(segment, "audio", temp, target, {
-            "audio_file": name, "audio_samples": info.samples, "narration_from": None})
+            "audio_file": name, "audio_samples": info.samples, "narration_from": None}, expect)
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
 
     def _swap_media(self, segment: SegmentRow, what: str, temp: Path, target: Path,
-                    fields: dict[str, Any]) -> None:
+                    fields: dict[str, Any], expect: Expected = None) -> None:
         """Publish a checked file as the segment's media and delete the file it replaces.
 
         Uploads to one segment may run at the same time: the swap is serialised and the
@@ -452,10 +564,17 @@ class Studio:
             current = self.store.get_segment(segment.project_id, segment.id)
             if current is None:  # deleted meanwhile
                 uploads.remove_quietly(target, _thumb(target))
-                raise NotFound(f"Segment {segment.id} was deleted during the upload.")
+                raise NotFound(f"This segment was deleted while its {what} was being "
+                               "uploaded (perhaps in another window).")
             uploads.publish(temp, target)
-            self.store.update_segment(segment.project_id, segment.id, fields)
-            self._remove_media(current, what)
+            try:
+                self.store.update_segment(segment.project_id, segment.id, fields,
+                                          expect=expect)
+            except StaleVersion:
+                uploads.remove_quietly(target, _thumb(target))
+                raise self.stale_segment(segment.project_id, segment.id) from None
+            # A segment shows one visual: a new still or clip replaces either.
+            self._remove_media(current, *(("image", "video") if what != "audio" else (what,)))
 
     # -- file settings (music, logo, intro, outro...) --------------------------------------
 
@@ -496,17 +615,41 @@ class Studio:
         with self._media_lock:  # the file replaced is the one attached at this moment
             project = self.project(project_id)
             try:
-                change = {**(fields or {}), "path": relative}
-                options = merge_options(project.options, {"settings": {name: change}},
-                                        self.folder(project_id))
+                setting = {**(fields or {}), "path": relative}
+                self._merge_settings(project_id, {name: setting})
             except ValidationFailed as exc:
                 uploads.remove_quietly(self.folder(project_id) / relative)
                 raise _invalid(exc, f"The {name} cannot be used.") from exc
-            self.store.update_project(project_id, options=options)
             old = self._asset_path(project, name)
             if old:
                 uploads.remove_quietly(self.folder(project_id) / old)
         return self.views.detail(project_id)
+
+    def _attach_font(self, project_id: int, source: IO[bytes], filename: str) -> None:
+        """Store a bundle's caption font in the project's ``assets/`` (checked to be a
+        font FreeType can use) and point the captions at it."""
+        folder = self.folder(project_id) / "assets"
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = uploads.temp_name(folder)
+        name = PurePosixPath(filename.replace("\\", "/"))
+        ext = name.suffix.lower().lstrip(".")
+        with uploads.removing(temp):
+            uploads.spooled_copy(source, temp, self.limits.image_bytes)
+            try:
+                check_font(temp)
+            except MediaError as exc:
+                raise UploadRejected(f"The caption font {name.name} is not a usable TTF/OTF "
+                                     "font.") from exc
+            relative = (f"assets/font-{secrets.token_hex(4)}-{slugify(name.stem)}"
+                        f".{ext if ext in _FONT_EXTS else 'ttf'}")
+            uploads.publish(temp, self.folder(project_id) / relative)
+        self._merge_settings(project_id, {"subtitles": {"font": relative}})
+
+    def _merge_settings(self, project_id: int, settings: dict[str, Any]) -> None:
+        """Merge settings into the stored ones inside one write transaction."""
+        folder = self.folder(project_id)
+        self.store.update_project(project_id, change=lambda current: merge_options(
+            current, {"settings": settings}, folder))
 
     def _check_asset(self, path: Path, kind: str) -> str:
         if kind == "image":
@@ -525,9 +668,7 @@ class Studio:
         self._asset_kind(name)
         project = self.project(project_id)
         self._not_rendering(project_id, f"remove the {name}")
-        options = merge_options(project.options, {"settings": {name: None}},
-                                self.folder(project_id))
-        self.store.update_project(project_id, options=options)
+        self._merge_settings(project_id, {name: None})
         old = self._asset_path(project, name)
         if old:
             uploads.remove_quietly(self.folder(project_id) / old)
@@ -549,7 +690,7 @@ class Studio:
         rows = self.store.segments(project_id)
         manifest = build_manifest(project.title, project.options, rows)
         manifest["segments"] = [  # no narration is needed to draw a frame
-            {**seg, "image": seg["image"] or "images/.none"}
+            seg if {"image", "video", "title"} & seg.keys() else {**seg, "image": "images/.none"}
             for seg in manifest["segments"]] or [
             {"image": "images/.none", "text": SAMPLE_CAPTION}]
         try:
@@ -566,17 +707,28 @@ class Studio:
         """A PNG of one frame drawn by the engine: the first still (or a neutral
         background) with a caption in the project's style, size and safe area."""
         engine = self._preview_project(project_id)
-        return _png(lambda: caption_preview(engine))
+        return self._drawn(lambda: caption_preview(engine, self.stills))
 
     def segment_preview(self, project_id: int, segment_id: int, *, end: bool) -> bytes:
         """A PNG of the segment's first (or last) frame as the render frames and moves it,
         with that moment's caption: a portrait photo's crop shows before any render."""
         segment = self.segment(project_id, segment_id)
-        if not segment.image_file:
+        if not (segment.image_file or segment.video_file or segment.title):
             raise NotFound("This segment has no picture yet: drop one on it first.")
         index = [s.id for s in self.store.segments(project_id)].index(segment_id)
         engine = self._preview_project(project_id)
-        return _png(lambda: segment_frame(engine, index, end=end))
+        return self._drawn(lambda: segment_frame(engine, index, end=end, load=self.stills))
+
+    def _drawn(self, draw: Callable[[], NDArray[np.uint8]]) -> bytes:
+        """A preview drawn in one of the :data:`PREVIEW_SLOTS`, or :class:`Busy` when none
+        frees up within :attr:`preview_wait` seconds."""
+        if not self.preview_slots.acquire(timeout=self.preview_wait):
+            raise Busy("Too many previews are being drawn; try again in a moment.",
+                       retry_after=5)
+        try:
+            return _png(draw)
+        finally:
+            self.preview_slots.release()
 
     # -- renders ---------------------------------------------------------------------------
 
@@ -649,16 +801,19 @@ class Studio:
         return job, kept
 
     def voice_sample(self, engine: str, voice: str | None, speed: float) -> Path:
-        """A cached WAV of a short sentence in a voice (for the "listen" button)."""
+        """A cached WAV of a short sentence in a voice (for the "listen" button), kept in
+        the data folder's cache."""
         from pydantic import ValidationError
 
         from storyreel.errors import VoiceError
         from storyreel.model.project import Voice
+        from storyreel.voice.cache import NarrationCache
         from storyreel.voice.narrate import Narrator
 
         try:
             chosen = Voice.model_validate({"engine": engine, "voice": voice, "speed": speed})
-            return Narrator().speak(VOICE_SAMPLE, chosen).entry.wav
+            narrator = Narrator(NarrationCache(self.data_dir / "cache"))
+            return narrator.speak(VOICE_SAMPLE, chosen).entry.wav
         except ValidationError as exc:
             raise Invalid("Those voice settings are not valid.",
                               [_problem_out(p) for p in problems_from(exc)]) from exc
@@ -679,7 +834,8 @@ class Studio:
         job = self.store.get_job(job_id)
         project = self.store.get_project(job.project_id) if job else None
         if job is None or project is None or job.status != "completed" or not job.output_file:
-            raise NotFound(f"Render {job_id} does not exist or has not finished.")
+            raise NotFound("This video does not exist (it may have been deleted) or is not "
+                           "finished yet.")
         return job, project
 
     def render_file(self, job_id: int, kind: str) -> tuple[Path, str]:
@@ -714,11 +870,29 @@ def _png(draw: Callable[[], NDArray[np.uint8]]) -> bytes:
     return out.getvalue()
 
 
+#: Where each kind of segment media is kept in a project's folder.
+_MEDIA_FOLDERS = {"image": "images", "audio": "audio", "video": "video"}
+_NO_IMAGE = {"image_file": None, "image_width": None, "image_height": None}
+_NO_VIDEO = {"video_file": None, "video_width": None, "video_height": None,
+             "video_seconds": None, "video_fps": None}
+
+
+def _media_name(segment: SegmentRow, what: str) -> str | None:
+    """The file behind a segment's ``image`` (or its ``thumbnail``), ``audio`` or ``video``."""
+    if what == "audio":
+        return segment.audio_file
+    return segment.video_file if what == "video" else segment.image_file
+
+
 def _media_fields(segment: SegmentRow, what: str) -> dict[str, Any]:
     """The columns an upload of ``what`` set on a segment (to share the file with another)."""
     if what == "image":
         return {"image_file": segment.image_file, "image_width": segment.image_width,
                 "image_height": segment.image_height}
+    if what == "video":
+        return {"video_file": segment.video_file, "video_width": segment.video_width,
+                "video_height": segment.video_height, "video_seconds": segment.video_seconds,
+                "video_fps": segment.video_fps}
     return {"audio_file": segment.audio_file, "audio_samples": segment.audio_samples,
             "narration_from": segment.narration_from}
 

@@ -16,11 +16,10 @@ import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
-import av
-import av.error
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from storyreel.errors import MediaError
@@ -38,6 +37,7 @@ __all__ = [
     "check_image",
     "check_video",
     "spooled_copy",
+    "sweep_temps",
     "temp_name",
 ]
 
@@ -52,6 +52,24 @@ _AUDIO_EXT = {"wav": "wav", "mp3": "mp3", "flac": "flac", "ogg": "ogg", "mov": "
 def temp_name(folder: Path) -> Path:
     """A fresh hidden file name in ``folder`` for an upload being checked."""
     return folder / f".upload-{secrets.token_hex(8)}.part"
+
+
+def sweep_temps(media_root: Path) -> list[Path]:
+    """Remove the uploads a server killed mid-upload left under ``media_root``.
+
+    Only one server holds a data folder at a time (its lock), so when it starts, every
+    upload temp file there belongs to a server that is gone.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    for path in media_root.rglob(".upload-*.part"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def spooled_copy(source: IO[bytes], target: Path, cap: int) -> int:
@@ -131,6 +149,8 @@ def make_thumbnail(image: Path, target: Path) -> None:
     temp = temp_name(target.parent)
     with removing(temp), Image.open(image) as im:
         im.draft("RGB", (THUMB_SIZE[0] * 2, THUMB_SIZE[1] * 2))
+        bound = 2 * max(THUMB_SIZE)  # either way up: the EXIF turn comes after
+        im.thumbnail((bound, bound), reducing_gap=2.0)  # shrunk before any conversion
         rotated = ImageOps.exif_transpose(im)
         rgb = rotated.convert("RGB")
         rgb.thumbnail(THUMB_SIZE)
@@ -176,13 +196,14 @@ def _audio_words(message: str, limits: Limits) -> str:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """A checked clip: container format, extension, picture size and length."""
+    """A checked clip: container format, extension, picture size, length and frame rate."""
 
     format: str
     ext: str
     width: int
     height: int
     duration: float
+    fps: Fraction = Fraction(0)
 
 
 _VIDEO_EXT = {"mov": "mp4", "mp4": "mp4", "matroska": "mkv", "webm": "webm", "avi": "avi",
@@ -190,40 +211,20 @@ _VIDEO_EXT = {"mov": "mp4", "mp4": "mp4", "matroska": "mkv", "webm": "webm", "av
 
 
 def check_video(path: Path, max_seconds: float = 600.0) -> VideoInfo:
-    """Decode the start of ``path`` to prove it is a real video clip of sane length.
+    """Check ``path`` as a render would: probed, its first and last frames decoded.
 
     Raises:
         UploadRejected: Not a video, damaged, or longer than ``max_seconds``.
     """
     try:
-        probe_clip(path)
+        info = probe_clip(path, check_frames=True)
     except MediaError as exc:
         raise UploadRejected(f"This file cannot be used as a clip: {exc.problem.message}."
                              ) from exc
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            fmt = container.format.name.split(",")[0]
-            if not container.streams.video:
-                raise UploadRejected("This file is not a video clip (it has no picture).")
-            stream = container.streams.video[0]
-            duration = _clip_seconds(container, stream)
-            first = next(container.decode(stream), None)
-    except UploadRejected:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError, EOFError):
-        raise UploadRejected("This file is not a video clip we can read, or it is damaged."
-                             ) from None
-    if first is None:
-        raise UploadRejected("The video clip holds no pictures.")
-    if duration > max_seconds:
+    if info.duration > max_seconds:
         raise UploadRejected(f"The clip is longer than the {max_seconds / 60:g} minute limit.")
-    return VideoInfo(fmt, _VIDEO_EXT.get(fmt, "video"), first.width, first.height, duration)
-
-
-def _clip_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    return (container.duration or 0) / 1_000_000
+    return VideoInfo(info.format, _VIDEO_EXT.get(info.format, "video"), info.width,
+                     info.height, float(info.duration), info.fps)
 
 
 def _creator_words(message: str) -> str:

@@ -5,15 +5,18 @@ Nothing here changes state; :class:`~storyreel.service.studio.Studio` holds the 
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.service.errors import NotFound
+from storyreel.service.etags import etag
 from storyreel.service.narration import narration_state
 from storyreel.service.options import effective_options, missing_media
 from storyreel.service.schemas import (
     AudioOut,
     ChaptersOut,
+    ClipOut,
     GalleryItem,
     ImageOut,
     ProblemOut,
@@ -26,7 +29,17 @@ from storyreel.service.schemas import (
 from storyreel.service.store import JobRow, JobState, ProjectRow, SegmentRow, Store
 from storyreel.words import phase_words, state_words
 
-__all__ = ["Views", "chapter_check"]
+__all__ = ["GONE_PROJECT", "Views", "chapter_check", "gone_segment"]
+
+#: A project that is not (or no longer) there, in the creator's words.
+GONE_PROJECT = ("This project does not exist: it may have been deleted in another window. "
+                "Reload the page to see your projects.")
+
+
+def gone_segment(project: ProjectRow) -> str:
+    """A segment that is not (or no longer) part of the project, in the creator's words."""
+    return (f"This segment is no longer part of “{project.title}”: it may have been "
+            "deleted in another window. Reload the page to see the story as it is now.")
 
 #: A narrator's pace, to estimate a segment's length before its narration exists.
 WORDS_PER_SECOND = 2.5
@@ -99,15 +112,15 @@ class Views:
         """The project, or :class:`NotFound`."""
         project = self.store.get_project(project_id)
         if project is None:
-            raise NotFound(f"Project {project_id} does not exist.")
+            raise NotFound(GONE_PROJECT)
         return project
 
     def segment(self, project_id: int, segment_id: int) -> SegmentRow:
         """The segment of that project, or :class:`NotFound`."""
-        self.project(project_id)
+        project = self.project(project_id)
         segment = self.store.get_segment(project_id, segment_id)
         if segment is None:
-            raise NotFound(f"Segment {segment_id} is not part of project {project_id}.")
+            raise NotFound(gone_segment(project))
         return segment
 
     # -- segments --------------------------------------------------------------------------
@@ -128,19 +141,26 @@ class Views:
         if segment.audio_file and segment.audio_samples:
             audio = AudioOut(url=self._media_url(segment.project_id, segment, "audio"),
                              duration=round(segment.audio_samples / SAMPLE_RATE, 3))
+        video = None
+        if segment.video_file and segment.video_width and segment.video_height:
+            video = ClipOut(url=self._media_url(segment.project_id, segment, "video"),
+                            duration=segment.video_seconds or 0.0, width=segment.video_width,
+                            height=segment.video_height,
+                            fps=float(Fraction(segment.video_fps or "0")))
         options = self.store.get_project(segment.project_id)
         state = narration_state(segment, options.options if options else {})
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
-                          image=image, audio=audio, missing=missing_media(segment, folder),
-                          narration=state)
+                          image=image, audio=audio, title=segment.title, video=video,
+                          clip=segment.clip, missing=missing_media(segment, folder),
+                          narration=state, etag=etag("s", segment.id, segment.version))
 
     def segment_view(self, project_id: int, segment_id: int) -> SegmentOut:
         """One segment with its number in the project."""
         for number, segment in enumerate(self.store.segments(project_id), start=1):
             if segment.id == segment_id:
                 return self.segment_out(segment, number)
-        raise NotFound(f"Segment {segment_id} is not part of project {project_id}.")
+        raise NotFound(gone_segment(self.project(project_id)))
 
     def segment_list(self, project_id: int) -> list[SegmentOut]:
         """The project's segments in order."""
@@ -284,6 +304,7 @@ class Views:
             **summary.model_dump(), options=options,
             segment_list=[self.segment_out(s, n) for n, s in enumerate(segments, start=1)],
             render=self._status(project, job), chapters=chapter_check(segments, gap),
+            etag=etag("p", project.id, project.version),
         )
 
     def gallery(self) -> list[GalleryItem]:

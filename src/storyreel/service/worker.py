@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from storyreel._malloc import tune_malloc
+from storyreel.credentials import redis_url
 from storyreel.service.protocol import RenderOutcome, describe_error, send
 
 __all__ = ["main"]
@@ -83,7 +84,7 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
 def _remote_parts() -> Any:
     """Workers through Redis when the studio was started with ``--redis`` (the
     ``STORYREEL_REDIS`` it passes down); ``None``: encode here."""
-    url = os.environ.get("STORYREEL_REDIS", "").strip()
+    url = redis_url()
     if not url:
         return None
     from storyreel.distributed import RemoteParts
@@ -95,7 +96,7 @@ def _narrator(spec: dict[str, Any]) -> Any:
     """With ``STORYREEL_REDIS``, a narrator whose texts are spoken by the workers into
     the job's cache folder in the studio's data folder (which they share); ``None``:
     speak here, through the user's narration cache."""
-    url = os.environ.get("STORYREEL_REDIS", "").strip()
+    url = redis_url()
     if not url or not spec.get("cache"):
         return None
     from storyreel.distributed import RemoteSpeaker

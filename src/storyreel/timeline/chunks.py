@@ -1,17 +1,17 @@
 """Where a chunked render cuts the timeline into parts that are encoded on their own.
 
-A part starts where a still's hold starts: on the first frame after the crossfade
+A part starts where an item's hold starts: on the first frame after the crossfade
 into a segment, so one segment's captions and picture fall into as few parts as
 possible (a segment's text into one part, its picture into that part and the
-crossfade at the end of the previous one). Nothing is ever cut inside a crossfade, a
-fade from or to black, or an intro/outro clip, and a hold shorter than ``tail_guard``
+crossfade at the end of the previous one). Whatever the segment shows (a still, a
+clip, a card), nothing is ever cut inside it, inside a crossfade or inside a fade
+from or to black, and a hold shorter than ``tail_guard``
 frames before the next crossfade gets no cut: there, the end of a part would lose the
 encoder's look-ahead just when the picture starts to change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storyreel.timeline.plan import Plan
@@ -33,13 +33,12 @@ class Chunk:
         return self.end - self.start
 
 
-def plan_chunks(plan: Plan, stills: Sequence[bool], *, fade_in: int, fade_out: int,
-                tail_guard: int, min_frames: int) -> tuple[Chunk, ...]:
-    """Cut ``plan`` into parts.
+def plan_chunks(plan: Plan, *, fade_in: int, fade_out: int, tail_guard: int,
+                min_frames: int) -> tuple[Chunk, ...]:
+    """Cut ``plan`` into parts (a part may start at any item's hold).
 
     Args:
         plan: The timeline.
-        stills: Whether each item of the plan is a still (clips are never cut).
         fade_in: Frames of the fade from black at the start (never cut).
         fade_out: Frames of the fade to black at the end (never cut).
         tail_guard: Least frames between a cut and the next crossfade or fade out.
@@ -52,8 +51,7 @@ def plan_chunks(plan: Plan, stills: Sequence[bool], *, fade_in: int, fade_out: i
         following = spans[span.index + 1] if span.index + 1 < len(spans) else None
         change = following.visible_start if following is not None else total - fade_out
         change = min(change, total - fade_out)
-        if (stills[span.index] and cut >= fade_in and cut + tail_guard <= change
-                and cut - cuts[-1] >= min_frames):
+        if cut >= fade_in and cut + tail_guard <= change and cut - cuts[-1] >= min_frames:
             cuts.append(cut)
     if len(cuts) > 1 and total - cuts[-1] < min_frames:
         cuts.pop()

@@ -1,9 +1,11 @@
 """From a project and its analysis to the exact story timeline.
 
 The story is the list of *items* shown in order (an optional intro clip, the
-segments, an optional outro clip), their plan on the frame grid, and the caption
-cues and chapters placed on it. Everything here is pure arithmetic on integer
-frames and samples; nothing is decoded.
+segments, an optional outro clip), each with its visual, their plan on the frame
+grid, and the caption cues and chapters placed on it. A segment lasts its narration
+and the pause after it; an ``extend`` clip at least its trimmed clip; an interlude
+(a video with neither text nor recording) its trimmed clip. Everything here is pure
+arithmetic on integer frames and samples; nothing is decoded.
 """
 
 from __future__ import annotations
@@ -15,16 +17,28 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from storyreel.model.project import Project
+from storyreel.model.visual import ClipOptions, Video, Visual
 from storyreel.timeline.captions import CaptionWord, frame_words, split_chunks, word_cues
 from storyreel.timeline.plan import SAMPLE_RATE, Plan, plan_timeline, sample_to_frame
 from storyreel.timeline.words import WordTimings
 
-__all__ = ["Caption", "Chapter", "Item", "Measured", "Story", "build_story", "seconds_to_frames"]
+__all__ = ["Caption", "Chapter", "ClipFacts", "Item", "Measured", "Story", "build_story",
+           "seconds_to_frames"]
 
 
-class _Timed(Protocol):
-    @property
-    def duration(self) -> Fraction: ...
+@dataclass(frozen=True)
+class ClipFacts:
+    """A clip as a segment shows it.
+
+    Attributes:
+        length: Length of the trimmed clip in seconds.
+        width: Width of its upright picture.
+        height: Height of its upright picture.
+    """
+
+    length: Fraction
+    width: int
+    height: int
 
 
 class Measured(Protocol):
@@ -46,12 +60,17 @@ class Measured(Protocol):
         ...
 
     @property
-    def intro(self) -> _Timed | None:
+    def clips(self) -> Sequence[ClipFacts | None]:
+        """Each segment's trimmed clip (``None`` for other visuals)."""
+        ...
+
+    @property
+    def intro(self) -> ClipFacts | None:
         """The usable intro clip, if any."""
         ...
 
     @property
-    def outro(self) -> _Timed | None:
+    def outro(self) -> ClipFacts | None:
         """The usable outro clip, if any."""
         ...
 
@@ -63,16 +82,18 @@ class Item:
     """One thing shown on the timeline.
 
     Attributes:
-        kind: ``intro``, ``segment`` or ``outro``.
+        kind: Where it sits: ``intro``, ``segment`` or ``outro``.
+        visual: What it shows (intro and outro show a contained video).
         segment: 0-based segment index for segments, else ``None``.
-        clip: The clip file for intro/outro.
-        clip_gain: Level of the clip's sound in dB.
+        gain: Level of the visual's own sound in dB (``None``: silent).
+        clip: Its trimmed clip, for a video.
     """
 
     kind: Literal["intro", "segment", "outro"]
+    visual: Visual
     segment: int | None = None
-    clip: Path | None = None
-    clip_gain: float = 0.0
+    gain: float | None = None
+    clip: ClipFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -129,37 +150,64 @@ def build_story(project: Project, analysis: Measured) -> Story:
         return seconds_to_frames(fades.crossfade, fps)
 
     if settings.intro is not None and analysis.intro is not None:
-        items.append(Item("intro", clip=settings.intro.path, clip_gain=settings.intro.volume))
+        items.append(_bookend("intro", settings.intro.path, settings.intro.volume,
+                              analysis.intro))
         narrations.append(0)
-        gaps.append(_samples(analysis.intro.duration))
+        gaps.append(_samples(analysis.intro.length))
         crossfades.append(0)
-    for index in range(len(project.segments)):
-        items.append(Item("segment", segment=index))
+    for index, segment in enumerate(project.segments):
+        visual = segment.visual
+        items.append(Item("segment", visual, index,
+                          visual.sound_gain(interlude=segment.interlude),
+                          analysis.clips[index]))
         narrations.append(analysis.narration_samples[index])
         previous = index - 1 if index > 0 else None
         crossfades.append(crossfade_after(previous) if len(items) > 1 else 0)
         gaps.append(0)
     has_outro = settings.outro is not None and analysis.outro is not None
     for position, item in enumerate(items):
-        if item.kind != "segment":
+        if item.segment is None:
             continue
         is_last = position == len(items) - 1
         follow = crossfade_after(item.segment) if not is_last or has_outro else 0
         tail = fades.fade_out if is_last and not has_outro else 0.0
         pause = max(settings.gap, float(follow / fps), tail)
-        gaps[position] = round(pause * SAMPLE_RATE)
+        gaps[position] = max(round(pause * SAMPLE_RATE),
+                             _clip_pause(project, item, narrations[position]))
     if has_outro:
         assert settings.outro is not None and analysis.outro is not None
         fade = crossfade_after(len(project.segments) - 1)
-        items.append(Item("outro", clip=settings.outro.path, clip_gain=settings.outro.volume))
+        items.append(_bookend("outro", settings.outro.path, settings.outro.volume,
+                              analysis.outro))
         narrations.append(0)
         crossfades.append(fade)
-        gaps.append(max(1, _samples(analysis.outro.duration) - _samples(fade / fps)))
+        gaps.append(max(1, _samples(analysis.outro.length) - _samples(fade / fps)))
     lead = 0 if items[0].kind == "intro" else round(fades.fade_in * SAMPLE_RATE)
     plan = plan_timeline(narrations, fps=fps, sample_rate=SAMPLE_RATE, gap=gaps, lead=lead,
                          crossfade=crossfades)
     story = Story(tuple(items), plan, (), ())
     return Story(story.items, plan, _captions(project, analysis, story), _chapters(project, story))
+
+
+def _bookend(kind: Literal["intro", "outro"], path: Path, volume: float,
+             clip: ClipFacts) -> Item:
+    """An intro or outro: its clip letterboxed, played once, with its sound."""
+    options = ClipOptions(crop="contain", volume=volume)
+    return Item(kind, Video(video=path, clip=options), None, volume, clip)
+
+
+def _clip_pause(project: Project, item: Item, narration: int) -> int:
+    """The pause a segment's clip asks for after its narration: an interlude lasts its
+    clip, an ``extend`` clip lasts at least its own length; others ask for none."""
+    assert item.segment is not None
+    if item.clip is None:
+        return 0
+    if project.segments[item.segment].interlude:
+        return _samples(item.clip.length)
+    clip = project.segments[item.segment].clip
+    if clip is not None and clip.fit == "extend":
+        return _samples(item.clip.length) - narration
+    return 0
 
 
 def _samples(seconds: Fraction) -> int:

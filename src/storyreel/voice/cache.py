@@ -29,8 +29,8 @@ from numpy.typing import NDArray
 
 from storyreel.errors import OutputError, output_error
 
-__all__ = ["CacheEntry", "Holder", "NarrationCache", "Spans", "default_cache_dir", "narration_key",
-           "write_wav"]
+__all__ = ["CacheEntry", "Holder", "NarrationCache", "NarrationWriter", "Spans",
+           "default_cache_dir", "narration_key", "write_wav"]
 
 #: Per token of the normalised text, the sample range (48 kHz) where it is spoken.
 Spans = list[tuple[int, int] | None]
@@ -108,17 +108,40 @@ class NarrationCache:
         Raises:
             OutputError: The cache folder cannot be written.
         """
-        wav, meta = self._paths(key)
+        with self.writing(key) as writer:
+            writer.write(samples, rate)
+            return writer.publish(spans, source)
+
+    @contextlib.contextmanager
+    def writing(self, key: str) -> Iterator[NarrationWriter]:
+        """A narration written as it is spoken, published whole by
+        :meth:`NarrationWriter.publish` (nothing is published when the block fails).
+
+        Raises:
+            OutputError: The cache folder cannot be written.
+        """
+        wav, _ = self._paths(key)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with _temp_beside(wav) as temp:
-                write_wav(temp, samples, rate)
-                os.replace(temp, wav)
+        except OSError as exc:
+            raise output_error(exc, self.folder) from exc
+        with _temp_beside(wav) as temp:
+            writer = NarrationWriter(self, key, temp)
+            try:
+                yield writer
+            finally:
+                writer.close()
+
+    def _publish(self, key: str, temp: Path, spans: Spans, source: str, rate: int,
+                 samples: int) -> CacheEntry:
+        wav, meta = self._paths(key)
+        try:
+            os.replace(temp, wav)
             payload = json.dumps({"spans": [None if s is None else list(s) for s in spans],
-                                  "source": source, "rate": rate, "samples": len(samples)})
-            with _temp_beside(meta) as temp:
-                temp.write_text(payload, encoding="utf-8")
-                os.replace(temp, meta)
+                                  "source": source, "rate": rate, "samples": samples})
+            with _temp_beside(meta) as temp_meta:
+                temp_meta.write_text(payload, encoding="utf-8")
+                os.replace(temp_meta, meta)
         except OSError as exc:
             raise output_error(exc, self.folder) from exc
         self.trim(keep=key)
@@ -169,6 +192,63 @@ class NarrationCache:
                             path.unlink()
 
 
+class NarrationWriter:
+    """A cache entry's audio, written piece by piece (16-bit mono) to a temp file."""
+
+    def __init__(self, cache: NarrationCache, key: str, temp: Path) -> None:
+        self._cache = cache
+        self._key = key
+        self._temp = temp
+        self._wav: wave.Wave_write | None = None
+        self.rate = 0
+        self.samples = 0
+
+    def write(self, samples: NDArray[np.float32], rate: int) -> None:
+        """Append mono float samples at ``rate`` (the same rate every time).
+
+        Raises:
+            OutputError: The cache folder cannot be written.
+        """
+        if self._wav is None:
+            try:
+                # Owned by the writer: closed by close(), which writing() calls in finally.
+                self._wav = wave.open(str(self._temp), "wb")  # noqa: SIM115
+                self._wav.setnchannels(1)
+                self._wav.setsampwidth(2)
+                self._wav.setframerate(rate)
+            except OSError as exc:
+                raise output_error(exc, self._cache.folder) from exc
+            self.rate = rate
+        if rate != self.rate:
+            raise ValueError(f"samples at {rate} Hz written to a narration at {self.rate} Hz")
+        try:
+            self._wav.writeframes(_pcm(samples).tobytes())
+        except OSError as exc:
+            raise output_error(exc, self._cache.folder) from exc
+        self.samples += len(samples)
+
+    def close(self) -> None:
+        """Close the file (its header then gives its length)."""
+        if self._wav is not None:
+            wav, self._wav = self._wav, None
+            try:
+                wav.close()
+            except OSError as exc:
+                raise output_error(exc, self._cache.folder) from exc
+
+    def publish(self, spans: Spans, source: str) -> CacheEntry:
+        """Give the written audio its key, with its word spans, and trim the cache.
+
+        Raises:
+            OutputError: The cache folder cannot be written.
+        """
+        if self._wav is None:
+            raise ValueError("a narration without audio cannot be published")
+        self.close()
+        return self._cache._publish(self._key, self._temp, spans, source, self.rate,
+                                    self.samples)
+
+
 class Holder:
     """Keeps cache entries alive for one render (hard links, or copies where links fail)."""
 
@@ -202,9 +282,14 @@ def _temp_beside(path: Path) -> Iterator[Path]:
 
 def write_wav(path: Path, samples: NDArray[np.float32], rate: int) -> None:
     """Write mono float samples as a 16-bit PCM WAV (dithered nowhere: speech is loud enough)."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    pcm = _pcm(samples)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(pcm.tobytes())
+
+
+def _pcm(samples: NDArray[np.float32]) -> NDArray[np.int16]:
+    pcm: NDArray[np.int16] = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    return pcm

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel.errors import VoiceError
+from storyreel.errors import NothingToSay, VoiceError
 from storyreel.voice.base import EngineStatus, Speech, VoiceInfo
 
 __all__ = ["DEFAULT_VOICE", "HibariEngine", "hibari_status"]
@@ -22,6 +22,8 @@ __all__ = ["DEFAULT_VOICE", "HibariEngine", "hibari_status"]
 DEFAULT_VOICE = "heart"
 #: Fixes the engine's noise so the same text gives the same samples.
 SEED = 0
+#: The most phonemes given to the model at once (hibari's own clause bound).
+MAX_PHONEMES = 400
 _LOCK = threading.Lock()
 
 
@@ -56,31 +58,39 @@ class HibariEngine:
                    cancel: Callable[[], None] | None = None) -> Speech:
         """Speak ``text`` with a voice from the package (``seed`` fixed: deterministic).
 
-        Sentence by sentence, calling ``cancel`` between them.
+        Sentence by sentence, a long sentence in runs of at most :data:`MAX_PHONEMES`
+        phonemes, calling ``cancel`` between them.
         """
         model = self._model(voice)
         _check_language(voice, language, str(self._registry[voice]["language"]))
         if not any(c.isascii() and c.isalnum() for c in text):
-            raise VoiceError(f"the {voice!r} voice speaks English and the text has no "
-                             "English words to say")
+            raise NothingToSay(f"the {voice!r} voice speaks English and the text has no "
+                               "English words to say")
         parts: list[NDArray[np.float32]] = []
         with _LOCK:  # one model instance, one synthesis at a time
-            sentences = model.stream(text, speed=speed, seed=SEED)
-            while True:
+            rng = np.random.default_rng(SEED)
+            for phonemes in self._phonemes(model, text):
                 if cancel is not None:
                     cancel()
                 try:
-                    part = next(sentences, None)
+                    part = model.from_ids(model.ids(phonemes), speed, rng)
                 except Exception as exc:  # the engine's own failure, translated once
-                    raise VoiceError(f"the built-in voice failed ({type(exc).__name__}: "
-                                     f"{str(exc)[:200]})") from exc
-                if part is None:
-                    break
+                    raise VoiceError(f"the built-in voice failed ({_one_line(exc)})") from exc
                 parts.append(np.asarray(part, dtype=np.float32))
         audio = np.clip(np.concatenate(parts) if parts else np.zeros(0, np.float32), -1.0, 1.0)
         if audio.size == 0:
-            raise VoiceError("the voice found nothing it can say in this text")
+            raise NothingToSay("the voice found nothing it can say in this text")
         return Speech(audio, int(model.sample_rate))
+
+    @staticmethod
+    def _phonemes(model: Any, text: str) -> list[str]:
+        """The text's phonemes in runs of at most :data:`MAX_PHONEMES`: the model's memory
+        grows with what it is given at once, and hibari passes on a long clause whole."""
+        try:
+            sentences = model.phonemize(text)
+        except Exception as exc:
+            raise VoiceError(f"the built-in voice failed ({_one_line(exc)})") from exc
+        return [run for sentence in sentences for run in _bounded(str(sentence))]
 
     def _model(self, voice: str) -> Any:
         entry = self._registry.get(voice)
@@ -99,6 +109,33 @@ class HibariEngine:
             except Exception as exc:
                 raise VoiceError(f"the built-in voice could not load ({exc})") from exc
         return self._models[voice]
+
+
+def _bounded(phonemes: str) -> list[str]:
+    """``phonemes`` cut between words into runs of at most :data:`MAX_PHONEMES` (a longer
+    word is cut where it must)."""
+    runs: list[str] = []
+    current = ""
+    for word in phonemes.split(" "):
+        while len(word) > MAX_PHONEMES:
+            if current:
+                runs.append(current)
+                current = ""
+            runs.append(word[:MAX_PHONEMES])
+            word = word[MAX_PHONEMES:]
+        if current and len(current) + 1 + len(word) > MAX_PHONEMES:
+            runs.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current.strip():
+        runs.append(current)
+    return runs
+
+
+def _one_line(exc: Exception) -> str:
+    """An exception as one short line for a message."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
 def _bundled(entry: dict[str, Any]) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from storyreel.audio.align import Aligner, Spans, timings_from_spans
 from storyreel.errors import Problem, ValidationFailed, VoiceError, output_error
+from storyreel.media.files import check_output_file
 from storyreel.model.project import Project, Segment, Voice
 from storyreel.timeline.words import WordSource, WordTimings, estimate_words
 from storyreel.voice.cache import CacheEntry, Holder, NarrationCache, narration_key
@@ -32,8 +33,9 @@ __all__ = ["Narrated", "Narration", "Narrator", "export_narration", "narrate_pro
 
 
 def needs_voice(segment: Segment) -> bool:
-    """True when the segment has no recording, so its text must be spoken."""
-    return segment.audio is None
+    """True when the segment has no recording, so its text must be spoken (an interlude,
+    a video with neither, plays its clip instead)."""
+    return segment.audio is None and not segment.interlude
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,10 @@ def export_narration(entry: CacheEntry, target: Path) -> Path:
     """Copy a cached narration to ``target`` atomically (temp beside it, then rename).
 
     Raises:
-        OutputError: The target folder cannot be written.
+        OutputError: The target folder cannot be written, or the target is not a file
+            (a folder, pipe or device).
     """
+    check_output_file(target)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

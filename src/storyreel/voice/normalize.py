@@ -39,6 +39,9 @@ _RE_DECADE = re.compile(r"^(1[1-9]|20)(\d)0'?s$")
 _RE_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _RE_UNIT = re.compile(rf"^({_NUMBER})(?:\.(\d+))?({'|'.join(_UNITS)})$")
 _RE_DIGITS = re.compile(r"\d+")
+#: Longer runs of digits are read digit by digit (no one says a 16-digit number whole).
+_MAX_NUMBER_DIGITS = 15
+_RE_LONG_DIGITS = re.compile(rf"\d{{{_MAX_NUMBER_DIGITS + 1}}}")
 
 
 def cardinal(number: int) -> str:
@@ -168,6 +171,8 @@ def _speak(token: str, following: str, previous: str) -> str:
         return f"{lead}{spoken[0]}{spoken[1]}"
     if core == "&":
         return f"{lead}and{tail}"
+    if _RE_LONG_DIGITS.search(core):
+        return f"{lead}{_digits(core)}{tail}"
     following_core = _split(following)[1].lower()
     if match := _RE_MONEY.match(core):
         return f"{lead}{_money(match, following_core if following_core in _BIG else None)}{tail}"
@@ -177,9 +182,19 @@ def _speak(token: str, following: str, previous: str) -> str:
     if (number := _number(core)) is not None:
         return f"{lead}{number}{tail}"
     if any(c.isdigit() for c in core):
-        spelled = _RE_DIGITS.sub(lambda m: f" {cardinal(int(m.group()))} ", core)
-        return f"{lead}{' '.join(spelled.replace('-', ' ').split())}{tail}"
+        return f"{lead}{_digits(core)}{tail}"
     return token
+
+
+def _digits(core: str) -> str:
+    """Each run of digits in ``core`` as a number, or digit by digit when it is long."""
+    def say(run: str) -> str:
+        if len(run) > _MAX_NUMBER_DIGITS:
+            return " ".join(_ONES[int(d)] for d in run)
+        return cardinal(int(run))
+
+    spelled = _RE_DIGITS.sub(lambda m: f" {say(m.group())} ", core)
+    return " ".join(spelled.replace("-", " ").split())
 
 
 def spoken_tokens(text: str) -> list[str]:

@@ -19,18 +19,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.audio.align import Aligner, AlignmentFailed, Spans
-from storyreel.errors import VoiceError
+from storyreel.errors import NothingToSay, VoiceError
 from storyreel.model.project import Voice
 from storyreel.voice.base import Engine, Speech
 from storyreel.voice.cache import NarrationCache
 from storyreel.voice.engines import open_engine
+from storyreel.voice.joining import Joiner, Placed
 from storyreel.voice.normalize import normalise
+from storyreel.voice.pieces import Piece, pieces
 
 __all__ = ["RATE", "EngineSource", "LocalSpeaker", "OnSpoken", "Speaker", "SpeechJob",
            "resample_to"]
 
 #: The rate word spans are measured at (the render's audio rate).
 RATE = 48_000
+#: At least this share of the words placed, or the timings are estimated.
+_MIN_PLACED = 0.5
 EngineSource = Callable[[Voice], Engine]
 
 
@@ -97,40 +101,105 @@ class LocalSpeaker:
 
     def speak(self, job: SpeechJob, cache: NarrationCache,
               cancel: Callable[[], None] | None = None) -> None:
-        """Synthesise one job and store it (audio, then word timings) under its key.
+        """Synthesise one job piece by piece and store it (audio, then word timings) under
+        its key.
+
+        The text is cut into bounded pieces (:func:`~storyreel.voice.pieces.pieces`), each
+        spoken, timed and written to the cache as it comes, so memory and time stay
+        bounded whatever the text's length.
 
         Raises:
-            VoiceError: The text cannot be spoken, or the engine failed.
-            RenderCancelled: ``cancel`` raised it, before anything was written.
+            NothingToSay: No piece of the text has anything the voice can say (a piece
+                with nothing to say is left silent when others are said).
+            VoiceError: The engine failed.
+            RenderCancelled: ``cancel`` raised it, before anything was published.
         """
         voice = job.voice
         engine = self.engines(voice)
         spoken = normalise(job.text)
-        speech = engine.synthesise(spoken, voice.voice or engine.default_voice, voice.speed,
-                                   voice.language, cancel)
-        if cancel is not None:
-            cancel()
-        self._store(cache, job.key, speech, spoken, voice)
+        said = [p for p in pieces(spoken) if any(c.isalnum() for c in p.text)]
+        if not said:
+            raise NothingToSay("there is nothing a voice can say in this text (only "
+                               "symbols, emoji or marks)")
+        timings = _Timings(len(spoken.split()))
+        with cache.writing(job.key) as writer:
+            joiner = Joiner(writer)
+            silent = self._say(engine, voice, said, joiner, timings, cancel)
+            if cancel is not None:
+                cancel()
+            if writer.samples < max(1, joiner.rate // 20):
+                raise silent or NothingToSay("the voice found nothing it can say in this text")
+            writer.publish(*timings.result(joiner.rate))
 
-    def _store(self, cache: NarrationCache, key: str, speech: Speech, spoken: str,
-               voice: Voice) -> None:
-        if len(speech.samples) < speech.rate // 20:
-            raise VoiceError("the voice found nothing it can say in this text")
-        if speech.words is not None and len(speech.words) == len(spoken.split()):
-            spans: Spans = [(w.start * RATE // speech.rate, w.end * RATE // speech.rate)
-                            for w in speech.words]
-            cache.put(key, speech.samples, speech.rate, spans, "engine")
-            return
-        language = (voice.language or "en").lower()
+    def _say(self, engine: Engine, voice: Voice, said: list[Piece], joiner: Joiner,
+             timings: _Timings, cancel: Callable[[], None] | None) -> NothingToSay | None:
+        """Speak each piece into ``joiner`` and time its words; returns why a piece was
+        left silent, if one was."""
+        name = voice.voice or engine.default_voice
+        silent: NothingToSay | None = None
+        before: Piece | None = None
+        for piece in said:
+            if cancel is not None:
+                cancel()
+            try:
+                speech = engine.synthesise(piece.text, name, voice.speed, voice.language,
+                                           cancel)
+            except NothingToSay as exc:  # that piece stays silent
+                silent = silent or exc
+                continue
+            samples = speech.samples
+            if joiner.rate and speech.rate != joiner.rate:
+                samples = resample_to(samples, speech.rate, joiner.rate)
+            placed = joiner.add(samples, joiner.rate or speech.rate,
+                                before.cut if before else None)
+            timings.add(piece, placed, joiner.rate,
+                        self._spans(speech, samples, joiner.rate, piece, voice))
+            before = piece
+        joiner.finish()
+        return silent
+
+    def _spans(self, speech: Speech, samples: NDArray[np.float32], rate: int, piece: Piece,
+               voice: Voice) -> tuple[Spans, bool]:
+        """Each word of ``piece`` in its samples (at ``rate``), and whether the engine said."""
+        words = piece.text.split()
+        if speech.words is not None and len(speech.words) == len(words):
+            scale = rate / speech.rate
+            return [(round(w.start * scale), round(w.end * scale)) for w in speech.words], True
+        if not (voice.language or "en").lower().startswith("en"):
+            return [None] * len(words), False
         try:
-            if not language.startswith("en"):
-                raise AlignmentFailed(f"word alignment speaks English, not {language}")
-            spans = self.aligner.spans(spoken.split(), resample_to(speech.samples,
-                                                                   speech.rate, RATE))
-            source = "aligned"
+            found = self.aligner.spans(words, resample_to(samples, rate, RATE))
         except AlignmentFailed:
-            spans, source = [None] * len(spoken.split()), "estimated"
-        cache.put(key, speech.samples, speech.rate, spans, source)
+            return [None] * len(words), False
+        return [None if s is None else (s[0] * rate // RATE, s[1] * rate // RATE)
+                for s in found], False
+
+
+class _Timings:
+    """Word spans of a narration gathered piece by piece (48 kHz, per spoken token)."""
+
+    def __init__(self, tokens: int) -> None:
+        self.spans: Spans = [None] * tokens
+        self.by_engine = True
+
+    def add(self, piece: Piece, placed: Placed, rate: int, found: tuple[Spans, bool]) -> None:
+        spans, by_engine = found
+        self.by_engine = self.by_engine and by_engine
+        for token, span in zip(piece.tokens, spans, strict=True):
+            if span is None:
+                continue
+            start, end = (v * RATE // rate for v in placed.span(*span))
+            known = self.spans[token]
+            self.spans[token] = (start, end) if known is None else (known[0], end)
+
+    def result(self, rate: int) -> tuple[Spans, str]:
+        """The spans and where they came from (``estimated`` when too few are known)."""
+        placed = sum(s is not None for s in self.spans)
+        if self.by_engine and placed:
+            return self.spans, "engine"
+        if placed >= _MIN_PLACED * len(self.spans):
+            return self.spans, "aligned"
+        return [None] * len(self.spans), "estimated"
 
 
 def resample_to(samples: NDArray[np.float32], rate: int, target: int) -> NDArray[np.float32]:

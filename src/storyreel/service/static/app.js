@@ -14,15 +14,22 @@ const state = {
 // ---------------------------------------------------------------- API
 
 class ApiError extends Error {
-  constructor(message, status, problems) {
+  constructor(message, status, problems, current = null) {
     super(message);
     this.status = status;
     this.problems = problems || [];
+    this.current = current;  // a 412's resource as it is now
   }
 }
 
-async function api(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+// An answer's ETag travels with its data (a list, such as the new order, gets it too).
+function tagged(data, etag) {
+  if (data && typeof data === "object" && etag && !data.etag) data.etag = etag;
+  return data;
+}
+
+async function api(method, path, body, headers = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -41,24 +48,25 @@ async function api(method, path, body) {
   if (!response.ok) {
     const detail = (data && data.detail) || `The studio answered ${response.status}.`;
     throw new ApiError(typeof detail === "string" ? detail : JSON.stringify(detail),
-      response.status, data && data.problems);
+      response.status, data && data.problems, data && data.current);
   }
-  return data;
+  return tagged(data, response.headers.get("ETag"));
 }
 
 // A form upload with progress (fetch cannot report how much of the body was sent).
-function sendForm(path, form, onProgress) {
+function sendForm(path, form, onProgress, headers = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
     xhr.setRequestHeader("Accept", "application/json");
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
     xhr.onerror = () => reject(new ApiError("The upload failed: the studio cannot be reached.", 0));
     xhr.onload = () => {
       let data = null;
       try { data = xhr.responseText ? JSON.parse(xhr.responseText) : null; } catch (err) { data = null; }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else reject(new ApiError((data && data.detail) || `The studio answered ${xhr.status}.`, xhr.status, data && data.problems));
+      if (xhr.status >= 200 && xhr.status < 300) resolve(tagged(data, xhr.getResponseHeader("ETag")));
+      else reject(new ApiError((data && data.detail) || `The studio answered ${xhr.status}.`, xhr.status, data && data.problems, data && data.current));
     };
     xhr.send(form);
   });
@@ -201,6 +209,102 @@ function flush(key, run) {
 
 const isEditing = (node) => node === document.activeElement || node.dataset.dirty === "1";
 
+// ---------------------------------------------------------------- versions (ETags)
+
+// For each project and segment: the ETag of the version the page shows, and that version's
+// values. Every write sends the tag as If-Match, so a change made in another window is never
+// overwritten unseen; one write per resource runs at a time, in order.
+const versions = new Map();
+const queues = new Map();
+const projectKey = () => `project:${state.project.id}`;
+const segmentKey = (id) => `segment:${id}`;
+
+function remember(key, data) {
+  if (data && data.etag) versions.set(key, { etag: data.etag, data });
+}
+
+const ifMatch = (key) => (versions.has(key) ? { "If-Match": versions.get(key).etag } : {});
+
+function serial(key, run) {
+  const next = (queues.get(key) || Promise.resolve()).catch(() => {}).then(run);
+  queues.set(key, next);
+  const done = () => { if (queues.get(key) === next) queues.delete(key); };
+  next.then(done, done);
+  return next;
+}
+
+// A project whose title or options are being edited or saved keeps the version they were
+// edited from: a newer one read meanwhile is taken once the edit is saved (or settled).
+function projectBusy() {
+  return queues.has(projectKey()) || state.pending.has("title") || $("#title").dataset.dirty === "1" ||
+    $$("[data-path][data-dirty='1']").length > 0;
+}
+
+function rememberProject(project) {
+  if (!state.project || state.project.id !== project.id) versions.clear();
+  if (!versions.has(`project:${project.id}`) || !projectBusy()) remember(`project:${project.id}`, project);
+  for (const seg of project.segment_list) remember(segmentKey(seg.id), seg);
+}
+
+const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+// A write of one resource with If-Match. On 412, `settle(current, seen)` decides: "send"
+// sends again with the new tag (the creator keeps theirs, or only other fields changed),
+// anything else leaves the write unsent. Resolves to the answer (true for an empty one),
+// or null when the write was left unsent.
+async function conditional(key, send, settle) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const answer = await send(ifMatch(key));
+      remember(key, answer);
+      return answer ?? true;
+    } catch (err) {
+      if (err.status !== 412 || !err.current || attempt >= 3) throw err;
+      const seen = versions.has(key) ? versions.get(key).data : null;
+      const choice = await settle(err.current, seen);
+      remember(key, err.current);
+      if (choice !== "send") return null;
+    }
+  }
+}
+
+// The page's own dialog for a change made elsewhere: both versions side by side, one
+// question at a time. Resolves to "mine", "theirs", or "" (Escape: decide later; what was
+// typed stays).
+let conflictQueue = Promise.resolve();
+function chooseVersion(question) {
+  const next = conflictQueue.then(() => askVersion(question));
+  conflictQueue = next.catch(() => {});
+  return next;
+}
+
+function askVersion({ title, text, theirs, mine }) {
+  const dialog = $("#conflict");
+  $("#conflict-title").textContent = title;
+  $("#conflict-text").textContent = text;
+  $("#conflict-theirs").textContent = theirs === "" || theirs == null ? "(empty)" : String(theirs);
+  $("#conflict-mine").textContent = mine === "" || mine == null ? "(empty)" : String(mine);
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    $("#conflict-keep-mine").focus();
+  });
+}
+
+// A field's value changed elsewhere: keep mine (sent again), take theirs, or decide later.
+// Without `seen` (what the field showed before), the change is already known to collide.
+async function settleField({ what, mine, theirs, seen, apply }) {
+  const unchanged = seen !== undefined && same(asText(theirs), asText(seen));
+  if (unchanged || same(asText(theirs), asText(mine))) return "send";  // the field itself is as it was
+  const choice = await chooseVersion({
+    title: `${what} was changed in another window`,
+    text: "Nothing is lost: choose which version to keep.", theirs, mine });
+  if (choice === "mine") return "send";
+  if (choice === "theirs") { apply(theirs); toast(`${what}: the other window's version is kept`); return "theirs"; }
+  throw new ApiError(`${what} was changed in another window; yours is kept here but not saved yet.`, 412);
+}
+
 // ---------------------------------------------------------------- project list
 
 async function loadProjects() {
@@ -246,6 +350,7 @@ async function openProject(id) {
     return;
   }
   const switching = !state.project || state.project.id !== project.id;
+  rememberProject(project);
   state.project = project;
   if (switching) {
     state.selected = project.segment_list.length ? project.segment_list[0].id : null;
@@ -283,7 +388,10 @@ function closeProject() {
 // Re-read the project after a change of segments or media; fields being edited keep their text.
 async function reloadProject() {
   if (!state.project) return;
-  state.project = await api("GET", projectPath());
+  const fresh = await api("GET", projectPath());
+  rememberProject(fresh);
+  state.project = fresh;
+  if (!isEditing($("#title"))) $("#title").value = fresh.title;
   renderTimeline();
   refreshSegmentPanel();
   updateMeta();
@@ -362,6 +470,11 @@ function segmentRow(seg, count, longest) {
     img.alt = `Segment ${seg.number} picture`;
     $(".seg-image", li).classList.add("filled");
     $(".seg-image", li).title = `${seg.image.width}×${seg.image.height} · drop or click to replace`;
+  } else if (seg.video) {
+    img.src = projectPath(`segments/${seg.id}/preview.png?at=start&v=${encodeURIComponent(seg.video.url)}`);
+    img.alt = `Segment ${seg.number} clip`;
+    $(".seg-image", li).classList.add("filled");
+    $(".seg-image", li).title = `Clip ${seg.video.width}×${seg.video.height}, ${seg.video.duration.toFixed(1)} s at ${seg.video.fps} fps · drop to replace`;
   }
   const audio = $(".seg-audio", li);
   $(".audio-state", li).textContent = seg.audio ? `♪ ${seg.audio.duration.toFixed(1)} s` : "+ Recording";
@@ -413,32 +526,73 @@ function fitText(text) {
 
 // Typing in one field, from focus until it is saved, is one step of undo.
 const typingSessions = new Map();
+
+// What a field showed when typing in it began: a save compares it with the latest version
+// known, so a change made elsewhere meanwhile is never overwritten unseen.
+const bases = new Map();
+const asText = (value) => value ?? "";
+const liveField = (segmentId, name) => document.querySelector(`#segment-${segmentId} .seg-${name}`);
+
 function bindSegmentField(input, segmentId, name, value) {
   const key = `segment:${segmentId}:${name}`;
-  const run = async () => {
+  const label = name === "chapter" ? "chapter" : "text";
+  const run = () => serial(segmentKey(segmentId), async () => {
     const sent = value();
     const before = segmentById(segmentId)?.[name];
-    const fresh = await api("PATCH", projectPath(`segments/${segmentId}/`), { [name]: sent });
+    const known = versions.get(segmentKey(segmentId));
+    const seen = bases.has(key) ? bases.get(key) : known && known.data[name];
+    const settle = (current) => settleField({
+      what: `Segment ${current.number}'s ${label}`, mine: sent, theirs: current[name], seen,
+      apply: (theirs) => {
+        const field = liveField(segmentId, name) || input;
+        field.value = asText(theirs);
+        if (name === "text") fitText(field);
+      },
+    });
+    // Already known to have changed elsewhere: ask before sending.
+    let choice = known && !same(asText(known.data[name]), asText(seen)) ? await settle(known.data) : "send";
+    const fresh = choice !== "send" ? null : await conditional(segmentKey(segmentId),
+      (headers) => api("PATCH", projectPath(`segments/${segmentId}/`), { [name]: sent }, headers),
+      (current) => settle(current).then((c) => { choice = c; return c; }));
+    const shown = fresh || versions.get(segmentKey(segmentId)).data;
     const seg = segmentById(segmentId);
-    if (seg) { seg[name] = sent; seg.narration = fresh.narration; }
-    if (before !== undefined && before !== sent) {
+    if (seg) Object.assign(seg, { text: shown.text, chapter: shown.chapter, narration: shown.narration });
+    if (fresh && before !== undefined && before !== shown[name]) {
       const what = name === "text" ? "text" : "chapter title";
-      remember({ label: `the ${what} of segment ${fresh.number}`, key: `${key}:${typingSessions.get(key)}`,
-        undo: () => editSegment(segmentId, name, before), redo: () => editSegment(segmentId, name, sent) });
+      recordStep({ label: `the ${what} of segment ${shown.number}`, key: `${key}:${typingSessions.get(key)}`,
+        undo: () => editSegment(segmentId, name, before), redo: () => editSegment(segmentId, name, shown[name]) });
     }
     const row = document.getElementById(`segment-${segmentId}`);
-    if (row && fresh) showNarration(row, fresh);
-    if (input.value === (sent ?? "")) input.dataset.dirty = "";
+    if (row) showNarration(row, shown);
+    // The other field shows what changed elsewhere unless it is being edited.
+    const other = name === "text" ? "chapter" : "text";
+    const otherField = liveField(segmentId, other);
+    if (otherField && !isEditing(otherField) && otherField.value !== asText(shown[other])) {
+      otherField.value = asText(shown[other]);
+      if (other === "text") fitText(otherField);
+    }
+    const field = liveField(segmentId, name) || input;
+    if (field.value === asText(shown[name])) { field.dataset.dirty = ""; bases.delete(key); }
+    else bases.set(key, shown[name]);  // typed on meanwhile: what follows builds on this
     afterEdit(name === "chapter");
-  };
+  });
+  input.addEventListener("focus", () => { if (input.dataset.dirty !== "1") bases.set(key, input.value); });
   input.addEventListener("focus", () => { if (!state.pending.has(key)) typingSessions.set(key, (typingSessions.get(key) || 0) + 1); });
-  input.addEventListener("input", () => { input.dataset.dirty = "1"; debounced(key, run); });
+  input.addEventListener("input", () => {
+    if (!bases.has(key)) bases.set(key, versions.get(segmentKey(segmentId))?.data[name]);
+    input.dataset.dirty = "1";
+    debounced(key, run);
+  });
   input.addEventListener("blur", () => flush(key, run));
 }
 
 async function editSegment(segmentId, name, text) {
   const id = currentId(segmentId);
-  await save(() => api("PATCH", projectPath(`segments/${id}/`), { [name]: text }));
+  const key = segmentKey(id);
+  await save(() => serial(key, () => conditional(key,
+    (headers) => api("PATCH", projectPath(`segments/${id}/`), { [name]: text }, headers),
+    (current) => settleField({ what: `Segment ${current.number}'s ${name === "text" ? "text" : "chapter"}`,
+      mine: text, theirs: current[name], apply: () => {} }))));
   const row = document.getElementById(`segment-${id}`);
   const field = row && $(name === "text" ? ".seg-text" : ".seg-chapter", row);
   if (field) field.dataset.dirty = "";  // what the studio now holds is shown, not older typing
@@ -568,12 +722,25 @@ function setupTimelineDrop(list) {
 
 // Resolves to whether the studio took the order; if not, the page shows the studio's order.
 async function saveOrder(order) {
+  const key = projectKey();
   try {
-    const segments = await save(() => api("PUT", projectPath("segments/order/"), { order }));
-    state.project.segment_list = segments;
-    renderTimeline();
-    afterEdit(true);
-    return true;
+    const segments = await save(() => serial(key, () => conditional(key,
+      (headers) => api("PUT", projectPath("segments/order/"), { order }, headers),
+      async (current, seen) => {
+        const before = seen ? seen.segment_list.map((s) => s.id) : [];
+        if (same(current.segment_list.map((s) => s.id), before)) { showProjectFields(current); return "send"; }  // only its fields changed
+        toast("The segments were changed in another window: here is the story as it is now. Move again if needed.", { kind: "error", seconds: 8 });
+        return "theirs";
+      })));
+    if (segments) {
+      versions.set(key, { etag: segments.etag, data: { ...state.project, segment_list: segments } });
+      state.project.segment_list = segments;
+      renderTimeline();
+      afterEdit(true);
+      return true;
+    }
+    await reloadProject();
+    return false;
   } catch (err) {
     await reloadProject().catch(() => renderTimeline());
     return false;
@@ -584,7 +751,7 @@ async function saveOrder(order) {
 async function reorder(order) {
   const before = state.project.segment_list.map((s) => s.id);
   if (await saveOrder(order)) {
-    remember({ label: "a move", undo: must(() => saveOrder(arrange(before))), redo: must(() => saveOrder(arrange(order))) });
+    recordStep({ label: "a move", undo: must(() => saveOrder(arrange(before))), redo: must(() => saveOrder(arrange(order))) });
   }
 }
 
@@ -628,9 +795,9 @@ function setupDrop(li, seg) {
 }
 
 function groupFiles(files, fallback) {
-  const groups = { image: [], audio: [] };
+  const groups = { image: [], audio: [], video: [] };
   for (const file of files) {
-    const kind = file.type.startsWith("image/") ? "image" : file.type.startsWith("audio/") ? "audio" : (fallback || "image");
+    const kind = ["image", "audio", "video"].find((k) => file.type.startsWith(`${k}/`)) || fallback || "image";
     groups[kind].push(file);
   }
   return groups;
@@ -639,7 +806,7 @@ function groupFiles(files, fallback) {
 // Several files dropped on one segment fill it and the segments after it, in file-name order;
 // files beyond the last segment get new segments.
 async function spreadUploads(seg, groups) {
-  const count = Math.max(groups.image.length, groups.audio.length);
+  const count = Math.max(groups.image.length, groups.audio.length, groups.video.length);
   const ids = state.project.segment_list.map((s) => s.id);
   const start = ids.indexOf(seg.id);
   try {
@@ -652,7 +819,7 @@ async function spreadUploads(seg, groups) {
     return;
   }
   let done = 0;
-  for (const kind of ["image", "audio"]) {
+  for (const kind of ["image", "video", "audio"]) {
     const files = groups[kind].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
     for (const [i, file] of files.entries()) done += (await upload(ids[start + i], kind, file)) ? 1 : 0;
   }
@@ -668,9 +835,18 @@ async function upload(segmentId, kind, file) {
   form.append("file", file);
   const progress = (done) => { if (zone) zone.dataset.progress = done < 1 ? `${Math.floor(done * 100)} %` : "Checking…"; };
   const before = state.saveError;
+  const key = segmentKey(segmentId);
+  const what = kind === "image" ? "picture" : "recording";
   try {
-    await save(() => sendForm(projectPath(`segments/${segmentId}/${kind}/`), form, progress));
-    return true;
+    const done = await save(() => serial(key, () => conditional(key,
+      (headers) => sendForm(projectPath(`segments/${segmentId}/${kind}/`), form, progress, headers).then((answer) => tagged(answer.segment, answer.etag)),
+      async (current, seen) => {
+        const media = (m) => m && { ...m, url: undefined, thumbnail_url: undefined };
+        if (seen && same(media(current[kind]), media(seen[kind]))) return "send";  // only its text changed
+        const sure = await ask({ title: `Segment ${current.number} was changed in another window`, text: `Its ${what} changed there too. Put yours in its place?`, ok: `Use my ${what}` });
+        return sure ? "send" : "theirs";
+      })));
+    return Boolean(done);
   } catch (err) {
     // A refused file is said in its message; nothing the creator made is left unsaved.
     state.saveError = before;
@@ -697,9 +873,13 @@ async function removeSegment(seg) {
     return;
   }
   try {
-    await save(() => api("DELETE", projectPath(`segments/${seg.id}/`)));
+    if (!(await sendDelete(seg.id))) {  // kept, as it is now in the other window
+      if (row) row.hidden = false;
+      await reloadProject();
+      return;
+    }
     if (state.selected === seg.id) state.selected = next ? Number(next.dataset.id) : null;
-    remember({ label: `the deletion of segment ${seg.number}`, deleted: seg.number,
+    recordStep({ label: `the deletion of segment ${seg.number}`, deleted: seg.number,
       undo: () => restoreSegment(kept), redo: () => deleteSegment(kept.id) });
     await reloadProject();  // the timeline shows where it was, with Undo
     (document.getElementById(next?.id) || $("#add-segment")).focus();
@@ -709,6 +889,14 @@ async function removeSegment(seg) {
     if (row) row.hidden = false;
     await reloadProject().catch(() => {});
   }
+}
+
+// Resolves to whether the segment was deleted (not when, changed in another window, it is kept).
+async function sendDelete(segmentId) {
+  const key = segmentKey(segmentId);
+  return Boolean(await save(() => serial(key, () => conditional(key,
+    (headers) => api("DELETE", projectPath(`segments/${segmentId}/`), undefined, headers),
+    async (current) => (await ask({ title: `Segment ${current.number} was changed in another window`, text: `It now reads: “${current.text.slice(0, 200)}”. Delete it anyway?`, ok: "Delete", danger: true })) ? "send" : "theirs"))));
 }
 
 // What a segment holds, its media as files (a generated narration is spoken again instead).
@@ -721,32 +909,37 @@ async function keepSegment(seg) {
   };
   const recorded = seg.narration === "recorded";
   return { id: seg.id, number: seg.number, text: seg.text, chapter: seg.chapter, image_prompt: seg.image_prompt,
-    image: await file(seg.image, "picture"), audio: recorded ? await file(seg.audio, "recording") : null };
+    title: seg.title ?? null, clip: seg.clip ?? null, image: await file(seg.image, "picture"),
+    video: await file(seg.video, "clip"), audio: recorded ? await file(seg.audio, "recording") : null };
 }
 
 async function restoreSegment(kept) {
-  const body = { text: kept.text, chapter: kept.chapter, image_prompt: kept.image_prompt, position: kept.number };
+  const body = { text: kept.text, chapter: kept.chapter, image_prompt: kept.image_prompt, title: kept.title, position: kept.number };
   const seg = await save(() => api("POST", projectPath("segments/"), body));
   undoLog.ids.set(kept.id, seg.id);
-  for (const kind of ["image", "audio"]) {
+  for (const kind of ["image", "video", "audio"]) {
     if (!kept[kind]) continue;
     const form = new FormData();
     form.append("file", kept[kind]);
     await save(() => api("POST", projectPath(`segments/${seg.id}/${kind}/`), form));
   }
+  if (kept.video && kept.clip) await save(() => api("PATCH", projectPath(`segments/${seg.id}/`), { clip: kept.clip }));
   state.selected = seg.id;
   await reloadProject();
   document.getElementById(`segment-${seg.id}`)?.focus();
 }
 
 async function deleteSegment(segmentId) {
-  await save(() => api("DELETE", projectPath(`segments/${currentId(segmentId)}/`)));
+  const deleted = await sendDelete(currentId(segmentId));
   await reloadProject();
+  if (!deleted) throw new ApiError("The segment was kept.", 412);
 }
 
 async function addSegment() {
   try {
-    const seg = await save(() => api("POST", projectPath("segments/"), { text: "" }));
+    const key = projectKey();
+    const seg = await save(() => serial(key, () => api("POST", projectPath("segments/"), { text: "" }, ifMatch(key))
+      .catch((err) => { if (err.status !== 412) throw err; return api("POST", projectPath("segments/"), { text: "" }); })));
     state.selected = seg.id;
     await reloadProject();
     document.querySelector(`#segment-${seg.id} .seg-text`)?.focus();
@@ -760,7 +953,7 @@ async function addSegment() {
 // work outside text fields; inside one, the browser's own undo applies to the typing.
 const undoLog = { project: null, done: [], undone: [], ids: new Map(), queue: Promise.resolve() };
 
-function remember(step) {
+function recordStep(step) {
   if (!state.project || undoLog.project !== state.project.id) return;
   const last = undoLog.done.at(-1);
   // The same typing going on is one step, from the text before it to the last one saved.
@@ -837,7 +1030,7 @@ const isTextField = (node) => Boolean(node && (node.tagName === "TEXTAREA" || no
 
 function undoKeys(event) {
   if (!(event.ctrlKey || event.metaKey) || event.altKey || !state.project) return;
-  if (isTextField(event.target) || $("#dialog").open) return;
+  if (isTextField(event.target) || document.querySelector("dialog[open]")) return;
   const key = event.key.toLowerCase();
   if (key === "z" && !event.shiftKey) { event.preventDefault(); undo(); }
   else if ((key === "z" && event.shiftKey) || (key === "y" && !event.metaKey)) { event.preventDefault(); redo(); }
@@ -953,14 +1146,15 @@ let frameKey = "";
 function showFrame() {
   const seg = state.selected && segmentById(state.selected);
   const start = $("#frame-start"), end = $("#frame-end");
-  const ready = Boolean(seg && seg.image);
+  const ready = Boolean(seg && (seg.image || seg.video || seg.title));
   $("#frame-empty").hidden = ready;
   $("#frame-empty").textContent = seg ? `Segment ${seg.number} has no picture yet: drop one on it to see how the video will frame it.`
     : "Select a segment to see how the video will frame its picture.";
   $("#frame-caption").textContent = seg ? `Segment ${seg.number}${ready ? ": as the video frames it, with its caption" : ""}` : "";
   if (!ready) { start.hidden = end.hidden = true; frameKey = ""; return; }
   // Draw again only when something the frame shows has changed.
-  const key = JSON.stringify([seg.id, seg.image.url, seg.text, state.project.options]);
+  const key = JSON.stringify([seg.id, seg.image && seg.image.url, seg.video && seg.video.url,
+    seg.clip, seg.title, seg.text, state.project.options]);
   if (key === frameKey) return;
   frameKey = key;
   frameCount += 1;
@@ -1340,6 +1534,48 @@ function saveOption(input) {
   changeOptions(nested(path, readInput(input)), input);
 }
 
+// The title and options of another window's version, in every field not being edited.
+function showProjectFields(current) {
+  state.project.title = current.title;
+  state.project.options = current.options;
+  if (!isEditing($("#title"))) $("#title").value = current.title;
+  fillOptions($("#panel-body"));
+}
+
+// The leaves of a patch, as dotted paths ("settings.gap"), to compare with another version.
+function leaves(patch, prefix = "") {
+  return Object.entries(patch).flatMap(([key, value]) => (value && typeof value === "object" && !Array.isArray(value)
+    ? leaves(value, `${prefix}${key}.`) : [`${prefix}${key}`]));
+}
+
+const valueAt = (project, path) => (path === "title" ? project.title : getPath(project.options, path));
+
+function sendProject(patch, input = null) {
+  const key = projectKey();
+  return serial(key, () => conditional(key,
+    (headers) => api("PATCH", projectPath(), patch, headers),
+    async (current, seen) => {
+      const order = (project) => project.segment_list.map((seg) => seg.id).join(",");
+      if (order(current) !== order(state.project)) setTimeout(() => reloadProject().catch(() => {}));
+      const paths = leaves(patch);
+      const changed = paths.filter((path) => !seen || !same(valueAt(current, path), valueAt(seen, path)));
+      if (!changed.length || changed.every((path) => same(valueAt(current, path), getPath(patch, path)))) return "send";
+      const label = (path) => (path === "title" ? "The title" : (document.querySelector(`[data-field="${path}"] label`)?.textContent || path));
+      const fmt = (value) => (typeof value === "string" ? value : JSON.stringify(value ?? null));
+      const show = (read) => (changed.length === 1 ? fmt(read(changed[0]))
+        : changed.map((path) => `${label(path)}: ${fmt(read(path))}`).join("\n"));
+      return settleField({ what: changed.length === 1 ? label(changed[0]) : "Some options",
+        mine: show((path) => getPath(patch, path)), theirs: show((path) => valueAt(current, path)),
+        apply: () => {
+          state.project.title = current.title;
+          state.project.options = current.options;
+          if (input) { input.dataset.dirty = ""; input.blur(); }
+          if (!isEditing($("#title")) || patch.title !== undefined) { $("#title").value = current.title; $("#title").dataset.dirty = ""; }
+          fillOptions($("#panel-body"));
+        } });
+    }));
+}
+
 // An option changed by the creator: it can be undone (the options it touched, as they were).
 async function changeOptions(patch, input = null) {
   const before = {};
@@ -1361,7 +1597,7 @@ async function changeOptions(patch, input = null) {
     await reloadProject().catch(() => {});  // a voice's narrations go out of date with it
     return true;
   });
-  remember({ label: optionLabel(patch), undo: apply(before), redo: apply(patch) });
+  recordStep({ label: optionLabel(patch), undo: apply(before), redo: apply(patch) });
   return true;
 }
 
@@ -1387,8 +1623,10 @@ function optionLabel(patch) {
 // Resolves to whether the studio took the change.
 async function patchProject(patch, input = null) {
   try {
-    const project = await save(() => api("PATCH", projectPath(), patch));
+    const project = await save(() => sendProject(patch, input));
     if (input) input.dataset.dirty = "";
+    if (!project) { setSaveState(); return false; }
+    if (!isEditing($("#title"))) { state.project.title = project.title; $("#title").value = project.title; }
     const sizeChanged = project.options.width !== state.project.options.width || project.options.height !== state.project.options.height;
     state.project.options = project.options;
     state.project.render = project.render;
@@ -1595,7 +1833,10 @@ async function deleteProject() {
   const sure = await ask({ title: `Delete “${state.project.title}”?`, text: "Its pictures, recordings and videos are deleted too. This cannot be undone.", ok: "Delete project", danger: true });
   if (!sure) return;
   try {
-    await api("DELETE", projectPath());
+    const key = projectKey();
+    const deleted = await conditional(key, (headers) => api("DELETE", projectPath(), undefined, headers),
+      async (current) => ((await ask({ title: `“${current.title}” was changed in another window`, text: "Delete it anyway?", ok: "Delete project", danger: true })) ? "send" : "theirs"));
+    if (!deleted) { await reloadProject(); return; }
     location.hash = "";
     loadProjects().catch(() => {});
   } catch (err) {
@@ -1633,11 +1874,12 @@ function bindTitle() {
     const sent = title.value.trim();
     if (!sent) return;
     const before = state.project.title;
-    const project = await api("PATCH", projectPath(), { title: sent });
+    const project = await sendProject({ title: sent });
+    if (!project) { if (title.value.trim() === state.project.title) title.dataset.dirty = ""; return; }
     showTitle(project.title);
     if (title.value.trim() === sent) title.dataset.dirty = "";
     if (before !== project.title) {
-      remember({ label: "the title", key: `title:${typingSessions.get("title")}`,
+      recordStep({ label: "the title", key: `title:${typingSessions.get("title")}`,
         undo: () => retitle(before), redo: () => retitle(project.title) });
     }
   };
@@ -1656,7 +1898,8 @@ function showTitle(text) {
 }
 
 async function retitle(text) {
-  const project = await save(() => api("PATCH", projectPath(), { title: text }));
+  const project = await save(() => sendProject({ title: text }));
+  if (!project) throw new ApiError("The title is kept as the other window has it.", 412);
   $("#title").dataset.dirty = "";
   showTitle(project.title);
 }

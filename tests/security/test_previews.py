@@ -1,0 +1,229 @@
+"""Previews cost bounded memory in the studio server: large stills are decoded reduced,
+decoded stills are kept by file digest and size, and only a few previews are drawn at
+once (the others wait their turn, or are answered 503 with Retry-After)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from studiokit import Studio, free_port, png_bytes
+
+import storyreel
+from storyreel.media.image import Planes, load_cover_planes
+from storyreel.render.preview import StillCache
+from storyreel.service.studio import PREVIEW_SLOTS
+
+MB = 1 << 20
+#: An 80-megapixel float TIFF decoded whole cost about 2 GB per preview, three at once 6.5 GB.
+SERVER_BOUND = 1000 * MB
+
+_MAKE_FLOAT_TIFF = """
+import sys
+from PIL import Image
+image = Image.linear_gradient("L").resize((10000, 8000)).convert("F")
+image.save(sys.argv[1], format="TIFF", compression="tiff_deflate")
+"""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(storyreel.__file__).parents[1]),
+                                         env.get("PYTHONPATH", "")])
+    return env
+
+
+def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    code = ("import sys; from pathlib import Path; from storyreel.service import run_server; "
+            "run_server(port=int(sys.argv[1]), data_dir=Path(sys.argv[2]))")
+    server = subprocess.Popen([sys.executable, "-c", code, str(port), str(data_dir)],
+                              env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/projects/").status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    server.wait()
+    raise AssertionError("the studio server did not start")
+
+
+def _peak(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+@pytest.fixture(scope="module")
+def float_tiff(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An 80-megapixel float TIFF of about 600 kB, made in a child (320 MB to draw)."""
+    path = tmp_path_factory.mktemp("big") / "float.tif"
+    subprocess.run([sys.executable, "-c", _MAKE_FLOAT_TIFF, str(path)], check=True, env=_env())
+    assert path.stat().st_size < 2 * MB
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_previews_of_a_huge_still_stay_in_bounded_server_memory(float_tiff: Path,
+                                                                tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    server = _serve(data_dir, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            project = client.post("/api/projects/", json={
+                "title": "Big", "width": 1280, "height": 720,
+                "segments": [{"text": f"Part {i} of it."} for i in range(3)]}).json()
+            pid = project["id"]
+            for segment in project["segment_list"]:
+                sent = client.post(f"/api/projects/{pid}/segments/{segment['id']}/image/",
+                                   files={"file": ("big.tif", float_tiff.read_bytes())})
+                assert sent.status_code == 200, sent.text
+    finally:
+        server.terminate()
+        server.wait()
+    # A fresh server: its peak is what the previews cost, not the uploads.
+    port = free_port()
+    server = _serve(data_dir, port)
+    try:
+        base = f"http://127.0.0.1:{port}/api/projects/{pid}"
+        urls = [f"{base}/preview.png"] + [
+            f"{base}/segments/{s['id']}/preview.png?at={at}"
+            for s in project["segment_list"] for at in ("start", "end")]
+        with ThreadPoolExecutor(len(urls)) as pool:
+            answers = list(pool.map(lambda url: httpx.get(url, timeout=300), urls))
+        peak = _peak(server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+    assert [a.status_code for a in answers] == [200] * len(urls)
+    for answer in answers:
+        picture = Image.open(io.BytesIO(answer.content))
+        assert picture.size == (640, 360)
+        pixels = np.asarray(picture.convert("L"), dtype=np.float64)
+        assert pixels.std() > 10  # the gradient is there, not a blank stand-in
+    assert peak < SERVER_BOUND, f"the server peaked at {peak / MB:.0f} MB"
+
+
+class _Spy:
+    """The real decoder, counting the decodes running at once and holding them until
+    released."""
+
+    def __init__(self) -> None:
+        self.calls: list[Path] = []
+        self.running = 0
+        self.most = 0
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, path: Path, width: int, height: int, segment: int) -> Planes:
+        with self._lock:
+            self.calls.append(path)
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            self.release.wait(60)
+            return load_cover_planes(path, width, height, segment)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def _wait_for(check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not check():
+        assert time.monotonic() < deadline, "the previews never started"
+        time.sleep(0.01)
+
+
+def _project(studio: Studio, segments: int) -> tuple[int, list[int]]:
+    project = studio.create(segments)
+    ids = [s["id"] for s in project["segment_list"]]
+    for number, sid in enumerate(ids):
+        image = png_bytes((800, 600), (30 * number, 90, 160))
+        assert studio.upload(project["id"], sid, "image", image).status_code == 200
+    return project["id"], ids
+
+
+def test_only_a_few_previews_are_drawn_at_once_and_the_rest_wait(studio: Studio) -> None:
+    pid, ids = _project(studio, 6)
+    spy = _Spy()
+    studio.app.state.studio.stills = StillCache(load=spy)
+    urls = [f"/api/projects/{pid}/segments/{sid}/preview.png" for sid in ids]
+    with ThreadPoolExecutor(len(urls)) as pool:
+        pending = [pool.submit(studio.client.get, url) for url in urls]
+        _wait_for(lambda: spy.running == PREVIEW_SLOTS)
+        spy.release.set()
+        answers = [p.result() for p in pending]
+    assert [a.status_code for a in answers] == [200] * len(urls)
+    assert spy.most == PREVIEW_SLOTS
+    assert len(spy.calls) == len(urls)
+
+
+def test_past_the_wait_a_preview_is_answered_503_with_retry_after(studio: Studio) -> None:
+    pid, (sid,) = _project(studio, 1)
+    engine = studio.app.state.studio
+    engine.preview_wait = 0
+    for _ in range(PREVIEW_SLOTS):
+        assert engine.preview_slots.acquire(timeout=5)
+    try:
+        busy = studio.client.get(f"/api/projects/{pid}/segments/{sid}/preview.png")
+        assert busy.status_code == 503
+        assert int(busy.headers["retry-after"]) > 0
+        assert "try again" in busy.json()["detail"]
+    finally:
+        for _ in range(PREVIEW_SLOTS):
+            engine.preview_slots.release()
+    assert studio.client.get(f"/api/projects/{pid}/segments/{sid}/preview.png").status_code == 200
+
+
+def test_a_still_is_decoded_once_per_size_until_its_file_changes(studio: Studio) -> None:
+    pid, (sid,) = _project(studio, 1)
+    spy = _Spy()
+    spy.release.set()
+    studio.app.state.studio.stills = StillCache(load=spy)
+    url = f"/api/projects/{pid}/segments/{sid}/preview.png"
+    first = studio.client.get(url)
+    again = [studio.client.get(url + "?at=end"), studio.client.get(url)]
+    assert len(spy.calls) == 1  # the first and last frames share the decoded still
+    assert first.content == again[1].content
+    image = png_bytes((800, 600), (250, 250, 20))
+    assert studio.upload(pid, sid, "image", image).status_code == 200
+    changed = studio.client.get(url)
+    assert len(spy.calls) == 2
+    assert changed.content != first.content
+    studio.client.get(f"/api/projects/{pid}/preview.png")  # another size: decoded anew
+    assert len(spy.calls) == 3
+
+
+def test_the_cache_keeps_to_its_size(tmp_path: Path) -> None:
+    paths = []
+    for number in range(4):
+        path = tmp_path / f"{number}.png"
+        Image.new("RGB", (400, 300), (number * 50, 0, 0)).save(path)
+        paths.append(path)
+    spy = _Spy()
+    spy.release.set()
+    one = 320 * 180 * 3 // 2  # bytes of one decoded 320x180 still (4:2:0)
+    cache = StillCache(max_bytes=2 * one, load=spy)
+    for path in paths + paths[-2:]:
+        cache(path, 320, 180, 1)
+    assert len(spy.calls) == 4  # the last two were still kept
+    cache(paths[0], 320, 180, 1)
+    assert len(spy.calls) == 5  # the first had gone
+    drawn = cache(paths[0], 320, 180, 1)
+    drawn.y[:] = 0  # a caller draws on its copy, never on the kept still
+    assert cache(paths[0], 320, 180, 1).y.max() > 0
