@@ -16,6 +16,8 @@ __all__ = [
     "NARRATION",
     "OPTION_GROUPS",
     "PHASES",
+    "RECORDING_CHANGED",
+    "RESPEAKING",
     "STATES",
     "creator_message",
     "field_words",
@@ -159,11 +161,20 @@ CHOICES: dict[str, dict[str, str]] = {
 #: Where a segment's narration stands, and what its button offers (empty: no button).
 NARRATION: dict[str, tuple[str, str]] = {
     "recorded": ("Your recording", "Replace with the voice"),
+    "changed": ("Your recording: the text changed after it was uploaded; the video uses "
+                "the recording as it is", "Replace with the voice"),
     "generated": ("Spoken by the voice", "Regenerate"),
     "outdated": ("Out of date: the text or voice changed", "Regenerate"),
     "pending": ("The voice will speak the text", "Generate now"),
     "missing": ("No narration yet", ""),
 }
+
+#: The progress message while a render speaks edited segments again ({count} of them).
+RESPEAKING = "Speaking the edited text again ({count} segment{s})"
+
+#: Said of a segment whose uploaded recording predates its text ({number}: its position).
+RECORDING_CHANGED = ("Segment {number}: the text changed after its recording was uploaded; "
+                     "the recording is used as it is")
 
 #: Project fields, by their manifest path, as a creator calls them.
 FIELDS: dict[str, str] = {

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from storyreel.errors import Problem, ValidationFailed
 from storyreel.model.load import problems_from, project_from_dict
 from storyreel.model.project import Project
+from storyreel.service.narration import is_generated, narration_state
 from storyreel.service.store import SegmentRow
 
 __all__ = [
@@ -183,12 +184,14 @@ def missing_media(segment: SegmentRow, project_dir: Path) -> list[str]:
     """What a segment still lacks to render: ``image`` and/or ``audio``.
 
     A segment with text and no recording is not missing its narration: the voice
-    speaks it when the project renders.
+    speaks it when the project renders. A generated narration stands for its text, so
+    without text it counts for nothing.
     """
     missing = []
     if not segment.image_file or not (project_dir / segment.image_file).is_file():
         missing.append("image")
-    recorded = segment.audio_file and (project_dir / segment.audio_file).is_file()
+    recorded = (segment.audio_file and not is_generated(segment)
+                and (project_dir / segment.audio_file).is_file())
     if not recorded and not segment.text.strip():
         missing.append("audio")
     return missing
@@ -196,16 +199,24 @@ def missing_media(segment: SegmentRow, project_dir: Path) -> list[str]:
 
 def build_manifest(title: str, options: dict[str, Any],
                    segments: list[SegmentRow]) -> dict[str, Any]:
-    """The storyreel manifest of a project (media paths relative to its folder)."""
+    """The storyreel manifest of a project (media paths relative to its folder).
+
+    A generated narration made from another text or voice is left out, so the segment
+    is spoken from its text as it is now: no render can say the old words.
+    """
     manifest: dict[str, Any] = {"title": title}
     manifest.update({key: options[key] for key in OPTION_KEYS if options.get(key) is not None})
     manifest["segments"] = [
         {"image": seg.image_file or "", "text": seg.text,
-         **({"audio": seg.audio_file} if seg.audio_file else {}),
+         **({"audio": seg.audio_file} if _usable_audio(seg, options) else {}),
          **({"chapter": seg.chapter} if seg.chapter else {})}
         for seg in segments
     ]
     return manifest
+
+
+def _usable_audio(segment: SegmentRow, options: dict[str, Any]) -> bool:
+    return bool(segment.audio_file) and narration_state(segment, options) != "outdated"
 
 
 def render_problems(title: str, options: dict[str, Any], segments: list[SegmentRow],

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -223,7 +223,8 @@ def delete_segment(project_id: int, segment_id: int, studio: StudioDep) -> None:
 
 
 _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorOut, "description": "A render of the project is running"},
+    409: {"model": ErrorOut, "description": "A render of the project is running, or a "
+                                           "narration would be replaced without `replace`"},
     413: {"model": ErrorOut, "description": "The file is over the size cap"},
 }
 
@@ -240,9 +241,13 @@ def upload_image(project_id: int, segment_id: int, studio: StudioDep,
              tags=["segments"], responses=_UPLOAD_RESPONSES)
 def upload_audio(project_id: int, segment_id: int, studio: StudioDep,
                  file: Annotated[UploadFile, File(description="WAV, MP3, FLAC, OGG or M4A")],
+                 replace: Annotated[bool, Query(description="replace the segment's narration "
+                                                "(generated or uploaded); without it, 409")
+                                    ] = False,
                  ) -> UploadOut:
-    """Upload or replace a segment's narration; the answer gives its duration."""
-    return studio.upload(project_id, segment_id, "audio", file.file)
+    """Upload a segment's narration (or replace it, with ``replace``); the answer gives
+    its duration. A refused upload leaves the previous narration in place."""
+    return studio.upload(project_id, segment_id, "audio", file.file, replace=replace)
 
 
 def _media(path: Path) -> FileResponse:

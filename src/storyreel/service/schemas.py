@@ -12,6 +12,7 @@ from storyreel.model.project import (
     MAX_TEXT_LENGTH,
     MAX_TITLE_LENGTH,
 )
+from storyreel.service.narration import NarrationState
 from storyreel.words import creator_message, field_words
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 JobStatus = Literal["new", "queued", "processing", "completed", "failed", "cancelled"]
-NarrationState = Literal["recorded", "generated", "outdated", "pending", "missing"]
 
 _TEXT_MAX = MAX_TEXT_LENGTH
 

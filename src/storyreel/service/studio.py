@@ -50,7 +50,7 @@ from storyreel.service.importers import (
 )
 from storyreel.service.jobs import Dispatcher
 from storyreel.service.limits import Limits
-from storyreel.service.narration import targets_for
+from storyreel.service.narration import narration_state, recording_from, targets_for
 from storyreel.service.options import (
     asset_settings,
     build_manifest,
@@ -283,7 +283,9 @@ class Studio:
                     continue
                 known = stored.get(member.filename)
                 if known is not None:
-                    self.store.update_segment(project_id, segment.id, known)
+                    shared = {**known, "narration_from": recording_from(segment.text)} \
+                        if what == "audio" else known
+                    self.store.update_segment(project_id, segment.id, shared)
                     continue
                 try:
                     with archive.open(member) as handle:
@@ -372,13 +374,20 @@ class Studio:
     # -- uploads ---------------------------------------------------------------------------
 
     def upload(self, project_id: int, segment_id: int, what: str,
-               source: IO[bytes]) -> UploadOut:
+               source: IO[bytes], *, replace: bool = False) -> UploadOut:
         """Check and store an image or narration for a segment, replacing the old one.
 
-        The old file stays in place unless the new one passes every check.
+        The old file stays in place unless the new one passes every check. A narration
+        (generated or uploaded) is replaced only with ``replace``: the creator confirmed it.
         """
         segment = self.segment(project_id, segment_id)
         self._not_rendering(project_id, f"replace the {what}")
+        if what == "audio" and segment.audio_file and not replace:
+            project = self.project(project_id)
+            spoken = narration_state(segment, project.options) in ("generated", "outdated")
+            held = "a narration spoken by the voice" if spoken else "a recording"
+            raise Conflict(f"This segment already has {held}: confirm to replace it with "
+                           "the new recording.")
         result = self._store_upload(segment, what, source)
         view = self.views.segment_view(project_id, segment_id)
         return UploadOut(segment=view, **result)
@@ -416,7 +425,8 @@ class Studio:
         name = self._final_name(segment, "audio", info.ext)
         target = self.folder(segment.project_id) / name
         self._swap_media(segment, "audio", temp, target, {
-            "audio_file": name, "audio_samples": info.samples, "narration_from": None})
+            "audio_file": name, "audio_samples": info.samples,
+            "narration_from": recording_from(segment.text)})
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
 
     def _swap_media(self, segment: SegmentRow, what: str, temp: Path, target: Path,

@@ -1,0 +1,200 @@
+"""A studio render says the text as it is now: out-of-date generated narrations are spoken
+again as part of the render, uploaded recordings are kept (with a warning when their
+text changed), and an upload never replaces a narration without being asked to."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from soundkit import decoded_sound, fresh_speech, likeness
+from studiokit import TINY, Studio, png_bytes, wait_status, wav_bytes
+
+from storyreel.service.options import build_manifest
+from storyreel.service.store import SegmentRow
+from storyreel.service.worker import _render
+from storyreel.words import RESPEAKING
+
+OLD = "Harbour lights shone over the water. The boats came home."
+NEW = "Lanterns shone over the water. The boats came home."  # one word changed
+
+
+def _segments(studio: Studio, pid: int) -> list[dict[str, Any]]:
+    return list(studio.client.get(f"/api/projects/{pid}/").json()["segment_list"])
+
+
+def _pictured(studio: Studio, texts: list[str]) -> dict[str, Any]:
+    response = studio.client.post("/api/projects/", json={
+        "title": "Harbour", **TINY, "segments": [{"text": text} for text in texts]})
+    assert response.status_code == 201, response.text
+    project: dict[str, Any] = response.json()
+    for segment in project["segment_list"]:
+        assert studio.upload(project["id"], segment["id"], "image",
+                             png_bytes()).status_code == 200
+    return project
+
+
+def _render_draft(studio: Studio, pid: int, folder: Path, name: str) -> tuple[dict[str, Any],
+                                                                             Path]:
+    assert studio.client.post(f"/api/projects/{pid}/render/",
+                              json={"draft": True}).status_code == 202
+    status = wait_status(studio.client, pid, timeout=240)
+    assert status["status"] == "completed", status
+    video = folder / name
+    video.write_bytes(studio.client.get(status["video_url"]).content)
+    return status, video
+
+
+def test_a_render_speaks_the_edited_text_and_leaves_the_narration_current(
+        studio: Studio, tmp_path: Path) -> None:
+    project = _pictured(studio, [OLD, "A second segment closes the story."])
+    pid = project["id"]
+    first = project["segment_list"][0]["id"]
+    assert studio.client.post(f"/api/projects/{pid}/narrate/", json={}).status_code == 202
+    assert wait_status(studio.client, pid, timeout=120)["status"] == "completed"
+    _, before = _render_draft(studio, pid, tmp_path, "before.mp4")
+    old_audio = _segments(studio, pid)[0]["audio"]["url"]
+
+    edited = studio.client.patch(f"/api/projects/{pid}/segments/{first}/", json={"text": NEW})
+    assert edited.json()["narration"] == "outdated"
+    status, after = _render_draft(studio, pid, tmp_path, "after.mp4")
+
+    assert [s["narration"] for s in _segments(studio, pid)] == ["generated", "generated"]
+    assert _segments(studio, pid)[0]["audio"]["url"] != old_audio
+    audio = studio.data_dir / "projects" / str(pid) / "audio"
+    assert len(list(audio.iterdir())) == 2  # the out-of-date file went with it
+    old_speech = fresh_speech(OLD, tmp_path / "voice")
+    new_speech = fresh_speech(NEW, tmp_path / "voice")
+    sound_before, sound_after = decoded_sound(before), decoded_sound(after)
+    assert likeness(sound_before, old_speech) > 0.8  # the check tells the two texts apart
+    assert likeness(sound_before, new_speech) < 0.6
+    assert likeness(sound_after, new_speech) > 0.8
+    assert likeness(sound_after, old_speech) < 0.6
+    assert not any("recording" in w for w in status["warnings"])
+
+
+def test_an_edited_recording_is_kept_with_a_warning_naming_its_segment(
+        studio: Studio, tmp_path: Path) -> None:
+    studio.create(3)  # so that segment ids are not positions
+    project = _pictured(studio, ["One.", OLD])
+    pid = project["id"]
+    second = project["segment_list"][1]["id"]
+    recording = wav_bytes(tmp_path, 1.5, seed=4)
+    assert studio.upload(pid, second, "audio", recording).status_code == 200
+    assert _segments(studio, pid)[1]["narration"] == "recorded"
+    studio.client.patch(f"/api/projects/{pid}/segments/{second}/", json={"text": NEW})
+    row = _segments(studio, pid)[1]
+    assert row["narration"] == "changed"
+    words = studio.client.get("/api/words/").json()["narration"]["changed"][0]
+    assert "text changed" in words
+
+    status, video = _render_draft(studio, pid, tmp_path, "kept.mp4")
+    warning = ("Segment 2: the text changed after its recording was uploaded; the "
+               "recording is used as it is")
+    assert warning in status["warnings"]
+    assert second != 2 and not any(f"Segment {second}" in w for w in status["warnings"])
+    after = _segments(studio, pid)[1]
+    assert after["narration"] == "changed" and after["audio"] == row["audio"]
+    kept = studio.client.post(f"/api/projects/{pid}/narrate/", json={})
+    assert kept.status_code == 202 and kept.json()["kept"] == [second]
+    wait_status(studio.client, pid, timeout=120)
+    assert _segments(studio, pid)[1]["narration"] == "changed"
+    # The recording is in the video: 1.5 s of it, not a voice reading the new text.
+    assert len(decoded_sound(video)) / 48_000 > 1.5
+
+
+def test_no_manifest_carries_an_out_of_date_narration() -> None:
+    options = {"settings": {"voice": {"speed": 1.0}}}
+    from storyreel.service.narration import narration_from, recording_from
+
+    rows = [SegmentRow(1, 1, 0, NEW, None, None, "images/a.png", 8, 8, "audio/old.wav", 9, 0.0,
+                       narration_from(OLD, options)),
+            SegmentRow(2, 1, 1, NEW, None, None, "images/a.png", 8, 8, "audio/new.wav", 9, 0.0,
+                       narration_from(NEW, options)),
+            SegmentRow(3, 1, 2, NEW, None, None, "images/a.png", 8, 8, "audio/rec.wav", 9, 0.0,
+                       recording_from(OLD))]
+    segments = build_manifest("T", options, rows)["segments"]
+    assert [s.get("audio") for s in segments] == [None, "audio/new.wav", "audio/rec.wav"]
+    faster = {"settings": {"voice": {"speed": 1.5}}}  # another speed: spoken again too
+    assert [s.get("audio") for s in build_manifest("T", faster, rows)["segments"]] == [
+        None, None, "audio/rec.wav"]
+
+
+def _spec(folder: Path, rows: list[SegmentRow], options: dict[str, Any]) -> dict[str, Any]:
+    return {"job_id": 1, "manifest": build_manifest("T", {**TINY, **options}, rows),
+            "base_dir": str(folder), "output": str(folder / "output" / "v.mp4"),
+            "kind": "render", "narrate": [0], "options": options, "draft": True, "cache": ""}
+
+
+def test_the_render_process_says_it_speaks_again_then_renders(tmp_path: Path) -> None:
+    from storyreel.service.narration import narration_from
+
+    folder = tmp_path / "project"
+    (folder / "images").mkdir(parents=True)
+    (folder / "audio").mkdir()
+    (folder / "images" / "a.png").write_bytes(png_bytes())
+    (folder / "audio" / "old.wav").write_bytes(wav_bytes(tmp_path))
+    rows = [SegmentRow(1, 1, 0, NEW, None, None, "images/a.png", 480, 270, "audio/old.wav",
+                       48_000, 0.0, narration_from(OLD, {}))]
+    out = io.StringIO()
+    kind, payload = _render(_spec(folder, rows, {}), threading.Event(), out)
+    assert kind == "done", payload
+    progress = [json.loads(line)["payload"] for line in out.getvalue().splitlines()]
+    said = [p["message"] for p in progress if p["phase"] == "narrate"]
+    assert said and set(said) == {RESPEAKING.format(count=1, s="")}
+    assert [p["phase"] for p in progress].index("narrate") == 0  # before anything else
+    (spoken,) = payload["narrations"]
+    assert spoken["position"] == 0 and spoken["source"] == narration_from(NEW, {})
+    assert (folder / spoken["file"]).is_file()
+    speech = fresh_speech(NEW, tmp_path / "voice")
+    assert likeness(decoded_sound(Path(payload["path"])), speech) > 0.8
+
+
+def test_a_failed_render_leaves_no_narration_it_spoke(tmp_path: Path) -> None:
+    from storyreel.service.narration import narration_from
+
+    folder = tmp_path / "project"
+    (folder / "audio").mkdir(parents=True)
+    (folder / "images").mkdir()
+    (folder / "audio" / "old.wav").write_bytes(wav_bytes(tmp_path))
+    (folder / "images" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"broken" * 40)
+    rows = [SegmentRow(1, 1, 0, NEW, None, None, "images/a.png", 480, 270, "audio/old.wav",
+                       48_000, 0.0, narration_from(OLD, {}))]
+    out = io.StringIO()
+    kind, payload = _render(_spec(folder, rows, {}), threading.Event(), out)
+    assert kind == "error", payload
+    phases = [json.loads(line)["payload"]["phase"] for line in out.getvalue().splitlines()]
+    assert "narrate" in phases  # it failed after speaking the segment again
+    assert sorted(p.name for p in (folder / "audio").iterdir()) == ["old.wav"]
+
+
+def test_an_upload_asks_before_replacing_a_narration(studio: Studio, tmp_path: Path) -> None:
+    project = studio.create(2)
+    pid = project["id"]
+    spoken, recorded = (s["id"] for s in project["segment_list"])
+    assert studio.client.post(f"/api/projects/{pid}/narrate/",
+                              json={"segment_id": spoken}).status_code == 202
+    wait_status(studio.client, pid, timeout=120)
+    assert studio.upload(pid, recorded, "audio", wav_bytes(tmp_path, 1.0)).status_code == 200
+    before = _segments(studio, pid)
+    assert [s["narration"] for s in before] == ["generated", "recorded"]
+    files = sorted((studio.data_dir / "projects" / str(pid) / "audio").iterdir())
+
+    new = wav_bytes(tmp_path, 2.0, seed=7)
+    for segment, held in ((spoken, "spoken by the voice"), (recorded, "a recording")):
+        refused = studio.upload(pid, segment, "audio", new)
+        assert refused.status_code == 409, refused.text
+        assert held in refused.json()["detail"] and "confirm" in refused.json()["detail"]
+    assert _segments(studio, pid) == before  # nothing changed
+    assert sorted((studio.data_dir / "projects" / str(pid) / "audio").iterdir()) == files
+
+    url = f"/api/projects/{pid}/segments/{spoken}/audio/"
+    replaced = studio.client.post(url, params={"replace": "true"},
+                                  files={"file": ("new.wav", new, "audio/wav")})
+    assert replaced.status_code == 200, replaced.text
+    after = _segments(studio, pid)
+    assert after[0]["narration"] == "recorded" and after[0]["audio"]["duration"] == 2.0
+    assert len(list((studio.data_dir / "projects" / str(pid) / "audio").iterdir())) == 2
