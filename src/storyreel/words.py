@@ -21,6 +21,7 @@ __all__ = [
     "STATES",
     "creator_message",
     "field_words",
+    "parts_words",
     "phase_words",
     "state_words",
     "words",
@@ -200,6 +201,14 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\d+) is odd; H\.264 in yuv420p needs an even size"),
      r"\1 is odd; a video needs an even number of pixels"),
 )
+
+
+def parts_words(encoded: int, reused: int) -> str:
+    """What a finished render did with the parts of its picture, as the CLI says it."""
+    total = encoded + reused
+    if total and not encoded:
+        return f"All {total} parts reused"
+    return f"Encoded {encoded} of {total} part{'s' if total != 1 else ''} ({reused} reused)"
 
 
 def phase_words(phase: str) -> str:

@@ -39,17 +39,16 @@ def fresh_speech(text: str, cache_root: Path) -> NDArray[np.float64]:
     return decoded_sound(narration.entry.wav)
 
 
-def likeness(sound: NDArray[np.float64], speech: NDArray[np.float64],
-             max_lag: float = 0.3) -> float:
-    """The best normalised cross-correlation of ``speech`` with the start of ``sound``,
-    over shifts of up to ``max_lag`` seconds either way (1.0: the same waveform)."""
-    lag = round(max_lag * RATE)
-    padded = np.concatenate([np.zeros(lag), sound[: len(speech) + lag]])
-    padded = np.concatenate([padded, np.zeros(len(speech) + 2 * lag - len(padded))])
-    size = 1 << (len(padded) + len(speech)).bit_length()
-    products = np.fft.irfft(np.fft.rfft(padded, size) * np.conj(np.fft.rfft(speech, size)),
-                            size)[: 2 * lag + 1]
-    energy = np.concatenate([[0.0], np.cumsum(padded**2)])
-    windows = energy[len(speech): len(speech) + 2 * lag + 1] - energy[: 2 * lag + 1]
+def likeness(sound: NDArray[np.float64], speech: NDArray[np.float64]) -> float:
+    """The best normalised cross-correlation of ``speech`` with any stretch of ``sound``
+    (1.0: the same waveform, at whatever time it is said)."""
+    if len(sound) < len(speech):
+        sound = np.concatenate([sound, np.zeros(len(speech) - len(sound))])
+    size = 1 << (len(sound) + len(speech)).bit_length()
+    shifts = len(sound) - len(speech) + 1
+    products = np.fft.irfft(np.fft.rfft(sound, size) * np.conj(np.fft.rfft(speech, size)),
+                            size)[:shifts]
+    energy = np.concatenate([[0.0], np.cumsum(sound**2)])
+    windows = energy[len(speech): len(speech) + shifts] - energy[:shifts]
     norms = np.sqrt(np.maximum(windows, 1e-12)) * np.linalg.norm(speech)
     return float(np.max(products / norms))

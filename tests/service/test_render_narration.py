@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -50,22 +51,24 @@ def _render_draft(studio: Studio, pid: int, folder: Path, name: str) -> tuple[di
 
 def test_a_render_speaks_the_edited_text_and_leaves_the_narration_current(
         studio: Studio, tmp_path: Path) -> None:
-    project = _pictured(studio, [OLD, "A second segment closes the story."])
+    project = _pictured(studio, ["A first segment opens the story.", "Then a second one.",
+                                 OLD])
     pid = project["id"]
-    first = project["segment_list"][0]["id"]
+    edited_id = project["segment_list"][2]["id"]
     assert studio.client.post(f"/api/projects/{pid}/narrate/", json={}).status_code == 202
     assert wait_status(studio.client, pid, timeout=120)["status"] == "completed"
     _, before = _render_draft(studio, pid, tmp_path, "before.mp4")
-    old_audio = _segments(studio, pid)[0]["audio"]["url"]
+    old_audio = _segments(studio, pid)[2]["audio"]["url"]
 
-    edited = studio.client.patch(f"/api/projects/{pid}/segments/{first}/", json={"text": NEW})
+    edited = studio.client.patch(f"/api/projects/{pid}/segments/{edited_id}/",
+                                 json={"text": NEW})
     assert edited.json()["narration"] == "outdated"
     status, after = _render_draft(studio, pid, tmp_path, "after.mp4")
 
-    assert [s["narration"] for s in _segments(studio, pid)] == ["generated", "generated"]
-    assert _segments(studio, pid)[0]["audio"]["url"] != old_audio
+    assert [s["narration"] for s in _segments(studio, pid)] == ["generated"] * 3
+    assert _segments(studio, pid)[2]["audio"]["url"] != old_audio
     audio = studio.data_dir / "projects" / str(pid) / "audio"
-    assert len(list(audio.iterdir())) == 2  # the out-of-date file went with it
+    assert len(list(audio.iterdir())) == 3  # the out-of-date file went with it
     old_speech = fresh_speech(OLD, tmp_path / "voice")
     new_speech = fresh_speech(NEW, tmp_path / "voice")
     sound_before, sound_after = decoded_sound(before), decoded_sound(after)
@@ -74,6 +77,9 @@ def test_a_render_speaks_the_edited_text_and_leaves_the_narration_current(
     assert likeness(sound_after, new_speech) > 0.8
     assert likeness(sound_after, old_speech) < 0.6
     assert not any("recording" in w for w in status["warnings"])
+    encoded, total, reused = map(int, re.fullmatch(
+        r"Encoded (\d+) of (\d+) parts? \((\d+) reused\)", status["detail"]).groups())
+    assert encoded >= 1 and reused >= 1 and encoded + reused == total  # segment 1 kept
 
 
 def test_an_edited_recording_is_kept_with_a_warning_naming_its_segment(
@@ -198,3 +204,45 @@ def test_an_upload_asks_before_replacing_a_narration(studio: Studio, tmp_path: P
     after = _segments(studio, pid)
     assert after[0]["narration"] == "recorded" and after[0]["audio"]["duration"] == 2.0
     assert len(list((studio.data_dir / "projects" / str(pid) / "audio").iterdir())) == 2
+
+
+class _PartsRunner:
+    """Says what the engine says while it encodes a re-render, then waits to be released."""
+
+    def __init__(self) -> None:
+        self.said = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, spec: Any, on_progress: Any, cancel: threading.Event) -> Any:
+        from storyreel.render.progress import EXPORT_MESSAGE, Progress
+        from storyreel.service.protocol import RenderOutcome
+
+        on_progress(Progress("export", 0, 227, message=EXPORT_MESSAGE))
+        on_progress(Progress("export", 0, 227, message="Encoding 1 of 7 parts (6 reused)"))
+        self.said.set()  # both were handed to the studio's progress writer
+        self.release.wait(60)
+        output = Path(spec.output)
+        output.write_bytes(b"not a video")
+        return RenderOutcome(str(output), 11, 51.5, 1287, "25", parts_encoded=1,
+                             parts_reused=6)
+
+
+def test_the_status_says_how_many_parts_were_reused(make_studio: Any) -> None:
+    runner = _PartsRunner()
+    studio = make_studio(runner=runner)
+    project = _pictured(studio, ["One part changed."])
+    pid = project["id"]
+    try:
+        assert studio.client.post(f"/api/projects/{pid}/render/").status_code == 202
+        assert runner.said.wait(60)
+        running = studio.client.get(f"/api/projects/{pid}/status/").json()
+        assert running["status"] == "processing" and running["phase"] == "export"
+        # Said at once after the phase began, yet not lost to the progress throttle.
+        assert running["detail"] == "Encoding 1 of 7 parts (6 reused)"
+        assert running["message"] == "Making the video"
+    finally:
+        runner.release.set()
+    done = wait_status(studio.client, pid)
+    assert done["status"] == "completed"
+    assert done["detail"] == "Encoded 1 of 7 parts (6 reused)"
+

@@ -47,7 +47,7 @@ from storyreel.service.protocol import (
     problem_dicts,
 )
 from storyreel.service.store import JobRow, ProjectRow, SegmentRow, Store
-from storyreel.words import RECORDING_CHANGED
+from storyreel.words import RECORDING_CHANGED, parts_words
 
 __all__ = [
     "Dispatcher",
@@ -255,6 +255,7 @@ class _ProgressWriter:
         self.kind = kind
         self.cancel = cancel
         self._phase = ""
+        self._message = ""
         self._percent = 0.0
         self._last = 0.0
         self._last_cancel_check = time.monotonic()
@@ -262,9 +263,10 @@ class _ProgressWriter:
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
         final = progress.done >= progress.total
-        if progress.phase == self._phase and not final and now - self._last < PROGRESS_INTERVAL:
+        news = progress.phase != self._phase or progress.message != self._message
+        if not news and not final and now - self._last < PROGRESS_INTERVAL:
             return
-        self._phase, self._last = progress.phase, now
+        self._phase, self._message, self._last = progress.phase, progress.message, now
         frames = progress.phase == "export"
         self._percent = overall_percent(progress, self._percent, self.kind)
         still_running = self.store.record_progress(
@@ -443,7 +445,8 @@ class LocalDispatcher:
         self.store.complete_job(
             job.id, output_file=os.path.relpath(outcome.path, folder), captions_file=captions,
             size=outcome.size, duration=outcome.duration, frames=outcome.frames,
-            warnings=[*kept, *outcome.warnings], message="",
+            warnings=[*kept, *outcome.warnings],
+            message=parts_words(outcome.parts_encoded, outcome.parts_reused),
             frame_size=(outcome.width, outcome.height) if outcome.width else None,
         )
 

@@ -215,6 +215,8 @@ class StatusOut(BaseModel):
     eta: float | None = Field(description="seconds left in the current phase, once known")
     rate: float | None
     message: str
+    detail: str = Field("", description="what the render is doing or did, as the command "
+                                        "line says it (\"Encoding 1 of 7 parts (6 reused)\")")
     error: str | None
     problems: list[ProblemOut] | None
     warnings: list[str] = Field(description="things worth knowing about a finished render")

@@ -206,6 +206,8 @@ class Views:
             frames_done=job.done if exporting else None,
             frames_total=job.total if exporting else None,
             eta=job.eta, rate=job.rate, message=self._message(job, state, shown),
+            detail=job.message if job.kind == "render" and job.status in (
+                JobState.PROCESSING, JobState.COMPLETED) else "",
             error=job.error,
             problems=[ProblemOut(**p) for p in job.problems] if job.problems else None,
             warnings=job.warnings,

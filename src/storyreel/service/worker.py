@@ -84,7 +84,9 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     return "done", asdict(RenderOutcome(str(result.path), result.size, result.duration,
                                         result.frames, str(result.fps), list(result.warnings),
                                         narrations=spoken, width=project.width,
-                                        height=project.height))
+                                        height=project.height,
+                                        parts_encoded=result.chunks_encoded,
+                                        parts_reused=result.chunks_reused))
 
 
 def _remote_parts() -> Any:

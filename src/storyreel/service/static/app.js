@@ -578,15 +578,40 @@ async function spreadUploads(seg, groups) {
   if (done > 1) toast(`${done} files added`);
 }
 
+// A recording replaces a segment's narration (the voice's or an earlier recording) only
+// once the creator said so; the studio refuses it otherwise (409).
+function askReplaceNarration(seg) {
+  const spoken = seg && (seg.narration === "generated" || seg.narration === "outdated");
+  return ask({
+    title: "Replace the narration?",
+    text: `Segment ${seg ? seg.number : ""} already has ${spoken ? "a narration spoken by the voice" : "a recording"}. The new recording will take its place.`,
+    ok: "Replace", danger: true,
+  });
+}
+
 async function upload(segmentId, kind, file) {
+  const seg = segmentById(segmentId);
+  let replace = false;
+  if (kind === "audio" && seg && seg.audio) {
+    if (!(await askReplaceNarration(seg))) return false;
+    replace = true;
+  }
   const zone = document.querySelector(`#segment-${segmentId} .dropzone[data-kind=${kind}]`);
   if (zone) zone.classList.add("busy");
   const form = new FormData();
   form.append("file", file);
   const progress = (done) => { if (zone) zone.dataset.progress = done < 1 ? `${Math.floor(done * 100)} %` : "Checking…"; };
+  const send = (sure) => sendForm(projectPath(`segments/${segmentId}/${kind}/${sure ? "?replace=true" : ""}`), form, progress);
   try {
-    await save(() => sendForm(projectPath(`segments/${segmentId}/${kind}/`), form, progress));
-    return true;
+    const sent = await save(async () => {
+      try {
+        return await send(replace);
+      } catch (err) {  // a narration arrived since the page was drawn: ask now
+        if (kind !== "audio" || replace || err.status !== 409 || !err.message.includes("confirm")) throw err;
+        return (await askReplaceNarration(segmentById(segmentId))) ? send(true) : null;
+      }
+    });
+    return Boolean(sent);
   } catch (err) {
     return false;
   } finally {
@@ -646,7 +671,7 @@ function showNarration(li, seg) {
   li.dataset.narration = seg.narration;
   const label = $(".seg-narration", li);
   label.textContent = seg.narration === "recorded" || seg.narration === "missing" ? "" : words;
-  label.classList.toggle("warn", seg.narration === "outdated");
+  label.classList.toggle("warn", seg.narration === "outdated" || seg.narration === "changed");
   const button = $(".seg-generate", li);
   button.hidden = !action || !seg.text.trim();
   button.textContent = action;
@@ -709,7 +734,7 @@ function listenVoice() {
 
 async function narrate(segmentId, narrationState) {
   const body = segmentId ? { segment_id: segmentId } : {};
-  if (narrationState === "recorded") {
+  if (narrationState === "recorded" || narrationState === "changed") {
     const sure = await ask({ title: "Replace your recording?", text: "The voice will read this segment's text instead of your uploaded recording.", ok: "Replace", danger: true });
     if (!sure) return;
     body.replace = true;
@@ -834,7 +859,8 @@ function updateStatus(s) {
   const kind = s.kind === "narrate" ? "Narration" : (s.draft ? "Draft" : "Video");
   $("#progress-phase").textContent = `${kind}: ${s.cancelling ? stateWords("cancelling") : (s.status === "queued" ? stateWords("queued") : s.phase_words)}`;
   const parts = [];
-  if (s.phase === "export" && s.frames_total) parts.push(`frame ${s.frames_done} of ${s.frames_total}`);
+  // What the engine says it is doing ("Encoding 1 of 7 parts (6 reused)"), as the CLI shows it.
+  if (running && s.detail) parts.push(s.detail);
   if (running && s.eta != null && s.phase === "export") parts.push(`about ${fmtSeconds(s.eta)} left`);
   $("#progress-detail").textContent = parts.join(" · ");
   const badge = $(`.project-item[data-id="${s.project_id}"] .badge`);
