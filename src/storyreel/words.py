@@ -19,6 +19,7 @@ __all__ = [
     "RECORDING_CHANGED",
     "RESPEAKING",
     "STATES",
+    "WORDS_PER_SECOND",
     "creator_message",
     "field_words",
     "parts_words",
@@ -170,8 +171,11 @@ NARRATION: dict[str, tuple[str, str]] = {
     "missing": ("No narration yet", ""),
 }
 
-#: The progress message while a render speaks edited segments again ({count} of them).
-RESPEAKING = "Speaking the edited text again ({count} segment{s})"
+#: The progress message while a render speaks the segments whose text is new or edited.
+RESPEAKING = "Speaking the new and edited text ({count} segment{s})"
+
+#: A narrator's pace, to estimate a segment's length before its narration exists.
+WORDS_PER_SECOND = 2.5
 
 #: Said of a segment whose uploaded recording predates its text ({number}: its position).
 RECORDING_CHANGED = ("Segment {number}: the text changed after its recording was uploaded; "
@@ -241,5 +245,5 @@ def creator_message(message: str) -> str:
 def words() -> dict[str, Any]:
     """Every table, for the studio page."""
     return {"phases": PHASES, "states": STATES, "fields": FIELDS, "choices": CHOICES,
-            "narration": NARRATION,
+            "narration": NARRATION, "words_per_second": WORDS_PER_SECOND,
             "options": [{"group": name, "fields": fields} for name, fields in OPTION_GROUPS]}

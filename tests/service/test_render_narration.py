@@ -77,6 +77,7 @@ def test_a_render_speaks_the_edited_text_and_leaves_the_narration_current(
     assert likeness(sound_after, new_speech) > 0.8
     assert likeness(sound_after, old_speech) < 0.6
     assert not any("recording" in w for w in status["warnings"])
+    assert status["video"]["stale"] is False  # what it attached is what the video says
     encoded, total, reused = map(int, re.fullmatch(
         r"Encoded (\d+) of (\d+) parts? \((\d+) reused\)", status["detail"]).groups())
     assert encoded >= 1 and reused >= 1 and encoded + reused == total  # segment 1 kept
@@ -104,12 +105,14 @@ def test_an_edited_recording_is_kept_with_a_warning_naming_its_segment(
     assert second != 2 and not any(f"Segment {second}" in w for w in status["warnings"])
     after = _segments(studio, pid)[1]
     assert after["narration"] == "changed" and after["audio"] == row["audio"]
-    kept = studio.client.post(f"/api/projects/{pid}/narrate/", json={})
-    assert kept.status_code == 202 and kept.json()["kept"] == [second]
-    wait_status(studio.client, pid, timeout=120)
-    assert _segments(studio, pid)[1]["narration"] == "changed"
-    # The recording is in the video: 1.5 s of it, not a voice reading the new text.
-    assert len(decoded_sound(video)) / 48_000 > 1.5
+    asked = studio.client.post(f"/api/projects/{pid}/narrate/", json={"segment_id": second})
+    assert asked.status_code == 409 and "confirm" in asked.json()["detail"]
+    # The recording is in the video, not a voice reading the new text.
+    uploaded = tmp_path / "uploaded.wav"
+    uploaded.write_bytes(recording)
+    sound = decoded_sound(video)
+    assert likeness(sound, decoded_sound(uploaded)) > 0.8
+    assert likeness(sound, fresh_speech(NEW, tmp_path / "voice")) < 0.6
 
 
 def test_no_manifest_carries_an_out_of_date_narration() -> None:
@@ -246,3 +249,35 @@ def test_the_status_says_how_many_parts_were_reused(make_studio: Any) -> None:
     assert done["status"] == "completed"
     assert done["detail"] == "Encoded 1 of 7 parts (6 reused)"
 
+
+
+def test_a_render_keeps_what_it_spoke_so_lengths_are_known(studio: Studio,
+                                                          tmp_path: Path) -> None:
+    project = _pictured(studio, ["Only text here.", "And here too."])
+    pid = project["id"]
+    assert [s["narration"] for s in project["segment_list"]] == ["pending", "pending"]
+    listed = next(p for p in studio.client.get("/api/projects/").json() if p["id"] == pid)
+    assert listed["duration"] == 0
+    status, video = _render_draft(studio, pid, tmp_path, "spoken.mp4")
+    segments = _segments(studio, pid)
+    assert [s["narration"] for s in segments] == ["generated", "generated"]
+    listed = next(p for p in studio.client.get("/api/projects/").json() if p["id"] == pid)
+    spoken = sum(s["audio"]["duration"] for s in segments)
+    assert listed["duration"] == round(spoken, 3) and spoken > 1.0
+    assert status["video"]["stale"] is False
+    # The narration kept is the one in the video.
+    first = tmp_path / "first.wav"
+    first.write_bytes(studio.client.get(segments[0]["audio"]["url"]).content)
+    assert likeness(decoded_sound(video), decoded_sound(first)) > 0.8
+    again = studio.client.post(f"/api/projects/{pid}/narrate/", json={})
+    assert again.status_code == 400  # nothing left to speak
+
+
+def test_the_pace_for_estimates_is_served_once(studio: Studio) -> None:
+    from storyreel.words import WORDS_PER_SECOND
+
+    served = studio.client.get("/api/words/").json()["words_per_second"]
+    assert served == WORDS_PER_SECOND
+    script = (Path(__file__).parents[2] / "src" / "storyreel" / "service" / "static" /
+              "app.js").read_text(encoding="utf-8")
+    assert "words_per_second" in script and "WORDS_PER_SECOND" not in script

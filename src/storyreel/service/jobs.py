@@ -440,7 +440,7 @@ class LocalDispatcher:
             Path(outcome.path).unlink(missing_ok=True)
             _discard(folder, outcome.narrations)
             raise RenderCancelled("render cancelled")
-        self._attach(project.id, segments, folder, outcome.narrations)
+        version = self._attach_to_render(job, outcome.narrations, segments, folder)
         captions = self._captions(spec, outcome)
         self.store.complete_job(
             job.id, output_file=os.path.relpath(outcome.path, folder), captions_file=captions,
@@ -448,7 +448,21 @@ class LocalDispatcher:
             warnings=[*kept, *outcome.warnings],
             message=parts_words(outcome.parts_encoded, outcome.parts_reused),
             frame_size=(outcome.width, outcome.height) if outcome.width else None,
+            project_version=version,
         )
+
+    def _attach_to_render(self, job: JobRow, narrations: list[dict[str, Any]],
+                          segments: list[SegmentRow], folder: Path) -> float | None:
+        """Attach the narrations a render spoke; returns the project version the video then
+        matches (``None``: unchanged, or edited during the render, so it stays out of date)."""
+        if not narrations:
+            return None
+        before = self.store.get_project(job.project_id)
+        edited = before is None or job.project_version is None or \
+            before.updated_at > job.project_version + 1e-6
+        self._attach(job.project_id, segments, folder, narrations)
+        after = self.store.get_project(job.project_id)
+        return None if edited or after is None else after.updated_at
 
     def _narrate(self, job: JobRow, project: ProjectRow, segments: list[SegmentRow],
                  folder: Path, cancel: threading.Event) -> None:

@@ -8,7 +8,8 @@ Generation runs as a job of kind ``narrate`` on the same queue, progress and can
 as renders; a recorded narration is replaced only when the creator asks for it.
 
 A render never uses an outdated narration: the manifest leaves it out, and the render
-job speaks those segments again first (see :func:`respeak_positions`). A changed
+job speaks those segments again first, with the pending ones (see
+:func:`respeak_positions`). A changed
 recording is kept and used, with a warning naming its segment.
 
 ``narration_from`` holds what a segment's audio was made from: for a generated
@@ -86,10 +87,11 @@ def narration_state(segment: SegmentRow, options: dict[str, Any]) -> NarrationSt
 
 
 def respeak_positions(segments: list[SegmentRow], options: dict[str, Any]) -> list[int]:
-    """0-based segments whose generated narration is out of date and that have text: a
-    render speaks them again before it uses them."""
+    """0-based segments a render speaks before it uses them: those whose generated
+    narration is out of date, and those with text and no narration yet. Either way the
+    segment keeps what was spoken, so its length is known from then on."""
     return [i for i, s in enumerate(segments)
-            if s.text.strip() and narration_state(s, options) == "outdated"]
+            if s.text.strip() and narration_state(s, options) in ("outdated", "pending")]
 
 
 def changed_recordings(segments: list[SegmentRow], options: dict[str, Any]) -> list[int]:
@@ -187,8 +189,8 @@ def run_narration(spec: dict[str, Any], cancel: Callable[[], bool],
 def respeak(spec: dict[str, Any], cancel: Callable[[], bool],
             on_progress: Callable[[Progress], None],
             narrator: Narrator | None = None) -> list[dict[str, Any]]:
-    """Before a render: speak its out-of-date segments (``spec["narrate"]``) again and put
-    the new files in its manifest, so the video says the text as it is now.
+    """Before a render: speak its out-of-date and pending segments (``spec["narrate"]``)
+    and put the new files in its manifest, so the video says the text as it is now.
 
     Returns:
         The narrations written (as :func:`run_narration` lists them), for the studio to

@@ -24,12 +24,10 @@ from storyreel.service.schemas import (
     VideoOut,
 )
 from storyreel.service.store import JobRow, JobState, ProjectRow, SegmentRow, Store
-from storyreel.words import phase_words, state_words
+from storyreel.words import WORDS_PER_SECOND, phase_words, state_words
 
 __all__ = ["Views", "chapter_check"]
 
-#: A narrator's pace, to estimate a segment's length before its narration exists.
-WORDS_PER_SECOND = 2.5
 #: YouTube's chapter rules: how many, and the shortest chapter in seconds.
 YOUTUBE_MIN_CHAPTERS = 3
 YOUTUBE_MIN_CHAPTER_SECONDS = 10.0

@@ -306,9 +306,9 @@ function route() {
 // ---------------------------------------------------------------- timeline
 
 const segmentById = (id) => state.project.segment_list.find((s) => s.id === id);
-// Before a segment has narration, its length is estimated from its words.
-const WORDS_PER_SECOND = 2.5;
-const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / WORDS_PER_SECOND);
+// Before a segment has narration, its length is estimated from its words (at the pace the
+// studio gives in /api/words/).
+const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / state.words.words_per_second);
 
 function renderTimeline() {
   const list = $("#timeline");
@@ -327,15 +327,42 @@ function renderTimeline() {
   if (!segments.length) list.append(el("li", { class: "empty muted", textContent: "No segments yet: press “+ Segment”, or drop pictures here." }));
   renderOverview();
   updateMeta();
-  const waiting = segments.filter((seg) => seg.narration === "pending" || seg.narration === "outdated").length;
-  const button = $("#narrate-missing");
-  button.hidden = waiting === 0;
-  button.textContent = `Generate narration (${waiting})`;
+  updateNarrateButton();
   if (keep) {
     const row = document.getElementById(`segment-${keep.id}`);
     const field = row && keep.field && row.querySelector(`.${keep.field.split(" ")[0]}`);
     (field || row)?.focus();
   }
+}
+
+function updateNarrateButton() {
+  const waiting = state.project.segment_list.filter((seg) => seg.narration === "pending" || seg.narration === "outdated").length;
+  const button = $("#narrate-missing");
+  button.hidden = waiting === 0;
+  button.textContent = `Generate narration (${waiting})`;
+}
+
+// What a saved edit changes outside its field: what the row still needs, its length, the
+// header's estimate and the Generate narration button.
+function showSegmentFacts(seg) {
+  const row = document.getElementById(`segment-${seg.id}`);
+  if (row) {
+    showNarration(row, seg);
+    showMissing(row, seg);
+    const segments = state.project.segment_list;
+    const longest = Math.max(1, ...segments.map(segDuration));
+    for (const other of segments) {
+      const fill = document.querySelector(`#segment-${other.id} .seg-length-fill`);
+      if (fill) fill.style.width = `${(100 * segDuration(other)) / longest}%`;
+    }
+  }
+  updateMeta();
+  updateNarrateButton();
+}
+
+function showMissing(li, seg) {
+  const missing = seg.missing.map((m) => (m === "image" ? "a picture" : "a narration"));
+  $(".seg-missing", li).textContent = missing.length ? `Needs ${missing.join(" and ")}` : "";
 }
 
 function segmentRow(seg, count, longest) {
@@ -369,8 +396,7 @@ function segmentRow(seg, count, longest) {
   const chapter = $(".seg-chapter", li);
   chapter.value = seg.chapter || "";
   bindSegmentField(chapter, seg.id, "chapter", () => chapter.value.trim() || null);
-  const missing = seg.missing.map((m) => (m === "image" ? "a picture" : "a narration"));
-  $(".seg-missing", li).textContent = missing.length ? `Needs ${missing.join(" and ")}` : "";
+  showMissing(li, seg);
   setupDrop(li, seg);
   $(".up", li).disabled = seg.number === 1;
   $(".down", li).disabled = seg.number === count;
@@ -403,9 +429,10 @@ function bindSegmentField(input, segmentId, name, value) {
     const sent = value();
     const fresh = await api("PATCH", projectPath(`segments/${segmentId}/`), { [name]: sent });
     const seg = segmentById(segmentId);
-    if (seg) { seg[name] = sent; seg.narration = fresh.narration; }
-    const row = document.getElementById(`segment-${segmentId}`);
-    if (row && fresh) showNarration(row, fresh);
+    if (seg && fresh) {
+      Object.assign(seg, { [name]: sent, narration: fresh.narration, missing: fresh.missing, audio: fresh.audio });
+      showSegmentFacts(seg);
+    }
     if (input.value === (sent ?? "")) input.dataset.dirty = "";
     afterEdit(name === "chapter");
   };
@@ -842,8 +869,8 @@ function updateStatus(s) {
   const before = state.lastStatus;
   state.lastStatus = s;
   const running = s.status === "queued" || s.status === "processing";
-  if (s.kind === "narrate" && before && before.job_id === s.job_id && before.status !== s.status && !running) {
-    reloadProject().catch(() => {});  // new narrations: show them on the timeline
+  if (before && s.job_id && !running && (before.job_id !== s.job_id || before.status !== s.status)) {
+    reloadProject().catch(() => {});  // a job ended: show the narrations it made, and their lengths
   }
   $("#narrate-all")?.toggleAttribute("disabled", running);
   $("#narrate-missing").disabled = running;
