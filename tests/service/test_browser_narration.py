@@ -111,3 +111,49 @@ def test_a_recording_asks_before_it_replaces_a_narration(
     replaced = httpx.get(f"{server.url}/api/projects/{pid}/").json()["segment_list"][0]
     assert replaced["narration"] == "recorded" and replaced["audio"]["duration"] == 2.0
     assert watch.problems == []
+
+
+def test_the_page_follows_typing_and_renders_without_a_reload(
+        live_server: Callable[..., LiveServer], page: Any, tmp_path: Path) -> None:
+    server = live_server()
+    shots = screenshot_folder(tmp_path)
+    watch = Watch(page)
+    body = {"title": "Ready one", **TINY, "segments": [{"text": ""}]}
+    ready = httpx.post(f"{server.url}/api/projects/", json=body).json()
+    sid = ready["segment_list"][0]["id"]
+    sent = httpx.post(f"{server.url}/api/projects/{ready['id']}/segments/{sid}/image/",
+                      files={"file": ("a.png", png_bytes(), "image/png")})
+    assert sent.status_code == 200
+    httpx.post(f"{server.url}/api/projects/",
+               json={"title": "Waiting one", **TINY, "segments": [{"text": "No picture."}]})
+    page.goto(f"{server.url}/#/project/{ready['id']}")
+    page.wait_for_selector(".segment")
+    meta = "document.querySelector('#project-meta').textContent"
+    assert "about 0 s" in page.evaluate(meta)
+    assert page.inner_text(".seg-missing") == "Needs a narration"
+    assert page.is_hidden("#narrate-missing")
+
+    page.locator(".seg-text").fill("One two three four five")  # five words: about 2 s
+    wait_until(page, f"{meta}.includes('about 2.0 s')")
+    wait_until(page, "document.querySelector('.seg-missing').textContent === ''")
+    wait_until(page, "!document.querySelector('#narrate-missing').hidden")
+    assert page.inner_text("#narrate-missing") == "Generate narration (1)"
+    assert "The voice will speak the text" in page.inner_text("#panel-body")
+    _shoot(page, shots, "narration-04-typed")
+
+    page.click("#render-all")
+    page.wait_for_selector(".toast:has-text('Not queued')")
+    notice = page.inner_text(".toast:has-text('Not queued')")
+    assert "1 render queued." in notice
+    assert "“Waiting one”" in notice and "segment 1 needs an image" in notice
+    _shoot(page, shots, "narration-05-render-all")
+    wait_until(page, "document.querySelector('#video-info .tag')?.textContent === 'Final'",
+               timeout=240)
+    wait_until(page, "document.querySelector('#narrate-missing').hidden")
+    wait_until(page, f"!{meta}.includes('about')")
+    spoken = httpx.get(f"{server.url}/api/projects/{ready['id']}/").json()
+    assert spoken["duration"] > 1.0
+    listed = page.inner_text(f".project-item[data-id='{ready['id']}']")
+    assert f"{spoken['duration']:.1f} s" in listed
+    _shoot(page, shots, "narration-06-rendered")
+    assert watch.problems == []

@@ -281,3 +281,28 @@ def test_the_pace_for_estimates_is_served_once(studio: Studio) -> None:
     script = (Path(__file__).parents[2] / "src" / "storyreel" / "service" / "static" /
               "app.js").read_text(encoding="utf-8")
     assert "words_per_second" in script and "WORDS_PER_SECOND" not in script
+
+
+def test_render_all_names_the_projects_it_left_and_why(make_studio: Any) -> None:
+    runner = _PartsRunner()
+    studio = make_studio(runner=runner)
+    try:
+        busy = _pictured(studio, ["Ready to go."])
+        assert studio.client.post(f"/api/projects/{busy['id']}/render/").status_code == 202
+        response = studio.client.post("/api/projects/", json={
+            "title": "Lighthouse \u00e9t\u00e9", **TINY,
+            "segments": [{"text": "No picture."}, {"text": ""}, {"text": "None."}]})
+        waiting = response.json()["id"]
+        answer = studio.client.post("/api/renders/all/").json()
+        assert answer["queued"] == []
+        left = {p["title"]: p for p in answer["left"]}
+        assert set(left) == {"Harbour", "Lighthouse \u00e9t\u00e9"}
+        assert "already being rendered" in left["Harbour"]["reason"]
+        reason = left["Lighthouse \u00e9t\u00e9"]["reason"]
+        assert left["Lighthouse \u00e9t\u00e9"]["project_id"] == waiting
+        assert "4 things to fix" in reason and "segment 1 needs an image" in reason
+        assert "segment 2 needs a narration recording or text" in reason
+        assert reason.endswith("; and 1 more).")
+        assert answer["skipped"][str(waiting)] == reason
+    finally:
+        runner.release.set()

@@ -343,8 +343,8 @@ def start_render(project_id: int, studio: StudioDep,
 @router.post("/renders/all/", status_code=202, response_model=BatchQueued, tags=["renders"])
 def render_all(studio: StudioDep) -> BatchQueued:
     """Queue every project that is ready (and not already rendering); say why others wait."""
-    queued, skipped = studio.render_all()
-    return BatchQueued(queued=queued, skipped=skipped)
+    queued, left = studio.render_all()
+    return BatchQueued(queued=queued, skipped={p.project_id: p.reason for p in left}, left=left)
 @router.post("/projects/{project_id}/narrate/", status_code=202, response_model=NarrateAccepted,
              tags=["renders"], responses={
                  409: {"model": ErrorOut, "description": "A job is already queued or running, "

@@ -36,6 +36,7 @@ __all__ = [
     "SegmentOrder",
     "SegmentOut",
     "SegmentUpdate",
+    "SkippedProject",
     "StatusOut",
     "UploadOut",
     "VideoOut",
@@ -263,11 +264,21 @@ class UploadOut(BaseModel):
     segment: SegmentOut
 
 
+class SkippedProject(BaseModel):
+    """A project "Render all" left, and why, in words."""
+
+    project_id: int
+    title: str
+    reason: str
+
+
 class BatchQueued(BaseModel):
     """What "Render all ready projects" did: renders queued, projects left and why."""
 
     queued: list[int]
     skipped: dict[int, str]
+    left: list[SkippedProject] = Field(default_factory=list,
+                                       description="the projects skipped, named, with why")
 
 
 class RenderRequest(_Input):

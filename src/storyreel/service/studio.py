@@ -62,6 +62,7 @@ from storyreel.service.schemas import (
     ProjectCreate,
     ProjectDetail,
     SegmentOut,
+    SkippedProject,
     StatusOut,
     UploadOut,
 )
@@ -592,18 +593,19 @@ class Studio:
         self.dispatcher.submitted(job.id)
         return job
 
-    def render_all(self) -> tuple[list[int], dict[int, str]]:
+    def render_all(self) -> tuple[list[int], list[SkippedProject]]:
         """Queue a render of every project that is ready and not already rendering.
 
         Returns:
             The projects queued, and the others with the reason each was left.
         """
-        queued, skipped = [], {}
+        queued, skipped = [], []
         for project in self.store.list_projects():
             try:
                 self.render(project.id)
             except StudioError as exc:
-                skipped[project.id] = str(exc)
+                skipped.append(SkippedProject(project_id=project.id, title=project.title,
+                                              reason=_reason(exc)))
             else:
                 queued.append(project.id)
         return queued, skipped
@@ -689,6 +691,16 @@ class Studio:
         if not path.is_file():
             raise NotFound("The file of this render is missing from the data folder.")
         return path, name
+
+
+def _reason(exc: StudioError, shown: int = 3) -> str:
+    """Why a project cannot render, with its first few problems named by segment."""
+    details = [f"segment {p.segment} {p.message}" if p.segment else p.message
+               for p in exc.problems or []]
+    if not details:
+        return str(exc)
+    more = f"; and {len(details) - shown} more" if len(details) > shown else ""
+    return f"{str(exc).rstrip('.')} ({'; '.join(details[:shown])}{more})."
 
 
 def _png(draw: Callable[[], NDArray[np.uint8]]) -> bytes:

@@ -358,6 +358,7 @@ function showSegmentFacts(seg) {
   }
   updateMeta();
   updateNarrateButton();
+  if (seg.id === state.selected) refreshSegmentPanel();
 }
 
 function showMissing(li, seg) {
@@ -1379,9 +1380,9 @@ function setupImportDrop(zone) {
 async function renderAll() {
   try {
     const answer = await api("POST", "/api/renders/all/");
-    const waiting = Object.keys(answer.skipped).length;
-    toast(`${answer.queued.length} render${answer.queued.length === 1 ? "" : "s"} queued` +
-      (waiting ? `; ${waiting} project${waiting === 1 ? " is" : "s are"} not ready or already rendering` : ""));
+    const left = answer.left.map((p) => `“${p.title}”: ${p.reason}`);
+    toast(`${answer.queued.length} render${answer.queued.length === 1 ? "" : "s"} queued.` +
+      (left.length ? ` Not queued: ${left.join(" ")}` : ""), { seconds: left.length ? 12 : null });
     loadProjects().catch(() => {});
   } catch (err) {
     showError(err);
