@@ -204,8 +204,7 @@ class Views:
             frames_done=job.done if exporting else None,
             frames_total=job.total if exporting else None,
             eta=job.eta, rate=job.rate, message=self._message(job, state, shown),
-            detail=job.message if job.kind == "render" and job.status in (
-                JobState.PROCESSING, JobState.COMPLETED) else "",
+            detail=self._detail(job),
             error=job.error,
             problems=[ProblemOut(**p) for p in job.problems] if job.problems else None,
             warnings=job.warnings,
@@ -215,6 +214,14 @@ class Views:
             chapters_url=latest.chapters_url if latest else None,
             updated_at=job.updated_at,
         )
+
+    @staticmethod
+    def _detail(job: JobRow) -> str:
+        """What a render is doing in the engine's words ("Encoding 1 of 7 parts (6 reused)"),
+        or what it did once finished; its closing line names only a temporary file."""
+        if job.kind != "render" or job.status not in (JobState.PROCESSING, JobState.COMPLETED):
+            return ""
+        return "" if job.status == JobState.PROCESSING and job.phase == "done" else job.message
 
     @staticmethod
     def _message(job: JobRow, state: str, shown: VideoOut | None) -> str:
