@@ -166,7 +166,8 @@ NARRATION: dict[str, tuple[str, str]] = {
     "changed": ("Your recording: the text changed after it was uploaded; the video uses "
                 "the recording as it is", "Replace with the voice"),
     "generated": ("Spoken by the voice", "Regenerate"),
-    "outdated": ("Out of date: the text or voice changed", "Regenerate"),
+    "outdated": ("Out of date: the text or voice changed; the next video speaks it again",
+                 "Regenerate"),
     "pending": ("The voice will speak the text", "Generate now"),
     "missing": ("No narration yet", ""),
 }

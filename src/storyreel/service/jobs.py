@@ -425,7 +425,8 @@ class LocalDispatcher:
                     item["segment_id"] = segments[item["segment"] - 1].id
             raise JobFailed(f"The project cannot render yet: {len(dicts)} problem"
                             f"{'s' if len(dicts) != 1 else ''} to fix.", dicts)
-        # Generated narrations made from other text or voice are spoken again first.
+        # Segments with text and no narration, or one made from other text or voice, are
+        # spoken first, in the render process.
         spec = RenderSpec(job.id, build_manifest(project.title, project.options, segments),
                           str(folder), str(folder / "output" / f"render-{job.id}.mp4"),
                           narrate=respeak_positions(segments, project.options),
