@@ -58,11 +58,14 @@ def test_a_render_after_an_edit_speaks_the_new_word(live_server: Callable[..., L
     wait_until(page, f"{NARRATIONS}.every((t) => t === 'Spoken by the voice')", timeout=120)
     before = _draft(page, server, pid, tmp_path, "before.mp4")
 
-    page.locator(".segment .seg-text").nth(1).fill(NEW)
+    text = page.locator(".segment .seg-text").nth(1)
+    text.fill(OLD.replace("dusk", "dawn"))
     wait_until(page, f"{NARRATIONS}[1].startsWith('Out of date')")
     page.wait_for_selector("#save-state.ok")
     _shoot(page, shots, "narration-01-out-of-date")
+    text.fill(NEW)  # and "Draft" at once, before the pause that saves typing
     after = _draft(page, server, pid, tmp_path, "after.mp4")
+    assert text.input_value() == NEW
     wait_until(page, f"{NARRATIONS}.every((t) => t === 'Spoken by the voice')")
     _shoot(page, shots, "narration-02-spoken-again")
 

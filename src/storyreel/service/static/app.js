@@ -162,11 +162,17 @@ function setSaveState() {
   box.title = "";
 }
 
+// Saves on their way to the studio: a render waits for them, so it uses what was typed.
+const inflight = new Set();
+
 async function save(run) {
   state.saving += 1;
   setSaveState();
+  const sending = Promise.resolve().then(run);
+  inflight.add(sending);
+  sending.catch(() => {}).finally(() => inflight.delete(sending));
   try {
-    const result = await run();
+    const result = await sending;
     state.saveError = null;
     return result;
   } catch (err) {
@@ -932,6 +938,7 @@ function renderNote(s) {
 async function startRender(draft) {
   try {
     $("#render-draft").disabled = $("#render-final").disabled = true;
+    await Promise.allSettled([...inflight]);  // the text just typed is saved first (on blur)
     await api("POST", projectPath("render/"), { draft });
     loadProjects().catch(() => {});
   } catch (err) {
