@@ -618,7 +618,7 @@ function askReplaceNarration(seg) {
   const spoken = seg && (seg.narration === "generated" || seg.narration === "outdated");
   return ask({
     title: "Replace the narration?",
-    text: `Segment ${seg ? seg.number : ""} already has ${spoken ? "a narration spoken by the voice" : "a recording"}. The new recording will take its place.`,
+    text: `${seg ? `Segment ${seg.number}` : "This segment"} already has ${spoken ? "a narration spoken by the voice" : "a recording"}. The new recording will take its place.`,
     ok: "Replace", danger: true,
   });
 }
