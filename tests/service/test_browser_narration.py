@@ -113,6 +113,13 @@ def test_a_recording_asks_before_it_replaces_a_narration(
                ".textContent.includes('2.0 s')")
     replaced = httpx.get(f"{server.url}/api/projects/{pid}/").json()["segment_list"][0]
     assert replaced["narration"] == "recorded" and replaced["audio"]["duration"] == 2.0
+
+    page.locator(f"#segment-{first} .seg-text").fill("Night fell on the whole island.")
+    label = f"#segment-{first} .seg-narration"
+    wait_until(page, f"document.querySelector('{label}').textContent.startsWith('Your recording')")
+    assert "text changed" in page.inner_text(label)
+    assert "warn" in (page.get_attribute(label, "class") or "")
+    _shoot(page, shots, "narration-07-recording-kept")
     assert watch.problems == []
 
 
