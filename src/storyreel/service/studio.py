@@ -61,7 +61,7 @@ from storyreel.service.importers import (
 )
 from storyreel.service.jobs import Dispatcher
 from storyreel.service.limits import Limits
-from storyreel.service.narration import targets_for
+from storyreel.service.narration import narration_state, recording_from, targets_for
 from storyreel.service.options import (
     asset_settings,
     build_manifest,
@@ -73,6 +73,7 @@ from storyreel.service.schemas import (
     ProjectCreate,
     ProjectDetail,
     SegmentOut,
+    SkippedProject,
     StatusOut,
     UploadOut,
 )
@@ -348,7 +349,9 @@ class Studio:
                     continue
                 known = stored.get(member.filename)
                 if known is not None:
-                    self.store.update_segment(project_id, segment.id, known)
+                    shared = {**known, "narration_from": recording_from(segment.text)} \
+                        if what == "audio" else known
+                    self.store.update_segment(project_id, segment.id, shared)
                     continue
                 try:
                     with archive.open(member) as handle:
@@ -483,17 +486,26 @@ class Studio:
     # -- uploads ---------------------------------------------------------------------------
 
     def upload(self, project_id: int, segment_id: int, what: str,
-               source: IO[bytes], if_match: IfMatch = ANY) -> UploadOut:
-        """Check and store an image or narration for a segment, replacing the old one.
+               source: IO[bytes], if_match: IfMatch = ANY, *,
+               replace: bool = False) -> UploadOut:
+        """Check and store an image, clip or narration for a segment, replacing the old one.
 
         The old file stays in place unless the new one passes every check. ``If-Match``
-        is checked before the file is read and again when it replaces the old one.
+        is checked before the file is read and again when it replaces the old one. A
+        narration (generated or uploaded) is replaced only with ``replace``: the creator
+        confirmed it.
         """
         segment = self.segment(project_id, segment_id)
         expect = if_match.versions("s", segment_id)
         if expect is not None and segment.version not in expect:
             raise self.stale_segment(project_id, segment_id)
         self._not_rendering(project_id, f"replace the {what}")
+        if what == "audio" and segment.audio_file and not replace:
+            project = self.project(project_id)
+            spoken = narration_state(segment, project.options) in ("generated", "outdated")
+            held = "a narration spoken by the voice" if spoken else "a recording"
+            raise Conflict(f"This segment already has {held}: confirm to replace it with "
+                           "the new recording.")
         result = self._store_upload(segment, what, source, expect=expect)
         view = self.views.segment_view(project_id, segment_id)
         return UploadOut(segment=view, **result)
@@ -550,7 +562,8 @@ class Studio:
         name = self._final_name(segment, "audio", info.ext)
         target = self.folder(segment.project_id) / name
         self._swap_media(segment, "audio", temp, target, {
-            "audio_file": name, "audio_samples": info.samples, "narration_from": None}, expect)
+            "audio_file": name, "audio_samples": info.samples,
+            "narration_from": recording_from(segment.text)}, expect)
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
 
     def _swap_media(self, segment: SegmentRow, what: str, temp: Path, target: Path,
@@ -756,18 +769,19 @@ class Studio:
         self.dispatcher.submitted(job.id)
         return job
 
-    def render_all(self) -> tuple[list[int], dict[int, str]]:
+    def render_all(self) -> tuple[list[int], list[SkippedProject]]:
         """Queue a render of every project that is ready and not already rendering.
 
         Returns:
             The projects queued, and the others with the reason each was left.
         """
-        queued, skipped = [], {}
+        queued, skipped = [], []
         for project in self.store.list_projects():
             try:
                 self.render(project.id)
             except StudioError as exc:
-                skipped[project.id] = str(exc)
+                skipped.append(SkippedProject(project_id=project.id, title=project.title,
+                                              reason=_reason(exc)))
             else:
                 queued.append(project.id)
         return queued, skipped
@@ -857,6 +871,16 @@ class Studio:
         if not path.is_file():
             raise NotFound("The file of this render is missing from the data folder.")
         return path, name
+
+
+def _reason(exc: StudioError, shown: int = 3) -> str:
+    """Why a project cannot render, with its first few problems named by segment."""
+    details = [f"segment {p.segment} {p.message}" if p.segment else p.message
+               for p in exc.problems or []]
+    if not details:
+        return str(exc)
+    more = f"; and {len(details) - shown} more" if len(details) > shown else ""
+    return f"{str(exc).rstrip('.')} ({'; '.join(details[:shown])}{more})."
 
 
 def _png(draw: Callable[[], NDArray[np.uint8]]) -> bytes:

@@ -176,11 +176,17 @@ function setSaveState() {
   box.title = "";
 }
 
+// Saves on their way to the studio: a render waits for them, so it uses what was typed.
+const inflight = new Set();
+
 async function save(run) {
   state.saving += 1;
   setSaveState();
+  const sending = Promise.resolve().then(run);
+  inflight.add(sending);
+  sending.catch(() => {}).finally(() => inflight.delete(sending));
   try {
-    const result = await run();
+    const result = await sending;
     state.saveError = null;
     return result;
   } catch (err) {
@@ -422,9 +428,9 @@ function route() {
 // ---------------------------------------------------------------- timeline
 
 const segmentById = (id) => state.project.segment_list.find((s) => s.id === id);
-// Before a segment has narration, its length is estimated from its words.
-const WORDS_PER_SECOND = 2.5;
-const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / WORDS_PER_SECOND);
+// Before a segment has narration, its length is estimated from its words (at the pace the
+// studio gives in /api/words/).
+const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / state.words.words_per_second);
 
 function renderTimeline() {
   const list = $("#timeline");
@@ -446,15 +452,43 @@ function renderTimeline() {
   if (deleted) list.insertBefore(deleted, list.children[undoLog.done.at(-1).deleted - 1] || null);
   renderOverview();
   updateMeta();
-  const waiting = segments.filter((seg) => seg.narration === "pending" || seg.narration === "outdated").length;
-  const button = $("#narrate-missing");
-  button.hidden = waiting === 0;
-  button.textContent = `Generate narration (${waiting})`;
+  updateNarrateButton();
   if (keep) {
     const row = document.getElementById(`segment-${keep.id}`);
     const field = row && keep.field && row.querySelector(`.${keep.field.split(" ")[0]}`);
     (field || row)?.focus();
   }
+}
+
+function updateNarrateButton() {
+  const waiting = state.project.segment_list.filter((seg) => seg.narration === "pending" || seg.narration === "outdated").length;
+  const button = $("#narrate-missing");
+  button.hidden = waiting === 0;
+  button.textContent = `Generate narration (${waiting})`;
+}
+
+// What a saved edit changes outside its field: what the row still needs, its length, the
+// header's estimate and the Generate narration button.
+function showSegmentFacts(seg) {
+  const row = document.getElementById(`segment-${seg.id}`);
+  if (row) {
+    showNarration(row, seg);
+    showMissing(row, seg);
+    const segments = state.project.segment_list;
+    const longest = Math.max(1, ...segments.map(segDuration));
+    for (const other of segments) {
+      const fill = document.querySelector(`#segment-${other.id} .seg-length-fill`);
+      if (fill) fill.style.width = `${(100 * segDuration(other)) / longest}%`;
+    }
+  }
+  updateMeta();
+  updateNarrateButton();
+  if (seg.id === state.selected) refreshSegmentPanel();
+}
+
+function showMissing(li, seg) {
+  const missing = seg.missing.map((m) => (m === "image" ? "a picture" : "a narration"));
+  $(".seg-missing", li).textContent = missing.length ? `Needs ${missing.join(" and ")}` : "";
 }
 
 function segmentRow(seg, count, longest) {
@@ -496,8 +530,7 @@ function segmentRow(seg, count, longest) {
   const chapter = $(".seg-chapter", li);
   chapter.value = seg.chapter || "";
   bindSegmentField(chapter, seg.id, "chapter", () => chapter.value.trim() || null);
-  const missing = seg.missing.map((m) => (m === "image" ? "a picture" : "a narration"));
-  $(".seg-missing", li).textContent = missing.length ? `Needs ${missing.join(" and ")}` : "";
+  showMissing(li, seg);
   setupDrop(li, seg);
   $(".up", li).disabled = seg.number === 1;
   $(".down", li).disabled = seg.number === count;
@@ -556,14 +589,16 @@ function bindSegmentField(input, segmentId, name, value) {
       (current) => settle(current).then((c) => { choice = c; return c; }));
     const shown = fresh || versions.get(segmentKey(segmentId)).data;
     const seg = segmentById(segmentId);
-    if (seg) Object.assign(seg, { text: shown.text, chapter: shown.chapter, narration: shown.narration });
+    if (seg) {
+      Object.assign(seg, { text: shown.text, chapter: shown.chapter, narration: shown.narration,
+                           missing: shown.missing, audio: shown.audio });
+      showSegmentFacts(seg);
+    }
     if (fresh && before !== undefined && before !== shown[name]) {
       const what = name === "text" ? "text" : "chapter title";
       recordStep({ label: `the ${what} of segment ${shown.number}`, key: `${key}:${typingSessions.get(key)}`,
         undo: () => editSegment(segmentId, name, before), redo: () => editSegment(segmentId, name, shown[name]) });
     }
-    const row = document.getElementById(`segment-${segmentId}`);
-    if (row) showNarration(row, shown);
     // The other field shows what changed elsewhere unless it is being edited.
     const other = name === "text" ? "chapter" : "text";
     const otherField = liveField(segmentId, other);
@@ -828,7 +863,24 @@ async function spreadUploads(seg, groups) {
   if (done > 1) toast(`${done} files added`);
 }
 
+// A recording replaces a segment's narration (the voice's or an earlier recording) only
+// once the creator said so; the studio refuses it otherwise (409).
+function askReplaceNarration(seg) {
+  const spoken = seg && (seg.narration === "generated" || seg.narration === "outdated");
+  return ask({
+    title: "Replace the narration?",
+    text: `${seg ? `Segment ${seg.number}` : "This segment"} already has ${spoken ? "a narration spoken by the voice" : "a recording"}. The new recording will take its place.`,
+    ok: "Replace", danger: true,
+  });
+}
+
 async function upload(segmentId, kind, file) {
+  const seg = segmentById(segmentId);
+  let replace = false;
+  if (kind === "audio" && seg && seg.audio) {
+    if (!(await askReplaceNarration(seg))) return false;
+    replace = true;
+  }
   const zone = document.querySelector(`#segment-${segmentId} .dropzone[data-kind=${kind}]`);
   if (zone) zone.classList.add("busy");
   const form = new FormData();
@@ -836,17 +888,26 @@ async function upload(segmentId, kind, file) {
   const progress = (done) => { if (zone) zone.dataset.progress = done < 1 ? `${Math.floor(done * 100)} %` : "Checking…"; };
   const before = state.saveError;
   const key = segmentKey(segmentId);
-  const what = kind === "image" ? "picture" : "recording";
+  const what = kind === "image" ? "picture" : kind === "video" ? "clip" : "recording";
+  let declined = false;
+  const send = (sure, headers) => sendForm(projectPath(`segments/${segmentId}/${kind}/${sure ? "?replace=true" : ""}`), form, progress, headers)
+    .then((answer) => tagged(answer.segment, answer.etag));
+  const sendOnce = (headers) => send(replace, headers).catch(async (err) => {
+    // A narration arrived since the page was drawn: ask now.
+    if (kind !== "audio" || replace || err.status !== 409 || !err.message.includes("confirm")) throw err;
+    if (!(await askReplaceNarration(segmentById(segmentId)))) { declined = true; return null; }
+    replace = true;
+    return send(true, headers);
+  });
   try {
-    const done = await save(() => serial(key, () => conditional(key,
-      (headers) => sendForm(projectPath(`segments/${segmentId}/${kind}/`), form, progress, headers).then((answer) => tagged(answer.segment, answer.etag)),
+    const done = await save(() => serial(key, () => conditional(key, sendOnce,
       async (current, seen) => {
         const media = (m) => m && { ...m, url: undefined, thumbnail_url: undefined };
         if (seen && same(media(current[kind]), media(seen[kind]))) return "send";  // only its text changed
         const sure = await ask({ title: `Segment ${current.number} was changed in another window`, text: `Its ${what} changed there too. Put yours in its place?`, ok: `Use my ${what}` });
         return sure ? "send" : "theirs";
       })));
-    return Boolean(done);
+    return Boolean(done) && !declined;
   } catch (err) {
     // A refused file is said in its message; nothing the creator made is left unsaved.
     state.saveError = before;
@@ -1051,7 +1112,7 @@ function showNarration(li, seg) {
   li.dataset.narration = seg.narration;
   const label = $(".seg-narration", li);
   label.textContent = seg.narration === "recorded" || seg.narration === "missing" ? "" : words;
-  label.classList.toggle("warn", seg.narration === "outdated");
+  label.classList.toggle("warn", seg.narration === "outdated" || seg.narration === "changed");
   const button = $(".seg-generate", li);
   button.hidden = !action || !seg.text.trim();
   button.textContent = action;
@@ -1114,7 +1175,7 @@ function listenVoice() {
 
 async function narrate(segmentId, narrationState) {
   const body = segmentId ? { segment_id: segmentId } : {};
-  if (narrationState === "recorded") {
+  if (narrationState === "recorded" || narrationState === "changed") {
     const sure = await ask({ title: "Replace your recording?", text: "The voice will read this segment's text instead of your uploaded recording.", ok: "Replace", danger: true });
     if (!sure) return;
     body.replace = true;
@@ -1220,8 +1281,8 @@ function updateStatus(s) {
   const before = state.lastStatus;
   state.lastStatus = s;
   const running = s.status === "queued" || s.status === "processing";
-  if (s.kind === "narrate" && before && before.job_id === s.job_id && before.status !== s.status && !running) {
-    reloadProject().catch(() => {});  // new narrations: show them on the timeline
+  if (before && s.job_id && !running && (before.job_id !== s.job_id || before.status !== s.status)) {
+    reloadProject().catch(() => {});  // a job ended: show the narrations it made, and their lengths
   }
   $("#narrate-all")?.toggleAttribute("disabled", running);
   $("#narrate-missing").disabled = running;
@@ -1237,7 +1298,8 @@ function updateStatus(s) {
   const kind = s.kind === "narrate" ? "Narration" : (s.draft ? "Draft" : "Video");
   $("#progress-phase").textContent = `${kind}: ${s.cancelling ? stateWords("cancelling") : (s.status === "queued" ? stateWords("queued") : s.phase_words)}`;
   const parts = [];
-  if (s.phase === "export" && s.frames_total) parts.push(`frame ${s.frames_done} of ${s.frames_total}`);
+  // What the engine says it is doing ("Encoding 1 of 7 parts (6 reused)"), as the CLI shows it.
+  if (running && s.detail) parts.push(s.detail);
   if (running && s.eta != null && s.phase === "export") parts.push(`about ${fmtSeconds(s.eta)} left`);
   $("#progress-detail").textContent = parts.join(" · ");
   const badge = $(`.project-item[data-id="${s.project_id}"] .badge`);
@@ -1281,6 +1343,7 @@ function renderNote(s) {
 async function startRender(draft) {
   try {
     $("#render-draft").disabled = $("#render-final").disabled = true;
+    await Promise.allSettled([...inflight]);  // the text just typed is saved first (on blur)
     await api("POST", projectPath("render/"), { draft });
     loadProjects().catch(() => {});
   } catch (err) {
@@ -1857,9 +1920,9 @@ function setupImportDrop(zone) {
 async function renderAll() {
   try {
     const answer = await api("POST", "/api/renders/all/");
-    const waiting = Object.keys(answer.skipped).length;
-    toast(`${answer.queued.length} render${answer.queued.length === 1 ? "" : "s"} queued` +
-      (waiting ? `; ${waiting} project${waiting === 1 ? " is" : "s are"} not ready or already rendering` : ""));
+    const left = answer.left.map((p) => `“${p.title}”: ${p.reason}`);
+    toast(`${answer.queued.length} render${answer.queued.length === 1 ? "" : "s"} queued.` +
+      (left.length ? ` Not queued: ${left.join(" ")}` : ""), { seconds: left.length ? 12 : null });
     loadProjects().catch(() => {});
   } catch (err) {
     showError(err);
