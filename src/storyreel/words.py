@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from storyreel.model.visual import CROPS, FITS, ClipOptions
+
 __all__ = [
     "CHOICES",
+    "CLIP",
     "FIELDS",
     "NARRATION",
     "OPTION_GROUPS",
@@ -20,6 +23,7 @@ __all__ = [
     "RESPEAKING",
     "STATES",
     "WORDS_PER_SECOND",
+    "clip_words",
     "creator_message",
     "field_words",
     "parts_words",
@@ -243,8 +247,32 @@ def creator_message(message: str) -> str:
     return message
 
 
+#: What each clip fit and crop does, as the page offers them.
+CLIP: dict[str, dict[str, str]] = {
+    "fit": {"freeze": "Hold the last frame", "loop": "Loop the clip",
+            "speed": "Slow it down to fill (at least half speed), then hold",
+            "extend": "Let the segment run to the clip's end"},
+    "crop": {"cover": "Fill the frame", "contain": "Whole clip, black bars",
+             "blur": "Whole clip over a blurred copy"},
+}
+
+
+def clip_words() -> dict[str, Any]:
+    """The clip options the page edits: their choices in words and the model's bounds."""
+    props = ClipOptions.model_json_schema()["properties"]
+
+    def bounds(name: str) -> dict[str, float]:
+        spec = next(s for s in props[name].get("anyOf", [props[name]]) if s.get("type") == "number")
+        low = spec.get("minimum", spec.get("exclusiveMinimum"))
+        return {"min": low, "max": spec["maximum"]}
+
+    return {"fit": [[name, CLIP["fit"][name]] for name in FITS],
+            "crop": [[name, CLIP["crop"][name]] for name in CROPS],
+            "start": bounds("start"), "end": bounds("end"), "volume": bounds("volume")}
+
+
 def words() -> dict[str, Any]:
     """Every table, for the studio page."""
     return {"phases": PHASES, "states": STATES, "fields": FIELDS, "choices": CHOICES,
-            "narration": NARRATION, "words_per_second": WORDS_PER_SECOND,
+            "narration": NARRATION, "words_per_second": WORDS_PER_SECOND, "clip": clip_words(),
             "options": [{"group": name, "fields": fields} for name, fields in OPTION_GROUPS]}

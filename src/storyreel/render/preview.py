@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal, assert_never
 
@@ -25,7 +26,7 @@ from storyreel.frames.overlay import blend_into
 from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionPainter
 from storyreel.frames.video import VideoPicture
-from storyreel.media.clip import probe_clip
+from storyreel.media.clip import ClipReader, probe_clip
 from storyreel.media.image import Planes, even_ceil, load_cover_planes, rgb_to_yuv420
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
@@ -41,10 +42,16 @@ from storyreel.timeline.captions import (
 )
 from storyreel.timeline.story import ClipFacts
 
-__all__ = ["SAMPLE_CAPTION", "StillCache", "StillLoader", "caption_preview", "segment_frame"]
+__all__ = ["FILMSTRIP_FRAMES", "FILMSTRIP_HEIGHT", "SAMPLE_CAPTION", "StillCache", "StillLoader",
+           "caption_preview", "clip_filmstrip", "segment_frame"]
 
 #: When in a caption its preview is drawn.
 Moment = Literal["start", "middle", "end"]
+
+#: How many frames a clip's filmstrip shows, spread across its trim.
+FILMSTRIP_FRAMES = 4
+#: A filmstrip frame's height in pixels (its width follows the clip's shape).
+FILMSTRIP_HEIGHT = 72
 
 #: The caption shown while the project has no text yet.
 SAMPLE_CAPTION = "Your captions follow every word"
@@ -162,6 +169,30 @@ def _clip_frame(project: Project, visual: Video, *, end: bool) -> Planes:
     finally:
         picture.close()
     return frame
+
+
+def clip_filmstrip(visual: Video, *, count: int = FILMSTRIP_FRAMES,
+                   height: int = FILMSTRIP_HEIGHT) -> NDArray[np.uint8]:
+    """``count`` frames of a clip side by side as an RGB array, taken at the middles of
+    ``count`` equal stretches of its trim: what the trimmed clip shows, at a glance.
+
+    Raises:
+        MediaError: The clip cannot be read, or its trim starts after its end.
+    """
+    info = probe_clip(visual.video)
+    start, stop = visual.clip.trim
+    end = info.duration if stop is None else min(stop, info.duration)
+    if end <= start:
+        raise MediaError(f"the clip's trim starts at {float(start):g} s, after its end "
+                         f"({float(info.duration):g} s)", path=visual.video)
+    size = (max(2, 2 * round(height * info.width / info.height / 2)), height)
+    tiles = []
+    with ClipReader(visual.video, start=start, end=end, size=size, read_ahead=2) as reader:
+        for k in range(count):
+            at = start + (end - start) * Fraction(2 * k + 1, 2 * count)
+            planes = reader.frame_at(at).planes(*size)
+            tiles.append(yuv420_to_rgb(planes.y, planes.u, planes.v))
+    return np.ascontiguousarray(np.concatenate(tiles, axis=1))
 
 
 def _blank(width: int, height: int) -> Planes:

@@ -430,6 +430,17 @@ def segment_preview(project_id: int, segment_id: int, studio: StudioDep,
                     media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
+@router.get("/projects/{project_id}/segments/{segment_id}/filmstrip.png", tags=["segments"],
+            response_class=Response,
+            responses={200: {"content": {"image/png": {}},
+                             "description": "A few frames of the trimmed clip"}})
+def segment_filmstrip(project_id: int, segment_id: int, studio: StudioDep) -> Response:
+    """A few frames taken across the segment's trimmed clip, side by side (404 without a
+    clip): what the trim keeps, at a glance."""
+    return Response(studio.clip_filmstrip(project_id, segment_id), media_type="image/png",
+                    headers={"Cache-Control": "no-store"})
+
+
 # -- file settings --------------------------------------------------------------------------
 
 @router.post("/projects/{project_id}/assets/{name}/", response_model=ProjectDetail,

@@ -35,8 +35,15 @@ from storyreel.model.load import (
     project_from_dict,
 )
 from storyreel.model.project import MAX_SEGMENTS, MAX_TEXT_LENGTH, Project
+from storyreel.model.visual import Video
 from storyreel.render.pipeline import apply_overrides, slugify
-from storyreel.render.preview import SAMPLE_CAPTION, StillCache, caption_preview, segment_frame
+from storyreel.render.preview import (
+    SAMPLE_CAPTION,
+    StillCache,
+    caption_preview,
+    clip_filmstrip,
+    segment_frame,
+)
 from storyreel.service import uploads
 from storyreel.service.errors import (
     Busy,
@@ -731,6 +738,17 @@ class Studio:
         index = [s.id for s in self.store.segments(project_id)].index(segment_id)
         engine = self._preview_project(project_id)
         return self._drawn(lambda: segment_frame(engine, index, end=end, load=self.stills))
+
+    def clip_filmstrip(self, project_id: int, segment_id: int) -> bytes:
+        """A PNG of a few frames across the segment's trimmed clip, side by side."""
+        segment = self.segment(project_id, segment_id)
+        if not segment.video_file:
+            raise NotFound("This segment has no clip: drop a video on it first.")
+        index = [s.id for s in self.store.segments(project_id)].index(segment_id)
+        visual = self._preview_project(project_id).segments[index].visual
+        if not isinstance(visual, Video):
+            raise NotFound("This segment has no clip: drop a video on it first.")
+        return self._drawn(lambda: clip_filmstrip(visual))
 
     def _drawn(self, draw: Callable[[], NDArray[np.uint8]]) -> bytes:
         """A preview drawn in one of the :data:`PREVIEW_SLOTS`, or :class:`Busy` when none

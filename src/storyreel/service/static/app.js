@@ -510,6 +510,7 @@ function segmentRow(seg, count, longest) {
     $(".seg-image", li).classList.add("filled");
     $(".seg-image", li).title = `Clip ${seg.video.width}×${seg.video.height}, ${seg.video.duration.toFixed(1)} s at ${seg.video.fps} fps · drop to replace`;
   }
+  if (seg.video) $(".seg-length", li).before(clipSummary(seg));
   const audio = $(".seg-audio", li);
   $(".audio-state", li).textContent = seg.audio ? `♪ ${seg.audio.duration.toFixed(1)} s` : "+ Recording";
   audio.classList.toggle("filled", Boolean(seg.audio));
@@ -1449,15 +1450,117 @@ function segmentPanel() {
   } else {
     box.append(el("h3", { textContent: `Segment ${seg.number}` }));
     const facts = [];
-    facts.push(seg.image ? `Picture ${seg.image.width}×${seg.image.height}` : "No picture yet");
+    facts.push(seg.image ? `Picture ${seg.image.width}×${seg.image.height}`
+      : seg.video ? `Clip ${seg.video.width}×${seg.video.height}, ${fmtSeconds(seg.video.duration)}`
+      : seg.title ? "Title card" : "No picture yet");
     facts.push(seg.audio ? `Narration ${seg.audio.duration.toFixed(1)} s` : state.words.narration[seg.narration][0]);
     box.append(el("p", { class: "muted small", textContent: facts.join(" · ") }));
     if (seg.image_prompt) box.append(el("p", { class: "small", textContent: `Picture idea: ${seg.image_prompt}` }));
+    if (seg.video) box.append(clipEditor(seg));
+    else if (!seg.image) box.append(cardEditor(seg));
     box.append(el("p", { class: "help", textContent: "The stage shows this segment's first and last frame as the video will frame and move it. Change the motion under Motion." }));
   }
   const chapters = state.project.chapters;
   box.append(el("h3", { textContent: "Chapters" }),
     el("p", { class: `help ${chapters.ok ? "ok" : ""}`, textContent: chapters.note }));
+  return box;
+}
+
+// ---------------------------------------------------------------- clips and cards
+
+// A clip's or card's settings are saved at once, with If-Match; each change is a step of undo.
+async function setSegmentValue(segmentId, name, value, label, record = true) {
+  const id = currentId(segmentId);
+  const key = segmentKey(id);
+  const before = segmentById(id)?.[name] ?? null;
+  const shown = (v) => (typeof v === "string" || v == null ? v : JSON.stringify(v));
+  const fresh = await save(() => serial(key, () => conditional(key,
+    (headers) => api("PATCH", projectPath(`segments/${id}/`), { [name]: value }, headers),
+    (current) => settleField({ what: `Segment ${current.number}'s ${label}`, mine: shown(value),
+      theirs: shown(current[name]), seen: shown(before), apply: () => {} }))));
+  if (fresh && record && !same(before, fresh[name])) {
+    recordStep({ label: `the ${label} of segment ${fresh.number}`,
+      undo: () => setSegmentValue(id, name, before, label, false),
+      redo: () => setSegmentValue(id, name, value, label, false) });
+  }
+  await reloadProject();
+  afterEdit(false);
+}
+
+// The trimmed clip's length against the narration's, and what the fit does with the gap.
+function clipLength(seg) {
+  const clip = seg.clip || {};
+  const kept = Math.max(0, Math.min(clip.end ?? seg.video.duration, seg.video.duration) - (clip.start || 0));
+  const interlude = !seg.audio && !seg.text.trim();
+  if (interlude) return `Clip ${fmtSeconds(kept) || "0 s"}: no narration, so the segment lasts the clip, with its own sound.`;
+  const spoken = segDuration(seg);
+  const head = `Clip ${fmtSeconds(kept) || "0 s"} · narration ${seg.audio ? "" : "about "}${fmtSeconds(spoken) || "0 s"}`;
+  const gap = spoken - kept;
+  if (gap <= 0) return `${head}: the clip is cut at the narration's end (${fmtSeconds(-gap) || "0 s"} unused).`;
+  const effect = {
+    freeze: `its last frame holds for ${fmtSeconds(gap)}`,
+    loop: `it loops to fill ${fmtSeconds(gap)} more`,
+    speed: kept / spoken >= 0.5 ? `it plays at ${(kept / spoken).toFixed(2)}× speed to fill`
+      : `it plays at half speed, then its last frame holds`,
+    extend: `the segment lasts the narration (the clip is shorter)`,
+  }[clip.fit || "freeze"];
+  return `${head}: ${effect}.`;
+}
+
+// A clip's row shows frames across its trim and its length against the narration.
+function clipSummary(seg) {
+  const clip = seg.clip || {};
+  const version = encodeURIComponent(JSON.stringify([seg.video.url, clip.start ?? null, clip.end ?? null]));
+  return el("div", { class: "seg-clip" },
+    el("img", { class: "filmstrip", alt: `Frames across segment ${seg.number}'s clip`,
+                src: projectPath(`segments/${seg.id}/filmstrip.png?v=${version}`) }),
+    el("p", { class: "small clip-length", textContent: clipLength(seg) }));
+}
+
+function labelled(text, control) {
+  const id = `clip-${text.toLowerCase().replace(/\W+/g, "-").replace(/^-|-$/g, "")}`;
+  control.id = id;
+  return el("div", { class: "clip-field" }, el("label", { htmlFor: id, textContent: text }), control);
+}
+
+function clipEditor(seg) {
+  const words = state.words.clip;
+  const clip = seg.clip || {};
+  const box = el("div", { class: "clip-editor" });
+  const change = (patch) => setSegmentValue(seg.id, "clip", { ...clip, ...patch }, "clip").catch(() => {});
+  const number = (value, bounds, max) => el("input", { type: "number", step: "0.1", min: String(bounds.min),
+    max: String(Math.min(bounds.max, max)), value: value == null ? "" : String(value) });
+  const start = number(clip.start || 0, words.start, seg.video.duration);
+  const end = number(clip.end, words.end, seg.video.duration);
+  end.placeholder = seg.video.duration.toFixed(2);
+  const seconds = (input) => (input.value.trim() === "" ? null : Number(input.value));
+  start.addEventListener("change", () => { if (start.checkValidity()) change({ start: seconds(start) ?? 0 }); });
+  end.addEventListener("change", () => { if (end.checkValidity()) change({ end: seconds(end) }); });
+  const choice = (options, value) => el("select", {}, ...options.map(([name, text]) =>
+    el("option", { value: name, textContent: text, selected: name === value })));
+  const fit = choice(words.fit, clip.fit || "freeze");
+  fit.addEventListener("change", () => change({ fit: fit.value }));
+  const crop = choice(words.crop, clip.crop || "cover");
+  crop.addEventListener("change", () => change({ crop: crop.value }));
+  const heard = clip.volume != null;
+  const mute = el("input", { type: "checkbox", checked: !heard });
+  const volume = number(heard ? clip.volume : 0, words.volume, words.volume.max);
+  volume.step = "1";
+  volume.disabled = !heard;
+  mute.addEventListener("change", () => change({ volume: mute.checked ? null : Number(volume.value) || 0 }));
+  volume.addEventListener("change", () => { if (volume.checkValidity()) change({ volume: Number(volume.value) }); });
+  box.append(labelled("Start (s)", start), labelled("End (s)", end), labelled("When shorter", fit),
+    labelled("Framing", crop), labelled("Mute the clip", mute), labelled("Clip sound (dB)", volume));
+  return box;
+}
+
+// A segment with neither picture nor clip renders as a card: its title, drawn large.
+function cardEditor(seg) {
+  const title = el("input", { type: "text", value: seg.title || "", placeholder: "A title drawn large" });
+  title.addEventListener("change", () => setSegmentValue(seg.id, "title", title.value.trim() || null, "card title").catch(() => {}));
+  const box = el("div", { class: "clip-editor" },
+    el("p", { class: "help", textContent: "Without a picture or clip this segment renders as a card: the background colour with its title." }),
+    labelled("Card title", title));
   return box;
 }
 
