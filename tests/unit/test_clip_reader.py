@@ -34,10 +34,10 @@ from media import (
 from storyreel import MediaError
 from storyreel.audio.fades import FadeDirection, apply_fade
 from storyreel.audio.soundtrack import FadedStream
+from storyreel.frames.video import VideoPicture
 from storyreel.media import clip as clip_module
 from storyreel.media.clip import (
     ClipInfo,
-    ClipPicture,
     ClipReader,
     ClipSound,
     clip_sound,
@@ -45,6 +45,8 @@ from storyreel.media.clip import (
 )
 from storyreel.media.clipread import ClipFrame, nominal, tone_map
 from storyreel.media.image import RGB_TO_YUV709, Planes
+from storyreel.model.visual import ClipOptions, Video
+from storyreel.timeline.story import ClipFacts
 
 FPS = Fraction(30)
 
@@ -241,7 +243,6 @@ def test_rotated_phone_footage_is_shown_upright(tmp_path: Path, rotation: int) -
     info = probe_clip(path)
     assert (info.rotation, info.width, info.height) == (rotation, *upright)
     with ClipReader(path) as reader:
-        assert reader.display_size == upright
         assert [shown(reader, Fraction(k) / FPS, upright) for k in range(8)] == list(range(8))
 
 
@@ -629,6 +630,16 @@ def test_probe_refuses_bad_clips_in_one_line_naming_the_file(tmp_path: Path, cas
             ClipReader(path).close()
 
 
+def test_an_unknown_codec_is_named_in_one_line(tmp_path: Path) -> None:
+    path = _write_unknown_codec(tmp_path / "clip.mp4")
+    for attempt in (lambda: probe_clip(path), lambda: ClipReader(path).close()):
+        with pytest.raises(MediaError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert "codec is not supported (“zzzz”)" in message, message
+        assert str(path) in message and "\n" not in message and "NoneType" not in message
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_scrambled_clips_fail_cleanly_or_play(tmp_path: Path, seed: int) -> None:
     """Bytes scribbled anywhere: a MediaError naming the file, or frames; nothing else."""
@@ -762,7 +773,9 @@ def test_faded_clip_sound_streams_the_fades_it_had_whole(tmp_path: Path) -> None
 
 def test_an_intro_is_letterboxed_upright_on_black(tmp_path: Path) -> None:
     path = write_clip(tmp_path / "phone.mp4", frames=10, size=(90, 160), rotation=90)
-    picture = ClipPicture(path, 320, 180, Fraction(30))
+    visual = Video(video=path, clip=ClipOptions(crop="contain"))  # as intros are shown
+    picture = VideoPicture(visual, ClipFacts(Fraction(1, 3), 90, 160), width=320, height=180,
+                           fps=Fraction(30), shown_frames=10)
     try:
         y = np.zeros((180, 320), np.uint8)
         u = np.zeros((90, 160), np.uint8)

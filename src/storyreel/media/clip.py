@@ -3,8 +3,7 @@
 :func:`probe_clip` says what a clip holds (and refuses what cannot play) before a
 render starts; :class:`~storyreel.media.clipread.ClipReader` gives the frame on
 screen at any clip time; :func:`clip_sound` decodes just the range of sound asked
-for, so a clip's length never decides how much memory it takes. :class:`ClipPicture`
-shows an intro or outro letterboxed on black, at the output's frame rate.
+for, so a clip's length never decides how much memory it takes.
 """
 
 from __future__ import annotations
@@ -45,7 +44,6 @@ from storyreel.media.clipread import (
     orientation,
     stream_rate,
 )
-from storyreel.media.encoder import PlaneViews
 from storyreel.media.files import check_regular_file
 
 __all__ = [
@@ -54,7 +52,6 @@ __all__ = [
     "MAX_CLIP_SIDE",
     "ClipFrame",
     "ClipInfo",
-    "ClipPicture",
     "ClipReader",
     "ClipSound",
     "clip_sound",
@@ -393,36 +390,3 @@ class ClipSound:
             close_iterator(frames)
         with contextlib.suppress(av.error.FFmpegError, OSError):
             self._container.close()
-
-
-class ClipPicture:
-    """Shows an intro or outro clip letterboxed on black, frame by frame.
-
-    Output frame ``index`` shows the clip's frame on screen at ``index / fps``.
-    """
-
-    def __init__(self, path: Path, width: int, height: int, fps: Fraction) -> None:
-        self._fps = fps
-        self._width, self._height = width, height
-        self._reader = ClipReader(path)
-        src_w, src_h = self._reader.display_size
-        scale = min(width / src_w, height / src_h)
-        self._fit = (max(2, int(src_w * scale) // 2 * 2), max(2, int(src_h * scale) // 2 * 2))
-        self._reader.size = self._fit  # read before the first frame is asked for
-
-    def draw(self, dest: PlaneViews, index: int, t: float) -> None:
-        """Draw the clip frame shown at output frame ``index`` of the clip."""
-        planes = self._reader.frame_at(Fraction(index) / self._fps).planes(*self._fit)
-        for plane, black in zip(dest, (16, 128, 128), strict=True):
-            plane.fill(black)
-        x = (self._width - self._fit[0]) // 4 * 2
-        y = (self._height - self._fit[1]) // 4 * 2
-        for k, (plane, part) in enumerate(zip(dest, (planes.y, planes.u, planes.v),
-                                              strict=True)):
-            div = 1 if k == 0 else 2
-            h, w = part.shape
-            plane[y // div : y // div + h, x // div : x // div + w] = part
-
-    def close(self) -> None:
-        """Stop the decoder and close the clip."""
-        self._reader.close()

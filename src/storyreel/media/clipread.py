@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from typing import Literal, cast
 import av
 import av.error
 import av.filter
+import av.logging
 import cv2
 import numpy as np
 from av.sidedata.sidedata import SideDataContainer
@@ -141,14 +143,39 @@ def codec_name(path: Path, stream: av.video.stream.VideoStream) -> str:
     Raises:
         MediaError: This build has no decoder for it.
     """
+    context = stream.codec_context  # None when FFmpeg knows no decoder for the stream
     try:
-        codec = stream.codec_context.codec
-    except (av.error.FFmpegError, ValueError, AttributeError) as exc:
+        codec = None if context is None else context.codec
+    except (av.error.FFmpegError, ValueError) as exc:
         raise MediaError(f"clip's video codec is not supported ({reason(exc)})",
                          path=path) from exc
     if codec is None or not codec.name or codec.name == "none":
-        raise MediaError("clip's video codec is not supported", path=path)
+        tag = _unknown_codec_tag(path)
+        named = f"“{tag}”" if tag else "it is not one FFmpeg knows"
+        raise MediaError(f"clip's video codec is not supported ({named})", path=path)
     return str(codec.name)
+
+
+#: How FFmpeg describes a video stream it has no decoder for: its FourCC, then the number.
+_UNKNOWN_TAG = re.compile(r"Video: none \((.+?) / 0x[0-9A-Fa-f]+\)")
+
+
+def _unknown_codec_tag(path: Path) -> str | None:
+    """The codec tag (FourCC) FFmpeg reports, when opening ``path``, for a video stream
+    it cannot decode: PyAV shows such a stream without a codec, so its name is only in
+    the demuxer's warning. ``None`` when FFmpeg says none."""
+    level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.WARNING)
+    av.logging.set_skip_repeated(False)  # the same file's warning is asked for again
+    try:
+        with av.logging.Capture(local=True) as logs, contextlib.suppress(av.error.FFmpegError,
+                                                                          OSError):
+            av.open(str(path), metadata_errors="ignore").close()
+    finally:
+        av.logging.set_skip_repeated(skip)
+        av.logging.set_level(level)
+    found = (_UNKNOWN_TAG.search(message) for _, _, message in logs)
+    return next((match.group(1) for match in found if match), None)
 
 
 def check_picture_size(path: Path, width: int, height: int) -> None:
@@ -686,11 +713,6 @@ class ClipReader:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-    @property
-    def display_size(self) -> tuple[int, int]:
-        """The picture's size as shown: pixel aspect ratio and rotation applied."""
-        return display_size(self._stream, self.rotation)
 
     @property
     def decoding(self) -> bool:
