@@ -21,6 +21,7 @@ from pathlib import Path
 
 import av
 
+from bench.clips import main as clips_main
 from bench.measure import Sample, child_env, output_size, run_measured
 from bench.photos import main as photos_main
 from bench.project import BenchProject, make_project
@@ -112,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip the edit-and-re-render scenario (bench.rerender)")
     parser.add_argument("--no-photos", action="store_true",
                         help="skip the photographs against the floor (bench.photos)")
+    parser.add_argument("--no-clips", action="store_true",
+                        help="skip the stills and clips against ffmpeg (bench.clips)")
     return parser
 
 
@@ -274,6 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             photos += ["--size", f"{width}x{height}", "--segments", "2", "--seconds", "2"]
         print(f"Photographs: python -m bench.photos {' '.join(photos)}", flush=True)
         photos_main(photos)
+    if not args.no_clips:
+        clips = ["--out", str(out), "--work", str(work), "--runs", str(args.runs)]
+        if args.quick:
+            clips.append("--quick")
+        print(f"Stills and clips: python -m bench.clips {' '.join(clips)}", flush=True)
+        clips_main(clips)
     if not args.no_voice:
         from bench import voice
 
