@@ -108,6 +108,15 @@ def test_a_clips_trim_and_fit_are_edited_in_the_page_and_kept(
                      "document.querySelector('#save-state').className === 'save-state ok'")
     assert {k: saved()["clip"][k] for k in ("start", "end", "fit")} == {
         "start": 0.4, "end": 1.6, "fit": "loop"}
+    # each change is a step of undo, sent through the same PATCH
+    page.click("#undo")
+    wait_until(page, "document.querySelector('#clip-when-shorter').value === 'freeze' && "
+                     "document.querySelector('#save-state').className === 'save-state ok'")
+    assert saved()["clip"].get("fit", "freeze") == "freeze" and saved()["clip"]["end"] == 1.6
+    page.click("#redo")
+    wait_until(page, "document.querySelector('#clip-when-shorter').value === 'loop' && "
+                     "document.querySelector('#save-state').className === 'save-state ok'")
+    assert saved()["clip"]["fit"] == "loop"
     page.reload()
     page.wait_for_selector("#editor:not([hidden]) .segment .seg-clip .filmstrip")
     page.click(f"#segment-{clip_seg} .seg-number")
