@@ -7,9 +7,9 @@ motion: a 1080p clip, a 4K clip, an upright phone clip (stored landscape with a
 frame. storyreel renders it as a creator does (the CLI, the part cache emptied
 first, one process measured from outside). Beside it, one ``ffmpeg`` command (Debian's
 build, the command line itself) decodes the same inputs, seeks to the same trims,
-turns the phone clip upright, scales and crops each to cover the frame, brings each to
-the output's frame rate, holds each still for its segment, joins them and encodes the
-same frame count with libx264 at the same preset, 8 Mbit/s and High profile. Segment
+turns the phone clip upright, scales (area filter, as storyreel does) and crops each to
+cover the frame, brings each to the output's frame rate, holds each still for its
+segment, joins them and encodes the same frame count with libx264 at the same preset, 8 Mbit/s and High profile. Segment
 lengths come from storyreel's own plan of the project, so both encode the same
 frames. ffmpeg does less than storyreel (no narration, sound track or verification),
 so the ratio is an upper bound on storyreel's overhead. Runs alternate; medians are
@@ -192,7 +192,7 @@ def ffmpeg_command(manifest: Path, out: Path, preset: str, binary: str = "ffmpeg
             inputs += ["-loop", "1", "-framerate", str(fps), "-t", seconds, "-i",
                        str(data["image"])]
         chains.append(
-            f"[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic,"
+            f"[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase:flags=area,"
             f"crop={w}:{h},setsar=1,fps={fps},trim=end_frame={frames},"
             f"setpts=PTS-STARTPTS,format=yuv420p[v{i}]")
     joined = "".join(f"[v{i}]" for i in range(len(project.segments)))
