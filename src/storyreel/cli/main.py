@@ -106,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     _render_options(demo, output=False)
 
     sub.add_parser("schema", help="print the manifest's JSON Schema")
+    export = sub.add_parser("export", help="write the story as an editable timeline "
+                                           "(OpenTimelineIO, FCPXML, Kdenlive, EDL)")
+    export.add_argument("manifest", type=Path)
+    export.add_argument("--to", dest="format", required=True, metavar="FORMAT",
+                        help="otio, fcpxml, kdenlive or edl")
+    export.add_argument("-o", "--output", type=Path, required=True, help="timeline file")
+    export.add_argument("--relative", action="store_true",
+                        help="media paths relative to the timeline's folder (default absolute)")
     add_voice_commands(sub)
 
     cache = sub.add_parser("cache", help="show (or clear) a project's cache of encoded parts")
@@ -515,6 +523,23 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from storyreel.export import FORMATS, export_project
+    from storyreel.model.load import load_project
+
+    if args.format not in FORMATS:  # before the manifest is read or a voice speaks
+        raise _UsageError(f"unknown export format {args.format!r}: choose one of "
+                          f"{', '.join(FORMATS)}")
+    result = export_project(load_project(args.manifest), args.output, args.format,
+                            relative=args.relative)
+    for warning in result.warnings:
+        console.print(f"storyreel: note: {warning}", style="yellow", markup=False)
+    beside = f" (captions: {result.captions.name})" if result.captions else ""
+    print(f"{result.path}: {result.clips} clips, {result.frames} frames at "
+          f"{result.fps} fps{beside}")
+    return EXIT_OK
+
+
 def _cmd_schema(args: argparse.Namespace, console: Console) -> int:
     from storyreel.model.schema import manifest_schema
 
@@ -603,6 +628,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "render": _cmd_render,
     "validate": _cmd_validate,
     "demo": _cmd_demo,
+    "export": _cmd_export,
     "schema": _cmd_schema,
     "cache": _cmd_cache,
     "serve": _cmd_serve,
