@@ -136,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "storyreel[workers]")
     _redis_file_option(serve)
 
+    mcp = sub.add_parser("mcp", help="serve the studio's projects and renders to agents as "
+                                      "MCP tools (stdio); needs storyreel[mcp]")
+    mcp.add_argument("--data-dir", type=Path, default=None,
+                     help="data folder (default: $STORYREEL_DATA_DIR or a per-user folder)")
+
     worker = sub.add_parser("worker", help="encode parts and speak narrations sent through "
                                            "Redis")
     worker.add_argument("--redis", metavar="URL", default=None,
@@ -607,6 +612,17 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_mcp(args: argparse.Namespace, console: Console) -> int:
+    try:
+        from storyreel.service.config import default_data_dir
+        from storyreel.service.mcp_server import serve_stdio
+    except ImportError as exc:
+        raise _UsageError(f"the MCP server needs the 'mcp' extra (pip install "
+                          f"'storyreel[mcp]'): {exc}") from exc
+    serve_stdio(args.data_dir or default_data_dir())
+    return EXIT_OK
+
+
 def _cmd_worker(args: argparse.Namespace, console: Console) -> int:
     from storyreel.distributed import run_worker
     from storyreel.distributed.connection import connect
@@ -629,6 +645,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "validate": _cmd_validate,
     "demo": _cmd_demo,
     "export": _cmd_export,
+    "mcp": _cmd_mcp,
     "schema": _cmd_schema,
     "cache": _cmd_cache,
     "serve": _cmd_serve,
