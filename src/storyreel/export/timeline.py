@@ -314,10 +314,17 @@ def _limits(fmt: str, story: Story) -> list[str]:
     """What the format leaves out of this story (said, not silently dropped)."""
     warnings: list[str] = []
     fades = any(span.crossfade for span in story.plan.spans)
-    if fades and fmt == "kdenlive":
-        warnings.append("crossfades are cuts in the Kdenlive file (its writer has no "
+    if fades and fmt in _NO_DISSOLVES:
+        warnings.append(f"crossfades are cuts in the {_NAMES[fmt]} file (its writer has no "
                         "transitions)")
-    if story.chapters and fmt == "edl":
-        warnings.append("chapters are not in the EDL (it has no markers)")
+    if story.chapters and fmt in ("fcpxml", "edl"):
+        warnings.append(f"chapters are not in the {_NAMES[fmt]} file (its writer has no "
+                        "markers)")
+    if fmt == "edl":
+        warnings.append("the EDL holds the picture only (its writer leaves out the sound)")
     warnings.append("Ken Burns motion is not in the timeline: stills are placed static")
     return warnings
+
+
+_NAMES = {"otio": "OpenTimelineIO", "fcpxml": "FCPXML", "kdenlive": "Kdenlive", "edl": "EDL"}
+_NO_DISSOLVES = frozenset({"fcpxml", "kdenlive", "edl"})
