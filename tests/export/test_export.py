@@ -8,6 +8,7 @@ accept and for media that resolve. Without melt the melt test is skipped, except
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from media import PALETTE, write_manifest, write_solid
+from media import PALETTE, write_clip, write_manifest, write_solid
 from storyreel import load_project, render
 from storyreel.cli import main
 from storyreel.demo import write_speechlike_wav
@@ -223,3 +224,25 @@ def test_export_command_runs_as_a_program(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(str(tmp_path / "s.kdenlive"))
     assert "deprecated" not in done.stdout + done.stderr  # the writer's own printing is kept in
+
+
+def test_a_clip_keeps_its_trim_and_each_format_names_what_it_leaves_out(tmp_path: Path
+                                                                        ) -> None:
+    manifest = _story_project(tmp_path / "project")
+    write_clip(tmp_path / "project" / "clip.mp4", frames=50, fps=Fraction(25))
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["segments"][1] = {"video": "clip.mp4", "clip": {"start": 0.4, "end": 1.6},
+                           "audio": "média/1.wav", "text": "A clip in the middle"}
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    story = _plan(manifest)
+    result = export_project(load_project(manifest), tmp_path / "clip.otio", "otio")
+    clip = list(otio.adapters.read_from_file(str(result.path)).tracks[0].find_clips())[1]
+    assert _frames(clip.source_range.start_time) == 10  # 0.4 s at 25 fps
+    assert _frames(clip.source_range.duration) == story.plan.spans[1].frames
+    assert _path_of(clip.media_reference.target_url, tmp_path).name == "clip.mp4"
+    notes = {fmt: export_project(load_project(manifest), tmp_path / f"n.{fmt}", fmt).warnings
+             for fmt in ("otio", "fcpxml", "kdenlive", "edl")}
+    assert not any("crossfade" in note for note in notes["otio"])
+    assert all(any("crossfades are cuts" in note for note in notes[fmt])
+               for fmt in ("fcpxml", "kdenlive", "edl"))
+    assert any("picture only" in note for note in notes["edl"])

@@ -315,8 +315,8 @@ def _limits(fmt: str, story: Story) -> list[str]:
     warnings: list[str] = []
     fades = any(span.crossfade for span in story.plan.spans)
     if fades and fmt in _NO_DISSOLVES:
-        warnings.append(f"crossfades are cuts in the {_NAMES[fmt]} file (its writer has no "
-                        "transitions)")
+        warnings.append(f"crossfades are cuts in the {_NAMES[fmt]} file (its writer does "
+                        "not carry transitions)")
     if story.chapters and fmt in ("fcpxml", "edl"):
         warnings.append(f"chapters are not in the {_NAMES[fmt]} file (its writer has no "
                         "markers)")
