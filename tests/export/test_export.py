@@ -38,7 +38,8 @@ SIZE = (160, 90)
 COLOURS = PALETTE[:3]
 
 
-def _story_project(folder: Path, *, crossfade: float = 0.2) -> Path:
+def _story_project(folder: Path, *, crossfade: float = 0.2, fade_in: float = 0.0,
+                   fps: int | str = 25) -> Path:
     """Three coloured stills with recorded narrations, then a card its text is spoken for."""
     segments: list[dict[str, Any]] = []
     for index, colour in enumerate(COLOURS):
@@ -48,10 +49,11 @@ def _story_project(folder: Path, *, crossfade: float = 0.2) -> Path:
                          "text": f"Part {index} of the night train", "chapter": f"Part {index}"})
     segments.append({"title": "Zürich", "text": "The end."})
     return write_manifest(folder, segments, title="Night Train to Zürich", width=SIZE[0],
-                          height=SIZE[1], fps=25,
+                          height=SIZE[1], fps=fps,
                           settings={"preset": "ultrafast", "gap": 0.2,
                                     "subtitles": {"enabled": False, "sidecar": True},
-                                    "transitions": {"crossfade": crossfade},
+                                    "transitions": {"crossfade": crossfade,
+                                                    "fade_in": fade_in},
                                     "loudness": {"enabled": False}})
 
 
@@ -64,9 +66,9 @@ def _plan(manifest: Path) -> Story:
         return build_story(narrated.project, analysis)
 
 
-def _frames(rt: Any, fps: int = 25) -> int:
+def _frames(rt: Any, fps: float = 25) -> int:
     value = rt.rescaled_to(fps).value
-    assert value == round(value)
+    assert abs(value - round(value)) < 1e-6
     return round(value)
 
 
@@ -126,39 +128,52 @@ def test_melt_plays_the_kdenlive_export_like_the_render(tmp_path: Path) -> None:
 
 
 def test_otio_reads_back_with_the_plan_s_clips_and_cuts(tmp_path: Path) -> None:
-    manifest = _story_project(tmp_path / "project")
+    # 29.97 fps: the narrations' first samples are mostly not on a frame's start
+    manifest = _story_project(tmp_path / "project", fade_in=0.13, fps="30000/1001")
     target = tmp_path / "story.otio"
     result = export_project(load_project(manifest), target, "otio")
     story = _plan(manifest)
+    fps = Fraction(30000, 1001)
+
+    def frames(rt: Any) -> int:
+        return _frames(rt, float(fps))
+
     timeline = otio.adapters.read_from_file(str(target))
     picture, narration = timeline.tracks[0], timeline.tracks[1]
     clips = list(picture.find_clips())
-    assert [_frames(c.source_range.duration) for c in clips] == [
+    assert [frames(c.source_range.duration) for c in clips] == [
         s.frames for s in story.plan.spans]
-    assert [_frames(c.range_in_parent().start_time) for c in clips] == [
+    assert [frames(c.range_in_parent().start_time) for c in clips] == [
         s.first_frame for s in story.plan.spans]
-    assert _frames(timeline.duration()) == story.plan.total_frames == result.frames
+    assert frames(timeline.duration()) == story.plan.total_frames == result.frames
     fades = [t for t in picture if isinstance(t, otio.schema.Transition)]
-    assert [_frames(t.in_offset) for t in fades] == [
+    assert [frames(t.in_offset) for t in fades] == [
         s.crossfade for s in story.plan.spans if s.crossfade]
     assert isinstance(clips[3].media_reference, otio.schema.GeneratorReference)
     assert clips[3].name == "Zürich"
     voices = list(narration.find_clips())
     assert len(voices) == 4
     for clip, span in zip(voices, story.plan.spans, strict=True):
-        start = _frames(clip.range_in_parent().start_time)
-        assert start == span.audio_start * 25 // 48_000
+        placed = clip.range_in_parent()
+        # after the lead-in, a narration starts with its segment's picture
+        first = span.first_frame if span.index else round(Fraction(span.audio_start) * fps
+                                                          / 48_000)
+        assert frames(placed.start_time) == first
+        end = Fraction(span.narration_end) * fps / 48_000
+        assert frames(placed.end_time_exclusive()) == -(-end.numerator // end.denominator)
         path = _path_of(clip.media_reference.target_url, tmp_path)
         assert path.is_file() and path.is_absolute()
     assert _path_of(voices[3].media_reference.target_url, tmp_path).parent == (
         tmp_path / "story.narration")
     assert [m.name for m in timeline.tracks.markers] == ["Part 0", "Part 1", "Part 2"]
-    assert [_frames(m.marked_range.start_time) for m in timeline.tracks.markers] == [
+    assert [frames(m.marked_range.start_time) for m in timeline.tracks.markers] == [
         c.start for c in story.chapters]
     assert result.captions is not None
     cues = parse_srt(result.captions.read_text(encoding="utf-8"))
-    assert [(start, end) for start, end, _ in cues] == [
-        (Fraction(c.start, 25), Fraction(c.end, 25)) for c in story.captions]
+    assert len(cues) == len(story.captions) > 0
+    for (start, end, _), caption in zip(cues, story.captions, strict=True):  # SRT: whole ms
+        assert abs(start - caption.start / fps) <= Fraction(1, 2000)
+        assert abs(end - caption.end / fps) <= Fraction(1, 2000)
 
 
 def test_fcpxml_has_an_accepted_version_and_every_media_file(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ Every cut is a frame of the render's own plan: a clip per item lasting its span'
 ``frames`` (so the cuts fall on each span's ``first_frame``), a crossfade as an OTIO
 transition ending on the cut (storyreel fades the next picture in over the silence
 before its narration), narrations placed on the frame of their first sample and
-lasting their samples rounded up to whole frames (the plan keeps that frame free of
-the next narration), the music under the whole story, chapters as markers.
+lasting up to the first frame after their last sample (the plan starts the next
+narration no earlier), the music under the whole story, chapters as markers.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
 from storyreel.render.analysis import analyse_project
 from storyreel.render.sidecars import caption_cues
-from storyreel.timeline.plan import SAMPLE_RATE, Plan
+from storyreel.timeline.plan import SAMPLE_RATE, Plan, sample_to_frame
 from storyreel.timeline.story import Item, Story, build_story
 from storyreel.voice.narrate import Narrator, narrate_project
 
@@ -224,8 +224,8 @@ def _narration_track(project: Project, story: Story, rate: float, base: Path | N
         span = plan.spans[story.item_span_of_segment(index)]
         if segment.audio is None or span.narration == 0:
             continue
-        start = _frame_of(span.audio_start, plan.fps)
-        frames = _frames_up(span.narration, plan.fps)
+        start = sample_to_frame(span.audio_start, plan.fps, SAMPLE_RATE)
+        frames = _frames_up(span.narration_end, plan.fps) - start
         if start > cursor:
             track.append(otio.schema.Gap(source_range=_range(0, start - cursor, rate)))
         track.append(otio.schema.Clip(
@@ -264,12 +264,9 @@ def _keep_narrations(project: Project, synthesised: Sequence[int],
     return kept
 
 
-def _frame_of(sample: int, fps: Fraction) -> int:
-    """The frame a sample falls in (the narration starts on it)."""
-    return int(Fraction(sample) * fps / SAMPLE_RATE)
-
-
 def _frames_up(samples: int, fps: Fraction) -> int:
+    """The first frame starting at or after ``samples`` (the plan keeps the next narration
+    from starting before it)."""
     exact = Fraction(samples) * fps / SAMPLE_RATE
     return -((-exact.numerator) // exact.denominator)
 
