@@ -529,9 +529,13 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from storyreel.export import FORMATS, export_project
     from storyreel.model.load import load_project
 
+    try:
+        from storyreel.export import FORMATS, export_project
+    except ImportError as exc:
+        raise _UsageError(f"export needs the 'export' extra (pip install "
+                          f"'storyreel[export]'): {exc}") from exc
     if args.format not in FORMATS:  # before the manifest is read or a voice speaks
         raise _UsageError(f"unknown export format {args.format!r}: choose one of "
                           f"{', '.join(FORMATS)}")
