@@ -16,9 +16,13 @@ __all__ = [
     "NARRATION",
     "OPTION_GROUPS",
     "PHASES",
+    "RECORDING_CHANGED",
+    "RESPEAKING",
     "STATES",
+    "WORDS_PER_SECOND",
     "creator_message",
     "field_words",
+    "parts_words",
     "phase_words",
     "state_words",
     "words",
@@ -159,11 +163,24 @@ CHOICES: dict[str, dict[str, str]] = {
 #: Where a segment's narration stands, and what its button offers (empty: no button).
 NARRATION: dict[str, tuple[str, str]] = {
     "recorded": ("Your recording", "Replace with the voice"),
+    "changed": ("Your recording: the text changed after it was uploaded; the video uses "
+                "the recording as it is", "Replace with the voice"),
     "generated": ("Spoken by the voice", "Regenerate"),
-    "outdated": ("Out of date: the text or voice changed", "Regenerate"),
+    "outdated": ("Out of date: the text or voice changed; the next video speaks it again",
+                 "Regenerate"),
     "pending": ("The voice will speak the text", "Generate now"),
     "missing": ("No narration yet", ""),
 }
+
+#: The progress message while a render speaks the segments whose text is new or edited.
+RESPEAKING = "Speaking the new and edited text ({count} segment{s})"
+
+#: A narrator's pace, to estimate a segment's length before its narration exists.
+WORDS_PER_SECOND = 2.5
+
+#: Said of a segment whose uploaded recording predates its text ({number}: its position).
+RECORDING_CHANGED = ("Segment {number}: the text changed after its recording was uploaded; "
+                     "the recording is used as it is")
 
 #: Project fields, by their manifest path, as a creator calls them.
 FIELDS: dict[str, str] = {
@@ -189,6 +206,14 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\d+) is odd; H\.264 in yuv420p needs an even size"),
      r"\1 is odd; a video needs an even number of pixels"),
 )
+
+
+def parts_words(encoded: int, reused: int) -> str:
+    """What a finished render did with the parts of its picture, as the CLI says it."""
+    total = encoded + reused
+    if total and not encoded:
+        return f"All {total} parts reused"
+    return f"Encoded {encoded} of {total} part{'s' if total != 1 else ''} ({reused} reused)"
 
 
 def phase_words(phase: str) -> str:
@@ -221,5 +246,5 @@ def creator_message(message: str) -> str:
 def words() -> dict[str, Any]:
     """Every table, for the studio page."""
     return {"phases": PHASES, "states": STATES, "fields": FIELDS, "choices": CHOICES,
-            "narration": NARRATION,
+            "narration": NARRATION, "words_per_second": WORDS_PER_SECOND,
             "options": [{"group": name, "fields": fields} for name, fields in OPTION_GROUPS]}

@@ -49,7 +49,10 @@ def test_a_member_named_by_many_segments_is_stored_once(make_studio: Any, tmp_pa
     assert studio.client.delete(f"/api/projects/{project['id']}/segments/{first}/"
                                 ).status_code == 204
     new_voice = wav_bytes(tmp_path, 1.0, seed=3)
-    assert studio.upload(project["id"], second, "audio", new_voice).status_code == 200
+    replaced = studio.client.post(f"/api/projects/{project['id']}/segments/{second}/audio/",
+                                  params={"replace": "true"},
+                                  files={"file": ("voice.wav", new_voice, "audio/wav")})
+    assert replaced.status_code == 200
     assert len(_files(folder / "audio")) == 2
     for segment in segments[2:]:
         assert studio.client.delete(f"/api/projects/{project['id']}/segments/{segment['id']}/"

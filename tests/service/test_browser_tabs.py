@@ -211,7 +211,7 @@ def test_a_stale_window_never_undoes_an_order_or_deletes_unseen_words(
 
     # A segment whose words changed elsewhere is not deleted without asking.
     httpx.patch(f"{api}/segments/{two}/", json={"text": "Two, rewritten elsewhere."})
-    page.evaluate("(id) => { commitDelete(id); }", two)
+    page.click(f"#segment-{two} .remove")
     page.wait_for_selector("#dialog[open]")
     assert "Two, rewritten elsewhere." in page.inner_text("#dialog-text")
     page.click("#dialog-cancel")

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import assert_never
+from typing import Literal, assert_never
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,10 +31,20 @@ from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
 from storyreel.render.decor import caption_style, logo_overlay
 from storyreel.render.keys import FileDigests
-from storyreel.timeline.captions import POP_STEPS, CaptionState, pop_groups, split_chunks
+from storyreel.timeline.captions import (
+    POP_STEPS,
+    CaptionState,
+    CaptionWord,
+    caption_states,
+    pop_groups,
+    split_chunks,
+)
 from storyreel.timeline.story import ClipFacts
 
 __all__ = ["SAMPLE_CAPTION", "StillCache", "StillLoader", "caption_preview", "segment_frame"]
+
+#: When in a caption its preview is drawn.
+Moment = Literal["start", "middle", "end"]
 
 #: The caption shown while the project has no text yet.
 SAMPLE_CAPTION = "Your captions follow every word"
@@ -134,7 +144,8 @@ def segment_frame(project: Project, index: int, *, end: bool,
     options = project.settings.subtitles
     chunks = split_chunks(segment.text, min_words=options.min_words,
                           max_words=options.max_words) if segment.subtitles else []
-    return _decorated(project, frame, (chunks[-1] if end else chunks[0]) if chunks else "")
+    return _decorated(project, frame, (chunks[-1] if end else chunks[0]) if chunks else "",
+                      "end" if end else "start")
 
 
 def _clip_frame(project: Project, visual: Video, *, end: bool) -> Planes:
@@ -175,8 +186,9 @@ def _still_frame(project: Project, index: int, image: Path, *, end: bool,
     return frame
 
 
-def _decorated(project: Project, planes: Planes, text: str) -> NDArray[np.uint8]:
-    """``planes`` with a caption of ``text`` part-way spoken and the logo, as RGB."""
+def _decorated(project: Project, planes: Planes, text: str,
+               moment: Moment = "middle") -> NDArray[np.uint8]:
+    """``planes`` with a caption of ``text`` at ``moment`` and the logo, as RGB."""
     width, height = project.width, project.height
     settings = project.settings
     options = settings.subtitles
@@ -185,15 +197,24 @@ def _decorated(project: Project, planes: Planes, text: str) -> NDArray[np.uint8]
                                  height, look=options.style)
         blend_into((planes.y, planes.u, planes.v),
                    painter.overlay(preview_state(text.split(), options.style,
-                                                 options.pop_words)))
+                                                 options.pop_words, moment)))
     if settings.logo is not None:
         blend_into((planes.y, planes.u, planes.v),
                    logo_overlay(settings.logo, width, height, settings.safe_insets))
     return yuv420_to_rgb(planes.y, planes.u, planes.v)
 
 
-def preview_state(words: list[str], look: str, group: int) -> CaptionState:
-    """A caption's state part-way through: its second word spoken (or its only one)."""
+def preview_state(words: list[str], look: str, group: int,
+                  moment: Moment = "middle") -> CaptionState:
+    """A caption's state at ``moment``: ``start``, the frame its first word is spoken (a
+    segment's first frame); ``end``, its last word spoken and settled (its last frame);
+    ``middle``, part-way through, its second word spoken (or its only one), which shows
+    a style best."""
+    if moment != "middle":
+        # The renderer's own rule, on words one frame apart: its first or its last state.
+        timed = [CaptionWord(word, i, i + 1) for i, word in enumerate(words or [""])]
+        states = caption_states(timed, 0, len(timed) + POP_STEPS + 1, look, group=group)
+        return states[0 if moment == "start" else -1][1]
     count = max(1, len(words))
     spoken = min(1, count - 1)
     if look == "pop":

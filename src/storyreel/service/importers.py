@@ -30,6 +30,7 @@ __all__ = [
     "parse_storyflow",
     "parse_text_blocks",
     "read_bundle",
+    "split_story",
 ]
 
 _MANIFEST_NAMES = ("story.json", "project.json", "manifest.json", "storyreel.json")
@@ -216,6 +217,16 @@ def parse_text_blocks(text: str) -> ParsedProject:
         raise ImportFailed("No segments were found in the text. Separate segments with blank "
                            "lines or 'Segment 1', 'Segment 2'... headers.")
     return parsed
+
+
+def split_story(text: str) -> list[dict[str, Any]]:
+    """The segments a story pasted into the studio becomes, by the text import's rule
+    (:func:`parse_text_blocks`): ``text``, ``image_prompt`` and ``chapter`` of each, in
+    order; none when it holds no text."""
+    try:
+        return parse_text_blocks(text).segments
+    except ImportFailed:
+        return []
 
 
 def _parse_block(block: list[str]) -> dict[str, Any] | None:

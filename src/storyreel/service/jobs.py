@@ -33,7 +33,11 @@ from typing import IO, Any, Protocol
 
 from storyreel.errors import RenderCancelled
 from storyreel.render.progress import Progress
-from storyreel.service.narration import narration_manifest
+from storyreel.service.narration import (
+    changed_recordings,
+    narration_manifest,
+    respeak_positions,
+)
 from storyreel.service.options import build_manifest, render_problems
 from storyreel.service.protocol import (
     JobFailed,
@@ -43,6 +47,7 @@ from storyreel.service.protocol import (
     problem_dicts,
 )
 from storyreel.service.store import JobRow, ProjectRow, SegmentRow, Store
+from storyreel.words import RECORDING_CHANGED, parts_words
 
 __all__ = [
     "Dispatcher",
@@ -185,6 +190,12 @@ class ProcessRunner:
                 raise JobFailed(payload["message"], payload["problems"])
 
 
+def _discard(folder: Path, narrations: list[dict[str, Any]]) -> None:
+    """Delete the files of narrations a cancelled job wrote."""
+    for item in narrations:
+        (folder / item["file"]).unlink(missing_ok=True)
+
+
 def _read_messages(process: subprocess.Popen[str],
                    messages: queue.Queue[dict[str, Any] | None]) -> None:
     assert process.stdout is not None
@@ -244,6 +255,7 @@ class _ProgressWriter:
         self.kind = kind
         self.cancel = cancel
         self._phase = ""
+        self._message = ""
         self._percent = 0.0
         self._last = 0.0
         self._last_cancel_check = time.monotonic()
@@ -251,9 +263,10 @@ class _ProgressWriter:
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
         final = progress.done >= progress.total
-        if progress.phase == self._phase and not final and now - self._last < PROGRESS_INTERVAL:
+        news = progress.phase != self._phase or progress.message != self._message
+        if not news and not final and now - self._last < PROGRESS_INTERVAL:
             return
-        self._phase, self._last = progress.phase, now
+        self._phase, self._message, self._last = progress.phase, progress.message, now
         frames = progress.phase == "export"
         self._percent = overall_percent(progress, self._percent, self.kind)
         still_running = self.store.record_progress(
@@ -412,22 +425,45 @@ class LocalDispatcher:
                     item["segment_id"] = segments[item["segment"] - 1].id
             raise JobFailed(f"The project cannot render yet: {len(dicts)} problem"
                             f"{'s' if len(dicts) != 1 else ''} to fix.", dicts)
+        # Segments with text and no narration, or one made from other text or voice, are
+        # spoken first, in the render process.
         spec = RenderSpec(job.id, build_manifest(project.title, project.options, segments),
                           str(folder), str(folder / "output" / f"render-{job.id}.mp4"),
-                          draft=job.draft, cache=str(self.media_root.parent / "cache"))
+                          narrate=respeak_positions(segments, project.options),
+                          options=project.options, draft=job.draft,
+                          cache=str(self.media_root.parent / "cache"))
+        kept = [RECORDING_CHANGED.format(number=number)
+                for number in changed_recordings(segments, project.options)]
         if cancel.is_set():
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)
         if cancel.is_set() and self.store.cancel_requested(job.id):
             Path(outcome.path).unlink(missing_ok=True)
+            _discard(folder, outcome.narrations)
             raise RenderCancelled("render cancelled")
+        version = self._attach_to_render(job, outcome.narrations, segments, folder)
         captions = self._captions(spec, outcome)
         self.store.complete_job(
             job.id, output_file=os.path.relpath(outcome.path, folder), captions_file=captions,
             size=outcome.size, duration=outcome.duration, frames=outcome.frames,
-            warnings=outcome.warnings, message="",
+            warnings=[*kept, *outcome.warnings],
+            message=parts_words(outcome.parts_encoded, outcome.parts_reused),
             frame_size=(outcome.width, outcome.height) if outcome.width else None,
+            project_version=version,
         )
+
+    def _attach_to_render(self, job: JobRow, narrations: list[dict[str, Any]],
+                          segments: list[SegmentRow], folder: Path) -> float | None:
+        """Attach the narrations a render spoke; returns the project version the video then
+        matches (``None``: unchanged, or edited during the render, so it stays out of date)."""
+        if not narrations:
+            return None
+        before = self.store.get_project(job.project_id)
+        edited = before is None or job.project_version is None or \
+            before.updated_at > job.project_version + 1e-6
+        self._attach(job.project_id, segments, folder, narrations)
+        after = self.store.get_project(job.project_id)
+        return None if edited or after is None else after.updated_at
 
     def _narrate(self, job: JobRow, project: ProjectRow, segments: list[SegmentRow],
                  folder: Path, cancel: threading.Event) -> None:
@@ -441,21 +477,32 @@ class LocalDispatcher:
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel, "narrate"),
                               cancel)
         if cancel.is_set() and self.store.cancel_requested(job.id):
-            for item in outcome.narrations:
-                (folder / item["file"]).unlink(missing_ok=True)
+            _discard(folder, outcome.narrations)
             raise RenderCancelled("narration cancelled")
-        for item in outcome.narrations:
-            segment = segments[item["position"]]
-            self.store.update_segment(project.id, segment.id, {
-                "audio_file": item["file"], "audio_samples": item["samples"],
-                "narration_from": item["source"]})
-            if segment.audio_file and segment.audio_file != item["file"]:
-                (folder / segment.audio_file).unlink(missing_ok=True)
+        self._attach(project.id, segments, folder, outcome.narrations)
         count = len(outcome.narrations)
         self.store.complete_job(
             job.id, output_file="", captions_file=None, size=0, duration=outcome.duration,
             frames=count, warnings=outcome.warnings,
             message=f"Narration generated for {count} segment{'s' if count != 1 else ''}")
+
+    def _attach(self, project_id: int, segments: list[SegmentRow], folder: Path,
+                narrations: list[dict[str, Any]]) -> None:
+        """Make narrations written by a job the segments' own; the files they replace are
+        deleted unless another segment still uses them."""
+        for item in narrations:
+            segment = segments[item["position"]]
+            current = self.store.get_segment(project_id, segment.id)
+            if current is None:  # deleted during the job
+                (folder / item["file"]).unlink(missing_ok=True)
+                continue
+            self.store.update_segment(project_id, segment.id, {
+                "audio_file": item["file"], "audio_samples": item["samples"],
+                "narration_from": item["source"]})
+            old = current.audio_file
+            in_use = {row.audio_file for row in self.store.segments(project_id)}
+            if old and old != item["file"] and old not in in_use:
+                (folder / old).unlink(missing_ok=True)
 
     @staticmethod
     def _captions(spec: RenderSpec, outcome: RenderOutcome) -> str | None:

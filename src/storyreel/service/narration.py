@@ -1,10 +1,20 @@
 """Generated narrations in the studio: which segments need one, and the narrate job.
 
-A segment's narration is *recorded* (uploaded), *generated* (made by the voice from
-its text), *outdated* (generated from a text or voice that has since changed),
-*pending* (text only: spoken when the project renders) or *missing* (neither).
+A segment's narration is *recorded* (uploaded), *changed* (uploaded, and the text was
+edited since), *generated* (made by the voice from its text), *outdated* (generated
+from a text or voice that has since changed), *pending* (text only: spoken when the
+project renders) or *missing* (neither).
 Generation runs as a job of kind ``narrate`` on the same queue, progress and cancel
 as renders; a recorded narration is replaced only when the creator asks for it.
+
+A render never uses an outdated narration: the manifest leaves it out, and the render
+job speaks those segments again first, with the pending ones (see
+:func:`respeak_positions`). A changed
+recording is kept and used, with a warning naming its segment.
+
+``narration_from`` holds what a segment's audio was made from: for a generated
+narration its text and voice (:func:`narration_from`), for an upload the text it had
+then (:func:`recording_from`); ``None`` for uploads older than that record.
 """
 
 from __future__ import annotations
@@ -20,10 +30,11 @@ from storyreel.service.store import SegmentRow
 if TYPE_CHECKING:
     from storyreel.voice.narrate import Narrator
 
-__all__ = ["NarrationState", "narration_from", "narration_manifest", "narration_state",
-           "run_narration", "targets_for"]
+__all__ = ["NarrationState", "changed_recordings", "is_generated", "narration_from",
+           "narration_manifest", "narration_state", "recording_from", "respeak",
+           "respeak_positions", "run_narration", "targets_for"]
 
-NarrationState = Literal["recorded", "generated", "outdated", "pending", "missing"]
+NarrationState = Literal["recorded", "changed", "generated", "outdated", "pending", "missing"]
 
 
 def _voice(options: dict[str, Any]) -> dict[str, Any]:
@@ -41,14 +52,52 @@ def narration_from(text: str, options: dict[str, Any]) -> str:
     return json.dumps({"text": text, "voice": _voice(options)}, sort_keys=True)
 
 
+def recording_from(text: str) -> str:
+    """What an uploaded recording is recorded against (the segment's text then), as stored."""
+    return json.dumps({"recorded": text})
+
+
+def _recorded_text(source: str | None) -> str | None:
+    """The text an upload was recorded against (``None``: not an upload, or not known)."""
+    if source is None:
+        return None
+    try:
+        value = json.loads(source)
+    except ValueError:
+        return None
+    text = value.get("recorded") if isinstance(value, dict) else None
+    return text if isinstance(text, str) else None
+
+
+def is_generated(segment: SegmentRow) -> bool:
+    """True when the segment's audio was made by the voice (not uploaded)."""
+    source = segment.narration_from
+    return bool(segment.audio_file) and source is not None and _recorded_text(source) is None
+
+
 def narration_state(segment: SegmentRow, options: dict[str, Any]) -> NarrationState:
     """Where a segment's narration stands (see the module docstring)."""
+    if segment.audio_file and not is_generated(segment):
+        recorded = _recorded_text(segment.narration_from)
+        return "changed" if recorded is not None and recorded != segment.text else "recorded"
     if segment.audio_file:
-        if segment.narration_from is None:
-            return "recorded"
         current = narration_from(segment.text, options)
         return "generated" if segment.narration_from == current else "outdated"
     return "pending" if segment.text.strip() else "missing"
+
+
+def respeak_positions(segments: list[SegmentRow], options: dict[str, Any]) -> list[int]:
+    """0-based segments a render speaks before it uses them: those whose generated
+    narration is out of date, and those with text and no narration yet. Either way the
+    segment keeps what was spoken, so its length is known from then on."""
+    return [i for i, s in enumerate(segments)
+            if s.text.strip() and narration_state(s, options) in ("outdated", "pending")]
+
+
+def changed_recordings(segments: list[SegmentRow], options: dict[str, Any]) -> list[int]:
+    """1-based numbers of the segments whose uploaded recording predates their text."""
+    return [n for n, s in enumerate(segments, start=1)
+            if narration_state(s, options) == "changed"]
 
 
 def targets_for(segments: list[SegmentRow], options: dict[str, Any],
@@ -67,7 +116,7 @@ def targets_for(segments: list[SegmentRow], options: dict[str, Any],
         state = narration_state(segment, options)
         if not segment.text.strip():
             continue
-        if state == "recorded" and not replace:
+        if state in ("recorded", "changed") and not replace:
             kept.append(segment.id)
         elif segment_id is not None or state in ("pending", "outdated"):
             targets.append(segment.id)
@@ -85,7 +134,8 @@ def narration_manifest(title: str, options: dict[str, Any],
 
 def run_narration(spec: dict[str, Any], cancel: Callable[[], bool],
                   on_progress: Callable[[Progress], None],
-                  narrator: Narrator | None = None) -> dict[str, Any]:
+                  narrator: Narrator | None = None,
+                  message: str = "Generating narration...") -> dict[str, Any]:
     """Synthesise the spec's ``narrate`` segments into the project's ``audio/`` folder.
 
     Runs in the render process. Returns the outcome payload with one entry per
@@ -96,6 +146,7 @@ def run_narration(spec: dict[str, Any], cancel: Callable[[], bool],
         cancel: True once the job should stop.
         on_progress: Receives the segments done.
         narrator: Speaks the narrations (default: here, through the user's cache).
+        message: The progress message.
 
     Raises:
         RenderCancelled: ``cancel()`` turned true; no file is left half-written.
@@ -120,10 +171,9 @@ def run_narration(spec: dict[str, Any], cancel: Callable[[], bool],
         written.append({"position": position, "file": name,
                         "samples": round(narration.seconds * 48_000), "source":
                         narration_from(project.segments[position].text, spec["options"])})
-        on_progress(Progress("narrate", len(written), len(positions),
-                             message="Generating narration..."))
+        on_progress(Progress("narrate", len(written), len(positions), message=message))
 
-    on_progress(Progress("narrate", 0, len(positions), message="Generating narration..."))
+    on_progress(Progress("narrate", 0, len(positions), message=message))
     try:
         speak_segments(project, positions, narrator or Narrator(), export, check)
     except BaseException:
@@ -134,3 +184,26 @@ def run_narration(spec: dict[str, Any], cancel: Callable[[], bool],
     return {"path": "", "size": 0, "frames": 0, "fps": "",
             "duration": sum(item["samples"] for item in written) / 48_000,
             "warnings": [], "narrations": written}
+
+
+def respeak(spec: dict[str, Any], cancel: Callable[[], bool],
+            on_progress: Callable[[Progress], None],
+            narrator: Narrator | None = None) -> list[dict[str, Any]]:
+    """Before a render: speak its out-of-date and pending segments (``spec["narrate"]``)
+    and put the new files in its manifest, so the video says the text as it is now.
+
+    Returns:
+        The narrations written (as :func:`run_narration` lists them), for the studio to
+        attach to their segments once the render succeeded.
+    """
+    from storyreel.words import RESPEAKING
+
+    count = len(spec.get("narrate") or [])
+    if not count:
+        return []
+    message = RESPEAKING.format(count=count, s="s" if count != 1 else "")
+    written: list[dict[str, Any]] = run_narration(spec, cancel, on_progress, narrator,
+                                                  message)["narrations"]
+    for item in written:
+        spec["manifest"]["segments"][item["position"]]["audio"] = item["file"]
+    return written

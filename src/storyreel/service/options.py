@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from storyreel.errors import Problem, ValidationFailed
 from storyreel.model.load import problems_from, project_from_dict
 from storyreel.model.project import Project
+from storyreel.service.narration import is_generated, narration_state
 from storyreel.service.store import SegmentRow
 
 __all__ = [
@@ -185,7 +186,8 @@ def missing_media(segment: SegmentRow, project_dir: Path) -> list[str]:
     A segment with a video shows it, and one with a title but no picture is a title
     card: neither lacks an image. A segment with text and no recording is not missing
     its narration: the voice speaks it when the project renders; a video with neither
-    is an interlude and plays its own sound.
+    is an interlude and plays its own sound. A generated narration stands for its
+    text, so without text it counts for nothing.
     """
     def present(name: str | None) -> bool:
         return bool(name) and (project_dir / str(name)).is_file()
@@ -194,7 +196,8 @@ def missing_media(segment: SegmentRow, project_dir: Path) -> list[str]:
     video = present(segment.video_file)
     if not (present(segment.image_file) or video or (segment.title or "").strip()):
         missing.append("image")
-    if not present(segment.audio_file) and not segment.text.strip() and not video:
+    recorded = present(segment.audio_file) and not is_generated(segment)
+    if not recorded and not segment.text.strip() and not video:
         missing.append("audio")
     return missing
 
@@ -212,16 +215,24 @@ def _visual(segment: SegmentRow) -> dict[str, Any]:
 
 def build_manifest(title: str, options: dict[str, Any],
                    segments: list[SegmentRow]) -> dict[str, Any]:
-    """The storyreel manifest of a project (media paths relative to its folder)."""
+    """The storyreel manifest of a project (media paths relative to its folder).
+
+    A generated narration made from another text or voice is left out, so the segment
+    is spoken from its text as it is now: no render can say the old words.
+    """
     manifest: dict[str, Any] = {"title": title}
     manifest.update({key: options[key] for key in OPTION_KEYS if options.get(key) is not None})
     manifest["segments"] = [
         {**_visual(seg), "text": seg.text,
-         **({"audio": seg.audio_file} if seg.audio_file else {}),
+         **({"audio": seg.audio_file} if _usable_audio(seg, options) else {}),
          **({"chapter": seg.chapter} if seg.chapter else {})}
         for seg in segments
     ]
     return manifest
+
+
+def _usable_audio(segment: SegmentRow, options: dict[str, Any]) -> bool:
+    return bool(segment.audio_file) and narration_state(segment, options) != "outdated"
 
 
 def render_problems(title: str, options: dict[str, Any], segments: list[SegmentRow],

@@ -64,6 +64,8 @@ class RenderOutcome:
     narrations: list[dict[str, Any]] = field(default_factory=list)
     width: int = 0
     height: int = 0
+    parts_encoded: int = 0
+    parts_reused: int = 0
 
 
 class JobFailed(Exception):

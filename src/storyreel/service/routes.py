@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -20,7 +20,7 @@ from storyreel.errors import ManifestError
 from storyreel.model.load import parse_json
 from storyreel.service.errors import Busy, Invalid, NotFound, StudioError, invalid_request
 from storyreel.service.etags import IfMatch, etag, parse_if_match
-from storyreel.service.importers import ImportFailed, parse_storyflow
+from storyreel.service.importers import ImportFailed, parse_storyflow, split_story
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     BatchQueued,
@@ -40,6 +40,8 @@ from storyreel.service.schemas import (
     SegmentUpdate,
     StaleOut,
     StatusOut,
+    StoryPart,
+    StoryText,
     UploadOut,
     VideoOut,
 )
@@ -293,6 +295,21 @@ def reorder_segments(project_id: int, body: SegmentOrder, response: Response,
     return segments
 
 
+@router.post("/stories/split/", response_model=list[StoryPart], tags=["segments"])
+def split_text(body: StoryText) -> list[StoryPart]:
+    """The segments a story splits into, by the text import's rule (blank lines, or
+    ``Segment N`` headers and ``---`` lines, with labelled fields); none without text."""
+    return [StoryPart(**part) for part in split_story(body.text)]
+
+
+@router.post("/projects/{project_id}/segments/{segment_id}/split/",
+             response_model=list[SegmentOut], tags=["segments"])
+def split_segment(project_id: int, segment_id: int, body: StoryText,
+                  studio: StudioDep) -> list[SegmentOut]:
+    """Split a story pasted into a segment: it keeps the first part, the others follow it."""
+    return studio.split_segment(project_id, segment_id, body.text)
+
+
 @router.delete("/projects/{project_id}/segments/{segment_id}/", status_code=204,
                tags=["segments"], responses=_STALE)
 def delete_segment(project_id: int, segment_id: int, studio: StudioDep,
@@ -302,7 +319,8 @@ def delete_segment(project_id: int, segment_id: int, studio: StudioDep,
 
 
 _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorOut, "description": "A render of the project is running"},
+    409: {"model": ErrorOut, "description": "A render of the project is running, or a "
+                                           "narration would be replaced without `replace`"},
     413: {"model": ErrorOut, "description": "The file is over the size cap"},
 }
 _SEGMENT_UPLOAD_RESPONSES = {**_UPLOAD_RESPONSES, **_STALE, **_etag_doc(200, "segment")}
@@ -326,12 +344,18 @@ def upload_image(project_id: int, segment_id: int, response: Response, studio: S
              tags=["segments"], responses=_SEGMENT_UPLOAD_RESPONSES)
 def upload_audio(project_id: int, segment_id: int, response: Response, studio: StudioDep,
                  file: Annotated[UploadFile, File(description="WAV, MP3, FLAC, OGG or M4A")],
-                 condition: IfMatchDep) -> UploadOut:
-    """Upload or replace a segment's narration; the answer gives its duration.
+                 condition: IfMatchDep,
+                 replace: Annotated[bool, Query(description="replace the segment's narration "
+                                                "(generated or uploaded); without it, 409")
+                                    ] = False,
+                 ) -> UploadOut:
+    """Upload a segment's narration (or replace it, with ``replace``); the answer gives
+    its duration. A refused upload leaves the previous narration in place.
 
     ``If-Match`` and the answer's ``ETag`` are the segment's.
     """
-    answer = studio.upload(project_id, segment_id, "audio", file.file, condition)
+    answer = studio.upload(project_id, segment_id, "audio", file.file, condition,
+                           replace=replace)
     response.headers["ETag"] = answer.segment.etag
     return answer
 
@@ -453,8 +477,8 @@ def start_render(project_id: int, studio: StudioDep,
 @router.post("/renders/all/", status_code=202, response_model=BatchQueued, tags=["renders"])
 def render_all(studio: StudioDep) -> BatchQueued:
     """Queue every project that is ready (and not already rendering); say why others wait."""
-    queued, skipped = studio.render_all()
-    return BatchQueued(queued=queued, skipped=skipped)
+    queued, left = studio.render_all()
+    return BatchQueued(queued=queued, skipped={p.project_id: p.reason for p in left}, left=left)
 @router.post("/projects/{project_id}/narrate/", status_code=202, response_model=NarrateAccepted,
              tags=["renders"], responses={
                  409: {"model": ErrorOut, "description": "A job is already queued or running, "

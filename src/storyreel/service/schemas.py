@@ -13,6 +13,7 @@ from storyreel.model.project import (
     MAX_TITLE_LENGTH,
 )
 from storyreel.model.visual import ClipOptions
+from storyreel.service.narration import NarrationState
 from storyreel.words import creator_message, field_words
 
 __all__ = [
@@ -37,14 +38,16 @@ __all__ = [
     "SegmentOrder",
     "SegmentOut",
     "SegmentUpdate",
+    "SkippedProject",
     "StaleOut",
     "StatusOut",
+    "StoryPart",
+    "StoryText",
     "UploadOut",
     "VideoOut",
 ]
 
 JobStatus = Literal["new", "queued", "processing", "completed", "failed", "cancelled"]
-NarrationState = Literal["recorded", "generated", "outdated", "pending", "missing"]
 
 _TEXT_MAX = MAX_TEXT_LENGTH
 
@@ -82,6 +85,20 @@ class SegmentUpdate(_Input):
 
 #: A row id as the database holds them (SQLite integers are 64-bit, ids start at 1).
 RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class StoryText(_Input):
+    """A story pasted into a segment (the request's size cap bounds it)."""
+
+    text: str
+
+
+class StoryPart(BaseModel):
+    """One segment a pasted story splits into."""
+
+    text: str
+    chapter: str | None
+    image_prompt: str | None
 
 
 class SegmentOrder(_Input):
@@ -251,6 +268,8 @@ class StatusOut(BaseModel):
     eta: float | None = Field(description="seconds left in the current phase, once known")
     rate: float | None
     message: str
+    detail: str = Field("", description="what the render is doing or did, as the command "
+                                        "line says it (\"Encoding 1 of 7 parts (6 reused)\")")
     error: str | None
     problems: list[ProblemOut] | None
     warnings: list[str] = Field(description="things worth knowing about a finished render")
@@ -301,11 +320,21 @@ class UploadOut(BaseModel):
     segment: SegmentOut
 
 
+class SkippedProject(BaseModel):
+    """A project "Render all" left, and why, in words."""
+
+    project_id: int
+    title: str
+    reason: str
+
+
 class BatchQueued(BaseModel):
     """What "Render all ready projects" did: renders queued, projects left and why."""
 
     queued: list[int]
     skipped: dict[int, str]
+    left: list[SkippedProject] = Field(default_factory=list,
+                                       description="the projects skipped, named, with why")
 
 
 class RenderRequest(_Input):

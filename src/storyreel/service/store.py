@@ -735,14 +735,20 @@ class Store:
     def complete_job(self, job_id: int, *, output_file: str, captions_file: str | None,
                      size: int, duration: float, frames: int, message: str,
                      warnings: list[str] | None = None,
-                     frame_size: tuple[int, int] | None = None) -> bool:
-        """Mark a processing job completed with its output (``frame_size``: width, height)."""
+                     frame_size: tuple[int, int] | None = None,
+                     project_version: float | None = None) -> bool:
+        """Mark a processing job completed with its output (``frame_size``: width, height).
+
+        ``project_version``: the project's ``updated_at`` the output matches, when the job
+        itself changed the project (narrations it attached) after it was queued.
+        """
         width, height = frame_size or (None, None)
+        version = {} if project_version is None else {"project_version": project_version}
         return self._move(
             job_id, JobState.COMPLETED, phase="done", percent=100, done=frames, total=frames,
             eta=0, output_file=output_file, captions_file=captions_file, size=size,
             duration=duration, message=message, width=width, height=height,
-            warnings=json.dumps(warnings) if warnings else None)
+            warnings=json.dumps(warnings) if warnings else None, **version)
 
     def fail_job(self, job_id: int, error: str,
                  problems: list[dict[str, Any]] | None = None) -> bool:

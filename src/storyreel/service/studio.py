@@ -34,7 +34,7 @@ from storyreel.model.load import (
     problems_from,
     project_from_dict,
 )
-from storyreel.model.project import MAX_SEGMENTS, Project
+from storyreel.model.project import MAX_SEGMENTS, MAX_TEXT_LENGTH, Project
 from storyreel.render.pipeline import apply_overrides, slugify
 from storyreel.render.preview import SAMPLE_CAPTION, StillCache, caption_preview, segment_frame
 from storyreel.service import uploads
@@ -57,10 +57,11 @@ from storyreel.service.importers import (
     parse_text_blocks,
     read_bundle,
     read_capped,
+    split_story,
 )
 from storyreel.service.jobs import Dispatcher
 from storyreel.service.limits import Limits
-from storyreel.service.narration import targets_for
+from storyreel.service.narration import narration_state, recording_from, targets_for
 from storyreel.service.options import (
     asset_settings,
     build_manifest,
@@ -72,6 +73,7 @@ from storyreel.service.schemas import (
     ProjectCreate,
     ProjectDetail,
     SegmentOut,
+    SkippedProject,
     StatusOut,
     UploadOut,
 )
@@ -347,7 +349,9 @@ class Studio:
                     continue
                 known = stored.get(member.filename)
                 if known is not None:
-                    self.store.update_segment(project_id, segment.id, known)
+                    shared = {**known, "narration_from": recording_from(segment.text)} \
+                        if what == "audio" else known
+                    self.store.update_segment(project_id, segment.id, shared)
                     continue
                 try:
                     with archive.open(member) as handle:
@@ -419,6 +423,27 @@ class Studio:
         segments = self.store.segments(project_id)
         return [self.views.segment_out(s, n) for n, s in enumerate(segments, start=1)]
 
+    def split_segment(self, project_id: int, segment_id: int, text: str) -> list[SegmentOut]:
+        """Split a story pasted into a segment as a text import would: the segment keeps
+        the first part (its picture and recording stay), the others follow it as new
+        segments. Answers the project's segments."""
+        self.segment(project_id, segment_id)
+        parts = split_story(text)
+        if len(parts) < 2:
+            raise Invalid("The text holds a single segment: there is nothing to split.")
+        ids = [s.id for s in self.store.segments(project_id)]
+        if len(ids) + len(parts) - 1 > MAX_SEGMENTS:
+            raise Invalid(f"A project holds at most {MAX_SEGMENTS} segments.")
+        if any(len(part["text"]) > MAX_TEXT_LENGTH for part in parts):
+            raise Invalid(f"A segment's text holds at most {MAX_TEXT_LENGTH} characters.")
+        first, *rest = parts
+        self.store.update_segment(project_id, segment_id,
+                                  {k: v for k, v in first.items() if v is not None})
+        place = ids.index(segment_id) + 1
+        for offset, fields in enumerate(rest):
+            self.store.add_segment(project_id, fields, place + offset)
+        return self.views.segment_list(project_id)
+
     def delete_segment(self, project_id: int, segment_id: int,
                        if_match: IfMatch = ANY) -> None:
         """Delete a segment and its media."""
@@ -461,17 +486,26 @@ class Studio:
     # -- uploads ---------------------------------------------------------------------------
 
     def upload(self, project_id: int, segment_id: int, what: str,
-               source: IO[bytes], if_match: IfMatch = ANY) -> UploadOut:
-        """Check and store an image or narration for a segment, replacing the old one.
+               source: IO[bytes], if_match: IfMatch = ANY, *,
+               replace: bool = False) -> UploadOut:
+        """Check and store an image, clip or narration for a segment, replacing the old one.
 
         The old file stays in place unless the new one passes every check. ``If-Match``
-        is checked before the file is read and again when it replaces the old one.
+        is checked before the file is read and again when it replaces the old one. A
+        narration (generated or uploaded) is replaced only with ``replace``: the creator
+        confirmed it.
         """
         segment = self.segment(project_id, segment_id)
         expect = if_match.versions("s", segment_id)
         if expect is not None and segment.version not in expect:
             raise self.stale_segment(project_id, segment_id)
         self._not_rendering(project_id, f"replace the {what}")
+        if what == "audio" and segment.audio_file and not replace:
+            project = self.project(project_id)
+            spoken = narration_state(segment, project.options) in ("generated", "outdated")
+            held = "a narration spoken by the voice" if spoken else "a recording"
+            raise Conflict(f"This segment already has {held}: confirm to replace it with "
+                           "the new recording.")
         result = self._store_upload(segment, what, source, expect=expect)
         view = self.views.segment_view(project_id, segment_id)
         return UploadOut(segment=view, **result)
@@ -528,7 +562,8 @@ class Studio:
         name = self._final_name(segment, "audio", info.ext)
         target = self.folder(segment.project_id) / name
         self._swap_media(segment, "audio", temp, target, {
-            "audio_file": name, "audio_samples": info.samples, "narration_from": None}, expect)
+            "audio_file": name, "audio_samples": info.samples,
+            "narration_from": recording_from(segment.text)}, expect)
         return {"kind": "audio", "duration": round(info.duration, 3), "format": info.format}
 
     def _swap_media(self, segment: SegmentRow, what: str, temp: Path, target: Path,
@@ -734,18 +769,19 @@ class Studio:
         self.dispatcher.submitted(job.id)
         return job
 
-    def render_all(self) -> tuple[list[int], dict[int, str]]:
+    def render_all(self) -> tuple[list[int], list[SkippedProject]]:
         """Queue a render of every project that is ready and not already rendering.
 
         Returns:
             The projects queued, and the others with the reason each was left.
         """
-        queued, skipped = [], {}
+        queued, skipped = [], []
         for project in self.store.list_projects():
             try:
                 self.render(project.id)
             except StudioError as exc:
-                skipped[project.id] = str(exc)
+                skipped.append(SkippedProject(project_id=project.id, title=project.title,
+                                              reason=_reason(exc)))
             else:
                 queued.append(project.id)
         return queued, skipped
@@ -835,6 +871,16 @@ class Studio:
         if not path.is_file():
             raise NotFound("The file of this render is missing from the data folder.")
         return path, name
+
+
+def _reason(exc: StudioError, shown: int = 3) -> str:
+    """Why a project cannot render, with its first few problems named by segment."""
+    details = [f"segment {p.segment} {p.message}" if p.segment else p.message
+               for p in exc.problems or []]
+    if not details:
+        return str(exc)
+    more = f"; and {len(details) - shown} more" if len(details) > shown else ""
+    return f"{str(exc).rstrip('.')} ({'; '.join(details[:shown])}{more})."
 
 
 def _png(draw: Callable[[], NDArray[np.uint8]]) -> bytes:

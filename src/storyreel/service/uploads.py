@@ -230,8 +230,8 @@ def check_video(path: Path, max_seconds: float = 600.0) -> VideoInfo:
 def _creator_words(message: str) -> str:
     if "not a supported image" in message or "unsupported image format" in message:
         return "This file is not an image we can use: please upload a JPEG, PNG or WebP picture."
-    if "too large" in message:
-        return f"The image is too large: {message}."
+    if message.startswith("image is too large"):  # says it all: "image is too large (...)"
+        return f"The {message}."
     return f"The image cannot be used: {message}."
 
 

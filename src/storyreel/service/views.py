@@ -27,7 +27,7 @@ from storyreel.service.schemas import (
     VideoOut,
 )
 from storyreel.service.store import JobRow, JobState, ProjectRow, SegmentRow, Store
-from storyreel.words import phase_words, state_words
+from storyreel.words import WORDS_PER_SECOND, phase_words, state_words
 
 __all__ = ["GONE_PROJECT", "Views", "chapter_check", "gone_segment"]
 
@@ -41,8 +41,6 @@ def gone_segment(project: ProjectRow) -> str:
     return (f"This segment is no longer part of “{project.title}”: it may have been "
             "deleted in another window. Reload the page to see the story as it is now.")
 
-#: A narrator's pace, to estimate a segment's length before its narration exists.
-WORDS_PER_SECOND = 2.5
 #: YouTube's chapter rules: how many, and the shortest chapter in seconds.
 YOUTUBE_MIN_CHAPTERS = 3
 YOUTUBE_MIN_CHAPTER_SECONDS = 10.0
@@ -226,6 +224,7 @@ class Views:
             frames_done=job.done if exporting else None,
             frames_total=job.total if exporting else None,
             eta=job.eta, rate=job.rate, message=self._message(job, state, shown),
+            detail=self._detail(job),
             error=job.error,
             problems=[ProblemOut(**p) for p in job.problems] if job.problems else None,
             warnings=job.warnings,
@@ -235,6 +234,14 @@ class Views:
             chapters_url=latest.chapters_url if latest else None,
             updated_at=job.updated_at,
         )
+
+    @staticmethod
+    def _detail(job: JobRow) -> str:
+        """What a render is doing in the engine's words ("Encoding 1 of 7 parts (6 reused)"),
+        or what it did once finished; its closing line names only a temporary file."""
+        if job.kind != "render" or job.status not in (JobState.PROCESSING, JobState.COMPLETED):
+            return ""
+        return "" if job.status == JobState.PROCESSING and job.phase == "done" else job.message
 
     @staticmethod
     def _message(job: JobRow, state: str, shown: VideoOut | None) -> str:

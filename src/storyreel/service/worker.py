@@ -55,30 +55,39 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     from storyreel.model.load import project_from_dict
     from storyreel.render.cache import PartCache
     from storyreel.render.pipeline import apply_overrides, render
+    from storyreel.service.narration import respeak, run_narration
 
+    def progress(update: Any) -> None:
+        send(out, "progress", asdict(update))
+
+    narrator = _narrator(spec)
+    spoken: list[dict[str, Any]] = []
     try:
         if spec.get("kind") == "narrate":
-            from storyreel.service.narration import run_narration
-
-            return "done", run_narration(spec, cancel.is_set,
-                                         lambda p: send(out, "progress", asdict(p)),
-                                         _narrator(spec))
+            return "done", run_narration(spec, cancel.is_set, progress, narrator)
+        spoken = respeak(spec, cancel.is_set, progress, narrator)
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
         project = apply_overrides(project, {"draft": bool(spec.get("draft"))})
         cache = PartCache(Path(spec["cache"])) if spec.get("cache") else False
         result = render(project, Path(spec["output"]), cancel=cancel, cache=cache,
-                        on_progress=lambda p: send(out, "progress", asdict(p)),
-                        parts=_remote_parts(), narrator=_narrator(spec))
-    except RenderCancelled:
-        return "cancelled", None
-    except Exception as exc:  # every failure goes back to the parent, in words
-        message, problems = describe_error(exc)
+                        on_progress=progress, parts=_remote_parts(), narrator=narrator)
+    except BaseException as exc:
+        for item in spoken:  # the studio attaches them only to a finished render
+            (Path(spec["base_dir"]) / item["file"]).unlink(missing_ok=True)
+        if isinstance(exc, RenderCancelled):
+            return "cancelled", None
+        if not isinstance(exc, Exception):
+            raise
+        message, problems = describe_error(exc)  # every failure goes back, in words
         return "error", {"message": message, "problems": problems}
     with contextlib.suppress(MediaError):  # the history shows the first still instead
         write_poster(result.path, result.path.with_suffix(".jpg"))
     return "done", asdict(RenderOutcome(str(result.path), result.size, result.duration,
                                         result.frames, str(result.fps), list(result.warnings),
-                                        width=project.width, height=project.height))
+                                        narrations=spoken, width=project.width,
+                                        height=project.height,
+                                        parts_encoded=result.chunks_encoded,
+                                        parts_reused=result.chunks_reused))
 
 
 def _remote_parts() -> Any:

@@ -573,7 +573,7 @@ def caption_states(
     starts = [min(max(w.start, start), end - 1) for w in words]
     groups = pop_groups([w.text for w in words], group) if look == "pop" else [(0, count)]
     shown_from = [start if g == 0 else starts[a] for g, (a, _) in enumerate(groups)]
-    changes = sorted({start, *starts, *(f + k for f in shown_from for k in range(POP_STEPS))})
+    changes = sorted({start, *starts, *(f + k for f in shown_from for k in range(POP_STEPS + 1))})
     out: list[tuple[int, CaptionState]] = []
     for frame in (f for f in changes if start <= f < end):
         spoken = sum(1 for s in starts if s <= frame)

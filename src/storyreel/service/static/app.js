@@ -139,22 +139,28 @@ function showError(err) {
 }
 
 // In-page dialogs instead of prompt() and confirm(). Resolves to the text (or true), or null.
+// Enter is the main button (the form's first submit button), Escape and Cancel cancel; focus
+// starts in the dialog and goes back to where it was.
 function ask({ title, text = "", input = null, ok = "OK", danger = false }) {
   const dialog = $("#dialog");
+  const from = document.activeElement;
   $("#dialog-title").textContent = title;
   $("#dialog-text").textContent = text;
   const field = $("#dialog-input");
   field.hidden = input === null;
   field.value = input ?? "";
+  field.setAttribute("aria-labelledby", text ? "dialog-text" : "dialog-title");
   $("#dialog-ok").textContent = ok;
   $("#dialog-ok").className = danger ? "danger" : "primary";
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
       if (dialog.returnValue !== "ok") resolve(null);
       else resolve(input === null ? true : field.value.trim());
+      if (from && from.isConnected && from !== document.body) from.focus();
     }, { once: true });
+    dialog.returnValue = "";  // Escape leaves it as it was: an earlier OK must not count
     dialog.showModal();
-    if (input !== null) { field.focus(); field.select(); }
+    if (input !== null) { field.focus(); field.select(); } else $("#dialog-ok").focus();
   });
 }
 
@@ -170,11 +176,17 @@ function setSaveState() {
   box.title = "";
 }
 
+// Saves on their way to the studio: a render waits for them, so it uses what was typed.
+const inflight = new Set();
+
 async function save(run) {
   state.saving += 1;
   setSaveState();
+  const sending = Promise.resolve().then(run);
+  inflight.add(sending);
+  sending.catch(() => {}).finally(() => inflight.delete(sending));
   try {
-    const result = await run();
+    const result = await sending;
     state.saveError = null;
     return result;
   } catch (err) {
@@ -349,12 +361,14 @@ async function openProject(id) {
   if (switching) {
     state.selected = project.segment_list.length ? project.segment_list[0].id : null;
     state.videoJob = null;
+    switchUndo(project.id);
   }
   $("#welcome").hidden = true;
   $("#editor").hidden = false;
   $("#project-head").hidden = false;
   $("#render-actions").hidden = false;
   $("#title").value = project.title;
+  $("#project-heading").textContent = project.title;
   document.title = `${project.title} · storyreel`;
   applyAspect();
   renderTimeline();
@@ -414,9 +428,9 @@ function route() {
 // ---------------------------------------------------------------- timeline
 
 const segmentById = (id) => state.project.segment_list.find((s) => s.id === id);
-// Before a segment has narration, its length is estimated from its words.
-const WORDS_PER_SECOND = 2.5;
-const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / WORDS_PER_SECOND);
+// Before a segment has narration, its length is estimated from its words (at the pace the
+// studio gives in /api/words/).
+const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / state.words.words_per_second);
 
 function renderTimeline() {
   const list = $("#timeline");
@@ -427,23 +441,54 @@ function renderTimeline() {
   // What is being typed survives a redraw: it is kept, and still saved when typing pauses.
   const typing = $$(".segment [data-dirty='1']", list).map((input) => [input.closest(".segment").dataset.id, input.className, input.value]);
   list.replaceChildren();
+  list.style.setProperty("--digits", String(String(segments.length).length));  // room for the longest number
   for (const seg of segments) list.append(segmentRow(seg, segments.length, longest));
   for (const [id, name, value] of typing) {
     const input = document.querySelector(`#segment-${id} .${name.split(" ")[0]}`);
     if (input) { input.value = value; input.dataset.dirty = "1"; }
   }
   if (!segments.length) list.append(el("li", { class: "empty muted", textContent: "No segments yet: press “+ Segment”, or drop pictures here." }));
+  const deleted = deletedRow();
+  if (deleted) list.insertBefore(deleted, list.children[undoLog.done.at(-1).deleted - 1] || null);
   renderOverview();
   updateMeta();
-  const waiting = segments.filter((seg) => seg.narration === "pending" || seg.narration === "outdated").length;
-  const button = $("#narrate-missing");
-  button.hidden = waiting === 0;
-  button.textContent = `Generate narration (${waiting})`;
+  updateNarrateButton();
   if (keep) {
     const row = document.getElementById(`segment-${keep.id}`);
     const field = row && keep.field && row.querySelector(`.${keep.field.split(" ")[0]}`);
     (field || row)?.focus();
   }
+}
+
+function updateNarrateButton() {
+  const waiting = state.project.segment_list.filter((seg) => seg.narration === "pending" || seg.narration === "outdated").length;
+  const button = $("#narrate-missing");
+  button.hidden = waiting === 0;
+  button.textContent = `Generate narration (${waiting})`;
+}
+
+// What a saved edit changes outside its field: what the row still needs, its length, the
+// header's estimate and the Generate narration button.
+function showSegmentFacts(seg) {
+  const row = document.getElementById(`segment-${seg.id}`);
+  if (row) {
+    showNarration(row, seg);
+    showMissing(row, seg);
+    const segments = state.project.segment_list;
+    const longest = Math.max(1, ...segments.map(segDuration));
+    for (const other of segments) {
+      const fill = document.querySelector(`#segment-${other.id} .seg-length-fill`);
+      if (fill) fill.style.width = `${(100 * segDuration(other)) / longest}%`;
+    }
+  }
+  updateMeta();
+  updateNarrateButton();
+  if (seg.id === state.selected) refreshSegmentPanel();
+}
+
+function showMissing(li, seg) {
+  const missing = seg.missing.map((m) => (m === "image" ? "a picture" : "a narration"));
+  $(".seg-missing", li).textContent = missing.length ? `Needs ${missing.join(" and ")}` : "";
 }
 
 function segmentRow(seg, count, longest) {
@@ -477,13 +522,15 @@ function segmentRow(seg, count, longest) {
   const text = $(".seg-text", li);
   text.value = seg.text;
   text.addEventListener("input", () => fitText(text));
+  text.addEventListener("paste", (event) => {
+    if ((event.clipboardData?.getData("text/plain") || "").includes("\n")) setTimeout(() => offerSplit(seg.id, text));
+  });
   requestAnimationFrame(() => fitText(text));
   bindSegmentField(text, seg.id, "text", () => text.value);
   const chapter = $(".seg-chapter", li);
   chapter.value = seg.chapter || "";
   bindSegmentField(chapter, seg.id, "chapter", () => chapter.value.trim() || null);
-  const missing = seg.missing.map((m) => (m === "image" ? "a picture" : "a narration"));
-  $(".seg-missing", li).textContent = missing.length ? `Needs ${missing.join(" and ")}` : "";
+  showMissing(li, seg);
   setupDrop(li, seg);
   $(".up", li).disabled = seg.number === 1;
   $(".down", li).disabled = seg.number === count;
@@ -510,6 +557,9 @@ function fitText(text) {
   text.style.height = `${text.scrollHeight + 2}px`;
 }
 
+// Typing in one field, from focus until it is saved, is one step of undo.
+const typingSessions = new Map();
+
 // What a field showed when typing in it began: a save compares it with the latest version
 // known, so a change made elsewhere meanwhile is never overwritten unseen.
 const bases = new Map();
@@ -521,6 +571,7 @@ function bindSegmentField(input, segmentId, name, value) {
   const label = name === "chapter" ? "chapter" : "text";
   const run = () => serial(segmentKey(segmentId), async () => {
     const sent = value();
+    const before = segmentById(segmentId)?.[name];
     const known = versions.get(segmentKey(segmentId));
     const seen = bases.has(key) ? bases.get(key) : known && known.data[name];
     const settle = (current) => settleField({
@@ -538,9 +589,16 @@ function bindSegmentField(input, segmentId, name, value) {
       (current) => settle(current).then((c) => { choice = c; return c; }));
     const shown = fresh || versions.get(segmentKey(segmentId)).data;
     const seg = segmentById(segmentId);
-    if (seg) Object.assign(seg, { text: shown.text, chapter: shown.chapter, narration: shown.narration });
-    const row = document.getElementById(`segment-${segmentId}`);
-    if (row) showNarration(row, shown);
+    if (seg) {
+      Object.assign(seg, { text: shown.text, chapter: shown.chapter, narration: shown.narration,
+                           missing: shown.missing, audio: shown.audio });
+      showSegmentFacts(seg);
+    }
+    if (fresh && before !== undefined && before !== shown[name]) {
+      const what = name === "text" ? "text" : "chapter title";
+      recordStep({ label: `the ${what} of segment ${shown.number}`, key: `${key}:${typingSessions.get(key)}`,
+        undo: () => editSegment(segmentId, name, before), redo: () => editSegment(segmentId, name, shown[name]) });
+    }
     // The other field shows what changed elsewhere unless it is being edited.
     const other = name === "text" ? "chapter" : "text";
     const otherField = liveField(segmentId, other);
@@ -554,12 +612,49 @@ function bindSegmentField(input, segmentId, name, value) {
     afterEdit(name === "chapter");
   });
   input.addEventListener("focus", () => { if (input.dataset.dirty !== "1") bases.set(key, input.value); });
+  input.addEventListener("focus", () => { if (!state.pending.has(key)) typingSessions.set(key, (typingSessions.get(key) || 0) + 1); });
   input.addEventListener("input", () => {
     if (!bases.has(key)) bases.set(key, versions.get(segmentKey(segmentId))?.data[name]);
     input.dataset.dirty = "1";
     debounced(key, run);
   });
   input.addEventListener("blur", () => flush(key, run));
+}
+
+async function editSegment(segmentId, name, text) {
+  const id = currentId(segmentId);
+  const key = segmentKey(id);
+  await save(() => serial(key, () => conditional(key,
+    (headers) => api("PATCH", projectPath(`segments/${id}/`), { [name]: text }, headers),
+    (current) => settleField({ what: `Segment ${current.number}'s ${name === "text" ? "text" : "chapter"}`,
+      mine: text, theirs: current[name], apply: () => {} }))));
+  const row = document.getElementById(`segment-${id}`);
+  const field = row && $(name === "text" ? ".seg-text" : ".seg-chapter", row);
+  if (field) field.dataset.dirty = "";  // what the studio now holds is shown, not older typing
+  await reloadProject();
+  afterEdit(name === "chapter");
+}
+
+// A story pasted into a segment can become segments, split as a text import splits it.
+async function offerSplit(segmentId, field) {
+  const parts = await api("POST", "/api/stories/split/", { text: field.value }).catch(() => []);
+  if (parts.length < 2) return;
+  const yes = await ask({ title: `Split into ${parts.length} segments?`, ok: `Split into ${parts.length}`,
+    text: `The text holds ${parts.length} paragraphs. This segment can keep the first, and each of the others can become a new segment after it.` });
+  if (!yes || !state.project) return;
+  const key = `segment:${segmentId}:text`;
+  clearTimeout(state.pending.get(key));  // the split saves the text itself
+  state.pending.delete(key);
+  field.dataset.dirty = "";
+  try {
+    await save(() => api("POST", projectPath(`segments/${segmentId}/split/`), { text: field.value }));
+    await reloadProject();
+    afterEdit(true);
+    loadProjects().catch(() => {});
+    toast(`Split into ${parts.length} segments`);
+  } catch (err) {
+    await reloadProject().catch(() => {});
+  }
 }
 
 // A text or chapter edit changes the video to come: the notice and the frame follow.
@@ -583,7 +678,8 @@ function renderOverview() {
   const strip = $("#overview");
   strip.replaceChildren();
   for (const seg of state.project.segment_list) {
-    const block = el("button", { class: "ov-block", title: `Segment ${seg.number} · ${fmtSeconds(segDuration(seg)) || "no narration yet"}`,
+    // A pointer's shortcut: on the keyboard, the timeline's rows are the way (not 100 tab stops).
+    const block = el("button", { class: "ov-block", tabIndex: -1, title: `Segment ${seg.number} · ${fmtSeconds(segDuration(seg)) || "no narration yet"}`,
       onclick: () => { select(seg.id); document.getElementById(`segment-${seg.id}`)?.scrollIntoView({ block: "nearest" }); } });
     block.style.flexGrow = String(Math.max(0.6, segDuration(seg)));
     if (seg.image) block.style.backgroundImage = `url("${seg.image.thumbnail_url}")`;
@@ -619,30 +715,47 @@ function playNarration(seg, button) {
 }
 
 // Drag a row by its handle (or anywhere) to move it; files dropped on a row are uploads.
+// The order is sent when the drag ends: no drop event is to be relied on (Chromium fires none
+// when the row moved under the pointer since the last dragover). Released outside the
+// timeline, the saved order comes back.
 let dragging = null;
+let overTimeline = false;
 function setupReorder(li) {
   li.addEventListener("dragstart", (event) => {
     if (event.target !== li) return;
     dragging = li;
+    overTimeline = true;
     li.classList.add("dragging");
     event.dataTransfer.effectAllowed = "move";
     event.dataTransfer.setData("text/plain", li.dataset.id);
   });
-  li.addEventListener("dragend", () => { li.classList.remove("dragging"); dragging = null; });
+  li.addEventListener("dragend", () => {
+    li.classList.remove("dragging");
+    if (dragging !== li) return;
+    dragging = null;
+    if (!state.project) return;
+    const order = $$("#timeline .segment").map((row) => Number(row.dataset.id));
+    const saved = state.project.segment_list.map((s) => s.id);
+    if (!overTimeline) renderTimeline();
+    else if (order.join() !== saved.join()) reorder(order);
+  });
   li.addEventListener("dragover", (event) => {
     if (!dragging || dragging === li) return;
-    event.preventDefault();
     const after = event.offsetY > li.offsetHeight / 2;
     li.parentNode.insertBefore(dragging, after ? li.nextSibling : li);
   });
-  li.addEventListener("drop", (event) => {
-    if (!dragging) return;
-    event.preventDefault();
-    const order = $$(".segment").map((row) => Number(row.dataset.id));
-    saveOrder(order);
-  });
 }
 
+function setupTimelineDrop(list) {
+  document.addEventListener("dragover", (event) => {
+    if (!dragging) return;
+    overTimeline = list.contains(event.target);
+    if (overTimeline) event.preventDefault();
+  });
+  list.addEventListener("drop", (event) => { if (dragging) event.preventDefault(); });  // no text dropped into a field
+}
+
+// Resolves to whether the studio took the order; if not, the page shows the studio's order.
 async function saveOrder(order) {
   const key = projectKey();
   try {
@@ -659,11 +772,21 @@ async function saveOrder(order) {
       state.project.segment_list = segments;
       renderTimeline();
       afterEdit(true);
-    } else {
-      await reloadProject();
+      return true;
     }
+    await reloadProject();
+    return false;
   } catch (err) {
-    renderTimeline();
+    await reloadProject().catch(() => renderTimeline());
+    return false;
+  }
+}
+
+// A reorder made by the creator (not by undo): it can be undone.
+async function reorder(order) {
+  const before = state.project.segment_list.map((s) => s.id);
+  if (await saveOrder(order)) {
+    recordStep({ label: "a move", undo: must(() => saveOrder(arrange(before))), redo: must(() => saveOrder(arrange(order))) });
   }
 }
 
@@ -673,7 +796,7 @@ function moveSegment(segmentId, step) {
   const to = from + step;
   if (to < 0 || to >= order.length) return;
   order.splice(to, 0, ...order.splice(from, 1));
-  saveOrder(order).then(() => document.getElementById(`segment-${segmentId}`)?.focus());
+  reorder(order).then(() => document.getElementById(`segment-${segmentId}`)?.focus());
 }
 
 function setupDrop(li, seg) {
@@ -740,69 +863,138 @@ async function spreadUploads(seg, groups) {
   if (done > 1) toast(`${done} files added`);
 }
 
+// A recording replaces a segment's narration (the voice's or an earlier recording) only
+// once the creator said so; the studio refuses it otherwise (409).
+function askReplaceNarration(seg) {
+  const spoken = seg && (seg.narration === "generated" || seg.narration === "outdated");
+  return ask({
+    title: "Replace the narration?",
+    text: `${seg ? `Segment ${seg.number}` : "This segment"} already has ${spoken ? "a narration spoken by the voice" : "a recording"}. The new recording will take its place.`,
+    ok: "Replace", danger: true,
+  });
+}
+
 async function upload(segmentId, kind, file) {
+  const seg = segmentById(segmentId);
+  let replace = false;
+  if (kind === "audio" && seg && seg.audio) {
+    if (!(await askReplaceNarration(seg))) return false;
+    replace = true;
+  }
   const zone = document.querySelector(`#segment-${segmentId} .dropzone[data-kind=${kind}]`);
   if (zone) zone.classList.add("busy");
   const form = new FormData();
   form.append("file", file);
   const progress = (done) => { if (zone) zone.dataset.progress = done < 1 ? `${Math.floor(done * 100)} %` : "Checking…"; };
+  const before = state.saveError;
   const key = segmentKey(segmentId);
-  const what = kind === "image" ? "picture" : "recording";
+  const what = kind === "image" ? "picture" : kind === "video" ? "clip" : "recording";
+  let declined = false;
+  const send = (sure, headers) => sendForm(projectPath(`segments/${segmentId}/${kind}/${sure ? "?replace=true" : ""}`), form, progress, headers)
+    .then((answer) => tagged(answer.segment, answer.etag));
+  const sendOnce = (headers) => send(replace, headers).catch(async (err) => {
+    // A narration arrived since the page was drawn: ask now.
+    if (kind !== "audio" || replace || err.status !== 409 || !err.message.includes("confirm")) throw err;
+    if (!(await askReplaceNarration(segmentById(segmentId)))) { declined = true; return null; }
+    replace = true;
+    return send(true, headers);
+  });
   try {
-    const done = await save(() => serial(key, () => conditional(key,
-      (headers) => sendForm(projectPath(`segments/${segmentId}/${kind}/`), form, progress, headers).then((answer) => tagged(answer.segment, answer.etag)),
+    const done = await save(() => serial(key, () => conditional(key, sendOnce,
       async (current, seen) => {
         const media = (m) => m && { ...m, url: undefined, thumbnail_url: undefined };
         if (seen && same(media(current[kind]), media(seen[kind]))) return "send";  // only its text changed
         const sure = await ask({ title: `Segment ${current.number} was changed in another window`, text: `Its ${what} changed there too. Put yours in its place?`, ok: `Use my ${what}` });
         return sure ? "send" : "theirs";
       })));
-    return Boolean(done);
+    return Boolean(done) && !declined;
   } catch (err) {
+    // A refused file is said in its message; nothing the creator made is left unsaved.
+    state.saveError = before;
+    setSaveState();
     return false;
   } finally {
     if (zone) { zone.classList.remove("busy"); delete zone.dataset.progress; }
   }
 }
 
-// Deleting waits a few seconds before it reaches the studio, so it can be undone.
-function removeSegment(seg) {
+// A deleted segment is gone from the studio at once (the next video is what the page shows);
+// what it held is kept here, so undo can put it back as a new segment in the same place.
+async function removeSegment(seg) {
   const row = document.getElementById(`segment-${seg.id}`);
+  const rows = $$("#timeline .segment");
+  const next = rows[rows.indexOf(row) + 1] || rows[rows.indexOf(row) - 1];
   if (row) row.hidden = true;
-  const timer = setTimeout(() => commitDelete(seg.id), 6000);
-  pendingDeletes.set(seg.id, timer);
-  toast(`Segment ${seg.number} deleted`, {
-    seconds: 6,
-    action: { label: "Undo", run: () => { clearTimeout(timer); pendingDeletes.delete(seg.id); if (row) row.hidden = false; } },
-  });
-}
-
-const pendingDeletes = new Map();
-async function commitDelete(segmentId) {
-  pendingDeletes.delete(segmentId);
-  if (!state.project) return;
+  let kept;
   try {
-    const key = segmentKey(segmentId);
-    await save(() => serial(key, () => conditional(key,
-      (headers) => api("DELETE", projectPath(`segments/${segmentId}/`), undefined, headers),
-      async (current) => (await ask({ title: `Segment ${current.number} was changed in another window`, text: `It now reads: “${current.text.slice(0, 200)}”. Delete it anyway?`, ok: "Delete", danger: true })) ? "send" : "theirs")));
-    if (state.selected === segmentId) state.selected = null;
-    await reloadProject();
+    kept = await keepSegment(seg);
+  } catch (err) {
+    if (row) row.hidden = false;
+    showError(err);
+    return;
+  }
+  try {
+    if (!(await sendDelete(seg.id))) {  // kept, as it is now in the other window
+      if (row) row.hidden = false;
+      await reloadProject();
+      return;
+    }
+    if (state.selected === seg.id) state.selected = next ? Number(next.dataset.id) : null;
+    recordStep({ label: `the deletion of segment ${seg.number}`, deleted: seg.number,
+      undo: () => restoreSegment(kept), redo: () => deleteSegment(kept.id) });
+    await reloadProject();  // the timeline shows where it was, with Undo
+    (document.getElementById(next?.id) || $("#add-segment")).focus();
     afterEdit(true);
     loadProjects().catch(() => {});
   } catch (err) {
+    if (row) row.hidden = false;
     await reloadProject().catch(() => {});
   }
 }
 
-// Deletes still waiting for their undo are sent when the page goes away.
-window.addEventListener("pagehide", () => {
-  if (!state.project) return;
-  for (const [segmentId, timer] of pendingDeletes) {
-    clearTimeout(timer);
-    fetch(projectPath(`segments/${segmentId}/`), { method: "DELETE", keepalive: true, headers: ifMatch(segmentKey(segmentId)) });
+// Resolves to whether the segment was deleted (not when, changed in another window, it is kept).
+async function sendDelete(segmentId) {
+  const key = segmentKey(segmentId);
+  return Boolean(await save(() => serial(key, () => conditional(key,
+    (headers) => api("DELETE", projectPath(`segments/${segmentId}/`), undefined, headers),
+    async (current) => (await ask({ title: `Segment ${current.number} was changed in another window`, text: `It now reads: “${current.text.slice(0, 200)}”. Delete it anyway?`, ok: "Delete", danger: true })) ? "send" : "theirs"))));
+}
+
+// What a segment holds, its media as files (a generated narration is spoken again instead).
+async function keepSegment(seg) {
+  const file = async (media, name) => {
+    if (!media) return null;
+    const response = await fetch(media.url);
+    if (!response.ok) throw new ApiError(`The ${name} of segment ${seg.number} could not be read.`, response.status);
+    return new File([await response.blob()], name, { type: response.headers.get("Content-Type") || "" });
+  };
+  const recorded = seg.narration === "recorded";
+  return { id: seg.id, number: seg.number, text: seg.text, chapter: seg.chapter, image_prompt: seg.image_prompt,
+    title: seg.title ?? null, clip: seg.clip ?? null, image: await file(seg.image, "picture"),
+    video: await file(seg.video, "clip"), audio: recorded ? await file(seg.audio, "recording") : null };
+}
+
+async function restoreSegment(kept) {
+  const body = { text: kept.text, chapter: kept.chapter, image_prompt: kept.image_prompt, title: kept.title, position: kept.number };
+  const seg = await save(() => api("POST", projectPath("segments/"), body));
+  undoLog.ids.set(kept.id, seg.id);
+  for (const kind of ["image", "video", "audio"]) {
+    if (!kept[kind]) continue;
+    const form = new FormData();
+    form.append("file", kept[kind]);
+    await save(() => api("POST", projectPath(`segments/${seg.id}/${kind}/`), form));
   }
-});
+  if (kept.video && kept.clip) await save(() => api("PATCH", projectPath(`segments/${seg.id}/`), { clip: kept.clip }));
+  state.selected = seg.id;
+  await reloadProject();
+  document.getElementById(`segment-${seg.id}`)?.focus();
+}
+
+async function deleteSegment(segmentId) {
+  const deleted = await sendDelete(currentId(segmentId));
+  await reloadProject();
+  if (!deleted) throw new ApiError("The segment was kept.", 412);
+}
 
 async function addSegment() {
   try {
@@ -815,6 +1007,104 @@ async function addSegment() {
   } catch (err) { /* reported by save() */ }
 }
 
+// ---------------------------------------------------------------- undo
+
+// One history per project. Each step undoes and redoes itself with the same requests as any
+// edit, so the studio always holds what the page shows. Ctrl+Z / Ctrl+Shift+Z (Cmd on macOS)
+// work outside text fields; inside one, the browser's own undo applies to the typing.
+const undoLog = { project: null, done: [], undone: [], ids: new Map(), queue: Promise.resolve() };
+
+function recordStep(step) {
+  if (!state.project || undoLog.project !== state.project.id) return;
+  const last = undoLog.done.at(-1);
+  // The same typing going on is one step, from the text before it to the last one saved.
+  if (step.key && last && last.key === step.key) last.redo = step.redo;
+  else undoLog.done.push(step);
+  undoLog.undone = [];
+  showUndo();
+}
+
+// Each project keeps its own history while the page is open.
+const undoLogs = new Map();
+function switchUndo(projectId) {
+  if (undoLog.project !== null) undoLogs.set(undoLog.project, { done: undoLog.done, undone: undoLog.undone, ids: undoLog.ids });
+  const kept = undoLogs.get(projectId) || { done: [], undone: [], ids: new Map() };
+  Object.assign(undoLog, kept, { project: projectId });
+  showUndo();
+}
+
+// A segment brought back by undo has a new id: steps made before still find it.
+function currentId(segmentId) {
+  let id = segmentId;
+  for (let hops = 0; undoLog.ids.has(id) && hops < 1000; hops += 1) id = undoLog.ids.get(id);
+  return id;
+}
+
+// An order saved earlier, applied to the segments there are now (others keep their place after).
+function arrange(order) {
+  const now = state.project.segment_list.map((s) => s.id);
+  const wanted = order.map(currentId).filter((id) => now.includes(id));
+  return [...wanted, ...now.filter((id) => !wanted.includes(id))];
+}
+
+// A step whose request resolves to false (refused, and reported) fails as a step.
+const must = (run) => async () => {
+  if (!(await run())) throw new ApiError("The change was not saved.", 0);
+};
+
+function undo() { return travel("done", "undone", "undo", "Undone"); }
+function redo() { return travel("undone", "done", "redo", "Redone"); }
+
+// Steps run one after another; the lists are looked up when a step's turn comes.
+function travel(fromList, toList, direction, word) {
+  const project = undoLog.project;
+  undoLog.queue = undoLog.queue.then(async () => {
+    if (!state.project || undoLog.project !== state.project.id || project !== undoLog.project) return;
+    const step = undoLog[fromList].pop();
+    if (!step) return;
+    try {
+      await step[direction]();
+      undoLog[toList].push(step);
+      toast(`${word}: ${step.label}`);
+    } catch (err) {
+      undoLog[fromList].push(step);  // still there to try again; the studio's refusal was shown by save()
+      if (!(err instanceof ApiError)) showError(err);
+      await reloadProject().catch(() => {});
+    }
+    showUndo();
+  });
+  return undoLog.queue;
+}
+
+function showUndo() {
+  const last = undoLog.done.at(-1), next = undoLog.undone.at(-1);
+  const mac = /Mac|iPhone|iPad/.test(navigator.platform);
+  $("#undo").disabled = !last;
+  $("#undo").title = last ? `Undo ${last.label} (${mac ? "⌘Z" : "Ctrl+Z"})` : "Nothing to undo";
+  $("#redo").disabled = !next;
+  $("#redo").title = next ? `Redo ${next.label} (${mac ? "⇧⌘Z" : "Ctrl+Shift+Z"})` : "Nothing to redo";
+}
+
+const TEXT_TYPES = new Set(["text", "search", "url", "email", "tel", "password", "number"]);
+const isTextField = (node) => Boolean(node && (node.tagName === "TEXTAREA" || node.isContentEditable ||
+  (node.tagName === "INPUT" && TEXT_TYPES.has(node.type))));
+
+function undoKeys(event) {
+  if (!(event.ctrlKey || event.metaKey) || event.altKey || !state.project) return;
+  if (isTextField(event.target) || document.querySelector("dialog[open]")) return;
+  const key = event.key.toLowerCase();
+  if (key === "z" && !event.shiftKey) { event.preventDefault(); undo(); }
+  else if ((key === "z" && event.shiftKey) || (key === "y" && !event.metaKey)) { event.preventDefault(); redo(); }
+}
+
+// The row of a segment just deleted: where it was, and the way to bring it back.
+function deletedRow() {
+  const step = undoLog.done.at(-1);
+  if (!step || !step.deleted || undoLog.project !== state.project.id) return null;
+  const undoButton = el("button", { class: "link", textContent: "Undo", onclick: () => undo() });
+  return el("li", { class: "deleted muted small" }, el("span", { textContent: `Segment ${step.deleted} deleted.` }), undoButton);
+}
+
 // ---------------------------------------------------------------- voice and narration
 
 function showNarration(li, seg) {
@@ -822,7 +1112,7 @@ function showNarration(li, seg) {
   li.dataset.narration = seg.narration;
   const label = $(".seg-narration", li);
   label.textContent = seg.narration === "recorded" || seg.narration === "missing" ? "" : words;
-  label.classList.toggle("warn", seg.narration === "outdated");
+  label.classList.toggle("warn", seg.narration === "outdated" || seg.narration === "changed");
   const button = $(".seg-generate", li);
   button.hidden = !action || !seg.text.trim();
   button.textContent = action;
@@ -872,7 +1162,7 @@ function chosenVoice() {
 }
 
 async function saveVoice() {
-  await patchProject({ settings: { voice: chosenVoice() } });
+  await changeOptions({ settings: { voice: chosenVoice() } });
   await reloadProject().catch(() => {});
 }
 
@@ -885,7 +1175,7 @@ function listenVoice() {
 
 async function narrate(segmentId, narrationState) {
   const body = segmentId ? { segment_id: segmentId } : {};
-  if (narrationState === "recorded") {
+  if (narrationState === "recorded" || narrationState === "changed") {
     const sure = await ask({ title: "Replace your recording?", text: "The voice will read this segment's text instead of your uploaded recording.", ok: "Replace", danger: true });
     if (!sure) return;
     body.replace = true;
@@ -906,10 +1196,7 @@ const isBusy = () => Boolean(state.lastStatus && (state.lastStatus.status === "q
 // ---------------------------------------------------------------- stage: framing and video
 
 function showStage(which) {
-  $$(".stage-tabs button").forEach((b) => {
-    b.classList.toggle("active", b.dataset.stage === which);
-    b.setAttribute("aria-selected", String(b.dataset.stage === which));
-  });
+  selectTab($(".stage-tabs"), (tab) => tab.dataset.stage === which);
   $("#stage-frame").hidden = which !== "frame";
   $("#stage-video").hidden = which !== "video";
   if (which !== "video") $("#video").pause();
@@ -994,8 +1281,8 @@ function updateStatus(s) {
   const before = state.lastStatus;
   state.lastStatus = s;
   const running = s.status === "queued" || s.status === "processing";
-  if (s.kind === "narrate" && before && before.job_id === s.job_id && before.status !== s.status && !running) {
-    reloadProject().catch(() => {});  // new narrations: show them on the timeline
+  if (before && s.job_id && !running && (before.job_id !== s.job_id || before.status !== s.status)) {
+    reloadProject().catch(() => {});  // a job ended: show the narrations it made, and their lengths
   }
   $("#narrate-all")?.toggleAttribute("disabled", running);
   $("#narrate-missing").disabled = running;
@@ -1011,7 +1298,8 @@ function updateStatus(s) {
   const kind = s.kind === "narrate" ? "Narration" : (s.draft ? "Draft" : "Video");
   $("#progress-phase").textContent = `${kind}: ${s.cancelling ? stateWords("cancelling") : (s.status === "queued" ? stateWords("queued") : s.phase_words)}`;
   const parts = [];
-  if (s.phase === "export" && s.frames_total) parts.push(`frame ${s.frames_done} of ${s.frames_total}`);
+  // What the engine says it is doing ("Encoding 1 of 7 parts (6 reused)"), as the CLI shows it.
+  if (running && s.detail) parts.push(s.detail);
   if (running && s.eta != null && s.phase === "export") parts.push(`about ${fmtSeconds(s.eta)} left`);
   $("#progress-detail").textContent = parts.join(" · ");
   const badge = $(`.project-item[data-id="${s.project_id}"] .badge`);
@@ -1055,6 +1343,7 @@ function renderNote(s) {
 async function startRender(draft) {
   try {
     $("#render-draft").disabled = $("#render-final").disabled = true;
+    await Promise.allSettled([...inflight]);  // the text just typed is saved first (on blur)
     await api("POST", projectPath("render/"), { draft });
     loadProjects().catch(() => {});
   } catch (err) {
@@ -1097,10 +1386,44 @@ function buildPanel() {
   tabs.replaceChildren();
   const names = [["segment", "Segment"], ...state.words.options.map((g) => [g.group.toLowerCase(), g.group]), ["videos", "Videos"]];
   for (const [key, label] of names) {
-    tabs.append(el("button", { role: "tab", textContent: label, dataset: { panel: key },
-      className: key === state.panel ? "active" : "", onclick: () => { state.panel = key; buildPanel(); } }));
+    const tab = el("button", { role: "tab", id: `panel-tab-${key}`, textContent: label, dataset: { panel: key },
+      onclick: () => choosePanel(key) });
+    tab.setAttribute("aria-controls", "panel-body");
+    tabs.append(tab);
   }
+  choosePanel(state.panel);
+}
+
+// The chosen tab is redrawn in place, so focus stays on it.
+function choosePanel(key) {
+  state.panel = key;
+  selectTab($("#panel-tabs"), (tab) => tab.dataset.panel === key);
+  $("#panel-body").setAttribute("aria-labelledby", `panel-tab-${key}`);
+  $("#panel-body").tabIndex = 0;
   buildPanelBody();
+}
+
+// WAI-ARIA tabs: the chosen tab is aria-selected and the only one in the Tab order.
+function selectTab(list, chosen) {
+  for (const tab of $$("[role=tab]", list)) {
+    const on = chosen(tab);
+    tab.classList.toggle("active", on);
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+  }
+}
+
+// Arrow keys, Home and End move between tabs and choose the one reached.
+function tabKeys(event) {
+  const tabs = $$("[role=tab]", event.currentTarget);
+  const at = tabs.indexOf(event.target);
+  if (at < 0) return;
+  const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (to === undefined) return;
+  event.preventDefault();
+  const tab = tabs[(to + tabs.length) % tabs.length];
+  tab.focus();
+  tab.click();
 }
 
 function buildPanelBody() {
@@ -1271,7 +1594,7 @@ function readInput(input) {
 
 function saveOption(input) {
   const path = input.dataset.path;
-  patchProject(nested(path, readInput(input)), input);
+  changeOptions(nested(path, readInput(input)), input);
 }
 
 // The title and options of another window's version, in every field not being edited.
@@ -1316,11 +1639,56 @@ function sendProject(patch, input = null) {
     }));
 }
 
+// An option changed by the creator: it can be undone (the options it touched, as they were).
+async function changeOptions(patch, input = null) {
+  const before = {};
+  const walk = (node, path) => {
+    for (const [key, value] of Object.entries(node)) {
+      const at = path ? `${path}.${key}` : key;
+      if (value && typeof value === "object" && !Array.isArray(value)) walk(value, at);
+      else mergeInto(before, nested(at, getPath(state.project.options, at) ?? null));
+    }
+  };
+  walk(patch, "");
+  // A platform brings its own size, rate, bitrate and caption size: undo puts them back too.
+  if (patch.settings && patch.settings.platform !== undefined) {
+    walk({ width: 0, height: 0, fps: 0, settings: { video_bitrate: 0, subtitles: { size: 0 } } }, "");
+  }
+  if (!(await patchProject(patch, input))) return false;
+  const apply = (change) => must(async () => {
+    if (!(await patchProject(change))) return false;
+    await reloadProject().catch(() => {});  // a voice's narrations go out of date with it
+    return true;
+  });
+  recordStep({ label: optionLabel(patch), undo: apply(before), redo: apply(patch) });
+  return true;
+}
+
+function mergeInto(target, source) {
+  for (const [key, value] of Object.entries(source)) {
+    if (value && typeof value === "object" && !Array.isArray(value)) mergeInto(target[key] ??= {}, value);
+    else target[key] = value;
+  }
+}
+
+function optionLabel(patch) {
+  if (patch.width !== undefined) return "the size";
+  if (patch.settings && patch.settings.voice) return "the voice";
+  const leaf = (node, path) => {
+    const [key, value] = Object.entries(node)[0];
+    return value && typeof value === "object" ? leaf(value, `${path}${key}.`) : `${path}${key}`;
+  };
+  const path = leaf(patch, "");
+  const field = state.words.options.flatMap((g) => g.fields).find((f) => f.path === path);
+  return field ? `“${field.label}”` : "an option";
+}
+
+// Resolves to whether the studio took the change.
 async function patchProject(patch, input = null) {
   try {
     const project = await save(() => sendProject(patch, input));
     if (input) input.dataset.dirty = "";
-    if (!project) { setSaveState(); return; }
+    if (!project) { setSaveState(); return false; }
     if (!isEditing($("#title"))) { state.project.title = project.title; $("#title").value = project.title; }
     const sizeChanged = project.options.width !== state.project.options.width || project.options.height !== state.project.options.height;
     state.project.options = project.options;
@@ -1335,8 +1703,10 @@ async function patchProject(patch, input = null) {
     showFrame();
     refreshCaptionPreview();
     loadProjects().catch(() => {});
+    return true;
   } catch (err) {
     if (input) { input.dataset.dirty = ""; fillOptions($("#panel-body")); }
+    return false;
   }
 }
 
@@ -1380,7 +1750,7 @@ function sizeField() {
   for (const input of [width, height]) input.addEventListener("input", () => { input.dataset.dirty = "1"; });
   const sendCustom = () => {
     width.dataset.dirty = height.dataset.dirty = "";
-    patchProject({ width: Number(width.value), height: Number(height.value) });
+    changeOptions({ width: Number(width.value), height: Number(height.value) });
   };
   apply.addEventListener("click", sendCustom);
   for (const input of [width, height]) input.addEventListener("keydown", (event) => { if (event.key === "Enter") sendCustom(); });
@@ -1388,7 +1758,7 @@ function sizeField() {
     custom.hidden = select.value !== "custom";
     if (select.value === "custom") { width.focus(); return; }
     const [w, h] = select.value.split("x").map(Number);
-    patchProject({ width: w, height: h });
+    changeOptions({ width: w, height: h });
   });
   const row = fieldRow({ path: "size", label: "Size", help: "Pixels of the finished video; a platform sets its own.", unit: "" }, select);
   row.querySelector(".control").after(custom);
@@ -1550,9 +1920,9 @@ function setupImportDrop(zone) {
 async function renderAll() {
   try {
     const answer = await api("POST", "/api/renders/all/");
-    const waiting = Object.keys(answer.skipped).length;
-    toast(`${answer.queued.length} render${answer.queued.length === 1 ? "" : "s"} queued` +
-      (waiting ? `; ${waiting} project${waiting === 1 ? " is" : "s are"} not ready or already rendering` : ""));
+    const left = answer.left.map((p) => `“${p.title}”: ${p.reason}`);
+    toast(`${answer.queued.length} render${answer.queued.length === 1 ? "" : "s"} queued.` +
+      (left.length ? ` Not queued: ${left.join(" ")}` : ""), { seconds: left.length ? 12 : null });
     loadProjects().catch(() => {});
   } catch (err) {
     showError(err);
@@ -1566,16 +1936,35 @@ function bindTitle() {
   const run = async () => {
     const sent = title.value.trim();
     if (!sent) return;
+    const before = state.project.title;
     const project = await sendProject({ title: sent });
     if (!project) { if (title.value.trim() === state.project.title) title.dataset.dirty = ""; return; }
-    state.project.title = project.title;
+    showTitle(project.title);
     if (title.value.trim() === sent) title.dataset.dirty = "";
-    document.title = `${project.title} · storyreel`;
-    loadProjects().catch(() => {});
+    if (before !== project.title) {
+      recordStep({ label: "the title", key: `title:${typingSessions.get("title")}`,
+        undo: () => retitle(before), redo: () => retitle(project.title) });
+    }
   };
+  title.addEventListener("focus", () => { if (!state.pending.has("title")) typingSessions.set("title", (typingSessions.get("title") || 0) + 1); });
   title.addEventListener("input", () => { title.dataset.dirty = "1"; debounced("title", run); });
   title.addEventListener("blur", () => flush("title", run));
   title.addEventListener("keydown", (event) => { if (event.key === "Enter") title.blur(); });
+}
+
+function showTitle(text) {
+  state.project.title = text;
+  document.title = `${text} · storyreel`;
+  $("#project-heading").textContent = text;
+  if (!isEditing($("#title"))) $("#title").value = text;
+  loadProjects().catch(() => {});
+}
+
+async function retitle(text) {
+  const project = await save(() => sendProject({ title: text }));
+  if (!project) throw new ApiError("The title is kept as the other window has it.", 412);
+  $("#title").dataset.dirty = "";
+  showTitle(project.title);
 }
 
 async function main() {
@@ -1590,6 +1979,7 @@ async function main() {
   $("#import-drop").addEventListener("click", () => $("#import-file").click());
   setupImportDrop($("#import-drop"));
   setupImportDrop($("#sidebar"));
+  setupTimelineDrop($("#timeline"));
   bindTitle();
   $("#add-segment").addEventListener("click", addSegment);
   $("#narrate-missing").addEventListener("click", () => narrate(null, null));
@@ -1597,9 +1987,20 @@ async function main() {
   $("#render-draft").addEventListener("click", () => startRender(true));
   $("#render-final").addEventListener("click", () => startRender(false));
   $("#cancel").addEventListener("click", cancelRender);
+  $("#dialog-cancel").addEventListener("click", () => $("#dialog").close("cancel"));
+  $("#undo").addEventListener("click", () => undo());
+  $("#redo").addEventListener("click", () => redo());
+  document.addEventListener("keydown", undoKeys);
   $("#show-start").addEventListener("click", () => setFrameEnd(false));
+  for (const img of [$("#frame-start"), $("#frame-end")]) {
+    // A preview that cannot be drawn (its segment just deleted, say) shows no broken picture.
+    img.addEventListener("error", () => img.classList.add("broken"));
+    img.addEventListener("load", () => img.classList.remove("broken"));
+  }
   $("#show-end").addEventListener("click", () => setFrameEnd(true));
   $$(".stage-tabs button").forEach((b) => b.addEventListener("click", () => showStage(b.dataset.stage)));
+  $(".stage-tabs").addEventListener("keydown", tabKeys);
+  $("#panel-tabs").addEventListener("keydown", tabKeys);
   $("#toggle-projects").addEventListener("click", () => {
     const open = document.body.classList.toggle("drawer-open");
     $("#toggle-projects").setAttribute("aria-expanded", String(open));
