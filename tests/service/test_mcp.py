@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +133,45 @@ def test_mcp_command_needs_its_folder_argument(capsys: pytest.CaptureFixture[str
 
     assert main(["mcp", "--data-dir"]) == 2
     assert "--data-dir" in capsys.readouterr().err
+
+
+async def _over_http(url: str) -> dict[str, Any]:
+    async with Client(url) as client:
+        created: dict[str, Any] = _json(await client.call_tool(
+            "create_project", {"title": "By HTTP", "text": "One line."}))
+        return created
+
+
+def test_streamable_http_on_loopback_refuses_other_hosts(tmp_path: Path) -> None:
+    import httpx
+    from studiokit import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "storyreel", "mcp", "--data-dir",
+                               str(tmp_path / "data"), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        for _ in range(400):  # until it listens (the test's own timeout bounds the wait)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                time.sleep(0.05)
+        assert anyio.run(_over_http, url)["segments"] == 1
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        headers = {"Accept": "application/json, text/event-stream"}
+        rebound = httpx.post(url, json=hello, headers={**headers, "Host": f"evil.test:{port}"})
+        assert rebound.status_code == 421  # Misdirected Request: not this server's name
+        foreign = httpx.post(url, json=hello, headers={**headers, "Origin": "http://evil.test"})
+        assert foreign.status_code == 403
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stderr:
+            server.stderr.close()

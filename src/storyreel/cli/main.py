@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "MCP tools (stdio); needs storyreel[mcp]")
     mcp.add_argument("--data-dir", type=Path, default=None,
                      help="data folder (default: $STORYREEL_DATA_DIR or a per-user folder)")
+    mcp.add_argument("--port", type=int, default=None,
+                     help="serve streamable HTTP at http://127.0.0.1:PORT/mcp (loopback "
+                          "only) instead of stdio")
 
     worker = sub.add_parser("worker", help="encode parts and speak narrations sent through "
                                            "Redis")
@@ -619,11 +622,19 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
 def _cmd_mcp(args: argparse.Namespace, console: Console) -> int:
     try:
         from storyreel.service.config import default_data_dir
-        from storyreel.service.mcp_server import serve_stdio
+        from storyreel.service.mcp_server import serve_http, serve_stdio
     except ImportError as exc:
         raise _UsageError(f"the MCP server needs the 'mcp' extra (pip install "
                           f"'storyreel[mcp]'): {exc}") from exc
-    serve_stdio(args.data_dir or default_data_dir())
+    data_dir = args.data_dir or default_data_dir()
+    if args.port is None:
+        serve_stdio(data_dir)
+    elif not 1 <= args.port <= 65535:
+        raise _UsageError(f"--port {args.port} is not a port number (1-65535)")
+    else:
+        console.print(f"storyreel MCP server at http://127.0.0.1:{args.port}/mcp "
+                      "(Ctrl-C to stop)", markup=False)
+        serve_http(data_dir, args.port)
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import ValidationError
 
 from storyreel.service.config import DataDirLock
@@ -28,7 +29,7 @@ from storyreel.service.store import Store
 from storyreel.service.studio import Studio
 from storyreel.service.uploads import sweep_temps
 
-__all__ = ["build_server", "open_studio", "serve_stdio"]
+__all__ = ["build_server", "open_studio", "serve_http", "serve_stdio"]
 
 #: Files ``add_visual`` stores as a segment's clip; any other file is tried as a still.
 CLIP_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
@@ -212,4 +213,18 @@ def serve_stdio(data_dir: Path) -> None:
     """Run the MCP server on stdin/stdout until the client closes it."""
     with open_studio(data_dir) as studio:
         build_server(studio).run("stdio")
+
+
+def serve_http(data_dir: Path, port: int) -> None:
+    """Run the MCP server as streamable HTTP at ``http://127.0.0.1:PORT/mcp``.
+
+    Only loopback, as the studio without a token: requests naming another ``Host`` or
+    coming from another ``Origin`` (a web page's DNS-rebinding trick) are refused.
+    """
+    hosts = [f"127.0.0.1:{port}", f"localhost:{port}"]
+    security = TransportSecuritySettings(
+        allowed_hosts=hosts, allowed_origins=[f"http://{host}" for host in hosts])
+    with open_studio(data_dir) as studio:
+        build_server(studio).run("streamable-http", host="127.0.0.1", port=port,
+                                 transport_security=security)
 
