@@ -226,6 +226,9 @@ def test_cli_exports_and_refuses_in_one_line(tmp_path: Path,
     assert main(["export", str(manifest), "--to", "premiere", "-o", str(tmp_path / "a.x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown export format 'premiere'" in err
+    assert main(["export", str(manifest), "--to", "otio", "-o", str(manifest)]) == 2
+    assert "an input of the project" in capsys.readouterr().err
+    assert json.loads(manifest.read_text(encoding="utf-8"))["title"] == "Night Train to Zürich"
     (tmp_path / "project" / "média" / "1.png").unlink()
     assert main(["export", str(manifest), "--to", "edl", "-o", str(tmp_path / "b.edl")]) == 2
     err = capsys.readouterr().err.strip()

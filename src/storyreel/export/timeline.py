@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 
 import opentimelineio as otio
 
-from storyreel.errors import ProjectError, RenderError, ValidationFailed
+from storyreel.errors import Problem, ProjectError, RenderError, ValidationFailed
 from storyreel.media.files import check_output_file, copy_file_atomic
 from storyreel.media.sidecar import format_srt, sidecar_path, write_text_atomic
 from storyreel.model.project import Project
@@ -71,8 +71,9 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
                    narrator: Narrator | None = None) -> ExportResult:
     """Write ``project`` as an editable timeline in format ``fmt``, captions beside it.
 
-    Narrations the project leaves to the voice are spoken first (as a render would), so
-    every audio reference resolves to a file of the narration cache.
+    Narrations the project leaves to the voice are spoken first (as a render would) and
+    copied beside the timeline (``<name>.narration/NNN.wav``), so every audio reference
+    resolves for as long as the timeline is kept.
 
     Args:
         project: A project from :func:`storyreel.load_project`.
@@ -83,7 +84,8 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
 
     Raises:
         ProjectError: Unknown format.
-        ValidationFailed: The project has problems (all are listed).
+        ValidationFailed: The project has problems (all are listed), or the timeline or
+            its captions would replace one of its inputs.
         RenderError: The format cannot carry this timeline; nothing was written.
         OutputError: The file cannot be written.
     """
@@ -92,6 +94,7 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
                            f"{', '.join(FORMATS)}")
     target = Path(output).expanduser().absolute()
     check_output_file(target)
+    _check_not_input(project, [target, sidecar_path(target, ".srt")])
     with narrate_project(project, narrator) as narrated:
         spoken = narrated.project
         captions = spoken.settings.subtitles
@@ -246,6 +249,15 @@ def _music_track(path: Path, plan: Plan, rate: float, base: Path | None) -> Any:
                                                              base),
                                   source_range=_range(0, plan.total_frames, rate)))
     return track
+
+
+def _check_not_input(project: Project, written: Sequence[Path]) -> None:
+    for source in project.input_files():
+        for path in written:
+            if path.exists() and source.exists() and os.path.samefile(source, path):
+                raise ValidationFailed([Problem(
+                    f"would overwrite {source}, an input of the project; choose another "
+                    "output", path=path, field="output")])
 
 
 def _keep_narrations(project: Project, synthesised: Sequence[int],
