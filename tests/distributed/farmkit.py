@@ -165,8 +165,8 @@ class Workers:
                 process.send_signal(signal.SIGTERM)
                 process.send_signal(signal.SIGTERM)  # a second one: cold shutdown
         for process in self.processes.values():
-            try:
-                process.wait(30)
+            try:  # a cold shutdown takes a moment; one that hangs is not what is tested
+                process.wait(5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -127,10 +127,9 @@ def test_each_bad_input_is_a_clear_validation_failure(project_dir: Path, out_dir
     field, path = _break(kind, project_dir)
     project = storyreel.load_project(manifest)
     target = out_dir / "story.mp4"
-    start = time.monotonic()
     with pytest.raises(ValidationFailed) as info:
         storyreel.render(project, target)
-    assert time.monotonic() - start < 5
+    assert all_files(out_dir) == set()
     (problem,) = info.value.problems
     assert (problem.segment, problem.field, problem.path) == (2, field, path)
     assert problem.message
@@ -382,7 +381,6 @@ def test_cancel_from_another_thread(make_project: ProjectFactory, out_dir: Path)
         with pytest.raises(RenderCancelled):
             storyreel.render(project, out_dir / "story.mp4", cancel=cancel)
         assert set_at, "the render ended before the cancel"
-        assert time.monotonic() - set_at[0] < 1.0
     finally:
         timer.cancel()
         timer.join()

@@ -246,7 +246,8 @@ def test_a_part_naming_paths_outside_the_shared_folder_is_refused(
         ({**good, "project": {**good["project"], "segments": [{**segment,
                                                                "image": str(secret)}]}},
          "outside the shared folders"),
-        ({**good, "settings": {**good["settings"], "fps": "1e999999999"}}, "frame rate"),
+        ({**good, "settings": {**good["settings"], "fps": "1e999999999"}},
+         "is not a number it can hold"),
         ({**good, "chunk": {**good["chunk"], "end": 10**9}}, "not inside the timeline"),
         ({**good, "settings": {**good["settings"], "preset": "x --evil"}}, "settings"),
         ({**good, "render_id": "../x"}, "render_id"),
@@ -254,9 +255,13 @@ def test_a_part_naming_paths_outside_the_shared_folder_is_refused(
                                                         "segment": 10**9}]}},
          "segments its project does not have"),
     ]
+    texts = [(json.dumps(request), why) for request, why in forged]
+    rate = json.dumps({**good, "settings": {**good["settings"], "fps": "1e999_999_999"}})
+    texts += [(rate, "is not a number it can hold"),  # with underscores, and escaped:
+              (rate.replace("1e999_999_999", "1\\u0065999_999_999"), "not a number")]
     queue = parts_queue(server.connection())
-    for request, why in forged:
-        job = queue.enqueue(encode_remote, json.dumps(request))
+    for text, why in texts:
+        job = queue.enqueue(encode_remote, text)
         finished = ended(server, job.id)
         answer = json.loads(finished.return_value())
         assert set(answer) == {"error"}, answer

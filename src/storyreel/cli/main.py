@@ -106,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     _render_options(demo, output=False)
 
     sub.add_parser("schema", help="print the manifest's JSON Schema")
+    export = sub.add_parser("export", help="write the story as an editable timeline "
+                                           "(OpenTimelineIO, FCPXML, Kdenlive, EDL)")
+    export.add_argument("manifest", type=Path)
+    export.add_argument("--to", dest="format", required=True, metavar="FORMAT",
+                        help="otio, fcpxml, kdenlive or edl")
+    export.add_argument("-o", "--output", type=Path, required=True, help="timeline file")
+    export.add_argument("--relative", action="store_true",
+                        help="media paths relative to the timeline's folder (default absolute)")
     add_voice_commands(sub)
 
     cache = sub.add_parser("cache", help="show (or clear) a project's cache of encoded parts")
@@ -127,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "workers through this Redis (default: $STORYREEL_REDIS); needs "
                             "storyreel[workers]")
     _redis_file_option(serve)
+
+    mcp = sub.add_parser("mcp", help="serve the studio's projects and renders to agents as "
+                                      "MCP tools (stdio); needs storyreel[mcp]")
+    mcp.add_argument("--data-dir", type=Path, default=None,
+                     help="data folder (default: $STORYREEL_DATA_DIR or a per-user folder)")
+    mcp.add_argument("--port", type=int, default=None,
+                     help="serve streamable HTTP at http://127.0.0.1:PORT/mcp (loopback "
+                          "only) instead of stdio")
 
     worker = sub.add_parser("worker", help="encode parts and speak narrations sent through "
                                            "Redis")
@@ -515,6 +531,27 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from storyreel.model.load import load_project
+
+    try:
+        from storyreel.export import FORMATS, export_project
+    except ImportError as exc:
+        raise _UsageError(f"export needs the 'export' extra (pip install "
+                          f"'storyreel[export]'): {exc}") from exc
+    if args.format not in FORMATS:  # before the manifest is read or a voice speaks
+        raise _UsageError(f"unknown export format {args.format!r}: choose one of "
+                          f"{', '.join(FORMATS)}")
+    result = export_project(load_project(args.manifest), args.output, args.format,
+                            relative=args.relative)
+    for warning in result.warnings:
+        console.print(f"storyreel: note: {warning}", style="yellow", markup=False)
+    beside = f" (captions: {result.captions.name})" if result.captions else ""
+    print(f"{result.path}: {result.clips} clips, {result.frames} frames at "
+          f"{result.fps} fps{beside}")
+    return EXIT_OK
+
+
 def _cmd_schema(args: argparse.Namespace, console: Console) -> int:
     from storyreel.model.schema import manifest_schema
 
@@ -582,6 +619,25 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_mcp(args: argparse.Namespace, console: Console) -> int:
+    try:
+        from storyreel.service.config import default_data_dir
+        from storyreel.service.mcp_server import serve_http, serve_stdio
+    except ImportError as exc:
+        raise _UsageError(f"the MCP server needs the 'mcp' extra (pip install "
+                          f"'storyreel[mcp]'): {exc}") from exc
+    data_dir = args.data_dir or default_data_dir()
+    if args.port is None:
+        serve_stdio(data_dir)
+    elif not 1 <= args.port <= 65535:
+        raise _UsageError(f"--port {args.port} is not a port number (1-65535)")
+    else:
+        console.print(f"storyreel MCP server at http://127.0.0.1:{args.port}/mcp "
+                      "(Ctrl-C to stop)", markup=False)
+        serve_http(data_dir, args.port)
+    return EXIT_OK
+
+
 def _cmd_worker(args: argparse.Namespace, console: Console) -> int:
     from storyreel.distributed import run_worker
     from storyreel.distributed.connection import connect
@@ -603,6 +659,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "render": _cmd_render,
     "validate": _cmd_validate,
     "demo": _cmd_demo,
+    "export": _cmd_export,
+    "mcp": _cmd_mcp,
     "schema": _cmd_schema,
     "cache": _cmd_cache,
     "serve": _cmd_serve,

@@ -15,6 +15,7 @@ Speech goes the same way (:func:`speech_request`, :func:`read_speech_request`,
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +43,8 @@ MAX_MESSAGE = 128 * 1024 * 1024
 #: Longest timeline a part may belong to: 24 hours at the highest frame rate.
 _MAX_FRAMES = 24 * 3600 * 120
 _MAX_THREADS = 256
-_RATE = re.compile(r"\d{1,12}(/\d{1,12})?")
+# What Fraction() reads as a number with an exponent of five digits or more.
+_HUGE_EXPONENT = re.compile(r"(?i)\s*[+-]?[\d_]*(\.[\d_]*)?e[+-]?_*\d[\d_]{4,}\s*$")
 
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 #: A narration cache key (:func:`storyreel.voice.cache.narration_key`).
@@ -157,7 +159,7 @@ def read_part_request(text: object, shared: Shared) -> tuple[PartJob, str, dict[
     Raises:
         WorkerError: Not a part request, out of bounds, or naming a path outside ``shared``.
     """
-    message = _parse(_PartRequest, _with_bounded_rates(text), "part")
+    message = _parse(_PartRequest, _refuse_huge_exponents(text), "part")
     try:
         project = project_from_dict(message.project, base_dir=Path(message.base_dir))
     except ValidationFailed as exc:
@@ -289,15 +291,26 @@ def _parse(model: type[_M], text: object, what: str) -> _M:
         raise WorkerError(f"refused a {what}: {_first_error(exc)}") from exc
 
 
-def _with_bounded_rates(text: object) -> object:
-    """``text``, refused when a frame rate in it is not digits and a slash: a rate such
-    as ``1e999999999`` would take minutes and gigabytes to build as a fraction."""
-    if isinstance(text, str):
-        for rate in re.findall(r'"fps"\s*:\s*"([^"]{0,64})', text):
-            if not _RATE.fullmatch(rate):
-                raise WorkerError(f"refused a part: frame rate {rate[:30]!r} is not a fraction")
-        if re.search(r'"fps"\s*:\s*"[^"]{64}', text):
-            raise WorkerError("refused a part: a frame rate is too long")
+def _refuse_huge_exponents(text: object) -> object:
+    """``text``, refused when its story or encoder settings hold a string such as
+    ``"1e999999999"``: where a fraction is expected (a frame rate, a clip's length) it
+    would take minutes and gigabytes to build. The JSON is decoded first, so escapes
+    (``\\u0065``) cannot hide one; texts and titles are words, not numbers."""
+    if not isinstance(text, str) or len(text) > MAX_MESSAGE:
+        return text
+    try:
+        decoded = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # not JSON, too deep, a 5,000-digit number
+        raise WorkerError(f"refused a part: its request is not JSON ({exc})"[:300]) from exc
+    pending = [decoded.get(k) for k in ("story", "settings")] if isinstance(decoded, dict) else []
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(v for k, v in value.items() if k not in ("text", "title"))
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and _HUGE_EXPONENT.match(value):
+            raise WorkerError(f"refused a part: {value[:30]!r} is not a number it can hold")
     return text
 
 

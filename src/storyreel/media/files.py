@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 from storyreel.errors import MediaError, OutputError
 
-__all__ = ["check_output_file", "check_regular_file", "reason"]
+__all__ = ["check_output_file", "check_regular_file", "copy_file_atomic", "reason"]
 
 
 def check_regular_file(path: Path, what: str, segment: int | None = None) -> None:
@@ -58,6 +60,29 @@ def check_output_file(target: Path) -> None:
     if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         raise OutputError("output path is not a regular file (a pipe, device or socket); "
                           "name a file to write", target)
+
+
+def copy_file_atomic(source: Path, target: Path) -> Path:
+    """Copy ``source`` to ``target`` (its folder made if missing) through a temp file
+    beside it, so ``target`` is never half written; returns ``target``.
+
+    Raises:
+        OutputError: The folder or file cannot be written.
+    """
+    tmp = ""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+        tmp = ""
+    except OSError as exc:
+        raise OutputError(f"cannot copy {source.name} ({reason(exc)})", target) from exc
+    finally:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+    return target
 
 
 def reason(exc: BaseException) -> str:

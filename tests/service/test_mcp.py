@@ -1,0 +1,177 @@
+"""``storyreel mcp`` as an agent meets it: an MCP client from the official SDK starts the
+server over stdio, takes a story from text to a finished draft, and gets tool errors for
+bad arguments with the studio's own messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import av
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+STORY = ("The night train leaves Zürich at ten.\n\n"
+         "By midnight the valley is dark.\n\n"
+         "At dawn the mountains appear.")
+
+
+def _server(data_dir: Path) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable,
+                                 args=["-m", "storyreel", "mcp", "--data-dir", str(data_dir)],
+                                 env=dict(os.environ))
+
+
+def _json(result: Any) -> Any:
+    assert not result.is_error, result.content[0].text
+    return json.loads(result.content[0].text)
+
+
+def _error(result: Any) -> str:
+    assert result.is_error
+    text: str = result.content[0].text
+    return text
+
+
+async def _story_to_draft(data_dir: Path) -> dict[str, Any]:
+    async with Client(_server(data_dir)) as client:
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"create_project", "add_visual", "list_voices", "set_options",
+                "render_project", "project_status"} <= tools
+        created = _json(await client.call_tool(
+            "create_project", {"title": "Night Train", "text": STORY}))
+        project = created["id"]
+        assert created["segments"] == 3
+        voices = _json(await client.call_tool("list_voices", {}))
+        assert any(v["name"] == "hibari" and v["ready"] and v["voices"] for v in voices)
+        _json(await client.call_tool("set_options", {
+            "project_id": project, "width": 160, "height": 90, "caption_style": "word",
+            "settings": {"preset": "ultrafast"}}))
+        assert _json(await client.call_tool("project_status", {"project_id": project}))[
+            "status"] == "none"
+        _json(await client.call_tool("render_project", {"project_id": project,
+                                                        "draft": True}))
+        status: dict[str, Any] = {}
+        seen: set[str] = set()
+        for _ in range(2400):  # the test's own timeout bounds the wait
+            status = _json(await client.call_tool("project_status", {"project_id": project}))
+            seen.add(status["status"])
+            if status["status"] in ("completed", "failed", "cancelled"):
+                break
+            await anyio.sleep(0.25)
+        resource = await client.read_resource(f"storyreel://projects/{project}")
+        detail = json.loads(resource.contents[0].text)
+        assert detail["title"] == "Night Train" and len(detail["segment_list"]) == 3
+        status["seen"] = sorted(seen)
+        return status
+
+
+def test_agent_takes_a_story_from_text_to_a_draft(tmp_path: Path) -> None:
+    status = anyio.run(_story_to_draft, tmp_path / "data")
+    assert status["status"] == "completed", status
+    assert set(status["seen"]) <= {"queued", "running", "completed"}
+    assert status["progress"] == 100
+    path = Path(status["path"])
+    assert path.is_file() and path.is_relative_to(tmp_path / "data")
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.width, video.codec_context.height) == (160, 90)
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames > 25  # three spoken sentences
+
+
+async def _bad_arguments(data_dir: Path, picture: Path) -> list[str]:
+    async with Client(_server(data_dir)) as client:
+        messages = [_error(await client.call_tool("create_project", {"title": "Empty"}))]
+        project = _json(await client.call_tool(
+            "create_project", {"title": "Two", "text": "One.\n\nTwo."}))["id"]
+        messages += [
+            _error(await client.call_tool("add_visual", {"project_id": project, "segment": 9,
+                                                         "path": str(picture)})),
+            _error(await client.call_tool("add_visual", {"project_id": project, "segment": 1,
+                                                         "path": str(data_dir / "none.png")})),
+            _error(await client.call_tool("set_options", {"project_id": project,
+                                                          "caption_style": "sparkle"})),
+            _error(await client.call_tool("render_project", {"project_id": 999})),
+            _error(await client.call_tool("project_status", {"project_id": "first"})),
+            _error(await client.call_tool("create_project", {"title": "x" * 100_000,
+                                                             "text": "Hello."})),
+        ]
+        added = _json(await client.call_tool("add_visual", {
+            "project_id": project, "segment": 2, "path": str(picture)}))
+        assert added["number"] == 2 and added["image"] is not None
+        return messages
+
+
+def test_bad_arguments_are_tool_errors_with_the_studio_s_messages(tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "still.png"
+    Image.new("RGB", (160, 90), (200, 40, 40)).save(picture)
+    messages = anyio.run(_bad_arguments, tmp_path / "data", picture)
+    empty, segment, missing, style, unknown, typed, long_title = messages
+    assert "Give the story's text or a manifest" in empty
+    assert "The project has no segment 9 (it has 2)." in segment
+    assert "none.png cannot be read" in missing
+    # the API's message and problem, from the model's bounds
+    assert "Some options are not valid." in style and "settings.subtitles.style" in style
+    assert "This project does not exist" in unknown
+    assert "project_id" in typed and "valid integer" in typed
+    assert "too long" in long_title and '"field": "title"' in long_title
+
+
+def test_mcp_command_needs_its_folder_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    from storyreel.cli import main
+
+    assert main(["mcp", "--data-dir"]) == 2
+    assert "--data-dir" in capsys.readouterr().err
+
+
+async def _over_http(url: str) -> dict[str, Any]:
+    async with Client(url) as client:
+        created: dict[str, Any] = _json(await client.call_tool(
+            "create_project", {"title": "By HTTP", "text": "One line."}))
+        return created
+
+
+def test_streamable_http_on_loopback_refuses_other_hosts(tmp_path: Path) -> None:
+    import httpx
+    from studiokit import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "storyreel", "mcp", "--data-dir",
+                               str(tmp_path / "data"), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        for _ in range(400):  # until it listens (the test's own timeout bounds the wait)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                time.sleep(0.05)
+        assert anyio.run(_over_http, url)["segments"] == 1
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        headers = {"Accept": "application/json, text/event-stream"}
+        rebound = httpx.post(url, json=hello, headers={**headers, "Host": f"evil.test:{port}"})
+        assert rebound.status_code == 421  # Misdirected Request: not this server's name
+        foreign = httpx.post(url, json=hello, headers={**headers, "Origin": "http://evil.test"})
+        assert foreign.status_code == 403
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stderr:
+            server.stderr.close()
