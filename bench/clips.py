@@ -9,11 +9,11 @@ first, one process measured from outside). Beside it, one ``ffmpeg`` command (De
 build, the command line itself) decodes the same inputs, seeks to the same trims,
 turns the phone clip upright, scales (area filter, as storyreel does) and crops each to
 cover the frame, brings each to the output's frame rate, holds each still for its
-segment, joins them and encodes the same frame count with libx264 at the same preset, 8 Mbit/s and High profile. Segment
-lengths come from storyreel's own plan of the project, so both encode the same
-frames. ffmpeg does less than storyreel (no narration, sound track or verification),
-so the ratio is an upper bound on storyreel's overhead. Runs alternate; medians are
-compared.
+segment, joins them and encodes the same frame count with libx264 at the same preset,
+8 Mbit/s and High profile. Segment lengths come from storyreel's own plan of the
+project, so both encode the same frames. ffmpeg does less than storyreel (no narration,
+sound track or verification), so the ratio is an upper bound on storyreel's overhead.
+Runs alternate; medians are compared.
 
 ffmpeg is a benchmark tool, not a dependency of storyreel: install it with
 ``apt-get install ffmpeg`` (or point ``FFMPEG`` at a binary).
