@@ -1483,7 +1483,10 @@ async function setSegmentValue(segmentId, name, value, label, record = true) {
       undo: () => setSegmentValue(id, name, before, label, false),
       redo: () => setSegmentValue(id, name, value, label, false) });
   }
+  // The panel is drawn again: the field tabbed to keeps the focus.
+  const focused = document.activeElement && document.activeElement.id;
   await reloadProject();
+  if (focused && focused.startsWith("clip-")) document.getElementById(focused)?.focus();
   afterEdit(false);
 }
 
