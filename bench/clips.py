@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from bench.measure import child_env, output_size, run_measured
-from bench.report import write_results
+from bench.report import side_by_side, write_results
 from storyreel import load_project
 from storyreel.demo import write_speechlike_wav
 from storyreel.render.analysis import analyse_project
@@ -247,17 +247,9 @@ def markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
     width, height = args.size
     lines = [f"### Stills and clips against the ffmpeg command line (6 segments, "
              f"{result['planned_frames']} frames, {width}x{height} @ {args.fps}, "
-             f"{args.preset})", "",
-             "| run | storyreel wall s | storyreel CPU s | ffmpeg wall s | ffmpeg CPU s "
-             "| others % |", "|---|---:|---:|---:|---:|---:|"]
-    runs = result["runs"]
-    for n, (a, b) in enumerate(zip(runs["storyreel"], runs["ffmpeg"], strict=True), 1):
-        lines.append(f"| {n} | {a['wall']:.1f} | {a['cpu']:.1f} | {b['wall']:.1f} | "
-                     f"{b['cpu']:.1f} | {100 * a['others_load']:.0f} |")
-    m, r = result["median"], result["ratio"]
-    lines += [f"| median | {m['wall']['storyreel']:.1f} | {m['cpu']['storyreel']:.1f} | "
-              f"{m['wall']['ffmpeg']:.1f} | {m['cpu']['ffmpeg']:.1f} | |", "",
-              f"Frames encoded: storyreel {result['frames']['storyreel']}, ffmpeg "
+             f"{args.preset})", "", *side_by_side(result, "ffmpeg")]
+    r = result["ratio"]
+    lines += ["", f"Frames encoded: storyreel {result['frames']['storyreel']}, ffmpeg "
               f"{result['frames']['ffmpeg']}.", "",
               f"storyreel / ffmpeg: **{r['wall']:.3f}x wall, {r['cpu']:.3f}x CPU** "
               "(target <= 1.10x)."]

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.measure import child_env, output_size, run_measured
 from bench.project import make_photo_project
-from bench.report import write_results
+from bench.report import side_by_side, write_results
 
 __all__ = ["main", "run_scenario"]
 
@@ -66,16 +66,9 @@ def markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
     width, height = args.size
     lines = [f"### Photographs: full render against the floor ({args.segments} segments, "
              f"{result['frames']} frames, {width}x{height} @ {args.fps}, {args.preset})", "",
-             "| run | storyreel wall s | storyreel CPU s | floor wall s | floor CPU s "
-             "| others % |", "|---|---:|---:|---:|---:|---:|"]
-    runs = result["runs"]
-    for n, (a, b) in enumerate(zip(runs["storyreel"], runs["floor"], strict=True), 1):
-        lines.append(f"| {n} | {a['wall']:.1f} | {a['cpu']:.1f} | {b['wall']:.1f} | "
-                     f"{b['cpu']:.1f} | {100 * a['others_load']:.0f} |")
-    m, r = result["median"], result["ratio"]
-    lines += [f"| median | {m['wall']['storyreel']:.1f} | {m['cpu']['storyreel']:.1f} | "
-              f"{m['wall']['floor']:.1f} | {m['cpu']['floor']:.1f} | |", "",
-              f"storyreel / floor: **{r['wall']:.3f}x wall, {r['cpu']:.3f}x CPU** "
+             *side_by_side(result, "floor")]
+    r = result["ratio"]
+    lines += ["", f"storyreel / floor: **{r['wall']:.3f}x wall, {r['cpu']:.3f}x CPU** "
               "(target <= 1.08x)."]
     return "\n".join(lines) + "\n"
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from bench.project import BenchProject
 
 __all__ = [
-    "machine_info", "merge_results", "render_report", "targets", "versions", "write_report",
-    "write_results",
+    "machine_info", "merge_results", "render_report", "side_by_side", "targets", "versions",
+    "write_report", "write_results",
 ]
 
 CHART = "time_per_frame.png"
@@ -62,6 +62,21 @@ def write_results(out: Path, name: str, data: object, text: str, *, indent: int 
     (out / f"{name}.json").write_text(json.dumps(data, indent=indent), encoding="utf-8")
     (out / f"{name}.md").write_text(text, encoding="utf-8")
     print(text)
+
+
+def side_by_side(result: dict[str, Any], other: str) -> list[str]:
+    """Markdown rows of storyreel's runs beside ``other``'s, each with the other processes'
+    load, and their medians (``result`` holds ``runs`` and ``median`` keyed by both)."""
+    lines = ["| run | storyreel wall s | storyreel CPU s | "
+             f"{other} wall s | {other} CPU s | others % |", "|---|---:|---:|---:|---:|---:|"]
+    runs = result["runs"]
+    for n, (a, b) in enumerate(zip(runs["storyreel"], runs[other], strict=True), 1):
+        lines.append(f"| {n} | {a['wall']:.1f} | {a['cpu']:.1f} | {b['wall']:.1f} | "
+                     f"{b['cpu']:.1f} | {100 * a['others_load']:.0f} |")
+    m = result["median"]
+    lines.append(f"| median | {m['wall']['storyreel']:.1f} | {m['cpu']['storyreel']:.1f} | "
+                 f"{m['wall'][other]:.1f} | {m['cpu'][other]:.1f} | |")
+    return lines
 
 
 def versions() -> dict[str, str]:
