@@ -17,14 +17,12 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import ValidationError
 
 from storyreel.service.config import DataDirLock
-from storyreel.service.errors import Invalid, StudioError, invalid_request
-from storyreel.service.importers import ImportFailed, parse_storyflow, parse_text_blocks
+from storyreel.service.errors import Invalid, StudioError
+from storyreel.service.importers import ImportFailed, parse_text_blocks
 from storyreel.service.jobs import LocalDispatcher
 from storyreel.service.limits import Limits
-from storyreel.service.schemas import ProjectCreate
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio
 from storyreel.service.uploads import sweep_temps
@@ -159,20 +157,14 @@ def _create(studio: Studio, title: str, text: str | None,
             manifest: dict[str, Any] | None) -> Any:
     if (text is None) == (manifest is None):
         raise Invalid("Give the story's text or a manifest (one of them).")
+    if manifest is not None:
+        return studio.create_from_json({**manifest, "title": title})
     try:
-        if text is not None:
-            parsed = parse_text_blocks(text)
-        else:
-            data = {**(manifest or {}), "title": title}
-            ProjectCreate.model_validate(data)
-            parsed = parse_storyflow(data)
-    except ValidationError as exc:
-        raise invalid_request(exc.errors()) from exc
+        parsed = parse_text_blocks(text or "")
     except ImportFailed as exc:
         raise Invalid(str(exc)) from None
     parsed.title = title
-    if text is not None:
-        _cards(parsed.segments, title)
+    _cards(parsed.segments, title)
     return studio.create(parsed)
 
 

@@ -13,14 +13,13 @@ from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from storyreel.errors import ManifestError
 from storyreel.model.load import parse_json
-from storyreel.service.errors import Busy, Invalid, NotFound, StudioError, invalid_request
+from storyreel.service.errors import Busy, Invalid, NotFound, StudioError
 from storyreel.service.etags import IfMatch, etag, parse_if_match
-from storyreel.service.importers import ImportFailed, parse_storyflow, split_story
+from storyreel.service.importers import split_story
 from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     BatchQueued,
@@ -171,7 +170,7 @@ async def _create(request: Request, studio: Studio) -> ProjectDetail:
             await form.close()
     if kind in ("", "application/json") or kind.endswith("+json"):
         data = await _json_body(request)
-        return await run_in_threadpool(_create_from_json, studio, data)
+        return await run_in_threadpool(studio.create_from_json, data)
     if kind.startswith("text/"):
         body = await request.body()
         return await run_in_threadpool(studio.import_text, body)
@@ -197,17 +196,6 @@ async def _json_body(request: Request) -> Any:
         return await run_in_threadpool(parse_json, body)
     except ManifestError as exc:
         raise Invalid(f"The request body is not usable JSON: {exc}.") from exc
-
-
-def _create_from_json(studio: Studio, data: Any) -> ProjectDetail:
-    try:
-        ProjectCreate.model_validate(data)
-        parsed = parse_storyflow(data)
-    except ValidationError as exc:
-        raise invalid_request(exc.errors()) from exc
-    except ImportFailed as exc:
-        raise Invalid(str(exc)) from None
-    return studio.create(parsed)
 
 
 @router.get("/projects/{project_id}/", response_model=ProjectDetail, tags=["projects"],

@@ -53,6 +53,7 @@ from storyreel.service.errors import (
     PreconditionFailed,
     StudioError,
     UploadRejected,
+    invalid_request,
 )
 from storyreel.service.etags import IfMatch
 from storyreel.service.importers import (
@@ -213,6 +214,18 @@ class Studio:
         project = self.store.create_project(parsed.title, parsed.options, parsed.segments)
         self._make_folders(project.id)
         return self.views.detail(project.id)
+
+    def create_from_json(self, data: Any) -> ProjectDetail:
+        """Create a project from a storyreel or StoryFlow manifest sent as JSON, checked
+        against the API's request schema first."""
+        try:
+            ProjectCreate.model_validate(data)
+            parsed = parse_storyflow(data)
+        except ValidationError as exc:
+            raise invalid_request(exc.errors()) from exc
+        except ImportFailed as exc:
+            raise Invalid(str(exc)) from None
+        return self.create(parsed)
 
     def update(self, project_id: int, title: str | None, patch: dict[str, Any],
                if_match: IfMatch = ANY) -> ProjectDetail:
