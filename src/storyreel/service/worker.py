@@ -60,9 +60,9 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     def progress(update: Any) -> None:
         send(out, "progress", asdict(update))
 
-    narrator = _narrator(spec)
     spoken: list[dict[str, Any]] = []
     try:
+        narrator = _narrator(spec)  # a Redis that cannot be reached is an error in words too
         if spec.get("kind") == "narrate":
             return "done", run_narration(spec, cancel.is_set, progress, narrator)
         spoken = respeak(spec, cancel.is_set, progress, narrator)
