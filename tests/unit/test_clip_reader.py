@@ -686,6 +686,8 @@ def test_clip_sound_is_the_range_asked_for_in_sync(tmp_path: Path) -> None:
     whole = clip_sound(path, Fraction(0), 96_000)
     assert whole.shape == (2, 96_000) and whole.dtype == np.float32
     assert abs(_onset(whole) - 48_000) <= 48  # within a millisecond
+    # The mono tone (amplitude 0.5) plays at its own level on both speakers.
+    assert np.abs(whole[:, 60_000:90_000]).max(axis=1) == pytest.approx([0.5, 0.5], abs=0.01)
     later = clip_sound(path, Fraction(3, 4), 48_000)
     assert abs(_onset(later) - 12_000) <= 48
     assert np.allclose(later[:, 12_100:40_000], whole[:, 48_100:76_000], atol=1e-3)

@@ -327,7 +327,11 @@ class ClipSound:
         if self._target > 0:
             with contextlib.suppress(av.error.FFmpegError, OSError):  # else: read from 0
                 container.seek(int(self._target / self._tb), backward=True, stream=stream)
-        self._resampler = AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
+        # A mono sound plays at its own level on both speakers, as narrations do (FFmpeg's
+        # upmix to stereo would lower it by 3 dB).
+        mono = stream.codec_context.channels == 1
+        self._resampler = AudioResampler(format="fltp", layout="mono" if mono else "stereo",
+                                         rate=SAMPLE_RATE)
         self._frames = container.decode(stream)
 
     def __enter__(self) -> ClipSound:
@@ -370,10 +374,12 @@ class ClipSound:
                     self._skip = 0
             blocks = self._resampler.resample(frame)
         for block in blocks:
-            data = block.to_ndarray()[:CHANNELS]
+            data = block.to_ndarray()[:CHANNELS].astype(np.float32, copy=False)
+            if data.shape[0] == 1:
+                data = np.repeat(data, CHANNELS, axis=0)
             drop = min(self._skip or 0, data.shape[1])
             self._skip = (self._skip or 0) - drop
-            self._add(np.nan_to_num(data[:, drop:].astype(np.float32, copy=False), nan=0.0,
+            self._add(np.nan_to_num(data[:, drop:], nan=0.0,
                                     posinf=1.0, neginf=-1.0))
         return True
 
