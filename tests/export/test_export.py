@@ -186,13 +186,14 @@ def test_fcpxml_has_an_accepted_version_and_every_media_file(tmp_path: Path) -> 
     major, minor = (int(part) for part in root.attrib["version"].split("."))
     assert major == 1 and 8 <= minor <= 11
     sources = [asset.attrib["src"] for asset in root.iter("asset")]
-    assert len(sources) == 3 + 4  # the stills and the narrations (the card is a gap)
+    assert len(sources) == 3 + 4  # the stills and the narrations (the card is a title)
     for source in sources:
         assert _path_of(source, tmp_path).is_file(), source
     assert root.find("./resources/format").attrib["frameDuration"] == "1/25s"
-    card = _plan(manifest).plan.spans[3]  # a gap in the spine where the card is
-    assert [(g.attrib["offset"], g.attrib["duration"]) for g in root.findall(".//spine/gap")] == [
-        (_fcp_time(card.first_frame), _fcp_time(card.frames))]
+    card = _plan(manifest).plan.spans[3]  # a Basic Title in the spine where the card is
+    assert [(g.attrib["offset"], g.attrib["duration"]) for g in root.findall(".//spine/title")
+            ] == [(_fcp_time(card.first_frame), _fcp_time(card.frames))]
+    assert not root.findall(".//spine/gap")
 
 
 def _fcp_time(frames: int) -> str:
@@ -266,3 +267,5 @@ def test_a_clip_keeps_its_trim_and_each_format_names_what_it_leaves_out(tmp_path
     assert all(any("crossfades are cuts" in note for note in notes[fmt])
                for fmt in ("fcpxml", "kdenlive", "edl"))
     assert any("picture only" in note for note in notes["edl"])
+    motion = {fmt: any("Ken Burns" in note for note in notes[fmt]) for fmt in notes}
+    assert motion == {"otio": True, "fcpxml": False, "kdenlive": False, "edl": True}

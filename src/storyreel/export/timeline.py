@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, assert_never
-from xml.etree import ElementTree
 
 import opentimelineio as otio
+from PIL import ImageColor
 
 from storyreel.errors import Problem, ProjectError, RenderError, ValidationFailed
+from storyreel.export.editors import fcpxml_pass, kdenlive_pass
 from storyreel.media.files import check_output_file, copy_file_atomic
 from storyreel.media.sidecar import format_srt, sidecar_path, write_text_atomic
 from storyreel.model.project import Project
@@ -108,19 +109,22 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
                               narrations=kept, **_SHAPES.get(fmt, {}))
     text = _adapter_text(timeline, fmt)
     if fmt == "kdenlive":
-        text = _kdenlive_frame(text, spoken, story.plan.total_frames)
+        text = kdenlive_pass(text, spoken, story)
+    elif fmt == "fcpxml":
+        text = fcpxml_pass(text, spoken, story)
     write_text_atomic(target, text)
     srt = None
     if story.captions:
         srt = sidecar_path(target, ".srt")
         write_text_atomic(srt, format_srt(caption_cues(story)[0]))
     return ExportResult(target, fmt, story.plan.total_frames, story.plan.fps,
-                        len(story.items), srt, _limits(fmt, story))
+                        len(story.items), srt, _limits(fmt, story, spoken.settings.background))
 
 
 #: What a format's adapter cannot take, shaped out before it writes: the FCP X writer
-#: has no generators (a card becomes a gap named by its title), the EDL writer fails on
-#: a dissolve that ends on its cut (the cut is kept).
+#: has no generators (a card becomes a gap named by its title, which
+#: :func:`~storyreel.export.editors.fcpxml_pass` makes a Basic Title), the EDL writer
+#: fails on a dissolve that ends on its cut (the cut is kept).
 _SHAPES: dict[str, dict[str, bool]] = {
     "fcpxml": {"cards_as_gaps": True},
     "edl": {"cards_as_gaps": True, "transitions": False},
@@ -293,33 +297,13 @@ def _adapter_text(timeline: Any, fmt: str) -> str:
     return text
 
 
-def _kdenlive_frame(text: str, project: Project, frames: int) -> str:
-    """Give the Kdenlive writer's document the project's frame and length: it writes a
-    1920x1080 profile whatever the timeline, and a black background track without end
-    (MLT then plays ten minutes of black after the story)."""
-    root = ElementTree.fromstring(text)
-    profile = root.find("profile")
-    black = root.find("producer[@id='black_track']")
-    if profile is None or black is None:
-        raise RenderError("the Kdenlive writer left out its profile or background track")
-    ratio = Fraction(project.width, project.height)
-    profile.attrib.update(width=str(project.width), height=str(project.height),
-                          display_aspect_num=str(ratio.numerator),
-                          display_aspect_den=str(ratio.denominator),
-                          description=f"{project.width}x{project.height} {project.fps} fps")
-    black.attrib.update({"in": "0", "out": str(frames - 1)})
-    ElementTree.SubElement(black, "property", name="length").text = str(frames)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
-        root, encoding="unicode")
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     with contextlib.redirect_stdout(io.StringIO()):
         yield
 
 
-def _limits(fmt: str, story: Story) -> list[str]:
+def _limits(fmt: str, story: Story, background: str) -> list[str]:
     """What the format leaves out of this story (said, not silently dropped)."""
     warnings: list[str] = []
     fades = any(span.crossfade for span in story.plan.spans)
@@ -331,7 +315,12 @@ def _limits(fmt: str, story: Story) -> list[str]:
                         "markers)")
     if fmt == "edl":
         warnings.append("the EDL holds the picture only (its writer leaves out the sound)")
-    warnings.append("Ken Burns motion is not in the timeline: stills are placed static")
+    if fmt in ("otio", "edl"):
+        warnings.append("Ken Burns motion is not in the timeline: stills are placed static")
+    cards = any(isinstance(item.visual, Card) for item in story.items)
+    if cards and fmt == "fcpxml" and ImageColor.getrgb(background)[:3] != (0, 0, 0):
+        warnings.append("title cards are over black in the FCPXML file (their titles are "
+                        "Basic Titles; the background colour is not carried)")
     return warnings
 
 
