@@ -22,15 +22,16 @@ from typing import Any, assert_never
 import opentimelineio as otio
 from PIL import ImageColor
 
-from storyreel.errors import Problem, ProjectError, RenderError, ValidationFailed
+from storyreel.errors import ProjectError, RenderError, ValidationFailed
 from storyreel.export.editors import fcpxml_pass, kdenlive_pass
 from storyreel.media.files import check_output_file, copy_file_atomic
 from storyreel.media.sidecar import format_srt, sidecar_path, write_text_atomic
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
 from storyreel.render.analysis import analyse_project
+from storyreel.render.pipeline import check_not_input
 from storyreel.render.sidecars import caption_cues
-from storyreel.timeline.plan import SAMPLE_RATE, Plan, sample_to_frame
+from storyreel.timeline.plan import SAMPLE_RATE, Plan, ceil_frame, sample_to_frame
 from storyreel.timeline.story import Item, Story, build_story
 from storyreel.voice.narrate import Narrator, narrate_project
 
@@ -95,7 +96,7 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
                            f"{', '.join(FORMATS)}")
     target = Path(output).expanduser().absolute()
     check_output_file(target)
-    _check_not_input(project, [target, sidecar_path(target, ".srt")])
+    check_not_input(project, target)
     with narrate_project(project, narrator) as narrated:
         spoken = narrated.project
         captions = spoken.settings.subtitles
@@ -232,7 +233,7 @@ def _narration_track(project: Project, story: Story, rate: float, base: Path | N
         if segment.audio is None or span.narration == 0:
             continue
         start = sample_to_frame(span.audio_start, plan.fps, SAMPLE_RATE)
-        frames = _frames_up(span.narration_end, plan.fps) - start
+        frames = ceil_frame(span.narration_end, plan.fps, SAMPLE_RATE) - start
         if start > cursor:
             track.append(otio.schema.Gap(source_range=_range(0, start - cursor, rate)))
         track.append(otio.schema.Clip(
@@ -255,15 +256,6 @@ def _music_track(path: Path, plan: Plan, rate: float, base: Path | None) -> Any:
     return track
 
 
-def _check_not_input(project: Project, written: Sequence[Path]) -> None:
-    for source in project.input_files():
-        for path in written:
-            if path.exists() and source.exists() and os.path.samefile(source, path):
-                raise ValidationFailed([Problem(
-                    f"would overwrite {source}, an input of the project; choose another "
-                    "output", path=path, field="output")])
-
-
 def _keep_narrations(project: Project, synthesised: Sequence[int],
                      target: Path) -> dict[int, Path]:
     """Copy the spoken narrations beside the timeline (``<name>.narration/NNN.wav``): the
@@ -278,13 +270,6 @@ def _keep_narrations(project: Project, synthesised: Sequence[int],
         assert audio is not None  # narrate_project gave it a file
         kept[index] = copy_file_atomic(audio, folder / f"{index + 1:03d}.wav")
     return kept
-
-
-def _frames_up(samples: int, fps: Fraction) -> int:
-    """The first frame starting at or after ``samples`` (the plan keeps the next narration
-    from starting before it)."""
-    exact = Fraction(samples) * fps / SAMPLE_RATE
-    return -((-exact.numerator) // exact.denominator)
 
 
 def _adapter_text(timeline: Any, fmt: str) -> str:

@@ -18,14 +18,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 
-from storyreel.service.config import DataDirLock
 from storyreel.service.errors import Invalid, StudioError
 from storyreel.service.importers import ImportFailed, parse_text_blocks
-from storyreel.service.jobs import LocalDispatcher
-from storyreel.service.limits import Limits
-from storyreel.service.store import Store
+from storyreel.service.lifecycle import make_studio, studio_running
 from storyreel.service.studio import Studio
-from storyreel.service.uploads import sweep_temps
 
 __all__ = ["build_server", "open_studio", "serve_http", "serve_stdio"]
 
@@ -40,28 +36,10 @@ T = TypeVar("T")
 @contextmanager
 def open_studio(data_dir: Path, *, max_jobs: int = 1) -> Iterator[Studio]:
     """The studio of ``data_dir`` with its render workers running, for as long as the
-    block lasts (the folder is locked against a second server meanwhile)."""
-    data_dir = Path(data_dir).expanduser().absolute()
-    (data_dir / "projects").mkdir(parents=True, exist_ok=True)
-    lock = DataDirLock(data_dir)
-    lock.acquire()
-    try:
-        store = Store(data_dir / "studio.db")
-        dispatcher = LocalDispatcher(store, data_dir / "projects", max_jobs=max_jobs)
-        studio = Studio(data_dir, store, dispatcher, Limits())
-        store.open()
-        try:
-            sweep_temps(studio.media_root)
-            store.recover_interrupted("The server stopped during the render")
-            dispatcher.start()
-            try:
-                yield studio
-            finally:
-                dispatcher.stop()
-        finally:
-            store.close()
-    finally:
-        lock.release()
+    block lasts (the folder is locked against a second server meanwhile), as the web
+    studio runs it."""
+    with studio_running(make_studio(data_dir, max_jobs=max_jobs)) as studio:
+        yield studio
 
 
 def _answer(call: Callable[[], T]) -> T:
