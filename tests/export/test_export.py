@@ -87,6 +87,18 @@ def _melt() -> str:
     return found
 
 
+def _play(melt: str, timeline: Path, output: Path, *options: str) -> Path:
+    """``timeline`` played by melt into ``output`` (FFV1: the picture as melt made it).
+
+    MLT's Qt module (its image reader and the Transform effect) asks for an X display;
+    Qt itself draws offscreen."""
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}
+    subprocess.run([melt, "-quiet", str(timeline), "-consumer", f"avformat:{output}",
+                    "vcodec=ffv1", *options], check=True, env=environment,
+                   capture_output=True, timeout=240)
+    return output
+
+
 def _mean_colours(path: Path) -> list[tuple[float, ...]]:
     with av.open(str(path)) as container:
         return [tuple(frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0))
@@ -109,11 +121,7 @@ def test_melt_plays_the_kdenlive_export_like_the_render(tmp_path: Path, fps: int
     exported = export_project(load_project(manifest), tmp_path / "edit" / "story.kdenlive",
                               "kdenlive")
     assert exported.frames == result.frames
-    played = tmp_path / "melt.mkv"
-    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}
-    subprocess.run([melt, "-quiet", str(exported.path), "-consumer", f"avformat:{played}",
-                    "vcodec=ffv1", "acodec=pcm_s16le"], check=True, env=environment,
-                   capture_output=True, timeout=240)
+    played = _play(melt, exported.path, tmp_path / "melt.mkv", "acodec=pcm_s16le")
     ours, theirs = _mean_colours(result.path), _mean_colours(played)
     assert abs(len(theirs) - result.frames) <= 1
     with av.open(str(played)) as container:

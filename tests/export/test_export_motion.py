@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import av
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from test_export import _melt, _plan
+from test_export import _melt, _plan, _play
 
 from media import write_manifest, write_textured
 from storyreel import load_project, render
@@ -33,6 +31,7 @@ from storyreel.frames.pictures import cover_size, segment_motion
 from storyreel.media.image import load_cover_planes
 from storyreel.model.project import Project
 from storyreel.timeline.plan import SegmentSpan
+from storyreel.timeline.story import Story
 
 IMAGE = (200, 150)  # 4:3 stills in a 16:9 frame: the render crops their top and bottom
 Rect = tuple[float, float, float, float]
@@ -100,13 +99,18 @@ def _close(ours: Rect | list[float], theirs: Rect | list[float], pixels: float =
     return all(abs(a - b) <= pixels for a, b in zip(ours, theirs, strict=True))
 
 
+def _exported(folder: Path, fmt: str, size: tuple[int, int]
+              ) -> tuple[Project, Story, ElementTree.Element]:
+    """The moving project, its plan, and its export to ``fmt`` parsed."""
+    manifest = _moving_project(folder / "project", size)
+    project = load_project(manifest)
+    result = export_project(project, folder / f"story.{fmt}", fmt)
+    return project, _plan(manifest), ElementTree.parse(result.path).getroot()
+
+
 def test_fcpxml_keyframes_move_each_still_as_the_render_does(tmp_path: Path) -> None:
     size = (192, 108)
-    manifest = _moving_project(tmp_path / "project", size)
-    project = load_project(manifest)
-    export_project(project, tmp_path / "story.fcpxml", "fcpxml")
-    story = _plan(manifest)
-    root = ElementTree.parse(tmp_path / "story.fcpxml").getroot()
+    project, story, root = _exported(tmp_path, "fcpxml", size)
     spine = root.find("./project/sequence/spine")
     assert spine is not None
     clips = spine.findall("clip")
@@ -134,12 +138,7 @@ def test_fcpxml_keyframes_move_each_still_as_the_render_does(tmp_path: Path) -> 
 
 
 def test_kdenlive_rect_keyframes_place_the_whole_image(tmp_path: Path) -> None:
-    size = (192, 108)
-    manifest = _moving_project(tmp_path / "project", size)
-    project = load_project(manifest)
-    export_project(project, tmp_path / "story.kdenlive", "kdenlive")
-    story = _plan(manifest)
-    root = ElementTree.parse(tmp_path / "story.kdenlive").getroot()
+    project, story, root = _exported(tmp_path, "kdenlive", (192, 108))
     playlist = root.find("playlist[@id='playlist0']")
     assert playlist is not None
     entries = playlist.findall("entry")
@@ -229,11 +228,7 @@ def test_melt_plays_a_moving_still_like_the_render(tmp_path: Path) -> None:
     project = load_project(manifest)
     result = render(project, tmp_path / "render.mp4", cache=False)
     exported = export_project(project, tmp_path / "story.kdenlive", "kdenlive")
-    played = tmp_path / "melt.mkv"
-    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}
-    subprocess.run([melt, "-quiet", str(exported.path), "-consumer", f"avformat:{played}",
-                    "vcodec=ffv1", "an=1"], check=True, env=environment,
-                   capture_output=True, timeout=240)
+    played = _play(melt, exported.path, tmp_path / "melt.mkv", "an=1")
     ours, theirs = _luma(result.path), _luma(played)
     assert abs(len(theirs) - len(ours)) <= 1
     story = _plan(manifest)
