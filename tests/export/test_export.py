@@ -186,8 +186,11 @@ def test_otio_reads_back_with_the_plan_s_clips_and_cuts(tmp_path: Path) -> None:
         assert abs(end - caption.end / fps) <= Fraction(1, 2000)
 
 
-def test_fcpxml_has_an_accepted_version_and_every_media_file(tmp_path: Path) -> None:
-    manifest = _story_project(tmp_path / "project")
+@pytest.mark.parametrize("fps", [25, "30000/1001"])
+def test_fcpxml_has_an_accepted_version_and_every_media_file(tmp_path: Path,
+                                                             fps: int | str) -> None:
+    manifest = _story_project(tmp_path / "project", fps=fps)
+    rate = Fraction(fps)
     target = tmp_path / "story.fcpxml"
     export_project(load_project(manifest), target, "fcpxml")
     root = ElementTree.parse(target).getroot()
@@ -197,16 +200,27 @@ def test_fcpxml_has_an_accepted_version_and_every_media_file(tmp_path: Path) -> 
     assert len(sources) == 3 + 4  # the stills and the narrations (the card is a title)
     for source in sources:
         assert _path_of(source, tmp_path).is_file(), source
-    assert root.find("./resources/format").attrib["frameDuration"] == "1/25s"
+    form = root.find("./resources/format")
+    assert form is not None and form.attrib["frameDuration"] == _fcp_time(1, rate)
+    assert (form.attrib["width"], form.attrib["height"]) == tuple(str(s) for s in SIZE)
     card = _plan(manifest).plan.spans[3]  # a Basic Title in the spine where the card is
     assert [(g.attrib["offset"], g.attrib["duration"]) for g in root.findall(".//spine/title")
-            ] == [(_fcp_time(card.first_frame), _fcp_time(card.frames))]
+            ] == [(_fcp_time(card.first_frame, rate), _fcp_time(card.frames, rate))]
     assert not root.findall(".//spine/gap")
+    # every time in the sequence falls on a frame (editors refuse times between frames)
+    title = root.find(".//spine/title")
+    assert title is not None
+    times = [e.attrib[name] for e in root.iter() for name in ("offset", "duration", "time")
+             if name in e.attrib] + [title.attrib["start"]]
+    assert len(times) > 20
+    for text in times:
+        frames = Fraction(text.removesuffix("s")) * rate
+        assert frames.denominator == 1, text
 
 
-def _fcp_time(frames: int) -> str:
+def _fcp_time(frames: int, fps: Fraction = Fraction(25)) -> str:
     """FCPXML's rational seconds (``76/25s``, ``4/5s``, ``3s``)."""
-    seconds = Fraction(frames, 25)
+    seconds = frames / fps
     return f"{seconds.numerator}s" if seconds.denominator == 1 else f"{seconds}s"
 
 

@@ -17,6 +17,7 @@ from fractions import Fraction
 from xml.etree import ElementTree
 from xml.etree.ElementTree import Element, SubElement
 
+import opentimelineio as otio
 from PIL import ImageColor
 
 from storyreel.errors import RenderError
@@ -29,7 +30,7 @@ from storyreel.model.visual import Card, Still
 from storyreel.timeline.plan import SegmentSpan
 from storyreel.timeline.story import Item, Story
 
-__all__ = ["BASIC_TITLE", "fcp_time", "fcpxml_pass", "kdenlive_pass"]
+__all__ = ["BASIC_TITLE", "fcp_time", "fcpxml_pass", "kdenlive_pass", "teach_fcpx_writer"]
 
 #: The effect Final Cut Pro (and DaVinci Resolve on import) knows as Basic Title.
 BASIC_TITLE = (".../Titles.localized/Bumper:Opener.localized/Basic Title.localized/"
@@ -53,6 +54,7 @@ def fcpxml_pass(text: str, project: Project, story: Story) -> str:
     resources = root.find("resources")
     if spine is None or resources is None:
         raise RenderError("the FCPXML writer left out its spine or resources")
+    _fcp_frame(root, project)
     title_effect: str | None = None
     for item, span, element in _matched(story, [e for e in spine if e.tag in _SPINE_ITEMS],
                                         "FCPXML"):
@@ -95,6 +97,19 @@ def kdenlive_pass(text: str, project: Project, story: Story) -> str:
         root, encoding="unicode")
 
 
+def teach_fcpx_writer(fps: Fraction) -> None:
+    """Give the FCP X writer the project's frame duration before it writes.
+
+    Its table holds eight rates keyed by number (``29.97`` for NTSC, which
+    ``float(30000/1001)`` is not), and a rate it lacks made it write an empty
+    ``frameDuration`` and then fail on reading that back. An added entry only says
+    what the writer would have said had it known the rate.
+    """
+    # the module OpenTimelineIO loaded the writer from (its own copy, not the import's)
+    writer = otio.adapters.from_name("fcpx_xml").module()
+    writer.FRAMERATE_FRAMEDURATION.setdefault(float(fps), fcp_time(1 / fps))
+
+
 def fcp_time(seconds: Fraction) -> str:
     """FCPXML's rational seconds (``3s``, ``76/25s``)."""
     if seconds.denominator == 1:
@@ -113,6 +128,20 @@ def _matched(story: Story, elements: list[Element], name: str
 def _rects(project: Project, segment: int, span: SegmentSpan) -> list[Rect]:
     return still_rects(segment_motion(project, segment), span.frames, span.crossfade,
                        project.width, project.height)
+
+
+def _fcp_frame(root: Element, project: Project) -> None:
+    """Give the sequence's format the project's frame: the writer names it by the first
+    picture's own size (``FFVideoFormat300x300p25.0``) and gives no width or height."""
+    sequence = root.find("./project/sequence")
+    if sequence is None:
+        raise RenderError("the FCPXML writer left out its sequence")
+    form = root.find(f"./resources/format[@id='{sequence.get('format')}']")
+    if form is None:
+        raise RenderError("the FCPXML writer left out the sequence's format")
+    form.attrib.pop("name", None)
+    form.set("width", str(project.width))
+    form.set("height", str(project.height))
 
 
 def _fcp_motion(clip: Element, rects: list[Rect], project: Project) -> None:
@@ -149,6 +178,7 @@ def _fcp_title(gap: Element, title: str, effect: str, project: Project, item: It
     gap.tag = "title"
     gap.set("ref", effect)
     gap.set("name", title)
+    _on_frame_start(gap, project.fps)
     style = f"ts{item.segment if item.segment is not None else 0}"
     options = project.settings.subtitles
     red, green, blue = ImageColor.getrgb(options.color)[:3]
@@ -163,6 +193,23 @@ def _fcp_title(gap: Element, title: str, effect: str, project: Project, item: It
                bold="1", alignment="center")
     gap.insert(0, text)
     gap.insert(1, definition)
+
+
+def _on_frame_start(element: Element, fps: Fraction) -> None:
+    """Move ``element``'s own start (the writer's ``3600s``, off the frame grid at 29.97
+    fps) to the frame nearest it, and what is anchored to it along."""
+    start = _seconds(element.get("start", "0s"))
+    moved = round(start * fps) / fps
+    if moved == start:
+        return
+    element.set("start", fcp_time(moved))
+    for child in element:
+        if "offset" in child.attrib:
+            child.set("offset", fcp_time(_seconds(child.attrib["offset"]) - start + moved))
+
+
+def _seconds(text: str) -> Fraction:
+    return Fraction(text.removesuffix("s"))
 
 
 def _add_effect(resources: Element, name: str, uid: str) -> str:

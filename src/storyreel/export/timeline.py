@@ -23,7 +23,7 @@ import opentimelineio as otio
 from PIL import ImageColor
 
 from storyreel.errors import ProjectError, RenderError, ValidationFailed
-from storyreel.export.editors import fcpxml_pass, kdenlive_pass
+from storyreel.export.editors import fcpxml_pass, kdenlive_pass, teach_fcpx_writer
 from storyreel.media.files import check_output_file, copy_file_atomic
 from storyreel.media.sidecar import format_srt, sidecar_path, write_text_atomic
 from storyreel.model.project import Project
@@ -108,6 +108,8 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
         kept = _keep_narrations(spoken, narrated.synthesised, target)
     timeline = story_timeline(spoken, story, base=target.parent if relative else None,
                               narrations=kept, **_SHAPES.get(fmt, {}))
+    if fmt == "fcpxml":
+        teach_fcpx_writer(story.plan.fps)
     text = _adapter_text(timeline, fmt)
     if fmt == "kdenlive":
         text = kdenlive_pass(text, spoken, story)
