@@ -24,10 +24,11 @@ STORY = ("The night train leaves Zürich at ten.\n\n"
          "At dawn the mountains appear.")
 
 
-def _server(data_dir: Path) -> StdioServerParameters:
+def _server(data_dir: Path, home: Path | None = None) -> StdioServerParameters:
+    environment = dict(os.environ) if home is None else {**os.environ, "HOME": str(home)}
     return StdioServerParameters(command=sys.executable,
                                  args=["-m", "storyreel", "mcp", "--data-dir", str(data_dir)],
-                                 env=dict(os.environ))
+                                 env=environment)
 
 
 def _json(result: Any) -> Any:
@@ -45,11 +46,13 @@ async def _story_to_draft(data_dir: Path) -> dict[str, Any]:
     async with Client(_server(data_dir)) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
         assert {"create_project", "add_visual", "list_voices", "set_options",
-                "render_project", "project_status"} <= tools
+                "render_project", "project_status", "list_projects"} <= tools
         created = _json(await client.call_tool(
             "create_project", {"title": "Night Train", "text": STORY}))
         project = created["id"]
         assert created["segments"] == 3
+        assert _json(await client.call_tool("list_projects", {})) == [
+            {"id": project, "title": "Night Train", "status": "none", "segments": 3}]
         voices = _json(await client.call_tool("list_voices", {}))
         assert any(v["name"] == "hibari" and v["ready"] and v["voices"] for v in voices)
         _json(await client.call_tool("set_options", {
@@ -89,7 +92,7 @@ def test_agent_takes_a_story_from_text_to_a_draft(tmp_path: Path) -> None:
 
 
 async def _bad_arguments(data_dir: Path, picture: Path) -> list[str]:
-    async with Client(_server(data_dir)) as client:
+    async with Client(_server(data_dir, home=picture.parent)) as client:
         messages = [_error(await client.call_tool("create_project", {"title": "Empty"}))]
         project = _json(await client.call_tool(
             "create_project", {"title": "Two", "text": "One.\n\nTwo."}))["id"]
@@ -105,8 +108,8 @@ async def _bad_arguments(data_dir: Path, picture: Path) -> list[str]:
             _error(await client.call_tool("create_project", {"title": "x" * 100_000,
                                                              "text": "Hello."})),
         ]
-        added = _json(await client.call_tool("add_visual", {
-            "project_id": project, "segment": 2, "path": str(picture)}))
+        added = _json(await client.call_tool("add_visual", {  # as an agent may write it
+            "project_id": project, "segment": 2, "path": f"~/{picture.name}"}))
         assert added["number"] == 2 and added["image"] is not None
         return messages
 

@@ -54,9 +54,12 @@ def _answer(call: Callable[[], T]) -> T:
 
 def build_server(studio: Studio) -> MCPServer[Any]:
     """The MCP server whose tools and resources work on ``studio``."""
+    from storyreel import __version__
+
     server: MCPServer[Any] = MCPServer(
-        "storyreel", instructions="Make narrated videos: create a project from a story's "
-        "text, optionally add pictures or clips, set options, render, then poll its status.")
+        "storyreel", version=__version__,
+        instructions="Make narrated videos: create a project from a story's text, "
+        "optionally add pictures or clips, set options, render, then poll its status.")
 
     @server.tool()
     def create_project(title: str, text: str | None = None,
@@ -71,10 +74,21 @@ def build_server(studio: Studio) -> MCPServer[Any]:
                            "segments": len(detail.segment_list)}, ensure_ascii=False)
 
     @server.tool()
+    def list_projects() -> str:
+        """The studio's projects (also those made in its web page): ``id``, ``title``,
+        ``status`` of the latest render (as ``project_status`` says it) and ``segments``."""
+        return json.dumps([
+            {"id": p.id, "title": p.title, "status": _STATUS.get(p.status, p.status),
+             "segments": p.segments} for p in studio.views.list_projects()],
+            ensure_ascii=False)
+
+    @server.tool()
     def add_visual(project_id: int, segment: int, path: str) -> str:
         """Give segment number ``segment`` (1-based) a picture or a video clip read from a
-        local file. Answers the segment as JSON."""
-        return _answer(lambda: _add_visual(studio, project_id, segment, Path(path)))
+        local file (an absolute path, ``~/...``, or relative to the folder the server was
+        started in). Answers the segment as JSON."""
+        return _answer(lambda: _add_visual(studio, project_id, segment,
+                                           Path(path).expanduser()))
 
     @server.tool()
     def list_voices() -> str:
