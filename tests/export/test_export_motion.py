@@ -173,6 +173,9 @@ def test_keyframes_stay_within_the_tolerance_on_every_frame() -> None:
         line = [a + (b - a) * share for a, b in zip(rects[before], rects[after], strict=True)]
         assert _close(rect, line, 0.25), frame
     assert keyframe_frames(still_rects(Motion(1.0, 1.0), 40, 0, 64, 36)) == [0, 39]
+    # a straight zoom (no easing, no pan) is a straight line: its ends say it all
+    straight = Motion(1.0, 1.3, eased=False)
+    assert keyframe_frames(still_rects(straight, 3600, 0, 1920, 1080)) == [0, 3599]
     assert keyframe_frames(still_rects(motion, 1, 0, 64, 36)) == [0]
 
 

@@ -5,13 +5,16 @@ The render shows a still cover-fitted to the frame and then zoomed and panned
 picture drawn at ``zoom`` times the frame's size with its top-left corner at
 ``-pan * (zoom - 1) * size``: a rectangle per frame (:func:`still_rects`). Editors
 interpolate keyframes linearly, while the render eases the zoom and pan and
-multiplies them, so :func:`keyframe_frames` keeps as few frames as let the straight
-lines between them stay within ``tolerance`` pixels of every frame's rectangle.
+multiplies them, so :func:`keyframe_frames` keeps few frames, but enough that the
+straight lines between them stay within ``tolerance`` pixels of every frame's rectangle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
 
 from storyreel.frames.kenburns import Motion
 
@@ -65,22 +68,36 @@ def keyframe_frames(rects: Sequence[Rect], tolerance: float = TOLERANCE) -> list
     from the last keyframe would stray further than ``tolerance`` from a frame's
     rectangle.
     """
-    last = len(rects) - 1
+    values = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+    last = len(values) - 1
     keys = [0]
     while keys[-1] < last:
-        start = keys[-1]
-        end = start + 1
-        while end < last and _fits(rects, start, end + 1, tolerance):
-            end += 1
-        keys.append(end)
+        keys.append(_farthest(values, keys[-1], last, tolerance))
     return keys
 
 
-def _fits(rects: Sequence[Rect], start: int, end: int, tolerance: float) -> bool:
-    first, final = rects[start], rects[end]
-    for index in range(start + 1, end):
-        share = (index - start) / (end - start)
-        for a, b, value in zip(first, final, rects[index], strict=True):
-            if abs(a + (b - a) * share - value) > tolerance:
-                return False
-    return True
+def _farthest(values: NDArray[np.float64], start: int, last: int, tolerance: float) -> int:
+    """A far frame the line from ``start`` reaches within ``tolerance``: steps doubling
+    until one strays, then halving back (a long slow move costs a few checks, not one a
+    frame)."""
+    reached, step = start + 1, 1  # the next frame: nothing between to stray
+    strayed = None
+    while reached < last:
+        probe = min(reached + step, last)
+        if not _fits(values, start, probe, tolerance):
+            strayed = probe
+            break
+        reached, step = probe, step * 2
+    while strayed is not None and strayed - reached > 1:
+        middle = (reached + strayed) // 2
+        if _fits(values, start, middle, tolerance):
+            reached = middle
+        else:
+            strayed = middle
+    return reached
+
+
+def _fits(values: NDArray[np.float64], start: int, end: int, tolerance: float) -> bool:
+    share = np.linspace(0.0, 1.0, end - start + 1)[:, None]
+    line = values[start] + (values[end] - values[start]) * share
+    return bool(np.abs(line - values[start:end + 1]).max() <= tolerance)
