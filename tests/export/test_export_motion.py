@@ -50,7 +50,8 @@ def _moving_project(folder: Path, size: tuple[int, int], *, zoom: float = 1.3,
                           fps=25, settings={
                               "preset": "ultrafast", "gap": 0.2,
                               "ken_burns": {"zoom": zoom, "pan": True},
-                              "subtitles": {"enabled": False, "sidecar": False},
+                              "subtitles": {"enabled": False, "sidecar": False,
+                                            "outline": 0},
                               "transitions": {"crossfade": 0.2},
                               "loudness": {"enabled": False}})
 
@@ -143,6 +144,13 @@ def test_kdenlive_rect_keyframes_place_the_whole_image(tmp_path: Path) -> None:
     assert playlist is not None
     entries = playlist.findall("entry")
     assert len(entries) == 3 and entries[2].find("filter") is None  # the card stays still
+    card = root.find(f"producer[@id='{entries[2].attrib['producer']}']")
+    assert card is not None
+    properties = {p.attrib["name"]: p.text or "" for p in card.findall("property")}
+    assert properties["mlt_service"] == "kdenlivetitle"
+    titler = ElementTree.fromstring(properties["xmldata"])
+    assert (titler.attrib["width"], titler.attrib["height"]) == ("192", "108")
+    assert titler.findtext("item/content") == "Grüße & <Ende>"
     for segment, (entry, span) in enumerate(zip(entries[:2], story.plan.spans, strict=False)):
         motion = entry.find("filter")
         assert motion is not None
@@ -248,3 +256,16 @@ def test_melt_plays_a_moving_still_like_the_render(tmp_path: Path) -> None:
         assert moved > 20 and step > 3, f"segment {segment + 1} hardly moves"
         # about 1 grey level apart, where the motion moves a frame further by 6 to 10
         assert off < min(3.0, step / 2), (segment, off, step, moved)
+    card = story.plan.spans[2]
+    middle = card.first_frame + card.frames // 2
+    ours_box, theirs_box = _text_box(ours[middle]), _text_box(theirs[middle])
+    # the title is drawn, white on the card's black, centred where the render centres it
+    assert np.abs(np.subtract(ours_box, theirs_box)).max() < 12, (ours_box, theirs_box)
+
+
+def _text_box(picture: NDArray[np.float64]) -> tuple[float, float, float, float]:
+    """Centre and size (x, y, width, height) of the light pixels' bounding box."""
+    rows, columns = np.nonzero(picture > 128)
+    assert len(rows) > picture.size // 200, "no title drawn"
+    return ((columns.min() + columns.max()) / 2, (rows.min() + rows.max()) / 2,
+            float(columns.max() - columns.min()), float(rows.max() - rows.min()))

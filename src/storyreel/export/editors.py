@@ -7,7 +7,8 @@ item of the story, in order) and adds to them what the render shows:
   (:mod:`storyreel.export.motion`): in FCPXML an ``adjust-conform`` of ``fill`` and an
   ``adjust-transform`` whose ``position`` and ``scale`` are keyframed; in Kdenlive a
   ``qtblend`` filter (Kdenlive's Transform effect) whose ``rect`` is keyframed;
-- in FCPXML, a title card's title as a Basic Title in place of the writer's gap.
+- a title card's title: in FCPXML a Basic Title in place of the writer's gap, in
+  Kdenlive a title clip (MLT's ``kdenlivetitle``) in place of its colour clip.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def fcpxml_pass(text: str, project: Project, story: Story) -> str:
 
 
 def kdenlive_pass(text: str, project: Project, story: Story) -> str:
-    """The Kdenlive writer's ``text`` with the project's frame and the stills' motion.
+    """The Kdenlive writer's ``text`` with the project's frame, the stills' motion and
+    the cards' titles.
 
     The writer's profile is always 1920x1080 and its black background track has no end
     (MLT would play ten minutes of black after the story): both are set from the story.
@@ -92,6 +94,11 @@ def kdenlive_pass(text: str, project: Project, story: Story) -> str:
             rects = [image_rect(rect, image)
                      for rect in _rects(project, item.segment, span)]
             entry.append(_qtblend(rects, f"motion{number}"))
+        elif isinstance(item.visual, Card) and (item.visual.title or "").strip():
+            producer = root.find(f"producer[@id='{entry.get('producer')}']")
+            if producer is None:
+                raise RenderError("the Kdenlive writer left out a card's producer")
+            _kdenlive_title(producer, item.visual.title or "", project, span.frames)
     ElementTree.indent(root, space="\t")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
         root, encoding="unicode")
@@ -244,6 +251,48 @@ def _qtblend(rects: list[Rect], name: str) -> Element:
                        ("distort", "0"), ("rotate_center", "1")):
         SubElement(motion, "property", name=key).text = value
     return motion
+
+
+def _kdenlive_title(producer: Element, title: str, project: Project, frames: int) -> None:
+    """Make the writer's colour clip for a card a Kdenlive title: the card's colour with its
+    title centred on it, in the render's caption colour and outline (editable in Kdenlive's
+    title editor)."""
+    width, height = project.width, project.height
+    options = project.settings.subtitles
+    size = round(TITLE_SIZE * min(width, height))
+    lines = (title.upper() if options.uppercase else title).strip().splitlines()
+    box = (width * 0.9, size * 1.4 * len(lines))
+    document = Element("kdenlivetitle", {
+        "duration": str(frames), "LC_NUMERIC": "C", "width": str(width),
+        "height": str(height), "out": str(frames - 1)})
+    item = SubElement(document, "item", {"type": "QGraphicsTextItem", "z-index": "0"})
+    SubElement(SubElement(item, "position", x=_number((width - box[0]) / 2),
+                          y=_number((height - box[1]) / 2)),
+               "transform").text = "1,0,0,0,1,0,0,0,1"
+    SubElement(item, "content", {
+        "font": "DejaVu Sans", "font-pixel-size": str(size), "font-italic": "0",
+        "font-underline": "0", "font-color": _mlt_colour(options.color),
+        "font-outline": _number(options.outline * size),
+        "font-outline-color": _mlt_colour(options.outline_color),
+        "alignment": "4",  # centred (Qt::AlignHCenter)
+        "box-width": _number(box[0]), "box-height": _number(box[1]),
+        "line-spacing": "0"}).text = "\n".join(lines)
+    for name in ("startviewport", "endviewport"):
+        SubElement(document, name, rect=f"0,0,{width},{height}")
+    SubElement(document, "background", color=_mlt_colour(project.settings.background))
+    for unused in producer.findall("property[@name='resource']"):
+        producer.remove(unused)
+    for name, value in (("mlt_service", "kdenlivetitle"), ("kdenlive:clip_type", "2"),
+                        ("xmldata", ElementTree.tostring(document, encoding="unicode"))):
+        found = producer.find(f"property[@name='{name}']")
+        if found is None:
+            found = SubElement(producer, "property", name=name)
+        found.text = value
+
+
+def _mlt_colour(colour: str) -> str:
+    red, green, blue = ImageColor.getrgb(colour)[:3]
+    return f"{red},{green},{blue},255"
 
 
 def _kdenlive_frame(root: Element, project: Project, frames: int) -> None:
