@@ -21,6 +21,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 from storyreel.service.errors import Invalid, StudioError
 from storyreel.service.importers import ImportFailed, parse_text_blocks
 from storyreel.service.lifecycle import make_studio, studio_running
+from storyreel.service.options import build_manifest
+from storyreel.service.protocol import problem_dicts
 from storyreel.service.studio import Studio
 
 __all__ = ["build_server", "open_studio", "serve_http", "serve_stdio"]
@@ -47,9 +49,14 @@ def _answer(call: Callable[[], T]) -> T:
     try:
         return call()
     except StudioError as exc:
-        problems = [p.model_dump(exclude_none=True) for p in exc.problems or []]
-        detail = f"{exc} {json.dumps(problems, ensure_ascii=False)}" if problems else str(exc)
-        raise ToolError(detail) from exc
+        raise _tool_error(str(exc), [p.model_dump(exclude_none=True)
+                                     for p in exc.problems or []]) from exc
+
+
+def _tool_error(message: str, problems: list[dict[str, Any]] | None) -> ToolError:
+    """A tool error saying ``message``, the problems after it as JSON."""
+    return ToolError(f"{message} {json.dumps(problems, ensure_ascii=False)}" if problems
+                     else message)
 
 
 def build_server(studio: Studio) -> MCPServer[Any]:
@@ -135,6 +142,18 @@ def build_server(studio: Studio) -> MCPServer[Any]:
         and, when completed, the video's ``path``."""
         return json.dumps(_answer(lambda: _status(studio, project_id)), ensure_ascii=False)
 
+    @server.tool()
+    def export_timeline(project_id: int, format: str, path: str) -> str:
+        """Write the project as an editable timeline for a video editor to ``path`` (a
+        local file; its folder is made when missing): ``format`` otio (OpenTimelineIO),
+        fcpxml (Final Cut Pro, DaVinci Resolve), kdenlive (Kdenlive, Shotcut) or edl.
+        Narrations not yet spoken are spoken first; captions go beside it as an SRT.
+        Answers JSON with the ``path``, ``frames``, ``fps``, ``clips``, ``captions`` and
+        ``warnings`` (what the format leaves out)."""
+        return json.dumps(_answer(lambda: _export(studio, project_id, format,
+                                                  Path(path).expanduser())),
+                          ensure_ascii=False)
+
     @server.resource("storyreel://projects/{project_id}", mime_type="application/json")
     def project(project_id: str) -> str:
         """A project with its segments, options and render status (the API's JSON)."""
@@ -179,6 +198,41 @@ def _add_visual(studio: Studio, project_id: int, number: int, path: Path) -> str
     except OSError as exc:
         raise Invalid(f"The file {path} cannot be read ({exc.strerror or exc}).") from exc
     return answer.segment.model_dump_json()
+
+
+def _export(studio: Studio, project_id: int, fmt: str, target: Path) -> dict[str, Any]:
+    """The project as its render would make it, exported by ``storyreel export``."""
+    from storyreel.errors import StoryreelError, ValidationFailed
+    from storyreel.model.load import project_from_dict
+
+    try:
+        from storyreel.export import FORMATS, export_project
+    except ImportError as exc:
+        raise _tool_error("Exporting needs the 'export' extra (pip install "
+                          f"'storyreel[export]'): {exc}", None) from exc
+    if fmt not in FORMATS:
+        raise Invalid(f"Unknown timeline format {fmt!r}: choose one of {', '.join(FORMATS)}.")
+    row = studio.project(project_id)
+    manifest = build_manifest(row.title, row.options, studio.store.segments(project_id))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # an agent may have no shell
+    except OSError as exc:
+        raise Invalid(f"The folder {target.parent} cannot be made "
+                      f"({exc.strerror or exc}).") from exc
+    try:
+        project = project_from_dict(manifest, base_dir=studio.folder(project_id))
+        result = export_project(project, target, fmt)
+    except ValidationFailed as exc:
+        count = len(exc.problems)
+        raise _tool_error(f"The timeline cannot be written yet: {count} problem"
+                          f"{'s' if count != 1 else ''} to fix.",
+                          problem_dicts(exc.problems)) from exc
+    except StoryreelError as exc:
+        raise _tool_error(f"The timeline could not be written: {exc}", None) from exc
+    return {"path": str(result.path), "format": result.format, "frames": result.frames,
+            "fps": str(result.fps), "clips": result.clips,
+            "captions": str(result.captions) if result.captions else None,
+            "warnings": result.warnings}
 
 
 def _status(studio: Studio, project_id: int) -> dict[str, Any]:
