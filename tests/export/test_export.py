@@ -91,10 +91,11 @@ def _play(melt: str, timeline: Path, output: Path, *options: str) -> Path:
     """``timeline`` played by melt into ``output`` (FFV1: the picture as melt made it).
 
     MLT's Qt module (its image reader and the Transform effect) asks for an X display;
-    Qt itself draws offscreen."""
+    Qt itself draws offscreen. ``real_time=0``: every frame is drawn, none dropped when
+    the machine is busy (a consumer's default is to keep to the clock)."""
     environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}
     subprocess.run([melt, "-quiet", str(timeline), "-consumer", f"avformat:{output}",
-                    "vcodec=ffv1", *options], check=True, env=environment,
+                    "real_time=0", "vcodec=ffv1", *options], check=True, env=environment,
                    capture_output=True, timeout=240)
     return output
 
