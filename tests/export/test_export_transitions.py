@@ -14,8 +14,9 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import numpy as np
+import opentimelineio as otio
 import pytest
-from test_export import _mean_colours, _melt, _plan, _play, _story_project
+from test_export import _frames, _mean_colours, _melt, _plan, _play, _story_project
 from test_export_motion import picture_entries
 
 from storyreel import load_project, render
@@ -163,3 +164,31 @@ def test_melt_dissolves_like_the_render(tmp_path: Path) -> None:
         assert off < apart / 6, (span.index, off, apart)
         for frame in (span.visible_start - 1, span.first_frame):  # either side of it
             assert float(np.abs(theirs[frame] - ours[frame]).mean()) < apart / 20
+
+
+def test_edl_dissolves_between_pictures_and_cuts_at_a_card(tmp_path: Path) -> None:
+    manifest = _story_project(tmp_path / "project")
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    card = data["segments"].pop()
+    data["segments"].insert(1, card)  # still, card, still, still
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    spans = _plan(manifest).plan.spans
+    assert all(span.crossfade == 5 for span in spans[1:])
+    result = export_project(load_project(manifest), tmp_path / "story.edl", "edl")
+    assert any("crossfades into and out of title cards are cuts" in note
+               for note in result.warnings)
+    text = result.path.read_text(encoding="utf-8")
+    assert text.count(" D 005 ") == 1  # the one crossfade between two pictures
+    timeline = otio.adapters.read_from_file(str(result.path), rate=25)
+    track = timeline.tracks[0]
+    clips = list(track.find_clips())
+    assert [c.name for c in clips] == ["segment 1", "segment 3", "segment 4"]
+    # an EDL's dissolve begins its incoming event: each picture from where it is first
+    # seen (after the card, a cut on its first frame) to where the next one is
+    starts = [spans[0].first_frame, spans[2].first_frame, spans[3].visible_start]
+    ends = [spans[0].end_frame, spans[3].visible_start, spans[3].end_frame]
+    assert [_frames(c.range_in_parent().start_time) for c in clips] == starts
+    assert [_frames(c.range_in_parent().end_time_exclusive()) for c in clips] == ends
+    dissolves = [t for t in track if isinstance(t, otio.schema.Transition)]
+    assert [_frames(t.out_offset) for t in dissolves] == [spans[3].crossfade]
+    assert all(_frames(c.source_range.start_time) == 0 for c in clips)  # stills from 0

@@ -129,11 +129,11 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
 #: has no generators (a card becomes a gap named by its title, which
 #: :func:`~storyreel.export.editors.fcpxml_pass` makes a Basic Title), drops transitions
 #: and misplaces what is anchored to a clip starting into its media (off the frame grid
-#: at 29.97 fps), so the pass adds the crossfades; the EDL writer fails on a dissolve
-#: that ends on its cut (the cut is kept).
+#: at 29.97 fps), so the pass adds the crossfades; the EDL writer has no generators
+#: either (its cards are black gaps, without dissolves).
 _SHAPES: dict[str, dict[str, bool]] = {
     "fcpxml": {"cards_as_gaps": True, "transitions": False},
-    "edl": {"cards_as_gaps": True, "transitions": False},
+    "edl": {"cards_as_gaps": True},
 }
 
 
@@ -148,7 +148,8 @@ def story_timeline(project: Project, story: Story, *, base: Path | None = None,
         base: Write media paths relative to this folder (default: absolute).
         narrations: Narration files to use instead of the project's, by 0-based segment.
         cards_as_gaps: Title cards as gaps named by their title (for writers without
-            generators); otherwise solid-colour generators.
+            generators), crossfades into and out of them cuts; otherwise solid-colour
+            generators.
         transitions: Crossfades as dissolves, the incoming clip's media starting under
             them (otherwise cuts).
     """
@@ -189,7 +190,9 @@ def _picture_track(project: Project, story: Story, rate: float, base: Path | Non
             track.append(otio.schema.Gap(name=item.visual.title or _item_name(item),
                                          source_range=_range(0, span.frames, rate)))
             continue
-        lead = span.crossfade if transitions else 0
+        # a dissolve out of a gap would be read as one from the picture before the gap
+        after_gap = len(track) > 0 and isinstance(track[-1], otio.schema.Gap)
+        lead = span.crossfade if transitions and not after_gap else 0
         if lead:
             track.append(otio.schema.Transition(
                 name="crossfade", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
@@ -300,14 +303,7 @@ def _quiet() -> Iterator[None]:
 
 def _limits(fmt: str, story: Story, background: str) -> list[str]:
     """What the format leaves out of this story (said, not silently dropped)."""
-    warnings: list[str] = []
-    if fmt == "edl":
-        if any(span.crossfade for span in story.plan.spans):
-            warnings.append("crossfades are cuts in the EDL (its writer does not carry a "
-                            "dissolve that ends on its cut)")
-        if story.chapters:
-            warnings.append("chapters are not in the EDL (its writer has no markers)")
-        warnings.append("the EDL holds the picture only (its writer leaves out the sound)")
+    warnings = _edl_limits(story) if fmt == "edl" else []
     if fmt in ("otio", "edl"):
         warnings.append("Ken Burns motion is not in the timeline: stills are placed static")
     cards = any(isinstance(item.visual, Card) for item in story.items)
@@ -317,3 +313,14 @@ def _limits(fmt: str, story: Story, background: str) -> list[str]:
     return warnings
 
 
+def _edl_limits(story: Story) -> list[str]:
+    warnings: list[str] = []
+    if any(span.crossfade and any(isinstance(i.visual, Card) for i in (before, item))
+           for before, item, span in zip(story.items, story.items[1:], story.plan.spans[1:],
+                                         strict=False)):
+        warnings.append("crossfades into and out of title cards are cuts in the EDL (its "
+                        "cards are black gaps)")
+    if story.chapters:
+        warnings.append("chapters are not in the EDL (its writer has no markers)")
+    warnings.append("the EDL holds the picture only (its writer leaves out the sound)")
+    return warnings
