@@ -17,8 +17,9 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 from test_export import _frames, _mean_colours, _melt, _plan, _play, _story_project
-from test_export_motion import picture_entries
+from test_export_motion import _luma, picture_entries
 
+from media import read_counter, write_clip
 from storyreel import load_project, render
 from storyreel.export import export_project
 from storyreel.export.editors import CROSS_DISSOLVE
@@ -192,3 +193,28 @@ def test_edl_dissolves_between_pictures_and_cuts_at_a_card(tmp_path: Path) -> No
     dissolves = [t for t in track if isinstance(t, otio.schema.Transition)]
     assert [_frames(t.out_offset) for t in dissolves] == [spans[3].crossfade]
     assert all(_frames(c.source_range.start_time) == 0 for c in clips)  # stills from 0
+
+
+def test_melt_shows_a_clip_from_the_frame_the_render_fades_it_in_with(tmp_path: Path
+                                                                      ) -> None:
+    melt = _melt()
+    manifest = _story_project(tmp_path / "project")
+    write_clip(tmp_path / "project" / "clip.mp4", frames=50, fps=Fraction(25))
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["segments"][1] = {"video": "clip.mp4", "clip": {"start": 0.4, "end": 1.8},
+                           "audio": "média/1.wav", "text": "A clip in the middle"}
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    project = load_project(manifest)
+    result = render(project, tmp_path / "render.mp4", cache=False)
+    exported = export_project(project, tmp_path / "story.kdenlive", "kdenlive")
+    played = _play(melt, exported.path, tmp_path / "melt.mkv", "an=1")
+    span = _plan(manifest).plan.spans[1]
+    assert span.crossfade == 5
+    frames = (span.first_frame, span.first_frame + 1, span.end_frame - 6)
+    ours, theirs = _luma(result.path), _luma(played)
+    # at the cut the render shows the clip's frame trim + crossfade: it started under
+    # the fade
+    assert [read_counter(ours[f]) for f in frames] == [
+        10 + f - span.visible_start for f in frames]
+    assert [read_counter(theirs[f]) for f in frames] == [
+        10 + f - span.visible_start for f in frames]

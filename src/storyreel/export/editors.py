@@ -121,6 +121,9 @@ def kdenlive_pass(text: str, project: Project, story: Story) -> str:
             _kdenlive_title(producer, item.visual.title or "", project,
                             span.crossfade + span.frames)
     _kdenlive_mixes(tractor, playlists, story, entries, project.fps)
+    for item, entry in zip(story.items, entries, strict=True):
+        if isinstance(item.visual, Video):
+            _kdenlive_whole_clip(root, entry)
     ElementTree.indent(root, space="\t")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
         root, encoding="unicode")
@@ -392,6 +395,23 @@ def _kdenlive_title(producer: Element, title: str, project: Project, frames: int
         if found is None:
             found = SubElement(producer, "property", name=name)
         found.text = value
+
+
+def _kdenlive_whole_clip(root: Element, entry: Element) -> None:
+    """Make a video clip's producer start at the file's first frame, where the entry's
+    ``in`` counts from: the writer starts it at the trim and gives it the trimmed length,
+    which made melt play it that far off and hold its last frame early."""
+    end = int(entry.attrib["out"]) + 1
+    name = entry.attrib["producer"]
+    for found in (root.find(f"producer[@id='{name}']"),
+                  root.find(f"playlist[@id='main_bin']/entry[@producer='{name}']")):
+        if found is None:
+            raise RenderError("the Kdenlive writer left out a clip's producer")
+        length = found.find("property[@name='length']")
+        if length is not None:
+            end = max(end, int(length.text or 0))
+            length.text = str(end)
+        found.attrib.update({"in": "0", "out": str(end - 1)})
 
 
 def _mlt_colour(colour: str) -> str:
