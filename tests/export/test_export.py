@@ -270,14 +270,21 @@ def test_export_command_runs_as_a_program(tmp_path: Path) -> None:
     assert "deprecated" not in done.stdout + done.stderr  # the writer's own printing is kept in
 
 
-def test_a_clip_keeps_its_trim_and_each_format_names_what_it_leaves_out(tmp_path: Path
-                                                                        ) -> None:
-    manifest = _story_project(tmp_path / "project")
-    write_clip(tmp_path / "project" / "clip.mp4", frames=50, fps=Fraction(25))
+def _clip_project(folder: Path, *, end: float) -> Path:
+    """The story project with its second still a 50-frame counter clip from 0.4 s to
+    ``end``."""
+    manifest = _story_project(folder)
+    write_clip(folder / "clip.mp4", frames=50, fps=Fraction(25))
     data = json.loads(manifest.read_text(encoding="utf-8"))
-    data["segments"][1] = {"video": "clip.mp4", "clip": {"start": 0.4, "end": 1.6},
+    data["segments"][1] = {"video": "clip.mp4", "clip": {"start": 0.4, "end": end},
                            "audio": "média/1.wav", "text": "A clip in the middle"}
     manifest.write_text(json.dumps(data), encoding="utf-8")
+    return manifest
+
+
+def test_a_clip_keeps_its_trim_and_each_format_names_what_it_leaves_out(tmp_path: Path
+                                                                        ) -> None:
+    manifest = _clip_project(tmp_path / "project", end=1.6)
     story = _plan(manifest)
     result = export_project(load_project(manifest), tmp_path / "clip.otio", "otio")
     clip = list(otio.adapters.read_from_file(str(result.path)).tracks[0].find_clips())[1]

@@ -16,10 +16,18 @@ from xml.etree import ElementTree
 import numpy as np
 import opentimelineio as otio
 import pytest
-from test_export import _frames, _mean_colours, _melt, _plan, _play, _story_project
+from test_export import (
+    _clip_project,
+    _frames,
+    _mean_colours,
+    _melt,
+    _plan,
+    _play,
+    _story_project,
+)
 from test_export_motion import _luma, picture_entries
 
-from media import read_counter, write_clip
+from media import read_counter
 from storyreel import load_project, render
 from storyreel.export import export_project
 from storyreel.export.editors import CROSS_DISSOLVE
@@ -198,12 +206,7 @@ def test_edl_dissolves_between_pictures_and_cuts_at_a_card(tmp_path: Path) -> No
 def test_melt_shows_a_clip_from_the_frame_the_render_fades_it_in_with(tmp_path: Path
                                                                       ) -> None:
     melt = _melt()
-    manifest = _story_project(tmp_path / "project")
-    write_clip(tmp_path / "project" / "clip.mp4", frames=50, fps=Fraction(25))
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    data["segments"][1] = {"video": "clip.mp4", "clip": {"start": 0.4, "end": 1.8},
-                           "audio": "média/1.wav", "text": "A clip in the middle"}
-    manifest.write_text(json.dumps(data), encoding="utf-8")
+    manifest = _clip_project(tmp_path / "project", end=1.8)
     project = load_project(manifest)
     result = render(project, tmp_path / "render.mp4", cache=False)
     exported = export_project(project, tmp_path / "story.kdenlive", "kdenlive")
