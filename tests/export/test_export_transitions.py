@@ -221,3 +221,24 @@ def test_melt_shows_a_clip_from_the_frame_the_render_fades_it_in_with(tmp_path: 
         10 + f - span.visible_start for f in frames]
     assert [read_counter(theirs[f]) for f in frames] == [
         10 + f - span.visible_start for f in frames]
+
+
+def test_fcpxml_starts_a_trimmed_clip_under_the_dissolve_into_it(tmp_path: Path) -> None:
+    manifest = _clip_project(tmp_path / "project", end=1.8)
+    span = _plan(manifest).plan.spans[1]
+    result = export_project(load_project(manifest), tmp_path / "story.fcpxml", "fcpxml")
+    root = ElementTree.parse(result.path).getroot()
+    clip = root.find("./project/sequence/spine/clip[@name='segment 2']")
+    assert clip is not None
+    rate = Fraction(25)
+    # the render shows the clip's frame trim (0.4 s: 10) + crossfade at the cut
+    assert _on_grid(clip.attrib["start"], rate) == 10 + span.crossfade
+    video = clip.find("video")
+    assert video is not None
+    asset = root.find(f"./resources/asset[@id='{video.attrib['ref']}']")
+    assert asset is not None
+    first = _on_grid(asset.attrib["start"], rate)
+    assert first <= 10  # the frames under the dissolve are in the asset
+    # and so is the last frame shown, but no more than the trim's end (1.8 s: 45)
+    end = first + _on_grid(asset.attrib["duration"], rate)
+    assert 10 + span.crossfade + span.frames <= end <= 45

@@ -234,9 +234,12 @@ def _fcp_lead(clip: Element, lead: int, fps: Fraction, resources: Element) -> No
     needed = start + _seconds(clip.attrib["duration"])
     video = clip.find("video")
     asset = None if video is None else resources.find(f"asset[@id='{video.get('ref')}']")
-    for media in (video, asset):
-        if media is not None and _seconds(media.get("duration", "0s")) < needed:
-            media.set("duration", fcp_time(needed))
+    for media in (video, asset):  # each says its duration from its own start
+        if media is None:
+            continue
+        reach = needed - _seconds(media.get("start", "0s"))
+        if _seconds(media.get("duration", "0s")) < reach:
+            media.set("duration", fcp_time(reach))
 
 
 def _fcp_chapter(matched: list[tuple[Item, SegmentSpan, Element]], chapter: Chapter,
