@@ -225,7 +225,7 @@ def _captions(project: Project, analysis: Measured, story: Story) -> tuple[Capti
             continue
         span = plan.spans[story.item_span_of_segment(index)]
         chunks = split_chunks(segment.text, min_words=options.min_words,
-                              max_words=options.max_words)
+                              max_words=options.max_words, language=project.language_of(index))
         timings = analysis.words[index] if index < len(analysis.words) else _NO_WORDS
         cues = word_cues(chunks, timings, analysis.speech[index], span.narration)
         for cue in cues:
