@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from storyreel.frames import fontset
 from storyreel.frames import text as text_module
 from storyreel.frames.text import DEFAULT_FONT, CaptionStyle, caption_image
+from storyreel.model.language import LANGUAGES, sample_caption
 
 SAMPLES = {
     "latin": ("es", "¿Dónde está la biblioteca?"),
@@ -136,3 +137,10 @@ def test_latin_stays_in_the_vendored_font_next_to_other_scripts() -> None:
     fonts = [chain.keys[index][0] for _, index in runs]
     assert fonts[0] == str(DEFAULT_FONT)
     assert "Devanagari" in fonts[-1]
+
+
+@pytest.mark.parametrize("tag", sorted(LANGUAGES))
+def test_every_named_language_draws_its_sample_caption(tag: str) -> None:
+    image = caption_image(sample_caption(tag), CaptionStyle(language=tag), 960, 540)
+    assert image.warnings == ()
+    assert np.count_nonzero(image.rgba[:, :, 3] > 128) > 300

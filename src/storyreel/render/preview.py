@@ -29,6 +29,7 @@ from storyreel.frames.text import CaptionPainter
 from storyreel.frames.video import VideoPicture
 from storyreel.media.clip import ClipReader, probe_clip
 from storyreel.media.image import Planes, even_ceil, load_cover_planes, rgb_to_yuv420
+from storyreel.model.language import sample_caption
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
 from storyreel.render.decor import caption_style, logo_overlay
@@ -271,7 +272,8 @@ def _first_caption(project: Project) -> tuple[str, str]:
                               max_words=options.max_words, language=language)
         if chunks:
             return chunks[0], language
-    return SAMPLE_CAPTION, project.settings.language
+    language = project.settings.language
+    return sample_caption(language), language
 
 
 def _background(project: Project, load: StillLoader) -> Planes:

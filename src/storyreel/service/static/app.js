@@ -1678,6 +1678,10 @@ function optionField(field) {
     if (typeof node.default === "number") input.placeholder = String(+(node.default * scale).toPrecision(6));
   } else if (node.type === "string" && /colou?r$/.test(field.path)) {
     input = el("input", { type: "color" });
+  } else if (node.type === "string" && choices) {
+    // Open values with named suggestions (the language); fillOptions adds a value not named.
+    input = el("select");
+    for (const [value, label] of Object.entries(choices)) input.append(new Option(label, value));
   } else {
     return null;
   }
@@ -1825,7 +1829,11 @@ function fillOptions(root) {
     if (input.type === "checkbox") input.checked = Boolean(value);
     else if (input.type === "number") input.value = value == null ? "" : +(value * Number(input.dataset.scale || 1)).toPrecision(6);
     else if (input.dataset.path === "fps") input.value = String(value).includes("/") ? String(value) : String(Number(value));
-    else input.value = value == null ? "" : String(value);
+    else {
+      // A value set elsewhere (a manifest's "pt-BR") that the list does not name is shown as it is.
+      if (input.tagName === "SELECT" && value != null && ![...input.options].some((o) => o.value === String(value))) input.append(new Option(String(value), String(value)));
+      input.value = value == null ? "" : String(value);
+    }
   }
   for (const row of $$(".asset", root)) fillAsset(row);
   const size = $("#opt-size", root);
