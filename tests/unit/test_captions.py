@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from media import speech_regions
 from storyreel.timeline.captions import CueSpan, split_chunks, time_chunks
+from storyreel.timeline.wordbreak import word_breaks
 from storyreel.timeline.words import WORD_BREAK
 
 RATE = 48_000
@@ -93,12 +94,16 @@ def test_cjk_split_at_words_and_punctuation() -> None:
         "最后注入东海。",
     ]
     assert chunks[0].split(WORD_BREAK)[:4] == ["长江", "是", "中国", "最长"]
-    japanese = _plain(split_chunks(
-        "昔々、ある村に、おじいさんとおばあさんが住んでいました。ある日、おじいさんは山へ芝刈りに行きました。",
-        language="ja"))
-    assert "".join(japanese).startswith("昔々、ある村に、おじいさん")
+    story = ("昔々、ある村に、おじいさんとおばあさんが住んでいました。"
+             "ある日、おじいさんは山へ芝刈りに行きました。")
+    japanese = _plain(split_chunks(story, language="ja"))
+    assert "".join(japanese) == story
     assert all(4 <= len(c) <= 16 for c in japanese)
-    assert any(c.startswith("おじいさんとおばあさん") for c in japanese)  # no cut in a word
+    words = {0}
+    for piece in word_breaks(story, "ja"):
+        words.add(max(words) + len(piece))
+    cuts = {sum(len(c) for c in japanese[:k]) for k in range(len(japanese) + 1)}
+    assert cuts <= words  # no cut inside a word ("おじいさん" stays whole)
     assert _plain(split_chunks("「こんにちは」と彼は言った。", language="ja")) == [
         "「こんにちは」と彼は言った。"]
     mixed = "我喜欢Python编程，因为它很简单。"  # noqa: RUF001

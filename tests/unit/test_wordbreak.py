@@ -16,6 +16,7 @@ from storyreel.timeline.captions import (
     NO_LINE_END,
     NO_LINE_START,
     caption_words,
+    mark_words,
     split_chunks,
     word_cues,
 )
@@ -135,3 +136,24 @@ def test_webvtt_times_each_segmented_word() -> None:
              for k, w in enumerate(["我们", "今天", "去"])]
     text = format_vtt([(Fraction(1), Fraction(3), body)], [words])
     assert (f"我们{WORD_BREAK}<00:00:01.500>今天{WORD_BREAK}<00:00:02.000>去\n") in text
+
+
+def test_a_title_without_spaces_breaks_between_its_words(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text_module, "_system_fonts", lambda code: ())
+    title = "สวนสาธารณะแห่งชาติที่ใหญ่ที่สุดในประเทศไทย"
+    marked = mark_words(f"1. {title}", "th")
+    assert marked.replace(WORD_BREAK, "") == f"1. {title}"
+    assert marked.split(WORD_BREAK)[:2] == ["1. สวน", "สาธารณะ"]
+    image = caption_image(marked, CaptionStyle(language="th", size=0.12, max_lines=3),
+                          640, 360)
+    assert image.warnings == () and len(image.lines) >= 2
+    starts = {0}
+    for piece in marked.split(WORD_BREAK):
+        starts.add(max(starts) + len(piece))
+    plain, at = marked.replace(WORD_BREAK, ""), 0
+    for line in image.lines:
+        bare = line.replace(WORD_BREAK, "").strip()
+        at = plain.index(bare, at)
+        assert at in starts or plain[at - 1] == " "  # each line starts on a word
+        at += len(bare)

@@ -47,6 +47,7 @@ __all__ = [
     "caption_states",
     "caption_words",
     "frame_words",
+    "mark_words",
     "pop_groups",
     "split_chunks",
     "time_chunks",
@@ -150,6 +151,14 @@ def split_chunks(text: str, *, min_words: int = 3, max_words: int = 7,
     return ["".join(u.text for u in units[a:b]).strip(_GAPS) for a, b in pairwise(cuts)]
 
 
+def mark_words(text: str, language: str = "en") -> str:
+    """``text`` with :data:`~storyreel.timeline.words.WORD_BREAK` between the words of its
+    runs without spaces (a card's title, so its lines break between words too)."""
+    return " ".join(
+        "".join(u.text for u in _units(word, language)).strip(_GAPS)
+        if any(is_spaceless(c) for c in word) else word for word in text.split(" "))
+
+
 def _units(text: str, language: str = "en") -> list[_Unit]:
     words = unicodedata.normalize("NFC", text).replace(WORD_BREAK, "").split()
     pieces: list[str] = []
@@ -173,7 +182,10 @@ def _units(text: str, language: str = "en") -> list[_Unit]:
         piece = pending + piece
         pending = ""
         letters = [c for c in piece if c.isalnum()]
-        weight = 1.0
+        # A word of a spaceless script weighs its display width: four columns (two CJK
+        # characters, about a short Latin word) count as one word.
+        weight = max(0.5, _columns("".join(letters)) / 4) if any(
+            is_spaceless(c) for c in letters) else 1.0
         strength = _strength(piece)
         if _abbreviation(piece):
             units.append(_Unit(piece, weight, 0, True))
