@@ -74,6 +74,7 @@ def test_the_language_picker_saves_and_redraws_the_preview(
     chinese = httpx.get(first).content
     japanese = _choose(page, "ja", first)
     assert _language(server, pid) == "ja"
+    assert page.get_attribute(".segment .seg-text", "lang") == "ja"  # the text box's forms too
     # Same words, the Japanese forms of their Han characters: another picture.
     assert japanese != chinese
     page.screenshot(path=str(screenshot_folder(tmp_path) / "language-japanese.png"))

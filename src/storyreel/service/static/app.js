@@ -522,6 +522,7 @@ function segmentRow(seg, count, longest) {
   $(".seg-length-fill", li).style.width = `${(100 * segDuration(seg)) / longest}%`;
   const text = $(".seg-text", li);
   text.value = seg.text;
+  text.lang = textLanguage();
   text.addEventListener("input", () => fitText(text));
   text.addEventListener("paste", (event) => {
     if ((event.clipboardData?.getData("text/plain") || "").includes("\n")) setTimeout(() => offerSplit(seg.id, text));
@@ -1821,8 +1822,12 @@ async function patchProject(patch, input = null) {
 }
 
 // Fields the creator is editing keep what they typed; every other field shows what is saved.
+// The language of the narration text (the browser draws its characters in that language's forms).
+const textLanguage = () => (state.project.options.settings || {}).language || "en";
+
 function fillOptions(root) {
   const options = state.project.options;
+  for (const text of $$(".seg-text")) text.lang = textLanguage();
   for (const input of $$("[data-path]", root)) {
     if (isEditing(input)) continue;
     const value = getPath(options, input.dataset.path);
