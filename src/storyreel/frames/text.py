@@ -40,7 +40,7 @@ from typing import Literal
 import numpy as np
 from fontTools.ttLib import TTFont, TTLibError
 from numpy.typing import NDArray
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, features
 
 from storyreel.errors import MediaError
 from storyreel.frames.fontset import BUNDLED_WEIGHT, bundled_fonts, is_bundled
@@ -50,6 +50,7 @@ from storyreel.timeline.captions import POP_STEPS, CaptionState
 
 __all__ = [
     "DEFAULT_FONT",
+    "UNSHAPED",
     "CaptionImage",
     "CaptionPainter",
     "CaptionStyle",
@@ -228,6 +229,8 @@ def _prepare(
     if missing:
         names = ", ".join(f"'{c}' (U+{ord(c):04X})" for c in sorted(set(missing)))
         warnings.append(f"no available font has these caption characters, left out: {names}")
+    if not _shaped() and any(_needs_shaping(c) for c in clean):
+        warnings.append(UNSHAPED)
     if not any(run.strip() for run, _ in runs):
         return None
     return _fit(runs, chain, style, frame_w, frame_h, warnings)
@@ -375,6 +378,29 @@ class _FontChain:
 def _vendored_first(code: int) -> bool:
     """Latin, Greek, Cyrillic and general punctuation: DejaVu's own ground."""
     return code < 0x0530 or 0x1D00 <= code < 0x2C00 or 0xA640 <= code < 0xA800
+
+
+#: Said when text that needs shaping (Arabic, Hebrew, Indic...) cannot be shaped.
+UNSHAPED = ("captions in this script are drawn unshaped and left to right: Pillow's text "
+            "layout needs the FriBiDi library (Debian/Ubuntu: apt install libfribidi0; "
+            "macOS: brew install fribidi)")
+
+
+@functools.cache
+def _shaped() -> bool:
+    """Whether Pillow lays text out with raqm (HarfBuzz shaping, FriBiDi ordering).
+
+    Pillow's wheels carry raqm and HarfBuzz but load FriBiDi from the system.
+    """
+    return bool(features.check_feature("raqm"))
+
+
+def _needs_shaping(char: str) -> bool:
+    """Right-to-left letters, or a script whose letters change shape (Indic, Myanmar,
+    Khmer): drawn wrong without shaping."""
+    code = ord(char)
+    return (unicodedata.bidirectional(char) in ("R", "AL") or 0x0900 <= code <= 0x0DFF
+            or 0x1000 <= code <= 0x109F or 0x1780 <= code <= 0x17FF)
 
 
 def _ignorable(char: str) -> bool:
@@ -767,7 +793,10 @@ def _placed(line: list[Run], chain: _FontChain, px: int, x: float
 
 
 def _rtl(text: str) -> bool:
-    """Whether ``text``'s first strong character is right to left (Arabic, Hebrew, ...)."""
+    """Whether ``text``'s first strong character is right to left (Arabic, Hebrew, ...) and
+    the layout engine orders it so (without raqm, text is drawn in logical order)."""
+    if not _shaped():
+        return False
     for char in text:
         kind = unicodedata.bidirectional(char)
         if kind in ("R", "AL"):
