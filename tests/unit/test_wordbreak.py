@@ -12,6 +12,7 @@ from storyreel.frames import fontset
 from storyreel.frames import text as text_module
 from storyreel.frames.text import CaptionStyle, caption_image
 from storyreel.media.sidecar import format_vtt
+from storyreel.timeline import story as story_module
 from storyreel.timeline.captions import (
     NO_LINE_END,
     NO_LINE_START,
@@ -157,3 +158,9 @@ def test_a_title_without_spaces_breaks_between_its_words(
         at = plain.index(bare, at)
         assert at in starts or plain[at - 1] == " "  # each line starts on a word
         at += len(bare)
+
+
+def test_two_captions_merged_keep_a_word_break_not_a_space() -> None:
+    assert story_module._joined("我们今天", "去公园") == f"我们今天{WORD_BREAK}去公园"
+    assert story_module._joined("Deep in", "the valley") == "Deep in the valley"
+    assert story_module._joined("他说：Hello", "world") == "他说：Hello world"  # noqa: RUF001
