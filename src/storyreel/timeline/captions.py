@@ -120,7 +120,7 @@ _GAPS = " " + WORD_BREAK
 @dataclass(frozen=True)
 class _Unit:
     text: str  # with its punctuation and the space (or word break) that follows it
-    weight: float  # 1 for a word
+    weight: float  # 1 for a word; a word of a spaceless script, its columns / 4
     brk: int  # break strength after it: 0 none, 1 likely phrase end, 2 clause, 3 sentence
     clings: bool  # a function word that should not end a chunk
 
