@@ -123,3 +123,27 @@ def test_the_captions_panel_with_its_language_picker_passes_axe(
     page.select_option(PICKER, "hi")
     wait_until(page, "document.querySelector('#save-state').classList.contains('ok')")
     assert _axe_problems(page) == []
+
+
+def test_a_segment_takes_its_own_language_in_the_segment_panel(
+        live_server: Callable[..., LiveServer], page: Any) -> None:
+    server = live_server()
+    watch = Watch(page)
+    pid = _project(server, HAN)
+    page.goto(f"{server.url}/#/project/{pid}")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    page.click(".segment .seg-number")
+    page.click("#panel-tabs [data-panel=segment]")
+    page.wait_for_selector("#segment-language")
+    assert page.input_value("#segment-language") == ""
+    assert page.evaluate("document.querySelector('#segment-language').options[0].textContent"
+                         ) == "The project's: English"
+    page.select_option("#segment-language", "ja")
+    wait_until(page, "document.querySelector('#save-state').classList.contains('ok')")
+    segment = httpx.get(f"{server.url}/api/projects/{pid}/").json()["segment_list"][0]
+    assert segment["language"] == "ja"
+    wait_until(page, "document.querySelector('.segment .seg-text').lang === 'ja'")
+    assert _language(server, pid) == "en"  # the project's is unchanged
+    if AXE.is_file():
+        assert _axe_problems(page) == []
+    assert watch.problems == []
