@@ -18,7 +18,9 @@ that do not know storyreel::
     │   ├── OutputError (OSError)            the output folder or file cannot be written
     │   │   └── DiskFullError                no space left on the output device
     │   ├── VerificationError                the finished file did not read back as expected
-    │   └── WorkerError                      Redis or a worker failed a distributed render
+    │   ├── WorkerError                      Redis or a worker failed a distributed render
+    │   └── PlatformFailed                   one platform's video of several failed (its
+    │                                        cause chained); those finished before it stay
     ├── RenderCancelled                      cancel token set, Ctrl-C or SIGTERM: exit code 130
     └── StudioConfigError (ValueError)       the studio cannot start as configured: exit code 2
 
@@ -39,6 +41,7 @@ __all__ = [
     "MediaError",
     "NothingToSay",
     "OutputError",
+    "PlatformFailed",
     "Problem",
     "ProjectError",
     "RenderCancelled",
@@ -168,6 +171,22 @@ class DiskFullError(OutputError):
 
 class VerificationError(RenderError):
     """The rendered file did not read back as a complete, correct MP4."""
+
+
+class PlatformFailed(RenderError):
+    """One video of a render for several platforms failed.
+
+    Attributes:
+        platform: The platform whose video failed.
+        finished: The videos of the other platforms, published before it failed.
+    """
+
+    def __init__(self, platform: str, cause: BaseException, finished: list[Path]) -> None:
+        self.platform = platform
+        self.finished = list(finished)
+        kept = (f" (finished and kept: {', '.join(p.name for p in self.finished)})"
+                if self.finished else "")
+        super().__init__(f"the {platform} video failed: {cause}{kept}")
 
 
 class RenderCancelled(StoryreelError):
