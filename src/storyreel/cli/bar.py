@@ -36,7 +36,7 @@ class _RateColumn(ProgressColumn):
 
 class ProgressBar:
     """Draws :class:`storyreel.Progress` updates; one bar per phase, and per video in a
-    render for several platforms (``Exporting final MP4 [shorts 2/3]``)."""
+    render for several platforms (``Encoding the video (shorts 2/3)``)."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
@@ -68,7 +68,7 @@ class ProgressBar:
         task = self._tasks.get(which)
         words = phase_words(update.phase)
         if update.output:
-            words += f" [{update.output} {update.output_index + 1}/{update.outputs}]"
+            words += f" ({update.output} {update.output_index + 1}/{update.outputs})"
         if task is None:
             task = self._progress.add_task(words, total=update.total,
                                            unit=_UNITS.get(update.phase, ""), rate=None)

@@ -78,13 +78,14 @@ _NARRATE_SPAN = {"starting": (0.0, 0.0), "narrate": (0.0, 100.0)}
 def overall_percent(progress: Progress, previous: float = 0.0, kind: str = "render") -> float:
     """Map a phase's progress onto one 0-100 bar that never moves backwards.
 
-    A phase this table does not know holds the bar where it is.
+    A phase this table does not know holds the bar where it is. In a render for several
+    platforms, a video's export and checks cover its share of those phases' spans.
     """
     span = (_NARRATE_SPAN if kind == "narrate" else _PHASE_SPAN).get(progress.phase)
     if span is None:
         return previous
     start, end = span
-    return max(previous, round(start + (end - start) * progress.fraction, 2))
+    return max(previous, round(start + (end - start) * progress.overall_fraction, 2))
 
 
 class RenderRunner(Protocol):
