@@ -439,7 +439,8 @@ class LocalDispatcher:
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)
         if cancel.is_set() and self.store.cancel_requested(job.id):
-            Path(outcome.path).unlink(missing_ok=True)
+            for path in [outcome.path, *(v["path"] for v in outcome.videos)]:
+                Path(path).unlink(missing_ok=True)
             _discard(folder, outcome.narrations)
             raise RenderCancelled("render cancelled")
         version = self._attach_to_render(job, outcome.narrations, segments, folder)
@@ -451,6 +452,9 @@ class LocalDispatcher:
             message=parts_words(outcome.parts_encoded, outcome.parts_reused),
             frame_size=(outcome.width, outcome.height) if outcome.width else None,
             project_version=version,
+            outputs=[{**{k: v for k, v in video.items() if k != "path"},
+                      "file": os.path.relpath(video["path"], folder)}
+                     for video in outcome.videos] or None,
         )
 
     def _attach_to_render(self, job: JobRow, narrations: list[dict[str, Any]],

@@ -80,14 +80,18 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
             raise
         message, problems = describe_error(exc)  # every failure goes back, in words
         return "error", {"message": message, "problems": problems}
-    with contextlib.suppress(MediaError):  # the history shows the first still instead
-        write_poster(result.path, result.path.with_suffix(".jpg"))
+    for video in result.videos:
+        with contextlib.suppress(MediaError):  # the history shows the first still instead
+            write_poster(video.path, video.path.with_suffix(".jpg"))
+    videos = [{"platform": v.platform, "path": str(v.path), "width": v.width,
+               "height": v.height, "size": v.size} for v in result.videos]
     return "done", asdict(RenderOutcome(str(result.path), result.size, result.duration,
                                         result.frames, str(result.fps), list(result.warnings),
                                         narrations=spoken, width=project.width,
                                         height=project.height,
                                         parts_encoded=result.chunks_encoded,
-                                        parts_reused=result.chunks_reused))
+                                        parts_reused=result.chunks_reused,
+                                        videos=videos if len(videos) > 1 else []))
 
 
 def _remote_parts() -> Any:
