@@ -1262,9 +1262,12 @@ function showPlatformFrames(seg, platforms) {
     const area = el("div", { class: "safe-area", title: `${label}: captions and logo stay inside` });
     Object.assign(area.style, { left: pct(safe[0]), top: pct(safe[1]), right: pct(safe[2]), bottom: pct(safe[3]) });
     const shape = el("div", { class: "platform-shape" }, ...frames, area);
-    Object.assign(shape.style, { height: `${height}px`, width: `${Math.floor(height * aspects[i])}px` });
-    return el("figure", { class: "platform-frame", dataset: { platform: name } }, shape,
+    const width = `${Math.floor(height * aspects[i])}px`;
+    Object.assign(shape.style, { height: `${height}px`, width });
+    const figure = el("figure", { class: "platform-frame", dataset: { platform: name } }, shape,
       el("figcaption", { class: "small muted", textContent: label }));
+    figure.style.width = width;  // a long name wraps under its frame rather than widening it
+    return figure;
   });
   $("#frame-platforms").replaceChildren(...figures);
 }
