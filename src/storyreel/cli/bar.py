@@ -36,7 +36,7 @@ class _RateColumn(ProgressColumn):
 
 class ProgressBar:
     """Draws :class:`storyreel.Progress` updates; one bar per phase, and per video in a
-    render for several platforms (``Encoding the video (shorts 2/3)``)."""
+    render for several platforms (``Making the video (shorts 2/3)``)."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
