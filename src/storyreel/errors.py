@@ -181,16 +181,31 @@ class PlatformFailed(RenderError):
         finished: The videos of the other platforms, published before it failed.
     """
 
-    def __init__(self, platform: str, cause: BaseException, finished: list[Path]) -> None:
+    def __init__(self, platform: str, cause: BaseException | str, finished: list[Path]) -> None:
         self.platform = platform
+        self.reason = str(cause)
         self.finished = list(finished)
         kept = (f" (finished and kept: {', '.join(p.name for p in self.finished)})"
                 if self.finished else "")
-        super().__init__(f"the {platform} video failed: {cause}{kept}")
+        super().__init__(f"the {platform} video failed: {self.reason}{kept}")
+
+    def __reduce__(self) -> tuple[type[PlatformFailed], tuple[str, str, list[Path]]]:
+        return type(self), (self.platform, self.reason, self.finished)
 
 
 class RenderCancelled(StoryreelError):
-    """The render was cancelled (cancel token, Ctrl-C or SIGTERM); nothing was published."""
+    """The render was cancelled (cancel token, Ctrl-C or SIGTERM); nothing was published
+    but, in a render for several platforms, the videos finished before (:attr:`kept`)."""
+
+    def __init__(self, message: str = "render cancelled", kept: list[Path] | None = None
+                 ) -> None:
+        self.kept = list(kept or [])
+        self.message = message
+        names = ", ".join(path.name for path in self.kept)
+        super().__init__(f"{message} (finished and kept: {names})" if names else message)
+
+    def __reduce__(self) -> tuple[type[RenderCancelled], tuple[str, list[Path]]]:
+        return type(self), (self.message, self.kept)
 
 
 class StudioConfigError(StoryreelError, ValueError):

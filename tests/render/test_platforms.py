@@ -4,6 +4,8 @@ narration, one analysis and one sound track; captions and logo in each one's saf
 from __future__ import annotations
 
 import math
+import pickle
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from numpy.typing import NDArray
 
 import storyreel
 from media import SegmentSpec, write_project, write_solid
-from storyreel.errors import EncoderError, PlatformFailed
+from storyreel.errors import EncoderError, PlatformFailed, RenderCancelled
 from storyreel.model.platforms import PLATFORMS
 from storyreel.render.parts import PartJob, encode_part, part_encoder
 from storyreel.render.progress import CancelToken, Progress
@@ -180,6 +182,31 @@ def test_a_failed_video_names_its_platform_and_the_finished_ones_stay(tmp_path: 
     assert caught.value.finished == [youtube]
     assert probe(youtube).width == 320  # finished, verified and kept
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["story-youtube.mp4"]
+
+
+def test_a_cancel_keeps_the_finished_videos_and_says_so(tmp_path: Path) -> None:
+    project = story(tmp_path, {"platforms": ["youtube", "shorts", "square"],
+                               "subtitles": {"sidecar": True}})
+    cancel = threading.Event()
+
+    def on_progress(update: Progress) -> None:
+        if update.output == "shorts" and update.phase == "export" and update.done > 3:
+            cancel.set()  # mid-way through the second video's frames
+
+    out = tmp_path / "out"
+    with pytest.raises(RenderCancelled) as caught:
+        storyreel.render(project, out / "story.mp4", cache=False, cancel=cancel,
+                         on_progress=on_progress)
+    assert caught.value.kept == [out / "story-youtube.mp4"]
+    assert "finished and kept: story-youtube.mp4" in str(caught.value)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "story-youtube.mp4", "story-youtube.srt", "story-youtube.vtt"]  # no temp, no half
+    assert probe(out / "story-youtube.mp4").height == 180
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert again.kept == caught.value.kept and str(again) == str(caught.value)
+    failed = pickle.loads(pickle.dumps(PlatformFailed("shorts", "disk full", [out])))
+    assert (failed.platform, failed.finished, str(failed)) == (
+        "shorts", [out], "the shorts video failed: disk full (finished and kept: out)")
 
 
 def test_an_unwritable_target_is_named_before_anything_is_made(tmp_path: Path) -> None:

@@ -256,7 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except RenderCancelled as exc:
         why = "interrupted" if _INTERRUPTS.cancel.is_set() else str(exc)
-        console.print(f"storyreel: {why}; nothing was written", style="yellow")
+        kept = ", ".join(str(path) for path in exc.kept)
+        written = f"only the videos finished before were kept: {kept}" if kept else \
+            "nothing was written"
+        console.print(f"storyreel: {why}; {written}", style="yellow")
         return EXIT_INTERRUPTED
     except ValidationFailed as exc:
         _debug(debug)

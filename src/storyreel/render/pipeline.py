@@ -371,8 +371,10 @@ def _write_all(first: Job, story: Story, project: Project,
             first.reporter.output(platform, number, len(targets))
             try:
                 outcomes.append(_Written(platform, job, job.write(story, shared)))
-            except RenderCancelled:
-                raise
+            except RenderCancelled as exc:
+                if not outcomes:
+                    raise
+                raise RenderCancelled(kept=[w.job.target for w in outcomes]) from exc
             except StoryreelError as exc:
                 finished = [w.job.target for w in outcomes]
                 raise PlatformFailed(platform, exc, finished) from exc

@@ -54,7 +54,7 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     from storyreel.media.poster import write_poster
     from storyreel.model.load import project_from_dict
     from storyreel.render.cache import PartCache
-    from storyreel.render.pipeline import apply_overrides, render
+    from storyreel.render.pipeline import apply_overrides, render, written_files
     from storyreel.service.narration import respeak, run_narration
 
     def progress(update: Any) -> None:
@@ -75,6 +75,9 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
         for item in spoken:  # the studio attaches them only to a finished render
             (Path(spec["base_dir"]) / item["file"]).unlink(missing_ok=True)
         if isinstance(exc, RenderCancelled):
+            for kept in exc.kept:  # a cancelled job keeps no video: the studio lists none
+                for path in written_files(kept):
+                    path.unlink(missing_ok=True)
             return "cancelled", None
         if not isinstance(exc, Exception):
             raise
