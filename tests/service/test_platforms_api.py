@@ -7,8 +7,12 @@ import io
 
 import av
 import numpy as np
+import pytest
 from PIL import Image
 from studiokit import Studio, wait_status
+
+from storyreel.render.progress import Progress
+from storyreel.service.jobs import overall_percent
 
 PLATFORMS = ["youtube", "shorts", "square"]
 SIZES = {"youtube": (320, 180), "shorts": (180, 320), "square": (180, 180)}
@@ -94,3 +98,17 @@ def test_one_job_makes_a_video_for_each_platform(studio: Studio) -> None:
     assert len(durations) == 1  # one timeline
     job = history[0]["job_id"]
     assert studio.client.get(f"/api/renders/{job}/video/?platform=reels").status_code == 404
+
+
+def test_one_bar_covers_every_video() -> None:
+    names = ["youtube", "shorts", "square"]
+    percent, seen = 0.0, []
+    for index, name in enumerate(names):
+        for done in (0, 50, 100):
+            update = Progress("export", done, 100, output=name, output_index=index, outputs=3)
+            percent = overall_percent(update, percent)
+            seen.append(percent)
+    assert seen == sorted(seen) and len(set(seen)) == 7  # it moves on through every video
+    assert seen[2] == pytest.approx(10 + 87 / 3) and seen[-1] == 97.0
+    alone = overall_percent(Progress("export", 50, 100))
+    assert alone == pytest.approx(10 + 87 / 2)  # one video: as before

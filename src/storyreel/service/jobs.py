@@ -264,16 +264,19 @@ class _ProgressWriter:
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
         final = progress.done >= progress.total
-        news = progress.phase != self._phase or progress.message != self._message
+        # In a render for several platforms, the message says which video is being made.
+        message = (f"{progress.message} ({progress.output}, {progress.output_index + 1} of "
+                   f"{progress.outputs})" if progress.output else progress.message)
+        news = progress.phase != self._phase or message != self._message
         if not news and not final and now - self._last < PROGRESS_INTERVAL:
             return
-        self._phase, self._message, self._last = progress.phase, progress.message, now
+        self._phase, self._message, self._last = progress.phase, message, now
         frames = progress.phase == "export"
         self._percent = overall_percent(progress, self._percent, self.kind)
         still_running = self.store.record_progress(
             self.job_id, phase=progress.phase, done=progress.done, total=progress.total,
             percent=self._percent, rate=progress.rate if frames else None,
-            eta=progress.eta, message=progress.message,
+            eta=progress.eta, message=message,
         )
         if not still_running:
             self.cancel.set()
