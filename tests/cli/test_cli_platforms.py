@@ -81,3 +81,16 @@ def test_the_bar_shows_every_video() -> None:
     shown = screen.getvalue()
     for number, name in enumerate(("youtube", "shorts", "square"), 1):
         assert f"({name} {number}/3)" in shown
+
+
+def test_a_video_that_cannot_be_written_is_named_exit_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = make_project(tmp_path)
+    (tmp_path / "out-square.mp4").mkdir()
+    code = main(["render", str(manifest), "-o", str(tmp_path / "out.mp4"), "-q",
+                 "--platform", "youtube,square", "--size", "160x90", "--no-cache"])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "the square video failed: output path is a folder" in err
+    assert not (tmp_path / "out-youtube.mp4").exists()  # checked before anything is made
