@@ -94,3 +94,11 @@ def test_a_video_that_cannot_be_written_is_named_exit_1(
     assert len(err.splitlines()) == 1, err
     assert "the square video failed: output path is a folder" in err
     assert not (tmp_path / "out-youtube.mp4").exists()  # checked before anything is made
+
+
+def test_validate_names_each_platforms_size(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = make_project(tmp_path, settings={"platforms": ["youtube", "reels"]})
+    assert main(["validate", str(manifest)]) == 0
+    out = capsys.readouterr().out
+    assert "youtube 170x96, reels 96x170 @ 25 fps" in out  # the shorter side of 160x96

@@ -523,6 +523,10 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise ValidationFailed(analysis.problems)
     seconds = sum(analysis.narration_samples) / 48_000
     size = f"{project.width}x{project.height} @ {float(project.fps):g} fps"
+    if project.settings.outputs:  # several platforms: each video's own size
+        shapes = (project.for_platform(name) for name in project.settings.outputs)
+        size = ", ".join(f"{p.settings.platform} {p.width}x{p.height}" for p in shapes) + \
+            f" @ {float(project.fps):g} fps"
     spoken = sum(1 for segment in project.segments if needs_voice(segment))
     voiced = f" ({spoken} to be spoken from their text)" if spoken else ""
     print(f"{args.manifest}: OK, {len(project.segments)} segments{voiced}, "
