@@ -447,7 +447,7 @@ class RenderSettings(_Frozen):
         return self
 
     @property
-    def outputs(self) -> tuple[str, ...]:
+    def outputs(self) -> tuple[PlatformName, ...]:
         """The platforms rendered as videos of their own (empty: one video, as named)."""
         platforms = self.platforms or []
         return tuple(platforms) if len(platforms) > 1 else ()
@@ -577,7 +577,7 @@ class Project(BaseModel):
         extra = (settings.subtitles.font, settings.voice.model, settings.voice.voices)
         return files + [path for path in extra if path is not None]
 
-    def for_platform(self, name: str) -> Project:
+    def for_platform(self, name: PlatformName) -> Project:
         """This project as rendered for platform ``name`` (one of several outputs).
 
         The output takes the platform's shape at this project's shorter side (a

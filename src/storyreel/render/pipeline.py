@@ -24,6 +24,7 @@ from storyreel.errors import (
 from storyreel.media.files import check_output_file
 from storyreel.media.sidecar import sidecar_path
 from storyreel.model.load import problems_from
+from storyreel.model.platforms import PlatformName
 from storyreel.model.project import Project
 from storyreel.render.cache import CACHE_DIR_NAME, DEFAULT_MAX_BYTES, PartCache
 from storyreel.render.job import Job, JobOutcome, SharedSound
@@ -74,7 +75,7 @@ class RenderedVideo:
         sidecars: Caption and chapter files written beside it.
     """
 
-    platform: str | None
+    platform: PlatformName | None
     path: Path
     width: int
     height: int
@@ -212,7 +213,7 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     return updated
 
 
-def output_targets(project: Project, target: Path) -> list[tuple[str | None, Path]]:
+def output_targets(project: Project, target: Path) -> list[tuple[PlatformName | None, Path]]:
     """Each video a render of ``project`` to ``target`` writes, with its platform.
 
     One video: ``target`` itself. Several platforms: ``<stem>-<platform>.mp4`` beside it
@@ -224,7 +225,7 @@ def output_targets(project: Project, target: Path) -> list[tuple[str | None, Pat
     return [(name, target.with_name(f"{target.stem}-{name}{target.suffix}")) for name in names]
 
 
-def _only(names: Sequence[str] | None) -> str | None:
+def _only(names: Sequence[PlatformName] | None) -> PlatformName | None:
     return names[0] if names else None
 
 
@@ -325,14 +326,15 @@ def render(
     return result
 
 
-def _for(project: Project, platform: str | None) -> Project:
+def _for(project: Project, platform: PlatformName | None) -> Project:
     """The project as rendered for ``platform`` (as it is without one)."""
     if platform is None or not project.settings.platforms:
         return project
     return project.for_platform(platform)
 
 
-def _named(platform: str | None, count: int, check: Callable[..., None], *args: Any) -> None:
+def _named(platform: PlatformName | None, count: int, check: Callable[..., None],
+           *args: Any) -> None:
     """Run ``check``; with several videos, a failure names the platform."""
     try:
         check(*args)
@@ -344,7 +346,7 @@ def _named(platform: str | None, count: int, check: Callable[..., None], *args: 
 
 @dataclass(frozen=True)
 class _Written:
-    platform: str | None
+    platform: PlatformName | None
     job: Job
     outcome: JobOutcome
 
@@ -355,7 +357,7 @@ class _Written:
 
 
 def _write_all(first: Job, story: Story, project: Project,
-               targets: list[tuple[str | None, Path]]) -> list[_Written]:
+               targets: list[tuple[PlatformName | None, Path]]) -> list[_Written]:
     """Write every video of ``story``: one, or one per platform sharing one sound track.
 
     A video that fails stops the render; the ones published before it stay.

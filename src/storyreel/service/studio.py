@@ -34,6 +34,7 @@ from storyreel.model.load import (
     problems_from,
     project_from_dict,
 )
+from storyreel.model.platforms import PlatformName
 from storyreel.model.project import MAX_SEGMENTS, MAX_TEXT_LENGTH, Project
 from storyreel.model.visual import Video
 from storyreel.render.pipeline import apply_overrides, slugify
@@ -716,7 +717,8 @@ class Studio:
             raise NotFound(f"No {name} file is attached to this project.")
         return path
 
-    def _preview_project(self, project_id: int, platform: str | None = None) -> Project:
+    def _preview_project(self, project_id: int, platform: PlatformName | None = None
+                         ) -> Project:
         """The engine's project for a preview: missing media stand in as blanks, and the
         frame is at most :data:`PREVIEW_LONGEST` pixels on its longer side. With
         ``platform``, the project as rendered for it (see :meth:`Project.for_platform`)."""
@@ -746,7 +748,7 @@ class Studio:
         return self._drawn(lambda: caption_preview(engine, self.stills))
 
     def segment_preview(self, project_id: int, segment_id: int, *, end: bool,
-                        platform: str | None = None) -> bytes:
+                        platform: PlatformName | None = None) -> bytes:
         """A PNG of the segment's first (or last) frame as the render frames and moves it,
         with that moment's caption: a portrait photo's crop shows before any render.
         ``platform``: as that platform's video frames it."""
@@ -889,7 +891,7 @@ class Studio:
         return job, project
 
     def render_file(self, job_id: int, kind: str,
-                    platform: str | None = None) -> tuple[Path, str]:
+                    platform: PlatformName | None = None) -> tuple[Path, str]:
         """The video or captions of a finished render and a sensible download name;
         ``platform`` picks one video of a render for several."""
         job, project = self.finished(job_id)
