@@ -98,6 +98,9 @@ def test_one_job_makes_a_video_for_each_platform(studio: Studio) -> None:
     assert len(durations) == 1  # one timeline
     job = history[0]["job_id"]
     assert studio.client.get(f"/api/renders/{job}/video/?platform=reels").status_code == 404
+    gallery = [v for v in studio.client.get("/api/renders/").json() if v["job_id"] == job]
+    assert [(v["platform"], v["video_url"]) for v in gallery] == [
+        (v["platform"], v["video_url"]) for v in history]
 
 
 def test_one_bar_covers_every_video() -> None:

@@ -389,3 +389,5 @@ class GalleryItem(BaseModel):
     draft: bool = False
     width: int | None = None
     height: int | None = None
+    platform: str | None = Field(None, description="the platform it was made for, in a "
+                                 "render for several platforms (one item each)")

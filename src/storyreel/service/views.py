@@ -343,14 +343,15 @@ class Views:
         summaries = {project.id: (project, summary) for project, summary in self._summaries()}
         for job in self.store.completed_jobs():
             found = summaries.get(job.project_id)
-            video = self.video(job, found[0]) if found else None
-            if found is None or video is None:
+            videos = self.videos(job, found[0]) if found else []
+            if found is None:
                 continue
-            items.append(GalleryItem(
+            items += [GalleryItem(
                 job_id=job.id, project_id=job.project_id, title=found[1].title,
                 video_url=video.video_url, download_url=video.download_url,
                 captions_url=video.captions_url,
                 thumbnail_url=video.poster_url or found[1].thumbnail_url, size=video.size,
                 duration=video.duration, finished_at=video.finished_at, draft=video.draft,
-                width=video.width, height=video.height))
+                width=video.width, height=video.height, platform=video.platform)
+                for video in videos]
         return items
