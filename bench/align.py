@@ -149,9 +149,8 @@ def known_speech(text: str, voice: Voice, rng: np.random.Generator) -> Case:
 
 def measure(case: Case, aligner: Aligner, language: str) -> tuple[list[float], bool]:
     """Each word's start error in ms, and whether the timings fell back to estimates."""
-    del language  # the aligner speaks English only
     speech = narration_speech([case.samples[np.newaxis, :]], RATE)[1]
-    timings, _ = align_narration(case.text, case.samples, speech, aligner)
+    timings, _ = align_narration(case.text, case.samples, speech, aligner, language)
     errors = [abs(word.start - start) * 1000 / RATE
               for word, start in zip(timings.words, case.starts, strict=True)]
     return errors, timings.source == "estimated"
