@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from storyreel.model.fps import FrameRate
+from storyreel.model.language import DEFAULT_LANGUAGE, LanguageTag
 from storyreel.model.platforms import PLATFORMS, Insets, PlatformName
 from storyreel.model.visual import Card, ClipOptions, Still, Video, Visual
 
@@ -400,6 +401,9 @@ class RenderSettings(_Frozen):
             the title-safe area without a platform.
         voice: The voice that narrates segments without a recording.
         background: The colour of title cards (segments with neither image nor video).
+        language: The language of the text (a BCP 47 tag such as ``en``, ``es``, ``hi``,
+            ``zh-Hans``): it chooses caption fonts and line breaking, and is passed to
+            speech, normalisation and alignment. A segment may override it.
     """
 
     platform: PlatformName | None = None
@@ -418,6 +422,7 @@ class RenderSettings(_Frozen):
     outro: Clip | None = None
     voice: Voice = Voice()
     background: Colour = "#000000"
+    language: LanguageTag = DEFAULT_LANGUAGE
 
     @property
     def safe_insets(self) -> Insets | None:
@@ -434,7 +439,8 @@ class Segment(BaseModel):
     with neither, a card: the project's background colour with its ``title``.
     A segment without ``audio`` is narrated from its ``text`` by the project's voice
     (or its own ``voice`` override); a recording, where given, always wins. A video with
-    neither text nor recording is an interlude: it lasts the trimmed clip.
+    neither text nor recording is an interlude: it lasts the trimmed clip. ``language``
+    overrides the project's language for this segment's text.
     Unknown fields (e.g. StoryFlow's ``image_prompt``) are kept and ignored.
     """
 
@@ -452,6 +458,7 @@ class Segment(BaseModel):
     subtitles: bool = True
     crossfade: float | None = Field(None, ge=0.0, le=5.0)
     voice: VoiceOverride | None = None
+    language: LanguageTag | None = None
 
     def voice_of(self, project_voice: Voice) -> Voice:
         """The voice that speaks this segment's text."""
@@ -522,6 +529,11 @@ class Project(BaseModel):
     def base_dir(self) -> Path:
         """Folder of the manifest this project was loaded from (default output goes here)."""
         return self._base_dir or Path.cwd()
+
+    def language_of(self, index: int) -> str:
+        """The language of segment ``index``'s text: its own tag, else the project's."""
+        own = self.segments[index].language
+        return own if own is not None else self.settings.language
 
     def input_files(self) -> list[Path]:
         """Every file a render reads: the manifest (when loaded from one), media, font and
