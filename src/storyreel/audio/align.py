@@ -181,7 +181,7 @@ def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[
     """
     mono = narration.mean(axis=0) if narration.ndim == 2 else narration
     length = mono.shape[0]
-    tokens = spoken_tokens(text)
+    tokens = spoken_tokens(text, language)
     if not tokens:
         return WordTimings((), "estimated"), None
     try:

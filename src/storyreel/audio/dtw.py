@@ -9,7 +9,6 @@ synthetic start and end are carried along the warping path onto the recording.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Sequence
 from typing import cast
 
@@ -22,7 +21,7 @@ from scipy.signal import resample_poly
 from storyreel.errors import VoiceError
 from storyreel.media import espeak
 
-__all__ = ["WarpFailed", "espeak_language", "mfcc", "warp_spans"]
+__all__ = ["WarpFailed", "mfcc", "warp_spans"]
 
 RATE = 48_000
 _RATE = 16_000
@@ -40,23 +39,6 @@ Span = tuple[int, int]
 
 class WarpFailed(Exception):
     """The text could not be synthesised for warping (internal: the caller estimates)."""
-
-
-def espeak_language(language: str) -> str:
-    """The espeak-ng voice for a BCP 47 tag: ``en-US`` -> ``en-us``, ``es-419`` -> ``es``.
-
-    Raises:
-        WarpFailed: espeak-ng is missing or speaks neither the tag nor its language.
-    """
-    tag = language.strip().lower().replace("_", "-")
-    try:
-        known = {lang for voice in espeak.espeak_voices() for lang in voice.languages}
-    except VoiceError as exc:
-        raise WarpFailed(str(exc)) from exc
-    for candidate in (tag, tag.split("-")[0]):
-        if candidate in known:
-            return candidate
-    raise WarpFailed(f"espeak-ng does not speak {language!r}")
 
 
 def _mel_bank() -> F32:
@@ -167,55 +149,6 @@ def _compiled(function: Callable[..., object]) -> object:
 _dtw = cast(Callable[[F32, F32, int], NDArray[np.int64]], _compiled(_dtw_py))
 
 
-def _token_starts(tokens: Sequence[str]) -> list[int]:
-    starts, at = [], 0
-    for token in tokens:
-        starts.append(at)
-        at += len(token) + 1
-    return starts
-
-
-def _synthetic(tokens: Sequence[str], voice: str) -> tuple[F32, int, list[Span | None]]:
-    """The tokens said by espeak-ng, and each token's (start, end) in its samples."""
-    try:
-        speech = espeak.synthesise(" ".join(tokens), voice)
-    except VoiceError as exc:
-        raise WarpFailed(str(exc)) from exc
-    if speech.samples.size == 0:
-        raise WarpFailed("espeak-ng said nothing")
-    offsets = _token_starts(tokens)
-    firsts: dict[int, int] = {}
-    for position, sample in speech.words:
-        token = bisect.bisect_right(offsets, position) - 1
-        if 0 <= token < len(tokens):
-            firsts.setdefault(token, sample)
-    loud = np.abs(speech.samples) > 0.02 * float(np.abs(speech.samples).max())
-    ends = np.flatnonzero(loud)
-    last = int(ends[-1]) + 1 if ends.size else speech.samples.size
-    order = sorted(firsts.items())
-    spans: list[Span | None] = [None] * len(tokens)
-    for index, (token, start) in enumerate(order):
-        end = order[index + 1][1] if index + 1 < len(order) else last
-        following = order[index + 1][0] if index + 1 < len(order) else len(tokens)
-        voiced = np.flatnonzero(loud[start:end])
-        if voiced.size:  # the event marks the word's pause too: start where it sounds
-            _share(spans, tokens, token, following,
-                   (start + int(voiced[0]), start + int(voiced[-1]) + 1))
-    return speech.samples, speech.rate, spans
-
-
-def _share(spans: list[Span | None], tokens: Sequence[str], first: int, stop: int,
-           span: Span) -> None:
-    """Give tokens ``first`` to ``stop`` (espeak-ng said them as one word: "from the")
-    shares of ``span`` by their length."""
-    weights = [len(t) + 1 for t in tokens[first:stop]]
-    total, at = sum(weights), 0
-    for offset, weight in enumerate(weights):
-        a = span[0] + (span[1] - span[0]) * at // total
-        at += weight
-        spans[first + offset] = (a, max(a + 1, span[0] + (span[1] - span[0]) * at // total))
-
-
 def _likeness(ours: F32, theirs: F32, matched: NDArray[np.int64]) -> float:
     """The mean distance along the path over the mean distance between any two frames:
     speech of the text stays near 0.8 even in another voice, noise and tones near 1."""
@@ -239,7 +172,11 @@ def warp_spans(tokens: Sequence[str], mono: F32, language: str) -> list[Span | N
         WarpFailed: espeak-ng cannot say the text, the warp does not reach its end, or
             the recording does not sound like the text (noise, a tone).
     """
-    synthetic, rate, spans = _synthetic(tokens, espeak_language(language))
+    try:
+        voice = espeak.voice_for(language)
+        synthetic, rate, spans = espeak.spoken_spans(tokens, voice)
+    except VoiceError as exc:
+        raise WarpFailed(str(exc)) from exc
     ours, theirs = mfcc(mono, RATE), mfcc(synthetic, rate)
     band = max(_BAND, abs(ours.shape[0] - theirs.shape[0]) + _BAND // 3, ours.shape[0] // 16)
     rows = _dtw(ours, theirs, band)

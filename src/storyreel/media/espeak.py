@@ -8,8 +8,10 @@ samples with where each word of the text starts (espeak-ng's word events).
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,9 @@ from numpy.typing import NDArray
 from storyreel.errors import VoiceError
 
 __all__ = ["EspeakSpeech", "EspeakVoice", "espeak_version", "espeak_voices", "phonemes",
-           "synthesise"]
+           "spoken_spans", "synthesise", "voice_for"]
+
+Span = tuple[int, int]
 
 _SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: espeak_Synth returns when the text is spoken
 _CHARS_UTF8 = 1
@@ -100,6 +104,7 @@ class _Library:
         self._callback = _CALLBACK(self._receive)  # kept: espeak holds the pointer
         self.lib.espeak_SetSynthCallback(self._callback)
         self.voice = ""
+        self._voices: list[EspeakVoice] | None = None
 
     def _receive(self, wav: Any, count: int, events: Any) -> int:
         if wav and count > 0:
@@ -143,6 +148,11 @@ class _Library:
         return " ".join(parts)
 
     def voices(self) -> list[EspeakVoice]:
+        if self._voices is None:
+            self._voices = self._list_voices()
+        return self._voices
+
+    def _list_voices(self) -> list[EspeakVoice]:
         listed = self.lib.espeak_ListVoices(None)
         found = []
         index = 0
@@ -166,6 +176,58 @@ def _languages(pointer: int | None) -> tuple[str, ...]:
         names.append(name.decode())
         at += 2 + len(name)
     return tuple(names)
+
+
+def _token_starts(tokens: Sequence[str]) -> list[int]:
+    starts, at = [], 0
+    for token in tokens:
+        starts.append(at)
+        at += len(token) + 1
+    return starts
+
+
+def spoken_spans(tokens: Sequence[str], voice: str, speed: float = 1.0
+                 ) -> tuple[NDArray[np.float32], int, list[Span | None]]:
+    """The tokens said by espeak-ng, and where each token sounds in the samples (from
+    the word events; tokens said as one word share its span by length).
+
+    Raises:
+        VoiceError: espeak-ng is not installed, has no such voice, failed or said nothing.
+    """
+    speech = synthesise(" ".join(tokens), voice, speed)
+    if speech.samples.size == 0:
+        raise VoiceError("espeak-ng found nothing it can say in this text")
+    offsets = _token_starts(tokens)
+    firsts: dict[int, int] = {}
+    for position, sample in speech.words:
+        token = bisect.bisect_right(offsets, position) - 1
+        if 0 <= token < len(tokens):
+            firsts.setdefault(token, sample)
+    loud = np.abs(speech.samples) > 0.02 * float(np.abs(speech.samples).max())
+    ends = np.flatnonzero(loud)
+    last = int(ends[-1]) + 1 if ends.size else speech.samples.size
+    order = sorted(firsts.items())
+    spans: list[Span | None] = [None] * len(tokens)
+    for index, (token, start) in enumerate(order):
+        end = order[index + 1][1] if index + 1 < len(order) else last
+        following = order[index + 1][0] if index + 1 < len(order) else len(tokens)
+        voiced = np.flatnonzero(loud[start:end])
+        if voiced.size:  # the event marks the word's pause too: start where it sounds
+            _share(spans, tokens, token, following,
+                   (start + int(voiced[0]), start + int(voiced[-1]) + 1))
+    return speech.samples, speech.rate, spans
+
+
+def _share(spans: list[Span | None], tokens: Sequence[str], first: int, stop: int,
+           span: Span) -> None:
+    """Give tokens ``first`` to ``stop`` (espeak-ng said them as one word: "from the")
+    shares of ``span`` by their length."""
+    weights = [len(t) + 1 for t in tokens[first:stop]]
+    total, at = sum(weights), 0
+    for offset, weight in enumerate(weights):
+        a = span[0] + (span[1] - span[0]) * at // total
+        at += weight
+        spans[first + offset] = (a, max(a + 1, span[0] + (span[1] - span[0]) * at // total))
 
 
 _LOADED: list[_Library] = []
@@ -205,6 +267,20 @@ def espeak_voices() -> list[EspeakVoice]:
     """
     with _LOCK:
         return _library().voices()
+
+
+def voice_for(language: str) -> str:
+    """The espeak-ng voice for a BCP 47 tag: ``en-US`` -> ``en-us``, ``es-419`` -> ``es``.
+
+    Raises:
+        VoiceError: espeak-ng is missing or speaks neither the tag nor its language.
+    """
+    tag = language.strip().lower().replace("_", "-")
+    known = {lang for voice in espeak_voices() for lang in voice.languages}
+    for candidate in (tag, tag.split("-")[0]):
+        if candidate in known:
+            return candidate
+    raise VoiceError(f"espeak-ng does not speak {language!r}")
 
 
 def espeak_version() -> str:

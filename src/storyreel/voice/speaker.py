@@ -114,7 +114,7 @@ class LocalSpeaker:
         """
         voice = job.voice
         engine = self.engines(voice)
-        spoken = normalise(job.text)
+        spoken = normalise(job.text, voice.language or "en")
         said = [p for p in pieces(spoken) if any(c.isalnum() for c in p.text)]
         if not said:
             raise NothingToSay("there is nothing a voice can say in this text (only "
