@@ -42,7 +42,7 @@ RATE = 48_000
 _ALIGN_RATE = 16_000
 _FRAME = RATE // 100  # pocketsphinx reports 10 ms frames
 _STRETCH = 6  # tokens aligned together when the whole text cannot be followed
-_MARGIN = RATE // 4  # around a stretch's window found by warping
+_MARGIN = RATE * 2 // 5  # around a stretch's window found by warping
 _VARIANT = re.compile(r"\(\d+\)$")
 
 
@@ -114,25 +114,64 @@ class Aligner:
 
     def _stretches(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
                    speech: Sequence[tuple[int, int]]) -> Spans:
-        """Each stretch of :data:`_STRETCH` tokens aligned in the window warping gave it;
-        a stretch that does not align keeps the warped spans."""
-        result: Spans = list(warped)
-        for first in range(0, len(tokens), _STRETCH):
-            last = min(len(tokens), first + _STRETCH)
-            placed = [s for s in warped[first:last] if s is not None]
-            if not placed:
+        """Each stretch of :data:`_STRETCH` tokens aligned in the window warping gave it
+        (a stretch that does not align is tried again in halves), then what is left
+        from the end of the aligned word before it; what no stretch places keeps its
+        warped span."""
+        sure: Spans = [None] * len(tokens)
+        todo = [(first, min(len(tokens), first + _STRETCH))
+                for first in range(0, len(tokens), _STRETCH)]
+        while todo:
+            first, last = todo.pop()
+            window = _window(warped[first:last], mono.shape[0], _MARGIN)
+            found = self._stretch(tokens[first:last], mono, window, speech)
+            if found is not None:
+                sure[first:last] = found
+            elif last - first > 3:  # a word or two alone "aligns" anywhere: not tried
+                middle = (first + last) // 2
+                todo += [(first, middle), (middle, last)]
+        self._after_placed(tokens, mono, warped, speech, sure)
+        return _merged(sure, warped)
+
+    def _after_placed(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
+                      speech: Sequence[tuple[int, int]], sure: Spans) -> None:
+        """Runs left unplaced, aligned from the end of the placed word before them (the
+        warp is least sure next to what could not be followed)."""
+        index = 0
+        while index < len(tokens):
+            if sure[index] is not None:
+                index += 1
                 continue
-            start = max(0, placed[0][0] - _MARGIN)
-            end = min(mono.shape[0], placed[-1][1] + _MARGIN)
-            try:
-                found = self.spans(tokens[first:last], mono[start:end])
-                shifted: Spans = [None if s is None else (s[0] + start, s[1] + start)
-                                  for s in found]
-                _check(shifted, speech)
-            except AlignmentFailed:
-                continue
-            result[first:last] = _merged(shifted, warped[first:last])
-        return result
+            before = [s for s in sure[:index] if s is not None]
+            last = min(len(tokens), index + _STRETCH // 2)
+            if last - index < 2:
+                break
+            window = _window(warped[index:last], mono.shape[0], 3 * _MARGIN)
+            if window is not None and before:
+                window = (max(before[-1][1], min(window[0], before[-1][1] + _MARGIN)),
+                          window[1])
+            found = self._stretch(tokens[index:last], mono, window, speech)
+            if found is not None:
+                sure[index:last] = found
+                index = last
+            else:
+                index += 1
+
+    def _stretch(self, tokens: Sequence[str], mono: NDArray[np.float32],
+                 window: tuple[int, int] | None, speech: Sequence[tuple[int, int]]
+                 ) -> Spans | None:
+        """``tokens`` aligned in ``window`` of ``mono``, or ``None``."""
+        if window is None or window[1] - window[0] < RATE // 10:
+            return None
+        start, end = window
+        try:
+            found = self.spans(tokens, mono[start:end])
+            shifted: Spans = [None if s is None else (s[0] + start, s[1] + start)
+                              for s in found]
+            _check(shifted, speech)
+        except AlignmentFailed:
+            return None
+        return shifted
 
     def _load(self) -> Any:
         if self._decoder is None:
@@ -213,6 +252,14 @@ def _pronounced(decoder: Any, word: str) -> bool:
     except RuntimeError:  # a phone the model lacks
         return False
     return True
+
+
+def _window(spans: Spans, length: int, margin: int) -> tuple[int, int] | None:
+    """From the first span's start to the last one's end, ``margin`` wider each side."""
+    placed = [s for s in spans if s is not None]
+    if not placed:
+        return None
+    return max(0, placed[0][0] - margin), min(length, placed[-1][1] + margin)
 
 
 def _merged(spans: Spans, warped: Spans) -> Spans:

@@ -390,9 +390,9 @@ class _Speaker:
             said_hour = "une" if rules.code == "fr" and hour == 1 else self.words(hour)
             if rules.code == "de" and following == "Uhr":  # "14:00 Uhr", "14:30 Uhr"
                 return said_hour + (f" Uhr {self.words(minute)}" if minute else "")
-            if minute == 0:
-                return rules.clock[1].format(hour=said_hour)
-            return rules.clock[0].format(hour=said_hour, minute=self.words(minute))
+            said = (rules.clock[1].format(hour=said_hour) if minute == 0 else
+                    rules.clock[0].format(hour=said_hour, minute=self.words(minute)))
+            return said.replace("heures", "heure") if rules.code == "fr" and hour < 2 else said
         if rules.code == "es" and (match := _RE_ES_ORDINAL.match(core)):
             said = self.words(int(match.group(1)), "ordinal")
             if match.group(2) == "ª":
