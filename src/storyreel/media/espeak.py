@@ -134,6 +134,7 @@ class _Library:
             raise VoiceError(f"espeak-ng could not speak the text (error {status})")
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         samples = (pcm.astype(np.float32) / 32768.0).astype(np.float32)
+        samples.flags.writeable = False  # kept and shared (see synthesise)
         return EspeakSpeech(samples, self.rate, tuple(self._events))
 
     def phonemes(self, text: str, voice: str) -> str:
@@ -231,6 +232,8 @@ def _share(spans: list[Span | None], tokens: Sequence[str], first: int, stop: in
 
 
 _LOADED: list[_Library] = []
+_KEPT = 16
+_SPOKEN: dict[tuple[str, str, float], EspeakSpeech] = {}
 
 
 def _library() -> _Library:
@@ -242,11 +245,20 @@ def _library() -> _Library:
 def synthesise(text: str, voice: str, speed: float = 1.0) -> EspeakSpeech:
     """``text`` spoken by espeak-ng's ``voice`` (a language such as ``es``, or an identifier).
 
+    espeak-ng carries a little state from one utterance to the next (its speech differs
+    by a few samples), so the last :data:`_KEPT` results are kept: the same text asked
+    again in this process gives the very same samples (and word timings found on them).
+
     Raises:
         VoiceError: espeak-ng is not installed, has no such voice, or failed.
     """
+    key = (text, voice, speed)
     with _LOCK:
-        return _library().speak(text, voice, speed)
+        if key not in _SPOKEN:
+            _SPOKEN[key] = _library().speak(text, voice, speed)
+            while len(_SPOKEN) > _KEPT:
+                _SPOKEN.pop(next(iter(_SPOKEN)))
+        return _SPOKEN[key]
 
 
 def phonemes(text: str, voice: str) -> str:

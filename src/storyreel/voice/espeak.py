@@ -62,7 +62,7 @@ class EspeakEngine:
         if all(span is not None for span in spans):
             words = tuple(SpokenWord(token, span[0], span[1])
                           for token, span in zip(tokens, spans, strict=True) if span)
-        return Speech(samples, rate, words)
+        return Speech(samples.copy(), rate, words)
 
 
 def espeak_status() -> EngineStatus:
