@@ -128,7 +128,7 @@ def test_voice_bench_reports_speed_and_both_renders(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads((tmp_path / "voice.json").read_text(encoding="utf-8"))
     engines = {row["engine"]: row for row in data["synthesis"]}
-    assert set(engines) == {"hibari", "kokoro", "piper"}
+    assert set(engines) == {"hibari", "kokoro", "piper", "espeak"}
     assert engines["hibari"]["ready"] and engines["hibari"]["x_realtime"] > 1
     render = data["render"]
     assert render["segments"] == 2
