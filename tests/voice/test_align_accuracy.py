@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
+from pathlib import Path
 
 import numpy as np
 import pytest
 from bench.align import SENTENCES, Case, Voice, espeak_voice, flite_voice, known_speech
 from numpy.typing import NDArray
 
-from media import speech_regions
+import storyreel
+from media import speech_regions, write_manifest, write_solid, write_wav
 from storyreel.audio.align import Aligner, align_narration
 
 RATE = 48_000
@@ -119,3 +121,22 @@ def test_words_the_dictionary_lacks_are_aligned_not_interpolated(aligner: Aligne
         assert source == "aligned"
         errors += found
     assert statistics.median(errors) <= 40, errors
+
+
+def test_a_spanish_recording_is_captioned_word_by_word(tmp_path: Path) -> None:
+    """The render reads the project's language and times a recorded narration with it."""
+    case = _cases(espeak_voice("es"), 1)[0]
+    write_wav(tmp_path / "0.wav", case.samples.astype(np.float64), RATE)
+    write_solid(tmp_path / "0.png", (128, 72), (30, 60, 90))
+    manifest = write_manifest(tmp_path, [{"image": "0.png", "audio": "0.wav",
+                                          "text": case.text}],
+                              width=128, height=72, fps=25,
+                              settings={"preset": "ultrafast", "language": "es",
+                                        "loudness": {"enabled": False}})
+    result = storyreel.render(storyreel.load_project(manifest), tmp_path / "es.mp4")
+    timings = result.words[0]
+    assert timings.source == "aligned"
+    assert not result.warnings
+    errors = [abs(w.start - start) * 1000 / RATE
+              for w, start in zip(timings.words, case.starts, strict=True)]
+    assert statistics.median(errors) <= 100, errors
