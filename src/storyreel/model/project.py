@@ -25,11 +25,12 @@ from pydantic import (
 
 from storyreel.model.fps import FrameRate
 from storyreel.model.language import DEFAULT_LANGUAGE, LanguageTag
-from storyreel.model.platforms import PLATFORMS, Insets, PlatformName
+from storyreel.model.platforms import PLATFORM_NAMES, PLATFORMS, Insets, PlatformName
 from storyreel.model.visual import Card, ClipOptions, Still, Video, Visual
 
 __all__ = [
     "CAPTION_LOOKS",
+    "DEFAULT_CAPTION_SIZE",
     "MAX_CHAPTER_LENGTH",
     "MAX_DIMENSION",
     "MAX_SEGMENTS",
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 MIN_DIMENSION = 64
+#: Caption size (share of the shorter side) without a platform, and on landscape ones.
+DEFAULT_CAPTION_SIZE = 0.055
 MAX_DIMENSION = 7680
 #: Bounds of a project's words and size, the same however a project comes in (manifest,
 #: studio request, JSON, text or zip import).
@@ -181,7 +184,7 @@ class Subtitles(_Frozen):
     enabled: bool = True
     sidecar: bool = True
     font: Path | None = None
-    size: float = Field(0.055, ge=0.02, le=0.2)
+    size: float = Field(DEFAULT_CAPTION_SIZE, ge=0.02, le=0.2)
     color: Colour = "#FFFFFF"
     outline: float = Field(0.08, ge=0.0, le=0.3)
     outline_color: Colour = "#000000"
@@ -398,6 +401,11 @@ class RenderSettings(_Frozen):
         outro: Optional clip after the story.
         platform: ``youtube``, ``shorts``, ``tiktok``, ``reels`` or ``square``: fills in the
             size, frame rate and bitrate the manifest leaves out, and the safe area.
+        platforms: Several platforms rendered together, one video each
+            (``<name>-<platform>.mp4``) from one narration, analysis and sound track;
+            each in its platform's shape at the project's shorter side, with its own
+            safe area, caption size and bitrate (see :meth:`Project.for_platform`).
+            Not together with ``platform``; a list of one is the same as ``platform``.
         safe_area: Where captions and the logo may be drawn; default: the platform's, or
             the title-safe area without a platform.
         voice: The voice that narrates segments without a recording.
@@ -408,6 +416,8 @@ class RenderSettings(_Frozen):
     """
 
     platform: PlatformName | None = None
+    platforms: list[PlatformName] | None = Field(None, min_length=1,
+                                                 max_length=len(PLATFORM_NAMES))
     safe_area: SafeArea | None = None
     preset: Preset = "medium"
     video_bitrate: int = Field(8_000_000, ge=100_000, le=100_000_000)
@@ -424,6 +434,24 @@ class RenderSettings(_Frozen):
     voice: Voice = Voice()
     background: Colour = "#000000"
     language: LanguageTag = DEFAULT_LANGUAGE
+
+    @model_validator(mode="after")
+    def _one_or_several(self) -> RenderSettings:
+        if self.platforms is None:
+            return self
+        if self.platform is not None:
+            raise ValueError("give platform (one video) or platforms (one video each), "
+                             "not both")
+        twice = sorted({p for p in self.platforms if self.platforms.count(p) > 1})
+        if twice:
+            raise ValueError(f"platforms lists {', '.join(twice)} more than once")
+        return self
+
+    @property
+    def outputs(self) -> tuple[PlatformName, ...]:
+        """The platforms rendered as videos of their own (empty: one video, as named)."""
+        platforms = self.platforms or []
+        return tuple(platforms) if len(platforms) > 1 else ()
 
     @property
     def safe_insets(self) -> Insets | None:
@@ -550,6 +578,32 @@ class Project(BaseModel):
         extra = (settings.subtitles.font, settings.voice.model, settings.voice.voices)
         return files + [path for path in extra if path is not None]
 
+    def for_platform(self, name: PlatformName) -> Project:
+        """This project as rendered for platform ``name`` (one of several outputs).
+
+        The output takes the platform's shape at this project's shorter side (a
+        1920x1080 project gives 1080x1920 for ``shorts`` and 1080x1080 for ``square``),
+        the platform's safe area, its caption size (the project's scaled as the
+        platform's default is to the landscape one) and the platform's bitrate, or the
+        project's where lower (drafts). Frame rate and everything else are the
+        project's, so every output has the same timeline and sound.
+        """
+        preset = PLATFORMS[name]
+        short = min(self.width, self.height)
+        ratio = Fraction(max(preset.width, preset.height), min(preset.width, preset.height))
+        long_side = min(MAX_DIMENSION, round(short * ratio / 2) * 2)
+        short = min(short, round(long_side / ratio / 2) * 2)
+        width, height = (long_side, short) if preset.width > preset.height else (
+            (short, long_side) if preset.width < preset.height else (short, short))
+        settings = self.settings
+        size = round(settings.subtitles.size * preset.caption_size / DEFAULT_CAPTION_SIZE, 4)
+        changed = settings.model_copy(update={
+            "platform": name, "platforms": None,
+            "video_bitrate": min(settings.video_bitrate, preset.video_bitrate),
+            "subtitles": settings.subtitles.model_copy(update={"size": min(size, 0.2)}),
+        })
+        return self.model_copy(update={"width": width, "height": height, "settings": changed})
+
     @model_validator(mode="before")
     @classmethod
     def _storyflow(cls, data: Any) -> Any:
@@ -590,7 +644,7 @@ def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:
         settings, "platform", None)
     preset = PLATFORMS.get(name) if isinstance(name, str) else None
     if preset is None:
-        return data
+        return _platforms_defaults(data, settings)
     for key, value in (("width", preset.width), ("height", preset.height),
                        ("fps", preset.fps)):
         data.setdefault(key, value)
@@ -600,6 +654,20 @@ def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(captions, dict):
             settings["subtitles"] = {"size": preset.caption_size, **captions}
         data["settings"] = settings
+    return data
+
+
+def _platforms_defaults(data: dict[str, Any], settings: Any) -> dict[str, Any]:
+    """Several platforms: the size and rate the manifest leaves out are the first one's
+    (each output then takes its own shape at that size: :meth:`Project.for_platform`)."""
+    names = settings.get("platforms") if isinstance(settings, dict) else getattr(
+        settings, "platforms", None)
+    first = names[0] if isinstance(names, list | tuple) and names else None
+    preset = PLATFORMS.get(first) if isinstance(first, str) else None
+    if preset is not None:
+        for key, value in (("width", preset.width), ("height", preset.height),
+                           ("fps", preset.fps)):
+            data.setdefault(key, value)
     return data
 
 

@@ -112,12 +112,16 @@ def build_server(studio: Studio) -> MCPServer[Any]:
                     crossfade: float | None = None, width: int | None = None,
                     height: int | None = None, settings: dict[str, Any] | None = None
                     ) -> str:
-        """Change render options: ``platform`` (e.g. shorts, youtube), ``caption_style``
-        (phrase, word, karaoke, pop), ``voice`` (a voice of the built-in engine),
-        ``crossfade`` in seconds, the video's ``width`` and ``height``, or any other
+        """Change render options: ``platform`` (e.g. shorts, youtube; several, comma-separated
+        like ``youtube,shorts,square``, make one video each in one render),
+        ``caption_style`` (phrase, word, karaoke, pop), ``voice`` (a voice of the built-in
+        engine), ``crossfade`` in seconds, the video's ``width`` and ``height``, or any other
         ``settings`` of a manifest (merged into the current ones)."""
         patch: dict[str, Any] = dict(settings or {})
-        if platform is not None:
+        names = [name.strip() for name in (platform or "").split(",") if name.strip()]
+        if len(names) > 1:
+            patch["platforms"] = names
+        elif platform is not None:
             patch["platform"] = platform
         if caption_style is not None:
             patch["subtitles"] = {**patch.get("subtitles", {}), "style": caption_style}
