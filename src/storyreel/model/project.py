@@ -308,7 +308,7 @@ class Clip(_Frozen):
         return {"path": data} if isinstance(data, str | Path) else data
 
 
-VoiceEngine = Literal["hibari", "kokoro", "piper"]
+VoiceEngine = Literal["hibari", "kokoro", "piper", "espeak"]
 ENGINES: tuple[str, ...] = VoiceEngine.__args__  # type: ignore[attr-defined]
 MIN_SPEED = 0.5
 MAX_SPEED = 2.0
@@ -318,8 +318,9 @@ class Voice(_Frozen):
     """The voice that speaks segments without a recording.
 
     Attributes:
-        engine: ``hibari`` (built in, offline), ``kokoro`` or ``piper`` (optional extras
-            with model files you already have).
+        engine: ``hibari`` (built in, offline, English), ``kokoro`` or ``piper`` (optional
+            extras with model files you already have), or ``espeak`` (built in, 100+
+            languages; chosen by itself for text no other installed voice speaks).
         voice: A voice of that engine (``storyreel voices`` lists them); the engine's
             default when left out.
         speed: Speaking rate, 1.0 is the voice's natural pace.

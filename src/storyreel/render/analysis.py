@@ -115,7 +115,8 @@ def analyse_project(
         known = (words or {}).get(number - 1)
         try:
             found = _remembered(facts, digest, segment.audio, number, segment.text,
-                                wanted, align=wanted and known is None, aligner=aligner)
+                                wanted, align=wanted and known is None, aligner=aligner,
+                                language=project.language_of(number - 1))
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
@@ -220,25 +221,27 @@ class FactStore(Protocol):
 
 
 def _remembered(store: FactStore | None, digest: Callable[[Path], str], path: Path,
-                number: int, text: str, speech: bool, *, align: bool, aligner: Aligner
-                ) -> _Found:
+                number: int, text: str, speech: bool, *, align: bool, aligner: Aligner,
+                language: str = "en") -> _Found:
     """What :func:`_narration_facts` finds, taken from ``store`` when it was found before."""
     try:
         content = digest(path) if store is not None else None
     except MediaError:
         content = None  # decoding it names the problem, with its segment
     if store is None or content is None:
-        return _narration_facts(path, number, text, speech, align=align, aligner=aligner)
-    key = narration_facts_key(content, text, speech=speech, align=align)
+        return _narration_facts(path, number, text, speech, align=align, aligner=aligner,
+                                language=language)
+    key = narration_facts_key(content, text, speech=speech, align=align, language=language)
     found = _from_json(store.recall(key))
     if found is None:
-        found = _narration_facts(path, number, text, speech, align=align, aligner=aligner)
+        found = _narration_facts(path, number, text, speech, align=align, aligner=aligner,
+                                 language=language)
         store.remember(key, _to_json(found))
     return found
 
 
 def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align: bool,
-                     aligner: Aligner) -> _Found:
+                     aligner: Aligner, language: str = "en") -> _Found:
     """A narration's length, where it speaks and when its words are said (when asked)."""
     length, regions, mono = _narration(path, number, speech, align=align)
     if not speech or not align:
@@ -247,7 +250,7 @@ def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align:
         return _Found(length, regions, estimate_words(text, regions, length),
                       f"word timings estimated (narrations over {_ALIGN_SECONDS // 60:g} "
                       "minutes are not aligned)")
-    aligned, why = align_narration(text, mono, regions, aligner)
+    aligned, why = align_narration(text, mono, regions, aligner, language)
     return _Found(length, regions, aligned, why)
 
 

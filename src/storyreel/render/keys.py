@@ -92,10 +92,13 @@ def part_key(project: Project, story: Story, chunk: Chunk, settings: EncoderSett
     return _hash(description)
 
 
-def narration_facts_key(content: str, text: str, *, speech: bool, align: bool) -> str:
+def narration_facts_key(content: str, text: str, *, speech: bool, align: bool,
+                        language: str = "en") -> str:
     """The key of what analysing a narration found: its contents' hash (``content``),
-    the text it says (alignment places its words), what was asked, and the code."""
+    the text it says and its language (alignment places its words), what was asked, and
+    the code."""
     return _hash({"narration": content, "text": text if align else None, "speech": speech,
+                  "language": language if align else None,
                   "align": align, "code": _code_digest(_ANALYSIS_CODE),
                   "versions": _aligner_version()})
 
@@ -170,7 +173,7 @@ def _aligner_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("pocketsphinx")
+        return f"{version('pocketsphinx')}/{version('espeakng-loader')}"
     except PackageNotFoundError:
         return "none"
 
