@@ -119,3 +119,28 @@ def test_a_spanish_project_with_no_other_voice_is_spoken_by_espeak(tmp_path: Pat
         assert stream.codec_context.name == "aac" and stream.rate == 48_000
         sound = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(stream)])
     assert np.abs(sound).max() > 0.05
+
+
+@pytest.mark.parametrize("language", ["zh", "zh-Hans", "zh-yue", "es-MX", "pt-BR", "hi", "ar"])
+def test_a_language_listed_only_by_a_voice_named_otherwise_is_spoken(
+        engine: EspeakEngine, language: str) -> None:
+    # espeak-ng lists "zh" among the languages of its voices "cmn" and "yue" but has no
+    # voice of that name: the tag must still find a voice.
+    text = "今天我们去山里旅行。" if language.startswith("zh") else "1 2 3"
+    speech = engine.synthesise(text, AUTO, 1.0, language)
+    assert speech.seconds > 0.3 and np.abs(speech.samples).max() > 0.1
+
+
+def test_every_voice_the_picker_lists_can_speak(engine: EspeakEngine) -> None:
+    listed = engine.voices()
+    assert len(listed) > 100
+    silent = []
+    for info in listed:
+        try:
+            speech = engine.synthesise("1 2 3 hello", info.name, 1.0)
+        except VoiceError as exc:
+            silent.append(f"{info.name}: {exc}")
+            continue
+        if not np.abs(speech.samples).max() > 0.01:
+            silent.append(f"{info.name}: silence")
+    assert silent == []

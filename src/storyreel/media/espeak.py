@@ -9,10 +9,12 @@ samples with where each word of the text starts (espeak-ng's word events).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import ctypes
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,7 +81,8 @@ class _Library:
             import espeakng_loader
 
             self.lib: Any = ctypes.CDLL(espeakng_loader.get_library_path())
-            data = espeakng_loader.get_data_path().encode()
+            self.data = Path(espeakng_loader.get_data_path())
+            data = str(self.data).encode()
         except (ImportError, OSError, RuntimeError) as exc:
             raise VoiceError(f"espeak-ng is not available ({exc}); pip install "
                              "espeakng-loader") from exc
@@ -159,11 +162,23 @@ class _Library:
         index = 0
         while listed[index]:
             voice = listed[index].contents
-            found.append(EspeakVoice((voice.identifier or b"").decode(),
-                                     (voice.name or b"").decode(),
-                                     _languages(voice.languages)))
+            identifier = (voice.identifier or b"").decode()
+            if self._has_dictionary(identifier):
+                found.append(EspeakVoice(identifier, (voice.name or b"").decode(),
+                                         _languages(voice.languages)))
             index += 1
         return found
+
+    def _has_dictionary(self, identifier: str) -> bool:
+        """Whether the voice's pronunciation dictionary ships with the data: a voice
+        without one (``fo``, ``kaa`` in some builds) speaks nothing but silence."""
+        dictionary = identifier.rsplit("/", 1)[-1].split("-")[0].lower()
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for line in (self.data / "lang" / identifier).read_text("utf-8").splitlines():
+                key, _, value = line.partition(" ")
+                if key == "dictionary" and value.strip():
+                    dictionary = value.split()[0]
+        return (self.data / f"{dictionary}_dict").is_file()
 
 
 def _languages(pointer: int | None) -> tuple[str, ...]:
@@ -288,10 +303,16 @@ def voice_for(language: str) -> str:
         VoiceError: espeak-ng is missing or speaks neither the tag nor its language.
     """
     tag = language.strip().lower().replace("_", "-")
-    known = {lang for voice in espeak_voices() for lang in voice.languages}
+    voices = espeak_voices()
+    # espeak-ng selects a voice by its file name; a language such as ``zh`` is only listed
+    # by voices named otherwise (``cmn``, ``yue``): the first one listed speaks it.
+    names = {voice.identifier.rsplit("/", 1)[-1].lower() for voice in voices}
     for candidate in (tag, tag.split("-")[0]):
-        if candidate in known:
+        if candidate in names:
             return candidate
+        for voice in voices:
+            if candidate in voice.languages:
+                return voice.identifier.rsplit("/", 1)[-1].lower()
     raise VoiceError(f"espeak-ng does not speak {language!r}")
 
 

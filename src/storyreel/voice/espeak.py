@@ -48,7 +48,7 @@ class EspeakEngine:
         """
         if cancel is not None:
             cancel()
-        name = espeak.voice_for(language or "en") if voice == AUTO else voice
+        name = espeak.voice_for(language or "en") if voice == AUTO else _named(voice)
         tokens = text.split()
         if not any(c.isalnum() for c in text):
             raise NothingToSay("there is nothing espeak-ng can say in this text")
@@ -63,6 +63,15 @@ class EspeakEngine:
             words = tuple(SpokenWord(token, span[0], span[1])
                           for token, span in zip(tokens, spans, strict=True) if span)
         return Speech(samples.copy(), rate, words)
+
+
+def _named(voice: str) -> str:
+    """The espeak-ng voice behind a name from :meth:`EspeakEngine.voices` (a language code
+    such as ``zh`` is spoken by a voice named otherwise, ``cmn``)."""
+    try:
+        return espeak.voice_for(voice)
+    except VoiceError as exc:
+        raise VoiceError(f"espeak-ng has no voice {voice!r}") from exc
 
 
 def espeak_status() -> EngineStatus:
