@@ -221,6 +221,9 @@ class SegmentOut(BaseModel):
         "missing", description="recorded (uploaded), generated (by the voice), outdated "
                                "(generated from an older text or voice), pending (spoken "
                                "from its text at render) or missing")
+    seconds: float = Field(0.0, description="how long its narration lasts: the recording's "
+                                            "length, else estimated from its words, counted "
+                                            "as the captions count them in its language")
     etag: str = Field("", description="The segment's ETag (also in the ETag header): send "
                                       "it as If-Match to write only this version")
 

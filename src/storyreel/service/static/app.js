@@ -430,7 +430,7 @@ function route() {
 const segmentById = (id) => state.project.segment_list.find((s) => s.id === id);
 // Before a segment has narration, its length is estimated from its words (at the pace the
 // studio gives in /api/words/).
-const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / state.words.words_per_second);
+const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.seconds);
 
 function renderTimeline() {
   const list = $("#timeline");
