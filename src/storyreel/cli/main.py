@@ -196,6 +196,9 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
                       help=f"platform preset: {', '.join(PLATFORM_NAMES)} (size, frame rate, "
                            "bitrate and the safe area for captions and logo); several, "
                            "comma-separated, write one video each: <name>-<platform>.mp4")
+    look.add_argument("--language", metavar="TAG",
+                      help="the language of the text, a BCP 47 tag such as es, hi, zh-Hans "
+                           "(overrides settings.language; segments with their own keep it)")
     look.add_argument("--caption-style", metavar="STYLE",
                       help=f"captions: {', '.join(CAPTION_LOOKS)} (default phrase)")
     look.add_argument("--highlight-color", metavar="COLOUR",
@@ -230,7 +233,8 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
                                                 "bottom-right"), help="watermark corner")
     look.add_argument("--intro", type=Path, metavar="FILE", help="clip played before the story")
     look.add_argument("--outro", type=Path, metavar="FILE", help="clip played after the story")
-    voice_flags(parser.add_argument_group("voice (segments without a recording)"))
+    voice_flags(parser.add_argument_group("voice (segments without a recording)"),
+                language_flag="--voice-language")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -365,6 +369,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         names = [name.strip() for name in args.platform.split(",") if name.strip()]
         overrides["platforms" if len(names) > 1 else "platform"] = (
             names if len(names) > 1 else args.platform.strip(" ,"))
+    if args.language is not None:
+        overrides["language"] = args.language
     transitions = _given(crossfade=args.crossfade, fade_in=args.fade_in, fade_out=args.fade_out)
     music = _given(path=_absolute(args.music), volume=args.music_volume)
     loudness = _given(target=args.loudness, enabled=False if args.no_loudness else None)
