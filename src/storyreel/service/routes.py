@@ -504,13 +504,30 @@ def start_narration(project_id: int, body: NarrateRequest,
 
 
 @router.get("/voices/", tags=["renders"])
-def list_voices() -> list[dict[str, Any]]:
-    """Voice engines on this machine: ready or not (and why), their voices and languages."""
+def list_voices(language: str | None = None) -> list[dict[str, Any]]:
+    """Voice engines on this machine: ready or not (and why), their voices and languages.
+
+    With ``language`` (a BCP 47 tag, the project's), each voice says whether it
+    ``speaks`` it; the fallback engine (espeak-ng) is marked ``fallback``.
+    """
     from dataclasses import asdict
 
+    from storyreel.model.language import normalise_language, speaks_language
     from storyreel.voice.engines import engine_statuses
+    from storyreel.voice.espeak import EspeakEngine
 
-    return [asdict(status) for status in engine_statuses()]
+    try:
+        tag = normalise_language(language) if language is not None else None
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    listed = []
+    for status in engine_statuses():
+        shown = asdict(status)
+        shown["fallback"] = status.name == EspeakEngine.name
+        for voice in shown["voices"]:
+            voice["speaks"] = tag is not None and speaks_language(voice["language"], tag)
+        listed.append(shown)
+    return listed
 
 
 @router.get("/voices/sample/", tags=["renders"], response_class=FileResponse)

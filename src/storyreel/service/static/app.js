@@ -1142,21 +1142,36 @@ function voicePanel() {
     if (!isEditing(range)) range.value = voice.speed ?? 1;
     shown.textContent = `${Number(range.value).toFixed(2)}×`;
   };
-  api("GET", "/api/voices/").then((engines) => {
-    for (const engine of engines) {
-      for (const voice of engine.ready ? engine.voices : []) {
-        if (!voice.available) continue;
-        const extra = [engine.name, voice.language, voice.description].filter(Boolean).join(", ");
-        select.append(new Option(`${voice.name} (${extra})`, `${engine.name}:${voice.name}`));
-      }
-    }
-    fill();
-  }).catch(showError);
+  select.fillVoice = fill;
+  fillVoiceList(select);
   range.addEventListener("input", () => { range.dataset.dirty = "1"; shown.textContent = `${Number(range.value).toFixed(2)}×`; });
   range.addEventListener("change", () => { range.dataset.dirty = ""; saveVoice(); });
   select.addEventListener("change", saveVoice);
   $("#narrate-all", box)?.toggleAttribute("disabled", isBusy());
   return box;
+}
+
+// The voices that speak the project's language come first (the server says which), the
+// fallback voice among them last; the others are grouped by engine.
+function fillVoiceList(select) {
+  const language = textLanguage();
+  select.dataset.language = language;
+  api("GET", `/api/voices/?${new URLSearchParams({ language })}`).then((engines) => {
+    if (select.dataset.language !== language) return;  // the language changed meanwhile
+    const speaking = el("optgroup", { label: `Speak the project's language (${language})` });
+    const others = [];
+    for (const engine of engines) {
+      const rest = el("optgroup", { label: `Other languages: ${engine.name}${engine.fallback ? " (fallback voice)" : ""}` });
+      for (const voice of engine.ready ? engine.voices : []) {
+        if (!voice.available) continue;
+        const extra = [engine.name, voice.language, voice.description].filter(Boolean).join(", ");
+        (voice.speaks ? speaking : rest).append(new Option(`${voice.name} (${extra})`, `${engine.name}:${voice.name}`));
+      }
+      if (rest.children.length) others.push(rest);
+    }
+    select.replaceChildren(...(speaking.children.length ? [speaking] : []), ...others);
+    select.fillVoice();
+  }).catch(showError);
 }
 
 function chosenVoice() {
@@ -1913,6 +1928,8 @@ const textLanguage = () => (state.project.options.settings || {}).language || "e
 function fillOptions(root) {
   const options = state.project.options;
   for (const text of $$(".seg-text")) text.lang = text.dataset.language || textLanguage();
+  const voices = $("#voice-name");
+  if (voices?.dataset.language && voices.dataset.language !== textLanguage()) fillVoiceList(voices);
   for (const input of $$("[data-path]", root)) {
     if (isEditing(input)) continue;
     const value = getPath(options, input.dataset.path);
