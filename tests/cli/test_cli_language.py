@@ -13,6 +13,8 @@ import pytest
 
 from media import write_manifest, write_solid
 from storyreel.cli import main
+from storyreel.timeline.captions import caption_words, mark_words
+from storyreel.words import WORDS_PER_SECOND
 
 TEXT = "Hola, buenos días. Nadie durmió aquella noche."
 
@@ -59,3 +61,17 @@ def test_a_bad_tag_exits_2_in_one_line_and_writes_nothing(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "settings.language" in err
     assert not out.exists()
+
+
+def test_validate_estimates_unspoken_segments_by_their_words(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Twenty Chinese words without a space: counted by spaces they would be 0.4 s.
+    chinese = "今天我们去山里旅行。早上的阳光照在河面上，鸟儿在树上唱歌。" * 2  # noqa: RUF001
+    write_solid(tmp_path / "a.png", (128, 72), (40, 70, 90))
+    manifest = write_manifest(tmp_path, [{"image": "a.png", "text": chinese}], width=128,
+                              height=72, settings={"language": "zh"})
+    assert main(["validate", str(manifest)]) == 0
+    out = capsys.readouterr().out
+    words = len(caption_words(mark_words(chinese, "zh")))
+    assert words >= 20
+    assert f"1 to be spoken from their text, about {words / WORDS_PER_SECOND:.0f} s" in out

@@ -522,6 +522,7 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from storyreel.model.load import load_project
     from storyreel.render.analysis import analyse_project
     from storyreel.voice.narrate import needs_voice
+    from storyreel.words import estimated_seconds
 
     project = load_project(args.manifest)
     analysis = analyse_project(project)
@@ -533,8 +534,11 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         shapes = (project.for_platform(name) for name in project.settings.outputs)
         size = ", ".join(f"{p.settings.platform} {p.width}x{p.height}" for p in shapes) + \
             f" @ {float(project.fps):g} fps"
-    spoken = sum(1 for segment in project.segments if needs_voice(segment))
-    voiced = f" ({spoken} to be spoken from their text)" if spoken else ""
+    spoken = [i for i, segment in enumerate(project.segments) if needs_voice(segment)]
+    about = sum(estimated_seconds(project.segments[i].text, project.language_of(i))
+                for i in spoken)
+    voiced = (f" ({len(spoken)} to be spoken from their text, about {about:.0f} s)"
+              if spoken else "")
     print(f"{args.manifest}: OK, {len(project.segments)} segments{voiced}, "
           f"{seconds:.1f} s of recorded narration, {size}")
     return EXIT_OK
