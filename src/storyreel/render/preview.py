@@ -87,7 +87,7 @@ class StillCache:
             MediaError: The file cannot be read or decoded.
         """
         try:
-            key = (self._digest(path), width, height)
+            key = (self.digest(path), width, height)
         except MediaError:
             return self.load(path, width, height, segment)  # its own error says why
         with self._lock:
@@ -102,8 +102,12 @@ class StillCache:
                     self._kept.popitem(last=False)
         return Planes(planes.y.copy(), planes.u.copy(), planes.v.copy())
 
-    def _digest(self, path: Path) -> str:
-        """The file's SHA-256 (read again only when its length or time changed)."""
+    def digest(self, path: Path) -> str:
+        """The file's SHA-256 (read again only when its length or time changed).
+
+        Raises:
+            MediaError: The file cannot be read.
+        """
         with self._hashing:
             return self._digests(path)
 

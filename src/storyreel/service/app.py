@@ -27,6 +27,7 @@ from storyreel.service.errors import (
     Conflict,
     Invalid,
     NotFound,
+    OutOfRange,
     PreconditionFailed,
     StudioError,
     TooLarge,
@@ -102,6 +103,7 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
                 yield
             finally:
                 await anyio.to_thread.run_sync(dispatcher.stop)
+                studio.moments.close()
                 store.close()
         finally:
             for name in _URL_LOGGERS:
@@ -137,7 +139,7 @@ def _version() -> str:
 #: The one place a studio error becomes an HTTP status.
 _STATUS: tuple[tuple[type[StudioError], int], ...] = (
     (NotFound, 404), (Conflict, 409), (PreconditionFailed, 412), (TooLarge, 413),
-    (Invalid, 400), (Busy, 503))
+    (OutOfRange, 422), (Invalid, 400), (Busy, 503))
 
 
 def error_body(exc: StudioError) -> JSONResponse:
