@@ -134,6 +134,12 @@ def test_a_frame_is_the_frame_of_the_render_at_that_time(studio: Studio,
     timeline = plan_moments(project)
     assert timeline.total_frames == result.frames == len(decoded)
     assert timeline.estimated == ()
+    grid = studio.client.get(f"/api/projects/{pid}/frames/").json()
+    assert (grid["frames"], grid["fps"], grid["estimated"]) == (result.frames, "25", [])
+    # Each segment starts on the frame of its narration's first sample in the render.
+    starts = [round(Fraction(s, 48_000) * FPS) for s in result.narration_starts]
+    assert [s["frame"] for s in grid["segments"]][1:] == starts[1:]
+    assert grid["segments"][0]["frame"] == 0
     scores = {}
     for what, index in _moments_of_interest(timeline).items():
         t = str(float(Fraction(index) / FPS))

@@ -24,6 +24,7 @@ from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     BatchQueued,
     ErrorOut,
+    FrameGridOut,
     GalleryItem,
     NarrateAccepted,
     NarrateRequest,
@@ -416,6 +417,14 @@ def segment_preview(project_id: int, segment_id: int, studio: StudioDep,
     moves its picture, with that moment's caption: see the crop before rendering."""
     return Response(studio.segment_preview(project_id, segment_id, end=at == "end"),
                     media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/projects/{project_id}/frames/", response_model=FrameGridOut, tags=["projects"],
+            responses={503: {"model": ErrorOut, "description": "Too many previews at once"}})
+def frame_grid(project_id: int, studio: StudioDep) -> FrameGridOut:
+    """The video's frames as the next render will make them: their count and exact rate,
+    and where each segment starts (segments not spoken yet are timed from their words)."""
+    return studio.frame_grid(project_id)
 
 
 #: Narrowest and widest frame preview, in pixels.

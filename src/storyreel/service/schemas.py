@@ -21,6 +21,7 @@ __all__ = [
     "ChaptersOut",
     "ClipOut",
     "ErrorOut",
+    "FrameGridOut",
     "GalleryItem",
     "ImageOut",
     "JobStatus",
@@ -37,6 +38,7 @@ __all__ = [
     "SegmentCreate",
     "SegmentOrder",
     "SegmentOut",
+    "SegmentStartOut",
     "SegmentUpdate",
     "SkippedProject",
     "StaleOut",
@@ -387,3 +389,22 @@ class GalleryItem(BaseModel):
     draft: bool = False
     width: int | None = None
     height: int | None = None
+
+
+class SegmentStartOut(BaseModel):
+    """Where a segment starts in the video."""
+
+    id: int
+    frame: int = Field(description="its first frame (0-based)")
+    seconds: float = Field(description="the time of that frame")
+
+
+class FrameGridOut(BaseModel):
+    """The video's frames as the next render will make them: for a scrubber."""
+
+    fps: str = Field(description="exact frame rate, as a fraction (e.g. 30000/1001)")
+    frames: int = Field(description="frames in the video")
+    seconds: float = Field(description="the video's length")
+    estimated: list[int] = Field(description="segments (1-based) not spoken yet, timed "
+                                             "from their words")
+    segments: list[SegmentStartOut]

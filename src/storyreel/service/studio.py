@@ -85,10 +85,12 @@ from storyreel.service.options import (
     render_problems,
 )
 from storyreel.service.schemas import (
+    FrameGridOut,
     ProblemOut,
     ProjectCreate,
     ProjectDetail,
     SegmentOut,
+    SegmentStartOut,
     SkippedProject,
     StatusOut,
     UploadOut,
@@ -813,6 +815,34 @@ class Studio:
             raise NotFound("This segment has no clip: drop a video on it first.")
         return self._drawn(lambda: clip_filmstrip(visual))
 
+    def frame_grid(self, project_id: int) -> FrameGridOut:
+        """How many frames the video will have, at what rate, and where each segment
+        starts: planned as :meth:`frame_at` plans it."""
+        timeline = self._moments(project_id, self._preview_manifest(project_id)).timeline
+        plan, story = timeline.story.plan, timeline.story
+        rows = self.store.segments(project_id)
+        starts = [plan.spans[story.item_span_of_segment(i)].first_frame
+                  for i in range(len(rows))]
+        return FrameGridOut(
+            fps=str(plan.fps), frames=plan.total_frames, seconds=float(plan.duration),
+            estimated=list(timeline.estimated) if rows else [],
+            segments=[SegmentStartOut(id=row.id, frame=frame,
+                                      seconds=float(plan.seconds(frame)))
+                      for row, frame in zip(rows, starts, strict=False)])
+
+    def _moments(self, project_id: int, manifest: dict[str, Any],
+                 width: int | None = None) -> Moments:
+        """The planned timeline of ``manifest`` drawn ``width`` wide: kept, or planned."""
+        key = hashlib.sha256(json.dumps([manifest, width], sort_keys=True, default=str)
+                             .encode()).hexdigest()
+        moments = self.moments.get(key)
+        if moments is None:
+            engine = self._preview_engine(project_id, manifest, width)
+            moments = self._in_slot(lambda: Moments(plan_moments(
+                engine, facts=self._facts, digest=self.stills.digest), self.stills))
+            moments = self.moments.keep(key, moments)
+        return moments
+
     def frame_at(self, project_id: int, seconds: str, width: int | None = None) -> Frame:
         """The frame the video will show at ``seconds``, as a JPEG: drawn by the render's own
         code (picture, motion, crossfade, caption with its word lit, logo, fades) at
@@ -822,15 +852,7 @@ class Studio:
         pictures in use), so the next frame of a scrub is only drawn.
         """
         at = _seconds(seconds)
-        manifest = self._preview_manifest(project_id)
-        key = hashlib.sha256(json.dumps([manifest, width], sort_keys=True, default=str)
-                             .encode()).hexdigest()
-        moments = self.moments.get(key)
-        if moments is None:
-            engine = self._preview_engine(project_id, manifest, width)
-            moments = self._in_slot(lambda: Moments(plan_moments(
-                engine, facts=self._facts, digest=self.stills.digest), self.stills))
-            moments = self.moments.keep(key, moments)
+        moments = self._moments(project_id, self._preview_manifest(project_id), width)
         timeline = moments.timeline
         try:
             index = frame_at_time(at, timeline)
