@@ -617,6 +617,7 @@ function bindSegmentField(input, segmentId, name, value) {
   input.addEventListener("input", () => {
     if (!bases.has(key)) bases.set(key, versions.get(segmentKey(segmentId))?.data[name]);
     input.dataset.dirty = "1";
+    scrub.changed = segmentId;
     debounced(key, run);
   });
   input.addEventListener("blur", () => flush(key, run));
@@ -696,6 +697,7 @@ function select(segmentId) {
   $$(".segment").forEach((row) => row.classList.toggle("selected", Number(row.dataset.id) === segmentId));
   $$(".ov-block").forEach((block, i) => block.classList.toggle("selected", state.project.segment_list[i]?.id === segmentId));
   showStage("frame");
+  hideScrubFrame();
   showFrame();
   refreshSegmentPanel();
 }
@@ -1206,6 +1208,8 @@ function showStage(which) {
 let frameCount = 0;
 let frameKey = "";
 function showFrame() {
+  if (scrubFrameShown()) { refreshFrameGrid(true); return; }  // the scrubber's moment, redrawn
+  refreshFrameGrid(false);
   const seg = state.selected && segmentById(state.selected);
   const start = $("#frame-start"), end = $("#frame-end");
   const ready = Boolean(seg && (seg.image || seg.video || seg.title));
@@ -1228,6 +1232,7 @@ function showFrame() {
 }
 
 function setFrameEnd(end) {
+  hideScrubFrame();
   state.frameEnd = end;
   $("#show-start").classList.toggle("active", !end);
   $("#show-end").classList.toggle("active", end);
@@ -1257,6 +1262,131 @@ function showVideo(video) {
   if (video.captions_url) links.append(el("a", { class: "button ghost", href: video.captions_url, textContent: "Captions (.srt)", download: "" }));
   if (video.chapters_url) links.append(el("a", { class: "button ghost", href: video.chapters_url, textContent: "YouTube chapters", download: "" }));
   info.append(links);
+}
+
+// ---------------------------------------------------------------- stage: scrubber
+
+// A slider across the whole video under the stage. The frame under it is drawn by the engine
+// (frame.jpg?t=): one request at a time, and when it is back the latest position is asked
+// for next, so a fast drag never queues stale frames.
+const scrub = { grid: null, busy: false, wanted: null, changed: null, timer: null, project: null };
+
+const gridFps = () => { const [n, d = "1"] = scrub.grid.fps.split("/"); return Number(n) / Number(d); };
+const scrubFrameShown = () => !$("#frame-at").hidden;
+
+function fmtClock(seconds) {
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes}:${(seconds - 60 * minutes).toFixed(2).padStart(5, "0")}`;
+}
+
+async function loadFrameGrid() {
+  const project = state.project;
+  if (!project) return null;
+  const grid = await api("GET", projectPath("frames/")).catch(() => null);
+  if (!grid || state.project !== project) return null;
+  const slider = $("#scrub");
+  if (scrub.project !== project.id) { slider.value = "0"; scrub.project = project.id; }
+  scrub.grid = grid;
+  $("#scrubber").hidden = !project.segment_list.length;
+  slider.max = String(Math.max(0, grid.frames - 1));
+  showScrubTime();
+  return grid;
+}
+
+// The video's length changes with edits: read it again once they settle (and redraw the moment).
+function refreshFrameGrid(redraw) {
+  clearTimeout(scrub.timer);
+  scrub.timer = setTimeout(async () => {
+    await loadFrameGrid();
+    if (redraw && scrubFrameShown()) scrubTo(Number($("#scrub").value));
+  }, scrub.grid ? 300 : 0);
+}
+
+function showScrubTime() {
+  if (!scrub.grid) return;
+  const slider = $("#scrub");
+  const frame = Number(slider.value);
+  const text = `${fmtClock(frame / gridFps())} / ${fmtClock(scrub.grid.seconds)}`;
+  $("#scrub-time").textContent = text;
+  slider.setAttribute("aria-valuetext", `${text}, frame ${frame + 1} of ${scrub.grid.frames}`);
+}
+
+function scrubTo(frame) {
+  if (!scrub.grid) return;
+  scrub.wanted = frame;
+  showScrubTime();
+  showStage("frame");
+  if (!scrub.busy) drawScrubFrames();
+}
+
+async function drawScrubFrames() {
+  const project = state.project;
+  const img = $("#frame-at");
+  scrub.busy = true;
+  try {
+    while (scrub.wanted !== null && state.project === project && scrub.grid) {
+      const frame = scrub.wanted;
+      scrub.wanted = null;
+      const t = (frame / gridFps()).toFixed(6);
+      const settled = new AbortController();
+      const loaded = new Promise((done) => {
+        img.addEventListener("load", () => done(true), { signal: settled.signal });
+        img.addEventListener("error", () => done(false), { signal: settled.signal });
+      });
+      img.src = projectPath(`frame.jpg?t=${t}`);
+      const ok = await loaded;
+      settled.abort();
+      if (ok && state.project === project) showScrubFrame(frame, t);
+    }
+  } finally {
+    scrub.busy = false;
+  }
+}
+
+function showScrubFrame(frame, t) {
+  const img = $("#frame-at");
+  img.dataset.frame = String(frame);
+  img.dataset.t = t;
+  img.hidden = false;
+  $("#frame-start").hidden = $("#frame-end").hidden = true;
+  $("#frame-empty").hidden = true;
+  $("#frame-caption").textContent = `The video at ${fmtClock(Number(t))}, as the next render will draw it`;
+}
+
+function hideScrubFrame() {
+  if (!scrubFrameShown()) return;
+  $("#frame-at").hidden = true;
+  frameKey = "";  // the segment's frames are shown again
+}
+
+function setupScrubber() {
+  const slider = $("#scrub");
+  slider.addEventListener("input", () => scrubTo(Number(slider.value)));
+  slider.addEventListener("keydown", (event) => {
+    // Arrows step a frame (the slider's own step); with Shift, or Page Up/Down, a second.
+    const second = Math.max(1, Math.round(scrub.grid ? gridFps() : 1));
+    const page = { PageUp: 1, PageDown: -1 }[event.key];
+    const arrow = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[event.key];
+    const step = page ?? (event.shiftKey && arrow ? arrow : 0);
+    if (!step) return;
+    event.preventDefault();
+    slider.value = String(Math.min(Number(slider.max), Math.max(0, Number(slider.value) + step * second)));
+    scrubTo(Number(slider.value));
+  });
+}
+
+// After an edit, a finished draft plays from the start of the segment that changed.
+async function playFromChange() {
+  const changed = scrub.changed;
+  if (changed === null) return;
+  scrub.changed = null;
+  const grid = await loadFrameGrid();
+  const start = grid && grid.segments.find((seg) => seg.id === changed);
+  if (!start) return;
+  const player = $("#video");
+  const play = () => { player.currentTime = start.seconds; player.play().catch(() => {}); };
+  if (player.readyState >= 1) play();
+  else player.addEventListener("loadedmetadata", play, { once: true });
 }
 
 // ---------------------------------------------------------------- render status
@@ -1309,6 +1439,7 @@ function updateStatus(s) {
   showVideo(s.video);
   const finishedNow = s.kind !== "narrate" && before && before.job_id === s.job_id && before.status !== "completed" && s.status === "completed";
   if (finishedNow) showStage("video");
+  if (finishedNow && s.draft) playFromChange();
 }
 
 function renderNote(s) {
@@ -2104,6 +2235,7 @@ async function main() {
     img.addEventListener("load", () => img.classList.remove("broken"));
   }
   $("#show-end").addEventListener("click", () => setFrameEnd(true));
+  setupScrubber();
   $$(".stage-tabs button").forEach((b) => b.addEventListener("click", () => showStage(b.dataset.stage)));
   $(".stage-tabs").addEventListener("keydown", tabKeys);
   $("#panel-tabs").addEventListener("keydown", tabKeys);
