@@ -177,3 +177,28 @@ def test_the_scrubber_passes_axe(live_server: Callable[..., LiveServer], page: A
                       v.nodes.map((n) => n.target.join(" ")).join(", "));
     }""")
     assert found == []
+
+
+def test_after_an_edit_the_draft_plays_from_the_segment_that_changed(
+        live_server: Callable[..., LiveServer], page: Any, tmp_path: Any) -> None:
+    server = live_server()
+    project = _project(server, tmp_path, narrated=True)
+    pid, third = project["id"], project["segment_list"][2]["id"]
+    _open(page, server, pid)
+    page.evaluate("""() => {
+        window.seeks = [];
+        const video = document.querySelector('#video');
+        video.addEventListener('seeked', () => window.seeks.push(video.currentTime));
+    }""")
+    page.click(f"#segment-{third} .seg-text")
+    page.keyboard.press("End")
+    page.keyboard.type(" Stars come out.")
+    page.click("#title")  # leaving the field saves it
+    wait_until(page, f"""fetch('/api/projects/{pid}/').then(r => r.json()).then(p =>
+        p.segment_list.find(s => s.id === {third}).text.endsWith('Stars come out.'))""")
+    page.click("#render-draft")
+    wait_until(page, "window.seeks.length > 0", timeout=240)
+    grid = httpx.get(f"{server.url}/api/projects/{pid}/frames/").json()
+    start = next(s["seconds"] for s in grid["segments"] if s["id"] == third)
+    assert start > 2.5  # two narrations of 1.5 s come before it
+    assert abs(page.evaluate("window.seeks[0]") - start) < 0.05

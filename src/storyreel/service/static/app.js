@@ -1280,14 +1280,14 @@ function fmtClock(seconds) {
 }
 
 async function loadFrameGrid() {
-  const project = state.project;
-  if (!project) return null;
+  const id = state.project && state.project.id;
+  if (!id) return null;
   const grid = await api("GET", projectPath("frames/")).catch(() => null);
-  if (!grid || state.project !== project) return null;
+  if (!grid || !state.project || state.project.id !== id) return null;  // another project opened meanwhile
   const slider = $("#scrub");
-  if (scrub.project !== project.id) { slider.value = "0"; scrub.project = project.id; }
+  if (scrub.project !== id) { slider.value = "0"; scrub.project = id; }
   scrub.grid = grid;
-  $("#scrubber").hidden = !project.segment_list.length;
+  $("#scrubber").hidden = !state.project.segment_list.length;
   slider.max = String(Math.max(0, grid.frames - 1));
   showScrubTime();
   return grid;
@@ -1320,11 +1320,11 @@ function scrubTo(frame) {
 }
 
 async function drawScrubFrames() {
-  const project = state.project;
+  const project = state.project.id;
   const img = $("#frame-at");
   scrub.busy = true;
   try {
-    while (scrub.wanted !== null && state.project === project && scrub.grid) {
+    while (scrub.wanted !== null && state.project?.id === project && scrub.grid) {
       const frame = scrub.wanted;
       scrub.wanted = null;
       const t = (frame / gridFps()).toFixed(6);
@@ -1336,7 +1336,7 @@ async function drawScrubFrames() {
       img.src = projectPath(`frame.jpg?t=${t}`);
       const ok = await loaded;
       settled.abort();
-      if (ok && state.project === project) showScrubFrame(frame, t);
+      if (ok && state.project?.id === project) showScrubFrame(frame, t);
     }
   } finally {
     scrub.busy = false;
