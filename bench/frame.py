@@ -15,6 +15,7 @@ each at the preview size (640 pixels on the longer side). Figures are the median
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import socket
@@ -22,7 +23,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import uvicorn
 
 from storyreel.service import create_app
 
-__all__ = ["main", "measure"]
+__all__ = ["main", "measure", "studio_server"]
 
 
 def _free_port() -> int:
@@ -55,8 +56,10 @@ def _timed(client: httpx.Client, path: str, t: float) -> float:
     return took
 
 
-def measure(data_dir: Path, scrub_step: float = 0.1, jumps: int = 60) -> dict[str, Any]:
-    """Start a studio on ``data_dir``, create the sample project and time its frames."""
+@contextlib.contextmanager
+def studio_server(data_dir: Path) -> Iterator[str]:
+    """A studio server on ``data_dir`` (uvicorn on a free loopback port, in a thread of
+    this process); yields its URL and stops it at the end."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(data_dir), host="127.0.0.1", port=port,
                                            log_level="warning"))
@@ -67,19 +70,23 @@ def measure(data_dir: Path, scrub_step: float = 0.1, jumps: int = 60) -> dict[st
             if not thread.is_alive():
                 raise RuntimeError("the studio server did not start")
             time.sleep(0.02)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            project = client.post("/api/projects/sample/").json()
-            path = f"/api/projects/{project['id']}/frame.jpg"
-            first = _timed(client, path, 0.0)
-            length = _length(client, path)
-            scrub = [_timed(client, path, k * scrub_step)
-                     for k in range(int(length / scrub_step))]
-            rng = random.Random(7)
-            jumped = [_timed(client, path, rng.uniform(0, length)) for _ in range(jumps)]
-            shape = client.get(path, params={"t": "0"})
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def measure(data_dir: Path, scrub_step: float = 0.1, jumps: int = 60) -> dict[str, Any]:
+    """Start a studio on ``data_dir``, create the sample project and time its frames."""
+    with studio_server(data_dir) as url, httpx.Client(base_url=url, timeout=120) as client:
+        project = client.post("/api/projects/sample/").json()
+        path = f"/api/projects/{project['id']}/frame.jpg"
+        first = _timed(client, path, 0.0)
+        length = _length(client, path)
+        scrub = [_timed(client, path, k * scrub_step) for k in range(int(length / scrub_step))]
+        rng = random.Random(7)
+        jumped = [_timed(client, path, rng.uniform(0, length)) for _ in range(jumps)]
+        shape = client.get(path, params={"t": "0"})
     return {"first_ms": 1000 * first, "video_seconds": length,
             "estimated_segments": shape.headers.get("X-Storyreel-Estimated", ""),
             "jpeg_bytes": len(shape.content), "scrub": _summary(scrub),

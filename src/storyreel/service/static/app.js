@@ -440,12 +440,12 @@ function renderTimeline() {
   const keep = focused ? { id: Number(focused.dataset.id), field: document.activeElement.className } : null;
   // What is being typed survives a redraw: it is kept, and still saved when typing pauses.
   const typing = $$(".segment [data-dirty='1']", list).map((input) => [input.closest(".segment").dataset.id, input.className, input.value]);
-  list.replaceChildren();
   list.style.setProperty("--digits", String(String(segments.length).length));  // room for the longest number
-  for (const seg of segments) list.append(segmentRow(seg, segments.length, longest));
+  placeRows(list, segments.map((seg) => keptRow(seg, segments.length, longest)));
   for (const [id, name, value] of typing) {
     const input = document.querySelector(`#segment-${id} .${name.split(" ")[0]}`);
-    if (input) { input.value = value; input.dataset.dirty = "1"; }
+    if (input && input.value !== value) input.value = value;  // a kept row still holds it
+    if (input) input.dataset.dirty = "1";
   }
   if (!segments.length) list.append(el("li", { class: "empty muted", textContent: "No segments yet: press “+ Segment”, or drop pictures here." }));
   const deleted = deletedRow();
@@ -458,6 +458,33 @@ function renderTimeline() {
     const field = row && keep.field && row.querySelector(`.${keep.field.split(" ")[0]}`);
     (field || row)?.focus();
   }
+}
+
+// The timeline's rows are kept by segment: a row whose segment is unchanged is updated in
+// place (its length bar, its selection), not built again, so a long project redraws only
+// what changed and a field keeps its focus, selection and typing.
+const keptRows = new Map();  // segment id -> { li, key }
+
+function keptRow(seg, count, longest) {
+  const key = JSON.stringify([seg, count]);
+  const kept = keptRows.get(seg.id);
+  if (kept && kept.key === key) {
+    kept.li.classList.toggle("selected", seg.id === state.selected);
+    $(".seg-length-fill", kept.li).style.width = `${(100 * segDuration(seg)) / longest}%`;
+    return kept.li;
+  }
+  const li = segmentRow(seg, count, longest);
+  keptRows.set(seg.id, { li, key });
+  return li;
+}
+
+// Put ``rows`` in the list in order, moving only the rows that are out of place.
+function placeRows(list, rows) {
+  const wanted = new Set(rows);
+  for (const node of [...list.children]) if (!wanted.has(node)) node.remove();
+  rows.forEach((li, at) => { if (list.children[at] !== li) list.insertBefore(li, list.children[at] || null); });
+  const ids = new Set(rows.map((li) => Number(li.dataset.id)));
+  for (const id of [...keptRows.keys()]) if (!ids.has(id)) keptRows.delete(id);
 }
 
 function updateNarrateButton() {
@@ -499,6 +526,8 @@ function segmentRow(seg, count, longest) {
   li.setAttribute("aria-label", `Segment ${seg.number}`);
   $(".seg-number", li).textContent = seg.number;
   const img = $(".seg-image img", li);
+  img.loading = "lazy";  // a long project loads the thumbnails in view, then as it scrolls
+  img.decoding = "async";
   if (seg.image) {
     img.src = seg.image.thumbnail_url;
     img.alt = `Segment ${seg.number} picture`;
@@ -526,7 +555,7 @@ function segmentRow(seg, count, longest) {
   text.addEventListener("paste", (event) => {
     if ((event.clipboardData?.getData("text/plain") || "").includes("\n")) setTimeout(() => offerSplit(seg.id, text));
   });
-  requestAnimationFrame(() => fitText(text));
+  if (!SIZED_BY_CSS) requestAnimationFrame(() => fitText(text));
   bindSegmentField(text, seg.id, "text", () => text.value);
   const chapter = $(".seg-chapter", li);
   chapter.value = seg.chapter || "";
@@ -552,8 +581,12 @@ function segmentRow(seg, count, longest) {
   return li;
 }
 
-// A segment's text shows whole: the box grows with it.
+// A segment's text shows whole: the box grows with it. Where the browser sizes a field to
+// its content (CSS field-sizing), nothing is measured here: measuring forced a layout of the
+// whole timeline on every keystroke, and one per row when a long project opened.
+const SIZED_BY_CSS = CSS.supports("field-sizing", "content");
 function fitText(text) {
+  if (SIZED_BY_CSS) return;
   text.style.height = "auto";
   text.style.height = `${text.scrollHeight + 2}px`;
 }
