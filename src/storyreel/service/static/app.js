@@ -465,8 +465,11 @@ function renderTimeline() {
 // what changed and a field keeps its focus, selection and typing.
 const keptRows = new Map();  // segment id -> { li, key }
 
+// What a row shows of its segment (its version tag aside: it changes with every save).
+const rowKey = (seg, count) => JSON.stringify([{ ...seg, etag: undefined }, count]);
+
 function keptRow(seg, count, longest) {
-  const key = JSON.stringify([seg, count]);
+  const key = rowKey(seg, count);
   const kept = keptRows.get(seg.id);
   if (kept && kept.key === key) {
     kept.li.classList.toggle("selected", seg.id === state.selected);
@@ -476,6 +479,15 @@ function keptRow(seg, count, longest) {
   const li = segmentRow(seg, count, longest);
   keptRows.set(seg.id, { li, key });
   return li;
+}
+
+// A saved edit is shown in its row: the row now stands for the segment as it is.
+function showRecording(row, seg) {
+  $(".audio-state", row).textContent = seg.audio ? `♪ ${seg.audio.duration.toFixed(1)} s` : "+ Recording";
+  $(".seg-audio", row).classList.toggle("filled", Boolean(seg.audio));
+  $(".listen", row).hidden = !seg.audio;
+  const kept = keptRows.get(seg.id);
+  if (kept && kept.li === row) kept.key = rowKey(seg, state.project.segment_list.length);
 }
 
 // Put ``rows`` in the list in order, moving only the rows that are out of place.
@@ -501,6 +513,7 @@ function showSegmentFacts(seg) {
   if (row) {
     showNarration(row, seg);
     showMissing(row, seg);
+    showRecording(row, seg);
     const segments = state.project.segment_list;
     const longest = Math.max(1, ...segments.map(segDuration));
     for (const other of segments) {
