@@ -30,7 +30,7 @@ def _project(folder: Path) -> storyreel.Project:
 def test_a_frame_is_the_same_whatever_was_drawn_before(tmp_path: Path) -> None:
     timeline = plan_moments(_project(tmp_path))
     total = timeline.total_frames
-    captions = [c for c in timeline.story.captions]
+    captions = list(timeline.story.captions)
     assert captions and timeline.story.plan.spans[1].crossfade > 0
     # Back and forth across captions, a crossfade and the fade in.
     order = [total - 1, 2, captions[-1].start, 0, total // 2, captions[0].start + 1, 2,

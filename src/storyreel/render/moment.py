@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from storyreel.errors import OutsideVideo
 from storyreel.frames.pictures import open_picture
 from storyreel.frames.still import yuv420_to_rgb
 from storyreel.media.audio import SAMPLE_RATE
@@ -42,8 +43,7 @@ from storyreel.timeline.story import Story, build_story
 from storyreel.timeline.words import estimate_words
 from storyreel.words import WORDS_PER_SECOND
 
-__all__ = ["KeptMoments", "Moments", "OutsideVideo", "Timeline", "frame_at_time",
-           "plan_moments"]
+__all__ = ["KeptMoments", "Moments", "Timeline", "frame_at_time", "plan_moments"]
 
 StillLoader = Callable[[Path, int, int, int], Planes]
 """Decodes a still to cover a size (as :func:`~storyreel.media.image.load_cover_planes`)."""
@@ -52,10 +52,6 @@ StillLoader = Callable[[Path, int, int, int], Planes]
 _OPEN_PICTURES = 3
 #: Neutral grey in YUV: what a picture not added yet looks like.
 _GREY = 128
-
-
-class OutsideVideo(ValueError):
-    """A time that is not a moment of the video (before 0 or past its end)."""
 
 
 @dataclass(frozen=True)

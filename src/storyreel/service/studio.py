@@ -30,7 +30,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from storyreel.demo import make_demo_project
-from storyreel.errors import ManifestError, MediaError, Problem, ValidationFailed
+from storyreel.errors import ManifestError, MediaError, OutsideVideo, Problem, ValidationFailed
 from storyreel.frames.text import check_font
 from storyreel.media.image import even_ceil
 from storyreel.model.load import (
@@ -43,7 +43,7 @@ from storyreel.model.platforms import PlatformName
 from storyreel.model.project import MAX_SEGMENTS, MAX_TEXT_LENGTH, Project
 from storyreel.model.visual import Video
 from storyreel.render.cache import PartCache
-from storyreel.render.moment import KeptMoments, Moments, OutsideVideo, frame_at_time, plan_moments
+from storyreel.render.moment import KeptMoments, Moments, frame_at_time, plan_moments
 from storyreel.render.pipeline import apply_overrides, slugify
 from storyreel.render.preview import (
     SAMPLE_CAPTION,
