@@ -25,7 +25,7 @@ from pydantic import (
 
 from storyreel.model.fps import FrameRate
 from storyreel.model.platforms import PLATFORMS, Insets, PlatformName
-from storyreel.model.visual import Card, ClipOptions, Still, Video, Visual
+from storyreel.model.visual import Card, ClipOptions, FocusPoint, Still, Video, Visual
 
 __all__ = [
     "CAPTION_LOOKS",
@@ -434,7 +434,10 @@ class Segment(BaseModel):
     with neither, a card: the project's background colour with its ``title``.
     A segment without ``audio`` is narrated from its ``text`` by the project's voice
     (or its own ``voice`` override); a recording, where given, always wins. A video with
-    neither text nor recording is an interlude: it lasts the trimmed clip.
+    neither text nor recording is an interlude: it lasts the trimmed clip. ``focus``
+    (``[x, y]``, shares of the picture) is the point of a still or clip kept in view when
+    it is cropped to the frame and that its Ken Burns motion stays around; without it,
+    the render finds one (faces, else the most salient region, else the centre).
     Unknown fields (e.g. StoryFlow's ``image_prompt``) are kept and ignored.
     """
 
@@ -452,6 +455,7 @@ class Segment(BaseModel):
     subtitles: bool = True
     crossfade: float | None = Field(None, ge=0.0, le=5.0)
     voice: VoiceOverride | None = None
+    focus: FocusPoint | None = None
 
     def voice_of(self, project_voice: Voice) -> Voice:
         """The voice that speaks this segment's text."""
@@ -461,9 +465,9 @@ class Segment(BaseModel):
     def visual(self) -> Visual:
         """What the segment shows."""
         if self.image is not None:
-            return Still(image=self.image)
+            return Still(image=self.image, focus=self.focus)
         if self.video is not None:
-            return Video(video=self.video, clip=self.clip or ClipOptions())
+            return Video(video=self.video, clip=self.clip or ClipOptions(), focus=self.focus)
         return Card(title=self.title)
 
     @property
@@ -485,6 +489,20 @@ class Segment(BaseModel):
                          ) -> ClipOptions | None:
         if value is not None and info.data.get("video") is None:
             raise ValueError("clip options need a video")
+        return value
+
+    @field_validator("focus", mode="before")
+    @classmethod
+    def _focus(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return value
+        if (not isinstance(value, list | tuple) or len(value) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                           and 0.0 <= v <= 1.0 for v in value)):
+            raise ValueError("focus must be [x, y]: shares of the picture's width and "
+                             "height, each from 0 to 1 (e.g. [0.7, 0.3])")
+        if info.data.get("image") is None and info.data.get("video") is None:
+            raise ValueError("focus needs an image or a video to point into")
         return value
 
     @model_validator(mode="before")

@@ -201,7 +201,7 @@ class Job:
         analysis = analyse_project(self.project, on_segment,
                                    speech=captions.enabled or captions.sidecar
                                    or captions.words_json, words=self.words,
-                                   facts=self.cache, digest=self.digest)
+                                   facts=self.cache, digest=self.digest, focus=True)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis
