@@ -7,6 +7,7 @@ too: their field names are mapped onto ours before validation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -554,6 +555,18 @@ class Project(BaseModel):
                 files.append(setting.path)
         extra = (settings.subtitles.font, settings.voice.model, settings.voice.voices)
         return files + [path for path in extra if path is not None]
+
+    def cut(self, numbers: Sequence[int]) -> Project:
+        """This project with only the segments ``numbers`` (1-based), in their order:
+        rendered, it has its own timing, captions and chapters
+        (:func:`storyreel.model.cuts.cut`).
+
+        Raises:
+            ValidationFailed: ``numbers`` is empty or names a segment the project lacks.
+        """
+        from storyreel.model.cuts import cut
+
+        return cut(self, numbers)
 
     @model_validator(mode="before")
     @classmethod
