@@ -27,6 +27,7 @@ from storyreel.errors import EncoderError, ValidationFailed
 from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
+from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
 from storyreel.render.analysis import Analysis, analyse_project
 from storyreel.render.cache import PartCache
@@ -206,7 +207,11 @@ class Job:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis
         self.warnings += analysis.warnings
-        return build_story(self.project, analysis)
+        story = build_story(self.project, analysis)
+        platform = self.settings.platform
+        too_long = length_warning(platform, story.plan.duration) if platform else None
+        self.warnings += [too_long] if too_long else []
+        return story
 
     # -- export -----------------------------------------------------------------------
 
