@@ -238,6 +238,9 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
     look.add_argument("--logo", type=Path, metavar="FILE", help="watermark image (PNG)")
     look.add_argument("--logo-corner", choices=("top-left", "top-right", "bottom-left",
                                                 "bottom-right"), help="watermark corner")
+    look.add_argument("--thumbnail", action="store_true", default=None,
+                      help="also write a cover picture beside the video "
+                           "(<name>-thumbnail.jpg)")
     look.add_argument("--intro", type=Path, metavar="FILE", help="clip played before the story")
     look.add_argument("--outro", type=Path, metavar="FILE", help="clip played after the story")
     voice_flags(parser.add_argument_group("voice (segments without a recording)"))
@@ -378,6 +381,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
                        ("music", music), ("loudness", loudness), ("logo", logo)):
         if value:
             overrides[key] = value
+    if args.thumbnail:
+        overrides["thumbnail"] = {}  # merged with the manifest's segment and title
     if args.intro:
         overrides["intro"] = {"path": _absolute(args.intro)}
     if args.outro:
@@ -622,7 +627,7 @@ def _cmd_cache(args: argparse.Namespace, console: Console) -> int:
     kinds = stats.kinds
     held = (f" ({_count(kinds.get('parts', 0), 'part')}, "
             f"{_count(kinds.get('sound', 0), 'sound track')}, "
-            f"{_count(kinds.get('facts', 0), 'narration analysis', 'narration analyses')})"
+            f"{_count(kinds.get('facts', 0), 'media analysis', 'media analyses')})"
             if stats.entries else "")
     print(f"{stats.root}: {stats.entries} entries{held}, {stats.size / 1e6:.1f} MB "
           f"(limit {stats.max_bytes / 1e9:g} GB)")

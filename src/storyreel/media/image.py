@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 from collections.abc import Callable
@@ -21,6 +22,7 @@ __all__ = [
     "MAX_IMAGE_PIXELS",
     "RGB_TO_YUV709",
     "Planes",
+    "encode_jpeg",
     "even_ceil",
     "load_cover_planes",
     "load_framed",
@@ -268,6 +270,22 @@ def rgb_to_yuv420(rgb: NDArray[np.uint8]) -> Planes:
     u = np.asarray(cv2.resize(yuv[:, :, 1], half, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     v = np.asarray(cv2.resize(yuv[:, :, 2], half, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     return Planes(y, u, v)
+
+
+def encode_jpeg(rgb: NDArray[np.uint8], max_bytes: int) -> bytes:
+    """``rgb`` as a baseline JPEG (4:2:0) at the best quality, from 92 down, that keeps
+    it within ``max_bytes``.
+
+    Raises:
+        ValueError: Not even the lowest quality tried fits.
+    """
+    picture = Image.fromarray(np.ascontiguousarray(rgb))
+    for quality in range(92, 39, -8):
+        out = io.BytesIO()
+        picture.save(out, "JPEG", quality=quality, optimize=True, subsampling="4:2:0")
+        if out.tell() <= max_bytes:
+            return out.getvalue()
+    raise ValueError(f"the picture does not fit in {max_bytes} bytes as a JPEG")
 
 
 def even_ceil(value: float) -> int:

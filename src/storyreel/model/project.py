@@ -54,6 +54,7 @@ __all__ = [
     "Segment",
     "Still",
     "Subtitles",
+    "Thumbnail",
     "Transitions",
     "Video",
     "Visual",
@@ -379,6 +380,26 @@ class SafeArea(_Frozen):
         return (self.left, self.top, self.right, self.bottom)
 
 
+class Thumbnail(_Frozen):
+    """A cover picture written beside the video (``<stem>-thumbnail.jpg``).
+
+    Attributes:
+        segment: The segment (1-based) whose picture it shows: a still at its focus,
+            a clip's first trimmed frame, or a card.
+        title: The words drawn large on it; default: the project's title.
+    """
+
+    segment: int = Field(1, ge=1, le=MAX_SEGMENTS)
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH)
+
+    _words = field_validator("title", mode="before")(_printable)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switch(cls, data: Any) -> Any:
+        return {} if data is True else data
+
+
 class RenderSettings(_Frozen):
     """How a project is rendered; every field has a sensible default.
 
@@ -401,6 +422,8 @@ class RenderSettings(_Frozen):
             the title-safe area without a platform.
         voice: The voice that narrates segments without a recording.
         background: The colour of title cards (segments with neither image nor video).
+        thumbnail: Also write a cover picture beside the video (``true``, or which
+            segment and what title).
     """
 
     platform: PlatformName | None = None
@@ -419,6 +442,12 @@ class RenderSettings(_Frozen):
     outro: Clip | None = None
     voice: Voice = Voice()
     background: Colour = "#000000"
+    thumbnail: Thumbnail | None = None
+
+    @field_validator("thumbnail", mode="before")
+    @classmethod
+    def _thumbnail_off(cls, value: Any) -> Any:
+        return None if value is False else value
 
     @property
     def safe_insets(self) -> Insets | None:
@@ -599,6 +628,14 @@ class Project(BaseModel):
     @classmethod
     def _title(cls, value: str) -> str:
         return printable(value).strip() or "Untitled story"
+
+    @model_validator(mode="after")
+    def _thumbnail_segment(self) -> Project:
+        cover = self.settings.thumbnail
+        if cover is not None and cover.segment > len(self.segments):
+            raise ValueError(f"settings.thumbnail.segment {cover.segment} is not a segment of "
+                             f"the project (it has {len(self.segments)})")
+        return self
 
 
 def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:
