@@ -190,3 +190,11 @@ def test_focus_is_validated_naming_the_segment(project_dir: Path) -> None:
 def test_the_reduced_grey_copy_is_upright_and_small(tmp_path: Path) -> None:
     grey = load_reduced_grey(write_wide(tmp_path), 480)
     assert grey.shape == (270, 480)
+
+
+def test_bands_across_the_picture_are_no_focus() -> None:
+    # Three flat bands: their edges are salient, but span the picture: no one region.
+    grey = np.full((480, 160), 60, np.uint8)
+    grey[160:320] = 200
+    grey[320:] = 110
+    assert find_focus(grey) is None

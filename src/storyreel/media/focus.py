@@ -7,7 +7,8 @@ texture, so only places where it fired at least :data:`_FACE_HITS` times count a
 faces. With several faces the focus is the centre of the box holding them all, or of
 the largest when they are spread over more than half the picture. Without a face it
 is the most salient region: the peak of the spectral-residual saliency map (Hou and
-Zhang, CVPR 2007) when one stands out from the rest. Without either, ``None``: the
+Zhang, CVPR 2007) when one stands out from the rest and is one region (not the edges
+of bands across the picture, nor spots far apart). Without either, ``None``: the
 caller keeps the centre.
 """
 
@@ -38,6 +39,8 @@ _FACE_HITS = 7
 #: The saliency map's side, and how far its peak must stand above its mean.
 _SALIENCY_SIDE = 64
 _SALIENT = 3.0
+#: ... and how much of the picture's width or height its peak may span: one region.
+_REGION = 0.4
 
 Grey = NDArray[np.uint8]
 _Face = tuple[float, float, float, int]  # left, top, size, hits
@@ -142,7 +145,11 @@ def _salient_focus(grey: Grey) -> Focus | None:
     mean = float(saliency.mean())
     if mean <= 0 or float(saliency.max()) < _SALIENT * mean:
         return None
-    weights = np.where(saliency >= 0.6 * saliency.max(), saliency, 0.0)
+    peak = saliency >= 0.6 * saliency.max()
+    ys, xs = np.nonzero(peak)
+    if np.ptp(xs) + 1 > _REGION * peak.shape[1] or np.ptp(ys) + 1 > _REGION * peak.shape[0]:
+        return None  # edges across the picture (bands, a horizon), or far-apart spots
+    weights = np.where(peak, saliency, 0.0)
     rows, cols = np.indices(weights.shape)
     total = float(weights.sum())
     x = (float((weights * cols).sum()) / total + 0.5) / small.shape[1]

@@ -27,6 +27,7 @@ from storyreel.errors import output_error
 from storyreel.model.project import printable
 
 __all__ = [
+    "THUMBNAIL_SUFFIX",
     "Cue",
     "TimedWord",
     "format_srt",
@@ -59,6 +60,10 @@ os.umask(_UMASK)
 _STAMP = r"(?:(\d+):)?(\d{2}):(\d{2})[,.](\d{3})"
 _TIMING = re.compile(rf"^\s*{_STAMP}\s*-->\s*{_STAMP}")
 _CUE_TIMESTAMP = re.compile(r"<(?:\d+:)?\d{2}:\d{2}\.\d{3}>")
+
+
+#: The cover picture's name beside the video: ``story.mp4`` -> ``story-thumbnail.jpg``.
+THUMBNAIL_SUFFIX = "-thumbnail.jpg"
 
 
 def sidecar_path(video: Path, suffix: str) -> Path:

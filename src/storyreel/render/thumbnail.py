@@ -23,6 +23,7 @@ from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionStyle, render_caption
 from storyreel.frames.video import VideoPicture
 from storyreel.media.image import Planes, encode_jpeg, load_framed
+from storyreel.media.sidecar import THUMBNAIL_SUFFIX
 from storyreel.model.project import Project, Thumbnail
 from storyreel.model.visual import Card, Still, Video
 from storyreel.timeline.story import Item, Story
@@ -30,8 +31,6 @@ from storyreel.timeline.story import Item, Story
 __all__ = ["MAX_THUMBNAIL_BYTES", "THUMBNAIL_SUFFIX", "thumbnail_jpeg", "thumbnail_rgb",
            "thumbnail_size"]
 
-#: The cover's name beside the video: ``story.mp4`` -> ``story-thumbnail.jpg``.
-THUMBNAIL_SUFFIX = "-thumbnail.jpg"
 #: YouTube's limit for a custom thumbnail.
 MAX_THUMBNAIL_BYTES = 2_000_000
 #: The title's size, as a share of the cover's shorter side.

@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from storyreel.media.audio import SAMPLE_RATE
+from storyreel.media.sidecar import THUMBNAIL_SUFFIX, sidecar_path
 from storyreel.service.errors import NotFound
 from storyreel.service.etags import etag
 from storyreel.service.narration import narration_state
@@ -150,7 +151,8 @@ class Views:
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
                           image=image, audio=audio, title=segment.title, video=video,
-                          clip=segment.clip, missing=missing_media(segment, folder),
+                          clip=segment.clip, focus=segment.focus,
+                          missing=missing_media(segment, folder),
                           narration=state, etag=etag("s", segment.id, segment.version))
 
     def segment_view(self, project_id: int, segment_id: int) -> SegmentOut:
@@ -185,6 +187,8 @@ class Views:
             captions_url=f"{base}/captions.srt" if job.captions_file else None,
             vtt_url=f"{base}/captions.vtt" if job.captions_file else None,
             chapters_url=f"{base}/chapters.txt" if chapters else None,
+            thumbnail_url=f"{base}/thumbnail.jpg" if sidecar_path(
+                path, THUMBNAIL_SUFFIX).is_file() else None, cut=job.cut,
             warnings=job.warnings,
             stale=job.project_version is not None
             and project.updated_at > job.project_version + 1e-6,
