@@ -13,6 +13,7 @@ import storyreel
 from storyreel.cli import main
 from storyreel.demo import write_speechlike_wav
 from storyreel.media.sidecar import parse_srt
+from storyreel.model.project import Thumbnail
 
 CHAPTERS = {1: "Departure", 3: "The city", 5: "Home"}
 
@@ -119,3 +120,14 @@ def test_a_cut_keeps_the_project_s_folder_and_settings(tmp_path: Path) -> None:
     assert part.base_dir == project.base_dir and part.settings == project.settings
     with pytest.raises(storyreel.ValidationFailed, match="outside the project"):
         project.cut([7])
+
+
+def test_a_cut_s_cover_shows_the_same_segment_or_its_first(tmp_path: Path) -> None:
+    manifest = make_story(tmp_path)
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["settings"]["thumbnail"] = {"segment": 4, "title": "Four"}
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    project = storyreel.load_project(manifest)
+    assert project.cut([3, 4]).settings.thumbnail == Thumbnail(segment=2, title="Four")
+    cover = project.cut([1, 2]).settings.thumbnail
+    assert cover is not None and cover.segment == 1

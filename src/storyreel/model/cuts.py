@@ -75,9 +75,16 @@ def cut(project: Project, numbers: Sequence[int]) -> Project:
     if outside:
         raise _problem(f"segment {outside[0]} lies outside the project (it has segments "
                        f"1-{count})")
-    segments = [project.segments[n - 1] for n in sorted(set(numbers))]
+    chosen = sorted(set(numbers))
+    segments = [project.segments[n - 1] for n in chosen]
+    settings = project.settings
+    cover = settings.thumbnail
+    if cover is not None:  # the cover shows the same segment, at its place in the cut
+        place = chosen.index(cover.segment) + 1 if cover.segment in chosen else 1
+        settings = settings.model_copy(update={
+            "thumbnail": cover.model_copy(update={"segment": place})})
     # A copy keeps the manifest's folder and path: media still resolve, the cache is shared.
-    return project.model_copy(update={"segments": segments})
+    return project.model_copy(update={"segments": segments, "settings": settings})
 
 
 def _problem(message: str) -> ValidationFailed:

@@ -154,33 +154,32 @@ def _focus_of(segment: Segment, clip: ClipFacts | None, store: FactStore | None,
               digest: Callable[[Path], str]) -> Focus | None:
     """The focus found in a segment's still or clip (kept in ``store`` by its contents)."""
     visual = segment.visual
-    if isinstance(visual, Video) and clip is None:
+    if isinstance(visual, Card) or (isinstance(visual, Video) and clip is None):
         return None
     at = str(visual.clip.trim[0]) if isinstance(visual, Video) else None
-    key = None
-    if store is not None:
-        try:
-            key = focus_facts_key(digest(visual.files()[0]), at)
-        except MediaError:
-            return None
-        kept = store.recall(key)
-        if kept is not None:
-            point = kept.get("focus")
-            if point is None or (isinstance(point, list) and len(point) == 2 and all(
-                    isinstance(v, int | float) and 0 <= v <= 1 for v in point)):
-                return (float(point[0]), float(point[1])) if point is not None else None
     try:
-        if isinstance(visual, Video):
-            assert clip is not None
-            found = clip_focus(visual.video, visual.clip.trim[0], clip.width, clip.height)
-        else:
-            assert isinstance(visual, Still)
-            found = picture_focus(visual.image)
+        key = focus_facts_key(digest(visual.files()[0]), at) if store is not None else None
     except MediaError:
         return None  # opening it for the render names the problem
+    kept = store.recall(key) if store is not None and key is not None else None
+    if kept is not None and _is_focus(kept.get("focus", "")):
+        point = kept["focus"]
+        return (float(point[0]), float(point[1])) if point is not None else None
+    try:
+        found = (clip_focus(visual.video, visual.clip.trim[0], clip.width, clip.height)
+                 if isinstance(visual, Video) and clip is not None
+                 else picture_focus(visual.image) if isinstance(visual, Still) else None)
+    except MediaError:
+        return None
     if store is not None and key is not None:
         store.remember(key, {"focus": list(found) if found is not None else None})
     return found
+
+
+def _is_focus(point: Any) -> bool:
+    """Whether kept facts hold a focus (or ``None``: none was found), as finding one gives."""
+    return point is None or (isinstance(point, list) and len(point) == 2 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in point))
 
 
 def _check_visual(project: Project, segment: Segment, number: int, problems: list[Problem],
