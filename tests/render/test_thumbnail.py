@@ -121,3 +121,20 @@ def test_a_thumbnail_segment_the_project_lacks_is_refused(project_dir: Path) -> 
     with pytest.raises(storyreel.ValidationFailed, match=r"thumbnail\.segment 3"):
         project_of(project_dir, [{"image": "grey.png"}], size=(128, 72),
                    thumbnail={"segment": 3})
+
+
+def test_the_command_line_flag_keeps_the_manifest_s_choice(project_dir: Path,
+                                                           out_dir: Path) -> None:
+    from storyreel.cli import main
+
+    red = (200, 30, 30)
+    write_solid(project_dir / "grey.png", (300, 200), GREY)
+    write_solid(project_dir / "red.png", (300, 200), red)
+    project_of(project_dir, [{"image": "grey.png"}, {"image": "red.png"}], size=(128, 72),
+               thumbnail={"segment": 2})
+    manifest = project_dir / "story.json"
+    assert main(["render", str(manifest), "-o", str(out_dir / "cli.mp4"), "--thumbnail",
+                 "-q"]) == 0
+    rgb, _ = cover_of(out_dir / "cli.mp4")
+    corner = rgb[-40:, :40].reshape(-1, 3).mean(axis=0)
+    assert np.abs(corner - np.array(red)).max() < 25

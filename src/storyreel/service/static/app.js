@@ -1247,7 +1247,7 @@ function focusSegment() {
 function drawFocus() {
   const seg = focusSegment();
   const on = Boolean(state.focusView && seg);
-  $("#focus-view").hidden = !on;
+  $("#focus-view").hidden = $("#focus-picture").hidden = !on;  // no picture without a view
   $("#show-focus").hidden = !seg;
   $("#focus-note").hidden = $("#focus-auto").hidden = !on;
   if (!on) return;
