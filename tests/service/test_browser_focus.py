@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 from studiokit import LiveServer, png_bytes, wav_bytes
 from test_browser import Watch, page, wait_until
+from test_browser_clips import _axe_problems
+from test_browser_page import AXE
 
 __all__ = ["page"]  # the Chromium page fixture this module's tests take
 
@@ -84,6 +86,8 @@ def test_clicking_the_whole_picture_sets_the_focus_and_undo_takes_it_back(
     # "Find it automatically" clears the choice.
     page.click("#show-focus")
     wait_until(page, "!document.querySelector('#focus-auto').hidden")
+    if AXE.is_file():  # the focus view and its controls, as a screen reader finds them
+        assert _axe_problems(page) == []
     page.click("#focus-auto")
     wait_until(page, f"{SAVED} && document.querySelector('#focus-marker').hidden")
     assert _focus(server, pid) is None
@@ -128,6 +132,8 @@ def test_a_cut_is_rendered_from_the_videos_list_with_its_thumbnail(
     page.goto(f"{server.url}/#/project/{pid}")
     page.wait_for_selector("#editor:not([hidden]) .segment")
     page.click('#panel-tabs [data-panel="videos"]')
+    if AXE.is_file():
+        assert _axe_problems(page) == []
     page.fill("#cut-segments", "2")
     page.click("#render-cut")
     wait_until(page, "document.querySelector('.history-item .tag.cut')?.textContent === "
