@@ -138,3 +138,16 @@ def test_the_command_line_flag_keeps_the_manifest_s_choice(project_dir: Path,
     rgb, _ = cover_of(out_dir / "cli.mp4")
     corner = rgb[-40:, :40].reshape(-1, 3).mean(axis=0)
     assert np.abs(corner - np.array(red)).max() < 25
+
+
+def test_each_platform_s_video_has_its_own_cover(project_dir: Path, out_dir: Path) -> None:
+    write_solid(project_dir / "grey.png", (300, 200), GREY)
+    project = project_of(project_dir, [{"image": "grey.png"}], size=(128, 72),
+                         platforms=["youtube", "shorts"], thumbnail=True)
+    result = storyreel.render(project, out_dir / "story.mp4", cache=False)
+    for platform, size in (("youtube", (1280, 720)), ("shorts", (1080, 1920))):
+        rgb, weight = cover_of(out_dir / f"story-{platform}.mp4")
+        assert (rgb.shape[1], rgb.shape[0]) == size and weight < MAX_THUMBNAIL_BYTES
+        assert_inside_safe_area(text_box(rgb, GREY), size, PLATFORMS[platform].safe)
+    assert out_dir / "story-shorts-thumbnail.jpg" in {p for v in result.videos
+                                                      for p in v.sidecars}
