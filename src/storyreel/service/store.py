@@ -150,6 +150,7 @@ _ADDED_COLUMNS = (
     ("segments", "clip", "TEXT"),
     ("segments", "focus", "TEXT"),
     ("jobs", "cut", "TEXT"),
+    ("segments", "language", "TEXT"),  # its own language tag; NULL: the project's
     # Version counters behind the studio's ETags; existing rows start at 1.
     ("projects", "version", "INTEGER NOT NULL DEFAULT 1"),
     ("segments", "version", "INTEGER NOT NULL DEFAULT 1"),
@@ -230,6 +231,7 @@ class SegmentRow:
     clip: dict[str, Any] | None = None
     version: int = 1
     focus: list[float] | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,7 @@ def _job(row: sqlite3.Row) -> JobRow:
 _SEGMENT_FIELDS = {"text", "chapter", "image_prompt", "image_file", "image_width",
                    "image_height", "audio_file", "audio_samples", "narration_from", "title",
                    "video_file", "video_width", "video_height", "video_seconds", "video_fps",
-                   "clip", "focus"}
+                   "clip", "focus", "language"}
 
 
 class Store:

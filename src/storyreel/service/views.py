@@ -151,7 +151,7 @@ class Views:
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
                           image=image, audio=audio, title=segment.title, video=video,
-                          clip=segment.clip, focus=segment.focus,
+                          clip=segment.clip, focus=segment.focus, language=segment.language,
                           missing=missing_media(segment, folder),
                           narration=state, etag=etag("s", segment.id, segment.version))
 
