@@ -25,6 +25,7 @@ from pathlib import Path
 
 from storyreel.errors import output_error
 from storyreel.model.project import printable
+from storyreel.timeline.words import WORD_BREAK as _MARK
 
 __all__ = [
     "THUMBNAIL_SUFFIX",
@@ -135,7 +136,7 @@ def format_srt(cues: Sequence[Cue]) -> str:
     blocks = []
     for number, (start, end, text) in enumerate(_clean(cues), start=1):
         timing = f"{_stamp(start, ',')} --> {_stamp(end, ',')}"
-        blocks.append(f"{number}\n{timing}\n{text}\n")
+        blocks.append(f"{number}\n{timing}\n{text.replace(_MARK, '')}\n")
     return "\n".join(blocks)
 
 
@@ -162,8 +163,9 @@ def format_vtt(cues: Sequence[Cue], words: Sequence[Sequence[TimedWord]] | None 
 
 
 # A caption's words: the pieces between spaces and the zero-width spaces that mark the
-# words of Chinese, Japanese or Thai text.
-_WORD = re.compile("[^\\s\u200b]+")
+# words of Chinese, Japanese or Thai text. The marks are for the engine's line breaking
+# and word highlight: the files carry the text as written, without them.
+_WORD = re.compile(f"[^\\s{_MARK}]+")
 
 
 def _escape(text: str) -> str:
@@ -174,10 +176,10 @@ def _timed_body(body: str, words: Sequence[TimedWord], lo: int, hi: int) -> str:
     """``body`` escaped, with a cue timestamp before each word that starts inside the cue."""
     spans = [m.span() for m in _WORD.finditer(body)]
     if not words or [w for _, _, w in words] != [body[a:b] for a, b in spans]:
-        return _escape(body)
+        return _escape(body.replace(_MARK, ""))
     pieces, last, done = [], lo, 0
     for (start, _, word), (a, b) in zip(words, spans, strict=True):
-        pieces.append(_escape(body[done:a]))  # the space or word break before the word
+        pieces.append(_escape(body[done:a].replace(_MARK, "")))  # the space before the word
         at = _millis(start)
         if last < at < hi:
             pieces.append(f"<{_stamp(at, '.')}>{_escape(word)}")
