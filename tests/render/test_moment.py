@@ -9,8 +9,8 @@ import numpy as np
 
 import storyreel
 from media import write_manifest, write_textured, write_tone_wav
-from storyreel.media.image import load_cover_planes
 from storyreel.render.moment import KeptMoments, Moments, plan_moments
+from storyreel.render.preview import StillCache
 
 
 def _project(folder: Path) -> storyreel.Project:
@@ -35,10 +35,10 @@ def test_a_frame_is_the_same_whatever_was_drawn_before(tmp_path: Path) -> None:
     # Back and forth across captions, a crossfade and the fade in.
     order = [total - 1, 2, captions[-1].start, 0, total // 2, captions[0].start + 1, 2,
              timeline.story.plan.spans[1].visible_start + 1, total - 1]
-    walked = Moments(timeline, load_cover_planes)
+    walked = Moments(timeline, StillCache())
     try:
         for index in order:
-            fresh = Moments(timeline, load_cover_planes)
+            fresh = Moments(timeline, StillCache())
             try:
                 assert np.array_equal(walked.frame(index), fresh.frame(index)), index
             finally:
@@ -50,10 +50,10 @@ def test_a_frame_is_the_same_whatever_was_drawn_before(tmp_path: Path) -> None:
 def test_kept_moments_close_what_they_drop_and_closed_ones_still_draw(tmp_path: Path) -> None:
     timeline = plan_moments(_project(tmp_path))
     kept = KeptMoments(size=1)
-    first = kept.keep("a", Moments(timeline, load_cover_planes))
+    first = kept.keep("a", Moments(timeline, StillCache()))
     before = first.frame(10)
-    assert kept.keep("a", Moments(timeline, load_cover_planes)) is first  # the first kept wins
-    second = kept.keep("b", Moments(timeline, load_cover_planes))
+    assert kept.keep("a", Moments(timeline, StillCache())) is first  # the first kept wins
+    second = kept.keep("b", Moments(timeline, StillCache()))
     assert kept.get("a") is None and kept.get("b") is second
     assert np.array_equal(first.frame(10), before)  # closed: opens, draws, lets go again
     kept.close()

@@ -39,14 +39,13 @@ from storyreel.model.visual import Still
 from storyreel.render.analysis import Analysis, FactStore, analyse_project
 from storyreel.render.decor import Decorator, fade_frames
 from storyreel.render.frames import Picture, draw_frame, scratch_like
+from storyreel.render.preview import StillCache
+from storyreel.timeline.framing import CENTRE, Focus
 from storyreel.timeline.story import Story, build_story
 from storyreel.timeline.words import estimate_words
 from storyreel.words import WORDS_PER_SECOND
 
 __all__ = ["KeptMoments", "Moments", "Timeline", "frame_at_time", "plan_moments"]
-
-StillLoader = Callable[[Path, int, int, int], Planes]
-"""Decodes a still to cover a size (as :func:`~storyreel.media.image.load_cover_planes`)."""
 
 #: Pictures kept open between frames: the segment shown, the one fading in, one more.
 _OPEN_PICTURES = 3
@@ -130,15 +129,17 @@ def frame_at_time(seconds: Fraction, timeline: Timeline) -> int:
 
 
 class _CoveredStills:
-    """A segment's still through a :data:`StillLoader` (a preview's cache of stills)."""
+    """A segment's still from a preview's cache of decoded stills, framed as a render
+    frames it (around its focus, when it has one)."""
 
-    def __init__(self, load: StillLoader) -> None:
-        self._load = load
+    def __init__(self, stills: StillCache) -> None:
+        self._stills = stills
 
-    def get(self, project: Project, segment: int, width: int, height: int) -> Planes:
-        visual = project.segments[segment].visual
-        assert isinstance(visual, Still)
-        return self._load(visual.image, width, height, segment + 1)
+    def get(self, visual: Still, segment: int, width: int, height: int
+            ) -> tuple[Planes, Focus]:
+        if visual.focus is None:  # centred: the focus is not used
+            return self._stills(visual.image, width, height, segment + 1), CENTRE
+        return self._stills.framed(visual.image, width, height, segment + 1, visual.focus)
 
 
 class _Grey:
@@ -161,10 +162,10 @@ class Moments:
 
     Args:
         timeline: From :func:`plan_moments`.
-        stills: Decodes the stills (a :class:`~storyreel.render.preview.StillCache`).
+        stills: Decodes the stills and keeps them (shared with the other previews).
     """
 
-    def __init__(self, timeline: Timeline, stills: StillLoader) -> None:
+    def __init__(self, timeline: Timeline, stills: StillCache) -> None:
         self.timeline = timeline
         self._stills = _CoveredStills(stills)
         self._decorator = Decorator(timeline.project, timeline.story,
