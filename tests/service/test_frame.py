@@ -46,8 +46,8 @@ def _still(seed: int) -> bytes:
 
 
 def _story_files(folder: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """A three-segment story: stills with Ken Burns motion, narrations, crossfades, word
-    captions in red and a logo."""
+    """A three-segment story: stills with Ken Burns motion (the first around its focus),
+    narrations, crossfades, word captions in red and a logo."""
     files: dict[str, bytes] = {}
     segments = []
     for number, text in enumerate(TEXTS, start=1):
@@ -56,7 +56,7 @@ def _story_files(folder: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         files[f"story/audio/{number}.wav"] = wav.read_bytes()
         files[f"story/images/{number}.png"] = _still(number)
         segments.append({"image": f"images/{number}.png", "audio": f"audio/{number}.wav",
-                         "text": text})
+                         "text": text, **({"focus": [0.25, 0.3]} if number == 1 else {})})
     files["story/logo.png"] = png_bytes((64, 32), (250, 250, 250))
     manifest = {
         "title": "Harbour", "width": WIDTH, "height": HEIGHT, "fps": FPS,
@@ -79,13 +79,20 @@ def harbour(studio: Studio, tmp_path: Path) -> tuple[int, Path]:
     response = studio.client.post("/api/projects/", content=zip_bundle(manifest, files),
                                   headers={"content-type": "application/zip"})
     assert response.status_code == 201, response.text
+    pid = int(response.json()["id"])
+    first = response.json()["segment_list"][0]["id"]
+    if studio.client.get(f"/api/projects/{pid}/").json()["segment_list"][0].get("focus") is None:
+        # The import attaches the picture after the segment, which clears its focus.
+        focused = studio.client.patch(f"/api/projects/{pid}/segments/{first}/",
+                                      json={"focus": [0.25, 0.3]})
+        assert focused.status_code == 200, focused.text
     disk = tmp_path / "disk"
     for name, data in files.items():
         target = disk / name.removeprefix("story/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     (disk / "story.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return int(response.json()["id"]), disk / "story.json"
+    return pid, disk / "story.json"
 
 
 def _decoded_frames(path: Path) -> list[NDArray[np.uint8]]:
