@@ -418,7 +418,8 @@ class Studio:
                     continue
                 try:
                     with archive.open(member) as handle:
-                        self._store_upload(segment, what, handle, budget)
+                        self._store_upload(segment, what, handle, budget,
+                                           focus=segment.focus)
                 except StudioError as exc:
                     problems.append(ProblemOut(message=str(exc), segment=number,
                                                segment_id=segment.id, field=what))
@@ -574,7 +575,13 @@ class Studio:
         return UploadOut(segment=view, **result)
 
     def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes],
-                      budget: int | None = None, expect: Expected = None) -> dict[str, Any]:
+                      budget: int | None = None, expect: Expected = None,
+                      focus: list[float] | None = None) -> dict[str, Any]:
+        """Check and store an upload as the segment's ``what``.
+
+        A new picture or clip has no focus of its own (the old one was a point of
+        another picture) unless ``focus`` gives it one: a bundle's manifest does.
+        """
         folder = self.folder(segment.project_id) / _MEDIA_FOLDERS[what]
         folder.mkdir(parents=True, exist_ok=True)
         temp = uploads.temp_name(folder)
@@ -585,16 +592,16 @@ class Studio:
         with uploads.removing(temp):
             uploads.spooled_copy(source, temp, cap)
             if what == "image":
-                return self._publish_image(segment, temp, expect)
+                return self._publish_image(segment, temp, expect, focus)
             if what == "video":
-                return self._publish_video(segment, temp, expect)
+                return self._publish_video(segment, temp, expect, focus)
             return self._publish_audio(segment, temp, expect)
 
     def _final_name(self, segment: SegmentRow, kind: str, ext: str) -> str:
         return f"{_MEDIA_FOLDERS[kind]}/seg-{segment.id}-{secrets.token_hex(4)}.{ext}"
 
-    def _publish_video(self, segment: SegmentRow, temp: Path,
-                       expect: Expected) -> dict[str, Any]:
+    def _publish_video(self, segment: SegmentRow, temp: Path, expect: Expected,
+                       focus: list[float] | None = None) -> dict[str, Any]:
         """A checked clip becomes the segment's visual, in place of its still."""
         info = uploads.check_video(temp)
         name = self._final_name(segment, "video", info.ext)
@@ -602,20 +609,20 @@ class Studio:
         self._swap_media(segment, "video", temp, target, {
             "video_file": name, "video_width": info.width, "video_height": info.height,
             "video_seconds": round(info.duration, 3), "video_fps": str(info.fps),
-            "focus": None, **_NO_IMAGE}, expect)
+            "focus": focus, **_NO_IMAGE}, expect)
         return {"kind": "video", "width": info.width, "height": info.height,
                 "duration": round(info.duration, 3), "fps": round(float(info.fps), 3),
                 "format": info.format}
 
-    def _publish_image(self, segment: SegmentRow, temp: Path,
-                       expect: Expected) -> dict[str, Any]:
+    def _publish_image(self, segment: SegmentRow, temp: Path, expect: Expected,
+                       focus: list[float] | None = None) -> dict[str, Any]:
         info = uploads.check_image(temp, self.limits)
         name = self._final_name(segment, "image", info.ext)
         target = self.folder(segment.project_id) / name
         uploads.make_thumbnail(temp, _thumb(target))
         self._swap_media(segment, "image", temp, target, {
             "image_file": name, "image_width": info.width, "image_height": info.height,
-            "focus": None, **_NO_VIDEO}, expect)
+            "focus": focus, **_NO_VIDEO}, expect)
         return {"kind": "image", "width": info.width, "height": info.height,
                 "format": info.format}
 
