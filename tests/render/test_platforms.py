@@ -250,3 +250,18 @@ def test_captions_and_logo_lie_in_each_platforms_safe_area(tmp_path: Path) -> No
             assert ys.max() >= math.ceil(h * (1 - bottom)) - 3, name
             assert xs.max() >= math.ceil(w * (1 - right)) - 3, name
         assert caption > 100 and logo_pixels > 100, name
+
+
+def test_adding_a_platform_reuses_the_others_parts(tmp_path: Path) -> None:
+    project = story(tmp_path, {"platforms": ["youtube", "shorts"]})
+    cache = storyreel.PartCache(tmp_path / "cache")
+    two = storyreel.render(project, tmp_path / "out.mp4", cache=cache)
+    assert two.chunks_reused == 0 and two.chunks_encoded >= 2
+    three = storyreel.render(project, tmp_path / "out.mp4", cache=cache,
+                             platforms=["youtube", "shorts", "square"], width=320, height=180)
+    assert [v.platform for v in three.videos] == ["youtube", "shorts", "square"]
+    assert three.chunks_reused == two.chunks_encoded  # youtube's and shorts' parts
+    square = storyreel.render(project, tmp_path / "square.mp4", cache=False,
+                              platform="square", width=180, height=180)
+    assert three.chunks_encoded == square.chunks_encoded  # only square's are new
+    assert (three.videos[2].width, three.videos[2].height) == SIZES["square"]
