@@ -3,6 +3,7 @@ narration, one analysis and one sound track; captions and logo in each one's saf
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pickle
 import threading
@@ -265,3 +266,18 @@ def test_adding_a_platform_reuses_the_others_parts(tmp_path: Path) -> None:
                               platform="square", width=180, height=180)
     assert three.chunks_encoded == square.chunks_encoded  # only square's are new
     assert (three.videos[2].width, three.videos[2].height) == SIZES["square"]
+
+
+def test_a_platforms_changed_safe_area_is_not_taken_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = story(tmp_path, {"platforms": ["youtube", "square"],
+                               "subtitles": {"enabled": True}})
+    cache = storyreel.PartCache(tmp_path / "cache")
+    before = storyreel.render(project, tmp_path / "out.mp4", cache=cache)
+    # A newer release moves YouTube's safe area (platforms change their interfaces).
+    moved = dataclasses.replace(PLATFORMS["youtube"], safe=(0.05, 0.05, 0.05, 0.30))
+    monkeypatch.setitem(PLATFORMS, "youtube", moved)
+    after = storyreel.render(project, tmp_path / "moved.mp4", cache=cache)
+    assert after.chunks_reused == before.chunks_encoded // 2  # square's parts only
+    youtube = [decode_rgb(r.videos[0].path)[20] for r in (before, after)]
+    assert not np.array_equal(*youtube)  # the captions moved up with the safe area
