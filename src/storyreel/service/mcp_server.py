@@ -143,7 +143,8 @@ def build_server(studio: Studio) -> MCPServer[Any]:
     def project_status(project_id: int) -> str:
         """Where the project's latest render stands: ``status`` (queued, running,
         completed, failed, cancelled, or none before any render), ``progress`` (0-100),
-        and, when completed, the video's ``path``."""
+        and, when completed, the video's ``path`` (of a render for several platforms,
+        the first's, and ``videos``: each one's ``platform`` and ``path``)."""
         return json.dumps(_answer(lambda: _status(studio, project_id)), ensure_ascii=False)
 
     @server.tool()
@@ -248,6 +249,12 @@ def _status(studio: Studio, project_id: int) -> dict[str, Any]:
         answer["problems"] = [p.model_dump(exclude_none=True) for p in status.problems]
     if status.status == "completed" and status.job_id is not None:
         answer["path"] = str(studio.render_file(status.job_id, "video")[0])
+        job, _ = studio.finished(status.job_id)
+        if job.outputs:  # a render for several platforms: one video each
+            answer["videos"] = [
+                {"platform": o["platform"],
+                 "path": str(studio.render_file(job.id, "video", o["platform"])[0])}
+                for o in job.outputs]
     return answer
 
 
