@@ -154,7 +154,8 @@ def build_server(studio: Studio) -> MCPServer[Any]:
         fcpxml (Final Cut Pro, DaVinci Resolve), kdenlive (Kdenlive, Shotcut) or edl.
         Narrations not yet spoken are spoken first; captions go beside it as an SRT.
         Answers JSON with the ``path``, ``frames``, ``fps``, ``clips``, ``captions`` and
-        ``warnings`` (what the format leaves out)."""
+        ``warnings`` (what the format leaves out). Not inside the studio's data folder,
+        whose files the studio manages."""
         return json.dumps(_answer(lambda: _export(studio, project_id, format,
                                                   Path(path).expanduser())),
                           ensure_ascii=False)
@@ -218,6 +219,10 @@ def _export(studio: Studio, project_id: int, fmt: str, target: Path) -> dict[str
     if fmt not in FORMATS:
         raise Invalid(f"Unknown timeline format {fmt!r}: choose one of {', '.join(FORMATS)}.")
     row = studio.project(project_id)
+    if target.resolve().parent.is_relative_to(studio.data_dir.resolve()):
+        raise Invalid(f"The timeline cannot be written to {target}: the studio's data folder "
+                      f"({studio.data_dir}) holds only the files it manages; choose a path "
+                      "outside it.")
     manifest = build_manifest(row.title, row.options, studio.store.segments(project_id))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)  # an agent may have no shell
