@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from studiokit import TINY, png_bytes
 
-from storyreel.errors import EncoderError
+from storyreel.errors import EncoderError, MediaError, PlatformFailed
 from storyreel.render.parts import PartJob, encode_part, part_encoder
 from storyreel.render.progress import CancelToken
 from storyreel.service import worker
 from storyreel.service.options import build_manifest
+from storyreel.service.protocol import describe_error
 from storyreel.service.store import SegmentRow
 
 
@@ -49,6 +50,23 @@ def test_a_failed_platform_leaves_no_video_in_the_data_folder(
     monkeypatch.setattr(worker, "_remote_parts", SquareFails)
     kind, payload = worker._render(spec, threading.Event(), io.StringIO())
     assert kind == "error", payload
-    assert "square" in payload["message"] and "the encoder refused" in payload["message"]
+    assert payload["message"].startswith(
+        "The square video failed. The video encoder failed: the encoder refused the part")
+    assert "kept" not in payload["message"]  # the youtube video is not kept either
     output = folder / "output"
     assert not output.exists() or not list(output.iterdir())
+
+
+def test_a_failed_platform_is_described_by_what_failed() -> None:
+    missing = MediaError("cannot read file (No such file)", path=Path("images/a.png"),
+                         segment=1)
+    try:
+        raise PlatformFailed("shorts", missing, [Path("v-youtube.mp4")]) from missing
+    except PlatformFailed as exc:
+        message, problems = describe_error(exc)
+    assert message == ("The shorts video failed. A media file could not be read: "
+                       "cannot read file (No such file).")
+    assert problems == [{"message": "cannot read file (No such file)", "segment": 1,
+                         "field": None}]  # the segment it points at, as without platforms
+    unpickled = describe_error(PlatformFailed("square", "disk full", []))  # no cause
+    assert unpickled == ("The square video failed. disk full.", None)
