@@ -4,6 +4,7 @@ narration, one analysis and one sound track; captions and logo in each one's saf
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import pickle
 import threading
@@ -281,3 +282,20 @@ def test_a_platforms_changed_safe_area_is_not_taken_from_the_cache(
     assert after.chunks_reused == before.chunks_encoded // 2  # square's parts only
     youtube = [decode_rgb(r.videos[0].path)[20] for r in (before, after)]
     assert not np.array_equal(*youtube)  # the captions moved up with the safe area
+
+
+def test_a_card_title_too_long_for_one_platforms_shape_is_warned_about(tmp_path: Path) -> None:
+    title = "The long night train from Zurich to the mountains at dawn"
+    manifest = write_project(tmp_path, [SegmentSpec(seconds=0.6, colour=DARK)],
+                             settings={"platforms": ["youtube", "shorts"]},
+                             width=320, height=180)
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    del data["segments"][0]["image"]
+    data["segments"][0]["title"] = title  # a title card
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    result = storyreel.render(storyreel.load_project(manifest), tmp_path / "story.mp4",
+                              cache=False)
+    # 1080 wide fits it in three lines; the Short's narrow safe area does not
+    assert [w for w in result.warnings if title in w] == [
+        f"shorts video: segment 1 title: caption too long for 3 line(s) at a readable size, "
+        f"drawn on 4 lines at 13 px: {title!r}"]

@@ -28,7 +28,7 @@ from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.project import Project
-from storyreel.render.analysis import Analysis, analyse_project
+from storyreel.render.analysis import Analysis, analyse_project, card_warnings
 from storyreel.render.cache import PartCache
 from storyreel.render.keys import FileDigests, part_key, sound_key
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
@@ -187,6 +187,8 @@ class Job:
                   encoders=self.encoders, workers=self.workers, single_part=self.single_part,
                   parts=self.parts)
         job.analysis, job.digest = self.analysis, self.digest
+        platform = project.settings.platform
+        job.warnings += [f"{platform} video: {note}" for note in card_warnings(project)]
         return job
 
     def check_cache(self) -> None:
