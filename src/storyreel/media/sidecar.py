@@ -28,6 +28,7 @@ from storyreel.model.project import printable
 from storyreel.timeline.words import WORD_BREAK as _MARK
 
 __all__ = [
+    "THUMBNAIL_SUFFIX",
     "Cue",
     "TimedWord",
     "format_srt",
@@ -36,6 +37,7 @@ __all__ = [
     "parse_srt",
     "parse_vtt",
     "sidecar_path",
+    "write_bytes_atomic",
     "write_srt",
     "write_text_atomic",
     "write_vtt",
@@ -61,6 +63,10 @@ _TIMING = re.compile(rf"^\s*{_STAMP}\s*-->\s*{_STAMP}")
 _CUE_TIMESTAMP = re.compile(r"<(?:\d+:)?\d{2}:\d{2}\.\d{3}>")
 
 
+#: The cover picture's name beside the video: ``story.mp4`` -> ``story-thumbnail.jpg``.
+THUMBNAIL_SUFFIX = "-thumbnail.jpg"
+
+
 def sidecar_path(video: Path, suffix: str) -> Path:
     """The file beside ``video`` named like it: ``story.mp4`` + ``.srt`` -> ``story.srt``."""
     return video.with_name(video.stem + suffix)
@@ -72,13 +78,22 @@ def write_text_atomic(path: Path, text: str) -> None:
     Raises:
         OutputError: The folder is missing or not writable, or the disk is full.
     """
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file beside it, flushed, then replace).
+
+    Raises:
+        OutputError: The folder is missing or not writable, or the disk is full.
+    """
     fd = -1
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+        with os.fdopen(fd, "wb") as out:
             fd = -1  # owned by the file object from here on
-            out.write(text)
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual mode

@@ -27,9 +27,11 @@ from storyreel.errors import EncoderError, ValidationFailed
 from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
+from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
 from storyreel.render.analysis import Analysis, analyse_project, card_warnings
 from storyreel.render.cache import PartCache
+from storyreel.render.decor import fade_frames
 from storyreel.render.keys import FileDigests, part_key, sound_key
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
 from storyreel.render.parts import (
@@ -155,6 +157,9 @@ class Job:
         check_output_dir(self.target)
         sweep_stale(self.target.parent)
         plan = story.plan
+        platform = self.settings.platform  # each output's own: its platform's limit
+        too_long = length_warning(platform, plan.duration) if platform else None
+        self.warnings += [too_long] if too_long else []
         with temp_output(self.target) as temp, self.workspace() as work:
             sound = self.export(story, temp, work, shared)
             self.check_cancel()
@@ -236,7 +241,7 @@ class Job:
         analysis = analyse_project(self.project, on_segment,
                                    speech=captions.enabled or captions.sidecar
                                    or captions.words_json, words=self.words,
-                                   facts=self.cache, digest=self.digest)
+                                   facts=self.cache, digest=self.digest, focus=True)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis
@@ -485,8 +490,7 @@ class Job:
 
     def fades(self, story: Story) -> tuple[int, int]:
         """Fade in/out lengths in frames."""
-        fades, fps = self.settings.transitions, story.plan.fps
-        return seconds_to_frames(fades.fade_in, fps), seconds_to_frames(fades.fade_out, fps)
+        return fade_frames(self.project)
 
 
 class _Stop:
