@@ -26,7 +26,7 @@ from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import ClipFacts
 from storyreel.timeline.words import Word, WordTimings, estimate_words
 
-__all__ = ["Analysis", "FactStore", "analyse_project"]
+__all__ = ["Analysis", "FactStore", "analyse_project", "card_warnings"]
 
 Regions = list[tuple[int, int]]
 _NO_WORDS = WordTimings((), "estimated")
@@ -208,6 +208,15 @@ def _check_visual(project: Project, segment: Segment, number: int, problems: lis
             return (0, 0), None
         case _:
             assert_never(visual)
+
+
+def card_warnings(project: Project) -> list[str]:
+    """What drawing the cards' titles has to say at ``project``'s frame (another
+    platform's shape may wrap or leave out a title that fits in the first's)."""
+    return [f"segment {number} title: {note}"
+            for number, segment in enumerate(project.segments, start=1)
+            if isinstance(segment.visual, Card)
+            for note in _card_notes(project, segment.visual)]
 
 
 def _card_notes(project: Project, card: Card) -> list[str]:

@@ -29,7 +29,7 @@ from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
-from storyreel.render.analysis import Analysis, analyse_project
+from storyreel.render.analysis import Analysis, analyse_project, card_warnings
 from storyreel.render.cache import PartCache
 from storyreel.render.decor import fade_frames
 from storyreel.render.keys import FileDigests, part_key, sound_key
@@ -192,6 +192,8 @@ class Job:
                   encoders=self.encoders, workers=self.workers, single_part=self.single_part,
                   parts=self.parts)
         job.analysis, job.digest = self.analysis, self.digest
+        platform = project.settings.platform
+        job.warnings += [f"{platform} video: {note}" for note in card_warnings(project)]
         return job
 
     def check_cache(self) -> None:

@@ -82,6 +82,8 @@ def part_key(project: Project, story: Story, chunk: Chunk, settings: EncoderSett
         # Every project-wide setting but the sound-only ones: caption styles, the logo,
         # safe areas and whatever is added later all shape the frames.
         "settings": project.settings.model_dump(mode="json", exclude=_SOUND_SETTINGS),
+        # The platform's safe area is the preset's, in code the settings only name.
+        "safe": project.settings.safe_insets,
         "font": digest(subtitles.font) if subtitles.font is not None else None,
         "logo": digest(logo.path) if logo is not None else None,
         "fades": [(f - start, fade_level(f, plan.total_frames, *fades))

@@ -98,10 +98,16 @@ def _describe(exc: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
         EncoderError,
         MediaError,
         OutputError,
+        PlatformFailed,
         ValidationFailed,
         VerificationError,
     )
 
+    if isinstance(exc, PlatformFailed):  # what failed, said as for a video of its own
+        cause = exc.__cause__
+        message, problems = (_describe(cause) if isinstance(cause, Exception)
+                             else (f"{exc.reason}.", None))
+        return f"The {exc.platform} video failed. {message}", problems
     if isinstance(exc, ValidationFailed):
         count = len(exc.problems)
         return (f"The project cannot render yet: {count} problem{'s' if count != 1 else ''} "

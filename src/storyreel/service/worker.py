@@ -50,7 +50,7 @@ def main() -> int:
 
 
 def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tuple[str, Any]:
-    from storyreel.errors import MediaError, RenderCancelled
+    from storyreel.errors import MediaError, PlatformFailed, RenderCancelled
     from storyreel.media.poster import write_poster
     from storyreel.model.load import project_from_dict
     from storyreel.render.cache import PartCache
@@ -75,10 +75,13 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     except BaseException as exc:
         for item in spoken:  # the studio attaches them only to a finished render
             (Path(spec["base_dir"]) / item["file"]).unlink(missing_ok=True)
+        # A cancelled or failed job keeps no video: the studio lists none of its videos.
+        finished = exc.kept if isinstance(exc, RenderCancelled) else (
+            exc.finished if isinstance(exc, PlatformFailed) else [])
+        for kept in finished:
+            for path in written_files(kept):
+                path.unlink(missing_ok=True)
         if isinstance(exc, RenderCancelled):
-            for kept in exc.kept:  # a cancelled job keeps no video: the studio lists none
-                for path in written_files(kept):
-                    path.unlink(missing_ok=True)
             return "cancelled", None
         if not isinstance(exc, Exception):
             raise
