@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -77,6 +78,7 @@ class JobOutcome:
     parts_encoded: int
     parts_reused: int
     words: tuple[WordTimings, ...] = ()
+    timings: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -119,6 +121,18 @@ class Job:
         self.words = words  # known timings of synthesised narrations, by segment
         self.analysis: Analysis | None = None
         self.digest = FileDigests()  # each input file is read for its hash once per render
+        #: Seconds each step took (``analyse``, ``loudness``, ``sound``, ``parts``,
+        #: ``assemble``, ``verify``, ``publish``); the sound track's overlap the parts'.
+        self.timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Add the time the block takes to ``timings[step]``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
 
     def check_cancel(self) -> None:
         """Raise :class:`RenderCancelled` once the token is set."""
@@ -127,7 +141,8 @@ class Job:
     def run(self) -> JobOutcome:
         """Render, verify and publish; returns what was made."""
         self.check_cache()
-        story = self.analyse()
+        with self.timed("analyse"):
+            story = self.analyse()
         check_output_dir(self.target)
         sweep_stale(self.target.parent)
         plan = story.plan
@@ -135,26 +150,29 @@ class Job:
             sound = self.export(story, temp, work)
             self.check_cancel()
             self.reporter.phase("verify", 1, "Verifying output...")
-            verified = verify_mp4(temp, Expected(
-                self.project.width, self.project.height, self.project.fps,
-                plan.total_frames, plan.total_samples, SAMPLE_RATE,
-            ))
+            with self.timed("verify"):
+                verified = verify_mp4(temp, Expected(
+                    self.project.width, self.project.height, self.project.fps,
+                    plan.total_frames, plan.total_samples, SAMPLE_RATE,
+                ))
             self.check_peak(sound.after)
             self.reporter.update(1)
             self.check_cancel()
-            sidecars = prepare_sidecars(self.project, story, self.target)
-            self.warnings += sidecars.warnings
-            try:
-                publish(temp, self.target)
-            except BaseException:
-                sidecars.discard()
-                raise
-            published = sidecars.publish()
+            with self.timed("publish"):
+                sidecars = prepare_sidecars(self.project, story, self.target)
+                self.warnings += sidecars.warnings
+                try:
+                    publish(temp, self.target)
+                except BaseException:
+                    sidecars.discard()
+                    raise
+                published = sidecars.publish()
         if self.cache is not None:
             self.cache.evict()
         words = tuple(self.analysis.words) if self.analysis is not None else ()
         return JobOutcome(verified, story, sound.before, sound.after, tuple(published),
-                          tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused, words)
+                          tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused, words,
+                          tuple(self.timings.items()))
 
     def check_cache(self) -> None:
         """Render without the cache (and say so) when it cannot be written."""
@@ -247,13 +265,15 @@ class Job:
                 if not self.reuse(c.index, k, p)]
         frames = sum(j.chunk.frames for j in todo)
         with self.sound(story, settings, work, digest, frames) as sound_track:
-            self.encode(todo, keys, len(chunks), workers)
-            infos = self.check_parts(story, chunks, keys, paths, settings, fades)
+            with self.timed("parts"):
+                self.encode(todo, keys, len(chunks), workers)
+                infos = self.check_parts(story, chunks, keys, paths, settings, fades)
             sound = sound_track()
         self.reporter.say(f"Joining {len(chunks)} parts...")
-        assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
-                 sound.path, story.plan.fps, story.plan.total_frames,
-                 [(c.start, c.title) for c in story.chapters])
+        with self.timed("assemble"):
+            assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
+                     sound.path, story.plan.fps, story.plan.total_frames,
+                     [(c.start, c.title) for c in story.chapters])
         self.reporter.say(f"Encoded {self.encoded} parts ({self.reused} reused)")
         log.debug("parts: %d encoded, %d reused; %d frames", self.encoded, self.reused,
                   sum(i.frames for i in infos))
@@ -376,7 +396,13 @@ class Job:
 
         ``report``: send progress (only from the render's own thread).
         """
-        gain, before = self.normalisation(story, stop, report=report)
+        with self.timed("sound"):
+            return self._make_sound(story, settings, path, key, stop, report=report)
+
+    def _make_sound(self, story: Story, settings: EncoderSettings, path: Path, key: str,
+                    stop: CancelToken, *, report: bool) -> _Sound:
+        with self.timed("loudness"):
+            gain, before = self.normalisation(story, stop, report=report)
         if report:
             self.reporter.say("Encoding the sound track...")
         limit = self.settings.loudness.enabled

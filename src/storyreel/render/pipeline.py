@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -73,6 +74,9 @@ class RenderResult:
         narration_starts: Where each segment's narration starts in the video, in
             samples at 48 kHz (add it to a word's samples for its time in the video).
         synthesised: 0-based segments whose narration was spoken from their text.
+        timings: Seconds each step of the render took (``narrate``, ``analyse``,
+            ``loudness``, ``sound``, ``parts``, ``assemble``, ``verify``, ``publish``;
+            the sound track is made while the parts are encoded, so the two overlap).
     """
 
     path: Path
@@ -90,6 +94,7 @@ class RenderResult:
     words: list[WordTimings] = field(default_factory=list)
     narration_starts: list[int] = field(default_factory=list)
     synthesised: list[int] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def size_mb(self) -> float:
@@ -252,9 +257,11 @@ def render(
         if cancel is not None and cancel.is_set():
             raise RenderCancelled("render cancelled")
 
+    started = time.perf_counter()
     with narrate_project(project, narrator,
                          on_start=lambda n: reporter.phase("narrate", n, NARRATE_MESSAGE),
                          on_segment=reporter.update, cancel=check_cancel) as narrated:
+        spoken = time.perf_counter() - started
         outcome = Job(narrated.project, target, reporter, cancel, narrated.words, cache=store,
                       workers=_workers(), parts=parts).run()
     story = outcome.story
@@ -270,6 +277,7 @@ def render(
         [plan.spans[story.item_span_of_segment(i)].audio_start
          for i in range(len(project.segments))],
         list(narrated.synthesised),
+        {"narrate": spoken, **dict(outcome.timings)},
     )
     log.info("Rendered %s (%.1f MB, %.2f s; %d parts encoded, %d reused)", result.path,
              result.size_mb, result.duration, result.chunks_encoded, result.chunks_reused)

@@ -32,7 +32,7 @@ from storyreel.service.errors import (
     TooLarge,
     invalid_request,
 )
-from storyreel.service.jobs import LocalDispatcher, RenderRunner
+from storyreel.service.jobs import LocalDispatcher, RenderRunner, WarmRunner
 from storyreel.service.limits import BodyLimitMiddleware, Limits
 from storyreel.service.routes import router
 from storyreel.service.security import (
@@ -57,7 +57,7 @@ _URL_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
                limits: Limits | None = None, runner: RenderRunner | None = None,
-               allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+               allowed_hosts: Iterable[str] | None = None, warm_up: bool = True) -> FastAPI:
     """Build the studio app for a data folder.
 
     The lifespan re-queues (or fails) jobs left "processing" by a server that died,
@@ -69,14 +69,19 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
             ``storyreel_token`` cookie or ``?token=``).
         max_jobs: Renders that may run at the same time.
         limits: Upload caps (default :class:`~storyreel.service.limits.Limits`).
-        runner: Runs one render (default: a child process per render).
+        runner: Runs one render (default: a :class:`WarmRunner`, whose render process
+            the lifespan starts and stops).
         allowed_hosts: ``Host`` names accepted without a token (default: loopback names),
             which stops DNS-rebinding pages from reaching the studio.
+        warm_up: Have the default runner's process do a first render's one-time work
+            (imports, compiling, loading models) before its first job.
     """
     data_dir = Path(data_dir).expanduser().absolute()
     (data_dir / "projects").mkdir(parents=True, exist_ok=True)
     store = Store(data_dir / "studio.db")
-    dispatcher = LocalDispatcher(store, data_dir / "projects", runner=runner, max_jobs=max_jobs)
+    warm = WarmRunner(warm_up=warm_up) if runner is None else None
+    dispatcher = LocalDispatcher(store, data_dir / "projects", runner=runner or warm,
+                                 max_jobs=max_jobs)
     studio = Studio(data_dir, store, dispatcher, limits or Limits())
 
     redact = RedactTokenFilter()
@@ -97,12 +102,18 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
             if retried or failed:
                 log.warning("renders interrupted by a server stop: retrying %s, failed %s",
                             retried, failed)
-            dispatcher.start()
             try:
+                if warm is not None:
+                    warm.start()
+                dispatcher.start()
                 yield
             finally:
-                await anyio.to_thread.run_sync(dispatcher.stop)
-                store.close()
+                try:
+                    await anyio.to_thread.run_sync(dispatcher.stop)
+                finally:
+                    if warm is not None:  # after the workers: their jobs ended first
+                        await anyio.to_thread.run_sync(warm.close)
+                    store.close()
         finally:
             for name in _URL_LOGGERS:
                 logging.getLogger(name).removeFilter(redact)

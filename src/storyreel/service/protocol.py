@@ -66,6 +66,10 @@ class RenderOutcome:
     height: int = 0
     parts_encoded: int = 0
     parts_reused: int = 0
+    #: Seconds each step took (``worker``: until a render process was ready for it;
+    #: ``speak``: narrations spoken first; then the engine's steps, see
+    #: :attr:`storyreel.render.pipeline.RenderResult.timings`).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class JobFailed(Exception):

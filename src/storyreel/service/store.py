@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,8 @@ _ADDED_COLUMNS = (
     # Version counters behind the studio's ETags; existing rows start at 1.
     ("projects", "version", "INTEGER NOT NULL DEFAULT 1"),
     ("segments", "version", "INTEGER NOT NULL DEFAULT 1"),
+    # Seconds each step of a finished job took (JSON object).
+    ("jobs", "timings", "TEXT"),
 )
 JOB_KINDS = ("render", "narrate")
 
@@ -260,6 +262,7 @@ class JobRow:
     width: int | None = None
     height: int | None = None
     project_version: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _project(row: sqlite3.Row) -> ProjectRow:
@@ -287,6 +290,7 @@ def _job(row: sqlite3.Row) -> JobRow:
     data["cancel_requested"] = bool(data["cancel_requested"])
     data["targets"] = json.loads(data["targets"]) if data.get("targets") else None
     data["draft"] = bool(data.get("draft"))
+    data["timings"] = json.loads(data["timings"]) if data.get("timings") else {}
     return JobRow(**data)
 
 
@@ -736,11 +740,13 @@ class Store:
                      size: int, duration: float, frames: int, message: str,
                      warnings: list[str] | None = None,
                      frame_size: tuple[int, int] | None = None,
-                     project_version: float | None = None) -> bool:
+                     project_version: float | None = None,
+                     timings: dict[str, float] | None = None) -> bool:
         """Mark a processing job completed with its output (``frame_size``: width, height).
 
         ``project_version``: the project's ``updated_at`` the output matches, when the job
         itself changed the project (narrations it attached) after it was queued.
+        ``timings``: seconds each step took.
         """
         width, height = frame_size or (None, None)
         version = {} if project_version is None else {"project_version": project_version}
@@ -748,7 +754,8 @@ class Store:
             job_id, JobState.COMPLETED, phase="done", percent=100, done=frames, total=frames,
             eta=0, output_file=output_file, captions_file=captions_file, size=size,
             duration=duration, message=message, width=width, height=height,
-            warnings=json.dumps(warnings) if warnings else None, **version)
+            warnings=json.dumps(warnings) if warnings else None,
+            timings=json.dumps(timings) if timings else None, **version)
 
     def fail_job(self, job_id: int, error: str,
                  problems: list[dict[str, Any]] | None = None) -> bool:
