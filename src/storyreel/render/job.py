@@ -13,6 +13,7 @@ and released on success, error and cancel alike.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.project import Project
 from storyreel.render.analysis import Analysis, analyse_project
 from storyreel.render.cache import PartCache
+from storyreel.render.draftgain import DraftGain, draft_gain
 from storyreel.render.keys import FileDigests, part_key, sound_key
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
 from storyreel.render.parts import (
@@ -97,13 +99,18 @@ class Job:
         workers: Encoders run side by side (``None``: one).
         single_part: Encode the picture as one part (a continuous encode, for comparison).
         parts: Encodes the parts elsewhere (workers through Redis) instead of here.
+        draft: A quick preview: the loudness gain comes from the narrations, each
+            measured once (:mod:`storyreel.render.draftgain`), and the encoded sound
+            track is not measured again (frames, durations and streams are still
+            verified).
     """
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
                  cancel: CancelToken | None, words: Mapping[int, WordTimings] | None = None,
                  *, cache: PartCache | None = None,
                  encoders: EncoderFactory = part_encoder, workers: int | None = None,
-                 single_part: bool = False, parts: PartDispatcher | None = None) -> None:
+                 single_part: bool = False, parts: PartDispatcher | None = None,
+                 draft: bool = False) -> None:
         self.project = project
         self.target = target
         self.reporter = reporter
@@ -114,6 +121,8 @@ class Job:
         self.workers = workers
         self.single_part = single_part
         self.parts = parts
+        self.draft = draft
+        self.draft_gain: DraftGain | None = None
         self.warnings: list[str] = []
         self.encoded = 0
         self.reused = 0
@@ -369,6 +378,8 @@ class Job:
         """
         path = work / "sound.m4a"
         key = sound_key(self.project, story, settings, digest)
+        if self.draft:  # its gain is estimated: never taken for a final render's track
+            key = hashlib.sha256(f"draft:{key}".encode()).hexdigest()
         notes = self.cache.take("sound", key, path) if self.cache is not None else None
         if notes is not None:
             self.reporter.phase("export", frames, EXPORT_MESSAGE)
@@ -414,7 +425,7 @@ class Job:
                 raise_if_cancelled(stop)
                 encoder.write_audio(mix.read_until(min(end, plan.total_samples)))
             encoder.finish()
-        after = measure_audio(path) if limit else None
+        after = measure_audio(path) if limit and not self.draft else None
         if self.cache is not None:
             self.cache.put("sound", key, path, {"before": before, "after": after})
         return _Sound(path, before, after)
@@ -425,6 +436,13 @@ class Job:
         loudness = self.settings.loudness
         if not loudness.enabled:
             return 0.0, None
+        if self.draft:
+            found = draft_gain(self.project, self.cache, self.digest)
+            self.draft_gain = found
+            log.debug("draft gain %+.1f dB from narrations at %.1f LUFS (%d measured, "
+                      "%d remembered)", found.gain_db, found.lufs, found.measured,
+                      found.recalled)
+            return found.gain_db, None
         blocks = max(1, -(-story.plan.total_samples // SAMPLE_RATE))
         if report:
             self.reporter.phase("loudness", blocks, "Measuring loudness...")

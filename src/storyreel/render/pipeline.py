@@ -263,7 +263,7 @@ def render(
                          on_segment=reporter.update, cancel=check_cancel) as narrated:
         spoken = time.perf_counter() - started
         outcome = Job(narrated.project, target, reporter, cancel, narrated.words, cache=store,
-                      workers=_workers(), parts=parts).run()
+                      workers=_workers(), parts=parts, draft=draft).run()
     story = outcome.story
     plan = story.plan
     result = RenderResult(

@@ -29,7 +29,7 @@ from storyreel._malloc import tune_malloc
 from storyreel.credentials import redis_url
 from storyreel.service.protocol import RenderOutcome, describe_error, send
 
-__all__ = ["main"]
+__all__ = ["main", "warm_up"]
 
 #: A request read from stdin: the spec (or why it did not read) and its cancel event.
 _Request = tuple[dict[str, Any] | str, threading.Event]
@@ -94,13 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def warm_up() -> None:
+def warm_up() -> bool:
     """Do what a process's first render does once: load the render's modules, compile
     Numba's loops, open the codecs and the caption aligner, load the built-in voice.
 
     A tiny project (a still, a generated recording, captions and loudness on) is
     rendered in a temp folder without the part cache. Nothing here is needed for
     correctness, so a failure is only noted on stderr: the first job then pays for it.
+
+    Returns:
+        True when every step worked.
     """
     started = time.perf_counter()
     try:
@@ -128,8 +131,10 @@ def warm_up() -> None:
     except Exception as exc:
         print(f"storyreel worker: warming up failed ({type(exc).__name__}: {exc})",
               file=sys.stderr)
+        return False
     print(f"storyreel worker {os.getpid()}: warm in {time.perf_counter() - started:.1f} s",
           file=sys.stderr)
+    return True
 
 
 def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tuple[str, Any]:
