@@ -419,7 +419,7 @@ class Job:
         limit = self.settings.loudness.enabled
         plan = story.plan
         with story_mix(self.project, story, gain, limit=limit) as mix, \
-                Mp4Encoder(path, settings, streams=("audio",)) as encoder:
+                Mp4Encoder(path, settings, streams=("audio",), quick_audio=self.draft) as encoder:
             step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
             for end in range(step, plan.total_samples + step, step):
                 raise_if_cancelled(stop)

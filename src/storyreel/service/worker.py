@@ -160,7 +160,8 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
         project = apply_overrides(project, {"draft": bool(spec.get("draft"))})
         cache = PartCache(Path(spec["cache"])) if spec.get("cache") else False
         result = render(project, Path(spec["output"]), cancel=cancel, cache=cache,
-                        on_progress=progress, parts=_remote_parts(), narrator=narrator)
+                        on_progress=progress, parts=_remote_parts(), narrator=narrator,
+                        draft=bool(spec.get("draft")))
     except BaseException as exc:
         for item in spoken:  # the studio attaches them only to a finished render
             (Path(spec["base_dir"]) / item["file"]).unlink(missing_ok=True)
