@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_chunked import FPS, textured_project
+
 import storyreel
 from media import bursts, write_wav
-from test_chunked import FPS, textured_project
 
 RATE = 48_000
 

@@ -18,7 +18,6 @@ import math
 from functools import cache
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 __all__ = ["LoudnessMeter", "TruePeakDetector", "amplitude_to_db", "db_to_amplitude",
@@ -128,13 +127,16 @@ class TruePeakDetector:
         n = samples.shape[1]
         if n == 0:
             return np.zeros(0, dtype=np.float64)
-        # float32 keeps the matrix product fast; its rounding is far below 0.001 dB.
+        # float32 keeps the filtering fast; its rounding is far below 0.001 dB.
         extended = np.concatenate([self._history, samples.astype(np.float32)], axis=1)
         self._history = extended[:, n:]
-        windows = sliding_window_view(extended, _HISTORY + 1, axis=-1)  # (channels, n, taps)
-        upsampled = np.matmul(self._phases, windows.transpose(0, 2, 1))  # (channels, 4, n)
-        np.abs(upsampled, out=upsampled)
-        interpolated = upsampled.max(axis=1).max(axis=0)
+        # Output p/4 of a sample after window j is phase p's taps over extended[j:j+taps]:
+        # a correlation per channel and phase (a tight C loop, no window matrix).
+        interpolated = np.zeros(n, dtype=np.float32)
+        for channel in extended:
+            for phase in self._phases:
+                np.maximum(interpolated, np.abs(np.correlate(channel, phase, "valid")),
+                           out=interpolated)
         first = _HISTORY - self.delay
         sampled = np.abs(extended[:, first : first + n]).max(axis=0)
         return np.asarray(np.maximum(interpolated, sampled), dtype=np.float64)
