@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Steps of a draft in the order they happen (``sound`` overlaps ``parts``).
 STEPS = ("worker", "speak", "narrate", "analyse", "loudness", "sound", "parts", "assemble",
          "verify", "publish", "finish")
+#: Not a step: CPU seconds of the render process over the job (all threads).
+CPU = "cpu"
 _EDITS = (
     "At first light the stones of the valley glowed like embers.",
     "The river carried old songs down from the hills to the sea.",
@@ -146,7 +148,8 @@ def _row(total: float, patch: float, timings: dict[str, float]) -> dict[str, Any
     overlapped = max(steps["parts"], steps["sound"])
     accounted = patch + overlapped + sum(
         v for k, v in steps.items() if k not in ("parts", "sound", "loudness"))
-    return {"total": total, "patch": patch, **steps, "other": max(0.0, total - accounted)}
+    return {"total": total, "patch": patch, **steps, "other": max(0.0, total - accounted),
+            CPU: timings.get(CPU, 0.0)}
 
 
 def edit_loop(data: Path, cold: bool, edits: int) -> dict[str, Any]:
@@ -233,7 +236,7 @@ def run_scenario(work: Path, cold: bool, edits: int, new: bool = True) -> dict[s
 def markdown(result: dict[str, Any]) -> str:
     """The figures as a Markdown section."""
     mode = "a fresh render process per job" if result["cold"] else "the warm render process"
-    columns = ["total", "patch", *STEPS, "other"]
+    columns = ["total", "patch", *STEPS, "other", CPU]
     lines = [f"#### Edit to draft, 6-segment sample ({mode})", "",
              "| draft | " + " | ".join(columns) + " |",
              "|---|" + "---:|" * len(columns)]

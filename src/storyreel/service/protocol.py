@@ -68,7 +68,8 @@ class RenderOutcome:
     parts_reused: int = 0
     #: Seconds each step took (``worker``: until a render process was ready for it;
     #: ``speak``: narrations spoken first; then the engine's steps, see
-    #: :attr:`storyreel.render.pipeline.RenderResult.timings`).
+    #: :attr:`storyreel.render.pipeline.RenderResult.timings`; ``cpu``: CPU seconds
+    #: the render process spent on the job, all its threads).
     timings: dict[str, float] = field(default_factory=dict)
 
 

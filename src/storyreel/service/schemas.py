@@ -276,7 +276,8 @@ class StatusOut(BaseModel):
     timings: dict[str, float] = Field(
         default_factory=dict, description="seconds each step of the finished job took "
         "(worker, speak, narrate, analyse, loudness, sound, parts, assemble, verify, "
-        "publish, finish; the sound track is made while the parts are encoded)")
+        "publish, finish; the sound track is made while the parts are encoded; cpu: CPU "
+        "seconds of the render process)")
     video_url: str | None
     download_url: str | None
     captions_url: str | None

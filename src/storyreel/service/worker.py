@@ -153,7 +153,7 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
         narrator = _narrator(spec)  # a Redis that cannot be reached is an error in words too
         if spec.get("kind") == "narrate":
             return "done", run_narration(spec, cancel.is_set, progress, narrator)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         spoken = respeak(spec, cancel.is_set, progress, narrator)
         speak = time.perf_counter() - started
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
@@ -179,7 +179,8 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
                                         height=project.height,
                                         parts_encoded=result.chunks_encoded,
                                         parts_reused=result.chunks_reused,
-                                        timings={"speak": speak, **result.timings}))
+                                        timings={"speak": speak, **result.timings,
+                                                 "cpu": time.process_time() - cpu}))
 
 
 def _remote_parts() -> Any:
