@@ -311,8 +311,9 @@ class WarmRunner(ProcessRunner):
                 if child.alive():
                     return child
                 self._retired.append(child)  # died while waiting: reaped below
+            fresh = self._spawn()
         self._reap()
-        return self._spawn()
+        return fresh
 
     def _give_back(self, child: _Process, finished: bool) -> None:
         """Keep ``child`` for the next job, or retire it (and have a fresh one ready)."""
