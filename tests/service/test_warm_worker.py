@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -133,6 +134,12 @@ def test_stopping_the_studio_requeues_its_render_and_stops_the_process(
 
 def test_warming_up_renders_and_speaks_without_a_hitch() -> None:
     assert warm_up()
+
+
+def test_warming_up_gives_way_to_a_job_that_came() -> None:
+    came = threading.Event()
+    came.set()
+    assert not warm_up(came)  # stopped at its first cancel check, the job goes first
 
 
 def _parts(detail: str) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from storyreel._malloc import tune_malloc
 from storyreel.credentials import redis_url
+from storyreel.render.progress import CancelToken
 from storyreel.service.protocol import RenderOutcome, describe_error, send
 
 __all__ = ["main", "warm_up"]
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=requests.read, name="storyreel-stdin", daemon=True).start()
     try:
         if "--warm-up" in flags:
-            warm_up()
+            warm_up(_Waiting(requests.queue))
         send(out, "ready", {"pid": os.getpid()})
         while (request := requests.queue.get()) is not None:
             spec, cancel = request
@@ -94,13 +95,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def warm_up() -> bool:
+class _Waiting:
+    """Set while a job waits in the queue: warming up then stops, the job goes first."""
+
+    def __init__(self, waiting: queue.Queue[_Request | None]) -> None:
+        self._queue = waiting
+
+    def is_set(self) -> bool:
+        return not self._queue.empty()
+
+
+def warm_up(stop: CancelToken | None = None) -> bool:
     """Do what a process's first render does once: load the render's modules, compile
     Numba's loops, open the codecs and the caption aligner, load the built-in voice.
 
     A tiny project (a still, a generated recording, captions and loudness on) is
     rendered in a temp folder without the part cache. Nothing here is needed for
     correctness, so a failure is only noted on stderr: the first job then pays for it.
+    Once ``stop`` is set (a job came) the rest is left to the job.
 
     Returns:
         True when every step worked.
@@ -125,9 +137,10 @@ def warm_up() -> bool:
                 "settings": {"preset": "ultrafast", "loudness": {"enabled": True},
                              "subtitles": {"enabled": True}},
             }, base_dir=folder)
-            render(project, folder / "warm.mp4", cache=False)
-        engine = open_engine(Voice())
-        engine.synthesise("Ready.", engine.default_voice, 1.0)
+            render(project, folder / "warm.mp4", cache=False, cancel=stop)
+        if stop is None or not stop.is_set():
+            engine = open_engine(Voice())
+            engine.synthesise("Ready.", engine.default_voice, 1.0)
     except Exception as exc:
         print(f"storyreel worker: warming up failed ({type(exc).__name__}: {exc})",
               file=sys.stderr)
