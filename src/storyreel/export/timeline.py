@@ -18,18 +18,20 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, assert_never
-from xml.etree import ElementTree
 
 import opentimelineio as otio
+from PIL import ImageColor
 
-from storyreel.errors import Problem, ProjectError, RenderError, ValidationFailed
+from storyreel.errors import ProjectError, RenderError, ValidationFailed
+from storyreel.export.editors import fcpxml_pass, kdenlive_pass, teach_fcpx_writer
 from storyreel.media.files import check_output_file, copy_file_atomic
 from storyreel.media.sidecar import format_srt, sidecar_path, write_text_atomic
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
 from storyreel.render.analysis import analyse_project
+from storyreel.render.pipeline import check_not_input
 from storyreel.render.sidecars import caption_cues
-from storyreel.timeline.plan import SAMPLE_RATE, Plan, sample_to_frame
+from storyreel.timeline.plan import SAMPLE_RATE, Plan, ceil_frame, sample_to_frame
 from storyreel.timeline.story import Item, Story, build_story
 from storyreel.voice.narrate import Narrator, narrate_project
 
@@ -94,7 +96,7 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
                            f"{', '.join(FORMATS)}")
     target = Path(output).expanduser().absolute()
     check_output_file(target)
-    _check_not_input(project, [target, sidecar_path(target, ".srt")])
+    check_not_input(project, target)
     with narrate_project(project, narrator) as narrated:
         spoken = narrated.project
         captions = spoken.settings.subtitles
@@ -106,21 +108,26 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
         kept = _keep_narrations(spoken, narrated.synthesised, target)
     timeline = story_timeline(spoken, story, base=target.parent if relative else None,
                               narrations=kept, **_SHAPES.get(fmt, {}))
+    if fmt == "fcpxml":
+        teach_fcpx_writer(story.plan.fps)
     text = _adapter_text(timeline, fmt)
     if fmt == "kdenlive":
-        text = _kdenlive_frame(text, spoken, story.plan.total_frames)
+        text = kdenlive_pass(text, spoken, story)
+    elif fmt == "fcpxml":
+        text = fcpxml_pass(text, spoken, story)
     write_text_atomic(target, text)
     srt = None
     if story.captions:
         srt = sidecar_path(target, ".srt")
         write_text_atomic(srt, format_srt(caption_cues(story)[0]))
     return ExportResult(target, fmt, story.plan.total_frames, story.plan.fps,
-                        len(story.items), srt, _limits(fmt, story))
+                        len(story.items), srt, _limits(fmt, story, spoken.settings.background))
 
 
 #: What a format's adapter cannot take, shaped out before it writes: the FCP X writer
-#: has no generators (a card becomes a gap named by its title), the EDL writer fails on
-#: a dissolve that ends on its cut (the cut is kept).
+#: has no generators (a card becomes a gap named by its title, which
+#: :func:`~storyreel.export.editors.fcpxml_pass` makes a Basic Title), the EDL writer
+#: fails on a dissolve that ends on its cut (the cut is kept).
 _SHAPES: dict[str, dict[str, bool]] = {
     "fcpxml": {"cards_as_gaps": True},
     "edl": {"cards_as_gaps": True, "transitions": False},
@@ -228,7 +235,7 @@ def _narration_track(project: Project, story: Story, rate: float, base: Path | N
         if segment.audio is None or span.narration == 0:
             continue
         start = sample_to_frame(span.audio_start, plan.fps, SAMPLE_RATE)
-        frames = _frames_up(span.narration_end, plan.fps) - start
+        frames = ceil_frame(span.narration_end, plan.fps, SAMPLE_RATE) - start
         if start > cursor:
             track.append(otio.schema.Gap(source_range=_range(0, start - cursor, rate)))
         track.append(otio.schema.Clip(
@@ -251,15 +258,6 @@ def _music_track(path: Path, plan: Plan, rate: float, base: Path | None) -> Any:
     return track
 
 
-def _check_not_input(project: Project, written: Sequence[Path]) -> None:
-    for source in project.input_files():
-        for path in written:
-            if path.exists() and source.exists() and os.path.samefile(source, path):
-                raise ValidationFailed([Problem(
-                    f"would overwrite {source}, an input of the project; choose another "
-                    "output", path=path, field="output")])
-
-
 def _keep_narrations(project: Project, synthesised: Sequence[int],
                      target: Path) -> dict[int, Path]:
     """Copy the spoken narrations beside the timeline (``<name>.narration/NNN.wav``): the
@@ -276,13 +274,6 @@ def _keep_narrations(project: Project, synthesised: Sequence[int],
     return kept
 
 
-def _frames_up(samples: int, fps: Fraction) -> int:
-    """The first frame starting at or after ``samples`` (the plan keeps the next narration
-    from starting before it)."""
-    exact = Fraction(samples) * fps / SAMPLE_RATE
-    return -((-exact.numerator) // exact.denominator)
-
-
 def _adapter_text(timeline: Any, fmt: str) -> str:
     """The timeline in ``fmt``; the adapters' own printing is kept off the console."""
     try:
@@ -293,33 +284,13 @@ def _adapter_text(timeline: Any, fmt: str) -> str:
     return text
 
 
-def _kdenlive_frame(text: str, project: Project, frames: int) -> str:
-    """Give the Kdenlive writer's document the project's frame and length: it writes a
-    1920x1080 profile whatever the timeline, and a black background track without end
-    (MLT then plays ten minutes of black after the story)."""
-    root = ElementTree.fromstring(text)
-    profile = root.find("profile")
-    black = root.find("producer[@id='black_track']")
-    if profile is None or black is None:
-        raise RenderError("the Kdenlive writer left out its profile or background track")
-    ratio = Fraction(project.width, project.height)
-    profile.attrib.update(width=str(project.width), height=str(project.height),
-                          display_aspect_num=str(ratio.numerator),
-                          display_aspect_den=str(ratio.denominator),
-                          description=f"{project.width}x{project.height} {project.fps} fps")
-    black.attrib.update({"in": "0", "out": str(frames - 1)})
-    ElementTree.SubElement(black, "property", name="length").text = str(frames)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
-        root, encoding="unicode")
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     with contextlib.redirect_stdout(io.StringIO()):
         yield
 
 
-def _limits(fmt: str, story: Story) -> list[str]:
+def _limits(fmt: str, story: Story, background: str) -> list[str]:
     """What the format leaves out of this story (said, not silently dropped)."""
     warnings: list[str] = []
     fades = any(span.crossfade for span in story.plan.spans)
@@ -331,7 +302,12 @@ def _limits(fmt: str, story: Story) -> list[str]:
                         "markers)")
     if fmt == "edl":
         warnings.append("the EDL holds the picture only (its writer leaves out the sound)")
-    warnings.append("Ken Burns motion is not in the timeline: stills are placed static")
+    if fmt in ("otio", "edl"):
+        warnings.append("Ken Burns motion is not in the timeline: stills are placed static")
+    cards = any(isinstance(item.visual, Card) for item in story.items)
+    if cards and fmt == "fcpxml" and ImageColor.getrgb(background)[:3] != (0, 0, 0):
+        warnings.append("title cards are over black in the FCPXML file (their titles are "
+                        "Basic Titles; the background colour is not carried)")
     return warnings
 
 

@@ -80,13 +80,14 @@ _NARRATE_SPAN = {"starting": (0.0, 0.0), "narrate": (0.0, 100.0)}
 def overall_percent(progress: Progress, previous: float = 0.0, kind: str = "render") -> float:
     """Map a phase's progress onto one 0-100 bar that never moves backwards.
 
-    A phase this table does not know holds the bar where it is.
+    A phase this table does not know holds the bar where it is. In a render for several
+    platforms, a video's export and checks cover its share of those phases' spans.
     """
     span = (_NARRATE_SPAN if kind == "narrate" else _PHASE_SPAN).get(progress.phase)
     if span is None:
         return previous
     start, end = span
-    return max(previous, round(start + (end - start) * progress.fraction, 2))
+    return max(previous, round(start + (end - start) * progress.overall_fraction, 2))
 
 
 class RenderRunner(Protocol):
@@ -429,16 +430,19 @@ class _ProgressWriter:
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
         final = progress.done >= progress.total
-        news = progress.phase != self._phase or progress.message != self._message
+        # In a render for several platforms, the message says which video is being made.
+        message = (f"{progress.message} ({progress.output}, {progress.output_index + 1} of "
+                   f"{progress.outputs})" if progress.output else progress.message)
+        news = progress.phase != self._phase or message != self._message
         if not news and not final and now - self._last < PROGRESS_INTERVAL:
             return
-        self._phase, self._message, self._last = progress.phase, progress.message, now
+        self._phase, self._message, self._last = progress.phase, message, now
         frames = progress.phase == "export"
         self._percent = overall_percent(progress, self._percent, self.kind)
         still_running = self.store.record_progress(
             self.job_id, phase=progress.phase, done=progress.done, total=progress.total,
             percent=self._percent, rate=progress.rate if frames else None,
-            eta=progress.eta, message=progress.message,
+            eta=progress.eta, message=message,
         )
         if not still_running:
             self.cancel.set()
@@ -457,10 +461,12 @@ class LocalDispatcher:
         runner: Runs one render (default: :class:`ProcessRunner`).
         max_jobs: Renders that may run at the same time.
         poll: Seconds between looks at the queue when nobody wakes the workers.
+        warm: A runner this dispatcher owns: started with the workers, and closed (its
+            processes stopped) once they stopped.
     """
 
     def __init__(self, store: Store, media_root: Path, *, runner: RenderRunner | None = None,
-                 max_jobs: int = 1, poll: float = 1.0) -> None:
+                 max_jobs: int = 1, poll: float = 1.0, warm: WarmRunner | None = None) -> None:
         if max_jobs < 1:
             raise ValueError("max_jobs must be at least 1")
         self.store = store
@@ -475,10 +481,13 @@ class LocalDispatcher:
         self._afters: dict[int, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._prefix = f"{socket.gethostname()}:{os.getpid()}"
+        self._warm = warm
 
     def start(self) -> None:
-        """Start the worker threads."""
+        """Start the worker threads (and the render process kept ready)."""
         self._stopping.clear()
+        if self._warm is not None:
+            self._warm.start()
         for number in range(self.max_jobs):
             thread = threading.Thread(target=self._loop, args=(f"{self._prefix}:{number}",),
                                       name=f"storyreel-worker-{number}", daemon=True)
@@ -499,8 +508,12 @@ class LocalDispatcher:
         with self._wake:
             self._wake.notify_all()
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        try:
+            for thread in self._threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        finally:
+            if self._warm is not None:  # a process still rendering stops with its job
+                self._warm.close()
         self._threads = [thread for thread in self._threads if thread.is_alive()]
         if self._threads:
             log.warning("%d render worker(s) did not stop within %g s",
@@ -604,7 +617,8 @@ class LocalDispatcher:
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)
         if cancel.is_set() and self.store.cancel_requested(job.id):
-            Path(outcome.path).unlink(missing_ok=True)
+            for path in [outcome.path, *(v["path"] for v in outcome.videos)]:
+                Path(path).unlink(missing_ok=True)
             _discard(folder, outcome.narrations)
             raise RenderCancelled("render cancelled")
         finishing = time.perf_counter()
@@ -617,6 +631,9 @@ class LocalDispatcher:
             message=parts_words(outcome.parts_encoded, outcome.parts_reused),
             frame_size=(outcome.width, outcome.height) if outcome.width else None,
             project_version=version,
+            outputs=[{**{k: v for k, v in video.items() if k != "path"},
+                      "file": os.path.relpath(video["path"], folder)}
+                     for video in outcome.videos] or None,
             timings={**outcome.timings, "finish": time.perf_counter() - finishing},
         )
 

@@ -222,6 +222,8 @@ class VideoOut(BaseModel):
     """A finished video in the project's history."""
 
     job_id: int
+    platform: str | None = Field(None, description="the platform it was made for, in a "
+                                 "render for several platforms (one video each)")
     draft: bool = Field(description="a quick draft (small, fast) rather than the final video")
     width: int | None
     height: int | None
@@ -392,3 +394,5 @@ class GalleryItem(BaseModel):
     draft: bool = False
     width: int | None = None
     height: int | None = None
+    platform: str | None = Field(None, description="the platform it was made for, in a "
+                                 "render for several platforms (one item each)")

@@ -151,6 +151,9 @@ _ADDED_COLUMNS = (
     # Version counters behind the studio's ETags; existing rows start at 1.
     ("projects", "version", "INTEGER NOT NULL DEFAULT 1"),
     ("segments", "version", "INTEGER NOT NULL DEFAULT 1"),
+    # A render for several platforms: its videos as JSON (platform, file, width, height,
+    # size); NULL for one video (output_file).
+    ("jobs", "outputs", "TEXT"),
     # Seconds each step of a finished job took (JSON object).
     ("jobs", "timings", "TEXT"),
 )
@@ -262,6 +265,7 @@ class JobRow:
     width: int | None = None
     height: int | None = None
     project_version: float | None = None
+    outputs: list[dict[str, Any]] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -290,6 +294,7 @@ def _job(row: sqlite3.Row) -> JobRow:
     data["cancel_requested"] = bool(data["cancel_requested"])
     data["targets"] = json.loads(data["targets"]) if data.get("targets") else None
     data["draft"] = bool(data.get("draft"))
+    data["outputs"] = json.loads(data["outputs"]) if data.get("outputs") else None
     data["timings"] = json.loads(data["timings"]) if data.get("timings") else {}
     return JobRow(**data)
 
@@ -741,8 +746,12 @@ class Store:
                      warnings: list[str] | None = None,
                      frame_size: tuple[int, int] | None = None,
                      project_version: float | None = None,
+                     outputs: list[dict[str, Any]] | None = None,
                      timings: dict[str, float] | None = None) -> bool:
         """Mark a processing job completed with its output (``frame_size``: width, height).
+
+        ``outputs``: a render for several platforms' videos (``platform``, ``file``,
+        ``width``, ``height``, ``size``); ``output_file`` is then the first one's.
 
         ``project_version``: the project's ``updated_at`` the output matches, when the job
         itself changed the project (narrations it attached) after it was queued.
@@ -755,6 +764,7 @@ class Store:
             eta=0, output_file=output_file, captions_file=captions_file, size=size,
             duration=duration, message=message, width=width, height=height,
             warnings=json.dumps(warnings) if warnings else None,
+            outputs=json.dumps(outputs) if outputs else None,
             timings=json.dumps(timings) if timings else None, **version)
 
     def fail_job(self, job_id: int, error: str,
