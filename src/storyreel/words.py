@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from storyreel.model.language import LANGUAGES
 from storyreel.model.platforms import PLATFORMS
 from storyreel.model.visual import CROPS, FITS, ClipOptions
 
@@ -74,6 +75,8 @@ OPTION_GROUPS: list[tuple[str, list[dict[str, object]]]] = [
         _field("fps", "Frame rate", "Pictures per second; 30 suits every platform.", "fps"),
     ]),
     ("Captions", [
+        _field("settings.language", "Language", "The language of the text: it chooses the "
+               "captions' letters and where lines break, and what the voice speaks."),
         _field("settings.subtitles.enabled", "Show captions", "Burn the narration's words "
                "into the picture."),
         _field("settings.subtitles.style", "Caption style", "How the words appear while "
@@ -166,6 +169,8 @@ CHOICES: dict[str, dict[str, str]] = {
     "settings.ken_burns.easing": {"ease-in-out": "Gentle", "linear": "Steady"},
     "settings.logo.corner": {"top-left": "Top left", "top-right": "Top right",
                              "bottom-left": "Bottom left", "bottom-right": "Bottom right"},
+    "settings.language": {tag: name if name == english else f"{name} ({english})"
+                          for tag, (name, english, _) in LANGUAGES.items()},
     "settings.preset": {"ultrafast": "Fastest (biggest file)", "superfast": "Very fast",
                         "veryfast": "Fast", "faster": "Quicker", "fast": "Quick",
                         "medium": "Balanced", "slow": "Slow", "slower": "Slower",

@@ -270,25 +270,37 @@ def test_export_command_runs_as_a_program(tmp_path: Path) -> None:
     assert "deprecated" not in done.stdout + done.stderr  # the writer's own printing is kept in
 
 
-def test_a_clip_keeps_its_trim_and_each_format_names_what_it_leaves_out(tmp_path: Path
-                                                                        ) -> None:
-    manifest = _story_project(tmp_path / "project")
-    write_clip(tmp_path / "project" / "clip.mp4", frames=50, fps=Fraction(25))
+def _clip_project(folder: Path, *, end: float) -> Path:
+    """The story project with its second still a 50-frame counter clip from 0.4 s to
+    ``end``."""
+    manifest = _story_project(folder)
+    write_clip(folder / "clip.mp4", frames=50, fps=Fraction(25))
     data = json.loads(manifest.read_text(encoding="utf-8"))
-    data["segments"][1] = {"video": "clip.mp4", "clip": {"start": 0.4, "end": 1.6},
+    data["segments"][1] = {"video": "clip.mp4", "clip": {"start": 0.4, "end": end},
                            "audio": "média/1.wav", "text": "A clip in the middle"}
     manifest.write_text(json.dumps(data), encoding="utf-8")
+    return manifest
+
+
+def test_a_clip_keeps_its_trim_and_each_format_names_what_it_leaves_out(tmp_path: Path
+                                                                        ) -> None:
+    manifest = _clip_project(tmp_path / "project", end=1.6)
     story = _plan(manifest)
     result = export_project(load_project(manifest), tmp_path / "clip.otio", "otio")
     clip = list(otio.adapters.read_from_file(str(result.path)).tracks[0].find_clips())[1]
-    assert _frames(clip.source_range.start_time) == 10  # 0.4 s at 25 fps
+    # 0.4 s at 25 fps, and the frames the crossfade into it shows before its cut
+    fade = story.plan.spans[1].crossfade
+    assert fade > 0
+    assert _frames(clip.source_range.start_time) == 10 + fade
+    assert _frames(clip.media_reference.available_range.start_time) == 10
     assert _frames(clip.source_range.duration) == story.plan.spans[1].frames
     assert _path_of(clip.media_reference.target_url, tmp_path).name == "clip.mp4"
     notes = {fmt: export_project(load_project(manifest), tmp_path / f"n.{fmt}", fmt).warnings
              for fmt in ("otio", "fcpxml", "kdenlive", "edl")}
-    assert not any("crossfade" in note for note in notes["otio"])
-    assert all(any("crossfades are cuts" in note for note in notes[fmt])
-               for fmt in ("fcpxml", "kdenlive", "edl"))
+    fades = {fmt: any("crossfade" in note for note in notes[fmt]) for fmt in notes}
+    assert fades == {"otio": False, "fcpxml": False, "kdenlive": False, "edl": True}
+    chapters = {fmt: any("chapters" in note for note in notes[fmt]) for fmt in notes}
+    assert chapters == {"otio": False, "fcpxml": False, "kdenlive": False, "edl": True}
     assert any("picture only" in note for note in notes["edl"])
     motion = {fmt: any("Ken Burns" in note for note in notes[fmt]) for fmt in notes}
     assert motion == {"otio": True, "fcpxml": False, "kdenlive": False, "edl": True}

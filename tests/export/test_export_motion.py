@@ -84,6 +84,25 @@ def _between(keys: list[tuple[Fraction, list[float]]], at: Fraction) -> list[flo
     raise AssertionError(f"no keyframes around {at}")
 
 
+def picture_entries(root: ElementTree.Element) -> list[tuple[int, int, ElementTree.Element]]:
+    """The picture track's clips as ``(first frame, sub-track, entry)`` in the order they
+    start, read from the Kdenlive track's two playlists (their blanks place them)."""
+    tractor = next(t for t in root.iter("tractor")
+                   if t.findtext("property[@name='kdenlive:track_name']") == "Picture")
+    placed = []
+    for side, track in enumerate(tractor.findall("track")):
+        playlist = root.find(f"playlist[@id='{track.attrib['producer']}']")
+        assert playlist is not None
+        at = 0
+        for child in playlist:
+            if child.tag == "blank":
+                at += int(child.attrib["length"])
+            elif child.tag == "entry":
+                placed.append((at, side, child))
+                at += int(child.attrib["out"]) - int(child.attrib["in"]) + 1
+    return sorted(placed, key=lambda found: found[0])
+
+
 def _fcp_seconds(text: str) -> Fraction:
     assert text.endswith("s")
     return Fraction(text[:-1])
@@ -124,10 +143,15 @@ def test_fcpxml_keyframes_move_each_still_as_the_render_does(tmp_path: Path) -> 
         assert _fcp_seconds(clip.attrib["duration"]) == Fraction(span.frames, 25)
         assert clip[0].attrib["type"] == "fill"  # cover the frame, as the render does
         position, scale = _fcp_keys(clip[1], "position"), _fcp_keys(clip[1], "scale")
-        assert position[0][0] == 0 and position[-1][0] == Fraction(span.frames - 1, 25)
-        for frame in (0, span.frames // 2, span.frames - 1):
-            (cx, cy), (sx, sy) = _between(position, Fraction(frame, 25)), _between(
-                scale, Fraction(frame, 25))
+        # keyframes in the clip's own time, which starts at its first frame under the
+        # crossfade into it (its ``start`` is the cut)
+        start = _fcp_seconds(clip.get("start", "0s"))
+        assert start == Fraction(span.crossfade, 25)
+        assert position[0][0] == 0
+        assert position[-1][0] == Fraction(span.crossfade + span.frames - 1, 25)
+        for frame in (-span.crossfade, 0, span.frames // 2, span.frames - 1):
+            at = start + Fraction(frame, 25)
+            (cx, cy), (sx, sy) = _between(position, at), _between(scale, at)
             assert sx == pytest.approx(sy)
             w, h = sx * width, sy * height  # position: % of the height from the centre, y up
             played = (width / 2 + cx * height / 100 - w / 2,
@@ -140,9 +164,7 @@ def test_fcpxml_keyframes_move_each_still_as_the_render_does(tmp_path: Path) -> 
 
 def test_kdenlive_rect_keyframes_place_the_whole_image(tmp_path: Path) -> None:
     project, story, root = _exported(tmp_path, "kdenlive", (192, 108))
-    playlist = root.find("playlist[@id='playlist0']")
-    assert playlist is not None
-    entries = playlist.findall("entry")
+    entries = [entry for _, _, entry in picture_entries(root)]
     assert len(entries) == 3 and entries[2].find("filter") is None  # the card stays still
     card = root.find(f"producer[@id='{entries[2].attrib['producer']}']")
     assert card is not None
@@ -156,15 +178,18 @@ def test_kdenlive_rect_keyframes_place_the_whole_image(tmp_path: Path) -> None:
         assert motion is not None
         properties = {p.attrib["name"]: p.text or "" for p in motion.findall("property")}
         assert properties["mlt_service"] == "qtblend" and properties["distort"] == "0"
-        assert (motion.attrib["in"], motion.attrib["out"]) == ("0", str(span.frames - 1))
+        # the clip starts under the crossfade into it, its frame 0 drawn there
+        shown = span.crossfade + span.frames
+        assert (entry.attrib["in"], entry.attrib["out"]) == ("0", str(shown - 1))
+        assert (motion.attrib["in"], motion.attrib["out"]) == ("0", str(shown - 1))
         keys = []
         for key in properties["rect"].split(";"):
             frame, values = key.split("=")
             keys.append((Fraction(frame), [float(v) for v in values.split()][:4]))
-        assert keys[0][0] == 0 and keys[-1][0] == span.frames - 1
+        assert keys[0][0] == 0 and keys[-1][0] == shown - 1
         assert len(keys) < span.frames  # a few keyframes, not one a frame
-        for frame in (0, span.frames // 2, span.frames - 1):
-            played = _between(keys, Fraction(frame))
+        for frame in (-span.crossfade, 0, span.frames // 2, span.frames - 1):
+            played = _between(keys, Fraction(span.crossfade + frame))
             expected = _whole_image(_render_rect(project, segment, span, frame))
             assert _close(expected, played), (segment, frame, expected, played)
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from storyreel.model.language import base_language, normalise_language
+from storyreel.model.language import LANGUAGES, base_language, normalise_language, sample_caption
 from storyreel.model.project import Project, RenderSettings, Segment
 from storyreel.model.schema import manifest_schema, shipped_schema
+from storyreel.words import words
 
 
 def _project(tmp_path: Path, settings: dict[str, object] | None = None,
@@ -64,3 +65,21 @@ def test_the_shipped_schema_knows_the_language() -> None:
     assert schema == manifest_schema()
     assert schema["$defs"]["RenderSettings"]["properties"]["language"]["default"] == "en"
     assert "language" in schema["$defs"]["Segment"]["properties"]
+
+
+def test_the_named_languages_are_canonical_tags_with_samples() -> None:
+    assert "en" in LANGUAGES and len(LANGUAGES) >= 20
+    for tag, (name, english, sample) in LANGUAGES.items():
+        assert normalise_language(tag) == tag
+        assert name and english and sample
+        assert sample_caption(tag) == sample
+    assert sample_caption("zh-TW") == LANGUAGES["zh-Hant"][2]
+    assert sample_caption("zh") == LANGUAGES["zh-Hans"][2]
+    assert sample_caption("es-MX") == LANGUAGES["es"][2]
+    assert sample_caption("sw") == LANGUAGES["en"][2]
+
+
+def test_the_studio_offers_the_named_languages() -> None:
+    offered = words()["choices"]["settings.language"]
+    assert list(offered) == list(LANGUAGES)
+    assert offered["hi"] == "हिन्दी (Hindi)" and offered["en"] == "English"

@@ -8,7 +8,13 @@ item of the story, in order) and adds to them what the render shows:
   ``adjust-transform`` whose ``position`` and ``scale`` are keyframed; in Kdenlive a
   ``qtblend`` filter (Kdenlive's Transform effect) whose ``rect`` is keyframed;
 - a title card's title: in FCPXML a Basic Title in place of the writer's gap, in
-  Kdenlive a title clip (MLT's ``kdenlivetitle``) in place of its colour clip.
+  Kdenlive a title clip (MLT's ``kdenlivetitle``) in place of its colour clip;
+- each crossfade as a dissolve ending on its cut, over the frames the render blends
+  (the incoming clip's media starts that many frames before its cut): in FCPXML a
+  Cross Dissolve ``transition`` in the spine, in Kdenlive a same-track mix (the clips
+  alternate between the track's two playlists, a ``luma`` dissolve between them);
+- in FCPXML, each chapter as a ``chapter-marker`` on the clip where it starts (the
+  Kdenlive writer already carries them as guides).
 """
 
 from __future__ import annotations
@@ -27,15 +33,19 @@ from storyreel.frames.card import TITLE_SIZE
 from storyreel.frames.pictures import segment_motion
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project
-from storyreel.model.visual import Card, Still
+from storyreel.model.visual import Card, Still, Video, Visual
 from storyreel.timeline.plan import SegmentSpan
-from storyreel.timeline.story import Item, Story
+from storyreel.timeline.story import Chapter, Item, Story
 
-__all__ = ["BASIC_TITLE", "fcp_time", "fcpxml_pass", "kdenlive_pass", "teach_fcpx_writer"]
+__all__ = ["BASIC_TITLE", "CROSS_DISSOLVE", "fcp_time", "fcpxml_pass", "kdenlive_pass",
+           "media_start", "teach_fcpx_writer"]
 
 #: The effect Final Cut Pro (and DaVinci Resolve on import) knows as Basic Title.
 BASIC_TITLE = (".../Titles.localized/Bumper:Opener.localized/Basic Title.localized/"
                "Basic Title.moti")
+
+#: The effect Final Cut Pro (and DaVinci Resolve on import) knows as Cross Dissolve.
+CROSS_DISSOLVE = "FxPlug:4731E73A-8DAC-4113-9A30-AE85B1761265"
 
 #: Children of an FCPXML clip that come before its adjustments (the DTD's order).
 _BEFORE_ADJUSTMENTS = frozenset({"note", "conform-rate", "timeMap"})
@@ -57,14 +67,23 @@ def fcpxml_pass(text: str, project: Project, story: Story) -> str:
         raise RenderError("the FCPXML writer left out its spine or resources")
     _fcp_frame(root, project)
     title_effect: str | None = None
-    for item, span, element in _matched(story, [e for e in spine if e.tag in _SPINE_ITEMS],
-                                        "FCPXML"):
+    dissolve: str | None = None
+    matched = list(_matched(story, [e for e in spine if e.tag in _SPINE_ITEMS], "FCPXML"))
+    for item, span, element in matched:
         if isinstance(item.visual, Still) and item.segment is not None:
             _fcp_motion(element, _rects(project, item.segment, span), project)
         elif isinstance(item.visual, Card) and (item.visual.title or "").strip():
             if title_effect is None:
                 title_effect = _add_effect(resources, "Basic Title", BASIC_TITLE)
             _fcp_title(element, item.visual.title or "", title_effect, project, item)
+        if span.crossfade:
+            if dissolve is None:
+                dissolve = _add_effect(resources, "Cross Dissolve", CROSS_DISSOLVE)
+            if element.tag == "clip":
+                _fcp_lead(element, span.crossfade, project.fps, resources)
+            spine.insert(list(spine).index(element), _fcp_dissolve(span, dissolve, project.fps))
+    for chapter in story.chapters:
+        _fcp_chapter(matched, chapter, project.fps)
     ElementTree.indent(root, space="    ")
     for said in spine.iter("text"):  # a title's text is said as it is, without indenting
         said.text = None
@@ -87,7 +106,8 @@ def kdenlive_pass(text: str, project: Project, story: Story) -> str:
     """
     root = ElementTree.fromstring(text)
     _kdenlive_frame(root, project, story.plan.total_frames)
-    entries = [e for e in _picture_playlist(root) if e.tag == "entry"]
+    tractor, playlists = _picture_playlists(root)
+    entries = [e for e in playlists[0] if e.tag == "entry"]
     for number, (item, span, entry) in enumerate(_matched(story, entries, "Kdenlive")):
         if isinstance(item.visual, Still) and item.segment is not None:
             image = probe_image(item.visual.image, item.segment + 1)
@@ -98,7 +118,12 @@ def kdenlive_pass(text: str, project: Project, story: Story) -> str:
             producer = root.find(f"producer[@id='{entry.get('producer')}']")
             if producer is None:
                 raise RenderError("the Kdenlive writer left out a card's producer")
-            _kdenlive_title(producer, item.visual.title or "", project, span.frames)
+            _kdenlive_title(producer, item.visual.title or "", project,
+                            span.crossfade + span.frames)
+    _kdenlive_mixes(tractor, playlists, story, entries, project.fps)
+    for item, entry in zip(story.items, entries, strict=True):
+        if isinstance(item.visual, Video):
+            _kdenlive_whole_clip(root, entry)
     ElementTree.indent(root, space="\t")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
         root, encoding="unicode")
@@ -117,6 +142,12 @@ def teach_fcpx_writer(fps: Fraction) -> None:
     writer.FRAMERATE_FRAMEDURATION.setdefault(float(fps), fcp_time(1 / fps))
 
 
+def media_start(visual: Visual, fps: Fraction) -> int:
+    """The frame of its media an item's clip starts from (a video's trim, else 0), before
+    the crossfade into it."""
+    return round(visual.clip.trim[0] * fps) if isinstance(visual, Video) else 0
+
+
 def fcp_time(seconds: Fraction) -> str:
     """FCPXML's rational seconds (``3s``, ``76/25s``)."""
     if seconds.denominator == 1:
@@ -133,7 +164,9 @@ def _matched(story: Story, elements: list[Element], name: str
 
 
 def _rects(project: Project, segment: int, span: SegmentSpan) -> list[Rect]:
-    return still_rects(segment_motion(project, segment), span.frames, span.crossfade,
+    """The still's place on every frame it shows, the crossfade into it included (its
+    clip's media starts there)."""
+    return still_rects(segment_motion(project, segment), span.crossfade + span.frames, 0,
                        project.width, project.height)
 
 
@@ -177,6 +210,50 @@ def _fcp_motion(clip: Element, rects: list[Rect], project: Project) -> None:
             SubElement(animation, "keyframe", time=fcp_time(key / fps),
                        value=value(rects[key]), interp="linear", curve="linear")
     clip.insert(at + 1, transform)
+
+
+def _fcp_dissolve(span: SegmentSpan, effect: str, fps: Fraction) -> Element:
+    """A Cross Dissolve over the ``crossfade`` frames before ``span``'s cut: the spine's
+    clips keep their cuts, the incoming clip's media (from its ``start``) lies under it."""
+    transition = Element("transition", name="Cross Dissolve",
+                         offset=fcp_time(Fraction(span.visible_start) / fps),
+                         duration=fcp_time(Fraction(span.crossfade) / fps))
+    SubElement(transition, "filter-video", ref=effect, name="Cross Dissolve")
+    return transition
+
+
+def _fcp_lead(clip: Element, lead: int, fps: Fraction, resources: Element) -> None:
+    """Start ``clip`` ``lead`` frames further into its media (the frames the dissolve into
+    it shows), what is anchored to it kept in place and its media long enough."""
+    shift = Fraction(lead) / fps
+    start = round(_seconds(clip.get("start", "0s")) * fps) / fps + shift
+    clip.set("start", fcp_time(start))
+    for child in clip:
+        if "lane" in child.attrib:
+            child.set("offset", fcp_time(_seconds(child.attrib["offset"]) + shift))
+    needed = start + _seconds(clip.attrib["duration"])
+    video = clip.find("video")
+    asset = None if video is None else resources.find(f"asset[@id='{video.get('ref')}']")
+    for media in (video, asset):  # each says its duration from its own start
+        if media is None:
+            continue
+        reach = needed - _seconds(media.get("start", "0s"))
+        if _seconds(media.get("duration", "0s")) < reach:
+            media.set("duration", fcp_time(reach))
+
+
+def _fcp_chapter(matched: list[tuple[Item, SegmentSpan, Element]], chapter: Chapter,
+                 fps: Fraction) -> None:
+    """A chapter marker on the spine item shown at the chapter's first frame, placed in
+    that item's own time (which starts at its ``start``)."""
+    for _, span, element in matched:
+        if span.first_frame <= chapter.start < span.end_frame:
+            at = _seconds(element.get("start", "0s")) + Fraction(
+                chapter.start - span.first_frame) / fps
+            SubElement(element, "chapter-marker", start=fcp_time(at),
+                       duration=fcp_time(1 / fps), value=chapter.title, posterOffset="0s")
+            return
+    raise RenderError(f"chapter {chapter.title!r} starts after the story's end")
 
 
 def _fcp_title(gap: Element, title: str, effect: str, project: Project, item: Item) -> None:
@@ -228,15 +305,48 @@ def _add_effect(resources: Element, name: str, uid: str) -> str:
     return f"r{number}"
 
 
-def _picture_playlist(root: Element) -> Element:
+def _picture_playlists(root: Element) -> tuple[Element, tuple[Element, Element]]:
+    """The picture track's tractor and its two playlists (Kdenlive's sub-tracks)."""
     for tractor in root.iter("tractor"):
         name = tractor.find("property[@name='kdenlive:track_name']")
-        track = tractor.find("track")
-        if name is not None and name.text == "Picture" and track is not None:
-            playlist = root.find(f"playlist[@id='{track.get('producer')}']")
-            if playlist is not None:
-                return playlist
+        tracks = tractor.findall("track")
+        if name is None or name.text != "Picture" or len(tracks) != 2:
+            continue
+        found = [root.find(f"playlist[@id='{track.get('producer')}']") for track in tracks]
+        if found[0] is not None and found[1] is not None:
+            for track in tracks:  # the second sub-track shows pictures too
+                track.set("hide", "audio")
+            return tractor, (found[0], found[1])
     raise RenderError("the Kdenlive writer left out the picture track")
+
+
+def _kdenlive_mixes(tractor: Element, playlists: tuple[Element, Element], story: Story,
+                    entries: list[Element], fps: Fraction) -> None:
+    """Crossfades as Kdenlive's same-track mixes: a clip a crossfade leads into starts
+    that many frames before its cut, on the other sub-track than the clip before it, and a
+    ``luma`` dissolve (MLT's, without a wipe) blends the two over those frames."""
+    for entry in list(playlists[0]):
+        if entry.tag in ("entry", "blank"):
+            playlists[0].remove(entry)
+    ends = [0, 0]
+    side = 0
+    for number, (item, span, entry) in enumerate(_matched(story, entries, "Kdenlive")):
+        if span.crossfade:
+            side = 1 - side
+            mix = SubElement(tractor, "transition", {
+                "id": f"mix{number}", "in": str(span.visible_start),
+                "out": str(span.first_frame - 1)})
+            for key, value in (("a_track", "0"), ("b_track", "1"), ("mlt_service", "luma"),
+                               ("kdenlive_id", "luma"), ("kdenlive:mixcut", str(span.crossfade)),
+                               ("reverse", str(1 - side))):  # reversed: fading in from b to a
+                SubElement(mix, "property", name=key).text = value
+        first = media_start(item.visual, fps)
+        entry.attrib.update({"in": str(first),
+                             "out": str(first + span.crossfade + span.frames - 1)})
+        if span.visible_start > ends[side]:
+            SubElement(playlists[side], "blank", length=str(span.visible_start - ends[side]))
+        playlists[side].append(entry)
+        ends[side] = span.end_frame
 
 
 def _qtblend(rects: list[Rect], name: str) -> Element:
@@ -288,6 +398,23 @@ def _kdenlive_title(producer: Element, title: str, project: Project, frames: int
         if found is None:
             found = SubElement(producer, "property", name=name)
         found.text = value
+
+
+def _kdenlive_whole_clip(root: Element, entry: Element) -> None:
+    """Make a video clip's producer start at the file's first frame, where the entry's
+    ``in`` counts from: the writer starts it at the trim and gives it the trimmed length,
+    which made melt play it that far off and hold its last frame early."""
+    end = int(entry.attrib["out"]) + 1
+    name = entry.attrib["producer"]
+    for found in (root.find(f"producer[@id='{name}']"),
+                  root.find(f"playlist[@id='main_bin']/entry[@producer='{name}']")):
+        if found is None:
+            raise RenderError("the Kdenlive writer left out a clip's producer")
+        length = found.find("property[@name='length']")
+        if length is not None:
+            end = max(end, int(length.text or 0))
+            length.text = str(end)
+        found.attrib.update({"in": "0", "out": str(end - 1)})
 
 
 def _mlt_colour(colour: str) -> str:

@@ -3,7 +3,8 @@
 Every cut is a frame of the render's own plan: a clip per item lasting its span's
 ``frames`` (so the cuts fall on each span's ``first_frame``), a crossfade as an OTIO
 transition ending on the cut (storyreel fades the next picture in over the silence
-before its narration), narrations placed on the frame of their first sample and
+before its narration; the incoming clip's media starts that many frames before its cut,
+as the render draws it), narrations placed on the frame of their first sample and
 lasting up to the first frame after their last sample (the plan starts the next
 narration no earlier), the music under the whole story, chapters as markers.
 """
@@ -23,7 +24,7 @@ import opentimelineio as otio
 from PIL import ImageColor
 
 from storyreel.errors import ProjectError, RenderError, ValidationFailed
-from storyreel.export.editors import fcpxml_pass, kdenlive_pass, teach_fcpx_writer
+from storyreel.export.editors import fcpxml_pass, kdenlive_pass, media_start, teach_fcpx_writer
 from storyreel.media.files import check_output_file, copy_file_atomic
 from storyreel.media.sidecar import format_srt, sidecar_path, write_text_atomic
 from storyreel.model.project import Project
@@ -126,11 +127,13 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
 
 #: What a format's adapter cannot take, shaped out before it writes: the FCP X writer
 #: has no generators (a card becomes a gap named by its title, which
-#: :func:`~storyreel.export.editors.fcpxml_pass` makes a Basic Title), the EDL writer
-#: fails on a dissolve that ends on its cut (the cut is kept).
+#: :func:`~storyreel.export.editors.fcpxml_pass` makes a Basic Title), drops transitions
+#: and misplaces what is anchored to a clip starting into its media (off the frame grid
+#: at 29.97 fps), so the pass adds the crossfades; the EDL writer has no generators
+#: either (its cards are black gaps, without dissolves).
 _SHAPES: dict[str, dict[str, bool]] = {
-    "fcpxml": {"cards_as_gaps": True},
-    "edl": {"cards_as_gaps": True, "transitions": False},
+    "fcpxml": {"cards_as_gaps": True, "transitions": False},
+    "edl": {"cards_as_gaps": True},
 }
 
 
@@ -145,8 +148,10 @@ def story_timeline(project: Project, story: Story, *, base: Path | None = None,
         base: Write media paths relative to this folder (default: absolute).
         narrations: Narration files to use instead of the project's, by 0-based segment.
         cards_as_gaps: Title cards as gaps named by their title (for writers without
-            generators); otherwise solid-colour generators.
-        transitions: Crossfades as dissolves (otherwise cuts).
+            generators), crossfades into and out of them cuts; otherwise solid-colour
+            generators.
+        transitions: Crossfades as dissolves, the incoming clip's media starting under
+            them (otherwise cuts).
     """
     plan = story.plan
     rate = float(plan.fps)
@@ -185,37 +190,43 @@ def _picture_track(project: Project, story: Story, rate: float, base: Path | Non
             track.append(otio.schema.Gap(name=item.visual.title or _item_name(item),
                                          source_range=_range(0, span.frames, rate)))
             continue
-        if span.crossfade and transitions:
+        # a dissolve out of a gap would be read as one from the picture before the gap
+        after_gap = len(track) > 0 and isinstance(track[-1], otio.schema.Gap)
+        lead = span.crossfade if transitions and not after_gap else 0
+        if lead:
             track.append(otio.schema.Transition(
                 name="crossfade", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-                in_offset=otio.opentime.RationalTime(span.crossfade, rate),
+                in_offset=otio.opentime.RationalTime(lead, rate),
                 out_offset=otio.opentime.RationalTime(0, rate)))
-        track.append(_picture(project, item, span.frames, rate, base))
+        track.append(_picture(project, item, span.frames, lead, rate, base))
     return track
 
 
-def _picture(project: Project, item: Item, frames: int, rate: float,
+def _picture(project: Project, item: Item, frames: int, lead: int, rate: float,
              base: Path | None) -> Any:
+    """The clip of one item, its media starting ``lead`` frames before its cut: the
+    render shows those frames under the crossfade that ends on the cut, so the picture
+    at the cut is its ``lead``-th (a still's motion, a video's frame)."""
     visual = item.visual
     name = _item_name(item)
     if isinstance(visual, Still):
-        reference = _reference(visual.image, frames, rate, base)
+        reference = _reference(visual.image, lead + frames, rate, base)
         return otio.schema.Clip(name=name, media_reference=reference,
-                                source_range=_range(0, frames, rate))
+                                source_range=_range(lead, frames, rate))
     if isinstance(visual, Video):
-        start = round(visual.clip.trim[0] * project.fps)
-        reference = _reference(visual.video, frames, rate, base, start)
+        start = media_start(visual, project.fps)
+        reference = _reference(visual.video, lead + frames, rate, base, start)
         return otio.schema.Clip(name=name, media_reference=reference,
-                                source_range=_range(start, frames, rate),
+                                source_range=_range(start + lead, frames, rate),
                                 metadata={"storyreel": {"fit": visual.clip.fit,
                                                         "crop": visual.clip.crop}})
     if isinstance(visual, Card):
         reference = otio.schema.GeneratorReference(
             name=visual.title or "card", generator_kind="SolidColor",
             parameters={"color": project.settings.background},
-            available_range=_range(0, frames, rate))
+            available_range=_range(0, lead + frames, rate))
         return otio.schema.Clip(name=visual.title or name, media_reference=reference,
-                                source_range=_range(0, frames, rate))
+                                source_range=_range(lead, frames, rate))
     assert_never(visual)
 
 
@@ -292,16 +303,7 @@ def _quiet() -> Iterator[None]:
 
 def _limits(fmt: str, story: Story, background: str) -> list[str]:
     """What the format leaves out of this story (said, not silently dropped)."""
-    warnings: list[str] = []
-    fades = any(span.crossfade for span in story.plan.spans)
-    if fades and fmt in _NO_DISSOLVES:
-        warnings.append(f"crossfades are cuts in the {_NAMES[fmt]} file (its writer does "
-                        "not carry transitions)")
-    if story.chapters and fmt in ("fcpxml", "edl"):
-        warnings.append(f"chapters are not in the {_NAMES[fmt]} file (its writer has no "
-                        "markers)")
-    if fmt == "edl":
-        warnings.append("the EDL holds the picture only (its writer leaves out the sound)")
+    warnings = _edl_limits(story) if fmt == "edl" else []
     if fmt in ("otio", "edl"):
         warnings.append("Ken Burns motion is not in the timeline: stills are placed static")
     cards = any(isinstance(item.visual, Card) for item in story.items)
@@ -311,5 +313,14 @@ def _limits(fmt: str, story: Story, background: str) -> list[str]:
     return warnings
 
 
-_NAMES = {"otio": "OpenTimelineIO", "fcpxml": "FCPXML", "kdenlive": "Kdenlive", "edl": "EDL"}
-_NO_DISSOLVES = frozenset({"fcpxml", "kdenlive", "edl"})
+def _edl_limits(story: Story) -> list[str]:
+    warnings: list[str] = []
+    if any(span.crossfade and any(isinstance(i.visual, Card) for i in (before, item))
+           for before, item, span in zip(story.items, story.items[1:], story.plan.spans[1:],
+                                         strict=False)):
+        warnings.append("crossfades into and out of title cards are cuts in the EDL (its "
+                        "cards are black gaps)")
+    if story.chapters:
+        warnings.append("chapters are not in the EDL (its writer has no markers)")
+    warnings.append("the EDL holds the picture only (its writer leaves out the sound)")
+    return warnings

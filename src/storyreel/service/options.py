@@ -237,7 +237,8 @@ def build_manifest(title: str, options: dict[str, Any],
     manifest["segments"] = [
         {**_visual(seg), "text": seg.text,
          **({"audio": seg.audio_file} if _usable_audio(seg, options) else {}),
-         **({"chapter": seg.chapter} if seg.chapter else {})}
+         **({"chapter": seg.chapter} if seg.chapter else {}),
+         **({"language": seg.language} if seg.language else {})}
         for seg in segments
     ]
     return manifest

@@ -148,6 +148,7 @@ _ADDED_COLUMNS = (
     ("segments", "video_seconds", "REAL"),
     ("segments", "video_fps", "TEXT"),
     ("segments", "clip", "TEXT"),
+    ("segments", "language", "TEXT"),  # its own language tag; NULL: the project's
     # Version counters behind the studio's ETags; existing rows start at 1.
     ("projects", "version", "INTEGER NOT NULL DEFAULT 1"),
     ("segments", "version", "INTEGER NOT NULL DEFAULT 1"),
@@ -229,6 +230,7 @@ class SegmentRow:
     video_fps: str | None = None
     clip: dict[str, Any] | None = None
     version: int = 1
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,7 @@ def _job(row: sqlite3.Row) -> JobRow:
 _SEGMENT_FIELDS = {"text", "chapter", "image_prompt", "image_file", "image_width",
                    "image_height", "audio_file", "audio_samples", "narration_from", "title",
                    "video_file", "video_width", "video_height", "video_seconds", "video_fps",
-                   "clip"}
+                   "clip", "language"}
 
 
 class Store:

@@ -150,7 +150,8 @@ class Views:
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
                           image=image, audio=audio, title=segment.title, video=video,
-                          clip=segment.clip, missing=missing_media(segment, folder),
+                          clip=segment.clip, language=segment.language,
+                          missing=missing_media(segment, folder),
                           narration=state, etag=etag("s", segment.id, segment.version))
 
     def segment_view(self, project_id: int, segment_id: int) -> SegmentOut:

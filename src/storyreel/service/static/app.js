@@ -522,6 +522,8 @@ function segmentRow(seg, count, longest) {
   $(".seg-length-fill", li).style.width = `${(100 * segDuration(seg)) / longest}%`;
   const text = $(".seg-text", li);
   text.value = seg.text;
+  text.dataset.language = seg.language || "";
+  text.lang = seg.language || textLanguage();
   text.addEventListener("input", () => fitText(text));
   text.addEventListener("paste", (event) => {
     if ((event.clipboardData?.getData("text/plain") || "").includes("\n")) setTimeout(() => offerSplit(seg.id, text));
@@ -1505,12 +1507,26 @@ function segmentPanel() {
     if (seg.image_prompt) box.append(el("p", { class: "small", textContent: `Picture idea: ${seg.image_prompt}` }));
     if (seg.video) box.append(clipEditor(seg));
     else if (!seg.image) box.append(cardEditor(seg));
+    box.append(segmentLanguage(seg));
     box.append(el("p", { class: "help", textContent: "The stage shows this segment's first and last frame as the video will frame and move it. Change the motion under Motion." }));
   }
   const chapters = state.project.chapters;
   box.append(el("h3", { textContent: "Chapters" }),
     el("p", { class: `help ${chapters.ok ? "ok" : ""}`, textContent: chapters.note }));
   return box;
+}
+
+// A segment in another language than the project's: its captions' letters and line breaks.
+function segmentLanguage(seg) {
+  const choices = state.words.choices["settings.language"] || {};
+  const own = textLanguage();
+  const select = el("select", { id: "segment-language" });
+  select.append(new Option(`The project's: ${choices[own] || own}`, ""));
+  for (const [value, label] of Object.entries(choices)) select.append(new Option(label, value));
+  if (seg.language && !(seg.language in choices)) select.append(new Option(seg.language, seg.language));
+  select.value = seg.language || "";
+  select.addEventListener("change", () => setSegmentValue(seg.id, "language", select.value || null, "language"));
+  return fieldRow({ path: "segment.language", label: "Language", help: "The language of this segment's text, when it is not the project's.", unit: "" }, select);
 }
 
 // ---------------------------------------------------------------- clips and cards
@@ -1730,6 +1746,10 @@ function optionField(field) {
     if (typeof node.default === "number") input.placeholder = String(+(node.default * scale).toPrecision(6));
   } else if (node.type === "string" && /colou?r$/.test(field.path)) {
     input = el("input", { type: "color" });
+  } else if (node.type === "string" && choices) {
+    // Open values with named suggestions (the language); fillOptions adds a value not named.
+    input = el("select");
+    for (const [value, label] of Object.entries(choices)) input.append(new Option(label, value));
   } else {
     return null;
   }
@@ -1887,15 +1907,23 @@ async function patchProject(patch, input = null) {
 }
 
 // Fields the creator is editing keep what they typed; every other field shows what is saved.
+// The language of the narration text (the browser draws its characters in that language's forms).
+const textLanguage = () => (state.project.options.settings || {}).language || "en";
+
 function fillOptions(root) {
   const options = state.project.options;
+  for (const text of $$(".seg-text")) text.lang = text.dataset.language || textLanguage();
   for (const input of $$("[data-path]", root)) {
     if (isEditing(input)) continue;
     const value = getPath(options, input.dataset.path);
     if (input.type === "checkbox") input.checked = Boolean(value);
     else if (input.type === "number") input.value = value == null ? "" : +(value * Number(input.dataset.scale || 1)).toPrecision(6);
     else if (input.dataset.path === "fps") input.value = String(value).includes("/") ? String(value) : String(Number(value));
-    else input.value = value == null ? "" : String(value);
+    else {
+      // A value set elsewhere (a manifest's "pt-BR") that the list does not name is shown as it is.
+      if (input.tagName === "SELECT" && value != null && ![...input.options].some((o) => o.value === String(value))) input.append(new Option(String(value), String(value)));
+      input.value = value == null ? "" : String(value);
+    }
   }
   for (const box of $$("[data-list]", root)) {
     const chosen = getPath(options, box.dataset.list);
