@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip the photographs against the floor (bench.photos)")
     parser.add_argument("--no-clips", action="store_true",
                         help="skip the stills and clips against ffmpeg (bench.clips)")
+    parser.add_argument("--no-align", action="store_true",
+                        help="skip the word-timing accuracy (bench.align)")
     parser.add_argument("--no-platforms", action="store_true",
                         help="skip three platforms in one render against three renders "
                              "(bench.platforms)")
@@ -294,6 +296,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             clips.append("--quick")
         print(f"Stills and clips: python -m bench.clips {' '.join(clips)}", flush=True)
         clips_main(clips)
+    if not args.no_align:
+        from bench import align
+
+        print("Word timings: python -m bench.align", flush=True)
+        align.main(["--out", str(out)] + (["--sentences", "3"] if args.quick else []))
     if not args.no_platforms:
         platforms = ["--out", str(out), "--work", str(work), "--runs", str(args.runs)]
         if args.quick:

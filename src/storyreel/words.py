@@ -142,6 +142,8 @@ OPTION_GROUPS: list[tuple[str, list[dict[str, object]]]] = [
         _field("settings.logo.opacity", "Logo opacity", "How solid the logo is.", "%", 100),
         _field("settings.intro", "Intro clip", "A video clip before the story."),
         _field("settings.outro", "Outro clip", "A video clip after the story."),
+        _field("settings.thumbnail", "Thumbnail", "Also make a cover picture: the first "
+               "segment's picture with the title, at the platform's size."),
     ]),
     ("Quality", [
         _field("settings.preset", "Encoding speed", "Slower makes a smaller file of the same "

@@ -76,6 +76,10 @@ def cmd_voices(args: argparse.Namespace, console: Console) -> int:
         if not status.ready:
             print(f"  why: {status.reason}")
             print(f"  to use it: {status.hint}")
+        if status.name == "espeak" and status.ready:  # one voice per language: too many to list
+            print("  the fallback voice: speaks text in a language no other voice here speaks")
+            print(f"  languages: {', '.join(status.languages)}")
+            continue
         for voice in status.voices:
             mark = "" if voice.available else "  [not installed]"
             print(f"  {voice.name:<14} {voice.language:<6} {voice.description}{mark}")

@@ -8,11 +8,12 @@ from collections import OrderedDict
 from typing import assert_never
 
 from storyreel.frames.card import CardPicture, card_planes
-from storyreel.frames.kenburns import Motion, StillPicture, choose_motion
+from storyreel.frames.kenburns import Motion, StillPicture, around, choose_motion
 from storyreel.frames.video import VideoPicture
-from storyreel.media.image import Planes, even_ceil, load_cover_planes
+from storyreel.media.image import Planes, even_ceil, load_framed
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
+from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import Item, Story
 
 __all__ = ["AnyPicture", "PreparedStills", "cover_size", "motion_of", "open_picture",
@@ -56,19 +57,19 @@ class PreparedStills:
 
     def __init__(self, keep: int = 3) -> None:
         self._keep = keep
-        self._planes: OrderedDict[tuple[int, int, int], Planes] = OrderedDict()
+        self._planes: OrderedDict[tuple[object, ...], tuple[Planes, Focus]] = OrderedDict()
         self._lock = threading.Lock()  # pictures are opened on a producer's loader thread
 
-    def get(self, project: Project, segment: int, width: int, height: int) -> Planes:
-        """Segment ``segment``'s still, fitted to cover ``width`` x ``height``."""
-        key = (segment, width, height)
+    def get(self, visual: Still, segment: int, width: int, height: int
+            ) -> tuple[Planes, Focus]:
+        """Segment ``segment``'s still, fitted to cover ``width`` x ``height`` around its
+        focus, and where the focus lies in it."""
+        key = (segment, width, height, visual.focus)
         with self._lock:
             if key in self._planes:
                 self._planes.move_to_end(key)
                 return self._planes[key]
-        visual = project.segments[segment].visual
-        assert isinstance(visual, Still)
-        planes = load_cover_planes(visual.image, width, height, segment + 1)
+        planes = load_framed(visual.image, width, height, segment + 1, visual.focus)
         with self._lock:
             self._planes[key] = planes
             while len(self._planes) > self._keep:
@@ -86,10 +87,13 @@ def open_picture(project: Project, story: Story, position: int,
             assert item.segment is not None
             width, height = cover_size(project, item.segment)
             if stills is not None:
-                planes = stills.get(project, item.segment, width, height)
+                planes, focus = stills.get(visual, item.segment, width, height)
             else:
-                planes = load_cover_planes(visual.image, width, height, item.segment + 1)
-            return StillPicture(planes, segment_motion(project, item.segment))
+                planes, focus = load_framed(visual.image, width, height, item.segment + 1,
+                                            visual.focus)
+            motion = segment_motion(project, item.segment)
+            return StillPicture(planes, motion if visual.focus is None else around(motion,
+                                                                                    focus))
         case Video():
             assert item.clip is not None
             span = story.plan.spans[position]

@@ -17,10 +17,12 @@ from storyreel.frames.card import card_planes
 from storyreel.frames.text import check_font
 from storyreel.media.audio import MAX_NARRATION_SECONDS, SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import probe_clip
+from storyreel.media.focus import clip_focus, picture_focus
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project, Segment
 from storyreel.model.visual import Card, Still, Video
-from storyreel.render.keys import FileDigests, narration_facts_key
+from storyreel.render.keys import FileDigests, focus_facts_key, narration_facts_key
+from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import ClipFacts
 from storyreel.timeline.words import Word, WordTimings, estimate_words
 
@@ -51,6 +53,8 @@ class Analysis:
             that had to be estimated).
         clips: Each segment's trimmed clip (``None`` for other visuals and unusable
             clips).
+        focus: The focus found in each segment's still or clip, when it sets none
+            (``None`` where it sets one, where none was looked for or found).
     """
 
     problems: list[Problem]
@@ -62,6 +66,7 @@ class Analysis:
     words: list[WordTimings] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     clips: list[ClipFacts | None] = field(default_factory=list)
+    focus: list[Focus | None] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +78,7 @@ def analyse_project(
     project: Project, on_segment: Callable[[int], None] | None = None, *,
     speech: bool = False, words: Mapping[int, WordTimings] | None = None,
     facts: FactStore | None = None, digest: Callable[[Path], str] | None = None,
+    focus: bool = False,
 ) -> Analysis:
     """Open every still and decode every narration, collecting all problems.
 
@@ -87,6 +93,8 @@ def analyse_project(
             its contents (and the text it says), so the next render of an unchanged
             narration neither decodes nor aligns it again.
         digest: Hashes a file's contents (default: a fresh :class:`FileDigests`).
+        focus: Also find the focus of each still and clip that sets none (kept in
+            ``facts`` by the file's contents, so it is looked for once per picture).
     """
     problems: list[Problem] = []
     lengths: list[int] = []
@@ -95,12 +103,15 @@ def analyse_project(
     timings: list[WordTimings] = []
     warnings: list[str] = []
     clips: list[ClipFacts | None] = []
+    found_focus: list[Focus | None] = []
     aligner = Aligner()
     digest = digest or FileDigests()
     for number, segment in enumerate(project.segments, start=1):
         size, clip = _check_visual(project, segment, number, problems, warnings)
         sizes.append(size)
         clips.append(clip)
+        usable = size != (0, 0) and segment.focus is None and focus
+        found_focus.append(_focus_of(segment, clip, facts, digest) if usable else None)
         if segment.audio is None:  # spoken from its text when the render starts
             if not segment.text.strip() and not segment.interlude:
                 problems.append(Problem("no narration: the segment has neither a recording "
@@ -115,7 +126,8 @@ def analyse_project(
         known = (words or {}).get(number - 1)
         try:
             found = _remembered(facts, digest, segment.audio, number, segment.text,
-                                wanted, align=wanted and known is None, aligner=aligner)
+                                wanted, align=wanted and known is None, aligner=aligner,
+                                language=project.language_of(number - 1))
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
@@ -135,7 +147,40 @@ def analyse_project(
     intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
-    return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips)
+    return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips,
+                    found_focus)
+
+
+def _focus_of(segment: Segment, clip: ClipFacts | None, store: FactStore | None,
+              digest: Callable[[Path], str]) -> Focus | None:
+    """The focus found in a segment's still or clip (kept in ``store`` by its contents)."""
+    visual = segment.visual
+    if isinstance(visual, Card) or (isinstance(visual, Video) and clip is None):
+        return None
+    at = str(visual.clip.trim[0]) if isinstance(visual, Video) else None
+    try:
+        key = focus_facts_key(digest(visual.files()[0]), at) if store is not None else None
+    except MediaError:
+        return None  # opening it for the render names the problem
+    kept = store.recall(key) if store is not None and key is not None else None
+    if kept is not None and _is_focus(kept.get("focus", "")):
+        point = kept["focus"]
+        return (float(point[0]), float(point[1])) if point is not None else None
+    try:
+        found = (clip_focus(visual.video, visual.clip.trim[0], clip.width, clip.height)
+                 if isinstance(visual, Video) and clip is not None
+                 else picture_focus(visual.image) if isinstance(visual, Still) else None)
+    except MediaError:
+        return None
+    if store is not None and key is not None:
+        store.remember(key, {"focus": list(found) if found is not None else None})
+    return found
+
+
+def _is_focus(point: Any) -> bool:
+    """Whether kept facts hold a focus (or ``None``: none was found), as finding one gives."""
+    return point is None or (isinstance(point, list) and len(point) == 2 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in point))
 
 
 def _check_visual(project: Project, segment: Segment, number: int, problems: list[Problem],
@@ -220,25 +265,27 @@ class FactStore(Protocol):
 
 
 def _remembered(store: FactStore | None, digest: Callable[[Path], str], path: Path,
-                number: int, text: str, speech: bool, *, align: bool, aligner: Aligner
-                ) -> _Found:
+                number: int, text: str, speech: bool, *, align: bool, aligner: Aligner,
+                language: str = "en") -> _Found:
     """What :func:`_narration_facts` finds, taken from ``store`` when it was found before."""
     try:
         content = digest(path) if store is not None else None
     except MediaError:
         content = None  # decoding it names the problem, with its segment
     if store is None or content is None:
-        return _narration_facts(path, number, text, speech, align=align, aligner=aligner)
-    key = narration_facts_key(content, text, speech=speech, align=align)
+        return _narration_facts(path, number, text, speech, align=align, aligner=aligner,
+                                language=language)
+    key = narration_facts_key(content, text, speech=speech, align=align, language=language)
     found = _from_json(store.recall(key))
     if found is None:
-        found = _narration_facts(path, number, text, speech, align=align, aligner=aligner)
+        found = _narration_facts(path, number, text, speech, align=align, aligner=aligner,
+                                 language=language)
         store.remember(key, _to_json(found))
     return found
 
 
 def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align: bool,
-                     aligner: Aligner) -> _Found:
+                     aligner: Aligner, language: str = "en") -> _Found:
     """A narration's length, where it speaks and when its words are said (when asked)."""
     length, regions, mono = _narration(path, number, speech, align=align)
     if not speech or not align:
@@ -247,7 +294,7 @@ def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align:
         return _Found(length, regions, estimate_words(text, regions, length),
                       f"word timings estimated (narrations over {_ALIGN_SECONDS // 60:g} "
                       "minutes are not aligned)")
-    aligned, why = align_narration(text, mono, regions, aligner)
+    aligned, why = align_narration(text, mono, regions, aligner, language)
     return _Found(length, regions, aligned, why)
 
 

@@ -29,6 +29,7 @@ from storyreel.errors import EncoderError, ValidationFailed
 from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
+from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
 from storyreel.render.analysis import Analysis, analyse_project
 from storyreel.render.cache import PartCache
@@ -179,6 +180,9 @@ class Job:
         check_output_dir(self.target)
         sweep_stale(self.target.parent)
         plan = story.plan
+        platform = self.settings.platform  # each output's own: its platform's limit
+        too_long = length_warning(platform, plan.duration) if platform else None
+        self.warnings += [too_long] if too_long else []
         with temp_output(self.target) as temp, self.workspace() as work:
             sound = self.export(story, temp, work, shared)
             self.check_cancel()
@@ -261,7 +265,7 @@ class Job:
         analysis = analyse_project(self.project, on_segment,
                                    speech=captions.enabled or captions.sidecar
                                    or captions.words_json, words=self.words,
-                                   facts=self.cache, digest=self.digest)
+                                   facts=self.cache, digest=self.digest, focus=True)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis

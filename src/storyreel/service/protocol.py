@@ -38,6 +38,7 @@ class RenderSpec:
         cache: The folder of encoded parts kept between renders (the studio's data
             folder holds it); empty for none. With workers on Redis, the narrations they
             speak are kept there too (``narration/``).
+        cut: The 1-based segments to render (a cut, with its own timing); empty: all.
     """
 
     job_id: int
@@ -49,6 +50,7 @@ class RenderSpec:
     options: dict[str, Any] = field(default_factory=dict)
     draft: bool = False
     cache: str = ""
+    cut: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -473,8 +473,10 @@ def remove_asset(project_id: int, name: str, response: Response,
 def start_render(project_id: int, studio: StudioDep,
                  body: RenderRequest | None = None) -> RenderAccepted:
     """Queue a render: ``{"draft": true}`` for a quick draft (small size, fastest preset,
-    bitrate scaled to the size), else the final video. 400 lists every problem."""
-    job = studio.render(project_id, draft=body.draft if body else False)
+    bitrate scaled to the size), else the final video; ``{"segments": "2-4"}`` for a cut
+    of those segments only, with its own timing. 400 lists every problem."""
+    job = studio.render(project_id, draft=body.draft if body else False,
+                        segments=body.segments if body else None)
     return RenderAccepted(job_id=job.id, status="queued",
                           status_url=f"/api/projects/{project_id}/status/",
                           events_url=f"/api/projects/{project_id}/events/")
@@ -586,6 +588,15 @@ def render_poster(job_id: int, studio: StudioDep,
     """A small picture from the finished video, for the history."""
     path, _ = studio.render_file(job_id, "jpg", platform)
     return _media(path)
+
+
+@router.get("/renders/{job_id}/thumbnail.jpg", tags=["renders"], response_class=FileResponse)
+def render_thumbnail(job_id: int, studio: StudioDep,
+                     platform: Platform = None) -> FileResponse:
+    """The cover picture written with the video (``settings.thumbnail``), as a download;
+    ``platform`` picks one video's of a render for several."""
+    path, name = studio.render_file(job_id, "thumbnail", platform)
+    return FileResponse(path, media_type="image/jpeg", filename=name)
 
 
 @router.get("/words/", tags=["projects"])

@@ -28,6 +28,8 @@ from storyreel.demo import make_demo_project
 from storyreel.errors import ManifestError, MediaError, Problem, ValidationFailed
 from storyreel.frames.text import check_font
 from storyreel.media.image import even_ceil
+from storyreel.media.sidecar import THUMBNAIL_SUFFIX, sidecar_path
+from storyreel.model.cuts import segment_numbers
 from storyreel.model.load import (
     MAX_MANIFEST_BYTES,
     parse_json,
@@ -560,7 +562,7 @@ class Studio:
         self._swap_media(segment, "video", temp, target, {
             "video_file": name, "video_width": info.width, "video_height": info.height,
             "video_seconds": round(info.duration, 3), "video_fps": str(info.fps),
-            **_NO_IMAGE}, expect)
+            "focus": None, **_NO_IMAGE}, expect)
         return {"kind": "video", "width": info.width, "height": info.height,
                 "duration": round(info.duration, 3), "fps": round(float(info.fps), 3),
                 "format": info.format}
@@ -573,7 +575,7 @@ class Studio:
         uploads.make_thumbnail(temp, _thumb(target))
         self._swap_media(segment, "image", temp, target, {
             "image_file": name, "image_width": info.width, "image_height": info.height,
-            **_NO_VIDEO}, expect)
+            "focus": None, **_NO_VIDEO}, expect)
         return {"kind": "image", "width": info.width, "height": info.height,
                 "format": info.format}
 
@@ -783,24 +785,26 @@ class Studio:
 
     # -- renders ---------------------------------------------------------------------------
 
-    def render(self, project_id: int, *, draft: bool = False) -> JobRow:
-        """Queue a render (a quick ``draft`` or the final video) after checking that every
-        segment is complete."""
+    def render(self, project_id: int, *, draft: bool = False,
+               segments: str | None = None) -> JobRow:
+        """Queue a render (a quick ``draft`` or the final video; of the ``segments`` named
+        only, a cut such as ``2-4``) after checking that every segment is complete."""
         project = self.project(project_id)
-        segments = self.store.segments(project_id)
+        rows = self.store.segments(project_id)
         active = self.store.active_job(project_id)
         if active is not None:
             raise Conflict("This project is already being rendered; wait for it or stop it "
                            "first.", job_id=active.id)
-        problems = render_problems(project.title, project.options, segments,
+        problems = render_problems(project.title, project.options, rows,
                                    self.folder(project_id))
         if problems:
             count = len(problems)
             raise Invalid(f"The video cannot be made yet: {count} thing"
                           f"{'s' if count != 1 else ''} to fix.",
-                          [_problem_out(p, segments) for p in problems])
+                          [_problem_out(p, rows) for p in problems])
+        cut = _cut(segments, len(rows))
         try:
-            job = self.store.create_job(project_id, draft=draft)
+            job = self.store.create_job(project_id, draft=draft, cut=cut)
         except ActiveJobExists as exc:
             raise Conflict("This project is already being rendered; wait for it or stop it "
                            "first.", job_id=exc.job.id) from exc
@@ -911,6 +915,9 @@ class Studio:
         elif kind in ("chapters.txt", "jpg"):
             path = (folder / video).with_suffix(f".{kind}")
             name = f"{stem}.{kind}"
+        elif kind == "thumbnail":
+            path = sidecar_path(folder / video, THUMBNAIL_SUFFIX)
+            name = f"{stem}{THUMBNAIL_SUFFIX}"
         else:
             if not captions:
                 raise NotFound("This render has no captions (the story has no text).")
@@ -919,6 +926,21 @@ class Studio:
         if not path.is_file():
             raise NotFound("The file of this render is missing from the data folder.")
         return path, name
+
+
+def _cut(spec: str | None, count: int) -> list[int] | None:
+    """The 1-based segments a render's ``segments`` names (``None``: the whole story).
+
+    Raises:
+        Invalid: The list does not read, or names a segment the project lacks.
+    """
+    if spec is None or not spec.strip():
+        return None
+    try:
+        cut = segment_numbers(spec, count)
+    except ValidationFailed as exc:
+        raise Invalid(f"Which segments to render: {exc.problems[0].message}.") from None
+    return None if cut == list(range(1, count + 1)) else cut
 
 
 def _reason(exc: StudioError, shown: int = 3) -> str:

@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from storyreel.media.audio import SAMPLE_RATE
+from storyreel.media.sidecar import THUMBNAIL_SUFFIX, sidecar_path
 from storyreel.service.errors import NotFound
 from storyreel.service.etags import etag
 from storyreel.service.narration import narration_state
@@ -150,7 +151,7 @@ class Views:
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
                           image=image, audio=audio, title=segment.title, video=video,
-                          clip=segment.clip, language=segment.language,
+                          clip=segment.clip, focus=segment.focus, language=segment.language,
                           missing=missing_media(segment, folder),
                           narration=state, etag=etag("s", segment.id, segment.version))
 
@@ -208,6 +209,8 @@ class Views:
             captions_url=f"{base}/captions.srt{which}" if captions else None,
             vtt_url=f"{base}/captions.vtt{which}" if captions else None,
             chapters_url=f"{base}/chapters.txt{which}" if chapters else None,
+            thumbnail_url=f"{base}/thumbnail.jpg{which}" if sidecar_path(
+                path, THUMBNAIL_SUFFIX).is_file() else None, cut=job.cut,
             warnings=job.warnings,
             stale=job.project_version is not None
             and project.updated_at > job.project_version + 1e-6,

@@ -171,6 +171,7 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
         speak = time.perf_counter() - started
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
         project = apply_overrides(project, {"draft": bool(spec.get("draft"))})
+        project = project.cut(spec["cut"]) if spec.get("cut") else project
         cache = PartCache(Path(spec["cache"])) if spec.get("cache") else False
         result = render(project, Path(spec["output"]), cancel=cancel, cache=cache,
                         on_progress=progress, parts=_remote_parts(), narrator=narrator,

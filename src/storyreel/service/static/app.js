@@ -1208,6 +1208,7 @@ function showStage(which) {
 let frameCount = 0;
 let frameKey = "";
 function showFrame() {
+  drawFocus();
   const seg = state.selected && segmentById(state.selected);
   const start = $("#frame-start"), end = $("#frame-end");
   const ready = Boolean(seg && (seg.image || seg.video || seg.title));
@@ -1216,13 +1217,14 @@ function showFrame() {
     : "Select a segment to see how the video will frame its picture.";
   $("#frame-caption").textContent = seg ? `Segment ${seg.number}${ready ? ": as the video frames it, with its caption" : ""}` : "";
   const platforms = ready ? chosenPlatforms() : [];
-  $("#frame-screen").hidden = platforms.length > 0;
-  $("#frame-platforms").hidden = !platforms.length;
+  const focusing = Boolean(state.focusView && focusSegment());  // the whole picture, one screen
+  $("#frame-screen").hidden = platforms.length > 0 && !focusing;
+  $("#frame-platforms").hidden = !platforms.length || focusing;
   $("#safe-toggle").hidden = !platforms.length;
   if (!ready) { start.hidden = end.hidden = true; frameKey = ""; return; }
   // Draw again only when something the frame shows has changed.
   const key = JSON.stringify([seg.id, seg.image && seg.image.url, seg.video && seg.video.url,
-    seg.clip, seg.title, seg.text, state.project.options]);
+    seg.clip, seg.title, seg.text, seg.focus, state.project.options]);
   if (key === frameKey) return;
   frameKey = key;
   frameCount += 1;
@@ -1232,6 +1234,63 @@ function showFrame() {
   end.src = `${base}end`;
   start.hidden = state.frameEnd;
   end.hidden = !state.frameEnd;
+}
+
+// ---------------------------------------------------------------- stage: a still's focus
+
+// The whole picture, its focus marked; a click there sets the point every crop keeps.
+function showFocus(on) {
+  state.focusView = on;
+  $("#show-focus").classList.toggle("active", on);
+  $("#show-start").classList.toggle("active", !on && !state.frameEnd);
+  $("#show-end").classList.toggle("active", !on && state.frameEnd);
+  showFrame();
+}
+
+function focusSegment() {
+  const seg = state.selected && segmentById(state.selected);
+  return seg && seg.image ? seg : null;
+}
+
+function drawFocus() {
+  const seg = focusSegment();
+  const on = Boolean(state.focusView && seg);
+  $("#focus-view").hidden = $("#focus-picture").hidden = !on;  // no picture without a view
+  $("#show-focus").hidden = !seg;
+  $("#focus-note").hidden = $("#focus-auto").hidden = !on;
+  if (!on) return;
+  const picture = $("#focus-picture");
+  if (picture.dataset.url !== seg.image.url) { picture.dataset.url = seg.image.url; picture.src = seg.image.url; }
+  $("#focus-auto").hidden = !seg.focus;
+  $("#focus-note").textContent = seg.focus
+    ? `Focus of segment ${seg.number}: ${Math.round(seg.focus[0] * 100)} % across, ${Math.round(seg.focus[1] * 100)} % down.`
+    : `Segment ${seg.number}: the focus is found by the render (faces, else what stands out, else the centre). Click the picture to choose it.`;
+  placeFocusMarker();
+}
+
+// Where the picture is drawn inside its box (it keeps its shape: bars beside or above it).
+function pictureBox(img) {
+  const scale = Math.min(img.clientWidth / img.naturalWidth, img.clientHeight / img.naturalHeight);
+  const width = img.naturalWidth * scale, height = img.naturalHeight * scale;
+  return { left: (img.clientWidth - width) / 2, top: (img.clientHeight - height) / 2, width, height };
+}
+
+function placeFocusMarker() {
+  const seg = focusSegment(), img = $("#focus-picture"), marker = $("#focus-marker");
+  marker.hidden = !(seg && seg.focus && img.naturalWidth);
+  if (marker.hidden) return;
+  const box = pictureBox(img);
+  marker.style.left = `${box.left + seg.focus[0] * box.width}px`;
+  marker.style.top = `${box.top + seg.focus[1] * box.height}px`;
+}
+
+function focusClick(event) {
+  const seg = focusSegment(), img = $("#focus-picture");
+  if (!seg || !img.naturalWidth) return;
+  const box = pictureBox(img);
+  const share = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
+  const point = [share((event.offsetX - box.left) / box.width), share((event.offsetY - box.top) / box.height)];
+  setSegmentValue(seg.id, "focus", point, "focus").catch(showError);
 }
 
 // The platforms a render makes a video for, each (settings.platforms), or none.
@@ -1275,6 +1334,7 @@ function showPlatformFrames(seg, platforms) {
 }
 
 function setFrameEnd(end) {
+  if (state.focusView) showFocus(false);
   $$("#frame-platforms img").forEach((img) => { img.hidden = (img.dataset.at === "end") !== end; });
   state.frameEnd = end;
   $("#show-start").classList.toggle("active", !end);
@@ -1305,6 +1365,7 @@ function showVideo(video) {
     el("a", { class: "button primary", href: video.download_url, textContent: "Download MP4", download: "" }));
   if (video.captions_url) links.append(el("a", { class: "button ghost", href: video.captions_url, textContent: "Captions (.srt)", download: "" }));
   if (video.chapters_url) links.append(el("a", { class: "button ghost", href: video.chapters_url, textContent: "YouTube chapters", download: "" }));
+  if (video.thumbnail_url) links.append(el("a", { class: "button ghost", href: video.thumbnail_url, textContent: "Thumbnail", download: "" }));
   info.append(links);
 }
 
@@ -1390,11 +1451,11 @@ function renderNote(s) {
   }
 }
 
-async function startRender(draft) {
+async function startRender(draft, segments = null) {
   try {
     $("#render-draft").disabled = $("#render-final").disabled = true;
     await Promise.allSettled([...inflight]);  // the text just typed is saved first (on blur)
-    await api("POST", projectPath("render/"), { draft });
+    await api("POST", projectPath("render/"), segments ? { draft, segments } : { draft });
     loadProjects().catch(() => {});
   } catch (err) {
     $("#render-draft").disabled = $("#render-final").disabled = false;
@@ -1633,7 +1694,7 @@ function cardEditor(seg) {
 const platformWords = (name) => (state.words.choices["settings.platforms"] || {})[name] || name;
 
 function historyPanel() {
-  const box = el("div", { class: "group" });
+  const box = el("div", { class: "group" }, cutForm());
   if (!state.history.length) {
     box.append(el("p", { class: "muted", textContent: "Finished videos appear here, newest first: drafts and final videos alike." }));
     return box;
@@ -1641,15 +1702,18 @@ function historyPanel() {
   const list = el("ul", { class: "history" });
   for (const video of state.history) {
     const thumb = el("div", { class: "thumb" });
-    if (video.poster_url) thumb.append(el("img", { src: video.poster_url, alt: "" }));
+    const cover = video.thumbnail_url || video.poster_url;  // the cover made with it, else a frame
+    if (cover) thumb.append(el("img", { src: cover, alt: video.thumbnail_url ? "Thumbnail" : "" }));
     const item = el("li", { class: "history-item", tabIndex: 0, dataset: { job: video.job_id } }, thumb,
       el("div", {},
         el("div", {}, el("span", { class: `tag ${video.draft ? "draft" : "final"}`, textContent: video.draft ? "Draft" : "Final" }),
           video.platform ? el("span", { class: "tag platform", textContent: platformWords(video.platform) }) : null,
+          cutTag(video),
           el("span", { class: "small", textContent: ` ${fmtWhen(video.finished_at)}` })),
         el("div", { class: "muted small", textContent: `${fmtSeconds(video.duration)} · ${video.width}×${video.height} · ${fmtSize(video.size)}` }),
         video.stale ? el("div", { class: "stale small", textContent: "Project changed since" }) : null),
-      el("a", { class: "button ghost small-button", href: video.download_url, download: "", textContent: "↓", title: "Download", onclick: (event) => event.stopPropagation() }));
+      el("a", { class: "button ghost small-button", href: video.download_url, download: "", textContent: "↓", title: "Download", onclick: (event) => event.stopPropagation() }),
+      thumbnailLink(video));
     item.classList.toggle("active", video.video_url === state.videoJob);
     const play = () => { showVideo(video); showStage("video"); $("#video").play().catch(() => {}); buildPanelBody(); };
     item.addEventListener("click", play);
@@ -1658,6 +1722,37 @@ function historyPanel() {
   }
   box.append(list);
   return box;
+}
+
+// A cut: some segments rendered as a video of their own (a Short out of a long story).
+function cutForm() {
+  const count = state.project.segment_list.length;
+  const input = el("input", { id: "cut-segments", type: "text", placeholder: count > 1 ? `e.g. 2-${count}` : "1",
+    autocomplete: "off", spellcheck: false });
+  const go = el("button", { id: "render-cut", class: "secondary", textContent: "Make a cut",
+    onclick: () => { if (input.value.trim()) startRender(false, input.value.trim()); } });
+  input.addEventListener("keydown", (event) => { if (event.key === "Enter") go.click(); });
+  return el("div", { class: "cut-form" },
+    fieldRow({ path: "cut", label: "Segments", help: "Render only these (3, 2-5, 2- or 1,4-6), with their own timing and captions." }, input, ""),
+    go);
+}
+
+function cutTag(video) {
+  if (!video.cut || !video.cut.length) return null;
+  const runs = [];
+  for (const n of video.cut) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === n - 1) last[1] = n; else runs.push([n, n]);
+  }
+  const words = runs.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ");
+  return el("span", { class: "tag cut", textContent: `Segments ${words}` });
+}
+
+// The cover picture made with a video, as a download from the videos list.
+function thumbnailLink(video) {
+  if (!video.thumbnail_url) return null;
+  return el("a", { class: "button ghost small-button thumbnail-link", href: video.thumbnail_url, download: "",
+    textContent: "🖼", title: "Download the thumbnail", onclick: (event) => event.stopPropagation() });
 }
 
 // -- option fields: labels, units and help from the words; bounds and defaults from the model
@@ -1725,7 +1820,9 @@ function optionField(field) {
   const choices = state.words.choices[field.path];
   const values = node.enum || (node.anyOf || []).flatMap((n) => n.enum || (n.const !== undefined ? [n.const] : []));
   let input;
-  if (field.path === "fps") {
+  if (field.path === "settings.thumbnail") {
+    input = el("input", { type: "checkbox" });  // on: a cover with the defaults; off: none
+  } else if (field.path === "fps") {
     input = el("select");
     for (const [value, label] of [["24", "24"], ["25", "25"], ["30", "30"], ["30000/1001", "29.97"], ["50", "50"], ["60", "60"]]) input.append(new Option(label, value));
   } else if (node.type === "array" && node.items && node.items.enum) {
@@ -2206,6 +2303,11 @@ async function main() {
     img.addEventListener("load", () => img.classList.remove("broken"));
   }
   $("#show-end").addEventListener("click", () => setFrameEnd(true));
+  $("#show-focus").addEventListener("click", () => showFocus(true));
+  $("#focus-picture").addEventListener("click", focusClick);
+  $("#focus-picture").addEventListener("load", placeFocusMarker);
+  $("#focus-auto").addEventListener("click", () => { const seg = focusSegment(); if (seg) setSegmentValue(seg.id, "focus", null, "focus").catch(showError); });
+  window.addEventListener("resize", placeFocusMarker);
   $("#show-safe").addEventListener("change", () => $("#frame-platforms").classList.toggle("show-safe", $("#show-safe").checked));
   $$(".stage-tabs button").forEach((b) => b.addEventListener("click", () => showStage(b.dataset.stage)));
   $(".stage-tabs").addEventListener("keydown", tabKeys);
