@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from PIL import Image
-from studiokit import Studio, png_bytes, wait_status
+from studiokit import Studio, png_bytes, wait_status, zip_bundle
 
 from storyreel.service.options import build_manifest
 
@@ -36,6 +36,20 @@ def test_focus_is_patched_with_if_match_validated_and_cleared_by_a_new_picture(
     assert _segment(studio, pid)["focus"] is None
     cleared = studio.client.patch(url, json={"focus": None})
     assert cleared.status_code == 200 and cleared.json()["focus"] is None
+
+
+def test_a_bundle_keeps_the_focus_its_manifest_gives_each_picture(studio: Studio) -> None:
+    # Two segments share one picture file with different focus points; a third has none.
+    manifest = {"title": "Shared", "segments": [
+        {"image": "images/a.png", "text": "One.", "focus": [0.1, 0.2]},
+        {"image": "images/a.png", "text": "Two.", "focus": [0.9, 0.8]},
+        {"image": "images/b.png", "text": "Three."}]}
+    files = {"story/images/a.png": png_bytes((96, 48)), "story/images/b.png": png_bytes()}
+    response = studio.client.post("/api/projects/", content=zip_bundle(manifest, files),
+                                  headers={"content-type": "application/zip"})
+    assert response.status_code == 201, response.text
+    listed = studio.client.get(f"/api/projects/{response.json()['id']}/").json()
+    assert [s["focus"] for s in listed["segment_list"]] == [[0.1, 0.2], [0.9, 0.8], None]
 
 
 def test_a_render_with_a_thumbnail_lists_it_with_the_video(studio: Studio) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import assert_never
+from typing import Protocol, assert_never
 
 from storyreel.frames.card import CardPicture, card_planes
 from storyreel.frames.kenburns import Motion, StillPicture, around, choose_motion
@@ -16,8 +16,8 @@ from storyreel.model.visual import Card, Still, Video
 from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import Item, Story
 
-__all__ = ["AnyPicture", "PreparedStills", "cover_size", "motion_of", "open_picture",
-           "segment_motion"]
+__all__ = ["AnyPicture", "PreparedStills", "StillSource", "cover_size", "motion_of",
+           "open_picture", "segment_motion"]
 
 AnyPicture = StillPicture | VideoPicture | CardPicture
 
@@ -45,6 +45,16 @@ def motion_of(project: Project, item: Item) -> dict[str, object]:
         return {}
     return {"motion": repr(segment_motion(project, item.segment)),
             "cover": cover_size(project, item.segment)}
+
+
+class StillSource(Protocol):
+    """Where a segment's still comes from, fitted to cover a size around its focus."""
+
+    def get(self, visual: Still, segment: int, width: int, height: int
+            ) -> tuple[Planes, Focus]:
+        """Segment ``segment``'s still, fitted to cover ``width`` x ``height`` around its
+        focus, and where the focus lies in it."""
+        ...
 
 
 class PreparedStills:
@@ -78,7 +88,7 @@ class PreparedStills:
 
 
 def open_picture(project: Project, story: Story, position: int,
-                 stills: PreparedStills | None = None) -> AnyPicture:
+                 stills: StillSource | None = None) -> AnyPicture:
     """Open what item ``position`` of ``story`` shows (its still from ``stills`` when given)."""
     item = story.items[position]
     visual = item.visual

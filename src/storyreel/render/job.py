@@ -33,6 +33,7 @@ from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
 from storyreel.render.analysis import Analysis, analyse_project
 from storyreel.render.cache import PartCache
+from storyreel.render.decor import fade_frames
 from storyreel.render.draftgain import DraftGain, draft_gain
 from storyreel.render.keys import FileDigests, part_key, sound_key
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
@@ -531,8 +532,7 @@ class Job:
 
     def fades(self, story: Story) -> tuple[int, int]:
         """Fade in/out lengths in frames."""
-        fades, fps = self.settings.transitions, story.plan.fps
-        return seconds_to_frames(fades.fade_in, fps), seconds_to_frames(fades.fade_out, fps)
+        return fade_frames(self.project)
 
 
 class _Stop:

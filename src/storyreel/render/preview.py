@@ -95,7 +95,7 @@ class StillCache:
             MediaError: The file cannot be read or decoded.
         """
         try:
-            key = (self._digest(path), width, height)
+            key = (self.digest(path), width, height)
         except MediaError:
             return self.load(path, width, height, segment)  # its own error says why
         with self._lock:
@@ -114,7 +114,7 @@ class StillCache:
                ) -> tuple[Planes, Focus]:
         """The still cropped around ``focus`` (and where the focus lies in it), decoded
         at most once per focus (the last few are kept)."""
-        key = (self._digest(path), width, height, focus)
+        key = (self.digest(path), width, height, focus)
         with self._lock:
             kept = self._framed.get(key)
         if kept is None:
@@ -128,7 +128,7 @@ class StillCache:
 
     def found_focus(self, path: Path) -> Focus | None:
         """The focus a render finds in the still (looked for once per file contents)."""
-        digest = self._digest(path)
+        digest = self.digest(path)
         with self._lock:
             if digest in self._found:
                 return self._found[digest]
@@ -137,8 +137,12 @@ class StillCache:
             self._found[digest] = found
         return found
 
-    def _digest(self, path: Path) -> str:
-        """The file's SHA-256 (read again only when its length or time changed)."""
+    def digest(self, path: Path) -> str:
+        """The file's SHA-256 (read again only when its length or time changed).
+
+        Raises:
+            MediaError: The file cannot be read.
+        """
         with self._hashing:
             return self._digests(path)
 

@@ -25,6 +25,7 @@ from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     BatchQueued,
     ErrorOut,
+    FrameGridOut,
     GalleryItem,
     NarrateAccepted,
     NarrateRequest,
@@ -423,6 +424,53 @@ def segment_preview(project_id: int, segment_id: int, studio: StudioDep,
     return Response(studio.segment_preview(project_id, segment_id, end=at == "end",
                                            platform=platform),
                     media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/projects/{project_id}/frames/", response_model=FrameGridOut, tags=["projects"],
+            responses={503: {"model": ErrorOut, "description": "Too many previews at once"}})
+def frame_grid(project_id: int, studio: StudioDep) -> FrameGridOut:
+    """The video's frames as the next render will make them: their count and exact rate,
+    and where each segment starts (segments not spoken yet are timed from their words)."""
+    return studio.frame_grid(project_id)
+
+
+#: Narrowest and widest frame preview, in pixels.
+FRAME_WIDTHS = (64, 1280)
+
+
+@router.get("/projects/{project_id}/frame.jpg", tags=["projects"], response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}},
+                             "description": "The frame of the video at that time",
+                             "headers": {
+                                 "X-Storyreel-Frame": {"description": "Its frame number "
+                                                       "(0-based)",
+                                                       "schema": {"type": "integer"}},
+                                 "X-Storyreel-Estimated": {
+                                     "description": "Segments (1-based, comma-separated) "
+                                                    "not spoken yet, whose length is "
+                                                    "estimated from their words",
+                                     "schema": {"type": "string"}}}},
+                       422: {"model": ErrorOut, "description": "t is not a time of the "
+                                                               "video"},
+                       503: {"model": ErrorOut, "description": "Too many previews at once"}})
+def frame_preview(project_id: int, studio: StudioDep,
+                  t: Annotated[str, Query(description="seconds from the start, e.g. 12.5")],
+                  w: Annotated[int | None, Query(ge=FRAME_WIDTHS[0], le=FRAME_WIDTHS[1],
+                                                 description="width in pixels (default: "
+                                                             "preview size)")] = None,
+                  ) -> Response:
+    """The frame the video will show at ``t`` seconds, drawn by the render's own code:
+    picture and motion, crossfade, caption with the word spoken then, logo, fades.
+
+    ``t`` is rounded once to the nearest frame; outside ``[0, length)`` (or not a number)
+    it is a 422. Segments not spoken yet are timed from their words, and named in
+    ``X-Storyreel-Estimated``.
+    """
+    frame = studio.frame_at(project_id, t, w)
+    headers = {"Cache-Control": "no-store", "X-Storyreel-Frame": str(frame.index)}
+    if frame.estimated:
+        headers["X-Storyreel-Estimated"] = ",".join(str(n) for n in frame.estimated)
+    return Response(frame.jpeg, media_type="image/jpeg", headers=headers)
 
 
 @router.get("/projects/{project_id}/segments/{segment_id}/filmstrip.png", tags=["segments"],

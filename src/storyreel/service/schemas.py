@@ -22,6 +22,7 @@ __all__ = [
     "ChaptersOut",
     "ClipOut",
     "ErrorOut",
+    "FrameGridOut",
     "GalleryItem",
     "ImageOut",
     "JobStatus",
@@ -38,6 +39,7 @@ __all__ = [
     "SegmentCreate",
     "SegmentOrder",
     "SegmentOut",
+    "SegmentStartOut",
     "SegmentUpdate",
     "SkippedProject",
     "StaleOut",
@@ -414,3 +416,22 @@ class GalleryItem(BaseModel):
     height: int | None = None
     platform: str | None = Field(None, description="the platform it was made for, in a "
                                  "render for several platforms (one item each)")
+
+
+class SegmentStartOut(BaseModel):
+    """Where a segment starts in the video."""
+
+    id: int
+    frame: int = Field(description="its first frame (0-based)")
+    seconds: float = Field(description="the time of that frame")
+
+
+class FrameGridOut(BaseModel):
+    """The video's frames as the next render will make them: for a scrubber."""
+
+    fps: str = Field(description="exact frame rate, as a fraction (e.g. 30000/1001)")
+    frames: int = Field(description="frames in the video")
+    seconds: float = Field(description="the video's length")
+    estimated: list[int] = Field(description="segments (1-based) not spoken yet, timed "
+                                             "from their words")
+    segments: list[SegmentStartOut]

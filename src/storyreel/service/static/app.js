@@ -440,12 +440,12 @@ function renderTimeline() {
   const keep = focused ? { id: Number(focused.dataset.id), field: document.activeElement.className } : null;
   // What is being typed survives a redraw: it is kept, and still saved when typing pauses.
   const typing = $$(".segment [data-dirty='1']", list).map((input) => [input.closest(".segment").dataset.id, input.className, input.value]);
-  list.replaceChildren();
   list.style.setProperty("--digits", String(String(segments.length).length));  // room for the longest number
-  for (const seg of segments) list.append(segmentRow(seg, segments.length, longest));
+  placeRows(list, segments.map((seg) => keptRow(seg, segments.length, longest)));
   for (const [id, name, value] of typing) {
     const input = document.querySelector(`#segment-${id} .${name.split(" ")[0]}`);
-    if (input) { input.value = value; input.dataset.dirty = "1"; }
+    if (input && input.value !== value) input.value = value;  // a kept row still holds it
+    if (input) input.dataset.dirty = "1";
   }
   if (!segments.length) list.append(el("li", { class: "empty muted", textContent: "No segments yet: press “+ Segment”, or drop pictures here." }));
   const deleted = deletedRow();
@@ -458,6 +458,45 @@ function renderTimeline() {
     const field = row && keep.field && row.querySelector(`.${keep.field.split(" ")[0]}`);
     (field || row)?.focus();
   }
+}
+
+// The timeline's rows are kept by segment: a row whose segment is unchanged is updated in
+// place (its length bar, its selection), not built again, so a long project redraws only
+// what changed and a field keeps its focus, selection and typing.
+const keptRows = new Map();  // segment id -> { li, key }
+
+// What a row shows of its segment (its version tag aside: it changes with every save).
+const rowKey = (seg, count) => JSON.stringify([{ ...seg, etag: undefined }, count]);
+
+function keptRow(seg, count, longest) {
+  const key = rowKey(seg, count);
+  const kept = keptRows.get(seg.id);
+  if (kept && kept.key === key) {
+    kept.li.classList.toggle("selected", seg.id === state.selected);
+    $(".seg-length-fill", kept.li).style.width = `${(100 * segDuration(seg)) / longest}%`;
+    return kept.li;
+  }
+  const li = segmentRow(seg, count, longest);
+  keptRows.set(seg.id, { li, key });
+  return li;
+}
+
+// A saved edit is shown in its row: the row now stands for the segment as it is.
+function showRecording(row, seg) {
+  $(".audio-state", row).textContent = seg.audio ? `♪ ${seg.audio.duration.toFixed(1)} s` : "+ Recording";
+  $(".seg-audio", row).classList.toggle("filled", Boolean(seg.audio));
+  $(".listen", row).hidden = !seg.audio;
+  const kept = keptRows.get(seg.id);
+  if (kept && kept.li === row) kept.key = rowKey(seg, state.project.segment_list.length);
+}
+
+// Put ``rows`` in the list in order, moving only the rows that are out of place.
+function placeRows(list, rows) {
+  const wanted = new Set(rows);
+  for (const node of [...list.children]) if (!wanted.has(node)) node.remove();
+  rows.forEach((li, at) => { if (list.children[at] !== li) list.insertBefore(li, list.children[at] || null); });
+  const ids = new Set(rows.map((li) => Number(li.dataset.id)));
+  for (const id of [...keptRows.keys()]) if (!ids.has(id)) keptRows.delete(id);
 }
 
 function updateNarrateButton() {
@@ -474,6 +513,7 @@ function showSegmentFacts(seg) {
   if (row) {
     showNarration(row, seg);
     showMissing(row, seg);
+    showRecording(row, seg);
     const segments = state.project.segment_list;
     const longest = Math.max(1, ...segments.map(segDuration));
     for (const other of segments) {
@@ -499,6 +539,8 @@ function segmentRow(seg, count, longest) {
   li.setAttribute("aria-label", `Segment ${seg.number}`);
   $(".seg-number", li).textContent = seg.number;
   const img = $(".seg-image img", li);
+  img.loading = "lazy";  // a long project loads the thumbnails in view, then as it scrolls
+  img.decoding = "async";
   if (seg.image) {
     img.src = seg.image.thumbnail_url;
     img.alt = `Segment ${seg.number} picture`;
@@ -528,7 +570,7 @@ function segmentRow(seg, count, longest) {
   text.addEventListener("paste", (event) => {
     if ((event.clipboardData?.getData("text/plain") || "").includes("\n")) setTimeout(() => offerSplit(seg.id, text));
   });
-  requestAnimationFrame(() => fitText(text));
+  if (!SIZED_BY_CSS) requestAnimationFrame(() => fitText(text));
   bindSegmentField(text, seg.id, "text", () => text.value);
   const chapter = $(".seg-chapter", li);
   chapter.value = seg.chapter || "";
@@ -554,8 +596,12 @@ function segmentRow(seg, count, longest) {
   return li;
 }
 
-// A segment's text shows whole: the box grows with it.
+// A segment's text shows whole: the box grows with it. Where the browser sizes a field to
+// its content (CSS field-sizing), nothing is measured here: measuring forced a layout of the
+// whole timeline on every keystroke, and one per row when a long project opened.
+const SIZED_BY_CSS = CSS.supports("field-sizing", "content");
 function fitText(text) {
+  if (SIZED_BY_CSS) return;
   text.style.height = "auto";
   text.style.height = `${text.scrollHeight + 2}px`;
 }
@@ -619,6 +665,7 @@ function bindSegmentField(input, segmentId, name, value) {
   input.addEventListener("input", () => {
     if (!bases.has(key)) bases.set(key, versions.get(segmentKey(segmentId))?.data[name]);
     input.dataset.dirty = "1";
+    scrub.changed = segmentId;
     debounced(key, run);
   });
   input.addEventListener("blur", () => flush(key, run));
@@ -698,6 +745,7 @@ function select(segmentId) {
   $$(".segment").forEach((row) => row.classList.toggle("selected", Number(row.dataset.id) === segmentId));
   $$(".ov-block").forEach((block, i) => block.classList.toggle("selected", state.project.segment_list[i]?.id === segmentId));
   showStage("frame");
+  hideScrubFrame();
   showFrame();
   refreshSegmentPanel();
 }
@@ -1208,6 +1256,8 @@ function showStage(which) {
 let frameCount = 0;
 let frameKey = "";
 function showFrame() {
+  if (scrubFrameShown()) { refreshFrameGrid(true); return; }  // the scrubber's moment, redrawn
+  refreshFrameGrid(false);
   drawFocus();
   const seg = state.selected && segmentById(state.selected);
   const start = $("#frame-start"), end = $("#frame-end");
@@ -1334,6 +1384,7 @@ function showPlatformFrames(seg, platforms) {
 }
 
 function setFrameEnd(end) {
+  hideScrubFrame();
   if (state.focusView) showFocus(false);
   $$("#frame-platforms img").forEach((img) => { img.hidden = (img.dataset.at === "end") !== end; });
   state.frameEnd = end;
@@ -1367,6 +1418,133 @@ function showVideo(video) {
   if (video.chapters_url) links.append(el("a", { class: "button ghost", href: video.chapters_url, textContent: "YouTube chapters", download: "" }));
   if (video.thumbnail_url) links.append(el("a", { class: "button ghost", href: video.thumbnail_url, textContent: "Thumbnail", download: "" }));
   info.append(links);
+}
+
+// ---------------------------------------------------------------- stage: scrubber
+
+// A slider across the whole video under the stage. The frame under it is drawn by the engine
+// (frame.jpg?t=): one request at a time, and when it is back the latest position is asked
+// for next, so a fast drag never queues stale frames.
+const scrub = { grid: null, busy: false, wanted: null, changed: null, timer: null, project: null };
+
+const gridFps = () => { const [n, d = "1"] = scrub.grid.fps.split("/"); return Number(n) / Number(d); };
+const scrubFrameShown = () => !$("#frame-at").hidden;
+
+function fmtClock(seconds) {
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes}:${(seconds - 60 * minutes).toFixed(2).padStart(5, "0")}`;
+}
+
+async function loadFrameGrid() {
+  const id = state.project && state.project.id;
+  if (!id) return null;
+  const grid = await api("GET", projectPath("frames/")).catch(() => null);
+  if (!grid || !state.project || state.project.id !== id) return null;  // another project opened meanwhile
+  const slider = $("#scrub");
+  if (scrub.project !== id) { slider.value = "0"; scrub.project = id; }
+  scrub.grid = grid;
+  $("#scrubber").hidden = !state.project.segment_list.length;
+  slider.max = String(Math.max(0, grid.frames - 1));
+  showScrubTime();
+  return grid;
+}
+
+// The video's length changes with edits: read it again once they settle (and redraw the moment).
+function refreshFrameGrid(redraw) {
+  clearTimeout(scrub.timer);
+  scrub.timer = setTimeout(async () => {
+    await loadFrameGrid();
+    if (redraw && scrubFrameShown()) scrubTo(Number($("#scrub").value));
+  }, scrub.grid ? 300 : 0);
+}
+
+function showScrubTime() {
+  if (!scrub.grid) return;
+  const slider = $("#scrub");
+  const frame = Number(slider.value);
+  const text = `${fmtClock(frame / gridFps())} / ${fmtClock(scrub.grid.seconds)}`;
+  $("#scrub-time").textContent = text;
+  slider.setAttribute("aria-valuetext", `${text}, frame ${frame + 1} of ${scrub.grid.frames}`);
+}
+
+function scrubTo(frame) {
+  if (!scrub.grid) return;
+  scrub.wanted = frame;
+  showScrubTime();
+  showStage("frame");
+  if (!scrub.busy) drawScrubFrames();
+}
+
+async function drawScrubFrames() {
+  const project = state.project.id;
+  const img = $("#frame-at");
+  scrub.busy = true;
+  try {
+    while (scrub.wanted !== null && state.project?.id === project && scrub.grid) {
+      const frame = scrub.wanted;
+      scrub.wanted = null;
+      const t = (frame / gridFps()).toFixed(6);
+      const settled = new AbortController();
+      const loaded = new Promise((done) => {
+        img.addEventListener("load", () => done(true), { signal: settled.signal });
+        img.addEventListener("error", () => done(false), { signal: settled.signal });
+      });
+      img.src = projectPath(`frame.jpg?t=${t}`);
+      const ok = await loaded;
+      settled.abort();
+      if (ok && state.project?.id === project) showScrubFrame(frame, t);
+    }
+  } finally {
+    scrub.busy = false;
+  }
+}
+
+function showScrubFrame(frame, t) {
+  const img = $("#frame-at");
+  img.dataset.frame = String(frame);
+  img.dataset.t = t;
+  img.hidden = false;
+  $("#frame-start").hidden = $("#frame-end").hidden = true;
+  $("#frame-empty").hidden = true;
+  $("#frame-screen").hidden = false;  // the moment of the video, in place of each platform's frames
+  $("#frame-platforms").hidden = $("#safe-toggle").hidden = true;
+  $("#frame-caption").textContent = `The video at ${fmtClock(Number(t))}, as the next render will draw it`;
+}
+
+function hideScrubFrame() {
+  if (!scrubFrameShown()) return;
+  $("#frame-at").hidden = true;
+  frameKey = "";  // the segment's frames are shown again
+}
+
+function setupScrubber() {
+  const slider = $("#scrub");
+  slider.addEventListener("input", () => scrubTo(Number(slider.value)));
+  slider.addEventListener("keydown", (event) => {
+    // Arrows step a frame (the slider's own step); with Shift, or Page Up/Down, a second.
+    const second = Math.max(1, Math.round(scrub.grid ? gridFps() : 1));
+    const page = { PageUp: 1, PageDown: -1 }[event.key];
+    const arrow = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[event.key];
+    const step = page ?? (event.shiftKey && arrow ? arrow : 0);
+    if (!step) return;
+    event.preventDefault();
+    slider.value = String(Math.min(Number(slider.max), Math.max(0, Number(slider.value) + step * second)));
+    scrubTo(Number(slider.value));
+  });
+}
+
+// After an edit, a finished draft plays from the start of the segment that changed.
+async function playFromChange() {
+  const changed = scrub.changed;
+  if (changed === null) return;
+  scrub.changed = null;
+  const grid = await loadFrameGrid();
+  const start = grid && grid.segments.find((seg) => seg.id === changed);
+  if (!start) return;
+  const player = $("#video");
+  const play = () => { player.currentTime = start.seconds; player.play().catch(() => {}); };
+  if (player.readyState >= 1) play();
+  else player.addEventListener("loadedmetadata", play, { once: true });
 }
 
 // ---------------------------------------------------------------- render status
@@ -1419,6 +1597,7 @@ function updateStatus(s) {
   showVideo(s.video);
   const finishedNow = s.kind !== "narrate" && before && before.job_id === s.job_id && before.status !== "completed" && s.status === "completed";
   if (finishedNow) showStage("video");
+  if (finishedNow && s.draft) playFromChange();
 }
 
 function renderNote(s) {
@@ -2303,6 +2482,7 @@ async function main() {
     img.addEventListener("load", () => img.classList.remove("broken"));
   }
   $("#show-end").addEventListener("click", () => setFrameEnd(true));
+  setupScrubber();
   $("#show-focus").addEventListener("click", () => showFocus(true));
   $("#focus-picture").addEventListener("click", focusClick);
   $("#focus-picture").addEventListener("load", placeFocusMarker);
