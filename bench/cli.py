@@ -22,6 +22,7 @@ from pathlib import Path
 import av
 
 from bench.clips import main as clips_main
+from bench.draft import main as draft_main
 from bench.measure import Sample, child_env, output_size, run_measured
 from bench.photos import main as photos_main
 from bench.platforms import main as platforms_main
@@ -112,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"measure only these renderers (of {', '.join(VARIANTS)})")
     parser.add_argument("--no-rerender", action="store_true",
                         help="skip the edit-and-re-render scenario (bench.rerender)")
+    parser.add_argument("--no-draft", action="store_true",
+                        help="skip the edit-to-draft scenario in the studio (bench.draft)")
     parser.add_argument("--no-photos", action="store_true",
                         help="skip the photographs against the floor (bench.photos)")
     parser.add_argument("--no-clips", action="store_true",
@@ -279,6 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "--work", str(work), "--preset", args.moviepy_preset]
         print(f"Edit and re-render: python -m bench.rerender {' '.join(rerender)}", flush=True)
         rerender_main(rerender)
+    if not args.no_draft:
+        draft = ["--out", str(out), "--work", str(work)]
+        print(f"Edit to draft: python -m bench.draft {' '.join(draft)}", flush=True)
+        draft_main(draft)
     if not args.no_photos:
         photos = ["--out", str(out), "--work", str(work), "--preset", args.moviepy_preset,
                   "--runs", str(args.runs)]

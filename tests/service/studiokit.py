@@ -190,7 +190,9 @@ def make_studio(tmp_path: Path) -> Iterator[Callable[..., Studio]]:
 
     def start(data_dir: Path | None = None, **options: Any) -> Studio:
         folder = data_dir or tmp_path / "data"
-        app = create_app(folder, **options)
+        # Warming the render process up costs seconds of CPU per studio: asked for where
+        # it is tested.
+        app = create_app(folder, **{"warm_up": False, **options})
         client = TestClient(app, base_url=BASE_URL)
         client.__enter__()
         clients.append(client)
@@ -214,7 +216,7 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 
     def start(**options: Any) -> LiveServer:
         data_dir = options.pop("data_dir", tmp_path / "live-data")
-        server = LiveServer(create_app(data_dir, **options)).__enter__()
+        server = LiveServer(create_app(data_dir, **{"warm_up": False, **options})).__enter__()
         servers.append(server)
         return server
 

@@ -18,10 +18,10 @@ import math
 from functools import cache
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-__all__ = ["LoudnessMeter", "TruePeakDetector", "amplitude_to_db", "db_to_amplitude"]
+__all__ = ["LoudnessMeter", "TruePeakDetector", "amplitude_to_db", "db_to_amplitude",
+           "gated_loudness"]
 
 _BLOCK_S = 0.4
 _STEP_S = 0.1
@@ -127,13 +127,16 @@ class TruePeakDetector:
         n = samples.shape[1]
         if n == 0:
             return np.zeros(0, dtype=np.float64)
-        # float32 keeps the matrix product fast; its rounding is far below 0.001 dB.
+        # float32 keeps the filtering fast; its rounding is far below 0.001 dB.
         extended = np.concatenate([self._history, samples.astype(np.float32)], axis=1)
         self._history = extended[:, n:]
-        windows = sliding_window_view(extended, _HISTORY + 1, axis=-1)  # (channels, n, taps)
-        upsampled = np.matmul(self._phases, windows.transpose(0, 2, 1))  # (channels, 4, n)
-        np.abs(upsampled, out=upsampled)
-        interpolated = upsampled.max(axis=1).max(axis=0)
+        # Output p/4 of a sample after window j is phase p's taps over extended[j:j+taps]:
+        # a correlation per channel and phase (a tight C loop, no window matrix).
+        interpolated = np.zeros(n, dtype=np.float32)
+        for channel in extended:
+            for phase in self._phases:
+                np.maximum(interpolated, np.abs(np.correlate(channel, phase, "valid")),
+                           out=interpolated)
         first = _HISTORY - self.delay
         sampled = np.abs(extended[:, first : first + n]).max(axis=0)
         return np.asarray(np.maximum(interpolated, sampled), dtype=np.float64)
@@ -151,12 +154,15 @@ class LoudnessMeter:
         peak = meter.true_peak_dbtp()
     """
 
-    def __init__(self, sample_rate: int = 48_000, channels: int = 2) -> None:
+    def __init__(self, sample_rate: int = 48_000, channels: int = 2, *,
+                 true_peak: bool = True) -> None:
         """Create a meter.
 
         Args:
             sample_rate: Sample rate of the blocks in Hz.
             channels: Channel count of the blocks (1 or 2; each weighs 1.0).
+            true_peak: Also find the true peak (the costlier half of the work); without
+                it :meth:`true_peak_dbtp` gives the sample peak.
         """
         if sample_rate <= 0:
             raise ValueError(f"sample rate must be positive, not {sample_rate}")
@@ -171,7 +177,7 @@ class LoudnessMeter:
         self._recent: list[float] = []  # energies of the last steps, up to one block
         self._blocks = np.zeros(1024, dtype=np.float64)
         self._block_count = 0
-        self._peaks = TruePeakDetector(sample_rate, channels)
+        self._peaks = TruePeakDetector(sample_rate, channels) if true_peak else None
         self._true_peak = 0.0
         self._sample_peak = 0.0
         self._samples = 0
@@ -198,8 +204,11 @@ class LoudnessMeter:
 
         weighted, self._zi = scipy.signal.sosfilt(self._sos, samples, axis=-1, zi=self._zi)
         self._add_energy(np.einsum("cn,cn->n", weighted, weighted))
-        self._true_peak = max(self._true_peak, float(self._peaks.peaks(samples).max()))
         self._sample_peak = max(self._sample_peak, float(np.abs(samples).max()))
+        if self._peaks is not None:
+            self._true_peak = max(self._true_peak, float(self._peaks.peaks(samples).max()))
+        else:
+            self._true_peak = self._sample_peak
 
     def _add_energy(self, power: NDArray[np.float64]) -> None:
         room = self._step - self._step_fill
@@ -230,13 +239,12 @@ class LoudnessMeter:
 
     def integrated_lufs(self) -> float:
         """Gated integrated loudness in LUFS so far; ``-inf`` for silence or under 400 ms."""
-        blocks = self._blocks[: self._block_count]
-        loud = blocks[_loudness(blocks) > _ABSOLUTE_GATE_LUFS]
-        if loud.size == 0:
-            return -math.inf
-        relative_gate = float(_loudness(np.array([loud.mean()]))[0]) + _RELATIVE_GATE_LU
-        gated = loud[_loudness(loud) > relative_gate]
-        return float(_loudness(np.array([gated.mean()]))[0])
+        return gated_loudness(self.block_powers())
+
+    def block_powers(self) -> NDArray[np.float64]:
+        """The K-weighted mean square of each 400 ms gating block so far (one every
+        100 ms): what :func:`gated_loudness` needs, for sounds measured apart."""
+        return self._blocks[: self._block_count].copy()
 
     def true_peak_dbtp(self) -> float:
         """Highest 4x-oversampled peak so far in dBTP; ``-inf`` for silence."""
@@ -245,6 +253,21 @@ class LoudnessMeter:
     def sample_peak_dbfs(self) -> float:
         """Highest sample magnitude so far in dBFS; ``-inf`` for silence."""
         return amplitude_to_db(self._sample_peak)
+
+
+def gated_loudness(blocks: NDArray[np.float64]) -> float:
+    """Integrated loudness in LUFS of gating blocks' mean squares (both gates applied);
+    ``-inf`` when none is above the absolute gate.
+
+    The blocks of sounds measured one by one, joined, give the loudness of those sounds
+    played one after another with silence between them (the gates drop the silence).
+    """
+    loud = blocks[_loudness(blocks) > _ABSOLUTE_GATE_LUFS]
+    if loud.size == 0:
+        return -math.inf
+    relative_gate = float(_loudness(np.array([loud.mean()]))[0]) + _RELATIVE_GATE_LU
+    gated = loud[_loudness(loud) > relative_gate]
+    return float(_loudness(np.array([gated.mean()]))[0])
 
 
 def _loudness(mean_squares: NDArray[np.float64]) -> NDArray[np.float64]:

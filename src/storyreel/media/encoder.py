@@ -100,14 +100,18 @@ class Mp4Encoder:
     ``streams`` selects what the file holds: a chunked render writes each part's
     picture (``"video"``) and the whole sound track (``"audio"``) to files of their own.
     ``stitchable`` makes libx264 write the same SPS/PPS whatever the pictures, so the
-    parts can be joined.
+    parts can be joined. ``quick_audio`` has FFmpeg's AAC encoder search its
+    quantisers the fast way (``aac_coder=fast``: about 2.5x faster, a little less
+    clean at the same bitrate), for drafts.
     """
 
     def __init__(self, path: Path, settings: EncoderSettings, *,
-                 streams: tuple[str, ...] = ("video", "audio"), stitchable: bool = False) -> None:
+                 streams: tuple[str, ...] = ("video", "audio"), stitchable: bool = False,
+                 quick_audio: bool = False) -> None:
         self.path = path
         self.settings = settings
         self._stitchable = stitchable
+        self._quick_audio = quick_audio
         self._frames = 0
         self._samples = 0
         self._finished = False
@@ -149,6 +153,8 @@ class Mp4Encoder:
         stream.layout = "stereo"
         stream.format = "fltp"
         stream.bit_rate = s.audio_bitrate
+        if self._quick_audio:
+            stream.options = {"aac_coder": "fast"}
         return stream
 
     def __enter__(self) -> Mp4Encoder:

@@ -13,8 +13,10 @@ and released on success, error and cancel alike.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -32,6 +34,7 @@ from storyreel.model.project import Project
 from storyreel.render.analysis import Analysis, analyse_project, card_warnings
 from storyreel.render.cache import PartCache
 from storyreel.render.decor import fade_frames
+from storyreel.render.draftgain import DraftGain, draft_gain
 from storyreel.render.keys import FileDigests, part_key, sound_key
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
 from storyreel.render.parts import (
@@ -79,6 +82,7 @@ class JobOutcome:
     parts_encoded: int
     parts_reused: int
     words: tuple[WordTimings, ...] = ()
+    timings: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -110,13 +114,18 @@ class Job:
         workers: Encoders run side by side (``None``: one).
         single_part: Encode the picture as one part (a continuous encode, for comparison).
         parts: Encodes the parts elsewhere (workers through Redis) instead of here.
+        draft: A quick preview: the loudness gain comes from the narrations, each
+            measured once (:mod:`storyreel.render.draftgain`), and the encoded sound
+            track is not measured again (frames, durations and streams are still
+            verified).
     """
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
                  cancel: CancelToken | None, words: Mapping[int, WordTimings] | None = None,
                  *, cache: PartCache | None = None,
                  encoders: EncoderFactory = part_encoder, workers: int | None = None,
-                 single_part: bool = False, parts: PartDispatcher | None = None) -> None:
+                 single_part: bool = False, parts: PartDispatcher | None = None,
+                 draft: bool = False) -> None:
         self.project = project
         self.target = target
         self.reporter = reporter
@@ -127,6 +136,8 @@ class Job:
         self.workers = workers
         self.single_part = single_part
         self.parts = parts
+        self.draft = draft
+        self.draft_gain: DraftGain | None = None
         self.warnings: list[str] = []
         self.encoded = 0
         self.reused = 0
@@ -134,6 +145,18 @@ class Job:
         self.words = words  # known timings of synthesised narrations, by segment
         self.analysis: Analysis | None = None
         self.digest = FileDigests()  # each input file is read for its hash once per render
+        #: Seconds each step took (``analyse``, ``loudness``, ``sound``, ``parts``,
+        #: ``assemble``, ``verify``, ``publish``); the sound track's overlap the parts'.
+        self.timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Add the time the block takes to ``timings[step]``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
 
     def check_cancel(self) -> None:
         """Raise :class:`RenderCancelled` once the token is set."""
@@ -146,7 +169,8 @@ class Job:
     def prepare(self) -> Story:
         """Check the cache and the media, and plan the timeline (once for all outputs)."""
         self.check_cache()
-        return self.analyse()
+        with self.timed("analyse"):
+            return self.analyse()
 
     def write(self, story: Story, shared: SharedSound | None = None) -> JobOutcome:
         """Encode, verify and publish this job's video of ``story``.
@@ -164,33 +188,36 @@ class Job:
             sound = self.export(story, temp, work, shared)
             self.check_cancel()
             self.reporter.phase("verify", 1, "Verifying output...")
-            verified = verify_mp4(temp, Expected(
-                self.project.width, self.project.height, self.project.fps,
-                plan.total_frames, plan.total_samples, SAMPLE_RATE,
-            ))
+            with self.timed("verify"):
+                verified = verify_mp4(temp, Expected(
+                    self.project.width, self.project.height, self.project.fps,
+                    plan.total_frames, plan.total_samples, SAMPLE_RATE,
+                ))
             self.check_peak(sound.after)
             self.reporter.update(1)
             self.check_cancel()
-            sidecars = prepare_sidecars(self.project, story, self.target)
-            self.warnings += sidecars.warnings
-            try:
-                publish(temp, self.target)
-            except BaseException:
-                sidecars.discard()
-                raise
-            published = sidecars.publish()
+            with self.timed("publish"):
+                sidecars = prepare_sidecars(self.project, story, self.target)
+                self.warnings += sidecars.warnings
+                try:
+                    publish(temp, self.target)
+                except BaseException:
+                    sidecars.discard()
+                    raise
+                published = sidecars.publish()
         if self.cache is not None:
             self.cache.evict()
         words = tuple(self.analysis.words) if self.analysis is not None else ()
         return JobOutcome(verified, story, sound.before, sound.after, tuple(published),
-                          tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused, words)
+                          tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused, words,
+                          tuple(self.timings.items()))
 
     def sibling(self, project: Project, target: Path) -> Job:
         """A job for another output of the same render: it shares this job's analysis,
         cache, file hashes, progress and cancel token (call after :meth:`prepare`)."""
         job = Job(project, target, self.reporter, self.cancel, self.words, cache=self.cache,
                   encoders=self.encoders, workers=self.workers, single_part=self.single_part,
-                  parts=self.parts)
+                  parts=self.parts, draft=self.draft)
         job.analysis, job.digest = self.analysis, self.digest
         platform = project.settings.platform
         job.warnings += [f"{platform} video: {note}" for note in card_warnings(project)]
@@ -288,13 +315,15 @@ class Job:
                 if not self.reuse(c.index, k, p)]
         frames = sum(j.chunk.frames for j in todo)
         with self.sound(story, settings, work, digest, frames, shared) as sound_track:
-            self.encode(todo, keys, len(chunks), workers)
-            infos = self.check_parts(story, chunks, keys, paths, settings, fades)
+            with self.timed("parts"):
+                self.encode(todo, keys, len(chunks), workers)
+                infos = self.check_parts(story, chunks, keys, paths, settings, fades)
             sound = sound_track()
         self.reporter.say(f"Joining {len(chunks)} parts...")
-        assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
-                 sound.path, story.plan.fps, story.plan.total_frames,
-                 [(c.start, c.title) for c in story.chapters])
+        with self.timed("assemble"):
+            assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
+                     sound.path, story.plan.fps, story.plan.total_frames,
+                     [(c.start, c.title) for c in story.chapters])
         self.reporter.say(f"Encoded {self.encoded} parts ({self.reused} reused)")
         log.debug("parts: %d encoded, %d reused; %d frames", self.encoded, self.reused,
                   sum(i.frames for i in infos))
@@ -413,6 +442,8 @@ class Job:
         """The sound track made (or taken from the cache) into ``folder``."""
         path = folder / "sound.m4a"
         key = sound_key(self.project, story, settings, digest)
+        if self.draft:  # its gain is estimated: never taken for a final render's track
+            key = hashlib.sha256(f"draft:{key}".encode()).hexdigest()
         notes = self.cache.take("sound", key, path) if self.cache is not None else None
         if notes is not None:
             self.reporter.phase("export", frames, EXPORT_MESSAGE)
@@ -440,19 +471,25 @@ class Job:
 
         ``report``: send progress (only from the render's own thread).
         """
-        gain, before = self.normalisation(story, stop, report=report)
+        with self.timed("sound"):
+            return self._make_sound(story, settings, path, key, stop, report=report)
+
+    def _make_sound(self, story: Story, settings: EncoderSettings, path: Path, key: str,
+                    stop: CancelToken, *, report: bool) -> _Sound:
+        with self.timed("loudness"):
+            gain, before = self.normalisation(story, stop, report=report)
         if report:
             self.reporter.say("Encoding the sound track...")
         limit = self.settings.loudness.enabled
         plan = story.plan
         with story_mix(self.project, story, gain, limit=limit) as mix, \
-                Mp4Encoder(path, settings, streams=("audio",)) as encoder:
+                Mp4Encoder(path, settings, streams=("audio",), quick_audio=self.draft) as encoder:
             step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
             for end in range(step, plan.total_samples + step, step):
                 raise_if_cancelled(stop)
                 encoder.write_audio(mix.read_until(min(end, plan.total_samples)))
             encoder.finish()
-        after = measure_audio(path) if limit else None
+        after = measure_audio(path) if limit and not self.draft else None
         if self.cache is not None:
             self.cache.put("sound", key, path, {"before": before, "after": after})
         return _Sound(path, before, after)
@@ -463,6 +500,13 @@ class Job:
         loudness = self.settings.loudness
         if not loudness.enabled:
             return 0.0, None
+        if self.draft:
+            found = draft_gain(self.project, self.cache, self.digest)
+            self.draft_gain = found
+            log.debug("draft gain %+.1f dB from narrations at %.1f LUFS (%d measured, "
+                      "%d remembered)", found.gain_db, found.lufs, found.measured,
+                      found.recalled)
+            return found.gain_db, None
         blocks = max(1, -(-story.plan.total_samples // SAMPLE_RATE))
         if report:
             self.reporter.phase("loudness", blocks, "Measuring loudness...")

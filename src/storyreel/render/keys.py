@@ -73,8 +73,12 @@ def part_key(project: Project, story: Story, chunk: Chunk, settings: EncoderSett
     shown = [s for s in plan.spans if s.end_frame > start and s.visible_start < end]
     subtitles = project.settings.subtitles
     logo = project.settings.logo
-    captions = [dataclasses.replace(c, start=c.start - start, end=c.end - start)
-                for c in story.captions if c.end > start and c.start < end]
+    # Relative to the part, words included: a part that only moved keeps its key.
+    captions = [dataclasses.replace(
+        c, start=c.start - start, end=c.end - start,
+        words=tuple(dataclasses.replace(w, start=w.start - start, end=w.end - start)
+                    for w in c.words))
+        for c in story.captions if c.end > start and c.start < end]
     description = {
         "frames": chunk.frames,
         "pictures": [_picture(project, story, s.index, start, digest) for s in shown],

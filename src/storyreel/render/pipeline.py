@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,10 @@ class RenderResult:
         videos: Every video published, with its platform and size: one, or one per
             platform of ``settings.platforms`` (``path``, ``size`` and ``sidecars``
             above are then the first one's; the parts counts cover them all).
+        timings: Seconds each step of the render took (``narrate``, ``analyse``,
+            ``loudness``, ``sound``, ``parts``, ``assemble``, ``verify``, ``publish``;
+            the sound track is made while the parts are encoded, so the two overlap;
+            summed over the videos of several platforms).
     """
 
     path: Path
@@ -128,6 +133,7 @@ class RenderResult:
     narration_starts: list[int] = field(default_factory=list)
     synthesised: list[int] = field(default_factory=list)
     videos: list[RenderedVideo] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def size_mb(self) -> float:
@@ -309,14 +315,16 @@ def render(
         if cancel is not None and cancel.is_set():
             raise RenderCancelled("render cancelled")
 
+    started = time.perf_counter()
     with narrate_project(project, narrator,
                          on_start=lambda n: reporter.phase("narrate", n, NARRATE_MESSAGE),
                          on_segment=reporter.update, cancel=check_cancel) as narrated:
+        said = time.perf_counter() - started
         spoken = narrated.project
         first = Job(_for(spoken, targets[0][0]), targets[0][1], reporter, cancel,
-                    narrated.words, cache=store, workers=_workers(), parts=parts)
+                    narrated.words, cache=store, workers=_workers(), parts=parts, draft=draft)
         outcomes = _write_all(first, first.prepare(), spoken, targets)
-    result = _result(project, narrated.warnings, list(narrated.synthesised), outcomes)
+    result = _result(project, narrated.warnings, list(narrated.synthesised), outcomes, said)
     log.info("Rendered %s (%.1f MB, %.2f s; %d parts encoded, %d reused)",
              ", ".join(str(v.path) for v in result.videos), result.size_mb, result.duration,
              result.chunks_encoded, result.chunks_reused)
@@ -384,8 +392,9 @@ def _write_all(first: Job, story: Story, project: Project,
 
 
 def _result(project: Project, warnings: list[str], synthesised: list[int],
-            written: list[_Written]) -> RenderResult:
-    """The result of a render from what each of its videos' jobs made."""
+            written: list[_Written], narrating: float = 0.0) -> RenderResult:
+    """The result of a render from what each of its videos' jobs made (``narrating``:
+    seconds spent speaking first)."""
     videos = [w.video() for w in written]
     outcomes = [w.outcome for w in written]
     outcome = outcomes[0]
@@ -403,8 +412,17 @@ def _result(project: Project, warnings: list[str], synthesised: list[int],
         list(outcome.words),
         [plan.spans[story.item_span_of_segment(i)].audio_start
          for i in range(len(project.segments))],
-        synthesised, videos,
+        synthesised, videos, _timings(narrating, outcomes),
     )
+
+
+def _timings(narrating: float, outcomes: list[JobOutcome]) -> dict[str, float]:
+    """Seconds per step, summed over the videos' jobs."""
+    timings = {"narrate": narrating}
+    for outcome in outcomes:
+        for step, seconds in outcome.timings:
+            timings[step] = timings.get(step, 0.0) + seconds
+    return timings
 
 
 def _workers() -> int:

@@ -54,7 +54,7 @@ _URL_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
                limits: Limits | None = None, runner: RenderRunner | None = None,
-               allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+               allowed_hosts: Iterable[str] | None = None, warm_up: bool = True) -> FastAPI:
     """Build the studio app for a data folder.
 
     The lifespan re-queues (or fails) jobs left "processing" by a server that died,
@@ -66,11 +66,15 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
             ``storyreel_token`` cookie or ``?token=``).
         max_jobs: Renders that may run at the same time.
         limits: Upload caps (default :class:`~storyreel.service.limits.Limits`).
-        runner: Runs one render (default: a child process per render).
+        runner: Runs one render (default: a :class:`WarmRunner`, whose render process
+            the lifespan starts and stops).
         allowed_hosts: ``Host`` names accepted without a token (default: loopback names),
             which stops DNS-rebinding pages from reaching the studio.
+        warm_up: Have the default runner's process do a first render's one-time work
+            (imports, compiling, loading models) before its first job.
     """
-    studio = make_studio(data_dir, max_jobs=max_jobs, limits=limits, runner=runner)
+    studio = make_studio(data_dir, max_jobs=max_jobs, limits=limits, runner=runner,
+                         warm_up=warm_up)
 
     redact = RedactTokenFilter()
 

@@ -16,6 +16,7 @@ server can restart without losing a job.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -57,6 +58,7 @@ __all__ = [
     "RenderOutcome",
     "RenderRunner",
     "RenderSpec",
+    "WarmRunner",
     "describe_error",
     "overall_percent",
 ]
@@ -130,6 +132,47 @@ class Dispatcher(Protocol):
 # -- the engine, in a child process -------------------------------------------------------
 
 
+class _Process:
+    """One render process (``python -m storyreel.service.worker``), the thread reading its
+    messages and the file holding its stderr; :meth:`close` ends all three."""
+
+    def __init__(self, *flags: str) -> None:
+        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "storyreel.service.worker", *flags],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=self.errors, text=True, encoding="utf-8",
+            )
+        except BaseException:
+            self.errors.close()
+            raise
+        self.ready = False
+        self.jobs = 0
+        self.reader = threading.Thread(target=_read_messages, args=(self.process, self.messages),
+                                       name=f"storyreel-render-{self.process.pid}",
+                                       daemon=True)
+        self.reader.start()
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        return self.process.pid
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        """Close its stdin (which cancels a job and ends it), kill it if it lingers."""
+        try:
+            _stop(self.process)
+        finally:
+            self.reader.join()
+            self.errors.close()
+
+
 class ProcessRunner:
     """Run each render in a fresh Python process (``python -m storyreel.service.worker``).
 
@@ -143,52 +186,175 @@ class ProcessRunner:
     def __call__(self, spec: RenderSpec, on_progress: Callable[[Progress], None],
                  cancel: threading.Event) -> RenderOutcome:
         """Render ``spec`` in a child process; see :class:`RenderRunner`."""
-        messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        with tempfile.TemporaryFile() as errors:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "storyreel.service.worker"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=errors, text=True, encoding="utf-8",
-            )
-            reader = threading.Thread(target=_read_messages, args=(process, messages),
-                                      name=f"storyreel-render-{spec.job_id}", daemon=True)
-            try:
-                reader.start()
-                assert process.stdin is not None
-                process.stdin.write(json.dumps(asdict(spec)) + "\n")
-                process.stdin.flush()
-                return self._follow(process, messages, on_progress, cancel, errors)
-            finally:
-                _stop(process)
-                reader.join()
+        child = _Process()
+        try:
+            return self._run(child, spec, on_progress, cancel)
+        finally:
+            child.close()
 
-    def _follow(self, process: subprocess.Popen[str],
-                messages: queue.Queue[dict[str, Any] | None],
-                on_progress: Callable[[Progress], None], cancel: threading.Event,
-                errors: IO[bytes]) -> RenderOutcome:
+    def _run(self, child: _Process, spec: RenderSpec, on_progress: Callable[[Progress], None],
+             cancel: threading.Event) -> RenderOutcome:
+        """Hand ``spec`` to ``child`` and follow it; the outcome's timings gain ``worker``
+        (seconds until the process was ready for the job)."""
+        handed = time.perf_counter()
+        waited = 0.0 if child.ready else None
+        assert child.process.stdin is not None
+        child.process.stdin.write(json.dumps(asdict(spec)) + "\n")
+        child.process.stdin.flush()
         deadline: float | None = None
         while True:
             if cancel.is_set() and deadline is None:
-                _tell(process, "cancel")
+                _tell(child.process, "cancel")
                 deadline = time.monotonic() + self.grace
             if deadline is not None and time.monotonic() > deadline:
                 raise RenderCancelled("render cancelled (stopped by force)")
             try:
-                message = messages.get(timeout=0.1)
+                message = child.messages.get(timeout=0.05)
             except queue.Empty:
                 continue
             if message is None:
-                process.wait()
+                child.process.wait()
                 raise JobFailed("The render process stopped unexpectedly (exit code "
-                                f"{process.returncode}). {_tail(errors)}".strip())
+                                f"{child.process.returncode}). {_tail(child.errors)}".strip())
             kind, payload = message["kind"], message["payload"]
-            if kind == "progress":
+            if kind == "ready":
+                child.ready = True
+                waited = time.perf_counter() - handed
+            elif kind == "progress":
                 on_progress(Progress(**payload))
             elif kind == "done":
-                return RenderOutcome(**payload)
+                child.jobs += 1
+                outcome = RenderOutcome(**payload)
+                return replace(outcome, timings={"worker": waited or 0.0, **outcome.timings})
             elif kind == "cancelled":
+                child.jobs += 1
                 raise RenderCancelled("render cancelled")
             else:
+                child.jobs += 1
                 raise JobFailed(payload["message"], payload["problems"])
+
+
+class WarmRunner(ProcessRunner):
+    """Keep one render process ready (``--keep --warm-up``, see
+    :mod:`storyreel.service.worker`) and hand it each render, so a render does not wait
+    for a process to start, import and compile.
+
+    The runner owns its processes: :meth:`start` starts the first, :meth:`close` stops
+    every one (by its own handle: stdin closed, killed if it lingers). A process that
+    died, was killed after a cancel, ran ``max_renders`` jobs or grew above ``max_rss``
+    bytes is replaced by a fresh one. Renders at the same time each take a process;
+    one is kept for the next.
+
+    Args:
+        grace: Seconds a cancelled render may take before its process is killed.
+        max_renders: Jobs a process runs before it is replaced.
+        max_rss: Resident memory (bytes) above which a process is replaced after its job.
+        warm_up: Have each process do a first render's one-time work before it says it
+            is ready (off: it is done by its first job, as in a fresh process).
+    """
+
+    def __init__(self, grace: float = CANCEL_GRACE, *, max_renders: int = 50,
+                 max_rss: int = 1_500_000_000, warm_up: bool = True) -> None:
+        super().__init__(grace)
+        self._flags = ("--keep", "--warm-up") if warm_up else ("--keep",)
+        self.max_renders = max_renders
+        self.max_rss = max_rss
+        self._lock = threading.Lock()
+        self._idle: list[_Process] = []
+        self._retired: list[_Process] = []
+        self._closed = True
+        self.started = 0  # processes started, for the record (and the tests)
+
+    def start(self) -> None:
+        """Start the process kept ready (again, after :meth:`close`)."""
+        with self._lock:
+            self._closed = False
+            if not self._idle:
+                self._idle.append(self._spawn())
+
+    def close(self) -> None:
+        """Stop every process this runner holds; a running job's process is stopped when
+        its job ends (the dispatcher cancels those first)."""
+        with self._lock:
+            self._closed = True
+            held, self._idle, self._retired = self._idle + self._retired, [], []
+        for child in held:
+            child.close()
+
+    @property
+    def ready_pids(self) -> list[int]:
+        """Process ids of the processes waiting for a job."""
+        with self._lock:
+            return [child.pid for child in self._idle]
+
+    def __call__(self, spec: RenderSpec, on_progress: Callable[[Progress], None],
+                 cancel: threading.Event) -> RenderOutcome:
+        """Render ``spec`` in a ready process; see :class:`RenderRunner`."""
+        child = self._take()
+        before = child.jobs
+        try:
+            return self._run(child, spec, on_progress, cancel)
+        finally:
+            # A job that ended in words (done, failed, cancelled) leaves its process
+            # ready for the next; one stopped by force, or a process that died, does not.
+            self._give_back(child, finished=child.jobs > before)
+
+    def _spawn(self) -> _Process:
+        self.started += 1
+        return _Process(*self._flags)
+
+    def _take(self) -> _Process:
+        """A ready process (a fresh one when none is ready)."""
+        self._reap()
+        with self._lock:
+            while self._idle:
+                child = self._idle.pop()
+                if child.alive():
+                    return child
+                self._retired.append(child)  # died while waiting: reaped below
+            fresh = self._spawn()
+        self._reap()
+        return fresh
+
+    def _give_back(self, child: _Process, finished: bool) -> None:
+        """Keep ``child`` for the next job, or retire it (and have a fresh one ready)."""
+        keep = finished and child.alive() and child.jobs < self.max_renders \
+            and _rss(child.pid) <= self.max_rss
+        with self._lock:
+            closed = self._closed
+            if keep and not closed and not self._idle:
+                self._idle.append(child)
+                return
+            if not closed and not self._idle:
+                self._idle.append(self._spawn())
+            if finished and not closed:
+                self._retired.append(child)
+        if finished and not closed:  # idle: it ends once its stdin closes; reaped later
+            with contextlib.suppress(OSError, ValueError):
+                if child.process.stdin is not None:
+                    child.process.stdin.close()
+            return
+        child.close()  # stopped by force or dead: killed if it lingers
+
+    def _reap(self, wait: bool = False) -> None:
+        """Close the retired processes that ended (``wait``: all of them)."""
+        with self._lock:
+            done = [c for c in self._retired if wait or not c.alive()]
+            self._retired = [c for c in self._retired if c not in done]
+        for child in done:
+            child.close()
+
+
+def _rss(pid: int) -> int:
+    """Resident memory of process ``pid`` in bytes (0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _discard(folder: Path, narrations: list[dict[str, Any]]) -> None:
@@ -295,10 +461,12 @@ class LocalDispatcher:
         runner: Runs one render (default: :class:`ProcessRunner`).
         max_jobs: Renders that may run at the same time.
         poll: Seconds between looks at the queue when nobody wakes the workers.
+        warm: A runner this dispatcher owns: started with the workers, and closed (its
+            processes stopped) once they stopped.
     """
 
     def __init__(self, store: Store, media_root: Path, *, runner: RenderRunner | None = None,
-                 max_jobs: int = 1, poll: float = 1.0) -> None:
+                 max_jobs: int = 1, poll: float = 1.0, warm: WarmRunner | None = None) -> None:
         if max_jobs < 1:
             raise ValueError("max_jobs must be at least 1")
         self.store = store
@@ -313,10 +481,13 @@ class LocalDispatcher:
         self._afters: dict[int, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._prefix = f"{socket.gethostname()}:{os.getpid()}"
+        self._warm = warm
 
     def start(self) -> None:
-        """Start the worker threads."""
+        """Start the worker threads (and the render process kept ready)."""
         self._stopping.clear()
+        if self._warm is not None:
+            self._warm.start()
         for number in range(self.max_jobs):
             thread = threading.Thread(target=self._loop, args=(f"{self._prefix}:{number}",),
                                       name=f"storyreel-worker-{number}", daemon=True)
@@ -337,8 +508,12 @@ class LocalDispatcher:
         with self._wake:
             self._wake.notify_all()
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        try:
+            for thread in self._threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        finally:
+            if self._warm is not None:  # a process still rendering stops with its job
+                self._warm.close()
         self._threads = [thread for thread in self._threads if thread.is_alive()]
         if self._threads:
             log.warning("%d render worker(s) did not stop within %g s",
@@ -446,6 +621,7 @@ class LocalDispatcher:
                 Path(path).unlink(missing_ok=True)
             _discard(folder, outcome.narrations)
             raise RenderCancelled("render cancelled")
+        finishing = time.perf_counter()
         version = self._attach_to_render(job, outcome.narrations, segments, folder)
         captions = self._captions(spec, outcome)
         self.store.complete_job(
@@ -458,6 +634,7 @@ class LocalDispatcher:
             outputs=[{**{k: v for k, v in video.items() if k != "path"},
                       "file": os.path.relpath(video["path"], folder)}
                      for video in outcome.videos] or None,
+            timings={**outcome.timings, "finish": time.perf_counter() - finishing},
         )
 
     def _attach_to_render(self, job: JobRow, narrations: list[dict[str, Any]],

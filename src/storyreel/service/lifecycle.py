@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from storyreel.service.config import DataDirLock
-from storyreel.service.jobs import LocalDispatcher, RenderRunner
+from storyreel.service.jobs import LocalDispatcher, RenderRunner, WarmRunner
 from storyreel.service.limits import Limits
 from storyreel.service.store import Store
 from storyreel.service.studio import Studio
@@ -26,19 +26,24 @@ log = logging.getLogger("storyreel.service")
 
 
 def make_studio(data_dir: Path, *, max_jobs: int = 1, limits: Limits | None = None,
-                runner: RenderRunner | None = None) -> Studio:
+                runner: RenderRunner | None = None, warm_up: bool = True) -> Studio:
     """The studio of ``data_dir`` (made when missing), its workers not started.
 
     Args:
         data_dir: Holds ``studio.db`` and the project media.
         max_jobs: Renders that may run at the same time.
         limits: Upload caps (default :class:`~storyreel.service.limits.Limits`).
-        runner: Runs one render (default: a child process per render).
+        runner: Runs one render (default: a :class:`WarmRunner`, which the dispatcher
+            starts and stops with its workers).
+        warm_up: Have the default runner's process do a first render's one-time work
+            (imports, compiling, loading models) before its first job.
     """
     data_dir = Path(data_dir).expanduser().absolute()
     (data_dir / "projects").mkdir(parents=True, exist_ok=True)
     store = Store(data_dir / "studio.db")
-    dispatcher = LocalDispatcher(store, data_dir / "projects", runner=runner, max_jobs=max_jobs)
+    warm = WarmRunner(warm_up=warm_up) if runner is None else None
+    dispatcher = LocalDispatcher(store, data_dir / "projects", runner=runner or warm,
+                                 max_jobs=max_jobs, warm=warm)
     return Studio(data_dir, store, dispatcher, limits or Limits())
 
 

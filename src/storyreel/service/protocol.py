@@ -71,6 +71,11 @@ class RenderOutcome:
     #: A render for several platforms: each video (``platform``, ``path``, ``width``,
     #: ``height``, ``size``); empty for one video (``path`` above).
     videos: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds each step took (``worker``: until a render process was ready for it;
+    #: ``speak``: narrations spoken first; then the engine's steps, see
+    #: :attr:`storyreel.render.pipeline.RenderResult.timings`; ``cpu``: CPU seconds
+    #: the render process spent on the job, all its threads).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class JobFailed(Exception):

@@ -295,6 +295,11 @@ class StatusOut(BaseModel):
     error: str | None
     problems: list[ProblemOut] | None
     warnings: list[str] = Field(description="things worth knowing about a finished render")
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="seconds each step of the finished job took "
+        "(worker, speak, narrate, analyse, loudness, sound, parts, assemble, verify, "
+        "publish, finish; the sound track is made while the parts are encoded; cpu: CPU "
+        "seconds of the render process)")
     video_url: str | None
     download_url: str | None
     captions_url: str | None

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,8 @@ _ADDED_COLUMNS = (
     # A render for several platforms: its videos as JSON (platform, file, width, height,
     # size); NULL for one video (output_file).
     ("jobs", "outputs", "TEXT"),
+    # Seconds each step of a finished job took (JSON object).
+    ("jobs", "timings", "TEXT"),
 )
 JOB_KINDS = ("render", "narrate")
 
@@ -270,6 +272,7 @@ class JobRow:
     project_version: float | None = None
     cut: list[int] | None = None
     outputs: list[dict[str, Any]] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _project(row: sqlite3.Row) -> ProjectRow:
@@ -300,6 +303,7 @@ def _job(row: sqlite3.Row) -> JobRow:
     data["draft"] = bool(data.get("draft"))
     data["cut"] = json.loads(data["cut"]) if data.get("cut") else None
     data["outputs"] = json.loads(data["outputs"]) if data.get("outputs") else None
+    data["timings"] = json.loads(data["timings"]) if data.get("timings") else {}
     return JobRow(**data)
 
 
@@ -752,7 +756,8 @@ class Store:
                      warnings: list[str] | None = None,
                      frame_size: tuple[int, int] | None = None,
                      project_version: float | None = None,
-                     outputs: list[dict[str, Any]] | None = None) -> bool:
+                     outputs: list[dict[str, Any]] | None = None,
+                     timings: dict[str, float] | None = None) -> bool:
         """Mark a processing job completed with its output (``frame_size``: width, height).
 
         ``outputs``: a render for several platforms' videos (``platform``, ``file``,
@@ -760,6 +765,7 @@ class Store:
 
         ``project_version``: the project's ``updated_at`` the output matches, when the job
         itself changed the project (narrations it attached) after it was queued.
+        ``timings``: seconds each step took.
         """
         width, height = frame_size or (None, None)
         version = {} if project_version is None else {"project_version": project_version}
@@ -768,7 +774,8 @@ class Store:
             eta=0, output_file=output_file, captions_file=captions_file, size=size,
             duration=duration, message=message, width=width, height=height,
             warnings=json.dumps(warnings) if warnings else None,
-            outputs=json.dumps(outputs) if outputs else None, **version)
+            outputs=json.dumps(outputs) if outputs else None,
+            timings=json.dumps(timings) if timings else None, **version)
 
     def fail_job(self, job_id: int, error: str,
                  problems: list[dict[str, Any]] | None = None) -> bool:

@@ -272,7 +272,7 @@ class Views:
             detail=self._detail(job),
             error=job.error,
             problems=[ProblemOut(**p) for p in job.problems] if job.problems else None,
-            warnings=job.warnings,
+            warnings=job.warnings, timings=job.timings,
             video_url=latest.video_url if latest else None,
             download_url=latest.download_url if latest else None,
             captions_url=latest.captions_url if latest else None,
