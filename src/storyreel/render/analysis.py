@@ -24,7 +24,7 @@ from storyreel.render.keys import FileDigests, narration_facts_key
 from storyreel.timeline.story import ClipFacts
 from storyreel.timeline.words import Word, WordTimings, estimate_words
 
-__all__ = ["Analysis", "FactStore", "analyse_project"]
+__all__ = ["Analysis", "FactStore", "PendingWords", "analyse_project", "find_words"]
 
 Regions = list[tuple[int, int]]
 _NO_WORDS = WordTimings((), "estimated")
@@ -51,6 +51,9 @@ class Analysis:
             that had to be estimated).
         clips: Each segment's trimmed clip (``None`` for other visuals and unusable
             clips).
+        pending: Narrations whose words are still to be found (by :func:`find_words`),
+            when the analysis was asked to leave their alignment for later; their
+            ``words`` are empty until then.
     """
 
     problems: list[Problem]
@@ -62,6 +65,7 @@ class Analysis:
     words: list[WordTimings] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     clips: list[ClipFacts | None] = field(default_factory=list)
+    pending: list[PendingWords] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +77,7 @@ def analyse_project(
     project: Project, on_segment: Callable[[int], None] | None = None, *,
     speech: bool = False, words: Mapping[int, WordTimings] | None = None,
     facts: FactStore | None = None, digest: Callable[[Path], str] | None = None,
+    defer_alignment: bool = False,
 ) -> Analysis:
     """Open every still and decode every narration, collecting all problems.
 
@@ -87,6 +92,9 @@ def analyse_project(
             its contents (and the text it says), so the next render of an unchanged
             narration neither decodes nor aligns it again.
         digest: Hashes a file's contents (default: a fresh :class:`FileDigests`).
+        defer_alignment: Leave forced alignment for later: a narration whose words
+            are not known yet gets only its length and speech here, and is listed in
+            :attr:`Analysis.pending` (the timeline's timing does not need the words).
     """
     problems: list[Problem] = []
     lengths: list[int] = []
@@ -95,6 +103,7 @@ def analyse_project(
     timings: list[WordTimings] = []
     warnings: list[str] = []
     clips: list[ClipFacts | None] = []
+    pending: list[PendingWords] = []
     aligner = Aligner()
     digest = digest or FileDigests()
     for number, segment in enumerate(project.segments, start=1):
@@ -114,8 +123,13 @@ def analyse_project(
         wanted = speech and bool(segment.text.strip()) and segment.subtitles
         known = (words or {}).get(number - 1)
         try:
-            found = _remembered(facts, digest, segment.audio, number, segment.text,
-                                wanted, align=wanted and known is None, aligner=aligner)
+            if defer_alignment and wanted and known is None:
+                found, later = _recalled_or_pending(facts, digest, segment.audio, number,
+                                                    segment.text)
+                pending += [later] if later is not None else []
+            else:
+                found = _remembered(facts, digest, segment.audio, number, segment.text,
+                                    wanted, align=wanted and known is None, aligner=aligner)
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
@@ -135,7 +149,8 @@ def analyse_project(
     intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
-    return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips)
+    return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips,
+                    pending)
 
 
 def _check_visual(project: Project, segment: Segment, number: int, problems: list[Problem],
@@ -237,12 +252,78 @@ def _remembered(store: FactStore | None, digest: Callable[[Path], str], path: Pa
     return found
 
 
+@dataclass(frozen=True)
+class PendingWords:
+    """A narration analysed but for its words (see ``defer_alignment``).
+
+    Attributes:
+        segment: 0-based segment index.
+        path: The recording.
+        text: What it says.
+        length: Its length at 48 kHz.
+        speech: Where its voice speaks.
+        key: Where its full facts are kept once found (``None``: not kept).
+    """
+
+    segment: int
+    path: Path
+    text: str
+    length: int
+    speech: Regions
+    key: str | None
+
+
+def _recalled_or_pending(store: FactStore | None, digest: Callable[[Path], str], path: Path,
+                         number: int, text: str) -> tuple[_Found, PendingWords | None]:
+    """A narration's full facts when they are kept; else its length and speech, and
+    what finding its words later needs."""
+    try:
+        content = digest(path) if store is not None else None
+    except MediaError:
+        content = None  # decoding it names the problem, with its segment
+    key = None
+    if store is not None and content is not None:
+        key = narration_facts_key(content, text, speech=True, align=True)
+        found = _from_json(store.recall(key))
+        if found is not None:
+            return found, None
+    length, regions, _ = _narration(path, number, True, align=False)
+    return (_Found(length, regions, _NO_WORDS),
+            PendingWords(number - 1, path, text, length, regions, key))
+
+
+def find_words(pending: PendingWords, aligner: Aligner, store: FactStore | None = None
+               ) -> tuple[WordTimings, str | None]:
+    """The words of a narration left for later, found as :func:`analyse_project` finds
+    them (the recording decoded again), and kept in ``store`` with its other facts.
+
+    Returns:
+        The word timings and the note about them, if any.
+
+    Raises:
+        MediaError: The recording no longer decodes (naming its segment and file).
+    """
+    number = pending.segment + 1
+    _, _, mono = _narration(pending.path, number, False, align=True)
+    found = _words(pending.text, pending.length, pending.speech, mono, aligner)
+    if store is not None and pending.key is not None:
+        store.remember(pending.key, _to_json(found))
+    return found.words, found.note
+
+
 def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align: bool,
                      aligner: Aligner) -> _Found:
     """A narration's length, where it speaks and when its words are said (when asked)."""
     length, regions, mono = _narration(path, number, speech, align=align)
     if not speech or not align:
         return _Found(length, regions, _NO_WORDS)
+    return _words(text, length, regions, mono, aligner)
+
+
+def _words(text: str, length: int, regions: Regions, mono: Samples | None, aligner: Aligner
+           ) -> _Found:
+    """The facts of a narration whose words are found from its mono samples (``None``:
+    too long to align, so estimated)."""
     if mono is None:
         return _Found(length, regions, estimate_words(text, regions, length),
                       f"word timings estimated (narrations over {_ALIGN_SECONDS // 60:g} "

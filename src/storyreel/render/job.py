@@ -24,10 +24,12 @@ from storyreel.audio.limiter import normalise_gain_db
 from storyreel.audio.mix import measure
 from storyreel.audio.soundtrack import story_mix
 from storyreel.errors import EncoderError, ValidationFailed
+from storyreel.frames.pictures import PreparedStills
 from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.project import Project
+from storyreel.render.ahead import StillsAhead, WordsAhead
 from storyreel.render.analysis import Analysis, analyse_project
 from storyreel.render.cache import PartCache
 from storyreel.render.keys import FileDigests, part_key, sound_key
@@ -36,6 +38,7 @@ from storyreel.render.parts import (
     EncoderFactory,
     PartDispatcher,
     PartJob,
+    encode_part,
     encode_parts,
     machine_cores,
     part_encoder,
@@ -95,13 +98,17 @@ class Job:
         workers: Encoders run side by side (``None``: one).
         single_part: Encode the picture as one part (a continuous encode, for comparison).
         parts: Encodes the parts elsewhere (workers through Redis) instead of here.
+        overlap: Start encoding once the timeline's timing is known, aligning the
+            narrations to their text meanwhile (parts encoded here, one at a time);
+            ``False`` analyses everything first (the output is the same).
     """
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
                  cancel: CancelToken | None, words: Mapping[int, WordTimings] | None = None,
                  *, cache: PartCache | None = None,
                  encoders: EncoderFactory = part_encoder, workers: int | None = None,
-                 single_part: bool = False, parts: PartDispatcher | None = None) -> None:
+                 single_part: bool = False, parts: PartDispatcher | None = None,
+                 overlap: bool = True) -> None:
         self.project = project
         self.target = target
         self.reporter = reporter
@@ -112,6 +119,7 @@ class Job:
         self.workers = workers
         self.single_part = single_part
         self.parts = parts
+        self.overlap = overlap and parts is None and (workers or 1) <= 1 and not single_part
         self.warnings: list[str] = []
         self.encoded = 0
         self.reused = 0
@@ -132,7 +140,7 @@ class Job:
         sweep_stale(self.target.parent)
         plan = story.plan
         with temp_output(self.target) as temp, self.workspace() as work:
-            sound = self.export(story, temp, work)
+            sound, story = self.export(story, temp, work)
             self.check_cancel()
             self.reporter.phase("verify", 1, "Verifying output...")
             verified = verify_mp4(temp, Expected(
@@ -201,7 +209,8 @@ class Job:
         analysis = analyse_project(self.project, on_segment,
                                    speech=captions.enabled or captions.sidecar
                                    or captions.words_json, words=self.words,
-                                   facts=self.cache, digest=self.digest)
+                                   facts=self.cache, digest=self.digest,
+                                   defer_alignment=self.overlap)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis
@@ -228,12 +237,27 @@ class Job:
                            tail_guard=seconds_to_frames(_TAIL_GUARD_SECONDS, fps),
                            min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps))
 
-    def export(self, story: Story, temp: Path, work: Path) -> _Sound:
+    def export(self, story: Story, temp: Path, work: Path) -> tuple[_Sound, Story]:
         """Encode (or reuse) the parts and the sound track and join them into ``temp``.
 
         The sound track is measured and encoded on a thread of its own while the parts
-        are encoded (here or on workers), so it costs no wall time of its own.
+        are encoded (here or on workers), so it costs no wall time of its own. Returns
+        the sound track and the story with every narration's words.
         """
+        if self.analysis is not None and self.analysis.pending:
+            sound, story, chunks, paths = self.encode_ahead(story, work)
+        else:
+            sound, chunks, paths = self.encode_all(story, work)
+        self.reporter.say(f"Joining {len(chunks)} parts...")
+        assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
+                 sound.path, story.plan.fps, story.plan.total_frames,
+                 [(c.start, c.title) for c in story.chapters])
+        self.reporter.say(f"Encoded {self.encoded} parts ({self.reused} reused)")
+        return sound, story
+
+    def encode_all(self, story: Story, work: Path
+                   ) -> tuple[_Sound, tuple[Chunk, ...], list[Path]]:
+        """The parts and the sound track of a story whose analysis is complete."""
         fades = self.fades(story)
         cores = machine_cores()
         workers = self.workers or 1
@@ -250,14 +274,106 @@ class Job:
             self.encode(todo, keys, len(chunks), workers)
             infos = self.check_parts(story, chunks, keys, paths, settings, fades)
             sound = sound_track()
-        self.reporter.say(f"Joining {len(chunks)} parts...")
-        assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
-                 sound.path, story.plan.fps, story.plan.total_frames,
-                 [(c.start, c.title) for c in story.chapters])
-        self.reporter.say(f"Encoded {self.encoded} parts ({self.reused} reused)")
         log.debug("parts: %d encoded, %d reused; %d frames", self.encoded, self.reused,
                   sum(i.frames for i in infos))
-        return sound
+        return sound, chunks, paths
+
+    def encode_ahead(self, story: Story, work: Path
+                     ) -> tuple[_Sound, Story, tuple[Chunk, ...], list[Path]]:
+        """The parts and the sound track while the narrations are aligned meanwhile.
+
+        ``story`` is timed but its captions wait for words. The sound track (which
+        needs only the timing) starts at once; each part waits only for the words of
+        the segments it can show, and the still it opens with is prepared while the
+        part before it is encoded. Returns the sound track, the story with every
+        narration's words, the parts and their paths.
+        """
+        assert self.analysis is not None
+        fades = self.fades(story)
+        settings = self.encoder_settings(1, machine_cores())
+        chunks = self.chunks(story, fades)
+        paths = [work / f"part-{c.index:05d}.mp4" for c in chunks]
+        keys: list[str] = []
+        stills = PreparedStills()
+        done = 0
+
+        def on_frame() -> None:
+            nonlocal done
+            done += 1
+            self.reporter.update(done)
+
+        with WordsAhead(self.analysis.pending, self.cache, self.cancel) as words, \
+                StillsAhead(self.project, stills) as ahead, \
+                self.sound(story, settings, work, self.digest,
+                           story.plan.total_frames) as sound_track:
+            ahead.prepare(_opening_segment(story, chunks[0]))
+            self.reporter.say(f"Encoding {len(chunks)} parts")
+            for chunk in chunks:
+                shown = self.story_upto(story, words, chunk)
+                keys.append(part_key(self.project, shown, chunk, settings, fades, self.digest))
+                if self.reuse(chunk.index, keys[-1], paths[chunk.index]):
+                    done += chunk.frames
+                    self.reporter.update(done)
+                    continue
+                if chunk.index + 1 < len(chunks):
+                    ahead.prepare(_opening_segment(story, chunks[chunk.index + 1]))
+                job = PartJob(self.project, shown, chunk, settings, fades, paths[chunk.index])
+                self.part_done(job, keys, encode_part(job, self.encoders, self.cancel,
+                                                      on_frame, stills))
+            story = self.story_upto(story, words, None)
+            self.analysis = replace(self.analysis, words=list(self.with_words(words, None)),
+                                    pending=[])
+            self.warnings += words.notes()
+            self.redo_stale(story, chunks, keys, paths, settings, fades)
+            self.check_parts(story, chunks, keys, paths, settings, fades)
+            sound = sound_track()
+        return sound, story, chunks, paths
+
+    def story_upto(self, story: Story, words: WordsAhead, chunk: Chunk | None) -> Story:
+        """``story`` with the words of every segment ``chunk`` can show (all: ``None``).
+
+        A caption starts no earlier than its segment's first frame, so the segments that
+        start after the part cannot change its frames.
+        """
+        assert self.analysis is not None
+        if chunk is not None:
+            items, spans = story.items, story.plan.spans
+            shown = [items[s.index].segment for s in spans if s.first_frame < chunk.end]
+            last = max((s for s in shown if s is not None), default=-1)
+        timings = self.with_words(words, None if chunk is None else last)
+        return build_story(self.project, replace(self.analysis, words=timings))
+
+    def with_words(self, words: WordsAhead, last: int | None) -> list[WordTimings]:
+        """Every segment's words, those found ahead up to 0-based ``last`` (all: ``None``)
+        included once found."""
+        assert self.analysis is not None
+        found = words.upto(len(self.project.segments) - 1 if last is None else last)
+        return [found.get(i, t) for i, t in enumerate(self.analysis.words)]
+
+    def redo_stale(self, story: Story, chunks: tuple[Chunk, ...], keys: list[str],
+                   paths: list[Path], settings: EncoderSettings,
+                   fades: tuple[int, int]) -> None:
+        """Encode again any part whose frames the words found later changed after all
+        (its key with every word known differs from the one it was encoded under)."""
+        stale = []
+        for chunk in chunks:
+            key = part_key(self.project, story, chunk, settings, fades, self.digest)
+            if key != keys[chunk.index]:
+                keys[chunk.index] = key
+                paths[chunk.index].unlink(missing_ok=True)
+                stale.append(PartJob(self.project, story, chunk, settings, fades,
+                                     paths[chunk.index]))
+        if stale:
+            log.warning("re-encoding %d part(s) drawn before their captions were known",
+                        len(stale))
+            self.encode(stale, keys, len(chunks), 1)
+
+    def part_done(self, job: PartJob, keys: list[str], warnings: list[str]) -> None:
+        """Count an encoded part and keep it in the cache under its key."""
+        self.encoded += 1
+        self.warnings += warnings
+        if self.cache is not None:
+            self.cache.put("parts", keys[job.chunk.index], job.path, {"warnings": warnings})
 
     def reuse(self, index: int, key: str, path: Path) -> bool:
         """Take part ``key`` from the cache into ``path``; False when it must be encoded."""
@@ -281,10 +397,7 @@ class Job:
             self.reporter.update(done)
 
         def on_part(job: PartJob, warnings: list[str]) -> None:
-            self.encoded += 1
-            self.warnings += warnings
-            if self.cache is not None:
-                self.cache.put("parts", keys[job.chunk.index], job.path, {"warnings": warnings})
+            self.part_done(job, keys, warnings)
 
         self.say_parts(total)
         if self.parts is not None:
@@ -442,6 +555,14 @@ class _Stop:
 
     def is_set(self) -> bool:
         return self._event.is_set() or self._cancel.is_set()
+
+
+def _opening_segment(story: Story, chunk: Chunk) -> int | None:
+    """The segment whose picture a part opens with (``None``: not a segment)."""
+    for span in story.plan.spans:
+        if span.visible_start <= chunk.start < span.end_frame:
+            return story.items[span.index].segment
+    return None
 
 
 def _reference(infos: list[PartInfo]) -> tuple[bytes, int]:
