@@ -1,7 +1,8 @@
 """Work done ahead of the encoder: the narrations' words, and the next part's still.
 
-Timing the picture needs only each narration's length; its captions need the words
-found by forced alignment. :class:`WordsAhead` aligns the narrations left for later
+Timing the picture needs only each narration's length; its captions need where the
+voice speaks and the words found by forced alignment. :class:`WordsAhead` finds them
+for the narrations left for later
 (:attr:`~storyreel.render.analysis.Analysis.pending`) on a thread of its own, in
 segment order, while the first parts are encoded: a part waits only for the words
 of the segments it can show. :class:`StillsAhead` prepares the still a part opens
@@ -26,9 +27,8 @@ from storyreel.errors import MediaError, Problem, ValidationFailed
 from storyreel.frames.pictures import PreparedStills, cover_size
 from storyreel.model.project import Project
 from storyreel.model.visual import Still
-from storyreel.render.analysis import FactStore, PendingWords, find_words
+from storyreel.render.analysis import FactStore, FoundWords, PendingWords, find_words
 from storyreel.render.progress import CancelToken, raise_if_cancelled
-from storyreel.timeline.words import WordTimings
 
 __all__ = ["StillsAhead", "WordsAhead"]
 
@@ -53,7 +53,7 @@ class WordsAhead:
         self._cancel = cancel
         self._stop = threading.Event()
         self._ready = threading.Condition()
-        self._found: dict[int, tuple[WordTimings, str | None]] = {}
+        self._found: dict[int, FoundWords] = {}
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="storyreel-words", daemon=True)
 
@@ -66,8 +66,8 @@ class WordsAhead:
         self._stop.set()
         self._thread.join()
 
-    def upto(self, segment: int) -> dict[int, WordTimings]:
-        """The words of every pending narration up to 0-based ``segment``, once found.
+    def upto(self, segment: int) -> dict[int, FoundWords]:
+        """What was found of every pending narration up to 0-based ``segment``, once found.
 
         Raises:
             ValidationFailed: A recording no longer decodes (naming its segment and file),
@@ -80,15 +80,15 @@ class WordsAhead:
                 if self._error is not None:
                     _raise(self._error)
                 if all(s in self._found for s in wanted):
-                    return {s: self._found[s][0] for s in wanted}
+                    return {s: self._found[s] for s in wanted}
                 raise_if_cancelled(self._cancel)
                 self._ready.wait(_POLL)
 
     def notes(self) -> list[str]:
         """What finding the words had to say, per segment in order (``segment N: ...``)."""
         with self._ready:
-            return [f"segment {s + 1}: {note}" for s, (_, note) in sorted(self._found.items())
-                    if note]
+            return [f"segment {s + 1}: {found.note}" for s, found in sorted(self._found.items())
+                    if found.note]
 
     def _run(self) -> None:
         aligner = Aligner()

@@ -24,7 +24,8 @@ from storyreel.render.keys import FileDigests, narration_facts_key
 from storyreel.timeline.story import ClipFacts
 from storyreel.timeline.words import Word, WordTimings, estimate_words
 
-__all__ = ["Analysis", "FactStore", "PendingWords", "analyse_project", "find_words"]
+__all__ = ["Analysis", "FactStore", "FoundWords", "PendingWords", "analyse_project",
+           "find_words"]
 
 Regions = list[tuple[int, int]]
 _NO_WORDS = WordTimings((), "estimated")
@@ -51,9 +52,9 @@ class Analysis:
             that had to be estimated).
         clips: Each segment's trimmed clip (``None`` for other visuals and unusable
             clips).
-        pending: Narrations whose words are still to be found (by :func:`find_words`),
-            when the analysis was asked to leave their alignment for later; their
-            ``words`` are empty until then.
+        pending: Narrations whose speech and words are still to be found (by
+            :func:`find_words`), when the analysis was asked to leave them for later;
+            their ``speech`` and ``words`` are empty until then.
     """
 
     problems: list[Problem]
@@ -92,9 +93,9 @@ def analyse_project(
             its contents (and the text it says), so the next render of an unchanged
             narration neither decodes nor aligns it again.
         digest: Hashes a file's contents (default: a fresh :class:`FileDigests`).
-        defer_alignment: Leave forced alignment for later: a narration whose words
-            are not known yet gets only its length and speech here, and is listed in
-            :attr:`Analysis.pending` (the timeline's timing does not need the words).
+        defer_alignment: Leave speech detection and forced alignment for later: a
+            narration whose words are not known yet gets only its length here, and is
+            listed in :attr:`Analysis.pending` (the timeline's timing needs neither).
     """
     problems: list[Problem] = []
     lengths: list[int] = []
@@ -254,14 +255,13 @@ def _remembered(store: FactStore | None, digest: Callable[[Path], str], path: Pa
 
 @dataclass(frozen=True)
 class PendingWords:
-    """A narration analysed but for its words (see ``defer_alignment``).
+    """A narration measured but for its speech and words (see ``defer_alignment``).
 
     Attributes:
         segment: 0-based segment index.
         path: The recording.
         text: What it says.
         length: Its length at 48 kHz.
-        speech: Where its voice speaks.
         key: Where its full facts are kept once found (``None``: not kept).
     """
 
@@ -269,14 +269,23 @@ class PendingWords:
     path: Path
     text: str
     length: int
-    speech: Regions
     key: str | None
+
+
+@dataclass(frozen=True)
+class FoundWords:
+    """What :func:`find_words` found: where a narration speaks, its words and the note
+    about them (if any)."""
+
+    speech: Regions
+    words: WordTimings
+    note: str | None
 
 
 def _recalled_or_pending(store: FactStore | None, digest: Callable[[Path], str], path: Path,
                          number: int, text: str) -> tuple[_Found, PendingWords | None]:
-    """A narration's full facts when they are kept; else its length and speech, and
-    what finding its words later needs."""
+    """A narration's full facts when they are kept; else its length, and what finding
+    its speech and words later needs."""
     try:
         content = digest(path) if store is not None else None
     except MediaError:
@@ -287,28 +296,30 @@ def _recalled_or_pending(store: FactStore | None, digest: Callable[[Path], str],
         found = _from_json(store.recall(key))
         if found is not None:
             return found, None
-    length, regions, _ = _narration(path, number, True, align=False)
-    return (_Found(length, regions, _NO_WORDS),
-            PendingWords(number - 1, path, text, length, regions, key))
+    length, _, _ = _narration(path, number, False, align=False)
+    return (_Found(length, [], _NO_WORDS),
+            PendingWords(number - 1, path, text, length, key))
 
 
 def find_words(pending: PendingWords, aligner: Aligner, store: FactStore | None = None
-               ) -> tuple[WordTimings, str | None]:
-    """The words of a narration left for later, found as :func:`analyse_project` finds
-    them (the recording decoded again), and kept in ``store`` with its other facts.
-
-    Returns:
-        The word timings and the note about them, if any.
+               ) -> FoundWords:
+    """The speech and words of a narration left for later, found as
+    :func:`analyse_project` finds them (the recording decoded again), and kept in
+    ``store`` with its other facts.
 
     Raises:
-        MediaError: The recording no longer decodes (naming its segment and file).
+        MediaError: The recording no longer decodes, or no longer has the length it
+            had (naming its segment and file).
     """
     number = pending.segment + 1
-    _, _, mono = _narration(pending.path, number, False, align=True)
-    found = _words(pending.text, pending.length, pending.speech, mono, aligner)
+    length, regions, mono = _narration(pending.path, number, True, align=True)
+    if length != pending.length:
+        raise MediaError("the recording changed while the video was rendered",
+                         path=pending.path, segment=number)
+    found = _words(pending.text, length, regions, mono, aligner)
     if store is not None and pending.key is not None:
         store.remember(pending.key, _to_json(found))
-    return found.words, found.note
+    return FoundWords(found.speech, found.words, found.note)
 
 
 def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align: bool,

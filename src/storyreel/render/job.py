@@ -321,8 +321,7 @@ class Job:
                 self.part_done(job, keys, encode_part(job, self.encoders, self.cancel,
                                                       on_frame, stills))
             story = self.story_upto(story, words, None)
-            self.analysis = replace(self.analysis, words=list(self.with_words(words, None)),
-                                    pending=[])
+            self.analysis = replace(self.with_words(words, None), pending=[])
             self.warnings += words.notes()
             self.redo_stale(story, chunks, keys, paths, settings, fades)
             self.check_parts(story, chunks, keys, paths, settings, fades)
@@ -340,15 +339,18 @@ class Job:
             items, spans = story.items, story.plan.spans
             shown = [items[s.index].segment for s in spans if s.first_frame < chunk.end]
             last = max((s for s in shown if s is not None), default=-1)
-        timings = self.with_words(words, None if chunk is None else last)
-        return build_story(self.project, replace(self.analysis, words=timings))
+        return build_story(self.project, self.with_words(words, None if chunk is None
+                                                         else last))
 
-    def with_words(self, words: WordsAhead, last: int | None) -> list[WordTimings]:
-        """Every segment's words, those found ahead up to 0-based ``last`` (all: ``None``)
-        included once found."""
-        assert self.analysis is not None
+    def with_words(self, words: WordsAhead, last: int | None) -> Analysis:
+        """The analysis with the speech and words found ahead up to 0-based ``last``
+        (all: ``None``), once found."""
+        analysis = self.analysis
+        assert analysis is not None
         found = words.upto(len(self.project.segments) - 1 if last is None else last)
-        return [found.get(i, t) for i, t in enumerate(self.analysis.words)]
+        speech = [found[i].speech if i in found else s for i, s in enumerate(analysis.speech)]
+        timings = [found[i].words if i in found else t for i, t in enumerate(analysis.words)]
+        return replace(analysis, speech=speech, words=timings)
 
     def redo_stale(self, story: Story, chunks: tuple[Chunk, ...], keys: list[str],
                    paths: list[Path], settings: EncoderSettings,
