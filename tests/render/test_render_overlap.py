@@ -57,7 +57,7 @@ def _project(folder: Path, recordings: list[Path]) -> Path:
         segments.append({"image": image.name, "audio": audio.name, "text": text})
     return write_manifest(folder, segments, title="Recorded", width=160, height=90, fps=12,
                           settings={"preset": "ultrafast", "gap": 0.3,
-                                    "transitions": {"crossfade": 0.0},
+                                    "transitions": {"crossfade": 0.25},
                                     "subtitles": {"enabled": True, "sidecar": False},
                                     "loudness": {"enabled": True}})
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
@@ -66,21 +66,22 @@ class WordsAhead:
         self._stop.set()
         self._thread.join()
 
-    def upto(self, segment: int) -> dict[int, FoundWords]:
-        """What was found of every pending narration up to 0-based ``segment``, once found.
+    def wait(self, segments: Iterable[int]) -> dict[int, FoundWords]:
+        """What was found of the narrations of 0-based ``segments`` (and any others found
+        so far), once all of those are found.
 
         Raises:
             ValidationFailed: A recording no longer decodes (naming its segment and file),
                 as the analysis names it.
             RenderCancelled: The render was cancelled while waiting.
         """
-        wanted = [p.segment for p in self._pending if p.segment <= segment]
+        wanted = set(segments) & {p.segment for p in self._pending}
         with self._ready:
             while True:
                 if self._error is not None:
                     _raise(self._error)
-                if all(s in self._found for s in wanted):
-                    return {s: self._found[s] for s in wanted}
+                if wanted <= self._found.keys():
+                    return dict(self._found)
                 raise_if_cancelled(self._cancel)
                 self._ready.wait(_POLL)
 

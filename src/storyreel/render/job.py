@@ -53,7 +53,7 @@ from storyreel.render.progress import (
 from storyreel.render.sidecars import prepare_sidecars
 from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verify_mp4
 from storyreel.timeline.chunks import Chunk, plan_chunks
-from storyreel.timeline.plan import frame_to_sample
+from storyreel.timeline.plan import frame_to_sample, sample_to_frame
 from storyreel.timeline.story import Story, build_story, seconds_to_frames
 from storyreel.timeline.words import WordTimings
 
@@ -293,7 +293,6 @@ class Job:
         settings = self.encoder_settings(1, machine_cores())
         chunks = self.chunks(story, fades)
         paths = [work / f"part-{c.index:05d}.mp4" for c in chunks]
-        keys: list[str] = []
         stills = PreparedStills()
         done = 0
 
@@ -302,52 +301,69 @@ class Job:
             done += 1
             self.reporter.update(done)
 
+        # Parts whose frames no narration left for later can change are known already.
+        needs = [self.needs(story, chunk) for chunk in chunks]
+        keys = [part_key(self.project, story, c, settings, fades, self.digest)
+                if not needs[c.index] else "" for c in chunks]
+        known = [c for c in chunks if not needs[c.index]
+                 and self.reuse(c.index, keys[c.index], paths[c.index])]
+        frames = sum(c.frames for c in chunks) - sum(c.frames for c in known)
         with WordsAhead(self.analysis.pending, self.cache, self.cancel) as words, \
                 StillsAhead(self.project, stills) as ahead, \
-                self.sound(story, settings, work, self.digest,
-                           story.plan.total_frames) as sound_track:
-            ahead.prepare(_opening_segment(story, chunks[0]))
-            self.reporter.say(f"Encoding {len(chunks)} parts")
-            for chunk in chunks:
-                shown = self.story_upto(story, words, chunk)
-                keys.append(part_key(self.project, shown, chunk, settings, fades, self.digest))
-                if self.reuse(chunk.index, keys[-1], paths[chunk.index]):
+                self.sound(story, settings, work, self.digest, frames) as sound_track:
+            todo = [c for c in chunks if c not in known]
+            if todo:
+                ahead.prepare(_opening_segment(story, todo[0]))
+            self.say_parts(len(chunks))
+            for chunk in todo:
+                shown = self.story_with(story, words, needs[chunk.index])
+                keys[chunk.index] = part_key(self.project, shown, chunk, settings, fades,
+                                             self.digest)
+                if self.reuse(chunk.index, keys[chunk.index], paths[chunk.index]):
                     done += chunk.frames
                     self.reporter.update(done)
                     continue
-                if chunk.index + 1 < len(chunks):
-                    ahead.prepare(_opening_segment(story, chunks[chunk.index + 1]))
+                later = todo.index(chunk) + 1
+                if later < len(todo):
+                    ahead.prepare(_opening_segment(story, todo[later]))
                 job = PartJob(self.project, shown, chunk, settings, fades, paths[chunk.index])
                 self.part_done(job, keys, encode_part(job, self.encoders, self.cancel,
                                                       on_frame, stills))
-            story = self.story_upto(story, words, None)
             self.analysis = replace(self.with_words(words, None), pending=[])
+            story = build_story(self.project, self.analysis)
             self.warnings += words.notes()
             self.redo_stale(story, chunks, keys, paths, settings, fades)
             self.check_parts(story, chunks, keys, paths, settings, fades)
             sound = sound_track()
         return sound, story, chunks, paths
 
-    def story_upto(self, story: Story, words: WordsAhead, chunk: Chunk | None) -> Story:
-        """``story`` with the words of every segment ``chunk`` can show (all: ``None``).
+    def needs(self, story: Story, chunk: Chunk) -> set[int]:
+        """The segments left for later whose speech and words can shape ``chunk``'s frames.
 
-        A caption starts no earlier than its segment's first frame, so the segments that
-        start after the part cannot change its frames.
+        A segment's captions start no earlier than its narration and end within its own
+        frames, and a caption is changed by the next only when that one starts before
+        it ends. So a part needs the segments whose captions can show in it, and those
+        whose narration starts before the last frame such a caption can reach.
         """
         assert self.analysis is not None
-        if chunk is not None:
-            items, spans = story.items, story.plan.spans
-            shown = [items[s.index].segment for s in spans if s.first_frame < chunk.end]
-            last = max((s for s in shown if s is not None), default=-1)
-        return build_story(self.project, self.with_words(words, None if chunk is None
-                                                         else last))
+        pending = {p.segment for p in self.analysis.pending}
+        plan, items = story.plan, story.items
+        voiced = [(items[s.index].segment, sample_to_frame(s.audio_start, plan.fps, SAMPLE_RATE),
+                   s.end_frame) for s in plan.spans if s.end_frame > chunk.start]
+        reach = max((end for _, start, end in voiced if start < chunk.end), default=chunk.end)
+        return {segment for segment, start, _ in voiced if segment in pending and start < reach}
 
-    def with_words(self, words: WordsAhead, last: int | None) -> Analysis:
-        """The analysis with the speech and words found ahead up to 0-based ``last``
-        (all: ``None``), once found."""
+    def story_with(self, story: Story, words: WordsAhead, segments: set[int]) -> Story:
+        """``story`` with the speech and words of ``segments`` (once found)."""
+        return build_story(self.project, self.with_words(words, segments))
+
+    def with_words(self, words: WordsAhead, segments: set[int] | None) -> Analysis:
+        """The analysis with the speech and words found ahead of ``segments`` (all:
+        ``None``), once found, and of any other segment found so far."""
         analysis = self.analysis
         assert analysis is not None
-        found = words.upto(len(self.project.segments) - 1 if last is None else last)
+        found = words.wait(range(len(self.project.segments)) if segments is None
+                           else segments)
         speech = [found[i].speech if i in found else s for i, s in enumerate(analysis.speech)]
         timings = [found[i].words if i in found else t for i, t in enumerate(analysis.words)]
         return replace(analysis, speech=speech, words=timings)
