@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -29,7 +31,7 @@ from typing import Any
 
 from PIL import Image
 
-from bench.measure import output_size
+from bench.measure import child_env, output_size, run_measured
 from bench.photos import against_floor
 from bench.project import GAP, ZOOM, _collage
 from bench.report import side_by_side, write_results
@@ -71,7 +73,7 @@ def _record(path: Path, text: str, voice: str) -> None:
 def _photograph(path: Path, index: int) -> None:
     """A camera-sized JPEG; turned ones are stored sideways with the orientation to undo it."""
     (width, height), orientation = _SHOTS[index % len(_SHOTS)]
-    upright = Image.fromarray(_collage(max(width, height), min(width, height), 50 + index), "RGB")
+    upright = Image.fromarray(_collage(max(width, height), min(width, height), 50 + index))
     if height > width:
         upright = upright.transpose(Image.Transpose.ROTATE_90)  # a portrait photograph
     undo = {1: None, 3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90,
@@ -144,6 +146,38 @@ def phases(manifest: Path, preset: str) -> list[tuple[float, str]]:
     return events
 
 
+def before_and_after(work: Path, manifest: Path, before: Path, runs: int, preset: str
+                     ) -> dict[str, list[dict[str, float]]]:
+    """``runs`` rounds of storyreel from the ``before`` source tree, storyreel from this
+    checkout and the floor, back to back (the order rotating every round); every run's
+    wall and CPU seconds and the other processes' load."""
+    out, floor_json = work / "recorded.mp4", work / "recorded-floor.json"
+    env = child_env()
+    old = dict(env, PYTHONPATH=os.pathsep.join((str(before), env["PYTHONPATH"])))
+    render = [sys.executable, "-m", "storyreel", "render", str(manifest), "-o", str(out),
+              "--preset", preset, "--quiet", "--no-cache"]
+    floor = [sys.executable, "-m", "bench.floor", str(manifest), "--preset", preset,
+             "--out", str(work / "recorded-floor.mp4"), "--json", str(floor_json)]
+    variants = {"before": (render, old), "after": (render, env), "floor": (floor, env)}
+    found: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    names = list(variants)
+    for round_ in range(runs):
+        for name in names[round_ % 3:] + names[:round_ % 3]:
+            command, environment = variants[name]
+            sample = run_measured(command, env=environment, cwd=work,
+                                  log=work / f"recorded-{name}.log")
+            row = {"wall": sample.wall, "cpu": sample.cpu, "others_load": sample.others_load}
+            if name == "floor":  # the floor's own clock covers only the encoding
+                data = json.loads(floor_json.read_text(encoding="utf-8"))
+                row.update(wall=data["wall"], cpu=data["cpu"])
+            found[name].append(row)
+            print(f"round {round_ + 1} {name}: {row['wall']:.1f} s wall, {row['cpu']:.1f} s CPU,"
+                  f" others {100 * row['others_load']:.0f} %", flush=True)
+    for leftover in work.glob("recorded*"):
+        leftover.unlink()
+    return found
+
+
 def markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
     """The figures as a Markdown section."""
     width, height = args.size
@@ -164,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--before", type=Path, default=None,
+                        help="also render with the storyreel package under this folder "
+                             "(e.g. an exported src/ of an earlier commit), in the same rounds")
     parser.add_argument("--phases", action="store_true",
                         help="only render once in this process and print its phases")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
@@ -177,6 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.phases:
         for at, event in phases(manifest, args.preset):
             print(f"{at:7.2f} s  {event}")
+        return 0
+    if args.before is not None:
+        rounds = before_and_after(args.work, manifest, args.before.resolve(), args.runs,
+                                  args.preset)
+        (args.out / "recorded-before-after.json").write_text(json.dumps(rounds, indent=1),
+                                                             encoding="utf-8")
         return 0
     result = against_floor(args.work, manifest, args.runs, args.preset, "recorded")
     write_results(args.out, "recorded", result, markdown(result, args))
