@@ -20,6 +20,7 @@ import storyreel
 from media import write_corrupt_wav, write_exif_rotated_jpeg, write_manifest, write_textured
 from media import write_wav as write_wav_file
 from storyreel.errors import RenderCancelled, ValidationFailed
+from storyreel.render import analysis as analysis_module
 from storyreel.render.job import Job, JobOutcome
 from storyreel.render.progress import Progress, ProgressReporter
 from storyreel.voice.hibari import HibariEngine
@@ -91,8 +92,14 @@ def test_only_the_words_are_left_for_later(project_dir: Path, out_dir: Path,
     assert all(first.analysis.speech)
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["decoded-once", "decoded-again"])
 def test_overlapped_render_matches_the_sequential_one(project_dir: Path, out_dir: Path,
-                                                      recordings: list[Path]) -> None:
+                                                      recordings: list[Path], held: bool,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narrations decoded by the analysis are kept for the alignment thread within a
+    budget; beyond it they are decoded again. Either way the output is the same."""
+    if not held:
+        monkeypatch.setattr(analysis_module, "_HOLD_BYTES", 0)
     manifest = _project(project_dir, recordings)
     phases: list[str] = []
     overlapped = _render(manifest, out_dir / "overlapped.mp4", overlap=True,
@@ -136,9 +143,12 @@ def test_cancel_during_the_overlap_leaves_no_thread(project_dir: Path, out_dir: 
 
 
 def test_a_recording_broken_during_the_overlap_is_named(project_dir: Path, out_dir: Path,
-                                                        recordings: list[Path]) -> None:
-    """The narration decoded when the render started breaks before its words are found:
-    the same one-line error as when it is broken from the start, and nothing published."""
+                                                        recordings: list[Path],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narration decoded when the render started breaks before it is decoded again
+    for its words (none is kept from the analysis here): the same one-line error as when
+    it is broken from the start, and nothing published."""
+    monkeypatch.setattr(analysis_module, "_HOLD_BYTES", 0)
     manifest = _project(project_dir, recordings)
     broken = project_dir / "narration-2.wav"
     before = _storyreel_threads()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, assert_never
@@ -32,6 +32,8 @@ _NO_WORDS = WordTimings((), "estimated")
 #: Narrations up to this long are aligned to their text; aligning holds the whole
 #: recording in memory, so longer ones get estimated word timings.
 _ALIGN_SECONDS = 120
+#: Decoded narrations kept from the analysis for the speech and words found later.
+_HOLD_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def analyse_project(
     warnings: list[str] = []
     clips: list[ClipFacts | None] = []
     pending: list[PendingWords] = []
+    hold = _Held(_HOLD_BYTES)
     aligner = Aligner()
     digest = digest or FileDigests()
     for number, segment in enumerate(project.segments, start=1):
@@ -126,7 +129,7 @@ def analyse_project(
         try:
             if defer_alignment and wanted and known is None:
                 found, later = _recalled_or_pending(facts, digest, segment.audio, number,
-                                                    segment.text)
+                                                    segment.text, hold)
                 pending += [later] if later is not None else []
             else:
                 found = _remembered(facts, digest, segment.audio, number, segment.text,
@@ -263,6 +266,8 @@ class PendingWords:
         text: What it says.
         length: Its length at 48 kHz.
         key: Where its full facts are kept once found (``None``: not kept).
+        held: Its decoded blocks, kept from the analysis (``None``: decoded again);
+            :func:`find_words` empties the list.
     """
 
     segment: int
@@ -270,6 +275,7 @@ class PendingWords:
     text: str
     length: int
     key: str | None
+    held: list[Samples] | None = None
 
 
 @dataclass(frozen=True)
@@ -283,7 +289,8 @@ class FoundWords:
 
 
 def _recalled_or_pending(store: FactStore | None, digest: Callable[[Path], str], path: Path,
-                         number: int, text: str) -> tuple[_Found, PendingWords | None]:
+                         number: int, text: str, hold: _Held
+                         ) -> tuple[_Found, PendingWords | None]:
     """A narration's full facts when they are kept; else its length, and what finding
     its speech and words later needs."""
     try:
@@ -296,9 +303,9 @@ def _recalled_or_pending(store: FactStore | None, digest: Callable[[Path], str],
         found = _from_json(store.recall(key))
         if found is not None:
             return found, None
-    length, _, _ = _narration(path, number, False, align=False)
+    length, _, _ = _narration(path, number, False, align=False, hold=hold)
     return (_Found(length, [], _NO_WORDS),
-            PendingWords(number - 1, path, text, length, key))
+            PendingWords(number - 1, path, text, length, key, hold.take()))
 
 
 def find_words(pending: PendingWords, aligner: Aligner, store: FactStore | None = None
@@ -312,7 +319,13 @@ def find_words(pending: PendingWords, aligner: Aligner, store: FactStore | None 
             had (naming its segment and file).
     """
     number = pending.segment + 1
-    length, regions, mono = _narration(pending.path, number, True, align=True)
+    if pending.held is not None:
+        held = list(pending.held)
+        pending.held.clear()  # freed as soon as this narration is done with
+        length, regions, mono = _measured(held, pending.path, number, True, align=True)
+        del held
+    else:
+        length, regions, mono = _narration(pending.path, number, True, align=True)
     if length != pending.length:
         raise MediaError("the recording changed while the video was rendered",
                          path=pending.path, segment=number)
@@ -371,33 +384,69 @@ def _from_json(data: dict[str, Any] | None) -> _Found | None:
         return None
 
 
-def _narration(path: Path, number: int, speech: bool, *, align: bool
-               ) -> tuple[int, Regions, Samples | None]:
+def _narration(path: Path, number: int, speech: bool, *, align: bool,
+               hold: _Held | None = None) -> tuple[int, Regions, Samples | None]:
     """A narration's length at 48 kHz, where it speaks (when asked) and, for alignment,
-    its mono samples: streamed, and kept only while it is short enough to align."""
+    its mono samples: streamed, and kept only while it is short enough to align.
+    ``hold`` keeps the decoded blocks, while they fit its budget."""
+    with AudioReader(path, segment=number) as reader:
+        source = reader.blocks() if hold is None else hold.keep(reader.blocks())
+        return _measured(source, path, number, speech, align=align)
+
+
+def _measured(source: Iterable[Samples], path: Path, number: int, speech: bool, *,
+              align: bool) -> tuple[int, Regions, Samples | None]:
+    """What :func:`_narration` finds, from the narration's decoded blocks."""
     kept: list[Samples] = []
     keeping = align
     limit = _ALIGN_SECONDS * SAMPLE_RATE
+    read = 0
 
-    def blocks(reader: AudioReader) -> Iterator[Samples]:
-        nonlocal keeping
-        for block in reader.blocks():
+    def blocks() -> Iterator[Samples]:
+        nonlocal keeping, read
+        for block in source:
+            read += block.shape[1]
             if keeping:
                 kept.append(block.mean(axis=0, dtype=np.float32))
-                if reader.samples_read > limit:
+                if read > limit:
                     keeping = False
                     kept.clear()
             yield block
 
-    with AudioReader(path, segment=number) as reader:
-        if speech:
-            length, found = narration_speech(blocks(reader), SAMPLE_RATE)
-        else:
-            length, found = sum(block.shape[1] for block in blocks(reader)), []
+    if speech:
+        length, found = narration_speech(blocks(), SAMPLE_RATE)
+    else:
+        length, found = sum(block.shape[1] for block in blocks()), []
     if length == 0:
         raise MediaError("audio is empty (no samples)", path=path, segment=number)
     mono = np.concatenate(kept) if keeping and kept else None
     return length, found, mono
+
+
+class _Held:
+    """Decoded narration blocks kept for the speech and words found later, within a
+    budget shared by the whole analysis (a narration that does not fit is decoded again
+    when its turn comes)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.blocks: list[Samples] | None = []
+
+    def keep(self, source: Iterable[Samples]) -> Iterator[Samples]:
+        self.blocks = []
+        for block in source:
+            if self.blocks is not None:
+                self.blocks.append(block)
+                self.budget -= block.nbytes
+                if self.budget < 0:
+                    self.budget += sum(b.nbytes for b in self.blocks)
+                    self.blocks = None
+            yield block
+
+    def take(self) -> list[Samples] | None:
+        """The blocks of the narration just decoded (``None``: not kept)."""
+        blocks, self.blocks = self.blocks, []
+        return blocks
 
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipFacts | None:
