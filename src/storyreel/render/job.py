@@ -282,60 +282,67 @@ class Job:
                      ) -> tuple[_Sound, Story, tuple[Chunk, ...], list[Path]]:
         """The parts and the sound track while the narrations are aligned meanwhile.
 
-        ``story`` is timed but its captions wait for words. The sound track (which
-        needs only the timing) starts at once; each part waits only for the words of
-        the segments it can show, and the still it opens with is prepared while the
-        part before it is encoded. Returns the sound track, the story with every
-        narration's words, the parts and their paths.
+        ``story`` is timed but its captions wait for words. Each part waits only for the
+        words of the segments it can show, and the still it opens with is prepared while
+        the part before it is encoded. The sound track (which needs only the timing, and
+        is done long before the last frame) starts once the first part's words are
+        found: they are what the first frame waits for. Returns the sound track, the
+        story with every narration's words, the parts and their paths.
         """
         assert self.analysis is not None
         fades = self.fades(story)
         settings = self.encoder_settings(1, machine_cores())
         chunks = self.chunks(story, fades)
         paths = [work / f"part-{c.index:05d}.mp4" for c in chunks]
-        stills = PreparedStills()
-        done = 0
-
-        def on_frame() -> None:
-            nonlocal done
-            done += 1
-            self.reporter.update(done)
-
         # Parts whose frames no narration left for later can change are known already.
         needs = [self.needs(story, chunk) for chunk in chunks]
         keys = [part_key(self.project, story, c, settings, fades, self.digest)
                 if not needs[c.index] else "" for c in chunks]
-        known = [c for c in chunks if not needs[c.index]
-                 and self.reuse(c.index, keys[c.index], paths[c.index])]
-        frames = sum(c.frames for c in chunks) - sum(c.frames for c in known)
+        todo = [c for c in chunks if needs[c.index]
+                or not self.reuse(c.index, keys[c.index], paths[c.index])]
+        frames = sum(c.frames for c in todo)
+        stills = PreparedStills()
         with WordsAhead(self.analysis.pending, self.cache, self.cancel) as words, \
-                StillsAhead(self.project, stills) as ahead, \
-                self.sound(story, settings, work, self.digest, frames) as sound_track:
-            todo = [c for c in chunks if c not in known]
+                StillsAhead(self.project, stills) as ahead:
             if todo:
                 ahead.prepare(_opening_segment(story, todo[0]))
-            self.say_parts(len(chunks))
-            for chunk in todo:
-                shown = self.story_with(story, words, needs[chunk.index])
-                keys[chunk.index] = part_key(self.project, shown, chunk, settings, fades,
-                                             self.digest)
-                if self.reuse(chunk.index, keys[chunk.index], paths[chunk.index]):
-                    done += chunk.frames
-                    self.reporter.update(done)
-                    continue
-                later = todo.index(chunk) + 1
-                if later < len(todo):
-                    ahead.prepare(_opening_segment(story, todo[later]))
-                job = PartJob(self.project, shown, chunk, settings, fades, paths[chunk.index])
-                self.part_done(job, keys, encode_part(job, self.encoders, self.cancel,
-                                                      on_frame, stills))
-            self.analysis = replace(self.with_words(words, None), pending=[])
-            story = build_story(self.project, self.analysis)
-            self.warnings += words.notes()
-            self.redo_stale(story, chunks, keys, paths, settings, fades)
-            self.check_parts(story, chunks, keys, paths, settings, fades)
-            sound = sound_track()
+                self.story_with(story, words, needs[todo[0].index])
+            with self.sound(story, settings, work, self.digest, frames) as sound_track:
+                self.say_parts(len(chunks))
+                done = 0
+                for n, chunk in enumerate(todo):
+                    if n + 1 < len(todo):
+                        ahead.prepare(_opening_segment(story, todo[n + 1]))
+                    done = self.encode_one(self.story_with(story, words, needs[chunk.index]),
+                                           chunk, keys, paths[chunk.index], settings, fades,
+                                           stills, done)
+                self.analysis = replace(self.with_words(words, None), pending=[])
+                story = build_story(self.project, self.analysis)
+                self.warnings += words.notes()
+                self.redo_stale(story, chunks, keys, paths, settings, fades)
+                self.check_parts(story, chunks, keys, paths, settings, fades)
+                sound = sound_track()
         return sound, story, chunks, paths
+
+    def encode_one(self, story: Story, chunk: Chunk, keys: list[str], path: Path,
+                   settings: EncoderSettings, fades: tuple[int, int], stills: PreparedStills,
+                   done: int) -> int:
+        """Encode (or reuse) one part of ``story``; returns the frames done so far."""
+        keys[chunk.index] = part_key(self.project, story, chunk, settings, fades, self.digest)
+        if self.reuse(chunk.index, keys[chunk.index], path):
+            self.reporter.update(done + chunk.frames)
+            return done + chunk.frames
+        count = done
+
+        def on_frame() -> None:
+            nonlocal count
+            count += 1
+            self.reporter.update(count)
+
+        job = PartJob(self.project, story, chunk, settings, fades, path)
+        self.part_done(job, keys, encode_part(job, self.encoders, self.cancel, on_frame,
+                                              stills))
+        return count
 
     def needs(self, story: Story, chunk: Chunk) -> set[int]:
         """The segments left for later whose speech and words can shape ``chunk``'s frames.
