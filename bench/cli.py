@@ -24,6 +24,7 @@ import av
 from bench.clips import main as clips_main
 from bench.measure import Sample, child_env, output_size, run_measured
 from bench.photos import main as photos_main
+from bench.platforms import main as platforms_main
 from bench.project import BenchProject, make_project
 from bench.recorded import main as recorded_main
 from bench.report import versions, write_report
@@ -119,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(bench.recorded)")
     parser.add_argument("--no-clips", action="store_true",
                         help="skip the stills and clips against ffmpeg (bench.clips)")
+    parser.add_argument("--no-platforms", action="store_true",
+                        help="skip three platforms in one render against three renders "
+                             "(bench.platforms)")
     return parser
 
 
@@ -294,6 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             clips.append("--quick")
         print(f"Stills and clips: python -m bench.clips {' '.join(clips)}", flush=True)
         clips_main(clips)
+    if not args.no_platforms:
+        platforms = ["--out", str(out), "--work", str(work), "--runs", str(args.runs)]
+        if args.quick:
+            platforms += ["--segments", "2", "--seconds", "2"]
+        print(f"Platforms: python -m bench.platforms {' '.join(platforms)}", flush=True)
+        platforms_main(platforms)
     if not args.no_voice:
         from bench import voice
 

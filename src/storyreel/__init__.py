@@ -11,6 +11,7 @@ from storyreel.errors import (
     ManifestError,
     MediaError,
     OutputError,
+    PlatformFailed,
     Problem,
     ProjectError,
     RenderCancelled,
@@ -23,7 +24,14 @@ from storyreel.errors import (
     WorkerError,
 )
 from storyreel.model import KenBurns, Project, RenderSettings, Segment, Voice, load_project
-from storyreel.render import EXPORT_MESSAGE, CancelToken, Progress, RenderResult, render
+from storyreel.render import (
+    EXPORT_MESSAGE,
+    CancelToken,
+    Progress,
+    RenderedVideo,
+    RenderResult,
+    render,
+)
 from storyreel.render.analysis import Analysis, analyse_project
 from storyreel.render.cache import PartCache
 
@@ -40,6 +48,7 @@ __all__ = [
     "MediaError",
     "OutputError",
     "PartCache",
+    "PlatformFailed",
     "Problem",
     "Progress",
     "Project",
@@ -48,6 +57,7 @@ __all__ = [
     "RenderError",
     "RenderResult",
     "RenderSettings",
+    "RenderedVideo",
     "Segment",
     "StoryreelError",
     "StudioConfigError",

@@ -18,7 +18,9 @@ that do not know storyreel::
     │   ├── OutputError (OSError)            the output folder or file cannot be written
     │   │   └── DiskFullError                no space left on the output device
     │   ├── VerificationError                the finished file did not read back as expected
-    │   └── WorkerError                      Redis or a worker failed a distributed render
+    │   ├── WorkerError                      Redis or a worker failed a distributed render
+    │   └── PlatformFailed                   one platform's video of several failed (its
+    │                                        cause chained); those finished before it stay
     ├── RenderCancelled                      cancel token set, Ctrl-C or SIGTERM: exit code 130
     └── StudioConfigError (ValueError)       the studio cannot start as configured: exit code 2
 
@@ -39,6 +41,7 @@ __all__ = [
     "MediaError",
     "NothingToSay",
     "OutputError",
+    "PlatformFailed",
     "Problem",
     "ProjectError",
     "RenderCancelled",
@@ -170,8 +173,39 @@ class VerificationError(RenderError):
     """The rendered file did not read back as a complete, correct MP4."""
 
 
+class PlatformFailed(RenderError):
+    """One video of a render for several platforms failed.
+
+    Attributes:
+        platform: The platform whose video failed.
+        finished: The videos of the other platforms, published before it failed.
+    """
+
+    def __init__(self, platform: str, cause: BaseException | str, finished: list[Path]) -> None:
+        self.platform = platform
+        self.reason = str(cause)
+        self.finished = list(finished)
+        kept = (f" (finished and kept: {', '.join(p.name for p in self.finished)})"
+                if self.finished else "")
+        super().__init__(f"the {platform} video failed: {self.reason}{kept}")
+
+    def __reduce__(self) -> tuple[type[PlatformFailed], tuple[str, str, list[Path]]]:
+        return type(self), (self.platform, self.reason, self.finished)
+
+
 class RenderCancelled(StoryreelError):
-    """The render was cancelled (cancel token, Ctrl-C or SIGTERM); nothing was published."""
+    """The render was cancelled (cancel token, Ctrl-C or SIGTERM); nothing was published
+    but, in a render for several platforms, the videos finished before (:attr:`kept`)."""
+
+    def __init__(self, message: str = "render cancelled", kept: list[Path] | None = None
+                 ) -> None:
+        self.kept = list(kept or [])
+        self.message = message
+        names = ", ".join(path.name for path in self.kept)
+        super().__init__(f"{message} (finished and kept: {names})" if names else message)
+
+    def __reduce__(self) -> tuple[type[RenderCancelled], tuple[str, list[Path]]]:
+        return type(self), (self.message, self.kept)
 
 
 class StudioConfigError(StoryreelError, ValueError):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from storyreel.model.language import LANGUAGES
+from storyreel.model.platforms import PLATFORMS
 from storyreel.model.visual import CROPS, FITS, ClipOptions
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "field_words",
     "parts_words",
     "phase_words",
+    "platform_shapes",
     "state_words",
     "words",
 ]
@@ -66,9 +69,14 @@ OPTION_GROUPS: list[tuple[str, list[dict[str, object]]]] = [
     ("Format", [
         _field("settings.platform", "Platform", "Sets the size, frame rate and where captions "
                "stay clear of the app's own buttons."),
+        _field("settings.platforms", "Platforms", "One video for each platform ticked, made "
+               "together from one narration and sound: each in its own shape, with its "
+               "captions and logo in its own safe area."),
         _field("fps", "Frame rate", "Pictures per second; 30 suits every platform.", "fps"),
     ]),
     ("Captions", [
+        _field("settings.language", "Language", "The language of the text: it chooses the "
+               "captions' letters and where lines break, and what the voice speaks."),
         _field("settings.subtitles.enabled", "Show captions", "Burn the narration's words "
                "into the picture."),
         _field("settings.subtitles.style", "Caption style", "How the words appear while "
@@ -145,11 +153,14 @@ OPTION_GROUPS: list[tuple[str, list[dict[str, object]]]] = [
     ]),
 ]
 
+_PLATFORMS = {"youtube": "YouTube (16:9)", "shorts": "YouTube Shorts (9:16)",
+              "tiktok": "TikTok (9:16)", "reels": "Instagram Reels (9:16)",
+              "square": "Square (1:1)"}
+
 #: Words for the values of choice fields, by field path.
 CHOICES: dict[str, dict[str, str]] = {
-    "settings.platform": {"youtube": "YouTube (16:9)", "shorts": "YouTube Shorts (9:16)",
-                          "tiktok": "TikTok (9:16)", "reels": "Instagram Reels (9:16)",
-                          "square": "Square (1:1)"},
+    "settings.platform": _PLATFORMS,
+    "settings.platforms": _PLATFORMS,
     "settings.subtitles.style": {"phrase": "Whole phrase", "word": "Highlight spoken word",
                                  "karaoke": "Karaoke fill", "pop": "Pop-in words"},
     "settings.subtitles.position": {"bottom": "Bottom", "center": "Middle", "top": "Top"},
@@ -158,6 +169,8 @@ CHOICES: dict[str, dict[str, str]] = {
     "settings.ken_burns.easing": {"ease-in-out": "Gentle", "linear": "Steady"},
     "settings.logo.corner": {"top-left": "Top left", "top-right": "Top right",
                              "bottom-left": "Bottom left", "bottom-right": "Bottom right"},
+    "settings.language": {tag: name if name == english else f"{name} ({english})"
+                          for tag, (name, english, _) in LANGUAGES.items()},
     "settings.preset": {"ultrafast": "Fastest (biggest file)", "superfast": "Very fast",
                         "veryfast": "Fast", "faster": "Quicker", "fast": "Quick",
                         "medium": "Balanced", "slow": "Slow", "slower": "Slower",
@@ -275,4 +288,12 @@ def words() -> dict[str, Any]:
     """Every table, for the studio page."""
     return {"phases": PHASES, "states": STATES, "fields": FIELDS, "choices": CHOICES,
             "narration": NARRATION, "words_per_second": WORDS_PER_SECOND, "clip": clip_words(),
-            "options": [{"group": name, "fields": fields} for name, fields in OPTION_GROUPS]}
+            "options": [{"group": name, "fields": fields} for name, fields in OPTION_GROUPS],
+            "platforms": platform_shapes()}
+
+
+def platform_shapes() -> dict[str, dict[str, Any]]:
+    """Each platform preset's size and safe area (left, top, right, bottom shares), for
+    the page to draw a platform's frame and its safe area as the engine lays it out."""
+    return {name: {"width": p.width, "height": p.height, "safe": list(p.safe)}
+            for name, p in PLATFORMS.items()}

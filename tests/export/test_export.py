@@ -87,6 +87,19 @@ def _melt() -> str:
     return found
 
 
+def _play(melt: str, timeline: Path, output: Path, *options: str) -> Path:
+    """``timeline`` played by melt into ``output`` (FFV1: the picture as melt made it).
+
+    MLT's Qt module (its image reader and the Transform effect) asks for an X display;
+    Qt itself draws offscreen. ``real_time=0``: every frame is drawn, none dropped when
+    the machine is busy (a consumer's default is to keep to the clock)."""
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}
+    subprocess.run([melt, "-quiet", str(timeline), "-consumer", f"avformat:{output}",
+                    "real_time=0", "vcodec=ffv1", *options], check=True, env=environment,
+                   capture_output=True, timeout=240)
+    return output
+
+
 def _mean_colours(path: Path) -> list[tuple[float, ...]]:
     with av.open(str(path)) as container:
         return [tuple(frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0))
@@ -109,11 +122,7 @@ def test_melt_plays_the_kdenlive_export_like_the_render(tmp_path: Path, fps: int
     exported = export_project(load_project(manifest), tmp_path / "edit" / "story.kdenlive",
                               "kdenlive")
     assert exported.frames == result.frames
-    played = tmp_path / "melt.mkv"
-    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}
-    subprocess.run([melt, "-quiet", str(exported.path), "-consumer", f"avformat:{played}",
-                    "vcodec=ffv1", "acodec=pcm_s16le"], check=True, env=environment,
-                   capture_output=True, timeout=240)
+    played = _play(melt, exported.path, tmp_path / "melt.mkv", "acodec=pcm_s16le")
     ours, theirs = _mean_colours(result.path), _mean_colours(played)
     assert abs(len(theirs) - result.frames) <= 1
     with av.open(str(played)) as container:
@@ -178,26 +187,41 @@ def test_otio_reads_back_with_the_plan_s_clips_and_cuts(tmp_path: Path) -> None:
         assert abs(end - caption.end / fps) <= Fraction(1, 2000)
 
 
-def test_fcpxml_has_an_accepted_version_and_every_media_file(tmp_path: Path) -> None:
-    manifest = _story_project(tmp_path / "project")
+@pytest.mark.parametrize("fps", [25, "30000/1001"])
+def test_fcpxml_has_an_accepted_version_and_every_media_file(tmp_path: Path,
+                                                             fps: int | str) -> None:
+    manifest = _story_project(tmp_path / "project", fps=fps)
+    rate = Fraction(fps)
     target = tmp_path / "story.fcpxml"
     export_project(load_project(manifest), target, "fcpxml")
     root = ElementTree.parse(target).getroot()
     major, minor = (int(part) for part in root.attrib["version"].split("."))
     assert major == 1 and 8 <= minor <= 11
     sources = [asset.attrib["src"] for asset in root.iter("asset")]
-    assert len(sources) == 3 + 4  # the stills and the narrations (the card is a gap)
+    assert len(sources) == 3 + 4  # the stills and the narrations (the card is a title)
     for source in sources:
         assert _path_of(source, tmp_path).is_file(), source
-    assert root.find("./resources/format").attrib["frameDuration"] == "1/25s"
-    card = _plan(manifest).plan.spans[3]  # a gap in the spine where the card is
-    assert [(g.attrib["offset"], g.attrib["duration"]) for g in root.findall(".//spine/gap")] == [
-        (_fcp_time(card.first_frame), _fcp_time(card.frames))]
+    form = root.find("./resources/format")
+    assert form is not None and form.attrib["frameDuration"] == _fcp_time(1, rate)
+    assert (form.attrib["width"], form.attrib["height"]) == tuple(str(s) for s in SIZE)
+    card = _plan(manifest).plan.spans[3]  # a Basic Title in the spine where the card is
+    assert [(g.attrib["offset"], g.attrib["duration"]) for g in root.findall(".//spine/title")
+            ] == [(_fcp_time(card.first_frame, rate), _fcp_time(card.frames, rate))]
+    assert not root.findall(".//spine/gap")
+    # every time in the sequence falls on a frame (editors refuse times between frames)
+    title = root.find(".//spine/title")
+    assert title is not None
+    times = [e.attrib[name] for e in root.iter() for name in ("offset", "duration", "time")
+             if name in e.attrib] + [title.attrib["start"]]
+    assert len(times) > 20
+    for text in times:
+        frames = Fraction(text.removesuffix("s")) * rate
+        assert frames.denominator == 1, text
 
 
-def _fcp_time(frames: int) -> str:
+def _fcp_time(frames: int, fps: Fraction = Fraction(25)) -> str:
     """FCPXML's rational seconds (``76/25s``, ``4/5s``, ``3s``)."""
-    seconds = Fraction(frames, 25)
+    seconds = frames / fps
     return f"{seconds.numerator}s" if seconds.denominator == 1 else f"{seconds}s"
 
 
@@ -246,23 +270,37 @@ def test_export_command_runs_as_a_program(tmp_path: Path) -> None:
     assert "deprecated" not in done.stdout + done.stderr  # the writer's own printing is kept in
 
 
-def test_a_clip_keeps_its_trim_and_each_format_names_what_it_leaves_out(tmp_path: Path
-                                                                        ) -> None:
-    manifest = _story_project(tmp_path / "project")
-    write_clip(tmp_path / "project" / "clip.mp4", frames=50, fps=Fraction(25))
+def _clip_project(folder: Path, *, end: float) -> Path:
+    """The story project with its second still a 50-frame counter clip from 0.4 s to
+    ``end``."""
+    manifest = _story_project(folder)
+    write_clip(folder / "clip.mp4", frames=50, fps=Fraction(25))
     data = json.loads(manifest.read_text(encoding="utf-8"))
-    data["segments"][1] = {"video": "clip.mp4", "clip": {"start": 0.4, "end": 1.6},
+    data["segments"][1] = {"video": "clip.mp4", "clip": {"start": 0.4, "end": end},
                            "audio": "média/1.wav", "text": "A clip in the middle"}
     manifest.write_text(json.dumps(data), encoding="utf-8")
+    return manifest
+
+
+def test_a_clip_keeps_its_trim_and_each_format_names_what_it_leaves_out(tmp_path: Path
+                                                                        ) -> None:
+    manifest = _clip_project(tmp_path / "project", end=1.6)
     story = _plan(manifest)
     result = export_project(load_project(manifest), tmp_path / "clip.otio", "otio")
     clip = list(otio.adapters.read_from_file(str(result.path)).tracks[0].find_clips())[1]
-    assert _frames(clip.source_range.start_time) == 10  # 0.4 s at 25 fps
+    # 0.4 s at 25 fps, and the frames the crossfade into it shows before its cut
+    fade = story.plan.spans[1].crossfade
+    assert fade > 0
+    assert _frames(clip.source_range.start_time) == 10 + fade
+    assert _frames(clip.media_reference.available_range.start_time) == 10
     assert _frames(clip.source_range.duration) == story.plan.spans[1].frames
     assert _path_of(clip.media_reference.target_url, tmp_path).name == "clip.mp4"
     notes = {fmt: export_project(load_project(manifest), tmp_path / f"n.{fmt}", fmt).warnings
              for fmt in ("otio", "fcpxml", "kdenlive", "edl")}
-    assert not any("crossfade" in note for note in notes["otio"])
-    assert all(any("crossfades are cuts" in note for note in notes[fmt])
-               for fmt in ("fcpxml", "kdenlive", "edl"))
+    fades = {fmt: any("crossfade" in note for note in notes[fmt]) for fmt in notes}
+    assert fades == {"otio": False, "fcpxml": False, "kdenlive": False, "edl": True}
+    chapters = {fmt: any("chapters" in note for note in notes[fmt]) for fmt in notes}
+    assert chapters == {"otio": False, "fcpxml": False, "kdenlive": False, "edl": True}
     assert any("picture only" in note for note in notes["edl"])
+    motion = {fmt: any("Ken Burns" in note for note in notes[fmt]) for fmt in notes}
+    assert motion == {"otio": True, "fcpxml": False, "kdenlive": False, "edl": True}

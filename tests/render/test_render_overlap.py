@@ -189,3 +189,19 @@ def test_prepared_stills_are_shared_between_threads(project_dir: Path,
     for thread in threads:
         thread.join()
     assert len(got) == 4 and all(planes is got[0] for planes in got)
+
+
+def test_every_platforms_video_gets_the_aligned_captions(project_dir: Path, out_dir: Path,
+                                                         recordings: list[Path]) -> None:
+    """The first video finds the words; the others are drawn from its complete story."""
+    manifest = _project(project_dir, recordings)
+    data = manifest.read_text(encoding="utf-8").replace(
+        '"sidecar": false', '"sidecar": true').replace(
+        '"preset": "ultrafast"', '"preset": "ultrafast", "platforms": ["youtube", "square"]')
+    manifest.write_text(data, encoding="utf-8")
+    result = storyreel.render(storyreel.load_project(manifest), out_dir / "story.mp4",
+                              cache=False)
+    assert [v.platform for v in result.videos] == ["youtube", "square"]
+    assert {w.source for w in result.words} == {"aligned"}
+    captions = [v.path.with_suffix(".srt").read_text(encoding="utf-8") for v in result.videos]
+    assert captions[0] == captions[1]

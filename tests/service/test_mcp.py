@@ -12,9 +12,11 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import anyio
 import av
+import opentimelineio as otio
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -24,10 +26,11 @@ STORY = ("The night train leaves Zürich at ten.\n\n"
          "At dawn the mountains appear.")
 
 
-def _server(data_dir: Path) -> StdioServerParameters:
+def _server(data_dir: Path, home: Path | None = None) -> StdioServerParameters:
+    environment = dict(os.environ) if home is None else {**os.environ, "HOME": str(home)}
     return StdioServerParameters(command=sys.executable,
                                  args=["-m", "storyreel", "mcp", "--data-dir", str(data_dir)],
-                                 env=dict(os.environ))
+                                 env=environment)
 
 
 def _json(result: Any) -> Any:
@@ -45,11 +48,13 @@ async def _story_to_draft(data_dir: Path) -> dict[str, Any]:
     async with Client(_server(data_dir)) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
         assert {"create_project", "add_visual", "list_voices", "set_options",
-                "render_project", "project_status"} <= tools
+                "render_project", "project_status", "list_projects"} <= tools
         created = _json(await client.call_tool(
             "create_project", {"title": "Night Train", "text": STORY}))
         project = created["id"]
         assert created["segments"] == 3
+        assert _json(await client.call_tool("list_projects", {})) == [
+            {"id": project, "title": "Night Train", "status": "none", "segments": 3}]
         voices = _json(await client.call_tool("list_voices", {}))
         assert any(v["name"] == "hibari" and v["ready"] and v["voices"] for v in voices)
         _json(await client.call_tool("set_options", {
@@ -71,6 +76,9 @@ async def _story_to_draft(data_dir: Path) -> dict[str, Any]:
         detail = json.loads(resource.contents[0].text)
         assert detail["title"] == "Night Train" and len(detail["segment_list"]) == 3
         status["seen"] = sorted(seen)
+        status["export"] = _json(await client.call_tool("export_timeline", {
+            "project_id": project, "format": "otio",
+            "path": str(data_dir.parent / "edit" / "night train.otio")}))
         return status
 
 
@@ -86,10 +94,21 @@ def test_agent_takes_a_story_from_text_to_a_draft(tmp_path: Path) -> None:
         assert (video.codec_context.width, video.codec_context.height) == (160, 90)
         frames = sum(1 for _ in container.decode(video=0))
     assert frames > 25  # three spoken sentences
+    exported = status["export"]  # the same story as an editable timeline (the final size)
+    timeline = otio.adapters.read_from_file(exported["path"])
+    pictures = list(timeline.tracks[0].find_clips())
+    assert exported["clips"] == len(pictures) == 3
+    assert [clip.name for clip in pictures] == ["Night Train"] * 3  # cards, titled
+    voices = list(timeline.tracks[1].find_clips())
+    assert len(voices) == 3
+    for voice in voices:  # the studio's spoken narrations, in its data folder
+        spoken = Path(unquote(urlparse(voice.media_reference.target_url).path))
+        assert spoken.is_file() and spoken.is_relative_to(tmp_path / "data")
+    assert Path(exported["captions"]).read_text(encoding="utf-8").count(" --> ") >= 3
 
 
 async def _bad_arguments(data_dir: Path, picture: Path) -> list[str]:
-    async with Client(_server(data_dir)) as client:
+    async with Client(_server(data_dir, home=picture.parent)) as client:
         messages = [_error(await client.call_tool("create_project", {"title": "Empty"}))]
         project = _json(await client.call_tool(
             "create_project", {"title": "Two", "text": "One.\n\nTwo."}))["id"]
@@ -104,9 +123,13 @@ async def _bad_arguments(data_dir: Path, picture: Path) -> list[str]:
             _error(await client.call_tool("project_status", {"project_id": "first"})),
             _error(await client.call_tool("create_project", {"title": "x" * 100_000,
                                                              "text": "Hello."})),
+            _error(await client.call_tool("export_timeline", {
+                "project_id": project, "format": "premiere", "path": str(data_dir / "a")})),
+            _error(await client.call_tool("export_timeline", {  # a folder, not a file
+                "project_id": project, "format": "otio", "path": str(data_dir)})),
         ]
-        added = _json(await client.call_tool("add_visual", {
-            "project_id": project, "segment": 2, "path": str(picture)}))
+        added = _json(await client.call_tool("add_visual", {  # as an agent may write it
+            "project_id": project, "segment": 2, "path": f"~/{picture.name}"}))
         assert added["number"] == 2 and added["image"] is not None
         return messages
 
@@ -117,7 +140,7 @@ def test_bad_arguments_are_tool_errors_with_the_studio_s_messages(tmp_path: Path
     picture = tmp_path / "still.png"
     Image.new("RGB", (160, 90), (200, 40, 40)).save(picture)
     messages = anyio.run(_bad_arguments, tmp_path / "data", picture)
-    empty, segment, missing, style, unknown, typed, long_title = messages
+    empty, segment, missing, style, unknown, typed, long_title, premiere, over = messages
     assert "Give the story's text or a manifest" in empty
     assert "The project has no segment 9 (it has 2)." in segment
     assert "none.png cannot be read" in missing
@@ -126,6 +149,8 @@ def test_bad_arguments_are_tool_errors_with_the_studio_s_messages(tmp_path: Path
     assert "This project does not exist" in unknown
     assert "project_id" in typed and "valid integer" in typed
     assert "too long" in long_title and '"field": "title"' in long_title
+    assert "Unknown timeline format 'premiere': choose one of otio, fcpxml" in premiere
+    assert "The timeline could not be written: output path is a folder" in over
 
 
 def test_mcp_command_needs_its_folder_argument(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,8 @@ from numpy.typing import NDArray
 
 from media import speech_regions
 from storyreel.timeline.captions import CueSpan, split_chunks, time_chunks
+from storyreel.timeline.wordbreak import word_breaks
+from storyreel.timeline.words import WORD_BREAK
 
 RATE = 48_000
 
@@ -78,23 +80,34 @@ def test_unicode_words_and_dashes_kept() -> None:
     assert "Café" in split_chunks(decomposed)[0]  # normalised to NFC
 
 
-def test_cjk_split_by_characters_at_punctuation() -> None:
+def _plain(chunks: list[str]) -> list[str]:
+    return [c.replace(WORD_BREAK, "") for c in chunks]
+
+
+def test_cjk_split_at_words_and_punctuation() -> None:
     chunks = split_chunks(
-        "长江是中国最长的河流，全长约六千三百公里，流经十一个省市自治区，最后注入东海。"  # noqa: RUF001
+        "长江是中国最长的河流，全长约六千三百公里，流经十一个省市自治区，最后注入东海。",  # noqa: RUF001
+        language="zh",
     )
-    assert chunks == [
+    assert _plain(chunks) == [
         "长江是中国最长的河流，", "全长约六千三百公里，", "流经十一个省市自治区，",  # noqa: RUF001
         "最后注入东海。",
     ]
-    japanese = split_chunks(
-        "昔々、ある村に、おじいさんとおばあさんが住んでいました。ある日、おじいさんは山へ芝刈りに行きました。"
-    )
-    assert "".join(japanese).startswith("昔々、ある村に、おじいさん")
+    assert chunks[0].split(WORD_BREAK)[:4] == ["长江", "是", "中国", "最长"]
+    story = ("昔々、ある村に、おじいさんとおばあさんが住んでいました。"
+             "ある日、おじいさんは山へ芝刈りに行きました。")
+    japanese = _plain(split_chunks(story, language="ja"))
+    assert "".join(japanese) == story
     assert all(4 <= len(c) <= 16 for c in japanese)
-    assert "おじいさんとおばあさんが" in japanese  # no cut inside a kana word
-    assert split_chunks("「こんにちは」と彼は言った。") == ["「こんにちは」と彼は言った。"]
+    words = {0}
+    for piece in word_breaks(story, "ja"):
+        words.add(max(words) + len(piece))
+    cuts = {sum(len(c) for c in japanese[:k]) for k in range(len(japanese) + 1)}
+    assert cuts <= words  # no cut inside a word ("おじいさん" stays whole)
+    assert _plain(split_chunks("「こんにちは」と彼は言った。", language="ja")) == [
+        "「こんにちは」と彼は言った。"]
     mixed = "我喜欢Python编程，因为它很简单。"  # noqa: RUF001
-    assert "".join(split_chunks(mixed)) == mixed
+    assert "".join(_plain(split_chunks(mixed, language="zh"))) == mixed
 
 
 def test_random_texts_keep_every_word_and_never_orphan() -> None:

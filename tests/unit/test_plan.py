@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import random
 from fractions import Fraction
 
 import pytest
 
-from storyreel.timeline.plan import Plan, frame_to_sample, plan_timeline, sample_to_frame
+from storyreel.timeline.plan import (
+    Plan,
+    ceil_frame,
+    frame_to_sample,
+    plan_timeline,
+    sample_to_frame,
+)
 
 RATE = 48_000
 NTSC = Fraction(30000, 1001)
@@ -126,3 +133,13 @@ def test_frame_sample_conversions_are_exact_at_ntsc() -> None:
     assert sample_to_frame(1_601_600, NTSC, RATE) == 1000
     assert frame_to_sample(30_000, NTSC, RATE) == 1001 * RATE
     assert frame_to_sample(1, NTSC, RATE) == 1602  # 1601.6 rounds half up
+
+
+@pytest.mark.parametrize("fps", [Fraction(25), Fraction(30000, 1001), Fraction(24000, 1001)])
+def test_ceil_frame_is_the_first_frame_starting_at_or_after_a_sample(fps: Fraction) -> None:
+    rng = random.Random(7)
+    for sample in [0, 1, 1919, 1920, 1921, 1601, 1602, *rng.sample(range(10**7), 200)]:
+        frame = ceil_frame(sample, fps, 48_000)
+        assert frame == math.ceil(Fraction(sample) * fps / 48_000)
+        assert frame_to_sample(frame, fps, 48_000) >= sample
+        assert frame == 0 or Fraction(frame - 1) * 48_000 / fps < sample

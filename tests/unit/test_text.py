@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -207,11 +205,11 @@ def test_characters_no_font_has_are_reported_not_boxed(
     monkeypatch.setattr(text_module, "_system_fonts", lambda code: ())
     monkeypatch.setattr(text_module, "_KNOWN_FALLBACKS", [])
     tiny = _tiny_font(tmp_path / "tiny.ttf")
-    image = caption_image("AB 中 AB", CaptionStyle(font=tiny), 1920, 1080)
-    assert len(image.warnings) == 1 and "U+4E2D" in image.warnings[0]
+    image = caption_image("AB \U00012000 AB", CaptionStyle(font=tiny), 1920, 1080)
+    assert len(image.warnings) == 1 and "U+12000" in image.warnings[0]
     assert image.lines == ("AB  AB",)
-    only = caption_image("中", CaptionStyle(), 1920, 1080)
-    assert only.rgba.size == 0 and "U+4E2D" in only.warnings[0]
+    only = caption_image("\U00012000", CaptionStyle(), 1920, 1080)
+    assert only.rgba.size == 0 and "U+12000" in only.warnings[0]
 
 
 def test_fallback_found_by_scanning_font_folders_without_fontconfig(
@@ -219,7 +217,7 @@ def test_fallback_found_by_scanning_font_folders_without_fontconfig(
 ) -> None:
     folder = tmp_path / "fonts" / "nested"
     folder.mkdir(parents=True)
-    _tiny_font(folder / "HanOnly-Bold.ttf", extra="中")
+    _tiny_font(folder / "CuneiformOnly-Bold.ttf", extra="\U00012000")
     (folder / "broken.ttf").write_bytes(b"\0" * 100)
     monkeypatch.setattr("storyreel.frames.text.shutil.which", lambda name: None)
     monkeypatch.setattr(text_module, "_FONT_DIRS", (str(tmp_path / "fonts"),))
@@ -227,25 +225,16 @@ def test_fallback_found_by_scanning_font_folders_without_fontconfig(
     text_module._system_fonts.cache_clear()
     text_module._font_index.cache_clear()
     try:
-        image = caption_image("AB 中 AB", CaptionStyle(), 1920, 1080)
-        assert image.warnings == () and image.lines == ("AB 中 AB",)
+        image = caption_image("AB \U00012000 AB", CaptionStyle(), 1920, 1080)
+        assert image.warnings == () and image.lines == ("AB \U00012000 AB",)
         found = text_module._KNOWN_FALLBACKS
-        assert found == [(str(folder / "HanOnly-Bold.ttf"), 0)]
+        assert found == [(str(folder / "CuneiformOnly-Bold.ttf"), 0)]
     finally:
         text_module._system_fonts.cache_clear()
         text_module._font_index.cache_clear()
 
 
-def _has_cjk_font() -> bool:
-    if not shutil.which("fc-list"):
-        return False
-    found = subprocess.run(["fc-list", ":charset=4e2d", "file"], capture_output=True,
-                           text=True, check=False)
-    return bool(found.stdout.strip())
-
-
-@pytest.mark.skipif(not _has_cjk_font(), reason="no system font with CJK characters installed")
-def test_cjk_falls_back_to_a_system_font() -> None:
+def test_cjk_falls_back_to_the_bundled_font() -> None:
     text = "长江是中国最长的河流，全长约六千三百公里。"  # noqa: RUF001
     image = caption_image(text, CaptionStyle(), 1080, 1920)
     assert image.warnings == ()

@@ -189,10 +189,10 @@ def test_a_card_title_with_characters_no_font_has_is_reported(
 
     monkeypatch.setattr(text_module, "_system_fonts", lambda code: ())
     monkeypatch.setattr(text_module, "_KNOWN_FALLBACKS", [])
-    project = project_from_dict(manifest({"title": "Harbour \u4e2d", "text": "Spoken."},
+    project = project_from_dict(manifest({"title": "Harbour \U00012000", "text": "Spoken."},
                                          {"title": "Harbour", "text": "Spoken."}),
                                 base_dir=tmp_path)
     analysis = analyse_project(project)
     assert analysis.ok
     assert len(analysis.warnings) == 1
-    assert analysis.warnings[0].startswith("segment 1 title:") and "U+4E2D" in analysis.warnings[0]
+    assert analysis.warnings[0].startswith("segment 1 title:") and "U+12000" in analysis.warnings[0]

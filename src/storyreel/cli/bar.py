@@ -35,7 +35,8 @@ class _RateColumn(ProgressColumn):
 
 
 class ProgressBar:
-    """Draws :class:`storyreel.Progress` updates; one bar per phase."""
+    """Draws :class:`storyreel.Progress` updates; one bar per phase, and per video in a
+    render for several platforms (``Making the video (shorts 2/3)``)."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
@@ -47,8 +48,8 @@ class ProgressBar:
             console=console,
             transient=False,
         )
-        self._tasks: dict[str, TaskID] = {}
-        self._opening: dict[str, str] = {}
+        self._tasks: dict[tuple[str, str], TaskID] = {}
+        self._opening: dict[tuple[str, str], str] = {}
 
     def __enter__(self) -> ProgressBar:
         self._progress.start()
@@ -63,14 +64,17 @@ class ProgressBar:
     def __call__(self, update: RenderProgress) -> None:
         if update.phase == "done":
             return
-        task = self._tasks.get(update.phase)
+        which = (update.phase, update.output)
+        task = self._tasks.get(which)
         words = phase_words(update.phase)
+        if update.output:
+            words += f" ({update.output} {update.output_index + 1}/{update.outputs})"
         if task is None:
             task = self._progress.add_task(words, total=update.total,
                                            unit=_UNITS.get(update.phase, ""), rate=None)
-            self._tasks[update.phase] = task
-            self._opening[update.phase] = update.message
+            self._tasks[which] = task
+            self._opening[which] = update.message
         # The phase in the shared words; news said during it (parts reused...) after them.
-        news = update.message if update.message != self._opening[update.phase] else ""
+        news = update.message if update.message != self._opening[which] else ""
         self._progress.update(task, description=f"{words}: {news}" if news else words,
                               completed=update.done, total=update.total, rate=update.rate)

@@ -194,7 +194,8 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
     look.add_argument("--no-sidecars", action="store_true", help="do not write .srt/.vtt files")
     look.add_argument("--platform", metavar="NAME",
                       help=f"platform preset: {', '.join(PLATFORM_NAMES)} (size, frame rate, "
-                           "bitrate and the safe area for captions and logo)")
+                           "bitrate and the safe area for captions and logo); several, "
+                           "comma-separated, write one video each: <name>-<platform>.mp4")
     look.add_argument("--caption-style", metavar="STYLE",
                       help=f"captions: {', '.join(CAPTION_LOOKS)} (default phrase)")
     look.add_argument("--highlight-color", metavar="COLOUR",
@@ -255,7 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except RenderCancelled as exc:
         why = "interrupted" if _INTERRUPTS.cancel.is_set() else str(exc)
-        console.print(f"storyreel: {why}; nothing was written", style="yellow")
+        kept = ", ".join(str(path) for path in exc.kept)
+        written = f"only the videos finished before were kept: {kept}" if kept else \
+            "nothing was written"
+        console.print(f"storyreel: {why}; {written}", style="yellow")
         return EXIT_INTERRUPTED
     except ValidationFailed as exc:
         _debug(debug)
@@ -358,7 +362,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_subtitles and args.caption_style is None:
         subtitles["style"] = "phrase"  # nothing burned in: the manifest's style has no use
     if args.platform is not None:
-        overrides["platform"] = args.platform
+        names = [name.strip() for name in args.platform.split(",") if name.strip()]
+        overrides["platforms" if len(names) > 1 else "platform"] = (
+            names if len(names) > 1 else args.platform.strip(" ,"))
     transitions = _given(crossfade=args.crossfade, fade_in=args.fade_in, fade_out=args.fade_out)
     music = _given(path=_absolute(args.music), volume=args.music_volume)
     loudness = _given(target=args.loudness, enabled=False if args.no_loudness else None)
@@ -408,7 +414,10 @@ def _render_and_report(
             result = render(project, output, cancel=cancel, cache=not args.no_cache,
                             parts=parts, narrator=narrator, **overrides)
     minutes, seconds = divmod(result.duration, 60)
-    line = (f"{result.path} ({result.size_mb:.1f} MB, {int(minutes)}:{seconds:04.1f}, "
+    videos = [f"{v.path} ({v.width}x{v.height}, {v.size / 1e6:.1f} MB)" for v in result.videos]
+    shown = (f"{result.path} ({result.size_mb:.1f} MB, " if len(videos) < 2
+             else f"{len(videos)} videos: {', '.join(videos)} (")
+    line = (f"{shown}{int(minutes)}:{seconds:04.1f}, "
             f"{result.frames} frames; {result.chunks_encoded} parts encoded, "
             f"{result.chunks_reused} reused)")
     if not args.quiet:
@@ -497,9 +506,10 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 
 def _outputs(project: Any, output: Path | None) -> list[Path]:
     """The video a render of ``project`` writes and the files it may write beside it."""
-    from storyreel.render.pipeline import default_output, written_files
+    from storyreel.render.pipeline import default_output, output_targets, written_files
 
-    return written_files(output if output is not None else default_output(project))
+    target = output if output is not None else default_output(project)
+    return [file for _, video in output_targets(project, target) for file in written_files(video)]
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -513,6 +523,10 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise ValidationFailed(analysis.problems)
     seconds = sum(analysis.narration_samples) / 48_000
     size = f"{project.width}x{project.height} @ {float(project.fps):g} fps"
+    if project.settings.outputs:  # several platforms: each video's own size
+        shapes = (project.for_platform(name) for name in project.settings.outputs)
+        size = ", ".join(f"{p.settings.platform} {p.width}x{p.height}" for p in shapes) + \
+            f" @ {float(project.fps):g} fps"
     spoken = sum(1 for segment in project.segments if needs_voice(segment))
     voiced = f" ({spoken} to be spoken from their text)" if spoken else ""
     print(f"{args.manifest}: OK, {len(project.segments)} segments{voiced}, "

@@ -3,7 +3,8 @@
 Every cut is a frame of the render's own plan: a clip per item lasting its span's
 ``frames`` (so the cuts fall on each span's ``first_frame``), a crossfade as an OTIO
 transition ending on the cut (storyreel fades the next picture in over the silence
-before its narration), narrations placed on the frame of their first sample and
+before its narration; the incoming clip's media starts that many frames before its cut,
+as the render draws it), narrations placed on the frame of their first sample and
 lasting up to the first frame after their last sample (the plan starts the next
 narration no earlier), the music under the whole story, chapters as markers.
 """
@@ -18,18 +19,20 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, assert_never
-from xml.etree import ElementTree
 
 import opentimelineio as otio
+from PIL import ImageColor
 
-from storyreel.errors import Problem, ProjectError, RenderError, ValidationFailed
+from storyreel.errors import ProjectError, RenderError, ValidationFailed
+from storyreel.export.editors import fcpxml_pass, kdenlive_pass, media_start, teach_fcpx_writer
 from storyreel.media.files import check_output_file, copy_file_atomic
 from storyreel.media.sidecar import format_srt, sidecar_path, write_text_atomic
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
 from storyreel.render.analysis import analyse_project
+from storyreel.render.pipeline import check_not_input
 from storyreel.render.sidecars import caption_cues
-from storyreel.timeline.plan import SAMPLE_RATE, Plan, sample_to_frame
+from storyreel.timeline.plan import SAMPLE_RATE, Plan, ceil_frame, sample_to_frame
 from storyreel.timeline.story import Item, Story, build_story
 from storyreel.voice.narrate import Narrator, narrate_project
 
@@ -94,7 +97,7 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
                            f"{', '.join(FORMATS)}")
     target = Path(output).expanduser().absolute()
     check_output_file(target)
-    _check_not_input(project, [target, sidecar_path(target, ".srt")])
+    check_not_input(project, target)
     with narrate_project(project, narrator) as narrated:
         spoken = narrated.project
         captions = spoken.settings.subtitles
@@ -106,24 +109,31 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
         kept = _keep_narrations(spoken, narrated.synthesised, target)
     timeline = story_timeline(spoken, story, base=target.parent if relative else None,
                               narrations=kept, **_SHAPES.get(fmt, {}))
+    if fmt == "fcpxml":
+        teach_fcpx_writer(story.plan.fps)
     text = _adapter_text(timeline, fmt)
     if fmt == "kdenlive":
-        text = _kdenlive_frame(text, spoken, story.plan.total_frames)
+        text = kdenlive_pass(text, spoken, story)
+    elif fmt == "fcpxml":
+        text = fcpxml_pass(text, spoken, story)
     write_text_atomic(target, text)
     srt = None
     if story.captions:
         srt = sidecar_path(target, ".srt")
         write_text_atomic(srt, format_srt(caption_cues(story)[0]))
     return ExportResult(target, fmt, story.plan.total_frames, story.plan.fps,
-                        len(story.items), srt, _limits(fmt, story))
+                        len(story.items), srt, _limits(fmt, story, spoken.settings.background))
 
 
 #: What a format's adapter cannot take, shaped out before it writes: the FCP X writer
-#: has no generators (a card becomes a gap named by its title), the EDL writer fails on
-#: a dissolve that ends on its cut (the cut is kept).
+#: has no generators (a card becomes a gap named by its title, which
+#: :func:`~storyreel.export.editors.fcpxml_pass` makes a Basic Title), drops transitions
+#: and misplaces what is anchored to a clip starting into its media (off the frame grid
+#: at 29.97 fps), so the pass adds the crossfades; the EDL writer has no generators
+#: either (its cards are black gaps, without dissolves).
 _SHAPES: dict[str, dict[str, bool]] = {
-    "fcpxml": {"cards_as_gaps": True},
-    "edl": {"cards_as_gaps": True, "transitions": False},
+    "fcpxml": {"cards_as_gaps": True, "transitions": False},
+    "edl": {"cards_as_gaps": True},
 }
 
 
@@ -138,8 +148,10 @@ def story_timeline(project: Project, story: Story, *, base: Path | None = None,
         base: Write media paths relative to this folder (default: absolute).
         narrations: Narration files to use instead of the project's, by 0-based segment.
         cards_as_gaps: Title cards as gaps named by their title (for writers without
-            generators); otherwise solid-colour generators.
-        transitions: Crossfades as dissolves (otherwise cuts).
+            generators), crossfades into and out of them cuts; otherwise solid-colour
+            generators.
+        transitions: Crossfades as dissolves, the incoming clip's media starting under
+            them (otherwise cuts).
     """
     plan = story.plan
     rate = float(plan.fps)
@@ -178,37 +190,43 @@ def _picture_track(project: Project, story: Story, rate: float, base: Path | Non
             track.append(otio.schema.Gap(name=item.visual.title or _item_name(item),
                                          source_range=_range(0, span.frames, rate)))
             continue
-        if span.crossfade and transitions:
+        # a dissolve out of a gap would be read as one from the picture before the gap
+        after_gap = len(track) > 0 and isinstance(track[-1], otio.schema.Gap)
+        lead = span.crossfade if transitions and not after_gap else 0
+        if lead:
             track.append(otio.schema.Transition(
                 name="crossfade", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-                in_offset=otio.opentime.RationalTime(span.crossfade, rate),
+                in_offset=otio.opentime.RationalTime(lead, rate),
                 out_offset=otio.opentime.RationalTime(0, rate)))
-        track.append(_picture(project, item, span.frames, rate, base))
+        track.append(_picture(project, item, span.frames, lead, rate, base))
     return track
 
 
-def _picture(project: Project, item: Item, frames: int, rate: float,
+def _picture(project: Project, item: Item, frames: int, lead: int, rate: float,
              base: Path | None) -> Any:
+    """The clip of one item, its media starting ``lead`` frames before its cut: the
+    render shows those frames under the crossfade that ends on the cut, so the picture
+    at the cut is its ``lead``-th (a still's motion, a video's frame)."""
     visual = item.visual
     name = _item_name(item)
     if isinstance(visual, Still):
-        reference = _reference(visual.image, frames, rate, base)
+        reference = _reference(visual.image, lead + frames, rate, base)
         return otio.schema.Clip(name=name, media_reference=reference,
-                                source_range=_range(0, frames, rate))
+                                source_range=_range(lead, frames, rate))
     if isinstance(visual, Video):
-        start = round(visual.clip.trim[0] * project.fps)
-        reference = _reference(visual.video, frames, rate, base, start)
+        start = media_start(visual, project.fps)
+        reference = _reference(visual.video, lead + frames, rate, base, start)
         return otio.schema.Clip(name=name, media_reference=reference,
-                                source_range=_range(start, frames, rate),
+                                source_range=_range(start + lead, frames, rate),
                                 metadata={"storyreel": {"fit": visual.clip.fit,
                                                         "crop": visual.clip.crop}})
     if isinstance(visual, Card):
         reference = otio.schema.GeneratorReference(
             name=visual.title or "card", generator_kind="SolidColor",
             parameters={"color": project.settings.background},
-            available_range=_range(0, frames, rate))
+            available_range=_range(0, lead + frames, rate))
         return otio.schema.Clip(name=visual.title or name, media_reference=reference,
-                                source_range=_range(0, frames, rate))
+                                source_range=_range(lead, frames, rate))
     assert_never(visual)
 
 
@@ -228,7 +246,7 @@ def _narration_track(project: Project, story: Story, rate: float, base: Path | N
         if segment.audio is None or span.narration == 0:
             continue
         start = sample_to_frame(span.audio_start, plan.fps, SAMPLE_RATE)
-        frames = _frames_up(span.narration_end, plan.fps) - start
+        frames = ceil_frame(span.narration_end, plan.fps, SAMPLE_RATE) - start
         if start > cursor:
             track.append(otio.schema.Gap(source_range=_range(0, start - cursor, rate)))
         track.append(otio.schema.Clip(
@@ -251,15 +269,6 @@ def _music_track(path: Path, plan: Plan, rate: float, base: Path | None) -> Any:
     return track
 
 
-def _check_not_input(project: Project, written: Sequence[Path]) -> None:
-    for source in project.input_files():
-        for path in written:
-            if path.exists() and source.exists() and os.path.samefile(source, path):
-                raise ValidationFailed([Problem(
-                    f"would overwrite {source}, an input of the project; choose another "
-                    "output", path=path, field="output")])
-
-
 def _keep_narrations(project: Project, synthesised: Sequence[int],
                      target: Path) -> dict[int, Path]:
     """Copy the spoken narrations beside the timeline (``<name>.narration/NNN.wav``): the
@@ -276,13 +285,6 @@ def _keep_narrations(project: Project, synthesised: Sequence[int],
     return kept
 
 
-def _frames_up(samples: int, fps: Fraction) -> int:
-    """The first frame starting at or after ``samples`` (the plan keeps the next narration
-    from starting before it)."""
-    exact = Fraction(samples) * fps / SAMPLE_RATE
-    return -((-exact.numerator) // exact.denominator)
-
-
 def _adapter_text(timeline: Any, fmt: str) -> str:
     """The timeline in ``fmt``; the adapters' own printing is kept off the console."""
     try:
@@ -293,47 +295,32 @@ def _adapter_text(timeline: Any, fmt: str) -> str:
     return text
 
 
-def _kdenlive_frame(text: str, project: Project, frames: int) -> str:
-    """Give the Kdenlive writer's document the project's frame and length: it writes a
-    1920x1080 profile whatever the timeline, and a black background track without end
-    (MLT then plays ten minutes of black after the story)."""
-    root = ElementTree.fromstring(text)
-    profile = root.find("profile")
-    black = root.find("producer[@id='black_track']")
-    if profile is None or black is None:
-        raise RenderError("the Kdenlive writer left out its profile or background track")
-    ratio = Fraction(project.width, project.height)
-    profile.attrib.update(width=str(project.width), height=str(project.height),
-                          display_aspect_num=str(ratio.numerator),
-                          display_aspect_den=str(ratio.denominator),
-                          description=f"{project.width}x{project.height} {project.fps} fps")
-    black.attrib.update({"in": "0", "out": str(frames - 1)})
-    ElementTree.SubElement(black, "property", name="length").text = str(frames)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
-        root, encoding="unicode")
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     with contextlib.redirect_stdout(io.StringIO()):
         yield
 
 
-def _limits(fmt: str, story: Story) -> list[str]:
+def _limits(fmt: str, story: Story, background: str) -> list[str]:
     """What the format leaves out of this story (said, not silently dropped)."""
-    warnings: list[str] = []
-    fades = any(span.crossfade for span in story.plan.spans)
-    if fades and fmt in _NO_DISSOLVES:
-        warnings.append(f"crossfades are cuts in the {_NAMES[fmt]} file (its writer does "
-                        "not carry transitions)")
-    if story.chapters and fmt in ("fcpxml", "edl"):
-        warnings.append(f"chapters are not in the {_NAMES[fmt]} file (its writer has no "
-                        "markers)")
-    if fmt == "edl":
-        warnings.append("the EDL holds the picture only (its writer leaves out the sound)")
-    warnings.append("Ken Burns motion is not in the timeline: stills are placed static")
+    warnings = _edl_limits(story) if fmt == "edl" else []
+    if fmt in ("otio", "edl"):
+        warnings.append("Ken Burns motion is not in the timeline: stills are placed static")
+    cards = any(isinstance(item.visual, Card) for item in story.items)
+    if cards and fmt == "fcpxml" and ImageColor.getrgb(background)[:3] != (0, 0, 0):
+        warnings.append("title cards are over black in the FCPXML file (their titles are "
+                        "Basic Titles; the background colour is not carried)")
     return warnings
 
 
-_NAMES = {"otio": "OpenTimelineIO", "fcpxml": "FCPXML", "kdenlive": "Kdenlive", "edl": "EDL"}
-_NO_DISSOLVES = frozenset({"fcpxml", "kdenlive", "edl"})
+def _edl_limits(story: Story) -> list[str]:
+    warnings: list[str] = []
+    if any(span.crossfade and any(isinstance(i.visual, Card) for i in (before, item))
+           for before, item, span in zip(story.items, story.items[1:], story.plan.spans[1:],
+                                         strict=False)):
+        warnings.append("crossfades into and out of title cards are cuts in the EDL (its "
+                        "cards are black gaps)")
+    if story.chapters:
+        warnings.append("chapters are not in the EDL (its writer has no markers)")
+    warnings.append("the EDL holds the picture only (its writer leaves out the sound)")
+    return warnings

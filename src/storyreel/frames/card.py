@@ -16,6 +16,7 @@ from storyreel.media.encoder import PlaneViews
 from storyreel.media.image import Planes, rgb_to_yuv420
 from storyreel.model.platforms import Insets
 from storyreel.model.project import Subtitles
+from storyreel.timeline.captions import mark_words
 
 __all__ = ["TITLE_SIZE", "CardPicture", "card_planes"]
 
@@ -25,7 +26,8 @@ _TITLE_LINES = 3
 
 
 def card_planes(title: str | None, background: str, options: Subtitles, width: int,
-                height: int, insets: Insets | None = None) -> tuple[Planes, list[str]]:
+                height: int, insets: Insets | None = None, language: str = "en"
+                ) -> tuple[Planes, list[str]]:
     """The card's picture and the warnings drawing its title gave.
 
     Raises:
@@ -40,8 +42,8 @@ def card_planes(title: str | None, background: str, options: Subtitles, width: i
         font=options.font, size=TITLE_SIZE, color=ImageColor.getrgb(options.color)[:3],
         outline=options.outline, outline_color=ImageColor.getrgb(options.outline_color)[:3],
         position="center", max_lines=_TITLE_LINES, insets=insets,
-        uppercase=options.uppercase)
-    overlay, warnings = render_caption(title, style, width, height)
+        uppercase=options.uppercase, language=language)
+    overlay, warnings = render_caption(mark_words(title, language), style, width, height)
     blend_into((planes.y, planes.u, planes.v), overlay)
     return planes, warnings
 

@@ -116,7 +116,9 @@ def open_picture(project: Project, story: Story, position: int,
         case Card():
             settings = project.settings
             planes, _ = card_planes(visual.title, settings.background, settings.subtitles,
-                                    project.width, project.height, settings.safe_insets)
+                                    project.width, project.height, settings.safe_insets,
+                                    project.settings.language if item.segment is None
+                                    else project.language_of(item.segment))
             return CardPicture(planes)
         case _:
             assert_never(visual)

@@ -8,9 +8,17 @@ outline are measured (``getbbox`` with the stroke) before anything is drawn.
 
 Fonts: the vendored DejaVu Sans Bold by default, or the user's TTF/OTF. A
 character the font lacks is drawn with the first font that has it: the vendored
-font, then the system's fonts (found with fontconfig's ``fc-list`` when present,
-else by scanning the usual font folders). A character no font has is left out
+font (first for Latin, Greek and Cyrillic), the Noto fonts every install has (one per
+script, :mod:`storyreel.frames.fontset`; the caption's language picks the Han face), then
+the system's fonts (found with fontconfig's ``fc-list`` when present, else by scanning
+the usual font folders). Punctuation, digits and spaces stay in the font of the letters
+before them, so a right-to-left line is one run that FreeType, HarfBuzz and FriBiDi
+(Pillow's raqm layout) shape and order as a whole. A character no font has is left out
 and named in a warning, never drawn as an empty box.
+
+Words are the pieces between spaces and zero-width spaces (U+200B): the caption
+splitter puts the latter between the words of Chinese, Japanese and Thai text, so lines
+break and words light up at word boundaries in scripts written without spaces.
 """
 
 from __future__ import annotations
@@ -32,15 +40,17 @@ from typing import Literal
 import numpy as np
 from fontTools.ttLib import TTFont, TTLibError
 from numpy.typing import NDArray
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, features
 
 from storyreel.errors import MediaError
+from storyreel.frames.fontset import BUNDLED_WEIGHT, bundled_fonts, is_bundled
 from storyreel.frames.overlay import Overlay, overlay_from_rgba
 from storyreel.media.files import check_regular_file
 from storyreel.timeline.captions import POP_STEPS, CaptionState
 
 __all__ = [
     "DEFAULT_FONT",
+    "UNSHAPED",
     "CaptionImage",
     "CaptionPainter",
     "CaptionStyle",
@@ -57,6 +67,9 @@ Colour = tuple[int, int, int]
 Position = Literal["bottom", "center", "top"] | float
 Font = ImageFont.FreeTypeFont
 FontKey = tuple[str, int]  # file, index in a collection
+ZWSP = "\N{ZERO WIDTH SPACE}"  # a word boundary in text written without spaces
+_GAPS = " " + ZWSP
+_WORD = re.compile(f"[^\\s{ZWSP}]+")
 
 # Fallback fonts found so far: later captions try them before asking the system again.
 _KNOWN_FALLBACKS: list[FontKey] = []
@@ -103,6 +116,7 @@ class CaptionStyle:
         highlight_box: Mark highlighted words with a rounded box behind them.
         highlight_box_color: That box's colour; ``None``: ``highlight``, the letters
             keeping ``color``. With a colour of its own, the letters take ``highlight``.
+        language: The text's language (BCP 47): picks the face of Han characters.
     """
 
     font: Path | None = None
@@ -123,6 +137,7 @@ class CaptionStyle:
     highlight: Colour = (255, 212, 0)
     highlight_box: bool = False
     highlight_box_color: Colour | None = None
+    language: str = "en"
 
     def __post_init__(self) -> None:
         checks = {
@@ -198,7 +213,7 @@ def _caption_image(
     text: str, style: CaptionStyle, frame_w: int, frame_h: int,
     marks: frozenset[int] = frozenset(),
 ) -> CaptionImage:
-    chain = _FontChain(style.font)
+    chain = _FontChain(style.font, style.language)
     warnings: list[str] = []
     layout = _prepare(text, chain, style, frame_w, frame_h, warnings)
     return _image(layout, chain, style, frame_w, frame_h, marks, warnings)
@@ -214,6 +229,8 @@ def _prepare(
     if missing:
         names = ", ".join(f"'{c}' (U+{ord(c):04X})" for c in sorted(set(missing)))
         warnings.append(f"no available font has these caption characters, left out: {names}")
+    if not _shaped() and any(_needs_shaping(c) for c in clean):
+        warnings.append(UNSHAPED)
     if not any(run.strip() for run, _ in runs):
         return None
     return _fit(runs, chain, style, frame_w, frame_h, warnings)
@@ -242,8 +259,9 @@ class CaptionPainter:
     def __init__(self, text: str, style: CaptionStyle, frame_w: int, frame_h: int, *,
                  look: str = "phrase") -> None:
         self._text, self._style, self._size, self._look = text, style, (frame_w, frame_h), look
-        self._words = text.split()
-        self._chain = _FontChain(style.font)
+        self._words = _WORD.findall(text)
+        self._spans = [m.span() for m in _WORD.finditer(text)]
+        self._chain = _FontChain(style.font, style.language)
         self.warnings: list[str] = []
         self._layouts: dict[tuple[int, int], _Layout | None] = {}
         self._cache: dict[CaptionState, Overlay] = {}
@@ -259,8 +277,9 @@ class CaptionPainter:
     def _layout(self, state: CaptionState) -> _Layout | None:
         shown = (state.first, state.stop) if self._look == "pop" else (0, len(self._words))
         if shown not in self._layouts:
-            text = " ".join(self._words[shown[0] : shown[1]]) if self._look == "pop" else (
-                self._text)
+            a, b = shown
+            text = self._text[self._spans[a][0] : self._spans[b - 1][1]] if (
+                self._look == "pop" and b > a) else self._text
             self._layouts[shown] = _prepare(text, self._chain, self._style, *self._size,
                                             self.warnings)
         return self._layouts[shown]
@@ -297,14 +316,23 @@ def _scaled(rgba: NDArray[np.uint8], x: int, y: int, scale: float
 
 
 class _FontChain:
-    """The main font, then fallbacks, each known with the characters it has."""
+    """The main font, then fallbacks, each known with the characters it has.
 
-    def __init__(self, font: Path | None) -> None:
-        main = (str(font), 0) if font is not None else (str(DEFAULT_FONT), 0)
-        self.keys: list[FontKey] = [main]
+    ``keys`` holds the user's font (if any), the vendored font, the bundled fonts for
+    the language, then system fonts as characters call for them.
+    """
+
+    def __init__(self, font: Path | None, language: str = "en") -> None:
+        self.keys: list[FontKey] = []
         if font is not None:
             check_font(font)
-            self.keys.append((str(DEFAULT_FONT), 0))
+            self.keys.append((str(font), 0))
+        self._vendored = len(self.keys)
+        self.keys.append((str(DEFAULT_FONT), 0))
+        self.keys += [key for key in bundled_fonts(language) if key not in self.keys]
+        own = list(range(len(self.keys)))
+        # Outside Latin, Greek and Cyrillic the script's own Noto face draws before DejaVu.
+        self._script_first = [i for i in own if i != self._vendored] + [self._vendored]
 
     def runs(self, text: str) -> tuple[list[tuple[str, int]], list[str]]:
         """``text`` cut into ``(run, font index)`` pieces, and the characters no font has."""
@@ -324,10 +352,14 @@ class _FontChain:
 
     def _font_for(self, char: str, current: int) -> int | None:
         code = ord(char)
-        if char == " " or _ignorable(char) or unicodedata.combining(char):
-            return current if code in _cmap(self.keys[current]) or char == " " else None
-        for index, key in enumerate(self.keys):
-            if code in _cmap(key):
+        if char in _GAPS or _ignorable(char) or unicodedata.combining(char):
+            return current if code in _cmap(self.keys[current]) or char in _GAPS else None
+        if not unicodedata.category(char).startswith("L") and code in _cmap(
+                self.keys[current]):
+            return current  # punctuation and digits keep the run (and its direction) whole
+        order = range(len(self.keys)) if _vendored_first(code) else self._script_first
+        for index in order:
+            if code in _cmap(self.keys[index]):
                 return index
         known = [key for key in _KNOWN_FALLBACKS if code in _cmap(key)]
         for key in known or list(_system_fonts(code)):
@@ -341,6 +373,34 @@ class _FontChain:
     def font(self, index: int, px: int) -> Font:
         path, face = self.keys[index]
         return _load(path, face, px)
+
+
+def _vendored_first(code: int) -> bool:
+    """Latin, Greek, Cyrillic and general punctuation: DejaVu's own ground."""
+    return code < 0x0530 or 0x1D00 <= code < 0x2C00 or 0xA640 <= code < 0xA800
+
+
+#: Said when text that needs shaping (Arabic, Hebrew, Indic...) cannot be shaped.
+UNSHAPED = ("captions in this script are drawn unshaped and left to right: Pillow's text "
+            "layout needs the FriBiDi library (Debian/Ubuntu: apt install libfribidi0; "
+            "macOS: brew install fribidi)")
+
+
+@functools.cache
+def _shaped() -> bool:
+    """Whether Pillow lays text out with raqm (HarfBuzz shaping, FriBiDi ordering).
+
+    Pillow's wheels carry raqm and HarfBuzz but load FriBiDi from the system.
+    """
+    return bool(features.check_feature("raqm"))
+
+
+def _needs_shaping(char: str) -> bool:
+    """Right-to-left letters, or a script whose letters change shape (Indic, Myanmar,
+    Khmer): drawn wrong without shaping."""
+    code = ord(char)
+    return (unicodedata.bidirectional(char) in ("R", "AL") or 0x0900 <= code <= 0x0DFF
+            or 0x1000 <= code <= 0x109F or 0x1780 <= code <= 0x17FF)
 
 
 def _ignorable(char: str) -> bool:
@@ -357,7 +417,7 @@ def check_font(path: Path) -> None:
         raise MediaError(f"not a usable TTF/OTF font ({exc})", path=path) from exc
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
 def _cmap(key: FontKey) -> frozenset[int]:
     path, index = key
     with TTFont(path, fontNumber=index, lazy=True) as font:
@@ -367,7 +427,13 @@ def _cmap(key: FontKey) -> frozenset[int]:
 
 @functools.lru_cache(maxsize=128)
 def _load(path: str, index: int, px: int) -> Font:
-    return ImageFont.truetype(path, size=px, index=index)
+    font = ImageFont.truetype(path, size=px, index=index)
+    if is_bundled(path):  # variable Noto: set in the vendored font's bold weight
+        axes = font.get_variation_axes()
+        font.set_variation_by_axes([
+            min(max(BUNDLED_WEIGHT, a["minimum"] or 0), a["maximum"] or BUNDLED_WEIGHT)
+            if a["name"] in (b"Weight", "Weight") else a["default"] or 0 for a in axes])
+    return font
 
 
 @functools.lru_cache(maxsize=1024)
@@ -504,9 +570,10 @@ def _tokens(runs: list[Run]) -> Iterator[list[Run]]:
     """Unbreakable pieces (words, single CJK characters), each keeping its trailing space."""
     token: list[Run] = []
     prev = ""
+    segmented = any(ZWSP in run for run, _ in runs)
     for run, index in runs:
         for char in run:
-            if token and _break_before(prev, char):
+            if token and _break_before(prev, char, segmented):
                 yield token
                 token = []
             if token and token[-1][1] == index:
@@ -518,15 +585,27 @@ def _tokens(runs: list[Run]) -> Iterator[list[Run]]:
         yield token
 
 
-def _break_before(prev: str, char: str) -> bool:
+def _break_before(prev: str, char: str, segmented: bool = False) -> bool:
+    """Whether a line may break between ``prev`` and ``char``.
+
+    After a space, always; after a zero-width space (a word boundary the splitter
+    marked) unless ``char`` may not start a line; with no such marks in the text,
+    also between two wide (CJK) characters, never before closing punctuation or
+    after opening punctuation.
+    """
     if prev == " ":
-        return char != " "
-    if char == " ":
+        return char not in _GAPS
+    if prev == ZWSP:
+        return char not in _GAPS and not _closing(char)
+    if char in _GAPS or segmented:
         return False
-    cat_prev, cat = unicodedata.category(prev), unicodedata.category(char)
-    if cat in ("Pe", "Pf", "Po", "Mn", "Mc", "Me", "Cf") or cat_prev in ("Ps", "Pi"):
+    if _closing(char) or unicodedata.category(prev) in ("Ps", "Pi"):
         return False  # no line may start with closing punctuation or end with an opening one
     return _wide(prev) or _wide(char)
+
+
+def _closing(char: str) -> bool:
+    return unicodedata.category(char) in ("Pe", "Pf", "Po", "Mn", "Mc", "Me", "Cf", "Lm")
 
 
 def _wide(char: str) -> bool:
@@ -547,7 +626,7 @@ def _layout_at(
     if lines is None:
         return None
     runs = [_strip(_join(tokens[a:b])) for a, b in lines]
-    spaced = [True] + [_plain(tokens[b - 1]).endswith(" ") for _, b in lines[:-1]]
+    spaced = [True] + [_plain(tokens[b - 1]).endswith(tuple(_GAPS)) for _, b in lines[:-1]]
     word_pad = (round(0.2 * px), round(0.06 * px)) if style.highlight_box else (0, 0)
     layout = _geometry(runs, chain, px, stroke, pad, spaced, word_pad)
     left, top, right, bottom = layout.canvas
@@ -647,11 +726,10 @@ def _geometry(
     block: Rect = (-grow, -grow, block_w + grow, pitch * len(lines) + grow)
     ink: list[Rect] = [block]
     for line, (x, base) in zip(lines, origins, strict=True):
-        for run, index in line:
+        for run, index, at in _placed(line, chain, px, x):
             font = chain.font(index, px)
             left, top, right, bottom = font.getbbox(run, anchor="ls", stroke_width=stroke)
-            ink.append((x + left, base + top, x + right, base + bottom))
-            x += font.getlength(run)
+            ink.append((at + left, base + top, at + right, base + bottom))
     bands = [(base - ascent, base - ascent + pitch) for _, base in origins]
     words = _word_boxes(lines, chain, px, origins, bands, spaced)
     ink += [(r[0] - word_pad[0], r[1] - word_pad[1], r[2] + word_pad[0], r[3] + word_pad[1])
@@ -669,28 +747,63 @@ def _word_boxes(
 ) -> list[tuple[int, Rect]]:
     """Each word's advance box (a word cut across lines gives one box per line).
 
-    Words are the whitespace-separated pieces of the caption's text, counted in order.
+    Words are the pieces of the caption's text between spaces and zero-width spaces,
+    counted in reading order; in a right-to-left run the first word is the rightmost.
     """
     boxes: list[tuple[int, Rect]] = []
     index = -1
     for line, (x, _), (top, bottom), after_space in zip(lines, origins, bands, spaced,
                                                         strict=True):
         gap = after_space
-        for run, font_index in line:
+        for text, font_index, left in _placed(line, chain, px, x):
             font = chain.font(font_index, px)
-            for match in re.finditer(r"\S+", run):
+            width, rtl = font.getlength(text), _rtl(text)
+            for match in _WORD.finditer(text):
                 a, b = match.span()
-                x0, x1 = x + font.getlength(run[:a]), x + font.getlength(run[:b])
+                x0, x1 = font.getlength(text[:a]), font.getlength(text[:b])
+                if rtl:
+                    x0, x1 = width - x1, width - x0
+                rect = (left + x0, top, left + x1, bottom)
                 if gap or a > 0 or index < 0:
                     index += 1
-                    boxes.append((index, (x0, top, x1, bottom)))
+                    boxes.append((index, rect))
                 else:  # the same word, continued in another font
                     last = boxes[-1][1]
-                    boxes[-1] = (index, (last[0], top, x1, bottom))
+                    boxes[-1] = (index, (min(last[0], rect[0]), top, max(last[2], rect[2]),
+                                         bottom))
                 gap = False
-            gap = gap or (bool(run) and run[-1] == " ")
-            x += font.getlength(run)
+            gap = gap or (bool(text) and text[-1] in _GAPS)
     return boxes
+
+
+def _placed(line: list[Run], chain: _FontChain, px: int, x: float
+            ) -> list[tuple[str, int, float]]:
+    """Each run of ``line`` with its left edge, in reading order.
+
+    A line whose text starts right to left has its runs placed from the right (each run
+    is shaped and ordered within itself by the layout engine).
+    """
+    count = len(line)
+    order = range(count - 1, -1, -1) if _rtl(_plain(line)) else range(count)
+    lefts = [0.0] * count
+    for at in order:
+        lefts[at] = x
+        x += chain.font(line[at][1], px).getlength(line[at][0])
+    return [(text, index, left) for (text, index), left in zip(line, lefts, strict=True)]
+
+
+def _rtl(text: str) -> bool:
+    """Whether ``text``'s first strong character is right to left (Arabic, Hebrew, ...) and
+    the layout engine orders it so (without raqm, text is drawn in logical order)."""
+    if not _shaped():
+        return False
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
 
 
 # --- drawing and placement -------------------------------------------------------------------
@@ -709,14 +822,13 @@ def _draw(
     fill = Image.new("L", size, 0)
     outline = Image.new("L", size, 0) if layout.stroke else None
     for line, (x, base) in zip(layout.lines, layout.origins, strict=True):
-        for run, index in line:
+        for run, index, run_x in _placed(line, chain, layout.px, x):
             font = chain.font(index, layout.px)
-            at = (x - left, base - top)
+            at = (run_x - left, base - top)
             ImageDraw.Draw(fill).text(at, run, fill=255, font=font, anchor="ls")
             if outline is not None:
                 ImageDraw.Draw(outline).text(at, run, fill=255, font=font, anchor="ls",
                                              stroke_width=layout.stroke, stroke_fill=255)
-            x += font.getlength(run)
     f = np.asarray(fill, np.float32) / np.float32(255.0)
     colour = np.broadcast_to(np.array(style.color, np.float32), (*f.shape, 3))
     if marks and (not style.highlight_box or style.highlight_box_color is not None):

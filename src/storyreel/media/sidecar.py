@@ -146,23 +146,31 @@ def format_vtt(cues: Sequence[Cue], words: Sequence[Sequence[TimedWord]] | None 
     return "\n".join(blocks)
 
 
+# A caption's words: the pieces between spaces and the zero-width spaces that mark the
+# words of Chinese, Japanese or Thai text.
+_WORD = re.compile("[^\\s\u200b]+")
+
+
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _timed_body(body: str, words: Sequence[TimedWord], lo: int, hi: int) -> str:
     """``body`` escaped, with a cue timestamp before each word that starts inside the cue."""
-    if not words or " ".join(w for _, _, w in words) != " ".join(body.split()):
+    spans = [m.span() for m in _WORD.finditer(body)]
+    if not words or [w for _, _, w in words] != [body[a:b] for a, b in spans]:
         return _escape(body)
-    pieces, last = [], lo
-    for start, _, word in words:
+    pieces, last, done = [], lo, 0
+    for (start, _, word), (a, b) in zip(words, spans, strict=True):
+        pieces.append(_escape(body[done:a]))  # the space or word break before the word
         at = _millis(start)
         if last < at < hi:
             pieces.append(f"<{_stamp(at, '.')}>{_escape(word)}")
             last = at
         else:
             pieces.append(_escape(word))
-    return " ".join(pieces)
+        done = b
+    return "".join(pieces)
 
 
 def format_words_json(words: Sequence[tuple[TimedWord, int, int]], fps: Fraction) -> str:

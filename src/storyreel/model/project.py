@@ -24,11 +24,13 @@ from pydantic import (
 )
 
 from storyreel.model.fps import FrameRate
-from storyreel.model.platforms import PLATFORMS, Insets, PlatformName
+from storyreel.model.language import DEFAULT_LANGUAGE, LanguageTag
+from storyreel.model.platforms import PLATFORM_NAMES, PLATFORMS, Insets, PlatformName
 from storyreel.model.visual import Card, ClipOptions, Still, Video, Visual
 
 __all__ = [
     "CAPTION_LOOKS",
+    "DEFAULT_CAPTION_SIZE",
     "MAX_CHAPTER_LENGTH",
     "MAX_DIMENSION",
     "MAX_SEGMENTS",
@@ -63,6 +65,8 @@ __all__ = [
 ]
 
 MIN_DIMENSION = 64
+#: Caption size (share of the shorter side) without a platform, and on landscape ones.
+DEFAULT_CAPTION_SIZE = 0.055
 MAX_DIMENSION = 7680
 #: Bounds of a project's words and size, the same however a project comes in (manifest,
 #: studio request, JSON, text or zip import).
@@ -180,7 +184,7 @@ class Subtitles(_Frozen):
     enabled: bool = True
     sidecar: bool = True
     font: Path | None = None
-    size: float = Field(0.055, ge=0.02, le=0.2)
+    size: float = Field(DEFAULT_CAPTION_SIZE, ge=0.02, le=0.2)
     color: Colour = "#FFFFFF"
     outline: float = Field(0.08, ge=0.0, le=0.3)
     outline_color: Colour = "#000000"
@@ -396,13 +400,23 @@ class RenderSettings(_Frozen):
         outro: Optional clip after the story.
         platform: ``youtube``, ``shorts``, ``tiktok``, ``reels`` or ``square``: fills in the
             size, frame rate and bitrate the manifest leaves out, and the safe area.
+        platforms: Several platforms rendered together, one video each
+            (``<name>-<platform>.mp4``) from one narration, analysis and sound track;
+            each in its platform's shape at the project's shorter side, with its own
+            safe area, caption size and bitrate (see :meth:`Project.for_platform`).
+            Not together with ``platform``; a list of one is the same as ``platform``.
         safe_area: Where captions and the logo may be drawn; default: the platform's, or
             the title-safe area without a platform.
         voice: The voice that narrates segments without a recording.
         background: The colour of title cards (segments with neither image nor video).
+        language: The language of the text (a BCP 47 tag such as ``en``, ``es``, ``hi``,
+            ``zh-Hans``): it chooses caption fonts and line breaking, and is passed to
+            speech, normalisation and alignment. A segment may override it.
     """
 
     platform: PlatformName | None = None
+    platforms: list[PlatformName] | None = Field(None, min_length=1,
+                                                 max_length=len(PLATFORM_NAMES))
     safe_area: SafeArea | None = None
     preset: Preset = "medium"
     video_bitrate: int = Field(8_000_000, ge=100_000, le=100_000_000)
@@ -418,6 +432,25 @@ class RenderSettings(_Frozen):
     outro: Clip | None = None
     voice: Voice = Voice()
     background: Colour = "#000000"
+    language: LanguageTag = DEFAULT_LANGUAGE
+
+    @model_validator(mode="after")
+    def _one_or_several(self) -> RenderSettings:
+        if self.platforms is None:
+            return self
+        if self.platform is not None:
+            raise ValueError("give platform (one video) or platforms (one video each), "
+                             "not both")
+        twice = sorted({p for p in self.platforms if self.platforms.count(p) > 1})
+        if twice:
+            raise ValueError(f"platforms lists {', '.join(twice)} more than once")
+        return self
+
+    @property
+    def outputs(self) -> tuple[PlatformName, ...]:
+        """The platforms rendered as videos of their own (empty: one video, as named)."""
+        platforms = self.platforms or []
+        return tuple(platforms) if len(platforms) > 1 else ()
 
     @property
     def safe_insets(self) -> Insets | None:
@@ -434,7 +467,8 @@ class Segment(BaseModel):
     with neither, a card: the project's background colour with its ``title``.
     A segment without ``audio`` is narrated from its ``text`` by the project's voice
     (or its own ``voice`` override); a recording, where given, always wins. A video with
-    neither text nor recording is an interlude: it lasts the trimmed clip.
+    neither text nor recording is an interlude: it lasts the trimmed clip. ``language``
+    overrides the project's language for this segment's text.
     Unknown fields (e.g. StoryFlow's ``image_prompt``) are kept and ignored.
     """
 
@@ -452,6 +486,7 @@ class Segment(BaseModel):
     subtitles: bool = True
     crossfade: float | None = Field(None, ge=0.0, le=5.0)
     voice: VoiceOverride | None = None
+    language: LanguageTag | None = None
 
     def voice_of(self, project_voice: Voice) -> Voice:
         """The voice that speaks this segment's text."""
@@ -523,6 +558,11 @@ class Project(BaseModel):
         """Folder of the manifest this project was loaded from (default output goes here)."""
         return self._base_dir or Path.cwd()
 
+    def language_of(self, index: int) -> str:
+        """The language of segment ``index``'s text: its own tag, else the project's."""
+        own = self.segments[index].language
+        return own if own is not None else self.settings.language
+
     def input_files(self) -> list[Path]:
         """Every file a render reads: the manifest (when loaded from one), media, font and
         voice model files."""
@@ -536,6 +576,32 @@ class Project(BaseModel):
                 files.append(setting.path)
         extra = (settings.subtitles.font, settings.voice.model, settings.voice.voices)
         return files + [path for path in extra if path is not None]
+
+    def for_platform(self, name: PlatformName) -> Project:
+        """This project as rendered for platform ``name`` (one of several outputs).
+
+        The output takes the platform's shape at this project's shorter side (a
+        1920x1080 project gives 1080x1920 for ``shorts`` and 1080x1080 for ``square``),
+        the platform's safe area, its caption size (the project's scaled as the
+        platform's default is to the landscape one) and the platform's bitrate, or the
+        project's where lower (drafts). Frame rate and everything else are the
+        project's, so every output has the same timeline and sound.
+        """
+        preset = PLATFORMS[name]
+        short = min(self.width, self.height)
+        ratio = Fraction(max(preset.width, preset.height), min(preset.width, preset.height))
+        long_side = min(MAX_DIMENSION, round(short * ratio / 2) * 2)
+        short = min(short, round(long_side / ratio / 2) * 2)
+        width, height = (long_side, short) if preset.width > preset.height else (
+            (short, long_side) if preset.width < preset.height else (short, short))
+        settings = self.settings
+        size = round(settings.subtitles.size * preset.caption_size / DEFAULT_CAPTION_SIZE, 4)
+        changed = settings.model_copy(update={
+            "platform": name, "platforms": None,
+            "video_bitrate": min(settings.video_bitrate, preset.video_bitrate),
+            "subtitles": settings.subtitles.model_copy(update={"size": min(size, 0.2)}),
+        })
+        return self.model_copy(update={"width": width, "height": height, "settings": changed})
 
     @model_validator(mode="before")
     @classmethod
@@ -577,7 +643,7 @@ def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:
         settings, "platform", None)
     preset = PLATFORMS.get(name) if isinstance(name, str) else None
     if preset is None:
-        return data
+        return _platforms_defaults(data, settings)
     for key, value in (("width", preset.width), ("height", preset.height),
                        ("fps", preset.fps)):
         data.setdefault(key, value)
@@ -587,6 +653,20 @@ def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(captions, dict):
             settings["subtitles"] = {"size": preset.caption_size, **captions}
         data["settings"] = settings
+    return data
+
+
+def _platforms_defaults(data: dict[str, Any], settings: Any) -> dict[str, Any]:
+    """Several platforms: the size and rate the manifest leaves out are the first one's
+    (each output then takes its own shape at that size: :meth:`Project.for_platform`)."""
+    names = settings.get("platforms") if isinstance(settings, dict) else getattr(
+        settings, "platforms", None)
+    first = names[0] if isinstance(names, list | tuple) and names else None
+    preset = PLATFORMS.get(first) if isinstance(first, str) else None
+    if preset is not None:
+        for key, value in (("width", preset.width), ("height", preset.height),
+                           ("fps", preset.fps)):
+            data.setdefault(key, value)
     return data
 
 

@@ -1,6 +1,6 @@
 """The render orchestrator: progress, cancellation, atomic output, verification."""
 
-from storyreel.render.pipeline import CancelToken, RenderResult, render
+from storyreel.render.pipeline import CancelToken, RenderedVideo, RenderResult, render
 from storyreel.render.progress import EXPORT_MESSAGE, Progress, ProgressCallback
 
 __all__ = [
@@ -9,5 +9,6 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "RenderResult",
+    "RenderedVideo",
     "render",
 ]

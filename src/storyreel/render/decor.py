@@ -7,6 +7,8 @@ blended only over its own rectangle. Captions and the logo stay in the safe area
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PIL import Image, ImageColor, ImageOps
 
@@ -95,6 +97,7 @@ class Decorator:
             story.captions if settings.subtitles.enabled else ()
         )
         self._style = caption_style(settings.subtitles, settings.safe_insets)
+        self._languages = [project.language_of(i) for i in range(len(project.segments))]
         self._look = settings.subtitles.style
         self._pop = settings.subtitles.pop_words
         self._next = 0
@@ -131,8 +134,10 @@ class Decorator:
             if caption.end > frame:
                 if self._current is not None:
                     self._note(self._current)
-                painter = CaptionPainter(caption.text, self._style, self._width,
-                                         self._height, look=self._look)
+                style = replace(self._style,
+                                language=self._languages[caption.segment])
+                painter = CaptionPainter(caption.text, style, self._width, self._height,
+                                         look=self._look)
                 self._current = CaptionTrack(caption, painter, self._look, self._pop)
         return self._current.overlay(frame) if self._current is not None else None
 

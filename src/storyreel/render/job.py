@@ -57,7 +57,7 @@ from storyreel.timeline.plan import frame_to_sample, sample_to_frame
 from storyreel.timeline.story import Story, build_story, seconds_to_frames
 from storyreel.timeline.words import WordTimings
 
-__all__ = ["Job", "JobOutcome"]
+__all__ = ["Job", "JobOutcome", "SharedSound"]
 
 log = logging.getLogger("storyreel")
 
@@ -87,6 +87,19 @@ class _Sound:
     path: Path
     before: tuple[float, float] | None
     after: tuple[float, float] | None
+
+
+@dataclass
+class SharedSound:
+    """The sound track of several outputs of one render, made once in ``folder``.
+
+    Every output has the same timeline and the same sound (the mix does not depend on
+    the picture's shape), so the encoded AAC track is made by the first output and
+    copied as it is into the others.
+    """
+
+    folder: Path
+    made: _Sound | None = None
 
 
 class Job:
@@ -134,13 +147,24 @@ class Job:
 
     def run(self) -> JobOutcome:
         """Render, verify and publish; returns what was made."""
+        return self.write(self.prepare())
+
+    def prepare(self) -> Story:
+        """Check the cache and the media, and plan the timeline (once for all outputs)."""
         self.check_cache()
-        story = self.analyse()
+        return self.analyse()
+
+    def write(self, story: Story, shared: SharedSound | None = None) -> JobOutcome:
+        """Encode, verify and publish this job's video of ``story``.
+
+        ``shared``: the sound track made once for several outputs (made here by the
+        first, taken as it is by the others).
+        """
         check_output_dir(self.target)
         sweep_stale(self.target.parent)
         plan = story.plan
         with temp_output(self.target) as temp, self.workspace() as work:
-            sound, story = self.export(story, temp, work)
+            sound, story = self.export(story, temp, work, shared)
             self.check_cancel()
             self.reporter.phase("verify", 1, "Verifying output...")
             verified = verify_mp4(temp, Expected(
@@ -163,6 +187,15 @@ class Job:
         words = tuple(self.analysis.words) if self.analysis is not None else ()
         return JobOutcome(verified, story, sound.before, sound.after, tuple(published),
                           tuple(dict.fromkeys(self.warnings)), self.encoded, self.reused, words)
+
+    def sibling(self, project: Project, target: Path) -> Job:
+        """A job for another output of the same render: it shares this job's analysis,
+        cache, file hashes, progress and cancel token (call after :meth:`prepare`)."""
+        job = Job(project, target, self.reporter, self.cancel, self.words, cache=self.cache,
+                  encoders=self.encoders, workers=self.workers, single_part=self.single_part,
+                  parts=self.parts)
+        job.analysis, job.digest = self.analysis, self.digest
+        return job
 
     def check_cache(self) -> None:
         """Render without the cache (and say so) when it cannot be written."""
@@ -237,7 +270,8 @@ class Job:
                            tail_guard=seconds_to_frames(_TAIL_GUARD_SECONDS, fps),
                            min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps))
 
-    def export(self, story: Story, temp: Path, work: Path) -> tuple[_Sound, Story]:
+    def export(self, story: Story, temp: Path, work: Path,
+               shared: SharedSound | None = None) -> tuple[_Sound, Story]:
         """Encode (or reuse) the parts and the sound track and join them into ``temp``.
 
         The sound track is measured and encoded on a thread of its own while the parts
@@ -245,9 +279,9 @@ class Job:
         the sound track and the story with every narration's words.
         """
         if self.analysis is not None and self.analysis.pending:
-            sound, story, chunks, paths = self.encode_ahead(story, work)
+            sound, story, chunks, paths = self.encode_ahead(story, work, shared)
         else:
-            sound, chunks, paths = self.encode_all(story, work)
+            sound, chunks, paths = self.encode_all(story, work, shared)
         self.reporter.say(f"Joining {len(chunks)} parts...")
         assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
                  sound.path, story.plan.fps, story.plan.total_frames,
@@ -255,7 +289,7 @@ class Job:
         self.reporter.say(f"Encoded {self.encoded} parts ({self.reused} reused)")
         return sound, story
 
-    def encode_all(self, story: Story, work: Path
+    def encode_all(self, story: Story, work: Path, shared: SharedSound | None = None
                    ) -> tuple[_Sound, tuple[Chunk, ...], list[Path]]:
         """The parts and the sound track of a story whose analysis is complete."""
         fades = self.fades(story)
@@ -270,7 +304,7 @@ class Job:
                 for c, k, p in zip(chunks, keys, paths, strict=True)
                 if not self.reuse(c.index, k, p)]
         frames = sum(j.chunk.frames for j in todo)
-        with self.sound(story, settings, work, digest, frames) as sound_track:
+        with self.sound(story, settings, work, digest, frames, shared) as sound_track:
             self.encode(todo, keys, len(chunks), workers)
             infos = self.check_parts(story, chunks, keys, paths, settings, fades)
             sound = sound_track()
@@ -278,7 +312,7 @@ class Job:
                   sum(i.frames for i in infos))
         return sound, chunks, paths
 
-    def encode_ahead(self, story: Story, work: Path
+    def encode_ahead(self, story: Story, work: Path, shared: SharedSound | None = None
                      ) -> tuple[_Sound, Story, tuple[Chunk, ...], list[Path]]:
         """The parts and the sound track while the narrations are aligned meanwhile.
 
@@ -307,7 +341,8 @@ class Job:
             if todo:
                 ahead.prepare(_opening_segment(story, todo[0]))
                 self.story_with(story, words, needs[todo[0].index])
-            with self.sound(story, settings, work, self.digest, frames) as sound_track:
+            with self.sound(story, settings, work, self.digest, frames,
+                            shared) as sound_track:
                 self.say_parts(len(chunks))
                 done = 0
                 for n, chunk in enumerate(todo):
@@ -476,16 +511,39 @@ class Job:
 
     @contextlib.contextmanager
     def sound(self, story: Story, settings: EncoderSettings, work: Path,
-              digest: FileDigests, frames: int) -> Iterator[Callable[[], _Sound]]:
-        """The encoded sound track: from the cache, or measured and encoded meanwhile.
+              digest: FileDigests, frames: int, shared: SharedSound | None = None
+              ) -> Iterator[Callable[[], _Sound]]:
+        """The encoded sound track: shared, from the cache, or measured and encoded meanwhile.
 
         Yields a function that returns the track once it is ready. The export phase
         (of ``frames`` frames to encode) starts here. With frames to encode, the track
         is made on a thread that the block owns: it stops with the render (error or
         cancel) and is joined before the block ends. With none, it is made first, in
-        the open, with its own progress.
+        the open, with its own progress. A track made for ``shared`` is kept there for
+        the render's other outputs.
         """
-        path = work / "sound.m4a"
+        if shared is not None and shared.made is not None:
+            self.reporter.phase("export", frames, EXPORT_MESSAGE)
+            made = shared.made
+            yield lambda: made
+            return
+        with self.own_sound(story, settings, work if shared is None else shared.folder,
+                            digest, frames) as ready:
+            if shared is None:
+                yield ready
+                return
+
+            def keep() -> _Sound:
+                shared.made = ready()
+                return shared.made
+
+            yield keep
+
+    @contextlib.contextmanager
+    def own_sound(self, story: Story, settings: EncoderSettings, folder: Path,
+                  digest: FileDigests, frames: int) -> Iterator[Callable[[], _Sound]]:
+        """The sound track made (or taken from the cache) into ``folder``."""
+        path = folder / "sound.m4a"
         key = sound_key(self.project, story, settings, digest)
         notes = self.cache.take("sound", key, path) if self.cache is not None else None
         if notes is not None:

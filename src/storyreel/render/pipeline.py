@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -13,13 +14,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storyreel.errors import Problem, RenderCancelled, ValidationFailed
+from storyreel.errors import (
+    PlatformFailed,
+    Problem,
+    RenderCancelled,
+    StoryreelError,
+    ValidationFailed,
+)
 from storyreel.media.files import check_output_file
 from storyreel.media.sidecar import sidecar_path
 from storyreel.model.load import problems_from
+from storyreel.model.platforms import PlatformName
 from storyreel.model.project import Project
 from storyreel.render.cache import CACHE_DIR_NAME, DEFAULT_MAX_BYTES, PartCache
-from storyreel.render.job import Job
+from storyreel.render.job import Job, JobOutcome, SharedSound
 from storyreel.render.parts import PartDispatcher, machine_cores, workers_for
 from storyreel.render.progress import (
     NARRATE_MESSAGE,
@@ -28,16 +36,19 @@ from storyreel.render.progress import (
     ProgressReporter,
 )
 from storyreel.render.sidecars import SIDECAR_SUFFIXES
+from storyreel.timeline.story import Story
 from storyreel.timeline.words import WordTimings
 from storyreel.voice.narrate import Narrator, narrate_project
 
 __all__ = [
     "CancelToken",
     "RenderResult",
+    "RenderedVideo",
     "apply_overrides",
     "check_not_input",
     "default_cache",
     "default_output",
+    "output_targets",
     "render",
     "slugify",
     "written_files",
@@ -48,6 +59,29 @@ log = logging.getLogger("storyreel")
 DRAFT_HEIGHT = 480
 DRAFT_PRESET = "ultrafast"
 DRAFT_BITRATE = 1_500_000
+
+
+@dataclass(frozen=True)
+class RenderedVideo:
+    """One video a render published (a render for several platforms makes one each).
+
+    Attributes:
+        platform: Its platform preset (``None`` without one).
+        path: The published MP4.
+        width: Its width in pixels.
+        height: Its height in pixels.
+        size: File size in bytes.
+        duration: Video duration in seconds.
+        sidecars: Caption and chapter files written beside it.
+    """
+
+    platform: PlatformName | None
+    path: Path
+    width: int
+    height: int
+    size: int
+    duration: float
+    sidecars: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -73,6 +107,9 @@ class RenderResult:
         narration_starts: Where each segment's narration starts in the video, in
             samples at 48 kHz (add it to a word's samples for its time in the video).
         synthesised: 0-based segments whose narration was spoken from their text.
+        videos: Every video published, with its platform and size: one, or one per
+            platform of ``settings.platforms`` (``path``, ``size`` and ``sidecars``
+            above are then the first one's; the parts counts cover them all).
     """
 
     path: Path
@@ -90,6 +127,7 @@ class RenderResult:
     words: list[WordTimings] = field(default_factory=list)
     narration_starts: list[int] = field(default_factory=list)
     synthesised: list[int] = field(default_factory=list)
+    videos: list[RenderedVideo] = field(default_factory=list)
 
     @property
     def size_mb(self) -> float:
@@ -141,13 +179,15 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
         return project
     data = project.model_dump()
     settings = data["settings"]
-    if overrides.get("platform") is not None:
+    chosen = [key for key in ("platform", "platforms") if overrides.get(key) is not None]
+    if chosen:
         # A platform chosen for this render brings its own size, rate and bitrate,
-        # unless this render also sets them.
+        # unless this render also sets them; it replaces the project's platform(s).
         for key in ("width", "height", "fps"):
             data.pop(key, None)
         settings.pop("video_bitrate", None)
         settings["subtitles"].pop("size", None)
+        settings["platform" if chosen == ["platforms"] else "platforms"] = None
     for key, value in overrides.items():
         if key in _PROJECT_KEYS:
             data[key] = value
@@ -171,6 +211,22 @@ def apply_overrides(project: Project, overrides: dict[str, Any]) -> Project:
     updated._base_dir = project._base_dir
     updated._manifest = project._manifest
     return updated
+
+
+def output_targets(project: Project, target: Path) -> list[tuple[PlatformName | None, Path]]:
+    """Each video a render of ``project`` to ``target`` writes, with its platform.
+
+    One video: ``target`` itself. Several platforms: ``<stem>-<platform>.mp4`` beside it
+    for each (``story.mp4`` gives ``story-youtube.mp4``, ``story-shorts.mp4``...).
+    """
+    names = project.settings.outputs
+    if not names:
+        return [(project.settings.platform or _only(project.settings.platforms), target)]
+    return [(name, target.with_name(f"{target.stem}-{name}{target.suffix}")) for name in names]
+
+
+def _only(names: Sequence[PlatformName] | None) -> PlatformName | None:
+    return names[0] if names else None
 
 
 def written_files(target: Path) -> list[Path]:
@@ -242,9 +298,10 @@ def render(
     draft = bool(overrides.get("draft"))
     project = apply_overrides(project, overrides)
     target = Path(output) if output is not None else default_output(project, draft=draft)
-    target = target.expanduser().absolute()
-    check_not_input(project, target)
-    check_output_file(target)  # before any narration is spoken
+    targets = output_targets(project, target.expanduser().absolute())
+    for platform, path in targets:
+        _named(platform, len(targets), check_not_input, project, path)
+        _named(platform, len(targets), check_output_file, path)  # before narration
     reporter = ProgressReporter(on_progress)
     store = default_cache(project) if cache is True else cache or None
 
@@ -255,27 +312,102 @@ def render(
     with narrate_project(project, narrator,
                          on_start=lambda n: reporter.phase("narrate", n, NARRATE_MESSAGE),
                          on_segment=reporter.update, cancel=check_cancel) as narrated:
-        outcome = Job(narrated.project, target, reporter, cancel, narrated.words, cache=store,
-                      workers=_workers(), parts=parts).run()
+        spoken = narrated.project
+        first = Job(_for(spoken, targets[0][0]), targets[0][1], reporter, cancel,
+                    narrated.words, cache=store, workers=_workers(), parts=parts)
+        outcomes = _write_all(first, first.prepare(), spoken, targets)
+    result = _result(project, narrated.warnings, list(narrated.synthesised), outcomes)
+    log.info("Rendered %s (%.1f MB, %.2f s; %d parts encoded, %d reused)",
+             ", ".join(str(v.path) for v in result.videos), result.size_mb, result.duration,
+             result.chunks_encoded, result.chunks_reused)
+    reporter.output("", 0, 1)
+    reporter.phase("done", 1, f"Done: {', '.join(v.path.name for v in result.videos)}")
+    reporter.update(1, force=True)
+    return result
+
+
+def _for(project: Project, platform: PlatformName | None) -> Project:
+    """The project as rendered for ``platform`` (as it is without one)."""
+    if platform is None or not project.settings.platforms:
+        return project
+    return project.for_platform(platform)
+
+
+def _named(platform: PlatformName | None, count: int, check: Callable[..., None],
+           *args: Any) -> None:
+    """Run ``check``; with several videos, a failure names the platform."""
+    try:
+        check(*args)
+    except StoryreelError as exc:
+        if count == 1 or platform is None:
+            raise
+        raise PlatformFailed(platform, exc, []) from exc
+
+
+@dataclass(frozen=True)
+class _Written:
+    platform: PlatformName | None
+    job: Job
+    outcome: JobOutcome
+
+    def video(self) -> RenderedVideo:
+        o, project = self.outcome, self.job.project
+        return RenderedVideo(self.platform, self.job.target, project.width, project.height,
+                             o.verified.size, float(o.story.plan.duration), list(o.sidecars))
+
+
+def _write_all(first: Job, story: Story, project: Project,
+               targets: list[tuple[PlatformName | None, Path]]) -> list[_Written]:
+    """Write every video of ``story``: one, or one per platform sharing one sound track.
+
+    A video that fails stops the render; the ones published before it stay.
+    """
+    if len(targets) == 1:
+        return [_Written(targets[0][0], first, first.write(story))]
+    outcomes: list[_Written] = []
+    with first.workspace() as folder:
+        shared = SharedSound(folder)
+        for number, (platform, path) in enumerate(targets):
+            assert platform is not None  # several videos are several platforms
+            job = first if number == 0 else first.sibling(_for(project, platform), path)
+            first.reporter.output(platform, number, len(targets))
+            try:
+                outcomes.append(_Written(platform, job, job.write(story, shared)))
+                # The first video found the words its analysis left for later: the
+                # others are drawn from its complete story.
+                story = outcomes[0].outcome.story
+            except RenderCancelled as exc:
+                if not outcomes:
+                    raise
+                raise RenderCancelled(kept=[w.job.target for w in outcomes]) from exc
+            except StoryreelError as exc:
+                finished = [w.job.target for w in outcomes]
+                raise PlatformFailed(platform, exc, finished) from exc
+    return outcomes
+
+
+def _result(project: Project, warnings: list[str], synthesised: list[int],
+            written: list[_Written]) -> RenderResult:
+    """The result of a render from what each of its videos' jobs made."""
+    videos = [w.video() for w in written]
+    outcomes = [w.outcome for w in written]
+    outcome = outcomes[0]
     story = outcome.story
     plan = story.plan
-    result = RenderResult(
-        target, outcome.verified.size, float(plan.duration), plan.total_frames, project.fps,
-        narrated.warnings + list(outcome.warnings), list(outcome.sidecars),
+    for other in outcomes:
+        warnings = warnings + list(other.warnings)
+    return RenderResult(
+        videos[0].path, videos[0].size, float(plan.duration), plan.total_frames, project.fps,
+        list(dict.fromkeys(warnings)), list(outcome.sidecars),
         outcome.loudness[0] if outcome.loudness else None,
         outcome.loudness_after[0] if outcome.loudness_after else None,
         outcome.loudness_after[1] if outcome.loudness_after else None,
-        outcome.parts_encoded, outcome.parts_reused,
+        sum(o.parts_encoded for o in outcomes), sum(o.parts_reused for o in outcomes),
         list(outcome.words),
         [plan.spans[story.item_span_of_segment(i)].audio_start
          for i in range(len(project.segments))],
-        list(narrated.synthesised),
+        synthesised, videos,
     )
-    log.info("Rendered %s (%.1f MB, %.2f s; %d parts encoded, %d reused)", result.path,
-             result.size_mb, result.duration, result.chunks_encoded, result.chunks_reused)
-    reporter.phase("done", 1, f"Done: {result.path.name}")
-    reporter.update(1, force=True)
-    return result
 
 
 def _workers() -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal, assert_never
@@ -28,6 +29,7 @@ from storyreel.frames.text import CaptionPainter
 from storyreel.frames.video import VideoPicture
 from storyreel.media.clip import ClipReader, probe_clip
 from storyreel.media.image import Planes, even_ceil, load_cover_planes, rgb_to_yuv420
+from storyreel.model.language import sample_caption
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
 from storyreel.render.decor import caption_style, logo_overlay
@@ -37,6 +39,7 @@ from storyreel.timeline.captions import (
     CaptionState,
     CaptionWord,
     caption_states,
+    caption_words,
     pop_groups,
     split_chunks,
 )
@@ -121,7 +124,8 @@ def caption_preview(project: Project, load: StillLoader = load_cover_planes
     Raises:
         MediaError: The caption font or the logo cannot be read.
     """
-    return _decorated(project, _background(project, load), _first_caption(project))
+    text, language = _first_caption(project)
+    return _decorated(project, _background(project, load), text, language=language)
 
 
 def segment_frame(project: Project, index: int, *, end: bool,
@@ -145,14 +149,17 @@ def segment_frame(project: Project, index: int, *, end: bool,
         case Card():
             settings = project.settings
             frame, _ = card_planes(visual.title, settings.background, settings.subtitles,
-                                   project.width, project.height, settings.safe_insets)
+                                   project.width, project.height, settings.safe_insets,
+                                   project.language_of(index))
         case _:
             assert_never(visual)
     options = project.settings.subtitles
+    language = project.language_of(index)
     chunks = split_chunks(segment.text, min_words=options.min_words,
-                          max_words=options.max_words) if segment.subtitles else []
+                          max_words=options.max_words,
+                          language=language) if segment.subtitles else []
     return _decorated(project, frame, (chunks[-1] if end else chunks[0]) if chunks else "",
-                      "end" if end else "start")
+                      "end" if end else "start", language=language)
 
 
 def _clip_frame(project: Project, visual: Video, *, end: bool) -> Planes:
@@ -218,16 +225,16 @@ def _still_frame(project: Project, index: int, image: Path, *, end: bool,
 
 
 def _decorated(project: Project, planes: Planes, text: str,
-               moment: Moment = "middle") -> NDArray[np.uint8]:
+               moment: Moment = "middle", *, language: str = "en") -> NDArray[np.uint8]:
     """``planes`` with a caption of ``text`` at ``moment`` and the logo, as RGB."""
     width, height = project.width, project.height
     settings = project.settings
     options = settings.subtitles
     if options.enabled and text:
-        painter = CaptionPainter(text, caption_style(options, settings.safe_insets), width,
-                                 height, look=options.style)
+        style = replace(caption_style(options, settings.safe_insets), language=language)
+        painter = CaptionPainter(text, style, width, height, look=options.style)
         blend_into((planes.y, planes.u, planes.v),
-                   painter.overlay(preview_state(text.split(), options.style,
+                   painter.overlay(preview_state(caption_words(text), options.style,
                                                  options.pop_words, moment)))
     if settings.logo is not None:
         blend_into((planes.y, planes.u, planes.v),
@@ -256,14 +263,17 @@ def preview_state(words: list[str], look: str, group: int,
     return CaptionState(0, count, spoken if look == "word" else -1, POP_STEPS)
 
 
-def _first_caption(project: Project) -> str:
+def _first_caption(project: Project) -> tuple[str, str]:
+    """The first caption of the story and its language (a sample when there is none)."""
     options = project.settings.subtitles
-    for segment in project.segments:
+    for index, segment in enumerate(project.segments):
+        language = project.language_of(index)
         chunks = split_chunks(segment.text, min_words=options.min_words,
-                              max_words=options.max_words)
+                              max_words=options.max_words, language=language)
         if chunks:
-            return chunks[0]
-    return SAMPLE_CAPTION
+            return chunks[0], language
+    language = project.settings.language
+    return sample_caption(language), language
 
 
 def _background(project: Project, load: StillLoader) -> Planes:

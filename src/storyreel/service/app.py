@@ -21,7 +21,6 @@ from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from storyreel.service.config import DataDirLock
 from storyreel.service.errors import (
     Busy,
     Conflict,
@@ -32,7 +31,8 @@ from storyreel.service.errors import (
     TooLarge,
     invalid_request,
 )
-from storyreel.service.jobs import LocalDispatcher, RenderRunner
+from storyreel.service.jobs import RenderRunner
+from storyreel.service.lifecycle import make_studio, studio_running
 from storyreel.service.limits import BodyLimitMiddleware, Limits
 from storyreel.service.routes import router
 from storyreel.service.security import (
@@ -40,13 +40,9 @@ from storyreel.service.security import (
     SecurityHeadersMiddleware,
     cross_site,
 )
-from storyreel.service.store import Store
-from storyreel.service.studio import Studio
-from storyreel.service.uploads import sweep_temps
 
 __all__ = ["LOOPBACK_HOSTS", "TOKEN_COOKIE", "create_app"]
 
-log = logging.getLogger("storyreel.service")
 
 STATIC_DIR = Path(__file__).with_name("static")
 TOKEN_COOKIE = "storyreel_token"
@@ -73,40 +69,23 @@ def create_app(data_dir: Path, *, token: str | None = None, max_jobs: int = 1,
         allowed_hosts: ``Host`` names accepted without a token (default: loopback names),
             which stops DNS-rebinding pages from reaching the studio.
     """
-    data_dir = Path(data_dir).expanduser().absolute()
-    (data_dir / "projects").mkdir(parents=True, exist_ok=True)
-    store = Store(data_dir / "studio.db")
-    dispatcher = LocalDispatcher(store, data_dir / "projects", runner=runner, max_jobs=max_jobs)
-    studio = Studio(data_dir, store, dispatcher, limits or Limits())
+    studio = make_studio(data_dir, max_jobs=max_jobs, limits=limits, runner=runner)
 
     redact = RedactTokenFilter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        lock = DataDirLock(data_dir)
-        lock.acquire()
+        running = studio_running(studio)
+        # in a thread, off the event loop: sweeping uploads and stopping renders take time
+        await anyio.to_thread.run_sync(running.__enter__)
         for name in _URL_LOGGERS:  # added here: the server has set its logging up by now
             logging.getLogger(name).addFilter(redact)
         try:
-            store.open()
-            swept = await anyio.to_thread.run_sync(sweep_temps, studio.media_root)
-            if swept:
-                log.info("removed %d upload(s) left by a server that stopped mid-upload",
-                         len(swept))
-            retried, failed = store.recover_interrupted("The server stopped during the render")
-            if retried or failed:
-                log.warning("renders interrupted by a server stop: retrying %s, failed %s",
-                            retried, failed)
-            dispatcher.start()
-            try:
-                yield
-            finally:
-                await anyio.to_thread.run_sync(dispatcher.stop)
-                store.close()
+            yield
         finally:
             for name in _URL_LOGGERS:
                 logging.getLogger(name).removeFilter(redact)
-            lock.release()
+            await anyio.to_thread.run_sync(running.__exit__, None, None, None)
 
     # FastAPIOffline serves the /docs page's Swagger UI from the package, not a CDN,
     # so the API documentation works on a machine without internet.

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from storyreel.errors import ManifestError, Problem, ValidationFailed
+from storyreel.model.language import normalise_language
 from storyreel.model.load import parse_json, project_from_dict
 from storyreel.model.project import Project, Segment
 from storyreel.service.options import asset_settings
@@ -117,14 +118,25 @@ def parse_storyflow(data: Any) -> ParsedProject:
                         ("fps", "framerate")):
         if key not in parsed.options and data.get(theirs) is not None:
             parsed.options[key] = data[theirs]
-    for segment in segments:
+    for number, segment in enumerate(segments, start=1):
         text = segment.get("text", segment.get("text_content"))
         parsed.segments.append({
             "text": _text(text),
             "chapter": _text(segment.get("chapter")) or None,
             "image_prompt": _text(segment.get("image_prompt")) or None,
+            **_language(segment.get("language"), number),
         })
     return parsed
+
+
+def _language(value: Any, number: int) -> dict[str, str]:
+    """A segment's own language, normalised (nothing when it has none)."""
+    if value is None:
+        return {}
+    try:
+        return {"language": normalise_language(_text(value))}
+    except ValueError as exc:
+        raise ImportFailed(f"Segment {number}: {exc}") from None
 
 
 def _order(value: Any) -> float:

@@ -78,13 +78,14 @@ _NARRATE_SPAN = {"starting": (0.0, 0.0), "narrate": (0.0, 100.0)}
 def overall_percent(progress: Progress, previous: float = 0.0, kind: str = "render") -> float:
     """Map a phase's progress onto one 0-100 bar that never moves backwards.
 
-    A phase this table does not know holds the bar where it is.
+    A phase this table does not know holds the bar where it is. In a render for several
+    platforms, a video's export and checks cover its share of those phases' spans.
     """
     span = (_NARRATE_SPAN if kind == "narrate" else _PHASE_SPAN).get(progress.phase)
     if span is None:
         return previous
     start, end = span
-    return max(previous, round(start + (end - start) * progress.fraction, 2))
+    return max(previous, round(start + (end - start) * progress.overall_fraction, 2))
 
 
 class RenderRunner(Protocol):
@@ -263,16 +264,19 @@ class _ProgressWriter:
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
         final = progress.done >= progress.total
-        news = progress.phase != self._phase or progress.message != self._message
+        # In a render for several platforms, the message says which video is being made.
+        message = (f"{progress.message} ({progress.output}, {progress.output_index + 1} of "
+                   f"{progress.outputs})" if progress.output else progress.message)
+        news = progress.phase != self._phase or message != self._message
         if not news and not final and now - self._last < PROGRESS_INTERVAL:
             return
-        self._phase, self._message, self._last = progress.phase, progress.message, now
+        self._phase, self._message, self._last = progress.phase, message, now
         frames = progress.phase == "export"
         self._percent = overall_percent(progress, self._percent, self.kind)
         still_running = self.store.record_progress(
             self.job_id, phase=progress.phase, done=progress.done, total=progress.total,
             percent=self._percent, rate=progress.rate if frames else None,
-            eta=progress.eta, message=progress.message,
+            eta=progress.eta, message=message,
         )
         if not still_running:
             self.cancel.set()
@@ -438,7 +442,8 @@ class LocalDispatcher:
             raise RenderCancelled("render cancelled")
         outcome = self.runner(spec, _ProgressWriter(self.store, job.id, cancel), cancel)
         if cancel.is_set() and self.store.cancel_requested(job.id):
-            Path(outcome.path).unlink(missing_ok=True)
+            for path in [outcome.path, *(v["path"] for v in outcome.videos)]:
+                Path(path).unlink(missing_ok=True)
             _discard(folder, outcome.narrations)
             raise RenderCancelled("render cancelled")
         version = self._attach_to_render(job, outcome.narrations, segments, folder)
@@ -450,6 +455,9 @@ class LocalDispatcher:
             message=parts_words(outcome.parts_encoded, outcome.parts_reused),
             frame_size=(outcome.width, outcome.height) if outcome.width else None,
             project_version=version,
+            outputs=[{**{k: v for k, v in video.items() if k != "path"},
+                      "file": os.path.relpath(video["path"], folder)}
+                     for video in outcome.videos] or None,
         )
 
     def _attach_to_render(self, job: JobRow, narrations: list[dict[str, Any]],

@@ -18,14 +18,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 
-from storyreel.service.config import DataDirLock
 from storyreel.service.errors import Invalid, StudioError
 from storyreel.service.importers import ImportFailed, parse_text_blocks
-from storyreel.service.jobs import LocalDispatcher
-from storyreel.service.limits import Limits
-from storyreel.service.store import Store
+from storyreel.service.lifecycle import make_studio, studio_running
+from storyreel.service.options import build_manifest
+from storyreel.service.protocol import problem_dicts
 from storyreel.service.studio import Studio
-from storyreel.service.uploads import sweep_temps
 
 __all__ = ["build_server", "open_studio", "serve_http", "serve_stdio"]
 
@@ -40,28 +38,10 @@ T = TypeVar("T")
 @contextmanager
 def open_studio(data_dir: Path, *, max_jobs: int = 1) -> Iterator[Studio]:
     """The studio of ``data_dir`` with its render workers running, for as long as the
-    block lasts (the folder is locked against a second server meanwhile)."""
-    data_dir = Path(data_dir).expanduser().absolute()
-    (data_dir / "projects").mkdir(parents=True, exist_ok=True)
-    lock = DataDirLock(data_dir)
-    lock.acquire()
-    try:
-        store = Store(data_dir / "studio.db")
-        dispatcher = LocalDispatcher(store, data_dir / "projects", max_jobs=max_jobs)
-        studio = Studio(data_dir, store, dispatcher, Limits())
-        store.open()
-        try:
-            sweep_temps(studio.media_root)
-            store.recover_interrupted("The server stopped during the render")
-            dispatcher.start()
-            try:
-                yield studio
-            finally:
-                dispatcher.stop()
-        finally:
-            store.close()
-    finally:
-        lock.release()
+    block lasts (the folder is locked against a second server meanwhile), as the web
+    studio runs it."""
+    with studio_running(make_studio(data_dir, max_jobs=max_jobs)) as studio:
+        yield studio
 
 
 def _answer(call: Callable[[], T]) -> T:
@@ -69,16 +49,24 @@ def _answer(call: Callable[[], T]) -> T:
     try:
         return call()
     except StudioError as exc:
-        problems = [p.model_dump(exclude_none=True) for p in exc.problems or []]
-        detail = f"{exc} {json.dumps(problems, ensure_ascii=False)}" if problems else str(exc)
-        raise ToolError(detail) from exc
+        raise _tool_error(str(exc), [p.model_dump(exclude_none=True)
+                                     for p in exc.problems or []]) from exc
+
+
+def _tool_error(message: str, problems: list[dict[str, Any]] | None) -> ToolError:
+    """A tool error saying ``message``, the problems after it as JSON."""
+    return ToolError(f"{message} {json.dumps(problems, ensure_ascii=False)}" if problems
+                     else message)
 
 
 def build_server(studio: Studio) -> MCPServer[Any]:
     """The MCP server whose tools and resources work on ``studio``."""
+    from storyreel import __version__
+
     server: MCPServer[Any] = MCPServer(
-        "storyreel", instructions="Make narrated videos: create a project from a story's "
-        "text, optionally add pictures or clips, set options, render, then poll its status.")
+        "storyreel", version=__version__,
+        instructions="Make narrated videos: create a project from a story's text, "
+        "optionally add pictures or clips, set options, render, then poll its status.")
 
     @server.tool()
     def create_project(title: str, text: str | None = None,
@@ -93,10 +81,21 @@ def build_server(studio: Studio) -> MCPServer[Any]:
                            "segments": len(detail.segment_list)}, ensure_ascii=False)
 
     @server.tool()
+    def list_projects() -> str:
+        """The studio's projects (also those made in its web page): ``id``, ``title``,
+        ``status`` of the latest render (as ``project_status`` says it) and ``segments``."""
+        return json.dumps([
+            {"id": p.id, "title": p.title, "status": _STATUS.get(p.status, p.status),
+             "segments": p.segments} for p in studio.views.list_projects()],
+            ensure_ascii=False)
+
+    @server.tool()
     def add_visual(project_id: int, segment: int, path: str) -> str:
         """Give segment number ``segment`` (1-based) a picture or a video clip read from a
-        local file. Answers the segment as JSON."""
-        return _answer(lambda: _add_visual(studio, project_id, segment, Path(path)))
+        local file (an absolute path, ``~/...``, or relative to the folder the server was
+        started in). Answers the segment as JSON."""
+        return _answer(lambda: _add_visual(studio, project_id, segment,
+                                           Path(path).expanduser()))
 
     @server.tool()
     def list_voices() -> str:
@@ -113,12 +112,16 @@ def build_server(studio: Studio) -> MCPServer[Any]:
                     crossfade: float | None = None, width: int | None = None,
                     height: int | None = None, settings: dict[str, Any] | None = None
                     ) -> str:
-        """Change render options: ``platform`` (e.g. shorts, youtube), ``caption_style``
-        (phrase, word, karaoke, pop), ``voice`` (a voice of the built-in engine),
-        ``crossfade`` in seconds, the video's ``width`` and ``height``, or any other
+        """Change render options: ``platform`` (e.g. shorts, youtube; several, comma-separated
+        like ``youtube,shorts,square``, make one video each in one render),
+        ``caption_style`` (phrase, word, karaoke, pop), ``voice`` (a voice of the built-in
+        engine), ``crossfade`` in seconds, the video's ``width`` and ``height``, or any other
         ``settings`` of a manifest (merged into the current ones)."""
         patch: dict[str, Any] = dict(settings or {})
-        if platform is not None:
+        names = [name.strip() for name in (platform or "").split(",") if name.strip()]
+        if len(names) > 1:
+            patch["platforms"] = names
+        elif platform is not None:
             patch["platform"] = platform
         if caption_style is not None:
             patch["subtitles"] = {**patch.get("subtitles", {}), "style": caption_style}
@@ -142,6 +145,18 @@ def build_server(studio: Studio) -> MCPServer[Any]:
         completed, failed, cancelled, or none before any render), ``progress`` (0-100),
         and, when completed, the video's ``path``."""
         return json.dumps(_answer(lambda: _status(studio, project_id)), ensure_ascii=False)
+
+    @server.tool()
+    def export_timeline(project_id: int, format: str, path: str) -> str:
+        """Write the project as an editable timeline for a video editor to ``path`` (a
+        local file; its folder is made when missing): ``format`` otio (OpenTimelineIO),
+        fcpxml (Final Cut Pro, DaVinci Resolve), kdenlive (Kdenlive, Shotcut) or edl.
+        Narrations not yet spoken are spoken first; captions go beside it as an SRT.
+        Answers JSON with the ``path``, ``frames``, ``fps``, ``clips``, ``captions`` and
+        ``warnings`` (what the format leaves out)."""
+        return json.dumps(_answer(lambda: _export(studio, project_id, format,
+                                                  Path(path).expanduser())),
+                          ensure_ascii=False)
 
     @server.resource("storyreel://projects/{project_id}", mime_type="application/json")
     def project(project_id: str) -> str:
@@ -187,6 +202,41 @@ def _add_visual(studio: Studio, project_id: int, number: int, path: Path) -> str
     except OSError as exc:
         raise Invalid(f"The file {path} cannot be read ({exc.strerror or exc}).") from exc
     return answer.segment.model_dump_json()
+
+
+def _export(studio: Studio, project_id: int, fmt: str, target: Path) -> dict[str, Any]:
+    """The project as its render would make it, exported by ``storyreel export``."""
+    from storyreel.errors import StoryreelError, ValidationFailed
+    from storyreel.model.load import project_from_dict
+
+    try:
+        from storyreel.export import FORMATS, export_project
+    except ImportError as exc:
+        raise _tool_error("Exporting needs the 'export' extra (pip install "
+                          f"'storyreel[export]'): {exc}", None) from exc
+    if fmt not in FORMATS:
+        raise Invalid(f"Unknown timeline format {fmt!r}: choose one of {', '.join(FORMATS)}.")
+    row = studio.project(project_id)
+    manifest = build_manifest(row.title, row.options, studio.store.segments(project_id))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # an agent may have no shell
+    except OSError as exc:
+        raise Invalid(f"The folder {target.parent} cannot be made "
+                      f"({exc.strerror or exc}).") from exc
+    try:
+        project = project_from_dict(manifest, base_dir=studio.folder(project_id))
+        result = export_project(project, target, fmt)
+    except ValidationFailed as exc:
+        count = len(exc.problems)
+        raise _tool_error(f"The timeline cannot be written yet: {count} problem"
+                          f"{'s' if count != 1 else ''} to fix.",
+                          problem_dicts(exc.problems)) from exc
+    except StoryreelError as exc:
+        raise _tool_error(f"The timeline could not be written: {exc}", None) from exc
+    return {"path": str(result.path), "format": result.format, "frames": result.frames,
+            "fps": str(result.fps), "clips": result.clips,
+            "captions": str(result.captions) if result.captions else None,
+            "warnings": result.warnings}
 
 
 def _status(studio: Studio, project_id: int) -> dict[str, Any]:

@@ -92,6 +92,9 @@ def merge_options(current: dict[str, Any], patch: dict[str, Any],
             merged[key] = _deep_merge(merged.get(key) or {}, value)
             if value.get("platform") is not None:
                 _yield_to_platform(merged, patch)
+                merged[key].pop("platforms", None)  # one platform replaces several
+            if "platforms" in value:
+                _several_platforms(merged[key])
         else:
             merged[key] = value
     _validate(merged, project_dir)
@@ -108,6 +111,15 @@ def _yield_to_platform(options: dict[str, Any], patch: dict[str, Any]) -> None:
     captions = options["settings"].get("subtitles")
     if isinstance(captions, dict) and "size" not in patch["settings"].get("subtitles", {}):
         captions.pop("size", None)
+
+
+def _several_platforms(settings: dict[str, Any]) -> None:
+    """Several platforms replace the one platform (the size stays: each video takes its
+    platform's shape at its shorter side); an empty list is none."""
+    if settings.get("platforms"):
+        settings.pop("platform", None)
+    else:
+        settings.pop("platforms", None)
 
 
 def effective_options(options: dict[str, Any], project_dir: Path) -> dict[str, Any]:
@@ -225,7 +237,8 @@ def build_manifest(title: str, options: dict[str, Any],
     manifest["segments"] = [
         {**_visual(seg), "text": seg.text,
          **({"audio": seg.audio_file} if _usable_audio(seg, options) else {}),
-         **({"chapter": seg.chapter} if seg.chapter else {})}
+         **({"chapter": seg.chapter} if seg.chapter else {}),
+         **({"language": seg.language} if seg.language else {})}
         for seg in segments
     ]
     return manifest

@@ -66,6 +66,9 @@ class RenderOutcome:
     height: int = 0
     parts_encoded: int = 0
     parts_reused: int = 0
+    #: A render for several platforms: each video (``platform``, ``path``, ``width``,
+    #: ``height``, ``size``); empty for one video (``path`` above).
+    videos: list[dict[str, Any]] = field(default_factory=list)
 
 
 class JobFailed(Exception):

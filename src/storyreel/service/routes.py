@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from storyreel.errors import ManifestError
 from storyreel.model.load import parse_json
+from storyreel.model.platforms import PlatformName
 from storyreel.service.errors import Busy, Invalid, NotFound, StudioError
 from storyreel.service.etags import IfMatch, etag, parse_if_match
 from storyreel.service.importers import split_story
@@ -64,6 +65,9 @@ def ids_in_range(request: Request) -> None:
             noun = {"job": "video"}.get(name.removesuffix("_id"), name.removesuffix("_id"))
             raise NotFound(f"This {noun} does not exist.")
 
+
+#: A platform of a render for several (``None``: the render's only, or first, video).
+Platform = Annotated[PlatformName | None, Query()]
 
 router = APIRouter(prefix="/api", dependencies=[Depends(ids_in_range)], responses={
     400: {"model": ErrorOut, "description": "The request is not valid (problems listed)"},
@@ -411,10 +415,13 @@ def caption_preview(project_id: int, studio: StudioDep) -> Response:
             responses={200: {"content": {"image/png": {}},
                              "description": "The segment's first or last frame"}})
 def segment_preview(project_id: int, segment_id: int, studio: StudioDep,
-                    at: Literal["start", "end"] = "start") -> Response:
+                    at: Literal["start", "end"] = "start", platform: Platform = None) -> Response:
     """The segment's first (``at=start``) or last (``at=end``) frame as the render frames and
-    moves its picture, with that moment's caption: see the crop before rendering."""
-    return Response(studio.segment_preview(project_id, segment_id, end=at == "end"),
+    moves its picture, with that moment's caption: see the crop before rendering. With
+    ``platform``, as that platform's video of a render for several draws it (its shape at
+    the project's shorter side, its safe area)."""
+    return Response(studio.segment_preview(project_id, segment_id, end=at == "end",
+                                           platform=platform),
                     media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
@@ -574,9 +581,10 @@ def project_history(project_id: int, studio: StudioDep) -> list[VideoOut]:
 
 
 @router.get("/renders/{job_id}/poster.jpg", tags=["renders"], response_class=FileResponse)
-def render_poster(job_id: int, studio: StudioDep) -> FileResponse:
+def render_poster(job_id: int, studio: StudioDep,
+                  platform: Platform = None) -> FileResponse:
     """A small picture from the finished video, for the history."""
-    path, _ = studio.render_file(job_id, "jpg")
+    path, _ = studio.render_file(job_id, "jpg", platform)
     return _media(path)
 
 
@@ -593,38 +601,43 @@ def gallery(studio: StudioDep) -> list[GalleryItem]:
 
 
 @router.get("/renders/{job_id}/video/", tags=["renders"], response_class=FileResponse)
-def render_video(job_id: int, studio: StudioDep) -> FileResponse:
+def render_video(job_id: int, studio: StudioDep,
+                 platform: Platform = None) -> FileResponse:
     """The finished MP4, streamed with range requests (seekable in a browser)."""
-    path, name = studio.render_file(job_id, "video")
+    path, name = studio.render_file(job_id, "video", platform)
     return FileResponse(path, media_type="video/mp4", filename=name,
                         content_disposition_type="inline")
 
 
 @router.get("/renders/{job_id}/download/", tags=["renders"], response_class=FileResponse)
-def render_download(job_id: int, studio: StudioDep) -> FileResponse:
+def render_download(job_id: int, studio: StudioDep,
+                    platform: Platform = None) -> FileResponse:
     """The finished MP4 as a download named after the project."""
-    path, name = studio.render_file(job_id, "video")
+    path, name = studio.render_file(job_id, "video", platform)
     return FileResponse(path, media_type="video/mp4", filename=name)
 
 
 @router.get("/renders/{job_id}/captions.srt", tags=["renders"], response_class=FileResponse)
-def render_captions_srt(job_id: int, studio: StudioDep) -> FileResponse:
+def render_captions_srt(job_id: int, studio: StudioDep,
+                        platform: Platform = None) -> FileResponse:
     """Sidecar captions (SubRip) of the finished render, as a download."""
-    path, name = studio.render_file(job_id, "srt")
+    path, name = studio.render_file(job_id, "srt", platform)
     return FileResponse(path, media_type="application/x-subrip", filename=name)
 
 
 @router.get("/renders/{job_id}/captions.vtt", tags=["renders"], response_class=FileResponse)
-def render_captions_vtt(job_id: int, studio: StudioDep) -> FileResponse:
+def render_captions_vtt(job_id: int, studio: StudioDep,
+                        platform: Platform = None) -> FileResponse:
     """Sidecar captions (WebVTT) of the finished render, for the browser's player."""
-    path, name = studio.render_file(job_id, "vtt")
+    path, name = studio.render_file(job_id, "vtt", platform)
     return FileResponse(path, media_type="text/vtt", filename=name,
                         content_disposition_type="inline")
 
 
 @router.get("/renders/{job_id}/chapters.txt", tags=["renders"], response_class=FileResponse)
-def render_chapters(job_id: int, studio: StudioDep) -> FileResponse:
+def render_chapters(job_id: int, studio: StudioDep,
+                    platform: Platform = None) -> FileResponse:
     """YouTube chapters of the finished render (paste into the video description)."""
-    path, name = studio.render_file(job_id, "chapters.txt")
+    path, name = studio.render_file(job_id, "chapters.txt", platform)
     return FileResponse(path, media_type="text/plain; charset=utf-8", filename=name)
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from storyreel.model.language import LanguageTag
 from storyreel.model.project import (
     MAX_CHAPTER_LENGTH,
     MAX_SEGMENTS,
@@ -67,6 +68,8 @@ class SegmentCreate(BaseModel):
     image_prompt: str | None = Field(None, max_length=_TEXT_MAX)
     title: str | None = Field(None, max_length=MAX_TITLE_LENGTH,
                               description="drawn large on a card (a segment without a picture)")
+    language: LanguageTag | None = Field(None, description="the language of its text (BCP "
+                                                           "47); default: the project's")
     position: int | None = Field(None, ge=1, description="1-based place; default: at the end")
 
 
@@ -80,6 +83,8 @@ class SegmentUpdate(_Input):
                               description="drawn large on a card (a segment without a picture)")
     clip: ClipOptions | None = Field(None, description="how the segment's video is trimmed, "
                                                        "fitted, framed and heard")
+    language: LanguageTag | None = Field(None, description="the language of its text (BCP "
+                                                           "47); null: the project's")
     position: int | None = Field(None, ge=1, description="1-based place to move the segment to")
 
 
@@ -209,6 +214,8 @@ class SegmentOut(BaseModel):
     title: str | None = None
     video: ClipOut | None = None
     clip: dict[str, Any] | None = Field(None, description="the video's clip options")
+    language: str | None = Field(None, description="the language of its text when it is "
+                                                   "not the project's")
     missing: list[str] = Field(description="what the segment still needs to render")
     narration: NarrationState = Field(
         "missing", description="recorded (uploaded), generated (by the voice), outdated "
@@ -222,6 +229,8 @@ class VideoOut(BaseModel):
     """A finished video in the project's history."""
 
     job_id: int
+    platform: str | None = Field(None, description="the platform it was made for, in a "
+                                 "render for several platforms (one video each)")
     draft: bool = Field(description="a quick draft (small, fast) rather than the final video")
     width: int | None
     height: int | None
@@ -387,3 +396,5 @@ class GalleryItem(BaseModel):
     draft: bool = False
     width: int | None = None
     height: int | None = None
+    platform: str | None = Field(None, description="the platform it was made for, in a "
+                                 "render for several platforms (one item each)")

@@ -148,9 +148,13 @@ _ADDED_COLUMNS = (
     ("segments", "video_seconds", "REAL"),
     ("segments", "video_fps", "TEXT"),
     ("segments", "clip", "TEXT"),
+    ("segments", "language", "TEXT"),  # its own language tag; NULL: the project's
     # Version counters behind the studio's ETags; existing rows start at 1.
     ("projects", "version", "INTEGER NOT NULL DEFAULT 1"),
     ("segments", "version", "INTEGER NOT NULL DEFAULT 1"),
+    # A render for several platforms: its videos as JSON (platform, file, width, height,
+    # size); NULL for one video (output_file).
+    ("jobs", "outputs", "TEXT"),
 )
 JOB_KINDS = ("render", "narrate")
 
@@ -224,6 +228,7 @@ class SegmentRow:
     video_fps: str | None = None
     clip: dict[str, Any] | None = None
     version: int = 1
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +265,7 @@ class JobRow:
     width: int | None = None
     height: int | None = None
     project_version: float | None = None
+    outputs: list[dict[str, Any]] | None = None
 
 
 def _project(row: sqlite3.Row) -> ProjectRow:
@@ -287,13 +293,14 @@ def _job(row: sqlite3.Row) -> JobRow:
     data["cancel_requested"] = bool(data["cancel_requested"])
     data["targets"] = json.loads(data["targets"]) if data.get("targets") else None
     data["draft"] = bool(data.get("draft"))
+    data["outputs"] = json.loads(data["outputs"]) if data.get("outputs") else None
     return JobRow(**data)
 
 
 _SEGMENT_FIELDS = {"text", "chapter", "image_prompt", "image_file", "image_width",
                    "image_height", "audio_file", "audio_samples", "narration_from", "title",
                    "video_file", "video_width", "video_height", "video_seconds", "video_fps",
-                   "clip"}
+                   "clip", "language"}
 
 
 class Store:
@@ -736,8 +743,12 @@ class Store:
                      size: int, duration: float, frames: int, message: str,
                      warnings: list[str] | None = None,
                      frame_size: tuple[int, int] | None = None,
-                     project_version: float | None = None) -> bool:
+                     project_version: float | None = None,
+                     outputs: list[dict[str, Any]] | None = None) -> bool:
         """Mark a processing job completed with its output (``frame_size``: width, height).
+
+        ``outputs``: a render for several platforms' videos (``platform``, ``file``,
+        ``width``, ``height``, ``size``); ``output_file`` is then the first one's.
 
         ``project_version``: the project's ``updated_at`` the output matches, when the job
         itself changed the project (narrations it attached) after it was queued.
@@ -748,7 +759,8 @@ class Store:
             job_id, JobState.COMPLETED, phase="done", percent=100, done=frames, total=frames,
             eta=0, output_file=output_file, captions_file=captions_file, size=size,
             duration=duration, message=message, width=width, height=height,
-            warnings=json.dumps(warnings) if warnings else None, **version)
+            warnings=json.dumps(warnings) if warnings else None,
+            outputs=json.dumps(outputs) if outputs else None, **version)
 
     def fail_job(self, job_id: int, error: str,
                  problems: list[dict[str, Any]] | None = None) -> bool:

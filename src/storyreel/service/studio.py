@@ -34,6 +34,7 @@ from storyreel.model.load import (
     problems_from,
     project_from_dict,
 )
+from storyreel.model.platforms import PlatformName
 from storyreel.model.project import MAX_SEGMENTS, MAX_TEXT_LENGTH, Project
 from storyreel.model.visual import Video
 from storyreel.render.pipeline import apply_overrides, slugify
@@ -716,9 +717,11 @@ class Studio:
             raise NotFound(f"No {name} file is attached to this project.")
         return path
 
-    def _preview_project(self, project_id: int) -> Project:
+    def _preview_project(self, project_id: int, platform: PlatformName | None = None
+                         ) -> Project:
         """The engine's project for a preview: missing media stand in as blanks, and the
-        frame is at most :data:`PREVIEW_LONGEST` pixels on its longer side."""
+        frame is at most :data:`PREVIEW_LONGEST` pixels on its longer side. With
+        ``platform``, the project as rendered for it (see :meth:`Project.for_platform`)."""
         project = self.project(project_id)
         rows = self.store.segments(project_id)
         manifest = build_manifest(project.title, project.options, rows)
@@ -728,6 +731,8 @@ class Studio:
             {"image": "images/.none", "text": SAMPLE_CAPTION}]
         try:
             engine = project_from_dict(manifest, base_dir=self.folder(project_id))
+            if platform is not None:
+                engine = engine.for_platform(platform)
             scale = PREVIEW_LONGEST / max(engine.width, engine.height)
             if scale < 1:
                 engine = apply_overrides(engine, {"width": even_ceil(engine.width * scale),
@@ -742,14 +747,16 @@ class Studio:
         engine = self._preview_project(project_id)
         return self._drawn(lambda: caption_preview(engine, self.stills))
 
-    def segment_preview(self, project_id: int, segment_id: int, *, end: bool) -> bytes:
+    def segment_preview(self, project_id: int, segment_id: int, *, end: bool,
+                        platform: PlatformName | None = None) -> bytes:
         """A PNG of the segment's first (or last) frame as the render frames and moves it,
-        with that moment's caption: a portrait photo's crop shows before any render."""
+        with that moment's caption: a portrait photo's crop shows before any render.
+        ``platform``: as that platform's video frames it."""
         segment = self.segment(project_id, segment_id)
         if not (segment.image_file or segment.video_file or segment.title):
             raise NotFound("This segment has no picture yet: drop one on it first.")
         index = [s.id for s in self.store.segments(project_id)].index(segment_id)
-        engine = self._preview_project(project_id)
+        engine = self._preview_project(project_id, platform)
         return self._drawn(lambda: segment_frame(engine, index, end=end, load=self.stills))
 
     def clip_filmstrip(self, project_id: int, segment_id: int) -> bytes:
@@ -883,21 +890,31 @@ class Studio:
                            "finished yet.")
         return job, project
 
-    def render_file(self, job_id: int, kind: str) -> tuple[Path, str]:
-        """The video or captions of a finished render and a sensible download name."""
+    def render_file(self, job_id: int, kind: str,
+                    platform: PlatformName | None = None) -> tuple[Path, str]:
+        """The video or captions of a finished render and a sensible download name;
+        ``platform`` picks one video of a render for several."""
         job, project = self.finished(job_id)
         folder = self.folder(project.id)
         stem = f"{slugify(project.title)}-{job.id}"
-        assert job.output_file is not None
+        video, captions = job.output_file, job.captions_file
+        if platform is not None:
+            stem += f"-{platform}"
+            video = next((str(o["file"]) for o in job.outputs or []
+                          if o["platform"] == platform), None)
+            if video is None:
+                raise NotFound(f"This render made no {platform} video.")
+            captions = video
+        assert video is not None
         if kind == "video":
-            path, name = folder / job.output_file, f"{stem}.mp4"
+            path, name = folder / video, f"{stem}.mp4"
         elif kind in ("chapters.txt", "jpg"):
-            path = (folder / job.output_file).with_suffix(f".{kind}")
+            path = (folder / video).with_suffix(f".{kind}")
             name = f"{stem}.{kind}"
         else:
-            if not job.captions_file:
+            if not captions:
                 raise NotFound("This render has no captions (the story has no text).")
-            path = (folder / job.captions_file).with_suffix(f".{kind}")
+            path = (folder / captions).with_suffix(f".{kind}")
             name = f"{stem}.{kind}"
         if not path.is_file():
             raise NotFound("The file of this render is missing from the data folder.")

@@ -150,7 +150,8 @@ class Views:
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
                           image=image, audio=audio, title=segment.title, video=video,
-                          clip=segment.clip, missing=missing_media(segment, folder),
+                          clip=segment.clip, language=segment.language,
+                          missing=missing_media(segment, folder),
                           narration=state, etag=etag("s", segment.id, segment.version))
 
     def segment_view(self, project_id: int, segment_id: int) -> SegmentOut:
@@ -168,33 +169,56 @@ class Views:
     # -- renders ---------------------------------------------------------------------------
 
     def video(self, job: JobRow, project: ProjectRow) -> VideoOut | None:
-        """A finished render as the history shows it (``None`` when its file is gone)."""
+        """A finished render as the history shows it (``None`` when its file is gone); of
+        a render for several platforms, its first video."""
+        return next(iter(self.videos(job, project)), None)
+
+    def videos(self, job: JobRow, project: ProjectRow) -> list[VideoOut]:
+        """The videos of a finished render whose files are still there: one, or one per
+        platform of a render for several."""
         if job.status != JobState.COMPLETED or not job.output_file:
-            return None
-        path = self.folder(job.project_id) / job.output_file
+            return []
+        if not job.outputs:
+            found = self._video(job, project, job.output_file, None, (job.width, job.height),
+                                job.size or 0, captions=bool(job.captions_file))
+            return [found] if found is not None else []
+        made = (self._video(job, project, str(o["file"]), str(o["platform"]),
+                            (int(o["width"]), int(o["height"])), int(o["size"]))
+                for o in job.outputs)
+        return [video for video in made if video is not None]
+
+    def _video(self, job: JobRow, project: ProjectRow, file: str, platform: str | None,
+               size: tuple[int | None, int | None], length: int, *,
+               captions: bool | None = None) -> VideoOut | None:
+        path = self.folder(job.project_id) / file
         if not path.is_file():
             return None
+        if captions is None:
+            captions = path.with_suffix(".srt").is_file()
         base = f"/api/renders/{job.id}"
+        which = f"?platform={platform}" if platform else ""
         chapters = path.with_suffix(".chapters.txt").is_file() and _chapters_usable(job.warnings)
         return VideoOut(
-            job_id=job.id, draft=job.draft, width=job.width, height=job.height,
-            size=job.size or 0, duration=job.duration or 0.0,
-            finished_at=job.finished_at or 0.0, video_url=f"{base}/video/",
-            download_url=f"{base}/download/",
-            poster_url=f"{base}/poster.jpg" if path.with_suffix(".jpg").is_file() else None,
-            captions_url=f"{base}/captions.srt" if job.captions_file else None,
-            vtt_url=f"{base}/captions.vtt" if job.captions_file else None,
-            chapters_url=f"{base}/chapters.txt" if chapters else None,
+            job_id=job.id, platform=platform, draft=job.draft, width=size[0], height=size[1],
+            size=length, duration=job.duration or 0.0,
+            finished_at=job.finished_at or 0.0, video_url=f"{base}/video/{which}",
+            download_url=f"{base}/download/{which}",
+            poster_url=f"{base}/poster.jpg{which}" if path.with_suffix(".jpg").is_file()
+            else None,
+            captions_url=f"{base}/captions.srt{which}" if captions else None,
+            vtt_url=f"{base}/captions.vtt{which}" if captions else None,
+            chapters_url=f"{base}/chapters.txt{which}" if chapters else None,
             warnings=job.warnings,
             stale=job.project_version is not None
             and project.updated_at > job.project_version + 1e-6,
         )
 
     def history(self, project_id: int) -> list[VideoOut]:
-        """Every finished video of the project whose file is still there, newest first."""
+        """Every finished video of the project whose file is still there, newest first
+        (a render for several platforms gives one per platform, in its order)."""
         project = self.project(project_id)
-        videos = (self.video(job, project) for job in self.store.completed_jobs(project_id))
-        return [video for video in videos if video is not None]
+        return [video for job in self.store.completed_jobs(project_id)
+                for video in self.videos(job, project)]
 
     def status(self, project_id: int) -> StatusOut:
         """Where the project's latest render stands, with the newest video to show."""
@@ -320,14 +344,15 @@ class Views:
         summaries = {project.id: (project, summary) for project, summary in self._summaries()}
         for job in self.store.completed_jobs():
             found = summaries.get(job.project_id)
-            video = self.video(job, found[0]) if found else None
-            if found is None or video is None:
+            videos = self.videos(job, found[0]) if found else []
+            if found is None:
                 continue
-            items.append(GalleryItem(
+            items += [GalleryItem(
                 job_id=job.id, project_id=job.project_id, title=found[1].title,
                 video_url=video.video_url, download_url=video.download_url,
                 captions_url=video.captions_url,
                 thumbnail_url=video.poster_url or found[1].thumbnail_url, size=video.size,
                 duration=video.duration, finished_at=video.finished_at, draft=video.draft,
-                width=video.width, height=video.height))
+                width=video.width, height=video.height, platform=video.platform)
+                for video in videos]
         return items

@@ -54,7 +54,7 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
     from storyreel.media.poster import write_poster
     from storyreel.model.load import project_from_dict
     from storyreel.render.cache import PartCache
-    from storyreel.render.pipeline import apply_overrides, render
+    from storyreel.render.pipeline import apply_overrides, render, written_files
     from storyreel.service.narration import respeak, run_narration
 
     def progress(update: Any) -> None:
@@ -75,19 +75,26 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
         for item in spoken:  # the studio attaches them only to a finished render
             (Path(spec["base_dir"]) / item["file"]).unlink(missing_ok=True)
         if isinstance(exc, RenderCancelled):
+            for kept in exc.kept:  # a cancelled job keeps no video: the studio lists none
+                for path in written_files(kept):
+                    path.unlink(missing_ok=True)
             return "cancelled", None
         if not isinstance(exc, Exception):
             raise
         message, problems = describe_error(exc)  # every failure goes back, in words
         return "error", {"message": message, "problems": problems}
-    with contextlib.suppress(MediaError):  # the history shows the first still instead
-        write_poster(result.path, result.path.with_suffix(".jpg"))
+    for video in result.videos:
+        with contextlib.suppress(MediaError):  # the history shows the first still instead
+            write_poster(video.path, video.path.with_suffix(".jpg"))
+    videos = [{"platform": v.platform, "path": str(v.path), "width": v.width,
+               "height": v.height, "size": v.size} for v in result.videos]
     return "done", asdict(RenderOutcome(str(result.path), result.size, result.duration,
                                         result.frames, str(result.fps), list(result.warnings),
                                         narrations=spoken, width=project.width,
                                         height=project.height,
                                         parts_encoded=result.chunks_encoded,
-                                        parts_reused=result.chunks_reused))
+                                        parts_reused=result.chunks_reused,
+                                        videos=videos if len(videos) > 1 else []))
 
 
 def _remote_parts() -> Any:

@@ -3,8 +3,13 @@
 :func:`split_chunks` cuts a segment's text into chunks of about 3-7 words with a
 small dynamic programme: it prefers to break after sentence punctuation, then
 after commas, never after an article or preposition, keeps chunks balanced and
-never leaves a one-word chunk. Text without spaces (Chinese, Japanese) is cut
-between characters, one character weighing half a word.
+never leaves a one-word chunk. Text without spaces (Chinese, Japanese, Thai) is cut
+into words by ICU's dictionaries (:mod:`storyreel.timeline.wordbreak`) and the words
+are marked with zero-width spaces (:data:`~storyreel.timeline.words.WORD_BREAK`), so
+chunks, lines and the word highlight follow them; punctuation that may not start a
+line (full stops, commas, closing brackets, the small kana: ``NO_LINE_START``) stays
+with the word before it, an opening bracket with the word after it. Chunk length
+counts display width: a wide (CJK) character is two columns.
 
 :func:`time_chunks` places the chunks on the narration. A first guess puts each
 chunk boundary where its share of the characters falls in the *speech* time
@@ -31,7 +36,8 @@ from fractions import Fraction
 from itertools import pairwise
 
 from storyreel.timeline.plan import SAMPLE_RATE, sample_to_frame
-from storyreel.timeline.words import Word, WordTimings, estimate_words
+from storyreel.timeline.wordbreak import is_spaceless, word_breaks
+from storyreel.timeline.words import WORD_BREAK, Word, WordTimings, caption_words, estimate_words
 
 __all__ = [
     "POP_STEPS",
@@ -39,7 +45,9 @@ __all__ = [
     "CaptionWord",
     "CueSpan",
     "caption_states",
+    "caption_words",
     "frame_words",
+    "mark_words",
     "pop_groups",
     "split_chunks",
     "time_chunks",
@@ -100,56 +108,84 @@ class CueSpan:
     words: tuple[Word, ...] = ()
 
 
+# Kinsoku: what may not start a line (or a chunk) and what may not end one.
+NO_LINE_START = frozenset(
+    "、。，．・：；？！ー」』）］｝〕〉》】〙〗〟’”ゝゞヽヾ々〻ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶ"  # noqa: RUF001
+    "ㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ゠–〜～‼⁇⁈⁉,.!?:;)]}%"  # noqa: RUF001
+)
+NO_LINE_END = frozenset("「『（［｛〔〈《【〘〖〝‘“([{")  # noqa: RUF001
+_GAPS = " " + WORD_BREAK
+
+
 @dataclass(frozen=True)
 class _Unit:
-    text: str  # with its punctuation and the space that follows it
-    weight: float  # 1 for a word, 0.5 for a CJK character
+    text: str  # with its punctuation and the space (or word break) that follows it
+    weight: float  # 1 for a word; a word of a spaceless script, its columns / 4
     brk: int  # break strength after it: 0 none, 1 likely phrase end, 2 clause, 3 sentence
     clings: bool  # a function word that should not end a chunk
 
 
-def split_chunks(text: str, *, min_words: int = 3, max_words: int = 7) -> list[str]:
+def split_chunks(text: str, *, min_words: int = 3, max_words: int = 7,
+                 language: str = "en") -> list[str]:
     """Cut ``text`` into short readable chunks.
 
     Args:
         text: The narration text of one segment.
         min_words: Fewest words a chunk should have (the whole text may have fewer).
         max_words: Most words a chunk should have (a single longer word is kept whole).
+        language: The text's language (BCP 47): the locale of the word breaker.
 
     Returns:
         The chunks in order; empty for blank text. Joined with spaces (or nothing,
-        for CJK text) they give back the text with its whitespace normalised.
+        for text without spaces) they give back the text with its whitespace normalised
+        and :data:`~storyreel.timeline.words.WORD_BREAK` between the words of scripts
+        written without spaces.
     """
     if not 1 <= min_words <= max_words:
         raise ValueError("need 1 <= min_words <= max_words")
-    units = _units(text)
+    units = _units(text, language)
     if not units:  # blank, or only symbols (emoji, dashes): nothing to cut
         return [" ".join(text.split())] if text.strip() else []
     total = sum(u.weight for u in units)
     cuts = _best_cuts(units, min_words, max_words) if total >= 2 else [0, len(units)]
-    return ["".join(u.text for u in units[a:b]).strip() for a, b in pairwise(cuts)]
+    return ["".join(u.text for u in units[a:b]).strip(_GAPS) for a, b in pairwise(cuts)]
 
 
-def _units(text: str) -> list[_Unit]:
-    words = unicodedata.normalize("NFC", text).split()
+def mark_words(text: str, language: str = "en") -> str:
+    """``text`` with :data:`~storyreel.timeline.words.WORD_BREAK` between the words of its
+    runs without spaces (a card's title, so its lines break between words too)."""
+    return " ".join(
+        "".join(u.text for u in _units(word, language)).strip(_GAPS)
+        if any(is_spaceless(c) for c in word) else word for word in text.split(" "))
+
+
+def _units(text: str, language: str = "en") -> list[_Unit]:
+    words = unicodedata.normalize("NFC", text).replace(WORD_BREAK, "").split()
     pieces: list[str] = []
     for word in words:
-        pieces.extend(_split_cjk(word) if any(_is_cjk(c) for c in word) else [word + " "])
+        pieces.extend(_split_spaceless(word, language) if any(is_spaceless(c) for c in word)
+                      else [word + " "])
     units: list[_Unit] = []
     pending = ""  # opening brackets / lone symbols waiting for the next unit
     for piece in pieces:
-        if not any(c.isalnum() for c in piece):
-            if units and not _opens(piece):
+        if not any(c.isalnum() for c in piece) or (units and piece[0] in NO_LINE_START
+                                                     and not units[-1].text.endswith(" ")):
+            closing, opening = _split_opening(piece)
+            if units and closing:
                 last = units[-1]
-                joined = last.text + piece
+                joined = last.text.removesuffix(WORD_BREAK) + closing
                 units[-1] = _Unit(joined, last.weight, _strength(joined), False)
             else:
-                pending += piece
+                pending += closing.removesuffix(WORD_BREAK)
+            pending += opening.removesuffix(WORD_BREAK)
             continue
         piece = pending + piece
         pending = ""
         letters = [c for c in piece if c.isalnum()]
-        weight = 0.5 if len(letters) == 1 and _is_cjk(letters[0]) else 1.0
+        # A word of a spaceless script weighs its display width: four columns (two CJK
+        # characters, about a short Latin word) count as one word.
+        weight = max(0.5, _columns("".join(letters)) / 4) if any(
+            is_spaceless(c) for c in letters) else 1.0
         strength = _strength(piece)
         if _abbreviation(piece):
             units.append(_Unit(piece, weight, 0, True))
@@ -178,25 +214,19 @@ def _hiragana(char: str) -> bool:
     return 0x3040 <= ord(char) <= 0x309F
 
 
-def _split_cjk(word: str) -> list[str]:
-    """A spaceless word cut into characters (CJK) and runs (other scripts), marks kept on."""
-    out: list[str] = []
-    for char in word:
-        if out and _joins(char, out[-1]):
-            out[-1] += char
-        else:
-            out.append(char)
-    out[-1] += " "
+def _split_spaceless(word: str, language: str) -> list[str]:
+    """A word with no spaces (a Chinese clause, a Thai phrase) cut into its dictionary
+    words, each followed by a word break, the last by a space."""
+    out = [piece + WORD_BREAK for piece in word_breaks(word, language)]
+    out[-1] = out[-1].removesuffix(WORD_BREAK) + " "
     return out
 
 
-def _joins(char: str, before: str) -> bool:
-    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-        return True
-    if 0xFE00 <= ord(char) <= 0xFE0F:  # variation selectors
-        return True
-    last = before[-1]
-    return char.isalnum() and last.isalnum() and not _is_cjk(char) and not _is_cjk(last)
+def _columns(text: str) -> int:
+    """Display width: two columns for a wide (CJK) character, none for a combining mark."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else
+               0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Cf") else 1
+               for c in text)
 
 
 def _is_cjk(char: str) -> bool:
@@ -212,10 +242,13 @@ def _is_cjk(char: str) -> bool:
     )
 
 
-def _opens(piece: str) -> bool:
-    return all(unicodedata.category(c) in ("Ps", "Pi") for c in piece.strip()) and bool(
-        piece.strip()
-    )
+def _split_opening(piece: str) -> tuple[str, str]:
+    """``piece`` cut before its first opening bracket or quote (「, (, “): what closes the
+    word before it, and what opens the next one."""
+    for at, char in enumerate(piece):
+        if char in NO_LINE_END or unicodedata.category(char) in ("Ps", "Pi"):
+            return (piece[:at], piece[at:]) if piece[:at].strip(_GAPS) else ("", piece)
+    return piece, ""
 
 
 def _abbreviation(piece: str) -> bool:
@@ -227,7 +260,7 @@ def _abbreviation(piece: str) -> bool:
 
 
 def _strength(piece: str) -> int:
-    core = piece.strip().rstrip("".join(_CLOSERS))
+    core = piece.strip(_GAPS + "\t\n").rstrip("".join(_CLOSERS))
     if not core:
         return 0
     if core[-1] in _SENTENCE_END:
@@ -271,7 +304,7 @@ def _chunk_cost(
         cost += 50.0 * (words - max_words)
     if words < min_words and not whole:
         cost += 20.0 * (min_words - words)
-    chars = sum(len(u.text.strip()) * (2 if u.weight < 1 else 1) for u in units[start:end])
+    chars = sum(_columns(u.text.strip(_GAPS)) for u in units[start:end])
     cost += max(0, chars + (end - start - 1) - _CHUNK_CHARS)
     cost += 0.5 * (words - (min_words + max_words) / 2) ** 2
     last = units[end - 1]
@@ -447,7 +480,7 @@ def word_cues(
     """
     texts = [c.strip() for c in chunks if c.strip()]
     words = timings.words
-    tokens = [w for t in texts for w in t.split()]
+    tokens = [w for t in texts for w in caption_words(t)]
     if (timings.source == "estimated" or not words
             or sum(len(w.text) for w in words) != sum(len(t) for t in tokens)):
         cues = time_chunks(texts, regions, narration_samples, sample_rate=sample_rate)
@@ -480,7 +513,7 @@ def _share_words(texts: list[str], words: Sequence[Word]) -> list[tuple[Word, ..
     at = 0
     for text in texts:
         group = []
-        for token in text.split():
+        for token in caption_words(text):
             (first, a), (last, b) = letters[at], letters[at + len(token) - 1]
             at += len(token)
             start = _letter_sample(first, a)

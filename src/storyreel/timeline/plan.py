@@ -16,6 +16,7 @@ __all__ = [
     "SAMPLE_RATE",
     "Plan",
     "SegmentSpan",
+    "ceil_frame",
     "frame_to_sample",
     "plan_timeline",
     "sample_to_frame",
@@ -136,13 +137,13 @@ def plan_timeline(
             end += 1  # never cut the end of the last narration
         # A narration never runs into the next one, and the silence after it holds the
         # crossfade that follows (grid rounding could otherwise steal a frame of either).
-        voice_end = _ceil_frame(audio_start + length, fps, sample_rate)
+        voice_end = ceil_frame(audio_start + length, fps, sample_rate)
         following = fades[index + 1] if index + 1 < count and length > 0 else 0
         end = max(end, first + 1, audio_frame + 1, voice_end + following)
         fade = 0
         if index and fades[index] > 0:
             previous = spans[-1]
-            voice_end = _ceil_frame(previous.narration_end, fps, sample_rate)
+            voice_end = ceil_frame(previous.narration_end, fps, sample_rate)
             room = min(first - voice_end, previous.frames)
             fade = max(0, min(fades[index], room))
         spans.append(SegmentSpan(index, first, end - first, audio_start, length, fade))
@@ -152,6 +153,7 @@ def plan_timeline(
     return Plan(tuple(spans), fps, sample_rate, first, total_samples)
 
 
-def _ceil_frame(sample: int, fps: Fraction, rate: int) -> int:
+def ceil_frame(sample: int, fps: Fraction, rate: int) -> int:
+    """The first frame starting at or after audio sample ``sample``."""
     exact = Fraction(sample) * fps / rate
     return -((-exact.numerator) // exact.denominator)

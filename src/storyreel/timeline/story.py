@@ -20,7 +20,8 @@ from storyreel.model.project import Project
 from storyreel.model.visual import ClipOptions, Video, Visual
 from storyreel.timeline.captions import CaptionWord, frame_words, split_chunks, word_cues
 from storyreel.timeline.plan import SAMPLE_RATE, Plan, plan_timeline, sample_to_frame
-from storyreel.timeline.words import WordTimings
+from storyreel.timeline.wordbreak import is_spaceless
+from storyreel.timeline.words import WORD_BREAK, WordTimings
 
 __all__ = ["Caption", "Chapter", "ClipFacts", "Item", "Measured", "Story", "build_story",
            "seconds_to_frames"]
@@ -225,7 +226,7 @@ def _captions(project: Project, analysis: Measured, story: Story) -> tuple[Capti
             continue
         span = plan.spans[story.item_span_of_segment(index)]
         chunks = split_chunks(segment.text, min_words=options.min_words,
-                              max_words=options.max_words)
+                              max_words=options.max_words, language=project.language_of(index))
         timings = analysis.words[index] if index < len(analysis.words) else _NO_WORDS
         cues = word_cues(chunks, timings, analysis.speech[index], span.narration)
         for cue in cues:
@@ -246,13 +247,20 @@ def _no_overlap(captions: list[Caption]) -> list[Caption]:
             last = result[-1]
             if caption.start <= last.start:  # no frame to show ``last`` alone: merge them
                 result[-1] = Caption(last.start, max(last.end, caption.end),
-                                     f"{last.text} {caption.text}", last.segment,
+                                     _joined(last.text, caption.text), last.segment,
                                      last.words + caption.words)
                 continue
             result[-1] = Caption(last.start, caption.start, last.text, last.segment,
                                  last.words)
         result.append(caption)
     return result
+
+
+def _joined(first: str, second: str) -> str:
+    """Two captions' texts as one: a space between them, or a word break between two
+    words of a script written without spaces."""
+    spaceless = bool(first and second) and is_spaceless(first[-1]) and is_spaceless(second[0])
+    return f"{first}{WORD_BREAK if spaceless else ' '}{second}"
 
 
 def _chapters(project: Project, story: Story) -> tuple[Chapter, ...]:

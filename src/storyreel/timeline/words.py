@@ -1,7 +1,8 @@
 """Word timings: when each written word of a segment's text is spoken.
 
-A :class:`Word` is one whitespace-separated token of the segment's text *as written*
-(punctuation attached, the same tokens the caption splitter sees), placed on the
+A :class:`Word` is one token of the segment's text *as written* (punctuation attached,
+the same tokens the caption splitter sees: the pieces between spaces and the zero-width
+spaces it puts between the words of Chinese, Japanese or Thai text), placed on the
 narration's own clock in samples at the render's audio rate (48 kHz): sample 0 is the
 first sample of that segment's narration. Timings come from the voice engine when it
 gives them, from forced alignment of the known text against the recording otherwise,
@@ -11,13 +12,22 @@ speech) when neither can place them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Word", "WordSource", "WordTimings", "estimate_words"]
+__all__ = ["WORD_BREAK", "Word", "WordSource", "WordTimings", "caption_words", "estimate_words"]
 
 WordSource = Literal["engine", "aligned", "estimated"]
+#: The mark between two words of a script written without spaces (ZERO WIDTH SPACE).
+WORD_BREAK = "\N{ZERO WIDTH SPACE}"
+_WORD = re.compile(f"[^\\s{WORD_BREAK}]+")
+
+
+def caption_words(text: str) -> list[str]:
+    """The words of ``text``: the pieces between spaces and :data:`WORD_BREAK` marks."""
+    return _WORD.findall(text)
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,7 @@ def estimate_words(text: str, speech: Sequence[tuple[int, int]], length: int) ->
     Returns:
         Timings marked ``estimated``; an empty tuple of words for empty text.
     """
-    tokens = text.split()
+    tokens = caption_words(text)
     regions = [(max(0, a), min(length, b)) for a, b in speech if min(length, b) > max(0, a)]
     if not regions:
         regions = [(0, length)] if length > 0 else []

@@ -522,6 +522,8 @@ function segmentRow(seg, count, longest) {
   $(".seg-length-fill", li).style.width = `${(100 * segDuration(seg)) / longest}%`;
   const text = $(".seg-text", li);
   text.value = seg.text;
+  text.dataset.language = seg.language || "";
+  text.lang = seg.language || textLanguage();
   text.addEventListener("input", () => fitText(text));
   text.addEventListener("paste", (event) => {
     if ((event.clipboardData?.getData("text/plain") || "").includes("\n")) setTimeout(() => offerSplit(seg.id, text));
@@ -1213,6 +1215,10 @@ function showFrame() {
   $("#frame-empty").textContent = seg ? `Segment ${seg.number} has no picture yet: drop one on it to see how the video will frame it.`
     : "Select a segment to see how the video will frame its picture.";
   $("#frame-caption").textContent = seg ? `Segment ${seg.number}${ready ? ": as the video frames it, with its caption" : ""}` : "";
+  const platforms = ready ? chosenPlatforms() : [];
+  $("#frame-screen").hidden = platforms.length > 0;
+  $("#frame-platforms").hidden = !platforms.length;
+  $("#safe-toggle").hidden = !platforms.length;
   if (!ready) { start.hidden = end.hidden = true; frameKey = ""; return; }
   // Draw again only when something the frame shows has changed.
   const key = JSON.stringify([seg.id, seg.image && seg.image.url, seg.video && seg.video.url,
@@ -1220,6 +1226,7 @@ function showFrame() {
   if (key === frameKey) return;
   frameKey = key;
   frameCount += 1;
+  if (platforms.length) { showPlatformFrames(seg, platforms); return; }
   const base = projectPath(`segments/${seg.id}/preview.png?v=${frameCount}&at=`);
   start.src = `${base}start`;
   end.src = `${base}end`;
@@ -1227,7 +1234,48 @@ function showFrame() {
   end.hidden = !state.frameEnd;
 }
 
+// The platforms a render makes a video for, each (settings.platforms), or none.
+function chosenPlatforms() {
+  const list = getPath(state.project.options, "settings.platforms");
+  return Array.isArray(list) ? list : [];
+}
+
+// The segment's frame as each platform's video draws it, side by side at one height, each
+// with its safe area (drawn on request): the engine's preview at that platform's shape.
+function showPlatformFrames(seg, platforms) {
+  const shapes = state.words.platforms || {};
+  const words = state.words.choices["settings.platforms"] || {};
+  const own = getPath(state.project.options, "settings.safe_area");
+  const aspects = platforms.map((name) => (shapes[name] ? shapes[name].width / shapes[name].height : 1));
+  const room = Math.max(120, ($("#stage-frame").clientWidth || 360) - 8 * platforms.length);
+  const height = Math.floor(Math.min(window.innerHeight * 0.3, room / aspects.reduce((a, b) => a + b, 0)));
+  const pct = (share) => `${(100 * share).toFixed(2)}%`;
+  const figures = platforms.map((name, i) => {
+    const label = words[name] || name;
+    const safe = own ? [own.left, own.top, own.right, own.bottom] : (shapes[name] || {}).safe || [0, 0, 0, 0];
+    const base = projectPath(`segments/${seg.id}/preview.png?v=${frameCount}&platform=${encodeURIComponent(name)}&at=`);
+    const frames = ["start", "end"].map((at) => {
+      const img = el("img", { src: `${base}${at}`, alt: `${at === "start" ? "First" : "Last"} frame of segment ${seg.number} on ${label}`, dataset: { at } });
+      img.hidden = (at === "end") !== state.frameEnd;
+      img.addEventListener("error", () => img.classList.add("broken"));
+      img.addEventListener("load", () => img.classList.remove("broken"));
+      return img;
+    });
+    const area = el("div", { class: "safe-area", title: `${label}: captions and logo stay inside` });
+    Object.assign(area.style, { left: pct(safe[0]), top: pct(safe[1]), right: pct(safe[2]), bottom: pct(safe[3]) });
+    const shape = el("div", { class: "platform-shape" }, ...frames, area);
+    const width = `${Math.floor(height * aspects[i])}px`;
+    Object.assign(shape.style, { height: `${height}px`, width });
+    const figure = el("figure", { class: "platform-frame", dataset: { platform: name } }, shape,
+      el("figcaption", { class: "small muted", textContent: label }));
+    figure.style.width = width;  // a long name wraps under its frame rather than widening it
+    return figure;
+  });
+  $("#frame-platforms").replaceChildren(...figures);
+}
+
 function setFrameEnd(end) {
+  $$("#frame-platforms img").forEach((img) => { img.hidden = (img.dataset.at === "end") !== end; });
   state.frameEnd = end;
   $("#show-start").classList.toggle("active", !end);
   $("#show-end").classList.toggle("active", end);
@@ -1242,14 +1290,15 @@ function showVideo(video) {
   const info = $("#video-info");
   info.replaceChildren();
   if (!video) { state.videoJob = null; player.removeAttribute("src"); return; }
-  if (state.videoJob !== video.job_id) {
-    state.videoJob = video.job_id;
+  if (state.videoJob !== video.video_url) {
+    state.videoJob = video.video_url;  // one render for several platforms makes several videos
     player.replaceChildren();
     player.src = video.video_url;
     if (video.poster_url) player.poster = video.poster_url;
     if (video.vtt_url) player.append(el("track", { kind: "captions", label: "Captions", srclang: "en", src: video.vtt_url }));
   }
   info.append(el("span", { class: `tag ${video.draft ? "draft" : "final"}`, textContent: video.draft ? "Draft" : "Final" }),
+    video.platform ? el("span", { class: "tag platform", textContent: platformWords(video.platform) }) : "",
     el("span", { textContent: `${video.width}×${video.height} · ${fmtSeconds(video.duration)} · ${fmtSize(video.size)} · ${fmtWhen(video.finished_at)}` }));
   if (video.stale) info.append(el("span", { class: "stale", textContent: "The project changed after this video was made." }));
   const links = el("div", { class: "links" },
@@ -1458,12 +1507,26 @@ function segmentPanel() {
     if (seg.image_prompt) box.append(el("p", { class: "small", textContent: `Picture idea: ${seg.image_prompt}` }));
     if (seg.video) box.append(clipEditor(seg));
     else if (!seg.image) box.append(cardEditor(seg));
+    box.append(segmentLanguage(seg));
     box.append(el("p", { class: "help", textContent: "The stage shows this segment's first and last frame as the video will frame and move it. Change the motion under Motion." }));
   }
   const chapters = state.project.chapters;
   box.append(el("h3", { textContent: "Chapters" }),
     el("p", { class: `help ${chapters.ok ? "ok" : ""}`, textContent: chapters.note }));
   return box;
+}
+
+// A segment in another language than the project's: its captions' letters and line breaks.
+function segmentLanguage(seg) {
+  const choices = state.words.choices["settings.language"] || {};
+  const own = textLanguage();
+  const select = el("select", { id: "segment-language" });
+  select.append(new Option(`The project's: ${choices[own] || own}`, ""));
+  for (const [value, label] of Object.entries(choices)) select.append(new Option(label, value));
+  if (seg.language && !(seg.language in choices)) select.append(new Option(seg.language, seg.language));
+  select.value = seg.language || "";
+  select.addEventListener("change", () => setSegmentValue(seg.id, "language", select.value || null, "language"));
+  return fieldRow({ path: "segment.language", label: "Language", help: "The language of this segment's text, when it is not the project's.", unit: "" }, select);
 }
 
 // ---------------------------------------------------------------- clips and cards
@@ -1567,6 +1630,8 @@ function cardEditor(seg) {
   return box;
 }
 
+const platformWords = (name) => (state.words.choices["settings.platforms"] || {})[name] || name;
+
 function historyPanel() {
   const box = el("div", { class: "group" });
   if (!state.history.length) {
@@ -1580,11 +1645,12 @@ function historyPanel() {
     const item = el("li", { class: "history-item", tabIndex: 0, dataset: { job: video.job_id } }, thumb,
       el("div", {},
         el("div", {}, el("span", { class: `tag ${video.draft ? "draft" : "final"}`, textContent: video.draft ? "Draft" : "Final" }),
+          video.platform ? el("span", { class: "tag platform", textContent: platformWords(video.platform) }) : null,
           el("span", { class: "small", textContent: ` ${fmtWhen(video.finished_at)}` })),
         el("div", { class: "muted small", textContent: `${fmtSeconds(video.duration)} · ${video.width}×${video.height} · ${fmtSize(video.size)}` }),
         video.stale ? el("div", { class: "stale small", textContent: "Project changed since" }) : null),
       el("a", { class: "button ghost small-button", href: video.download_url, download: "", textContent: "↓", title: "Download", onclick: (event) => event.stopPropagation() }));
-    item.classList.toggle("active", video.job_id === state.videoJob);
+    item.classList.toggle("active", video.video_url === state.videoJob);
     const play = () => { showVideo(video); showStage("video"); $("#video").play().catch(() => {}); buildPanelBody(); };
     item.addEventListener("click", play);
     item.addEventListener("keydown", (event) => { if (event.key === "Enter") play(); });
@@ -1662,6 +1728,8 @@ function optionField(field) {
   if (field.path === "fps") {
     input = el("select");
     for (const [value, label] of [["24", "24"], ["25", "25"], ["30", "30"], ["30000/1001", "29.97"], ["50", "50"], ["60", "60"]]) input.append(new Option(label, value));
+  } else if (node.type === "array" && node.items && node.items.enum) {
+    return choiceList(field, node.items.enum, choices || {});
   } else if (values.length) {
     input = el("select");
     if (node.nullable || field.path === "settings.platform") input.append(new Option(field.path === "settings.platform" ? "None (choose the size)" : "Default", ""));
@@ -1678,6 +1746,10 @@ function optionField(field) {
     if (typeof node.default === "number") input.placeholder = String(+(node.default * scale).toPrecision(6));
   } else if (node.type === "string" && /colou?r$/.test(field.path)) {
     input = el("input", { type: "color" });
+  } else if (node.type === "string" && choices) {
+    // Open values with named suggestions (the language); fillOptions adds a value not named.
+    input = el("select");
+    for (const [value, label] of Object.entries(choices)) input.append(new Option(label, value));
   } else {
     return null;
   }
@@ -1686,6 +1758,22 @@ function optionField(field) {
   input.addEventListener("input", () => { input.dataset.dirty = "1"; });
   input.addEventListener("change", () => saveOption(input));
   return fieldRow(field, input);
+}
+
+// A list of choices (the platforms to render): a box each, saved as the list ticked (none: null).
+function choiceList(field, values, choices) {
+  const boxes = values.map((value) => {
+    const box = el("input", { type: "checkbox", value, dataset: { list: field.path } });
+    box.addEventListener("change", () => {
+      const ticked = values.filter((v) => $(`[data-list="${field.path}"][value="${v}"]`, row).checked);
+      changeOptions(nested(field.path, ticked.length ? ticked : null));
+    });
+    return el("label", { class: "choice" }, box, ` ${choices[value] || value}`);
+  });
+  const row = el("fieldset", { class: "field choices", dataset: { field: field.path } },
+    el("legend", { textContent: field.label }), el("div", { class: "control" }, ...boxes),
+    el("p", { class: "help", textContent: field.help }));
+  return row;
 }
 
 function readInput(input) {
@@ -1758,8 +1846,10 @@ async function changeOptions(patch, input = null) {
   walk(patch, "");
   // A platform brings its own size, rate, bitrate and caption size: undo puts them back too.
   if (patch.settings && patch.settings.platform !== undefined) {
-    walk({ width: 0, height: 0, fps: 0, settings: { video_bitrate: 0, subtitles: { size: 0 } } }, "");
+    walk({ width: 0, height: 0, fps: 0, settings: { platforms: 0, video_bitrate: 0, subtitles: { size: 0 } } }, "");
   }
+  // Several platforms replace the one: undo brings it back.
+  if (patch.settings && patch.settings.platforms !== undefined) walk({ settings: { platform: 0 } }, "");
   if (!(await patchProject(patch, input))) return false;
   const apply = (change) => must(async () => {
     if (!(await patchProject(change))) return false;
@@ -1817,15 +1907,27 @@ async function patchProject(patch, input = null) {
 }
 
 // Fields the creator is editing keep what they typed; every other field shows what is saved.
+// The language of the narration text (the browser draws its characters in that language's forms).
+const textLanguage = () => (state.project.options.settings || {}).language || "en";
+
 function fillOptions(root) {
   const options = state.project.options;
+  for (const text of $$(".seg-text")) text.lang = text.dataset.language || textLanguage();
   for (const input of $$("[data-path]", root)) {
     if (isEditing(input)) continue;
     const value = getPath(options, input.dataset.path);
     if (input.type === "checkbox") input.checked = Boolean(value);
     else if (input.type === "number") input.value = value == null ? "" : +(value * Number(input.dataset.scale || 1)).toPrecision(6);
     else if (input.dataset.path === "fps") input.value = String(value).includes("/") ? String(value) : String(Number(value));
-    else input.value = value == null ? "" : String(value);
+    else {
+      // A value set elsewhere (a manifest's "pt-BR") that the list does not name is shown as it is.
+      if (input.tagName === "SELECT" && value != null && ![...input.options].some((o) => o.value === String(value))) input.append(new Option(String(value), String(value)));
+      input.value = value == null ? "" : String(value);
+    }
+  }
+  for (const box of $$("[data-list]", root)) {
+    const chosen = getPath(options, box.dataset.list);
+    box.checked = Array.isArray(chosen) && chosen.includes(box.value);
   }
   for (const row of $$(".asset", root)) fillAsset(row);
   const size = $("#opt-size", root);
@@ -2104,6 +2206,7 @@ async function main() {
     img.addEventListener("load", () => img.classList.remove("broken"));
   }
   $("#show-end").addEventListener("click", () => setFrameEnd(true));
+  $("#show-safe").addEventListener("change", () => $("#frame-platforms").classList.toggle("show-safe", $("#show-safe").checked));
   $$(".stage-tabs button").forEach((b) => b.addEventListener("click", () => showStage(b.dataset.stage)));
   $(".stage-tabs").addEventListener("keydown", tabKeys);
   $("#panel-tabs").addEventListener("keydown", tabKeys);
