@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "(bench.recorded)")
     parser.add_argument("--no-clips", action="store_true",
                         help="skip the stills and clips against ffmpeg (bench.clips)")
+    parser.add_argument("--no-page", action="store_true",
+                        help="skip the studio page and its frame previews in Chromium "
+                             "(bench.page, bench.frame)")
+    parser.add_argument("--no-align", action="store_true",
+                        help="skip the word-timing accuracy (bench.align)")
     parser.add_argument("--no-platforms", action="store_true",
                         help="skip three platforms in one render against three renders "
                              "(bench.platforms)")
@@ -298,6 +303,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             clips.append("--quick")
         print(f"Stills and clips: python -m bench.clips {' '.join(clips)}", flush=True)
         clips_main(clips)
+    if not args.no_page:
+        from bench import frame, page
+
+        print("Studio page: python -m bench.page; frame previews: python -m bench.frame",
+              flush=True)
+        page.main(["--runs", "3" if args.quick else "5", "--json", str(out / "page.json")])
+        frame.main(["--json", str(out / "frame.json")])
+    if not args.no_align:
+        from bench import align
+
+        print("Word timings: python -m bench.align", flush=True)
+        align.main(["--out", str(out)] + (["--sentences", "3"] if args.quick else []))
     if not args.no_platforms:
         platforms = ["--out", str(out), "--work", str(work), "--runs", str(args.runs)]
         if args.quick:

@@ -9,6 +9,7 @@ that do not know storyreel::
     │   ├── ManifestError                    unreadable or malformed manifest file
     │   ├── ValidationFailed                 one or more problems, each with segment and path
     │   ├── MediaError                       a media file failed to decode during the render
+    │   ├── OutsideVideo                     a time asked for is not a moment of the video
     │   └── VoiceError                       a narration cannot be synthesised (engine missing,
     │       │                                not configured, text it cannot speak, engine crash)
     │       └── NothingToSay                 the text (or a piece of it) has nothing the voice
@@ -41,6 +42,7 @@ __all__ = [
     "MediaError",
     "NothingToSay",
     "OutputError",
+    "OutsideVideo",
     "PlatformFailed",
     "Problem",
     "ProjectError",
@@ -115,6 +117,11 @@ class MediaError(ProjectError):
         self.segment = segment
         self.problem = Problem(message, segment=segment, path=path)
         super().__init__(str(self.problem))
+
+
+class OutsideVideo(ProjectError):
+    """A time asked for (a frame to draw) is not a moment of the video: before its start
+    or at or past its end."""
 
 
 class VoiceError(ProjectError):

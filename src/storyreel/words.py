@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from storyreel.model.language import LANGUAGES
+from storyreel.model.language import DEFAULT_LANGUAGE, LANGUAGES
 from storyreel.model.platforms import PLATFORMS
 from storyreel.model.visual import CROPS, FITS, ClipOptions
+from storyreel.timeline.captions import count_words
 
 __all__ = [
     "CHOICES",
@@ -27,6 +28,7 @@ __all__ = [
     "WORDS_PER_SECOND",
     "clip_words",
     "creator_message",
+    "estimated_seconds",
     "field_words",
     "parts_words",
     "phase_words",
@@ -142,6 +144,8 @@ OPTION_GROUPS: list[tuple[str, list[dict[str, object]]]] = [
         _field("settings.logo.opacity", "Logo opacity", "How solid the logo is.", "%", 100),
         _field("settings.intro", "Intro clip", "A video clip before the story."),
         _field("settings.outro", "Outro clip", "A video clip after the story."),
+        _field("settings.thumbnail", "Thumbnail", "Also make a cover picture: the first "
+               "segment's picture with the title, at the platform's size."),
     ]),
     ("Quality", [
         _field("settings.preset", "Encoding speed", "Slower makes a smaller file of the same "
@@ -194,6 +198,12 @@ RESPEAKING = "Speaking the new and edited text ({count} segment{s})"
 
 #: A narrator's pace, to estimate a segment's length before its narration exists.
 WORDS_PER_SECOND = 2.5
+
+
+def estimated_seconds(text: str, language: str = DEFAULT_LANGUAGE) -> float:
+    """How long a voice takes to say ``text``, before its narration exists: its words,
+    counted as the captions count them in ``language``, at :data:`WORDS_PER_SECOND`."""
+    return count_words(text, language) / WORDS_PER_SECOND
 
 #: Said of a segment whose uploaded recording predates its text ({number}: its position).
 RECORDING_CHANGED = ("Segment {number}: the text changed after its recording was uploaded; "

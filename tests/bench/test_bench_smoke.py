@@ -23,7 +23,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ob
     out = tmp_path_factory.mktemp("bench")
     command = [sys.executable, "-m", "bench", "--segments", "2,3", "--size", "160x90",
                "--presets", "ultrafast,veryfast", "--runs", "1", "--seconds", "1",
-               "--no-voice", "--no-photos", "--no-recorded", "--no-clips", "--no-platforms",
+               "--no-voice", "--no-photos", "--no-recorded", "--no-clips", "--no-align",
+               "--no-platforms", "--no-page",
                "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
                           check=False)
@@ -129,7 +130,7 @@ def test_voice_bench_reports_speed_and_both_renders(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads((tmp_path / "voice.json").read_text(encoding="utf-8"))
     engines = {row["engine"]: row for row in data["synthesis"]}
-    assert set(engines) == {"hibari", "kokoro", "piper"}
+    assert set(engines) == {"hibari", "kokoro", "piper", "espeak"}
     assert engines["hibari"]["ready"] and engines["hibari"]["x_realtime"] > 1
     render = data["render"]
     assert render["segments"] == 2

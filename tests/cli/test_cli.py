@@ -65,8 +65,8 @@ def test_second_render_reuses_parts_and_cache_command_shows_and_clears(
     assert main(["cache", str(manifest)]) == 0
     shown = capsys.readouterr().out
     assert ".storyreel-cache" in shown
-    # 3 parts, the sound track, and what was found in the 3 narrations
-    assert "7 entries (3 parts, 1 sound track, 3 narration analyses)" in shown
+    # 3 parts, the sound track, what was found in the 3 narrations and the 3 stills' focus
+    assert "10 entries (3 parts, 1 sound track, 6 media analyses)" in shown
     assert main(["cache", str(manifest), "--clear"]) == 0
     assert "cleared" in capsys.readouterr().out
     assert main(["cache", str(manifest)]) == 0

@@ -304,3 +304,15 @@ def test_a_clip_keeps_its_trim_and_each_format_names_what_it_leaves_out(tmp_path
     assert any("picture only" in note for note in notes["edl"])
     motion = {fmt: any("Ken Burns" in note for note in notes[fmt]) for fmt in notes}
     assert motion == {"otio": True, "fcpxml": False, "kdenlive": False, "edl": True}
+
+
+def test_an_export_without_captions_leaves_no_older_srt_beside_it(tmp_path: Path) -> None:
+    manifest = _story_project(tmp_path)
+    target = tmp_path / "edit" / "night.otio"
+    first = export_project(load_project(manifest), target, "otio")
+    assert first.captions == target.with_suffix(".srt") and first.captions.is_file()
+    text = manifest.read_text(encoding="utf-8").replace('"sidecar": true', '"sidecar": false')
+    manifest.write_text(text, encoding="utf-8")
+    again = export_project(load_project(manifest), target, "otio")
+    assert again.captions is None
+    assert sorted(p.name for p in target.parent.iterdir() if p.is_file()) == ["night.otio"]

@@ -3,6 +3,8 @@ narration, one analysis and one sound track; captions and logo in each one's saf
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import pickle
 import threading
@@ -250,3 +252,50 @@ def test_captions_and_logo_lie_in_each_platforms_safe_area(tmp_path: Path) -> No
             assert ys.max() >= math.ceil(h * (1 - bottom)) - 3, name
             assert xs.max() >= math.ceil(w * (1 - right)) - 3, name
         assert caption > 100 and logo_pixels > 100, name
+
+
+def test_adding_a_platform_reuses_the_others_parts(tmp_path: Path) -> None:
+    project = story(tmp_path, {"platforms": ["youtube", "shorts"]})
+    cache = storyreel.PartCache(tmp_path / "cache")
+    two = storyreel.render(project, tmp_path / "out.mp4", cache=cache)
+    assert two.chunks_reused == 0 and two.chunks_encoded >= 2
+    three = storyreel.render(project, tmp_path / "out.mp4", cache=cache,
+                             platforms=["youtube", "shorts", "square"], width=320, height=180)
+    assert [v.platform for v in three.videos] == ["youtube", "shorts", "square"]
+    assert three.chunks_reused == two.chunks_encoded  # youtube's and shorts' parts
+    square = storyreel.render(project, tmp_path / "square.mp4", cache=False,
+                              platform="square", width=180, height=180)
+    assert three.chunks_encoded == square.chunks_encoded  # only square's are new
+    assert (three.videos[2].width, three.videos[2].height) == SIZES["square"]
+
+
+def test_a_platforms_changed_safe_area_is_not_taken_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = story(tmp_path, {"platforms": ["youtube", "square"],
+                               "subtitles": {"enabled": True}})
+    cache = storyreel.PartCache(tmp_path / "cache")
+    before = storyreel.render(project, tmp_path / "out.mp4", cache=cache)
+    # A newer release moves YouTube's safe area (platforms change their interfaces).
+    moved = dataclasses.replace(PLATFORMS["youtube"], safe=(0.05, 0.05, 0.05, 0.30))
+    monkeypatch.setitem(PLATFORMS, "youtube", moved)
+    after = storyreel.render(project, tmp_path / "moved.mp4", cache=cache)
+    assert after.chunks_reused == before.chunks_encoded // 2  # square's parts only
+    youtube = [decode_rgb(r.videos[0].path)[20] for r in (before, after)]
+    assert not np.array_equal(*youtube)  # the captions moved up with the safe area
+
+
+def test_a_card_title_too_long_for_one_platforms_shape_is_warned_about(tmp_path: Path) -> None:
+    title = "The long night train from Zurich to the mountains at dawn"
+    manifest = write_project(tmp_path, [SegmentSpec(seconds=0.6, colour=DARK)],
+                             settings={"platforms": ["youtube", "shorts"]},
+                             width=320, height=180)
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    del data["segments"][0]["image"]
+    data["segments"][0]["title"] = title  # a title card
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    result = storyreel.render(storyreel.load_project(manifest), tmp_path / "story.mp4",
+                              cache=False)
+    # 1080 wide fits it in three lines; the Short's narrow safe area does not
+    assert [w for w in result.warnings if title in w] == [
+        f"shorts video: segment 1 title: caption too long for 3 line(s) at a readable size, "
+        f"drawn on 4 lines at 13 px: {title!r}"]

@@ -173,15 +173,18 @@ def test_prepared_stills_are_shared_between_threads(project_dir: Path,
                                                     recordings: list[Path]) -> None:
     """A still asked for on two threads at once is prepared once, and both get it."""
     from storyreel.frames.pictures import PreparedStills
+    from storyreel.model.visual import Still
 
     project = storyreel.load_project(_project(project_dir, recordings))
     stills = PreparedStills()
+    still = project.segments[0].visual
+    assert isinstance(still, Still)
     got: list[object] = []
     start = threading.Barrier(4)
 
     def take() -> None:
         start.wait()
-        got.append(stills.get(project, 0, 184, 104))
+        got.append(stills.get(still, 0, 184, 104))
 
     threads = [threading.Thread(target=take) for _ in range(4)]
     for thread in threads:

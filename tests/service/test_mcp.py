@@ -127,6 +127,8 @@ async def _bad_arguments(data_dir: Path, picture: Path) -> list[str]:
                 "project_id": project, "format": "premiere", "path": str(data_dir / "a")})),
             _error(await client.call_tool("export_timeline", {  # a folder, not a file
                 "project_id": project, "format": "otio", "path": str(data_dir)})),
+            _error(await client.call_tool("export_timeline", {  # the studio's own file
+                "project_id": project, "format": "otio", "path": str(data_dir / "studio.db")})),
         ]
         added = _json(await client.call_tool("add_visual", {  # as an agent may write it
             "project_id": project, "segment": 2, "path": f"~/{picture.name}"}))
@@ -140,7 +142,8 @@ def test_bad_arguments_are_tool_errors_with_the_studio_s_messages(tmp_path: Path
     picture = tmp_path / "still.png"
     Image.new("RGB", (160, 90), (200, 40, 40)).save(picture)
     messages = anyio.run(_bad_arguments, tmp_path / "data", picture)
-    empty, segment, missing, style, unknown, typed, long_title, premiere, over = messages
+    empty, segment, missing, style, unknown, typed, long_title, premiere, over, studio = (
+        messages)
     assert "Give the story's text or a manifest" in empty
     assert "The project has no segment 9 (it has 2)." in segment
     assert "none.png cannot be read" in missing
@@ -151,6 +154,8 @@ def test_bad_arguments_are_tool_errors_with_the_studio_s_messages(tmp_path: Path
     assert "too long" in long_title and '"field": "title"' in long_title
     assert "Unknown timeline format 'premiere': choose one of otio, fcpxml" in premiere
     assert "The timeline could not be written: output path is a folder" in over
+    assert "the studio's data folder" in studio and "choose a path outside it" in studio
+    assert (tmp_path / "data" / "studio.db").read_bytes().startswith(b"SQLite format 3")
 
 
 def test_mcp_command_needs_its_folder_argument(capsys: pytest.CaptureFixture[str]) -> None:

@@ -87,7 +87,7 @@ def test_a_text_only_project_renders_in_the_studio(studio: Studio) -> None:
 
 def test_voices_and_a_listen_sample(studio: Studio) -> None:
     voices = studio.client.get("/api/voices/").json()
-    assert [v["name"] for v in voices] == ["hibari", "kokoro", "piper"]
+    assert [v["name"] for v in voices] == ["hibari", "kokoro", "piper", "espeak"]
     assert voices[0]["ready"] and not voices[1]["ready"] and voices[1]["hint"]
     sample = studio.client.get("/api/voices/sample/", params={"voice": "heart", "speed": 1.2})
     assert sample.status_code == 200 and sample.headers["content-type"] == "audio/wav"

@@ -156,6 +156,7 @@ class Measured:
     words: list[WordTimings] = field(default_factory=list)
     intro: ClipFacts | None = None
     outro: ClipFacts | None = None
+    focus: list[tuple[float, float] | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.speech = [[] for _ in self.narration_samples]

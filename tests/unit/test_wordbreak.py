@@ -11,7 +11,7 @@ import pytest
 from storyreel.frames import fontset
 from storyreel.frames import text as text_module
 from storyreel.frames.text import CaptionStyle, caption_image
-from storyreel.media.sidecar import format_vtt
+from storyreel.media.sidecar import format_srt, format_vtt
 from storyreel.timeline import story as story_module
 from storyreel.timeline.captions import (
     NO_LINE_END,
@@ -136,7 +136,16 @@ def test_webvtt_times_each_segmented_word() -> None:
     words = [(Fraction(k, 2) + 1, Fraction(k + 1, 2) + 1, w)
              for k, w in enumerate(["我们", "今天", "去"])]
     text = format_vtt([(Fraction(1), Fraction(3), body)], [words])
-    assert (f"我们{WORD_BREAK}<00:00:01.500>今天{WORD_BREAK}<00:00:02.000>去\n") in text
+    assert "我们<00:00:01.500>今天<00:00:02.000>去\n" in text
+    assert WORD_BREAK not in text
+
+
+def test_caption_files_carry_the_text_as_written() -> None:
+    body = WORD_BREAK.join(["我们", "今天", "去"])
+    srt = format_srt([(Fraction(1), Fraction(3), body)])
+    assert srt == "1\n00:00:01,000 --> 00:00:03,000\n我们今天去\n"
+    untimed = format_vtt([(Fraction(1), Fraction(3), body)])
+    assert "\n我们今天去\n" in untimed and WORD_BREAK not in untimed
 
 
 def test_a_title_without_spaces_breaks_between_its_words(

@@ -38,7 +38,7 @@ def test_segment_override_changes_only_what_it_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("voice", "field"), [
     ({"speed": 3.0}, "settings.voice.speed"),
     ({"speed": 0.2}, "settings.voice.speed"),
-    ({"engine": "espeak"}, "settings.voice.engine"),
+    ({"engine": "festival"}, "settings.voice.engine"),
     ({"voice": ""}, "settings.voice.voice"),
     ({"pitch": 2}, "settings.voice.pitch"),
 ])
@@ -62,7 +62,7 @@ def test_schema_describes_the_voice() -> None:
     schema = manifest_schema()
     voice = schema["$defs"]["Voice"]["properties"]
     assert voice["speed"]["minimum"] == 0.5 and voice["speed"]["maximum"] == 2.0
-    assert voice["engine"]["enum"] == ["hibari", "kokoro", "piper"]
+    assert voice["engine"]["enum"] == ["hibari", "kokoro", "piper", "espeak"]
     segment = schema["$defs"]["Segment"]
     assert "audio" not in segment.get("required", [])
     assert Voice().engine == "hibari"

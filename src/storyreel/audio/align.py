@@ -1,11 +1,19 @@
 """Word timings by forced alignment: where each word of a known text is spoken.
 
-pocketsphinx (its wheel ships an English acoustic model and dictionary) is run in
-text-alignment mode on the narration at 16 kHz. Words are aligned in their spoken
-form (numbers and abbreviations as words, see :mod:`storyreel.voice.normalize`) and
-mapped back onto the written tokens. Words the dictionary lacks are placed between
-their aligned neighbours; when too little can be aligned (non-English text, a
-recording that is not the text) the caller falls back to
+Two aligners, chosen by the text's language:
+
+* English: pocketsphinx (its wheel ships an English acoustic model and dictionary) in
+  text-alignment mode on the narration at 16 kHz; words the dictionary lacks get
+  pronunciations from espeak-ng's letter-to-sound rules (:mod:`.pronounce`). When the
+  whole text cannot be followed, each stretch of it is aligned on its own, in the
+  window the second aligner found for it, and every stretch that aligns is kept.
+* Every language (and the English stretches pocketsphinx could not follow): the
+  recording warped onto the same text said by espeak-ng (:mod:`.dtw`).
+
+Words are aligned in their spoken form (numbers and abbreviations as words, see
+:mod:`storyreel.voice.normalize`) and mapped back onto the written tokens. Words no
+aligner placed are timed between their placed neighbours; only when nothing can be
+placed (a recording that is not speech of its text) does the caller fall back to
 :func:`~storyreel.timeline.words.estimate_words`.
 """
 
@@ -20,6 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from storyreel.audio.dtw import WarpFailed, warp_spans
+from storyreel.audio.pronounce import cmu_phones
 from storyreel.timeline.words import Word, WordSource, WordTimings, estimate_words
 from storyreel.voice.normalize import speech_words, spoken_tokens
 
@@ -31,7 +41,8 @@ Spans = list[tuple[int, int] | None]
 RATE = 48_000
 _ALIGN_RATE = 16_000
 _FRAME = RATE // 100  # pocketsphinx reports 10 ms frames
-_MIN_ALIGNED = 0.5  # at least half the words placed by the aligner, or it is not trusted
+_STRETCH = 6  # tokens aligned together when the whole text cannot be followed
+_MARGIN = RATE * 2 // 5  # around a stretch's window found by warping
 _VARIANT = re.compile(r"\(\d+\)$")
 
 
@@ -55,10 +66,10 @@ class Aligner:
         words = [speech_words(token) for token in tokens]
         with self._lock:
             decoder = self._load()
-            known = [[w for w in group if decoder.lookup_word(w) is not None] for group in words]
+            known = [[w for w in group if _pronounced(decoder, w)] for group in words]
             flat = [w for group in known for w in group]
             if not flat:
-                raise AlignmentFailed("no word of the text is in the English dictionary")
+                raise AlignmentFailed("no word of the text can be pronounced in English")
             segments = self._run(decoder, " ".join(flat), mono)
         if not segments:
             raise AlignmentFailed("the recording could not be matched to its text")
@@ -71,6 +82,96 @@ class Aligner:
             at += len(group)
             spans.append((placed[0][0], placed[-1][1]) if placed else None)
         return spans
+
+    def place(self, tokens: Sequence[str], mono: NDArray[np.float32], language: str = "en",
+              speech: Sequence[tuple[int, int]] = ()) -> Spans:
+        """Where each spoken token is said in ``mono`` (48 kHz), by the aligner for
+        ``language``; ``None`` for tokens neither aligner could place.
+
+        Raises:
+            AlignmentFailed: Nothing could be placed.
+        """
+        try:
+            warped: Spans | None = warp_spans(tokens, mono, language)
+            why = ""
+        except WarpFailed as exc:
+            warped, why = None, str(exc)
+        if not _is_english(language):
+            if warped is None:
+                raise AlignmentFailed(why)
+            _check(warped, speech)
+            return warped
+        if warped is None and "does not sound like" in why:
+            raise AlignmentFailed(why)
+        try:
+            spans = self.spans(tokens, mono)
+            _check(spans, speech)
+        except AlignmentFailed:
+            if warped is None:
+                raise
+            return self._stretches(tokens, mono, warped, speech)
+        return spans if warped is None else _merged(spans, warped)
+
+    def _stretches(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
+                   speech: Sequence[tuple[int, int]]) -> Spans:
+        """Each stretch of :data:`_STRETCH` tokens aligned in the window warping gave it
+        (a stretch that does not align is tried again in halves), then what is left
+        from the end of the aligned word before it; what no stretch places keeps its
+        warped span."""
+        sure: Spans = [None] * len(tokens)
+        todo = [(first, min(len(tokens), first + _STRETCH))
+                for first in range(0, len(tokens), _STRETCH)]
+        while todo:
+            first, last = todo.pop()
+            window = _window(warped[first:last], mono.shape[0], _MARGIN)
+            found = self._stretch(tokens[first:last], mono, window, speech)
+            if found is not None:
+                sure[first:last] = found
+            elif last - first > 3:  # a word or two alone "aligns" anywhere: not tried
+                middle = (first + last) // 2
+                todo += [(first, middle), (middle, last)]
+        self._after_placed(tokens, mono, warped, speech, sure)
+        return _merged(sure, warped)
+
+    def _after_placed(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
+                      speech: Sequence[tuple[int, int]], sure: Spans) -> None:
+        """Runs left unplaced, aligned from the end of the placed word before them (the
+        warp is least sure next to what could not be followed)."""
+        index = 0
+        while index < len(tokens):
+            if sure[index] is not None:
+                index += 1
+                continue
+            before = [s for s in sure[:index] if s is not None]
+            last = min(len(tokens), index + _STRETCH // 2)
+            if last - index < 2:
+                break
+            window = _window(warped[index:last], mono.shape[0], 3 * _MARGIN)
+            if window is not None and before:
+                window = (max(before[-1][1], min(window[0], before[-1][1] + _MARGIN)),
+                          window[1])
+            found = self._stretch(tokens[index:last], mono, window, speech)
+            if found is not None:
+                sure[index:last] = found
+                index = last
+            else:
+                index += 1
+
+    def _stretch(self, tokens: Sequence[str], mono: NDArray[np.float32],
+                 window: tuple[int, int] | None, speech: Sequence[tuple[int, int]]
+                 ) -> Spans | None:
+        """``tokens`` aligned in ``window`` of ``mono``, or ``None``."""
+        if window is None or window[1] - window[0] < RATE // 10:
+            return None
+        start, end = window
+        try:
+            found = self.spans(tokens, mono[start:end])
+            shifted: Spans = [None if s is None else (s[0] + start, s[1] + start)
+                              for s in found]
+            _check(shifted, speech)
+        except AlignmentFailed:
+            return None
+        return shifted
 
     def _load(self) -> Any:
         if self._decoder is None:
@@ -102,7 +203,7 @@ class Aligner:
 
 
 def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[tuple[int, int]],
-                    aligner: Aligner) -> tuple[WordTimings, str | None]:
+                    aligner: Aligner, language: str = "en") -> tuple[WordTimings, str | None]:
     """Word timings of a recorded (or synthesised) narration of ``text``.
 
     Args:
@@ -110,6 +211,8 @@ def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[
         narration: Its samples at 48 kHz, shape ``(channels, n)`` or ``(n,)``.
         speech: Where the voice speaks (for the fallback and a plausibility check).
         aligner: A loaded :class:`Aligner` (shared across segments).
+        language: The text's language (BCP 47): English is aligned by pocketsphinx
+            first, every language by warping onto espeak-ng's speech.
 
     Returns:
         The timings and, when some or all of them had to be estimated, a note saying
@@ -117,12 +220,11 @@ def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[
     """
     mono = narration.mean(axis=0) if narration.ndim == 2 else narration
     length = mono.shape[0]
-    tokens = spoken_tokens(text)
+    tokens = spoken_tokens(text, language)
     if not tokens:
         return WordTimings((), "estimated"), None
     try:
-        spans = aligner.spans(tokens, mono.astype(np.float32, copy=False))
-        _check(spans, speech)
+        spans = aligner.place(tokens, mono.astype(np.float32, copy=False), language, speech)
     except AlignmentFailed as exc:
         return estimate_words(text, speech, length), f"word timings estimated ({exc})"
     unplaced = [word for word, span, spoken in zip(text.split(), spans, tokens, strict=True)
@@ -130,15 +232,45 @@ def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[
     note = None
     if unplaced:
         shown = ", ".join(unplaced[:5]) + (", ..." if len(unplaced) > 5 else "")
-        note = f"words not in the aligner's dictionary are timed between their neighbours: {shown}"
+        note = f"words the aligner could not place are timed between their neighbours: {shown}"
     return timings_from_spans(text, spans, length, "aligned"), note
+
+
+def _is_english(language: str) -> bool:
+    return language.strip().lower().replace("_", "-").split("-")[0] == "en"
+
+
+def _pronounced(decoder: Any, word: str) -> bool:
+    """Whether the dictionary has ``word``, after adding espeak-ng's pronunciation if not."""
+    if decoder.lookup_word(word) is not None:
+        return True
+    phones = cmu_phones(word)
+    if phones is None:
+        return False
+    try:
+        decoder.add_word(word, phones, True)
+    except RuntimeError:  # a phone the model lacks
+        return False
+    return True
+
+
+def _window(spans: Spans, length: int, margin: int) -> tuple[int, int] | None:
+    """From the first span's start to the last one's end, ``margin`` wider each side."""
+    placed = [s for s in spans if s is not None]
+    if not placed:
+        return None
+    return max(0, placed[0][0] - margin), min(length, placed[-1][1] + margin)
+
+
+def _merged(spans: Spans, warped: Spans) -> Spans:
+    """``spans``, with the warped span of each token they leave out."""
+    return [s if s is not None else w for s, w in zip(spans, warped, strict=True)]
 
 
 def _check(spans: Spans, speech: Sequence[tuple[int, int]]) -> None:
     placed = [s for s in spans if s is not None]
-    if len(placed) < _MIN_ALIGNED * len(spans):
-        raise AlignmentFailed(f"only {len(placed)} of {len(spans)} words are in the English "
-                              "dictionary")
+    if not placed:
+        raise AlignmentFailed("no word of the text could be placed")
     if speech:  # forced alignment always "succeeds": words must land where the voice is
         inside = sum(_overlap(span, speech) for span in placed)
         if inside < 0.5 * sum(b - a for a, b in placed):

@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "through Redis (redis://host:6379/0); needs storyreel[workers]")
     _redis_file_option(render)
     _render_options(render)
+    _cut_options(render)
 
     validate = sub.add_parser("validate", help="check a manifest and its media, list every problem")
     validate.add_argument("manifest", type=Path)
@@ -173,6 +174,16 @@ def _redis_sources(args: argparse.Namespace) -> None:
                                environment=args.command in ("serve", "worker"))
 
 
+def _cut_options(parser: argparse.ArgumentParser) -> None:
+    cuts = parser.add_argument_group("cuts (a video of some segments, with its own timing)")
+    chosen = cuts.add_mutually_exclusive_group()
+    chosen.add_argument("--segments", metavar="LIST",
+                        help="render only these segments: 3, 2-5, 2- or 1,4-6 (default "
+                             "output: <title>-segments-LIST.mp4)")
+    chosen.add_argument("--chapter", metavar="NAME",
+                        help="render only the segments of this chapter")
+
+
 def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
     if output:
         parser.add_argument("-o", "--output", type=Path, default=None,
@@ -196,6 +207,9 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
                       help=f"platform preset: {', '.join(PLATFORM_NAMES)} (size, frame rate, "
                            "bitrate and the safe area for captions and logo); several, "
                            "comma-separated, write one video each: <name>-<platform>.mp4")
+    look.add_argument("--language", metavar="TAG",
+                      help="the language of the text, a BCP 47 tag such as es, hi, zh-Hans "
+                           "(overrides settings.language; segments with their own keep it)")
     look.add_argument("--caption-style", metavar="STYLE",
                       help=f"captions: {', '.join(CAPTION_LOOKS)} (default phrase)")
     look.add_argument("--highlight-color", metavar="COLOUR",
@@ -228,9 +242,13 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
     look.add_argument("--logo", type=Path, metavar="FILE", help="watermark image (PNG)")
     look.add_argument("--logo-corner", choices=("top-left", "top-right", "bottom-left",
                                                 "bottom-right"), help="watermark corner")
+    look.add_argument("--thumbnail", action="store_true", default=None,
+                      help="also write a cover picture beside the video "
+                           "(<name>-thumbnail.jpg)")
     look.add_argument("--intro", type=Path, metavar="FILE", help="clip played before the story")
     look.add_argument("--outro", type=Path, metavar="FILE", help="clip played after the story")
-    voice_flags(parser.add_argument_group("voice (segments without a recording)"))
+    voice_flags(parser.add_argument_group("voice (segments without a recording)"),
+                language_flag="--voice-language")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -365,6 +383,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         names = [name.strip() for name in args.platform.split(",") if name.strip()]
         overrides["platforms" if len(names) > 1 else "platform"] = (
             names if len(names) > 1 else args.platform.strip(" ,"))
+    if args.language is not None:
+        overrides["language"] = args.language
     transitions = _given(crossfade=args.crossfade, fade_in=args.fade_in, fade_out=args.fade_out)
     music = _given(path=_absolute(args.music), volume=args.music_volume)
     loudness = _given(target=args.loudness, enabled=False if args.no_loudness else None)
@@ -373,6 +393,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
                        ("music", music), ("loudness", loudness), ("logo", logo)):
         if value:
             overrides[key] = value
+    if args.thumbnail:
+        overrides["thumbnail"] = {}  # merged with the manifest's segment and title
     if args.intro:
         overrides["intro"] = {"path": _absolute(args.intro)}
     if args.outro:
@@ -479,8 +501,8 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
         raise _UsageError("render needs a manifest (or several, or --batch FILE)")
     if len(entries) == 1:
         entry = entries[0]
-        _render_and_report(load_project(entry.manifest), entry.output or args.output, args,
-                           console, entry.overrides)
+        project, output = _cut(load_project(entry.manifest), entry.output or args.output, args)
+        _render_and_report(project, output, args, console, entry.overrides)
         return EXIT_OK
     if args.output is not None:
         raise _UsageError("-o names one video; a batch writes each beside its manifest "
@@ -491,9 +513,9 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
     def render_one(entry: BatchEntry, number: int, total: int) -> str:
         if not args.quiet:
             console.rule(f"Project {number} of {total}: {entry.manifest}", style="cyan")
-        project = load_project(entry.manifest)
-        check_output(_outputs(project, entry.output), owned)
-        return _render_and_report(project, entry.output, args, console, entry.overrides)
+        project, output = _cut(load_project(entry.manifest), entry.output, args)
+        check_output(_outputs(project, output), owned)
+        return _render_and_report(project, output, args, console, entry.overrides)
 
     def on_failure(entry: BatchEntry, detail: str) -> None:
         console.print(f"storyreel: {entry.manifest}: failed: {detail}", style="red",
@@ -502,6 +524,37 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
     outcomes = run_batch(entries, render_one, on_failure)
     print_summary(console, outcomes)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def _cut(project: Any, output: Path | None, args: argparse.Namespace) -> tuple[Any, Path | None]:
+    """The project cut to ``--segments`` or ``--chapter`` (as it is without either), and
+    its output: the one given, else the full render's name with what was cut added."""
+    from storyreel.model.cuts import chapter_numbers, segment_numbers
+    from storyreel.render.pipeline import default_output, slugify
+
+    if args.segments is not None:
+        numbers = segment_numbers(args.segments, len(project.segments))
+        label = f"segments-{_ranges(numbers)}"
+    elif args.chapter is not None:
+        numbers, label = chapter_numbers(project, args.chapter), slugify(args.chapter)
+    else:
+        return project, output
+    if output is None:
+        whole = default_output(project, draft=args.draft)
+        stem = whole.name.removesuffix(".mp4").removesuffix(".draft")
+        output = whole.with_name(f"{stem}-{label}{'.draft' if args.draft else ''}.mp4")
+    return project.cut(numbers), output
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 4, 5, 6]`` as ``1+4-6``."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and runs[-1][-1] == n - 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return "+".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def _outputs(project: Any, output: Path | None) -> list[Path]:
@@ -516,6 +569,7 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from storyreel.model.load import load_project
     from storyreel.render.analysis import analyse_project
     from storyreel.voice.narrate import needs_voice
+    from storyreel.words import estimated_seconds
 
     project = load_project(args.manifest)
     analysis = analyse_project(project)
@@ -527,8 +581,11 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         shapes = (project.for_platform(name) for name in project.settings.outputs)
         size = ", ".join(f"{p.settings.platform} {p.width}x{p.height}" for p in shapes) + \
             f" @ {float(project.fps):g} fps"
-    spoken = sum(1 for segment in project.segments if needs_voice(segment))
-    voiced = f" ({spoken} to be spoken from their text)" if spoken else ""
+    spoken = [i for i, segment in enumerate(project.segments) if needs_voice(segment)]
+    about = sum(estimated_seconds(project.segments[i].text, project.language_of(i))
+                for i in spoken)
+    voiced = (f" ({len(spoken)} to be spoken from their text, about {about:.0f} s)"
+              if spoken else "")
     print(f"{args.manifest}: OK, {len(project.segments)} segments{voiced}, "
           f"{seconds:.1f} s of recorded narration, {size}")
     return EXIT_OK
@@ -594,7 +651,7 @@ def _cmd_cache(args: argparse.Namespace, console: Console) -> int:
     kinds = stats.kinds
     held = (f" ({_count(kinds.get('parts', 0), 'part')}, "
             f"{_count(kinds.get('sound', 0), 'sound track')}, "
-            f"{_count(kinds.get('facts', 0), 'narration analysis', 'narration analyses')})"
+            f"{_count(kinds.get('facts', 0), 'media analysis', 'media analyses')})"
             if stats.entries else "")
     print(f"{stats.root}: {stats.entries} entries{held}, {stats.size / 1e6:.1f} MB "
           f"(limit {stats.max_bytes / 1e9:g} GB)")

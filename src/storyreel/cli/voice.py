@@ -24,14 +24,22 @@ def _speed(text: str) -> float:
     return value
 
 
-def voice_flags(parser: argparse.ArgumentParser | Any) -> None:
-    """The voice flags; their ranges come from the model."""
+def voice_flags(parser: argparse.ArgumentParser | Any, *,
+                language_flag: str = "--language") -> None:
+    """The voice flags; their ranges come from the model.
+
+    Args:
+        parser: The parser or argument group to add them to.
+        language_flag: The flag of the voice's own language: ``--voice-language`` where
+            ``--language`` names the language of the text (``render``).
+    """
     parser.add_argument("--engine", choices=ENGINES, default=None,
                         help="voice engine for segments without a recording (default hibari)")
     parser.add_argument("--voice", default=None, help="voice name (see: storyreel voices)")
     parser.add_argument("--speed", type=_speed, default=None,
                         help=f"speaking rate {MIN_SPEED:g}-{MAX_SPEED:g} (default 1.0)")
-    parser.add_argument("--language", default=None, help="language code, e.g. en-us")
+    parser.add_argument(language_flag, dest="voice_language", default=None,
+                        help="the voice's language code, e.g. en-us")
     parser.add_argument("--voice-model", type=Path, default=None, metavar="FILE",
                         help="Kokoro or Piper model file (.onnx)")
     parser.add_argument("--voice-file", type=Path, default=None, metavar="FILE",
@@ -41,7 +49,7 @@ def voice_flags(parser: argparse.ArgumentParser | Any) -> None:
 def voice_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The ``settings.voice`` fields given on the command line."""
     given = {"engine": args.engine, "voice": args.voice, "speed": args.speed,
-             "language": args.language,
+             "language": args.voice_language,
              "model": str(args.voice_model.expanduser().absolute()) if args.voice_model else None,
              "voices": str(args.voice_file.expanduser().absolute()) if args.voice_file else None}
     return {key: value for key, value in given.items() if value is not None}
@@ -76,6 +84,10 @@ def cmd_voices(args: argparse.Namespace, console: Console) -> int:
         if not status.ready:
             print(f"  why: {status.reason}")
             print(f"  to use it: {status.hint}")
+        if status.name == "espeak" and status.ready:  # one voice per language: too many to list
+            print("  the fallback voice: speaks text in a language no other voice here speaks")
+            print(f"  languages: {', '.join(status.languages)}")
+            continue
         for voice in status.voices:
             mark = "" if voice.available else "  [not installed]"
             print(f"  {voice.name:<14} {voice.language:<6} {voice.description}{mark}")

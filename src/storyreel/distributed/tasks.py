@@ -62,8 +62,9 @@ MONITOR_SECONDS = 2
 CANCELLED = "render cancelled"
 #: What, besides the build, shapes a narration: the voice engines and the aligner.
 _VOICE_PACKAGES = ("hibari-tts", "kokoro-onnx", "piper-tts", "onnxruntime", "pocketsphinx",
-                   "numpy", "scipy")
-_VOICE_CODE = ("voice", "audio/align.py")
+                   "espeakng-loader", "num2words", "numba", "numpy", "scipy")
+_VOICE_CODE = ("voice", "audio/align.py", "audio/dtw.py", "audio/pronounce.py",
+               "media/espeak.py")
 
 
 def encode_remote(request: str, *, shared: Shared) -> str:

@@ -23,7 +23,7 @@ from typing import Any, assert_never
 import opentimelineio as otio
 from PIL import ImageColor
 
-from storyreel.errors import ProjectError, RenderError, ValidationFailed
+from storyreel.errors import ProjectError, RenderError, ValidationFailed, output_error
 from storyreel.export.editors import fcpxml_pass, kdenlive_pass, media_start, teach_fcpx_writer
 from storyreel.media.files import check_output_file, copy_file_atomic
 from storyreel.media.sidecar import format_srt, sidecar_path, write_text_atomic
@@ -117,12 +117,17 @@ def export_project(project: Project, output: str | Path, fmt: str, *, relative: 
     elif fmt == "fcpxml":
         text = fcpxml_pass(text, spoken, story)
     write_text_atomic(target, text)
-    srt = None
+    srt = sidecar_path(target, ".srt")
     if story.captions:
-        srt = sidecar_path(target, ".srt")
         write_text_atomic(srt, format_srt(caption_cues(story)[0]))
+    else:  # an earlier export's captions would no longer match the timeline
+        try:
+            srt.unlink(missing_ok=True)
+        except OSError as exc:
+            raise output_error(exc, srt) from exc
     return ExportResult(target, fmt, story.plan.total_frames, story.plan.fps,
-                        len(story.items), srt, _limits(fmt, story, spoken.settings.background))
+                        len(story.items), srt if story.captions else None,
+                        _limits(fmt, story, spoken.settings.background))
 
 
 #: What a format's adapter cannot take, shaped out before it writes: the FCP X writer

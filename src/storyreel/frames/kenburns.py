@@ -9,6 +9,7 @@ Work happens directly in the encoder's planes: no RGB per frame.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 
 Samplers = tuple["PlaneSampler", "PlaneSampler", "PlaneSampler"]
 
-__all__ = ["Motion", "StillPicture", "choose_motion", "samplers_of", "warp_into"]
+__all__ = ["FOCUS_MARGIN", "Motion", "StillPicture", "around", "choose_motion", "samplers_of",
+           "warp_into"]
 
 # Pan paths as (start, end) window positions, 0..1 of the free room on each axis.
 # Consecutive entries differ, so neighbouring segments never move alike.
@@ -49,6 +51,9 @@ class Motion:
         pan_start: Window position (x, y) at the first frame, 0..1 of the free room.
         pan_end: Window position at the last frame.
         eased: Ease in and out (smoothstep of a cosine) instead of linear.
+        focus: A point of the still (shares of it) the window never lets go of: the pan
+            is held back wherever it would take the point out of the frame's middle
+            (:data:`FOCUS_MARGIN` from each edge).
     """
 
     zoom_start: float
@@ -56,6 +61,7 @@ class Motion:
     pan_start: tuple[float, float] = (0.5, 0.5)
     pan_end: tuple[float, float] = (0.5, 0.5)
     eased: bool = True
+    focus: tuple[float, float] | None = None
 
     @property
     def static(self) -> bool:
@@ -70,7 +76,26 @@ class Motion:
         zoom = self.zoom_start + (self.zoom_end - self.zoom_start) * e
         x = self.pan_start[0] + (self.pan_end[0] - self.pan_start[0]) * e
         y = self.pan_start[1] + (self.pan_end[1] - self.pan_start[1]) * e
+        if self.focus is not None:
+            x, y = _holding(x, self.focus[0], zoom), _holding(y, self.focus[1], zoom)
         return zoom, x, y
+
+
+#: How near a frame's edge the focus of a still may come, as a share of the frame.
+FOCUS_MARGIN = 0.3
+
+
+def _holding(pan: float, focus: float, zoom: float) -> float:
+    """``pan`` (one axis) held where the point ``focus`` shows at least
+    :data:`FOCUS_MARGIN` from the frame's edges (at the picture's edge, as near as it
+    can), and never past the picture."""
+    room = 1.0 - 1.0 / zoom
+    if room <= 1e-9:
+        return pan
+    # The point shows at share (focus - pan * room) * zoom of the frame.
+    low = (focus - (1.0 - FOCUS_MARGIN) / zoom) / room
+    high = (focus - FOCUS_MARGIN / zoom) / room
+    return min(1.0, max(0.0, min(high, max(low, pan))))
 
 
 def choose_motion(
@@ -88,6 +113,13 @@ def choose_motion(
     if zoom_in:
         return Motion(1.0, zoom, start, end, eased)
     return Motion(zoom, 1.0, end, start, eased)
+
+
+def around(motion: Motion, focus: tuple[float, float]) -> Motion:
+    """``motion`` kept around ``focus`` (shares of the prepared still): its zoom and pan
+    as they are while the point stays in the middle of the frame, held back where they
+    would take it out (see :attr:`Motion.focus`)."""
+    return dataclasses.replace(motion, focus=focus)
 
 
 def warp_into(

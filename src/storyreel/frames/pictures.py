@@ -6,18 +6,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
-from typing import assert_never
+from typing import Protocol, assert_never
 
 from storyreel.frames.card import CardPicture, card_planes
-from storyreel.frames.kenburns import Motion, StillPicture, choose_motion
+from storyreel.frames.kenburns import Motion, StillPicture, around, choose_motion
 from storyreel.frames.video import VideoPicture
-from storyreel.media.image import Planes, even_ceil, load_cover_planes
+from storyreel.media.image import Planes, even_ceil, load_framed
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
+from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import Item, Story
 
-__all__ = ["AnyPicture", "PreparedStills", "cover_size", "motion_of", "open_picture",
-           "segment_motion"]
+__all__ = ["AnyPicture", "PreparedStills", "StillSource", "cover_size", "motion_of",
+           "open_picture", "segment_motion"]
 
 AnyPicture = StillPicture | VideoPicture | CardPicture
 
@@ -47,6 +48,16 @@ def motion_of(project: Project, item: Item) -> dict[str, object]:
             "cover": cover_size(project, item.segment)}
 
 
+class StillSource(Protocol):
+    """Where a segment's still comes from, fitted to cover a size around its focus."""
+
+    def get(self, visual: Still, segment: int, width: int, height: int
+            ) -> tuple[Planes, Focus]:
+        """Segment ``segment``'s still, fitted to cover ``width`` x ``height`` around its
+        focus, and where the focus lies in it."""
+        ...
+
+
 class PreparedStills:
     """The last few stills prepared for one render, kept for the next part that shows them.
 
@@ -59,27 +70,27 @@ class PreparedStills:
 
     def __init__(self, keep: int = 3) -> None:
         self._keep = keep
-        self._planes: OrderedDict[tuple[int, int, int], Planes] = OrderedDict()
-        self._loading: dict[tuple[int, int, int], Future[Planes]] = {}
+        self._planes: OrderedDict[tuple[object, ...], tuple[Planes, Focus]] = OrderedDict()
+        self._loading: dict[tuple[object, ...], Future[tuple[Planes, Focus]]] = {}
         self._lock = threading.Lock()  # pictures are opened on a producer's loader thread
 
-    def get(self, project: Project, segment: int, width: int, height: int) -> Planes:
-        """Segment ``segment``'s still, fitted to cover ``width`` x ``height``."""
-        key = (segment, width, height)
+    def get(self, visual: Still, segment: int, width: int, height: int
+            ) -> tuple[Planes, Focus]:
+        """Segment ``segment``'s still, fitted to cover ``width`` x ``height`` around its
+        focus, and where the focus lies in it."""
+        key = (segment, width, height, visual.focus)
         with self._lock:
             if key in self._planes:
                 self._planes.move_to_end(key)
                 return self._planes[key]
             loading = self._loading.get(key)
-            mine: Future[Planes] = Future()
+            mine: Future[tuple[Planes, Focus]] = Future()
             if loading is None:
                 self._loading[key] = mine
         if loading is not None:
             return loading.result()  # prepared by another thread (its error, if it failed)
         try:
-            visual = project.segments[segment].visual
-            assert isinstance(visual, Still)
-            planes = load_cover_planes(visual.image, width, height, segment + 1)
+            planes = load_framed(visual.image, width, height, segment + 1, visual.focus)
         except BaseException as exc:
             with self._lock:
                 del self._loading[key]
@@ -95,7 +106,7 @@ class PreparedStills:
 
 
 def open_picture(project: Project, story: Story, position: int,
-                 stills: PreparedStills | None = None) -> AnyPicture:
+                 stills: StillSource | None = None) -> AnyPicture:
     """Open what item ``position`` of ``story`` shows (its still from ``stills`` when given)."""
     item = story.items[position]
     visual = item.visual
@@ -104,10 +115,13 @@ def open_picture(project: Project, story: Story, position: int,
             assert item.segment is not None
             width, height = cover_size(project, item.segment)
             if stills is not None:
-                planes = stills.get(project, item.segment, width, height)
+                planes, focus = stills.get(visual, item.segment, width, height)
             else:
-                planes = load_cover_planes(visual.image, width, height, item.segment + 1)
-            return StillPicture(planes, segment_motion(project, item.segment))
+                planes, focus = load_framed(visual.image, width, height, item.segment + 1,
+                                            visual.focus)
+            motion = segment_motion(project, item.segment)
+            return StillPicture(planes, motion if visual.focus is None else around(motion,
+                                                                                    focus))
         case Video():
             assert item.clip is not None
             span = story.plan.spans[position]

@@ -3,9 +3,9 @@
 Each output frame asks the timeline which moment of the clip it shows
 (:func:`storyreel.timeline.cliptime.clip_time`) and the decoder for the frame on
 screen then; the frame is scaled once, straight to the size it is drawn at:
-``cover`` fills the frame (centre crop), ``contain`` letterboxes it on black,
-``blur`` contains it over a blurred, darkened copy of itself. ``zoom`` scales it up
-slowly over the segment, about its centre.
+``cover`` fills the frame (cropped around the clip's focus, its centre by default),
+``contain`` letterboxes it on black, ``blur`` contains it over a blurred, darkened copy
+of itself. ``zoom`` scales it up slowly over the segment, about its focus.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from storyreel.media.encoder import PlaneViews
 from storyreel.media.image import Planes
 from storyreel.model.visual import Video
 from storyreel.timeline.cliptime import clip_time
+from storyreel.timeline.framing import CENTRE, Focus, paste_offset
 from storyreel.timeline.story import ClipFacts
 
 __all__ = ["VideoPicture"]
@@ -41,6 +42,7 @@ class VideoPicture:
         self._start, end = visual.clip.trim
         self._clip, self._fps, self._shown = clip, fps, shown_frames
         self._size = (width, height)
+        self._focus = visual.focus or CENTRE
         # Without a push-in every frame is scaled to one size: on the decode thread.
         fixed = None if self._options.zoom is not None else self._scaled(1.0)
         self._reader = ClipReader(visual.video, start=self._start, end=end, size=fixed)
@@ -60,7 +62,7 @@ class VideoPicture:
         elif size[0] < width or size[1] < height:
             for plane, black in zip(dest, _BLACK, strict=True):
                 plane.fill(black)
-        _paste_centred(dest, frame.planes(*size))
+        _paste_at(dest, frame.planes(*size), self._focus)
 
     def _scaled(self, zoom: float) -> tuple[int, int]:
         """The size the clip is drawn at: covering or inside the frame, times ``zoom``."""
@@ -97,11 +99,13 @@ def _blurred_into(dest: PlaneViews, small: Planes) -> None:
         np.copyto(plane, np.rint(black + (region - black) * _BLUR_LEVEL).astype(np.uint8))
 
 
-def _paste_centred(dest: PlaneViews, source: Planes) -> None:
-    """``source`` centred on ``dest``, cropped where it is larger (offsets kept even)."""
+def _paste_at(dest: PlaneViews, source: Planes, focus: Focus) -> None:
+    """``source`` on ``dest``: centred where it is smaller, cropped around ``focus`` where
+    it is larger (offsets kept even)."""
     height, width = dest[0].shape
     src_h, src_w = source.y.shape
-    dx, dy = (width - src_w) // 4 * 2, (height - src_h) // 4 * 2
+    dx = paste_offset(src_w, width, focus[0]) // 2 * 2
+    dy = paste_offset(src_h, height, focus[1]) // 2 * 2
     for k, (plane, part) in enumerate(zip(dest, (source.y, source.u, source.v), strict=True)):
         div = 1 if k == 0 else 2
         x, y = dx // div, dy // div

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,13 +16,17 @@ from PIL import Image, UnidentifiedImageError
 
 from storyreel.errors import MediaError
 from storyreel.media.files import check_regular_file
+from storyreel.timeline.framing import Focus, cover_box, focus_in
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
     "RGB_TO_YUV709",
     "Planes",
+    "encode_jpeg",
     "even_ceil",
     "load_cover_planes",
+    "load_framed",
+    "load_reduced_grey",
     "probe_image",
     "rgb_to_yuv420",
 ]
@@ -36,6 +42,7 @@ _TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
           8: Image.Transpose.ROTATE_90}
 
 Plane = NDArray[np.uint8]
+_Sizer = Callable[[int, int], tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -133,40 +140,88 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def load_cover_planes(
-    path: Path, width: int, height: int, segment: int | None = None
+    path: Path, width: int, height: int, segment: int | None = None,
+    focus: Focus | None = None,
 ) -> Planes:
     """Decode ``path`` once and fit it to *cover* a ``width`` x ``height`` frame.
 
-    The image is centre-cropped to the output aspect and resampled to exactly
-    ``width`` x ``height`` (both even; area averaging when shrinking, bicubic when
-    enlarging), then converted to YUV 4:2:0. Large JPEGs are decoded at a reduced
-    scale when that still leaves enough pixels.
+    The image is cropped to the output aspect around ``focus`` (shares of the picture;
+    its centre by default, see :func:`storyreel.timeline.framing.cover_box`) and
+    resampled to exactly ``width`` x ``height`` (both even; area averaging when
+    shrinking, bicubic when enlarging), then converted to YUV 4:2:0. Large JPEGs are
+    decoded at a reduced scale when that still leaves enough pixels.
 
     Raises:
         MediaError: The file is missing, unsupported, too large or corrupt.
     """
+    return load_framed(path, width, height, segment, focus)[0]
+
+
+def load_framed(
+    path: Path, width: int, height: int, segment: int | None = None,
+    focus: Focus | None = None,
+) -> tuple[Planes, Focus]:
+    """:func:`load_cover_planes`, and where ``focus`` lies in the planes (shares).
+
+    Raises:
+        MediaError: The file is missing, unsupported, too large or corrupt.
+    """
+    rgb = _decoded(path, _needed(width, height), segment)
+    src_h, src_w = rgb.shape[:2]
+    box = cover_box(src_w, src_h, width, height, focus)
+    left, top, right, bottom = (round(v) for v in box)
+    crop = rgb[top:bottom, left:right]
+    shrink = crop.shape[1] >= width
+    fitted = cv2.resize(crop, (width, height),
+                        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return (rgb_to_yuv420(np.asarray(fitted, dtype=np.uint8)),
+            focus_in(box, src_w, src_h, focus))
+
+
+def load_reduced_grey(path: Path, longest: int, segment: int | None = None
+                      ) -> NDArray[np.uint8]:
+    """``path`` upright and in grey, its longest side at most ``longest`` pixels.
+
+    Raises:
+        MediaError: The file is missing, unsupported, too large or corrupt.
+    """
+    rgb = _decoded(path, lambda w, h: _within(w, h, longest), segment)
+    scale = min(1.0, longest / max(rgb.shape[0], rgb.shape[1]))
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    return np.asarray(cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2GRAY), np.uint8)
+
+
+def _needed(width: int, height: int) -> _Sizer:
+    def sizer(src_w: int, src_h: int) -> tuple[int, int]:
+        scale = max(width / src_w, height / src_h)
+        return math.ceil(src_w * scale), math.ceil(src_h * scale)
+    return sizer
+
+
+def _within(src_w: int, src_h: int, longest: int) -> tuple[int, int]:
+    scale = min(1.0, longest / max(src_w, src_h))
+    return max(1, math.ceil(src_w * scale)), max(1, math.ceil(src_h * scale))
+
+
+def _decoded(path: Path, needed_of: _Sizer, segment: int | None) -> NDArray[np.uint8]:
+    """``path`` decoded upright to RGB, at a reduced size still at least ``needed_of``
+    (the picture's upright width and height) asks for."""
     try:
         with _open(path, segment) as im:
-            needed = _decode_size(im, width, height)
+            needed = _decode_size(im, needed_of)
             im.draft(None, needed)
             im.load()
             turn = _TURNS.get(im.getexif().get(0x0112, 1))
             small = _reduced(im, needed)  # a reduced copy has no EXIF: turned by the original's
             if turn is not None:
                 small = small.transpose(turn)
-            rgb = np.asarray(small if small.mode == "RGB" else _to_rgb(small))
+            return np.asarray(small if small.mode == "RGB" else _to_rgb(small))
     except MediaError:
         raise
     except (OSError, ValueError, SyntaxError) as exc:
         raise MediaError(f"image is corrupt or truncated ({exc})", path=path,
                          segment=segment) from exc
-    left, top, right, bottom = (round(v) for v in _cover_box(rgb.shape[1], rgb.shape[0],
-                                                            width, height))
-    crop = rgb[top:bottom, left:right]
-    shrink = crop.shape[1] >= width
-    fitted = cv2.resize(crop, (width, height),
-                        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-    return rgb_to_yuv420(np.asarray(fitted, dtype=np.uint8))
 
 
 def _reduced(im: Image.Image, needed: tuple[int, int]) -> Image.Image:
@@ -182,27 +237,15 @@ def _reduced(im: Image.Image, needed: tuple[int, int]) -> Image.Image:
         return im
 
 
-def _decode_size(im: Image.Image, width: int, height: int) -> tuple[int, int]:
-    """Smallest decoded size that still covers ``width`` x ``height`` after the crop."""
+def _decode_size(im: Image.Image, needed_of: _Sizer) -> tuple[int, int]:
+    """Smallest decoded size (as stored) that still gives what ``needed_of`` asks of
+    the upright picture."""
     src_w, src_h = im.size
     orientation = im.getexif().get(0x0112, 1) if im.format in _HEADER_EXIF else 1
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width  # the picture is stored rotated by 90 degrees
-    scale = max(width / src_w, height / src_h)
-    return math.ceil(src_w * scale), math.ceil(src_h * scale)
-
-
-def _cover_box(
-    src_w: int, src_h: int, width: int, height: int
-) -> tuple[float, float, float, float]:
-    target = width / height
-    if src_w / src_h > target:
-        crop_w = src_h * target
-        left = (src_w - crop_w) / 2
-        return (left, 0.0, left + crop_w, float(src_h))
-    crop_h = src_w / target
-    top = (src_h - crop_h) / 2
-    return (0.0, top, float(src_w), top + crop_h)
+    if orientation in (5, 6, 7, 8):  # the picture is stored rotated by 90 degrees
+        upright = needed_of(src_h, src_w)
+        return upright[1], upright[0]
+    return needed_of(src_w, src_h)
 
 
 #: BT.709 RGB (0-255) -> limited-range Y'CbCr, as a 3x4 affine matrix for cv2.transform.
@@ -227,6 +270,22 @@ def rgb_to_yuv420(rgb: NDArray[np.uint8]) -> Planes:
     u = np.asarray(cv2.resize(yuv[:, :, 1], half, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     v = np.asarray(cv2.resize(yuv[:, :, 2], half, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     return Planes(y, u, v)
+
+
+def encode_jpeg(rgb: NDArray[np.uint8], max_bytes: int) -> bytes:
+    """``rgb`` as a baseline JPEG (4:2:0) at the best quality, from 92 down, that keeps
+    it within ``max_bytes``.
+
+    Raises:
+        ValueError: Not even the lowest quality tried fits.
+    """
+    picture = Image.fromarray(np.ascontiguousarray(rgb))
+    for quality in range(92, 39, -8):
+        out = io.BytesIO()
+        picture.save(out, "JPEG", quality=quality, optimize=True, subsampling="4:2:0")
+        if out.tell() <= max_bytes:
+            return out.getvalue()
+    raise ValueError(f"the picture does not fit in {max_bytes} bytes as a JPEG")
 
 
 def even_ceil(value: float) -> int:

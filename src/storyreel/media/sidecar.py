@@ -25,8 +25,10 @@ from pathlib import Path
 
 from storyreel.errors import output_error
 from storyreel.model.project import printable
+from storyreel.timeline.words import WORD_BREAK as _MARK
 
 __all__ = [
+    "THUMBNAIL_SUFFIX",
     "Cue",
     "TimedWord",
     "format_srt",
@@ -35,6 +37,7 @@ __all__ = [
     "parse_srt",
     "parse_vtt",
     "sidecar_path",
+    "write_bytes_atomic",
     "write_srt",
     "write_text_atomic",
     "write_vtt",
@@ -60,6 +63,10 @@ _TIMING = re.compile(rf"^\s*{_STAMP}\s*-->\s*{_STAMP}")
 _CUE_TIMESTAMP = re.compile(r"<(?:\d+:)?\d{2}:\d{2}\.\d{3}>")
 
 
+#: The cover picture's name beside the video: ``story.mp4`` -> ``story-thumbnail.jpg``.
+THUMBNAIL_SUFFIX = "-thumbnail.jpg"
+
+
 def sidecar_path(video: Path, suffix: str) -> Path:
     """The file beside ``video`` named like it: ``story.mp4`` + ``.srt`` -> ``story.srt``."""
     return video.with_name(video.stem + suffix)
@@ -71,13 +78,22 @@ def write_text_atomic(path: Path, text: str) -> None:
     Raises:
         OutputError: The folder is missing or not writable, or the disk is full.
     """
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file beside it, flushed, then replace).
+
+    Raises:
+        OutputError: The folder is missing or not writable, or the disk is full.
+    """
     fd = -1
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+        with os.fdopen(fd, "wb") as out:
             fd = -1  # owned by the file object from here on
-            out.write(text)
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual mode
@@ -120,7 +136,7 @@ def format_srt(cues: Sequence[Cue]) -> str:
     blocks = []
     for number, (start, end, text) in enumerate(_clean(cues), start=1):
         timing = f"{_stamp(start, ',')} --> {_stamp(end, ',')}"
-        blocks.append(f"{number}\n{timing}\n{text}\n")
+        blocks.append(f"{number}\n{timing}\n{text.replace(_MARK, '')}\n")
     return "\n".join(blocks)
 
 
@@ -147,8 +163,9 @@ def format_vtt(cues: Sequence[Cue], words: Sequence[Sequence[TimedWord]] | None 
 
 
 # A caption's words: the pieces between spaces and the zero-width spaces that mark the
-# words of Chinese, Japanese or Thai text.
-_WORD = re.compile("[^\\s\u200b]+")
+# words of Chinese, Japanese or Thai text. The marks are for the engine's line breaking
+# and word highlight: the files carry the text as written, without them.
+_WORD = re.compile(f"[^\\s{_MARK}]+")
 
 
 def _escape(text: str) -> str:
@@ -159,10 +176,10 @@ def _timed_body(body: str, words: Sequence[TimedWord], lo: int, hi: int) -> str:
     """``body`` escaped, with a cue timestamp before each word that starts inside the cue."""
     spans = [m.span() for m in _WORD.finditer(body)]
     if not words or [w for _, _, w in words] != [body[a:b] for a, b in spans]:
-        return _escape(body)
+        return _escape(body.replace(_MARK, ""))
     pieces, last, done = [], lo, 0
     for (start, _, word), (a, b) in zip(words, spans, strict=True):
-        pieces.append(_escape(body[done:a]))  # the space or word break before the word
+        pieces.append(_escape(body[done:a].replace(_MARK, "")))  # the space before the word
         at = _millis(start)
         if last < at < hi:
             pieces.append(f"<{_stamp(at, '.')}>{_escape(word)}")

@@ -7,6 +7,7 @@ normalisation, alignment, caption fonts and line breaking) compares canonical ta
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import langcodes
@@ -19,6 +20,7 @@ __all__ = [
     "base_language",
     "normalise_language",
     "sample_caption",
+    "speaks_language",
 ]
 
 DEFAULT_LANGUAGE = "en"
@@ -93,6 +95,19 @@ def sample_caption(tag: str) -> str:
 def base_language(tag: str) -> str:
     """The language subtag of a canonical tag: ``zh`` for ``zh-Hant-TW``."""
     return tag.split("-", 1)[0].lower()
+
+
+def speaks_language(voice_language: str, tag: str) -> bool:
+    """Whether a voice whose language code is ``voice_language`` (``en-us``, ``cmn``,
+    ``es-419``) speaks text in the language ``tag``: the same language, whatever the
+    region, with macrolanguages folded (Mandarin ``cmn`` speaks ``zh``)."""
+    return _macro_base(voice_language) == _macro_base(tag)
+
+
+def _macro_base(code: str) -> str:
+    with contextlib.suppress(ValueError):  # an unusual code (espeak's chr-US-Qaaa-x-west)
+        code = langcodes.standardize_tag(code, macro=True)
+    return base_language(code)
 
 
 def _validate(value: Any) -> Any:

@@ -19,6 +19,12 @@ right) and height (top, bottom). Where the figures come from:
 
 Platforms change their interfaces; these are starting margins, and ``settings.safe_area``
 overrides them.
+
+Each preset also knows the longest video the platform takes (``longest``, seconds):
+YouTube 12 hours (verified accounts; 15 minutes before verification), Shorts 3
+minutes, TikTok 10 minutes (its in-app upload), Reels 3 minutes; ``square`` is
+Instagram's feed, whose videos may run to 60 minutes. A render longer than its
+platform's limit still completes, with a warning (:func:`length_warning`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-__all__ = ["PLATFORMS", "PLATFORM_NAMES", "Insets", "PlatformName", "PlatformPreset"]
+__all__ = ["PLATFORMS", "PLATFORM_NAMES", "Insets", "PlatformName", "PlatformPreset",
+           "length_warning"]
 
 PlatformName = Literal["youtube", "shorts", "tiktok", "reels", "square"]
 PLATFORM_NAMES: tuple[str, ...] = PlatformName.__args__  # type: ignore[attr-defined]
@@ -48,6 +55,7 @@ class PlatformPreset:
         safe: The UI-safe area's insets (left, top, right, bottom).
         caption_size: Caption text size (share of the frame's shorter side): larger on
             phones held upright, where captions are read at arm's length.
+        longest: The longest video the platform takes, in seconds.
     """
 
     width: int
@@ -56,18 +64,39 @@ class PlatformPreset:
     video_bitrate: int
     safe: Insets
     caption_size: float = 0.055
+    longest: int = 12 * 3600
 
 
 _TITLE_SAFE: Insets = (0.05, 0.05, 0.05, 0.05)
 _VERTICAL = 0.07  # caption size on 9:16 (76 px at 1080 wide)
 
 PLATFORMS: dict[str, PlatformPreset] = {
-    "youtube": PlatformPreset(1920, 1080, Fraction(30), 8_000_000, _TITLE_SAFE),
+    "youtube": PlatformPreset(1920, 1080, Fraction(30), 8_000_000, _TITLE_SAFE,
+                              longest=12 * 3600),
     "shorts": PlatformPreset(1080, 1920, Fraction(30), 8_000_000, (0.06, 0.08, 0.14, 0.20),
-                             _VERTICAL),
+                             _VERTICAL, longest=3 * 60),
     "tiktok": PlatformPreset(1080, 1920, Fraction(30), 8_000_000, (0.06, 0.08, 0.14, 0.22),
-                             _VERTICAL),
+                             _VERTICAL, longest=10 * 60),
     "reels": PlatformPreset(1080, 1920, Fraction(30), 8_000_000, (0.06, 0.14, 0.14, 0.35),
-                             _VERTICAL),
-    "square": PlatformPreset(1080, 1080, Fraction(30), 6_000_000, _TITLE_SAFE),
+                             _VERTICAL, longest=3 * 60),
+    # Instagram's feed, where square videos are posted: up to 60 minutes.
+    "square": PlatformPreset(1080, 1080, Fraction(30), 6_000_000, _TITLE_SAFE,
+                             longest=60 * 60),
 }
+
+
+def length_warning(platform: str, seconds: Fraction | float) -> str | None:
+    """A warning when a video of ``seconds`` is longer than ``platform`` takes, else
+    ``None`` (also for a name that is no preset)."""
+    preset = PLATFORMS.get(platform)
+    if preset is None or seconds <= preset.longest:
+        return None
+    return (f"the video is {_clock(seconds)} long; {platform} takes videos up to "
+            f"{_clock(preset.longest)}: cut it (--segments or --chapter) before uploading")
+
+
+def _clock(seconds: Fraction | float) -> str:
+    """``h:mm:ss`` or ``m:ss``, rounded down to the second."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

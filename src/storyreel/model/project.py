@@ -7,6 +7,7 @@ too: their field names are mapped onto ours before validation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,7 +27,7 @@ from pydantic import (
 from storyreel.model.fps import FrameRate
 from storyreel.model.language import DEFAULT_LANGUAGE, LanguageTag
 from storyreel.model.platforms import PLATFORM_NAMES, PLATFORMS, Insets, PlatformName
-from storyreel.model.visual import Card, ClipOptions, Still, Video, Visual
+from storyreel.model.visual import Card, ClipOptions, FocusPoint, Still, Video, Visual
 
 __all__ = [
     "CAPTION_LOOKS",
@@ -55,6 +56,7 @@ __all__ = [
     "Segment",
     "Still",
     "Subtitles",
+    "Thumbnail",
     "Transitions",
     "Video",
     "Visual",
@@ -308,7 +310,7 @@ class Clip(_Frozen):
         return {"path": data} if isinstance(data, str | Path) else data
 
 
-VoiceEngine = Literal["hibari", "kokoro", "piper"]
+VoiceEngine = Literal["hibari", "kokoro", "piper", "espeak"]
 ENGINES: tuple[str, ...] = VoiceEngine.__args__  # type: ignore[attr-defined]
 MIN_SPEED = 0.5
 MAX_SPEED = 2.0
@@ -318,8 +320,9 @@ class Voice(_Frozen):
     """The voice that speaks segments without a recording.
 
     Attributes:
-        engine: ``hibari`` (built in, offline), ``kokoro`` or ``piper`` (optional extras
-            with model files you already have).
+        engine: ``hibari`` (built in, offline, English), ``kokoro`` or ``piper`` (optional
+            extras with model files you already have), or ``espeak`` (built in, 100+
+            languages; chosen by itself for text no other installed voice speaks).
         voice: A voice of that engine (``storyreel voices`` lists them); the engine's
             default when left out.
         speed: Speaking rate, 1.0 is the voice's natural pace.
@@ -382,6 +385,26 @@ class SafeArea(_Frozen):
         return (self.left, self.top, self.right, self.bottom)
 
 
+class Thumbnail(_Frozen):
+    """A cover picture written beside the video (``<stem>-thumbnail.jpg``).
+
+    Attributes:
+        segment: The segment (1-based) whose picture it shows: a still at its focus,
+            a clip's first trimmed frame, or a card.
+        title: The words drawn large on it; default: the project's title.
+    """
+
+    segment: int = Field(1, ge=1, le=MAX_SEGMENTS)
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH)
+
+    _words = field_validator("title", mode="before")(_printable)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switch(cls, data: Any) -> Any:
+        return {} if data is True else data
+
+
 class RenderSettings(_Frozen):
     """How a project is rendered; every field has a sensible default.
 
@@ -409,6 +432,8 @@ class RenderSettings(_Frozen):
             the title-safe area without a platform.
         voice: The voice that narrates segments without a recording.
         background: The colour of title cards (segments with neither image nor video).
+        thumbnail: Also write a cover picture beside the video (``true``, or which
+            segment and what title).
         language: The language of the text (a BCP 47 tag such as ``en``, ``es``, ``hi``,
             ``zh-Hans``): it chooses caption fonts and line breaking, and is passed to
             speech, normalisation and alignment. A segment may override it.
@@ -432,7 +457,13 @@ class RenderSettings(_Frozen):
     outro: Clip | None = None
     voice: Voice = Voice()
     background: Colour = "#000000"
+    thumbnail: Thumbnail | None = None
     language: LanguageTag = DEFAULT_LANGUAGE
+
+    @field_validator("thumbnail", mode="before")
+    @classmethod
+    def _thumbnail_off(cls, value: Any) -> Any:
+        return None if value is False else value
 
     @model_validator(mode="after")
     def _one_or_several(self) -> RenderSettings:
@@ -468,7 +499,10 @@ class Segment(BaseModel):
     A segment without ``audio`` is narrated from its ``text`` by the project's voice
     (or its own ``voice`` override); a recording, where given, always wins. A video with
     neither text nor recording is an interlude: it lasts the trimmed clip. ``language``
-    overrides the project's language for this segment's text.
+    overrides the project's language for this segment's text. ``focus`` (``[x, y]``,
+    shares of the picture) is the point of a still or clip kept in view when it is
+    cropped to the frame and that its Ken Burns motion stays around; without it, the
+    render finds one (faces, else the most salient region, else the centre).
     Unknown fields (e.g. StoryFlow's ``image_prompt``) are kept and ignored.
     """
 
@@ -486,6 +520,7 @@ class Segment(BaseModel):
     subtitles: bool = True
     crossfade: float | None = Field(None, ge=0.0, le=5.0)
     voice: VoiceOverride | None = None
+    focus: FocusPoint | None = None
     language: LanguageTag | None = None
 
     def voice_of(self, project_voice: Voice) -> Voice:
@@ -496,9 +531,9 @@ class Segment(BaseModel):
     def visual(self) -> Visual:
         """What the segment shows."""
         if self.image is not None:
-            return Still(image=self.image)
+            return Still(image=self.image, focus=self.focus)
         if self.video is not None:
-            return Video(video=self.video, clip=self.clip or ClipOptions())
+            return Video(video=self.video, clip=self.clip or ClipOptions(), focus=self.focus)
         return Card(title=self.title)
 
     @property
@@ -520,6 +555,20 @@ class Segment(BaseModel):
                          ) -> ClipOptions | None:
         if value is not None and info.data.get("video") is None:
             raise ValueError("clip options need a video")
+        return value
+
+    @field_validator("focus", mode="before")
+    @classmethod
+    def _focus(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return value
+        if (not isinstance(value, list | tuple) or len(value) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                           and 0.0 <= v <= 1.0 for v in value)):
+            raise ValueError("focus must be [x, y]: shares of the picture's width and "
+                             "height, each from 0 to 1 (e.g. [0.7, 0.3])")
+        if info.data.get("image") is None and info.data.get("video") is None:
+            raise ValueError("focus needs an image or a video to point into")
         return value
 
     @model_validator(mode="before")
@@ -576,6 +625,18 @@ class Project(BaseModel):
                 files.append(setting.path)
         extra = (settings.subtitles.font, settings.voice.model, settings.voice.voices)
         return files + [path for path in extra if path is not None]
+
+    def cut(self, numbers: Sequence[int]) -> Project:
+        """This project with only the segments ``numbers`` (1-based), in their order:
+        rendered, it has its own timing, captions and chapters
+        (:func:`storyreel.model.cuts.cut`).
+
+        Raises:
+            ValidationFailed: ``numbers`` is empty or names a segment the project lacks.
+        """
+        from storyreel.model.cuts import cut
+
+        return cut(self, numbers)
 
     def for_platform(self, name: PlatformName) -> Project:
         """This project as rendered for platform ``name`` (one of several outputs).
@@ -634,6 +695,14 @@ class Project(BaseModel):
     @classmethod
     def _title(cls, value: str) -> str:
         return printable(value).strip() or "Untitled story"
+
+    @model_validator(mode="after")
+    def _thumbnail_segment(self) -> Project:
+        cover = self.settings.thumbnail
+        if cover is not None and cover.segment > len(self.segments):
+            raise ValueError(f"settings.thumbnail.segment {cover.segment} is not a segment of "
+                             f"the project (it has {len(self.segments)})")
+        return self
 
 
 def _platform_defaults(data: dict[str, Any]) -> dict[str, Any]:

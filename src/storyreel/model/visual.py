@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["CROPS", "FITS", "MAX_CLIP_ZOOM", "Card", "ClipOptions", "Crop", "Fit", "Still",
-           "Video", "Visual"]
+__all__ = ["CROPS", "FITS", "MAX_CLIP_ZOOM", "Card", "ClipOptions", "Crop", "Fit", "FocusPoint",
+           "Still", "Video", "Visual"]
 
 Fit = Literal["freeze", "loop", "speed", "extend"]
 FITS: tuple[str, ...] = Fit.__args__  # type: ignore[attr-defined]
@@ -98,18 +98,35 @@ class _Visual(_Frozen):
         return None
 
 
+#: A point of a picture, as shares (0-1) of its width and height.
+FocusPoint = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+
+
 class Still(_Visual):
-    """A still image, moved by the segment's Ken Burns motion."""
+    """A still image, moved by the segment's Ken Burns motion.
+
+    Attributes:
+        image: The picture.
+        focus: The point kept in view when it is cropped (its centre when ``None``).
+    """
 
     image: Path
+    focus: FocusPoint | None = None
     _file_fields: ClassVar[tuple[str, ...]] = ("image",)
 
 
 class Video(_Visual):
-    """A video clip, trimmed and fitted to its segment."""
+    """A video clip, trimmed and fitted to its segment.
+
+    Attributes:
+        video: The clip.
+        clip: How it is trimmed, fitted, framed and heard.
+        focus: The point kept in view when it is cropped (its centre when ``None``).
+    """
 
     video: Path
     clip: ClipOptions = ClipOptions()
+    focus: FocusPoint | None = None
     moves: ClassVar[bool] = True
     _file_fields: ClassVar[tuple[str, ...]] = ("video",)
 

@@ -149,6 +149,8 @@ class StillsAhead:
 
     def _quietly(self, segment: int, width: int, height: int) -> object:
         with contextlib.suppress(Exception):
-            return self._stills.get(self._project, segment, width, height)
+            visual = self._project.segments[segment].visual
+            assert isinstance(visual, Still)
+            return self._stills.get(visual, segment, width, height)
         log.debug("segment %d: its still could not be prepared ahead", segment + 1)
         return None

@@ -17,15 +17,17 @@ from storyreel.frames.card import card_planes
 from storyreel.frames.text import check_font
 from storyreel.media.audio import MAX_NARRATION_SECONDS, SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import probe_clip
+from storyreel.media.focus import clip_focus, picture_focus
 from storyreel.media.image import probe_image
 from storyreel.model.project import Project, Segment
 from storyreel.model.visual import Card, Still, Video
-from storyreel.render.keys import FileDigests, narration_facts_key
+from storyreel.render.keys import FileDigests, focus_facts_key, narration_facts_key
+from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import ClipFacts
 from storyreel.timeline.words import Word, WordTimings, estimate_words
 
 __all__ = ["Analysis", "FactStore", "FoundWords", "PendingWords", "analyse_project",
-           "find_words"]
+           "card_warnings", "find_words"]
 
 Regions = list[tuple[int, int]]
 _NO_WORDS = WordTimings((), "estimated")
@@ -54,6 +56,8 @@ class Analysis:
             that had to be estimated).
         clips: Each segment's trimmed clip (``None`` for other visuals and unusable
             clips).
+        focus: The focus found in each segment's still or clip, when it sets none
+            (``None`` where it sets one, where none was looked for or found).
         pending: Narrations whose speech and words are still to be found (by
             :func:`find_words`), when the analysis was asked to leave them for later;
             their ``speech`` and ``words`` are empty until then.
@@ -68,6 +72,7 @@ class Analysis:
     words: list[WordTimings] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     clips: list[ClipFacts | None] = field(default_factory=list)
+    focus: list[Focus | None] = field(default_factory=list)
     pending: list[PendingWords] = field(default_factory=list)
 
     @property
@@ -81,6 +86,7 @@ def analyse_project(
     speech: bool = False, words: Mapping[int, WordTimings] | None = None,
     facts: FactStore | None = None, digest: Callable[[Path], str] | None = None,
     defer_alignment: bool = False,
+    focus: bool = False,
 ) -> Analysis:
     """Open every still and decode every narration, collecting all problems.
 
@@ -98,6 +104,8 @@ def analyse_project(
         defer_alignment: Leave speech detection and forced alignment for later: a
             narration whose words are not known yet gets only its length here, and is
             listed in :attr:`Analysis.pending` (the timeline's timing needs neither).
+        focus: Also find the focus of each still and clip that sets none (kept in
+            ``facts`` by the file's contents, so it is looked for once per picture).
     """
     problems: list[Problem] = []
     lengths: list[int] = []
@@ -108,12 +116,15 @@ def analyse_project(
     clips: list[ClipFacts | None] = []
     pending: list[PendingWords] = []
     hold = _Held(_HOLD_BYTES)
+    found_focus: list[Focus | None] = []
     aligner = Aligner()
     digest = digest or FileDigests()
     for number, segment in enumerate(project.segments, start=1):
         size, clip = _check_visual(project, segment, number, problems, warnings)
         sizes.append(size)
         clips.append(clip)
+        usable = size != (0, 0) and segment.focus is None and focus
+        found_focus.append(_focus_of(segment, clip, facts, digest) if usable else None)
         if segment.audio is None:  # spoken from its text when the render starts
             if not segment.text.strip() and not segment.interlude:
                 problems.append(Problem("no narration: the segment has neither a recording "
@@ -129,11 +140,13 @@ def analyse_project(
         try:
             if defer_alignment and wanted and known is None:
                 found, later = _recalled_or_pending(facts, digest, segment.audio, number,
-                                                    segment.text, hold)
+                                                    segment.text, hold,
+                                                    project.language_of(number - 1))
                 pending += [later] if later is not None else []
             else:
                 found = _remembered(facts, digest, segment.audio, number, segment.text,
-                                    wanted, align=wanted and known is None, aligner=aligner)
+                                    wanted, align=wanted and known is None, aligner=aligner,
+                                    language=project.language_of(number - 1))
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
@@ -154,7 +167,39 @@ def analyse_project(
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
     return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips,
-                    pending)
+                    found_focus, pending)
+
+
+def _focus_of(segment: Segment, clip: ClipFacts | None, store: FactStore | None,
+              digest: Callable[[Path], str]) -> Focus | None:
+    """The focus found in a segment's still or clip (kept in ``store`` by its contents)."""
+    visual = segment.visual
+    if isinstance(visual, Card) or (isinstance(visual, Video) and clip is None):
+        return None
+    at = str(visual.clip.trim[0]) if isinstance(visual, Video) else None
+    try:
+        key = focus_facts_key(digest(visual.files()[0]), at) if store is not None else None
+    except MediaError:
+        return None  # opening it for the render names the problem
+    kept = store.recall(key) if store is not None and key is not None else None
+    if kept is not None and _is_focus(kept.get("focus", "")):
+        point = kept["focus"]
+        return (float(point[0]), float(point[1])) if point is not None else None
+    try:
+        found = (clip_focus(visual.video, visual.clip.trim[0], clip.width, clip.height)
+                 if isinstance(visual, Video) and clip is not None
+                 else picture_focus(visual.image) if isinstance(visual, Still) else None)
+    except MediaError:
+        return None
+    if store is not None and key is not None:
+        store.remember(key, {"focus": list(found) if found is not None else None})
+    return found
+
+
+def _is_focus(point: Any) -> bool:
+    """Whether kept facts hold a focus (or ``None``: none was found), as finding one gives."""
+    return point is None or (isinstance(point, list) and len(point) == 2 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in point))
 
 
 def _check_visual(project: Project, segment: Segment, number: int, problems: list[Problem],
@@ -182,6 +227,15 @@ def _check_visual(project: Project, segment: Segment, number: int, problems: lis
             return (0, 0), None
         case _:
             assert_never(visual)
+
+
+def card_warnings(project: Project) -> list[str]:
+    """What drawing the cards' titles has to say at ``project``'s frame (another
+    platform's shape may wrap or leave out a title that fits in the first's)."""
+    return [f"segment {number} title: {note}"
+            for number, segment in enumerate(project.segments, start=1)
+            if isinstance(segment.visual, Card)
+            for note in _card_notes(project, segment.visual)]
 
 
 def _card_notes(project: Project, card: Card) -> list[str]:
@@ -239,19 +293,21 @@ class FactStore(Protocol):
 
 
 def _remembered(store: FactStore | None, digest: Callable[[Path], str], path: Path,
-                number: int, text: str, speech: bool, *, align: bool, aligner: Aligner
-                ) -> _Found:
+                number: int, text: str, speech: bool, *, align: bool, aligner: Aligner,
+                language: str = "en") -> _Found:
     """What :func:`_narration_facts` finds, taken from ``store`` when it was found before."""
     try:
         content = digest(path) if store is not None else None
     except MediaError:
         content = None  # decoding it names the problem, with its segment
     if store is None or content is None:
-        return _narration_facts(path, number, text, speech, align=align, aligner=aligner)
-    key = narration_facts_key(content, text, speech=speech, align=align)
+        return _narration_facts(path, number, text, speech, align=align, aligner=aligner,
+                                language=language)
+    key = narration_facts_key(content, text, speech=speech, align=align, language=language)
     found = _from_json(store.recall(key))
     if found is None:
-        found = _narration_facts(path, number, text, speech, align=align, aligner=aligner)
+        found = _narration_facts(path, number, text, speech, align=align, aligner=aligner,
+                                 language=language)
         store.remember(key, _to_json(found))
     return found
 
@@ -266,6 +322,7 @@ class PendingWords:
         text: What it says.
         length: Its length at 48 kHz.
         key: Where its full facts are kept once found (``None``: not kept).
+        language: The language its text is aligned in.
         held: Its decoded blocks, kept from the analysis (``None``: decoded again);
             :func:`find_words` empties the list.
     """
@@ -275,6 +332,7 @@ class PendingWords:
     text: str
     length: int
     key: str | None
+    language: str = "en"
     held: list[Samples] | None = None
 
 
@@ -289,7 +347,7 @@ class FoundWords:
 
 
 def _recalled_or_pending(store: FactStore | None, digest: Callable[[Path], str], path: Path,
-                         number: int, text: str, hold: _Held
+                         number: int, text: str, hold: _Held, language: str
                          ) -> tuple[_Found, PendingWords | None]:
     """A narration's full facts when they are kept; else its length, and what finding
     its speech and words later needs."""
@@ -299,13 +357,13 @@ def _recalled_or_pending(store: FactStore | None, digest: Callable[[Path], str],
         content = None  # decoding it names the problem, with its segment
     key = None
     if store is not None and content is not None:
-        key = narration_facts_key(content, text, speech=True, align=True)
+        key = narration_facts_key(content, text, speech=True, align=True, language=language)
         found = _from_json(store.recall(key))
         if found is not None:
             return found, None
     length, _, _ = _narration(path, number, False, align=False, hold=hold)
     return (_Found(length, [], _NO_WORDS),
-            PendingWords(number - 1, path, text, length, key, hold.take()))
+            PendingWords(number - 1, path, text, length, key, language, hold.take()))
 
 
 def find_words(pending: PendingWords, aligner: Aligner, store: FactStore | None = None
@@ -329,30 +387,30 @@ def find_words(pending: PendingWords, aligner: Aligner, store: FactStore | None 
     if length != pending.length:
         raise MediaError("the recording changed while the video was rendered",
                          path=pending.path, segment=number)
-    found = _words(pending.text, length, regions, mono, aligner)
+    found = _words(pending.text, length, regions, mono, aligner, pending.language)
     if store is not None and pending.key is not None:
         store.remember(pending.key, _to_json(found))
     return FoundWords(found.speech, found.words, found.note)
 
 
 def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align: bool,
-                     aligner: Aligner) -> _Found:
+                     aligner: Aligner, language: str = "en") -> _Found:
     """A narration's length, where it speaks and when its words are said (when asked)."""
     length, regions, mono = _narration(path, number, speech, align=align)
     if not speech or not align:
         return _Found(length, regions, _NO_WORDS)
-    return _words(text, length, regions, mono, aligner)
+    return _words(text, length, regions, mono, aligner, language)
 
 
-def _words(text: str, length: int, regions: Regions, mono: Samples | None, aligner: Aligner
-           ) -> _Found:
+def _words(text: str, length: int, regions: Regions, mono: Samples | None, aligner: Aligner,
+           language: str = "en") -> _Found:
     """The facts of a narration whose words are found from its mono samples (``None``:
     too long to align, so estimated)."""
     if mono is None:
         return _Found(length, regions, estimate_words(text, regions, length),
                       f"word timings estimated (narrations over {_ALIGN_SECONDS // 60:g} "
                       "minutes are not aligned)")
-    aligned, why = align_narration(text, mono, regions, aligner)
+    aligned, why = align_narration(text, mono, regions, aligner, language)
     return _Found(length, regions, aligned, why)
 
 

@@ -18,7 +18,8 @@ Layout::
     <root>/parts/<ab>/<key>.mp4     encoded video parts (and <key>.json: what
     <root>/sound/<ab>/<key>.m4a     encoded sound tracks  was learnt making them)
     <root>/facts/<ab>/<key>.facts   what analysing an input found (JSON: a
-                                    narration's length, speech and word timings)
+                                    narration's length, speech and word timings;
+                                    a picture's focus)
     <root>/tmp/                     entries being written
     <root>/work/<id>/               one render's links to the entries it uses
     <root>/new/<id>/                a render's folder while it is made and locked
@@ -67,7 +68,8 @@ class CacheStats:
     size: int
     max_bytes: int
     kinds: dict[str, int] = field(default_factory=dict)
-    """Entries of each kind: ``parts``, ``sound`` and ``facts`` (narration analyses)."""
+    """Entries of each kind: ``parts``, ``sound`` and ``facts`` (what analysing a
+    narration or finding a picture's focus found)."""
 
 
 class PartCache:

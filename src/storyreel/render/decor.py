@@ -26,9 +26,15 @@ from storyreel.frames.text import CaptionPainter, CaptionStyle
 from storyreel.media.encoder import PlaneViews
 from storyreel.model.platforms import Insets
 from storyreel.model.project import Logo, Project, Subtitles
-from storyreel.timeline.story import Caption, Story
+from storyreel.timeline.story import Caption, Story, seconds_to_frames
 
-__all__ = ["Decorator", "caption_style", "fade_level", "logo_overlay"]
+__all__ = ["Decorator", "caption_style", "fade_frames", "fade_level", "logo_overlay"]
+
+
+def fade_frames(project: Project) -> tuple[int, int]:
+    """The fade in and the fade out of ``project``, in frames."""
+    fades, fps = project.settings.transitions, project.fps
+    return seconds_to_frames(fades.fade_in, fps), seconds_to_frames(fades.fade_out, fps)
 
 
 def fade_level(frame: int, total: int, fade_in: int, fade_out: int) -> float:
@@ -87,7 +93,10 @@ def logo_overlay(logo: Logo, width: int, height: int, insets: Insets | None = No
 
 
 class Decorator:
-    """Draws captions, logo and fades over frame ``i`` of a story."""
+    """Draws captions, logo and fades over frame ``i`` of a story.
+
+    Frames come in order in a render; a preview may ask for any frame, in any order.
+    """
 
     def __init__(self, project: Project, story: Story, fade_in: int, fade_out: int) -> None:
         self._warnings: list[str] = []
@@ -101,6 +110,7 @@ class Decorator:
         self._look = settings.subtitles.style
         self._pop = settings.subtitles.pop_words
         self._next = 0
+        self._last = -1  # the frame drawn last
         self._current: CaptionTrack[Caption] | None = None
         self._logo = (
             logo_overlay(settings.logo, project.width, project.height, settings.safe_insets)
@@ -125,6 +135,9 @@ class Decorator:
             fade_black(views, level)
 
     def _caption_at(self, frame: int) -> Overlay | None:
+        if frame < self._last:  # a preview went back in time: walk the captions again
+            self._next, self._current = 0, None
+        self._last = frame
         if self._current is not None and self._current.end <= frame:
             self._note(self._current)
             self._current = None

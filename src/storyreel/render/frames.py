@@ -22,7 +22,8 @@ from storyreel.frames.blend import crossfade, smooth
 from storyreel.media.encoder import PlaneViews
 from storyreel.timeline.plan import Plan, SegmentSpan
 
-__all__ = ["Decorate", "FrameProducer", "Picture", "PictureLoader"]
+__all__ = ["Decorate", "FrameProducer", "Picture", "PictureLoader", "draw_frame",
+           "scratch_like"]
 
 
 class Picture(Protocol):
@@ -186,25 +187,42 @@ class FrameProducer:
             if taken is None:
                 return False
             frame, views = taken
-            current.draw(views, frame_index - span.visible_start, _progress(span, frame_index))
+            incoming = None
             if following is not None and frame_index >= following.visible_start:
-                self._blend_incoming(views, following, opened[following.index].result(),
-                                     frame_index)
+                incoming = following, opened[following.index].result()
+                if self._scratch is None:
+                    self._scratch = scratch_like(views)
+            draw_frame(views, frame_index, span, current, incoming, self._scratch)
             if self._decorate is not None:
                 self._decorate(frame_index, views)
             if not self._put(frame):
                 return False
         return True
 
-    def _blend_incoming(self, views: PlaneViews, span: SegmentSpan, picture: Picture,
-                        frame_index: int) -> None:
-        if self._scratch is None:
-            self._scratch = tuple(np.empty_like(v) for v in views)  # type: ignore[assignment]
-        scratch = self._scratch
-        assert scratch is not None
-        local = frame_index - span.visible_start
-        picture.draw(scratch, local, _progress(span, frame_index))
-        crossfade(views, scratch, smooth((local + 1) / (span.crossfade + 1)))
+
+def scratch_like(views: PlaneViews) -> PlaneViews:
+    """Planes of the same shapes as ``views``, to draw an incoming picture into."""
+    y, u, v = views
+    return np.empty_like(y), np.empty_like(u), np.empty_like(v)
+
+
+def draw_frame(views: PlaneViews, frame_index: int, span: SegmentSpan, picture: Picture,
+               incoming: tuple[SegmentSpan, Picture] | None = None,
+               scratch: PlaneViews | None = None) -> None:
+    """Draw frame ``frame_index`` of the timeline into ``views``: the picture of ``span``
+    (the segment whose frame it is) and, inside the crossfade into the next segment, that
+    segment's picture (``incoming``, drawn into ``scratch``) blended over it.
+
+    Every frame of a render is drawn here, and so is a single frame of a preview.
+    """
+    picture.draw(views, frame_index - span.visible_start, _progress(span, frame_index))
+    if incoming is None:
+        return
+    following, next_picture = incoming
+    assert scratch is not None
+    local = frame_index - following.visible_start
+    next_picture.draw(scratch, local, _progress(following, frame_index))
+    crossfade(views, scratch, smooth((local + 1) / (following.crossfade + 1)))
 
 
 def _progress(span: SegmentSpan, frame_index: int) -> float:

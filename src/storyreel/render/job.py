@@ -28,10 +28,12 @@ from storyreel.frames.pictures import PreparedStills
 from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
+from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
 from storyreel.render.ahead import StillsAhead, WordsAhead
-from storyreel.render.analysis import Analysis, analyse_project
+from storyreel.render.analysis import Analysis, analyse_project, card_warnings
 from storyreel.render.cache import PartCache
+from storyreel.render.decor import fade_frames
 from storyreel.render.keys import FileDigests, part_key, sound_key
 from storyreel.render.output import check_output_dir, publish, sweep_stale, temp_output
 from storyreel.render.parts import (
@@ -163,6 +165,9 @@ class Job:
         check_output_dir(self.target)
         sweep_stale(self.target.parent)
         plan = story.plan
+        platform = self.settings.platform  # each output's own: its platform's limit
+        too_long = length_warning(platform, plan.duration) if platform else None
+        self.warnings += [too_long] if too_long else []
         with temp_output(self.target) as temp, self.workspace() as work:
             sound, story = self.export(story, temp, work, shared)
             self.check_cancel()
@@ -195,6 +200,8 @@ class Job:
                   encoders=self.encoders, workers=self.workers, single_part=self.single_part,
                   parts=self.parts)
         job.analysis, job.digest = self.analysis, self.digest
+        platform = project.settings.platform
+        job.warnings += [f"{platform} video: {note}" for note in card_warnings(project)]
         return job
 
     def check_cache(self) -> None:
@@ -242,7 +249,7 @@ class Job:
         analysis = analyse_project(self.project, on_segment,
                                    speech=captions.enabled or captions.sidecar
                                    or captions.words_json, words=self.words,
-                                   facts=self.cache, digest=self.digest,
+                                   facts=self.cache, digest=self.digest, focus=True,
                                    defer_alignment=self.overlap)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
@@ -622,8 +629,7 @@ class Job:
 
     def fades(self, story: Story) -> tuple[int, int]:
         """Fade in/out lengths in frames."""
-        fades, fps = self.settings.transitions, story.plan.fps
-        return seconds_to_frames(fades.fade_in, fps), seconds_to_frames(fades.fade_out, fps)
+        return fade_frames(self.project)
 
 
 class _Stop:

@@ -32,13 +32,14 @@ from storyreel.render.decor import fade_level
 from storyreel.timeline.chunks import Chunk
 from storyreel.timeline.story import Item, Story
 
-__all__ = ["FileDigests", "build_identity", "narration_facts_key", "part_key", "sound_key",
-           "x264_build"]
+__all__ = ["FileDigests", "build_identity", "focus_facts_key", "narration_facts_key", "part_key",
+           "sound_key", "x264_build"]
 
 _KNOWN_STORY_FIELDS = {"items", "plan", "captions", "chapters"}
 _SOUND_SETTINGS = {"music", "loudness", "audio_bitrate", "gap"}
 _DRAWING_CODE = ("frames", "media", "render/decor.py", "render/frames.py", "timeline")
 _SOUND_CODE = ("audio", "media")
+_FOCUS_CODE = ("media/focus.py", "media/image.py", "media/clipread.py")
 _ANALYSIS_CODE = ("audio", "media", "render/analysis.py", "timeline/words.py", "voice/normalize.py")
 
 
@@ -81,6 +82,8 @@ def part_key(project: Project, story: Story, chunk: Chunk, settings: EncoderSett
         # Every project-wide setting but the sound-only ones: caption styles, the logo,
         # safe areas and whatever is added later all shape the frames.
         "settings": project.settings.model_dump(mode="json", exclude=_SOUND_SETTINGS),
+        # The platform's safe area is the preset's, in code the settings only name.
+        "safe": project.settings.safe_insets,
         "font": digest(subtitles.font) if subtitles.font is not None else None,
         "logo": digest(logo.path) if logo is not None else None,
         "fades": [(f - start, fade_level(f, plan.total_frames, *fades))
@@ -92,12 +95,21 @@ def part_key(project: Project, story: Story, chunk: Chunk, settings: EncoderSett
     return _hash(description)
 
 
-def narration_facts_key(content: str, text: str, *, speech: bool, align: bool) -> str:
+def narration_facts_key(content: str, text: str, *, speech: bool, align: bool,
+                        language: str = "en") -> str:
     """The key of what analysing a narration found: its contents' hash (``content``),
-    the text it says (alignment places its words), what was asked, and the code."""
+    the text it says and its language (alignment places its words), what was asked, and
+    the code."""
     return _hash({"narration": content, "text": text if align else None, "speech": speech,
+                  "language": language if align else None,
                   "align": align, "code": _code_digest(_ANALYSIS_CODE),
                   "versions": _aligner_version()})
+
+
+def focus_facts_key(content: str, at: str | None) -> str:
+    """The key of a picture's found focus: its contents' hash (``content``), the moment
+    of a clip it was looked for at (``at``, ``None`` for a still), and the code."""
+    return _hash({"focus": content, "at": at, "code": _code_digest(_FOCUS_CODE)})
 
 
 def sound_key(project: Project, story: Story, settings: EncoderSettings,
@@ -170,7 +182,7 @@ def _aligner_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("pocketsphinx")
+        return f"{version('pocketsphinx')}/{version('espeakng-loader')}"
     except PackageNotFoundError:
         return "none"
 

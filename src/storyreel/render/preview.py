@@ -22,13 +22,14 @@ from numpy.typing import NDArray
 
 from storyreel.errors import MediaError
 from storyreel.frames.card import card_planes
-from storyreel.frames.kenburns import choose_motion, warp_into
+from storyreel.frames.kenburns import around, choose_motion, warp_into
 from storyreel.frames.overlay import blend_into
 from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionPainter
 from storyreel.frames.video import VideoPicture
 from storyreel.media.clip import ClipReader, probe_clip
-from storyreel.media.image import Planes, even_ceil, load_cover_planes, rgb_to_yuv420
+from storyreel.media.focus import picture_focus
+from storyreel.media.image import Planes, even_ceil, load_cover_planes, load_framed, rgb_to_yuv420
 from storyreel.model.language import sample_caption
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
@@ -43,6 +44,7 @@ from storyreel.timeline.captions import (
     pop_groups,
     split_chunks,
 )
+from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import ClipFacts
 
 __all__ = ["FILMSTRIP_FRAMES", "FILMSTRIP_HEIGHT", "SAMPLE_CAPTION", "StillCache", "StillLoader",
@@ -79,6 +81,9 @@ class StillCache:
         self.max_bytes = max_bytes
         self.load = load
         self._kept: OrderedDict[tuple[str, int, int], Planes] = OrderedDict()
+        self._framed: OrderedDict[tuple[str, int, int, Focus], tuple[Planes, Focus]] = (
+            OrderedDict())
+        self._found: dict[str, Focus | None] = {}
         self._digests = FileDigests()
         self._hashing = threading.Lock()
         self._lock = threading.Lock()
@@ -90,7 +95,7 @@ class StillCache:
             MediaError: The file cannot be read or decoded.
         """
         try:
-            key = (self._digest(path), width, height)
+            key = (self.digest(path), width, height)
         except MediaError:
             return self.load(path, width, height, segment)  # its own error says why
         with self._lock:
@@ -105,8 +110,39 @@ class StillCache:
                     self._kept.popitem(last=False)
         return Planes(planes.y.copy(), planes.u.copy(), planes.v.copy())
 
-    def _digest(self, path: Path) -> str:
-        """The file's SHA-256 (read again only when its length or time changed)."""
+    def framed(self, path: Path, width: int, height: int, segment: int, focus: Focus
+               ) -> tuple[Planes, Focus]:
+        """The still cropped around ``focus`` (and where the focus lies in it), decoded
+        at most once per focus (the last few are kept)."""
+        key = (self.digest(path), width, height, focus)
+        with self._lock:
+            kept = self._framed.get(key)
+        if kept is None:
+            kept = load_framed(path, width, height, segment, focus)
+            with self._lock:
+                self._framed[key] = kept
+                while len(self._framed) > 4:
+                    self._framed.popitem(last=False)
+        planes = kept[0]
+        return Planes(planes.y.copy(), planes.u.copy(), planes.v.copy()), kept[1]
+
+    def found_focus(self, path: Path) -> Focus | None:
+        """The focus a render finds in the still (looked for once per file contents)."""
+        digest = self.digest(path)
+        with self._lock:
+            if digest in self._found:
+                return self._found[digest]
+        found = picture_focus(path)
+        with self._lock:
+            self._found[digest] = found
+        return found
+
+    def digest(self, path: Path) -> str:
+        """The file's SHA-256 (read again only when its length or time changed).
+
+        Raises:
+            MediaError: The file cannot be read.
+        """
         with self._hashing:
             return self._digests(path)
 
@@ -218,7 +254,14 @@ def _still_frame(project: Project, index: int, image: Path, *, end: bool,
                            pan=kb.pan, eased=kb.easing == "ease-in-out")
     scale = 1.0 if motion.static else zoom
     width, height = project.width, project.height
-    source = load(image, even_ceil(width * scale), even_ceil(height * scale), index + 1)
+    size = (even_ceil(width * scale), even_ceil(height * scale))
+    focus = segment.focus or (load.found_focus(image) if isinstance(load, StillCache) else None)
+    if focus is None:
+        source = load(image, *size, index + 1)
+    else:
+        source, inside = (load.framed(image, *size, index + 1, focus) if isinstance(
+            load, StillCache) else load_framed(image, *size, index + 1, focus))
+        motion = around(motion, inside)
     frame = _blank(width, height)
     warp_into(source, (frame.y, frame.u, frame.v), motion, 1.0 if end else 0.0)
     return frame

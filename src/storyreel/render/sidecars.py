@@ -1,5 +1,5 @@
-"""Files published beside the MP4: ``.srt`` / ``.vtt`` captions, ``.chapters.txt`` and
-``.words.json``.
+"""Files published beside the MP4: ``.srt`` / ``.vtt`` captions, ``.chapters.txt``,
+``.words.json`` and the cover picture, ``-thumbnail.jpg``.
 
 They are written to hidden temp files first and renamed into place only once the
 video itself has been published, so a failed render never touches the captions of
@@ -23,16 +23,17 @@ from storyreel.media.sidecar import (
     format_vtt,
     format_words_json,
     sidecar_path,
-    write_text_atomic,
+    write_bytes_atomic,
     youtube_chapters,
 )
 from storyreel.model.project import Project
 from storyreel.render.output import TEMP_SUFFIX
+from storyreel.render.thumbnail import THUMBNAIL_SUFFIX, thumbnail_jpeg
 from storyreel.timeline.story import Story
 
 __all__ = ["SIDECAR_SUFFIXES", "Sidecars", "caption_cues", "prepare_sidecars"]
 
-SIDECAR_SUFFIXES = (".srt", ".vtt", ".chapters.txt", ".words.json")
+SIDECAR_SUFFIXES = (".srt", ".vtt", ".chapters.txt", ".words.json", THUMBNAIL_SUFFIX)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def caption_cues(story: Story) -> tuple[list[Cue], list[list[TimedWord]]]:
 def prepare_sidecars(project: Project, story: Story, video: Path) -> Sidecars:
     """Write the sidecar files of ``video`` to temp names beside it."""
     plan = story.plan
-    texts: list[tuple[str, str]] = []
+    texts: list[tuple[str, str | bytes]] = []
     warnings: list[str] = []
     options = project.settings.subtitles
     if (options.sidecar or options.words_json) and story.captions:
@@ -103,13 +104,18 @@ def prepare_sidecars(project: Project, story: Story, video: Path) -> Sidecars:
         warnings += [f"chapters: {note}" for note in notes]
         if text:
             texts.append((".chapters.txt", text))
+    if project.settings.thumbnail is not None:
+        cover, notes = thumbnail_jpeg(project, story)
+        warnings += notes
+        texts.append((THUMBNAIL_SUFFIX, cover))
     sidecars = Sidecars(video, [], warnings)
     try:
-        for suffix, text in texts:
+        for suffix, content in texts:
             final = sidecar_path(video, suffix)
             temp = final.with_name(
                 f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
-            write_text_atomic(temp, text)
+            write_bytes_atomic(temp, content.encode("utf-8") if isinstance(content, str)
+                               else content)
             sidecars.pending.append((temp, final))
     except BaseException:
         sidecars.discard()

@@ -26,6 +26,7 @@ from storyreel.service.errors import (
     Conflict,
     Invalid,
     NotFound,
+    OutOfRange,
     PreconditionFailed,
     StudioError,
     TooLarge,
@@ -116,7 +117,7 @@ def _version() -> str:
 #: The one place a studio error becomes an HTTP status.
 _STATUS: tuple[tuple[type[StudioError], int], ...] = (
     (NotFound, 404), (Conflict, 409), (PreconditionFailed, 412), (TooLarge, 413),
-    (Invalid, 400), (Busy, 503))
+    (OutOfRange, 422), (Invalid, 400), (Busy, 503))
 
 
 def error_body(exc: StudioError) -> JSONResponse:

@@ -8,7 +8,9 @@ each class to a response once (:func:`storyreel.service.app.create_app`)::
     ├── Conflict                        a render or job of the project is in the way
     ├── PreconditionFailed              ``If-Match`` names a version changed since
     ├── Invalid (ValueError)            the request or file is not usable; ``problems`` say why
-    │   └── UploadRejected              an uploaded file failed its checks
+    │   ├── UploadRejected              an uploaded file failed its checks
+    │   └── OutOfRange                  a well-formed request for what is not there (a time
+    │                                   past the video's end)
     ├── TooLarge                        a body or file is over its cap
     └── Busy                            too much costly work at once; try again shortly
 """
@@ -26,6 +28,7 @@ __all__ = [
     "Conflict",
     "Invalid",
     "NotFound",
+    "OutOfRange",
     "PreconditionFailed",
     "StudioError",
     "TooLarge",
@@ -76,6 +79,11 @@ class Invalid(StudioError, ValueError):
 
 class UploadRejected(Invalid):
     """An uploaded file failed its checks (type, damage, length, pixels)."""
+
+
+class OutOfRange(Invalid):
+    """A value the request may hold, but not here: a time that is not a moment of the
+    video (not a number, before its start or past its end)."""
 
 
 class TooLarge(StudioError):

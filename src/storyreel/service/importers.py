@@ -337,6 +337,8 @@ def _visual_fields(fields: dict[str, Any], segment: Segment) -> None:
         fields["title"] = segment.title
     if segment.clip is not None:
         fields["clip"] = segment.clip.model_dump(mode="json", exclude_unset=True)
+    if segment.focus is not None:
+        fields["focus"] = list(segment.focus)
 
 
 def _bundle_assets(project: Project, parsed: ParsedProject, folder: PurePosixPath,

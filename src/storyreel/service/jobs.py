@@ -435,7 +435,7 @@ class LocalDispatcher:
                           str(folder), str(folder / "output" / f"render-{job.id}.mp4"),
                           narrate=respeak_positions(segments, project.options),
                           options=project.options, draft=job.draft,
-                          cache=str(self.media_root.parent / "cache"))
+                          cache=str(self.media_root.parent / "cache"), cut=job.cut or [])
         kept = [RECORDING_CHANGED.format(number=number)
                 for number in changed_recordings(segments, project.options)]
         if cancel.is_set():

@@ -69,6 +69,7 @@ def studio_running(studio: Studio) -> Iterator[Studio]:
                 yield studio
             finally:
                 studio.dispatcher.stop()
+                studio.moments.close()  # the pictures kept open for frame previews
         finally:
             studio.store.close()
     finally:

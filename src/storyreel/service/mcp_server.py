@@ -143,7 +143,8 @@ def build_server(studio: Studio) -> MCPServer[Any]:
     def project_status(project_id: int) -> str:
         """Where the project's latest render stands: ``status`` (queued, running,
         completed, failed, cancelled, or none before any render), ``progress`` (0-100),
-        and, when completed, the video's ``path``."""
+        and, when completed, the video's ``path`` (of a render for several platforms,
+        the first's, and ``videos``: each one's ``platform`` and ``path``)."""
         return json.dumps(_answer(lambda: _status(studio, project_id)), ensure_ascii=False)
 
     @server.tool()
@@ -153,7 +154,8 @@ def build_server(studio: Studio) -> MCPServer[Any]:
         fcpxml (Final Cut Pro, DaVinci Resolve), kdenlive (Kdenlive, Shotcut) or edl.
         Narrations not yet spoken are spoken first; captions go beside it as an SRT.
         Answers JSON with the ``path``, ``frames``, ``fps``, ``clips``, ``captions`` and
-        ``warnings`` (what the format leaves out)."""
+        ``warnings`` (what the format leaves out). Not inside the studio's data folder,
+        whose files the studio manages."""
         return json.dumps(_answer(lambda: _export(studio, project_id, format,
                                                   Path(path).expanduser())),
                           ensure_ascii=False)
@@ -217,6 +219,10 @@ def _export(studio: Studio, project_id: int, fmt: str, target: Path) -> dict[str
     if fmt not in FORMATS:
         raise Invalid(f"Unknown timeline format {fmt!r}: choose one of {', '.join(FORMATS)}.")
     row = studio.project(project_id)
+    if target.resolve().parent.is_relative_to(studio.data_dir.resolve()):
+        raise Invalid(f"The timeline cannot be written to {target}: the studio's data folder "
+                      f"({studio.data_dir}) holds only the files it manages; choose a path "
+                      "outside it.")
     manifest = build_manifest(row.title, row.options, studio.store.segments(project_id))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)  # an agent may have no shell
@@ -248,6 +254,12 @@ def _status(studio: Studio, project_id: int) -> dict[str, Any]:
         answer["problems"] = [p.model_dump(exclude_none=True) for p in status.problems]
     if status.status == "completed" and status.job_id is not None:
         answer["path"] = str(studio.render_file(status.job_id, "video")[0])
+        job, _ = studio.finished(status.job_id)
+        if job.outputs:  # a render for several platforms: one video each
+            answer["videos"] = [
+                {"platform": o["platform"],
+                 "path": str(studio.render_file(job.id, "video", o["platform"])[0])}
+                for o in job.outputs]
     return answer
 
 

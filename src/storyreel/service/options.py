@@ -217,11 +217,12 @@ def missing_media(segment: SegmentRow, project_dir: Path) -> list[str]:
 def _visual(segment: SegmentRow) -> dict[str, Any]:
     """A segment's visual as the manifest gives it: its image, its video with the clip
     options, or (with neither) a card with its title."""
+    focus = {"focus": segment.focus} if segment.focus else {}
     if segment.image_file:
-        return {"image": segment.image_file}
+        return {"image": segment.image_file, **focus}
     if segment.video_file:
         return {"video": segment.video_file,
-                **({"clip": segment.clip} if segment.clip else {})}
+                **({"clip": segment.clip} if segment.clip else {}), **focus}
     return {"title": segment.title} if segment.title else {}
 
 

@@ -38,6 +38,7 @@ class RenderSpec:
         cache: The folder of encoded parts kept between renders (the studio's data
             folder holds it); empty for none. With workers on Redis, the narrations they
             speak are kept there too (``narration/``).
+        cut: The 1-based segments to render (a cut, with its own timing); empty: all.
     """
 
     job_id: int
@@ -49,6 +50,7 @@ class RenderSpec:
     options: dict[str, Any] = field(default_factory=dict)
     draft: bool = False
     cache: str = ""
+    cut: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,16 @@ def _describe(exc: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
         EncoderError,
         MediaError,
         OutputError,
+        PlatformFailed,
         ValidationFailed,
         VerificationError,
     )
 
+    if isinstance(exc, PlatformFailed):  # what failed, said as for a video of its own
+        cause = exc.__cause__
+        message, problems = (_describe(cause) if isinstance(cause, Exception)
+                             else (f"{exc.reason}.", None))
+        return f"The {exc.platform} video failed. {message}", problems
     if isinstance(exc, ValidationFailed):
         count = len(exc.problems)
         return (f"The project cannot render yet: {count} problem{'s' if count != 1 else ''} "

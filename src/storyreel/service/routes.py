@@ -25,6 +25,7 @@ from storyreel.service.options import options_schema
 from storyreel.service.schemas import (
     BatchQueued,
     ErrorOut,
+    FrameGridOut,
     GalleryItem,
     NarrateAccepted,
     NarrateRequest,
@@ -425,6 +426,53 @@ def segment_preview(project_id: int, segment_id: int, studio: StudioDep,
                     media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
+@router.get("/projects/{project_id}/frames/", response_model=FrameGridOut, tags=["projects"],
+            responses={503: {"model": ErrorOut, "description": "Too many previews at once"}})
+def frame_grid(project_id: int, studio: StudioDep) -> FrameGridOut:
+    """The video's frames as the next render will make them: their count and exact rate,
+    and where each segment starts (segments not spoken yet are timed from their words)."""
+    return studio.frame_grid(project_id)
+
+
+#: Narrowest and widest frame preview, in pixels.
+FRAME_WIDTHS = (64, 1280)
+
+
+@router.get("/projects/{project_id}/frame.jpg", tags=["projects"], response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}},
+                             "description": "The frame of the video at that time",
+                             "headers": {
+                                 "X-Storyreel-Frame": {"description": "Its frame number "
+                                                       "(0-based)",
+                                                       "schema": {"type": "integer"}},
+                                 "X-Storyreel-Estimated": {
+                                     "description": "Segments (1-based, comma-separated) "
+                                                    "not spoken yet, whose length is "
+                                                    "estimated from their words",
+                                     "schema": {"type": "string"}}}},
+                       422: {"model": ErrorOut, "description": "t is not a time of the "
+                                                               "video"},
+                       503: {"model": ErrorOut, "description": "Too many previews at once"}})
+def frame_preview(project_id: int, studio: StudioDep,
+                  t: Annotated[str, Query(description="seconds from the start, e.g. 12.5")],
+                  w: Annotated[int | None, Query(ge=FRAME_WIDTHS[0], le=FRAME_WIDTHS[1],
+                                                 description="width in pixels (default: "
+                                                             "preview size)")] = None,
+                  ) -> Response:
+    """The frame the video will show at ``t`` seconds, drawn by the render's own code:
+    picture and motion, crossfade, caption with the word spoken then, logo, fades.
+
+    ``t`` is rounded once to the nearest frame; outside ``[0, length)`` (or not a number)
+    it is a 422. Segments not spoken yet are timed from their words, and named in
+    ``X-Storyreel-Estimated``.
+    """
+    frame = studio.frame_at(project_id, t, w)
+    headers = {"Cache-Control": "no-store", "X-Storyreel-Frame": str(frame.index)}
+    if frame.estimated:
+        headers["X-Storyreel-Estimated"] = ",".join(str(n) for n in frame.estimated)
+    return Response(frame.jpeg, media_type="image/jpeg", headers=headers)
+
+
 @router.get("/projects/{project_id}/segments/{segment_id}/filmstrip.png", tags=["segments"],
             response_class=Response,
             responses={200: {"content": {"image/png": {}},
@@ -473,8 +521,10 @@ def remove_asset(project_id: int, name: str, response: Response,
 def start_render(project_id: int, studio: StudioDep,
                  body: RenderRequest | None = None) -> RenderAccepted:
     """Queue a render: ``{"draft": true}`` for a quick draft (small size, fastest preset,
-    bitrate scaled to the size), else the final video. 400 lists every problem."""
-    job = studio.render(project_id, draft=body.draft if body else False)
+    bitrate scaled to the size), else the final video; ``{"segments": "2-4"}`` for a cut
+    of those segments only, with its own timing. 400 lists every problem."""
+    job = studio.render(project_id, draft=body.draft if body else False,
+                        segments=body.segments if body else None)
     return RenderAccepted(job_id=job.id, status="queued",
                           status_url=f"/api/projects/{project_id}/status/",
                           events_url=f"/api/projects/{project_id}/events/")
@@ -504,13 +554,30 @@ def start_narration(project_id: int, body: NarrateRequest,
 
 
 @router.get("/voices/", tags=["renders"])
-def list_voices() -> list[dict[str, Any]]:
-    """Voice engines on this machine: ready or not (and why), their voices and languages."""
+def list_voices(language: str | None = None) -> list[dict[str, Any]]:
+    """Voice engines on this machine: ready or not (and why), their voices and languages.
+
+    With ``language`` (a BCP 47 tag, the project's), each voice says whether it
+    ``speaks`` it; the fallback engine (espeak-ng) is marked ``fallback``.
+    """
     from dataclasses import asdict
 
+    from storyreel.model.language import normalise_language, speaks_language
     from storyreel.voice.engines import engine_statuses
+    from storyreel.voice.espeak import EspeakEngine
 
-    return [asdict(status) for status in engine_statuses()]
+    try:
+        tag = normalise_language(language) if language is not None else None
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    listed = []
+    for status in engine_statuses():
+        shown = asdict(status)
+        shown["fallback"] = status.name == EspeakEngine.name
+        for voice in shown["voices"]:
+            voice["speaks"] = tag is not None and speaks_language(voice["language"], tag)
+        listed.append(shown)
+    return listed
 
 
 @router.get("/voices/sample/", tags=["renders"], response_class=FileResponse)
@@ -586,6 +653,15 @@ def render_poster(job_id: int, studio: StudioDep,
     """A small picture from the finished video, for the history."""
     path, _ = studio.render_file(job_id, "jpg", platform)
     return _media(path)
+
+
+@router.get("/renders/{job_id}/thumbnail.jpg", tags=["renders"], response_class=FileResponse)
+def render_thumbnail(job_id: int, studio: StudioDep,
+                     platform: Platform = None) -> FileResponse:
+    """The cover picture written with the video (``settings.thumbnail``), as a download;
+    ``platform`` picks one video's of a render for several."""
+    path, name = studio.render_file(job_id, "thumbnail", platform)
+    return FileResponse(path, media_type="image/jpeg", filename=name)
 
 
 @router.get("/words/", tags=["projects"])

@@ -13,7 +13,7 @@ from storyreel.model.project import (
     MAX_TEXT_LENGTH,
     MAX_TITLE_LENGTH,
 )
-from storyreel.model.visual import ClipOptions
+from storyreel.model.visual import ClipOptions, FocusPoint
 from storyreel.service.narration import NarrationState
 from storyreel.words import creator_message, field_words
 
@@ -22,6 +22,7 @@ __all__ = [
     "ChaptersOut",
     "ClipOut",
     "ErrorOut",
+    "FrameGridOut",
     "GalleryItem",
     "ImageOut",
     "JobStatus",
@@ -38,6 +39,7 @@ __all__ = [
     "SegmentCreate",
     "SegmentOrder",
     "SegmentOut",
+    "SegmentStartOut",
     "SegmentUpdate",
     "SkippedProject",
     "StaleOut",
@@ -83,6 +85,8 @@ class SegmentUpdate(_Input):
                               description="drawn large on a card (a segment without a picture)")
     clip: ClipOptions | None = Field(None, description="how the segment's video is trimmed, "
                                                        "fitted, framed and heard")
+    focus: FocusPoint | None = Field(None, description="[x, y], shares of the picture: the "
+                                                       "point a crop keeps (null: found)")
     language: LanguageTag | None = Field(None, description="the language of its text (BCP "
                                                            "47); null: the project's")
     position: int | None = Field(None, ge=1, description="1-based place to move the segment to")
@@ -214,6 +218,8 @@ class SegmentOut(BaseModel):
     title: str | None = None
     video: ClipOut | None = None
     clip: dict[str, Any] | None = Field(None, description="the video's clip options")
+    focus: list[float] | None = Field(None, description="[x, y], the point of the picture "
+                                                        "its crops keep (null: found)")
     language: str | None = Field(None, description="the language of its text when it is "
                                                    "not the project's")
     missing: list[str] = Field(description="what the segment still needs to render")
@@ -221,6 +227,9 @@ class SegmentOut(BaseModel):
         "missing", description="recorded (uploaded), generated (by the voice), outdated "
                                "(generated from an older text or voice), pending (spoken "
                                "from its text at render) or missing")
+    seconds: float = Field(0.0, description="how long its narration lasts: the recording's "
+                                            "length, else estimated from its words, counted "
+                                            "as the captions count them in its language")
     etag: str = Field("", description="The segment's ETag (also in the ETag header): send "
                                       "it as If-Match to write only this version")
 
@@ -244,6 +253,10 @@ class VideoOut(BaseModel):
     vtt_url: str | None
     chapters_url: str | None = Field(description="YouTube chapters, offered only when YouTube "
                                                   "will show them")
+    thumbnail_url: str | None = Field(None, description="the cover picture written with the "
+                                                        "video (settings.thumbnail)")
+    cut: list[int] | None = Field(None, description="the segments (1-based) of a cut; null "
+                                                     "for the whole story")
     warnings: list[str]
     stale: bool = Field(description="the project changed after this video was made")
 
@@ -351,6 +364,9 @@ class RenderRequest(_Input):
 
     draft: bool = Field(False, description="a quick draft (the CLI's --draft) instead of the "
                                            "final video")
+    segments: str | None = Field(None, max_length=200,
+                                 description="render only these segments, with their own "
+                                             "timing (a cut): 3, 2-5, 2- or 1,4-6")
 
 
 class NarrateRequest(_Input):
@@ -398,3 +414,22 @@ class GalleryItem(BaseModel):
     height: int | None = None
     platform: str | None = Field(None, description="the platform it was made for, in a "
                                  "render for several platforms (one item each)")
+
+
+class SegmentStartOut(BaseModel):
+    """Where a segment starts in the video."""
+
+    id: int
+    frame: int = Field(description="its first frame (0-based)")
+    seconds: float = Field(description="the time of that frame")
+
+
+class FrameGridOut(BaseModel):
+    """The video's frames as the next render will make them: for a scrubber."""
+
+    fps: str = Field(description="exact frame rate, as a fraction (e.g. 30000/1001)")
+    frames: int = Field(description="frames in the video")
+    seconds: float = Field(description="the video's length")
+    estimated: list[int] = Field(description="segments (1-based) not spoken yet, timed "
+                                             "from their words")
+    segments: list[SegmentStartOut]

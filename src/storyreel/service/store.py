@@ -148,6 +148,8 @@ _ADDED_COLUMNS = (
     ("segments", "video_seconds", "REAL"),
     ("segments", "video_fps", "TEXT"),
     ("segments", "clip", "TEXT"),
+    ("segments", "focus", "TEXT"),
+    ("jobs", "cut", "TEXT"),
     ("segments", "language", "TEXT"),  # its own language tag; NULL: the project's
     # Version counters behind the studio's ETags; existing rows start at 1.
     ("projects", "version", "INTEGER NOT NULL DEFAULT 1"),
@@ -228,6 +230,7 @@ class SegmentRow:
     video_fps: str | None = None
     clip: dict[str, Any] | None = None
     version: int = 1
+    focus: list[float] | None = None
     language: str | None = None
 
 
@@ -265,6 +268,7 @@ class JobRow:
     width: int | None = None
     height: int | None = None
     project_version: float | None = None
+    cut: list[int] | None = None
     outputs: list[dict[str, Any]] | None = None
 
 
@@ -276,14 +280,15 @@ def _project(row: sqlite3.Row) -> ProjectRow:
 def _segment(row: sqlite3.Row) -> SegmentRow:
     data = {key: row[key] for key in row.keys()}  # noqa: SIM118
     data["clip"] = json.loads(data["clip"]) if data.get("clip") else None
+    data["focus"] = json.loads(data["focus"]) if data.get("focus") else None
     return SegmentRow(**data)
 
 
 def _segment_values(fields: dict[str, Any]) -> dict[str, Any]:
-    """``fields`` as stored: a segment's clip options as JSON."""
-    if fields.get("clip") is not None:
-        return {**fields, "clip": json.dumps(fields["clip"])}
-    return fields
+    """``fields`` as stored: a segment's clip options and focus as JSON."""
+    return {**fields, **{name: json.dumps(list(fields[name]) if name == "focus"
+                                          else fields[name])
+                         for name in ("clip", "focus") if fields.get(name) is not None}}
 
 
 def _job(row: sqlite3.Row) -> JobRow:
@@ -293,6 +298,7 @@ def _job(row: sqlite3.Row) -> JobRow:
     data["cancel_requested"] = bool(data["cancel_requested"])
     data["targets"] = json.loads(data["targets"]) if data.get("targets") else None
     data["draft"] = bool(data.get("draft"))
+    data["cut"] = json.loads(data["cut"]) if data.get("cut") else None
     data["outputs"] = json.loads(data["outputs"]) if data.get("outputs") else None
     return JobRow(**data)
 
@@ -300,7 +306,7 @@ def _job(row: sqlite3.Row) -> JobRow:
 _SEGMENT_FIELDS = {"text", "chapter", "image_prompt", "image_file", "image_width",
                    "image_height", "audio_file", "audio_samples", "narration_from", "title",
                    "video_file", "video_width", "video_height", "video_seconds", "video_fps",
-                   "clip", "language"}
+                   "clip", "focus", "language"}
 
 
 class Store:
@@ -618,9 +624,11 @@ class Store:
     # -- jobs ------------------------------------------------------------------------------
 
     def create_job(self, project_id: int, kind: str = "render",
-                   targets: list[int] | None = None, *, draft: bool = False) -> JobRow:
-        """Queue a job of the project: a ``render`` (a quick ``draft``, or the final video),
-        or ``narrate`` (its ``targets`` segments).
+                   targets: list[int] | None = None, *, draft: bool = False,
+                   cut: list[int] | None = None) -> JobRow:
+        """Queue a job of the project: a ``render`` (a quick ``draft``, or the final video;
+        of the 1-based segments ``cut`` only, when given), or ``narrate`` (its ``targets``
+        segments).
 
         The job remembers the project's version (its last change), so a finished video
         can tell when the project changed after it was made.
@@ -635,10 +643,10 @@ class Store:
             with self._tx() as db:
                 cur = db.execute(
                     "INSERT INTO jobs (project_id, status, message, created_at, updated_at, "
-                    "kind, targets, draft, project_version) VALUES (?, 'queued', '', ?, ?, ?, "
-                    "?, ?, (SELECT updated_at FROM projects WHERE id = ?))",
+                    "kind, targets, draft, cut, project_version) VALUES (?, 'queued', '', ?, "
+                    "?, ?, ?, ?, ?, (SELECT updated_at FROM projects WHERE id = ?))",
                     (project_id, now, now, kind, json.dumps(targets) if targets else None,
-                     int(draft), project_id),
+                     int(draft), json.dumps(cut) if cut else None, project_id),
                 )
         except sqlite3.IntegrityError:
             active = self.active_job(project_id)

@@ -8,7 +8,9 @@ answers.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import logging
 import secrets
 import tempfile
@@ -16,8 +18,11 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,9 +30,11 @@ from PIL import Image
 from pydantic import ValidationError
 
 from storyreel.demo import make_demo_project
-from storyreel.errors import ManifestError, MediaError, Problem, ValidationFailed
+from storyreel.errors import ManifestError, MediaError, OutsideVideo, Problem, ValidationFailed
 from storyreel.frames.text import check_font
 from storyreel.media.image import even_ceil
+from storyreel.media.sidecar import THUMBNAIL_SUFFIX, sidecar_path
+from storyreel.model.cuts import segment_numbers
 from storyreel.model.load import (
     MAX_MANIFEST_BYTES,
     parse_json,
@@ -37,6 +44,8 @@ from storyreel.model.load import (
 from storyreel.model.platforms import PlatformName
 from storyreel.model.project import MAX_SEGMENTS, MAX_TEXT_LENGTH, Project
 from storyreel.model.visual import Video
+from storyreel.render.cache import PartCache
+from storyreel.render.moment import KeptMoments, Moments, frame_at_time, plan_moments
 from storyreel.render.pipeline import apply_overrides, slugify
 from storyreel.render.preview import (
     SAMPLE_CAPTION,
@@ -51,6 +60,7 @@ from storyreel.service.errors import (
     Conflict,
     Invalid,
     NotFound,
+    OutOfRange,
     PreconditionFailed,
     StudioError,
     UploadRejected,
@@ -78,10 +88,12 @@ from storyreel.service.options import (
     render_problems,
 )
 from storyreel.service.schemas import (
+    FrameGridOut,
     ProblemOut,
     ProjectCreate,
     ProjectDetail,
     SegmentOut,
+    SegmentStartOut,
     SkippedProject,
     StatusOut,
     UploadOut,
@@ -98,7 +110,7 @@ from storyreel.service.store import (
 )
 from storyreel.service.views import Views
 
-__all__ = ["VOICE_SAMPLE", "Studio"]
+__all__ = ["VOICE_SAMPLE", "Frame", "Studio"]
 
 #: What the "listen" button says.
 VOICE_SAMPLE = "Once upon a time, in a valley far away, a story began."
@@ -111,6 +123,15 @@ PREVIEW_LONGEST = 640
 PREVIEW_SLOTS = 2
 #: Seconds a preview waits for a turn before it is answered 503 (try again).
 PREVIEW_WAIT = 20.0
+#: Planned timelines kept for frame previews, with the pictures each has open.
+FRAME_TIMELINES = 4
+#: JPEG quality of a frame preview.
+FRAME_QUALITY = 90
+#: Longest time accepted as sent (``123456.789``; longer texts are not times).
+_MAX_TIME_CHARS = 32
+#: Digits before the point beyond which a time is simply past the end of any video.
+_MAX_TIME_DIGITS = 12
+_T = TypeVar("_T")
 #: Event streams open at once; past this, a new one is answered 503 (each polls the store).
 MAX_EVENT_STREAMS = 64
 _FONT_EXTS = frozenset({"ttf", "otf", "ttc", "otc"})
@@ -128,6 +149,24 @@ def _problem_out(problem: Problem, segments: list[SegmentRow] | None = None) -> 
 
 def _invalid(exc: ValidationFailed, message: str = "Some options are not valid.") -> Invalid:
     return Invalid(message, [_problem_out(p) for p in exc.problems])
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A frame of the video drawn for a preview.
+
+    Attributes:
+        jpeg: The picture.
+        index: Its frame number in the video (0-based).
+        fps: The video's exact frame rate.
+        estimated: 1-based segments whose narration is not spoken yet: their length
+            (and so where the frame falls) is estimated from their words.
+    """
+
+    jpeg: bytes
+    index: int
+    fps: Fraction
+    estimated: tuple[int, ...]
 
 
 class Studio:
@@ -152,6 +191,9 @@ class Studio:
         self.stills = StillCache()  # decoded stills of previews, by file digest and size
         self.preview_slots = threading.BoundedSemaphore(PREVIEW_SLOTS)
         self.preview_wait = PREVIEW_WAIT
+        self.moments = KeptMoments(FRAME_TIMELINES)  # timelines planned for frame previews
+        # What renders found about each narration, shared with frame previews.
+        self._facts = PartCache(data_dir / "cache")
         self.event_streams = 0  # open now (counted on the event loop only)
         self.max_event_streams = MAX_EVENT_STREAMS
 
@@ -376,7 +418,8 @@ class Studio:
                     continue
                 try:
                     with archive.open(member) as handle:
-                        self._store_upload(segment, what, handle, budget)
+                        self._store_upload(segment, what, handle, budget,
+                                           focus=segment.focus)
                 except StudioError as exc:
                     problems.append(ProblemOut(message=str(exc), segment=number,
                                                segment_id=segment.id, field=what))
@@ -532,7 +575,13 @@ class Studio:
         return UploadOut(segment=view, **result)
 
     def _store_upload(self, segment: SegmentRow, what: str, source: IO[bytes],
-                      budget: int | None = None, expect: Expected = None) -> dict[str, Any]:
+                      budget: int | None = None, expect: Expected = None,
+                      focus: list[float] | None = None) -> dict[str, Any]:
+        """Check and store an upload as the segment's ``what``.
+
+        A new picture or clip has no focus of its own (the old one was a point of
+        another picture) unless ``focus`` gives it one: a bundle's manifest does.
+        """
         folder = self.folder(segment.project_id) / _MEDIA_FOLDERS[what]
         folder.mkdir(parents=True, exist_ok=True)
         temp = uploads.temp_name(folder)
@@ -543,16 +592,16 @@ class Studio:
         with uploads.removing(temp):
             uploads.spooled_copy(source, temp, cap)
             if what == "image":
-                return self._publish_image(segment, temp, expect)
+                return self._publish_image(segment, temp, expect, focus)
             if what == "video":
-                return self._publish_video(segment, temp, expect)
+                return self._publish_video(segment, temp, expect, focus)
             return self._publish_audio(segment, temp, expect)
 
     def _final_name(self, segment: SegmentRow, kind: str, ext: str) -> str:
         return f"{_MEDIA_FOLDERS[kind]}/seg-{segment.id}-{secrets.token_hex(4)}.{ext}"
 
-    def _publish_video(self, segment: SegmentRow, temp: Path,
-                       expect: Expected) -> dict[str, Any]:
+    def _publish_video(self, segment: SegmentRow, temp: Path, expect: Expected,
+                       focus: list[float] | None = None) -> dict[str, Any]:
         """A checked clip becomes the segment's visual, in place of its still."""
         info = uploads.check_video(temp)
         name = self._final_name(segment, "video", info.ext)
@@ -560,20 +609,20 @@ class Studio:
         self._swap_media(segment, "video", temp, target, {
             "video_file": name, "video_width": info.width, "video_height": info.height,
             "video_seconds": round(info.duration, 3), "video_fps": str(info.fps),
-            **_NO_IMAGE}, expect)
+            "focus": focus, **_NO_IMAGE}, expect)
         return {"kind": "video", "width": info.width, "height": info.height,
                 "duration": round(info.duration, 3), "fps": round(float(info.fps), 3),
                 "format": info.format}
 
-    def _publish_image(self, segment: SegmentRow, temp: Path,
-                       expect: Expected) -> dict[str, Any]:
+    def _publish_image(self, segment: SegmentRow, temp: Path, expect: Expected,
+                       focus: list[float] | None = None) -> dict[str, Any]:
         info = uploads.check_image(temp, self.limits)
         name = self._final_name(segment, "image", info.ext)
         target = self.folder(segment.project_id) / name
         uploads.make_thumbnail(temp, _thumb(target))
         self._swap_media(segment, "image", temp, target, {
             "image_file": name, "image_width": info.width, "image_height": info.height,
-            **_NO_VIDEO}, expect)
+            "focus": focus, **_NO_VIDEO}, expect)
         return {"kind": "image", "width": info.width, "height": info.height,
                 "format": info.format}
 
@@ -722,6 +771,11 @@ class Studio:
         """The engine's project for a preview: missing media stand in as blanks, and the
         frame is at most :data:`PREVIEW_LONGEST` pixels on its longer side. With
         ``platform``, the project as rendered for it (see :meth:`Project.for_platform`)."""
+        return self._preview_engine(project_id, self._preview_manifest(project_id),
+                                    platform=platform)
+
+    def _preview_manifest(self, project_id: int) -> dict[str, Any]:
+        """The project's manifest with a stand-in for each missing picture."""
         project = self.project(project_id)
         rows = self.store.segments(project_id)
         manifest = build_manifest(project.title, project.options, rows)
@@ -729,11 +783,21 @@ class Studio:
             seg if {"image", "video", "title"} & seg.keys() else {**seg, "image": "images/.none"}
             for seg in manifest["segments"]] or [
             {"image": "images/.none", "text": SAMPLE_CAPTION}]
+        return manifest
+
+    def _preview_engine(self, project_id: int, manifest: dict[str, Any],
+                        width: int | None = None, *, platform: PlatformName | None = None
+                        ) -> Project:
+        """The engine's project of ``manifest`` (as rendered for ``platform``), at most
+        :data:`PREVIEW_LONGEST` pixels on its longer side (or ``width`` wide), never
+        larger than the video."""
         try:
             engine = project_from_dict(manifest, base_dir=self.folder(project_id))
             if platform is not None:
                 engine = engine.for_platform(platform)
             scale = PREVIEW_LONGEST / max(engine.width, engine.height)
+            if width is not None:
+                scale = width / engine.width
             if scale < 1:
                 engine = apply_overrides(engine, {"width": even_ceil(engine.width * scale),
                                                   "height": even_ceil(engine.height * scale)})
@@ -770,6 +834,63 @@ class Studio:
             raise NotFound("This segment has no clip: drop a video on it first.")
         return self._drawn(lambda: clip_filmstrip(visual))
 
+    def frame_grid(self, project_id: int) -> FrameGridOut:
+        """How many frames the video will have, at what rate, and where each segment
+        starts: planned as :meth:`frame_at` plans it."""
+        timeline = self._moments(project_id, self._preview_manifest(project_id)).timeline
+        plan, story = timeline.story.plan, timeline.story
+        rows = self.store.segments(project_id)
+        starts = [plan.spans[story.item_span_of_segment(i)].first_frame
+                  for i in range(len(rows))]
+        return FrameGridOut(
+            fps=str(plan.fps), frames=plan.total_frames, seconds=float(plan.duration),
+            estimated=list(timeline.estimated) if rows else [],
+            segments=[SegmentStartOut(id=row.id, frame=frame,
+                                      seconds=float(plan.seconds(frame)))
+                      for row, frame in zip(rows, starts, strict=False)])
+
+    def _moments(self, project_id: int, manifest: dict[str, Any],
+                 width: int | None = None) -> Moments:
+        """The planned timeline of ``manifest`` drawn ``width`` wide: kept, or planned."""
+        key = hashlib.sha256(json.dumps([manifest, width], sort_keys=True, default=str)
+                             .encode()).hexdigest()
+        moments = self.moments.get(key)
+        if moments is None:
+            engine = self._preview_engine(project_id, manifest, width)
+            moments = self._in_slot(lambda: Moments(plan_moments(
+                engine, facts=self._facts, digest=self.stills.digest), self.stills))
+            moments = self.moments.keep(key, moments)
+        return moments
+
+    def frame_at(self, project_id: int, seconds: str, width: int | None = None) -> Frame:
+        """The frame the video will show at ``seconds``, as a JPEG: drawn by the render's own
+        code (picture, motion, crossfade, caption with its word lit, logo, fades) at
+        preview size, or ``width`` pixels wide.
+
+        The timeline is planned once per version of the project and kept (with the
+        pictures in use), so the next frame of a scrub is only drawn.
+        """
+        at = _seconds(seconds)
+        moments = self._moments(project_id, self._preview_manifest(project_id), width)
+        timeline = moments.timeline
+        try:
+            index = frame_at_time(at, timeline)
+        except OutsideVideo as exc:
+            raise OutOfRange(f"No frame at {seconds} s: {exc}.") from exc
+        jpeg = self._in_slot(lambda: _jpeg(lambda: moments.frame(index)))
+        return Frame(jpeg, index, timeline.story.plan.fps, timeline.estimated)
+
+    def _in_slot(self, work: Callable[[], _T]) -> _T:
+        """``work`` done in one of the :data:`PREVIEW_SLOTS`, or :class:`Busy` when none
+        frees up within :attr:`preview_wait` seconds."""
+        if not self.preview_slots.acquire(timeout=self.preview_wait):
+            raise Busy("Too many previews are being drawn; try again in a moment.",
+                       retry_after=5)
+        try:
+            return work()
+        finally:
+            self.preview_slots.release()
+
     def _drawn(self, draw: Callable[[], NDArray[np.uint8]]) -> bytes:
         """A preview drawn in one of the :data:`PREVIEW_SLOTS`, or :class:`Busy` when none
         frees up within :attr:`preview_wait` seconds."""
@@ -783,24 +904,26 @@ class Studio:
 
     # -- renders ---------------------------------------------------------------------------
 
-    def render(self, project_id: int, *, draft: bool = False) -> JobRow:
-        """Queue a render (a quick ``draft`` or the final video) after checking that every
-        segment is complete."""
+    def render(self, project_id: int, *, draft: bool = False,
+               segments: str | None = None) -> JobRow:
+        """Queue a render (a quick ``draft`` or the final video; of the ``segments`` named
+        only, a cut such as ``2-4``) after checking that every segment is complete."""
         project = self.project(project_id)
-        segments = self.store.segments(project_id)
+        rows = self.store.segments(project_id)
         active = self.store.active_job(project_id)
         if active is not None:
             raise Conflict("This project is already being rendered; wait for it or stop it "
                            "first.", job_id=active.id)
-        problems = render_problems(project.title, project.options, segments,
+        problems = render_problems(project.title, project.options, rows,
                                    self.folder(project_id))
         if problems:
             count = len(problems)
             raise Invalid(f"The video cannot be made yet: {count} thing"
                           f"{'s' if count != 1 else ''} to fix.",
-                          [_problem_out(p, segments) for p in problems])
+                          [_problem_out(p, rows) for p in problems])
+        cut = _cut(segments, len(rows))
         try:
-            job = self.store.create_job(project_id, draft=draft)
+            job = self.store.create_job(project_id, draft=draft, cut=cut)
         except ActiveJobExists as exc:
             raise Conflict("This project is already being rendered; wait for it or stop it "
                            "first.", job_id=exc.job.id) from exc
@@ -911,6 +1034,9 @@ class Studio:
         elif kind in ("chapters.txt", "jpg"):
             path = (folder / video).with_suffix(f".{kind}")
             name = f"{stem}.{kind}"
+        elif kind == "thumbnail":
+            path = sidecar_path(folder / video, THUMBNAIL_SUFFIX)
+            name = f"{stem}{THUMBNAIL_SUFFIX}"
         else:
             if not captions:
                 raise NotFound("This render has no captions (the story has no text).")
@@ -921,6 +1047,21 @@ class Studio:
         return path, name
 
 
+def _cut(spec: str | None, count: int) -> list[int] | None:
+    """The 1-based segments a render's ``segments`` names (``None``: the whole story).
+
+    Raises:
+        Invalid: The list does not read, or names a segment the project lacks.
+    """
+    if spec is None or not spec.strip():
+        return None
+    try:
+        cut = segment_numbers(spec, count)
+    except ValidationFailed as exc:
+        raise Invalid(f"Which segments to render: {exc.problems[0].message}.") from None
+    return None if cut == list(range(1, count + 1)) else cut
+
+
 def _reason(exc: StudioError, shown: int = 3) -> str:
     """Why a project cannot render, with its first few problems named by segment."""
     details = [f"segment {p.segment} {p.message}" if p.segment else p.message
@@ -929,6 +1070,33 @@ def _reason(exc: StudioError, shown: int = 3) -> str:
         return str(exc)
     more = f"; and {len(details) - shown} more" if len(details) > shown else ""
     return f"{str(exc).rstrip('.')} ({'; '.join(details[:shown])}{more})."
+
+
+def _seconds(text: str) -> Fraction:
+    """A time in seconds as sent (a decimal number), exactly; :class:`OutOfRange` when it
+    is not one. Read to the picosecond: ``1e-999999999`` costs nothing to read."""
+    try:
+        short = len(text) <= _MAX_TIME_CHARS and text.isascii()
+        value = Decimal(text) if short else Decimal("NaN")
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise OutOfRange(f"The time must be a number of seconds, like 12.5 (not "
+                         f"{text[:_MAX_TIME_CHARS]!r}).")
+    if value.adjusted() > _MAX_TIME_DIGITS:
+        return Fraction(int((Decimal(10) ** _MAX_TIME_DIGITS).copy_sign(value)) * 10)
+    return Fraction(value.quantize(Decimal(1).scaleb(-12)))
+
+
+def _jpeg(draw: Callable[[], NDArray[np.uint8]]) -> bytes:
+    """Draw a frame and encode it as JPEG; media the engine cannot read is a 400."""
+    try:
+        pixels = draw()
+    except MediaError as exc:
+        raise Invalid(f"The frame cannot be drawn: {exc}") from exc
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=FRAME_QUALITY)
+    return out.getvalue()
 
 
 def _png(draw: Callable[[], NDArray[np.uint8]]) -> bytes:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from storyreel.media.audio import SAMPLE_RATE
+from storyreel.media.sidecar import THUMBNAIL_SUFFIX, sidecar_path
+from storyreel.model.language import DEFAULT_LANGUAGE
 from storyreel.service.errors import NotFound
 from storyreel.service.etags import etag
 from storyreel.service.narration import narration_state
@@ -27,7 +30,7 @@ from storyreel.service.schemas import (
     VideoOut,
 )
 from storyreel.service.store import JobRow, JobState, ProjectRow, SegmentRow, Store
-from storyreel.words import WORDS_PER_SECOND, phase_words, state_words
+from storyreel.words import estimated_seconds, phase_words, state_words
 
 __all__ = ["GONE_PROJECT", "Views", "chapter_check", "gone_segment"]
 
@@ -46,11 +49,27 @@ YOUTUBE_MIN_CHAPTERS = 3
 YOUTUBE_MIN_CHAPTER_SECONDS = 10.0
 
 
-def chapter_check(segments: list[SegmentRow], gap: float) -> ChaptersOut:
+def project_language(options: dict[str, Any]) -> str:
+    """The language of a project's text, from its stored options."""
+    return str((options.get("settings") or {}).get("language") or DEFAULT_LANGUAGE)
+
+
+def spoken_seconds(segment: SegmentRow, language: str) -> float:
+    """How long the segment's narration lasts: its recording's length, or for a segment
+    the voice has not spoken yet, estimated from its words in its own language (else
+    ``language``, the project's)."""
+    if segment.audio_samples:
+        return segment.audio_samples / SAMPLE_RATE
+    return estimated_seconds(segment.text, segment.language or language)
+
+
+def chapter_check(segments: list[SegmentRow], gap: float,
+                  language: str = DEFAULT_LANGUAGE) -> ChaptersOut:
     """Whether the segments' chapters will show on YouTube, in words, before any render.
 
-    Start times are estimated from the narrations (from the words, for a segment the
-    voice has not spoken yet) and the pause after each.
+    Start times are estimated from the narrations (from the words, counted in each
+    segment's language, for a segment the voice has not spoken yet) and the pause after
+    each.
     """
     starts: list[float] = []
     clock = 0.0
@@ -59,9 +78,7 @@ def chapter_check(segments: list[SegmentRow], gap: float) -> ChaptersOut:
         if segment.chapter and segment.chapter.strip():
             starts.append(clock)
             first_at_start = first_at_start and (len(starts) > 1 or number == 0)
-        spoken = (segment.audio_samples / SAMPLE_RATE if segment.audio_samples
-                  else len(segment.text.split()) / WORDS_PER_SECOND)
-        clock += spoken + gap
+        clock += spoken_seconds(segment, language) + gap
     count = len(starts)
     rule = (f"YouTube shows chapters when there are at least {YOUTUBE_MIN_CHAPTERS}, the "
             f"first starts at 0:00 and each lasts {YOUTUBE_MIN_CHAPTER_SECONDS:g} s or more.")
@@ -147,12 +164,14 @@ class Views:
                             fps=float(Fraction(segment.video_fps or "0")))
         options = self.store.get_project(segment.project_id)
         state = narration_state(segment, options.options if options else {})
+        language = project_language(options.options if options else {})
         return SegmentOut(id=segment.id, number=number, text=segment.text,
                           chapter=segment.chapter, image_prompt=segment.image_prompt,
                           image=image, audio=audio, title=segment.title, video=video,
-                          clip=segment.clip, language=segment.language,
+                          clip=segment.clip, focus=segment.focus, language=segment.language,
                           missing=missing_media(segment, folder),
-                          narration=state, etag=etag("s", segment.id, segment.version))
+                          narration=state, seconds=round(spoken_seconds(segment, language), 3),
+                          etag=etag("s", segment.id, segment.version))
 
     def segment_view(self, project_id: int, segment_id: int) -> SegmentOut:
         """One segment with its number in the project."""
@@ -208,6 +227,8 @@ class Views:
             captions_url=f"{base}/captions.srt{which}" if captions else None,
             vtt_url=f"{base}/captions.vtt{which}" if captions else None,
             chapters_url=f"{base}/chapters.txt{which}" if chapters else None,
+            thumbnail_url=f"{base}/thumbnail.jpg{which}" if sidecar_path(
+                path, THUMBNAIL_SUFFIX).is_file() else None, cut=job.cut,
             warnings=job.warnings,
             stale=job.project_version is not None
             and project.updated_at > job.project_version + 1e-6,
@@ -334,7 +355,8 @@ class Views:
         return ProjectDetail(
             **summary.model_dump(), options=options,
             segment_list=[self.segment_out(s, n) for n, s in enumerate(segments, start=1)],
-            render=self._status(project, job), chapters=chapter_check(segments, gap),
+            render=self._status(project, job),
+            chapters=chapter_check(segments, gap, project_language(options)),
             etag=etag("p", project.id, project.version),
         )
 

@@ -50,7 +50,7 @@ def main() -> int:
 
 
 def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tuple[str, Any]:
-    from storyreel.errors import MediaError, RenderCancelled
+    from storyreel.errors import MediaError, PlatformFailed, RenderCancelled
     from storyreel.media.poster import write_poster
     from storyreel.model.load import project_from_dict
     from storyreel.render.cache import PartCache
@@ -68,16 +68,20 @@ def _render(spec: dict[str, Any], cancel: threading.Event, out: IO[str]) -> tupl
         spoken = respeak(spec, cancel.is_set, progress, narrator)
         project = project_from_dict(spec["manifest"], base_dir=Path(spec["base_dir"]))
         project = apply_overrides(project, {"draft": bool(spec.get("draft"))})
+        project = project.cut(spec["cut"]) if spec.get("cut") else project
         cache = PartCache(Path(spec["cache"])) if spec.get("cache") else False
         result = render(project, Path(spec["output"]), cancel=cancel, cache=cache,
                         on_progress=progress, parts=_remote_parts(), narrator=narrator)
     except BaseException as exc:
         for item in spoken:  # the studio attaches them only to a finished render
             (Path(spec["base_dir"]) / item["file"]).unlink(missing_ok=True)
+        # A cancelled or failed job keeps no video: the studio lists none of its videos.
+        finished = exc.kept if isinstance(exc, RenderCancelled) else (
+            exc.finished if isinstance(exc, PlatformFailed) else [])
+        for kept in finished:
+            for path in written_files(kept):
+                path.unlink(missing_ok=True)
         if isinstance(exc, RenderCancelled):
-            for kept in exc.kept:  # a cancelled job keeps no video: the studio lists none
-                for path in written_files(kept):
-                    path.unlink(missing_ok=True)
             return "cancelled", None
         if not isinstance(exc, Exception):
             raise

@@ -46,6 +46,7 @@ __all__ = [
     "CueSpan",
     "caption_states",
     "caption_words",
+    "count_words",
     "frame_words",
     "mark_words",
     "pop_groups",
@@ -157,6 +158,12 @@ def mark_words(text: str, language: str = "en") -> str:
     return " ".join(
         "".join(u.text for u in _units(word, language)).strip(_GAPS)
         if any(is_spaceless(c) for c in word) else word for word in text.split(" "))
+
+
+def count_words(text: str, language: str = "en") -> int:
+    """How many words the captions show for ``text``: the pieces between spaces and, in
+    scripts written without spaces, the words ICU finds (``今天我们去山里旅行`` is four)."""
+    return len(caption_words(mark_words(text, language)))
 
 
 def _units(text: str, language: str = "en") -> list[_Unit]:

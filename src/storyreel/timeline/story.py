@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from storyreel.model.project import Project
-from storyreel.model.visual import ClipOptions, Video, Visual
+from storyreel.model.visual import Card, ClipOptions, Video, Visual
 from storyreel.timeline.captions import CaptionWord, frame_words, split_chunks, word_cues
+from storyreel.timeline.framing import Focus
 from storyreel.timeline.plan import SAMPLE_RATE, Plan, plan_timeline, sample_to_frame
 from storyreel.timeline.wordbreak import is_spaceless
 from storyreel.timeline.words import WORD_BREAK, WordTimings
@@ -63,6 +64,11 @@ class Measured(Protocol):
     @property
     def clips(self) -> Sequence[ClipFacts | None]:
         """Each segment's trimmed clip (``None`` for other visuals)."""
+        ...
+
+    @property
+    def focus(self) -> Sequence[Focus | None]:
+        """The focus found in each segment's picture (``None``: set, or none found)."""
         ...
 
     @property
@@ -157,7 +163,8 @@ def build_story(project: Project, analysis: Measured) -> Story:
         gaps.append(_samples(analysis.intro.length))
         crossfades.append(0)
     for index, segment in enumerate(project.segments):
-        visual = segment.visual
+        visual = _focused(segment.visual, analysis.focus[index] if index < len(
+            analysis.focus) else None)
         items.append(Item("segment", visual, index,
                           visual.sound_gain(interlude=segment.interlude),
                           analysis.clips[index]))
@@ -188,6 +195,13 @@ def build_story(project: Project, analysis: Measured) -> Story:
                          crossfade=crossfades)
     story = Story(tuple(items), plan, (), ())
     return Story(story.items, plan, _captions(project, analysis, story), _chapters(project, story))
+
+
+def _focused(visual: Visual, found: Focus | None) -> Visual:
+    """``visual`` with the focus found in it, when it sets none of its own."""
+    if found is None or isinstance(visual, Card) or visual.focus is not None:
+        return visual
+    return visual.model_copy(update={"focus": found})
 
 
 def _bookend(kind: Literal["intro", "outro"], path: Path, volume: float,

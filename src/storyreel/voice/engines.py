@@ -1,8 +1,12 @@
-"""Choosing an engine: the built-in voice, or Kokoro/Piper with files the user has.
+"""Choosing an engine: the built-in voice, or Kokoro/Piper with files the user has, and
+espeak-ng where nothing else speaks the text's language.
 
 Kokoro and Piper are imported only when chosen (Piper is GPL). Their model files come
 from ``settings.voice.model``/``voices`` or the environment (``STORYREEL_KOKORO_MODEL``,
 ``STORYREEL_KOKORO_VOICES``, ``STORYREEL_PIPER_MODEL``); nothing is ever downloaded.
+The built-in voice speaks English: text in another language is spoken by a Kokoro or
+Piper voice of that language when one is set up, else by espeak-ng
+(:func:`spoken_by`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from storyreel.model.project import Voice
 from storyreel.voice.base import Engine, EngineStatus
 
 __all__ = ["ENV_KOKORO_MODEL", "ENV_KOKORO_VOICES", "ENV_PIPER_MODEL", "engine_statuses",
-           "model_files", "open_engine"]
+           "model_files", "open_engine", "spoken_by"]
 
 ENV_KOKORO_MODEL = "STORYREEL_KOKORO_MODEL"
 ENV_KOKORO_VOICES = "STORYREEL_KOKORO_VOICES"
@@ -66,11 +70,16 @@ def _load(name: str, model: Path | None, voices: Path | None) -> Engine:
         from storyreel.voice.piper import PiperEngine
 
         return PiperEngine(model)
+    if name == "espeak":
+        from storyreel.voice.espeak import EspeakEngine
+
+        return EspeakEngine()
     raise VoiceError(f"unknown voice engine {name!r}")
 
 
 def engine_statuses(voice: Voice | None = None) -> list[EngineStatus]:
     """Every engine: ready or not, with the reason and what to set (``storyreel voices``)."""
+    from storyreel.voice.espeak import espeak_status
     from storyreel.voice.hibari import hibari_status
     from storyreel.voice.kokoro import kokoro_status
     from storyreel.voice.piper import piper_status
@@ -78,4 +87,20 @@ def engine_statuses(voice: Voice | None = None) -> list[EngineStatus]:
     base = voice or Voice()
     kokoro = model_files(base.model_copy(update={"engine": "kokoro"}))
     piper = model_files(base.model_copy(update={"engine": "piper"}))
-    return [hibari_status(), kokoro_status(*kokoro), piper_status(piper[0])]
+    return [hibari_status(), kokoro_status(*kokoro), piper_status(piper[0]), espeak_status()]
+
+
+def spoken_by(voice: Voice) -> Voice:
+    """The voice that really speaks: the built-in (English) voice asked for another
+    language gives way to a Kokoro or Piper voice of that language, else to espeak-ng."""
+    language = (voice.language or "en").lower().replace("_", "-")
+    wanted = language.split("-")[0]
+    if voice.engine != "hibari" or wanted == "en":
+        return voice
+    for status in engine_statuses(voice):
+        if not status.ready or status.name not in ("kokoro", "piper"):
+            continue
+        for info in status.voices:
+            if info.available and info.language.lower().split("-")[0] == wanted:
+                return voice.model_copy(update={"engine": status.name, "voice": info.name})
+    return voice.model_copy(update={"engine": "espeak", "voice": None})

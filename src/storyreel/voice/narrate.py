@@ -21,10 +21,11 @@ from pathlib import Path
 from storyreel.audio.align import Aligner, Spans, timings_from_spans
 from storyreel.errors import Problem, ValidationFailed, VoiceError, output_error
 from storyreel.media.files import check_output_file
+from storyreel.model.language import DEFAULT_LANGUAGE
 from storyreel.model.project import Project, Segment, Voice
 from storyreel.timeline.words import WordSource, WordTimings, estimate_words
 from storyreel.voice.cache import CacheEntry, Holder, NarrationCache, narration_key
-from storyreel.voice.engines import open_engine
+from storyreel.voice.engines import open_engine, spoken_by
 from storyreel.voice.normalize import normalise, spoken_tokens
 from storyreel.voice.speaker import RATE, EngineSource, LocalSpeaker, Speaker, SpeechJob
 
@@ -72,11 +73,13 @@ class Narrator:
         self.speaker: Speaker = speaker or LocalSpeaker(engines, aligner)
 
     def key(self, text: str, voice: Voice) -> str:
-        """The cache key of ``text`` spoken by ``voice``."""
+        """The cache key of ``text`` spoken by ``voice`` (or the voice that speaks for it:
+        :func:`~storyreel.voice.engines.spoken_by`)."""
+        voice = spoken_by(voice)
         engine = self.engines(voice)
         name = voice.voice or engine.default_voice
         return narration_key(engine.name, engine.version, name, voice.speed, voice.language,
-                             normalise(text))
+                             normalise(text, _language(voice)))
 
     def job(self, text: str, voice: Voice, segment: int | None = None) -> SpeechJob:
         """What a speaker needs to speak ``text`` into the cache.
@@ -84,7 +87,8 @@ class Narrator:
         Raises:
             VoiceError: The text is empty, or the voice's engine cannot be opened.
         """
-        if not normalise(text).strip():
+        voice = spoken_by(voice)
+        if not normalise(text, _language(voice)).strip():
             raise VoiceError("no narration: the segment has neither a recording nor text",
                              segment=segment)
         try:
@@ -138,7 +142,7 @@ class Narrator:
             if entry is None:
                 missing.append(job)
             else:
-                on_done(job, self.narration(job.text, entry))
+                on_done(job, self.narration(job.text, entry, _language(job.voice)))
 
         def spoken(job: SpeechJob, error: VoiceError | None) -> None:
             if error is not None:
@@ -148,18 +152,20 @@ class Narrator:
             if entry is None:  # a speaker that breaks its promise
                 raise VoiceError(f"the narration was spoken but is not in {self.cache.folder}",
                                  segment=job.segment)
-            on_done(job, self.narration(job.text, entry))
+            on_done(job, self.narration(job.text, entry, _language(job.voice)))
 
         if missing:
             self.speaker(missing, self.cache, cancel, spoken)
 
-    def narration(self, text: str, entry: CacheEntry) -> Narration:
-        """The narration of ``text`` from its cache entry (its words placed in time)."""
+    def narration(self, text: str, entry: CacheEntry, language: str = "en") -> Narration:
+        """The narration of ``text`` (in ``language``) from its cache entry (its words
+        placed in time)."""
         length = _wav_length(entry)
-        if entry.source == "estimated" or len(entry.spans) != len(normalise(text).split()):
+        if entry.source == "estimated" or len(entry.spans) != len(
+                normalise(text, language).split()):
             return Narration(entry, estimate_words(text, [], length),
                              "word timings estimated: the aligner could not place this text")
-        written = _written_spans(text, entry.spans)
+        written = _written_spans(text, entry.spans, language)
         source: WordSource = "engine" if entry.source == "engine" else "aligned"
         return Narration(entry, timings_from_spans(text, written, length, source))
 
@@ -171,11 +177,15 @@ def _at(error: VoiceError, segment: int | None) -> VoiceError:
     return VoiceError(error.problem.message, segment=segment, path=error.path)
 
 
-def _written_spans(text: str, spans: Spans) -> Spans:
+def _language(voice: Voice) -> str:
+    return voice.language or DEFAULT_LANGUAGE
+
+
+def _written_spans(text: str, spans: Spans, language: str) -> Spans:
     """Spans of the written tokens from spans of the normalised text's tokens."""
     result: Spans = []
     at = 0
-    for spoken in spoken_tokens(text):
+    for spoken in spoken_tokens(text, language):
         count = len(spoken.split())
         placed = [s for s in spans[at:at + count] if s is not None]
         at += count
@@ -284,7 +294,7 @@ def speak_segments(project: Project, indices: list[int], narrator: Narrator,
     for index in indices:
         segment = project.segments[index]
         try:
-            job = narrator.job(segment.text, segment.voice_of(project.settings.voice), index + 1)
+            job = narrator.job(segment.text, _voice(project, index), index + 1)
         except VoiceError as exc:
             problems.append(exc.problem)
             continue
@@ -305,6 +315,16 @@ def speak_segments(project: Project, indices: list[int], narrator: Narrator,
     narrator.speak_jobs(jobs, cancel, done)
     if problems:
         raise ValidationFailed(sorted(problems, key=lambda p: p.segment or 0))
+
+
+def _voice(project: Project, index: int) -> Voice:
+    """Segment ``index``'s voice, speaking its text's language (the voice's own setting
+    wins; English text keeps the voice as set, so its narrations stay cached)."""
+    voice = project.segments[index].voice_of(project.settings.voice)
+    language = project.language_of(index)
+    if voice.language is None and language != DEFAULT_LANGUAGE:
+        return voice.model_copy(update={"language": language})
+    return voice
 
 
 def _narrate(project: Project, todo: list[int], narrator: Narrator, holder: Holder,

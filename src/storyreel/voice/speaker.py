@@ -33,8 +33,6 @@ __all__ = ["RATE", "EngineSource", "LocalSpeaker", "OnSpoken", "Speaker", "Speec
 
 #: The rate word spans are measured at (the render's audio rate).
 RATE = 48_000
-#: At least this share of the words placed, or the timings are estimated.
-_MIN_PLACED = 0.5
 EngineSource = Callable[[Voice], Engine]
 
 
@@ -116,7 +114,7 @@ class LocalSpeaker:
         """
         voice = job.voice
         engine = self.engines(voice)
-        spoken = normalise(job.text)
+        spoken = normalise(job.text, voice.language or "en")
         said = [p for p in pieces(spoken) if any(c.isalnum() for c in p.text)]
         if not said:
             raise NothingToSay("there is nothing a voice can say in this text (only "
@@ -165,10 +163,9 @@ class LocalSpeaker:
         if speech.words is not None and len(speech.words) == len(words):
             scale = rate / speech.rate
             return [(round(w.start * scale), round(w.end * scale)) for w in speech.words], True
-        if not (voice.language or "en").lower().startswith("en"):
-            return [None] * len(words), False
         try:
-            found = self.aligner.spans(words, resample_to(samples, rate, RATE))
+            found = self.aligner.place(words, resample_to(samples, rate, RATE),
+                                       voice.language or "en")
         except AlignmentFailed:
             return [None] * len(words), False
         return [None if s is None else (s[0] * rate // RATE, s[1] * rate // RATE)
@@ -193,11 +190,12 @@ class _Timings:
             self.spans[token] = (start, end) if known is None else (known[0], end)
 
     def result(self, rate: int) -> tuple[Spans, str]:
-        """The spans and where they came from (``estimated`` when too few are known)."""
+        """The spans and where they came from (``estimated`` only when none is known: the
+        words between placed ones are timed between them when the narration is read)."""
         placed = sum(s is not None for s in self.spans)
         if self.by_engine and placed:
             return self.spans, "engine"
-        if placed >= _MIN_PLACED * len(self.spans):
+        if placed:
             return self.spans, "aligned"
         return [None] * len(self.spans), "estimated"
 

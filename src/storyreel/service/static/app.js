@@ -430,7 +430,7 @@ function route() {
 const segmentById = (id) => state.project.segment_list.find((s) => s.id === id);
 // Before a segment has narration, its length is estimated from its words (at the pace the
 // studio gives in /api/words/).
-const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.text.split(/\s+/).filter(Boolean).length / state.words.words_per_second);
+const segDuration = (seg) => (seg.audio ? seg.audio.duration : seg.seconds);
 
 function renderTimeline() {
   const list = $("#timeline");
@@ -440,12 +440,12 @@ function renderTimeline() {
   const keep = focused ? { id: Number(focused.dataset.id), field: document.activeElement.className } : null;
   // What is being typed survives a redraw: it is kept, and still saved when typing pauses.
   const typing = $$(".segment [data-dirty='1']", list).map((input) => [input.closest(".segment").dataset.id, input.className, input.value]);
-  list.replaceChildren();
   list.style.setProperty("--digits", String(String(segments.length).length));  // room for the longest number
-  for (const seg of segments) list.append(segmentRow(seg, segments.length, longest));
+  placeRows(list, segments.map((seg) => keptRow(seg, segments.length, longest)));
   for (const [id, name, value] of typing) {
     const input = document.querySelector(`#segment-${id} .${name.split(" ")[0]}`);
-    if (input) { input.value = value; input.dataset.dirty = "1"; }
+    if (input && input.value !== value) input.value = value;  // a kept row still holds it
+    if (input) input.dataset.dirty = "1";
   }
   if (!segments.length) list.append(el("li", { class: "empty muted", textContent: "No segments yet: press “+ Segment”, or drop pictures here." }));
   const deleted = deletedRow();
@@ -458,6 +458,45 @@ function renderTimeline() {
     const field = row && keep.field && row.querySelector(`.${keep.field.split(" ")[0]}`);
     (field || row)?.focus();
   }
+}
+
+// The timeline's rows are kept by segment: a row whose segment is unchanged is updated in
+// place (its length bar, its selection), not built again, so a long project redraws only
+// what changed and a field keeps its focus, selection and typing.
+const keptRows = new Map();  // segment id -> { li, key }
+
+// What a row shows of its segment (its version tag aside: it changes with every save).
+const rowKey = (seg, count) => JSON.stringify([{ ...seg, etag: undefined }, count]);
+
+function keptRow(seg, count, longest) {
+  const key = rowKey(seg, count);
+  const kept = keptRows.get(seg.id);
+  if (kept && kept.key === key) {
+    kept.li.classList.toggle("selected", seg.id === state.selected);
+    $(".seg-length-fill", kept.li).style.width = `${(100 * segDuration(seg)) / longest}%`;
+    return kept.li;
+  }
+  const li = segmentRow(seg, count, longest);
+  keptRows.set(seg.id, { li, key });
+  return li;
+}
+
+// A saved edit is shown in its row: the row now stands for the segment as it is.
+function showRecording(row, seg) {
+  $(".audio-state", row).textContent = seg.audio ? `♪ ${seg.audio.duration.toFixed(1)} s` : "+ Recording";
+  $(".seg-audio", row).classList.toggle("filled", Boolean(seg.audio));
+  $(".listen", row).hidden = !seg.audio;
+  const kept = keptRows.get(seg.id);
+  if (kept && kept.li === row) kept.key = rowKey(seg, state.project.segment_list.length);
+}
+
+// Put ``rows`` in the list in order, moving only the rows that are out of place.
+function placeRows(list, rows) {
+  const wanted = new Set(rows);
+  for (const node of [...list.children]) if (!wanted.has(node)) node.remove();
+  rows.forEach((li, at) => { if (list.children[at] !== li) list.insertBefore(li, list.children[at] || null); });
+  const ids = new Set(rows.map((li) => Number(li.dataset.id)));
+  for (const id of [...keptRows.keys()]) if (!ids.has(id)) keptRows.delete(id);
 }
 
 function updateNarrateButton() {
@@ -474,6 +513,7 @@ function showSegmentFacts(seg) {
   if (row) {
     showNarration(row, seg);
     showMissing(row, seg);
+    showRecording(row, seg);
     const segments = state.project.segment_list;
     const longest = Math.max(1, ...segments.map(segDuration));
     for (const other of segments) {
@@ -499,6 +539,8 @@ function segmentRow(seg, count, longest) {
   li.setAttribute("aria-label", `Segment ${seg.number}`);
   $(".seg-number", li).textContent = seg.number;
   const img = $(".seg-image img", li);
+  img.loading = "lazy";  // a long project loads the thumbnails in view, then as it scrolls
+  img.decoding = "async";
   if (seg.image) {
     img.src = seg.image.thumbnail_url;
     img.alt = `Segment ${seg.number} picture`;
@@ -528,7 +570,7 @@ function segmentRow(seg, count, longest) {
   text.addEventListener("paste", (event) => {
     if ((event.clipboardData?.getData("text/plain") || "").includes("\n")) setTimeout(() => offerSplit(seg.id, text));
   });
-  requestAnimationFrame(() => fitText(text));
+  if (!SIZED_BY_CSS) requestAnimationFrame(() => fitText(text));
   bindSegmentField(text, seg.id, "text", () => text.value);
   const chapter = $(".seg-chapter", li);
   chapter.value = seg.chapter || "";
@@ -554,8 +596,12 @@ function segmentRow(seg, count, longest) {
   return li;
 }
 
-// A segment's text shows whole: the box grows with it.
+// A segment's text shows whole: the box grows with it. Where the browser sizes a field to
+// its content (CSS field-sizing), nothing is measured here: measuring forced a layout of the
+// whole timeline on every keystroke, and one per row when a long project opened.
+const SIZED_BY_CSS = CSS.supports("field-sizing", "content");
 function fitText(text) {
+  if (SIZED_BY_CSS) return;
   text.style.height = "auto";
   text.style.height = `${text.scrollHeight + 2}px`;
 }
@@ -619,6 +665,7 @@ function bindSegmentField(input, segmentId, name, value) {
   input.addEventListener("input", () => {
     if (!bases.has(key)) bases.set(key, versions.get(segmentKey(segmentId))?.data[name]);
     input.dataset.dirty = "1";
+    scrub.changed = segmentId;
     debounced(key, run);
   });
   input.addEventListener("blur", () => flush(key, run));
@@ -698,6 +745,7 @@ function select(segmentId) {
   $$(".segment").forEach((row) => row.classList.toggle("selected", Number(row.dataset.id) === segmentId));
   $$(".ov-block").forEach((block, i) => block.classList.toggle("selected", state.project.segment_list[i]?.id === segmentId));
   showStage("frame");
+  hideScrubFrame();
   showFrame();
   refreshSegmentPanel();
 }
@@ -1142,21 +1190,36 @@ function voicePanel() {
     if (!isEditing(range)) range.value = voice.speed ?? 1;
     shown.textContent = `${Number(range.value).toFixed(2)}×`;
   };
-  api("GET", "/api/voices/").then((engines) => {
-    for (const engine of engines) {
-      for (const voice of engine.ready ? engine.voices : []) {
-        if (!voice.available) continue;
-        const extra = [engine.name, voice.language, voice.description].filter(Boolean).join(", ");
-        select.append(new Option(`${voice.name} (${extra})`, `${engine.name}:${voice.name}`));
-      }
-    }
-    fill();
-  }).catch(showError);
+  select.fillVoice = fill;
+  fillVoiceList(select);
   range.addEventListener("input", () => { range.dataset.dirty = "1"; shown.textContent = `${Number(range.value).toFixed(2)}×`; });
   range.addEventListener("change", () => { range.dataset.dirty = ""; saveVoice(); });
   select.addEventListener("change", saveVoice);
   $("#narrate-all", box)?.toggleAttribute("disabled", isBusy());
   return box;
+}
+
+// The voices that speak the project's language come first (the server says which), the
+// fallback voice among them last; the others are grouped by engine.
+function fillVoiceList(select) {
+  const language = textLanguage();
+  select.dataset.language = language;
+  api("GET", `/api/voices/?${new URLSearchParams({ language })}`).then((engines) => {
+    if (select.dataset.language !== language) return;  // the language changed meanwhile
+    const speaking = el("optgroup", { label: `Speak the project's language (${language})` });
+    const others = [];
+    for (const engine of engines) {
+      const rest = el("optgroup", { label: `Other languages: ${engine.name}${engine.fallback ? " (fallback voice)" : ""}` });
+      for (const voice of engine.ready ? engine.voices : []) {
+        if (!voice.available) continue;
+        const extra = [engine.name, voice.language, voice.description].filter(Boolean).join(", ");
+        (voice.speaks ? speaking : rest).append(new Option(`${voice.name} (${extra})`, `${engine.name}:${voice.name}`));
+      }
+      if (rest.children.length) others.push(rest);
+    }
+    select.replaceChildren(...(speaking.children.length ? [speaking] : []), ...others);
+    select.fillVoice();
+  }).catch(showError);
 }
 
 function chosenVoice() {
@@ -1208,6 +1271,9 @@ function showStage(which) {
 let frameCount = 0;
 let frameKey = "";
 function showFrame() {
+  if (scrubFrameShown()) { refreshFrameGrid(true); return; }  // the scrubber's moment, redrawn
+  refreshFrameGrid(false);
+  drawFocus();
   const seg = state.selected && segmentById(state.selected);
   const start = $("#frame-start"), end = $("#frame-end");
   const ready = Boolean(seg && (seg.image || seg.video || seg.title));
@@ -1216,13 +1282,14 @@ function showFrame() {
     : "Select a segment to see how the video will frame its picture.";
   $("#frame-caption").textContent = seg ? `Segment ${seg.number}${ready ? ": as the video frames it, with its caption" : ""}` : "";
   const platforms = ready ? chosenPlatforms() : [];
-  $("#frame-screen").hidden = platforms.length > 0;
-  $("#frame-platforms").hidden = !platforms.length;
+  const focusing = Boolean(state.focusView && focusSegment());  // the whole picture, one screen
+  $("#frame-screen").hidden = platforms.length > 0 && !focusing;
+  $("#frame-platforms").hidden = !platforms.length || focusing;
   $("#safe-toggle").hidden = !platforms.length;
   if (!ready) { start.hidden = end.hidden = true; frameKey = ""; return; }
   // Draw again only when something the frame shows has changed.
   const key = JSON.stringify([seg.id, seg.image && seg.image.url, seg.video && seg.video.url,
-    seg.clip, seg.title, seg.text, state.project.options]);
+    seg.clip, seg.title, seg.text, seg.focus, state.project.options]);
   if (key === frameKey) return;
   frameKey = key;
   frameCount += 1;
@@ -1232,6 +1299,63 @@ function showFrame() {
   end.src = `${base}end`;
   start.hidden = state.frameEnd;
   end.hidden = !state.frameEnd;
+}
+
+// ---------------------------------------------------------------- stage: a still's focus
+
+// The whole picture, its focus marked; a click there sets the point every crop keeps.
+function showFocus(on) {
+  state.focusView = on;
+  $("#show-focus").classList.toggle("active", on);
+  $("#show-start").classList.toggle("active", !on && !state.frameEnd);
+  $("#show-end").classList.toggle("active", !on && state.frameEnd);
+  showFrame();
+}
+
+function focusSegment() {
+  const seg = state.selected && segmentById(state.selected);
+  return seg && seg.image ? seg : null;
+}
+
+function drawFocus() {
+  const seg = focusSegment();
+  const on = Boolean(state.focusView && seg);
+  $("#focus-view").hidden = $("#focus-picture").hidden = !on;  // no picture without a view
+  $("#show-focus").hidden = !seg;
+  $("#focus-note").hidden = $("#focus-auto").hidden = !on;
+  if (!on) return;
+  const picture = $("#focus-picture");
+  if (picture.dataset.url !== seg.image.url) { picture.dataset.url = seg.image.url; picture.src = seg.image.url; }
+  $("#focus-auto").hidden = !seg.focus;
+  $("#focus-note").textContent = seg.focus
+    ? `Focus of segment ${seg.number}: ${Math.round(seg.focus[0] * 100)} % across, ${Math.round(seg.focus[1] * 100)} % down.`
+    : `Segment ${seg.number}: the focus is found by the render (faces, else what stands out, else the centre). Click the picture to choose it.`;
+  placeFocusMarker();
+}
+
+// Where the picture is drawn inside its box (it keeps its shape: bars beside or above it).
+function pictureBox(img) {
+  const scale = Math.min(img.clientWidth / img.naturalWidth, img.clientHeight / img.naturalHeight);
+  const width = img.naturalWidth * scale, height = img.naturalHeight * scale;
+  return { left: (img.clientWidth - width) / 2, top: (img.clientHeight - height) / 2, width, height };
+}
+
+function placeFocusMarker() {
+  const seg = focusSegment(), img = $("#focus-picture"), marker = $("#focus-marker");
+  marker.hidden = !(seg && seg.focus && img.naturalWidth);
+  if (marker.hidden) return;
+  const box = pictureBox(img);
+  marker.style.left = `${box.left + seg.focus[0] * box.width}px`;
+  marker.style.top = `${box.top + seg.focus[1] * box.height}px`;
+}
+
+function focusClick(event) {
+  const seg = focusSegment(), img = $("#focus-picture");
+  if (!seg || !img.naturalWidth) return;
+  const box = pictureBox(img);
+  const share = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
+  const point = [share((event.offsetX - box.left) / box.width), share((event.offsetY - box.top) / box.height)];
+  setSegmentValue(seg.id, "focus", point, "focus").catch(showError);
 }
 
 // The platforms a render makes a video for, each (settings.platforms), or none.
@@ -1275,6 +1399,8 @@ function showPlatformFrames(seg, platforms) {
 }
 
 function setFrameEnd(end) {
+  hideScrubFrame();
+  if (state.focusView) showFocus(false);
   $$("#frame-platforms img").forEach((img) => { img.hidden = (img.dataset.at === "end") !== end; });
   state.frameEnd = end;
   $("#show-start").classList.toggle("active", !end);
@@ -1305,7 +1431,135 @@ function showVideo(video) {
     el("a", { class: "button primary", href: video.download_url, textContent: "Download MP4", download: "" }));
   if (video.captions_url) links.append(el("a", { class: "button ghost", href: video.captions_url, textContent: "Captions (.srt)", download: "" }));
   if (video.chapters_url) links.append(el("a", { class: "button ghost", href: video.chapters_url, textContent: "YouTube chapters", download: "" }));
+  if (video.thumbnail_url) links.append(el("a", { class: "button ghost", href: video.thumbnail_url, textContent: "Thumbnail", download: "" }));
   info.append(links);
+}
+
+// ---------------------------------------------------------------- stage: scrubber
+
+// A slider across the whole video under the stage. The frame under it is drawn by the engine
+// (frame.jpg?t=): one request at a time, and when it is back the latest position is asked
+// for next, so a fast drag never queues stale frames.
+const scrub = { grid: null, busy: false, wanted: null, changed: null, timer: null, project: null };
+
+const gridFps = () => { const [n, d = "1"] = scrub.grid.fps.split("/"); return Number(n) / Number(d); };
+const scrubFrameShown = () => !$("#frame-at").hidden;
+
+function fmtClock(seconds) {
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes}:${(seconds - 60 * minutes).toFixed(2).padStart(5, "0")}`;
+}
+
+async function loadFrameGrid() {
+  const id = state.project && state.project.id;
+  if (!id) return null;
+  const grid = await api("GET", projectPath("frames/")).catch(() => null);
+  if (!grid || !state.project || state.project.id !== id) return null;  // another project opened meanwhile
+  const slider = $("#scrub");
+  if (scrub.project !== id) { slider.value = "0"; scrub.project = id; }
+  scrub.grid = grid;
+  $("#scrubber").hidden = !state.project.segment_list.length;
+  slider.max = String(Math.max(0, grid.frames - 1));
+  showScrubTime();
+  return grid;
+}
+
+// The video's length changes with edits: read it again once they settle (and redraw the moment).
+function refreshFrameGrid(redraw) {
+  clearTimeout(scrub.timer);
+  scrub.timer = setTimeout(async () => {
+    await loadFrameGrid();
+    if (redraw && scrubFrameShown()) scrubTo(Number($("#scrub").value));
+  }, scrub.grid ? 300 : 0);
+}
+
+function showScrubTime() {
+  if (!scrub.grid) return;
+  const slider = $("#scrub");
+  const frame = Number(slider.value);
+  const text = `${fmtClock(frame / gridFps())} / ${fmtClock(scrub.grid.seconds)}`;
+  $("#scrub-time").textContent = text;
+  slider.setAttribute("aria-valuetext", `${text}, frame ${frame + 1} of ${scrub.grid.frames}`);
+}
+
+function scrubTo(frame) {
+  if (!scrub.grid) return;
+  scrub.wanted = frame;
+  showScrubTime();
+  showStage("frame");
+  if (!scrub.busy) drawScrubFrames();
+}
+
+async function drawScrubFrames() {
+  const project = state.project.id;
+  const img = $("#frame-at");
+  scrub.busy = true;
+  try {
+    while (scrub.wanted !== null && state.project?.id === project && scrub.grid) {
+      const frame = scrub.wanted;
+      scrub.wanted = null;
+      const t = (frame / gridFps()).toFixed(6);
+      const settled = new AbortController();
+      const loaded = new Promise((done) => {
+        img.addEventListener("load", () => done(true), { signal: settled.signal });
+        img.addEventListener("error", () => done(false), { signal: settled.signal });
+      });
+      img.src = projectPath(`frame.jpg?t=${t}`);
+      const ok = await loaded;
+      settled.abort();
+      if (ok && state.project?.id === project) showScrubFrame(frame, t);
+    }
+  } finally {
+    scrub.busy = false;
+  }
+}
+
+function showScrubFrame(frame, t) {
+  const img = $("#frame-at");
+  img.dataset.frame = String(frame);
+  img.dataset.t = t;
+  img.hidden = false;
+  $("#frame-start").hidden = $("#frame-end").hidden = true;
+  $("#frame-empty").hidden = true;
+  $("#frame-screen").hidden = false;  // the moment of the video, in place of each platform's frames
+  $("#frame-platforms").hidden = $("#safe-toggle").hidden = true;
+  $("#frame-caption").textContent = `The video at ${fmtClock(Number(t))}, as the next render will draw it`;
+}
+
+function hideScrubFrame() {
+  if (!scrubFrameShown()) return;
+  $("#frame-at").hidden = true;
+  frameKey = "";  // the segment's frames are shown again
+}
+
+function setupScrubber() {
+  const slider = $("#scrub");
+  slider.addEventListener("input", () => scrubTo(Number(slider.value)));
+  slider.addEventListener("keydown", (event) => {
+    // Arrows step a frame (the slider's own step); with Shift, or Page Up/Down, a second.
+    const second = Math.max(1, Math.round(scrub.grid ? gridFps() : 1));
+    const page = { PageUp: 1, PageDown: -1 }[event.key];
+    const arrow = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[event.key];
+    const step = page ?? (event.shiftKey && arrow ? arrow : 0);
+    if (!step) return;
+    event.preventDefault();
+    slider.value = String(Math.min(Number(slider.max), Math.max(0, Number(slider.value) + step * second)));
+    scrubTo(Number(slider.value));
+  });
+}
+
+// After an edit, a finished draft plays from the start of the segment that changed.
+async function playFromChange() {
+  const changed = scrub.changed;
+  if (changed === null) return;
+  scrub.changed = null;
+  const grid = await loadFrameGrid();
+  const start = grid && grid.segments.find((seg) => seg.id === changed);
+  if (!start) return;
+  const player = $("#video");
+  const play = () => { player.currentTime = start.seconds; player.play().catch(() => {}); };
+  if (player.readyState >= 1) play();
+  else player.addEventListener("loadedmetadata", play, { once: true });
 }
 
 // ---------------------------------------------------------------- render status
@@ -1358,6 +1612,7 @@ function updateStatus(s) {
   showVideo(s.video);
   const finishedNow = s.kind !== "narrate" && before && before.job_id === s.job_id && before.status !== "completed" && s.status === "completed";
   if (finishedNow) showStage("video");
+  if (finishedNow && s.draft) playFromChange();
 }
 
 function renderNote(s) {
@@ -1390,11 +1645,11 @@ function renderNote(s) {
   }
 }
 
-async function startRender(draft) {
+async function startRender(draft, segments = null) {
   try {
     $("#render-draft").disabled = $("#render-final").disabled = true;
     await Promise.allSettled([...inflight]);  // the text just typed is saved first (on blur)
-    await api("POST", projectPath("render/"), { draft });
+    await api("POST", projectPath("render/"), segments ? { draft, segments } : { draft });
     loadProjects().catch(() => {});
   } catch (err) {
     $("#render-draft").disabled = $("#render-final").disabled = false;
@@ -1633,7 +1888,7 @@ function cardEditor(seg) {
 const platformWords = (name) => (state.words.choices["settings.platforms"] || {})[name] || name;
 
 function historyPanel() {
-  const box = el("div", { class: "group" });
+  const box = el("div", { class: "group" }, cutForm());
   if (!state.history.length) {
     box.append(el("p", { class: "muted", textContent: "Finished videos appear here, newest first: drafts and final videos alike." }));
     return box;
@@ -1641,15 +1896,18 @@ function historyPanel() {
   const list = el("ul", { class: "history" });
   for (const video of state.history) {
     const thumb = el("div", { class: "thumb" });
-    if (video.poster_url) thumb.append(el("img", { src: video.poster_url, alt: "" }));
+    const cover = video.thumbnail_url || video.poster_url;  // the cover made with it, else a frame
+    if (cover) thumb.append(el("img", { src: cover, alt: video.thumbnail_url ? "Thumbnail" : "" }));
     const item = el("li", { class: "history-item", tabIndex: 0, dataset: { job: video.job_id } }, thumb,
       el("div", {},
         el("div", {}, el("span", { class: `tag ${video.draft ? "draft" : "final"}`, textContent: video.draft ? "Draft" : "Final" }),
           video.platform ? el("span", { class: "tag platform", textContent: platformWords(video.platform) }) : null,
+          cutTag(video),
           el("span", { class: "small", textContent: ` ${fmtWhen(video.finished_at)}` })),
         el("div", { class: "muted small", textContent: `${fmtSeconds(video.duration)} · ${video.width}×${video.height} · ${fmtSize(video.size)}` }),
         video.stale ? el("div", { class: "stale small", textContent: "Project changed since" }) : null),
-      el("a", { class: "button ghost small-button", href: video.download_url, download: "", textContent: "↓", title: "Download", onclick: (event) => event.stopPropagation() }));
+      el("a", { class: "button ghost small-button", href: video.download_url, download: "", textContent: "↓", title: "Download", onclick: (event) => event.stopPropagation() }),
+      thumbnailLink(video));
     item.classList.toggle("active", video.video_url === state.videoJob);
     const play = () => { showVideo(video); showStage("video"); $("#video").play().catch(() => {}); buildPanelBody(); };
     item.addEventListener("click", play);
@@ -1658,6 +1916,37 @@ function historyPanel() {
   }
   box.append(list);
   return box;
+}
+
+// A cut: some segments rendered as a video of their own (a Short out of a long story).
+function cutForm() {
+  const count = state.project.segment_list.length;
+  const input = el("input", { id: "cut-segments", type: "text", placeholder: count > 1 ? `e.g. 2-${count}` : "1",
+    autocomplete: "off", spellcheck: false });
+  const go = el("button", { id: "render-cut", class: "secondary", textContent: "Make a cut",
+    onclick: () => { if (input.value.trim()) startRender(false, input.value.trim()); } });
+  input.addEventListener("keydown", (event) => { if (event.key === "Enter") go.click(); });
+  return el("div", { class: "cut-form" },
+    fieldRow({ path: "cut", label: "Segments", help: "Render only these (3, 2-5, 2- or 1,4-6), with their own timing and captions." }, input, ""),
+    go);
+}
+
+function cutTag(video) {
+  if (!video.cut || !video.cut.length) return null;
+  const runs = [];
+  for (const n of video.cut) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === n - 1) last[1] = n; else runs.push([n, n]);
+  }
+  const words = runs.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ");
+  return el("span", { class: "tag cut", textContent: `Segments ${words}` });
+}
+
+// The cover picture made with a video, as a download from the videos list.
+function thumbnailLink(video) {
+  if (!video.thumbnail_url) return null;
+  return el("a", { class: "button ghost small-button thumbnail-link", href: video.thumbnail_url, download: "",
+    textContent: "🖼", title: "Download the thumbnail", onclick: (event) => event.stopPropagation() });
 }
 
 // -- option fields: labels, units and help from the words; bounds and defaults from the model
@@ -1725,7 +2014,9 @@ function optionField(field) {
   const choices = state.words.choices[field.path];
   const values = node.enum || (node.anyOf || []).flatMap((n) => n.enum || (n.const !== undefined ? [n.const] : []));
   let input;
-  if (field.path === "fps") {
+  if (field.path === "settings.thumbnail") {
+    input = el("input", { type: "checkbox" });  // on: a cover with the defaults; off: none
+  } else if (field.path === "fps") {
     input = el("select");
     for (const [value, label] of [["24", "24"], ["25", "25"], ["30", "30"], ["30000/1001", "29.97"], ["50", "50"], ["60", "60"]]) input.append(new Option(label, value));
   } else if (node.type === "array" && node.items && node.items.enum) {
@@ -1913,6 +2204,8 @@ const textLanguage = () => (state.project.options.settings || {}).language || "e
 function fillOptions(root) {
   const options = state.project.options;
   for (const text of $$(".seg-text")) text.lang = text.dataset.language || textLanguage();
+  const voices = $("#voice-name");
+  if (voices?.dataset.language && voices.dataset.language !== textLanguage()) fillVoiceList(voices);
   for (const input of $$("[data-path]", root)) {
     if (isEditing(input)) continue;
     const value = getPath(options, input.dataset.path);
@@ -2206,6 +2499,12 @@ async function main() {
     img.addEventListener("load", () => img.classList.remove("broken"));
   }
   $("#show-end").addEventListener("click", () => setFrameEnd(true));
+  setupScrubber();
+  $("#show-focus").addEventListener("click", () => showFocus(true));
+  $("#focus-picture").addEventListener("click", focusClick);
+  $("#focus-picture").addEventListener("load", placeFocusMarker);
+  $("#focus-auto").addEventListener("click", () => { const seg = focusSegment(); if (seg) setSegmentValue(seg.id, "focus", null, "focus").catch(showError); });
+  window.addEventListener("resize", placeFocusMarker);
   $("#show-safe").addEventListener("change", () => $("#frame-platforms").classList.toggle("show-safe", $("#show-safe").checked));
   $$(".stage-tabs button").forEach((b) => b.addEventListener("click", () => showStage(b.dataset.stage)));
   $(".stage-tabs").addEventListener("keydown", tabKeys);

@@ -1,0 +1,206 @@
+"""Word timings in any language: the recording warped onto the same text synthesised.
+
+The aeneas method. espeak-ng (from its wheel) says the text in the narration's
+language, and its word events tell where each word starts in that synthetic speech.
+Both are turned into MFCCs (10 ms frames) and matched by dynamic time warping, within
+a band around the diagonal so time and memory stay linear in the length; each word's
+synthetic start and end are carried along the warping path onto the recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import cast
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+from scipy.fft import dct, rfft
+from scipy.signal import resample_poly
+
+from storyreel.errors import VoiceError
+from storyreel.media import espeak
+
+__all__ = ["WarpFailed", "mfcc", "warp_spans"]
+
+RATE = 48_000
+_RATE = 16_000
+_HOP = _RATE // 100  # 10 ms frames
+_WINDOW = 400  # 25 ms
+_FFT = 512
+_MELS = 40
+_COEFFICIENTS = 13
+_SILENT = -1.0  # log energy (tenths of nats below the loudest frame) under which a frame is a pause
+_UNLIKE = 0.9  # a warp whose likeness is above this did not follow speech of the text
+_BAND = 300  # frames either side of the diagonal (3 s), more for long recordings
+F32 = NDArray[np.float32]
+Span = tuple[int, int]
+
+
+class WarpFailed(Exception):
+    """The text could not be synthesised for warping (internal: the caller estimates)."""
+
+
+def _mel_bank() -> F32:
+    def mel(hz: NDArray[np.float64]) -> NDArray[np.float64]:
+        return 2595 * np.log10(1 + hz / 700)
+
+    edges_mel = np.linspace(0, mel(np.array([_RATE / 2.0]))[0], _MELS + 2)
+    edges = 700 * (10 ** (edges_mel / 2595) - 1)
+    bins = np.floor((_FFT + 1) * edges / _RATE).astype(int)
+    bank = np.zeros((_MELS, _FFT // 2 + 1), np.float32)
+    for m in range(1, _MELS + 1):
+        left, centre, right = bins[m - 1], bins[m], bins[m + 1]
+        for k in range(left, centre):
+            bank[m - 1, k] = (k - left) / max(1, centre - left)
+        for k in range(centre, right):
+            bank[m - 1, k] = (right - k) / max(1, right - centre)
+    return bank
+
+
+_BANK = _mel_bank()
+
+
+def mfcc(samples: F32, rate: int) -> F32:
+    """MFCCs of mono ``samples`` every 10 ms (c1..c12, mean-normalised, plus log energy)."""
+    audio = samples if rate == _RATE else resample_poly(samples, _RATE, rate)
+    audio = np.asarray(audio, np.float32)
+    frames = max(1, 1 + (audio.size - _WINDOW) // _HOP) if audio.size >= _WINDOW else 1
+    padded = np.zeros(_HOP * (frames - 1) + _WINDOW, np.float32)
+    padded[:min(audio.size, padded.size)] = audio[:padded.size]
+    emphasised = np.append(padded[0], padded[1:] - 0.97 * padded[:-1])
+    index = np.arange(_WINDOW)[None, :] + _HOP * np.arange(frames)[:, None]
+    windowed = emphasised[index] * np.hamming(_WINDOW).astype(np.float32)
+    power = np.abs(rfft(windowed, _FFT)) ** 2 / _FFT
+    energy = np.log(np.maximum(power.sum(axis=1), 1e-10))
+    log_mel = np.log(np.maximum(power @ _BANK.T, 1e-10))
+    cepstra = dct(log_mel, type=2, axis=1, norm="ortho")[:, 1:_COEFFICIENTS]
+    cepstra -= cepstra.mean(axis=0)
+    loudness = (energy - energy.max()) / 10.0
+    return np.column_stack([cepstra, loudness]).astype(np.float32)
+
+
+def _dtw_py(a: F32, b: F32, band: int) -> NDArray[np.int64]:
+    """The first and last row of ``a`` the warping path matches to each column of ``b``
+    (within ``band`` frames of the diagonal), or all -1 when the band cannot reach the end."""
+    n, m = a.shape[0], b.shape[0]
+    width = 2 * band + 1
+    cost = np.full((n, width), np.inf, np.float32)
+    moves = np.zeros((n, width), np.uint8)
+    for i in range(n):
+        centre = i * (m - 1) // max(1, n - 1)
+        for w in range(width):
+            j = centre - band + w
+            if j < 0 or j >= m:
+                continue
+            d = np.float32(0.0)
+            for k in range(a.shape[1]):
+                diff = a[i, k] - b[j, k]
+                d += diff * diff
+            d = np.sqrt(d)
+            if i == 0 and j == 0:
+                cost[i, w] = d
+                continue
+            best = np.inf
+            move = 0
+            if i > 0:
+                previous = (i - 1) * (m - 1) // max(1, n - 1)
+                for step in range(2):  # (i-1, j) and (i-1, j-1)
+                    pw = j - step - previous + band
+                    if 0 <= pw < width and cost[i - 1, pw] < best:
+                        best = cost[i - 1, pw]
+                        move = 1 + step
+            if w > 0 and cost[i, w - 1] < best:  # (i, j-1)
+                best = cost[i, w - 1]
+                move = 3
+            if best < np.inf:
+                cost[i, w] = best + d
+                moves[i, w] = move
+    rows = np.full((2, m), -1, np.int64)  # each column's first and last row on the path
+    i, j = n - 1, m - 1
+    while i >= 0 and j >= 0:
+        centre = i * (m - 1) // max(1, n - 1)
+        w = j - centre + band
+        if w < 0 or w >= width or cost[i, w] == np.inf:
+            return np.full((2, m), -1, np.int64)  # the band does not reach the end
+        rows[0, j] = i
+        if rows[1, j] < 0:
+            rows[1, j] = i
+        move = moves[i, w]
+        if move == 0:
+            break
+        if move == 1:
+            i -= 1
+        elif move == 2:
+            i -= 1
+            j -= 1
+        else:
+            j -= 1
+    return rows
+
+
+def _compiled(function: Callable[..., object]) -> object:
+    try:
+        return numba.njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # no cache locator (read-only install): compiled in each process
+        return numba.njit(nogil=True)(function)
+
+
+_dtw = cast(Callable[[F32, F32, int], NDArray[np.int64]], _compiled(_dtw_py))
+
+
+def _likeness(ours: F32, theirs: F32, matched: NDArray[np.int64]) -> float:
+    """The mean distance along the path over the mean distance between any two frames:
+    speech of the text stays near 0.8 even in another voice, noise and tones near 1."""
+    along = float(np.linalg.norm(theirs - ours[matched], axis=1).mean())
+    rng = np.random.default_rng(0)
+    i = rng.integers(0, ours.shape[0], 4000)
+    j = rng.integers(0, theirs.shape[0], 4000)
+    anywhere = float(np.linalg.norm(theirs[j] - ours[i], axis=1).mean())
+    return along / max(anywhere, 1e-9)
+
+
+def warp_spans(tokens: Sequence[str], mono: F32, language: str) -> list[Span | None]:
+    """Where each spoken token is said in ``mono`` (48 kHz), by warping onto espeak-ng.
+
+    Args:
+        tokens: The spoken form of each written token (numbers as words).
+        mono: The recording at 48 kHz.
+        language: The text's language (BCP 47).
+
+    Raises:
+        WarpFailed: espeak-ng cannot say the text, the warp does not reach its end, or
+            the recording does not sound like the text (noise, a tone).
+    """
+    try:
+        voice = espeak.voice_for(language)
+        synthetic, rate, spans = espeak.spoken_spans(tokens, voice)
+    except VoiceError as exc:
+        raise WarpFailed(str(exc)) from exc
+    ours, theirs = mfcc(mono, RATE), mfcc(synthetic, rate)
+    band = max(_BAND, ours.shape[0] // 16)  # around the diagonal scaled to both lengths
+    rows = _dtw(ours, theirs, band)
+    if rows[0, 0] < 0:
+        raise WarpFailed("the recording could not be warped onto the synthesised text")
+    if _likeness(ours, theirs, rows[0]) > _UNLIKE:
+        raise WarpFailed("the recording does not sound like its text")
+    loud = ours[:, -1] > _SILENT
+    per_frame = rate / 100
+
+    def start(sample: int) -> int:
+        """After the last pause among the frames matched to the word's first frame (a pause
+        the synthetic speech does not make is matched there too)."""
+        column = min(theirs.shape[0] - 1, int(sample / per_frame))
+        first, last = int(rows[0, column]), int(rows[1, column])
+        quiet = np.flatnonzero(~loud[first:last + 1])
+        return min(last, first + (int(quiet[-1]) + 1 if quiet.size else 0)) * (RATE // 100)
+
+    def end(sample: int) -> int:
+        """At the first pause among the frames matched to the word's last frame."""
+        column = min(theirs.shape[0] - 1, max(0, int(sample / per_frame) - 1))
+        first, last = int(rows[0, column]), int(rows[1, column])
+        quiet = np.flatnonzero(~loud[first:last + 1])
+        return (first + int(quiet[0]) if quiet.size else last + 1) * (RATE // 100)
+
+    return [None if s is None else (start(s[0]), max(start(s[0]) + 1, end(s[1])))
+            for s in spans]

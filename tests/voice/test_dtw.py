@@ -1,0 +1,64 @@
+"""The second aligner's dynamic time warping, checked against a plain full-matrix one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from storyreel.audio.dtw import _dtw, mfcc
+
+
+def _optimal_cost(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+    """The least total distance of a path from (0, 0) to the end (steps down, right, both)."""
+    d = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    cost = np.full((a.shape[0] + 1, b.shape[0] + 1), np.inf)
+    cost[0, 0] = 0.0
+    for i in range(1, a.shape[0] + 1):
+        for j in range(1, b.shape[0] + 1):
+            before = min(cost[i - 1, j], cost[i - 1, j - 1], cost[i, j - 1])
+            cost[i, j] = d[i - 1, j - 1] + (0.0 if i == j == 1 else before)
+    return float(cost[-1, -1])
+
+
+def _path_cost(a: NDArray[np.float32], b: NDArray[np.float32],
+               rows: NDArray[np.int64]) -> float:
+    """The distance summed over the path's cells: each column's rows, first to last."""
+    cells = set()
+    for j in range(b.shape[0]):
+        cells |= {(i, j) for i in range(rows[0, j], rows[1, j] + 1)}
+    for i in range(a.shape[0]):  # a row the path crosses in one step right has one cell
+        assert any((i, j) in cells for j in range(b.shape[0]))
+    return float(sum(np.linalg.norm(a[i] - b[j]) for i, j in cells))
+
+
+@pytest.mark.parametrize(("n", "m", "seed"), [(40, 30, 0), (25, 60, 1), (50, 50, 2)])
+def test_the_banded_warp_finds_the_optimal_path_when_the_band_covers_all(
+        n: int, m: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, 4)).astype(np.float32)
+    b = rng.standard_normal((m, 4)).astype(np.float32)
+    rows = _dtw(a, b, max(n, m))
+    assert rows[0, 0] == 0 and rows[1, -1] == n - 1
+    assert np.all(np.diff(rows[0]) >= 0) and np.all(rows[1] >= rows[0])
+    assert _path_cost(a, b, rows) == pytest.approx(_optimal_cost(a, b), rel=1e-4)
+
+
+def test_a_stretched_copy_is_warped_back_onto_the_original() -> None:
+    rng = np.random.default_rng(3)
+    b = rng.standard_normal((60, 5)).astype(np.float32)
+    a = np.repeat(b, 2, axis=0)  # the same sequence at half speed
+    rows = _dtw(a, b, 30)
+    assert list(rows[0]) == [2 * j for j in range(60)]
+
+
+def test_mfcc_frames_every_10_ms_at_any_rate() -> None:
+    t = np.arange(48_000) / 48_000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    at_48k = mfcc(tone, 48_000)
+    at_16k = mfcc(tone[::3].copy(), 16_000)
+    assert at_48k.shape[1] == 13
+    assert abs(at_48k.shape[0] - 98) <= 1 and abs(at_16k.shape[0] - at_48k.shape[0]) <= 1
+    assert np.all(np.isfinite(at_48k))
+    silent = mfcc(np.zeros(8000, np.float32), 16_000)
+    assert np.all(np.isfinite(silent))
