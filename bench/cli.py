@@ -27,6 +27,7 @@ from bench.measure import Sample, child_env, output_size, run_measured
 from bench.photos import main as photos_main
 from bench.platforms import main as platforms_main
 from bench.project import BenchProject, make_project
+from bench.recorded import main as recorded_main
 from bench.report import versions, write_report
 from bench.rerender import main as rerender_main
 
@@ -117,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip the edit-to-draft scenario in the studio (bench.draft)")
     parser.add_argument("--no-photos", action="store_true",
                         help="skip the photographs against the floor (bench.photos)")
+    parser.add_argument("--no-recorded", action="store_true",
+                        help="skip the photographs with recorded narration against the floor "
+                             "(bench.recorded)")
     parser.add_argument("--no-clips", action="store_true",
                         help="skip the stills and clips against ffmpeg (bench.clips)")
     parser.add_argument("--no-page", action="store_true",
@@ -293,6 +297,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             photos += ["--size", f"{width}x{height}", "--segments", "2", "--seconds", "2"]
         print(f"Photographs: python -m bench.photos {' '.join(photos)}", flush=True)
         photos_main(photos)
+    if not args.no_recorded:
+        recorded = ["--out", str(out), "--work", str(work), "--preset", args.moviepy_preset,
+                    "--runs", str(args.runs)]
+        if args.quick:
+            recorded += ["--size", f"{width}x{height}", "--segments", "2"]
+        print(f"Recorded narration: python -m bench.recorded {' '.join(recorded)}", flush=True)
+        recorded_main(recorded)
     if not args.no_clips:
         clips = ["--out", str(out), "--work", str(work), "--runs", str(args.runs)]
         if args.quick:

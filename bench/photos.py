@@ -24,7 +24,7 @@ from bench.measure import child_env, output_size, run_measured
 from bench.project import make_photo_project
 from bench.report import side_by_side, write_results
 
-__all__ = ["main", "run_scenario"]
+__all__ = ["against_floor", "main", "run_scenario"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,14 @@ def run_scenario(work: Path, projects: Path, runs: int, size: tuple[int, int], f
                  preset: str, segments: int, seconds: float) -> dict[str, Any]:
     """Measure ``runs`` alternating rounds; returns every run and the medians' ratios."""
     manifest = make_photo_project(projects, segments, size[0], size[1], fps, seconds)
-    out, floor_json = work / "photos.mp4", work / "photos-floor.json"
+    return against_floor(work, manifest, runs, preset, "photos")
+
+
+def against_floor(work: Path, manifest: Path, runs: int, preset: str, name: str
+                  ) -> dict[str, Any]:
+    """``runs`` alternating rounds of storyreel's CLI and the floor on ``manifest`` (scratch
+    files named after ``name`` in ``work``); returns every run and the medians' ratios."""
+    out, floor_json = work / f"{name}.mp4", work / f"{name}-floor.json"
     env = child_env()
     ours: list[dict[str, float]] = []
     floor: list[dict[str, float]] = []
@@ -41,18 +48,17 @@ def run_scenario(work: Path, projects: Path, runs: int, size: tuple[int, int], f
         shutil.rmtree(manifest.parent / ".storyreel-cache", ignore_errors=True)
         sample = run_measured([sys.executable, "-m", "storyreel", "render", str(manifest),
                                "-o", str(out), "--preset", preset, "--quiet"],
-                              env=env, cwd=work, log=work / "photos.log")
+                              env=env, cwd=work, log=work / f"{name}.log")
         ours.append({"wall": sample.wall, "cpu": sample.cpu, "peak_rss_mb": sample.peak_rss_mb,
                      "others_load": sample.others_load})
         run_measured([sys.executable, "-m", "bench.floor", str(manifest), "--preset", preset,
-                      "--out", str(work / "photos-floor.mp4"), "--json", str(floor_json)],
-                     env=env, cwd=work, log=work / "photos-floor.log")
+                      "--out", str(work / f"{name}-floor.mp4"), "--json", str(floor_json)],
+                     env=env, cwd=work, log=work / f"{name}-floor.log")
         data = json.loads(floor_json.read_text(encoding="utf-8"))
         floor.append({"wall": data["wall"], "cpu": data["cpu"], "frames": data["frames"]})
     shutil.rmtree(manifest.parent / ".storyreel-cache", ignore_errors=True)
-    for name in ("photos.mp4", "photos-floor.mp4", "photos-floor.json", "photos.log",
-                 "photos-floor.log"):
-        (work / name).unlink(missing_ok=True)
+    for suffix in (".mp4", "-floor.mp4", "-floor.json", ".log", "-floor.log"):
+        (work / f"{name}{suffix}").unlink(missing_ok=True)
     median = {key: {"storyreel": statistics.median(r[key] for r in ours),
                     "floor": statistics.median(r[key] for r in floor)}
               for key in ("wall", "cpu")}

@@ -23,8 +23,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ob
     out = tmp_path_factory.mktemp("bench")
     command = [sys.executable, "-m", "bench", "--segments", "2,3", "--size", "160x90",
                "--presets", "ultrafast,veryfast", "--runs", "1", "--seconds", "1",
-               "--no-voice", "--no-photos", "--no-clips", "--no-align", "--no-platforms",
-               "--no-page", "--no-draft", "--out", str(out)]
+               "--no-voice", "--no-photos", "--no-recorded", "--no-clips", "--no-align",
+               "--no-platforms", "--no-page", "--no-draft", "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from typing import Protocol, assert_never
 
 from storyreel.frames.card import CardPicture, card_planes
@@ -62,12 +63,15 @@ class PreparedStills:
 
     A still is shown by two parts when a crossfade leads into it (the crossfade ends
     one part, its hold starts the next), so without this it would be decoded and
-    fitted twice. Keyed by segment: use one per render (of one project).
+    fitted twice. Keyed by segment: use one per render (of one project). A still may be
+    prepared ahead on another thread; one asked for while it is being prepared is
+    waited for, not prepared twice.
     """
 
     def __init__(self, keep: int = 3) -> None:
         self._keep = keep
         self._planes: OrderedDict[tuple[object, ...], tuple[Planes, Focus]] = OrderedDict()
+        self._loading: dict[tuple[object, ...], Future[tuple[Planes, Focus]]] = {}
         self._lock = threading.Lock()  # pictures are opened on a producer's loader thread
 
     def get(self, visual: Still, segment: int, width: int, height: int
@@ -79,11 +83,25 @@ class PreparedStills:
             if key in self._planes:
                 self._planes.move_to_end(key)
                 return self._planes[key]
-        planes = load_framed(visual.image, width, height, segment + 1, visual.focus)
+            loading = self._loading.get(key)
+            mine: Future[tuple[Planes, Focus]] = Future()
+            if loading is None:
+                self._loading[key] = mine
+        if loading is not None:
+            return loading.result()  # prepared by another thread (its error, if it failed)
+        try:
+            planes = load_framed(visual.image, width, height, segment + 1, visual.focus)
+        except BaseException as exc:
+            with self._lock:
+                del self._loading[key]
+            mine.set_exception(exc)
+            raise
         with self._lock:
+            del self._loading[key]
             self._planes[key] = planes
             while len(self._planes) > self._keep:
                 self._planes.popitem(last=False)
+        mine.set_result(planes)
         return planes
 
 

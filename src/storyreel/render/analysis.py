@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, assert_never
@@ -26,13 +26,16 @@ from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import ClipFacts
 from storyreel.timeline.words import Word, WordTimings, estimate_words
 
-__all__ = ["Analysis", "FactStore", "analyse_project", "card_warnings"]
+__all__ = ["Analysis", "FactStore", "FoundWords", "PendingWords", "analyse_project",
+           "card_warnings", "find_words"]
 
 Regions = list[tuple[int, int]]
 _NO_WORDS = WordTimings((), "estimated")
 #: Narrations up to this long are aligned to their text; aligning holds the whole
 #: recording in memory, so longer ones get estimated word timings.
 _ALIGN_SECONDS = 120
+#: Decoded narrations kept from the analysis for the speech and words found later.
+_HOLD_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class Analysis:
             clips).
         focus: The focus found in each segment's still or clip, when it sets none
             (``None`` where it sets one, where none was looked for or found).
+        pending: Narrations whose speech and words are still to be found (by
+            :func:`find_words`), when the analysis was asked to leave them for later;
+            their ``speech`` and ``words`` are empty until then.
     """
 
     problems: list[Problem]
@@ -67,6 +73,7 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     clips: list[ClipFacts | None] = field(default_factory=list)
     focus: list[Focus | None] = field(default_factory=list)
+    pending: list[PendingWords] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -78,6 +85,7 @@ def analyse_project(
     project: Project, on_segment: Callable[[int], None] | None = None, *,
     speech: bool = False, words: Mapping[int, WordTimings] | None = None,
     facts: FactStore | None = None, digest: Callable[[Path], str] | None = None,
+    defer_alignment: bool = False,
     focus: bool = False,
 ) -> Analysis:
     """Open every still and decode every narration, collecting all problems.
@@ -93,6 +101,9 @@ def analyse_project(
             its contents (and the text it says), so the next render of an unchanged
             narration neither decodes nor aligns it again.
         digest: Hashes a file's contents (default: a fresh :class:`FileDigests`).
+        defer_alignment: Leave speech detection and forced alignment for later: a
+            narration whose words are not known yet gets only its length here, and is
+            listed in :attr:`Analysis.pending` (the timeline's timing needs neither).
         focus: Also find the focus of each still and clip that sets none (kept in
             ``facts`` by the file's contents, so it is looked for once per picture).
     """
@@ -103,6 +114,8 @@ def analyse_project(
     timings: list[WordTimings] = []
     warnings: list[str] = []
     clips: list[ClipFacts | None] = []
+    pending: list[PendingWords] = []
+    hold = _Held(_HOLD_BYTES)
     found_focus: list[Focus | None] = []
     aligner = Aligner()
     digest = digest or FileDigests()
@@ -125,9 +138,15 @@ def analyse_project(
         wanted = speech and bool(segment.text.strip()) and segment.subtitles
         known = (words or {}).get(number - 1)
         try:
-            found = _remembered(facts, digest, segment.audio, number, segment.text,
-                                wanted, align=wanted and known is None, aligner=aligner,
-                                language=project.language_of(number - 1))
+            if defer_alignment and wanted and known is None:
+                found, later = _recalled_or_pending(facts, digest, segment.audio, number,
+                                                    segment.text, hold,
+                                                    project.language_of(number - 1))
+                pending += [later] if later is not None else []
+            else:
+                found = _remembered(facts, digest, segment.audio, number, segment.text,
+                                    wanted, align=wanted and known is None, aligner=aligner,
+                                    language=project.language_of(number - 1))
         except MediaError as exc:
             problems.append(_named(exc.problem, "audio"))
             lengths.append(0)
@@ -148,7 +167,7 @@ def analyse_project(
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
     return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips,
-                    found_focus)
+                    found_focus, pending)
 
 
 def _focus_of(segment: Segment, clip: ClipFacts | None, store: FactStore | None,
@@ -293,12 +312,100 @@ def _remembered(store: FactStore | None, digest: Callable[[Path], str], path: Pa
     return found
 
 
+@dataclass(frozen=True)
+class PendingWords:
+    """A narration measured but for its speech and words (see ``defer_alignment``).
+
+    Attributes:
+        segment: 0-based segment index.
+        path: The recording.
+        text: What it says.
+        length: Its length at 48 kHz.
+        key: Where its full facts are kept once found (``None``: not kept).
+        language: The language its text is aligned in.
+        held: Its decoded blocks, kept from the analysis (``None``: decoded again);
+            :func:`find_words` empties the list.
+    """
+
+    segment: int
+    path: Path
+    text: str
+    length: int
+    key: str | None
+    language: str = "en"
+    held: list[Samples] | None = None
+
+
+@dataclass(frozen=True)
+class FoundWords:
+    """What :func:`find_words` found: where a narration speaks, its words and the note
+    about them (if any)."""
+
+    speech: Regions
+    words: WordTimings
+    note: str | None
+
+
+def _recalled_or_pending(store: FactStore | None, digest: Callable[[Path], str], path: Path,
+                         number: int, text: str, hold: _Held, language: str
+                         ) -> tuple[_Found, PendingWords | None]:
+    """A narration's full facts when they are kept; else its length, and what finding
+    its speech and words later needs."""
+    try:
+        content = digest(path) if store is not None else None
+    except MediaError:
+        content = None  # decoding it names the problem, with its segment
+    key = None
+    if store is not None and content is not None:
+        key = narration_facts_key(content, text, speech=True, align=True, language=language)
+        found = _from_json(store.recall(key))
+        if found is not None:
+            return found, None
+    length, _, _ = _narration(path, number, False, align=False, hold=hold)
+    return (_Found(length, [], _NO_WORDS),
+            PendingWords(number - 1, path, text, length, key, language, hold.take()))
+
+
+def find_words(pending: PendingWords, aligner: Aligner, store: FactStore | None = None
+               ) -> FoundWords:
+    """The speech and words of a narration left for later, found as
+    :func:`analyse_project` finds them (the recording decoded again), and kept in
+    ``store`` with its other facts.
+
+    Raises:
+        MediaError: The recording no longer decodes, or no longer has the length it
+            had (naming its segment and file).
+    """
+    number = pending.segment + 1
+    if pending.held is not None:
+        held = list(pending.held)
+        pending.held.clear()  # freed as soon as this narration is done with
+        length, regions, mono = _measured(held, pending.path, number, True, align=True)
+        del held
+    else:
+        length, regions, mono = _narration(pending.path, number, True, align=True)
+    if length != pending.length:
+        raise MediaError("the recording changed while the video was rendered",
+                         path=pending.path, segment=number)
+    found = _words(pending.text, length, regions, mono, aligner, pending.language)
+    if store is not None and pending.key is not None:
+        store.remember(pending.key, _to_json(found))
+    return FoundWords(found.speech, found.words, found.note)
+
+
 def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align: bool,
                      aligner: Aligner, language: str = "en") -> _Found:
     """A narration's length, where it speaks and when its words are said (when asked)."""
     length, regions, mono = _narration(path, number, speech, align=align)
     if not speech or not align:
         return _Found(length, regions, _NO_WORDS)
+    return _words(text, length, regions, mono, aligner, language)
+
+
+def _words(text: str, length: int, regions: Regions, mono: Samples | None, aligner: Aligner,
+           language: str = "en") -> _Found:
+    """The facts of a narration whose words are found from its mono samples (``None``:
+    too long to align, so estimated)."""
     if mono is None:
         return _Found(length, regions, estimate_words(text, regions, length),
                       f"word timings estimated (narrations over {_ALIGN_SECONDS // 60:g} "
@@ -335,33 +442,69 @@ def _from_json(data: dict[str, Any] | None) -> _Found | None:
         return None
 
 
-def _narration(path: Path, number: int, speech: bool, *, align: bool
-               ) -> tuple[int, Regions, Samples | None]:
+def _narration(path: Path, number: int, speech: bool, *, align: bool,
+               hold: _Held | None = None) -> tuple[int, Regions, Samples | None]:
     """A narration's length at 48 kHz, where it speaks (when asked) and, for alignment,
-    its mono samples: streamed, and kept only while it is short enough to align."""
+    its mono samples: streamed, and kept only while it is short enough to align.
+    ``hold`` keeps the decoded blocks, while they fit its budget."""
+    with AudioReader(path, segment=number) as reader:
+        source = reader.blocks() if hold is None else hold.keep(reader.blocks())
+        return _measured(source, path, number, speech, align=align)
+
+
+def _measured(source: Iterable[Samples], path: Path, number: int, speech: bool, *,
+              align: bool) -> tuple[int, Regions, Samples | None]:
+    """What :func:`_narration` finds, from the narration's decoded blocks."""
     kept: list[Samples] = []
     keeping = align
     limit = _ALIGN_SECONDS * SAMPLE_RATE
+    read = 0
 
-    def blocks(reader: AudioReader) -> Iterator[Samples]:
-        nonlocal keeping
-        for block in reader.blocks():
+    def blocks() -> Iterator[Samples]:
+        nonlocal keeping, read
+        for block in source:
+            read += block.shape[1]
             if keeping:
                 kept.append(block.mean(axis=0, dtype=np.float32))
-                if reader.samples_read > limit:
+                if read > limit:
                     keeping = False
                     kept.clear()
             yield block
 
-    with AudioReader(path, segment=number) as reader:
-        if speech:
-            length, found = narration_speech(blocks(reader), SAMPLE_RATE)
-        else:
-            length, found = sum(block.shape[1] for block in blocks(reader)), []
+    if speech:
+        length, found = narration_speech(blocks(), SAMPLE_RATE)
+    else:
+        length, found = sum(block.shape[1] for block in blocks()), []
     if length == 0:
         raise MediaError("audio is empty (no samples)", path=path, segment=number)
     mono = np.concatenate(kept) if keeping and kept else None
     return length, found, mono
+
+
+class _Held:
+    """Decoded narration blocks kept for the speech and words found later, within a
+    budget shared by the whole analysis (a narration that does not fit is decoded again
+    when its turn comes)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.blocks: list[Samples] | None = []
+
+    def keep(self, source: Iterable[Samples]) -> Iterator[Samples]:
+        self.blocks = []
+        for block in source:
+            if self.blocks is not None:
+                self.blocks.append(block)
+                self.budget -= block.nbytes
+                if self.budget < 0:
+                    self.budget += sum(b.nbytes for b in self.blocks)
+                    self.blocks = None
+            yield block
+
+    def take(self) -> list[Samples] | None:
+        """The blocks of the narration just decoded (``None``: not kept)."""
+        blocks, self.blocks = self.blocks, []
+        return blocks
 
 
 def _clip(path: Path, field_name: str, problems: list[Problem]) -> ClipFacts | None:

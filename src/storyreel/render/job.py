@@ -26,11 +26,13 @@ from storyreel.audio.limiter import normalise_gain_db
 from storyreel.audio.mix import measure
 from storyreel.audio.soundtrack import story_mix
 from storyreel.errors import EncoderError, ValidationFailed
+from storyreel.frames.pictures import PreparedStills
 from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
+from storyreel.render.ahead import StillsAhead, WordsAhead
 from storyreel.render.analysis import Analysis, analyse_project, card_warnings
 from storyreel.render.cache import PartCache
 from storyreel.render.decor import fade_frames
@@ -41,6 +43,7 @@ from storyreel.render.parts import (
     EncoderFactory,
     PartDispatcher,
     PartJob,
+    encode_part,
     encode_parts,
     machine_cores,
     part_encoder,
@@ -55,7 +58,7 @@ from storyreel.render.progress import (
 from storyreel.render.sidecars import prepare_sidecars
 from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verify_mp4
 from storyreel.timeline.chunks import Chunk, plan_chunks
-from storyreel.timeline.plan import frame_to_sample
+from storyreel.timeline.plan import frame_to_sample, sample_to_frame
 from storyreel.timeline.story import Story, build_story, seconds_to_frames
 from storyreel.timeline.words import WordTimings
 
@@ -118,6 +121,9 @@ class Job:
             measured once (:mod:`storyreel.render.draftgain`), and the encoded sound
             track is not measured again (frames, durations and streams are still
             verified).
+        overlap: Start encoding once the timeline's timing is known, aligning the
+            narrations to their text meanwhile (parts encoded here, one at a time);
+            ``False`` analyses everything first (the output is the same).
     """
 
     def __init__(self, project: Project, target: Path, reporter: ProgressReporter,
@@ -125,7 +131,7 @@ class Job:
                  *, cache: PartCache | None = None,
                  encoders: EncoderFactory = part_encoder, workers: int | None = None,
                  single_part: bool = False, parts: PartDispatcher | None = None,
-                 draft: bool = False) -> None:
+                 draft: bool = False, overlap: bool = True) -> None:
         self.project = project
         self.target = target
         self.reporter = reporter
@@ -138,6 +144,7 @@ class Job:
         self.parts = parts
         self.draft = draft
         self.draft_gain: DraftGain | None = None
+        self.overlap = overlap and parts is None and (workers or 1) <= 1 and not single_part
         self.warnings: list[str] = []
         self.encoded = 0
         self.reused = 0
@@ -185,7 +192,7 @@ class Job:
         too_long = length_warning(platform, plan.duration) if platform else None
         self.warnings += [too_long] if too_long else []
         with temp_output(self.target) as temp, self.workspace() as work:
-            sound = self.export(story, temp, work, shared)
+            sound, story = self.export(story, temp, work, shared)
             self.check_cancel()
             self.reporter.phase("verify", 1, "Verifying output...")
             with self.timed("verify"):
@@ -268,7 +275,8 @@ class Job:
         analysis = analyse_project(self.project, on_segment,
                                    speech=captions.enabled or captions.sidecar
                                    or captions.words_json, words=self.words,
-                                   facts=self.cache, digest=self.digest, focus=True)
+                                   facts=self.cache, digest=self.digest, focus=True,
+                                   defer_alignment=self.overlap)
         if analysis.problems:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis
@@ -296,12 +304,28 @@ class Job:
                            min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps))
 
     def export(self, story: Story, temp: Path, work: Path,
-               shared: SharedSound | None = None) -> _Sound:
+               shared: SharedSound | None = None) -> tuple[_Sound, Story]:
         """Encode (or reuse) the parts and the sound track and join them into ``temp``.
 
         The sound track is measured and encoded on a thread of its own while the parts
-        are encoded (here or on workers), so it costs no wall time of its own.
+        are encoded (here or on workers), so it costs no wall time of its own. Returns
+        the sound track and the story with every narration's words.
         """
+        if self.analysis is not None and self.analysis.pending:
+            sound, story, chunks, paths = self.encode_ahead(story, work, shared)
+        else:
+            sound, chunks, paths = self.encode_all(story, work, shared)
+        self.reporter.say(f"Joining {len(chunks)} parts...")
+        with self.timed("assemble"):
+            assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
+                     sound.path, story.plan.fps, story.plan.total_frames,
+                     [(c.start, c.title) for c in story.chapters])
+        self.reporter.say(f"Encoded {self.encoded} parts ({self.reused} reused)")
+        return sound, story
+
+    def encode_all(self, story: Story, work: Path, shared: SharedSound | None = None
+                   ) -> tuple[_Sound, tuple[Chunk, ...], list[Path]]:
+        """The parts and the sound track of a story whose analysis is complete."""
         fades = self.fades(story)
         cores = machine_cores()
         workers = self.workers or 1
@@ -319,15 +343,133 @@ class Job:
                 self.encode(todo, keys, len(chunks), workers)
                 infos = self.check_parts(story, chunks, keys, paths, settings, fades)
             sound = sound_track()
-        self.reporter.say(f"Joining {len(chunks)} parts...")
-        with self.timed("assemble"):
-            assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
-                     sound.path, story.plan.fps, story.plan.total_frames,
-                     [(c.start, c.title) for c in story.chapters])
-        self.reporter.say(f"Encoded {self.encoded} parts ({self.reused} reused)")
         log.debug("parts: %d encoded, %d reused; %d frames", self.encoded, self.reused,
                   sum(i.frames for i in infos))
-        return sound
+        return sound, chunks, paths
+
+    def encode_ahead(self, story: Story, work: Path, shared: SharedSound | None = None
+                     ) -> tuple[_Sound, Story, tuple[Chunk, ...], list[Path]]:
+        """The parts and the sound track while the narrations are aligned meanwhile.
+
+        ``story`` is timed but its captions wait for words. Each part waits only for the
+        words of the segments it can show, and the still it opens with is prepared while
+        the part before it is encoded. The sound track (which needs only the timing, and
+        is done long before the last frame) starts once the first part's words are
+        found: they are what the first frame waits for. Returns the sound track, the
+        story with every narration's words, the parts and their paths.
+        """
+        assert self.analysis is not None
+        fades = self.fades(story)
+        settings = self.encoder_settings(1, machine_cores())
+        chunks = self.chunks(story, fades)
+        paths = [work / f"part-{c.index:05d}.mp4" for c in chunks]
+        # Parts whose frames no narration left for later can change are known already.
+        needs = [self.needs(story, chunk) for chunk in chunks]
+        keys = [part_key(self.project, story, c, settings, fades, self.digest)
+                if not needs[c.index] else "" for c in chunks]
+        todo = [c for c in chunks if needs[c.index]
+                or not self.reuse(c.index, keys[c.index], paths[c.index])]
+        frames = sum(c.frames for c in todo)
+        stills = PreparedStills()
+        with WordsAhead(self.analysis.pending, self.cache, self.cancel) as words, \
+                StillsAhead(self.project, stills) as ahead:
+            if todo:
+                ahead.prepare(_opening_segment(story, todo[0]))
+                self.story_with(story, words, needs[todo[0].index])
+            with self.sound(story, settings, work, self.digest, frames,
+                            shared) as sound_track:
+                self.say_parts(len(chunks))
+                with self.timed("parts"):
+                    done = 0
+                    for n, chunk in enumerate(todo):
+                        if n + 1 < len(todo):
+                            ahead.prepare(_opening_segment(story, todo[n + 1]))
+                        done = self.encode_one(
+                            self.story_with(story, words, needs[chunk.index]), chunk, keys,
+                            paths[chunk.index], settings, fades, stills, done)
+                    self.analysis = replace(self.with_words(words, None), pending=[])
+                    story = build_story(self.project, self.analysis)
+                    self.warnings += words.notes()
+                    self.redo_stale(story, chunks, keys, paths, settings, fades)
+                    self.check_parts(story, chunks, keys, paths, settings, fades)
+                sound = sound_track()
+        return sound, story, chunks, paths
+
+    def encode_one(self, story: Story, chunk: Chunk, keys: list[str], path: Path,
+                   settings: EncoderSettings, fades: tuple[int, int], stills: PreparedStills,
+                   done: int) -> int:
+        """Encode (or reuse) one part of ``story``; returns the frames done so far."""
+        keys[chunk.index] = part_key(self.project, story, chunk, settings, fades, self.digest)
+        if self.reuse(chunk.index, keys[chunk.index], path):
+            self.reporter.update(done + chunk.frames)
+            return done + chunk.frames
+        count = done
+
+        def on_frame() -> None:
+            nonlocal count
+            count += 1
+            self.reporter.update(count)
+
+        job = PartJob(self.project, story, chunk, settings, fades, path)
+        self.part_done(job, keys, encode_part(job, self.encoders, self.cancel, on_frame,
+                                              stills))
+        return count
+
+    def needs(self, story: Story, chunk: Chunk) -> set[int]:
+        """The segments left for later whose speech and words can shape ``chunk``'s frames.
+
+        A segment's captions start no earlier than its narration and end within its own
+        frames, and a caption is changed by the next only when that one starts before
+        it ends. So a part needs the segments whose captions can show in it, and those
+        whose narration starts before the last frame such a caption can reach.
+        """
+        assert self.analysis is not None
+        pending = {p.segment for p in self.analysis.pending}
+        plan, items = story.plan, story.items
+        voiced = [(items[s.index].segment, sample_to_frame(s.audio_start, plan.fps, SAMPLE_RATE),
+                   s.end_frame) for s in plan.spans if s.end_frame > chunk.start]
+        reach = max((end for _, start, end in voiced if start < chunk.end), default=chunk.end)
+        return {segment for segment, start, _ in voiced if segment in pending and start < reach}
+
+    def story_with(self, story: Story, words: WordsAhead, segments: set[int]) -> Story:
+        """``story`` with the speech and words of ``segments`` (once found)."""
+        return build_story(self.project, self.with_words(words, segments))
+
+    def with_words(self, words: WordsAhead, segments: set[int] | None) -> Analysis:
+        """The analysis with the speech and words found ahead of ``segments`` (all:
+        ``None``), once found, and of any other segment found so far."""
+        analysis = self.analysis
+        assert analysis is not None
+        found = words.wait(range(len(self.project.segments)) if segments is None
+                           else segments)
+        speech = [found[i].speech if i in found else s for i, s in enumerate(analysis.speech)]
+        timings = [found[i].words if i in found else t for i, t in enumerate(analysis.words)]
+        return replace(analysis, speech=speech, words=timings)
+
+    def redo_stale(self, story: Story, chunks: tuple[Chunk, ...], keys: list[str],
+                   paths: list[Path], settings: EncoderSettings,
+                   fades: tuple[int, int]) -> None:
+        """Encode again any part whose frames the words found later changed after all
+        (its key with every word known differs from the one it was encoded under)."""
+        stale = []
+        for chunk in chunks:
+            key = part_key(self.project, story, chunk, settings, fades, self.digest)
+            if key != keys[chunk.index]:
+                keys[chunk.index] = key
+                paths[chunk.index].unlink(missing_ok=True)
+                stale.append(PartJob(self.project, story, chunk, settings, fades,
+                                     paths[chunk.index]))
+        if stale:
+            log.warning("re-encoding %d part(s) drawn before their captions were known",
+                        len(stale))
+            self.encode(stale, keys, len(chunks), 1)
+
+    def part_done(self, job: PartJob, keys: list[str], warnings: list[str]) -> None:
+        """Count an encoded part and keep it in the cache under its key."""
+        self.encoded += 1
+        self.warnings += warnings
+        if self.cache is not None:
+            self.cache.put("parts", keys[job.chunk.index], job.path, {"warnings": warnings})
 
     def reuse(self, index: int, key: str, path: Path) -> bool:
         """Take part ``key`` from the cache into ``path``; False when it must be encoded."""
@@ -351,10 +493,7 @@ class Job:
             self.reporter.update(done)
 
         def on_part(job: PartJob, warnings: list[str]) -> None:
-            self.encoded += 1
-            self.warnings += warnings
-            if self.cache is not None:
-                self.cache.put("parts", keys[job.chunk.index], job.path, {"warnings": warnings})
+            self.part_done(job, keys, warnings)
 
         self.say_parts(total)
         if self.parts is not None:
@@ -549,6 +688,14 @@ class _Stop:
 
     def is_set(self) -> bool:
         return self._event.is_set() or self._cancel.is_set()
+
+
+def _opening_segment(story: Story, chunk: Chunk) -> int | None:
+    """The segment whose picture a part opens with (``None``: not a segment)."""
+    for span in story.plan.spans:
+        if span.visible_start <= chunk.start < span.end_frame:
+            return story.items[span.index].segment
+    return None
 
 
 def _reference(infos: list[PartInfo]) -> tuple[bytes, int]:

@@ -381,6 +381,9 @@ def _write_all(first: Job, story: Story, project: Project,
             first.reporter.output(platform, number, len(targets))
             try:
                 outcomes.append(_Written(platform, job, job.write(story, shared)))
+                # The first video found the words its analysis left for later: the
+                # others are drawn from its complete story.
+                story = outcomes[0].outcome.story
             except RenderCancelled as exc:
                 if not outcomes:
                     raise

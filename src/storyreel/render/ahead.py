@@ -1,0 +1,156 @@
+"""Work done ahead of the encoder: the narrations' words, and the next part's still.
+
+Timing the picture needs only each narration's length; its captions need where the
+voice speaks and the words found by forced alignment. :class:`WordsAhead` finds them
+for the narrations left for later
+(:attr:`~storyreel.render.analysis.Analysis.pending`) on a thread of its own, in
+segment order, while the first parts are encoded: a part waits only for the words
+of the segments it can show. :class:`StillsAhead` prepares the still a part opens
+with while the part before it is encoded.
+
+Each owns one thread, started on entering its ``with`` block and stopped and joined
+on leaving it (success, error and cancel alike); an error on the thread is raised in
+the caller by the next call that needs its result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+
+from storyreel.audio.align import Aligner
+from storyreel.errors import MediaError, Problem, ValidationFailed
+from storyreel.frames.pictures import PreparedStills, cover_size
+from storyreel.model.project import Project
+from storyreel.model.visual import Still
+from storyreel.render.analysis import FactStore, FoundWords, PendingWords, find_words
+from storyreel.render.progress import CancelToken, raise_if_cancelled
+
+__all__ = ["StillsAhead", "WordsAhead"]
+
+log = logging.getLogger("storyreel")
+
+_POLL = 0.1  # seconds between looks at the cancel token while waiting
+
+
+class WordsAhead:
+    """Finds the words of ``pending`` narrations on a thread, in segment order.
+
+    Args:
+        pending: The narrations left for later, in segment order.
+        store: Where each narration's facts are kept once found (the part cache).
+        cancel: The render's cancel token: the thread stops at the next narration.
+    """
+
+    def __init__(self, pending: Sequence[PendingWords], store: FactStore | None,
+                 cancel: CancelToken) -> None:
+        self._pending = list(pending)
+        self._store = store
+        self._cancel = cancel
+        self._stop = threading.Event()
+        self._ready = threading.Condition()
+        self._found: dict[int, FoundWords] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="storyreel-words", daemon=True)
+
+    def __enter__(self) -> WordsAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def wait(self, segments: Iterable[int]) -> dict[int, FoundWords]:
+        """What was found of the narrations of 0-based ``segments`` (and any others found
+        so far), once all of those are found.
+
+        Raises:
+            ValidationFailed: A recording no longer decodes (naming its segment and file),
+                as the analysis names it.
+            RenderCancelled: The render was cancelled while waiting.
+        """
+        wanted = set(segments) & {p.segment for p in self._pending}
+        with self._ready:
+            while True:
+                if self._error is not None:
+                    _raise(self._error)
+                if wanted <= self._found.keys():
+                    return dict(self._found)
+                raise_if_cancelled(self._cancel)
+                self._ready.wait(_POLL)
+
+    def notes(self) -> list[str]:
+        """What finding the words had to say, per segment in order (``segment N: ...``)."""
+        with self._ready:
+            return [f"segment {s + 1}: {found.note}" for s, found in sorted(self._found.items())
+                    if found.note]
+
+    def _run(self) -> None:
+        aligner = Aligner()
+        try:
+            for pending in self._pending:
+                if self._stop.is_set() or self._cancel.is_set():
+                    return
+                found = find_words(pending, aligner, self._store)
+                with self._ready:
+                    self._found[pending.segment] = found
+                    self._ready.notify_all()
+        except BaseException as exc:  # raised in the caller by upto()
+            with self._ready:
+                self._error = exc
+                self._ready.notify_all()
+
+
+def _raise(error: BaseException) -> None:
+    if isinstance(error, MediaError):
+        problem = error.problem
+        raise ValidationFailed([Problem(problem.message, problem.segment, problem.path,
+                                        "audio")]) from error
+    raise error
+
+
+class StillsAhead:
+    """Prepares stills into ``stills`` on a thread, one at a time, ahead of need.
+
+    A still that fails to prepare is left alone: the part that shows it prepares it
+    again and reports the error there, with its segment.
+    """
+
+    def __init__(self, project: Project, stills: PreparedStills) -> None:
+        self._project = project
+        self._stills = stills
+        self._pool: ThreadPoolExecutor | None = None
+        self._last: Future[object] | None = None
+
+    def __enter__(self) -> StillsAhead:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="storyreel-still-ahead")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self._pool is not None
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def prepare(self, segment: int | None) -> None:
+        """Start preparing segment ``segment``'s still (nothing for other visuals)."""
+        if segment is None or not isinstance(self._project.segments[segment].visual, Still):
+            return
+        assert self._pool is not None
+        if self._last is not None and not self._last.done():
+            return  # one at a time: memory stays bounded
+        width, height = cover_size(self._project, segment)
+        self._last = self._pool.submit(self._quietly, segment, width, height)
+
+    def _quietly(self, segment: int, width: int, height: int) -> object:
+        with contextlib.suppress(Exception):
+            visual = self._project.segments[segment].visual
+            assert isinstance(visual, Still)
+            return self._stills.get(visual, segment, width, height)
+        log.debug("segment %d: its still could not be prepared ahead", segment + 1)
+        return None

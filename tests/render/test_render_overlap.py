@@ -1,0 +1,210 @@
+"""Encoding while the narrations are aligned: same output, same errors, no thread left.
+
+With recorded narrations and burned-in captions, a render starts encoding once the
+timeline's timing is known and aligns the narrations to their text meanwhile. These
+tests render the same projects with and without that overlap and compare what a
+decoder reads back, cancel in the middle of it, and break a recording while it runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mp4probe import audio_track, luma_frames
+
+import storyreel
+from media import write_corrupt_wav, write_exif_rotated_jpeg, write_manifest, write_textured
+from media import write_wav as write_wav_file
+from storyreel.errors import RenderCancelled, ValidationFailed
+from storyreel.render import analysis as analysis_module
+from storyreel.render.job import Job, JobOutcome
+from storyreel.render.progress import Progress, ProgressReporter
+from storyreel.voice.hibari import HibariEngine
+from storyreel.voice.speaker import resample_to
+
+TEXTS = ("The boat left the harbour at dawn.",
+         "By noon the island was a grey line on the sea.",
+         "We reached the lighthouse before dark.")
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Spoken narrations stored as recordings at 22.05 kHz (not the render's 48 kHz)."""
+    folder = tmp_path_factory.mktemp("recordings")
+    engine = HibariEngine()
+    paths = []
+    for i, text in enumerate(TEXTS):
+        speech = engine.synthesise(text, "heart", 1.0)
+        samples = resample_to(speech.samples, speech.rate, 22_050)
+        paths.append(write_wav_file(folder / f"{i}.wav", samples.astype(np.float64) * 0.8,
+                                    22_050))
+    return paths
+
+
+def _project(folder: Path, recordings: list[Path]) -> Path:
+    segments = []
+    for i, (text, recording) in enumerate(zip(TEXTS, recordings, strict=True)):
+        audio = folder / f"narration-{i}.wav"
+        audio.write_bytes(recording.read_bytes())
+        image = folder / f"photo-{i}.jpg"
+        if i == 1:  # a phone photograph, stored sideways
+            write_exif_rotated_jpeg(image, (120, 200), (200, 80, 40), (30, 60, 200))
+        else:
+            write_textured(image, (400, 300), seed=i)
+        segments.append({"image": image.name, "audio": audio.name, "text": text})
+    return write_manifest(folder, segments, title="Recorded", width=160, height=90, fps=12,
+                          settings={"preset": "ultrafast", "gap": 0.3,
+                                    "transitions": {"crossfade": 0.25},
+                                    "subtitles": {"enabled": True, "sidecar": False},
+                                    "loudness": {"enabled": True}})
+
+
+def _render(manifest: Path, target: Path, *, overlap: bool,
+            on_progress: Callable[[Progress], None] | None = None,
+            cancel: threading.Event | None = None) -> JobOutcome:
+    project = storyreel.load_project(manifest)
+    return Job(project, target, ProgressReporter(on_progress, interval=0), cancel,
+               overlap=overlap).run()
+
+
+def _storyreel_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("storyreel")}
+
+
+def test_only_the_words_are_left_for_later(project_dir: Path, out_dir: Path,
+                                           recordings: list[Path]) -> None:
+    project = storyreel.load_project(_project(project_dir, recordings))
+    ahead = Job(project, out_dir / "a.mp4", ProgressReporter(None), None)
+    story = ahead.analyse()
+    assert ahead.analysis is not None
+    assert [p.segment for p in ahead.analysis.pending] == [0, 1, 2]
+    assert all(not w.words for w in ahead.analysis.words)
+    assert ahead.analysis.speech == [[], [], []]
+    first = Job(project, out_dir / "b.mp4", ProgressReporter(None), None, overlap=False)
+    complete = first.analyse()
+    assert first.analysis is not None and first.analysis.pending == []
+    assert story.plan == complete.plan  # the timing needs no words
+    assert first.analysis.narration_samples == ahead.analysis.narration_samples
+    assert all(first.analysis.speech)
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["decoded-once", "decoded-again"])
+def test_overlapped_render_matches_the_sequential_one(project_dir: Path, out_dir: Path,
+                                                      recordings: list[Path], held: bool,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narrations decoded by the analysis are kept for the alignment thread within a
+    budget; beyond it they are decoded again. Either way the output is the same."""
+    if not held:
+        monkeypatch.setattr(analysis_module, "_HOLD_BYTES", 0)
+    manifest = _project(project_dir, recordings)
+    phases: list[str] = []
+    overlapped = _render(manifest, out_dir / "overlapped.mp4", overlap=True,
+                         on_progress=lambda p: phases.append(p.phase))
+    sequential = _render(manifest, out_dir / "sequential.mp4", overlap=False)
+    assert phases.index("export") > phases.index("analyse")
+    assert {w.source for w in overlapped.words} == {"aligned"}
+    assert overlapped.words == sequential.words
+    assert overlapped.story == sequential.story
+    assert overlapped.story.captions  # captions are drawn, from the aligned words
+    assert overlapped.parts_encoded == sequential.parts_encoded > 1
+    a_path, b_path = out_dir / "overlapped.mp4", out_dir / "sequential.mp4"
+    frames_a, frames_b = luma_frames(a_path), luma_frames(b_path)
+    assert len(frames_a) == len(frames_b) == overlapped.story.plan.total_frames
+    for a, b in zip(frames_a, frames_b, strict=True):
+        np.testing.assert_array_equal(a, b)
+    sound_a, rate_a = audio_track(a_path)
+    sound_b, rate_b = audio_track(b_path)
+    assert rate_a == rate_b == 48_000
+    np.testing.assert_array_equal(sound_a, sound_b)
+    assert overlapped.loudness == sequential.loudness
+    assert a_path.read_bytes() == b_path.read_bytes()
+
+
+def test_cancel_during_the_overlap_leaves_no_thread(project_dir: Path, out_dir: Path,
+                                                    recordings: list[Path]) -> None:
+    manifest = _project(project_dir, recordings)
+    before = _storyreel_threads()
+    cancel = threading.Event()
+
+    def on_progress(progress: Progress) -> None:
+        if progress.phase == "export" and progress.done >= 3:
+            cancel.set()
+
+    with pytest.raises(RenderCancelled):
+        _render(manifest, out_dir / "cancelled.mp4", overlap=True, on_progress=on_progress,
+                cancel=cancel)
+    assert _storyreel_threads() <= before
+    assert not (out_dir / "cancelled.mp4").exists()
+    assert [p.name for p in out_dir.iterdir()] == []
+
+
+def test_a_recording_broken_during_the_overlap_is_named(project_dir: Path, out_dir: Path,
+                                                        recordings: list[Path],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narration decoded when the render started breaks before it is decoded again
+    for its words (none is kept from the analysis here): the same one-line error as when
+    it is broken from the start, and nothing published."""
+    monkeypatch.setattr(analysis_module, "_HOLD_BYTES", 0)
+    manifest = _project(project_dir, recordings)
+    broken = project_dir / "narration-2.wav"
+    before = _storyreel_threads()
+
+    def on_progress(progress: Progress) -> None:
+        if progress.phase == "analyse" and progress.done == len(TEXTS):
+            write_corrupt_wav(broken)  # analysed, not yet aligned
+
+    with pytest.raises(ValidationFailed) as during:
+        _render(manifest, out_dir / "broken.mp4", overlap=True, on_progress=on_progress)
+    assert _storyreel_threads() <= before
+    assert not (out_dir / "broken.mp4").exists()
+    with pytest.raises(ValidationFailed) as upfront:
+        _render(manifest, out_dir / "broken.mp4", overlap=False)
+    assert str(during.value) == str(upfront.value)
+    assert "\n" not in str(during.value)
+    problem = during.value.problems[0]
+    assert (problem.segment, problem.path, problem.field) == (3, broken, "audio")
+
+
+def test_prepared_stills_are_shared_between_threads(project_dir: Path,
+                                                    recordings: list[Path]) -> None:
+    """A still asked for on two threads at once is prepared once, and both get it."""
+    from storyreel.frames.pictures import PreparedStills
+    from storyreel.model.visual import Still
+
+    project = storyreel.load_project(_project(project_dir, recordings))
+    stills = PreparedStills()
+    still = project.segments[0].visual
+    assert isinstance(still, Still)
+    got: list[object] = []
+    start = threading.Barrier(4)
+
+    def take() -> None:
+        start.wait()
+        got.append(stills.get(still, 0, 184, 104))
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(got) == 4 and all(planes is got[0] for planes in got)
+
+
+def test_every_platforms_video_gets_the_aligned_captions(project_dir: Path, out_dir: Path,
+                                                         recordings: list[Path]) -> None:
+    """The first video finds the words; the others are drawn from its complete story."""
+    manifest = _project(project_dir, recordings)
+    data = manifest.read_text(encoding="utf-8").replace(
+        '"sidecar": false', '"sidecar": true').replace(
+        '"preset": "ultrafast"', '"preset": "ultrafast", "platforms": ["youtube", "square"]')
+    manifest.write_text(data, encoding="utf-8")
+    result = storyreel.render(storyreel.load_project(manifest), out_dir / "story.mp4",
+                              cache=False)
+    assert [v.platform for v in result.videos] == ["youtube", "square"]
+    assert {w.source for w in result.words} == {"aligned"}
+    captions = [v.path.with_suffix(".srt").read_text(encoding="utf-8") for v in result.videos]
+    assert captions[0] == captions[1]
