@@ -238,8 +238,9 @@ def test_piped_output_is_quiet_apart_from_summary(tmp_path: Path) -> None:
     assert proc.stdout == ""
     summary, *rest = proc.stderr.splitlines()
     assert summary.startswith("Rendered")
-    # The generated "speech" is not the text: each segment's word timings are estimated.
-    assert len(rest) == 2
+    # The generated "speech" is not the text: the warnings say which segments' word
+    # timings are estimated (the warp may place a short text on speech-like noise).
+    assert 1 <= len(rest) <= 2
     assert all(line.startswith("storyreel: warning: segment ") for line in rest)
 
 

@@ -121,6 +121,8 @@ def test_facts_with_an_absurd_length_are_found_again(
     first = storyreel.render(storyreel.load_project(manifest), out_dir / "b.mp4", cache=cache)
     for path in _entries(cache, "facts"):
         kept = json.loads(path.read_text(encoding="utf-8"))
+        if "length" not in kept["facts"]:
+            continue  # a picture's focus
         kept["facts"]["length"] = 365 * 24 * 3600 * 48_000  # a year, with a checksum to match
         kept["check"] = hashlib.sha256(json.dumps(kept["facts"], sort_keys=True).encode()
                                        ).hexdigest()
@@ -134,7 +136,8 @@ def test_facts_that_do_not_match_their_checksum_are_dropped(
         rendered: tuple[Path, PartCache, Path], out_dir: Path) -> None:
     manifest, cache, _ = rendered
     first = storyreel.render(storyreel.load_project(manifest), out_dir / "b.mp4", cache=cache)
-    path = _entries(cache, "facts")[0]
+    path = next(p for p in _entries(cache, "facts")  # a narration's (not a picture's focus)
+                if "length" in json.loads(p.read_text(encoding="utf-8"))["facts"])
     kept = json.loads(path.read_text(encoding="utf-8"))
     kept["facts"]["length"] += 48_000  # a second more, the checksum left as it was
     path.write_text(json.dumps(kept), encoding="utf-8")

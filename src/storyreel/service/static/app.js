@@ -640,7 +640,7 @@ function bindSegmentField(input, segmentId, name, value) {
     const seg = segmentById(segmentId);
     if (seg) {
       Object.assign(seg, { text: shown.text, chapter: shown.chapter, narration: shown.narration,
-                           missing: shown.missing, audio: shown.audio });
+                           missing: shown.missing, audio: shown.audio, seconds: shown.seconds });
       showSegmentFacts(seg);
     }
     if (fresh && before !== undefined && before !== shown[name]) {
