@@ -131,6 +131,11 @@ class Aligner:
                 middle = (first + last) // 2
                 todo += [(first, middle), (middle, last)]
         self._after_placed(tokens, mono, warped, speech, sure)
+        if all(span is None for span in sure):
+            # The warp alone cannot tell speech of the text from other speech (its
+            # likeness is near 0.8 for both): in English it only fills in around words
+            # the dictionary's aligner confirmed.
+            raise AlignmentFailed("the recording does not sound like its text")
         return _merged(sure, warped)
 
     def _after_placed(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
