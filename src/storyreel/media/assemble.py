@@ -68,8 +68,9 @@ def probe_part(path: Path, fps: Fraction) -> PartInfo:
 
 
 def _open_packets(path: Path) -> av.container.InputContainer:
-    """Open a part to read its packets: nothing is decoded, not even to probe it (the
-    probe would decode frames, some 40 ms a part, and only packets are wanted here)."""
+    """Open a part (or the sound track) to read its packets: nothing is decoded, not
+    even to probe it (the probe would decode frames, 40-150 ms a part, and only packets
+    and the streams' parameters from the index are wanted here)."""
     return av.open(str(path), options={"skip_frame": "all"})
 
 
@@ -89,8 +90,8 @@ def assemble(target: Path, parts: Sequence[tuple[Path, int]], sound: Path, fps: 
         with contextlib.ExitStack() as stack:
             out = stack.enter_context(av.open(str(target), "w", format="mp4",
                                               options={"movflags": "+faststart"}))
-            first = stack.enter_context(av.open(str(parts[0][0])))
-            audio_in = stack.enter_context(av.open(str(sound)))
+            first = stack.enter_context(_open_packets(parts[0][0]))
+            audio_in = stack.enter_context(_open_packets(sound))
             video = out.add_stream_from_template(first.streams.video[0])
             audio = out.add_stream_from_template(audio_in.streams.audio[0])
             video.time_base = Fraction(fps.denominator, fps.numerator)
