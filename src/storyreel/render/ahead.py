@@ -5,7 +5,10 @@ voice speaks and the words found by forced alignment. :class:`WordsAhead` finds 
 for the narrations left for later
 (:attr:`~storyreel.render.analysis.Analysis.pending`) on a thread of its own, in
 segment order, while the first parts are encoded: a part waits only for the words
-of the segments it can show. :class:`StillsAhead` prepares the still a part opens
+of the segments it can show. The same thread searches the pictures whose focus was
+left for later (:attr:`~storyreel.render.analysis.Analysis.pending_focus`), each
+before its segment's words: a part waits for the focus of the pictures it shows.
+:class:`StillsAhead` prepares the still a part opens
 with while the part before it is encoded.
 
 Each owns one thread, started on entering its ``with`` block and stopped and joined
@@ -18,17 +21,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
-from storyreel.audio.align import Aligner
 from storyreel.errors import MediaError, Problem, ValidationFailed
 from storyreel.frames.pictures import PreparedStills, cover_size
 from storyreel.model.project import Project
 from storyreel.model.visual import Still
-from storyreel.render.analysis import FactStore, FoundWords, PendingWords, find_words
+from storyreel.render.analysis import (
+    FactStore,
+    FoundWords,
+    PendingWords,
+    find_words,
+    new_aligner,
+)
 from storyreel.render.progress import CancelToken, raise_if_cancelled
+from storyreel.timeline.framing import Focus
 
 __all__ = ["StillsAhead", "WordsAhead"]
 
@@ -44,11 +53,17 @@ class WordsAhead:
         pending: The narrations left for later, in segment order.
         store: Where each narration's facts are kept once found (the part cache).
         cancel: The render's cancel token: the thread stops at the next narration.
+        focus: 0-based segments whose picture's focus is searched for (by ``search``),
+            each before its narration's words.
     """
 
     def __init__(self, pending: Sequence[PendingWords], store: FactStore | None,
-                 cancel: CancelToken) -> None:
+                 cancel: CancelToken, focus: Sequence[int] = (),
+                 search: Callable[[int], Focus | None] | None = None) -> None:
         self._pending = list(pending)
+        self._focus = list(focus) if search is not None else []
+        self._search = search
+        self._focused: dict[int, Focus | None] = {}
         self._store = store
         self._cancel = cancel
         self._stop = threading.Event()
@@ -75,15 +90,23 @@ class WordsAhead:
                 as the analysis names it.
             RenderCancelled: The render was cancelled while waiting.
         """
-        wanted = set(segments) & {p.segment for p in self._pending}
+        asked = set(segments)
+        wanted = asked & {p.segment for p in self._pending}
+        framed = asked & set(self._focus)
         with self._ready:
             while True:
                 if self._error is not None:
                     _raise(self._error)
-                if wanted <= self._found.keys():
+                if wanted <= self._found.keys() and framed <= self._focused.keys():
                     return dict(self._found)
                 raise_if_cancelled(self._cancel)
                 self._ready.wait(_POLL)
+
+    def focus(self) -> dict[int, Focus | None]:
+        """The focus found so far, by 0-based segment (those :meth:`wait` waited for
+        among them)."""
+        with self._ready:
+            return dict(self._focused)
 
     def notes(self) -> list[str]:
         """What finding the words had to say, per segment in order (``segment N: ...``)."""
@@ -92,15 +115,22 @@ class WordsAhead:
                     if found.note]
 
     def _run(self) -> None:
-        aligner = Aligner()
         try:
-            for pending in self._pending:
+            aligner = new_aligner() if self._pending else None  # its imports, here
+            words = {p.segment: p for p in self._pending}
+            for segment in sorted(words.keys() | set(self._focus)):
                 if self._stop.is_set() or self._cancel.is_set():
                     return
-                found = find_words(pending, aligner, self._store)
-                with self._ready:
-                    self._found[pending.segment] = found
-                    self._ready.notify_all()
+                if segment in self._focus and self._search is not None:
+                    point = self._search(segment)
+                    with self._ready:
+                        self._focused[segment] = point
+                        self._ready.notify_all()
+                if segment in words and aligner is not None:
+                    found = find_words(words[segment], aligner, self._store)
+                    with self._ready:
+                        self._found[segment] = found
+                        self._ready.notify_all()
         except BaseException as exc:  # raised in the caller by upto()
             with self._ready:
                 self._error = exc

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, assert_never
+from typing import TYPE_CHECKING, Any, Protocol, assert_never
 
 import numpy as np
 
-from storyreel.audio.align import Aligner, align_narration
 from storyreel.audio.music import MusicBed
 from storyreel.audio.speech import narration_speech
 from storyreel.errors import MediaError, Problem
@@ -25,6 +24,9 @@ from storyreel.render.keys import FileDigests, focus_facts_key, narration_facts_
 from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import ClipFacts
 from storyreel.timeline.words import Word, WordTimings, estimate_words
+
+if TYPE_CHECKING:
+    from storyreel.audio.align import Aligner
 
 __all__ = ["Analysis", "FactStore", "FoundWords", "PendingWords", "analyse_project",
            "card_warnings", "find_words"]
@@ -61,6 +63,9 @@ class Analysis:
         pending: Narrations whose speech and words are still to be found (by
             :func:`find_words`), when the analysis was asked to leave them for later;
             their ``speech`` and ``words`` are empty until then.
+        pending_focus: 0-based segments whose picture's focus is still to be searched
+            for (by :func:`search_focus`), when the analysis was asked to leave it for
+            later; their ``focus`` is ``None`` until then.
     """
 
     problems: list[Problem]
@@ -74,6 +79,7 @@ class Analysis:
     clips: list[ClipFacts | None] = field(default_factory=list)
     focus: list[Focus | None] = field(default_factory=list)
     pending: list[PendingWords] = field(default_factory=list)
+    pending_focus: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -104,6 +110,8 @@ def analyse_project(
         defer_alignment: Leave speech detection and forced alignment for later: a
             narration whose words are not known yet gets only its length here, and is
             listed in :attr:`Analysis.pending` (the timeline's timing needs neither).
+            So is the search for a picture's focus (listed in
+            :attr:`Analysis.pending_focus`): it frames the picture, not the timing.
         focus: Also find the focus of each still and clip that sets none (kept in
             ``facts`` by the file's contents, so it is looked for once per picture).
     """
@@ -117,14 +125,18 @@ def analyse_project(
     pending: list[PendingWords] = []
     hold = _Held(_HOLD_BYTES)
     found_focus: list[Focus | None] = []
-    aligner = Aligner()
+    pending_focus: list[int] = []
+    aligner = None if defer_alignment else new_aligner()
     digest = digest or FileDigests()
     for number, segment in enumerate(project.segments, start=1):
         size, clip = _check_visual(project, segment, number, problems, warnings)
         sizes.append(size)
         clips.append(clip)
         usable = size != (0, 0) and segment.focus is None and focus
-        found_focus.append(_focus_of(segment, clip, facts, digest) if usable else None)
+        point, searched = (_focus_of(segment, clip, facts, digest, search=not defer_alignment)
+                           if usable else (None, True))
+        found_focus.append(point)
+        pending_focus += [] if searched else [number - 1]
         if segment.audio is None:  # spoken from its text when the render starts
             if not segment.text.strip() and not segment.interlude:
                 problems.append(Problem("no narration: the segment has neither a recording "
@@ -167,33 +179,46 @@ def analyse_project(
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
     return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips,
-                    found_focus, pending)
+                    found_focus, pending, pending_focus)
 
 
 def _focus_of(segment: Segment, clip: ClipFacts | None, store: FactStore | None,
-              digest: Callable[[Path], str]) -> Focus | None:
-    """The focus found in a segment's still or clip (kept in ``store`` by its contents)."""
+              digest: Callable[[Path], str], *, search: bool = True
+              ) -> tuple[Focus | None, bool]:
+    """The focus found in a segment's still or clip (kept in ``store`` by its contents),
+    and whether it is known: ``(None, False)`` when it is not kept and ``search`` is off."""
     visual = segment.visual
     if isinstance(visual, Card) or (isinstance(visual, Video) and clip is None):
-        return None
+        return None, True
     at = str(visual.clip.trim[0]) if isinstance(visual, Video) else None
     try:
         key = focus_facts_key(digest(visual.files()[0]), at) if store is not None else None
     except MediaError:
-        return None  # opening it for the render names the problem
+        return None, True  # opening it for the render names the problem
     kept = store.recall(key) if store is not None and key is not None else None
     if kept is not None and _is_focus(kept.get("focus", "")):
         point = kept["focus"]
-        return (float(point[0]), float(point[1])) if point is not None else None
+        return ((float(point[0]), float(point[1])) if point is not None else None), True
+    if not search:
+        return None, False
     try:
         found = (clip_focus(visual.video, visual.clip.trim[0], clip.width, clip.height)
                  if isinstance(visual, Video) and clip is not None
                  else picture_focus(visual.image) if isinstance(visual, Still) else None)
     except MediaError:
-        return None
+        return None, True
     if store is not None and key is not None:
         store.remember(key, {"focus": list(found) if found is not None else None})
-    return found
+    return found, True
+
+
+def search_focus(project: Project, analysis: Analysis, segment: int,
+                 store: FactStore | None = None, digest: Callable[[Path], str] | None = None
+                 ) -> Focus | None:
+    """The focus of a segment's picture left for later (:attr:`Analysis.pending_focus`),
+    found as :func:`analyse_project` finds it, and kept in ``store``."""
+    clip = analysis.clips[segment] if segment < len(analysis.clips) else None
+    return _focus_of(project.segments[segment], clip, store, digest or FileDigests())[0]
 
 
 def _is_focus(point: Any) -> bool:
@@ -293,8 +318,8 @@ class FactStore(Protocol):
 
 
 def _remembered(store: FactStore | None, digest: Callable[[Path], str], path: Path,
-                number: int, text: str, speech: bool, *, align: bool, aligner: Aligner,
-                language: str = "en") -> _Found:
+                number: int, text: str, speech: bool, *, align: bool,
+                aligner: Aligner | None, language: str = "en") -> _Found:
     """What :func:`_narration_facts` finds, taken from ``store`` when it was found before."""
     try:
         content = digest(path) if store is not None else None
@@ -394,12 +419,12 @@ def find_words(pending: PendingWords, aligner: Aligner, store: FactStore | None 
 
 
 def _narration_facts(path: Path, number: int, text: str, speech: bool, *, align: bool,
-                     aligner: Aligner, language: str = "en") -> _Found:
+                     aligner: Aligner | None, language: str = "en") -> _Found:
     """A narration's length, where it speaks and when its words are said (when asked)."""
     length, regions, mono = _narration(path, number, speech, align=align)
     if not speech or not align:
         return _Found(length, regions, _NO_WORDS)
-    return _words(text, length, regions, mono, aligner, language)
+    return _words(text, length, regions, mono, aligner or new_aligner(), language)
 
 
 def _words(text: str, length: int, regions: Regions, mono: Samples | None, aligner: Aligner,
@@ -410,8 +435,19 @@ def _words(text: str, length: int, regions: Regions, mono: Samples | None, align
         return _Found(length, regions, estimate_words(text, regions, length),
                       f"word timings estimated (narrations over {_ALIGN_SECONDS // 60:g} "
                       "minutes are not aligned)")
+    from storyreel.audio.align import align_narration
+
     aligned, why = align_narration(text, mono, regions, aligner, language)
     return _Found(length, regions, aligned, why)
+
+
+def new_aligner() -> Aligner:
+    """An aligner for :func:`find_words`. Its module is imported on first call: it brings
+    Numba and SciPy's signal tools, which a render whose words are found on another
+    thread (``defer_alignment``) does not need on its own."""
+    from storyreel.audio.align import Aligner
+
+    return Aligner()
 
 
 def _to_json(found: _Found) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
 from storyreel.render.ahead import StillsAhead, WordsAhead
-from storyreel.render.analysis import Analysis, analyse_project, card_warnings
+from storyreel.render.analysis import Analysis, analyse_project, card_warnings, search_focus
 from storyreel.render.cache import PartCache
 from storyreel.render.decor import fade_frames
 from storyreel.render.draftgain import DraftGain, draft_gain
@@ -58,6 +58,7 @@ from storyreel.render.progress import (
 from storyreel.render.sidecars import prepare_sidecars
 from storyreel.render.verify import Expected, VerifiedFile, measure_audio, verify_mp4
 from storyreel.timeline.chunks import Chunk, plan_chunks
+from storyreel.timeline.framing import Focus
 from storyreel.timeline.plan import frame_to_sample, sample_to_frame
 from storyreel.timeline.story import Story, build_story, seconds_to_frames
 from storyreel.timeline.words import WordTimings
@@ -311,7 +312,7 @@ class Job:
         are encoded (here or on workers), so it costs no wall time of its own. Returns
         the sound track and the story with every narration's words.
         """
-        if self.analysis is not None and self.analysis.pending:
+        if self.analysis is not None and (self.analysis.pending or self.analysis.pending_focus):
             sound, story, chunks, paths = self.encode_ahead(story, work, shared)
         else:
             sound, chunks, paths = self.encode_all(story, work, shared)
@@ -371,7 +372,13 @@ class Job:
                 or not self.reuse(c.index, keys[c.index], paths[c.index])]
         frames = sum(c.frames for c in todo)
         stills = PreparedStills()
-        with WordsAhead(self.analysis.pending, self.cache, self.cancel) as words, \
+        analysis = self.analysis
+
+        def search(segment: int) -> Focus | None:
+            return search_focus(self.project, analysis, segment, self.cache, self.digest)
+
+        with WordsAhead(analysis.pending, self.cache, self.cancel, analysis.pending_focus,
+                        search) as words, \
                 StillsAhead(self.project, stills) as ahead:
             if todo:
                 ahead.prepare(_opening_segment(story, todo[0]))
@@ -387,7 +394,8 @@ class Job:
                         done = self.encode_one(
                             self.story_with(story, words, needs[chunk.index]), chunk, keys,
                             paths[chunk.index], settings, fades, stills, done)
-                    self.analysis = replace(self.with_words(words, None), pending=[])
+                    self.analysis = replace(self.with_words(words, None), pending=[],
+                                            pending_focus=[])
                     story = build_story(self.project, self.analysis)
                     self.warnings += words.notes()
                     self.redo_stale(story, chunks, keys, paths, settings, fades)
@@ -416,12 +424,14 @@ class Job:
         return count
 
     def needs(self, story: Story, chunk: Chunk) -> set[int]:
-        """The segments left for later whose speech and words can shape ``chunk``'s frames.
+        """The segments left for later whose speech and words, or picture's focus, can
+        shape ``chunk``'s frames.
 
         A segment's captions start no earlier than its narration and end within its own
         frames, and a caption is changed by the next only when that one starts before
         it ends. So a part needs the segments whose captions can show in it, and those
-        whose narration starts before the last frame such a caption can reach.
+        whose narration starts before the last frame such a caption can reach; and the
+        focus of the pictures it shows.
         """
         assert self.analysis is not None
         pending = {p.segment for p in self.analysis.pending}
@@ -429,7 +439,11 @@ class Job:
         voiced = [(items[s.index].segment, sample_to_frame(s.audio_start, plan.fps, SAMPLE_RATE),
                    s.end_frame) for s in plan.spans if s.end_frame > chunk.start]
         reach = max((end for _, start, end in voiced if start < chunk.end), default=chunk.end)
-        return {segment for segment, start, _ in voiced if segment in pending and start < reach}
+        shown = {items[s.index].segment for s in plan.spans
+                 if s.end_frame > chunk.start and s.visible_start < chunk.end}
+        framed = {segment for segment in self.analysis.pending_focus if segment in shown}
+        return {segment for segment, start, _ in voiced
+                if segment in pending and start < reach} | framed
 
     def story_with(self, story: Story, words: WordsAhead, segments: set[int]) -> Story:
         """``story`` with the speech and words of ``segments`` (once found)."""
@@ -444,7 +458,9 @@ class Job:
                            else segments)
         speech = [found[i].speech if i in found else s for i, s in enumerate(analysis.speech)]
         timings = [found[i].words if i in found else t for i, t in enumerate(analysis.words)]
-        return replace(analysis, speech=speech, words=timings)
+        framed = words.focus()
+        focus = [framed.get(i, f) for i, f in enumerate(analysis.focus)]
+        return replace(analysis, speech=speech, words=timings, focus=focus)
 
     def redo_stale(self, story: Story, chunks: tuple[Chunk, ...], keys: list[str],
                    paths: list[Path], settings: EncoderSettings,

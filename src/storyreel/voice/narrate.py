@@ -17,8 +17,8 @@ import wave
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from storyreel.audio.align import Aligner, Spans, timings_from_spans
 from storyreel.errors import Problem, ValidationFailed, VoiceError, output_error
 from storyreel.media.files import check_output_file
 from storyreel.model.language import DEFAULT_LANGUAGE
@@ -28,6 +28,9 @@ from storyreel.voice.cache import CacheEntry, Holder, NarrationCache, narration_
 from storyreel.voice.engines import open_engine, spoken_by
 from storyreel.voice.normalize import normalise, spoken_tokens
 from storyreel.voice.speaker import RATE, EngineSource, LocalSpeaker, Speaker, SpeechJob
+
+if TYPE_CHECKING:
+    from storyreel.audio.align import Aligner, Spans
 
 __all__ = ["Narrated", "Narration", "Narrator", "export_narration", "narrate_project",
            "needs_voice", "speak_segments"]
@@ -167,6 +170,8 @@ class Narrator:
                              "word timings estimated: the aligner could not place this text")
         written = _written_spans(text, entry.spans, language)
         source: WordSource = "engine" if entry.source == "engine" else "aligned"
+        from storyreel.audio.align import timings_from_spans  # heavy: Numba, SciPy
+
         return Narration(entry, timings_from_spans(text, written, length, source))
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel.audio.align import Aligner, AlignmentFailed, Spans
 from storyreel.errors import NothingToSay, VoiceError
 from storyreel.model.project import Voice
 from storyreel.voice.base import Engine, Speech
@@ -27,6 +26,9 @@ from storyreel.voice.engines import open_engine
 from storyreel.voice.joining import Joiner, Placed
 from storyreel.voice.normalize import normalise
 from storyreel.voice.pieces import Piece, pieces
+
+if TYPE_CHECKING:
+    from storyreel.audio.align import Aligner, Spans
 
 __all__ = ["RATE", "EngineSource", "LocalSpeaker", "OnSpoken", "Speaker", "SpeechJob",
            "resample_to"]
@@ -82,7 +84,11 @@ class LocalSpeaker:
     def __init__(self, engines: EngineSource = open_engine,
                  aligner: Aligner | None = None) -> None:
         self.engines = engines
-        self.aligner = aligner or Aligner()
+        if aligner is None:
+            from storyreel.audio.align import Aligner  # heavy: imported when speech is made
+
+            aligner = Aligner()
+        self.aligner = aligner
 
     def __call__(self, jobs: Sequence[SpeechJob], cache: NarrationCache,
                  cancel: Callable[[], None] | None, on_spoken: OnSpoken) -> None:
@@ -163,6 +169,8 @@ class LocalSpeaker:
         if speech.words is not None and len(speech.words) == len(words):
             scale = rate / speech.rate
             return [(round(w.start * scale), round(w.end * scale)) for w in speech.words], True
+        from storyreel.audio.align import AlignmentFailed
+
         try:
             found = self.aligner.place(words, resample_to(samples, rate, RATE),
                                        voice.language or "en")
