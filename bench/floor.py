@@ -54,7 +54,7 @@ def build_pool(manifest_path: Path, budget: int) -> tuple[list[VideoFrame], int,
     """
     project = load_project(manifest_path)
     captions = project.settings.subtitles
-    analysis = analyse_project(project, speech=captions.enabled)
+    analysis = analyse_project(project, speech=captions.enabled, focus=True)
     if analysis.problems:
         raise SystemExit(f"the project does not render: {analysis.problems[0]}")
     story = build_story(project, analysis)
