@@ -49,24 +49,29 @@ def _render(project: storyreel.Project, target: Path, *, overlap: bool) -> JobOu
     return Job(project, target, ProgressReporter(None), None, overlap=overlap).run()
 
 
-def test_the_focus_search_is_left_for_later(project_dir: Path, out_dir: Path) -> None:
-    project = _project(project_dir, captions=False)
+def test_the_focus_search_is_left_for_later_with_the_words(project_dir: Path,
+                                                           out_dir: Path) -> None:
+    project = _project(project_dir, captions=True)
     ahead = Job(project, out_dir / "a.mp4", ProgressReporter(None), None)
     ahead.analyse()
     assert ahead.analysis is not None
+    assert [p.segment for p in ahead.analysis.pending] == [0, 1, 2]
     # The third picture sets its own focus: nothing to search.
     assert ahead.analysis.pending_focus == [0, 1]
     assert ahead.analysis.focus == [None, None, None]
-    first = Job(project, out_dir / "b.mp4", ProgressReporter(None), None, overlap=False)
-    first.analyse()
-    assert first.analysis is not None and first.analysis.pending_focus == []
     found = picture_focus(project_dir / "wide.png")
     assert found is not None and found[0] > 0.6  # the face, at the right
-    assert first.analysis.focus[0] == found
+    for captions, overlap in ((True, False), (False, True)):
+        # Searched at once without the overlap, or with no words left for later.
+        first = Job(_project(project_dir, captions=captions), out_dir / "b.mp4",
+                    ProgressReporter(None), None, overlap=overlap)
+        first.analyse()
+        assert first.analysis is not None and first.analysis.pending_focus == []
+        assert first.analysis.focus[0] == found
 
 
 def test_a_kept_focus_is_not_searched_again(project_dir: Path, out_dir: Path) -> None:
-    project = _project(project_dir, captions=False)
+    project = _project(project_dir, captions=True)
     cache = PartCache(project_dir / "cache")
     storyreel.render(project, out_dir / "first.mp4", cache=cache)
     again = Job(project, out_dir / "again.mp4", ProgressReporter(None), None, cache=cache)

@@ -111,7 +111,8 @@ def analyse_project(
             narration whose words are not known yet gets only its length here, and is
             listed in :attr:`Analysis.pending` (the timeline's timing needs neither).
             So is the search for a picture's focus (listed in
-            :attr:`Analysis.pending_focus`): it frames the picture, not the timing.
+            :attr:`Analysis.pending_focus`; it frames the picture, not the timing),
+            when some narration is left for later and so the render overlaps them.
         focus: Also find the focus of each still and clip that sets none (kept in
             ``facts`` by the file's contents, so it is looked for once per picture).
     """
@@ -178,6 +179,11 @@ def analyse_project(
     intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
     _check_files(project, problems)
+    if not pending:  # nothing else is left for later: no overlap to search in
+        for unsearched in pending_focus:
+            found_focus[unsearched] = _focus_of(project.segments[unsearched],
+                                                clips[unsearched], facts, digest)[0]
+        pending_focus = []
     return Analysis(problems, lengths, sizes, regions, intro, outro, timings, warnings, clips,
                     found_focus, pending, pending_focus)
 
