@@ -281,7 +281,7 @@ class Job:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis
         self.warnings += analysis.warnings
-        return build_story(self.project, analysis)
+        return build_story(self.project, analysis, stable=self.draft)
 
     # -- export -----------------------------------------------------------------------
 
@@ -388,7 +388,7 @@ class Job:
                             self.story_with(story, words, needs[chunk.index]), chunk, keys,
                             paths[chunk.index], settings, fades, stills, done)
                     self.analysis = replace(self.with_words(words, None), pending=[])
-                    story = build_story(self.project, self.analysis)
+                    story = build_story(self.project, self.analysis, stable=self.draft)
                     self.warnings += words.notes()
                     self.redo_stale(story, chunks, keys, paths, settings, fades)
                     self.check_parts(story, chunks, keys, paths, settings, fades)
@@ -433,7 +433,8 @@ class Job:
 
     def story_with(self, story: Story, words: WordsAhead, segments: set[int]) -> Story:
         """``story`` with the speech and words of ``segments`` (once found)."""
-        return build_story(self.project, self.with_words(words, segments))
+        return build_story(self.project, self.with_words(words, segments),
+                           stable=self.draft)
 
     def with_words(self, words: WordsAhead, segments: set[int] | None) -> Analysis:
         """The analysis with the speech and words found ahead of ``segments`` (all:
