@@ -28,7 +28,7 @@ from storyreel.audio.soundtrack import story_mix
 from storyreel.errors import EncoderError, ValidationFailed
 from storyreel.frames.pictures import PreparedStills
 from storyreel.media.assemble import PartInfo, assemble, probe_part
-from storyreel.media.audio import SAMPLE_RATE
+from storyreel.media.audio import DRAFT_SOUNDS, SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
@@ -622,7 +622,9 @@ class Job:
             self.reporter.say("Encoding the sound track...")
         limit = self.settings.loudness.enabled
         plan = story.plan
-        with story_mix(self.project, story, gain, limit=limit) as mix, \
+        # A draft keeps its narrations and music decoded for the next draft.
+        sounds = DRAFT_SOUNDS if self.draft else None
+        with story_mix(self.project, story, gain, limit=limit, sounds=sounds) as mix, \
                 Mp4Encoder(path, settings, streams=("audio",), quick_audio=self.draft) as encoder:
             step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
             for end in range(step, plan.total_samples + step, step):
