@@ -3,11 +3,13 @@ narration moves the segments after it without changing their frame counts."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from fractions import Fraction
 
 import pytest
 
+from storyreel.timeline.chunks import plan_chunks
 from storyreel.timeline.plan import Plan, frame_to_sample, plan_timeline
 
 RATE = 48_000
@@ -82,3 +84,25 @@ def test_a_stable_grid_keeps_every_narration_whole_and_drifts_half_a_frame_at_mo
     assert plan.total_samples >= last.narration_end + gap
     ideal = Fraction(lead + sum(narrations) + gap * len(narrations), RATE)
     assert abs(plan.duration - ideal) <= len(narrations) * frame / 2 + frame
+
+
+def test_a_draft_cuts_every_crossfade_into_a_part_of_its_own() -> None:
+    rng = random.Random(3)
+    fps = Fraction(30)
+    plan = _plan([rng.randint(48_000, 200_000) for _ in range(7)], fps, stable=True)
+    fade_in, fade_out = 15, 30
+    chunks = plan_chunks(plan, fade_in=fade_in, fade_out=fade_out, tail_guard=15,
+                         min_frames=30, apart=True)
+    assert chunks[0].start == 0 and chunks[-1].end == plan.total_frames
+    assert all(a.end == b.start and a.frames > 0 for a, b in itertools.pairwise(chunks))
+    starts = {c.start for c in chunks}
+    for span in plan.spans[1:]:
+        assert span.visible_start in starts and span.first_frame in starts
+        fade = next(c for c in chunks if c.start == span.visible_start)
+        assert fade.frames == span.crossfade
+    # Never inside the fades from and to black.
+    assert all(c.start >= fade_in and c.start <= plan.total_frames - fade_out
+               for c in chunks[1:])
+    usual = plan_chunks(plan, fade_in=fade_in, fade_out=fade_out, tail_guard=15,
+                        min_frames=30)
+    assert len(usual) == len(plan.spans) and len(chunks) == 2 * len(plan.spans) - 1

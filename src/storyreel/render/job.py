@@ -301,7 +301,8 @@ class Job:
             return (Chunk(0, 0, story.plan.total_frames),)
         return plan_chunks(story.plan, fade_in=fades[0], fade_out=fades[1],
                            tail_guard=seconds_to_frames(_TAIL_GUARD_SECONDS, fps),
-                           min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps))
+                           min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps),
+                           apart=self.draft)
 
     def export(self, story: Story, temp: Path, work: Path,
                shared: SharedSound | None = None) -> tuple[_Sound, Story]:
