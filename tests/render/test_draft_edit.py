@@ -4,13 +4,17 @@ draft a render from scratch makes."""
 
 from __future__ import annotations
 
+import json
+import sys
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 import storyreel
-from media import SegmentSpec, write_project, write_tone_wav
+from media import SegmentSpec, write_clip, write_project, write_tone_wav
 
 #: Narration lengths chosen so that a frame and a half more in the second one moves the
 #: cumulative grid's rounding of later segments (checked below with the final render's).
@@ -79,3 +83,31 @@ def test_the_final_render_keeps_its_grid(tmp_path: Path) -> None:
     edited = storyreel.render(storyreel.load_project(manifest), tmp_path / "f2.mp4", cache=cache,
                               preset="ultrafast")
     assert edited.chunks_encoded > 2
+
+
+def test_crossfade_parts_between_clips_draw_the_frames_of_one_part(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crossfade part starts inside the clip that fades out: its frames are the ones a
+    draft cut only at holds shows (counted frames of the clip, read back)."""
+    clip = write_clip(tmp_path / "story" / "count.mp4", frames=90, fps=Fraction(30),
+                      size=(160, 90))
+    manifest = write_project(tmp_path / "story", [SegmentSpec(seconds=1.2) for _ in range(3)],
+                             settings={"transitions": {"crossfade": 0.3}},
+                             width=160, height=90)
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    for segment in data["segments"][:2]:
+        segment["video"] = str(clip.relative_to(tmp_path / "story"))
+        del segment["image"]
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    apart = storyreel.render(storyreel.load_project(manifest), tmp_path / "apart.mp4",
+                             draft=True, cache=storyreel.PartCache(tmp_path / "c1"))
+    cutting = sys.modules["storyreel.render.job"].plan_chunks
+    monkeypatch.setattr(sys.modules["storyreel.render.job"], "plan_chunks",
+                        lambda plan, **kw: cutting(plan, **{**kw, "apart": False}))
+    together = storyreel.render(storyreel.load_project(manifest), tmp_path / "together.mp4",
+                                draft=True, cache=storyreel.PartCache(tmp_path / "c2"))
+    assert apart.chunks_encoded > together.chunks_encoded
+    a, b = _pictures(apart.path), _pictures(together.path)
+    assert a.shape == b.shape
+    # The same pictures; only the encoder's choices at the part boundaries differ.
+    assert np.abs(a.astype(int) - b.astype(int)).mean(axis=(1, 2)).max() < 3
