@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import storyreel
-from media import SegmentSpec, write_clip, write_project, write_tone_wav
+from media import SegmentSpec, write_clip, write_project, write_solid, write_tone_wav
 
 #: Narration lengths chosen so that a frame and a half more in the second one moves the
 #: cumulative grid's rounding of later segments (checked below with the final render's).
@@ -111,3 +111,36 @@ def test_crossfade_parts_between_clips_draw_the_frames_of_one_part(
     assert a.shape == b.shape
     # The same pictures; only the encoder's choices at the part boundaries differ.
     assert np.abs(a.astype(int) - b.astype(int)).mean(axis=(1, 2)).max() < 3
+
+
+def test_a_draft_prepares_no_still_the_previous_draft_prepared(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stills are kept by file across drafts: a narration edit prepares none again, a
+    changed image file is prepared anew (and shows)."""
+    pictures = sys.modules["storyreel.frames.pictures"]
+    prepared: list[Path] = []
+    loading = pictures.load_framed
+
+    def counted(path: Path, *args: object, **kwargs: object) -> object:
+        prepared.append(Path(path))
+        return loading(path, *args, **kwargs)
+
+    monkeypatch.setattr(pictures, "load_framed", counted)
+    folder = tmp_path / "story"
+    manifest = _write(folder)
+    cache = storyreel.PartCache(tmp_path / "cache")
+    storyreel.render(storyreel.load_project(manifest), tmp_path / "d1.mp4", draft=True,
+                     cache=cache)
+    assert len(set(prepared)) == len(_SECONDS)
+    prepared.clear()
+    _lengthen_second(folder)
+    storyreel.render(storyreel.load_project(manifest), tmp_path / "d2.mp4", draft=True,
+                     cache=cache)
+    assert prepared == []
+
+    write_solid(folder / "images" / "002.png", (192, 108), (250, 250, 250))
+    redone = storyreel.render(storyreel.load_project(manifest), tmp_path / "d3.mp4",
+                              draft=True, cache=cache)
+    assert prepared and all(p.name == "002.png" for p in prepared)
+    second = _pictures(redone.path)[70]  # inside the second segment's hold
+    assert second.mean() > 200

@@ -11,7 +11,6 @@ decoding (a container may lie about its length).
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Generator, Iterator, Sequence
@@ -26,7 +25,7 @@ from av.audio.resampler import AudioResampler
 from numpy.typing import NDArray
 
 from storyreel.errors import MediaError
-from storyreel.media.files import check_regular_file, reason
+from storyreel.media.files import check_regular_file, file_identity, reason
 from storyreel.timeline.plan import SAMPLE_RATE
 
 __all__ = [
@@ -277,9 +276,7 @@ class DecodedSounds:
             MediaError: As :class:`AudioReader`.
         """
         check_regular_file(Path(path), what, segment)
-        stat = os.stat(path)
-        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino,
-               keep_mono_level)
+        key = (*file_identity(Path(path)), keep_mono_level)
         with self._lock:
             kept = self._kept.get(key)
             if kept is not None:

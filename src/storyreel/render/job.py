@@ -26,7 +26,7 @@ from storyreel.audio.limiter import normalise_gain_db
 from storyreel.audio.mix import measure
 from storyreel.audio.soundtrack import story_mix
 from storyreel.errors import EncoderError, ValidationFailed
-from storyreel.frames.pictures import PreparedStills
+from storyreel.frames.pictures import DRAFT_STILLS, PreparedStills
 from storyreel.media.assemble import PartInfo, assemble, probe_part
 from storyreel.media.audio import DRAFT_SOUNDS, SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
@@ -371,7 +371,7 @@ class Job:
         todo = [c for c in chunks if needs[c.index]
                 or not self.reuse(c.index, keys[c.index], paths[c.index])]
         frames = sum(c.frames for c in todo)
-        stills = PreparedStills()
+        stills = DRAFT_STILLS if self.draft else PreparedStills()
         with WordsAhead(self.analysis.pending, self.cache, self.cancel) as words, \
                 StillsAhead(self.project, stills) as ahead:
             if todo:
@@ -501,7 +501,8 @@ class Job:
         if self.parts is not None:
             self.parts(todo, self.cancel, on_frame, on_part)
             return
-        encode_parts(todo, self.encoders, self.cancel, on_frame, on_part, workers)
+        encode_parts(todo, self.encoders, self.cancel, on_frame, on_part, workers,
+                     DRAFT_STILLS if self.draft else None)
 
     def say_parts(self, total: int) -> None:
         """Tell what is encoded and what reused (``Encoding 2 of 14 parts (12 reused)``)."""
