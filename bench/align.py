@@ -195,7 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=None,
                         help="sentences per voice (default all: 10 English, 6 otherwise)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--confidence", action="store_true",
+                        help="measure how well each candidate measure of the warp tells "
+                             "recordings that speak their text from others (bench.confidence)")
     args = parser.parse_args(argv)
+    if args.confidence:
+        from bench import confidence
+
+        return confidence.main(args.sentences, args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = run(args.sentences)
     (args.out / "align.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")

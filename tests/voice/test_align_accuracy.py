@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
+import tempfile
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,10 @@ from bench.align import SENTENCES, Case, Voice, espeak_voice, flite_voice, known
 from numpy.typing import NDArray
 
 import storyreel
-from media import speech_regions, write_manifest, write_solid, write_wav
+from media import bursts, speech_regions, write_manifest, write_solid, write_wav
 from storyreel.audio.align import Aligner, align_narration
+from storyreel.demo import write_speechlike_wav
+from storyreel.voice.speaker import resample_to
 
 RATE = 48_000
 
@@ -67,16 +71,13 @@ def test_english_flite_voices_align_within_40_ms(aligner: Aligner, name: str) ->
 
 def test_english_espeak_voice_aligns_within_40_ms(aligner: Aligner) -> None:
     # pocketsphinx cannot follow this voice as a whole: the warp finds the windows where
-    # it places stretches. A segment where it confirms no stretch is estimated (the warp
-    # alone cannot tell speech of the text from other speech); of these four, one is.
+    # it places stretches, and where it confirms none the warp alone times the segment,
+    # as it follows the text far more closely than the text reversed.
     errors: list[float] = []
-    sources = []
     for case in _cases(espeak_voice("en"), 4):
         found, source = _errors_ms(case, aligner, "en")
-        sources.append(source)
-        if source == "aligned":
-            errors += found
-    assert sources.count("aligned") >= 3, sources
+        assert source == "aligned"
+        errors += found
     assert statistics.median(errors) <= 40, errors
 
 
@@ -146,3 +147,67 @@ def test_a_spanish_recording_is_captioned_word_by_word(tmp_path: Path) -> None:
     errors = [abs(w.start - start) * 1000 / RATE
               for w, start in zip(timings.words, case.starts, strict=True)]
     assert statistics.median(errors) <= 100, errors
+
+
+def _estimated(text: str, samples: NDArray[np.float32], aligner: Aligner,
+               language: str) -> tuple[str, str | None]:
+    timings, note = align_narration(text, samples, speech_regions(samples, RATE), aligner,
+                                    language)
+    assert [w.text for w in timings.words] == text.split()
+    return timings.source, note
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_recording_of_another_sentence_is_estimated(aligner: Aligner, language: str) -> None:
+    """The same voice saying a different sentence: speech, but not of the text."""
+    voice = espeak_voice(language)
+    texts = SENTENCES[language]
+    other = known_speech(texts[1], voice, np.random.default_rng(3))
+    source, note = _estimated(texts[0], other.samples, aligner, language)
+    assert source == "estimated"
+    assert note is not None and "does not sound like its text" in note
+    # Checked against the other way round: the sentence it does say is aligned.
+    assert _estimated(texts[1], other.samples, aligner, language) == ("aligned", None)
+
+
+def _bursts(spans: list[tuple[float, float]], total: float) -> NDArray[np.float32]:
+    return bursts(spans, total)[:, 0].astype(np.float32)
+
+
+def _gated_noise(seconds: float, seed: int) -> NDArray[np.float32]:
+    """White noise in word-like runs (0.15-0.4 s on, 0.05-0.3 s off)."""
+    rng = np.random.default_rng(seed)
+    noise = 0.1 * rng.standard_normal(int(seconds * RATE))
+    gate = np.zeros(noise.size)
+    at = int(0.3 * RATE)
+    while at < noise.size - int(0.3 * RATE):
+        on = int(rng.uniform(0.15, 0.4) * RATE)
+        gate[at:at + on] = 1
+        at += on + int(rng.uniform(0.05, 0.3) * RATE)
+    return (noise * gate).astype(np.float32)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("kind", ["bursts", "speechlike", "noise"])
+def test_bursts_and_noise_are_estimated(aligner: Aligner, language: str, kind: str) -> None:
+    text = SENTENCES[language][1]
+    seconds = 2.6
+    if kind == "bursts":  # the narrations the render tests use
+        samples = _bursts([(0.1 + 0.5 * k, 0.45 + 0.5 * k) for k in range(5)], seconds)
+    elif kind == "speechlike":
+        samples = _speechlike(seconds)
+    else:
+        samples = _gated_noise(seconds, 4)
+    source, note = _estimated(text, samples, aligner, language)
+    assert source == "estimated", kind
+    assert note is not None and note.startswith("word timings estimated")
+
+
+def _speechlike(seconds: float) -> NDArray[np.float32]:
+    with tempfile.TemporaryDirectory(prefix="speechlike-") as folder:
+        path = Path(folder) / "voice.wav"
+        write_speechlike_wav(path, seconds, seed=2)
+        with wave.open(str(path), "rb") as wav:
+            rate = wav.getframerate()
+            pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+    return resample_to(pcm.astype(np.float32) / 32768, rate, RATE)
