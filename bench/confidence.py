@@ -31,6 +31,7 @@ from bench.align import (
     Voice,
     espeak_voice,
     flite_voice,
+    hibari_voice,
     known_speech,
 )
 from storyreel.audio import dtw
@@ -157,6 +158,28 @@ def reversed_cmvn(w: dtw.Warp) -> float:
                                                loud[::-1])
 
 
+def _deltas(x: F32) -> F32:
+    padded = np.pad(x, ((2, 2), (0, 0)), mode="edge")
+    d = (padded[3:-1] - padded[1:-3] + 2 * (padded[4:] - padded[:-4])) / 10
+    return np.ascontiguousarray(np.column_stack([x, d]), np.float32)
+
+
+def _redone(ours: F32, theirs: F32, loud: NDArray[np.bool_]) -> float:
+    return _along(ours, theirs, loud) / _along(ours, np.ascontiguousarray(theirs[::-1]),
+                                               loud[::-1])
+
+
+def reversed_deltas(w: dtw.Warp) -> float:
+    """:func:`reversed_decoy` on the features with their deltas (both warps redone)."""
+    return _redone(_deltas(w.ours), _deltas(w.theirs), _loud(w))
+
+
+def reversed_spectrum(w: dtw.Warp) -> float:
+    """:func:`reversed_decoy` on c2..c12 alone (no loudness, no spectral tilt)."""
+    return _redone(np.ascontiguousarray(w.ours[:, 1:12]),
+                   np.ascontiguousarray(w.theirs[:, 1:12]), _loud(w))
+
+
 MEASURES: dict[str, tuple[Callable[[dtw.Warp], float], bool]] = {
     # name: (measure, whether higher means "speaks its text")
     "likeness": (likeness, False),
@@ -168,6 +191,8 @@ MEASURES: dict[str, tuple[Callable[[dtw.Warp], float], bool]] = {
     "reversed": (reversed_decoy, False),
     "rotated": (rotated_decoy, False),
     "reversed_cmvn": (reversed_cmvn, False),
+    "reversed_deltas": (reversed_deltas, False),
+    "reversed_spectrum": (reversed_spectrum, False),
 }
 
 
@@ -178,21 +203,6 @@ def measures(text: str, samples: F32, language: str) -> dict[str, float] | None:
     except dtw.WarpFailed:
         return None
     return {name: round(f(w), 3) for name, (f, _) in MEASURES.items()}
-
-
-def _hibari() -> Voice | None:
-    try:
-        from storyreel.voice.hibari import DEFAULT_VOICE, HibariEngine
-
-        engine = HibariEngine()
-    except Exception:
-        return None
-
-    def say(word: str) -> tuple[F32, int]:
-        speech = engine.synthesise(word, DEFAULT_VOICE, 1.0, "en")
-        return speech.samples, speech.rate
-
-    return Voice("hibari", "en", say)
 
 
 def _running(voice: Voice, text: str) -> F32:
@@ -210,7 +220,7 @@ def _flite_running(name: str, text: str) -> F32:
             rate = wav.getframerate()
             pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
     pad = np.zeros(int(0.3 * RATE), np.float32)
-    return np.concatenate([pad, resample_to(pcm.astype(np.float32) / 32768, rate, RATE), pad])
+    return np.concatenate([pad, resample_to((pcm / 32768).astype(np.float32), rate, RATE), pad])
 
 
 def _bursts(spans: list[tuple[float, float]], total: float, freq: float = 220.0) -> F32:
@@ -234,7 +244,7 @@ def _speechlike(seconds: float, seed: int) -> F32:
         with wave.open(str(path), "rb") as wav:
             rate = wav.getframerate()
             pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
-    return resample_to(pcm.astype(np.float32) / 32768, rate, RATE)
+    return resample_to((pcm / 32768).astype(np.float32), rate, RATE)
 
 
 def _pink(seconds: float, seed: int) -> F32:
@@ -242,8 +252,9 @@ def _pink(seconds: float, seed: int) -> F32:
     n = int(seconds * RATE)
     spectrum = np.fft.rfft(rng.standard_normal(n))
     spectrum /= np.sqrt(np.maximum(np.arange(spectrum.size), 1))
-    pink = np.fft.irfft(spectrum, n)
-    return (0.2 * pink / np.abs(pink).max()).astype(np.float32)
+    pink = np.asarray(np.fft.irfft(spectrum, n), np.float64)
+    peak = float(np.abs(pink).max())
+    return np.asarray(0.2 * pink / peak, np.float32)
 
 
 def _chords(seconds: float) -> F32:
@@ -273,7 +284,7 @@ Row = tuple[str, str, bool, dict[str, float] | None]
 
 
 def _speaking(sentences: int) -> Iterator[Row]:
-    hibari = _hibari()
+    hibari = hibari_voice()
     voices = [flite_voice(n) for n in FLITE_VOICES]
     voices += [espeak_voice(lang) for lang in ("en", "es", "de", "fr")]
     voices += [hibari] if hibari is not None else []
@@ -288,15 +299,14 @@ def _speaking(sentences: int) -> Iterator[Row]:
                    measures(text, other.samples, voice.language))
         if voice.name.startswith("flite") or voice is hibari:
             for index, text in enumerate(texts):
+                following = texts[(index + 1) % len(texts)]
                 if voice is hibari:
-                    running = _running(voice, text)
-                    other = _running(voice, texts[(index + 1) % len(texts)])
+                    running, said = _running(voice, text), _running(voice, following)
                 else:
                     name = voice.name.split()[-1]
-                    running = _flite_running(name, text)
-                    other = _flite_running(name, texts[(index + 1) % len(texts)])
+                    running, said = _flite_running(name, text), _flite_running(name, following)
                 yield voice.name, "running speaks", True, measures(text, running, "en")
-                yield voice.name, "running other", False, measures(text, other, "en")
+                yield voice.name, "running other", False, measures(text, said, "en")
 
 
 def _not_speaking() -> Iterator[Row]:
@@ -336,13 +346,13 @@ def main(sentences: int | None = None, out: Path | None = None) -> int:
                        "others_median": statistics.median(bad)}
         print(name, table[name])
     groups: dict[tuple[str, str, bool], list[dict[str, float]]] = {}
-    for voice, kind, speaks, found in rows:
-        if found is not None:
-            groups.setdefault((voice, kind, speaks), []).append(found)
-    for (voice, kind, speaks), found in groups.items():
-        line = " ".join(f"{n}={min(f[n] for f in found):.2f}..{max(f[n] for f in found):.2f}"
+    for voice, kind, speaks, values in rows:
+        if values is not None:
+            groups.setdefault((voice, kind, speaks), []).append(values)
+    for (voice, kind, speaks), group in groups.items():
+        line = " ".join(f"{n}={min(g[n] for g in group):.2f}..{max(g[n] for g in group):.2f}"
                         for n in MEASURES)
-        print(f"{voice:>14} {kind:>15} {'yes' if speaks else 'no '} n={len(found)} {line}")
+        print(f"{voice:>14} {kind:>15} {'yes' if speaks else 'no '} n={len(group)} {line}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "align_confidence.json").write_text(
