@@ -11,7 +11,8 @@ Two aligners, chosen by the text's language:
   recording warped onto the same text said by espeak-ng (:mod:`.dtw`). Where the warp
   alone would time a segment (every language but English, and English where
   pocketsphinx confirms no stretch), it is used only when it follows the text far more
-  closely than the same text reversed in time (:meth:`.dtw.Warp.speaks_text`).
+  closely than the same text reversed in time (:meth:`.dtw.Warp.speaks_text`), or
+  when the narration was synthesised from the text (``said``).
 
 Words are aligned in their spoken form (numbers and abbreviations as words, see
 :mod:`storyreel.voice.normalize`) and mapped back onto the written tokens. Words no
@@ -87,9 +88,12 @@ class Aligner:
         return spans
 
     def place(self, tokens: Sequence[str], mono: NDArray[np.float32], language: str = "en",
-              speech: Sequence[tuple[int, int]] = ()) -> Spans:
+              speech: Sequence[tuple[int, int]] = (), *, said: bool = False) -> Spans:
         """Where each spoken token is said in ``mono`` (48 kHz), by the aligner for
         ``language``; ``None`` for tokens neither aligner could place.
+
+        ``said`` tells that ``mono`` is known to say the text (speech synthesised from
+        it): the warp alone is then used without asking whether it follows the text.
 
         Raises:
             AlignmentFailed: Nothing could be placed.
@@ -105,7 +109,7 @@ class Aligner:
         if not _is_english(language):
             if found is None or warped is None:
                 raise AlignmentFailed(why)
-            return _trusted(found, warped, speech)
+            return _trusted(found, warped, speech, said)
         if warped is None and "does not sound like" in why:
             raise AlignmentFailed(why)
         try:
@@ -114,11 +118,11 @@ class Aligner:
         except AlignmentFailed:
             if found is None or warped is None:
                 raise
-            return self._stretches(tokens, mono, found, warped, speech)
+            return self._stretches(tokens, mono, found, warped, speech, said)
         return spans if warped is None else _merged(spans, warped)
 
     def _stretches(self, tokens: Sequence[str], mono: NDArray[np.float32], warping: Warp,
-                   warped: Spans, speech: Sequence[tuple[int, int]]) -> Spans:
+                   warped: Spans, speech: Sequence[tuple[int, int]], said: bool) -> Spans:
         """Each stretch of :data:`_STRETCH` tokens aligned in the window warping gave it
         (a stretch that does not align is tried again in halves), then what is left
         from the end of the aligned word before it; what no stretch places keeps its
@@ -137,7 +141,7 @@ class Aligner:
                 todo += [(first, middle), (middle, last)]
         self._after_placed(tokens, mono, warped, speech, sure)
         if all(span is None for span in sure):
-            return _trusted(warping, warped, speech)
+            return _trusted(warping, warped, speech, said)
         return _merged(sure, warped)
 
     def _after_placed(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
@@ -261,13 +265,15 @@ def _pronounced(decoder: Any, word: str) -> bool:
     return True
 
 
-def _trusted(found: Warp, warped: Spans, speech: Sequence[tuple[int, int]]) -> Spans:
-    """``warped``, when the warp alone can be trusted to follow speech of the text.
+def _trusted(found: Warp, warped: Spans, speech: Sequence[tuple[int, int]],
+             said: bool) -> Spans:
+    """``warped``, when the warp alone can be trusted to follow speech of the text (or
+    the recording is known to say it).
 
     Raises:
         AlignmentFailed: It cannot, or its words land outside the speech.
     """
-    if not found.speaks_text():
+    if not said and not found.speaks_text():
         raise AlignmentFailed("the recording does not sound like its text")
     _check(warped, speech)
     return warped
