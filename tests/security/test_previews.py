@@ -17,11 +17,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from PIL import Image
 from studiokit import Studio, free_port, png_bytes
 
 import storyreel
-from storyreel.media.image import Planes, load_cover_planes
+from storyreel.media.image import decode_covering
 from storyreel.render.preview import StillCache
 from storyreel.service.studio import PREVIEW_SLOTS
 
@@ -77,10 +78,6 @@ def float_tiff(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
-@pytest.mark.xfail(strict=False, reason=(
-    "known regression: the search for a still's focus decodes the whole float still "
-    "beside the preview slots' own decodes (peaks of 1.09-1.30 GB measured, over the bound; "
-    "without the focus search it stays under)"))
 def test_previews_of_a_huge_still_stay_in_bounded_server_memory(float_tiff: Path,
                                                                 tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
@@ -133,14 +130,15 @@ class _Spy:
         self.release = threading.Event()
         self._lock = threading.Lock()
 
-    def __call__(self, path: Path, width: int, height: int, segment: int) -> Planes:
+    def __call__(self, path: Path, width: int, height: int, segment: int | None
+                 ) -> NDArray[np.uint8]:
         with self._lock:
             self.calls.append(path)
             self.running += 1
             self.most = max(self.most, self.running)
         try:
             self.release.wait(60)
-            return load_cover_planes(path, width, height, segment)
+            return decode_covering(path, width, height, segment)
         finally:
             with self._lock:
                 self.running -= 1
@@ -165,7 +163,7 @@ def _project(studio: Studio, segments: int) -> tuple[int, list[int]]:
 def test_only_a_few_previews_are_drawn_at_once_and_the_rest_wait(studio: Studio) -> None:
     pid, ids = _project(studio, 6)
     spy = _Spy()
-    studio.app.state.studio.stills = StillCache(load=spy)
+    studio.app.state.studio.stills = StillCache(decode=spy)
     urls = [f"/api/projects/{pid}/segments/{sid}/preview.png" for sid in ids]
     with ThreadPoolExecutor(len(urls)) as pool:
         pending = [pool.submit(studio.client.get, url) for url in urls]
@@ -198,7 +196,7 @@ def test_a_still_is_decoded_once_per_size_until_its_file_changes(studio: Studio)
     pid, (sid,) = _project(studio, 1)
     spy = _Spy()
     spy.release.set()
-    studio.app.state.studio.stills = StillCache(load=spy)
+    studio.app.state.studio.stills = StillCache(decode=spy)
     url = f"/api/projects/{pid}/segments/{sid}/preview.png"
     first = studio.client.get(url)
     again = [studio.client.get(url + "?at=end"), studio.client.get(url)]
@@ -221,8 +219,8 @@ def test_the_cache_keeps_to_its_size(tmp_path: Path) -> None:
         paths.append(path)
     spy = _Spy()
     spy.release.set()
-    one = 320 * 180 * 3 // 2  # bytes of one decoded 320x180 still (4:2:0)
-    cache = StillCache(max_bytes=2 * one, load=spy)
+    one = 400 * 300 * 3  # bytes of one decoded still (RGB; too small to be reduced)
+    cache = StillCache(max_bytes=2 * one, decode=spy)
     for path in paths + paths[-2:]:
         cache(path, 320, 180, 1)
     assert len(spy.calls) == 4  # the last two were still kept
