@@ -23,7 +23,7 @@ from storyreel.media.audio import CHANNELS, SAMPLE_RATE, AudioReader, Samples
 from storyreel.media.clip import ClipSound
 from storyreel.model.project import Project
 from storyreel.model.visual import Video
-from storyreel.timeline.plan import frame_to_sample
+from storyreel.timeline.plan import frame_to_sample, seconds_to_samples
 from storyreel.timeline.story import Story
 
 __all__ = ["FadedStream", "TrimmedSound", "item_sound", "story_mix"]
@@ -80,7 +80,8 @@ def _own_sound(story: Story, position: int) -> SoundStream:
     assert isinstance(item.visual, Video) and item.clip is not None and item.gain is not None
     options = item.visual.clip
     sound = TrimmedSound(item.visual.video, options.trim[0],
-                         _samples(item.clip.length), item.gain, loop=options.fit == "loop")
+                         seconds_to_samples(item.clip.length), item.gain,
+                         loop=options.fit == "loop")
     fades: list[tuple[int, int, FadeDirection]] = []
     if span.crossfade:
         fades.append((0, frame_to_sample(span.first_frame, plan.fps, SAMPLE_RATE) - start, "in"))
@@ -146,10 +147,6 @@ class FadedStream:
     def close(self) -> None:
         """Close the stream underneath."""
         self._stream.close()
-
-
-def _samples(seconds: Fraction) -> int:
-    return int(seconds * SAMPLE_RATE + Fraction(1, 2))
 
 
 def _visible_samples(story: Story, position: int) -> tuple[int, int]:

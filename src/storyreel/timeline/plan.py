@@ -20,6 +20,7 @@ __all__ = [
     "frame_to_sample",
     "plan_timeline",
     "sample_to_frame",
+    "seconds_to_samples",
 ]
 
 #: The timeline's audio clock: every sound is resampled to it.
@@ -30,6 +31,11 @@ def sample_to_frame(sample: int, fps: Fraction, rate: int) -> int:
     """Nearest frame index to an audio sample position (half up)."""
     exact = Fraction(sample) * fps / rate
     return int(exact + Fraction(1, 2))
+
+
+def seconds_to_samples(seconds: Fraction) -> int:
+    """Nearest whole number of samples at :data:`SAMPLE_RATE` to ``seconds`` (half up)."""
+    return int(seconds * SAMPLE_RATE + Fraction(1, 2))
 
 
 def frame_to_sample(frame: int, fps: Fraction, rate: int) -> int:
