@@ -8,7 +8,11 @@ Two aligners, chosen by the text's language:
   whole text cannot be followed, each stretch of it is aligned on its own, in the
   window the second aligner found for it, and every stretch that aligns is kept.
 * Every language (and the English stretches pocketsphinx could not follow): the
-  recording warped onto the same text said by espeak-ng (:mod:`.dtw`).
+  recording warped onto the same text said by espeak-ng (:mod:`.dtw`). Where the warp
+  alone would time a segment (every language but English, and English where
+  pocketsphinx confirms no stretch), it is used only when it follows the text far more
+  closely than the same text reversed in time (:meth:`.dtw.Warp.speaks_text`), or
+  when the narration was synthesised from the text (``said``).
 
 Words are aligned in their spoken form (numbers and abbreviations as words, see
 :mod:`storyreel.voice.normalize`) and mapped back onto the written tokens. Words no
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel.audio.dtw import WarpFailed, warp_spans
+from storyreel.audio.dtw import Warp, WarpFailed, warp
 from storyreel.audio.pronounce import cmu_phones
 from storyreel.timeline.words import Word, WordSource, WordTimings, estimate_words
 from storyreel.voice.normalize import speech_words, spoken_tokens
@@ -84,40 +88,45 @@ class Aligner:
         return spans
 
     def place(self, tokens: Sequence[str], mono: NDArray[np.float32], language: str = "en",
-              speech: Sequence[tuple[int, int]] = ()) -> Spans:
+              speech: Sequence[tuple[int, int]] = (), *, said: bool = False) -> Spans:
         """Where each spoken token is said in ``mono`` (48 kHz), by the aligner for
         ``language``; ``None`` for tokens neither aligner could place.
+
+        ``said`` tells that ``mono`` is known to say the text (speech synthesised from
+        it): the warp alone is then used without asking whether it follows the text.
 
         Raises:
             AlignmentFailed: Nothing could be placed.
         """
+        found: Warp | None = None
+        warped: Spans | None = None
+        why = ""
         try:
-            warped: Spans | None = warp_spans(tokens, mono, language)
-            why = ""
+            found = warp(tokens, mono, language)
+            warped = found.placed()
         except WarpFailed as exc:
-            warped, why = None, str(exc)
+            why = str(exc)
         if not _is_english(language):
-            if warped is None:
+            if found is None or warped is None:
                 raise AlignmentFailed(why)
-            _check(warped, speech)
-            return warped
+            return _trusted(found, warped, speech, said)
         if warped is None and "does not sound like" in why:
             raise AlignmentFailed(why)
         try:
             spans = self.spans(tokens, mono)
             _check(spans, speech)
         except AlignmentFailed:
-            if warped is None:
+            if found is None or warped is None:
                 raise
-            return self._stretches(tokens, mono, warped, speech)
+            return self._stretches(tokens, mono, found, warped, speech, said)
         return spans if warped is None else _merged(spans, warped)
 
-    def _stretches(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
-                   speech: Sequence[tuple[int, int]]) -> Spans:
+    def _stretches(self, tokens: Sequence[str], mono: NDArray[np.float32], warping: Warp,
+                   warped: Spans, speech: Sequence[tuple[int, int]], said: bool) -> Spans:
         """Each stretch of :data:`_STRETCH` tokens aligned in the window warping gave it
         (a stretch that does not align is tried again in halves), then what is left
         from the end of the aligned word before it; what no stretch places keeps its
-        warped span."""
+        warped span. When no stretch aligns, the warp alone, if it can be trusted."""
         sure: Spans = [None] * len(tokens)
         todo = [(first, min(len(tokens), first + _STRETCH))
                 for first in range(0, len(tokens), _STRETCH)]
@@ -132,10 +141,7 @@ class Aligner:
                 todo += [(first, middle), (middle, last)]
         self._after_placed(tokens, mono, warped, speech, sure)
         if all(span is None for span in sure):
-            # The warp alone cannot tell speech of the text from other speech (its
-            # likeness is near 0.8 for both): in English it only fills in around words
-            # the dictionary's aligner confirmed.
-            raise AlignmentFailed("the recording does not sound like its text")
+            return _trusted(warping, warped, speech, said)
         return _merged(sure, warped)
 
     def _after_placed(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
@@ -257,6 +263,20 @@ def _pronounced(decoder: Any, word: str) -> bool:
     except RuntimeError:  # a phone the model lacks
         return False
     return True
+
+
+def _trusted(found: Warp, warped: Spans, speech: Sequence[tuple[int, int]],
+             said: bool) -> Spans:
+    """``warped``, when the warp alone can be trusted to follow speech of the text (or
+    the recording is known to say it).
+
+    Raises:
+        AlignmentFailed: It cannot, or its words land outside the speech.
+    """
+    if not said and not found.speaks_text():
+        raise AlignmentFailed("the recording does not sound like its text")
+    _check(warped, speech)
+    return warped
 
 
 def _window(spans: Spans, length: int, margin: int) -> tuple[int, int] | None:
