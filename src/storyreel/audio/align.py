@@ -10,9 +10,12 @@ Two aligners, chosen by the text's language:
 * Every language (and the English stretches pocketsphinx could not follow): the
   recording warped onto the same text said by espeak-ng (:mod:`.dtw`). Where the warp
   alone would time a segment (every language but English, and English where
-  pocketsphinx confirms no stretch), it is used only when it follows the text far more
-  closely than the same text reversed in time (:meth:`.dtw.Warp.speaks_text`), or
-  when the narration was synthesised from the text (``said``).
+  pocketsphinx confirms no stretch), it is trusted when it follows the text far more
+  closely than the same text reversed in time (:meth:`.dtw.Warp.follows_text`), or
+  when the narration was synthesised from the text (``said``). Outside English, a warp
+  that follows the text better than reversed but not by that much (a voice unlike
+  espeak-ng's, such as a person's) still times the words, with a note that they could
+  not be confirmed; English has pocketsphinx to confirm such voices.
 
 Words are aligned in their spoken form (numbers and abbreviations as words, see
 :mod:`storyreel.voice.normalize`) and mapped back onto the written tokens. Words no
@@ -52,6 +55,15 @@ _VARIANT = re.compile(r"\(\d+\)$")
 
 class AlignmentFailed(Exception):
     """The aligner could not place the text (internal: callers fall back to estimates)."""
+
+
+class Unconfirmed(AlignmentFailed):
+    """The warp placed the words, but could not confirm that the recording says the text
+    (internal: :func:`align_narration` uses ``spans`` and says so)."""
+
+    def __init__(self, spans: Spans) -> None:
+        super().__init__("the recording could not be confirmed to say its text")
+        self.spans = spans
 
 
 class Aligner:
@@ -109,7 +121,7 @@ class Aligner:
         if not _is_english(language):
             if found is None or warped is None:
                 raise AlignmentFailed(why)
-            return _trusted(found, warped, speech, said)
+            return _trusted(found, warped, speech, said, unsure=True)
         if warped is None and "does not sound like" in why:
             raise AlignmentFailed(why)
         try:
@@ -234,14 +246,18 @@ def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[
     tokens = spoken_tokens(text, language)
     if not tokens:
         return WordTimings((), "estimated"), None
+    note = None
     try:
         spans = aligner.place(tokens, mono.astype(np.float32, copy=False), language, speech)
+    except Unconfirmed as exc:
+        spans = exc.spans
+        note = ("word timings follow the recording but could not be confirmed against the "
+                "text: check that the recording says it")
     except AlignmentFailed as exc:
         return estimate_words(text, speech, length), f"word timings estimated ({exc})"
     unplaced = [word for word, span, spoken in zip(text.split(), spans, tokens, strict=True)
                 if span is None and speech_words(spoken)]
-    note = None
-    if unplaced:
+    if unplaced and note is None:
         shown = ", ".join(unplaced[:5]) + (", ..." if len(unplaced) > 5 else "")
         note = f"words the aligner could not place are timed between their neighbours: {shown}"
     return timings_from_spans(text, spans, length, "aligned"), note
@@ -266,16 +282,21 @@ def _pronounced(decoder: Any, word: str) -> bool:
 
 
 def _trusted(found: Warp, warped: Spans, speech: Sequence[tuple[int, int]],
-             said: bool) -> Spans:
+             said: bool, *, unsure: bool = False) -> Spans:
     """``warped``, when the warp alone can be trusted to follow speech of the text (or
     the recording is known to say it).
 
     Raises:
+        Unconfirmed: ``unsure`` allows a warp that follows the text only somewhat better
+            than the text reversed; it carries the spans.
         AlignmentFailed: It cannot, or its words land outside the speech.
     """
-    if not said and not found.speaks_text():
+    follows = "sure" if said else found.follows_text()
+    if follows == "no" or (follows == "unsure" and not unsure):
         raise AlignmentFailed("the recording does not sound like its text")
     _check(warped, speech)
+    if follows == "unsure":
+        raise Unconfirmed(warped)
     return warped
 
 

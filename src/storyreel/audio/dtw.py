@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 import numba
 import numpy as np
@@ -40,6 +40,7 @@ _COEFFICIENTS = 13
 _SILENT = -1.0  # log energy (tenths of nats below the loudest frame) under which a frame is a pause
 _UNLIKE = 0.9  # a warp whose likeness is above this did not follow speech of the text
 _DECOY = 0.65  # a warp alone is trusted at or under this share of its reversed decoy's distance
+_ORDERLESS = 1.0  # at or over it, the text reversed fits as well: no sign of the text's order
 _BAND = 300  # frames either side of the diagonal (3 s), more for long recordings
 F32 = NDArray[np.float32]
 Span = tuple[int, int]
@@ -207,7 +208,15 @@ class Warp:
 
     def speaks_text(self) -> bool:
         """Whether the warp alone can be trusted: the recording speaks the text."""
-        return self.decoy_ratio() <= _DECOY
+        return self.follows_text() == "sure"
+
+    def follows_text(self) -> Literal["sure", "unsure", "no"]:
+        """How far the warp shows that the recording speaks the text: ``sure`` (espeak-ng's
+        own voice scores there), ``unsure`` (other voices speaking their text score
+        there, 0.72-0.96, and so does much other speech), ``no`` (the text reversed
+        fits at least as well)."""
+        ratio = self.decoy_ratio()
+        return "sure" if ratio <= _DECOY else "unsure" if ratio < _ORDERLESS else "no"
 
 
 def _along(ours: F32, theirs: F32, matched: NDArray[np.int64],
