@@ -110,6 +110,15 @@ class Aligner:
         Raises:
             AlignmentFailed: Nothing could be placed.
         """
+        english: Spans | AlignmentFailed | None = None  # pocketsphinx's answer, once asked
+        if said and _is_english(language):
+            # Speech made from the text: when pocketsphinx places every word, the warp
+            # (there to find windows and to judge a recording) has nothing to add.
+            english = self._spans_or_error(tokens, mono)
+            if not isinstance(english, AlignmentFailed) and all(
+                    span is not None or not speech_words(token)
+                    for span, token in zip(english, tokens, strict=True)):
+                return english
         found: Warp | None = None
         warped: Spans | None = None
         why = ""
@@ -124,14 +133,25 @@ class Aligner:
             return _trusted(found, warped, speech, said, unsure=True)
         if warped is None and "does not sound like" in why:
             raise AlignmentFailed(why)
+        if english is None:
+            english = self._spans_or_error(tokens, mono)
         try:
-            spans = self.spans(tokens, mono)
+            if isinstance(english, AlignmentFailed):
+                raise english
+            spans = english
             _check(spans, speech)
         except AlignmentFailed:
             if found is None or warped is None:
                 raise
             return self._stretches(tokens, mono, found, warped, speech, said)
         return spans if warped is None else _merged(spans, warped)
+
+    def _spans_or_error(self, tokens: Sequence[str],
+                        mono: NDArray[np.float32]) -> Spans | AlignmentFailed:
+        try:
+            return self.spans(tokens, mono)
+        except AlignmentFailed as exc:
+            return exc
 
     def _stretches(self, tokens: Sequence[str], mono: NDArray[np.float32], warping: Warp,
                    warped: Spans, speech: Sequence[tuple[int, int]], said: bool) -> Spans:
