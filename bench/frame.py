@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import random
 import socket
 import statistics
@@ -30,6 +29,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from bench.measure import emit
 from storyreel.service import create_app
 
 __all__ = ["main", "measure", "studio_server"]
@@ -107,10 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="storyreel-frame-") as folder:
         result = measure(Path(folder), jumps=args.jumps)
-    text = json.dumps(result, indent=1)
-    if args.json is not None:
-        args.json.write_text(text, encoding="utf-8")
-    print(text)
+    emit(result, args.json)
     return 0
 
 

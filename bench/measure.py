@@ -11,6 +11,7 @@ child and every descendant it waited for.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["BenchmarkFailed", "Sample", "child_env", "high_water_mark", "output_size",
+__all__ = ["BenchmarkFailed", "Sample", "child_env", "emit", "high_water_mark", "output_size",
            "run_measured"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,14 @@ class Sample:
     cpu: float
     peak_rss_mb: float
     others_load: float = 0.0
+
+
+def emit(result: object, path: Path | None) -> None:
+    """Print a benchmark's figures as JSON, and write them to ``path`` when given."""
+    text = json.dumps(result, indent=1)
+    if path is not None:
+        path.write_text(text, encoding="utf-8")
+    print(text)
 
 
 def child_env() -> dict[str, str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import shutil
 import statistics
@@ -31,6 +30,7 @@ import httpx
 from PIL import Image
 
 from bench.frame import studio_server
+from bench.measure import emit
 
 __all__ = ["main", "measure"]
 
@@ -135,10 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="storyreel-page-") as folder:
         result = measure(Path(folder), args.segments, args.runs)
-    text = json.dumps(result, indent=1)
-    if args.json is not None:
-        args.json.write_text(text, encoding="utf-8")
-    print(text)
+    emit(result, args.json)
     return 0
 
 

@@ -11,7 +11,6 @@ plane over evenly spaced frames, and the files' video bytes.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import threading
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from av.video.frame import VideoFrame
 from skimage.metrics import structural_similarity
 
+from bench.measure import emit
 from storyreel.frames.pictures import open_picture
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder, VideoEncoder, plane_views
 from storyreel.model.load import load_project
@@ -123,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     result["delta"] = {"psnr_y_db": chunk["psnr_y"] - cont["psnr_y"],
                        "ssim_y": chunk["ssim_y"] - cont["ssim_y"],
                        "size_pct": 100 * (chunk["video_bytes"] / cont["video_bytes"] - 1)}
-    text = json.dumps(result, indent=1)
-    if args.json is not None:
-        args.json.write_text(text, encoding="utf-8")
-    print(text)
+    emit(result, args.json)
     return 0
 
 

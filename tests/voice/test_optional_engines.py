@@ -13,7 +13,7 @@ import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -46,8 +46,11 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class _FakeKokoro:
+    instances: ClassVar[list[_FakeKokoro]] = []
+
     def __init__(self, model: str, voices: str) -> None:
         self.calls: list[tuple[str, str, float, str]] = []
+        self.instances.append(self)
 
     def create(self, text: str, voice: str, speed: float, lang: str) -> tuple[Any, int]:
         if "crash" in text:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import math
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +17,18 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from storyreel.errors import MediaError
-from storyreel.media.files import check_regular_file
+from storyreel.media.files import check_regular_file, file_identity
 from storyreel.timeline.framing import Focus, cover_box, focus_in
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
     "RGB_TO_YUV709",
     "Planes",
+    "decode_covering",
     "encode_jpeg",
     "even_ceil",
+    "frame_covering",
+    "grey_within",
     "load_cover_planes",
     "load_framed",
     "load_reduced_grey",
@@ -59,11 +64,20 @@ class Planes:
         return self.y.shape[1], self.y.shape[0]
 
 
+#: Files found sound, by :func:`~storyreel.media.files.file_identity`: a studio plans a
+#: timeline on every preview, and a TIFF or WebP is checked by decoding it whole.
+_PROBED: OrderedDict[tuple[str, int, int, int], tuple[int, int]] = OrderedDict()
+_PROBED_MAX = 512
+_PROBED_LOCK = threading.Lock()
+
+
 def probe_image(path: Path, segment: int | None = None) -> tuple[int, int]:
     """Check that ``path`` is a supported, sane, complete image, cheaply.
 
     JPEGs are decoded at 1/8 scale and PNGs have every chunk checked, so a truncated
-    or corrupt file is found here rather than in the middle of a render.
+    or corrupt file is found here rather than in the middle of a render. A file found
+    sound is not checked again in this process until it changes (its path, size,
+    modification time or inode).
 
     Returns:
         The image's width and height (after EXIF orientation).
@@ -71,6 +85,26 @@ def probe_image(path: Path, segment: int | None = None) -> tuple[int, int]:
     Raises:
         MediaError: Missing, unreadable, unsupported, too large or corrupt.
     """
+    check_regular_file(path, "image", segment)
+    try:
+        identity = file_identity(path)
+    except OSError:  # gone since: the check below names it
+        identity = None
+    if identity is not None:
+        with _PROBED_LOCK:
+            if identity in _PROBED:
+                _PROBED.move_to_end(identity)
+                return _PROBED[identity]
+    size = _probe(path, segment)
+    if identity is not None:
+        with _PROBED_LOCK:
+            _PROBED[identity] = size
+            while len(_PROBED) > _PROBED_MAX:
+                _PROBED.popitem(last=False)
+    return size
+
+
+def _probe(path: Path, segment: int | None) -> tuple[int, int]:
     with _open(path, segment) as im:
         width, height = im.size
         try:
@@ -166,7 +200,28 @@ def load_framed(
     Raises:
         MediaError: The file is missing, unsupported, too large or corrupt.
     """
+    return frame_covering(decode_covering(path, width, height, segment), width, height, focus)
+
+
+def decode_covering(path: Path, width: int, height: int, segment: int | None = None
+                    ) -> NDArray[np.uint8]:
+    """``path`` decoded upright to RGB, whole, shrunk by the largest whole factor (and
+    JPEG scale) that still covers a ``width`` x ``height`` frame: what
+    :func:`load_framed` crops from, read-only (kept decodes are shared).
+
+    Raises:
+        MediaError: The file is missing, unsupported, too large or corrupt.
+    """
     rgb = _decoded(path, _needed(width, height), segment)
+    rgb.flags.writeable = False
+    return rgb
+
+
+def frame_covering(rgb: NDArray[np.uint8], width: int, height: int,
+                   focus: Focus | None = None) -> tuple[Planes, Focus]:
+    """The rest of :func:`load_framed`: ``rgb`` (from :func:`decode_covering`) cropped
+    around ``focus`` and resampled to ``width`` x ``height``, and where ``focus`` lies in
+    the planes."""
     src_h, src_w = rgb.shape[:2]
     box = cover_box(src_w, src_h, width, height, focus)
     left, top, right, bottom = (round(v) for v in box)
@@ -185,7 +240,11 @@ def load_reduced_grey(path: Path, longest: int, segment: int | None = None
     Raises:
         MediaError: The file is missing, unsupported, too large or corrupt.
     """
-    rgb = _decoded(path, lambda w, h: _within(w, h, longest), segment)
+    return grey_within(_decoded(path, lambda w, h: _within(w, h, longest), segment), longest)
+
+
+def grey_within(rgb: NDArray[np.uint8], longest: int) -> NDArray[np.uint8]:
+    """``rgb`` in grey, area-averaged down until its longest side is at most ``longest``."""
     scale = min(1.0, longest / max(rgb.shape[0], rgb.shape[1]))
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb

@@ -20,7 +20,13 @@ from storyreel.model.project import Project
 from storyreel.model.visual import Card, ClipOptions, Video, Visual
 from storyreel.timeline.captions import CaptionWord, frame_words, split_chunks, word_cues
 from storyreel.timeline.framing import Focus
-from storyreel.timeline.plan import SAMPLE_RATE, Plan, plan_timeline, sample_to_frame
+from storyreel.timeline.plan import (
+    SAMPLE_RATE,
+    Plan,
+    plan_timeline,
+    sample_to_frame,
+    seconds_to_samples,
+)
 from storyreel.timeline.wordbreak import is_spaceless
 from storyreel.timeline.words import WORD_BREAK, WordTimings
 
@@ -141,8 +147,12 @@ def seconds_to_frames(seconds: float, fps: Fraction) -> int:
     return int(Fraction(seconds).limit_denominator(1000) * fps + Fraction(1, 2))
 
 
-def build_story(project: Project, analysis: Measured) -> Story:
-    """Plan the timeline: pauses stretched to hold transitions, clips placed, cues timed."""
+def build_story(project: Project, analysis: Measured, *, stable: bool = False) -> Story:
+    """Plan the timeline: pauses stretched to hold transitions, clips placed, cues timed.
+
+    ``stable``: a draft's frame grid, each segment's length rounded on its own (see
+    :func:`~storyreel.timeline.plan.plan_timeline`).
+    """
     fps, settings = project.fps, project.settings
     fades = settings.transitions
     items: list[Item] = []
@@ -160,7 +170,7 @@ def build_story(project: Project, analysis: Measured) -> Story:
         items.append(_bookend("intro", settings.intro.path, settings.intro.volume,
                               analysis.intro))
         narrations.append(0)
-        gaps.append(_samples(analysis.intro.length))
+        gaps.append(seconds_to_samples(analysis.intro.length))
         crossfades.append(0)
     for index, segment in enumerate(project.segments):
         visual = _focused(segment.visual, analysis.focus[index] if index < len(
@@ -189,10 +199,11 @@ def build_story(project: Project, analysis: Measured) -> Story:
                               analysis.outro))
         narrations.append(0)
         crossfades.append(fade)
-        gaps.append(max(1, _samples(analysis.outro.length) - _samples(fade / fps)))
+        gaps.append(max(1, seconds_to_samples(analysis.outro.length)
+                        - seconds_to_samples(fade / fps)))
     lead = 0 if items[0].kind == "intro" else round(fades.fade_in * SAMPLE_RATE)
     plan = plan_timeline(narrations, fps=fps, sample_rate=SAMPLE_RATE, gap=gaps, lead=lead,
-                         crossfade=crossfades)
+                         crossfade=crossfades, stable=stable)
     story = Story(tuple(items), plan, (), ())
     return Story(story.items, plan, _captions(project, analysis, story), _chapters(project, story))
 
@@ -218,15 +229,11 @@ def _clip_pause(project: Project, item: Item, narration: int) -> int:
     if item.clip is None:
         return 0
     if project.segments[item.segment].interlude:
-        return _samples(item.clip.length)
+        return seconds_to_samples(item.clip.length)
     clip = project.segments[item.segment].clip
     if clip is not None and clip.fit == "extend":
-        return _samples(item.clip.length) - narration
+        return seconds_to_samples(item.clip.length) - narration
     return 0
-
-
-def _samples(seconds: Fraction) -> int:
-    return int(seconds * SAMPLE_RATE + Fraction(1, 2))
 
 
 def _captions(project: Project, analysis: Measured, story: Story) -> tuple[Caption, ...]:

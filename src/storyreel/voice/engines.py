@@ -93,14 +93,15 @@ def engine_statuses(voice: Voice | None = None) -> list[EngineStatus]:
 def spoken_by(voice: Voice) -> Voice:
     """The voice that really speaks: the built-in (English) voice asked for another
     language gives way to a Kokoro or Piper voice of that language, else to espeak-ng."""
-    language = (voice.language or "en").lower().replace("_", "-")
-    wanted = language.split("-")[0]
-    if voice.engine != "hibari" or wanted == "en":
+    from storyreel.model.language import speaks_language
+
+    language = (voice.language or "en").replace("_", "-")
+    if voice.engine != "hibari" or speaks_language("en", language):
         return voice
     for status in engine_statuses(voice):
         if not status.ready or status.name not in ("kokoro", "piper"):
             continue
         for info in status.voices:
-            if info.available and info.language.lower().split("-")[0] == wanted:
+            if info.available and speaks_language(info.language, language):
                 return voice.model_copy(update={"engine": status.name, "voice": info.name})
     return voice.model_copy(update={"engine": "espeak", "voice": None})

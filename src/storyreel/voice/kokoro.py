@@ -19,7 +19,7 @@ import numpy as np
 from storyreel.errors import VoiceError
 from storyreel.voice.base import EngineStatus, Speech, VoiceInfo
 
-__all__ = ["LANGUAGES", "KokoroEngine", "kokoro_status", "kokoro_voices"]
+__all__ = ["LANGUAGES", "KokoroEngine", "kokoro_language", "kokoro_status", "kokoro_voices"]
 
 #: Languages Kokoro speaks (kokoro-onnx's codes), by the first letter of a voice's name.
 LANGUAGES = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr-fr", "h": "hi", "i": "it",
@@ -45,6 +45,26 @@ def kokoro_voices(voices: Path) -> tuple[VoiceInfo, ...]:
     if not names:
         raise VoiceError(f"{voices} holds no voices", path=voices)
     return tuple(VoiceInfo(n, LANGUAGES.get(n[:1], "en-us"), _describe(n)) for n in names)
+
+
+def kokoro_language(tag: str, own: str) -> str:
+    """Kokoro's code for text in ``tag`` (a BCP 47 tag such as ``fr`` or ``zh-Hans``):
+    the voice's own language when it speaks ``tag``, else the one Kokoro code that does.
+
+    Raises:
+        VoiceError: Kokoro does not speak the language.
+    """
+    from storyreel.model.language import speaks_language
+
+    tag = tag.replace("_", "-")
+    if tag.lower() in LANGUAGES.values():
+        return tag.lower()
+    if speaks_language(own, tag):
+        return own
+    for code in LANGUAGES.values():
+        if speaks_language(code, tag):
+            return code
+    raise VoiceError(f"Kokoro does not speak {tag!r} ({', '.join(LANGUAGES.values())})")
 
 
 def _describe(name: str) -> str:
@@ -98,9 +118,7 @@ class KokoroEngine:
         info = {v.name: v for v in self._voices}.get(voice)
         if info is None:
             raise VoiceError(f"Kokoro has no voice {voice!r} in its voices file")
-        lang = language or info.language
-        if lang not in LANGUAGES.values():
-            raise VoiceError(f"Kokoro does not speak {lang!r} ({', '.join(LANGUAGES.values())})")
+        lang = kokoro_language(language or info.language, info.language)
         try:
             with self._lock:
                 samples, rate = self._kokoro.create(text, voice=voice, speed=speed, lang=lang)
