@@ -1,8 +1,8 @@
 """``python -m bench.align``: how well word timings match speech whose boundaries are known.
 
-Each word of a sentence is synthesised on its own by a voice that is not storyreel's
-(Debian's ``flite`` voices in English; espeak-ng from the ``espeakng-loader`` wheel in
-English, Spanish, German and French), trimmed of its silence and joined to the next
+Each word of a sentence is synthesised on its own by a voice (Debian's ``flite`` voices
+in English; espeak-ng from the ``espeakng-loader`` wheel in English, Spanish, German and
+French; storyreel's built-in hibari voice in English), trimmed of its silence and joined to the next
 with a random gap of 50-300 ms, so where every word starts is known to the sample.
 The joined recording is then timed as a recorded narration is (``align_narration``)
 and every word's start is compared with where it was put.
@@ -30,11 +30,12 @@ from numpy.typing import NDArray
 
 from storyreel.audio.align import Aligner, align_narration
 from storyreel.audio.speech import narration_speech
+from storyreel.errors import VoiceError
 from storyreel.media import espeak
 from storyreel.voice.speaker import resample_to
 
-__all__ = ["SENTENCES", "Case", "Voice", "espeak_voice", "flite_voice", "known_speech",
-           "main", "measure", "voices"]
+__all__ = ["SENTENCES", "Case", "Voice", "espeak_voice", "flite_voice", "hibari_voice",
+           "known_speech", "main", "measure", "voices"]
 
 RATE = 48_000
 SENTENCES: dict[str, tuple[str, ...]] = {
@@ -113,10 +114,28 @@ def espeak_voice(language: str) -> Voice:
     return Voice(f"espeak-ng {language}", language, say)
 
 
+def hibari_voice() -> Voice | None:
+    """storyreel's built-in English voice, or ``None`` where it is not installed."""
+    try:
+        from storyreel.voice.hibari import DEFAULT_VOICE, HibariEngine
+
+        engine = HibariEngine()
+    except VoiceError:
+        return None
+
+    def say(word: str) -> tuple[NDArray[np.float32], int]:
+        speech = engine.synthesise(word, DEFAULT_VOICE, 1.0, "en")
+        return speech.samples, speech.rate
+
+    return Voice("hibari", "en", say)
+
+
 def voices() -> list[Voice]:
     """Every measured voice found on this machine (flite's only where it is installed)."""
     found = [flite_voice(name) for name in FLITE_VOICES] if shutil.which("flite") else []
-    return found + [espeak_voice(language) for language in ("en", "es", "de", "fr")]
+    found += [espeak_voice(language) for language in ("en", "es", "de", "fr")]
+    hibari = hibari_voice()
+    return found + ([hibari] if hibari is not None else [])
 
 
 def _trimmed(samples: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -195,7 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=None,
                         help="sentences per voice (default all: 10 English, 6 otherwise)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--confidence", action="store_true",
+                        help="measure how well each candidate measure of the warp tells "
+                             "recordings that speak their text from others (bench.confidence)")
     args = parser.parse_args(argv)
+    if args.confidence:
+        from bench import confidence
+
+        return confidence.main(args.sentences, args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = run(args.sentences)
     (args.out / "align.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 from studiokit import Studio, png_bytes
 
-from storyreel.media.image import Planes, load_cover_planes
+from storyreel.media.image import decode_covering
 from storyreel.render.preview import StillCache
 
 FOREIGN = [
@@ -27,9 +29,10 @@ class _Counting:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, path: Path, width: int, height: int, segment: int) -> Planes:
+    def __call__(self, path: Path, width: int, height: int, segment: int | None
+                 ) -> NDArray[np.uint8]:
         self.calls += 1
-        return load_cover_planes(path, width, height, segment)
+        return decode_covering(path, width, height, segment)
 
 
 def _previews(studio: Studio) -> tuple[list[str], _Counting]:
@@ -37,7 +40,7 @@ def _previews(studio: Studio) -> tuple[list[str], _Counting]:
     pid, sid = project["id"], project["segment_list"][0]["id"]
     assert studio.upload(pid, sid, "image", png_bytes()).status_code == 200
     counting = _Counting()
-    studio.app.state.studio.stills = StillCache(load=counting)
+    studio.app.state.studio.stills = StillCache(decode=counting)
     return [f"/api/projects/{pid}/preview.png",
             f"/api/projects/{pid}/segments/{sid}/preview.png?at=end"], counting
 

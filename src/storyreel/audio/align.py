@@ -8,7 +8,14 @@ Two aligners, chosen by the text's language:
   whole text cannot be followed, each stretch of it is aligned on its own, in the
   window the second aligner found for it, and every stretch that aligns is kept.
 * Every language (and the English stretches pocketsphinx could not follow): the
-  recording warped onto the same text said by espeak-ng (:mod:`.dtw`).
+  recording warped onto the same text said by espeak-ng (:mod:`.dtw`). Where the warp
+  alone would time a segment (every language but English, and English where
+  pocketsphinx confirms no stretch), it is trusted when it follows the text far more
+  closely than the same text reversed in time (:meth:`.dtw.Warp.follows_text`), or
+  when the narration was synthesised from the text (``said``). Outside English, a warp
+  that follows the text better than reversed but not by that much (a voice unlike
+  espeak-ng's, such as a person's) still times the words, with a note that they could
+  not be confirmed; English has pocketsphinx to confirm such voices.
 
 Words are aligned in their spoken form (numbers and abbreviations as words, see
 :mod:`storyreel.voice.normalize`) and mapped back onto the written tokens. Words no
@@ -28,7 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel.audio.dtw import WarpFailed, warp_spans
+from storyreel.audio.dtw import Warp, WarpFailed, warp
 from storyreel.audio.pronounce import cmu_phones
 from storyreel.timeline.words import Word, WordSource, WordTimings, estimate_words
 from storyreel.voice.normalize import speech_words, spoken_tokens
@@ -48,6 +55,15 @@ _VARIANT = re.compile(r"\(\d+\)$")
 
 class AlignmentFailed(Exception):
     """The aligner could not place the text (internal: callers fall back to estimates)."""
+
+
+class Unconfirmed(AlignmentFailed):
+    """The warp placed the words, but could not confirm that the recording says the text
+    (internal: :func:`align_narration` uses ``spans`` and says so)."""
+
+    def __init__(self, spans: Spans) -> None:
+        super().__init__("the recording could not be confirmed to say its text")
+        self.spans = spans
 
 
 class Aligner:
@@ -84,40 +100,65 @@ class Aligner:
         return spans
 
     def place(self, tokens: Sequence[str], mono: NDArray[np.float32], language: str = "en",
-              speech: Sequence[tuple[int, int]] = ()) -> Spans:
+              speech: Sequence[tuple[int, int]] = (), *, said: bool = False) -> Spans:
         """Where each spoken token is said in ``mono`` (48 kHz), by the aligner for
         ``language``; ``None`` for tokens neither aligner could place.
+
+        ``said`` tells that ``mono`` is known to say the text (speech synthesised from
+        it): the warp alone is then used without asking whether it follows the text.
 
         Raises:
             AlignmentFailed: Nothing could be placed.
         """
+        english: Spans | AlignmentFailed | None = None  # pocketsphinx's answer, once asked
+        if said and _is_english(language):
+            # Speech made from the text: when pocketsphinx places every word, the warp
+            # (there to find windows and to judge a recording) has nothing to add.
+            english = self._spans_or_error(tokens, mono)
+            if not isinstance(english, AlignmentFailed) and all(
+                    span is not None or not speech_words(token)
+                    for span, token in zip(english, tokens, strict=True)):
+                return english
+        found: Warp | None = None
+        warped: Spans | None = None
+        why = ""
         try:
-            warped: Spans | None = warp_spans(tokens, mono, language)
-            why = ""
+            found = warp(tokens, mono, language)
+            warped = found.placed()
         except WarpFailed as exc:
-            warped, why = None, str(exc)
+            why = str(exc)
         if not _is_english(language):
-            if warped is None:
+            if found is None or warped is None:
                 raise AlignmentFailed(why)
-            _check(warped, speech)
-            return warped
+            return _trusted(found, warped, speech, said, unsure=True)
         if warped is None and "does not sound like" in why:
             raise AlignmentFailed(why)
+        if english is None:
+            english = self._spans_or_error(tokens, mono)
         try:
-            spans = self.spans(tokens, mono)
+            if isinstance(english, AlignmentFailed):
+                raise english
+            spans = english
             _check(spans, speech)
         except AlignmentFailed:
-            if warped is None:
+            if found is None or warped is None:
                 raise
-            return self._stretches(tokens, mono, warped, speech)
+            return self._stretches(tokens, mono, found, warped, speech, said)
         return spans if warped is None else _merged(spans, warped)
 
-    def _stretches(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
-                   speech: Sequence[tuple[int, int]]) -> Spans:
+    def _spans_or_error(self, tokens: Sequence[str],
+                        mono: NDArray[np.float32]) -> Spans | AlignmentFailed:
+        try:
+            return self.spans(tokens, mono)
+        except AlignmentFailed as exc:
+            return exc
+
+    def _stretches(self, tokens: Sequence[str], mono: NDArray[np.float32], warping: Warp,
+                   warped: Spans, speech: Sequence[tuple[int, int]], said: bool) -> Spans:
         """Each stretch of :data:`_STRETCH` tokens aligned in the window warping gave it
         (a stretch that does not align is tried again in halves), then what is left
         from the end of the aligned word before it; what no stretch places keeps its
-        warped span."""
+        warped span. When no stretch aligns, the warp alone, if it can be trusted."""
         sure: Spans = [None] * len(tokens)
         todo = [(first, min(len(tokens), first + _STRETCH))
                 for first in range(0, len(tokens), _STRETCH)]
@@ -132,10 +173,7 @@ class Aligner:
                 todo += [(first, middle), (middle, last)]
         self._after_placed(tokens, mono, warped, speech, sure)
         if all(span is None for span in sure):
-            # The warp alone cannot tell speech of the text from other speech (its
-            # likeness is near 0.8 for both): in English it only fills in around words
-            # the dictionary's aligner confirmed.
-            raise AlignmentFailed("the recording does not sound like its text")
+            return _trusted(warping, warped, speech, said)
         return _merged(sure, warped)
 
     def _after_placed(self, tokens: Sequence[str], mono: NDArray[np.float32], warped: Spans,
@@ -228,14 +266,18 @@ def align_narration(text: str, narration: NDArray[np.float32], speech: Sequence[
     tokens = spoken_tokens(text, language)
     if not tokens:
         return WordTimings((), "estimated"), None
+    note = None
     try:
         spans = aligner.place(tokens, mono.astype(np.float32, copy=False), language, speech)
+    except Unconfirmed as exc:
+        spans = exc.spans
+        note = ("word timings follow the recording but could not be confirmed against the "
+                "text: check that the recording says it")
     except AlignmentFailed as exc:
         return estimate_words(text, speech, length), f"word timings estimated ({exc})"
     unplaced = [word for word, span, spoken in zip(text.split(), spans, tokens, strict=True)
                 if span is None and speech_words(spoken)]
-    note = None
-    if unplaced:
+    if unplaced and note is None:
         shown = ", ".join(unplaced[:5]) + (", ..." if len(unplaced) > 5 else "")
         note = f"words the aligner could not place are timed between their neighbours: {shown}"
     return timings_from_spans(text, spans, length, "aligned"), note
@@ -257,6 +299,25 @@ def _pronounced(decoder: Any, word: str) -> bool:
     except RuntimeError:  # a phone the model lacks
         return False
     return True
+
+
+def _trusted(found: Warp, warped: Spans, speech: Sequence[tuple[int, int]],
+             said: bool, *, unsure: bool = False) -> Spans:
+    """``warped``, when the warp alone can be trusted to follow speech of the text (or
+    the recording is known to say it).
+
+    Raises:
+        Unconfirmed: ``unsure`` allows a warp that follows the text only somewhat better
+            than the text reversed; it carries the spans.
+        AlignmentFailed: It cannot, or its words land outside the speech.
+    """
+    follows = "sure" if said else found.follows_text()
+    if follows == "no" or (follows == "unsure" and not unsure):
+        raise AlignmentFailed("the recording does not sound like its text")
+    _check(warped, speech)
+    if follows == "unsure":
+        raise Unconfirmed(warped)
+    return warped
 
 
 def _window(spans: Spans, length: int, margin: int) -> tuple[int, int] | None:

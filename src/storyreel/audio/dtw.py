@@ -5,12 +5,19 @@ language, and its word events tell where each word starts in that synthetic spee
 Both are turned into MFCCs (10 ms frames) and matched by dynamic time warping, within
 a band around the diagonal so time and memory stay linear in the length; each word's
 synthetic start and end are carried along the warping path onto the recording.
+
+A warp always ends somewhere, also on other speech or noise. Whether the recording
+speaks the text is told by warping it a second time, onto the synthetic speech reversed
+in time: the same voice and sounds in the wrong order. Speech of the text follows the
+right order far more closely than the reversed one; anything else follows both about
+alike (:meth:`Warp.decoy_ratio`, measured by ``python -m bench.align --confidence``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import cast
+from dataclasses import dataclass
+from typing import Literal, cast
 
 import numba
 import numpy as np
@@ -21,7 +28,7 @@ from scipy.signal import resample_poly
 from storyreel.errors import VoiceError
 from storyreel.media import espeak
 
-__all__ = ["WarpFailed", "mfcc", "warp_spans"]
+__all__ = ["Warp", "WarpFailed", "mfcc", "warp", "warp_spans"]
 
 RATE = 48_000
 _RATE = 16_000
@@ -32,6 +39,8 @@ _MELS = 40
 _COEFFICIENTS = 13
 _SILENT = -1.0  # log energy (tenths of nats below the loudest frame) under which a frame is a pause
 _UNLIKE = 0.9  # a warp whose likeness is above this did not follow speech of the text
+_DECOY = 0.65  # a warp alone is trusted at or under this share of its reversed decoy's distance
+_ORDERLESS = 1.0  # at or over it, the text reversed fits as well: no sign of the text's order
 _BAND = 300  # frames either side of the diagonal (3 s), more for long recordings
 F32 = NDArray[np.float32]
 Span = tuple[int, int]
@@ -160,6 +169,84 @@ def _likeness(ours: F32, theirs: F32, matched: NDArray[np.int64]) -> float:
     return along / max(anywhere, 1e-9)
 
 
+@dataclass(frozen=True)
+class Warp:
+    """A recording warped onto the text said by espeak-ng: both MFCC sequences, the
+    first and last recording frame matched to each synthetic frame (``rows``), and where
+    each token sounds in the synthetic speech (samples at ``rate``)."""
+
+    ours: F32
+    theirs: F32
+    rows: NDArray[np.int64]
+    spans: list[Span | None]
+    rate: int
+
+    def placed(self) -> list[Span | None]:
+        """Where each token is said in the recording (48 kHz samples).
+
+        Raises:
+            WarpFailed: The recording does not sound like speech at all (noise, a tone).
+        """
+        if _likeness(self.ours, self.theirs, self.rows[0]) > _UNLIKE:
+            raise WarpFailed("the recording does not sound like its text")
+        return _placed(self)
+
+    def decoy_ratio(self) -> float:
+        """The distance along the warp over that of a warp onto the same synthetic speech
+        reversed in time: the same voice and sounds in the wrong order. Speech of the text
+        matches its order far better (0.3-0.5 in espeak-ng's voice); other speech, noise
+        and tones match either order about alike (0.8 and above, ``bench/REPORT.md``)."""
+        speaking = self.theirs[:, -1] > _SILENT
+        if not speaking.any():
+            speaking = np.ones_like(speaking)
+        along = _along(self.ours, self.theirs, self.rows[0], speaking)
+        backwards = np.ascontiguousarray(self.theirs[::-1])
+        rows = _dtw(self.ours, backwards, _band(self.ours))
+        if rows[0, 0] < 0:  # cannot happen for a warp that reached its end: not trusted
+            return 1.0
+        return along / max(_along(self.ours, backwards, rows[0], speaking[::-1]), 1e-9)
+
+    def speaks_text(self) -> bool:
+        """Whether the warp alone can be trusted: the recording speaks the text."""
+        return self.follows_text() == "sure"
+
+    def follows_text(self) -> Literal["sure", "unsure", "no"]:
+        """How far the warp shows that the recording speaks the text: ``sure`` (espeak-ng's
+        own voice scores there), ``unsure`` (other voices speaking their text score
+        there, 0.72-0.96, and so does much other speech), ``no`` (the text reversed
+        fits at least as well)."""
+        ratio = self.decoy_ratio()
+        return "sure" if ratio <= _DECOY else "unsure" if ratio < _ORDERLESS else "no"
+
+
+def _along(ours: F32, theirs: F32, matched: NDArray[np.int64],
+           frames: NDArray[np.bool_]) -> float:
+    """The mean distance along a path over the synthetic ``frames``."""
+    return float(np.linalg.norm(theirs[frames] - ours[matched[frames]], axis=1).mean())
+
+
+def _band(ours: F32) -> int:
+    return max(_BAND, int(ours.shape[0]) // 16)  # around the diagonal scaled to both lengths
+
+
+def warp(tokens: Sequence[str], mono: F32, language: str) -> Warp:
+    """``mono`` (48 kHz) warped onto ``tokens`` said by espeak-ng in ``language``.
+
+    Raises:
+        WarpFailed: espeak-ng cannot say the text or the warp does not reach its end.
+    """
+    try:
+        voice = espeak.voice_for(language)
+        synthetic, rate, spans = espeak.spoken_spans(tokens, voice)
+    except VoiceError as exc:
+        raise WarpFailed(str(exc)) from exc
+    ours, theirs = mfcc(mono, RATE), mfcc(synthetic, rate)
+    rows = _dtw(ours, theirs, _band(ours))
+    if rows[0, 0] < 0:
+        raise WarpFailed("the recording could not be warped onto the synthesised text")
+    return Warp(ours, theirs, rows, spans, rate)
+
+
 def warp_spans(tokens: Sequence[str], mono: F32, language: str) -> list[Span | None]:
     """Where each spoken token is said in ``mono`` (48 kHz), by warping onto espeak-ng.
 
@@ -172,20 +259,14 @@ def warp_spans(tokens: Sequence[str], mono: F32, language: str) -> list[Span | N
         WarpFailed: espeak-ng cannot say the text, the warp does not reach its end, or
             the recording does not sound like the text (noise, a tone).
     """
-    try:
-        voice = espeak.voice_for(language)
-        synthetic, rate, spans = espeak.spoken_spans(tokens, voice)
-    except VoiceError as exc:
-        raise WarpFailed(str(exc)) from exc
-    ours, theirs = mfcc(mono, RATE), mfcc(synthetic, rate)
-    band = max(_BAND, ours.shape[0] // 16)  # around the diagonal scaled to both lengths
-    rows = _dtw(ours, theirs, band)
-    if rows[0, 0] < 0:
-        raise WarpFailed("the recording could not be warped onto the synthesised text")
-    if _likeness(ours, theirs, rows[0]) > _UNLIKE:
-        raise WarpFailed("the recording does not sound like its text")
+    return warp(tokens, mono, language).placed()
+
+
+def _placed(found: Warp) -> list[Span | None]:
+    """Each token's synthetic start and end carried along the warp onto the recording."""
+    ours, theirs, rows = found.ours, found.theirs, found.rows
     loud = ours[:, -1] > _SILENT
-    per_frame = rate / 100
+    per_frame = found.rate / 100
 
     def start(sample: int) -> int:
         """After the last pause among the frames matched to the word's first frame (a pause
@@ -203,4 +284,4 @@ def warp_spans(tokens: Sequence[str], mono: F32, language: str) -> list[Span | N
         return (first + int(quiet[0]) if quiet.size else last + 1) * (RATE // 100)
 
     return [None if s is None else (start(s[0]), max(start(s[0]) + 1, end(s[1])))
-            for s in spans]
+            for s in found.spans]

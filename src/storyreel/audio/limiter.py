@@ -132,7 +132,7 @@ class Limiter:
         return self.process(np.zeros((self._channels, self.latency), dtype=np.float32))
 
     def _wanted_gain(self, block: Samples) -> NDArray[np.float64]:
-        peaks = np.nan_to_num(self._detector.peaks(block), nan=np.inf)
+        peaks = np.nan_to_num(self._detector.peaks(block, self._threshold), nan=np.inf)
         with np.errstate(divide="ignore"):
             # The floor keeps the gain finite in dB, so a corrupt sample cannot mute the rest.
             return np.clip(self._threshold / peaks, _FLOOR, 1.0)

@@ -32,6 +32,9 @@ _OVERSAMPLE = 4
 # Odd length: a whole-sample delay puts every fourth output on an input sample.
 _FIR_TAPS = 129
 _HISTORY = -(-_FIR_TAPS // _OVERSAMPLE) - 1  # input samples the longest phase looks back
+#: Quiet gaps shorter than this (in samples) between stretches a limiter must filter are
+#: filtered too: fewer, longer filter calls.
+_JOIN_GAP = 256
 
 
 def amplitude_to_db(value: float) -> float:
@@ -113,12 +116,21 @@ class TruePeakDetector:
         self._phases = _polyphase(sample_rate)
         self._history = np.zeros((channels, _HISTORY), dtype=np.float32)
         self.delay = math.ceil((_FIR_TAPS - 1) / 2 / _OVERSAMPLE)
+        # No phase's output can exceed the largest input it sees times the sum of its
+        # taps' magnitudes (with room for float32 rounding).
+        self._gain_bound = float(np.abs(self._phases).sum(axis=1).max()) * (1 + 1e-4)
 
-    def peaks(self, block: NDArray[np.floating]) -> NDArray[np.float64]:
+    def peaks(self, block: NDArray[np.floating], level: float | None = None
+              ) -> NDArray[np.float64]:
         """Per input sample, the largest absolute oversampled value over the channels.
 
         Args:
             block: Samples of shape ``(channels, n)``.
+            level: Only peaks above this level matter to the caller (a limiter's
+                threshold). Where no interpolated value can exceed it, because the
+                samples the filter sees stay low enough, the filter is not run and the
+                sample peak (also at or below ``level``) stands in; elsewhere the
+                result is exactly the filtered one. ``None``: filter everywhere.
 
         Returns:
             An array of ``n`` peaks (linear amplitude).
@@ -131,15 +143,42 @@ class TruePeakDetector:
         extended = np.concatenate([self._history, samples.astype(np.float32)], axis=1)
         self._history = extended[:, n:]
         # Output p/4 of a sample after window j is phase p's taps over extended[j:j+taps]:
-        # a correlation per channel and phase (a tight C loop, no window matrix).
+        # a correlation per channel and phase (a tight C loop, no window matrix). Each
+        # output is its own dot product, so filtering a stretch gives the same values.
         interpolated = np.zeros(n, dtype=np.float32)
-        for channel in extended:
-            for phase in self._phases:
-                np.maximum(interpolated, np.abs(np.correlate(channel, phase, "valid")),
-                           out=interpolated)
+        for start, end in self._stretches(extended, n, level):
+            out = interpolated[start:end]
+            for channel in extended:
+                seen = channel[start : end + _HISTORY]
+                for phase in self._phases:
+                    np.maximum(out, np.abs(np.correlate(seen, phase, "valid")), out=out)
         first = _HISTORY - self.delay
         sampled = np.abs(extended[:, first : first + n]).max(axis=0)
         return np.asarray(np.maximum(interpolated, sampled), dtype=np.float64)
+
+    def _stretches(self, extended: NDArray[np.float32], n: int, level: float | None
+                   ) -> list[tuple[int, int]]:
+        """The output ranges whose interpolated values may exceed ``level`` (all: ``None``),
+        joined across short gaps so that each filter call does a fair amount of work."""
+        if level is None:
+            return [(0, n)]
+        from scipy.ndimage import maximum_filter1d  # heavy: loaded only when limiting
+
+        envelope = np.abs(extended).max(axis=0)
+        # The largest input each output sees: inputs j .. j + _HISTORY (centred window).
+        seen = maximum_filter1d(envelope, _HISTORY + 1, mode="nearest")
+        seen = seen[_HISTORY // 2 : _HISTORY // 2 + n]
+        loud = ~(seen * self._gain_bound <= level)  # a NaN counts as loud
+        if not loud.any():
+            return []
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], loud, [False]]).astype(np.int8)))
+        stretches: list[tuple[int, int]] = []
+        for start, end in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            if stretches and start - stretches[-1][1] < _JOIN_GAP:
+                stretches[-1] = (stretches[-1][0], end)
+            else:
+                stretches.append((start, end))
+        return stretches
 
 
 class LoudnessMeter:

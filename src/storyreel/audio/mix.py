@@ -43,6 +43,8 @@ class MusicSpec:
     loop: bool
     fade_out_s: float
     duck_db: float
+    #: The file already decoded whole (``None``: decoded as it is read).
+    samples: Samples | None = None
 
 
 class Mix:
@@ -75,7 +77,7 @@ class Mix:
             self._music = MusicBed(
                 music.path,
                 total_samples=total, volume_db=music.volume_db, fade_out_s=music.fade_out_s,
-                loop=music.loop, duck_db=music.duck_db,
+                loop=music.loop, duck_db=music.duck_db, decoded=music.samples,
             )
         self._limiter = Limiter(ceiling_dbtp, sample_rate) if ceiling_dbtp is not None else None
         self._primed = False

@@ -65,6 +65,7 @@ class MusicBed:
         release_ms: float = 300.0,
         voice_threshold_db: float = -45.0,
         sample_rate: int = 48_000,
+        decoded: Samples | None = None,
     ) -> None:
         """Open the music file and decode its start (so a bad file fails here).
 
@@ -79,6 +80,8 @@ class MusicBed:
             release_ms: Time constant of the music coming back up in a pause.
             voice_threshold_db: Narration level (RMS over 5 ms, dBFS) that counts as voice.
             sample_rate: Output sample rate.
+            decoded: The file already decoded whole at ``sample_rate`` (``None``: it is
+                decoded as it is read).
 
         Raises:
             MediaError: The file is missing, unreadable, not audio, corrupt or empty.
@@ -101,7 +104,7 @@ class MusicBed:
         self._pos = 0
         self._ducker = Ducker(sample_rate, duck_db, attack_ms, release_ms, voice_threshold_db)
         self._closed = False
-        self._source = _LoopingSource(self.path, sample_rate, loop)
+        self._source = _LoopingSource(self.path, sample_rate, loop, decoded)
 
     @property
     def position(self) -> int:
@@ -175,8 +178,10 @@ class _LoopingSource:
     be blended with the start of the next pass once the end of the file shows up.
     """
 
-    def __init__(self, path: Path, sample_rate: int, loop: bool) -> None:
+    def __init__(self, path: Path, sample_rate: int, loop: bool,
+                 decoded: Samples | None = None) -> None:
         self._path = path
+        self._decoded = decoded
         self._rate = sample_rate
         self._loop = loop
         self._chunks: Iterator[Samples] | None = None
@@ -205,7 +210,9 @@ class _LoopingSource:
 
     def _open(self) -> None:
         self.close()
-        if self._cache is not None and self._track is not None:
+        if self._decoded is not None:
+            self._chunks = iter([self._decoded])
+        elif self._cache is not None and self._track is not None:
             self._chunks = iter(list(self._cache))
         else:
             self._chunks = _decode(self._path, self._rate)

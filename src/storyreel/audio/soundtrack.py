@@ -19,7 +19,7 @@ import numpy as np
 from storyreel.audio.fades import FadeDirection, apply_fade
 from storyreel.audio.mix import Fades, Mix, MusicSpec
 from storyreel.audio.track import Placement, SoundStream
-from storyreel.media.audio import CHANNELS, SAMPLE_RATE, AudioReader, Samples
+from storyreel.media.audio import CHANNELS, SAMPLE_RATE, AudioReader, DecodedSounds, Samples
 from storyreel.media.clip import ClipSound
 from storyreel.model.project import Project
 from storyreel.model.visual import Video
@@ -35,8 +35,12 @@ _CLIP_DUCK_DB = -10.0
 
 
 def story_mix(project: Project, story: Story, gain_db: float = 0.0, *,
-              limit: bool = False) -> Mix:
-    """The streamed sound track of ``story`` (``limit``: true-peak limit to the ceiling)."""
+              limit: bool = False, sounds: DecodedSounds | None = None) -> Mix:
+    """The streamed sound track of ``story`` (``limit``: true-peak limit to the ceiling).
+
+    ``sounds``: where the narrations and the music are taken from (and kept) decoded
+    whole, instead of streamed from their files (the same samples).
+    """
     settings, plan = project.settings, story.plan
     count = len(story.items)
     placements: list[Placement] = []
@@ -50,25 +54,31 @@ def story_mix(project: Project, story: Story, gain_db: float = 0.0, *,
             (beds if item.segment is not None else placements).append(own)
     music, fades = settings.music, settings.transitions
     spec = None if music is None else MusicSpec(
-        music.path, music.volume, music.loop, music.fade_out, -music.duck)
+        music.path, music.volume, music.loop, music.fade_out, -music.duck,
+        None if sounds is None else sounds.samples(music.path, what="music", max_seconds=None,
+                                                   keep_mono_level=False))
     master = Fades(round(fades.fade_in * SAMPLE_RATE), round(fades.fade_out * SAMPLE_RATE))
     ceiling = settings.loudness.true_peak - _AAC_HEADROOM_DB if limit else None
     duck = -music.duck if music is not None else _CLIP_DUCK_DB
-    return Mix(placements, lambda key: item_sound(project, story, key), plan.total_samples,
+    return Mix(placements, lambda key: item_sound(project, story, key, sounds),
+               plan.total_samples,
                fades=master, music=spec, gain_db=gain_db, ceiling_dbtp=ceiling, beds=beds,
                bed_duck_db=duck)
 
 
-def item_sound(project: Project, story: Story, key: int) -> Samples | SoundStream:
-    """The sound placed under ``key``: item ``key``'s narration (streamed), or, for keys
-    from ``len(story.items)`` on, the own sound of item ``key - len(story.items)``."""
+def item_sound(project: Project, story: Story, key: int, sounds: DecodedSounds | None = None
+               ) -> Samples | SoundStream:
+    """The sound placed under ``key``: item ``key``'s narration (streamed, or from
+    ``sounds``), or, for keys from ``len(story.items)`` on, the own sound of item
+    ``key - len(story.items)``."""
     count = len(story.items)
     if key < count:
         segment = story.items[key].segment
         assert segment is not None
         audio = project.segments[segment].audio
         assert audio is not None  # narrated before the job starts
-        return AudioReader(audio, segment=segment + 1)
+        whole = None if sounds is None else sounds.samples(audio, segment=segment + 1)
+        return whole if whole is not None else AudioReader(audio, segment=segment + 1)
     return _own_sound(story, key - count)
 
 

@@ -11,13 +11,14 @@ from typing import Protocol, assert_never
 from storyreel.frames.card import CardPicture, card_planes
 from storyreel.frames.kenburns import Motion, StillPicture, around, choose_motion
 from storyreel.frames.video import VideoPicture
+from storyreel.media.files import file_identity
 from storyreel.media.image import Planes, even_ceil, load_framed
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
 from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import Item, Story
 
-__all__ = ["AnyPicture", "PreparedStills", "StillSource", "cover_size", "motion_of",
+__all__ = ["DRAFT_STILLS", "AnyPicture", "PreparedStills", "StillSource", "cover_size", "motion_of",
            "open_picture", "segment_motion"]
 
 AnyPicture = StillPicture | VideoPicture | CardPicture
@@ -59,13 +60,14 @@ class StillSource(Protocol):
 
 
 class PreparedStills:
-    """The last few stills prepared for one render, kept for the next part that shows them.
+    """The last few stills prepared, kept for the next part that shows them.
 
     A still is shown by two parts when a crossfade leads into it (the crossfade ends
     one part, its hold starts the next), so without this it would be decoded and
-    fitted twice. Keyed by segment: use one per render (of one project). A still may be
-    prepared ahead on another thread; one asked for while it is being prepared is
-    waited for, not prepared twice.
+    fitted twice. Keyed by the image file's identity (path, size, modification time,
+    inode), the size and the focus, so one kept across renders (:data:`DRAFT_STILLS`)
+    prepares an unchanged still once. A still may be prepared ahead on another thread;
+    one asked for while it is being prepared is waited for, not prepared twice.
     """
 
     def __init__(self, keep: int = 3) -> None:
@@ -78,7 +80,11 @@ class PreparedStills:
             ) -> tuple[Planes, Focus]:
         """Segment ``segment``'s still, fitted to cover ``width`` x ``height`` around its
         focus, and where the focus lies in it."""
-        key = (segment, width, height, visual.focus)
+        try:
+            key: tuple[object, ...] = (*file_identity(visual.image), width, height,
+                                       visual.focus)
+        except OSError:  # load_framed says what is wrong with it
+            key = (segment, str(visual.image), width, height, visual.focus)
         with self._lock:
             if key in self._planes:
                 self._planes.move_to_end(key)
@@ -103,6 +109,12 @@ class PreparedStills:
                 self._planes.popitem(last=False)
         mine.set_result(planes)
         return planes
+
+
+#: The stills a draft prepared, kept in this process for the next draft (an edit of one
+#: segment's text leaves every picture as it was). At a draft's size a still takes
+#: about 1 MB.
+DRAFT_STILLS = PreparedStills(keep=24)
 
 
 def open_picture(project: Project, story: Story, position: int,

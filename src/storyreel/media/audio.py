@@ -11,6 +11,8 @@ decoding (a container may lie about its length).
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections import OrderedDict
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -23,14 +25,16 @@ from av.audio.resampler import AudioResampler
 from numpy.typing import NDArray
 
 from storyreel.errors import MediaError
-from storyreel.media.files import check_regular_file, reason
+from storyreel.media.files import check_regular_file, file_identity, reason
 from storyreel.timeline.plan import SAMPLE_RATE
 
 __all__ = [
     "CHANNELS",
+    "DRAFT_SOUNDS",
     "MAX_NARRATION_SECONDS",
     "SAMPLE_RATE",
     "AudioReader",
+    "DecodedSounds",
     "Samples",
     "decode_audio",
     "take_front",
@@ -238,3 +242,73 @@ def decode_audio(
     if not chunks:
         raise MediaError("audio is empty (no samples)", path=path, segment=segment)
     return np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+
+
+class DecodedSounds:
+    """Whole sounds decoded once and kept in memory, by file, up to a budget of bytes.
+
+    A render process that drafts one project after each small edit reads the same
+    narrations and music every time; kept here, the ones that did not change are not
+    decoded and resampled again. A file is known by its path, size, modification time
+    and inode, so a file written anew is decoded anew. The least recently used sounds
+    are dropped beyond ``budget`` bytes, and a sound longer than a quarter of it is
+    never kept (:meth:`samples` returns ``None``: stream it).
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._kept: OrderedDict[tuple[object, ...], Samples] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """Bytes held."""
+        return self._size
+
+    def samples(self, path: Path, *, segment: int | None = None, what: str = "audio",
+                max_seconds: float | None = MAX_NARRATION_SECONDS,
+                keep_mono_level: bool = True) -> Samples | None:
+        """The whole sound of ``path`` as :class:`AudioReader` decodes it (arguments as
+        there), from memory when kept; ``None`` when it is too long to keep.
+
+        Raises:
+            MediaError: As :class:`AudioReader`.
+        """
+        check_regular_file(Path(path), what, segment)
+        key = (*file_identity(Path(path)), keep_mono_level)
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None:
+                self._kept.move_to_end(key)
+                return kept
+        most = self.budget // 4
+        with AudioReader(path, segment=segment, what=what, max_seconds=max_seconds,
+                         keep_mono_level=keep_mono_level) as reader:
+            if reader.declared_seconds * SAMPLE_RATE * CHANNELS * 4 > most:
+                return None
+            chunks: list[Samples] = []
+            for block in reader.blocks():
+                chunks.append(block)
+                if reader.samples_read * CHANNELS * 4 > most:
+                    return None
+        decoded = np.concatenate(chunks, axis=1) if chunks else np.zeros((CHANNELS, 0),
+                                                                          np.float32)
+        decoded.setflags(write=False)  # shared by every render that reads it
+        self._keep(key, decoded)
+        return decoded
+
+    def _keep(self, key: tuple[object, ...], decoded: Samples) -> None:
+        with self._lock:
+            if key in self._kept:
+                return
+            self._kept[key] = decoded
+            self._size += decoded.nbytes
+            while self._size > self.budget and self._kept:
+                _, dropped = self._kept.popitem(last=False)
+                self._size -= dropped.nbytes
+
+
+#: What a draft keeps decoded for the next draft in this process: about 2.5 minutes of
+#: sound at 48 kHz stereo float.
+DRAFT_SOUNDS = DecodedSounds(48 * 2**20)

@@ -10,7 +10,19 @@ from pathlib import Path
 
 from storyreel.errors import MediaError, OutputError
 
-__all__ = ["check_output_file", "check_regular_file", "copy_file_atomic", "reason"]
+__all__ = ["check_output_file", "check_regular_file", "copy_file_atomic", "file_identity",
+           "reason"]
+
+
+def file_identity(path: Path) -> tuple[str, int, int, int]:
+    """What tells one version of a file from another without reading it: its resolved
+    path, size, modification time and inode (a file written anew differs in one).
+
+    Raises:
+        OSError: The file cannot be looked at.
+    """
+    found = os.stat(path)
+    return str(Path(path).resolve()), found.st_size, found.st_mtime_ns, found.st_ino
 
 
 def check_regular_file(path: Path, what: str, segment: int | None = None) -> None:

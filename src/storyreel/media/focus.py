@@ -24,13 +24,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from storyreel.media.clipread import ClipReader
-from storyreel.media.image import load_reduced_grey
+from storyreel.media.image import grey_within, load_reduced_grey
 from storyreel.timeline.framing import Focus
 
 if TYPE_CHECKING:
     from skimage.feature import Cascade
 
-__all__ = ["clip_focus", "find_focus", "picture_focus"]
+__all__ = ["SEARCH_SIDE", "clip_focus", "decoded_focus", "find_focus", "picture_focus"]
 
 #: Pictures are searched at this size (longest side, in pixels).
 SEARCH_SIDE = 480
@@ -53,6 +53,13 @@ def picture_focus(path: Path, segment: int | None = None) -> Focus | None:
         MediaError: The image cannot be read.
     """
     return find_focus(load_reduced_grey(path, SEARCH_SIDE, segment))
+
+
+def decoded_focus(rgb: NDArray[np.uint8]) -> Focus | None:
+    """The focus of a still already decoded upright to RGB (a reduced decode made for
+    drawing it, at least :data:`SEARCH_SIDE` on its longest side, gives what
+    :func:`picture_focus` finds), without decoding the file again."""
+    return find_focus(grey_within(rgb, SEARCH_SIDE))
 
 
 def clip_focus(path: Path, start: Fraction, width: int, height: int) -> Focus | None:

@@ -22,8 +22,11 @@ __all__ = [
     "MAX_IMAGE_PIXELS",
     "RGB_TO_YUV709",
     "Planes",
+    "decode_covering",
     "encode_jpeg",
     "even_ceil",
+    "frame_covering",
+    "grey_within",
     "load_cover_planes",
     "load_framed",
     "load_reduced_grey",
@@ -166,7 +169,28 @@ def load_framed(
     Raises:
         MediaError: The file is missing, unsupported, too large or corrupt.
     """
+    return frame_covering(decode_covering(path, width, height, segment), width, height, focus)
+
+
+def decode_covering(path: Path, width: int, height: int, segment: int | None = None
+                    ) -> NDArray[np.uint8]:
+    """``path`` decoded upright to RGB, whole, shrunk by the largest whole factor (and
+    JPEG scale) that still covers a ``width`` x ``height`` frame: what
+    :func:`load_framed` crops from, read-only (kept decodes are shared).
+
+    Raises:
+        MediaError: The file is missing, unsupported, too large or corrupt.
+    """
     rgb = _decoded(path, _needed(width, height), segment)
+    rgb.flags.writeable = False
+    return rgb
+
+
+def frame_covering(rgb: NDArray[np.uint8], width: int, height: int,
+                   focus: Focus | None = None) -> tuple[Planes, Focus]:
+    """The rest of :func:`load_framed`: ``rgb`` (from :func:`decode_covering`) cropped
+    around ``focus`` and resampled to ``width`` x ``height``, and where ``focus`` lies in
+    the planes."""
     src_h, src_w = rgb.shape[:2]
     box = cover_box(src_w, src_h, width, height, focus)
     left, top, right, bottom = (round(v) for v in box)
@@ -185,7 +209,11 @@ def load_reduced_grey(path: Path, longest: int, segment: int | None = None
     Raises:
         MediaError: The file is missing, unsupported, too large or corrupt.
     """
-    rgb = _decoded(path, lambda w, h: _within(w, h, longest), segment)
+    return grey_within(_decoded(path, lambda w, h: _within(w, h, longest), segment), longest)
+
+
+def grey_within(rgb: NDArray[np.uint8], longest: int) -> NDArray[np.uint8]:
+    """``rgb`` in grey, area-averaged down until its longest side is at most ``longest``."""
     scale = min(1.0, longest / max(rgb.shape[0], rgb.shape[1]))
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb

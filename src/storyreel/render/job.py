@@ -26,9 +26,9 @@ from storyreel.audio.limiter import normalise_gain_db
 from storyreel.audio.mix import measure
 from storyreel.audio.soundtrack import story_mix
 from storyreel.errors import EncoderError, ValidationFailed
-from storyreel.frames.pictures import PreparedStills
+from storyreel.frames.pictures import DRAFT_STILLS, PreparedStills
 from storyreel.media.assemble import PartInfo, assemble, probe_part
-from storyreel.media.audio import SAMPLE_RATE
+from storyreel.media.audio import DRAFT_SOUNDS, SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
@@ -281,7 +281,7 @@ class Job:
             raise ValidationFailed(analysis.problems)
         self.analysis = analysis
         self.warnings += analysis.warnings
-        return build_story(self.project, analysis)
+        return build_story(self.project, analysis, stable=self.draft)
 
     # -- export -----------------------------------------------------------------------
 
@@ -301,7 +301,8 @@ class Job:
             return (Chunk(0, 0, story.plan.total_frames),)
         return plan_chunks(story.plan, fade_in=fades[0], fade_out=fades[1],
                            tail_guard=seconds_to_frames(_TAIL_GUARD_SECONDS, fps),
-                           min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps))
+                           min_frames=seconds_to_frames(_MIN_PART_SECONDS, fps),
+                           apart=self.draft)
 
     def export(self, story: Story, temp: Path, work: Path,
                shared: SharedSound | None = None) -> tuple[_Sound, Story]:
@@ -370,7 +371,7 @@ class Job:
         todo = [c for c in chunks if needs[c.index]
                 or not self.reuse(c.index, keys[c.index], paths[c.index])]
         frames = sum(c.frames for c in todo)
-        stills = PreparedStills()
+        stills = DRAFT_STILLS if self.draft else PreparedStills()
         with WordsAhead(self.analysis.pending, self.cache, self.cancel) as words, \
                 StillsAhead(self.project, stills) as ahead:
             if todo:
@@ -388,7 +389,7 @@ class Job:
                             self.story_with(story, words, needs[chunk.index]), chunk, keys,
                             paths[chunk.index], settings, fades, stills, done)
                     self.analysis = replace(self.with_words(words, None), pending=[])
-                    story = build_story(self.project, self.analysis)
+                    story = build_story(self.project, self.analysis, stable=self.draft)
                     self.warnings += words.notes()
                     self.redo_stale(story, chunks, keys, paths, settings, fades)
                     self.check_parts(story, chunks, keys, paths, settings, fades)
@@ -433,7 +434,8 @@ class Job:
 
     def story_with(self, story: Story, words: WordsAhead, segments: set[int]) -> Story:
         """``story`` with the speech and words of ``segments`` (once found)."""
-        return build_story(self.project, self.with_words(words, segments))
+        return build_story(self.project, self.with_words(words, segments),
+                           stable=self.draft)
 
     def with_words(self, words: WordsAhead, segments: set[int] | None) -> Analysis:
         """The analysis with the speech and words found ahead of ``segments`` (all:
@@ -499,7 +501,8 @@ class Job:
         if self.parts is not None:
             self.parts(todo, self.cancel, on_frame, on_part)
             return
-        encode_parts(todo, self.encoders, self.cancel, on_frame, on_part, workers)
+        encode_parts(todo, self.encoders, self.cancel, on_frame, on_part, workers,
+                     DRAFT_STILLS if self.draft else None)
 
     def say_parts(self, total: int) -> None:
         """Tell what is encoded and what reused (``Encoding 2 of 14 parts (12 reused)``)."""
@@ -621,7 +624,9 @@ class Job:
             self.reporter.say("Encoding the sound track...")
         limit = self.settings.loudness.enabled
         plan = story.plan
-        with story_mix(self.project, story, gain, limit=limit) as mix, \
+        # A draft keeps its narrations and music decoded for the next draft.
+        sounds = DRAFT_SOUNDS if self.draft else None
+        with story_mix(self.project, story, gain, limit=limit, sounds=sounds) as mix, \
                 Mp4Encoder(path, settings, streams=("audio",), quick_audio=self.draft) as encoder:
             step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
             for end in range(step, plan.total_samples + step, step):

@@ -106,10 +106,11 @@ def workers_for(cores: int, free_memory: int) -> int:
 
 def encode_parts(jobs: Sequence[PartJob], encoders: EncoderFactory, cancel: CancelToken,
                  on_frame: Callable[[], None], on_part: Callable[[PartJob, list[str]], None],
-                 workers: int) -> None:
-    """Encode ``jobs``: one by one here, or by ``workers`` processes when more than one."""
+                 workers: int, stills: PreparedStills | None = None) -> None:
+    """Encode ``jobs``: one by one here, or by ``workers`` processes when more than one
+    (``stills``: where the stills prepared here are kept; default: for this call)."""
     if workers <= 1 or len(jobs) <= 1:
-        stills = PreparedStills()
+        stills = stills if stills is not None else PreparedStills()
         for job in jobs:
             on_part(job, encode_part(job, encoders, cancel, on_frame, stills))
         return

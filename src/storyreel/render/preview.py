@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal, assert_never
+from typing import Generic, Literal, TypeVar, assert_never
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,8 +28,16 @@ from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionPainter
 from storyreel.frames.video import VideoPicture
 from storyreel.media.clip import ClipReader, probe_clip
-from storyreel.media.focus import picture_focus
-from storyreel.media.image import Planes, even_ceil, load_cover_planes, load_framed, rgb_to_yuv420
+from storyreel.media.focus import SEARCH_SIDE, decoded_focus, picture_focus
+from storyreel.media.image import (
+    Planes,
+    decode_covering,
+    even_ceil,
+    frame_covering,
+    load_cover_planes,
+    load_framed,
+    rgb_to_yuv420,
+)
 from storyreel.model.language import sample_caption
 from storyreel.model.project import Project
 from storyreel.model.visual import Card, Still, Video
@@ -47,8 +55,8 @@ from storyreel.timeline.captions import (
 from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import ClipFacts
 
-__all__ = ["FILMSTRIP_FRAMES", "FILMSTRIP_HEIGHT", "SAMPLE_CAPTION", "StillCache", "StillLoader",
-           "caption_preview", "clip_filmstrip", "segment_frame"]
+__all__ = ["FILMSTRIP_FRAMES", "FILMSTRIP_HEIGHT", "SAMPLE_CAPTION", "StillCache", "StillDecoder",
+           "StillLoader", "caption_preview", "clip_filmstrip", "segment_frame"]
 
 #: When in a caption its preview is drawn.
 Moment = Literal["start", "middle", "end"]
@@ -63,30 +71,39 @@ SAMPLE_CAPTION = "Your captions follow every word"
 
 StillLoader = Callable[[Path, int, int, int], Planes]
 """Decodes a still to cover a size (as :func:`~storyreel.media.image.load_cover_planes`)."""
+StillDecoder = Callable[[Path, int, int, int | None], NDArray[np.uint8]]
+"""Decodes a whole still reduced to cover a size (as
+:func:`~storyreel.media.image.decode_covering`)."""
 
 
 class StillCache:
     """Stills decoded for previews, kept by the file's SHA-256 and the size drawn.
 
-    A still is decoded once per size, however often its previews are drawn; the least
-    recently used go first past ``max_bytes``. Each caller gets its own copy (previews
-    draw on them). Safe to share between threads.
+    A still is decoded once per size, however often its previews are drawn: one
+    reduced decode of the whole picture (see
+    :func:`~storyreel.media.image.decode_covering`) that its focus is searched in and
+    that it is framed from, centred or around a focus, so a huge still is never decoded
+    twice for a preview. The least recently used go first past ``max_bytes``. Each
+    caller gets its own copy (previews draw on them). Safe to share between threads: a
+    decode asked for while the same one runs waits for it rather than decoding again.
 
     Args:
-        max_bytes: What the kept stills may take together.
-        load: The decoder (default :func:`~storyreel.media.image.load_cover_planes`).
+        max_bytes: What the kept decodes may take together.
+        decode: The decoder (default :func:`~storyreel.media.image.decode_covering`).
     """
 
-    def __init__(self, max_bytes: int = 64 << 20, load: StillLoader = load_cover_planes) -> None:
+    def __init__(self, max_bytes: int = 64 << 20,
+                 decode: StillDecoder = decode_covering) -> None:
         self.max_bytes = max_bytes
-        self.load = load
-        self._kept: OrderedDict[tuple[str, int, int], Planes] = OrderedDict()
+        self.decode = decode
+        self._sources: _Kept[tuple[str, int, int], NDArray[np.uint8]] = _Kept(max_bytes)
         self._framed: OrderedDict[tuple[str, int, int, Focus], tuple[Planes, Focus]] = (
             OrderedDict())
         self._found: dict[str, Focus | None] = {}
         self._digests = FileDigests()
         self._hashing = threading.Lock()
         self._lock = threading.Lock()
+        self._running: dict[tuple[str, int, int], threading.Lock] = {}
 
     def __call__(self, path: Path, width: int, height: int, segment: int) -> Planes:
         """The still at ``path`` covering ``width`` x ``height``, decoded at most once.
@@ -95,30 +112,25 @@ class StillCache:
             MediaError: The file cannot be read or decoded.
         """
         try:
-            key = (self.digest(path), width, height)
-        except MediaError:
-            return self.load(path, width, height, segment)  # its own error says why
-        with self._lock:
-            planes = self._kept.get(key)
-            if planes is not None:
-                self._kept.move_to_end(key)
-        if planes is None:
-            planes = self.load(path, width, height, segment)
-            with self._lock:
-                self._kept[key] = planes
-                while sum(_bytes(p) for p in self._kept.values()) > self.max_bytes:
-                    self._kept.popitem(last=False)
-        return Planes(planes.y.copy(), planes.u.copy(), planes.v.copy())
+            self.digest(path)
+        except MediaError:  # the decoder's own error says why
+            return frame_covering(self.decode(path, width, height, segment), width, height)[0]
+        return frame_covering(self._source(path, width, height, segment), width, height)[0]
 
     def framed(self, path: Path, width: int, height: int, segment: int, focus: Focus
                ) -> tuple[Planes, Focus]:
         """The still cropped around ``focus`` (and where the focus lies in it), decoded
-        at most once per focus (the last few are kept)."""
+        at most once per size (the last few framings are kept).
+
+        Raises:
+            MediaError: The file cannot be read or decoded.
+        """
         key = (self.digest(path), width, height, focus)
         with self._lock:
             kept = self._framed.get(key)
         if kept is None:
-            kept = load_framed(path, width, height, segment, focus)
+            kept = frame_covering(self._source(path, width, height, segment), width, height,
+                                  focus)
             with self._lock:
                 self._framed[key] = kept
                 while len(self._framed) > 4:
@@ -126,13 +138,29 @@ class StillCache:
         planes = kept[0]
         return Planes(planes.y.copy(), planes.u.copy(), planes.v.copy()), kept[1]
 
-    def found_focus(self, path: Path) -> Focus | None:
-        """The focus a render finds in the still (looked for once per file contents)."""
+    def found_focus(self, path: Path, width: int | None = None, height: int | None = None,
+                    segment: int | None = None) -> Focus | None:
+        """The focus a render finds in the still (looked for once per file contents).
+
+        Given the size the still is about to be framed to, the focus is searched in the
+        reduced decode :meth:`framed` then crops from (when it is at least the search's
+        size), not in a decode of its own.
+
+        Raises:
+            MediaError: The file cannot be read or decoded.
+        """
         digest = self.digest(path)
         with self._lock:
             if digest in self._found:
                 return self._found[digest]
-        found = picture_focus(path)
+        if width is None or height is None:
+            found = picture_focus(path, segment)
+        else:
+            rgb = self._source(path, width, height, segment)
+            # A decode smaller than the search's own size (a small still, or a small
+            # preview of a large one) is searched as before, in a decode of its own.
+            found = (decoded_focus(rgb) if max(rgb.shape[:2]) >= SEARCH_SIDE
+                     else picture_focus(path, segment))
         with self._lock:
             self._found[digest] = found
         return found
@@ -146,9 +174,70 @@ class StillCache:
         with self._hashing:
             return self._digests(path)
 
+    @property
+    def kept_bytes(self) -> int:
+        """What the kept decodes take now."""
+        with self._lock:
+            return self._sources.total
 
-def _bytes(planes: Planes) -> int:
-    return planes.y.nbytes + planes.u.nbytes + planes.v.nbytes
+    def _source(self, path: Path, width: int, height: int, segment: int | None
+                ) -> NDArray[np.uint8]:
+        """The reduced decode of the whole still that covers ``width`` x ``height``, made
+        by one caller at a time per file and size: callers asking for a decode under way
+        wait for it."""
+        key = (self.digest(path), width, height)
+        with self._lock:
+            running = self._running.setdefault(key, threading.Lock())
+        with running:
+            try:
+                with self._lock:
+                    rgb = self._sources.get(key)
+                if rgb is None:
+                    rgb = self.decode(path, width, height, segment)
+                    with self._lock:
+                        self._sources.put(key, rgb, rgb.nbytes)
+            finally:
+                with self._lock:
+                    self._running.pop(key, None)
+        return rgb
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _Kept(Generic[_K, _V]):
+    """Values kept in least-recently-used order within a budget of bytes, their total
+    kept exactly as they come and go (not thread-safe: its owner locks)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.total = 0
+        self._values: OrderedDict[_K, tuple[_V, int]] = OrderedDict()
+
+    def get(self, key: _K) -> _V | None:
+        """The value kept for ``key`` (now the most recently used), or ``None``."""
+        kept = self._values.get(key)
+        if kept is None:
+            return None
+        self._values.move_to_end(key)
+        return kept[0]
+
+    def put(self, key: _K, value: _V, size: int) -> None:
+        """Keep ``value`` (``size`` bytes) for ``key``, replacing what it had; then drop
+        the least recently used until the total is within the budget."""
+        old = self._values.pop(key, None)
+        if old is not None:
+            self.total -= old[1]
+        self._values[key] = (value, size)
+        self.total += size
+        while self.total > self.max_bytes:
+            _, (_, dropped) = self._values.popitem(last=False)
+            self.total -= dropped
+
+    def sizes(self) -> list[int]:
+        """The sizes of the values kept, least recently used first."""
+        return [size for _, size in self._values.values()]
 
 
 def caption_preview(project: Project, load: StillLoader = load_cover_planes
@@ -255,7 +344,8 @@ def _still_frame(project: Project, index: int, image: Path, *, end: bool,
     scale = 1.0 if motion.static else zoom
     width, height = project.width, project.height
     size = (even_ceil(width * scale), even_ceil(height * scale))
-    focus = segment.focus or (load.found_focus(image) if isinstance(load, StillCache) else None)
+    focus = segment.focus or (load.found_focus(image, *size, index + 1)
+                              if isinstance(load, StillCache) else None)
     if focus is None:
         source = load(image, *size, index + 1)
     else:

@@ -8,6 +8,11 @@ clip, a card), nothing is ever cut inside it, inside a crossfade or inside a fad
 from or to black, and a hold shorter than ``tail_guard``
 frames before the next crossfade gets no cut: there, the end of a part would lose the
 encoder's look-ahead just when the picture starts to change.
+
+A draft cuts on both sides of every crossfade instead (``apart``), so that each
+crossfade is a short part of its own: the frames an edit of one segment changes (its
+hold and the crossfades into and out of it, which show its moving picture) are then
+re-encoded without its neighbours' holds.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ class Chunk:
 
 
 def plan_chunks(plan: Plan, *, fade_in: int, fade_out: int, tail_guard: int,
-                min_frames: int) -> tuple[Chunk, ...]:
+                min_frames: int, apart: bool = False) -> tuple[Chunk, ...]:
     """Cut ``plan`` into parts (a part may start at any item's hold).
 
     Args:
@@ -43,10 +48,17 @@ def plan_chunks(plan: Plan, *, fade_in: int, fade_out: int, tail_guard: int,
         fade_out: Frames of the fade to black at the end (never cut).
         tail_guard: Least frames between a cut and the next crossfade or fade out.
         min_frames: Least frames in a part; shorter parts are joined to the next.
+        apart: Cut where every crossfade starts and ends (a crossfade is a part), other
+            holds as above.
     """
     spans, total = plan.spans, plan.total_frames
     cuts = [0]
     for span in spans[1:]:
+        if apart and span.crossfade:
+            for cut in (span.visible_start, span.first_frame):
+                if fade_in <= cut <= total - fade_out and cut > cuts[-1]:
+                    cuts.append(cut)
+            continue
         cut = span.first_frame
         following = spans[span.index + 1] if span.index + 1 < len(spans) else None
         change = following.visible_start if following is not None else total - fade_out

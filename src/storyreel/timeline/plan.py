@@ -4,6 +4,12 @@ Audio is the master clock. Each segment occupies its narration plus the gap that
 follows it. Segment boundaries are computed from the *cumulative* ideal time and
 rounded to the frame grid once, so rounding never accumulates; each narration then
 starts on the audio sample of its first frame.
+
+A draft asks for a *stable* grid instead: each segment's length is rounded on its own,
+from its own first frame, so its frame count does not depend on where it starts. An
+edit that makes one narration longer then moves the segments after it without changing
+their lengths (their encoded parts are reused); the rounding may add up to half a frame
+per segment to the total, which a preview can afford.
 """
 
 from __future__ import annotations
@@ -110,6 +116,7 @@ def plan_timeline(
     gap: int | Sequence[int],
     lead: int = 0,
     crossfade: int | Sequence[int] = 0,
+    stable: bool = False,
 ) -> Plan:
     """Place segments on the frame grid.
 
@@ -122,6 +129,9 @@ def plan_timeline(
         crossfade: Wanted crossfade into each segment, in frames (one value or one per
             segment; the first segment's is ignored). The pause before it is stretched to
             hold it; it is shortened only where the previous segment is shorter.
+        stable: Round each segment's length from its own first frame (a segment's frame
+            count then does not depend on the segments before it) instead of rounding
+            the cumulative time.
 
     Returns:
         The plan; every segment gets at least one frame.
@@ -137,7 +147,7 @@ def plan_timeline(
     audio_frame = sample_to_frame(lead, fps, sample_rate)
     for index, length in enumerate(narrations):
         audio_start = frame_to_sample(audio_frame, fps, sample_rate)
-        ideal_end += length + gaps[index]
+        ideal_end = (audio_start if stable and index else ideal_end) + length + gaps[index]
         end = sample_to_frame(ideal_end, fps, sample_rate)
         if index == count - 1 and frame_to_sample(end, fps, sample_rate) < ideal_end:
             end += 1  # never cut the end of the last narration

@@ -147,8 +147,12 @@ def seconds_to_frames(seconds: float, fps: Fraction) -> int:
     return int(Fraction(seconds).limit_denominator(1000) * fps + Fraction(1, 2))
 
 
-def build_story(project: Project, analysis: Measured) -> Story:
-    """Plan the timeline: pauses stretched to hold transitions, clips placed, cues timed."""
+def build_story(project: Project, analysis: Measured, *, stable: bool = False) -> Story:
+    """Plan the timeline: pauses stretched to hold transitions, clips placed, cues timed.
+
+    ``stable``: a draft's frame grid, each segment's length rounded on its own (see
+    :func:`~storyreel.timeline.plan.plan_timeline`).
+    """
     fps, settings = project.fps, project.settings
     fades = settings.transitions
     items: list[Item] = []
@@ -199,7 +203,7 @@ def build_story(project: Project, analysis: Measured) -> Story:
                         - seconds_to_samples(fade / fps)))
     lead = 0 if items[0].kind == "intro" else round(fades.fade_in * SAMPLE_RATE)
     plan = plan_timeline(narrations, fps=fps, sample_rate=SAMPLE_RATE, gap=gaps, lead=lead,
-                         crossfade=crossfades)
+                         crossfade=crossfades, stable=stable)
     story = Story(tuple(items), plan, (), ())
     return Story(story.items, plan, _captions(project, analysis, story), _chapters(project, story))
 

@@ -165,7 +165,7 @@ class LocalSpeaker:
             return [(round(w.start * scale), round(w.end * scale)) for w in speech.words], True
         try:
             found = self.aligner.place(words, resample_to(samples, rate, RATE),
-                                       voice.language or "en")
+                                       voice.language or "en", said=True)
         except AlignmentFailed:
             return [None] * len(words), False
         return [None if s is None else (s[0] * rate // RATE, s[1] * rate // RATE)
