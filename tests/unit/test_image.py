@@ -209,3 +209,30 @@ def test_rgb_to_yuv_bt709_limited_range() -> None:
         assert got == pytest.approx(bt709(colour), abs=1.0)
     with pytest.raises(ValueError):
         rgb_to_yuv420(np.zeros((5, 6, 3), np.uint8))
+
+
+def test_a_sound_file_is_decoded_once_until_it_changes(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A studio plans a timeline on every preview: a TIFF (checked by decoding it whole)
+    is decoded again only when the file changes, and a file broken since is refused."""
+    import storyreel.media.image as image
+
+    path = tmp_path / "still.tiff"
+    Image.new("RGB", (300, 200), (10, 200, 30)).save(path)
+    loads: list[Path] = []
+    real = image._probe
+
+    def counting(path: Path, segment: int | None) -> tuple[int, int]:
+        loads.append(path)
+        return real(path, segment)
+
+    monkeypatch.setattr(image, "_probe", counting)
+    assert [probe_image(path) for _ in range(3)] == [(300, 200)] * 3
+    assert len(loads) == 1
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(path)  # written anew
+    assert probe_image(path) == (64, 48)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # cut short since
+    with pytest.raises(MediaError, match="corrupt or truncated"):
+        probe_image(path)
+    assert len(loads) == 3

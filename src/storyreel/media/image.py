@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import math
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from storyreel.errors import MediaError
-from storyreel.media.files import check_regular_file
+from storyreel.media.files import check_regular_file, file_identity
 from storyreel.timeline.framing import Focus, cover_box, focus_in
 
 __all__ = [
@@ -62,11 +64,20 @@ class Planes:
         return self.y.shape[1], self.y.shape[0]
 
 
+#: Files found sound, by :func:`~storyreel.media.files.file_identity`: a studio plans a
+#: timeline on every preview, and a TIFF or WebP is checked by decoding it whole.
+_PROBED: OrderedDict[tuple[str, int, int, int], tuple[int, int]] = OrderedDict()
+_PROBED_MAX = 512
+_PROBED_LOCK = threading.Lock()
+
+
 def probe_image(path: Path, segment: int | None = None) -> tuple[int, int]:
     """Check that ``path`` is a supported, sane, complete image, cheaply.
 
     JPEGs are decoded at 1/8 scale and PNGs have every chunk checked, so a truncated
-    or corrupt file is found here rather than in the middle of a render.
+    or corrupt file is found here rather than in the middle of a render. A file found
+    sound is not checked again in this process until it changes (its path, size,
+    modification time or inode).
 
     Returns:
         The image's width and height (after EXIF orientation).
@@ -74,6 +85,26 @@ def probe_image(path: Path, segment: int | None = None) -> tuple[int, int]:
     Raises:
         MediaError: Missing, unreadable, unsupported, too large or corrupt.
     """
+    check_regular_file(path, "image", segment)
+    try:
+        identity = file_identity(path)
+    except OSError:  # gone since: the check below names it
+        identity = None
+    if identity is not None:
+        with _PROBED_LOCK:
+            if identity in _PROBED:
+                _PROBED.move_to_end(identity)
+                return _PROBED[identity]
+    size = _probe(path, segment)
+    if identity is not None:
+        with _PROBED_LOCK:
+            _PROBED[identity] = size
+            while len(_PROBED) > _PROBED_MAX:
+                _PROBED.popitem(last=False)
+    return size
+
+
+def _probe(path: Path, segment: int | None) -> tuple[int, int]:
     with _open(path, segment) as im:
         width, height = im.size
         try:
