@@ -1,4 +1,9 @@
-"""Smoke test of the benchmark machinery: a tiny project, one run of every renderer."""
+"""Smoke test of the benchmark machinery: a tiny project, one run of every renderer.
+
+The matrix runs at one preset (ultrafast): the report names its ratios and quality rows
+after the presets it was given, and the targets that need a preset it was not given
+(medium, veryfast) say NOT MEASURED, which is checked here too.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,11 @@ VARIANTS = {"storyreel", "floor", "moviepy", "moviepy-opencv", "storyreel-static
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
     out = tmp_path_factory.mktemp("bench")
     command = [sys.executable, "-m", "bench", "--segments", "2,3", "--size", "160x90",
-               "--presets", "ultrafast,veryfast", "--runs", "1", "--seconds", "1",
+               "--presets", "ultrafast", "--runs", "1", "--seconds", "1",
                "--no-voice", "--no-photos", "--no-recorded", "--no-clips", "--no-align",
                "--no-platforms", "--no-page", "--no-draft", "--out", str(out)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
+    # A guard against a hang, not a measure: the whole matrix took 200 s on a busy machine.
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return out, json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -50,7 +56,7 @@ def test_every_renderer_measured_with_sane_numbers(report: tuple[Path, dict]) ->
         assert r["fps"] == pytest.approx(r["frames"] / r["wall"])
         assert r["ms_per_frame"] == pytest.approx(1000 * r["wall"] / r["frames"])
     quality = [r for r in rows if r["variant"] == "floor" and r["segments"] == 2]
-    assert {r["preset"] for r in quality} == {"ultrafast", "veryfast"}
+    assert {r["preset"] for r in quality} == {"ultrafast"}
     for r in quality:
         assert 25 < r["psnr_y"] < 99 and 0.5 < r["ssim_y"] <= 1.0
 
@@ -59,13 +65,17 @@ def test_scaling_targets_ratios_and_machine(report: tuple[Path, dict]) -> None:
     _, data = report
     scaled = {(r["variant"], r["segments"]) for r in data["results"] if r["segments"] == 3}
     assert scaled == {("storyreel", 3), ("floor", 3)}
-    for key in ("storyreel/floor veryfast", "storyreel-word/storyreel-phrase veryfast",
-                "storyreel-word/floor ultrafast"):
+    assert {r["preset"] for r in data["results"]} == {"ultrafast"}
+    for key in ("storyreel/floor ultrafast", "storyreel-word/storyreel-phrase ultrafast",
+                "storyreel-word/floor ultrafast", "storyreel/moviepy ultrafast",
+                "storyreel-static/floor-static ultrafast"):
         ratio = data["ratios"][key]
         assert ratio is not None and ratio > 0, key
     verdicts = {t["target"]: t["verdict"] for t in data["targets"]}
     assert set(verdicts.values()) <= {"PASS", "MISS", "NOT MEASURED"}
     assert verdicts["storyreel within 5 % of the encoder's floor at medium"] == "NOT MEASURED"
+    assert verdicts["storyreel within 25 % of the encoder's floor at veryfast"] == "NOT MEASURED"
+    assert "storyreel/floor veryfast" not in data["ratios"]  # no row of an unrun preset
     memory = next(t for t in data["targets"] if t["target"] == "peak memory at 3 segments")
     assert memory["verdict"] in {"PASS", "MISS"} and memory["measured"] > 0
     assert data["machine"]["logical_cores"] >= 1 and data["machine"]["cpu"]
@@ -96,13 +106,13 @@ def test_edit_and_rerender_scenario_measured(report: tuple[Path, dict]) -> None:
 
 def test_photographs_scenario_compares_a_whole_render_with_the_floor(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "bench.photos", "--segments", "2", "--seconds", "0.6",
-               "--size", "192x108", "--preset", "ultrafast", "--runs", "2",
+               "--size", "192x108", "--preset", "ultrafast", "--runs", "1",
                "--out", str(tmp_path), "--work", str(tmp_path / "work")]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads((tmp_path / "photos.json").read_text(encoding="utf-8"))
-    assert len(data["runs"]["storyreel"]) == len(data["runs"]["floor"]) == 2
+    assert len(data["runs"]["storyreel"]) == len(data["runs"]["floor"]) == 1
     for run in data["runs"]["storyreel"] + data["runs"]["floor"]:
         assert run["wall"] > 0 and run["cpu"] > 0
     assert data["frames"] > 2 * 0.6 * 30  # both encode the project's every frame

@@ -110,8 +110,9 @@ def test_distributed_render_is_frame_identical_to_a_local_render(
 def test_a_killed_worker_s_part_is_encoded_by_another_and_the_render_verifies(
         tmp_path: Path, redis_server: RedisServer, workers: Workers) -> None:
     workers.start("w1", "w2")
-    # One part long and slow enough to be caught while it is being encoded.
-    project = make_project(tmp_path, [9.0], size=(320, 180), preset="veryslow")
+    # One part long and slow enough to be caught while it is being encoded (as long as the
+    # cancel test's parts: the retry encodes it whole again).
+    project = make_project(tmp_path, [6.0], size=(320, 180), preset="veryslow")
     render = Background(project, tmp_path / "out.mp4", cache=False,
                         parts=RemoteParts(workers.url))
     victim = started_part(redis_server)

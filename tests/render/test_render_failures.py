@@ -408,11 +408,12 @@ def test_killed_render_leaves_work_that_the_next_render_sweeps(project_dir: Path
                                                                out_dir: Path) -> None:
     manifest = write_project(project_dir, [SegmentSpec(seconds=120.0)], width=320, height=180)
     script = (
-        "import sys, storyreel\n"
+        "import sys, time, storyreel\n"
         "p = storyreel.load_project(sys.argv[1])\n"
         "def tick(progress):\n"
         "    if progress.phase == 'export' and progress.done > 5:\n"
         "        print('exporting', flush=True)\n"
+        "        time.sleep(60)  # held mid-export (progress comes on the main thread)\n"
         "storyreel.render(p, sys.argv[2], on_progress=tick)\n"
     )
     target = out_dir / "story.mp4"
@@ -440,11 +441,12 @@ def test_ctrl_c_during_a_render_leaves_nothing(project_dir: Path, out_dir: Path)
 
     manifest = write_project(project_dir, [SegmentSpec(seconds=120.0)], width=320, height=180)
     script = (
-        "import sys, storyreel\n"
+        "import sys, time, storyreel\n"
         "p = storyreel.load_project(sys.argv[1])\n"
         "def tick(progress):\n"
         "    if progress.phase == 'export' and progress.done > 5:\n"
         "        print('exporting', flush=True)\n"
+        "        time.sleep(60)  # held mid-export (progress comes on the main thread)\n"
         "try:\n"
         "    storyreel.render(p, sys.argv[2], on_progress=tick)\n"
         "except (KeyboardInterrupt, storyreel.RenderCancelled) as exc:\n"

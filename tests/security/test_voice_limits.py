@@ -49,6 +49,7 @@ def _speak_in_child(text: str, cache: Path) -> dict[str, float | str]:
     return result
 
 
+@pytest.mark.timeout(900)  # a hang guard: twenty minutes of speech, slow on a loaded machine
 def test_a_run_on_segment_at_the_limit_is_spoken_in_bounded_memory(tmp_path: Path) -> None:
     text = " ".join(_WORDS[i % len(_WORDS)] for i in range(MAX_TEXT_LENGTH))[:MAX_TEXT_LENGTH]
     assert len(text) == MAX_TEXT_LENGTH and not any(c in text for c in ".,;:!?")

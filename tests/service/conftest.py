@@ -1,5 +1,7 @@
-"""Studio fixtures: apps on temporary data folders (lifespan included) and live servers."""
+"""Studio fixtures: apps on temporary data folders (lifespan included) and live servers;
+one Chromium per browser-test module."""
 
+from browserkit import chromium
 from studiokit import live_server, make_studio, studio
 
-__all__ = ["live_server", "make_studio", "studio"]
+__all__ = ["chromium", "live_server", "make_studio", "studio"]

@@ -11,7 +11,6 @@ import http.server
 import io
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,36 +25,15 @@ from studiokit import LiveServer, free_port
 
 from storyreel.service import create_app
 
-CHROMIUM = os.environ.get("STORYREEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--autoplay-policy=no-user-gesture-required"]
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser test cannot run on CI: {reason}")
-    pytest.skip(reason)
-
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    """A Chromium page (playwright over the system browser)."""
+def page(chromium: Any) -> Iterator[Any]:
+    """A Chromium page in a context of its own (the browser is shared by the module)."""
+    context = chromium.new_context(viewport={"width": 1360, "height": 900})
     try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the 'playwright' package is not installed (pip install playwright)")
-    if not Path(CHROMIUM).is_file():
-        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                         headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1360, "height": 900})
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def wait_until(page: Any, expression: str, timeout: float = 30.0) -> None:

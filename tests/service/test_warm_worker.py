@@ -176,3 +176,23 @@ def test_a_draft_after_an_edit_speaks_and_encodes_only_what_changed(studio: Stud
     assert changed == [edited]  # one narration spoken again
     encoded, reused = _parts(draft["detail"])
     assert 1 <= encoded < encoded + reused == _parts(first["detail"])[0]
+
+
+def test_a_process_closed_while_warming_up_ends_and_leaves_no_temp_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing the runner does not wait for a process still starting: it is told to end
+    (SIGTERM) and unwinds, removing its warm-up folder."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the child's temp folders land here
+    runner = WarmRunner()
+    runner.start()
+    [pid] = runner.ready_pids
+    deadline = time.monotonic() + 120
+    while not list(temp.glob("storyreel-warm-*")):  # the warm-up render has begun
+        assert time.monotonic() < deadline, "the process never began warming up"
+        time.sleep(0.02)
+    runner.close()
+    assert _ended(pid)
+    assert runner.ready_pids == []
+    assert list(temp.iterdir()) == []

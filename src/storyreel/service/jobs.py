@@ -164,10 +164,14 @@ class _Process:
         """True while the process runs."""
         return self.process.poll() is None
 
-    def close(self) -> None:
-        """Close its stdin (which cancels a job and ends it), kill it if it lingers."""
+    def close(self, *, idle: bool = False) -> None:
+        """Close its stdin (which cancels a job and ends it), kill it if it lingers.
+
+        ``idle``: it holds no job, so it is told to end at once (SIGTERM) rather than
+        waited for (a process still starting reads its stdin only once it is ready).
+        """
         try:
-            _stop(self.process)
+            _stop(self.process, idle=idle)
         finally:
             self.reader.join()
             self.errors.close()
@@ -279,7 +283,7 @@ class WarmRunner(ProcessRunner):
             self._closed = True
             held, self._idle, self._retired = self._idle + self._retired, [], []
         for child in held:
-            child.close()
+            child.close(idle=True)
 
     @property
     def ready_pids(self) -> list[int]:
@@ -334,7 +338,7 @@ class WarmRunner(ProcessRunner):
                 if child.process.stdin is not None:
                     child.process.stdin.close()
             return
-        child.close()  # stopped by force or dead: killed if it lingers
+        child.close(idle=finished)  # no job left, or stopped by force or dead
 
     def _reap(self, wait: bool = False) -> None:
         """Close the retired processes that ended (``wait``: all of them)."""
@@ -342,7 +346,7 @@ class WarmRunner(ProcessRunner):
             done = [c for c in self._retired if wait or not c.alive()]
             self._retired = [c for c in self._retired if c not in done]
         for child in done:
-            child.close()
+            child.close(idle=True)  # retired after their last job
 
 
 def _rss(pid: int) -> int:
@@ -385,13 +389,16 @@ def _tell(process: subprocess.Popen[str], line: str) -> None:
         pass  # the process already ended; its final message says how
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    """Close the child's stdin (which cancels it), then kill it if it lingers."""
+def _stop(process: subprocess.Popen[str], *, idle: bool = False) -> None:
+    """Close the child's stdin (which cancels it), then kill it if it lingers; an
+    ``idle`` child is also sent SIGTERM, which ends it at once."""
     try:
         if process.stdin is not None:
             process.stdin.close()
     except OSError:
         pass
+    if idle and process.poll() is None:
+        process.terminate()
     try:
         process.wait(timeout=2.0)
     except subprocess.TimeoutExpired:

@@ -8,7 +8,8 @@ stderr first, so it cannot corrupt the protocol.
 It says ``ready`` once it can take a job; with ``--warm-up`` it first does what a
 process's first render would (imports, Numba's compiled loops, the codecs, the caption
 aligner and the built-in voice's model). A kept process renders each spec line it reads
-until stdin closes; a ``cancel`` line stops the job it follows.
+until stdin closes; a ``cancel`` line stops the job it follows. SIGTERM, sent to a
+process that holds no job, ends it at once with its temp files removed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import json
 import os
 import queue
+import signal
 import sys
 import tempfile
 import threading
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     stream."""
     flags = sys.argv[1:] if argv is None else argv
     keep = "--keep" in flags
+    signal.signal(signal.SIGTERM, _terminated)
     tune_malloc()
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -93,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         out.close()
     return 0
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM: unwind (temp folders are removed on the way) and exit."""
+    raise SystemExit(128 + signum)
 
 
 class _Waiting:
