@@ -16,7 +16,7 @@ import pytest
 from mp4probe import luma_frames
 
 import storyreel
-from conftest import ProjectFactory
+from media import ProjectFactory
 from storyreel.errors import VerificationError
 from storyreel.render.verify import Expected, verify_mp4
 
