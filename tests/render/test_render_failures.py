@@ -408,12 +408,14 @@ def test_killed_render_leaves_work_that_the_next_render_sweeps(project_dir: Path
                                                                out_dir: Path) -> None:
     manifest = write_project(project_dir, [SegmentSpec(seconds=120.0)], width=320, height=180)
     script = (
-        "import sys, time, storyreel\n"
+        "import os, signal, sys, storyreel\n"
         "p = storyreel.load_project(sys.argv[1])\n"
+        "sent = []\n"
         "def tick(progress):\n"
-        "    if progress.phase == 'export' and progress.done > 5:\n"
+        "    if progress.phase == 'export' and progress.done > 5 and not sent:\n"
+        "        sent.append(True)\n"
         "        print('exporting', flush=True)\n"
-        "        time.sleep(60)  # held mid-export (progress comes on the main thread)\n"
+        "        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, surely mid-render\n"
         "storyreel.render(p, sys.argv[2], on_progress=tick)\n"
     )
     target = out_dir / "story.mp4"
@@ -437,16 +439,16 @@ def test_killed_render_leaves_work_that_the_next_render_sweeps(project_dir: Path
 
 
 def test_ctrl_c_during_a_render_leaves_nothing(project_dir: Path, out_dir: Path) -> None:
-    import signal
-
     manifest = write_project(project_dir, [SegmentSpec(seconds=120.0)], width=320, height=180)
     script = (
-        "import sys, time, storyreel\n"
+        "import os, signal, sys, storyreel\n"
         "p = storyreel.load_project(sys.argv[1])\n"
+        "sent = []\n"
         "def tick(progress):\n"
-        "    if progress.phase == 'export' and progress.done > 5:\n"
+        "    if progress.phase == 'export' and progress.done > 5 and not sent:\n"
+        "        sent.append(True)\n"
         "        print('exporting', flush=True)\n"
-        "        time.sleep(60)  # held mid-export (progress comes on the main thread)\n"
+        "        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, surely mid-render\n"
         "try:\n"
         "    storyreel.render(p, sys.argv[2], on_progress=tick)\n"
         "except (KeyboardInterrupt, storyreel.RenderCancelled) as exc:\n"
@@ -458,7 +460,6 @@ def test_ctrl_c_during_a_render_leaves_nothing(project_dir: Path, out_dir: Path)
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "exporting"
-        child.send_signal(signal.SIGINT)
         rest = child.stdout.read()
         assert child.wait(timeout=10) == 130
     finally:

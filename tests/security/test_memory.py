@@ -144,7 +144,9 @@ def test_only_short_narrations_are_held_for_alignment(narration: Path, tmp_path:
     project = storyreel.Project.model_validate(data)
     monkeypatch.setattr(analysis_module, "_ALIGN_SECONDS", 60)  # the narration lasts ten minutes
     aligned: list[int] = []
-    monkeypatch.setattr(analysis_module, "align_narration",
+    import storyreel.audio.align as align_module  # imported by the analysis where it aligns
+
+    monkeypatch.setattr(align_module, "align_narration",
                         lambda text, mono, *rest: aligned.append(len(mono)))
     analysis = analyse_project(project, speech=True)
     assert aligned == []  # never held whole
