@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -84,7 +83,7 @@ def _speak(case: str, size: int) -> None:
         except Exception as exc:  # the figure is what it cost, whatever the outcome
             seconds = f"{type(exc).__name__}: {str(exc)[:80]}"
         wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # MiB
+    peak = high_water_mark() // 2**20  # MiB (VmHWM: ru_maxrss carries a forked parent's size)
     print(f"{case}\t{size}\t{len(text)}\t{wall:.1f}\t{peak}\t{seconds}")
 
 
