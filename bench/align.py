@@ -90,19 +90,21 @@ class Case:
     starts: tuple[int, ...]
 
 
+def flite_say(name: str, text: str) -> tuple[NDArray[np.float32], int]:
+    """``text`` said by flite's voice ``name``: its samples (-1..1) and their rate."""
+    with tempfile.TemporaryDirectory(prefix="flite-") as folder:
+        out = Path(folder) / "said.wav"
+        subprocess.run(["flite", "-voice", name, "-t", text, "-o", str(out)], check=True,
+                       capture_output=True, timeout=60)
+        with wave.open(str(out), "rb") as wav:
+            rate = wav.getframerate()
+            pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+    return (pcm.astype(np.float32) / 32768.0), rate
+
+
 def flite_voice(name: str) -> Voice:
     """One of Debian's flite voices (``flite -lv`` lists them)."""
-    def say(word: str) -> tuple[NDArray[np.float32], int]:
-        with tempfile.TemporaryDirectory(prefix="flite-") as folder:
-            out = Path(folder) / "word.wav"
-            subprocess.run(["flite", "-voice", name, "-t", word, "-o", str(out)], check=True,
-                           capture_output=True, timeout=60)
-            with wave.open(str(out), "rb") as wav:
-                rate = wav.getframerate()
-                pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
-        return (pcm.astype(np.float32) / 32768.0), rate
-
-    return Voice(f"flite {name}", "en", say)
+    return Voice(f"flite {name}", "en", lambda word: flite_say(name, word))
 
 
 def espeak_voice(language: str) -> Voice:

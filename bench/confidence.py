@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import statistics
-import subprocess
 import tempfile
 import wave
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from bench.align import (
     SENTENCES,
     Voice,
     espeak_voice,
+    flite_say,
     flite_voice,
     hibari_voice,
     known_speech,
@@ -212,15 +212,9 @@ def _running(voice: Voice, text: str) -> F32:
 
 
 def _flite_running(name: str, text: str) -> F32:
-    with tempfile.TemporaryDirectory(prefix="flite-") as folder:
-        out = Path(folder) / "s.wav"
-        subprocess.run(["flite", "-voice", name, "-t", text, "-o", str(out)], check=True,
-                       capture_output=True, timeout=60)
-        with wave.open(str(out), "rb") as wav:
-            rate = wav.getframerate()
-            pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+    samples, rate = flite_say(name, text)
     pad = np.zeros(int(0.3 * RATE), np.float32)
-    return np.concatenate([pad, resample_to((pcm / 32768).astype(np.float32), rate, RATE), pad])
+    return np.concatenate([pad, resample_to(samples, rate, RATE), pad])
 
 
 def _bursts(spans: list[tuple[float, float]], total: float, freq: float = 220.0) -> F32:
