@@ -199,6 +199,6 @@ def test_after_an_edit_the_draft_plays_from_the_segment_that_changed(
     page.click("#render-draft")
     wait_until(page, "window.seeks.length > 0", timeout=240)
     grid = httpx.get(f"{server.url}/api/projects/{pid}/frames/").json()
-    start = next(s["seconds"] for s in grid["segments"] if s["id"] == third)
+    start = next(s["draft_seconds"] for s in grid["segments"] if s["id"] == third)
     assert start > 2.5  # two narrations of 1.5 s come before it
     assert abs(page.evaluate("window.seeks[0]") - start) < 0.05

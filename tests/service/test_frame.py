@@ -143,6 +143,11 @@ def test_a_frame_is_the_frame_of_the_render_at_that_time(studio: Studio,
     starts = [round(Fraction(s, 48_000) * FPS) for s in result.narration_starts]
     assert [s["frame"] for s in grid["segments"]][1:] == starts[1:]
     assert grid["segments"][0]["frame"] == 0
+    # And where a draft of it starts each one (its own frame grid).
+    draft = render(project, tmp_path / "draft.mp4", cache=False, draft=True)
+    starts = [float(Fraction(round(Fraction(s, 48_000) * FPS), FPS))
+              for s in draft.narration_starts]
+    assert [s["draft_seconds"] for s in grid["segments"]][1:] == starts[1:]
     scores = {}
     for what, index in _moments_of_interest(timeline).items():
         t = str(float(Fraction(index) / FPS))

@@ -41,6 +41,7 @@ from storyreel.render.decor import Decorator, fade_frames
 from storyreel.render.frames import Picture, draw_frame, scratch_like
 from storyreel.render.preview import StillCache
 from storyreel.timeline.framing import CENTRE, Focus
+from storyreel.timeline.plan import Plan
 from storyreel.timeline.story import Story, build_story
 from storyreel.timeline.words import estimate_words
 from storyreel.words import WORDS_PER_SECOND
@@ -63,12 +64,16 @@ class Timeline:
         estimated: 1-based segments whose narration length and word timings are
             estimated from their text (not spoken yet).
         unreadable: 0-based segments whose picture cannot be read (drawn grey).
+        draft_plan: The same timeline on a draft's frame grid (each segment's length
+            rounded on its own, so a segment may start a frame or two from where the
+            final video starts it).
     """
 
     project: Project
     story: Story
     estimated: tuple[int, ...] = ()
     unreadable: frozenset[int] = frozenset()
+    draft_plan: Plan | None = None
 
     @property
     def total_frames(self) -> int:
@@ -93,8 +98,10 @@ def plan_moments(project: Project, *, facts: FactStore | None = None,
                  if analysis.narration_samples[i] == 0 and segment.text.strip()]
     unreadable = frozenset(p.segment - 1 for p in analysis.problems
                            if p.segment is not None and p.field in ("image", "video"))
-    story = build_story(project, _estimated(project, analysis, estimated))
-    return Timeline(project, story, tuple(i + 1 for i in estimated), unreadable)
+    timed = _estimated(project, analysis, estimated)
+    story = build_story(project, timed)
+    return Timeline(project, story, tuple(i + 1 for i in estimated), unreadable,
+                    build_story(project, timed, stable=True).plan)
 
 
 def _estimated(project: Project, analysis: Analysis, segments: list[int]) -> Analysis:

@@ -427,6 +427,9 @@ class SegmentStartOut(BaseModel):
     id: int
     frame: int = Field(description="its first frame (0-based)")
     seconds: float = Field(description="the time of that frame")
+    draft_seconds: float = Field(description="where it starts in a draft (a draft rounds "
+                                             "each segment's length on its own: it may be "
+                                             "a frame or two from the final video's)")
 
 
 class FrameGridOut(BaseModel):

@@ -839,15 +839,17 @@ class Studio:
         starts: planned as :meth:`frame_at` plans it."""
         timeline = self._moments(project_id, self._preview_manifest(project_id)).timeline
         plan, story = timeline.story.plan, timeline.story
+        draft = timeline.draft_plan or plan
         rows = self.store.segments(project_id)
-        starts = [plan.spans[story.item_span_of_segment(i)].first_frame
-                  for i in range(len(rows))]
+        spans = [story.item_span_of_segment(i) for i in range(len(rows))]
         return FrameGridOut(
             fps=str(plan.fps), frames=plan.total_frames, seconds=float(plan.duration),
             estimated=list(timeline.estimated) if rows else [],
-            segments=[SegmentStartOut(id=row.id, frame=frame,
-                                      seconds=float(plan.seconds(frame)))
-                      for row, frame in zip(rows, starts, strict=False)])
+            segments=[SegmentStartOut(
+                id=row.id, frame=plan.spans[span].first_frame,
+                seconds=float(plan.seconds(plan.spans[span].first_frame)),
+                draft_seconds=float(draft.seconds(draft.spans[span].first_frame)))
+                for row, span in zip(rows, spans, strict=False)])
 
     def _moments(self, project_id: int, manifest: dict[str, Any],
                  width: int | None = None) -> Moments:

@@ -1548,7 +1548,8 @@ function setupScrubber() {
   });
 }
 
-// After an edit, a finished draft plays from the start of the segment that changed.
+// After an edit, a finished draft plays from the start of the segment that changed (where the
+// draft starts it: a draft counts each segment's frames on its own).
 async function playFromChange() {
   const changed = scrub.changed;
   if (changed === null) return;
@@ -1557,7 +1558,7 @@ async function playFromChange() {
   const start = grid && grid.segments.find((seg) => seg.id === changed);
   if (!start) return;
   const player = $("#video");
-  const play = () => { player.currentTime = start.seconds; player.play().catch(() => {}); };
+  const play = () => { player.currentTime = start.draft_seconds; player.play().catch(() => {}); };
   if (player.readyState >= 1) play();
   else player.addEventListener("loadedmetadata", play, { once: true });
 }
