@@ -230,3 +230,28 @@ def test_segments_not_spoken_yet_are_timed_from_their_words(studio: Studio) -> N
     assert past.status_code == 422
     lasts = float(past.json()["detail"].split("lasts ")[1].split(" s")[0])
     assert 8.6 <= lasts < 9.5  # two narrations of 4 s, each with its pause after it
+
+
+def test_a_platform_frame_is_that_platforms_video_at_that_time(studio: Studio,
+                                                              harbour: tuple[int, Path],
+                                                              tmp_path: Path) -> None:
+    # A render for several platforms gives each its shape at the project's shorter side
+    # (shorts: 180x320 from 320x180), its safe area and caption size, on one timeline.
+    pid, manifest = harbour
+    shorts = load_project(manifest).for_platform("shorts")
+    result = render(shorts, tmp_path / "shorts.mp4", cache=False)
+    decoded = _decoded_frames(result.path)
+    timeline = plan_moments(shorts)
+    scores = {}
+    for what, index in _moments_of_interest(timeline).items():
+        response = _get(studio, pid, str(float(Fraction(index) / FPS)), platform="shorts")
+        assert response.headers["X-Storyreel-Frame"] == str(index)
+        drawn = _jpeg(response)
+        assert drawn.shape == (WIDTH, HEIGHT, 3)  # standing up
+        scores[what] = _psnr(drawn, decoded[index])
+        assert scores[what] > _psnr(drawn, decoded[max(0, index - 6)]) + 3, what
+    assert min(scores.values()) > 35, scores
+    # The landscape video's frame at the same time is another picture.
+    plain = _jpeg(_get(studio, pid, "1"))
+    assert plain.shape == (HEIGHT, WIDTH, 3)
+    assert _get(studio, pid, "1", platform="vine").status_code == 400

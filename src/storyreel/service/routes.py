@@ -458,15 +458,17 @@ def frame_preview(project_id: int, studio: StudioDep,
                   w: Annotated[int | None, Query(ge=FRAME_WIDTHS[0], le=FRAME_WIDTHS[1],
                                                  description="width in pixels (default: "
                                                              "preview size)")] = None,
-                  ) -> Response:
+                  platform: Platform = None) -> Response:
     """The frame the video will show at ``t`` seconds, drawn by the render's own code:
-    picture and motion, crossfade, caption with the word spoken then, logo, fades.
+    picture and motion, crossfade, caption with the word spoken then, logo, fades. With
+    ``platform``, the frame of that platform's video of a render for several (its shape
+    at the project's shorter side, its safe area and caption size).
 
     ``t`` is rounded once to the nearest frame; outside ``[0, length)`` (or not a number)
     it is a 422. Segments not spoken yet are timed from their words, and named in
     ``X-Storyreel-Estimated``.
     """
-    frame = studio.frame_at(project_id, t, w)
+    frame = studio.frame_at(project_id, t, w, platform)
     headers = {"Cache-Control": "no-store", "X-Storyreel-Frame": str(frame.index)}
     if frame.estimated:
         headers["X-Storyreel-Estimated"] = ",".join(str(n) for n in frame.estimated)

@@ -124,7 +124,7 @@ PREVIEW_SLOTS = 2
 #: Seconds a preview waits for a turn before it is answered 503 (try again).
 PREVIEW_WAIT = 20.0
 #: Planned timelines kept for frame previews, with the pictures each has open.
-FRAME_TIMELINES = 4
+FRAME_TIMELINES = 6  # every platform of a render for several, and one more
 #: JPEG quality of a frame preview.
 FRAME_QUALITY = 90
 #: Longest time accepted as sent (``123456.789``; longer texts are not times).
@@ -852,28 +852,33 @@ class Studio:
                 for row, span in zip(rows, spans, strict=False)])
 
     def _moments(self, project_id: int, manifest: dict[str, Any],
-                 width: int | None = None) -> Moments:
-        """The planned timeline of ``manifest`` drawn ``width`` wide: kept, or planned."""
-        key = hashlib.sha256(json.dumps([manifest, width], sort_keys=True, default=str)
-                             .encode()).hexdigest()
+                 width: int | None = None, platform: PlatformName | None = None) -> Moments:
+        """The planned timeline of ``manifest`` drawn ``width`` wide (as ``platform``'s
+        video): kept, or planned."""
+        key = hashlib.sha256(json.dumps([manifest, width, platform], sort_keys=True,
+                                        default=str).encode()).hexdigest()
         moments = self.moments.get(key)
         if moments is None:
-            engine = self._preview_engine(project_id, manifest, width)
+            engine = self._preview_engine(project_id, manifest, width, platform=platform)
             moments = self._in_slot(lambda: Moments(plan_moments(
                 engine, facts=self._facts, digest=self.stills.digest), self.stills))
             moments = self.moments.keep(key, moments)
         return moments
 
-    def frame_at(self, project_id: int, seconds: str, width: int | None = None) -> Frame:
+    def frame_at(self, project_id: int, seconds: str, width: int | None = None,
+                 platform: PlatformName | None = None) -> Frame:
         """The frame the video will show at ``seconds``, as a JPEG: drawn by the render's own
         code (picture, motion, crossfade, caption with its word lit, logo, fades) at
-        preview size, or ``width`` pixels wide.
+        preview size, or ``width`` pixels wide. ``platform``: the frame of that platform's
+        video of a render for several (its shape, safe area and caption size; every
+        platform's video has the same timeline).
 
         The timeline is planned once per version of the project and kept (with the
         pictures in use), so the next frame of a scrub is only drawn.
         """
         at = _seconds(seconds)
-        moments = self._moments(project_id, self._preview_manifest(project_id), width)
+        moments = self._moments(project_id, self._preview_manifest(project_id), width,
+                                platform)
         timeline = moments.timeline
         try:
             index = frame_at_time(at, timeline)
