@@ -167,3 +167,54 @@ def test_unticking_every_platform_brings_the_single_frame_back(
     page.select_option("[data-path='settings.platform']", "shorts")
     page.wait_for_selector("#save-state.ok")
     assert not page.is_checked("[data-list='settings.platforms'][value=tiktok]")
+
+
+def test_the_scrubber_shows_each_platforms_video_at_its_time(
+        live_server: Callable[..., LiveServer], page: Any, tmp_path: Path) -> None:
+    server = live_server()
+    watch = Watch(page)
+    project = _project(server, tmp_path)
+    pid = project["id"]
+    assert httpx.patch(f"{server.url}/api/projects/{pid}/",
+                       json={"settings": {"platforms": CHOSEN}}).status_code == 200
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/frame.jpg" in r.url else None)
+    page.goto(f"{server.url}/#/project/{pid}")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    wait_until(page, "!document.querySelector('#scrubber').hidden && "
+                     "Number(document.querySelector('#scrub').max) > 10")
+    page.focus("#scrub")
+    page.keyboard.press("Shift+ArrowRight")  # a second in
+    shown = ("(() => { const row = document.querySelector('#frame-at-platforms');"
+             " const imgs = [...row.querySelectorAll('img')];"
+             " return !row.hidden && row.dataset.frame === document.querySelector('#scrub').value"
+             " && imgs.length === 3 && imgs.every((i) => i.complete && i.naturalWidth > 0); })()")
+    wait_until(page, shown)
+    assert page.is_hidden("#frame-screen") and page.is_hidden("#frame-platforms")
+    for name, (width, height) in SIZES.items():
+        size = page.evaluate(f"(() => {{ const i = document.querySelector("
+                             f"'#frame-at-platforms img[data-platform={name}]');"
+                             f" return [i.naturalWidth, i.naturalHeight]; }})()")
+        assert size == [width, height], name
+    frame = int(page.get_attribute("#frame-at-platforms", "data-frame") or "-1")
+    assert frame > 0
+    t = page.get_attribute("#frame-at-platforms", "data-t")
+    assert {u.split("platform=")[1] for u in asked if f"t={t}" in u} == set(CHOSEN)
+    # The picture under each is the engine's frame of that platform's video at that time.
+    for name in CHOSEN:
+        page_bytes = page.evaluate(f"""async () => {{
+            const img = document.querySelector('#frame-at-platforms img[data-platform={name}]');
+            return Array.from(new Uint8Array(await (await fetch(img.src)).arrayBuffer())); }}""")
+        engine = httpx.get(f"{server.url}/api/projects/{pid}/frame.jpg",
+                           params={"t": t, "platform": name})
+        assert bytes(page_bytes) == engine.content, name
+    page.check("#show-safe")
+    assert page.is_visible("#frame-at-platforms [data-platform=shorts] .safe-area")
+    if os.environ.get("STORYREEL_SCREENSHOTS"):
+        page.screenshot(path=str(Path(os.environ["STORYREEL_SCREENSHOTS"]) / "scrub-platforms.png"))
+    _axe(page, "the scrubber's moment on three platforms")
+    # Choosing a segment shows its own frames again.
+    page.click("#timeline .segment:nth-child(2) .seg-number")
+    wait_until(page, "document.querySelector('#frame-at-platforms').hidden && "
+                     "!document.querySelector('#frame-platforms').hidden")
+    assert watch.problems == []

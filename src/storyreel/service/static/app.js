@@ -1367,6 +1367,19 @@ function chosenPlatforms() {
 // The segment's frame as each platform's video draws it, side by side at one height, each
 // with its safe area (drawn on request): the engine's preview at that platform's shape.
 function showPlatformFrames(seg, platforms) {
+  $("#frame-platforms").replaceChildren(...platformFigures(platforms, (name, label) => {
+    const base = projectPath(`segments/${seg.id}/preview.png?v=${frameCount}&platform=${encodeURIComponent(name)}&at=`);
+    return ["start", "end"].map((at) => {
+      const img = el("img", { src: `${base}${at}`, alt: `${at === "start" ? "First" : "Last"} frame of segment ${seg.number} on ${label}`, dataset: { at } });
+      img.hidden = (at === "end") !== state.frameEnd;
+      return img;
+    });
+  }));
+}
+
+// One figure per platform, side by side at one height, each with its safe area around the
+// pictures ``pictures(name, label)`` gives.
+function platformFigures(platforms, pictures) {
   const shapes = state.words.platforms || {};
   const words = state.words.choices["settings.platforms"] || {};
   const own = getPath(state.project.options, "settings.safe_area");
@@ -1377,14 +1390,11 @@ function showPlatformFrames(seg, platforms) {
   const figures = platforms.map((name, i) => {
     const label = words[name] || name;
     const safe = own ? [own.left, own.top, own.right, own.bottom] : (shapes[name] || {}).safe || [0, 0, 0, 0];
-    const base = projectPath(`segments/${seg.id}/preview.png?v=${frameCount}&platform=${encodeURIComponent(name)}&at=`);
-    const frames = ["start", "end"].map((at) => {
-      const img = el("img", { src: `${base}${at}`, alt: `${at === "start" ? "First" : "Last"} frame of segment ${seg.number} on ${label}`, dataset: { at } });
-      img.hidden = (at === "end") !== state.frameEnd;
+    const frames = pictures(name, label);
+    for (const img of frames) {
       img.addEventListener("error", () => img.classList.add("broken"));
       img.addEventListener("load", () => img.classList.remove("broken"));
-      return img;
-    });
+    }
     const area = el("div", { class: "safe-area", title: `${label}: captions and logo stay inside` });
     Object.assign(area.style, { left: pct(safe[0]), top: pct(safe[1]), right: pct(safe[2]), bottom: pct(safe[3]) });
     const shape = el("div", { class: "platform-shape" }, ...frames, area);
@@ -1395,7 +1405,7 @@ function showPlatformFrames(seg, platforms) {
     figure.style.width = width;  // a long name wraps under its frame rather than widening it
     return figure;
   });
-  $("#frame-platforms").replaceChildren(...figures);
+  return figures;
 }
 
 function setFrameEnd(end) {
@@ -1443,7 +1453,7 @@ function showVideo(video) {
 const scrub = { grid: null, busy: false, wanted: null, changed: null, timer: null, project: null };
 
 const gridFps = () => { const [n, d = "1"] = scrub.grid.fps.split("/"); return Number(n) / Number(d); };
-const scrubFrameShown = () => !$("#frame-at").hidden;
+const scrubFrameShown = () => !$("#frame-at").hidden || !$("#frame-at-platforms").hidden;
 
 function fmtClock(seconds) {
   const minutes = Math.floor(seconds / 60);
@@ -1490,45 +1500,69 @@ function scrubTo(frame) {
   if (!scrub.busy) drawScrubFrames();
 }
 
+// Resolves to whether ``img`` loaded ``src``.
+function loadInto(img, src) {
+  const settled = new AbortController();
+  const loaded = new Promise((done) => {
+    img.addEventListener("load", () => done(true), { signal: settled.signal });
+    img.addEventListener("error", () => done(false), { signal: settled.signal });
+  });
+  img.src = src;
+  return loaded.finally(() => settled.abort());
+}
+
+// The scrubber's moment in each platform's video of a render for several: their figures,
+// made again only when the platforms change.
+function scrubPlatformImages(platforms) {
+  const row = $("#frame-at-platforms");
+  if (row.dataset.platforms !== platforms.join(",")) {
+    row.replaceChildren(...platformFigures(platforms, (name, label) => [
+      el("img", { alt: `The ${label} video at the scrubber's time`, dataset: { platform: name } })]));
+    row.dataset.platforms = platforms.join(",");
+  }
+  return [...row.querySelectorAll("img")];
+}
+
 async function drawScrubFrames() {
   const project = state.project.id;
-  const img = $("#frame-at");
   scrub.busy = true;
   try {
     while (scrub.wanted !== null && state.project?.id === project && scrub.grid) {
       const frame = scrub.wanted;
       scrub.wanted = null;
       const t = (frame / gridFps()).toFixed(6);
-      const settled = new AbortController();
-      const loaded = new Promise((done) => {
-        img.addEventListener("load", () => done(true), { signal: settled.signal });
-        img.addEventListener("error", () => done(false), { signal: settled.signal });
-      });
-      img.src = projectPath(`frame.jpg?t=${t}`);
-      const ok = await loaded;
-      settled.abort();
-      if (ok && state.project?.id === project) showScrubFrame(frame, t);
+      const platforms = chosenPlatforms();
+      const images = platforms.length ? scrubPlatformImages(platforms) : [$("#frame-at")];
+      const loads = images.map((img) => loadInto(img, projectPath(
+        `frame.jpg?t=${t}${img.dataset.platform ? `&platform=${encodeURIComponent(img.dataset.platform)}` : ""}`)));
+      const ok = (await Promise.all(loads)).every(Boolean);
+      if (ok && state.project?.id === project) showScrubFrame(frame, t, platforms.length > 0);
     }
   } finally {
     scrub.busy = false;
   }
 }
 
-function showScrubFrame(frame, t) {
-  const img = $("#frame-at");
-  img.dataset.frame = String(frame);
-  img.dataset.t = t;
-  img.hidden = false;
+function showScrubFrame(frame, t, platforms) {
+  const shown = platforms ? $("#frame-at-platforms") : $("#frame-at");
+  shown.dataset.frame = String(frame);
+  shown.dataset.t = t;
+  $("#frame-at").hidden = platforms;
+  $("#frame-at-platforms").hidden = !platforms;
   $("#frame-start").hidden = $("#frame-end").hidden = true;
   $("#frame-empty").hidden = true;
-  $("#frame-screen").hidden = false;  // the moment of the video, in place of each platform's frames
-  $("#frame-platforms").hidden = $("#safe-toggle").hidden = true;
-  $("#frame-caption").textContent = `The video at ${fmtClock(Number(t))}, as the next render will draw it`;
+  // The moment of the video (of each platform's video), in place of the segment's frames.
+  $("#frame-screen").hidden = platforms;
+  $("#frame-platforms").hidden = true;
+  $("#safe-toggle").hidden = !platforms;
+  $("#frame-caption").textContent = platforms
+    ? `Each video at ${fmtClock(Number(t))}, as the next render will draw it`
+    : `The video at ${fmtClock(Number(t))}, as the next render will draw it`;
 }
 
 function hideScrubFrame() {
   if (!scrubFrameShown()) return;
-  $("#frame-at").hidden = true;
+  $("#frame-at").hidden = $("#frame-at-platforms").hidden = true;
   frameKey = "";  // the segment's frames are shown again
 }
 
@@ -2506,7 +2540,7 @@ async function main() {
   $("#focus-picture").addEventListener("load", placeFocusMarker);
   $("#focus-auto").addEventListener("click", () => { const seg = focusSegment(); if (seg) setSegmentValue(seg.id, "focus", null, "focus").catch(showError); });
   window.addEventListener("resize", placeFocusMarker);
-  $("#show-safe").addEventListener("change", () => $("#frame-platforms").classList.toggle("show-safe", $("#show-safe").checked));
+  $("#show-safe").addEventListener("change", () => $$("#frame-platforms, #frame-at-platforms").forEach((row) => row.classList.toggle("show-safe", $("#show-safe").checked)));
   $$(".stage-tabs button").forEach((b) => b.addEventListener("click", () => showStage(b.dataset.stage)));
   $(".stage-tabs").addEventListener("keydown", tabKeys);
   $("#panel-tabs").addEventListener("keydown", tabKeys);
