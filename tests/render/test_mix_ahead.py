@@ -57,6 +57,7 @@ def test_an_error_on_the_thread_is_raised_in_the_reader_after_the_blocks_before_
         for block in ahead.blocks():
             got.append(block.shape[1])
     assert got == [10, 10]
+    assert not any(t.name == "storyreel-mix" for t in threading.enumerate())
 
 
 def test_cancel_while_waiting_raises_and_the_thread_ends() -> None:
@@ -79,3 +80,27 @@ def test_leaving_early_stops_a_thread_blocked_on_a_full_queue() -> None:
         assert first.shape[1] == 1
     assert not any(t.name == "storyreel-mix" for t in threading.enumerate())
     assert source.reads < len(ends)  # bounded: it did not mix the rest
+
+
+def test_an_interrupt_while_leaving_still_waits_for_the_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The mix is closed once the block is left: its thread must have ended by then, even
+    # when a second Ctrl-C lands while waiting for it.
+    gate = threading.Event()
+    source = _Source(gate=gate)
+    ahead = _ahead(source, [10, 20], threading.Event())
+    thread = ahead._thread
+    real_join = thread.join
+    calls: list[float | None] = []
+
+    def join(timeout: float | None = None) -> None:
+        calls.append(timeout)
+        if len(calls) == 1:
+            gate.set()
+            raise KeyboardInterrupt
+        real_join(timeout)
+
+    with pytest.raises(KeyboardInterrupt), ahead:
+        monkeypatch.setattr(thread, "join", join)
+    assert len(calls) >= 2
+    assert not thread.is_alive()

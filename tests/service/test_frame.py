@@ -143,11 +143,6 @@ def test_a_frame_is_the_frame_of_the_render_at_that_time(studio: Studio,
     starts = [round(Fraction(s, 48_000) * FPS) for s in result.narration_starts]
     assert [s["frame"] for s in grid["segments"]][1:] == starts[1:]
     assert grid["segments"][0]["frame"] == 0
-    # And where a draft of it starts each one (its own frame grid).
-    draft = render(project, tmp_path / "draft.mp4", cache=False, draft=True)
-    starts = [float(Fraction(round(Fraction(s, 48_000) * FPS), FPS))
-              for s in draft.narration_starts]
-    assert [s["draft_seconds"] for s in grid["segments"]][1:] == starts[1:]
     scores = {}
     for what, index in _moments_of_interest(timeline).items():
         t = str(float(Fraction(index) / FPS))
@@ -255,3 +250,40 @@ def test_a_platform_frame_is_that_platforms_video_at_that_time(studio: Studio,
     plain = _jpeg(_get(studio, pid, "1"))
     assert plain.shape == (HEIGHT, WIDTH, 3)
     assert _get(studio, pid, "1", platform="vine").status_code == 400
+
+
+def test_the_grid_says_where_a_draft_starts_each_segment(studio: Studio,
+                                                         tmp_path: Path) -> None:
+    # Lengths whose frames a draft counts segment by segment differently from the final
+    # video at 29.97 fps (where a draft starts them is checked against a decoded draft in
+    # tests/render/test_draft_grid_moments.py).
+    files: dict[str, bytes] = {}
+    segments = []
+    for number in range(1, 6):
+        wav = tmp_path / f"n{number}.wav"
+        write_speechlike_wav(wav, 0.517, seed=number)
+        files[f"story/audio/{number}.wav"] = wav.read_bytes()
+        files[f"story/images/{number}.png"] = png_bytes((64, 36), (40 * number, 90, 160))
+        segments.append({"image": f"images/{number}.png", "audio": f"audio/{number}.wav",
+                         "text": "Words."})
+    manifest = {"title": "Grid", "width": 128, "height": 72, "fps": "30000/1001",
+                "settings": {"gap": 0.1, "transitions": {"crossfade": 0.0}},
+                "segments": segments}
+    response = studio.client.post("/api/projects/", content=zip_bundle(manifest, files),
+                                  headers={"content-type": "application/zip"})
+    assert response.status_code == 201, response.text
+    grid = studio.client.get(f"/api/projects/{response.json()['id']}/frames/").json()
+    disk = tmp_path / "disk"
+    for name, data in files.items():
+        (disk / name.removeprefix("story/")).parent.mkdir(parents=True, exist_ok=True)
+        (disk / name.removeprefix("story/")).write_bytes(data)
+    (disk / "story.json").write_text(json.dumps(manifest), encoding="utf-8")
+    timeline = plan_moments(load_project(disk / "story.json"))
+    story, draft = timeline.story, timeline.draft_plan
+    assert draft is not None
+    spans = [story.item_span_of_segment(i) for i in range(5)]
+    final = [float(story.plan.seconds(story.plan.spans[s].first_frame)) for s in spans]
+    drafted = [float(draft.seconds(draft.spans[s].first_frame)) for s in spans]
+    assert final != drafted
+    assert [s["seconds"] for s in grid["segments"]] == final
+    assert [s["draft_seconds"] for s in grid["segments"]] == drafted

@@ -9,7 +9,8 @@ of the segments it can show. The same thread searches the pictures whose focus w
 left for later (:attr:`~storyreel.render.analysis.Analysis.pending_focus`), each
 before its segment's words: a part waits for the focus of the pictures it shows.
 :class:`StillsAhead` prepares the still a part opens
-with while the part before it is encoded.
+with while the part before it is encoded. :class:`MixAhead` mixes the sound track a
+block ahead of its AAC encoder.
 
 Each owns one thread, started on entering its ``with`` block and stopped and joined
 on leaving it (success, error and cancel alike); an error on the thread is raised in
@@ -191,7 +192,8 @@ class StillsAhead:
 
 
 class MixAhead:
-    """Reads ``mix`` up to each of ``ends`` in turn on a thread, ``depth`` blocks ahead.
+    """Reads ``mix`` up to each of ``ends`` in turn on a thread, up to ``depth`` blocks
+    ahead of the reader.
 
     The mix (NumPy, the limiter) and FFmpeg's AAC encoder, which lets go of Python's
     lock while it encodes, then run at once: the sound track takes about the longer of
@@ -205,7 +207,7 @@ class MixAhead:
     """
 
     def __init__(self, mix: Mix, ends: Sequence[int], cancel: CancelToken,
-                 depth: int = 3) -> None:
+                 depth: int = 1) -> None:
         self._mix = mix
         self._ends = list(ends)
         self._cancel = cancel
@@ -220,11 +222,17 @@ class MixAhead:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._stop.set()
-        while self._thread.is_alive():  # a full queue must not hold the thread
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    self._queue.get_nowait()
-            self._thread.join(_POLL)
+        interrupted: BaseException | None = None
+        while self._thread.is_alive():  # the mix is closed after this: wait for the thread
+            try:
+                with contextlib.suppress(queue.Empty):  # a full queue must not hold it
+                    while True:
+                        self._queue.get_nowait()
+                self._thread.join(_POLL)
+            except BaseException as again:  # a second Ctrl-C: still wait, then raise it
+                interrupted = again
+        if interrupted is not None:
+            raise interrupted
 
     def blocks(self) -> Iterator[Samples]:
         """The blocks in order; an error on the thread is raised here."""

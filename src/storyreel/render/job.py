@@ -644,9 +644,10 @@ class Job:
         sounds = DRAFT_SOUNDS if self.draft else None
         with story_mix(self.project, story, gain, limit=limit, sounds=sounds) as mix, \
                 Mp4Encoder(path, settings, streams=("audio",), quick_audio=self.draft) as encoder:
-            # Blocks of about a second: the encoder starts on the first while the next
-            # is mixed (the output does not depend on the block size).
-            step = frame_to_sample(round(plan.fps), plan.fps, SAMPLE_RATE)
+            # Blocks of about ten seconds, mixed one ahead: the encoder starts on the first
+            # while the next is mixed. (The limiter's rounding depends on where blocks
+            # start, by a few 1e-8 where it lowers the gain: the step is kept.)
+            step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
             ends = [min(end, plan.total_samples)
                     for end in range(step, plan.total_samples + step, step)]
             with MixAhead(mix, ends, stop) as ahead:
