@@ -73,3 +73,13 @@ def out_dir(tmp_path: Path) -> Path:
     folder.mkdir()
     return folder
 
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``pytest -n N --dist loadgroup`` (as ``./run tests`` runs): each file's tests
+    stay in one process, and the browser tests all in the same one, one file after
+    another (two pages driving two studios at once slow each other past their waits)."""
+    for item in items:
+        path = Path(str(item.fspath))
+        group = "browser" if path.name.startswith("test_browser") else str(path)
+        item.add_marker(pytest.mark.xdist_group(group))
