@@ -9,8 +9,7 @@ of the segments it can show. The same thread searches the pictures whose focus w
 left for later (:attr:`~storyreel.render.analysis.Analysis.pending_focus`), each
 before its segment's words: a part waits for the focus of the pictures it shows.
 :class:`StillsAhead` prepares the still a part opens
-with while the part before it is encoded. :class:`MixAhead` mixes the sound track a
-block ahead of its AAC encoder.
+with while the part before it is encoded.
 
 Each owns one thread, started on entering its ``with`` block and stopped and joined
 on leaving it (success, error and cancel alike); an error on the thread is raised in
@@ -21,17 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import cast
 
-from storyreel.audio.mix import Mix
 from storyreel.errors import MediaError, Problem, ValidationFailed
 from storyreel.frames.pictures import PreparedStills, cover_size
-from storyreel.media.audio import Samples
 from storyreel.model.project import Project
 from storyreel.model.visual import Still
 from storyreel.render.analysis import (
@@ -44,7 +39,7 @@ from storyreel.render.analysis import (
 from storyreel.render.progress import CancelToken, raise_if_cancelled
 from storyreel.timeline.framing import Focus
 
-__all__ = ["MixAhead", "StillsAhead", "WordsAhead"]
+__all__ = ["StillsAhead", "WordsAhead"]
 
 log = logging.getLogger("storyreel")
 
@@ -189,75 +184,3 @@ class StillsAhead:
             return self._stills.get(visual, segment, width, height)
         log.debug("segment %d: its still could not be prepared ahead", segment + 1)
         return None
-
-
-class MixAhead:
-    """Reads ``mix`` up to each of ``ends`` in turn on a thread, up to ``depth`` blocks
-    ahead of the reader.
-
-    The mix (NumPy, the limiter) and FFmpeg's AAC encoder, which lets go of Python's
-    lock while it encodes, then run at once: the sound track takes about the longer of
-    the two instead of their sum. The blocks are the same, in the same order.
-
-    Args:
-        mix: The mix, read only by this thread until the block ends.
-        ends: The sample positions each block ends at, rising.
-        cancel: Stops the thread at its next block; :meth:`blocks` raises
-            ``RenderCancelled`` while waiting.
-    """
-
-    def __init__(self, mix: Mix, ends: Sequence[int], cancel: CancelToken,
-                 depth: int = 1) -> None:
-        self._mix = mix
-        self._ends = list(ends)
-        self._cancel = cancel
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="storyreel-mix", daemon=True)
-
-    def __enter__(self) -> MixAhead:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        interrupted: BaseException | None = None
-        while self._thread.is_alive():  # the mix is closed after this: wait for the thread
-            try:
-                with contextlib.suppress(queue.Empty):  # a full queue must not hold it
-                    while True:
-                        self._queue.get_nowait()
-                self._thread.join(_POLL)
-            except BaseException as again:  # a second Ctrl-C: still wait, then raise it
-                interrupted = again
-        if interrupted is not None:
-            raise interrupted
-
-    def blocks(self) -> Iterator[Samples]:
-        """The blocks in order; an error on the thread is raised here."""
-        for _ in self._ends:
-            while True:
-                try:
-                    item = self._queue.get(timeout=_POLL)
-                    break
-                except queue.Empty:
-                    raise_if_cancelled(self._cancel)
-            if isinstance(item, BaseException):
-                raise item
-            yield cast("Samples", item)
-
-    def _run(self) -> None:
-        try:
-            for end in self._ends:
-                if self._stop.is_set() or self._cancel.is_set():
-                    return
-                self._put(self._mix.read_until(end))
-        except BaseException as exc:  # raised in the caller by blocks()
-            self._put(exc)
-
-    def _put(self, item: object) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=_POLL)
-                return

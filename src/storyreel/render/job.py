@@ -32,7 +32,7 @@ from storyreel.media.audio import DRAFT_SOUNDS, SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
-from storyreel.render.ahead import MixAhead, StillsAhead, WordsAhead
+from storyreel.render.ahead import StillsAhead, WordsAhead
 from storyreel.render.analysis import Analysis, analyse_project, card_warnings, search_focus
 from storyreel.render.cache import PartCache
 from storyreel.render.decor import fade_frames
@@ -644,16 +644,10 @@ class Job:
         sounds = DRAFT_SOUNDS if self.draft else None
         with story_mix(self.project, story, gain, limit=limit, sounds=sounds) as mix, \
                 Mp4Encoder(path, settings, streams=("audio",), quick_audio=self.draft) as encoder:
-            # Blocks of about ten seconds, mixed one ahead: the encoder starts on the first
-            # while the next is mixed. (The limiter's rounding depends on where blocks
-            # start, by a few 1e-8 where it lowers the gain: the step is kept.)
             step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
-            ends = [min(end, plan.total_samples)
-                    for end in range(step, plan.total_samples + step, step)]
-            with MixAhead(mix, ends, stop) as ahead:
-                for block in ahead.blocks():
-                    raise_if_cancelled(stop)
-                    encoder.write_audio(block)
+            for end in range(step, plan.total_samples + step, step):
+                raise_if_cancelled(stop)
+                encoder.write_audio(mix.read_until(min(end, plan.total_samples)))
             encoder.finish()
         after = measure_audio(path) if limit and not self.draft else None
         if self.cache is not None:
