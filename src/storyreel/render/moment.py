@@ -61,19 +61,19 @@ class Timeline:
     Attributes:
         project: The project (at the size the frames are drawn).
         story: Its story, planned as a render plans it.
-        estimated: 1-based segments whose narration length and word timings are
-            estimated from their text (not spoken yet).
-        unreadable: 0-based segments whose picture cannot be read (drawn grey).
         draft_plan: The same timeline on a draft's frame grid (each segment's length
             rounded on its own, so a segment may start a frame or two from where the
             final video starts it).
+        estimated: 1-based segments whose narration length and word timings are
+            estimated from their text (not spoken yet).
+        unreadable: 0-based segments whose picture cannot be read (drawn grey).
     """
 
     project: Project
     story: Story
+    draft_plan: Plan
     estimated: tuple[int, ...] = ()
     unreadable: frozenset[int] = frozenset()
-    draft_plan: Plan | None = None
 
     @property
     def total_frames(self) -> int:
@@ -100,8 +100,8 @@ def plan_moments(project: Project, *, facts: FactStore | None = None,
                            if p.segment is not None and p.field in ("image", "video"))
     timed = _estimated(project, analysis, estimated)
     story = build_story(project, timed)
-    return Timeline(project, story, tuple(i + 1 for i in estimated), unreadable,
-                    build_story(project, timed, stable=True).plan)
+    return Timeline(project, story, build_story(project, timed, stable=True).plan,
+                    tuple(i + 1 for i in estimated), unreadable)
 
 
 def _estimated(project: Project, analysis: Analysis, segments: list[int]) -> Analysis:

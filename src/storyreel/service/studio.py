@@ -838,8 +838,7 @@ class Studio:
         """How many frames the video will have, at what rate, and where each segment
         starts: planned as :meth:`frame_at` plans it."""
         timeline = self._moments(project_id, self._preview_manifest(project_id)).timeline
-        plan, story = timeline.story.plan, timeline.story
-        draft = timeline.draft_plan or plan
+        plan, story, draft = timeline.story.plan, timeline.story, timeline.draft_plan
         rows = self.store.segments(project_id)
         spans = [story.item_span_of_segment(i) for i in range(len(rows))]
         return FrameGridOut(
