@@ -54,26 +54,37 @@ def local_farm(workers: int, folder: Path, shared: Sequence[Path] = ()
         port = int(probe.getsockname()[1])
     server = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no", "--dir", str(folder)],
-                              stdout=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
     procs: list[psutil.Popen] = []
     try:
         _until(lambda: _pings(url))
         folders = [arg for path in (folder, *shared) for arg in ("--shared", str(path))]
         procs = [psutil.Popen([sys.executable, "-m", "storyreel", "worker", "--redis", url,
-                               *folders, "--name", f"bench-{n}"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for n in range(workers)]
+                               *folders, "--name", f"bench-{n}"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for n in range(workers)]
         connection = Redis.from_url(url)
         _until(lambda: len(connection.smembers(f"rq:workers:{QUEUE_NAME}")) == workers)
         connection.close()
         yield url, procs
-    finally:
+    finally:  # whatever happened: every process stopped, the server last
         for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(60)
-        server.terminate()
-        server.wait(30)
+            _stop(proc)
+        _stop(server)
+
+
+def _stop(proc: subprocess.Popen[bytes] | psutil.Popen) -> None:
+    """SIGTERM, and SIGKILL if that has not stopped it within 30 s."""
+    with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+        proc.terminate()
+    try:
+        proc.wait(30)
+    except (subprocess.TimeoutExpired, psutil.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+            proc.kill()
+        proc.wait()
 
 
 def _pings(url: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,24 @@ def test_cli_says_in_one_line_when_redis_cannot_be_reached(tmp_path: Path) -> No
         assert lines[0].startswith(f"storyreel: error: cannot reach Redis at {url}: ")
         assert "Traceback" not in done.stderr
     assert not list(tmp_path.glob("output/*"))  # nothing published, no temp left
+
+
+def test_workers_stop_soon_after_one_sigterm(workers: Workers) -> None:
+    """One SIGTERM stops an idle worker (warm shutdown) at once, not after RQ's listener
+    has waited out its minute for a command (as with redis-py 8): the bench's farm and a
+    creator's Ctrl-C both wait for it. Three workers, as the listener's race is not met
+    every time."""
+    names = ("w1", "w2", "w3")
+    workers.start(*names)
+    processes = [workers.processes[name] for name in names]
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for name, process in zip(names, processes, strict=True):
+        try:  # a bound on waiting, far above a normal stop and below the listener's minute
+            code = process.wait(30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"worker {name} still running 30 s after SIGTERM:\n{workers.log(name)}")
+        assert code == 0, workers.log(name)
 
 
 def test_studio_render_process_sends_parts_to_workers(
