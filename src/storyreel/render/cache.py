@@ -299,9 +299,11 @@ def _read_regular(path: Path) -> bytes:
     """The bytes of ``path``, refusing a symlink in its place."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        facts = os.fstat(handle.fileno())
+        if not stat.S_ISREG(facts.st_mode):
             raise ValueError("not a regular file")
-        return handle.read(_MAX_NOTES)
+        # Its size, not the limit: read(n) sets aside n bytes first, 64 MB for every note.
+        return handle.read(min(facts.st_size + 1, _MAX_NOTES))
 
 
 def _checksum(path: Path) -> dict[str, Any]:
