@@ -105,31 +105,51 @@ def running_redis(folder: Path, password: str | None = None,
         if os.environ.get("STORYREEL_REQUIRE_REDIS"):
             pytest.fail("redis-server is required here but not installed")
         pytest.skip("redis-server is not installed (Debian: apt install redis-server)")
-    port = free_port()
-    process = subprocess.Popen(
-        [_REDIS, *(listen or ["--port", str(port)]), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(folder),
-         *(["--requirepass", password] if password else [])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    auth = f":{password}@" if password else ""
-    server = RedisServer(url or f"redis://{auth}127.0.0.1:{port}/0", process)
+    for attempt in range(3):  # the port chosen may be taken (another test process) first
+        port = free_port()
+        process = subprocess.Popen(
+            [_REDIS, *(listen or ["--port", str(port)]), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(folder),
+             *(["--requirepass", password] if password else [])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        auth = f":{password}@" if password else ""
+        server = RedisServer(url or f"redis://{auth}127.0.0.1:{port}/0", process)
+        try:
+            if _answers(server) or listen or attempt == 2:
+                break
+        except BaseException:
+            server.stop()
+            raise
+        server.stop()
     try:
-        probe = server.connection()
-
-        def answers() -> bool:
-            assert process.poll() is None, "redis-server exited"
-            try:
-                return bool(probe.ping())
-            except OSError:
-                return False
-            except Exception:  # redis' ConnectionError while it starts
-                return False
-
-        wait_for(answers, "redis-server to answer")
-        probe.close()
+        assert process.poll() is None, "redis-server exited (its port was taken?)"
         yield server
     finally:
         server.stop()
+
+
+def _answers(server: RedisServer) -> bool:
+    """Whether ``server``'s own process answers at its URL (not another one that had the
+    port first); False if it exited."""
+    probe = server.connection()
+    answered: list[int] = []
+
+    def answers() -> bool:
+        if server.process.poll() is not None:
+            return True  # exited: stop waiting
+        try:
+            answered.append(int(probe.info("server")["process_id"]))
+            return True
+        except OSError:
+            return False
+        except Exception:  # redis' ConnectionError while it starts
+            return False
+
+    try:
+        wait_for(answers, "redis-server to answer")
+    finally:
+        probe.close()
+    return server.process.poll() is None and answered == [server.process.pid]
 
 
 @dataclass

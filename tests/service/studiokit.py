@@ -158,18 +158,25 @@ class LiveServer:
     """Uvicorn serving an app in a thread on a free loopback port."""
 
     def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
+        # Bound here and handed to uvicorn, so no other test process can take the port
+        # between choosing it and listening on it.
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = int(self.socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=5)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="studio-server", daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
+                                       name="studio-server", daemon=True)
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
+                self.server.should_exit = True
+                self.socket.close()
                 raise RuntimeError("the studio server did not start")
             time.sleep(0.02)
         return self
@@ -177,6 +184,7 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+        self.socket.close()
 
 
 # -- fixtures (imported by the conftest files) -----------------------------------------
