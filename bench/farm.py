@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import shutil
 import socket
@@ -48,18 +49,9 @@ def local_farm(workers: int, folder: Path, shared: Sequence[Path] = ()
                ) -> Iterator[tuple[str, list[psutil.Popen]]]:
     """A private redis-server and ``workers`` worker processes sharing ``folder`` (and
     ``shared``), all stopped on exit."""
-    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(folder)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
+    server, url = _own_redis(folder)
     procs: list[psutil.Popen] = []
     try:
-        _until(lambda: _pings(url))
         folders = [arg for path in (folder, *shared) for arg in ("--shared", str(path))]
         procs = [psutil.Popen([sys.executable, "-m", "storyreel", "worker", "--redis", url,
                                *folders, "--name", f"bench-{n}"], stdin=subprocess.DEVNULL,
@@ -87,11 +79,44 @@ def _stop(proc: subprocess.Popen[bytes] | psutil.Popen) -> None:
         proc.wait()
 
 
-def _pings(url: str) -> bool:
+def _own_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of this run on a free loopback port, answering as its own process
+    (a port chosen free can be another program's by the time the server binds it)."""
+    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+    for _ in range(3):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        server = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save",
+                                   "", "--appendonly", "no", "--dir", str(folder)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            _until(functools.partial(_up_or_gone, server, url))
+        except BaseException:
+            _stop(server)
+            raise
+        if server.poll() is None and _answering_pid(url) == server.pid:
+            return server, url
+        _stop(server)
+    raise RuntimeError("redis-server did not answer at its own port three times")
+
+
+def _up_or_gone(server: subprocess.Popen[bytes], url: str) -> bool:
+    return server.poll() is not None or _answering_pid(url) is not None
+
+
+def _answering_pid(url: str) -> int | None:
+    """The process id of the Redis answering at ``url``, or None."""
     try:
-        return bool(Redis.from_url(url).ping())
+        connection = Redis.from_url(url)
+        try:
+            return int(connection.info("server")["process_id"])
+        finally:
+            connection.close()
     except Exception:
-        return False
+        return None
 
 
 def _until(check: Callable[[], bool]) -> None:

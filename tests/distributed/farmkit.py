@@ -73,9 +73,19 @@ def parts_queue(connection: Redis) -> Queue:
 
 
 def free_port() -> int:
+    """A loopback port free right now (another process may take it before it is used)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port held bound and never listened on: connecting to it is refused for
+    as long as this lasts, and no other process can start a server there meanwhile."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 @dataclass
@@ -115,14 +125,16 @@ def running_redis(folder: Path, password: str | None = None,
         auth = f":{password}@" if password else ""
         server = RedisServer(url or f"redis://{auth}127.0.0.1:{port}/0", process)
         try:
-            if _answers(server) or listen or attempt == 2:
+            if _answers(server):
                 break
         except BaseException:
             server.stop()
             raise
         server.stop()
+        if listen or attempt == 2:
+            pytest.fail("redis-server did not answer at its own port (exited, or the port "
+                        "was another process's)")
     try:
-        assert process.poll() is None, "redis-server exited (its port was taken?)"
         yield server
     finally:
         server.stop()

@@ -159,10 +159,11 @@ def test_cancelling_a_distributed_render_stops_its_parts_and_publishes_nothing(
 
 
 def test_unreachable_redis_is_one_clear_error(tmp_path: Path) -> None:
-    from farmkit import free_port
+    from farmkit import refused_port
 
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    fails_remotely(tmp_path, url, f"cannot reach Redis at {url}")
+    with refused_port() as port:
+        url = f"redis://127.0.0.1:{port}/0"
+        fails_remotely(tmp_path, url, f"cannot reach Redis at {url}")
 
 
 def test_no_workers_is_one_clear_error(tmp_path: Path, redis_server: RedisServer) -> None:

@@ -7,11 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
 import pytest
-from farmkit import RedisServer, Workers, free_port
+from farmkit import RedisServer, Workers, free_port, refused_port
 from redis import Redis
 from rq.registry import FinishedJobRegistry
 from test_distributed import make_project
@@ -44,7 +45,11 @@ def test_cli_batch_on_workers(tmp_path: Path, workers: Workers) -> None:
 
 def test_cli_says_in_one_line_when_redis_cannot_be_reached(tmp_path: Path) -> None:
     make_project(tmp_path, [0.8])
-    url = f"redis://127.0.0.1:{free_port()}/0"
+    with refused_port() as port:
+        _cli_says_redis_cannot_be_reached(tmp_path, f"redis://127.0.0.1:{port}/0")
+
+
+def _cli_says_redis_cannot_be_reached(tmp_path: Path, url: str) -> None:
     for command in (["render", str(tmp_path / "story.json"), "--redis", url],
                     ["worker", "--redis", url, "--shared", str(tmp_path)],
                     ["serve", "--redis", url, "--port", str(free_port()),
@@ -75,6 +80,30 @@ def test_workers_stop_soon_after_one_sigterm(workers: Workers) -> None:
         except subprocess.TimeoutExpired:
             pytest.fail(f"worker {name} still running 30 s after SIGTERM:\n{workers.log(name)}")
         assert code == 0, workers.log(name)
+
+
+def test_a_worker_s_command_listener_stops_within_a_second(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    """The race the test above meets only sometimes, met every time: the listener woken by
+    its own unsubscribing then waits for a message before it looks whether to stop."""
+    from storyreel.distributed.jobs import open_queue
+    from storyreel.distributed.worker import StoryreelWorker
+
+    connection = redis_server.connection()
+    worker = StoryreelWorker([open_queue(QUEUE_NAME, connection)], connection=connection)
+    worker.subscribe()
+    listener = worker.pubsub_thread
+    assert listener is not None
+    try:
+        time.sleep(0.3)
+        worker.pubsub.unsubscribe()
+        time.sleep(0.3)
+        listener.stop(timeout=5)  # RQ's own listener (60 s at a time) is still there then
+        assert not listener.is_alive()
+    finally:
+        listener.stop(timeout=0)
+        worker.pubsub.close()
+        connection.close()
 
 
 def test_studio_render_process_sends_parts_to_workers(

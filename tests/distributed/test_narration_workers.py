@@ -18,8 +18,8 @@ from farmkit import (
     RedisServer,
     Workers,
     fetch_job,
-    free_port,
     parts_queue,
+    refused_port,
     started_job,
     wait_for,
 )
@@ -254,9 +254,10 @@ def test_a_worker_that_cannot_see_the_cache_names_it_once(
 
 def test_unreachable_redis_and_no_workers_are_one_clear_error(
         tmp_path: Path, redis_server: RedisServer) -> None:
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    with pytest.raises(WorkerError, match=f"cannot reach Redis at {url}"):
-        remote_narrator(tmp_path / "cache", url).speak(TEXTS[0], Voice())
+    with refused_port() as port:
+        url = f"redis://127.0.0.1:{port}/0"
+        with pytest.raises(WorkerError, match=f"cannot reach Redis at {url}"):
+            remote_narrator(tmp_path / "cache", url).speak(TEXTS[0], Voice())
     with pytest.raises(WorkerError, match="no storyreel worker listens"):
         remote_narrator(tmp_path / "cache", redis_server.url).speak(TEXTS[0], Voice())
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from studiokit import free_port
+from studiokit import bound_socket
 
 from storyreel.service import create_app
 from storyreel.service.security import RedactTokenFilter
@@ -29,11 +29,12 @@ def test_access_log_of_a_live_server_never_holds_the_token(tmp_path: Path) -> No
     import time
 
     app = create_app(tmp_path / "data", token=TOKEN)
-    port = free_port()
+    held = bound_socket()  # handed to uvicorn: no other test process can take the port
+    port = int(held.getsockname()[1])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info",
                                            access_log=True))
     lines = _Lines()
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [held]}, daemon=True)
     thread.start()
     try:
         while not server.started:
@@ -52,6 +53,7 @@ def test_access_log_of_a_live_server_never_holds_the_token(tmp_path: Path) -> No
             logging.getLogger(name).removeHandler(lines)
         server.should_exit = True
         thread.join(30)
+        held.close()
     assert len(lines.lines) >= 4
     assert "token=***" in "\n".join(lines.lines)
     assert not [line for line in lines.lines if TOKEN in line]

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from studiokit import free_port
+from studiokit import bound_socket
 
 from storyreel.service import create_app
 from storyreel.service.security import RedactTokenFilter
@@ -31,11 +31,12 @@ class _Lines(logging.Handler):
 
 
 def test_an_encoded_token_name_is_accepted_and_never_logged(tmp_path: Path) -> None:
+    held = bound_socket()  # handed to uvicorn: no other test process can take the port
     server = uvicorn.Server(uvicorn.Config(create_app(tmp_path / "data", token=TOKEN),
-                                           host="127.0.0.1", port=free_port(),
+                                           host="127.0.0.1", port=int(held.getsockname()[1]),
                                            log_level="info", access_log=True))
     lines = _Lines()
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [held]}, daemon=True)
     thread.start()
     try:
         while not server.started:
@@ -51,6 +52,7 @@ def test_an_encoded_token_name_is_accepted_and_never_logged(tmp_path: Path) -> N
         logging.getLogger("uvicorn.access").removeHandler(lines)
         server.should_exit = True
         thread.join(30)
+        held.close()
     assert len(lines.lines) == 1 + len(SPELLINGS)
     assert not [line for line in lines.lines if TOKEN in line]
     assert all("=***" in line for line in lines.lines)

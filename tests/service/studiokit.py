@@ -147,8 +147,16 @@ class FakeRunner:
                 self.running -= 1
 
 
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to a free loopback port, for a server to listen on (the caller
+    closes it)."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    return held
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
+    """A TCP port nobody listens on right now (another process may take it before use)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -160,8 +168,7 @@ class LiveServer:
     def __init__(self, app: FastAPI) -> None:
         # Bound here and handed to uvicorn, so no other test process can take the port
         # between choosing it and listening on it.
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
+        self.socket = bound_socket()
         self.port = int(self.socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",

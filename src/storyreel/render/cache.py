@@ -302,7 +302,8 @@ def _read_regular(path: Path) -> bytes:
         facts = os.fstat(handle.fileno())
         if not stat.S_ISREG(facts.st_mode):
             raise ValueError("not a regular file")
-        # Its size, not the limit: read(n) sets aside n bytes first, 64 MB for every note.
+        # Its size, not the limit: read(n) allocates n bytes first (64 MB of address
+        # space for every note, though only what is read is touched).
         return handle.read(min(facts.st_size + 1, _MAX_NOTES))
 
 
