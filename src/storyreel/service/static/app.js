@@ -408,7 +408,10 @@ function updateMeta() {
   const p = state.project;
   const { width, height, fps } = p.options;
   const segments = p.segment_list;
-  const total = segments.reduce((sum, seg) => sum + segDuration(seg), 0);
+  // The video's length as planned (gaps, fades, intro and outro included) once the frame
+  // grid is read; until then, the narrations' sum.
+  const planned = scrub.grid && scrub.project === p.id ? scrub.grid.seconds : null;
+  const total = planned ?? segments.reduce((sum, seg) => sum + segDuration(seg), 0);
   const estimated = segments.some((seg) => !seg.audio) ? "about " : "";
   $("#project-meta").textContent = `${segments.length} segment${segments.length === 1 ? "" : "s"} · ${estimated}${fmtSeconds(total) || "0 s"} · ${width}×${height} · ${Number(fps).toFixed(fps % 1 ? 2 : 0)} fps`;
 }
@@ -1468,6 +1471,7 @@ async function loadFrameGrid() {
   const slider = $("#scrub");
   if (scrub.project !== id) { slider.value = "0"; scrub.project = id; }
   scrub.grid = grid;
+  updateMeta();
   $("#scrubber").hidden = !state.project.segment_list.length;
   slider.max = String(Math.max(0, grid.frames - 1));
   showScrubTime();
@@ -1883,7 +1887,15 @@ function clipEditor(seg) {
   const words = state.words.clip;
   const clip = seg.clip || {};
   const box = el("div", { class: "clip-editor" });
-  const change = (patch) => setSegmentValue(seg.id, "clip", { ...clip, ...patch }, "clip").catch(() => {});
+  // Each change builds on the last one made, saved or not yet: a field changed before the
+  // panel is drawn again must not send the clip as it was when it was drawn.
+  const change = (patch) => {
+    const current = segmentById(seg.id);
+    const merged = { ...(current ? current.clip || {} : clip), ...patch };
+    const saving = setSegmentValue(seg.id, "clip", merged, "clip");  // reads what it replaces first
+    if (current) current.clip = merged;
+    return saving.catch(() => {});
+  };
   const number = (value, bounds, max) => el("input", { type: "number", step: "0.1", min: String(bounds.min),
     max: String(Math.min(bounds.max, max)), value: value == null ? "" : String(value) });
   const start = number(clip.start || 0, words.start, seg.video.duration);
