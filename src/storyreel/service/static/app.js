@@ -1887,15 +1887,7 @@ function clipEditor(seg) {
   const words = state.words.clip;
   const clip = seg.clip || {};
   const box = el("div", { class: "clip-editor" });
-  // Each change builds on the last one made, saved or not yet: a field changed before the
-  // panel is drawn again must not send the clip as it was when it was drawn.
-  const change = (patch) => {
-    const current = segmentById(seg.id);
-    const merged = { ...(current ? current.clip || {} : clip), ...patch };
-    const saving = setSegmentValue(seg.id, "clip", merged, "clip");  // reads what it replaces first
-    if (current) current.clip = merged;
-    return saving.catch(() => {});
-  };
+  const change = (patch) => setSegmentValue(seg.id, "clip", { ...clip, ...patch }, "clip").catch(() => {});
   const number = (value, bounds, max) => el("input", { type: "number", step: "0.1", min: String(bounds.min),
     max: String(Math.min(bounds.max, max)), value: value == null ? "" : String(value) });
   const start = number(clip.start || 0, words.start, seg.video.duration);
