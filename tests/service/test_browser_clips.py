@@ -96,6 +96,10 @@ def test_a_clips_trim_and_fit_are_edited_in_the_page_and_kept(
     page.fill("#clip-end-s", "1.6")
     page.dispatch_event("#clip-end-s", "change")
     wait_until(page, "document.querySelector('#save-state').className === 'save-state ok'")
+    # The page has drawn the saved trim (0.4-1.6 s) before the next change, as a creator
+    # sees it: a change made before that sends the clip as drawn and drops the new end.
+    wait_until(page, f"(document.querySelector('#segment-{clip_seg} .clip-length')"
+                     "?.textContent || '').startsWith('Clip 1.2 s')")
     page.wait_for_selector("#clip-when-shorter")
     page.select_option("#clip-when-shorter", "loop")
 
