@@ -31,9 +31,17 @@ def test_focus_is_patched_with_if_match_validated_and_cleared_by_a_new_picture(
         assert studio.client.patch(url, json={"focus": bad}).status_code == 400
     rows = studio.app.state.studio.store.segments(pid)  # the manifest a render gets has it
     assert build_manifest("t", {}, rows)["segments"][0]["focus"] == [0.25, 0.75]
-    # A new picture has its own focus to find.
+    # The picture's addresses change with the picture, not with its focus or text: the
+    # page keeps what it has loaded.
+    texted = studio.client.patch(url, json={"text": "Another line."})
+    assert texted.status_code == 200
+    assert changed.json()["image"] == texted.json()["image"] == seg["image"]
+    # A new picture has its own focus to find, and new addresses.
     assert studio.upload(pid, seg["id"], "image", png_bytes()).status_code == 200
-    assert _segment(studio, pid)["focus"] is None
+    fresh = _segment(studio, pid)
+    assert fresh["focus"] is None
+    assert fresh["image"]["url"] != seg["image"]["url"]
+    assert fresh["image"]["thumbnail_url"] != seg["image"]["thumbnail_url"]
     cleared = studio.client.patch(url, json={"focus": None})
     assert cleared.status_code == 200 and cleared.json()["focus"] is None
 

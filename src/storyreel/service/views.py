@@ -5,6 +5,7 @@ Nothing here changes state; :class:`~storyreel.service.studio.Studio` holds the 
 
 from __future__ import annotations
 
+import hashlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,13 @@ class Views:
     # -- segments --------------------------------------------------------------------------
 
     def _media_url(self, project_id: int, segment: SegmentRow, what: str) -> str:
-        return (f"/api/projects/{project_id}/segments/{segment.id}/{what}/"
-                f"?v={int(segment.updated_at * 1000)}")
+        """The file's address, versioned by the file itself: each upload is stored under a
+        new name, so the address changes when the file does and not when the text, the
+        focus or the clip's trim do (the page keeps the pictures it has loaded)."""
+        kind = "image" if what == "thumbnail" else what
+        name = getattr(segment, f"{kind}_file") or ""
+        version = hashlib.blake2s(name.encode(), digest_size=6).hexdigest()
+        return f"/api/projects/{project_id}/segments/{segment.id}/{what}/?v={version}"
 
     def segment_out(self, segment: SegmentRow, number: int) -> SegmentOut:
         """A segment as the API shows it."""

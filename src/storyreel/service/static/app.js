@@ -246,10 +246,37 @@ function projectBusy() {
     $$("[data-path][data-dirty='1']").length > 0;
 }
 
-function rememberProject(project) {
-  if (!state.project || state.project.id !== project.id) versions.clear();
-  if (!versions.has(`project:${project.id}`) || !projectBusy()) remember(`project:${project.id}`, project);
-  for (const seg of project.segment_list) remember(segmentKey(seg.id), seg);
+// Writes answered so far, and for each resource the count at its last answer: a read sent
+// before a write's answer came may still show the older version, even when answered after it.
+let writes = 0;
+const written = new Map();
+const wrote = (key) => written.set(key, ++writes);
+const newerThan = (key, asked) => (written.get(key) ?? 0) > asked;
+
+// `asked`: the count of writes answered when the project was asked for. A segment written
+// since keeps the version its write answered, in `versions` and in the project shown.
+function rememberProject(project, asked = writes) {
+  if (!state.project || state.project.id !== project.id) { versions.clear(); written.clear(); }
+  const key = `project:${project.id}`;
+  if ((!versions.has(key) || !projectBusy()) && !newerThan(key, asked)) remember(key, project);
+  project.segment_list = project.segment_list.map((seg) => {
+    const segKey = segmentKey(seg.id);
+    if (!newerThan(segKey, asked) || !versions.has(segKey)) { remember(segKey, seg); return seg; }
+    return { ...versions.get(segKey).data, number: seg.number };
+  });
+}
+
+// Reads of the open project, in the order they were sent: an answer that comes after a
+// later one's is dropped (null) rather than shown over it.
+let readsSent = 0;
+let readShown = 0;
+async function readProject(id) {
+  const order = ++readsSent, asked = writes;
+  const fresh = await api("GET", `/api/projects/${id}/`);
+  if (order < readShown) return null;
+  readShown = order;
+  rememberProject(fresh, asked);
+  return fresh;
 }
 
 const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -263,12 +290,14 @@ async function conditional(key, send, settle) {
     try {
       const answer = await send(ifMatch(key));
       remember(key, answer);
+      wrote(key);
       return answer ?? true;
     } catch (err) {
       if (err.status !== 412 || !err.current || attempt >= 3) throw err;
       const seen = versions.has(key) ? versions.get(key).data : null;
       const choice = await settle(err.current, seen);
       remember(key, err.current);
+      wrote(key);
       if (choice !== "send") return null;
     }
   }
@@ -349,14 +378,14 @@ function closeDrawer() {
 async function openProject(id) {
   let project;
   try {
-    project = await api("GET", `/api/projects/${id}/`);
+    project = await readProject(id);
   } catch (err) {
     if (err.status === 404) location.hash = "";
     showError(err);
     return;
   }
+  if (!project) return;  // a later read of it is shown
   const switching = !state.project || state.project.id !== project.id;
-  rememberProject(project);
   state.project = project;
   if (switching) {
     state.selected = project.segment_list.length ? project.segment_list[0].id : null;
@@ -394,8 +423,8 @@ function closeProject() {
 // Re-read the project after a change of segments or media; fields being edited keep their text.
 async function reloadProject() {
   if (!state.project) return;
-  const fresh = await api("GET", projectPath());
-  rememberProject(fresh);
+  const fresh = await readProject(state.project.id);
+  if (!fresh || !state.project || fresh.id !== state.project.id) return;
   state.project = fresh;
   if (!isEditing($("#title"))) $("#title").value = fresh.title;
   renderTimeline();
@@ -1822,10 +1851,10 @@ function segmentLanguage(seg) {
 // ---------------------------------------------------------------- clips and cards
 
 // A clip's or card's settings are saved at once, with If-Match; each change is a step of undo.
-async function setSegmentValue(segmentId, name, value, label, record = true) {
+async function setSegmentValue(segmentId, name, value, label, record = true, base = undefined) {
   const id = currentId(segmentId);
   const key = segmentKey(id);
-  const before = segmentById(id)?.[name] ?? null;
+  const before = base !== undefined ? base : segmentById(id)?.[name] ?? null;
   const shown = (v) => (typeof v === "string" || v == null ? v : JSON.stringify(v));
   const fresh = await save(() => serial(key, () => conditional(key,
     (headers) => api("PATCH", projectPath(`segments/${id}/`), { [name]: value }, headers),
@@ -1879,11 +1908,21 @@ function labelled(text, control) {
   return el("div", { class: "clip-field" }, el("label", { htmlFor: id, textContent: text }), control);
 }
 
+// For each segment, the clip last sent and not yet drawn: a change made before the panel
+// is drawn again builds on it, so a quick second change keeps the first.
+const clipsSent = new Map();
+
 function clipEditor(seg) {
   const words = state.words.clip;
   const clip = seg.clip || {};
   const box = el("div", { class: "clip-editor" });
-  const change = (patch) => setSegmentValue(seg.id, "clip", { ...clip, ...patch }, "clip").catch(() => {});
+  const change = (patch) => {
+    const base = clipsSent.has(seg.id) ? clipsSent.get(seg.id) : segmentById(seg.id)?.clip ?? null;
+    const value = { ...(base || {}), ...patch };
+    clipsSent.set(seg.id, value);
+    setSegmentValue(seg.id, "clip", value, "clip", true, base).catch(() => {})
+      .finally(() => { if (clipsSent.get(seg.id) === value) clipsSent.delete(seg.id); });
+  };
   const number = (value, bounds, max) => el("input", { type: "number", step: "0.1", min: String(bounds.min),
     max: String(Math.min(bounds.max, max)), value: value == null ? "" : String(value) });
   const start = number(clip.start || 0, words.start, seg.video.duration);
