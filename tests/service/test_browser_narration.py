@@ -3,6 +3,7 @@ a narration without asking. Needs Debian's ``chromium`` (see ``test_browser``)."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,17 @@ def test_a_recording_asks_before_it_replaces_a_narration(
     assert watch.problems == []
 
 
+def _planned_seconds(server: LiveServer, project: int, above: float) -> float:
+    """The video's length as the studio plans it, once it is over ``above`` seconds."""
+    deadline = time.monotonic() + 30
+    while True:
+        seconds = float(httpx.get(f"{server.url}/api/projects/{project}/frames/")
+                        .json()["seconds"])
+        if seconds > above or time.monotonic() > deadline:
+            return seconds
+        time.sleep(0.1)
+
+
 def test_the_page_follows_typing_and_renders_without_a_reload(
         live_server: Callable[..., LiveServer], page: Any, tmp_path: Path) -> None:
     server = live_server()
@@ -139,12 +151,17 @@ def test_the_page_follows_typing_and_renders_without_a_reload(
     page.goto(f"{server.url}/#/project/{ready['id']}")
     page.wait_for_selector(".segment")
     meta = "document.querySelector('#project-meta').textContent"
-    assert "about 0 s" in page.evaluate(meta)
+    # The page says how long the video will be, as planned (gaps and fades included).
+    empty = _planned_seconds(server, ready["id"], above=-1.0)
+    assert empty < 1.0  # no words, no narration: hardly a video
+    wait_until(page, f"{meta}.includes('about {empty:.1f} s')")
     assert page.inner_text(".seg-missing") == "Needs a narration"
     assert page.is_hidden("#narrate-missing")
 
     page.locator(".seg-text").fill("One two three four five")  # five words: about 2 s
-    wait_until(page, f"{meta}.includes('about 2.0 s')")
+    planned = _planned_seconds(server, ready["id"], above=empty + 1.0)
+    assert 2.0 <= planned < 4.0
+    wait_until(page, f"{meta}.includes('about {planned:.1f} s')")
     wait_until(page, "document.querySelector('.seg-missing').textContent === ''")
     wait_until(page, "!document.querySelector('#narrate-missing').hidden")
     assert page.inner_text("#narrate-missing") == "Generate narration (1)"

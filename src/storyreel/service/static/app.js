@@ -437,7 +437,10 @@ function updateMeta() {
   const p = state.project;
   const { width, height, fps } = p.options;
   const segments = p.segment_list;
-  const total = segments.reduce((sum, seg) => sum + segDuration(seg), 0);
+  // The video's length as planned (gaps, fades, intro and outro included) once the frame
+  // grid is read, as the scrubber shows it; until then, the narrations' sum.
+  const planned = scrub.grid && scrub.project === p.id ? scrub.grid.seconds : null;
+  const total = planned ?? segments.reduce((sum, seg) => sum + segDuration(seg), 0);
   const estimated = segments.some((seg) => !seg.audio) ? "about " : "";
   $("#project-meta").textContent = `${segments.length} segment${segments.length === 1 ? "" : "s"} · ${estimated}${fmtSeconds(total) || "0 s"} · ${width}×${height} · ${Number(fps).toFixed(fps % 1 ? 2 : 0)} fps`;
 }
@@ -1497,6 +1500,7 @@ async function loadFrameGrid() {
   const slider = $("#scrub");
   if (scrub.project !== id) { slider.value = "0"; scrub.project = id; }
   scrub.grid = grid;
+  updateMeta();
   $("#scrubber").hidden = !state.project.segment_list.length;
   slider.max = String(Math.max(0, grid.frames - 1));
   showScrubTime();
