@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -290,35 +291,38 @@ def test_serve_refuses_a_public_address_without_token(tmp_path: Path,
 
 
 def test_serve_starts_and_answers(tmp_path: Path) -> None:
+    """``--port 0`` takes a free port, and the address printed is the one listened on."""
     import socket
     import urllib.request
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--data-dir",
-                             str(tmp_path / "data")], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*CLI, "serve", "--port", "0", "--data-dir",
+                             str(tmp_path / "data")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        body = ""
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/projects/",
-                                            timeout=2) as response:
-                    body = response.read().decode()
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert json.loads(body) is not None
+        assert proc.stderr is not None
+        said = proc.stderr.readline()  # the first line; the test's timeout bounds the wait
+        found = re.search(r"studio at (http://127\.0\.0\.1:(\d+)/) \(Ctrl-C to stop\)", said)
+        assert found, said
+        url, port = found.group(1), int(found.group(2))
+        assert port != 0
+        with urllib.request.urlopen(f"{url}api/projects/", timeout=30) as response:
+            assert json.loads(response.read().decode()) == []
+        # The port is taken: a second studio on it says so in one line.
+        again = subprocess.run([*CLI, "serve", "--port", str(port), "--data-dir",
+                                str(tmp_path / "other")], capture_output=True, text=True,
+                               timeout=60)
+        assert again.returncode == 2
+        assert again.stderr.strip() == (
+            f"storyreel: error: cannot listen on 127.0.0.1:{port}: Address already in use")
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # the first studio still listens
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            _, err = proc.communicate(timeout=20)
+            proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-            _, err = proc.communicate()
-    assert f"http://127.0.0.1:{port}/" in err
+            proc.communicate()
 
 
 def test_validate_finds_truncated_jpeg_and_broken_font(tmp_path: Path,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import av
 import pytest
-from farmkit import RedisServer, Workers, free_port, refused_port
+from farmkit import RedisServer, Workers, refused_port
 from redis import Redis
 from rq.registry import FinishedJobRegistry
 from test_distributed import make_project
@@ -52,7 +52,7 @@ def test_cli_says_in_one_line_when_redis_cannot_be_reached(tmp_path: Path) -> No
 def _cli_says_redis_cannot_be_reached(tmp_path: Path, url: str) -> None:
     for command in (["render", str(tmp_path / "story.json"), "--redis", url],
                     ["worker", "--redis", url, "--shared", str(tmp_path)],
-                    ["serve", "--redis", url, "--port", str(free_port()),
+                    ["serve", "--redis", url, "--port", "0",
                      "--data-dir", str(tmp_path / "studio")]):
         done = subprocess.run([sys.executable, "-m", "storyreel", *command],
                               capture_output=True, text=True, timeout=120)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 from PIL import Image
-from studiokit import Studio, free_port, png_bytes
+from studiokit import Studio, png_bytes, serve_studio
 
 import storyreel
 from storyreel.errors import MediaError
@@ -48,23 +48,6 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    code = ("import sys; from pathlib import Path; from storyreel.service import run_server; "
-            "run_server(port=int(sys.argv[1]), data_dir=Path(sys.argv[2]))")
-    server = subprocess.Popen([sys.executable, "-c", code, str(port), str(data_dir)],
-                              env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/projects/").status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    server.wait()
-    raise AssertionError("the studio server did not start")
-
-
 def _peak(pid: int) -> int:
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
         line = next(line for line in status if line.startswith("VmHWM:"))
@@ -84,10 +67,9 @@ def float_tiff(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_previews_of_a_huge_still_stay_in_bounded_server_memory(float_tiff: Path,
                                                                 tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    port = free_port()
-    server = _serve(data_dir, port)
+    server, url = serve_studio(data_dir, env=_env())
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=120) as client:
             project = client.post("/api/projects/", json={
                 "title": "Big", "width": 1280, "height": 720,
                 "segments": [{"text": f"Part {i} of it."} for i in range(3)]}).json()
@@ -100,10 +82,9 @@ def test_previews_of_a_huge_still_stay_in_bounded_server_memory(float_tiff: Path
         server.terminate()
         server.wait()
     # A fresh server: its peak is what the previews cost, not the uploads.
-    port = free_port()
-    server = _serve(data_dir, port)
+    server, url = serve_studio(data_dir, env=_env())
     try:
-        base = f"http://127.0.0.1:{port}/api/projects/{pid}"
+        base = f"{url}/api/projects/{pid}"
         urls = [f"{base}/preview.png"] + [
             f"{base}/segments/{s['id']}/preview.png?at={at}"
             for s in project["segment_list"] for at in ("start", "end")]

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import queue
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -160,6 +165,53 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def serve_studio(data_dir: Path, env: Mapping[str, str] | None = None,
+                 timeout: float = 60.0) -> tuple[subprocess.Popen[str], str]:
+    """``storyreel serve --port 0`` in a child process: the process and the address it
+    printed, once it answers. The port is the one the studio bound itself, so no other
+    test process can take it in between. The caller stops the process."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storyreel", "serve", "--port", "0", "--data-dir",
+         str(data_dir)], env=None if env is None else dict(env),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def drain() -> None:  # until the process ends, so its log never fills the pipe
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=drain, name="studio-stderr", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    said: list[str] = []
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"the studio did not say its address: {''.join(said)}"
+                                     ) from None
+            if line is None:
+                raise AssertionError(f"the studio exited: {''.join(said)}")
+            said.append(line)
+            found = re.search(r"studio at (http://127\.0\.0\.1:\d+)/", line)
+            if found:
+                url = found.group(1)
+                break
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/api/projects/").status_code == 200:
+                    return process, url
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError(f"the studio at {url} did not answer")
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
 
 
 class LiveServer:

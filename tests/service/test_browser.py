@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from studiokit import LiveServer, free_port
+from studiokit import LiveServer
 
 from storyreel.service import create_app
 
@@ -362,7 +362,7 @@ def test_a_page_on_another_origin_changes_nothing(page: Any, tmp_path: Path) -> 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        other = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
+        other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
         thread = threading.Thread(target=other.serve_forever, daemon=True)
         thread.start()
         try:
@@ -374,6 +374,7 @@ def test_a_page_on_another_origin_changes_nothing(page: Any, tmp_path: Path) -> 
         finally:
             other.shutdown()
             thread.join()
+            other.server_close()
         assert errors == []  # the attacking page ran all its script
         assert len(posts) == 4 and {status for _, _, status in posts[1:]} == {403}
         assert not any(method == "PATCH" for method, _, _ in recorder.answers)  # no preflight pass

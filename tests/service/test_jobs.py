@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +14,7 @@ import av
 import httpx
 import pytest
 from PIL import Image
-from studiokit import FakeRunner, LiveServer, Studio, free_port, wait_status, wav_bytes
+from studiokit import FakeRunner, LiveServer, Studio, serve_studio, wait_status, wav_bytes
 
 from storyreel.errors import RenderCancelled
 from storyreel.render.progress import Progress
@@ -387,28 +385,11 @@ def test_render_with_background_music(studio: Studio, tmp_path: Path) -> None:
         assert container.streams.audio[0].codec_context.sample_rate == 48_000
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    code = ("import sys; from pathlib import Path; from storyreel.service import run_server; "
-            "run_server(port=int(sys.argv[1]), data_dir=Path(sys.argv[2]))")
-    process = subprocess.Popen([sys.executable, "-c", code, str(port), str(data_dir)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/projects/").status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    process.wait()
-    raise AssertionError("the studio server did not start")
-
-
 def test_a_killed_server_leaves_no_stuck_job(tmp_path: Path) -> None:
-    data_dir, port = tmp_path / "data", free_port()
-    server = _serve(data_dir, port)
+    data_dir = tmp_path / "data"
+    server, url = serve_studio(data_dir)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=30) as client:
             studio = Studio(client, None, data_dir, tmp_path)  # type: ignore[arg-type]
             project = studio.ready(seconds=30.0)
             job_id = _render(studio, project["id"])
@@ -422,9 +403,9 @@ def test_a_killed_server_leaves_no_stuck_job(tmp_path: Path) -> None:
         time.sleep(0.1)  # the orphaned render notices and cleans up after itself
     assert list(output.iterdir()) == []
 
-    server = _serve(data_dir, port)
+    server, url = serve_studio(data_dir)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=30) as client:
             status = wait_status(client, project["id"], timeout=120)
     finally:
         server.terminate()

@@ -124,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="start the local studio (web page + HTTP API)")
     serve.add_argument("--host", default=os.environ.get("STORYREEL_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("STORYREEL_PORT", "8000")))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("STORYREEL_PORT", "8000")),
+                       help="TCP port (default: $STORYREEL_PORT or 8000; 0: any free one, "
+                            "shown in the address printed)")
     serve.add_argument("--data-dir", type=Path, default=None,
                        help="data folder (default: $STORYREEL_DATA_DIR or a per-user folder)")
     serve.add_argument("--token", default=None,
@@ -674,17 +676,20 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
     if args.redis:
         from storyreel.credentials import REDIS_URL_ENV
         from storyreel.distributed.connection import connect
 
         connect(args.redis).close()  # fail now, in one line, rather than in every render
         os.environ[REDIS_URL_ENV] = args.redis  # read by each render's process
-    console.print(f"storyreel studio at {url} (Ctrl-C to stop)", markup=False)
+
+    def listening(port: int) -> None:  # the port bound (any free one for --port 0)
+        url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
+        console.print(f"storyreel studio at {url} (Ctrl-C to stop)", markup=False)
+
     try:
         run_server(host=args.host, port=args.port, data_dir=args.data_dir, token=token,
-                   max_jobs=args.max_jobs)
+                   max_jobs=args.max_jobs, on_listening=listening)
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc
     return EXIT_OK

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+from collections.abc import Callable
 from pathlib import Path
 
+from storyreel.errors import StudioConfigError
 from storyreel.service.app import create_app
 from storyreel.service.config import (
     DataDirLock,
@@ -20,19 +24,22 @@ log = logging.getLogger("storyreel.service")
 
 
 def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None,
-               token: str | None = None, max_jobs: int = 1) -> None:
+               token: str | None = None, max_jobs: int = 1,
+               on_listening: Callable[[int], None] | None = None) -> None:
     """Serve the studio until interrupted (blocking).
 
     Args:
         host: Address to bind. Anything but a loopback address needs a token.
-        port: TCP port.
+        port: TCP port; 0 for any free one (``on_listening`` says which).
         data_dir: Data folder (default: :func:`default_data_dir`).
         token: Access token every request must carry (default: ``$STORYREEL_TOKEN``).
         max_jobs: Renders that may run at the same time.
+        on_listening: Called with the port once it is bound, before requests are served.
 
     Raises:
-        StudioConfigError: A non-loopback address without a token, a bad port or a job count
-            outside 1-:data:`~storyreel.service.config.MAX_JOBS`.
+        StudioConfigError: A non-loopback address without a token, a bad port, a port
+            that cannot be bound, or a job count outside
+            1-:data:`~storyreel.service.config.MAX_JOBS`.
     """
     import uvicorn
 
@@ -45,6 +52,22 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
     probe.release()
     app = create_app(folder, token=token, max_jobs=max_jobs,
                      allowed_hosts=None if is_loopback(host) else {host})
-    log.info("storyreel studio: data in %s, serving http://%s:%d/", folder, host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
-                timeout_graceful_shutdown=5)
+    with _listening(host, port) as listener:
+        bound = int(listener.getsockname()[1])
+        log.info("storyreel studio: data in %s, serving http://%s:%d/", folder, host, bound)
+        if on_listening is not None:
+            on_listening(bound)
+        config = uvicorn.Config(app, log_level="info", proxy_headers=False,
+                                timeout_graceful_shutdown=5)
+        uvicorn.Server(config).run(sockets=[listener])
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` and listening (as uvicorn would bind it), so
+    that the port is known, and taken, before the address is shown."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise StudioConfigError(f"cannot listen on {host}:{port}: {reason}") from exc
