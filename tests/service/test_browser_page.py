@@ -452,3 +452,32 @@ def test_a_title_change_undoes_and_each_project_has_its_own_history(
     page.keyboard.press("Control+y")
     assert _undo_count(page) == 1
     assert _saved(server, first["id"])["title"] == "Mañana, 東京"
+
+
+def test_the_save_state_shows_at_phone_width(live_server: Callable[..., LiveServer],
+                                             page: Any) -> None:
+    """At phone width the save state is one sign beside the title, and says the words to a
+    screen reader: saving, saved, or not saved."""
+    server = live_server()
+    project = _project(server, ["A first line."])
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server.url}/#/project/{project['id']}")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    page.fill(".seg-text", "A first line, changed on a phone.")
+    page.locator(".seg-text").blur()
+    wait_until(page, "document.querySelector('#save-state').classList.contains('ok')")
+    sign = "getComputedStyle(document.querySelector('#save-state'), '::before').content"
+    assert page.evaluate(sign) == '"✓"'
+    box = page.locator("#save-state").bounding_box()
+    assert box is not None and box["width"] > 4 and box["height"] > 4
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and 0 <= box["y"] < 60
+    title = page.locator("#title").bounding_box()
+    assert title is not None and title["width"] > 80  # the title keeps its room
+    assert page.text_content("#save-state") == "All changes saved"
+    # A save that fails shows its own sign.
+    httpx.delete(f"{server.url}/api/projects/{project['id']}/")
+    page.fill(".seg-text", "Typed after the project was deleted elsewhere.")
+    page.locator(".seg-text").blur()
+    wait_until(page, "document.querySelector('#save-state').classList.contains('bad')")
+    assert page.evaluate(sign) == '"!"'
+    assert page.text_content("#save-state") == "Not saved"
