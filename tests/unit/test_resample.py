@@ -115,6 +115,22 @@ def test_writes_only_inside_a_padded_view_and_reuses_its_buffers() -> None:
                   ).max() <= 1.5
 
 
+def test_a_widening_view_keeps_its_working_buffers() -> None:
+    """A zoom out spans a row more of the plane on most frames: the working buffers are
+    made once for the frame's width, not again each time (fresh buffers of several MB a
+    frame cost the kernel a page fault per 4 KiB)."""
+    plane = noise(300, 400)
+    sampler = PlaneSampler(plane)
+    out = np.zeros((90, 160), np.uint8)
+    buffers = []
+    for k in range(12):
+        step = 1.0 + 0.15 * k  # each frame sees more of the plane
+        sampler.draw(out, (2.0, 1.0), (step, step))
+        assert np.abs(out - bilinear(plane, out.shape, (2.0, 1.0), (step, step))).max() <= 1.5
+        buffers.append(sampler._by_column)
+    assert all(b is buffers[0] for b in buffers), "working buffers were made again"
+
+
 @pytest.mark.parametrize("step", [(0.0, 1.0), (1.0, -1.0), (float("nan"), 1.0)])
 def test_steps_must_be_positive(step: tuple[float, float]) -> None:
     with pytest.raises(ValueError, match="positive"):

@@ -141,8 +141,12 @@ class PlaneSampler:
         lo = int(rows[0])
         span = int(rows[-1]) + 2 - lo
         if self._by_column.size < width * span:
-            self._by_column = np.empty(width * span, np.uint16)
-            self._by_row = np.empty(width * span, np.uint16)
+            # Sized once for the tallest span a frame of this width can need (the whole
+            # plane): a motion that widens the view needs a row more on most frames, and
+            # growing by that each time made fresh buffers of several MB a frame.
+            size = width * max(span, self._height)
+            self._by_column = np.empty(size, np.uint16)
+            self._by_row = np.empty(size, np.uint16)
         by_column = self._by_column[: width * span].reshape(width, span)
         by_row = self._by_row[: width * span].reshape(span, width)
         _rows_u8(self._columns, cols, col_w, lo, by_column)

@@ -71,6 +71,10 @@ log = logging.getLogger("storyreel")
 _MIN_PART_SECONDS = 1
 _TAIL_GUARD_SECONDS = 0.5
 _SCRATCH_DIR = ".storyreel-work"
+# The sound track is mixed and encoded a second at a time: its working arrays (a few
+# hundred KB each) are reused from the heap, where 10-second blocks took fresh pages
+# of several MB from the kernel for every temporary.
+_SOUND_BLOCK_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -644,7 +648,7 @@ class Job:
         sounds = DRAFT_SOUNDS if self.draft else None
         with story_mix(self.project, story, gain, limit=limit, sounds=sounds) as mix, \
                 Mp4Encoder(path, settings, streams=("audio",), quick_audio=self.draft) as encoder:
-            step = frame_to_sample(round(plan.fps * 10), plan.fps, SAMPLE_RATE)
+            step = frame_to_sample(round(plan.fps * _SOUND_BLOCK_SECONDS), plan.fps, SAMPLE_RATE)
             for end in range(step, plan.total_samples + step, step):
                 raise_if_cancelled(stop)
                 encoder.write_audio(mix.read_until(min(end, plan.total_samples)))
