@@ -1,8 +1,10 @@
-"""The page and a still's focus: clicked on the whole picture, saved with If-Match, undone."""
+"""The page and a picture's focus (a still's or a clip's): clicked on the whole picture,
+saved with If-Match, undone."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ from studiokit import LiveServer, png_bytes, wav_bytes
 from test_browser import Watch, page, wait_until
 from test_browser_clips import _axe_problems
 from test_browser_page import AXE
+
+from media import write_clip
 
 __all__ = ["page"]  # the Chromium page fixture this module's tests take
 
@@ -149,3 +153,48 @@ def test_a_cut_is_rendered_from_the_videos_list_with_its_thumbnail(
     assert "outside the project" in page.text_content("#toasts .toast.error")
     assert len(httpx.get(f"{server.url}/api/projects/{pid}/renders/").json()) == 1
     assert [p for p in watch.problems if "400" not in p] == []
+
+
+def test_a_clips_focus_is_chosen_on_its_first_frame(
+        live_server: Callable[..., LiveServer], page: Any, tmp_path: Path) -> None:
+    """A wide clip in a vertical video: the focus view shows the trim's first frame whole,
+    a click there sets the focus, and the stage frames the clip around it."""
+    server = live_server()
+    watch = Watch(page)
+    created = httpx.post(server.url + "/api/projects/", json={
+        "title": "Footage", "width": 180, "height": 320,
+        "segments": [{"text": "The boats come in at dawn."}]}).json()
+    pid, sid = created["id"], created["segment_list"][0]["id"]
+    clip = write_clip(tmp_path / "wide.mp4", frames=20, fps=Fraction(10), size=(320, 180))
+    sent = httpx.post(f"{server.url}/api/projects/{pid}/segments/{sid}/video/",
+                      files={"file": ("wide.mp4", clip.read_bytes(), "video/mp4")})
+    assert sent.status_code == 200, sent.text
+    page.goto(f"{server.url}/#/project/{pid}")
+    page.wait_for_selector("#editor:not([hidden]) .segment")
+    page.click(f"#segment-{sid} .seg-number")
+    wait_until(page, "!document.querySelector('#show-focus').hidden && "
+                     "document.querySelector('#frame-start').naturalWidth > 0")
+    first_preview = page.get_attribute("#frame-start", "src")
+    page.click("#show-focus")
+    wait_until(page, "!document.querySelector('#focus-view').hidden && "
+                     "document.querySelector('#focus-picture').naturalWidth === 320")
+    assert "clip-frame.png" in (page.get_attribute("#focus-picture", "src") or "")
+    assert "first frame" in page.text_content("#focus-note").lower()
+    box = page.evaluate("""() => {
+        const img = document.querySelector('#focus-picture');
+        const r = img.getBoundingClientRect();
+        const s = Math.min(img.clientWidth / img.naturalWidth,
+                           img.clientHeight / img.naturalHeight);
+        const w = img.naturalWidth * s, h = img.naturalHeight * s;
+        return { x: r.left + (img.clientWidth - w) / 2, y: r.top + (img.clientHeight - h) / 2,
+                 w, h };
+    }""")
+    page.mouse.click(box["x"] + 0.85 * box["w"], box["y"] + 0.4 * box["h"])
+    wait_until(page, f"{SAVED} && !document.querySelector('#focus-marker').hidden")
+    focus = _focus(server, pid)
+    assert abs(focus[0] - 0.85) < 0.02 and abs(focus[1] - 0.4) < 0.02
+    page.click("#show-start")
+    wait_until(page, f"document.querySelector('#frame-start').getAttribute('src') !== "
+                     f"{first_preview!r} && "
+                     "document.querySelector('#frame-start').naturalWidth > 0")
+    assert watch.problems == []

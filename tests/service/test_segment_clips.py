@@ -135,3 +135,34 @@ def test_a_bundle_brings_its_clips_cards_and_clip_options(studio: Studio,
     assert interlude["missing"] == []  # an interlude: no narration needed
     folder = studio.data_dir / "projects" / str(response.json()["id"]) / "video"
     assert len(list(folder.iterdir())) == 1
+
+
+def test_a_clips_first_frame_is_served_whole_for_its_focus(studio: Studio,
+                                                          tmp_path: Path) -> None:
+    """The picture a clip's focus is chosen on: the first frame of its trim, uncropped
+    (a 16:9 clip in a vertical project), at its own size when small."""
+    project = studio.create(width=180, height=320)
+    pid, sid = project["id"], project["segment_list"][0]["id"]
+    url = f"/api/projects/{pid}/segments/{sid}/clip-frame.png"
+    assert studio.client.get(url).status_code == 404  # no clip yet
+    assert studio.upload(pid, sid, "video", clip_bytes(tmp_path)).status_code == 200
+    first = studio.client.get(url)
+    assert first.status_code == 200 and first.headers["content-type"] == "image/png"
+    picture = Image.open(io.BytesIO(first.content))
+    assert picture.size == (160, 90)
+    assert read_counter(np.asarray(picture.convert("L"))) == 0
+    # Trimmed to start at 0.7 s: the frame there (10 fps).
+    trimmed = studio.client.patch(f"/api/projects/{pid}/segments/{sid}/",
+                                  json={"clip": {"start": 0.7}})
+    assert trimmed.status_code == 200, trimmed.text
+    later = Image.open(io.BytesIO(studio.client.get(url).content))
+    assert read_counter(np.asarray(later.convert("L"))) == 7
+    # Its focus is set as a still's is, and the video frames the clip around it.
+    left = studio.client.get(f"/api/projects/{pid}/segments/{sid}/preview.png?at=start")
+    focused = studio.client.patch(f"/api/projects/{pid}/segments/{sid}/",
+                                  json={"focus": [0.95, 0.5]})
+    assert focused.status_code == 200 and focused.json()["focus"] == [0.95, 0.5]
+    right = studio.client.get(f"/api/projects/{pid}/segments/{sid}/preview.png?at=start")
+    shown = [np.asarray(Image.open(io.BytesIO(r.content)).convert("L"), dtype=np.int16)
+             for r in (left, right)]
+    assert np.abs(shown[0] - shown[1]).mean() > 5  # another part of the frame is kept

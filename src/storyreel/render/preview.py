@@ -55,8 +55,9 @@ from storyreel.timeline.captions import (
 from storyreel.timeline.framing import Focus
 from storyreel.timeline.story import ClipFacts
 
-__all__ = ["FILMSTRIP_FRAMES", "FILMSTRIP_HEIGHT", "SAMPLE_CAPTION", "StillCache", "StillDecoder",
-           "StillLoader", "caption_preview", "clip_filmstrip", "segment_frame"]
+__all__ = ["CLIP_FRAME_SIDE", "FILMSTRIP_FRAMES", "FILMSTRIP_HEIGHT", "SAMPLE_CAPTION",
+           "StillCache", "StillDecoder", "StillLoader", "caption_preview", "clip_filmstrip",
+           "clip_first_frame", "segment_frame"]
 
 #: When in a caption its preview is drawn.
 Moment = Literal["start", "middle", "end"]
@@ -65,6 +66,9 @@ Moment = Literal["start", "middle", "end"]
 FILMSTRIP_FRAMES = 4
 #: A filmstrip frame's height in pixels (its width follows the clip's shape).
 FILMSTRIP_HEIGHT = 72
+
+#: The longest side of a clip's first frame drawn whole (:func:`clip_first_frame`).
+CLIP_FRAME_SIDE = 960
 
 #: The caption shown while the project has no text yet.
 SAMPLE_CAPTION = "Your captions follow every word"
@@ -325,6 +329,26 @@ def clip_filmstrip(visual: Video, *, count: int = FILMSTRIP_FRAMES,
             planes = reader.frame_at(at).planes(*size)
             tiles.append(yuv420_to_rgb(planes.y, planes.u, planes.v))
     return np.ascontiguousarray(np.concatenate(tiles, axis=1))
+
+
+def clip_first_frame(visual: Video, *, longest: int = CLIP_FRAME_SIDE) -> NDArray[np.uint8]:
+    """The first frame of a clip's trim, whole and upright (not cropped to the video's
+    shape), as an RGB array at most ``longest`` pixels on its longest side: the frame its
+    focus is found on, to choose the focus on.
+
+    Raises:
+        MediaError: The clip cannot be read, or its trim starts after its end.
+    """
+    info = probe_clip(visual.video)
+    start = visual.clip.trim[0]
+    if start >= info.duration:
+        raise MediaError(f"the clip's trim starts at {float(start):g} s, after its end "
+                         f"({float(info.duration):g} s)", path=visual.video)
+    scale = min(1.0, longest / max(info.width, info.height))
+    size = (max(2, 2 * round(info.width * scale / 2)), max(2, 2 * round(info.height * scale / 2)))
+    with ClipReader(visual.video, start=start, size=size, read_ahead=1) as reader:
+        planes = reader.frame_at(start).planes(*size)
+        return yuv420_to_rgb(planes.y, planes.u, planes.v)
 
 
 def _blank(width: int, height: int) -> Planes:

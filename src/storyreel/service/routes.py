@@ -486,6 +486,17 @@ def segment_filmstrip(project_id: int, segment_id: int, studio: StudioDep) -> Re
                     headers={"Cache-Control": "no-store"})
 
 
+@router.get("/projects/{project_id}/segments/{segment_id}/clip-frame.png", tags=["segments"],
+            response_class=Response,
+            responses={200: {"content": {"image/png": {}},
+                             "description": "The trimmed clip's first frame, whole"}})
+def segment_clip_frame(project_id: int, segment_id: int, studio: StudioDep) -> Response:
+    """The first frame of the segment's trimmed clip, whole and at most 960 pixels on its
+    longest side (404 without a clip): the picture its focus is chosen on."""
+    return Response(studio.clip_frame(project_id, segment_id), media_type="image/png",
+                    headers={"Cache-Control": "no-store"})
+
+
 # -- file settings --------------------------------------------------------------------------
 
 @router.post("/projects/{project_id}/assets/{name}/", response_model=ProjectDetail,

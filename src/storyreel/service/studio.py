@@ -52,6 +52,7 @@ from storyreel.render.preview import (
     StillCache,
     caption_preview,
     clip_filmstrip,
+    clip_first_frame,
     segment_frame,
 )
 from storyreel.service import uploads
@@ -833,6 +834,17 @@ class Studio:
         if not isinstance(visual, Video):
             raise NotFound("This segment has no clip: drop a video on it first.")
         return self._drawn(lambda: clip_filmstrip(visual))
+
+    def clip_frame(self, project_id: int, segment_id: int) -> bytes:
+        """A PNG of the first frame of the segment's trimmed clip, whole (not cropped)."""
+        segment = self.segment(project_id, segment_id)
+        if not segment.video_file:
+            raise NotFound("This segment has no clip: drop a video on it first.")
+        index = [s.id for s in self.store.segments(project_id)].index(segment_id)
+        visual = self._preview_project(project_id).segments[index].visual
+        if not isinstance(visual, Video):
+            raise NotFound("This segment has no clip: drop a video on it first.")
+        return self._drawn(lambda: clip_first_frame(visual))
 
     def frame_grid(self, project_id: int) -> FrameGridOut:
         """How many frames the video will have, at what rate, and where each segment

@@ -1333,7 +1333,7 @@ function showFrame() {
   end.hidden = !state.frameEnd;
 }
 
-// ---------------------------------------------------------------- stage: a still's focus
+// ---------------------------------------------------------------- stage: a picture's focus
 
 // The whole picture, its focus marked; a click there sets the point every crop keeps.
 function showFocus(on) {
@@ -1346,7 +1346,15 @@ function showFocus(on) {
 
 function focusSegment() {
   const seg = state.selected && segmentById(state.selected);
-  return seg && seg.image ? seg : null;
+  return seg && (seg.image || seg.video) ? seg : null;
+}
+
+// The whole picture the focus is chosen on: the still, or the trimmed clip's first frame
+// (where the render looks for one).
+function focusPictureUrl(seg) {
+  if (seg.image) return seg.image.url;
+  const version = encodeURIComponent(JSON.stringify([seg.video.url, seg.clip?.start ?? 0]));
+  return projectPath(`segments/${seg.id}/clip-frame.png?v=${version}`);
 }
 
 function drawFocus() {
@@ -1357,11 +1365,12 @@ function drawFocus() {
   $("#focus-note").hidden = $("#focus-auto").hidden = !on;
   if (!on) return;
   const picture = $("#focus-picture");
-  if (picture.dataset.url !== seg.image.url) { picture.dataset.url = seg.image.url; picture.src = seg.image.url; }
+  const url = focusPictureUrl(seg);
+  if (picture.dataset.url !== url) { picture.dataset.url = url; picture.src = url; }
   $("#focus-auto").hidden = !seg.focus;
   $("#focus-note").textContent = seg.focus
     ? `Focus of segment ${seg.number}: ${Math.round(seg.focus[0] * 100)} % across, ${Math.round(seg.focus[1] * 100)} % down.`
-    : `Segment ${seg.number}: the focus is found by the render (faces, else what stands out, else the centre). Click the picture to choose it.`;
+    : `Segment ${seg.number}: the focus is found by the render (faces, else what stands out, else the centre${seg.video ? ", on the clip's first frame" : ""}). Click the picture to choose it.`;
   placeFocusMarker();
 }
 
