@@ -319,10 +319,13 @@ def test_serve_starts_and_answers(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.communicate(timeout=20)
+            _, rest = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            _, rest = proc.communicate()
+    # Ctrl-C is how a studio is stopped: a clean end, not an interrupted render.
+    assert proc.returncode == 0, rest
+    assert "interrupted" not in rest
 
 
 def test_validate_finds_truncated_jpeg_and_broken_font(tmp_path: Path,

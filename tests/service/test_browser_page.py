@@ -474,9 +474,11 @@ def test_the_save_state_shows_at_phone_width(live_server: Callable[..., LiveServ
     title = page.locator("#title").bounding_box()
     assert title is not None and title["width"] > 80  # the title keeps its room
     assert page.text_content("#save-state") == "All changes saved"
-    # A save that fails shows its own sign.
-    httpx.delete(f"{server.url}/api/projects/{project['id']}/")
-    page.fill(".seg-text", "Typed after the project was deleted elsewhere.")
+    # A save that fails shows its own sign (the studio answering 500 to it).
+    page.route("**/api/projects/*/segments/*/", lambda route: route.fulfill(
+        status=500, content_type="application/json", body='{"detail": "disk full"}')
+        if route.request.method == "PATCH" else route.continue_())
+    page.fill(".seg-text", "Typed while the studio cannot save.")
     page.locator(".seg-text").blur()
     wait_until(page, "document.querySelector('#save-state').classList.contains('bad')")
     assert page.evaluate(sign) == '"!"'

@@ -219,3 +219,59 @@ def test_a_stale_window_never_undoes_an_order_or_deletes_unseen_words(
                      "'Two, rewritten elsewhere.'")
     assert len(_saved(server, pid)["segment_list"]) == 3
     assert _rows(page) == [three, two, one]
+
+
+HOLD = """([method, path, ms]) => {
+    // The first answer to `method path` after this is handed to the page `ms` late.
+    const real = window.fetch;
+    let armed = true;
+    window.held = (window.held || 0);
+    window.fetch = (url, init) => {
+        if (!armed || (init && init.method || "GET") !== method || !String(url).endsWith(path))
+            return real(url, init);
+        armed = false;
+        window.held += 1;
+        return real(url, init).then((answer) => new Promise((resolve) => setTimeout(() => {
+            window.held -= 1;
+            resolve(answer);
+        }, ms)));
+    };
+}"""
+
+
+def test_a_late_read_of_the_project_left_changes_nothing_in_the_one_opened(
+        live_server: Callable[..., LiveServer], page: Any) -> None:
+    """Another project is opened while a change to this one is saved: the read of this one
+    that follows the save, answered before the other's, neither keeps the page on this one
+    nor puts this one's versions in place of the other's."""
+    server = live_server()
+    first = httpx.post(f"{server.url}/api/projects/", json={
+        "title": "Cards", "segments": [{"text": "A card."}]}).json()
+    second = httpx.post(f"{server.url}/api/projects/", json={
+        "title": "The other story", "segments": [{"text": "Its only line."}]}).json()
+    card, line = first["segment_list"][0]["id"], second["segment_list"][0]["id"]
+    sent: list[tuple[str, str | None]] = []
+    page.on("request", lambda r: sent.append((r.url, r.headers.get("if-match")))
+            if r.method == "PATCH" else None)
+    _open(page, server, first["id"])
+    page.click(f"#segment-{card} .seg-number")
+    page.wait_for_selector("#clip-card-title")
+    # The card's save is answered 1 s late and the other project's read 1.5 s late, so
+    # this project is read again (after the save) before the other one's read is back.
+    page.evaluate(HOLD, ["PATCH", f"/segments/{card}/", 1000])
+    page.evaluate(HOLD, ["GET", f"/api/projects/{second['id']}/", 1500])
+    page.fill("#clip-card-title", "Chapter one")
+    page.dispatch_event("#clip-card-title", "change")
+    page.evaluate(f"location.hash = '#/project/{second['id']}'")
+    wait_until(page, "window.held === 0")
+    wait_until(page, f"document.querySelector('#segment-{line}') !== null")
+    page.wait_for_timeout(300)  # anything still on its way
+    assert page.input_value("#title") == "The other story"
+    assert page.locator(f"#segment-{card}").count() == 0
+    # The other project's save carries its own segment's version.
+    _type(page, f"#segment-{line} .seg-text", "Its only line, changed.")
+    wait_until(page, "document.querySelector('#save-state').classList.contains('ok')")
+    tag = second["segment_list"][0]["etag"]
+    assert (f"{server.url}/api/projects/{second['id']}/segments/{line}/", tag) in sent, sent
+    assert _saved(server, second["id"])["segment_list"][0]["text"] == "Its only line, changed."
+    assert _saved(server, first["id"])["segment_list"][0]["title"] == "Chapter one"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -59,7 +60,9 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
             on_listening(bound)
         config = uvicorn.Config(app, log_level="info", proxy_headers=False,
                                 timeout_graceful_shutdown=5)
-        uvicorn.Server(config).run(sockets=[listener])
+        # As uvicorn.run: Ctrl-C or SIGTERM stops the studio, and that is a clean end.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[listener])
 
 
 def _listening(host: str, port: int) -> socket.socket:

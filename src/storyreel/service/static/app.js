@@ -225,8 +225,24 @@ const queues = new Map();
 const projectKey = () => `project:${state.project.id}`;
 const segmentKey = (id) => `segment:${id}`;
 
+// The version an ETag names (`"s.22.7"`: segment 22 at version 7), to tell which of two
+// answers about one resource is the newer; null for a tag of another form.
+function tagVersion(tag) {
+  const found = /^"[ps]\.\d+\.(\d+)"$/.exec(tag || "");
+  return found ? Number(found[1]) : null;
+}
+const olderThan = (tag, other) => {
+  const a = tagVersion(tag), b = tagVersion(other);
+  return a !== null && b !== null && a < b;
+};
+
+// A version is remembered unless a newer one of the resource is known: an answer that
+// arrives late (a read sent before a write was answered) never puts back an older one.
 function remember(key, data) {
-  if (data && data.etag) versions.set(key, { etag: data.etag, data });
+  if (!data || !data.etag) return;
+  const known = versions.get(key);
+  if (known && olderThan(data.etag, known.etag)) return;
+  versions.set(key, { etag: data.etag, data });
 }
 
 const ifMatch = (key) => (versions.has(key) ? { "If-Match": versions.get(key).etag } : {});
@@ -246,36 +262,43 @@ function projectBusy() {
     $$("[data-path][data-dirty='1']").length > 0;
 }
 
-// Writes answered so far, and for each resource the count at its last answer: a read sent
-// before a write's answer came may still show the older version, even when answered after it.
-let writes = 0;
-const written = new Map();
-const wrote = (key) => written.set(key, ++writes);
-const newerThan = (key, asked) => (written.get(key) ?? 0) > asked;
-
-// `asked`: the count of writes answered when the project was asked for. A segment written
-// since keeps the version its write answered, in `versions` and in the project shown.
-function rememberProject(project, asked = writes) {
-  if (!state.project || state.project.id !== project.id) { versions.clear(); written.clear(); }
+// A project read is remembered, and returned to be shown, resource by resource at the
+// newest version known: a read sent before a write was answered keeps that write's
+// title, options and order of segments (the project's version) and each segment written
+// (its own version).
+function rememberProject(project) {
+  if (!state.project || state.project.id !== project.id) versions.clear();
   const key = `project:${project.id}`;
-  if ((!versions.has(key) || !projectBusy()) && !newerThan(key, asked)) remember(key, project);
-  project.segment_list = project.segment_list.map((seg) => {
+  const known = versions.get(key);
+  let shown = project;
+  if (known && olderThan(project.etag, known.etag)) {
+    const kept = known.data;
+    const read = new Map(project.segment_list.map((seg) => [seg.id, seg]));
+    const list = kept.segment_list.map((seg) => read.get(seg.id) || seg);
+    shown = { ...project, title: kept.title, options: kept.options, etag: kept.etag,
+              segment_list: list.map((seg, index) => ({ ...seg, number: index + 1 })) };
+  } else if (!known || !projectBusy()) {
+    remember(key, project);
+  }
+  shown.segment_list = shown.segment_list.map((seg) => {
     const segKey = segmentKey(seg.id);
-    if (!newerThan(segKey, asked) || !versions.has(segKey)) { remember(segKey, seg); return seg; }
-    return { ...versions.get(segKey).data, number: seg.number };
+    remember(segKey, seg);
+    const newest = versions.get(segKey);
+    return newest && newest.data !== seg ? { ...newest.data, number: seg.number } : seg;
   });
+  return shown;
 }
 
-// Reads of the open project, in the order they were sent: an answer that comes after a
-// later one's is dropped (null) rather than shown over it.
-let readsSent = 0;
-let readShown = 0;
+// Reads of a project, in the order they were sent: an answer that comes after a later
+// one's is dropped (null) rather than shown over it. The caller remembers what it shows.
+const reads = new Map();
 async function readProject(id) {
-  const order = ++readsSent, asked = writes;
+  const count = reads.get(id) || { sent: 0, shown: 0 };
+  reads.set(id, count);
+  const order = ++count.sent;
   const fresh = await api("GET", `/api/projects/${id}/`);
-  if (order < readShown) return null;
-  readShown = order;
-  rememberProject(fresh, asked);
+  if (order < count.shown) return null;
+  count.shown = order;
   return fresh;
 }
 
@@ -290,14 +313,12 @@ async function conditional(key, send, settle) {
     try {
       const answer = await send(ifMatch(key));
       remember(key, answer);
-      wrote(key);
       return answer ?? true;
     } catch (err) {
       if (err.status !== 412 || !err.current || attempt >= 3) throw err;
       const seen = versions.has(key) ? versions.get(key).data : null;
       const choice = await settle(err.current, seen);
       remember(key, err.current);
-      wrote(key);
       if (choice !== "send") return null;
     }
   }
@@ -386,6 +407,7 @@ async function openProject(id) {
   }
   if (!project) return;  // a later read of it is shown
   const switching = !state.project || state.project.id !== project.id;
+  project = rememberProject(project);
   state.project = project;
   if (switching) {
     state.selected = project.segment_list.length ? project.segment_list[0].id : null;
@@ -423,8 +445,9 @@ function closeProject() {
 // Re-read the project after a change of segments or media; fields being edited keep their text.
 async function reloadProject() {
   if (!state.project) return;
-  const fresh = await readProject(state.project.id);
-  if (!fresh || !state.project || fresh.id !== state.project.id) return;
+  const read = await readProject(state.project.id);
+  if (!read || !state.project || read.id !== state.project.id) return;  // another is open
+  const fresh = rememberProject(read);
   state.project = fresh;
   if (!isEditing($("#title"))) $("#title").value = fresh.title;
   renderTimeline();
