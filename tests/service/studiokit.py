@@ -206,7 +206,8 @@ def serve_studio(data_dir: Path, env: Mapping[str, str] | None = None,
                 if httpx.get(f"{url}/api/projects/").status_code == 200:
                     return process, url
             except httpx.TransportError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise AssertionError(f"the studio at {url} did not answer")
     except BaseException:
         process.kill()

@@ -166,3 +166,14 @@ def test_a_clips_first_frame_is_served_whole_for_its_focus(studio: Studio,
     shown = [np.asarray(Image.open(io.BytesIO(r.content)).convert("L"), dtype=np.int16)
              for r in (left, right)]
     assert np.abs(shown[0] - shown[1]).mean() > 5  # another part of the frame is kept
+    # A trim that starts past the clip's end: a 400 naming the segment, not the file's
+    # place in the studio's data folder.
+    past = studio.client.patch(f"/api/projects/{pid}/segments/{sid}/",
+                               json={"clip": {"start": 5.0}})
+    assert past.status_code == 200, past.text
+    for what in ("clip-frame.png", "filmstrip.png"):
+        refused = studio.client.get(f"/api/projects/{pid}/segments/{sid}/{what}")
+        assert refused.status_code == 400, refused.text
+        detail = refused.json()["detail"]
+        assert "segment 1: the clip's trim starts at 5 s, after its end (2 s)" in detail
+        assert str(studio.data_dir) not in detail and "/" not in detail

@@ -308,7 +308,8 @@ def _clip_frame(project: Project, visual: Video, *, end: bool) -> Planes:
 
 
 def clip_filmstrip(visual: Video, *, count: int = FILMSTRIP_FRAMES,
-                   height: int = FILMSTRIP_HEIGHT) -> NDArray[np.uint8]:
+                   height: int = FILMSTRIP_HEIGHT, segment: int | None = None
+                   ) -> NDArray[np.uint8]:
     """``count`` frames of a clip side by side as an RGB array, taken at the middles of
     ``count`` equal stretches of its trim: what the trimmed clip shows, at a glance.
 
@@ -320,7 +321,7 @@ def clip_filmstrip(visual: Video, *, count: int = FILMSTRIP_FRAMES,
     end = info.duration if stop is None else min(stop, info.duration)
     if end <= start:
         raise MediaError(f"the clip's trim starts at {float(start):g} s, after its end "
-                         f"({float(info.duration):g} s)", path=visual.video)
+                         f"({float(info.duration):g} s)", path=visual.video, segment=segment)
     size = (max(2, 2 * round(height * info.width / info.height / 2)), height)
     tiles = []
     with ClipReader(visual.video, start=start, end=end, size=size, read_ahead=2) as reader:
@@ -331,19 +332,21 @@ def clip_filmstrip(visual: Video, *, count: int = FILMSTRIP_FRAMES,
     return np.ascontiguousarray(np.concatenate(tiles, axis=1))
 
 
-def clip_first_frame(visual: Video, *, longest: int = CLIP_FRAME_SIDE) -> NDArray[np.uint8]:
+def clip_first_frame(visual: Video, *, longest: int = CLIP_FRAME_SIDE,
+                     segment: int | None = None) -> NDArray[np.uint8]:
     """The first frame of a clip's trim, whole and upright (not cropped to the video's
     shape), as an RGB array at most ``longest`` pixels on its longest side: the frame its
     focus is found on, to choose the focus on.
 
     Raises:
-        MediaError: The clip cannot be read, or its trim starts after its end.
+        MediaError: The clip cannot be read, or its trim starts after its end (naming
+            ``segment``, 1-based, when given).
     """
     info = probe_clip(visual.video)
     start = visual.clip.trim[0]
     if start >= info.duration:
         raise MediaError(f"the clip's trim starts at {float(start):g} s, after its end "
-                         f"({float(info.duration):g} s)", path=visual.video)
+                         f"({float(info.duration):g} s)", path=visual.video, segment=segment)
     scale = min(1.0, longest / max(info.width, info.height))
     size = (max(2, 2 * round(info.width * scale / 2)), max(2, 2 * round(info.height * scale / 2)))
     with ClipReader(visual.video, start=start, size=size, read_ahead=1) as reader:

@@ -833,7 +833,7 @@ class Studio:
         visual = self._preview_project(project_id).segments[index].visual
         if not isinstance(visual, Video):
             raise NotFound("This segment has no clip: drop a video on it first.")
-        return self._drawn(lambda: clip_filmstrip(visual))
+        return self._drawn(lambda: clip_filmstrip(visual, segment=index + 1))
 
     def clip_frame(self, project_id: int, segment_id: int) -> bytes:
         """A PNG of the first frame of the segment's trimmed clip, whole (not cropped)."""
@@ -844,7 +844,7 @@ class Studio:
         visual = self._preview_project(project_id).segments[index].visual
         if not isinstance(visual, Video):
             raise NotFound("This segment has no clip: drop a video on it first.")
-        return self._drawn(lambda: clip_first_frame(visual))
+        return self._drawn(lambda: clip_first_frame(visual, segment=index + 1))
 
     def frame_grid(self, project_id: int) -> FrameGridOut:
         """How many frames the video will have, at what rate, and where each segment
@@ -1106,12 +1106,20 @@ def _seconds(text: str) -> Fraction:
     return Fraction(value.quantize(Decimal(1).scaleb(-12)))
 
 
+def _unreadable(exc: MediaError) -> str:
+    """What is wrong with a segment's media, in the words the page shows: the file by its
+    kind and segment, never by its place in the studio's data folder."""
+    problem = exc.problem
+    where = f"segment {problem.segment}" if problem.segment is not None else "a file"
+    return f"{where}: {problem.message}"
+
+
 def _jpeg(draw: Callable[[], NDArray[np.uint8]]) -> bytes:
     """Draw a frame and encode it as JPEG; media the engine cannot read is a 400."""
     try:
         pixels = draw()
     except MediaError as exc:
-        raise Invalid(f"The frame cannot be drawn: {exc}") from exc
+        raise Invalid(f"The frame cannot be drawn: {_unreadable(exc)}") from exc
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="JPEG", quality=FRAME_QUALITY)
     return out.getvalue()
@@ -1122,7 +1130,7 @@ def _png(draw: Callable[[], NDArray[np.uint8]]) -> bytes:
     try:
         pixels = draw()
     except MediaError as exc:
-        raise Invalid(f"The preview cannot be drawn: {exc}") from exc
+        raise Invalid(f"The preview cannot be drawn: {_unreadable(exc)}") from exc
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="PNG", compress_level=1)
     return out.getvalue()

@@ -1891,6 +1891,16 @@ async function setSegmentValue(segmentId, name, value, label, record = true, bas
   const id = currentId(segmentId);
   const key = segmentKey(id);
   const before = base !== undefined ? base : segmentById(id)?.[name] ?? null;
+  // A clip change made before this one is drawn builds on it (undo and redo included).
+  if (name === "clip") clipsSent.set(id, value);
+  try {
+    await sendSegmentValue(id, key, name, value, label, record, before);
+  } finally {
+    if (name === "clip" && clipsSent.get(id) === value) clipsSent.delete(id);
+  }
+}
+
+async function sendSegmentValue(id, key, name, value, label, record, before) {
   const shown = (v) => (typeof v === "string" || v == null ? v : JSON.stringify(v));
   const fresh = await save(() => serial(key, () => conditional(key,
     (headers) => api("PATCH", projectPath(`segments/${id}/`), { [name]: value }, headers),
@@ -1953,11 +1963,9 @@ function clipEditor(seg) {
   const clip = seg.clip || {};
   const box = el("div", { class: "clip-editor" });
   const change = (patch) => {
-    const base = clipsSent.has(seg.id) ? clipsSent.get(seg.id) : segmentById(seg.id)?.clip ?? null;
-    const value = { ...(base || {}), ...patch };
-    clipsSent.set(seg.id, value);
-    setSegmentValue(seg.id, "clip", value, "clip", true, base).catch(() => {})
-      .finally(() => { if (clipsSent.get(seg.id) === value) clipsSent.delete(seg.id); });
+    const id = currentId(seg.id);
+    const base = clipsSent.has(id) ? clipsSent.get(id) : segmentById(id)?.clip ?? null;
+    setSegmentValue(id, "clip", { ...(base || {}), ...patch }, "clip", true, base).catch(() => {});
   };
   const number = (value, bounds, max) => el("input", { type: "number", step: "0.1", min: String(bounds.min),
     max: String(Math.min(bounds.max, max)), value: value == null ? "" : String(value) });
