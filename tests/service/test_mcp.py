@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import re
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -173,22 +173,20 @@ async def _over_http(url: str) -> dict[str, Any]:
 
 
 def test_streamable_http_on_loopback_refuses_other_hosts(tmp_path: Path) -> None:
+    """``--port 0``: any free port, the address printed is the one listened on; other
+    hosts' names and other sites' pages are refused; Ctrl-C is a clean end."""
     import httpx
-    from studiokit import free_port
 
-    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "storyreel", "mcp", "--data-dir",
-                               str(tmp_path / "data"), "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               str(tmp_path / "data"), "--port", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        url = f"http://127.0.0.1:{port}/mcp"
-        for _ in range(400):  # until it listens (the test's own timeout bounds the wait)
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                time.sleep(0.05)
+        assert server.stderr is not None
+        said = server.stderr.readline()  # its first line; the test's timeout bounds the wait
+        found = re.search(r"MCP server at (http://127\.0\.0\.1:(\d+)/mcp) \(Ctrl-C", said)
+        assert found, said
+        url, port = found.group(1), int(found.group(2))
+        assert port != 0
         assert anyio.run(_over_http, url)["segments"] == 1
         hello = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
         headers = {"Accept": "application/json, text/event-stream"}
@@ -196,12 +194,18 @@ def test_streamable_http_on_loopback_refuses_other_hosts(tmp_path: Path) -> None
         assert rebound.status_code == 421  # Misdirected Request: not this server's name
         foreign = httpx.post(url, json=hello, headers={**headers, "Origin": "http://evil.test"})
         assert foreign.status_code == 403
+        # The port is taken: a second server on it says so in one line.
+        again = subprocess.run([sys.executable, "-m", "storyreel", "mcp", "--data-dir",
+                                str(tmp_path / "other"), "--port", str(port)],
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 2
+        assert again.stderr.strip() == (
+            f"storyreel: error: cannot listen on 127.0.0.1:{port}: Address already in use")
     finally:
-        server.terminate()
+        server.send_signal(signal.SIGINT)
         try:
-            server.wait(timeout=30)
+            _, rest = server.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-            server.wait()
-        if server.stderr:
-            server.stderr.close()
+            _, rest = server.communicate()
+    assert server.returncode == 0, rest

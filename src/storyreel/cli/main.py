@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="data folder (default: $STORYREEL_DATA_DIR or a per-user folder)")
     mcp.add_argument("--port", type=int, default=None,
                      help="serve streamable HTTP at http://127.0.0.1:PORT/mcp (loopback "
-                          "only) instead of stdio")
+                          "only; 0: any free port, shown in the address printed) instead of "
+                          "stdio")
 
     worker = sub.add_parser("worker", help="encode parts and speak narrations sent through "
                                            "Redis")
@@ -705,12 +706,17 @@ def _cmd_mcp(args: argparse.Namespace, console: Console) -> int:
     data_dir = args.data_dir or default_data_dir()
     if args.port is None:
         serve_stdio(data_dir)
-    elif not 1 <= args.port <= 65535:
-        raise _UsageError(f"--port {args.port} is not a port number (1-65535)")
+    elif not 0 <= args.port <= 65535:
+        raise _UsageError(f"--port {args.port} is not a port number (0-65535)")
     else:
-        console.print(f"storyreel MCP server at http://127.0.0.1:{args.port}/mcp "
-                      "(Ctrl-C to stop)", markup=False)
-        serve_http(data_dir, args.port)
+        def listening(port: int) -> None:  # the port bound (any free one for --port 0)
+            console.print(f"storyreel MCP server at http://127.0.0.1:{port}/mcp "
+                          "(Ctrl-C to stop)", markup=False)
+
+        try:
+            serve_http(data_dir, args.port, on_listening=listening)
+        except ValueError as exc:  # the port cannot be bound
+            raise _UsageError(str(exc)) from exc
     return EXIT_OK
 
 

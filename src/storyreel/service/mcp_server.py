@@ -8,6 +8,7 @@ back as MCP tool errors carrying the API's messages and problems.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -269,16 +270,30 @@ def serve_stdio(data_dir: Path) -> None:
         build_server(studio).run("stdio")
 
 
-def serve_http(data_dir: Path, port: int) -> None:
-    """Run the MCP server as streamable HTTP at ``http://127.0.0.1:PORT/mcp``.
+def serve_http(data_dir: Path, port: int,
+               on_listening: Callable[[int], None] | None = None) -> None:
+    """Run the MCP server as streamable HTTP at ``http://127.0.0.1:PORT/mcp`` until
+    interrupted (``port`` 0: any free one; ``on_listening`` gets the port once bound).
 
     Only loopback, as the studio without a token: requests naming another ``Host`` or
     coming from another ``Origin`` (a web page's DNS-rebinding trick) are refused.
-    """
-    hosts = [f"127.0.0.1:{port}", f"localhost:{port}"]
-    security = TransportSecuritySettings(
-        allowed_hosts=hosts, allowed_origins=[f"http://{host}" for host in hosts])
-    with open_studio(data_dir) as studio:
-        build_server(studio).run("streamable-http", host="127.0.0.1", port=port,
-                                 transport_security=security)
 
+    Raises:
+        StudioConfigError: The port cannot be bound.
+    """
+    import uvicorn
+
+    from storyreel.service.server import listening_socket
+
+    with listening_socket("127.0.0.1", port) as listener:
+        bound = int(listener.getsockname()[1])
+        hosts = [f"127.0.0.1:{bound}", f"localhost:{bound}"]
+        security = TransportSecuritySettings(
+            allowed_hosts=hosts, allowed_origins=[f"http://{host}" for host in hosts])
+        with open_studio(data_dir) as studio:
+            app = build_server(studio).streamable_http_app(transport_security=security)
+            if on_listening is not None:
+                on_listening(bound)
+            # As uvicorn.run: Ctrl-C or SIGTERM is how the server is stopped.
+            with contextlib.suppress(KeyboardInterrupt):
+                uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[listener])

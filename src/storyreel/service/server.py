@@ -19,7 +19,7 @@ from storyreel.service.config import (
     is_loopback,
 )
 
-__all__ = ["run_server"]
+__all__ = ["listening_socket", "run_server"]
 
 log = logging.getLogger("storyreel.service")
 
@@ -53,7 +53,7 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
     probe.release()
     app = create_app(folder, token=token, max_jobs=max_jobs,
                      allowed_hosts=None if is_loopback(host) else {host})
-    with _listening(host, port) as listener:
+    with listening_socket(host, port) as listener:
         bound = int(listener.getsockname()[1])
         log.info("storyreel studio: data in %s, serving http://%s:%d/", folder, host, bound)
         if on_listening is not None:
@@ -65,9 +65,13 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
             uvicorn.Server(config).run(sockets=[listener])
 
 
-def _listening(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host``:``port`` and listening (as uvicorn would bind it), so
-    that the port is known, and taken, before the address is shown."""
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (0: any free one) and listening, as uvicorn
+    would bind it, so that the port is known, and taken, before the address is shown.
+
+    Raises:
+        StudioConfigError: The port cannot be bound (in use, or not allowed).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family, backlog=2048)
