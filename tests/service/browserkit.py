@@ -42,3 +42,27 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+_HOLD = """([method, path, ms]) => {
+    const real = window.fetch;
+    let armed = true;
+    window.held = window.held || 0;
+    window.fetch = (url, init) => {
+        if (!armed || (init && init.method || "GET") !== method || !String(url).endsWith(path))
+            return real(url, init);
+        armed = false;
+        window.held += 1;
+        return real(url, init).then((answer) => new Promise((resolve) => setTimeout(() => {
+            window.held -= 1;
+            resolve(answer);
+        }, ms)));
+    };
+}"""
+
+
+def hold_answer(page: Any, method: str, path: str, ms: int) -> None:
+    """Hand the page the first answer to its next ``method`` request of a URL ending in
+    ``path`` ``ms`` late (the request itself goes at once). ``window.held`` counts the
+    answers still held, for the test to wait on."""
+    page.evaluate(_HOLD, [method, path, ms])

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from browserkit import hold_answer
 from PIL import Image
 from studiokit import LiveServer, png_bytes
 from test_browser import Watch, _new_project, page, wait_until
@@ -92,21 +93,7 @@ def test_a_clips_trim_and_fit_are_edited_in_the_page_and_kept(
     # The project read that follows the first change is answered late, after the next
     # change's write: the page must not take that read's older version of the segment for
     # the one it shows and sends as If-Match.
-    page.evaluate("""(path) => {
-        const real = window.fetch;
-        let armed = true;
-        window.heldReads = 0;
-        window.fetch = (url, init) => {
-            if (!armed || (init && init.method || "GET") !== "GET" || !String(url).endsWith(path))
-                return real(url, init);
-            armed = false;
-            window.heldReads += 1;
-            return real(url, init).then((answer) => new Promise((resolve) => setTimeout(() => {
-                window.heldReads -= 1;
-                resolve(answer);
-            }, 2000)));
-        };
-    }""", f"/api/projects/{pid}/")
+    hold_answer(page, "GET", f"/api/projects/{pid}/", 2000)
     page.fill("#clip-start-s", "0.4")
     page.dispatch_event("#clip-start-s", "change")
     wait_until(page, "document.querySelector('#save-state').className === 'save-state ok'")
@@ -119,7 +106,7 @@ def test_a_clips_trim_and_fit_are_edited_in_the_page_and_kept(
         fit.value = 'loop';
         fit.dispatchEvent(new Event('change'));
     }""")
-    wait_until(page, "window.heldReads === 0 && "
+    wait_until(page, "window.held === 0 && "
                      "document.querySelector('#save-state').className === 'save-state ok'")
     wait_until(page, f"(document.querySelector('#segment-{clip_seg} .clip-length')"
                      "?.textContent || '').startsWith('Clip 1.2 s')")

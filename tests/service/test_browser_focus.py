@@ -34,6 +34,21 @@ def _wide_project(server: LiveServer) -> tuple[int, int]:
     return pid, sid
 
 
+def _picture_box(page: Any) -> dict[str, float]:
+    """Where the focus view draws the picture on the page (it keeps its shape: bars
+    beside or above it): left ``x``, top ``y``, width ``w`` and height ``h``."""
+    box: dict[str, float] = page.evaluate("""() => {
+        const img = document.querySelector('#focus-picture');
+        const r = img.getBoundingClientRect();
+        const s = Math.min(img.clientWidth / img.naturalWidth,
+                           img.clientHeight / img.naturalHeight);
+        const w = img.naturalWidth * s, h = img.naturalHeight * s;
+        return { x: r.left + (img.clientWidth - w) / 2, y: r.top + (img.clientHeight - h) / 2,
+                 w, h };
+    }""")
+    return box
+
+
 def _focus(server: LiveServer, pid: int) -> Any:
     return httpx.get(f"{server.url}/api/projects/{pid}/").json()["segment_list"][0]["focus"]
 
@@ -52,15 +67,7 @@ def test_clicking_the_whole_picture_sets_the_focus_and_undo_takes_it_back(
     wait_until(page, "!document.querySelector('#focus-view').hidden && "
                      "document.querySelector('#focus-picture').naturalWidth > 0")
     assert page.is_hidden("#focus-marker")  # none set: the render finds it
-    box = page.evaluate("""() => {
-        const img = document.querySelector('#focus-picture');
-        const r = img.getBoundingClientRect();
-        const s = Math.min(img.clientWidth / img.naturalWidth,
-                           img.clientHeight / img.naturalHeight);
-        const w = img.naturalWidth * s, h = img.naturalHeight * s;
-        return { x: r.left + (img.clientWidth - w) / 2, y: r.top + (img.clientHeight - h) / 2,
-                 w, h };
-    }""")
+    box = _picture_box(page)
     page.mouse.click(box["x"] + 0.8 * box["w"], box["y"] + 0.3 * box["h"])
     wait_until(page, f"{SAVED} && !document.querySelector('#focus-marker').hidden")
     focus = _focus(server, pid)
@@ -180,15 +187,7 @@ def test_a_clips_focus_is_chosen_on_its_first_frame(
                      "document.querySelector('#focus-picture').naturalWidth === 320")
     assert "clip-frame.png" in (page.get_attribute("#focus-picture", "src") or "")
     assert "first frame" in page.text_content("#focus-note").lower()
-    box = page.evaluate("""() => {
-        const img = document.querySelector('#focus-picture');
-        const r = img.getBoundingClientRect();
-        const s = Math.min(img.clientWidth / img.naturalWidth,
-                           img.clientHeight / img.naturalHeight);
-        const w = img.naturalWidth * s, h = img.naturalHeight * s;
-        return { x: r.left + (img.clientWidth - w) / 2, y: r.top + (img.clientHeight - h) / 2,
-                 w, h };
-    }""")
+    box = _picture_box(page)
     page.mouse.click(box["x"] + 0.85 * box["w"], box["y"] + 0.4 * box["h"])
     wait_until(page, f"{SAVED} && !document.querySelector('#focus-marker').hidden")
     focus = _focus(server, pid)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from browserkit import hold_answer
 from studiokit import LiveServer
 from test_browser import SCREENS, page, screenshot_folder, wait_until
 
@@ -221,24 +222,6 @@ def test_a_stale_window_never_undoes_an_order_or_deletes_unseen_words(
     assert _rows(page) == [three, two, one]
 
 
-HOLD = """([method, path, ms]) => {
-    // The first answer to `method path` after this is handed to the page `ms` late.
-    const real = window.fetch;
-    let armed = true;
-    window.held = (window.held || 0);
-    window.fetch = (url, init) => {
-        if (!armed || (init && init.method || "GET") !== method || !String(url).endsWith(path))
-            return real(url, init);
-        armed = false;
-        window.held += 1;
-        return real(url, init).then((answer) => new Promise((resolve) => setTimeout(() => {
-            window.held -= 1;
-            resolve(answer);
-        }, ms)));
-    };
-}"""
-
-
 def test_a_late_read_of_the_project_left_changes_nothing_in_the_one_opened(
         live_server: Callable[..., LiveServer], page: Any) -> None:
     """Another project is opened while a change to this one is saved: the read of this one
@@ -258,8 +241,8 @@ def test_a_late_read_of_the_project_left_changes_nothing_in_the_one_opened(
     page.wait_for_selector("#clip-card-title")
     # The card's save is answered 1 s late and the other project's read 1.5 s late, so
     # this project is read again (after the save) before the other one's read is back.
-    page.evaluate(HOLD, ["PATCH", f"/segments/{card}/", 1000])
-    page.evaluate(HOLD, ["GET", f"/api/projects/{second['id']}/", 1500])
+    hold_answer(page, "PATCH", f"/segments/{card}/", 1000)
+    hold_answer(page, "GET", f"/api/projects/{second['id']}/", 1500)
     page.fill("#clip-card-title", "Chapter one")
     page.dispatch_event("#clip-card-title", "change")
     page.evaluate(f"location.hash = '#/project/{second['id']}'")

@@ -826,17 +826,16 @@ class Studio:
 
     def clip_filmstrip(self, project_id: int, segment_id: int) -> bytes:
         """A PNG of a few frames across the segment's trimmed clip, side by side."""
-        segment = self.segment(project_id, segment_id)
-        if not segment.video_file:
-            raise NotFound("This segment has no clip: drop a video on it first.")
-        index = [s.id for s in self.store.segments(project_id)].index(segment_id)
-        visual = self._preview_project(project_id).segments[index].visual
-        if not isinstance(visual, Video):
-            raise NotFound("This segment has no clip: drop a video on it first.")
-        return self._drawn(lambda: clip_filmstrip(visual, segment=index + 1))
+        number, visual = self._segment_clip(project_id, segment_id)
+        return self._drawn(lambda: clip_filmstrip(visual, segment=number))
 
     def clip_frame(self, project_id: int, segment_id: int) -> bytes:
         """A PNG of the first frame of the segment's trimmed clip, whole (not cropped)."""
+        number, visual = self._segment_clip(project_id, segment_id)
+        return self._drawn(lambda: clip_first_frame(visual, segment=number))
+
+    def _segment_clip(self, project_id: int, segment_id: int) -> tuple[int, Video]:
+        """The segment's place in the story (1-based) and its clip, as a render sees it."""
         segment = self.segment(project_id, segment_id)
         if not segment.video_file:
             raise NotFound("This segment has no clip: drop a video on it first.")
@@ -844,7 +843,7 @@ class Studio:
         visual = self._preview_project(project_id).segments[index].visual
         if not isinstance(visual, Video):
             raise NotFound("This segment has no clip: drop a video on it first.")
-        return self._drawn(lambda: clip_first_frame(visual, segment=index + 1))
+        return index + 1, visual
 
     def frame_grid(self, project_id: int) -> FrameGridOut:
         """How many frames the video will have, at what rate, and where each segment
