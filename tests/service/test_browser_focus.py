@@ -113,7 +113,15 @@ def test_the_thumbnail_is_switched_on_in_the_options(
     page.goto(f"{server.url}/#/project/{pid}")
     page.wait_for_selector("#editor:not([hidden]) .segment")
     page.click('#panel-tabs [data-panel="branding"]')
-    page.wait_for_selector('[data-path="settings.thumbnail"]')
+    try:
+        page.wait_for_selector('[data-path="settings.thumbnail"]')
+    except Exception as exc:  # seen once in a full run: say what the page showed then
+        shown = page.evaluate("""() => ({
+            panel: document.querySelector('#panel-tabs [aria-selected=true]')?.dataset.panel,
+            body: document.querySelector('#panel-body')?.innerText.slice(0, 300),
+            hash: location.hash })""")
+        raise AssertionError(f"no thumbnail option: {shown}; page problems: "
+                             f"{watch.problems}") from exc
     page.check('[data-path="settings.thumbnail"]')
     wait_until(page, SAVED)
     options = httpx.get(f"{server.url}/api/projects/{pid}/").json()["options"]
