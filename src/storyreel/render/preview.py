@@ -27,7 +27,7 @@ from storyreel.frames.overlay import blend_into
 from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionPainter
 from storyreel.frames.video import VideoPicture
-from storyreel.media.clip import ClipReader, probe_clip
+from storyreel.media.clip import ClipInfo, ClipReader, probe_clip
 from storyreel.media.focus import SEARCH_SIDE, decoded_focus, picture_focus
 from storyreel.media.image import (
     Planes,
@@ -317,11 +317,7 @@ def clip_filmstrip(visual: Video, *, count: int = FILMSTRIP_FRAMES,
         MediaError: The clip cannot be read, or its trim starts after its end.
     """
     info = probe_clip(visual.video)
-    start, stop = visual.clip.trim
-    end = info.duration if stop is None else min(stop, info.duration)
-    if end <= start:
-        raise MediaError(f"the clip's trim starts at {float(start):g} s, after its end "
-                         f"({float(info.duration):g} s)", path=visual.video, segment=segment)
+    start, end = _trimmed(visual, info, segment)
     size = (max(2, 2 * round(height * info.width / info.height / 2)), height)
     tiles = []
     with ClipReader(visual.video, start=start, end=end, size=size, read_ahead=2) as reader:
@@ -343,15 +339,26 @@ def clip_first_frame(visual: Video, *, longest: int = CLIP_FRAME_SIDE,
             ``segment``, 1-based, when given).
     """
     info = probe_clip(visual.video)
-    start = visual.clip.trim[0]
-    if start >= info.duration:
-        raise MediaError(f"the clip's trim starts at {float(start):g} s, after its end "
-                         f"({float(info.duration):g} s)", path=visual.video, segment=segment)
+    start, _ = _trimmed(visual, info, segment)
     scale = min(1.0, longest / max(info.width, info.height))
     size = (max(2, 2 * round(info.width * scale / 2)), max(2, 2 * round(info.height * scale / 2)))
     with ClipReader(visual.video, start=start, size=size, read_ahead=1) as reader:
         planes = reader.frame_at(start).planes(*size)
         return yuv420_to_rgb(planes.y, planes.u, planes.v)
+
+
+def _trimmed(visual: Video, info: ClipInfo, segment: int | None) -> tuple[Fraction, Fraction]:
+    """Where the clip's trim starts and ends within the clip as it is.
+
+    Raises:
+        MediaError: The trim starts at or after the clip's end.
+    """
+    start, stop = visual.clip.trim
+    end = info.duration if stop is None else min(stop, info.duration)
+    if end <= start:
+        raise MediaError(f"the clip's trim starts at {float(start):g} s, after its end "
+                         f"({float(info.duration):g} s)", path=visual.video, segment=segment)
+    return start, end
 
 
 def _blank(width: int, height: int) -> Planes:
