@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import shutil
 import socket
@@ -93,18 +92,33 @@ def _own_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
                                   stderr=subprocess.DEVNULL)
         url = f"redis://127.0.0.1:{port}/0"
         try:
-            _until(functools.partial(_up_or_gone, server, url))
+            pid = redis_answering(server, url, _until)
         except BaseException:
             _stop(server)
             raise
-        if server.poll() is None and _answering_pid(url) == server.pid:
+        if pid == server.pid:
             return server, url
         _stop(server)
     raise RuntimeError("redis-server did not answer at its own port three times")
 
 
-def _up_or_gone(server: subprocess.Popen[bytes], url: str) -> bool:
-    return server.poll() is not None or _answering_pid(url) is not None
+def redis_answering(process: subprocess.Popen[bytes], url: str,
+                    until: Callable[[Callable[[], bool]], None]) -> int | None:
+    """Wait (with ``until``, which polls a check) until a Redis answers at ``url`` or
+    ``process`` has exited; the process id of the Redis that answered, ``None`` if
+    ``process`` exited first. Not ``process``'s own id: the port was another's."""
+    answered: list[int] = []
+
+    def up_or_gone() -> bool:
+        if process.poll() is not None:
+            return True
+        pid = _answering_pid(url)
+        if pid is not None:
+            answered.append(pid)
+        return pid is not None
+
+    until(up_or_gone)
+    return answered[-1] if answered and process.poll() is None else None
 
 
 def _answering_pid(url: str) -> int | None:

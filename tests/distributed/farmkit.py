@@ -22,6 +22,7 @@ import pytest
 
 pytest.importorskip("rq", reason="the workers extra (rq) is not installed")
 
+from bench.farm import redis_answering
 from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job as RQJob
@@ -143,25 +144,9 @@ def running_redis(folder: Path, password: str | None = None,
 def _answers(server: RedisServer) -> bool:
     """Whether ``server``'s own process answers at its URL (not another one that had the
     port first); False if it exited."""
-    probe = server.connection()
-    answered: list[int] = []
-
-    def answers() -> bool:
-        if server.process.poll() is not None:
-            return True  # exited: stop waiting
-        try:
-            answered.append(int(probe.info("server")["process_id"]))
-            return True
-        except OSError:
-            return False
-        except Exception:  # redis' ConnectionError while it starts
-            return False
-
-    try:
-        wait_for(answers, "redis-server to answer")
-    finally:
-        probe.close()
-    return server.process.poll() is None and answered == [server.process.pid]
+    pid = redis_answering(server.process, server.url,
+                          lambda check: wait_for(check, "redis-server to answer"))
+    return pid == server.process.pid
 
 
 @dataclass
