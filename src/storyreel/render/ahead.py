@@ -5,14 +5,16 @@ voice speaks and the words found by forced alignment. :class:`WordsAhead` finds 
 for the narrations left for later
 (:attr:`~storyreel.render.analysis.Analysis.pending`) on a thread of its own, in
 segment order, while the first parts are encoded: a part waits only for the words
-of the segments it can show. The same thread searches the pictures whose focus was
-left for later (:attr:`~storyreel.render.analysis.Analysis.pending_focus`), each
-before its segment's words: a part waits for the focus of the pictures it shows.
+of the segments it can show. A second thread searches the pictures whose focus was
+left for later (:attr:`~storyreel.render.analysis.Analysis.pending_focus`), in
+segment order: a part waits for the focus of the pictures it shows. The two run side
+by side because the first frame waits for both, and the face search (native code that
+mostly lets go of Python's lock) fits beside the aligner's imports.
 :class:`StillsAhead` prepares the still a part opens
 with while the part before it is encoded.
 
-Each owns one thread, started on entering its ``with`` block and stopped and joined
-on leaving it (success, error and cancel alike); an error on the thread is raised in
+Each owns its threads, started on entering its ``with`` block and stopped and joined
+on leaving it (success, error and cancel alike); an error on a thread is raised in
 the caller by the next call that needs its result.
 """
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,11 +43,30 @@ from storyreel.render.analysis import (
 from storyreel.render.progress import CancelToken, raise_if_cancelled
 from storyreel.timeline.framing import Focus
 
-__all__ = ["StillsAhead", "WordsAhead"]
+__all__ = ["StillsAhead", "WordsAhead", "yield_to_encoder"]
 
 log = logging.getLogger("storyreel")
 
 _POLL = 0.1  # seconds between looks at the cancel token while waiting
+#: How much less the threads working ahead of the encoder weigh than it (a nice value).
+_BACKGROUND_NICE = 10
+
+
+def yield_to_encoder() -> None:
+    """Lower the calling thread's scheduling priority below the encoder's (Linux only).
+
+    The work done beside the encoder (words, focus, the next still, the sound track) is
+    needed long before the encoder gets to it; on a machine the encoder keeps busy it
+    should take the cores libx264 leaves idle, not share them. Called at the start of
+    a thread this render owns (the priority ends with the thread). Elsewhere, or when
+    the system refuses, nothing changes.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid),
+                                                 _BACKGROUND_NICE))
 
 
 class WordsAhead:
@@ -54,12 +77,17 @@ class WordsAhead:
         store: Where each narration's facts are kept once found (the part cache).
         cancel: The render's cancel token: the thread stops at the next narration.
         focus: 0-based segments whose picture's focus is searched for (by ``search``),
-            each before its narration's words.
+            in segment order on a second thread.
+        background: Run both threads below the encoder's priority
+            (:func:`yield_to_encoder`): for a final render, whose encoder keeps the
+            cores busy, not for a draft, which waits for them.
     """
 
     def __init__(self, pending: Sequence[PendingWords], store: FactStore | None,
                  cancel: CancelToken, focus: Sequence[int] = (),
-                 search: Callable[[int], Focus | None] | None = None) -> None:
+                 search: Callable[[int], Focus | None] | None = None, *,
+                 background: bool = False) -> None:
+        self._background = background
         self._pending = list(pending)
         self._focus = list(focus) if search is not None else []
         self._search = search
@@ -70,16 +98,25 @@ class WordsAhead:
         self._ready = threading.Condition()
         self._found: dict[int, FoundWords] = {}
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="storyreel-words", daemon=True)
+        self._threads = [threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
+                         for work, name in ((self._find_words, "storyreel-words"),
+                                            (self._find_focus, "storyreel-focus"))]
 
     def __enter__(self) -> WordsAhead:
-        self._thread.start()
+        try:
+            for thread in self._threads:
+                thread.start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._stop.set()
-        self._thread.join()
+        for thread in self._threads:
+            if thread.ident is not None:
+                thread.join()
 
     def wait(self, segments: Iterable[int]) -> dict[int, FoundWords]:
         """What was found of the narrations of 0-based ``segments`` (and any others found
@@ -114,26 +151,40 @@ class WordsAhead:
             return [f"segment {s + 1}: {found.note}" for s, found in sorted(self._found.items())
                     if found.note]
 
-    def _run(self) -> None:
+    def _run(self, work: Callable[[], None]) -> None:
+        if self._background:
+            yield_to_encoder()
         try:
-            aligner = new_aligner() if self._pending else None  # its imports, here
-            words = {p.segment: p for p in self._pending}
-            for segment in sorted(words.keys() | set(self._focus)):
-                if self._stop.is_set() or self._cancel.is_set():
-                    return
-                if segment in self._focus and self._search is not None:
-                    point = self._search(segment)
-                    with self._ready:
-                        self._focused[segment] = point
-                        self._ready.notify_all()
-                if segment in words and aligner is not None:
-                    found = find_words(words[segment], aligner, self._store)
-                    with self._ready:
-                        self._found[segment] = found
-                        self._ready.notify_all()
-        except BaseException as exc:  # raised in the caller by upto()
+            work()
+        except BaseException as exc:  # raised in the caller by wait()
             with self._ready:
                 self._error = exc
+                self._ready.notify_all()
+
+    def _stopped(self) -> bool:
+        return self._stop.is_set() or self._cancel.is_set() or self._error is not None
+
+    def _find_words(self) -> None:
+        if not self._pending:
+            return
+        aligner = new_aligner()  # its imports, here
+        for pending in sorted(self._pending, key=lambda p: p.segment):
+            if self._stopped():
+                return
+            found = find_words(pending, aligner, self._store)
+            with self._ready:
+                self._found[pending.segment] = found
+                self._ready.notify_all()
+
+    def _find_focus(self) -> None:
+        if self._search is None:
+            return
+        for segment in sorted(self._focus):
+            if self._stopped():
+                return
+            point = self._search(segment)
+            with self._ready:
+                self._focused[segment] = point
                 self._ready.notify_all()
 
 
@@ -146,20 +197,25 @@ def _raise(error: BaseException) -> None:
 
 
 class StillsAhead:
-    """Prepares stills into ``stills`` on a thread, one at a time, ahead of need.
+    """Prepares stills into ``stills`` on a thread, one at a time, ahead of need
+    (``background``: below the encoder's priority, as :class:`WordsAhead`).
 
     A still that fails to prepare is left alone: the part that shows it prepares it
     again and reports the error there, with its segment.
     """
 
-    def __init__(self, project: Project, stills: PreparedStills) -> None:
+    def __init__(self, project: Project, stills: PreparedStills, *,
+                 background: bool = False) -> None:
+        self._background = background
         self._project = project
         self._stills = stills
         self._pool: ThreadPoolExecutor | None = None
         self._last: Future[object] | None = None
 
     def __enter__(self) -> StillsAhead:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="storyreel-still-ahead")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="storyreel-still-ahead",
+                                        initializer=yield_to_encoder if self._background
+                                        else None)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
