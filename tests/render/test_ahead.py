@@ -1,72 +1,110 @@
-"""The threads working ahead of the encoder: their priority, their order and their errors."""
+"""The threads working ahead of the encoder: words and focus side by side, in order, and
+their errors and cancel."""
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storyreel.errors import RenderCancelled
-from storyreel.render.ahead import WordsAhead, yield_to_encoder
+from storyreel.render import ahead as ahead_module
+from storyreel.render.ahead import WordsAhead
+from storyreel.render.analysis import PendingWords
 from storyreel.timeline.framing import Focus
 
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="thread priorities are set on Linux only")
+_WAIT = 10  # seconds a step may take before the test gives up on it
 
 
-def _priority() -> int:
-    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+def _pending(segments: range) -> list[PendingWords]:
+    return [PendingWords(s, Path(f"{s}.wav"), "Hello.", 48_000, None, "en", None)
+            for s in segments]
 
 
-@linux_only
-def test_yielding_lowers_only_the_calling_thread() -> None:
-    before = _priority()
-    seen: list[int] = []
+@pytest.fixture
+def words(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Words found (fakes, by segment) in the order asked for; the aligner is not loaded."""
+    asked: list[int] = []
 
-    def work() -> None:
-        yield_to_encoder()
-        seen.append(_priority())
+    def find_words(pending: PendingWords, aligner: Any, store: Any) -> Any:
+        asked.append(pending.segment)
+        return f"words of {pending.segment}"
 
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join()
-    assert seen == [max(before, 10)]
-    assert _priority() == before  # the caller's thread (and so the encoder's) is untouched
+    monkeypatch.setattr(ahead_module, "new_aligner", object)
+    monkeypatch.setattr(ahead_module, "find_words", find_words)
+    return asked
 
 
-@linux_only
-@pytest.mark.parametrize("background", [True, False])
-def test_the_focus_search_runs_below_the_encoder_only_for_a_final_render(
-        background: bool) -> None:
-    base = _priority()
-    seen: dict[int, int] = {}
+def test_the_focus_is_searched_while_the_words_are_found(words: list[int]) -> None:
+    """The first frame waits for both: neither waits for the other. Here the first
+    search ends only once the first words are found: one thread doing both in turn
+    never finds them, and the search gives up."""
 
     def search(segment: int) -> Focus | None:
-        seen[segment] = _priority()
-        return (0.25 * segment, 0.5)
+        for _ in range(_WAIT * 100):
+            if words:
+                return (0.5, 0.25 * segment)
+            threading.Event().wait(0.01)
+        raise AssertionError("the words were not found while the focus was searched")
 
-    with WordsAhead([], None, threading.Event(), [0, 1, 2], search,
-                    background=background) as ahead:
-        ahead.wait([0, 1, 2])
-        assert ahead.focus() == {0: (0.0, 0.5), 1: (0.25, 0.5), 2: (0.5, 0.5)}
-    assert seen == dict.fromkeys((0, 1, 2), max(base, 10) if background else base)
+    with WordsAhead(_pending(range(3)), None, threading.Event(), [0, 1, 2], search) as ahead:
+        got = ahead.wait([0])
+        assert got[0] == "words of 0"  # type: ignore[comparison-overlap]
+        assert set(ahead.wait([0, 1, 2])) == {0, 1, 2}
+        assert ahead.focus() == {0: (0.5, 0.0), 1: (0.5, 0.25), 2: (0.5, 0.5)}
+    assert words == [0, 1, 2]  # in segment order
 
 
-def test_a_failed_focus_search_is_raised_by_the_next_wait_and_stops_the_rest() -> None:
+def test_a_failed_focus_search_is_raised_by_the_next_wait_and_stops_both_threads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     searched: list[int] = []
+    asked: list[int] = []
+    failed = threading.Event()
+
+    def find_words(pending: PendingWords, aligner: Any, store: Any) -> Any:
+        asked.append(pending.segment)
+        failed.wait(_WAIT)  # every narration after the failure: none is aligned
+        return "words"
 
     def search(segment: int) -> Focus | None:
         searched.append(segment)
         if segment == 1:
+            failed.set()
             raise OSError("the picture went away")
         return None
 
-    with WordsAhead([], None, threading.Event(), [0, 1, 2, 3], search) as ahead:
-        with pytest.raises(OSError, match="went away"):
-            ahead.wait([2])
+    monkeypatch.setattr(ahead_module, "new_aligner", object)
+    monkeypatch.setattr(ahead_module, "find_words", find_words)
+    with WordsAhead(_pending(range(4)), None, threading.Event(), [0, 1, 2, 3],
+                    search) as ahead, pytest.raises(OSError, match="went away"):
+        ahead.wait([3])
     assert searched == [0, 1]
+    assert asked == [0]  # the narration being aligned ends; no other is started
+
+
+def test_the_first_error_is_the_one_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    focus_failed = threading.Event()
+
+    def find_words(pending: PendingWords, aligner: Any, store: Any) -> Any:
+        focus_failed.wait(_WAIT)
+        raise ValueError("second")
+
+    def search(segment: int) -> Focus | None:
+        try:
+            raise OSError("first")
+        finally:
+            focus_failed.set()
+
+    monkeypatch.setattr(ahead_module, "new_aligner", object)
+    monkeypatch.setattr(ahead_module, "find_words", find_words)
+    with WordsAhead(_pending(range(1)), None, threading.Event(), [0], search) as ahead, \
+            pytest.raises(OSError, match="first"):
+        ahead.wait([0])
+    # both threads have ended once the block has: the first error is still the one kept
+    with pytest.raises(OSError, match="first"):
+        ahead.wait([0])
 
 
 def test_waiting_ends_when_the_render_is_cancelled() -> None:
@@ -74,7 +112,7 @@ def test_waiting_ends_when_the_render_is_cancelled() -> None:
     release = threading.Event()
 
     def search(segment: int) -> Focus | None:
-        release.wait(5)
+        release.wait(_WAIT)
         return None
 
     with WordsAhead([], None, cancel, [0], search) as ahead:

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,30 +41,11 @@ from storyreel.render.analysis import (
 from storyreel.render.progress import CancelToken, raise_if_cancelled
 from storyreel.timeline.framing import Focus
 
-__all__ = ["StillsAhead", "WordsAhead", "yield_to_encoder"]
+__all__ = ["StillsAhead", "WordsAhead"]
 
 log = logging.getLogger("storyreel")
 
 _POLL = 0.1  # seconds between looks at the cancel token while waiting
-#: How much less the threads working ahead of the encoder weigh than it (a nice value).
-_BACKGROUND_NICE = 10
-
-
-def yield_to_encoder() -> None:
-    """Lower the calling thread's scheduling priority below the encoder's (Linux only).
-
-    The work done beside the encoder (words, focus, the next still, the sound track) is
-    needed long before the encoder gets to it; on a machine the encoder keeps busy it
-    should take the cores libx264 leaves idle, not share them. Called at the start of
-    a thread this render owns (the priority ends with the thread). Elsewhere, or when
-    the system refuses, nothing changes.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError):
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid),
-                                                 _BACKGROUND_NICE))
 
 
 class WordsAhead:
@@ -78,16 +57,11 @@ class WordsAhead:
         cancel: The render's cancel token: the thread stops at the next narration.
         focus: 0-based segments whose picture's focus is searched for (by ``search``),
             in segment order on a second thread.
-        background: Run both threads below the encoder's priority
-            (:func:`yield_to_encoder`): for a final render, whose encoder keeps the
-            cores busy, not for a draft, which waits for them.
     """
 
     def __init__(self, pending: Sequence[PendingWords], store: FactStore | None,
                  cancel: CancelToken, focus: Sequence[int] = (),
-                 search: Callable[[int], Focus | None] | None = None, *,
-                 background: bool = False) -> None:
-        self._background = background
+                 search: Callable[[int], Focus | None] | None = None) -> None:
         self._pending = list(pending)
         self._focus = list(focus) if search is not None else []
         self._search = search
@@ -152,13 +126,12 @@ class WordsAhead:
                     if found.note]
 
     def _run(self, work: Callable[[], None]) -> None:
-        if self._background:
-            yield_to_encoder()
         try:
             work()
         except BaseException as exc:  # raised in the caller by wait()
             with self._ready:
-                self._error = exc
+                if self._error is None:  # the first: the other thread stops on it
+                    self._error = exc
                 self._ready.notify_all()
 
     def _stopped(self) -> bool:
@@ -197,25 +170,20 @@ def _raise(error: BaseException) -> None:
 
 
 class StillsAhead:
-    """Prepares stills into ``stills`` on a thread, one at a time, ahead of need
-    (``background``: below the encoder's priority, as :class:`WordsAhead`).
+    """Prepares stills into ``stills`` on a thread, one at a time, ahead of need.
 
     A still that fails to prepare is left alone: the part that shows it prepares it
     again and reports the error there, with its segment.
     """
 
-    def __init__(self, project: Project, stills: PreparedStills, *,
-                 background: bool = False) -> None:
-        self._background = background
+    def __init__(self, project: Project, stills: PreparedStills) -> None:
         self._project = project
         self._stills = stills
         self._pool: ThreadPoolExecutor | None = None
         self._last: Future[object] | None = None
 
     def __enter__(self) -> StillsAhead:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="storyreel-still-ahead",
-                                        initializer=yield_to_encoder if self._background
-                                        else None)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="storyreel-still-ahead")
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

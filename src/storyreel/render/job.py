@@ -32,7 +32,7 @@ from storyreel.media.audio import DRAFT_SOUNDS, SAMPLE_RATE
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder
 from storyreel.model.platforms import length_warning
 from storyreel.model.project import Project
-from storyreel.render.ahead import StillsAhead, WordsAhead, yield_to_encoder
+from storyreel.render.ahead import StillsAhead, WordsAhead
 from storyreel.render.analysis import Analysis, analyse_project, card_warnings, search_focus
 from storyreel.render.cache import PartCache
 from storyreel.render.decor import fade_frames
@@ -383,8 +383,8 @@ class Job:
             return search_focus(self.project, analysis, segment, self.cache, self.digest)
 
         with WordsAhead(analysis.pending, self.cache, self.cancel, analysis.pending_focus,
-                        search, background=not self.draft) as words, \
-                StillsAhead(self.project, stills, background=not self.draft) as ahead:
+                        search) as words, \
+                StillsAhead(self.project, stills) as ahead:
             if todo:
                 ahead.prepare(_opening_segment(story, todo[0]))
                 self.story_with(story, words, needs[todo[0].index])
@@ -619,8 +619,7 @@ class Job:
             return
         stop = _Stop(self.cancel)
         self.reporter.phase("export", frames, EXPORT_MESSAGE)
-        with ThreadPoolExecutor(1, thread_name_prefix="storyreel-sound",
-                                initializer=None if self.draft else yield_to_encoder) as pool:
+        with ThreadPoolExecutor(1, thread_name_prefix="storyreel-sound") as pool:
             future = pool.submit(self.make_sound, story, settings, path, key, stop,
                                  report=False)
             try:
