@@ -44,14 +44,14 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-_HOLD = """([method, path, ms]) => {
+_HOLD = """([method, path, ms, every]) => {
     const real = window.fetch;
     let armed = true;
     window.held = window.held || 0;
     window.fetch = (url, init) => {
         if (!armed || (init && init.method || "GET") !== method || !String(url).endsWith(path))
             return real(url, init);
-        armed = false;
+        armed = every;
         window.held += 1;
         return real(url, init).then((answer) => new Promise((resolve) => setTimeout(() => {
             window.held -= 1;
@@ -61,8 +61,9 @@ _HOLD = """([method, path, ms]) => {
 }"""
 
 
-def hold_answer(page: Any, method: str, path: str, ms: int) -> None:
+def hold_answer(page: Any, method: str, path: str, ms: int, *, every: bool = False) -> None:
     """Hand the page the first answer to its next ``method`` request of a URL ending in
-    ``path`` ``ms`` late (the request itself goes at once). ``window.held`` counts the
-    answers still held, for the test to wait on."""
-    page.evaluate(_HOLD, [method, path, ms])
+    ``path`` (``every``: the answer to each such request from now on) ``ms`` late (the
+    request itself goes at once). ``window.held`` counts the answers still held, for the
+    test to wait on."""
+    page.evaluate(_HOLD, [method, path, ms, every])

@@ -258,3 +258,57 @@ def test_a_late_read_of_the_project_left_changes_nothing_in_the_one_opened(
     assert (f"{server.url}/api/projects/{second['id']}/segments/{line}/", tag) in sent, sent
     assert _saved(server, second["id"])["segment_list"][0]["text"] == "Its only line, changed."
     assert _saved(server, first["id"])["segment_list"][0]["title"] == "Chapter one"
+
+
+def test_a_late_read_of_the_project_keeps_the_newer_title(
+        live_server: Callable[..., LiveServer], page: Any) -> None:
+    """The read that follows a segment's save is answered after the title was changed
+    and saved: the page keeps showing the newer title, and its next save of the project
+    carries the project's newest version."""
+    server = live_server()
+    project = httpx.post(f"{server.url}/api/projects/", json={
+        "title": "The first title", "segments": [{"text": "A card."}]}).json()
+    pid, card = project["id"], project["segment_list"][0]["id"]
+    sent: list[str | None] = []
+    answers: list[int] = []
+    page.on("request", lambda r: sent.append(r.headers.get("if-match"))
+            if r.method == "PATCH" and r.url.endswith(f"/api/projects/{pid}/") else None)
+    page.on("response", lambda r: answers.append(r.status)
+            if r.request.method == "PATCH" and r.url.endswith(f"/api/projects/{pid}/")
+            else None)
+    _open(page, server, pid)
+    page.click(f"#segment-{card} .seg-number")
+    page.wait_for_selector("#clip-card-title")
+    # Every read of the project from now on is answered 2 s late: those that follow the
+    # card's save are all older than the title saved meanwhile.
+    hold_answer(page, "GET", f"/api/projects/{pid}/", 2000, every=True)
+    page.fill("#clip-card-title", "Chapter one")
+    page.dispatch_event("#clip-card-title", "change")
+    wait_until(page, "window.held >= 1")  # a read after the card's save is on its way
+    # What the title field and the heading show, every 20 ms, from here on.
+    page.evaluate("""() => {
+        window.shown = [];
+        const look = () => {
+            const now = `${document.querySelector('#title').value}|` +
+                document.querySelector('#project-heading').textContent;
+            if (window.shown[window.shown.length - 1] !== now) window.shown.push(now);
+        };
+        look();
+        window.watching = setInterval(look, 20);
+    }""")
+    _type(page, "#title", "A newer title")
+    wait_until(page, "window.held === 0")
+    page.wait_for_timeout(300)  # anything still on its way
+    shown = page.evaluate("() => { clearInterval(window.watching); return window.shown; }")
+    newer = shown.index("A newer title|A newer title")
+    assert all("The first title" not in s for s in shown[newer:]), shown  # never went back
+    assert page.input_value("#title") == "A newer title"
+    assert page.inner_text("#project-heading") == "A newer title"
+    assert _saved(server, pid)["title"] == "A newer title"
+    newest = httpx.get(f"{server.url}/api/projects/{pid}/").headers["etag"]
+    _type(page, "#title", "The newest title")
+    wait_until(page, f"fetch('/api/projects/{pid}/').then((r) => r.json())"
+                     ".then((p) => p.title === 'The newest title')")
+    assert sent[-1] == newest, sent
+    assert answers == [200, 200], answers  # each title saved at once, none refused (412)
+    assert page.locator("#dialog[open]").count() == 0
