@@ -36,6 +36,7 @@ from storyreel.media.clipread import (
     decode_video,
     display_size,
     frame_grid,
+    frame_within,
     has_alpha,
     hdr_kind,
     is_interlaced,
@@ -55,6 +56,7 @@ __all__ = [
     "ClipReader",
     "ClipSound",
     "clip_sound",
+    "frame_within",
     "probe_clip",
 ]
 

@@ -57,6 +57,7 @@ __all__ = [
     "decode_video",
     "display_size",
     "frame_grid",
+    "frame_within",
     "has_alpha",
     "hdr_kind",
     "is_interlaced",
@@ -812,6 +813,20 @@ class ClipReader:
             else:
                 self._next = item
         return self._next
+
+
+def frame_within(path: Path, start: Fraction, width: int, height: int,
+                 longest: int) -> Planes:
+    """The clip's frame on screen at ``start``, whole and upright (its picture is ``width``
+    x ``height``), scaled to even sides at most ``longest`` pixels on the longest.
+
+    Raises:
+        MediaError: The clip cannot be read.
+    """
+    scale = min(1.0, longest / max(width, height))
+    size = (max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2)))
+    with ClipReader(path, start=start, size=size, read_ahead=1) as reader:
+        return reader.frame_at(start).planes(*size)
 
 
 def display_size(stream: av.video.stream.VideoStream, rotation: int) -> tuple[int, int]:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel.media.clipread import ClipReader
+from storyreel.media.clipread import frame_within
 from storyreel.media.image import grey_within, load_reduced_grey
 from storyreel.timeline.framing import Focus
 
@@ -69,10 +69,7 @@ def clip_focus(path: Path, start: Fraction, width: int, height: int) -> Focus | 
     Raises:
         MediaError: The clip cannot be read.
     """
-    scale = min(1.0, SEARCH_SIDE / max(width, height))
-    size = (max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2)))
-    with ClipReader(path, start=start, read_ahead=1) as reader:
-        return find_focus(np.ascontiguousarray(reader.frame_at(start).planes(*size).y))
+    return find_focus(np.ascontiguousarray(frame_within(path, start, width, height, SEARCH_SIDE).y))
 
 
 def find_focus(grey: Grey) -> Focus | None:

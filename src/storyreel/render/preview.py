@@ -27,7 +27,7 @@ from storyreel.frames.overlay import blend_into
 from storyreel.frames.still import yuv420_to_rgb
 from storyreel.frames.text import CaptionPainter
 from storyreel.frames.video import VideoPicture
-from storyreel.media.clip import ClipInfo, ClipReader, probe_clip
+from storyreel.media.clip import ClipInfo, ClipReader, frame_within, probe_clip
 from storyreel.media.focus import SEARCH_SIDE, decoded_focus, picture_focus
 from storyreel.media.image import (
     Planes,
@@ -340,11 +340,8 @@ def clip_first_frame(visual: Video, *, longest: int = CLIP_FRAME_SIDE,
     """
     info = probe_clip(visual.video)
     start, _ = _trimmed(visual, info, segment)
-    scale = min(1.0, longest / max(info.width, info.height))
-    size = (max(2, 2 * round(info.width * scale / 2)), max(2, 2 * round(info.height * scale / 2)))
-    with ClipReader(visual.video, start=start, size=size, read_ahead=1) as reader:
-        planes = reader.frame_at(start).planes(*size)
-        return yuv420_to_rgb(planes.y, planes.u, planes.v)
+    planes = frame_within(visual.video, start, info.width, info.height, longest)
+    return yuv420_to_rgb(planes.y, planes.u, planes.v)
 
 
 def _trimmed(visual: Video, info: ClipInfo, segment: int | None) -> tuple[Fraction, Fraction]:
