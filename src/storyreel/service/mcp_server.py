@@ -8,7 +8,6 @@ back as MCP tool errors carrying the API's messages and problems.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -283,7 +282,7 @@ def serve_http(data_dir: Path, port: int,
     """
     import uvicorn
 
-    from storyreel.service.server import listening_socket
+    from storyreel.service.server import listening_socket, serve_on
 
     with listening_socket("127.0.0.1", port) as listener:
         bound = int(listener.getsockname()[1])
@@ -294,6 +293,4 @@ def serve_http(data_dir: Path, port: int,
             app = build_server(studio).streamable_http_app(transport_security=security)
             if on_listening is not None:
                 on_listening(bound)
-            # As uvicorn.run: Ctrl-C or SIGTERM is how the server is stopped.
-            with contextlib.suppress(KeyboardInterrupt):
-                uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[listener])
+            serve_on(listener, uvicorn.Config(app, log_level="info"))  # until Ctrl-C

@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storyreel.errors import StudioConfigError
 from storyreel.service.app import create_app
@@ -19,7 +20,10 @@ from storyreel.service.config import (
     is_loopback,
 )
 
-__all__ = ["listening_socket", "run_server"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["listening_socket", "run_server", "serve_on"]
 
 log = logging.getLogger("storyreel.service")
 
@@ -58,11 +62,17 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, data_dir: Path | No
         log.info("storyreel studio: data in %s, serving http://%s:%d/", folder, host, bound)
         if on_listening is not None:
             on_listening(bound)
-        config = uvicorn.Config(app, log_level="info", proxy_headers=False,
-                                timeout_graceful_shutdown=5)
-        # As uvicorn.run: Ctrl-C or SIGTERM stops the studio, and that is a clean end.
-        with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run(sockets=[listener])
+        serve_on(listener, uvicorn.Config(app, log_level="info", proxy_headers=False,
+                                          timeout_graceful_shutdown=5))
+
+
+def serve_on(listener: socket.socket, config: uvicorn.Config) -> None:
+    """Serve ``config``'s app on ``listener`` (from :func:`listening_socket`) until Ctrl-C
+    or SIGTERM, which end it cleanly, as with ``uvicorn.run``."""
+    import uvicorn
+
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[listener])
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
