@@ -1,8 +1,9 @@
 """Start-up: what importing the package and starting a render loads on the main thread.
 
-Forced alignment brings Numba and SciPy's signal tools (over a second of CPU at every
-start); a render whose narrations are aligned while the first parts are encoded
-imports them on the thread that aligns, and ``storyreel --help`` never needs them.
+Forced alignment brings Numba and pocketsphinx; a render whose narrations are aligned
+while the first parts are encoded imports them on the thread that aligns, and
+``storyreel --help`` never needs them. Finding words never needs SciPy's signal tools
+(0.6 s to import, before the first frame): only the loudness meter, beside the encoder.
 """
 
 from __future__ import annotations
@@ -37,4 +38,27 @@ def test_a_render_job_imports_the_aligner_only_when_it_aligns() -> None:
             "storyreel.voice.speaker")
     assert _loaded_after(code) == set()
     aligned = _loaded_after("from storyreel.render.analysis import new_aligner\nnew_aligner()")
-    assert {"storyreel.audio.align", "scipy.signal"} <= aligned
+    assert {"storyreel.audio.align", "numba"} <= aligned
+    assert "scipy.signal" not in aligned
+
+
+def test_finding_a_narrations_speech_and_words_never_imports_scipy_signal() -> None:
+    code = """
+import numpy as np
+from storyreel.audio.align import align_narration
+from storyreel.audio.speech import narration_speech
+from storyreel.render.analysis import new_aligner
+from storyreel.voice.speaker import resample_to
+rng = np.random.default_rng(0)
+t = np.arange(48_000 * 3) / 48_000
+voice = (0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
+mono = voice + 0.01 * rng.standard_normal(voice.size).astype(np.float32)
+length, speech = narration_speech([mono[None, :]])
+assert length == mono.size and speech, speech
+timings, _ = align_narration("one two three four", mono, speech, new_aligner())
+assert len(timings.words) == 4
+assert resample_to(mono, 48_000, 22_050).size == 22_050 * 3
+"""
+    loaded = _loaded_after(code)
+    assert {"storyreel.audio.align", "storyreel.audio.dtw"} <= loaded
+    assert "scipy.signal" not in loaded

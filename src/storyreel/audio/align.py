@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from storyreel.audio.dsp import resample_poly
 from storyreel.audio.dtw import Warp, WarpFailed, warp
 from storyreel.audio.pronounce import cmu_phones
 from storyreel.timeline.words import Word, WordSource, WordTimings, estimate_words
@@ -228,8 +229,6 @@ class Aligner:
 
     @staticmethod
     def _run(decoder: Any, text: str, mono: NDArray[np.float32]) -> list[tuple[int, int]]:
-        from scipy.signal import resample_poly
-
         pcm = (np.clip(resample_poly(mono, 1, RATE // _ALIGN_RATE), -1, 1) * 32767).astype("<i2")
         try:
             decoder.set_align_text(text)

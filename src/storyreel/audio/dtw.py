@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 from scipy.fft import dct, rfft
-from scipy.signal import resample_poly
 
+from storyreel._jit import compiled
+from storyreel.audio.dsp import resample_poly
 from storyreel.errors import VoiceError
 from storyreel.media import espeak
 
@@ -154,14 +154,7 @@ def _dtw_py(a: F32, b: F32, band: int) -> NDArray[np.int64]:
     return rows
 
 
-def _compiled(function: Callable[..., object]) -> object:
-    try:
-        return numba.njit(cache=True, nogil=True)(function)
-    except RuntimeError:  # no cache locator (read-only install): compiled in each process
-        return numba.njit(nogil=True)(function)
-
-
-_dtw = cast(Callable[[F32, F32, int], NDArray[np.int64]], _compiled(_dtw_py))
+_dtw = cast(Callable[[F32, F32, int], NDArray[np.int64]], compiled(_dtw_py))
 
 
 def _likeness(ours: F32, theirs: F32, matched: NDArray[np.int64]) -> float:

@@ -82,12 +82,10 @@ def _polyphase(sample_rate: int) -> NDArray[np.float32]:
     window of input samples (oldest first), so one matrix product interpolates a
     whole block. The low-pass has unity gain per phase and cuts just above 22.5 kHz.
     """
-    import scipy.signal  # heavy (tens of MB): loaded only when sound is measured
+    from storyreel.audio.dsp import kaiser_lowpass  # Numba: loaded only when sound is measured
 
     cutoff = min(22_500.0, 0.47 * sample_rate)
-    fir = scipy.signal.firwin(
-        _FIR_TAPS, cutoff, window=("kaiser", 8.0), fs=_OVERSAMPLE * sample_rate
-    )
+    fir = kaiser_lowpass(_FIR_TAPS, cutoff, 8.0, _OVERSAMPLE * sample_rate)
     padded = np.zeros(_OVERSAMPLE * (_HISTORY + 1))
     padded[:_FIR_TAPS] = fir * _OVERSAMPLE
     return np.ascontiguousarray(padded.reshape(_HISTORY + 1, _OVERSAMPLE)[::-1].T, np.float32)
@@ -239,9 +237,9 @@ class LoudnessMeter:
         if n == 0:
             return
         self._samples += n
-        import scipy.signal  # already loaded by the constructor: a dictionary lookup
+        from storyreel.audio.dsp import sosfilt  # Numba: loaded with the first block
 
-        weighted, self._zi = scipy.signal.sosfilt(self._sos, samples, axis=-1, zi=self._zi)
+        weighted, self._zi = sosfilt(self._sos, samples, self._zi)
         self._add_energy(np.einsum("cn,cn->n", weighted, weighted))
         self._sample_peak = max(self._sample_peak, float(np.abs(samples).max()))
         if self._peaks is not None:

@@ -96,11 +96,9 @@ def _hop_energy(blocks: Iterable[Samples], rate: int, hop: int
     Zero-phase filtering goes block by block; each block is filtered with margins that
     absorb the filter's edge effects, and is measured once the audio after it has come.
     """
-    from scipy import signal  # heavy (tens of MB): loaded only when captions are timed
+    from storyreel.audio.dsp import highpass_sos, sosfiltfilt  # Numba: when captions are timed
 
-    sos = None
-    if rate > 4 * _HIGHPASS_HZ:
-        sos = signal.butter(2, _HIGHPASS_HZ, btype="highpass", fs=rate, output="sos")
+    sos = highpass_sos(_HIGHPASS_HZ, rate) if rate > 4 * _HIGHPASS_HZ else None
     block, margin = hop * _BLOCK_HOPS, hop * _MARGIN_HOPS
     mono = _MonoBuffer()
     parts: list[NDArray[np.float64]] = []
@@ -112,7 +110,7 @@ def _hop_energy(blocks: Iterable[Samples], rate: int, hop: int
             lo, hi = max(0, start - margin), min(mono.end, start + block + margin)
             part = mono.window(lo, hi)
             if sos is not None and part.size > 3 * _PADLEN:
-                part = signal.sosfiltfilt(sos, part, padlen=_PADLEN)
+                part = sosfiltfilt(sos, part, _PADLEN)
             part = part[start - lo : start - lo + min(block, mono.end - start)]
             part = np.concatenate((part, np.zeros(-part.size % hop)))
             parts.append(np.square(part).reshape(-1, hop).sum(axis=1))

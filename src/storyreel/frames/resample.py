@@ -27,9 +27,10 @@ from collections.abc import Callable
 from typing import cast
 
 import cv2
-import numba
 import numpy as np
 from numpy.typing import NDArray
+
+from storyreel._jit import compiled
 
 __all__ = ["PlaneSampler"]
 
@@ -85,22 +86,12 @@ def _rows_u16_py(src: U16, index: I32, weight: U16, out: U8) -> None:
             row[k] = (first[k] * keep + second[k] * w + half) >> (2 * _BITS)
 
 
-def _compiled(function: Callable[..., object]) -> object:
-    """``function`` compiled by Numba on first use, without the GIL.
-
-    The machine code is kept in Numba's cache (beside this file, or in the user's
-    cache folder when this one is read-only), so later processes load it in
-    milliseconds. Where neither can be written, each process compiles it again.
-    """
-    try:
-        return numba.njit(cache=True, nogil=True, boundscheck=False)(function)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True, boundscheck=False)(function)
-
-
-_taps = cast(Callable[[float, float, int, int], tuple[I32, U16]], _compiled(_taps_py))
-_rows_u8 = cast(Callable[[U8, I32, U16, int, U16], None], _compiled(_rows_u8_py))
-_rows_u16 = cast(Callable[[U16, I32, U16, U8], None], _compiled(_rows_u16_py))
+_taps = cast(Callable[[float, float, int, int], tuple[I32, U16]],
+             compiled(_taps_py, boundscheck=False))
+_rows_u8 = cast(Callable[[U8, I32, U16, int, U16], None],
+                compiled(_rows_u8_py, boundscheck=False))
+_rows_u16 = cast(Callable[[U16, I32, U16, U8], None],
+                 compiled(_rows_u16_py, boundscheck=False))
 
 
 class PlaneSampler:

@@ -212,7 +212,7 @@ def resample_to(samples: NDArray[np.float32], rate: int, target: int) -> NDArray
     """Polyphase resampling of mono speech (exact ratio, anti-aliased)."""
     if rate == target:
         return samples
-    from scipy.signal import resample_poly
+    from storyreel.audio.dsp import resample_poly  # Numba: loaded only when resampling
 
     common = math.gcd(rate, target)
     resampled: NDArray[np.float32] = resample_poly(
