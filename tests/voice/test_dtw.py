@@ -62,3 +62,30 @@ def test_mfcc_frames_every_10_ms_at_any_rate() -> None:
     assert np.all(np.isfinite(at_48k))
     silent = mfcc(np.zeros(8000, np.float32), 16_000)
     assert np.all(np.isfinite(silent))
+
+
+def test_mfcc_are_the_textbook_ones_scipy_computes() -> None:
+    """The same coefficients as SciPy's FFT, a sparse product with the whole mel bank and
+    SciPy's orthonormal DCT give (the reference the bank's runs and the DCT matrix stand for)."""
+    import scipy.fft
+    import scipy.sparse
+
+    from storyreel.audio import dtw
+
+    rng = np.random.default_rng(3)
+    t = np.arange(48_000 * 2) / 48_000
+    voiced = np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)
+    samples = (0.3 * voiced + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    got = mfcc(samples, 48_000)
+    audio = dtw.resample_poly(samples, 16_000, 48_000).astype(np.float32)
+    frames = 1 + (audio.size - 400) // 160
+    emphasised = np.append(audio[0], audio[1:] - 0.97 * audio[:-1])
+    index = np.arange(400)[None, :] + 160 * np.arange(frames)[:, None]
+    power = np.abs(scipy.fft.rfft(emphasised[index] * np.hamming(400), 512)) ** 2 / 512
+    mel = np.asarray(power @ scipy.sparse.csr_array(dtw._BANK.T.astype(np.float64)))
+    cepstra = scipy.fft.dct(np.log(np.maximum(mel, 1e-10)), type=2, axis=1, norm="ortho")
+    cepstra = cepstra[:, 1:13] - cepstra[:, 1:13].mean(axis=0)
+    energy = np.log(np.maximum(power.sum(axis=1), 1e-10))
+    want = np.column_stack([cepstra, (energy - energy.max()) / 10.0])
+    assert got.shape == want.shape == (frames, 13)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-3)

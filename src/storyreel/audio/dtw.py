@@ -21,8 +21,6 @@ from typing import Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
-from scipy.fft import dct, rfft
 
 from storyreel._jit import compiled
 from storyreel.audio.dsp import resample_poly
@@ -69,11 +67,19 @@ def _mel_bank() -> F32:
 
 
 _BANK = _mel_bank()
-#: The bank as a sparse matrix (454 of its 10,280 weights are not 0). Multiplying by it
-#: runs in SciPy's own loops on the calling thread, not in OpenBLAS's pool of a thread per
-#: core: words are found on a thread beside the encoder's, whose cores that pool would
-#: share, for a product this small (about 17 ms for a minute of speech).
-_SPARSE_BANK_T = sparse.csr_array(_BANK.T)
+#: Each filter of the bank weighs a run of consecutive FFT bins (454 of its 10,280
+#: weights are not 0): the bins every filter weighs, filter after filter, the weights,
+#: and where each filter's run starts. Weighing those bins and summing each run runs in
+#: NumPy's own loops on the calling thread, not in OpenBLAS's pool of a thread per core:
+#: words are found on a thread beside the encoder's, whose cores that pool would share.
+_RUNS = [np.flatnonzero(row) for row in _BANK]
+_BINS = np.concatenate(_RUNS)
+_WEIGHTS = np.concatenate([row[run] for row, run in zip(_BANK, _RUNS, strict=True)])
+_STARTS = np.cumsum([0] + [run.size for run in _RUNS[:-1]])
+assert all(run.size for run in _RUNS)  # a filter over no bin would take its neighbour's
+#: c1 .. c12 of the orthonormal DCT-II of the 40 log mel energies, one row each.
+_DCT = (np.sqrt(2 / _MELS) * np.cos(np.pi / _MELS * np.arange(1, _COEFFICIENTS)[:, None]
+                                    * (np.arange(_MELS)[None, :] + 0.5))).astype(np.float32)
 
 
 def mfcc(samples: F32, rate: int) -> F32:
@@ -86,10 +92,11 @@ def mfcc(samples: F32, rate: int) -> F32:
     emphasised = np.append(padded[0], padded[1:] - 0.97 * padded[:-1])
     index = np.arange(_WINDOW)[None, :] + _HOP * np.arange(frames)[:, None]
     windowed = emphasised[index] * np.hamming(_WINDOW).astype(np.float32)
-    power = np.abs(rfft(windowed, _FFT)) ** 2 / _FFT
+    power = np.abs(np.fft.rfft(windowed, _FFT)) ** 2 / _FFT
     energy = np.log(np.maximum(power.sum(axis=1), 1e-10))
-    log_mel = np.log(np.maximum(np.asarray(power @ _SPARSE_BANK_T), 1e-10))
-    cepstra = dct(log_mel, type=2, axis=1, norm="ortho")[:, 1:_COEFFICIENTS]
+    mel = np.add.reduceat(power[:, _BINS] * _WEIGHTS, _STARTS, axis=1)
+    log_mel = np.log(np.maximum(mel, 1e-10)).astype(np.float32)
+    cepstra = np.einsum("fm,cm->fc", log_mel, _DCT)  # einsum: its own loop, not BLAS's pool
     cepstra -= cepstra.mean(axis=0)
     loudness = (energy - energy.max()) / 10.0
     return np.column_stack([cepstra, loudness]).astype(np.float32)
