@@ -1,7 +1,8 @@
 """Numba, the one way storyreel compiles its inner loops.
 
-Imported only by the modules that compile (the Ken Burns warp, the aligner's warp,
-the speech detector's filter): Numba itself takes a tenth of a second to import.
+Imported only when something is compiled (the Ken Burns warp, the aligner's warp, the
+second-order sections of the speech detector and the loudness meter): Numba itself takes
+a tenth of a second to import.
 """
 
 from __future__ import annotations

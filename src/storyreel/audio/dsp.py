@@ -20,12 +20,9 @@ from typing import cast
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel._jit import compiled
-
 __all__ = ["highpass_sos", "kaiser_lowpass", "resample_poly", "sosfilt", "sosfiltfilt"]
 
 F64 = NDArray[np.float64]
-_BLOCK = 1 << 16  # output samples computed at a time by the polyphase filter
 
 
 def highpass_sos(cutoff: float, rate: float) -> F64:
@@ -53,7 +50,13 @@ def _sosfilt_py(sos: F64, x: F64, zi: F64) -> F64:
     return y
 
 
-_sosfilt = cast(Callable[[F64, F64, F64], F64], compiled(_sosfilt_py))
+@functools.cache
+def _sosfilt() -> Callable[[F64, F64, F64], F64]:
+    """:func:`_sosfilt_py` compiled, on first use: the rest of this module needs only
+    NumPy, and Numba costs a tenth of a second to import."""
+    from storyreel._jit import compiled
+
+    return cast(Callable[[F64, F64, F64], F64], compiled(_sosfilt_py))
 
 
 def sosfilt(sos: F64, x: NDArray[np.floating], zi: F64) -> tuple[F64, F64]:
@@ -66,7 +69,7 @@ def sosfilt(sos: F64, x: NDArray[np.floating], zi: F64) -> tuple[F64, F64]:
     out = np.empty(data.shape)
     for channel in range(data.shape[0]):
         held = np.ascontiguousarray(state[:, channel, :])
-        out[channel] = _sosfilt(sections, np.ascontiguousarray(data[channel]), held)
+        out[channel] = _sosfilt()(sections, np.ascontiguousarray(data[channel]), held)
         state[:, channel, :] = held
     return out, state
 
@@ -101,8 +104,8 @@ def sosfiltfilt(sos: F64, x: NDArray[np.floating], padlen: int) -> F64:
                                2 * data[-1] - data[-2:-(padlen + 2):-1]))
     sos = np.ascontiguousarray(sos, dtype=np.float64)
     zi = _sosfilt_zi(sos)
-    forward = _sosfilt(sos, data, zi * data[0])
-    backward = _sosfilt(sos, np.ascontiguousarray(forward[::-1]), zi * forward[-1])[::-1]
+    forward = _sosfilt()(sos, data, zi * data[0])
+    backward = _sosfilt()(sos, np.ascontiguousarray(forward[::-1]), zi * forward[-1])[::-1]
     return backward[padlen:backward.size - padlen] if padlen > 0 else backward.copy()
 
 
@@ -149,9 +152,6 @@ def resample_poly(x: NDArray[np.floating], up: int, down: int) -> NDArray[np.flo
     bank, skip, per_phase = _polyphase(up, down)
     bank = bank.astype(data.dtype)
     n_out = -(-data.size * up // down)
-    # Output n sits at position t = (n + skip) * down of the input stuffed with up - 1
-    # zeros between samples: phase t % up of the filter meets input samples t // up,
-    # t // up - 1, ... (per_phase of them), zeros before the first and after the last.
     last = (n_out - 1 + skip) * down // up  # the newest input sample any output meets
     padded = np.concatenate((np.zeros(per_phase - 1, data.dtype), data,
                              np.zeros(max(0, last + 1 - data.size), data.dtype)))

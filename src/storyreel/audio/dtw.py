@@ -76,7 +76,8 @@ _RUNS = [np.flatnonzero(row) for row in _BANK]
 _BINS = np.concatenate(_RUNS)
 _WEIGHTS = np.concatenate([row[run] for row, run in zip(_BANK, _RUNS, strict=True)])
 _STARTS = np.cumsum([0] + [run.size for run in _RUNS[:-1]])
-assert all(run.size for run in _RUNS)  # a filter over no bin would take its neighbour's
+if not all(run.size for run in _RUNS):  # reduceat would give it its neighbour's first bin
+    raise RuntimeError("a mel filter weighs no FFT bin")
 #: c1 .. c12 of the orthonormal DCT-II of the 40 log mel energies, one row each.
 _DCT = (np.sqrt(2 / _MELS) * np.cos(np.pi / _MELS * np.arange(1, _COEFFICIENTS)[:, None]
                                     * (np.arange(_MELS)[None, :] + 0.5))).astype(np.float32)

@@ -449,8 +449,8 @@ def _words(text: str, length: int, regions: Regions, mono: Samples | None, align
 
 def new_aligner() -> Aligner:
     """An aligner for :func:`find_words`. Its module is imported on first call: it brings
-    Numba and SciPy's FFT, which a render whose words are found on another
-    thread (``defer_alignment``) does not need on its own."""
+    Numba (and pocketsphinx once it aligns), which a render whose words are found on
+    another thread (``defer_alignment``) does not need on its own."""
     from storyreel.audio.align import Aligner
 
     return Aligner()

@@ -170,7 +170,7 @@ class Narrator:
                              "word timings estimated: the aligner could not place this text")
         written = _written_spans(text, entry.spans, language)
         source: WordSource = "engine" if entry.source == "engine" else "aligned"
-        from storyreel.audio.align import timings_from_spans  # heavy: Numba, SciPy's FFT
+        from storyreel.audio.align import timings_from_spans  # heavy: Numba
 
         return Narration(entry, timings_from_spans(text, written, length, source))
 
