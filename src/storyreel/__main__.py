@@ -1,7 +1,5 @@
 """``python -m storyreel``."""
 
-import sys
+from storyreel.cli import run
 
-from storyreel.cli import main
-
-sys.exit(main())
+run()

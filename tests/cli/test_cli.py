@@ -360,3 +360,24 @@ def test_demo_into_unwritable_folder_is_one_line(tmp_path: Path,
     assert code == 1
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err and str(blocker) in err
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["schema"], 0), (["render", "nope.json"], 2)])
+def test_the_program_exits_with_the_commands_code_its_objects_frozen(
+        tmp_path: Path, argv: list[str], code: int) -> None:
+    """``storyreel`` (``cli.run``) ends with main's exit code, its output flushed, and the
+    collector's objects frozen, so the interpreter's last collection skips them."""
+    probe = ("import atexit, gc, sys\n"
+             "atexit.register(lambda: print('frozen:', gc.get_freeze_count() > 0, "
+             "file=sys.stderr))\n"
+             f"sys.argv = ['storyreel', *{argv!r}]\n"
+             "from storyreel.cli import run\n"
+             "run()\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.strip().endswith("frozen: True")
+    if code == 0:
+        assert json.loads(proc.stdout)["title"]  # the whole schema, flushed
+    else:
+        assert "nope.json" in proc.stderr

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import logging
 import os
 import signal
+import sys
 import threading
 import traceback
 import warnings
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from PIL import Image
 from rich.console import Console
@@ -254,8 +256,22 @@ def _render_options(parser: argparse.ArgumentParser, *, output: bool = True) -> 
                 language_flag="--voice-language")
 
 
+def run() -> NoReturn:
+    """The ``storyreel`` program: :func:`main`, then the process ends with its exit code.
+
+    Its last step freezes the garbage collector's objects: the interpreter's final
+    collection then skips them. A render leaves hundreds of thousands behind (Numba's
+    compiler alone makes most of them), and collecting them took a third of a second
+    after the work was done. Nothing is lost: every file, process and socket a command
+    used has an owner that closed it, and exit handlers (logging's flush) still run.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code."""
+    """Run the CLI; returns the process exit code (:func:`run` is the program)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
