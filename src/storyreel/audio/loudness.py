@@ -20,6 +20,8 @@ from functools import cache
 import numpy as np
 from numpy.typing import NDArray
 
+from storyreel.audio.dsp import kaiser_lowpass, sosfilt
+
 __all__ = ["LoudnessMeter", "TruePeakDetector", "amplitude_to_db", "db_to_amplitude",
            "gated_loudness"]
 
@@ -82,8 +84,6 @@ def _polyphase(sample_rate: int) -> NDArray[np.float32]:
     window of input samples (oldest first), so one matrix product interpolates a
     whole block. The low-pass has unity gain per phase and cuts just above 22.5 kHz.
     """
-    from storyreel.audio.dsp import kaiser_lowpass  # Numba: loaded only when sound is measured
-
     cutoff = min(22_500.0, 0.47 * sample_rate)
     fir = kaiser_lowpass(_FIR_TAPS, cutoff, 8.0, _OVERSAMPLE * sample_rate)
     padded = np.zeros(_OVERSAMPLE * (_HISTORY + 1))
@@ -237,8 +237,6 @@ class LoudnessMeter:
         if n == 0:
             return
         self._samples += n
-        from storyreel.audio.dsp import sosfilt  # Numba: loaded with the first block
-
         weighted, self._zi = sosfilt(self._sos, samples, self._zi)
         self._add_energy(np.einsum("cn,cn->n", weighted, weighted))
         self._sample_peak = max(self._sample_peak, float(np.abs(samples).max()))

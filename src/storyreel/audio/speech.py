@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
+from storyreel.audio.dsp import highpass_sos, sosfiltfilt
 from storyreel.media.audio import SAMPLE_RATE, Samples
 
 __all__ = ["narration_speech"]
@@ -96,8 +97,6 @@ def _hop_energy(blocks: Iterable[Samples], rate: int, hop: int
     Zero-phase filtering goes block by block; each block is filtered with margins that
     absorb the filter's edge effects, and is measured once the audio after it has come.
     """
-    from storyreel.audio.dsp import highpass_sos, sosfiltfilt  # Numba: when captions are timed
-
     sos = highpass_sos(_HIGHPASS_HZ, rate) if rate > 4 * _HIGHPASS_HZ else None
     block, margin = hop * _BLOCK_HOPS, hop * _MARGIN_HOPS
     mono = _MonoBuffer()

@@ -10,7 +10,6 @@ which write into a cache folder they share with the sender.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from storyreel.audio.dsp import resample_poly
 from storyreel.errors import NothingToSay, VoiceError
 from storyreel.model.project import Voice
 from storyreel.voice.base import Engine, Speech
@@ -212,9 +212,5 @@ def resample_to(samples: NDArray[np.float32], rate: int, target: int) -> NDArray
     """Polyphase resampling of mono speech (exact ratio, anti-aliased)."""
     if rate == target:
         return samples
-    from storyreel.audio.dsp import resample_poly  # Numba: loaded only when resampling
-
-    common = math.gcd(rate, target)
-    resampled: NDArray[np.float32] = resample_poly(
-        samples, target // common, rate // common).astype(np.float32)
+    resampled: NDArray[np.float32] = resample_poly(samples, target, rate).astype(np.float32)
     return resampled
