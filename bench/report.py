@@ -82,8 +82,8 @@ def side_by_side(result: dict[str, Any], other: str) -> list[str]:
 def versions() -> dict[str, str]:
     """Versions of storyreel, the libraries it and the references use, and FFmpeg's."""
     found = {}
-    for name in ("storyreel", "av", "numpy", "opencv-python-headless", "numba", "pillow", "moviepy",
-                 "imageio-ffmpeg", "scikit-image", "psutil", "matplotlib"):
+    for name in ("storyreel", "av", "numpy", "opencv-contrib-python-headless", "numba", "pillow",
+                 "moviepy", "imageio-ffmpeg", "scikit-image", "psutil", "matplotlib"):
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
