@@ -357,6 +357,21 @@ def test_cancel_during_analysis(make_project: ProjectFactory, out_dir: Path) -> 
     assert all_files(out_dir) == set()
 
 
+def test_an_analysis_stopped_midway_leaves_no_still_checks_running(
+        make_project: ProjectFactory) -> None:
+    """The stills are checked ahead on threads of the analysis's own: stopping it (a
+    cancel raised by its progress) drops the checks not started and joins the rest."""
+    project = make_project([0.1] * 40)
+
+    def stop(done: int) -> None:
+        if done == 2:
+            raise RenderCancelled("render cancelled")
+
+    with pytest.raises(RenderCancelled):
+        storyreel.analyse_project(project, stop)
+    assert not [t for t in threading.enumerate() if t.name.startswith("storyreel-probe")]
+
+
 def test_cancel_set_before_the_render(make_project: ProjectFactory, out_dir: Path) -> None:
     cancel = threading.Event()
     cancel.set()

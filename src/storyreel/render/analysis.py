@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, assert_never
 
 import numpy as np
@@ -87,6 +89,10 @@ class Analysis:
         return not self.problems
 
 
+#: Threads checking stills ahead of the analysis (their decodes run side by side).
+_PROBE_THREADS = 2
+
+
 def analyse_project(
     project: Project, on_segment: Callable[[int], None] | None = None, *,
     speech: bool = False, words: Mapping[int, WordTimings] | None = None,
@@ -129,52 +135,54 @@ def analyse_project(
     pending_focus: list[int] = []
     aligner = None if defer_alignment else new_aligner()
     digest = digest or FileDigests()
-    for number, segment in enumerate(project.segments, start=1):
-        size, clip = _check_visual(project, segment, number, problems, warnings)
-        sizes.append(size)
-        clips.append(clip)
-        usable = size != (0, 0) and segment.focus is None and focus
-        point, searched = (_focus_of(segment, clip, facts, digest, search=not defer_alignment)
-                           if usable else (None, True))
-        found_focus.append(point)
-        pending_focus += [] if searched else [number - 1]
-        if segment.audio is None:  # spoken from its text when the render starts
-            if not segment.text.strip() and not segment.interlude:
-                problems.append(Problem("no narration: the segment has neither a recording "
-                                        "nor text", number, None, "audio"))
-            lengths.append(0)
-            regions.append([])
-            timings.append(_NO_WORDS)
+    with _Probes(project) as probes:
+        for number, segment in enumerate(project.segments, start=1):
+            size, clip = _check_visual(project, segment, number, problems, warnings,
+                                       probes)
+            sizes.append(size)
+            clips.append(clip)
+            usable = size != (0, 0) and segment.focus is None and focus
+            point, searched = (_focus_of(segment, clip, facts, digest, search=not defer_alignment)
+                               if usable else (None, True))
+            found_focus.append(point)
+            pending_focus += [] if searched else [number - 1]
+            if segment.audio is None:  # spoken from its text when the render starts
+                if not segment.text.strip() and not segment.interlude:
+                    problems.append(Problem("no narration: the segment has neither a recording "
+                                            "nor text", number, None, "audio"))
+                lengths.append(0)
+                regions.append([])
+                timings.append(_NO_WORDS)
+                if on_segment is not None:
+                    on_segment(number)
+                continue
+            wanted = speech and bool(segment.text.strip()) and segment.subtitles
+            known = (words or {}).get(number - 1)
+            try:
+                if defer_alignment and wanted and known is None:
+                    found, later = _recalled_or_pending(facts, digest, segment.audio, number,
+                                                        segment.text, hold,
+                                                        project.language_of(number - 1))
+                    pending += [later] if later is not None else []
+                else:
+                    found = _remembered(facts, digest, segment.audio, number, segment.text,
+                                        wanted, align=wanted and known is None, aligner=aligner,
+                                        language=project.language_of(number - 1))
+            except MediaError as exc:
+                problems.append(_named(exc.problem, "audio"))
+                lengths.append(0)
+                regions.append([])
+                timings.append(_NO_WORDS)
+            else:
+                lengths.append(found.length)
+                regions.append(found.speech)
+                timings.append(known if wanted and known is not None else found.words)
+                warnings += [f"segment {number}: {found.note}"] if found.note else []
+                if found.length < SAMPLE_RATE // 100:
+                    problems.append(Problem("narration is shorter than 10 ms", number,
+                                            segment.audio, "audio"))
             if on_segment is not None:
                 on_segment(number)
-            continue
-        wanted = speech and bool(segment.text.strip()) and segment.subtitles
-        known = (words or {}).get(number - 1)
-        try:
-            if defer_alignment and wanted and known is None:
-                found, later = _recalled_or_pending(facts, digest, segment.audio, number,
-                                                    segment.text, hold,
-                                                    project.language_of(number - 1))
-                pending += [later] if later is not None else []
-            else:
-                found = _remembered(facts, digest, segment.audio, number, segment.text,
-                                    wanted, align=wanted and known is None, aligner=aligner,
-                                    language=project.language_of(number - 1))
-        except MediaError as exc:
-            problems.append(_named(exc.problem, "audio"))
-            lengths.append(0)
-            regions.append([])
-            timings.append(_NO_WORDS)
-        else:
-            lengths.append(found.length)
-            regions.append(found.speech)
-            timings.append(known if wanted and known is not None else found.words)
-            warnings += [f"segment {number}: {found.note}"] if found.note else []
-            if found.length < SAMPLE_RATE // 100:
-                problems.append(Problem("narration is shorter than 10 ms", number,
-                                        segment.audio, "audio"))
-        if on_segment is not None:
-            on_segment(number)
     settings = project.settings
     intro = _clip(settings.intro.path, "intro", problems) if settings.intro else None
     outro = _clip(settings.outro.path, "outro", problems) if settings.outro else None
@@ -233,15 +241,54 @@ def _is_focus(point: Any) -> bool:
         isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in point))
 
 
+class _Probes:
+    """Every still's check (:func:`probe_image`), started at once on two threads: its
+    decode lets go of Python's lock, so the checks overlap each other and the
+    narrations' while the analysis goes through the segments in order. Leaving the
+    ``with`` block drops the checks not started and waits for the others."""
+
+    def __init__(self, project: Project) -> None:
+        self._pool = ThreadPoolExecutor(_PROBE_THREADS, thread_name_prefix="storyreel-probe")
+        self._ahead: dict[int, Future[tuple[int, int]]] = {}
+        try:
+            for number, segment in enumerate(project.segments, start=1):
+                if isinstance(segment.visual, Still):
+                    self._ahead[number] = self._pool.submit(probe_image, segment.visual.image,
+                                                            number)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> _Probes:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def size(self, still: Still, number: int) -> tuple[int, int]:
+        """Segment ``number``'s still's size, once checked.
+
+        Raises:
+            MediaError: As :func:`probe_image`.
+        """
+        ahead = self._ahead.get(number)
+        return ahead.result() if ahead is not None else probe_image(still.image, number)
+
+
 def _check_visual(project: Project, segment: Segment, number: int, problems: list[Problem],
-                  warnings: list[str]) -> tuple[tuple[int, int], ClipFacts | None]:
+                  warnings: list[str], probes: _Probes
+                  ) -> tuple[tuple[int, int], ClipFacts | None]:
     """Open a segment's visual as the render will: its size, and its trimmed clip (a
     card's title is drawn once, for the characters no font has)."""
     visual = segment.visual
     match visual:
         case Still():
             try:
-                return probe_image(visual.image, number), None
+                return probes.size(visual, number), None
             except MediaError as exc:
                 problems.append(_named(exc.problem, "image"))
                 return (0, 0), None
