@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -358,10 +359,20 @@ def test_cancel_during_analysis(make_project: ProjectFactory, out_dir: Path) -> 
 
 
 def test_an_analysis_stopped_midway_leaves_no_still_checks_running(
-        make_project: ProjectFactory) -> None:
+        make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The stills are checked ahead on threads of the analysis's own: stopping it (a
     cancel raised by its progress) drops the checks not started and joins the rest."""
     project = make_project([0.1] * 40)
+    analysis = sys.modules["storyreel.render.analysis"]
+    checked: list[int | None] = []
+    real = analysis.probe_image
+
+    def slow(path: Path, segment: int | None = None) -> tuple[int, int]:
+        time.sleep(0.05)
+        checked.append(segment)
+        return real(path, segment)
+
+    monkeypatch.setattr(analysis, "probe_image", slow)
 
     def stop(done: int) -> None:
         if done == 2:
@@ -370,6 +381,41 @@ def test_an_analysis_stopped_midway_leaves_no_still_checks_running(
     with pytest.raises(RenderCancelled):
         storyreel.analyse_project(project, stop)
     assert not [t for t in threading.enumerate() if t.name.startswith("storyreel-probe")]
+    assert 2 <= len(checked) < 20, checked  # the rest were dropped, not run
+
+
+def _one_picture_for_all(project_dir: Path, count: int) -> Path:
+    manifest = write_project(project_dir, [0.1] * count)
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    for segment in data["segments"]:
+        segment["image"] = "images/001.png"
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    return manifest
+
+
+def test_a_picture_shown_by_many_segments_is_checked_once(
+        project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = storyreel.load_project(_one_picture_for_all(project_dir, 12))
+    analysis = sys.modules["storyreel.render.analysis"]
+    checked: list[int | None] = []
+    real = analysis.probe_image
+
+    def counted(path: Path, segment: int | None = None) -> tuple[int, int]:
+        checked.append(segment)
+        return real(path, segment)
+
+    monkeypatch.setattr(analysis, "probe_image", counted)
+    assert storyreel.analyse_project(project).problems == []
+    assert checked == [1]
+
+
+def test_a_broken_picture_shown_by_many_segments_is_named_for_each(project_dir: Path) -> None:
+    manifest = _one_picture_for_all(project_dir, 5)
+    image = project_dir / "images" / "001.png"
+    image.write_bytes(image.read_bytes()[:60])  # truncated
+    problems = storyreel.analyse_project(storyreel.load_project(manifest)).problems
+    assert [(p.segment, p.field, p.path) for p in problems] == [
+        (n, "image", image) for n in range(1, 6)]
 
 
 def test_cancel_set_before_the_render(make_project: ProjectFactory, out_dir: Path) -> None:

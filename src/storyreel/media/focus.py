@@ -17,7 +17,9 @@ the centre.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -39,16 +41,22 @@ SEARCH_SIDE = 480
 #: cascade over the whole picture, the confirming one round a proposal.
 _PROPOSE_STEP = 1.05
 _CONFIRM_STEP = 1.03
-#: The confirming cascade's detections a proposal needs to be a face. Measured on
+#: The confirming cascade's detections a proposal needs to be a face. Chosen on
 #: reduced copies of 26 pictures without a face (scikit-image's photographs and
-#: collages of them) and 22 with one (a face of 43 to 145 pixels pasted at random into
-#: such collages, scikit-image's astronaut, faces from its LFW sample): at most 6 on
-#: the first, at least 15 on the second.
+#: collages of them) and 22 with one (faces of 43 to 145 pixels at this size, pasted
+#: at random into such collages; scikit-image's astronaut; faces of its LFW sample):
+#: at most 6 on the first, at least 15 on the second. Checked on other seeds (26
+#: without, 28 with, 4 of them at the picture's edges): at most 2, at least 23.
 _CONFIRMATIONS = 12
 #: Round a proposal the confirming cascade searches half its size beyond each side,
 #: for faces from 0.6 to 1.6 times its size.
 _MARGIN = 0.5
 _SIZES = (0.6, 1.6)
+#: The cascades' files: the LBP one in scikit-image's data, the Haar one in OpenCV's.
+_LBP_FILE = "lbpcascade_frontalface_opencv.xml"
+_HAAR_FILE = "haarcascade_frontalface_alt2.xml"
+#: Cascade pairs kept between searches.
+_KEPT_PAIRS = 2
 #: The saliency map's side, and how far its peak must stand above its mean.
 _SALIENCY_SIDE = 64
 _SALIENT = 3.0
@@ -57,6 +65,10 @@ _REGION = 0.4
 
 Grey = NDArray[np.uint8]
 _Face = tuple[float, float, float, int]  # left, top, size, hits
+_Pair = tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]  # proposing, confirming
+
+_idle: list[_Pair] = []
+_idle_lock = threading.Lock()
 
 
 def picture_focus(path: Path, segment: int | None = None) -> Focus | None:
@@ -93,36 +105,53 @@ def find_focus(grey: Grey) -> Focus | None:
     return _salient_focus(grey)
 
 
-_local = threading.local()
+@contextlib.contextmanager
+def _cascades() -> Iterator[_Pair]:
+    """A proposing (LBP) and a confirming (Haar) frontal-face cascade for one search.
 
-
-def _cascades() -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]:
-    """The proposing (LBP) and the confirming (Haar) frontal-face cascades, this
-    thread's own (a cascade keeps the picture it searches: one per thread; 10 ms).
+    A cascade keeps the picture it searches, so a pair serves one search at a time;
+    pairs are kept for the next search (up to :data:`_KEPT_PAIRS`, about 7 MB each)
+    and read anew (10 ms) when all are busy.
 
     Raises:
-        RenderError: A cascade's file is missing or unreadable (a broken installation).
+        RenderError: A cascade cannot be read (a broken installation).
     """
-    kept: tuple[cv2.CascadeClassifier, cv2.CascadeClassifier] | None = getattr(
-        _local, "cascades", None)
-    if kept is not None:
-        return kept
-    lbp = resources.files("skimage") / "data" / "lbpcascade_frontalface_opencv.xml"
-    haar = resources.files("cv2") / "data" / "haarcascade_frontalface_alt2.xml"
+    with _idle_lock:
+        pair = _idle.pop() if _idle else None
+    if pair is None:
+        pair = _read_cascades()
     try:
-        # scikit-image's copy misspells a tag its own reader ignores and OpenCV's needs:
-        # it is read from memory with the tag mended.
-        text = lbp.read_text(encoding="utf-8").replace("featuhreParams", "featureParams")
+        yield pair
+    finally:
+        with _idle_lock:
+            if len(_idle) < _KEPT_PAIRS:
+                _idle.append(pair)
+
+
+def _read_cascades() -> _Pair:
+    try:
+        lbp = (resources.files("skimage") / "data" / _LBP_FILE).read_text(encoding="utf-8")
+        haar = (resources.files("cv2") / "data" / _HAAR_FILE).read_text(encoding="utf-8")
+    except (OSError, ImportError, UnicodeDecodeError) as exc:
+        raise RenderError(f"a face cascade could not be read: {exc}") from exc
+    # scikit-image's copy misspells a tag its own reader ignores and OpenCV's needs.
+    return _cascade(lbp.replace("featuhreParams", "featureParams"), _LBP_FILE), \
+        _cascade(haar, _HAAR_FILE)
+
+
+def _cascade(text: str, name: str) -> cv2.CascadeClassifier:
+    try:
         storage = cv2.FileStorage(text, cv2.FILE_STORAGE_READ | cv2.FILE_STORAGE_MEMORY)
-        proposer = cv2.CascadeClassifier()
-        read = proposer.read(storage.getFirstTopLevelNode())
-        confirmer = cv2.CascadeClassifier(str(haar))
-    except (OSError, cv2.error) as exc:
-        raise RenderError(f"the face cascades could not be read: {exc}") from exc
-    if not read or proposer.empty() or confirmer.empty():
-        raise RenderError(f"the face cascades could not be read ({lbp}, {haar})")
-    _local.cascades = proposer, confirmer
-    return proposer, confirmer
+        cascade = cv2.CascadeClassifier()
+        read = cascade.read(storage.getFirstTopLevelNode())
+    except AttributeError as exc:  # an OpenCV 5 build without contrib's cascades
+        raise RenderError("this OpenCV has no face cascades: storyreel needs "
+                          "opencv-contrib-python-headless") from exc
+    except (cv2.error, SystemError) as exc:
+        raise RenderError(f"OpenCV could not read the face cascade {name}: {exc}") from exc
+    if not read or cascade.empty():
+        raise RenderError(f"OpenCV could not read the face cascade {name}")
+    return cascade
 
 
 def _faces(grey: Grey) -> list[_Face]:
@@ -132,21 +161,29 @@ def _faces(grey: Grey) -> list[_Face]:
     if short < 24:
         return []
     equalised = cv2.equalizeHist(grey)
-    proposer, confirmer = _cascades()
-    boxes, _ = proposer.detectMultiScale2(
-        equalised, scaleFactor=_PROPOSE_STEP, minNeighbors=3,
-        minSize=(max(20, short // 12),) * 2, maxSize=(short, short))
-    faces = []
-    for left, top, size, _ in (tuple(int(v) for v in box) for box in boxes):
-        margin = round(size * _MARGIN)
-        around = equalised[max(0, top - margin):top + size + margin,
-                           max(0, left - margin):left + size + margin]
-        smallest, largest = (round(size * share) for share in _SIZES)
-        found = confirmer.detectMultiScale(
-            around, scaleFactor=_CONFIRM_STEP, minNeighbors=0,
-            minSize=(smallest, smallest), maxSize=(largest, largest))
-        if len(found) >= _CONFIRMATIONS:
-            faces.append((float(left), float(top), float(size), len(found)))
+    with _cascades() as (proposer, confirmer):
+        boxes, _ = proposer.detectMultiScale2(
+            equalised, scaleFactor=_PROPOSE_STEP, minNeighbors=3,
+            minSize=(max(20, short // 12),) * 2, maxSize=(short, short))
+        if len(boxes) == 0:
+            return []
+        # Round a proposal at the picture's edge, the search area goes on in the edge's
+        # pixels repeated: cut off, it would hold fewer of the sizes and places at which
+        # the confirming cascade fires round a face (a third as many in a corner).
+        reach = max(round(int(box[2]) * _MARGIN) for box in boxes)
+        padded = cv2.copyMakeBorder(equalised, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
+        faces = []
+        for box in boxes:
+            left, top, size = (int(v) for v in box[:3])
+            margin = round(size * _MARGIN)
+            x, y = reach + left - margin, reach + top - margin
+            around = padded[y:y + size + 2 * margin, x:x + size + 2 * margin]
+            smallest, largest = (round(size * share) for share in _SIZES)
+            found = confirmer.detectMultiScale(
+                around, scaleFactor=_CONFIRM_STEP, minNeighbors=0,
+                minSize=(smallest, smallest), maxSize=(largest, largest))
+            if len(found) >= _CONFIRMATIONS:
+                faces.append((float(left), float(top), float(size), len(found)))
     return faces
 
 

@@ -242,19 +242,22 @@ def _is_focus(point: Any) -> bool:
 
 
 class _Probes:
-    """Every still's check (:func:`probe_image`), started at once on two threads: its
-    decode lets go of Python's lock, so the checks overlap each other and the
-    narrations' while the analysis goes through the segments in order. Leaving the
-    ``with`` block drops the checks not started and waits for the others."""
+    """Every still's check (:func:`probe_image`), started at once on
+    :data:`_PROBE_THREADS` threads: its decode lets go of Python's lock, so the checks
+    overlap each other and the narrations' while the analysis goes through the segments
+    in order. A file shown by several segments is checked once. Leaving the ``with``
+    block drops the checks not started and waits for the others."""
 
     def __init__(self, project: Project) -> None:
         self._pool = ThreadPoolExecutor(_PROBE_THREADS, thread_name_prefix="storyreel-probe")
-        self._ahead: dict[int, Future[tuple[int, int]]] = {}
+        #: By file: the first segment showing it, and its check.
+        self._ahead: dict[Path, tuple[int, Future[tuple[int, int]]]] = {}
         try:
             for number, segment in enumerate(project.segments, start=1):
-                if isinstance(segment.visual, Still):
-                    self._ahead[number] = self._pool.submit(probe_image, segment.visual.image,
-                                                            number)
+                visual = segment.visual
+                if isinstance(visual, Still) and visual.image not in self._ahead:
+                    self._ahead[visual.image] = number, self._pool.submit(
+                        probe_image, visual.image, number)
         except BaseException:
             self.close()
             raise
@@ -270,13 +273,18 @@ class _Probes:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def size(self, still: Still, number: int) -> tuple[int, int]:
-        """Segment ``number``'s still's size, once checked.
+        """The size of segment ``number``'s still, once checked.
 
         Raises:
-            MediaError: As :func:`probe_image`.
+            MediaError: As :func:`probe_image`, naming segment ``number``.
         """
-        ahead = self._ahead.get(number)
-        return ahead.result() if ahead is not None else probe_image(still.image, number)
+        first, check = self._ahead[still.image]
+        try:
+            return check.result()
+        except MediaError:
+            if first == number:
+                raise
+            return probe_image(still.image, number)  # fails again, naming this segment
 
 
 def _check_visual(project: Project, segment: Segment, number: int, problems: list[Problem],
