@@ -177,10 +177,6 @@ project = storyreel.load_project(manifest)
 def high_water_kb():  # VmHWM: ru_maxrss carries the forked test run's size from before exec
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-# Numba is readied while a render runs, and a short one can end before it is: readied
-# here, its one-time size (tens of MB) is in both peaks, not in their difference.
-from storyreel._jit import wait_for_numba
-wait_for_numba()
 before = high_water_kb()
 result = storyreel.render(project, folder / "out.mp4")
 after = high_water_kb()

@@ -52,6 +52,52 @@ def test_a_stretched_copy_is_warped_back_onto_the_original() -> None:
     assert list(rows[0]) == [2 * j for j in range(60)]
 
 
+def test_a_band_that_cannot_reach_the_end_gives_no_path() -> None:
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((3, 5)).astype(np.float32)
+    b = rng.standard_normal((100, 5)).astype(np.float32)
+    # The band's centre jumps 49 columns a row: 2 either side of it never meet.
+    assert (_dtw(a, b, 2) == -1).all()
+    assert _dtw(a, b, 60)[0, 0] == 0
+    one = rng.standard_normal((1, 5)).astype(np.float32)
+    assert list(_dtw(one, one, 1)[:, 0]) == [0, 0]  # one cell: the path is that cell
+
+
+_MEMORY_SCRIPT = """
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+from storyreel.audio.dtw import _band, _dtw
+rng = np.random.default_rng(0)
+frames = rng.standard_normal((50, 13)).astype(np.float32)
+_dtw(frames, frames, 5)  # compiled before the peak is read
+def peak_kb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+a = rng.standard_normal((18_000, 13)).astype(np.float32)  # 3 minutes of narration
+b = rng.standard_normal((16_000, 13)).astype(np.float32)
+before = peak_kb()
+rows = _dtw(a, b, _band(a))
+assert rows[0, 0] == 0 and rows[1, -1] == a.shape[0] - 1
+print((peak_kb() - before) * 1024, a.shape[0] * (2 * _band(a) + 1))
+"""
+
+
+def test_a_long_narrations_warp_holds_about_a_byte_a_cell() -> None:
+    """Only each cell's move is kept, and two rows of costs: 3 minutes of narration against
+    3 minutes of synthetic speech is 20 M cells (costs kept for every cell, as floats beside
+    the moves, took five times as much)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    done = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(src)], capture_output=True,
+                          text=True, timeout=120, check=True)
+    grown, cells = (int(value) for value in done.stdout.split())
+    assert cells > 20_000_000
+    assert grown < 1.5 * cells, f"{grown / cells:.2f} bytes a cell"
+
+
 def test_mfcc_frames_every_10_ms_at_any_rate() -> None:
     t = np.arange(48_000) / 48_000
     tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)

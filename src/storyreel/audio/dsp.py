@@ -8,22 +8,17 @@ hears 16 kHz), a Kaiser-windowed low-pass design (the true-peak meter's interpol
 and cascaded second-order sections with their state carried across blocks (the
 loudness meter's K-weighting). Each is stated here as SciPy states it, with the same
 results: ``tests/unit/test_dsp.py`` compares them with SciPy's own.
-
-The zero-phase filter runs before a render's first frame, so it needs NumPy alone: a
-convolution by FFT with the filter's impulse response (Numba would cost 0.7 s to ready
-there, see ``storyreel._jit``). The sections carried across blocks are a loop Numba
-compiles: the loudness meter waits for it.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
-
-from storyreel._jit import compiled
 
 __all__ = ["highpass_sos", "kaiser_lowpass", "resample_poly", "sosfilt", "sosfiltfilt"]
 
@@ -55,13 +50,13 @@ def _sosfilt_py(sos: F64, x: F64, zi: F64) -> F64:
     return y
 
 
-def _sosfilt_examples() -> list[tuple[object, ...]]:
-    return [(np.zeros((2, 6)), np.zeros(4), np.zeros((2, 2)))]
+@functools.cache
+def _sosfilt() -> Callable[[F64, F64, F64], F64]:
+    """:func:`_sosfilt_py` compiled, on first use: the rest of this module needs only
+    NumPy, and Numba costs a tenth of a second to import."""
+    from storyreel._jit import compiled
 
-
-# No NumPy twin can run a recursive filter sample by sample in step with it: the
-# loudness meter's filter waits for Numba (see storyreel._jit).
-_sosfilt = compiled(_sosfilt_py, examples=_sosfilt_examples)
+    return cast(Callable[[F64, F64, F64], F64], compiled(_sosfilt_py))
 
 
 def sosfilt(sos: F64, x: NDArray[np.floating], zi: F64) -> tuple[F64, F64]:
@@ -74,73 +69,32 @@ def sosfilt(sos: F64, x: NDArray[np.floating], zi: F64) -> tuple[F64, F64]:
     out = np.empty(data.shape)
     for channel in range(data.shape[0]):
         held = np.ascontiguousarray(state[:, channel, :])
-        out[channel] = _sosfilt(sections, np.ascontiguousarray(data[channel]), held)
+        out[channel] = _sosfilt()(sections, np.ascontiguousarray(data[channel]), held)
         state[:, channel, :] = held
     return out, state
 
 
-def _fast_length(n: int) -> int:
-    """The least length of at least ``n`` whose only prime factors are 2, 3 and 5 (what
-    FFTs are quickest at)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    five = 1
-    while five < best:
-        three = five
-        while three < best:
-            two = three << max(0, (-(-n // three) - 1).bit_length())
-            best = min(best, two)
-            three *= 3
-        five *= 5
-    return best
-
-
-@functools.lru_cache(maxsize=8)
-def _impulse(sections: bytes, count: int) -> tuple[F64, float]:
-    """The impulse response of ``count`` sections until it has died away below 1e-18
-    of its start, and their gain at 0 Hz."""
-    sos = np.frombuffer(sections, np.float64).reshape(count, 6)
-    radius = max(float(np.abs(np.roots(section[3:])).max()) for section in sos)
-    if not radius < 1.0:
-        raise ValueError("the filter is not stable (a pole on or outside the unit circle)")
-    length = 64 + int(1.5 * math.log(1e-18) / math.log(max(radius, 1e-3)))
-    # Sampled on a grid four times as long, the response wraps around less than 1e-54.
-    grid = _fast_length(4 * length)
-    z = np.exp(-2j * np.pi * np.arange(grid // 2 + 1) / grid)
-    spectrum = np.ones(z.size, np.complex128)
-    for b0, b1, b2, a0, a1, a2 in sos:
-        spectrum *= (b0 + z * (b1 + z * b2)) / (a0 + z * (a1 + z * a2))
-    gain = float(np.prod([section[:3].sum() / section[3:].sum() for section in sos]))
-    return np.fft.irfft(spectrum, grid)[:length], gain
-
-
-@functools.lru_cache(maxsize=2)  # a block's length and the last one's: 4 MB each
-def _spectrum(sections: bytes, count: int, size: int) -> NDArray[np.complex128]:
-    return np.fft.rfft(_impulse(sections, count)[0], size)
-
-
-def _from_steady(sos: F64, x: F64) -> F64:
-    """``x`` filtered from the steady state of its first sample (as if it had stood at
-    that value forever): that value's steady output plus the response to what follows,
-    by FFT convolution."""
-    key = (sos.tobytes(), sos.shape[0])
-    impulse, gain = _impulse(*key)
-    size = _fast_length(x.size + impulse.size - 1)  # no wrapping around
-    moved = np.fft.irfft(np.fft.rfft(x - x[0], size) * _spectrum(*key, size), size)
-    out: F64 = moved[:x.size] + gain * x[0]
-    return out
+def _sosfilt_zi(sos: F64) -> F64:
+    """The state of each section that a constant input of 1 holds steady
+    (``scipy.signal.sosfilt_zi``)."""
+    zi = np.empty((sos.shape[0], 2))
+    scale = 1.0
+    for s, section in enumerate(sos):
+        b, a = section[:3] / section[3], section[3:] / section[3]
+        # lfilter_zi: solve (I - companion(a).T) zi = b[1:] - a[1:] * b[0]
+        minus = np.array([[1.0 + a[1], -1.0], [a[2], 1.0]])
+        zi[s] = scale * np.linalg.solve(minus, b[1:] - a[1:] * b[0])
+        scale *= float(b.sum() / a.sum())
+    return zi
 
 
 def sosfiltfilt(sos: F64, x: NDArray[np.floating], padlen: int) -> F64:
     """Zero-phase filtering of 1-D ``x``: forward, then backward, after extending it by
     ``padlen`` samples of odd symmetry at each end, each pass started in the steady
-    state of its first sample (``scipy.signal.sosfiltfilt(sos, x, padlen=padlen)``, to
-    within 1e-10 of the signal's scale).
-
-    Each pass is a convolution with the filter's impulse response, by FFT: NumPy alone,
-    without Numba (the speech detector runs before a render's first frame).
+    state of its first sample (``scipy.signal.sosfiltfilt(sos, x, padlen=padlen)``).
 
     Raises:
-        ValueError: ``x`` is not longer than ``padlen``, or the filter is not stable.
+        ValueError: ``x`` is not longer than ``padlen``.
     """
     data = np.ascontiguousarray(x, dtype=np.float64)
     if data.ndim != 1 or data.size <= padlen:
@@ -149,9 +103,10 @@ def sosfiltfilt(sos: F64, x: NDArray[np.floating], padlen: int) -> F64:
         data = np.concatenate((2 * data[0] - data[padlen:0:-1], data,
                                2 * data[-1] - data[-2:-(padlen + 2):-1]))
     sos = np.ascontiguousarray(sos, dtype=np.float64)
-    forward = _from_steady(sos, data)
-    backward = _from_steady(sos, forward[::-1].copy())[::-1]
-    return backward[padlen:backward.size - padlen].copy() if padlen > 0 else backward.copy()
+    zi = _sosfilt_zi(sos)
+    forward = _sosfilt()(sos, data, zi * data[0])
+    backward = _sosfilt()(sos, np.ascontiguousarray(forward[::-1]), zi * forward[-1])[::-1]
+    return backward[padlen:backward.size - padlen] if padlen > 0 else backward.copy()
 
 
 def kaiser_lowpass(taps: int, cutoff: float, beta: float, rate: float = 2.0) -> F64:

@@ -2,8 +2,8 @@
 
 The narration is mixed to mono, rumble and hum below 80 Hz are removed, and its
 short-time energy is measured every 5 ms over a 10 ms window, block by block (an
-hour of audio costs about 15 s of one core and little memory). The threshold adapts
-to the recording: it sits between the noise floor (a low percentile of the energy) and
+hour of audio costs a few seconds and little memory). The threshold adapts to the
+recording: it sits between the noise floor (a low percentile of the energy) and
 the speech level (a high percentile), with hysteresis so a level that hovers at
 the threshold does not flicker. Gaps shorter than ``min_pause`` are bridged (the
 hangover that keeps the short stops inside words and between words together),

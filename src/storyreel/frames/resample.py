@@ -23,11 +23,14 @@ the nearest edge pixel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from storyreel._jit import compiled, warm_up
+from storyreel._jit import compiled
 
 __all__ = ["PlaneSampler"]
 
@@ -83,57 +86,12 @@ def _rows_u16_py(src: U16, index: I32, weight: U16, out: U8) -> None:
             row[k] = (first[k] * keep + second[k] * w + half) >> (2 * _BITS)
 
 
-def _taps_np(origin: float, step: float, count: int, size: int) -> tuple[I32, U16]:
-    """:func:`_taps_py` in NumPy: the same float64 operations, element by element."""
-    q = np.floor((origin + np.arange(count, dtype=np.int64) * step) * _ONE + 0.5)
-    q = q.astype(np.int64)
-    first = q >> _BITS
-    frac = q & (_ONE - 1)
-    low, high = first < 0, first > size - 2
-    first = np.where(low, 0, np.where(high, size - 2, first))
-    frac = np.where(low, 0, np.where(high, _ONE, frac))
-    return first.astype(np.int32), frac.astype(np.uint16)
-
-
-def _rows_u8_np(src: U8, index: I32, weight: U16, lo: int, out: U16) -> None:
-    """:func:`_rows_u8_py` in NumPy (whole integers: exact)."""
-    n = out.shape[1]
-    w = weight.astype(np.uint16)[:, None]
-    np.multiply(src[index, lo : lo + n], np.uint16(_ONE) - w, out=out)
-    out += src[index + 1, lo : lo + n] * w
-
-
-def _rows_u16_np(src: U16, index: I32, weight: U16, out: U8) -> None:
-    """:func:`_rows_u16_py` in NumPy (whole integers: exact)."""
-    n = out.shape[1]
-    w = weight.astype(np.uint32)[:, None]
-    total = src[index, :n] * (np.uint32(_ONE) - w)
-    total += src[index + 1, :n] * w
-    total += np.uint32(1 << (2 * _BITS - 1))
-    total >>= 2 * _BITS
-    out[...] = total
-
-
-def _examples() -> list[tuple[object, ...]]:
-    """Arguments of the types a frame passes (a padded destination view too)."""
-    plane = np.zeros((2, 2), np.uint8)
-    index, weight = np.zeros(2, np.int32), np.zeros(2, np.uint16)
-    return [(plane, index, weight, 0, np.zeros((2, 2), np.uint16))]
-
-
-def _examples_u16() -> list[tuple[object, ...]]:
-    index, weight = np.zeros(2, np.int32), np.zeros(2, np.uint16)
-    rows = np.zeros((3, 2), np.uint16)
-    return [(rows, index, weight, np.zeros((2, 2), np.uint8)),
-            (rows, index, weight, np.zeros((2, 4), np.uint8)[:, :2])]
-
-
-# Until Numba is ready (see storyreel._jit) the first frames are drawn by the twins.
-_taps = compiled(_taps_py, twin=_taps_np, boundscheck=False,
-                 examples=lambda: [(0.5, 1.0, 2, 2)])
-_rows_u8 = compiled(_rows_u8_py, twin=_rows_u8_np, boundscheck=False, examples=_examples)
-_rows_u16 = compiled(_rows_u16_py, twin=_rows_u16_np, boundscheck=False,
-                     examples=_examples_u16)
+_taps = cast(Callable[[float, float, int, int], tuple[I32, U16]],
+             compiled(_taps_py, boundscheck=False))
+_rows_u8 = cast(Callable[[U8, I32, U16, int, U16], None],
+                compiled(_rows_u8_py, boundscheck=False))
+_rows_u16 = cast(Callable[[U16, I32, U16, U8], None],
+                 compiled(_rows_u16_py, boundscheck=False))
 
 
 class PlaneSampler:
@@ -150,7 +108,6 @@ class PlaneSampler:
         if min(plane.shape) < 2:  # the edge repeated: what sampling past the edge gives
             plane = np.pad(plane, ((0, max(0, 2 - plane.shape[0])),
                                    (0, max(0, 2 - plane.shape[1]))), mode="edge")
-        warm_up()  # its own loops are twins until then (see storyreel._jit)
         self._height, self._width = plane.shape
         self._columns: U8 = np.ascontiguousarray(cv2.transpose(plane), dtype=np.uint8)
         self._by_column = np.empty(0, np.uint16)

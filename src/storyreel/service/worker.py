@@ -129,7 +129,6 @@ def warm_up(stop: CancelToken | None = None) -> bool:
     try:
         from PIL import Image
 
-        from storyreel._jit import wait_for_numba
         from storyreel.demo import write_speechlike_wav
         from storyreel.model.load import project_from_dict
         from storyreel.model.project import Voice
@@ -150,7 +149,6 @@ def warm_up(stop: CancelToken | None = None) -> bool:
         if stop is None or not stop.is_set():
             engine = open_engine(Voice())
             engine.synthesise("Ready.", engine.default_voice, 1.0)
-            wait_for_numba()  # every loop compiled, not only those the tiny render ran
     except Exception as exc:
         print(f"storyreel worker: warming up failed ({type(exc).__name__}: {exc})",
               file=sys.stderr)
