@@ -8,6 +8,9 @@ decoder reads back, cancel in the middle of it, and break a recording while it r
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -208,3 +211,36 @@ def test_every_platforms_video_gets_the_aligned_captions(project_dir: Path, out_
     assert {w.source for w in result.words} == {"aligned"}
     captions = [v.path.with_suffix(".srt").read_text(encoding="utf-8") for v in result.videos]
     assert captions[0] == captions[1]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a priority per thread is Linux's")
+def test_the_helpers_give_way_to_the_encoder(project_dir: Path, out_dir: Path,
+                                             recordings: list[Path]) -> None:
+    """Drawing frames, the sound track and the words ahead run at nice 19 while the parts
+    are encoded; the encoding thread (and with it libx264's threads) keeps its priority."""
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if base >= 19:
+        pytest.skip("this test runs at the lowest priority already")
+    seen: dict[str, int] = {}
+    others: set[int] = set()  # the priorities of threads Python did not start (libx264's)
+
+    def look(update: Progress) -> None:
+        if update.phase != "export":
+            return
+        ours = {t.native_id for t in threading.enumerate()}
+        for thread in threading.enumerate():
+            if thread.name.startswith("storyreel") and thread.native_id is not None:
+                name = thread.name.rstrip("_0123456789")
+                seen[name] = os.getpriority(os.PRIO_PROCESS, thread.native_id)
+        for task in os.listdir("/proc/self/task"):
+            if int(task) not in ours:
+                with contextlib.suppress(OSError):  # ended meanwhile
+                    others.add(os.getpriority(os.PRIO_PROCESS, int(task)))
+
+    outcome = _render(_project(project_dir, recordings), out_dir / "out.mp4", overlap=True,
+                      on_progress=look)
+    assert outcome.parts_encoded > 0
+    assert {"storyreel-frames", "storyreel-sound"} <= set(seen), seen
+    assert all(priority == 19 for priority in seen.values()), seen
+    assert base in others  # libx264's threads, started by the encoding thread
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base

@@ -38,6 +38,7 @@ from storyreel.render.analysis import (
     find_words,
     new_aligner,
 )
+from storyreel.render.priority import give_way
 from storyreel.render.progress import CancelToken, raise_if_cancelled
 from storyreel.timeline.framing import Focus
 
@@ -126,6 +127,7 @@ class WordsAhead:
                     if found.note]
 
     def _run(self, work: Callable[[], None]) -> None:
+        give_way()
         try:
             work()
         except BaseException as exc:  # raised in the caller by wait()
@@ -183,7 +185,8 @@ class StillsAhead:
         self._last: Future[object] | None = None
 
     def __enter__(self) -> StillsAhead:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="storyreel-still-ahead")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="storyreel-still-ahead",
+                                        initializer=give_way)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

@@ -20,6 +20,7 @@ from av.video.frame import VideoFrame
 
 from storyreel.frames.blend import crossfade, smooth
 from storyreel.media.encoder import PlaneViews
+from storyreel.render.priority import give_way
 from storyreel.timeline.plan import Plan, SegmentSpan
 
 __all__ = ["Decorate", "FrameProducer", "Picture", "PictureLoader", "draw_frame",
@@ -149,6 +150,7 @@ class FrameProducer:
         return False
 
     def _run(self) -> None:
+        give_way()  # the picture loader it starts inherits its priority
         loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storyreel-picture")
         opened: dict[int, Future[Picture]] = {}
         try:

@@ -49,6 +49,7 @@ from storyreel.render.parts import (
     part_encoder,
     pool_threads,
 )
+from storyreel.render.priority import give_way
 from storyreel.render.progress import (
     EXPORT_MESSAGE,
     CancelToken,
@@ -619,7 +620,8 @@ class Job:
             return
         stop = _Stop(self.cancel)
         self.reporter.phase("export", frames, EXPORT_MESSAGE)
-        with ThreadPoolExecutor(1, thread_name_prefix="storyreel-sound") as pool:
+        with ThreadPoolExecutor(1, thread_name_prefix="storyreel-sound",
+                                initializer=give_way) as pool:
             future = pool.submit(self.make_sound, story, settings, path, key, stop,
                                  report=False)
             try:
