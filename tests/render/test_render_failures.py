@@ -430,6 +430,7 @@ def test_a_broken_picture_shown_by_many_segments_is_named_for_each(project_dir: 
     problems = storyreel.analyse_project(storyreel.load_project(manifest)).problems
     assert [(p.segment, p.field, p.path) for p in problems] == [
         (n, "image", image) for n in range(1, 6)]
+    assert len({p.message for p in problems}) == 1  # the one check's finding, for each
 
 
 def test_cancel_set_before_the_render(make_project: ProjectFactory, out_dir: Path) -> None:

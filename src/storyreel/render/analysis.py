@@ -281,10 +281,11 @@ class _Probes:
         first, check = self._ahead[still.image]
         try:
             return check.result()
-        except MediaError:
+        except MediaError as exc:
             if first == number:
                 raise
-            return probe_image(still.image, number)  # fails again, naming this segment
+            # The same file's problem, named for this segment (not decoded again).
+            raise MediaError(exc.problem.message, path=exc.path, segment=number) from exc
 
 
 def _check_visual(project: Project, segment: Segment, number: int, problems: list[Problem],
