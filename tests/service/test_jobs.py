@@ -274,8 +274,8 @@ def test_max_jobs_runs_renders_side_by_side(make_studio: Callable[..., Studio]) 
     projects = [studio.ready() for _ in range(2)]
     for project in projects:
         _render(studio, project["id"])
-    for project in projects:
-        wait_status(studio.client, project["id"], ("processing",))
+    for project in projects:  # the runner's own progress: it is running that render
+        wait_status(studio.client, project["id"], ("processing",), phase="export")
     runner.release.set()
     for project in projects:
         assert wait_status(studio.client, project["id"])["status"] == "completed"
