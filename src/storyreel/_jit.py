@@ -7,11 +7,40 @@ a tenth of a second to import.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numba
 
 __all__ = ["compiled"]
+
+
+def _array_functions_without_blas_check() -> None:
+    """Import Numba's array functions, leaving their BLAS check to those that use BLAS.
+
+    Numba loads them on the first compiled call, and on import they check that
+    SciPy's BLAS is there by importing ``scipy.linalg``: a tenth of a second of Python
+    before a render's first frame, for linear algebra storyreel never compiles. The
+    check is left out of that import only: Numba's BLAS users (``np.dot``,
+    ``np.linalg``) still make it, when they are compiled.
+    """
+    if "numba.np.arraymath" in sys.modules:
+        return
+    from numba.np import linalg
+
+    check = getattr(linalg, "ensure_blas", None)
+    if check is None:  # another Numba: nothing to leave out
+        return
+    linalg.ensure_blas = lambda: None
+    try:
+        from numba.np import arraymath
+    finally:
+        linalg.ensure_blas = check
+    if getattr(arraymath, "ensure_blas", None) is not None:
+        arraymath.ensure_blas = check  # type: ignore[attr-defined]
+
+
+_array_functions_without_blas_check()
 
 
 def compiled(function: Callable[..., object], *, boundscheck: bool | None = None) -> object:
