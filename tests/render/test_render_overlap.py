@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,8 +24,12 @@ import storyreel
 from media import write_corrupt_wav, write_exif_rotated_jpeg, write_manifest, write_textured
 from media import write_wav as write_wav_file
 from storyreel.errors import RenderCancelled, ValidationFailed
+from storyreel.frames.pictures import PreparedStills
+from storyreel.render import ahead as ahead_module
 from storyreel.render import analysis as analysis_module
+from storyreel.render.analysis import PendingWords
 from storyreel.render.job import Job, JobOutcome
+from storyreel.render.priority import FirstFrame
 from storyreel.render.progress import Progress, ProgressReporter
 from storyreel.voice.hibari import HibariEngine
 from storyreel.voice.speaker import resample_to
@@ -127,14 +132,16 @@ def test_overlapped_render_matches_the_sequential_one(project_dir: Path, out_dir
     assert a_path.read_bytes() == b_path.read_bytes()
 
 
+@pytest.mark.parametrize("frames", [0, 3], ids=["before-the-first-frame", "mid-way"])
 def test_cancel_during_the_overlap_leaves_no_thread(project_dir: Path, out_dir: Path,
-                                                    recordings: list[Path]) -> None:
+                                                    recordings: list[Path], frames: int) -> None:
+    """Cancelled while the helpers are held for the first frame, or while they work."""
     manifest = _project(project_dir, recordings)
     before = _storyreel_threads()
     cancel = threading.Event()
 
     def on_progress(progress: Progress) -> None:
-        if progress.phase == "export" and progress.done >= 3:
+        if progress.phase == "export" and progress.done >= frames:
             cancel.set()
 
     with pytest.raises(RenderCancelled):
@@ -175,7 +182,6 @@ def test_a_recording_broken_during_the_overlap_is_named(project_dir: Path, out_d
 def test_prepared_stills_are_shared_between_threads(project_dir: Path,
                                                     recordings: list[Path]) -> None:
     """A still asked for on two threads at once is prepared once, and both get it."""
-    from storyreel.frames.pictures import PreparedStills
     from storyreel.model.visual import Still
 
     project = storyreel.load_project(_project(project_dir, recordings))
@@ -211,6 +217,86 @@ def test_every_platforms_video_gets_the_aligned_captions(project_dir: Path, out_
     assert {w.source for w in result.words} == {"aligned"}
     captions = [v.path.with_suffix(".srt").read_text(encoding="utf-8") for v in result.videos]
     assert captions[0] == captions[1]
+
+
+def test_the_helpers_wait_for_the_first_frame(project_dir: Path, out_dir: Path,
+                                              recordings: list[Path],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until the first frame is with the encoder, only what the first part needs is done:
+    its narrations' words and its still; the other narrations' words, the next part's
+    still and the sound track come after it."""
+    events: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    first: list[frozenset[int]] = []
+
+    def log(event: str, segment: int = -1) -> None:
+        with lock:
+            events.append((event, segment))
+
+    real_words, real_still = ahead_module.find_words, PreparedStills.get
+    real_reached, real_sound = FirstFrame.reached, Job._make_sound
+    real_init = ahead_module.WordsAhead.__init__
+
+    def find_words(pending: PendingWords, *args: object) -> object:
+        log("words", pending.segment)
+        return real_words(pending, *args)  # type: ignore[arg-type]
+
+    def still(self: PreparedStills, visual: object, segment: int, *args: object) -> object:
+        ahead = threading.current_thread().name.startswith("storyreel-still-ahead")
+        log("still ahead" if ahead else "still", segment)
+        return real_still(self, visual, segment, *args)  # type: ignore[arg-type]
+
+    def reached(self: FirstFrame) -> None:
+        log("first frame")
+        real_reached(self)
+
+    def sound(self: Job, *args: object, **kwargs: object) -> object:
+        log("sound")
+        return real_sound(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def words_ahead(self: object, *args: object, **kwargs: Any) -> None:
+        first.append(frozenset(kwargs.get("first", ())))
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ahead_module, "find_words", find_words)
+    monkeypatch.setattr(PreparedStills, "get", still)
+    monkeypatch.setattr(FirstFrame, "reached", reached)
+    monkeypatch.setattr(Job, "_make_sound", sound)
+    monkeypatch.setattr(ahead_module.WordsAhead, "__init__", words_ahead)
+    outcome = _render(_project(project_dir, recordings), out_dir / "out.mp4", overlap=True)
+    assert outcome.parts_encoded > 1
+    cut = events.index(("first frame", -1))
+    head, rest = events[:cut], events[cut:]
+    needed = first[0]  # the segments the first part shows or can caption
+    assert 0 in needed and set(range(len(TEXTS))) - needed  # else nothing could be held
+    assert {s for e, s in head if e == "words"} == needed
+    assert {s for e, s in rest if e == "words"} == set(range(len(TEXTS))) - needed
+    assert {s for e, s in head if e == "still"} <= needed  # drawn by the first part
+    assert [s for e, s in head if e == "still ahead"] == [0]  # the first part's only
+    assert any(e == "still ahead" for e, _ in rest)  # the next part's
+    assert ("sound", -1) in rest
+
+
+@pytest.mark.parametrize(("kind", "held"), [({}, True), ({"draft": True}, False),
+                                             ({"workers": 2}, False)],
+                         ids=["final", "draft", "workers"])
+def test_what_holds_for_the_first_frame(project_dir: Path, out_dir: Path,
+                                        recordings: list[Path], kind: dict[str, Any],
+                                        held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A final render encoded here holds its helpers for the first frame; a draft (whose
+    sound track can take longer than its few frames) and a render whose parts other
+    processes encode do not."""
+    holds: list[bool] = []
+    real = FirstFrame.__init__
+
+    def record(self: FirstFrame, *, hold: bool = True) -> None:
+        holds.append(hold)
+        real(self, hold=hold)
+
+    monkeypatch.setattr(FirstFrame, "__init__", record)
+    project = storyreel.load_project(_project(project_dir, recordings))
+    Job(project, out_dir / "out.mp4", ProgressReporter(None), None, **kind).run()
+    assert holds[-1] is held
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a priority per thread is Linux's")

@@ -55,3 +55,34 @@ def test_elsewhere_or_where_it_is_not_permitted_nothing_changes(
 
     monkeypatch.setattr(priority.os, "setpriority", refused)
     assert _in_a_thread() == (before, before)
+
+
+def test_first_frame_holds_until_reached() -> None:
+    first = priority.FirstFrame()
+    answers: list[bool] = []
+    waiter = threading.Thread(target=lambda: answers.append(first.wait(lambda: False)))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive() and not first.is_reached()  # held
+    first.reached()
+    waiter.join()
+    assert answers == [True]
+    assert first.wait(lambda: True)  # reached: no one waits any more
+
+
+def test_first_frame_lets_a_stopped_waiter_go() -> None:
+    first = priority.FirstFrame()
+    stop = threading.Event()
+    answers: list[bool] = []
+    waiter = threading.Thread(target=lambda: answers.append(first.wait(stop.is_set)))
+    waiter.start()
+    stop.set()
+    waiter.join()
+    assert answers == [False]
+    assert not first.is_reached()
+
+
+def test_first_frame_that_holds_nothing() -> None:
+    first = priority.FirstFrame(hold=False)
+    assert first.is_reached()
+    assert first.wait(lambda: False)

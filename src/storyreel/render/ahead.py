@@ -9,7 +9,9 @@ of the segments it can show. A second thread searches the pictures whose focus w
 left for later (:attr:`~storyreel.render.analysis.Analysis.pending_focus`), in
 segment order: a part waits for the focus of the pictures it shows. The two run side
 by side because the first frame waits for both, and the face search (native code that
-mostly lets go of Python's lock) fits beside the aligner's imports.
+mostly lets go of Python's lock) fits beside the aligner's imports. Given the render's
+:class:`~storyreel.render.priority.FirstFrame`, both do first what the first part
+needs, and the rest once the first frame is with the encoder.
 :class:`StillsAhead` prepares the still a part opens
 with while the part before it is encoded.
 
@@ -23,9 +25,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from storyreel.errors import MediaError, Problem, ValidationFailed
 from storyreel.frames.pictures import PreparedStills, cover_size
@@ -38,9 +41,12 @@ from storyreel.render.analysis import (
     find_words,
     new_aligner,
 )
-from storyreel.render.priority import give_way
+from storyreel.render.priority import FirstFrame, give_way
 from storyreel.render.progress import CancelToken, raise_if_cancelled
 from storyreel.timeline.framing import Focus
+
+if TYPE_CHECKING:
+    from storyreel.audio.align import Aligner
 
 __all__ = ["StillsAhead", "WordsAhead"]
 
@@ -58,14 +64,21 @@ class WordsAhead:
         cancel: The render's cancel token: the thread stops at the next narration.
         focus: 0-based segments whose picture's focus is searched for (by ``search``),
             in segment order on a second thread.
+        first_frame: Held until the render's first frame is with the encoder: until
+            then only the segments in ``first`` (those the first part needs) are done.
+        first: See ``first_frame``.
     """
 
     def __init__(self, pending: Sequence[PendingWords], store: FactStore | None,
                  cancel: CancelToken, focus: Sequence[int] = (),
-                 search: Callable[[int], Focus | None] | None = None) -> None:
+                 search: Callable[[int], Focus | None] | None = None, *,
+                 first_frame: FirstFrame | None = None, first: Collection[int] = ()
+                 ) -> None:
         self._pending = list(pending)
         self._focus = list(focus) if search is not None else []
         self._search = search
+        self._first_frame = first_frame if first_frame is not None else FirstFrame(hold=False)
+        self._first = frozenset(first)
         self._focused: dict[int, Focus | None] = {}
         self._store = store
         self._cancel = cancel
@@ -105,6 +118,8 @@ class WordsAhead:
         asked = set(segments)
         wanted = asked & {p.segment for p in self._pending}
         framed = asked & set(self._focus)
+        if not (wanted | framed) <= self._first:
+            self._first_frame.reached()  # held, they would never come
         with self._ready:
             while True:
                 if self._error is not None:
@@ -139,13 +154,22 @@ class WordsAhead:
     def _stopped(self) -> bool:
         return self._stop.is_set() or self._cancel.is_set() or self._error is not None
 
+    def _may_do(self, segment: int) -> bool:
+        """Whether ``segment`` is to be done now (waiting for the first frame unless the
+        first part needs it); ``False``: stop."""
+        if segment not in self._first and not self._first_frame.wait(self._stopped):
+            return False
+        return not self._stopped()
+
     def _find_words(self) -> None:
         if not self._pending:
             return
-        aligner = new_aligner()  # its imports, here
+        aligner: Aligner | None = None
         for pending in sorted(self._pending, key=lambda p: p.segment):
-            if self._stopped():
+            if not self._may_do(pending.segment):
                 return
+            if aligner is None:
+                aligner = new_aligner()  # its imports, here
             found = find_words(pending, aligner, self._store)
             with self._ready:
                 self._found[pending.segment] = found
@@ -155,7 +179,7 @@ class WordsAhead:
         if self._search is None:
             return
         for segment in sorted(self._focus):
-            if self._stopped():
+            if not self._may_do(segment):
                 return
             point = self._search(segment)
             with self._ready:
@@ -183,6 +207,7 @@ class StillsAhead:
         self._stills = stills
         self._pool: ThreadPoolExecutor | None = None
         self._last: Future[object] | None = None
+        self._stop = threading.Event()
 
     def __enter__(self) -> StillsAhead:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="storyreel-still-ahead",
@@ -192,19 +217,24 @@ class StillsAhead:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self._pool is not None
+        self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def prepare(self, segment: int | None) -> None:
-        """Start preparing segment ``segment``'s still (nothing for other visuals)."""
+    def prepare(self, segment: int | None, after: FirstFrame | None = None) -> None:
+        """Start preparing segment ``segment``'s still (nothing for other visuals), once
+        ``after`` says the first frame is with the encoder (if given)."""
         if segment is None or not isinstance(self._project.segments[segment].visual, Still):
             return
         assert self._pool is not None
         if self._last is not None and not self._last.done():
             return  # one at a time: memory stays bounded
         width, height = cover_size(self._project, segment)
-        self._last = self._pool.submit(self._quietly, segment, width, height)
+        self._last = self._pool.submit(self._quietly, segment, width, height, after)
 
-    def _quietly(self, segment: int, width: int, height: int) -> object:
+    def _quietly(self, segment: int, width: int, height: int, after: FirstFrame | None
+                 ) -> object:
+        if after is not None and not after.wait(self._stop.is_set):
+            return None
         with contextlib.suppress(Exception):
             visual = self._project.segments[segment].visual
             assert isinstance(visual, Still)

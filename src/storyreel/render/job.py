@@ -49,7 +49,7 @@ from storyreel.render.parts import (
     part_encoder,
     pool_threads,
 )
-from storyreel.render.priority import give_way
+from storyreel.render.priority import FirstFrame, give_way
 from storyreel.render.progress import (
     EXPORT_MESSAGE,
     CancelToken,
@@ -158,6 +158,9 @@ class Job:
         self.words = words  # known timings of synthesised narrations, by segment
         self.analysis: Analysis | None = None
         self.digest = FileDigests()  # each input file is read for its hash once per render
+        #: Holds the helpers' other work until the first frame is with the encoder (set
+        #: up by :meth:`export`; nothing is held before).
+        self.first_frame = FirstFrame(hold=False)
         #: Seconds each step took (``analyse``, ``loudness``, ``sound``, ``parts``,
         #: ``assemble``, ``verify``, ``publish``); the sound track's overlap the parts'.
         self.timings: dict[str, float] = {}
@@ -318,10 +321,18 @@ class Job:
         are encoded (here or on workers), so it costs no wall time of its own. Returns
         the sound track and the story with every narration's words.
         """
-        if self.analysis is not None and (self.analysis.pending or self.analysis.pending_focus):
-            sound, story, chunks, paths = self.encode_ahead(story, work, shared)
-        else:
-            sound, chunks, paths = self.encode_all(story, work, shared)
+        # Held where this process encodes the parts one by one. Not for a draft (its sound
+        # track can take longer than its few frames), nor where workers encode them.
+        self.first_frame = FirstFrame(hold=not self.draft and self.parts is None
+                                      and (self.workers or 1) <= 1)
+        try:
+            if self.analysis is not None and (self.analysis.pending
+                                              or self.analysis.pending_focus):
+                sound, story, chunks, paths = self.encode_ahead(story, work, shared)
+            else:
+                sound, chunks, paths = self.encode_all(story, work, shared)
+        finally:
+            self.first_frame.reached()  # nothing waits for it any longer
         self.reporter.say(f"Joining {len(chunks)} parts...")
         with self.timed("assemble"):
             assemble(temp, [(p, c.start) for p, c in zip(paths, chunks, strict=True)],
@@ -360,10 +371,12 @@ class Job:
 
         ``story`` is timed but its captions wait for words. Each part waits only for the
         words of the segments it can show, and the still it opens with is prepared while
-        the part before it is encoded. The sound track (which needs only the timing, and
-        is done long before the last frame) starts once the first part's words are
-        found: they are what the first frame waits for. Returns the sound track, the
-        story with every narration's words, the parts and their paths.
+        the part before it is encoded. In a final render the helpers first do only what
+        the first part needs (its narrations' words, its pictures' focus, its still);
+        the rest, and the sound track (which needs only the timing, and is done long
+        before the last frame), wait until the first frame is with the encoder. Returns
+        the sound track, the story with every narration's words, the parts and their
+        paths.
         """
         assert self.analysis is not None
         fades = self.fades(story)
@@ -384,7 +397,8 @@ class Job:
             return search_focus(self.project, analysis, segment, self.cache, self.digest)
 
         with WordsAhead(analysis.pending, self.cache, self.cancel, analysis.pending_focus,
-                        search) as words, \
+                        search, first_frame=self.first_frame,
+                        first=needs[todo[0].index] if todo else ()) as words, \
                 StillsAhead(self.project, stills) as ahead:
             if todo:
                 ahead.prepare(_opening_segment(story, todo[0]))
@@ -396,10 +410,12 @@ class Job:
                     done = 0
                     for n, chunk in enumerate(todo):
                         if n + 1 < len(todo):
-                            ahead.prepare(_opening_segment(story, todo[n + 1]))
+                            ahead.prepare(_opening_segment(story, todo[n + 1]),
+                                          self.first_frame)
                         done = self.encode_one(
                             self.story_with(story, words, needs[chunk.index]), chunk, keys,
                             paths[chunk.index], settings, fades, stills, done)
+                        self.first_frame.reached()  # also when the part was reused
                     self.analysis = replace(self.with_words(words, None), pending=[],
                                             pending_focus=[])
                     story = build_story(self.project, self.analysis, stable=self.draft)
@@ -422,6 +438,7 @@ class Job:
         def on_frame() -> None:
             nonlocal count
             count += 1
+            self.first_frame.reached()
             self.reporter.update(count)
 
         job = PartJob(self.project, story, chunk, settings, fades, path)
@@ -513,9 +530,11 @@ class Job:
         def on_frame() -> None:
             nonlocal done
             done += 1
+            self.first_frame.reached()
             self.reporter.update(done)
 
         def on_part(job: PartJob, warnings: list[str]) -> None:
+            self.first_frame.reached()  # a runner may report no frames
             self.part_done(job, keys, warnings)
 
         self.say_parts(total)
@@ -623,18 +642,22 @@ class Job:
         with ThreadPoolExecutor(1, thread_name_prefix="storyreel-sound",
                                 initializer=give_way) as pool:
             future = pool.submit(self.make_sound, story, settings, path, key, stop,
-                                 report=False)
+                                 report=False, after=self.first_frame)
             try:
                 yield future.result
             finally:
                 stop.set()  # a render that failed or was cancelled stops the track too
 
     def make_sound(self, story: Story, settings: EncoderSettings, path: Path, key: str,
-                   stop: CancelToken, *, report: bool) -> _Sound:
+                   stop: CancelToken, *, report: bool, after: FirstFrame | None = None
+                   ) -> _Sound:
         """Measure the mix, encode the sound track into ``path`` and keep it in the cache.
 
-        ``report``: send progress (only from the render's own thread).
+        ``report``: send progress (only from the render's own thread). ``after``: start
+        once the first frame is with the encoder.
         """
+        if after is not None and not after.wait(stop.is_set):
+            raise_if_cancelled(stop)
         with self.timed("sound"):
             return self._make_sound(story, settings, path, key, stop, report=report)
 
