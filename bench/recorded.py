@@ -31,7 +31,7 @@ from typing import Any
 
 from PIL import Image
 
-from bench.measure import child_env, output_size, run_measured
+from bench.measure import child_env, compile_sources, output_size, run_measured
 from bench.photos import against_floor
 from bench.project import GAP, ZOOM, _collage
 from bench.report import side_by_side, write_results
@@ -155,6 +155,7 @@ def before_and_after(work: Path, manifest: Path, before: Path, runs: int, preset
     wall and CPU seconds and the other processes' load."""
     out, floor_json = work / "recorded.mp4", work / "recorded-floor.json"
     env = child_env()
+    compile_sources(before / "storyreel")
     old = dict(env, PYTHONPATH=os.pathsep.join((str(before), env["PYTHONPATH"])))
     render = [sys.executable, "-m", "storyreel", "render", str(manifest), "-o", str(out),
               "--preset", preset, "--quiet", "--no-cache"]
