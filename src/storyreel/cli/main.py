@@ -28,6 +28,7 @@ from rich.console import Console
 
 from storyreel import __version__
 from storyreel._malloc import tune_malloc
+from storyreel._threads import one_thread_pools
 from storyreel.cli.voice import (
     add_voice_commands,
     cmd_narrate,
@@ -278,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed usage
         return int(exc.code or 0)
     tune_malloc()
+    if args.command in _RENDERS:
+        one_thread_pools()
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     debug = os.environ.get("STORYREEL_DEBUG", "") not in ("", "0")
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
@@ -767,3 +770,6 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "say": cmd_say,
     "narrate": cmd_narrate,
 }
+
+#: The commands whose process exists to render (see :func:`one_thread_pools`).
+_RENDERS = frozenset({"render", "demo", "worker"})

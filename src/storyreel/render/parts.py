@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from storyreel._threads import one_thread_pools
 from storyreel.errors import RenderCancelled
 from storyreel.frames.pictures import PreparedStills, open_picture
 from storyreel.media.encoder import EncoderSettings, Mp4Encoder, VideoEncoder
@@ -134,6 +135,8 @@ _shared: dict[str, Any] = {}
 
 
 def _init_worker(stop: Any, frames: Any) -> None:
+    # A process of storyreel's own, beside the other encoders: see one_thread_pools.
+    one_thread_pools()
     # A pool serves one render: its stills can be kept from one part to the next.
     _shared["stop"], _shared["frames"], _shared["stills"] = stop, frames, PreparedStills()
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from storyreel._malloc import tune_malloc
+from storyreel._threads import one_thread_pools
 from storyreel.credentials import redis_url
 from storyreel.render.progress import CancelToken
 from storyreel.service.protocol import RenderOutcome, describe_error, send
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     keep = "--keep" in flags
     signal.signal(signal.SIGTERM, _terminated)
     tune_malloc()
+    one_thread_pools()
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     requests = _Requests()
