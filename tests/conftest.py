@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,18 @@ def narration_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("STORYREEL_CACHE_DIR", None)
     else:
         os.environ["STORYREEL_CACHE_DIR"] = previous
+
+
+@pytest.fixture(autouse=True, scope="session")
+def default_thread_pools() -> Iterator[None]:
+    """The CLI's render commands, called in this process, leave the test process's BLAS
+    and OpenCV pools (and the environment later child processes get) as they were: those
+    settings are a render process's own, and tests/unit/test_threads.py checks them in
+    processes of their own."""
+    cli_main = importlib.import_module("storyreel.cli.main")  # not the package's main()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli_main, "one_thread_pools", lambda: None)
+        yield
 
 
 @pytest.fixture

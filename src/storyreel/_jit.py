@@ -31,13 +31,18 @@ def _array_functions_without_blas_check() -> None:
     check = getattr(linalg, "ensure_blas", None)
     if check is None:  # another Numba: nothing to leave out
         return
-    linalg.ensure_blas = lambda: None
+    def unchecked() -> None:
+        return None
+
+    linalg.ensure_blas = unchecked
     try:
-        from numba.np import arraymath
+        from numba.np import arraymath  # noqa: F401  (loaded here, unchecked)
     finally:
         linalg.ensure_blas = check
-    if getattr(arraymath, "ensure_blas", None) is not None:
-        arraymath.ensure_blas = check  # type: ignore[attr-defined]
+        # Every module that took the stand-in by name while it stood gets the check back.
+        for module in list(sys.modules.values()):
+            if getattr(module, "ensure_blas", None) is unchecked:
+                module.ensure_blas = check  # type: ignore[attr-defined]
 
 
 _array_functions_without_blas_check()

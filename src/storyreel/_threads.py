@@ -24,7 +24,12 @@ __all__ = ["one_thread_pools"]
 
 def one_thread_pools() -> None:
     """Have every OpenBLAS (those loaded now, those loaded later such as SciPy's own, and
-    those of child processes) and OpenCV run on the calling thread."""
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read by each OpenBLAS as it is loaded
-    threadpool_limits(1, user_api="blas")
-    cv2.setNumThreads(1)
+    those of child processes) and OpenCV run on the calling thread.
+
+    A count the user set (``OPENBLAS_NUM_THREADS``, ``OPENCV_FOR_THREADS_NUM``) is kept.
+    """
+    if "OPENBLAS_NUM_THREADS" not in os.environ:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read by each OpenBLAS as it is loaded
+        threadpool_limits(1, user_api="blas")
+    if "OPENCV_FOR_THREADS_NUM" not in os.environ:
+        cv2.setNumThreads(1)

@@ -13,6 +13,7 @@ from storyreel.errors import RenderCancelled
 from storyreel.render import ahead as ahead_module
 from storyreel.render.ahead import WordsAhead
 from storyreel.render.analysis import PendingWords
+from storyreel.render.priority import FirstFrame
 from storyreel.timeline.framing import Focus
 
 _WAIT = 10  # seconds a step may take before the test gives up on it
@@ -120,3 +121,49 @@ def test_waiting_ends_when_the_render_is_cancelled() -> None:
         with pytest.raises(RenderCancelled):
             ahead.wait([0])
         release.set()
+
+
+def test_held_until_the_first_frame_the_first_parts_segments_come_first(
+        words: list[int]) -> None:
+    """The first part's segments are found first, whatever their place (here the last),
+    and the others only once the first frame is with the encoder."""
+    searched: list[int] = []
+
+    def search(segment: int) -> Focus | None:
+        searched.append(segment)
+        return None
+
+    first_frame = FirstFrame()
+    give_up = threading.Event()  # in segment order alone, the wait below never ends
+    timer = threading.Timer(_WAIT, give_up.set)
+    timer.start()
+    with WordsAhead(_pending(range(4)), None, give_up, [0, 1, 2, 3], search,
+                    first_frame=first_frame, first={2, 3}) as ahead:
+        assert set(ahead.wait([2, 3])) == {2, 3}
+        timer.cancel()
+        assert not first_frame.is_reached()
+        assert words == [2, 3] and searched == [2, 3]  # and no more, while held
+        first_frame.reached()
+        assert set(ahead.wait([0, 1, 2, 3])) == {0, 1, 2, 3}
+    assert words == [2, 3, 0, 1] and searched == [2, 3, 0, 1]
+
+
+def test_waiting_for_more_than_the_first_part_lets_the_held_ones_go(
+        words: list[int]) -> None:
+    first_frame = FirstFrame()
+    with WordsAhead(_pending(range(3)), None, threading.Event(), first_frame=first_frame,
+                    first={0}) as ahead:
+        assert set(ahead.wait([0, 1, 2])) == {0, 1, 2}  # would wait for ever if held
+    assert first_frame.is_reached()
+    assert words == [0, 1, 2]
+
+
+def test_held_threads_stop_on_cancel(words: list[int]) -> None:
+    cancel = threading.Event()
+    with WordsAhead(_pending(range(3)), None, cancel, first_frame=FirstFrame(),
+                    first={0}) as ahead:
+        ahead.wait([0])
+        cancel.set()
+        with pytest.raises(RenderCancelled):
+            ahead.wait([0, 1])
+    assert words == [0]  # the held ones were never found

@@ -1,6 +1,9 @@
-"""Render processes keep BLAS and OpenCV on the calling thread; other commands do not.
+"""Render processes keep BLAS and OpenCV on the calling thread; other commands, and a
+count the user set, are left alone.
 
-Each case runs in a fresh process: the settings are the process's own.
+Each case runs in a fresh process: the settings are the process's own. Each is compared
+with a process that only imports the CLI (the libraries' own defaults for this machine's
+CPUs, affinity and limits).
 """
 
 from __future__ import annotations
@@ -20,44 +23,55 @@ _CHILD = textwrap.dedent("""
     from threadpoolctl import threadpool_info
     from storyreel.cli.main import main
 
-    main(sys.argv[1:])
+    if sys.argv[1:]:
+        main(sys.argv[1:])
     import scipy.linalg  # SciPy's own OpenBLAS, loaded after the command started
     print(json.dumps({
         "opencv": cv2.getNumThreads(),
         "blas": sorted({i["num_threads"] for i in threadpool_info()
                         if i["user_api"] == "blas"}),
-        "blas_libraries": len([i for i in threadpool_info() if i["user_api"] == "blas"]),
         "env": os.environ.get("OPENBLAS_NUM_THREADS"),
     }))
 """)
 
-pytestmark = pytest.mark.skipif((os.cpu_count() or 1) < 2,
-                                reason="one core: the pools have one thread anyway")
+_OURS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")
 
 
-def _pools_after(*argv: str) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")}
+def _pools_after(*argv: str, env: dict[str, str] | None = None) -> dict[str, object]:
+    clean = {k: v for k, v in os.environ.items() if k not in _OURS}
     done = subprocess.run([sys.executable, "-c", _CHILD, *argv], capture_output=True,
-                          text=True, timeout=300, check=False, env=env)
+                          text=True, timeout=300, check=False, env={**clean, **(env or {})})
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def test_a_render_process_runs_blas_and_opencv_on_the_calling_thread(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def defaults() -> dict[str, object]:
+    found = _pools_after()
+    if found["opencv"] == 1 and found["blas"] == [1]:
+        pytest.skip("one CPU for this process: the pools have one thread anyway")
+    return found
+
+
+def _render(tmp_path: Path) -> tuple[str, ...]:
     # A manifest that does not exist: the command fails after the process is set up.
-    found = _pools_after("render", str(tmp_path / "missing.json"), "-o",
-                         str(tmp_path / "out.mp4"), "--quiet")
-    assert found["opencv"] == 1
-    assert found["blas"] == [1]
-    assert isinstance(found["blas_libraries"], int) and found["blas_libraries"] >= 2
-    assert found["env"] == "1"
+    return ("render", str(tmp_path / "missing.json"), "-o", str(tmp_path / "out.mp4"),
+            "--quiet")
+
+
+def test_a_render_process_runs_blas_and_opencv_on_the_calling_thread(
+        tmp_path: Path, defaults: dict[str, object]) -> None:
+    found = _pools_after(*_render(tmp_path))
+    assert found == {"opencv": 1, "blas": [1], "env": "1"}
     assert not (tmp_path / "out.mp4").exists()
 
 
-def test_other_commands_keep_the_libraries_defaults() -> None:
-    found = _pools_after("schema")
-    assert found["opencv"] != 1
-    assert found["blas"] != [1]
-    assert found["env"] is None
+def test_other_commands_keep_the_libraries_defaults(defaults: dict[str, object]) -> None:
+    assert _pools_after("schema") == defaults
+
+
+def test_a_count_the_user_set_is_kept(tmp_path: Path, defaults: dict[str, object]) -> None:
+    found = _pools_after(*_render(tmp_path),
+                         env={"OPENBLAS_NUM_THREADS": "2", "OPENCV_FOR_THREADS_NUM": "2"})
+    assert found == {"opencv": 2, "blas": [2], "env": "2"}

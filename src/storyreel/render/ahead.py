@@ -154,6 +154,11 @@ class WordsAhead:
     def _stopped(self) -> bool:
         return self._stop.is_set() or self._cancel.is_set() or self._error is not None
 
+    def _order(self, segment: int) -> tuple[bool, int]:
+        """The first part's segments first (the others wait for the first frame), each
+        group in segment order."""
+        return segment not in self._first, segment
+
     def _may_do(self, segment: int) -> bool:
         """Whether ``segment`` is to be done now (waiting for the first frame unless the
         first part needs it); ``False``: stop."""
@@ -165,7 +170,7 @@ class WordsAhead:
         if not self._pending:
             return
         aligner: Aligner | None = None
-        for pending in sorted(self._pending, key=lambda p: p.segment):
+        for pending in sorted(self._pending, key=lambda p: self._order(p.segment)):
             if not self._may_do(pending.segment):
                 return
             if aligner is None:
@@ -178,7 +183,7 @@ class WordsAhead:
     def _find_focus(self) -> None:
         if self._search is None:
             return
-        for segment in sorted(self._focus):
+        for segment in sorted(self._focus, key=self._order):
             if not self._may_do(segment):
                 return
             point = self._search(segment)
